@@ -1,0 +1,1 @@
+//! CTI framing: the 8-byte header, the framer, resynchronisation.

@@ -1,0 +1,24 @@
+//! ctiscope: a dissector and capture analyzer for Cisco's CTI Server protocol (GED-188).
+//!
+//! The pipeline, one stage per module, each passing plain values to the next:
+//!
+//! 1. [`capture`] reads pcap / pcapng (plain or gzip, file or stream) into [`capture::Packet`]s;
+//! 2. [`net`] slices link, IP and TCP headers (reassembling IPv4 fragments) into
+//!    [`net::TcpSegment`]s and reassembles each TCP connection per direction into
+//!    [`net::tcp::StreamEvent`]s (ordered bytes, gaps, retransmission conflicts);
+//! 3. [`cti::framing`] cuts each direction's byte stream into CTI messages
+//!    ([`cti::framing::Frame`]: 8-byte header plus body, with the capture frame numbers and
+//!    timestamp of its bytes), resynchronising after gaps and mid-stream starts;
+//! 4. [`pipeline`] ties the stages together and says which side of a connection is the
+//!    CTI client;
+//! 5. [`render`] prints what came out.
+//!
+
+pub mod capture;
+pub mod cti;
+pub mod net;
+pub mod pipeline;
+pub mod render;
+
+/// Timestamps are integer nanoseconds since 1970-01-01 00:00:00 UTC, end to end.
+pub type TimestampNs = i64;

@@ -1,0 +1,1 @@
+//! The pipeline from capture to CTI frames.
