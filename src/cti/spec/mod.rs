@@ -33,9 +33,7 @@ impl WireType {
             WireType::Short | WireType::UShort | WireType::Bool => Some(2),
             WireType::Int | WireType::UInt | WireType::Time => Some(4),
             WireType::TaskId => Some(12),
-            WireType::String | WireType::Unspec | WireType::NamedVar | WireType::NamedArray => {
-                None
-            }
+            WireType::String | WireType::Unspec | WireType::NamedVar | WireType::NamedArray => None,
         }
     }
     /// The guide's spelling.
