@@ -43,7 +43,10 @@ pub struct ReassemblySettings {
 
 impl Default for ReassemblySettings {
     fn default() -> Self {
-        ReassemblySettings { max_buffered_per_direction: 1 << 20, max_connections: 65_536 }
+        ReassemblySettings {
+            max_buffered_per_direction: 1 << 20,
+            max_connections: 65_536,
+        }
     }
 }
 
@@ -143,7 +146,9 @@ pub struct Reassembler {
 
 impl Reassembler {
     pub fn new(settings: ReassemblySettings) -> Self {
-        Reassembler { _settings: settings }
+        Reassembler {
+            _settings: settings,
+        }
     }
     /// Feed one segment; events are emitted through `out` as they become ready.
     pub fn segment(&mut self, _seg: &TcpSegment<'_>, _out: &mut dyn FnMut(StreamEvent<'_>)) {
