@@ -175,3 +175,6 @@ pub fn read_stream(
     }
     read::run(name, &mut src, false, f)
 }
+
+#[cfg(test)]
+mod tests;
