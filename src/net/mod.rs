@@ -212,3 +212,6 @@ fn segment<'a>(
         wire_payload_len: t.wire_payload_len,
     }
 }
+
+#[cfg(test)]
+mod tests;
