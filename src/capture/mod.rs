@@ -4,7 +4,15 @@
 //! Every packet is handed to a callback as a [`Packet`] that borrows the capture bytes;
 //! nothing is copied for memory-mapped, uncompressed files.
 
+pub mod build;
+mod read;
+pub mod write;
+
+pub use read::{MAX_INTERFACES, MAX_PCAPNG_BLOCK, MAX_PCAP_RECORD};
+
 use crate::TimestampNs;
+use read::{Magic, SliceSource, Source, StreamSource};
+use std::io::Read;
 
 /// One captured packet.
 #[derive(Debug, Clone, Copy)]
@@ -93,3 +101,80 @@ pub enum CaptureFormat {
     Pcap,
     PcapNg,
 }
+
+/// Reads a capture from `path` (`"-"` is standard input) and calls `f` for every packet,
+/// in order. Regular files are memory-mapped (zero copy); when mapping fails (empty files,
+/// FIFOs, some special files) the file is read as a stream. Gzip compression is detected
+/// by its magic bytes, not by the file name.
+///
+/// On a read error, every packet before the damage has been delivered when the error is
+/// returned.
+pub fn read_path(path: &str, f: &mut dyn FnMut(&Packet<'_>)) -> Result<CaptureInfo, CaptureError> {
+    if path == "-" {
+        let stdin = std::io::stdin();
+        let mut lock = stdin.lock();
+        return read_stream("<stdin>", &mut lock, f);
+    }
+    let io_err = |e: std::io::Error| CaptureError {
+        input: path.to_string(),
+        frame: 1,
+        offset: 0,
+        kind: CaptureErrorKind::Io(e.to_string()),
+    };
+    let mut file = std::fs::File::open(path).map_err(io_err)?;
+    let is_file = file.metadata().map(|m| m.is_file()).unwrap_or(false);
+    if is_file {
+        // SAFETY: the map is only read. A file truncated by another process while mapped
+        // could fault; that is the accepted cost of zero-copy reading of capture files.
+        if let Ok(map) = unsafe { memmap2::Mmap::map(&file) } {
+            return read_bytes(path, &map, f);
+        }
+    }
+    read_stream(path, &mut file, f)
+}
+
+/// Reads a capture held in memory. `name` is used in error messages. Gzip-compressed data
+/// is decompressed as a stream; plain data is parsed in place, without copying.
+pub fn read_bytes(
+    name: &str,
+    data: &[u8],
+    f: &mut dyn FnMut(&Packet<'_>),
+) -> Result<CaptureInfo, CaptureError> {
+    if let Magic::Gzip = read::magic(data) {
+        let mut cursor = data;
+        return read_stream(name, &mut cursor, f);
+    }
+    read::run(name, &mut SliceSource::new(data), false, f)
+}
+
+/// Reads a capture from any reader (stdin, a pipe, a socket), gzip-compressed or not.
+///
+/// Streaming: memory stays bounded by the largest record allowed
+/// ([`MAX_PCAP_RECORD`], [`MAX_PCAPNG_BLOCK`]) plus a 64 KiB read chunk, and each packet
+/// is delivered as soon as its record has been read, so a live `tcpdump -w -` pipe works.
+pub fn read_stream(
+    name: &str,
+    r: &mut dyn Read,
+    f: &mut dyn FnMut(&Packet<'_>),
+) -> Result<CaptureInfo, CaptureError> {
+    let mut src = StreamSource::new(r);
+    let head = src.fill(2).map_err(|e| CaptureError {
+        input: name.to_string(),
+        frame: 1,
+        offset: 0,
+        kind: CaptureErrorKind::Io(e.to_string()),
+    })?;
+    if let Magic::Gzip = read::magic(head) {
+        // Put the bytes already read back in front of the rest of the stream.
+        let prefix = src.buffered().to_vec();
+        drop(src);
+        let chained = std::io::Read::chain(&prefix[..], r);
+        let mut gz = flate2::read::MultiGzDecoder::new(chained);
+        let mut inner = StreamSource::new(&mut gz);
+        return read::run(name, &mut inner, true, f);
+    }
+    read::run(name, &mut src, false, f)
+}
+
+#[cfg(test)]
+mod tests;
