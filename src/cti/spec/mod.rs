@@ -376,7 +376,10 @@ pub fn describe(spec: &MessageSpec) -> String {
         versions.dedup();
         let sizes: Vec<String> = versions
             .iter()
-            .map(|&v| format!("PV{v}+: {}", fixed_size(spec, u32::from(v))))
+            .map(|&v| match v {
+                0 => format!("base: {}", fixed_size(spec, 0)),
+                _ => format!("PV{v}+: {}", fixed_size(spec, u32::from(v))),
+            })
             .collect();
         let _ = writeln!(s, "    (fixed size by version: {})", sizes.join(", "));
     }
@@ -433,4 +436,41 @@ pub fn describe(spec: &MessageSpec) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_reject_unknown_numbers() {
+        assert!(message(0, None).is_none());
+        assert!(message(u32::MAX, Some(20)).is_none());
+        assert!(message(MAX_MESSAGE_TYPE + 1, None).is_none());
+        assert!(tag(0).is_none());
+        assert!(tag(54).is_none(), "reserved tag");
+        assert_eq!(tag(1).map(|t| t.name), Some("CLIENT_ID_TAG"));
+        assert!(message_by_name("NO_SUCH_MESSAGE").is_none());
+        assert!(value_table("NoSuchTable").is_none());
+    }
+
+    #[test]
+    fn every_layout_has_a_type_name() {
+        for m in messages() {
+            let info = type_info(m.id).unwrap_or_else(|| panic!("{}", m.name));
+            // 268-274 name their PV24 messages in message_types.tsv.
+            if !(268..=274).contains(&m.id) {
+                assert_eq!(info.name, m.name);
+            }
+        }
+    }
+
+    #[test]
+    fn fixed_layout_filters_by_version() {
+        let m = message_by_name("OPEN_CONF").unwrap();
+        assert_eq!(fixed_layout(m, 18).count(), 8);
+        assert_eq!(fixed_layout(m, 19).count(), 9);
+        assert_eq!(fixed_layout(m, 24).count(), 10);
+        assert_eq!(fixed_size(m, u32::MAX), 32);
+    }
 }
