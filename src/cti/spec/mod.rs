@@ -294,6 +294,13 @@ pub fn value_table(name: &str) -> Option<&'static ValueTable> {
 }
 
 /// The fixed fields present at protocol `version` (those with `since <= version`).
+///
+/// Version gating is exact from PV14 on: the fields added since then (DepartmentID in PV19,
+/// SessionType in PV24) are the last of their fixed parts. Older growths sit in the middle
+/// of layouts and are not gated: MonitorID (PV5, first field of the call and agent events),
+/// NumNamedVariables/NumNamedArrays (PV6), the skill group fields of CALL_DELIVERED_EVENT
+/// (PV7), NumFltSkillGroups (PV10-13); OPEN_CONF's ICMCentralControllerTime (PV6) and
+/// PeripheralOnline (PV5) carry their `since` but precede ungated fields.
 pub fn fixed_layout(spec: &MessageSpec, version: u32) -> impl Iterator<Item = &'static FixedField> {
     let fixed: &'static [FixedField] = spec.fixed;
     fixed.iter().filter(move |f| u32::from(f.since) <= version)

@@ -9,7 +9,14 @@ pub(crate) const fn fx(name: &'static str, ty: WireType) -> FixedField {
         Some(s) => s as u8,
         None => panic!("fixed field without a fixed size"),
     };
-    FixedField { name, ty, size, values: None, since: 0, note: None }
+    FixedField {
+        name,
+        ty,
+        size,
+        values: None,
+        since: 0,
+        note: None,
+    }
 }
 
 impl FixedField {
