@@ -1,1 +1,688 @@
-//! The pipeline from capture to CTI frames.
+//! The pipeline from captured packets to CTI messages: link/IP slicing, TCP reassembly,
+//! CTI framing, and the decision of which side of each connection is the CTI client.
+//!
+//! Which connections are CTI, and which side is the client:
+//! - A connection to one of the server ports (`--port`, default 42027 and 43027: side A
+//!   and side B of a CTI Server pair) is CTI; the endpoint on that port is the server.
+//! - Any other connection is checked by the header heuristic of `session.md` section 9 on
+//!   its first data (unless heuristics are switched off): a known MessageType with a
+//!   MessageLength within the guide's limit, confirmed by the header that follows. The
+//!   client is then the SYN sender when the handshake was captured, otherwise the sender of
+//!   a client-only message (OPEN_REQ, HEARTBEAT_REQ, CLOSE_REQ and the other requests of
+//!   message_types.tsv), otherwise the receiver of a server-only message, otherwise the
+//!   endpoint with the higher (ephemeral-looking) port.
+//! - Connections that are not CTI are dropped silently.
+
+use crate::capture::Packet;
+use crate::cti::framing::{
+    self, Frame, Framer, FramerEvent, FramingSettings, SkipReason, HEADER_LEN,
+};
+use crate::cti::spec::{self, Origin};
+use crate::net::tcp::{
+    ConnEnd, ConnId, ConnStart, GapReason, Reassembler, ReassemblySettings, Side, StreamEvent,
+};
+use crate::net::{NetDecoder, NetSettings};
+use crate::TimestampNs;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+/// Default CTI Server ports (session.md section 1): side A and side B.
+pub const DEFAULT_SERVER_PORTS: [u16; 2] = [42027, 43027];
+
+/// Everything the pipeline can be told.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Server ports; a connection to one of them is CTI.
+    pub server_ports: Vec<u16>,
+    /// Recognise CTI on other ports by the header heuristic.
+    pub heuristics: bool,
+    pub reassembly: ReassemblySettings,
+    pub framing: FramingSettings,
+    pub net: NetSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            server_ports: DEFAULT_SERVER_PORTS.to_vec(),
+            heuristics: true,
+            reassembly: ReassemblySettings::default(),
+            framing: FramingSettings::default(),
+            net: NetSettings::default(),
+        }
+    }
+}
+
+/// Direction of a CTI message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Client to server.
+    ToServer,
+    /// Server to client.
+    ToClient,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::ToServer => "client->server",
+            Direction::ToClient => "server->client",
+        }
+    }
+}
+
+/// One direction of one connection, with its endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flow {
+    pub conn: ConnId,
+    pub dir: Direction,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+}
+
+/// How a connection was recognised as CTI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detection {
+    /// The server endpoint uses a configured server port.
+    Port,
+    /// The header heuristic.
+    Heuristic,
+}
+
+/// What the pipeline produces, in capture order.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A CTI connection was seen for the first time.
+    Connection {
+        conn: ConnId,
+        client: SocketAddr,
+        server: SocketAddr,
+        start: ConnStart,
+        detection: Detection,
+        frame: u64,
+        ts_ns: TimestampNs,
+    },
+    /// A complete CTI message.
+    Message {
+        flow: Flow,
+        /// Protocol version from this connection's OPEN_REQ, when it was captured.
+        version: Option<u32>,
+        frame: Frame<'a>,
+    },
+    /// Stream bytes that were never captured.
+    Gap {
+        flow: Flow,
+        offset: u64,
+        len: u64,
+        reason: GapReason,
+        frame: u64,
+        ts_ns: TimestampNs,
+    },
+    /// Bytes skipped while looking for a message header.
+    Skipped {
+        flow: Flow,
+        offset: u64,
+        len: u64,
+        reason: SkipReason,
+        first_frame: u64,
+        last_frame: u64,
+        ts_ns: TimestampNs,
+    },
+    /// A message cut short by a gap or the end of the stream.
+    Incomplete {
+        flow: Flow,
+        offset: u64,
+        msg_type: u32,
+        have: u64,
+        need: u64,
+        first_frame: u64,
+        last_frame: u64,
+        ts_ns: TimestampNs,
+    },
+    /// A header with an impossible MessageLength in a synced stream.
+    Implausible {
+        flow: Flow,
+        offset: u64,
+        msg_type: u32,
+        length: u32,
+        frame: u64,
+        ts_ns: TimestampNs,
+    },
+    /// A retransmission whose bytes differ from the first copy.
+    Conflict {
+        flow: Flow,
+        offset: u64,
+        len: u64,
+        frame: u64,
+        ts_ns: TimestampNs,
+    },
+    /// A limit setting was reached.
+    Limit {
+        conn: Option<ConnId>,
+        setting: &'static str,
+        frame: u64,
+        ts_ns: TimestampNs,
+    },
+    ConnectionEnd {
+        conn: ConnId,
+        end: ConnEnd,
+        frame: u64,
+        ts_ns: TimestampNs,
+    },
+    /// A packet that could not be sliced (reported once per link type for unsupported
+    /// link types).
+    PacketIssue {
+        frame: u64,
+        ts_ns: TimestampNs,
+        issue: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Undecided,
+    Cti,
+    NotCti,
+}
+
+#[derive(Debug)]
+struct ConnState {
+    addrs: [SocketAddr; 2],
+    start: ConnStart,
+    kind: Kind,
+    detection: Detection,
+    client: Side,
+    framers: [Framer; 2],
+    version: Option<u32>,
+    /// Last frame and timestamp seen, for events at the connection end.
+    last_frame: u64,
+    last_ts: TimestampNs,
+}
+
+impl ConnState {
+    fn flow(&self, conn: ConnId, side: Side) -> Flow {
+        Flow {
+            conn,
+            dir: if side == self.client {
+                Direction::ToServer
+            } else {
+                Direction::ToClient
+            },
+            src: self.addrs[side.index()],
+            dst: self.addrs[side.other().index()],
+        }
+    }
+}
+
+/// Counters of what went through.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub packets: u64,
+    pub tcp_segments: u64,
+    pub cti_connections: u64,
+    pub messages: u64,
+    pub message_bytes: u64,
+    pub gaps: u64,
+    pub gap_bytes: u64,
+    pub skipped_bytes: u64,
+}
+
+/// The whole pipeline: feed packets, get [`Event`]s.
+pub struct Pipeline {
+    settings: Settings,
+    net: NetDecoder,
+    tcp: Reassembler,
+    conns: HashMap<ConnId, ConnState>,
+    reported_linktypes: Vec<u32>,
+    stats: Stats,
+    last_frame: u64,
+    last_ts: TimestampNs,
+}
+
+impl Pipeline {
+    pub fn new(settings: Settings) -> Self {
+        Pipeline {
+            net: NetDecoder::new(settings.net),
+            tcp: Reassembler::new(settings.reassembly.clone()),
+            conns: HashMap::new(),
+            reported_linktypes: Vec::new(),
+            stats: Stats::default(),
+            last_frame: 0,
+            last_ts: 0,
+            settings,
+        }
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Process one captured packet.
+    pub fn packet(&mut self, pkt: &Packet<'_>, sink: &mut dyn FnMut(Event<'_>)) {
+        self.stats.packets += 1;
+        self.last_frame = pkt.frame;
+        self.last_ts = pkt.ts_ns;
+        let Pipeline {
+            settings,
+            net,
+            tcp,
+            conns,
+            stats,
+            reported_linktypes,
+            ..
+        } = self;
+        let res = net.decode(pkt, &mut |seg| {
+            stats.tcp_segments += 1;
+            tcp.segment(seg, &mut |ev| {
+                stream_event(ev, settings, conns, stats, sink)
+            });
+        });
+        if let Err(issue) = res {
+            if let crate::net::NetIssue::UnsupportedLinktype(lt) = issue {
+                if reported_linktypes.contains(&lt) {
+                    return;
+                }
+                reported_linktypes.push(lt);
+            }
+            sink(Event::PacketIssue {
+                frame: pkt.frame,
+                ts_ns: pkt.ts_ns,
+                issue: issue.to_string(),
+            });
+        }
+    }
+
+    /// The capture ended: flush reassembly and framers.
+    pub fn finish(&mut self, sink: &mut dyn FnMut(Event<'_>)) {
+        let Pipeline {
+            settings,
+            tcp,
+            conns,
+            stats,
+            ..
+        } = self;
+        tcp.finish(&mut |ev| stream_event(ev, settings, conns, stats, sink));
+        // Connections the reassembler ended are gone; any left are flushed here.
+        let mut ids: Vec<ConnId> = conns.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            let c = conns.remove(&id).expect("id from keys");
+            finish_conn(
+                id,
+                c,
+                ConnEnd::CaptureEnd,
+                self.last_frame,
+                self.last_ts,
+                stats,
+                sink,
+            );
+        }
+    }
+}
+
+fn stream_event(
+    ev: StreamEvent<'_>,
+    settings: &Settings,
+    conns: &mut HashMap<ConnId, ConnState>,
+    stats: &mut Stats,
+    sink: &mut dyn FnMut(Event<'_>),
+) {
+    match ev {
+        StreamEvent::ConnectionStart {
+            conn,
+            a,
+            b,
+            start,
+            frame,
+            ts_ns,
+        } => {
+            let mut st = ConnState {
+                addrs: [a, b],
+                start,
+                kind: Kind::Undecided,
+                detection: Detection::Port,
+                client: Side::A,
+                framers: [new_framer(settings, start), new_framer(settings, start)],
+                version: None,
+                last_frame: frame,
+                last_ts: ts_ns,
+            };
+            let a_srv = settings.server_ports.contains(&a.port());
+            let b_srv = settings.server_ports.contains(&b.port());
+            if a_srv || b_srv {
+                st.kind = Kind::Cti;
+                st.client = if b_srv { Side::A } else { Side::B };
+                stats.cti_connections += 1;
+                sink(Event::Connection {
+                    conn,
+                    client: st.addrs[st.client.index()],
+                    server: st.addrs[st.client.other().index()],
+                    start,
+                    detection: Detection::Port,
+                    frame,
+                    ts_ns,
+                });
+            } else if !settings.heuristics {
+                st.kind = Kind::NotCti;
+            }
+            conns.insert(conn, st);
+        }
+        StreamEvent::Data {
+            conn,
+            side,
+            offset,
+            data,
+            frame,
+            ts_ns,
+        } => {
+            let Some(c) = conns.get_mut(&conn) else {
+                return;
+            };
+            c.last_frame = frame;
+            c.last_ts = ts_ns;
+            if c.kind == Kind::Undecided {
+                decide(
+                    conn, c, side, offset, data, frame, ts_ns, settings, stats, sink,
+                );
+            }
+            if c.kind != Kind::Cti {
+                return;
+            }
+            let flow = c.flow(conn, side);
+            let ConnState {
+                framers,
+                version,
+                client,
+                ..
+            } = c;
+            let is_client = side == *client;
+            framers[side.index()].push(offset, data, frame, ts_ns, &mut |fev| {
+                framer_event(fev, flow, is_client, version, ts_ns, stats, sink)
+            });
+        }
+        StreamEvent::Gap {
+            conn,
+            side,
+            offset,
+            len,
+            reason,
+            frame,
+            ts_ns,
+        } => {
+            let Some(c) = conns.get_mut(&conn) else {
+                return;
+            };
+            if c.kind == Kind::Undecided {
+                // Data after a gap cannot be checked from its start: judge it mid-stream.
+                c.start = ConnStart::Midstream;
+            }
+            if c.kind != Kind::Cti {
+                return;
+            }
+            let flow = c.flow(conn, side);
+            stats.gaps += 1;
+            stats.gap_bytes += len;
+            sink(Event::Gap {
+                flow,
+                offset,
+                len,
+                reason,
+                frame,
+                ts_ns,
+            });
+            let ConnState {
+                framers,
+                version,
+                client,
+                ..
+            } = c;
+            let is_client = side == *client;
+            framers[side.index()].gap(offset, len, frame, &mut |fev| {
+                framer_event(fev, flow, is_client, version, ts_ns, stats, sink)
+            });
+        }
+        StreamEvent::Conflict {
+            conn,
+            side,
+            offset,
+            len,
+            frame,
+            ts_ns,
+        } => {
+            let Some(c) = conns.get(&conn) else { return };
+            if c.kind == Kind::Cti {
+                sink(Event::Conflict {
+                    flow: c.flow(conn, side),
+                    offset,
+                    len,
+                    frame,
+                    ts_ns,
+                });
+            }
+        }
+        StreamEvent::Limit {
+            conn,
+            setting,
+            frame,
+            ts_ns,
+        } => {
+            let relevant = match conn {
+                Some(id) => conns.get(&id).is_some_and(|c| c.kind == Kind::Cti),
+                None => true,
+            };
+            if relevant {
+                sink(Event::Limit {
+                    conn,
+                    setting,
+                    frame,
+                    ts_ns,
+                });
+            }
+        }
+        StreamEvent::ConnectionEnd {
+            conn,
+            end,
+            frame,
+            ts_ns,
+        } => {
+            if let Some(c) = conns.remove(&conn) {
+                finish_conn(conn, c, end, frame, ts_ns, stats, sink);
+            }
+        }
+    }
+}
+
+fn new_framer(settings: &Settings, start: ConnStart) -> Framer {
+    let synced = start == ConnStart::Handshake;
+    Framer::with_settings(settings.framing.clone(), synced, SkipReason::Midstream)
+}
+
+/// Decide whether an undecided connection is CTI from its first data.
+#[allow(clippy::too_many_arguments)]
+fn decide(
+    conn: ConnId,
+    c: &mut ConnState,
+    side: Side,
+    offset: u64,
+    data: &[u8],
+    frame: u64,
+    ts_ns: TimestampNs,
+    settings: &Settings,
+    stats: &mut Stats,
+    sink: &mut dyn FnMut(Event<'_>),
+) {
+    let from_start = c.start == ConnStart::Handshake && offset == 0;
+    if !framing::looks_like_cti(data, from_start, &settings.framing) {
+        c.kind = Kind::NotCti;
+        return;
+    }
+    c.kind = Kind::Cti;
+    c.detection = Detection::Heuristic;
+    c.client = if c.start == ConnStart::Handshake {
+        Side::A
+    } else {
+        let origin = first_header_type(data, from_start, &settings.framing)
+            .and_then(spec::type_info)
+            .map(|t| t.origin);
+        match origin {
+            Some(Origin::Client) => side,
+            Some(Origin::Server) => side.other(),
+            _ => {
+                if c.addrs[0].port() >= c.addrs[1].port() {
+                    Side::A
+                } else {
+                    Side::B
+                }
+            }
+        }
+    };
+    if !from_start {
+        // Both framers must look for the first header.
+        for f in &mut c.framers {
+            *f = Framer::with_settings(settings.framing.clone(), false, SkipReason::Midstream);
+        }
+    }
+    stats.cti_connections += 1;
+    sink(Event::Connection {
+        conn,
+        client: c.addrs[c.client.index()],
+        server: c.addrs[c.client.other().index()],
+        start: c.start,
+        detection: Detection::Heuristic,
+        frame,
+        ts_ns,
+    });
+}
+
+/// MessageType of the first plausible, confirmed header in `data`.
+fn first_header_type(data: &[u8], from_start: bool, st: &FramingSettings) -> Option<u32> {
+    let scan = if from_start { 1 } else { data.len().min(4096) };
+    (0..scan).find_map(|p| {
+        let b = data.get(p..)?;
+        if framing::looks_like_cti(b, true, st) {
+            framing::parse_header(b).map(|(_, ty)| ty)
+        } else {
+            None
+        }
+    })
+}
+
+fn framer_event(
+    fev: FramerEvent<'_>,
+    flow: Flow,
+    is_client: bool,
+    version: &mut Option<u32>,
+    ts_ns: TimestampNs,
+    stats: &mut Stats,
+    sink: &mut dyn FnMut(Event<'_>),
+) {
+    match fev {
+        FramerEvent::Frame(frame) => {
+            // OPEN_REQ (type 3): VersionNumber at body offset 4.
+            if is_client && frame.msg_type == 3 && frame.bytes.len() >= HEADER_LEN + 8 {
+                let b = &frame.bytes[HEADER_LEN + 4..HEADER_LEN + 8];
+                *version = Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+            }
+            stats.messages += 1;
+            stats.message_bytes += frame.bytes.len() as u64;
+            sink(Event::Message {
+                flow,
+                version: *version,
+                frame,
+            });
+        }
+        FramerEvent::Skipped {
+            offset,
+            len,
+            first_frame,
+            last_frame,
+            reason,
+        } => {
+            stats.skipped_bytes += len;
+            sink(Event::Skipped {
+                flow,
+                offset,
+                len,
+                reason,
+                first_frame,
+                last_frame,
+                ts_ns,
+            });
+        }
+        FramerEvent::Incomplete {
+            offset,
+            msg_type,
+            have,
+            need,
+            first_frame,
+            last_frame,
+        } => sink(Event::Incomplete {
+            flow,
+            offset,
+            msg_type,
+            have,
+            need,
+            first_frame,
+            last_frame,
+            ts_ns,
+        }),
+        FramerEvent::Implausible {
+            offset,
+            msg_type,
+            length,
+            frame,
+        } => sink(Event::Implausible {
+            flow,
+            offset,
+            msg_type,
+            length,
+            frame,
+            ts_ns,
+        }),
+    }
+}
+
+fn finish_conn(
+    conn: ConnId,
+    mut c: ConnState,
+    end: ConnEnd,
+    frame: u64,
+    ts_ns: TimestampNs,
+    stats: &mut Stats,
+    sink: &mut dyn FnMut(Event<'_>),
+) {
+    if c.kind != Kind::Cti {
+        return;
+    }
+    let frame = frame.max(c.last_frame);
+    let ts_ns = ts_ns.max(c.last_ts);
+    for side in [Side::A, Side::B] {
+        let flow = c.flow(conn, side);
+        let is_client = side == c.client;
+        let ConnState {
+            framers, version, ..
+        } = &mut c;
+        framers[side.index()].finish(frame, ts_ns, &mut |fev| {
+            framer_event(fev, flow, is_client, version, ts_ns, stats, sink)
+        });
+    }
+    sink(Event::ConnectionEnd {
+        conn,
+        end,
+        frame,
+        ts_ns,
+    });
+}
+
+/// Run the whole pipeline over a capture path ("-" for stdin). Returns the capture error,
+/// if any, after every event before it was delivered.
+pub fn run_path(
+    path: &str,
+    settings: &Settings,
+    sink: &mut dyn FnMut(Event<'_>),
+) -> Result<Stats, crate::capture::CaptureError> {
+    let mut p = Pipeline::new(settings.clone());
+    let res = crate::capture::read_path(path, &mut |pkt| p.packet(pkt, sink));
+    p.finish(sink);
+    res.map(|_| p.stats().clone())
+}

@@ -229,6 +229,22 @@ mod tags;
 #[rustfmt::skip]
 pub mod values;
 
+impl MessageSpec {
+    /// The MessageType number this message has on the wire at protocol `version` (the
+    /// network recording messages were renumbered in PV25; see [`message`]).
+    pub fn id_at(&self, version: u32) -> u32 {
+        if version <= 24 {
+            if let Some(&(old, _)) = messages::PV24_NUMBERS
+                .iter()
+                .find(|(_, new)| *new == self.id)
+            {
+                return old;
+            }
+        }
+        self.id
+    }
+}
+
 /// Every message layout, sorted by id. The network recording messages carry the chapter's
 /// (PV25) numbers 268-275; see [`message`] for the PV24 numbers.
 pub fn messages() -> &'static [MessageSpec] {

@@ -1,0 +1,104 @@
+//! Command line: every flag declared once.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ctiscope",
+    version,
+    about = "Dissector and capture analyzer for the Cisco CTI Server protocol (GED-188)",
+    long_about = "Dissector and capture analyzer for the Cisco CTI Server protocol (GED-188).\n\n\
+                  `ctiscope FILE` and `ctiscope -r FILE` are short for `ctiscope decode FILE`.",
+    after_help = "Exit status: 0 success, 2 the input could not be read (everything before the damage is still printed)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Decode CTI messages: summary lines, a tree (-V), hex (-x) or JSON (-T).
+    Decode(DecodeArgs),
+    /// List the message types, or print one message's layout from the spec tables.
+    Spec(SpecArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SpecArgs {
+    /// Message name (e.g. AGENT_STATE_EVENT) or number; without it, every message type.
+    pub message: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct InputArgs {
+    /// Capture files (pcap or pcapng, optionally gzip-compressed); "-" reads stdin.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<String>,
+    /// Capture file to read (tshark style; repeatable).
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: Vec<String>,
+    /// CTI server port (repeatable; replaces the defaults 42027 and 43027).
+    #[arg(long = "port", value_name = "N")]
+    pub ports: Vec<u16>,
+    /// Do not look for CTI traffic on other ports.
+    #[arg(long)]
+    pub no_heuristics: bool,
+    /// Out-of-order bytes buffered per TCP direction before a missing segment is declared a gap.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    pub max_buffered: usize,
+    /// TCP connections tracked at once; beyond it the least recently active is dropped.
+    #[arg(long, value_name = "N", default_value_t = 65_536)]
+    pub max_connections: usize,
+    /// Largest MessageLength framed; a larger header is treated as corrupt.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 16)]
+    pub max_message_length: u32,
+}
+
+impl InputArgs {
+    /// All inputs in order: positional files, then -r files.
+    pub fn inputs(&self) -> Vec<String> {
+        self.files.iter().chain(self.read.iter()).cloned().collect()
+    }
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TimeArg {
+    /// UTC date and time.
+    Ad,
+    /// Seconds since the first line printed for the capture.
+    R,
+    /// Seconds since the epoch.
+    E,
+}
+
+#[derive(Args, Debug)]
+pub struct DecodeArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Time column format.
+    #[arg(short = 't', value_enum, default_value_t = TimeArg::Ad)]
+    pub time: TimeArg,
+    /// Print the full decode tree of each message.
+    #[arg(short = 'V', long = "verbose")]
+    pub verbose: bool,
+    /// Print a hex dump of each message (below its tree with -V).
+    #[arg(short = 'x', long = "hex")]
+    pub hex: bool,
+    /// Output format: text (default), json (one array) or jsonl (one object per line).
+    #[arg(short = 'T', value_enum, default_value_t = OutFormat::Text)]
+    pub format: OutFormat,
+    /// Decode with this protocol version instead of the one from OPEN_REQ or inference.
+    #[arg(long, value_name = "N")]
+    pub protocol_version: Option<u32>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutFormat {
+    Text,
+    Json,
+    Jsonl,
+}
+
+/// Subcommand names, for the `ctiscope FILE` shorthand.
+pub const SUBCOMMANDS: &[&str] = &["decode", "spec", "help"];

@@ -1,0 +1,1132 @@
+//! The generic decoder: one walk over the spec tables for every message type.
+//!
+//! Decoding is lenient: a bad field becomes an [`Anomaly`] carried by the message, never an
+//! abort. Decoded values do not borrow the frame: strings and byte strings are kept as
+//! ranges of the frame, so a [`Decoded`] is reused from one message to the next without
+//! allocating (see [`Decoder::decode_into`]).
+//!
+//! Floating fields are confined before they are parsed: the tag and length are read, exactly
+//! that slice is taken, and the value is parsed inside it; what does not parse is kept as raw
+//! bytes with an anomaly.
+
+use crate::cti::framing::HEADER_LEN;
+use crate::cti::spec::{self, FloatField, MessageSpec, Presence, ValueKind, ValueTable, WireType};
+use std::borrow::Cow;
+
+/// Floating fields use 1-byte tag and length up to this protocol version, 2-byte after.
+pub const LAST_ONE_BYTE_TLV_VERSION: u32 = 19;
+
+/// Combined NAMEDVAR + NAMEDARRAY data allowed per message (session.md section 5).
+pub const NAMED_DATA_BUDGET: usize = 2000;
+
+/// Anomalies kept per message; further ones are counted in one `too_many_anomalies`.
+pub const MAX_ANOMALIES_PER_MESSAGE: usize = 64;
+
+/// Where the protocol version used to decode a message came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionSource {
+    /// From the connection's OPEN_REQ.
+    Seen,
+    /// Inferred from the bytes (which floating-field walk fits).
+    Inferred,
+    /// Given with `--protocol-version`.
+    Forced,
+    /// Nothing to go on: the default.
+    Assumed,
+}
+
+impl VersionSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VersionSource::Seen => "seen",
+            VersionSource::Inferred => "inferred",
+            VersionSource::Forced => "forced",
+            VersionSource::Assumed => "assumed",
+        }
+    }
+}
+
+/// The version assumed when nothing else is known: the PV24 guide the chapter describes.
+pub const DEFAULT_VERSION: u32 = 24;
+
+/// Stable anomaly codes with their meaning. Every code the decoder emits is listed here.
+pub const ANOMALY_CODES: &[(&str, &str)] = &[
+    (
+        "fixed_part_short",
+        "the body is shorter than the message's fixed part",
+    ),
+    (
+        "trailing_bytes",
+        "bytes after the fixed part of a message that has no floating part",
+    ),
+    (
+        "floating_header_truncated",
+        "the message ends inside a floating field's tag and length",
+    ),
+    (
+        "floating_past_end",
+        "a floating field's length runs past the end of the message",
+    ),
+    ("unknown_tag", "a floating tag that no source defines"),
+    (
+        "tag_not_allowed",
+        "a known floating tag that this message type does not carry",
+    ),
+    (
+        "duplicate_field",
+        "a floating field that is not a list member appears more than once",
+    ),
+    ("required_missing", "a required floating field is absent"),
+    (
+        "value_too_long",
+        "a floating value is longer than its maximum size",
+    ),
+    (
+        "bad_field_length",
+        "a numeric floating field whose length is not its type's size",
+    ),
+    (
+        "string_without_nul",
+        "a STRING floating field without its terminating NUL",
+    ),
+    (
+        "bad_named_variable",
+        "a NAMEDVAR or NAMEDARRAY whose name or value is not NUL-terminated",
+    ),
+    (
+        "count_mismatch",
+        "a count field disagrees with the number of fields present",
+    ),
+    (
+        "count_over_max",
+        "a count field is above its documented maximum",
+    ),
+    (
+        "named_data_too_much",
+        "NAMEDVAR plus NAMEDARRAY data exceeds 2000 bytes",
+    ),
+    (
+        "message_too_large",
+        "the message is larger than the guide's maximum message size",
+    ),
+    (
+        "unknown_enum_value",
+        "an enumerated field holds a value its table does not name",
+    ),
+    (
+        "unknown_mask_bits",
+        "a mask field has bits set that its table does not name",
+    ),
+    (
+        "unknown_message_type",
+        "a MessageType that no source defines",
+    ),
+    (
+        "layout_unknown",
+        "a MessageType whose body layout no source documents",
+    ),
+    (
+        "too_many_anomalies",
+        "more anomalies than are kept per message",
+    ),
+];
+
+/// Documented maxima of count fields (the guide's field descriptions), with per-message
+/// exceptions first.
+const COUNT_MAXIMA: &[(Option<&str>, &str, u32)] = &[
+    // Table 98: "up to a maximum of 10" in SET_AGENT_STATE_REQ.
+    (Some("SET_AGENT_STATE_REQ"), "NumSkillGroups", 10),
+    (None, "NumSkillGroups", 20),
+    (None, "NumParties", 16),
+    (None, "NumCTIClients", 16),
+    (None, "NumCallDevices", 16),
+    (None, "NumCalls", 16),
+    (None, "NumFltSkillGroups", 99),
+    (None, "NumLines", 10),
+    (None, "NumberOfAgents", 64),
+    (None, "NumberOfAgentTeams", 64),
+    (None, "NumRecords", 10),
+    (None, "NumServiceMembers", 10),
+    (None, "NumSkills", 100),
+    (None, "NumMRDs", 40),
+    (None, "NumInstruments", 10),
+];
+
+/// The documented maximum of a count field in a message.
+pub fn count_maximum(message: &str, field: &str) -> Option<u32> {
+    COUNT_MAXIMA
+        .iter()
+        .find(|(m, f, _)| *f == field && m.is_none_or(|m| m == message))
+        .map(|e| e.2)
+}
+
+/// The guide's maximum message size (header included) at a protocol version.
+pub fn max_message_size(version: u32) -> usize {
+    if version <= 15 {
+        crate::cti::framing::GUIDE_MAX_MESSAGE_OLD as usize
+    } else {
+        crate::cti::framing::GUIDE_MAX_MESSAGE_V24 as usize
+    }
+}
+
+/// One decode anomaly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anomaly {
+    /// Stable code (one of [`ANOMALY_CODES`]).
+    pub code: &'static str,
+    /// Field it concerns, if any (spec field name or tag name).
+    pub field: Option<&'static str>,
+    /// Byte offset in the frame (header included).
+    pub offset: u32,
+    /// A sentence for people.
+    pub message: String,
+}
+
+/// A decoded value. Text and bytes are ranges of the frame (offsets from the frame start).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Value {
+    Unsigned(u64),
+    Signed(i64),
+    Bool(u16),
+    /// Seconds since the epoch.
+    Time(u32),
+    /// Text without its NUL.
+    Text {
+        start: u32,
+        len: u32,
+    },
+    Bytes {
+        start: u32,
+        len: u32,
+    },
+    NamedVar {
+        name: (u32, u32),
+        value: (u32, u32),
+    },
+    NamedArray {
+        index: u8,
+        name: (u32, u32),
+        value: (u32, u32),
+    },
+    TaskId([i32; 3]),
+    /// The field could not be decoded as its type: its raw bytes.
+    Raw {
+        start: u32,
+        len: u32,
+    },
+}
+
+/// Which part of the message a field is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Fixed,
+    Floating,
+}
+
+/// One decoded field.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    pub part: Part,
+    /// Spec field name (fixed fields, known floating fields), tag name (a tag not allowed in
+    /// this message), or "UnknownTag".
+    pub name: &'static str,
+    pub tag: Option<u16>,
+    pub ty: WireType,
+    pub values: Option<&'static ValueTable>,
+    /// Offset of the field in the frame: the tag for floating fields.
+    pub offset: u32,
+    /// Bytes of the field, tag and length included for floating fields.
+    pub len: u32,
+    /// Offset and length of the value bytes.
+    pub data_offset: u32,
+    pub data_len: u32,
+    pub value: Value,
+    /// Repeated group this field belongs to, and the index of its instance.
+    pub group: Option<(&'static str, u16)>,
+    /// The floating spec entry, when the tag is allowed here.
+    pub spec: Option<&'static FloatField>,
+}
+
+impl Field {
+    /// Text of a Text value (lossy UTF-8), or None.
+    pub fn text<'b>(&self, frame: &'b [u8]) -> Option<Cow<'b, str>> {
+        match self.value {
+            Value::Text { start, len } => Some(range_str(frame, (start, len))),
+            _ => None,
+        }
+    }
+    /// Numeric value, if the field is numeric.
+    pub fn number(&self) -> Option<u64> {
+        match self.value {
+            Value::Unsigned(v) => Some(v),
+            Value::Signed(v) => Some(v as u64),
+            Value::Bool(v) => Some(v as u64),
+            Value::Time(v) => Some(v as u64),
+            _ => None,
+        }
+    }
+}
+
+/// Lossy text of a (start, len) range of the frame.
+pub fn range_str(frame: &[u8], r: (u32, u32)) -> Cow<'_, str> {
+    let s = r.0 as usize;
+    let e = (s + r.1 as usize).min(frame.len());
+    String::from_utf8_lossy(frame.get(s..e).unwrap_or(&[]))
+}
+
+/// A decoded message: reused across messages by [`Decoder::decode_into`].
+#[derive(Debug, Default, Clone)]
+pub struct Decoded {
+    pub msg_type: u32,
+    pub spec: Option<&'static MessageSpec>,
+    pub version: u32,
+    pub version_source: Option<VersionSource>,
+    /// Fixed fields then floating fields, in wire order.
+    pub fields: Vec<Field>,
+    pub anomalies: Vec<Anomaly>,
+    /// Anomalies beyond [`MAX_ANOMALIES_PER_MESSAGE`].
+    pub anomalies_dropped: u32,
+    /// Offset of the floating part in the frame.
+    pub floating_offset: u32,
+}
+
+impl Decoded {
+    pub fn clear(&mut self) {
+        self.msg_type = 0;
+        self.spec = None;
+        self.version = 0;
+        self.version_source = None;
+        self.fields.clear();
+        self.anomalies.clear();
+        self.anomalies_dropped = 0;
+        self.floating_offset = 0;
+    }
+
+    /// The spec name or None for an unknown type.
+    pub fn type_name(&self) -> Option<&'static str> {
+        self.spec
+            .map(|s| s.name)
+            .or_else(|| spec::type_name(self.msg_type))
+    }
+
+    /// First field with this name.
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// Numeric value of the first field with this name.
+    pub fn number(&self, name: &str) -> Option<u64> {
+        self.field(name).and_then(|f| f.number())
+    }
+
+    /// Text of the first field with this name.
+    pub fn text<'b>(&self, frame: &'b [u8], name: &str) -> Option<Cow<'b, str>> {
+        self.field(name).and_then(|f| f.text(frame))
+    }
+
+    fn anomaly(
+        &mut self,
+        code: &'static str,
+        field: Option<&'static str>,
+        offset: usize,
+        message: String,
+    ) {
+        if self.anomalies.len() >= MAX_ANOMALIES_PER_MESSAGE {
+            self.anomalies_dropped += 1;
+            return;
+        }
+        self.anomalies.push(Anomaly {
+            code,
+            field,
+            offset: offset as u32,
+            message,
+        });
+    }
+}
+
+/// Decode one frame (header included) at a known protocol version.
+pub fn decode(frame: &[u8], version: u32, source: VersionSource) -> Decoded {
+    let mut d = Decoded::default();
+    decode_at(frame, version, source, &mut d);
+    d
+}
+
+/// Decode into a reused [`Decoded`].
+pub fn decode_at(frame: &[u8], version: u32, source: VersionSource, d: &mut Decoded) {
+    d.clear();
+    d.version = version;
+    d.version_source = Some(source);
+    let Some((_, ty)) = crate::cti::framing::parse_header(frame) else {
+        d.anomaly(
+            "fixed_part_short",
+            None,
+            0,
+            format!("frame of {} bytes has no complete header", frame.len()),
+        );
+        return;
+    };
+    d.msg_type = ty;
+    if frame.len() > max_message_size(version) {
+        d.anomaly(
+            "message_too_large",
+            None,
+            0,
+            format!(
+                "message of {} bytes exceeds the guide's {}-byte maximum for protocol version {version}",
+                frame.len(),
+                max_message_size(version)
+            ),
+        );
+    }
+    let Some(spec) = spec::message(ty, Some(version)) else {
+        if spec::type_info(ty).is_some() {
+            d.anomaly(
+                "layout_unknown",
+                None,
+                HEADER_LEN,
+                format!(
+                    "no source documents the body of {}: shown as raw bytes",
+                    spec::type_name(ty).unwrap_or("?")
+                ),
+            );
+        } else {
+            d.anomaly(
+                "unknown_message_type",
+                None,
+                4,
+                format!("MessageType {ty} is not defined by any source"),
+            );
+        }
+        if frame.len() > HEADER_LEN {
+            push_raw_body(d, frame);
+        }
+        return;
+    };
+    d.spec = Some(spec);
+    let floating_start = decode_fixed(frame, spec, version, d);
+    d.floating_offset = floating_start as u32;
+    if floating_start >= frame.len() {
+        check_required(spec, d);
+        return;
+    }
+    if spec.floating.is_empty() {
+        let n = frame.len() - floating_start;
+        d.anomaly(
+            "trailing_bytes",
+            None,
+            floating_start,
+            format!(
+                "{n} bytes after the fixed part; {} has no floating part",
+                spec.name
+            ),
+        );
+        d.fields.push(raw_field(
+            "TrailingBytes",
+            Part::Floating,
+            floating_start,
+            n,
+        ));
+        return;
+    }
+    decode_floating(frame, spec, version, floating_start, d);
+    check_counts(frame, spec, d);
+    check_required(spec, d);
+}
+
+fn raw_field(name: &'static str, part: Part, start: usize, len: usize) -> Field {
+    Field {
+        part,
+        name,
+        tag: None,
+        ty: WireType::Unspec,
+        values: None,
+        offset: start as u32,
+        len: len as u32,
+        data_offset: start as u32,
+        data_len: len as u32,
+        value: Value::Raw {
+            start: start as u32,
+            len: len as u32,
+        },
+        group: None,
+        spec: None,
+    }
+}
+
+fn push_raw_body(d: &mut Decoded, frame: &[u8]) {
+    d.fields.push(raw_field(
+        "Body",
+        Part::Fixed,
+        HEADER_LEN,
+        frame.len() - HEADER_LEN,
+    ));
+}
+
+fn be(b: &[u8]) -> u64 {
+    b.iter().fold(0u64, |acc, &x| (acc << 8) | x as u64)
+}
+
+/// Numeric value of a fixed-size field's bytes (length already checked).
+fn numeric(ty: WireType, b: &[u8]) -> Value {
+    match ty {
+        WireType::Char => Value::Signed(b[0] as i8 as i64),
+        WireType::UChar => Value::Unsigned(b[0] as u64),
+        WireType::Short => Value::Signed(i16::from_be_bytes([b[0], b[1]]) as i64),
+        WireType::UShort => Value::Unsigned(be(b)),
+        WireType::Int => Value::Signed(i32::from_be_bytes([b[0], b[1], b[2], b[3]]) as i64),
+        WireType::UInt => Value::Unsigned(be(b)),
+        WireType::Bool => Value::Bool(u16::from_be_bytes([b[0], b[1]])),
+        WireType::Time => Value::Time(u32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+        WireType::TaskId => Value::TaskId([
+            i32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+            i32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+            i32::from_be_bytes([b[8], b[9], b[10], b[11]]),
+        ]),
+        _ => Value::Raw { start: 0, len: 0 },
+    }
+}
+
+/// Decode the fixed part; returns the frame offset where the floating part starts.
+fn decode_fixed(frame: &[u8], spec: &'static MessageSpec, version: u32, d: &mut Decoded) -> usize {
+    let mut off = HEADER_LEN;
+    let mut short_reported = false;
+    for f in spec::fixed_layout(spec, version) {
+        let size = f.size as usize;
+        if off + size > frame.len() {
+            if !short_reported {
+                d.anomaly(
+                    "fixed_part_short",
+                    Some(f.name),
+                    off,
+                    format!(
+                        "body has {} bytes, the fixed part of {} at protocol version {version} needs {}: stops at {}",
+                        frame.len() - HEADER_LEN,
+                        spec.name,
+                        spec::fixed_size(spec, version),
+                        f.name
+                    ),
+                );
+                short_reported = true;
+            }
+            if off < frame.len() {
+                let n = frame.len() - off;
+                let mut raw = raw_field(f.name, Part::Fixed, off, n);
+                raw.values = f.values;
+                d.fields.push(raw);
+                off = frame.len();
+            }
+            continue;
+        }
+        let value = numeric(f.ty, &frame[off..off + size]);
+        check_value(f.name, f.values, value, off, d);
+        d.fields.push(Field {
+            part: Part::Fixed,
+            name: f.name,
+            tag: None,
+            ty: f.ty,
+            values: f.values,
+            offset: off as u32,
+            len: size as u32,
+            data_offset: off as u32,
+            data_len: size as u32,
+            value,
+            group: None,
+            spec: None,
+        });
+        off += size;
+    }
+    off.min(frame.len())
+}
+
+/// Flag enum values outside their table and mask bits nobody names.
+fn check_value(
+    name: &'static str,
+    values: Option<&'static ValueTable>,
+    v: Value,
+    off: usize,
+    d: &mut Decoded,
+) {
+    let (Some(t), Some(n)) = (values, value_u32(v)) else {
+        return;
+    };
+    match t.kind {
+        ValueKind::Enum => {
+            if t.name_of(n).is_none() {
+                d.anomaly(
+                    "unknown_enum_value",
+                    Some(name),
+                    off,
+                    format!("{name} = {n} is not a {} value", t.name),
+                );
+            }
+        }
+        ValueKind::Special => {}
+        ValueKind::Mask => {
+            let known = t.entries.iter().fold(0u32, |acc, e| acc | e.0);
+            let unknown = n & !known;
+            if unknown != 0 {
+                d.anomaly(
+                    "unknown_mask_bits",
+                    Some(name),
+                    off,
+                    format!(
+                        "{name} = 0x{n:08x} has bits 0x{unknown:08x} that {} does not name",
+                        t.name
+                    ),
+                );
+            }
+        }
+    }
+}
+
+fn value_u32(v: Value) -> Option<u32> {
+    match v {
+        Value::Unsigned(n) => u32::try_from(n).ok(),
+        Value::Signed(n) => Some(n as u32),
+        Value::Bool(n) => Some(n as u32),
+        _ => None,
+    }
+}
+
+/// Tag and length width of floating fields at a protocol version.
+pub fn tlv_width(version: u32) -> usize {
+    if version <= LAST_ONE_BYTE_TLV_VERSION {
+        1
+    } else {
+        2
+    }
+}
+
+/// The spec entry for a tag in a message (first entry with that tag).
+fn float_spec(spec: &'static MessageSpec, tag: u16) -> Option<&'static FloatField> {
+    spec.floating.iter().find(|f| f.tag == Some(tag))
+}
+
+/// Group bookkeeping while walking the floating part.
+#[derive(Default)]
+struct GroupState {
+    current: Option<&'static str>,
+    index: u16,
+    /// Tags seen in the current instance (small: groups have at most a dozen members).
+    seen: Vec<u16>,
+    /// Instances counted per group name.
+    counts: Vec<(&'static str, u16)>,
+}
+
+impl GroupState {
+    fn place(
+        &mut self,
+        spec: &'static MessageSpec,
+        f: &'static FloatField,
+        tag: u16,
+    ) -> Option<(&'static str, u16)> {
+        let g = f.group?;
+        let first_member = spec
+            .floating
+            .iter()
+            .find(|x| x.group == Some(g))
+            .and_then(|x| x.tag);
+        let is_record = g == "Record";
+        let new_instance = self.current != Some(g)
+            || first_member == Some(tag)
+            || (!is_record && self.seen.contains(&tag));
+        if new_instance {
+            let slot = match self.counts.iter_mut().find(|c| c.0 == g) {
+                Some(c) => {
+                    c.1 += 1;
+                    c.1 - 1
+                }
+                None => {
+                    self.counts.push((g, 1));
+                    0
+                }
+            };
+            // A group left and re-entered without its first member continues the instance
+            // only if that member is absent entirely; a new instance is the safe reading.
+            self.current = Some(g);
+            self.index = slot;
+            self.seen.clear();
+        }
+        self.seen.push(tag);
+        Some((g, self.index))
+    }
+}
+
+fn decode_floating(
+    frame: &[u8],
+    spec: &'static MessageSpec,
+    version: u32,
+    start: usize,
+    d: &mut Decoded,
+) {
+    let w = tlv_width(version);
+    let mut off = start;
+    let mut groups = GroupState::default();
+    let mut named_bytes = 0usize;
+    while off < frame.len() {
+        if off + 2 * w > frame.len() {
+            let n = frame.len() - off;
+            d.anomaly(
+                "floating_header_truncated",
+                None,
+                off,
+                format!("{n} bytes left at the end, too few for a floating field's tag and length"),
+            );
+            d.fields
+                .push(raw_field("TruncatedField", Part::Floating, off, n));
+            break;
+        }
+        let (tag, len) = if w == 1 {
+            (frame[off] as u16, frame[off + 1] as usize)
+        } else {
+            (
+                u16::from_be_bytes([frame[off], frame[off + 1]]),
+                u16::from_be_bytes([frame[off + 2], frame[off + 3]]) as usize,
+            )
+        };
+        let data_start = off + 2 * w;
+        let mut data_len = len;
+        let fspec = float_spec(spec, tag);
+        let tspec = spec::tag(tag);
+        let name: &'static str = match (fspec, tspec) {
+            (Some(f), _) => f.name,
+            (None, Some(t)) => t.name,
+            (None, None) => "UnknownTag",
+        };
+        if data_start + len > frame.len() {
+            data_len = frame.len() - data_start;
+            d.anomaly(
+                "floating_past_end",
+                Some(name),
+                off,
+                format!(
+                    "tag {tag} ({name}) declares {len} bytes but only {data_len} remain in the message"
+                ),
+            );
+        }
+        let data = &frame[data_start..data_start + data_len];
+        let (ty, values, max) = match (fspec, tspec) {
+            (Some(f), t) => (f.ty, f.values.or(t.and_then(|t| t.values)), Some(f.max)),
+            (None, Some(t)) => (t.ty, t.values, t.max),
+            (None, None) => (WireType::Unspec, None, None),
+        };
+        match (fspec, tspec) {
+            (None, None) => d.anomaly(
+                "unknown_tag",
+                None,
+                off,
+                format!(
+                    "floating tag {tag} is not defined by any source ({data_len} bytes kept raw)"
+                ),
+            ),
+            (None, Some(t)) => d.anomaly(
+                "tag_not_allowed",
+                Some(t.name),
+                off,
+                format!("tag {tag} ({}) is not a field of {}", t.name, spec.name),
+            ),
+            _ => {}
+        }
+        if let (Some(max), true) = (max, data_len > 0) {
+            if max > 0 && data_len > max as usize {
+                d.anomaly(
+                    "value_too_long",
+                    Some(name),
+                    off,
+                    format!("{name} is {data_len} bytes, its maximum is {max}"),
+                );
+            }
+        }
+        let value = decode_value(ty, data, data_start, name, off, d);
+        if matches!(ty, WireType::NamedVar | WireType::NamedArray) && fspec.is_some() {
+            named_bytes += data_len;
+        }
+        check_value(name, values, value, off, d);
+        let group = fspec.and_then(|f| groups.place(spec, f, tag));
+        if let Some(f) = fspec {
+            if f.repeat.is_none()
+                && f.group.is_none()
+                && d.fields
+                    .iter()
+                    .any(|x| x.part == Part::Floating && x.tag == Some(tag))
+            {
+                d.anomaly(
+                    "duplicate_field",
+                    Some(name),
+                    off,
+                    format!("{name} (tag {tag}) appears more than once; it is not a list member"),
+                );
+            }
+        }
+        d.fields.push(Field {
+            part: Part::Floating,
+            name,
+            tag: Some(tag),
+            ty,
+            values,
+            offset: off as u32,
+            len: (2 * w + data_len) as u32,
+            data_offset: data_start as u32,
+            data_len: data_len as u32,
+            value,
+            group,
+            spec: fspec,
+        });
+        off = data_start + data_len;
+    }
+    if named_bytes > NAMED_DATA_BUDGET {
+        d.anomaly(
+            "named_data_too_much",
+            Some("NamedVariable"),
+            start,
+            format!("NAMEDVAR and NAMEDARRAY data total {named_bytes} bytes, over the {NAMED_DATA_BUDGET}-byte limit"),
+        );
+    }
+}
+
+/// Decode one floating value inside its confined slice.
+fn decode_value(
+    ty: WireType,
+    data: &[u8],
+    start: usize,
+    name: &'static str,
+    off: usize,
+    d: &mut Decoded,
+) -> Value {
+    let s = start as u32;
+    match ty {
+        WireType::String => match data.iter().position(|&b| b == 0) {
+            Some(p) => Value::Text {
+                start: s,
+                len: p as u32,
+            },
+            None => {
+                if !data.is_empty() {
+                    d.anomaly(
+                        "string_without_nul",
+                        Some(name),
+                        off,
+                        format!("{name} has no terminating NUL"),
+                    );
+                } else {
+                    d.anomaly(
+                        "string_without_nul",
+                        Some(name),
+                        off,
+                        format!("{name} is empty: not even its terminating NUL"),
+                    );
+                }
+                Value::Text {
+                    start: s,
+                    len: data.len() as u32,
+                }
+            }
+        },
+        WireType::Unspec => Value::Bytes {
+            start: s,
+            len: data.len() as u32,
+        },
+        WireType::NamedVar | WireType::NamedArray => {
+            let (index, rest, base) = if ty == WireType::NamedArray {
+                match data.first() {
+                    Some(&i) => (Some(i), &data[1..], start + 1),
+                    None => (None, data, start),
+                }
+            } else {
+                (None, data, start)
+            };
+            let name_end = rest.iter().position(|&b| b == 0);
+            let parsed = name_end.and_then(|ne| {
+                let v = &rest[ne + 1..];
+                let ve = v.iter().position(|&b| b == 0)?;
+                Some((
+                    (base as u32, ne as u32),
+                    ((base + ne + 1) as u32, ve as u32),
+                ))
+            });
+            match (parsed, ty, index) {
+                (Some((n, v)), WireType::NamedVar, _) => Value::NamedVar { name: n, value: v },
+                (Some((n, v)), WireType::NamedArray, Some(i)) => Value::NamedArray {
+                    index: i,
+                    name: n,
+                    value: v,
+                },
+                _ => {
+                    d.anomaly(
+                        "bad_named_variable",
+                        Some(name),
+                        off,
+                        format!(
+                            "{name} is not index/name/value NUL-terminated as {} requires",
+                            ty.name()
+                        ),
+                    );
+                    Value::Raw {
+                        start: s,
+                        len: data.len() as u32,
+                    }
+                }
+            }
+        }
+        _ => {
+            let size = ty.fixed_size().unwrap_or(0);
+            if data.len() == size {
+                numeric(ty, data)
+            } else {
+                d.anomaly(
+                    "bad_field_length",
+                    Some(name),
+                    off,
+                    format!("{name} is {} bytes, a {} is {size}", data.len(), ty.name()),
+                );
+                Value::Raw {
+                    start: s,
+                    len: data.len() as u32,
+                }
+            }
+        }
+    }
+}
+
+/// Count fields against the fields present and their documented maxima.
+fn check_counts(_frame: &[u8], spec: &'static MessageSpec, d: &mut Decoded) {
+    // Distinct count-field names, in spec order.
+    let mut done: Vec<&str> = Vec::new();
+    for f in spec.floating {
+        let Some(counter) = f.repeat else { continue };
+        if done.contains(&counter) {
+            continue;
+        }
+        done.push(counter);
+        // Counters inside records (floating) are checked per record elsewhere; only fixed
+        // counters and message-level floating counters are checked here.
+        let Some(cf) = d
+            .fields
+            .iter()
+            .find(|x| x.name == counter && (x.part == Part::Fixed || x.group.is_none()))
+        else {
+            continue;
+        };
+        let cf = *cf;
+        let Some(declared) = cf.number() else {
+            continue;
+        };
+        let cf_off = cf.offset as usize;
+        if let Some(max) = count_maximum(spec.name, counter) {
+            if declared > max as u64 {
+                d.anomaly(
+                    "count_over_max",
+                    Some(cf.name),
+                    cf_off,
+                    format!("{counter} = {declared}, above the documented maximum of {max}"),
+                );
+            }
+        }
+        if cf.group.is_some() {
+            continue;
+        }
+        // Instances present: the most frequent member tag of the repeated fields.
+        let members: Vec<u16> = spec
+            .floating
+            .iter()
+            .filter(|x| x.repeat == Some(counter))
+            .filter_map(|x| x.tag)
+            .collect();
+        let present = if members.contains(&183) {
+            // Configuration records: one RecordType per record.
+            d.fields
+                .iter()
+                .filter(|x| x.part == Part::Floating && x.tag == Some(183))
+                .count()
+        } else {
+            members
+                .iter()
+                .map(|&t| {
+                    d.fields
+                        .iter()
+                        .filter(|x| x.part == Part::Floating && x.tag == Some(t))
+                        .count()
+                })
+                .max()
+                .unwrap_or(0)
+        };
+        // NumFltSkillGroups 0 means "one set in the fixed part" (AGENT_STATE_EVENT).
+        if declared as usize != present
+            && !(counter == "NumFltSkillGroups" && declared == 0 && present <= 1)
+        {
+            d.anomaly(
+                "count_mismatch",
+                Some(cf.name),
+                cf_off,
+                format!("{counter} = {declared} but {present} are present"),
+            );
+        }
+    }
+}
+
+/// First protocol version that defines a floating tag, from the per-version change list of
+/// session.md section 8 (tags not listed there are treated as always defined).
+pub fn tag_since(tag: u16) -> u32 {
+    match tag {
+        219..=234 => 14,
+        243 | 244 => 16,
+        245 => 17,
+        247..=254 => 18,
+        255 => 19,
+        257..=260 => 20,
+        // PV22: MaxBeyondTaskLimit, precision queues, peripheral and desk-settings config.
+        264..=287 => 22,
+        // PV23: NUM_MRDS and its arrays, DESKTOP_CONNECTED_FLAG, network recording.
+        261..=263 | 288..=300 => 23,
+        309..=313 => 24,
+        // Terminal configuration appears only in the PV25 guide.
+        302..=307 => 25,
+        _ => 0,
+    }
+}
+
+fn check_required(spec: &'static MessageSpec, d: &mut Decoded) {
+    for f in spec.floating {
+        if f.presence != Presence::Required || f.repeat.is_some() || f.group.is_some() {
+            continue;
+        }
+        let Some(tag) = f.tag else { continue };
+        // A field the connection's protocol version does not know yet cannot be missing.
+        if tag_since(tag) > d.version {
+            continue;
+        }
+        if !d
+            .fields
+            .iter()
+            .any(|x| x.part == Part::Floating && x.tag == Some(tag))
+        {
+            let off = d.floating_offset as usize;
+            d.anomaly(
+                "required_missing",
+                Some(f.name),
+                off,
+                format!("required field {} (tag {tag}) is absent", f.name),
+            );
+        }
+    }
+}
+
+/// Picks the protocol version per connection: the OPEN_REQ's when seen, a forced one, or one
+/// inferred from the bytes, kept once a message decided it.
+#[derive(Debug, Clone, Default)]
+pub struct VersionState {
+    pub inferred: Option<u32>,
+}
+
+/// Representative versions of the distinct wire layouts, in order of preference: 2-byte
+/// floating headers with the PV24 fixed parts, with the PV19-23 fixed parts; 1-byte headers
+/// with the PV19 fixed parts, with the older fixed parts.
+const CANDIDATES: [u32; 4] = [24, 20, 19, 15];
+
+/// How well the floating part of `frame` walks at a version: None if it does not end
+/// exactly at the message end; otherwise (known and allowed tags, known tags).
+fn walk_score(frame: &[u8], spec: &MessageSpec, version: u32) -> Option<(usize, usize)> {
+    let start = HEADER_LEN + spec::fixed_size(spec, version);
+    if start > frame.len() {
+        return None;
+    }
+    let w = tlv_width(version);
+    let mut off = start;
+    let (mut allowed, mut known, mut total) = (0, 0, 0);
+    while off < frame.len() {
+        if off + 2 * w > frame.len() {
+            return None;
+        }
+        let (tag, len) = if w == 1 {
+            (frame[off] as u16, frame[off + 1] as usize)
+        } else {
+            (
+                u16::from_be_bytes([frame[off], frame[off + 1]]),
+                u16::from_be_bytes([frame[off + 2], frame[off + 3]]) as usize,
+            )
+        };
+        off += 2 * w + len;
+        total += 1;
+        if spec::tag(tag).is_some() {
+            known += 1;
+        }
+        if spec.floating.iter().any(|f| f.tag == Some(tag)) {
+            allowed += 1;
+        }
+    }
+    if off != frame.len() || known < total {
+        return None;
+    }
+    Some((allowed, known))
+}
+
+/// Infer the version from one frame: Some when the candidates disagree and one fits best.
+pub fn infer_version(frame: &[u8]) -> Option<u32> {
+    let (_, ty) = crate::cti::framing::parse_header(frame)?;
+    let spec = spec::message(ty, None)?;
+    let scores: Vec<(u32, Option<(usize, usize)>)> = CANDIDATES
+        .iter()
+        .map(|&v| (v, walk_score(frame, spec, v)))
+        .collect();
+    let best = scores
+        .iter()
+        .filter_map(|(v, s)| s.map(|s| (s, *v)))
+        .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)))?;
+    // Informative only if some candidate layout does not fit as well.
+    if scores.iter().all(|(_, s)| *s == Some(best.0)) {
+        return None;
+    }
+    // Among equally good candidates prefer the earliest in CANDIDATES; report a version
+    // representative of its layout.
+    scores
+        .iter()
+        .find(|(_, s)| *s == Some(best.0))
+        .map(|(v, _)| *v)
+}
+
+/// Decodes messages, tracking per connection the version used.
+#[derive(Debug, Clone, Default)]
+pub struct Decoder {
+    /// `--protocol-version`.
+    pub forced: Option<u32>,
+}
+
+impl Decoder {
+    /// Decode `frame` of a connection whose OPEN_REQ said `seen` (if captured); `state` is
+    /// the connection's inference state.
+    pub fn decode_into(
+        &self,
+        frame: &[u8],
+        seen: Option<u32>,
+        state: &mut VersionState,
+        d: &mut Decoded,
+    ) {
+        let (version, source) = if let Some(v) = self.forced {
+            (v, VersionSource::Forced)
+        } else if let Some(v) = seen {
+            (v, VersionSource::Seen)
+        } else {
+            if let Some(v) = infer_version(frame) {
+                state.inferred = Some(v);
+            }
+            match state.inferred {
+                Some(v) => (v, VersionSource::Inferred),
+                None => (DEFAULT_VERSION, VersionSource::Assumed),
+            }
+        };
+        decode_at(frame, version, source, d);
+    }
+}
+
+/// Name of an enum value or the set bits of a mask, for display.
+pub fn value_names(t: &ValueTable, v: u32) -> Vec<&'static str> {
+    match t.kind {
+        ValueKind::Enum | ValueKind::Special => t.name_of(v).into_iter().collect(),
+        ValueKind::Mask => t
+            .entries
+            .iter()
+            .filter(|e| e.0 != 0 && v & e.0 == e.0)
+            .map(|e| e.1)
+            .collect(),
+    }
+}

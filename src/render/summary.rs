@@ -1,0 +1,303 @@
+//! One line per event, tshark style: frame number, time, source → destination, what.
+
+use crate::cti::framing::{GUIDE_MAX_MESSAGE_OLD, GUIDE_MAX_MESSAGE_V24};
+use crate::cti::spec;
+use crate::net::tcp::{ConnEnd, ConnStart, GapReason};
+use crate::pipeline::{Detection, Event, Flow};
+use crate::render::time;
+use crate::TimestampNs;
+use std::io::{self, Write};
+
+/// How the time column is shown (`-t`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimeFormat {
+    /// UTC date and time with microseconds (`-t ad`, the default).
+    #[default]
+    Absolute,
+    /// Seconds since the first event printed for the capture (`-t r`).
+    Relative,
+    /// Seconds since the epoch (`-t e`).
+    Epoch,
+}
+
+/// Per-capture state of the summary printer.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub time_format: TimeFormat,
+    first_ts: Option<TimestampNs>,
+}
+
+/// Fields shown on a message's summary line, when present, in this order.
+pub const SUMMARY_FIELDS: &[&str] = &[
+    "InvokeID",
+    "VersionNumber",
+    "MonitorID",
+    "ConnectionCallID",
+    "ConnectionDeviceID",
+    "AgentID",
+    "AgentExtension",
+    "AgentState",
+    "EventCause",
+    "Status",
+    "FailureCode",
+    "SystemEventID",
+    "ServicesGranted",
+];
+
+/// Guide maximum message size (header included) for a protocol version.
+pub fn guide_max_message(version: Option<u32>) -> u32 {
+    match version {
+        Some(v) if v <= 15 => GUIDE_MAX_MESSAGE_OLD,
+        _ => GUIDE_MAX_MESSAGE_V24,
+    }
+}
+
+/// `NAME (n)` or `UNKNOWN (n)`.
+pub fn type_label(msg_type: u32) -> String {
+    match spec::type_name(msg_type) {
+        Some(n) => format!("{n} ({msg_type})"),
+        None => format!("UNKNOWN ({msg_type})"),
+    }
+}
+
+impl Summary {
+    pub fn new(time_format: TimeFormat) -> Self {
+        Summary {
+            time_format,
+            first_ts: None,
+        }
+    }
+
+    /// Set the reference for relative times (the first packet of the capture).
+    pub fn set_first_ts(&mut self, ts: TimestampNs) {
+        if self.first_ts.is_none() {
+            self.first_ts = Some(ts);
+        }
+    }
+
+    fn time(&mut self, ts: TimestampNs) -> String {
+        match self.time_format {
+            TimeFormat::Absolute => time::format_utc(ts, 6),
+            TimeFormat::Relative => {
+                let first = *self.first_ts.get_or_insert(ts);
+                time::format_seconds(ts - first, 6)
+            }
+            TimeFormat::Epoch => time::format_seconds(ts, 6),
+        }
+    }
+
+    fn prefix(
+        &mut self,
+        w: &mut dyn Write,
+        frame: u64,
+        ts: TimestampNs,
+        flow: Option<&Flow>,
+    ) -> io::Result<()> {
+        let t = self.time(ts);
+        write!(w, "{frame:>6} {t} ")?;
+        if let Some(f) = flow {
+            write!(w, "{} → {} ", f.src, f.dst)?;
+        }
+        Ok(())
+    }
+
+    /// Write a decoded message as one line: the type and the fields a user scans for.
+    pub fn write_message(
+        &mut self,
+        w: &mut dyn Write,
+        flow: &Flow,
+        frame: &crate::cti::framing::Frame<'_>,
+        d: &crate::cti::decode::Decoded,
+    ) -> io::Result<()> {
+        self.prefix(w, frame.last_frame, frame.ts_ns, Some(flow))?;
+        write!(w, "{}", type_label(frame.msg_type))?;
+        for name in SUMMARY_FIELDS {
+            if let Some(f) = d.field(name) {
+                write!(w, " {name}={}", crate::render::value::short(f, frame.bytes))?;
+            }
+        }
+        write!(w, " len={}", frame.bytes.len())?;
+        if !d.anomalies.is_empty() {
+            let n = d.anomalies.len() + d.anomalies_dropped as usize;
+            write!(
+                w,
+                " [{n} anomal{}: {}",
+                if n == 1 { "y" } else { "ies" },
+                d.anomalies[0].code
+            )?;
+            if n > 1 {
+                write!(w, ", …")?;
+            }
+            write!(w, "]")?;
+        }
+        writeln!(w)
+    }
+
+    /// Write one event as one line.
+    pub fn write_event(&mut self, w: &mut dyn Write, ev: &Event<'_>) -> io::Result<()> {
+        match ev {
+            Event::Connection {
+                conn,
+                client,
+                server,
+                start,
+                detection,
+                frame,
+                ts_ns,
+            } => {
+                self.prefix(w, *frame, *ts_ns, None)?;
+                let start = match start {
+                    ConnStart::Handshake => "handshake captured",
+                    ConnStart::Midstream => "capture starts mid-connection",
+                };
+                let how = match detection {
+                    Detection::Port => format!("server port {}", server.port()),
+                    Detection::Heuristic => "recognised by CTI header heuristic".to_string(),
+                };
+                writeln!(
+                    w,
+                    "[connection {conn}] CTI client {client}, server {server} ({start}; {how})"
+                )
+            }
+            Event::Message {
+                flow,
+                version,
+                frame,
+            } => {
+                self.prefix(w, frame.last_frame, frame.ts_ns, Some(flow))?;
+                write!(
+                    w,
+                    "{} len={}",
+                    type_label(frame.msg_type),
+                    frame.bytes.len()
+                )?;
+                let max = guide_max_message(*version);
+                if frame.bytes.len() as u64 > max as u64 {
+                    write!(w, " [over the guide's {max}-byte maximum]")?;
+                }
+                writeln!(w)
+            }
+            Event::Gap {
+                flow,
+                offset,
+                len,
+                reason,
+                frame,
+                ts_ns,
+            } => {
+                self.prefix(w, *frame, *ts_ns, Some(flow))?;
+                let why = match reason {
+                    GapReason::BufferLimit => "later data exceeded the reassembly buffer",
+                    GapReason::AckedPastHole => "acknowledged by the peer, not captured",
+                    GapReason::ConnectionEnd => "connection ended with the hole open",
+                    GapReason::Truncated => "cut by the capture's snap length",
+                };
+                writeln!(
+                    w,
+                    "[gap] {len} bytes missing at stream offset {offset} ({why})"
+                )
+            }
+            Event::Skipped {
+                flow,
+                offset,
+                len,
+                reason,
+                first_frame,
+                last_frame,
+                ts_ns,
+            } => {
+                self.prefix(w, *last_frame, *ts_ns, Some(flow))?;
+                let why = match reason {
+                    crate::cti::framing::SkipReason::Midstream => "capture started mid-stream",
+                    crate::cti::framing::SkipReason::AfterGap => "after a gap",
+                    crate::cti::framing::SkipReason::Implausible => "after an implausible header",
+                    crate::cti::framing::SkipReason::StreamEnd => "stream ended",
+                };
+                writeln!(
+                    w,
+                    "[resync] skipped {len} bytes at stream offset {offset} (frames {first_frame}-{last_frame}; {why})"
+                )
+            }
+            Event::Incomplete {
+                flow,
+                offset,
+                msg_type,
+                have,
+                need,
+                first_frame,
+                last_frame,
+                ts_ns,
+            } => {
+                self.prefix(w, *last_frame, *ts_ns, Some(flow))?;
+                writeln!(
+                    w,
+                    "[incomplete] {} at stream offset {offset}: {have} of {need} bytes (frames {first_frame}-{last_frame})",
+                    type_label(*msg_type)
+                )
+            }
+            Event::Implausible {
+                flow,
+                offset,
+                msg_type,
+                length,
+                frame,
+                ts_ns,
+            } => {
+                self.prefix(w, *frame, *ts_ns, Some(flow))?;
+                writeln!(
+                    w,
+                    "[implausible header] MessageLength {length} (type {msg_type}) at stream offset {offset}: resynchronising"
+                )
+            }
+            Event::Conflict {
+                flow,
+                offset,
+                len,
+                frame,
+                ts_ns,
+            } => {
+                self.prefix(w, *frame, *ts_ns, Some(flow))?;
+                writeln!(
+                    w,
+                    "[retransmission conflict] {len} bytes at stream offset {offset} differ from the first copy (first copy kept)"
+                )
+            }
+            Event::Limit {
+                conn,
+                setting,
+                frame,
+                ts_ns,
+            } => {
+                self.prefix(w, *frame, *ts_ns, None)?;
+                match conn {
+                    Some(c) => writeln!(w, "[limit] connection {c}: {setting} reached"),
+                    None => writeln!(w, "[limit] {setting} reached"),
+                }
+            }
+            Event::ConnectionEnd {
+                conn,
+                end,
+                frame,
+                ts_ns,
+            } => {
+                self.prefix(w, *frame, *ts_ns, None)?;
+                let how = match end {
+                    ConnEnd::Fin => "closed (FIN)",
+                    ConnEnd::Rst => "reset (RST)",
+                    ConnEnd::CaptureEnd => "still open at the end of the capture",
+                    ConnEnd::Reused => "replaced by a new connection on the same ports",
+                    ConnEnd::Evicted => "dropped: max_connections reached",
+                };
+                writeln!(w, "[connection {conn}] {how}")
+            }
+            Event::PacketIssue {
+                frame,
+                ts_ns,
+                issue,
+            } => {
+                self.prefix(w, *frame, *ts_ns, None)?;
+                writeln!(w, "[packet] {issue}")
+            }
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! Timestamp formatting (UTC, integer nanoseconds, no floating point).
+
+use crate::TimestampNs;
+
+/// Civil date from days since 1970-01-01 (proleptic Gregorian calendar).
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Split nanoseconds since the epoch into (date, h, m, s, nanos).
+fn split(ts_ns: TimestampNs) -> ((i64, u32, u32), u32, u32, u32, u32) {
+    let secs = ts_ns.div_euclid(1_000_000_000);
+    let nanos = ts_ns.rem_euclid(1_000_000_000) as u32;
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400) as u32;
+    (
+        civil_from_days(days),
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60,
+        nanos,
+    )
+}
+
+/// `2024-05-01 10:00:00.123456` (UTC, `digits` fractional digits, 0..=9).
+pub fn format_utc(ts_ns: TimestampNs, digits: u32) -> String {
+    let ((y, mo, d), h, mi, s, n) = split(ts_ns);
+    let mut out = format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}");
+    push_fraction(&mut out, n, digits);
+    out
+}
+
+/// RFC 3339 with nanoseconds: `2024-05-01T10:00:00.123456789Z`.
+pub fn format_rfc3339(ts_ns: TimestampNs) -> String {
+    let ((y, mo, d), h, mi, s, n) = split(ts_ns);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{n:09}Z")
+}
+
+/// Seconds with a fraction: `12.345678` (negative values keep their sign).
+pub fn format_seconds(delta_ns: i64, digits: u32) -> String {
+    let sign = if delta_ns < 0 { "-" } else { "" };
+    let a = delta_ns.unsigned_abs();
+    let mut out = format!("{sign}{}", a / 1_000_000_000);
+    push_fraction(&mut out, (a % 1_000_000_000) as u32, digits);
+    out
+}
+
+fn push_fraction(out: &mut String, nanos: u32, digits: u32) {
+    let digits = digits.min(9);
+    if digits > 0 {
+        let v = nanos / 10u32.pow(9 - digits);
+        out.push_str(&format!(".{v:0width$}", width = digits as usize));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_dates() {
+        assert_eq!(format_utc(0, 0), "1970-01-01 00:00:00");
+        // 2024-02-29 12:34:56.789 UTC = 1709210096.789
+        assert_eq!(
+            format_utc(1_709_210_096_789_000_000, 6),
+            "2024-02-29 12:34:56.789000"
+        );
+        assert_eq!(
+            format_rfc3339(1_709_210_096_000_000_001),
+            "2024-02-29T12:34:56.000000001Z"
+        );
+        assert_eq!(format_utc(-1, 9), "1969-12-31 23:59:59.999999999");
+        assert_eq!(format_seconds(1_500_000_000, 6), "1.500000");
+        assert_eq!(format_seconds(-2_000_000, 3), "-0.002");
+    }
+
+    #[test]
+    fn every_day_of_four_centuries_is_consistent() {
+        let mut prev = civil_from_days(-1);
+        for d in 0..146_097 {
+            let cur = civil_from_days(d);
+            assert!(cur > prev, "day {d}: {cur:?} after {prev:?}");
+            prev = cur;
+        }
+        assert_eq!(civil_from_days(146_097), (2370, 1, 1));
+    }
+}

@@ -1,0 +1,116 @@
+//! How decoded values read: named enums and masks, times, text, bytes.
+
+use crate::cti::decode::{range_str, value_names, Field, Value};
+use crate::cti::spec::{ValueKind, ValueTable};
+use crate::render::time;
+use std::fmt::Write;
+
+/// Numeric value as u32 for table lookups.
+pub fn as_u32(v: Value) -> Option<u32> {
+    match v {
+        Value::Unsigned(n) => u32::try_from(n).ok(),
+        Value::Signed(n) => Some(n as u32),
+        Value::Bool(n) => Some(n as u32),
+        _ => None,
+    }
+}
+
+/// Named reading of a number through its value table: `AGENT_STATE_AVAILABLE`,
+/// `CALL_DELIVERED_MASK|CALL_ESTABLISHED_MASK`, or None when nothing is named.
+pub fn named(t: &ValueTable, n: u32) -> Option<String> {
+    let names = value_names(t, n);
+    if names.is_empty() {
+        return None;
+    }
+    Some(names.join("|"))
+}
+
+/// Hex of bytes (lowercase, no separators).
+pub fn hex(b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len() * 2);
+    for x in b {
+        let _ = write!(s, "{x:02x}");
+    }
+    s
+}
+
+fn slice(frame: &[u8], start: u32, len: u32) -> &[u8] {
+    let s = start as usize;
+    let e = (s + len as usize).min(frame.len());
+    frame.get(s..e).unwrap_or(&[])
+}
+
+/// One-line display of a field's value for trees and summaries.
+pub fn display(f: &Field, frame: &[u8]) -> String {
+    match f.value {
+        Value::Unsigned(_) | Value::Signed(_) | Value::Bool(_) => {
+            let raw = match f.value {
+                Value::Unsigned(n) => n.to_string(),
+                Value::Signed(n) => n.to_string(),
+                Value::Bool(n) => match n {
+                    0 => "0 (false)".to_string(),
+                    1 => "1 (true)".to_string(),
+                    n => format!("{n} (not a BOOL value)"),
+                },
+                _ => unreachable!(),
+            };
+            let n = as_u32(f.value);
+            match (f.values, n) {
+                (Some(t), Some(n)) if t.kind == ValueKind::Mask => {
+                    let width = f.data_len.max(1) as usize * 2;
+                    match named(t, n) {
+                        Some(names) => format!("0x{n:0width$x} ({names})"),
+                        None if n == 0 => format!("0x{n:0width$x} (none set)"),
+                        None => format!("0x{n:0width$x}"),
+                    }
+                }
+                (Some(t), Some(n)) => match named(t, n) {
+                    Some(name) => format!("{name} ({raw})"),
+                    None => format!("{raw} (not a {} value)", t.name),
+                },
+                _ => raw,
+            }
+        }
+        Value::Time(t) => format!(
+            "{} UTC ({t})",
+            time::format_utc(t as i64 * 1_000_000_000, 0)
+        ),
+        Value::Text { start, len } => format!("{:?}", range_str(frame, (start, len))),
+        Value::Bytes { start, len } | Value::Raw { start, len } => {
+            let b = slice(frame, start, len);
+            if b.is_empty() {
+                "(empty)".to_string()
+            } else if b.len() <= 64 {
+                hex(b)
+            } else {
+                format!("{}… ({} bytes)", hex(&b[..64]), b.len())
+            }
+        }
+        Value::NamedVar { name, value } => {
+            format!("{} = {:?}", range_str(frame, name), range_str(frame, value))
+        }
+        Value::NamedArray { index, name, value } => {
+            format!(
+                "{}[{index}] = {:?}",
+                range_str(frame, name),
+                range_str(frame, value)
+            )
+        }
+        Value::TaskId([a, b, c]) => {
+            format!("TaskGroupHigh {a}, TaskGroupLow {b}, SequenceNumber {c}")
+        }
+    }
+}
+
+/// Short display for summary lines: the name alone for named values.
+pub fn short(f: &Field, frame: &[u8]) -> String {
+    if let (Some(t), Some(n)) = (f.values, as_u32(f.value)) {
+        if let Some(names) = named(t, n) {
+            return names;
+        }
+    }
+    match f.value {
+        Value::Text { start, len } => range_str(frame, (start, len)).into_owned(),
+        _ => display(f, frame),
+    }
+}
