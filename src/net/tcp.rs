@@ -18,6 +18,9 @@
 //!   a snap-length cut is a gap as soon as the stream reaches it;
 //! - delivery never waits for acknowledgements, so one-direction captures work.
 //!
+//! A one-byte segment just below the next expected byte is a keep-alive probe whose byte
+//! is arbitrary: it is counted ([`ReassemblyStats::keepalives`]), never a conflict.
+//!
 //! Mid-stream, offset 0 of a direction is the first byte of the first segment seen carrying
 //! data (or a FIN) in it; bytes before it cannot be placed before bytes already delivered
 //! and are dropped (counted in [`ReassemblyStats::bytes_before_start`]). Payload carried by
@@ -197,6 +200,8 @@ pub struct ReassemblyStats {
     pub gap_bytes: u64,
     /// Pieces of segments buffered out of order.
     pub out_of_order_segments: u64,
+    /// One-byte keep-alive probes (one byte below the next expected offset), not compared.
+    pub keepalives: u64,
     /// Mid-stream bytes dropped because they lie before a direction's offset 0.
     pub bytes_before_start: u64,
     /// Segments of an already closed connection (final ACK, retransmitted FIN, trailing RST).
@@ -313,7 +318,12 @@ impl Reassembler {
             // A new SYN on a tracked pair: a retransmitted SYN, or a new connection.
             if let Some(conn) = &self.slots[s as usize] {
                 let side = conn.side_of(seg.src);
-                if conn.dirs[side.index()].isn != Some(seg.seq) {
+                let dir = &conn.dirs[side.index()];
+                let same = match dir.isn {
+                    Some(isn) => isn == seg.seq,
+                    None => dir.base == Some(seg.seq.wrapping_add(1)),
+                };
+                if !same {
                     self.close(s, ConnEnd::Reused, seg.frame, seg.ts_ns, out);
                     slot = None;
                 }
@@ -576,8 +586,12 @@ fn process(
     if !rst && dir.base.is_none() && (wire > 0 || fin) {
         dir.base = Some(data_seq);
     }
+    if syn && flags.ack() {
+        // The SYN-ACK acknowledges the SYN: the other side's stream starts at its ACK.
+        conn.dirs[side.other().index()].base.get_or_insert(seg.ack);
+    }
     if !rst && wire > 0 {
-        if let Some(off) = dir.offset_of(data_seq) {
+        if let Some(off) = conn.dirs[d].offset_of(data_seq) {
             let mut cx = ctx(conn, side, settings, stats, seg.frame, seg.ts_ns, out);
             let dir = &mut conn.dirs[d];
             dir.data(off, seg.payload, wire, &mut cx);

@@ -152,6 +152,11 @@ impl Dir {
     /// Captured bytes `[start, start + bytes.len())`, `start >= 0`.
     fn captured(&mut self, start: u64, bytes: &[u8], cx: &mut Ctx<'_, '_>) {
         let end = start + bytes.len() as u64;
+        if bytes.len() == 1 && end == self.next {
+            // Keep-alive probe: sequence number one below the next byte, arbitrary content.
+            cx.stats.keepalives += 1;
+            return;
+        }
         let mut s = start;
         let mut rest = bytes;
         if s < self.next {

@@ -337,6 +337,40 @@ fn syn_ack_first_makes_its_receiver_side_a() {
 }
 
 #[test]
+fn syn_ack_first_fixes_the_other_sides_start() {
+    let mut h = H::new();
+    h.s(5000, 1001, SYN | ACK, b""); // frame 1
+                                     // The client's first bytes (offset 0..3) were not captured.
+    assert_eq!(h.c(1004, 5001, ACK, b"def"), vec![]); // frame 2
+                                                      // A retransmitted SYN from the client matches its known start: same connection.
+    assert_eq!(h.c(1000, 0, SYN, b""), vec![]);
+    assert_eq!(
+        h.finish(),
+        vec![
+            gap(0, Side::A, 0, 3, GapReason::ConnectionEnd, 3),
+            data(0, Side::A, 3, b"def", 2),
+            Ev::End {
+                conn: 0,
+                end: ConnEnd::CaptureEnd,
+                frame: 3
+            },
+        ]
+    );
+}
+
+#[test]
+fn keepalive_probes_are_not_conflicts() {
+    let mut h = H::new();
+    h.handshake(100, 900);
+    h.c(101, 901, ACK, b"abc");
+    assert_eq!(h.c(103, 901, ACK, b"\0"), vec![]);
+    assert_eq!(h.c(103, 901, ACK, b""), vec![]);
+    assert_eq!(h.r.stats().keepalives, 1);
+    assert_eq!(h.r.stats().conflicts, 0);
+    assert_eq!(h.c(104, 901, ACK, b"d"), vec![data(0, Side::A, 3, b"d", 7)]);
+}
+
+#[test]
 fn reordered_segments_are_delivered_in_order_with_their_own_frames() {
     let mut h = H::new();
     h.handshake(100, 900);
