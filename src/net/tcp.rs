@@ -4,9 +4,11 @@
 //! direction maps sequence numbers to 64-bit stream offsets (32-bit serial arithmetic, so
 //! sequence wrap and streams over 4 GiB work) and delivers its bytes in order:
 //!
-//! - in-order bytes are delivered at once, borrowing the segment's payload (no copy, no
-//!   allocation); out-of-order bytes are copied into a buffer ordered by offset (consecutive
-//!   out-of-order segments are appended to one chunk) and delivered when the hole fills;
+//! - in-order bytes are delivered at once: the `Data` event borrows the segment's payload
+//!   (no allocation per segment; the bytes are only copied into the bounded window of
+//!   recently delivered data described below). Out-of-order bytes are copied into a buffer
+//!   ordered by offset (consecutive out-of-order segments are appended to one chunk, each
+//!   keeping its frame) and delivered when the hole fills;
 //! - bytes overlapping what was already delivered or buffered are compared with the first
 //!   copy: identical bytes are dropped (counted as retransmissions), different bytes give a
 //!   [`StreamEvent::Conflict`] and are dropped (first copy wins). Delivered bytes are kept

@@ -258,9 +258,9 @@ impl Dir {
 
     /// Buffers a piece that overlaps nothing buffered.
     fn insert(&mut self, pos: u64, piece: Src<'_>, cx: &mut Ctx<'_, '_>) {
-        cx.stats.out_of_order_segments += 1;
         match piece {
             Src::Bytes(b) => {
+                cx.stats.out_of_order_segments += 1;
                 self.buf_bytes += b.len();
                 let mark = |at| Mark {
                     at,
