@@ -12,9 +12,10 @@
 //! - bytes overlapping what was already delivered or buffered are compared with the first
 //!   copy: identical bytes are dropped (counted as retransmissions), different bytes give a
 //!   [`StreamEvent::Conflict`] and are dropped (first copy wins). Delivered bytes are kept
-//!   for comparison only within a window ([`ReassemblySettings::retransmit_window`]);
-//!   overlaps older than the window, or over a reported gap, count as retransmissions
-//!   without comparison;
+//!   for comparison only while the other side has not acknowledged them, and at most
+//!   [`ReassemblySettings::retransmit_window`] of them (so memory follows the bytes in
+//!   flight when both directions are captured); overlaps older than that, or over a
+//!   reported gap, count as retransmissions without comparison;
 //! - a hole is skipped (a [`StreamEvent::Gap`]) when the buffer beyond it exceeds its
 //!   limit, when the other side acknowledges past its start, or when the connection ends;
 //!   a snap-length cut is a gap as soon as the stream reaches it;
@@ -76,8 +77,9 @@ pub struct ReassemblySettings {
     /// Connections tracked at once (`--max-connections`); beyond it the least recently
     /// active connection is closed (reported).
     pub max_connections: usize,
-    /// Recently delivered bytes kept per direction to compare retransmissions with; older
-    /// overlaps are counted as retransmissions without comparison. 0 disables comparison.
+    /// Recently delivered, not yet acknowledged bytes kept per direction to compare
+    /// retransmissions with; older overlaps are counted as retransmissions without
+    /// comparison. 0 disables comparison.
     pub retransmit_window: usize,
     /// Separate out-of-order chunks buffered per direction before the oldest hole is
     /// skipped (bounds the bookkeeping for many tiny, scattered segments).

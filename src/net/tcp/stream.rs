@@ -72,7 +72,8 @@ pub(super) struct Dir {
     buf: BTreeMap<u64, Chunk>,
     /// Captured bytes held in `buf`.
     buf_bytes: usize,
-    /// The last delivered bytes, ending at `next` (cleared at a gap).
+    /// The last delivered bytes not yet acknowledged, ending at `next` (at most the
+    /// retransmission window; cleared at a gap).
     hist: VecDeque<u8>,
     /// Stream offset of the FIN, once seen.
     pub fin: Option<u64>,
@@ -110,6 +111,13 @@ impl Dir {
         if let Some(off) = self.offset_of(ack) {
             if off > self.acked as i64 {
                 self.acked = off as u64;
+                // Acknowledged bytes are not compared any more: a retransmission of them is
+                // spurious. Only in-flight bytes stay in the window.
+                let hist_start = self.next - self.hist.len() as u64;
+                let drop = self.acked.min(self.next).saturating_sub(hist_start) as usize;
+                if drop > 0 {
+                    self.hist.drain(..drop);
+                }
             }
         }
     }

@@ -470,6 +470,22 @@ fn overlaps_older_than_the_window_are_not_compared() {
         }]
     );
     assert_eq!(h.r.stats().retransmitted_bytes, 4);
+    // Acknowledged bytes are not compared either.
+    let mut h = H::new();
+    h.handshake(100, 900);
+    h.c(101, 901, ACK, b"abcdef"); // frame 4
+    h.s(901, 105, ACK, b""); // frame 5: acknowledges offsets 0..4
+    assert_eq!(
+        h.c(101, 901, ACK, b"XXXXeY"),
+        vec![Ev::Conflict {
+            conn: 0,
+            side: Side::A,
+            offset: 5,
+            len: 1,
+            frame: 6
+        }]
+    );
+    assert_eq!(h.r.stats().retransmitted_bytes, 4);
 }
 
 #[test]
