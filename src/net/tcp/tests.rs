@@ -1008,7 +1008,10 @@ fn shuffled_segments() -> impl Strategy<Value = (Vec<u8>, u32, Vec<(usize, usize
 
 proptest! {
     #[test]
-    fn shuffled_duplicated_segments_reassemble_exactly((bytes, isn, segs) in shuffled_segments()) {
+    fn shuffled_duplicated_segments_reassemble_exactly(
+        (bytes, isn, segs) in shuffled_segments(),
+        close_with_fin in any::<bool>(),
+    ) {
         let mut h = H::new();
         h.handshake(isn, 42);
         let mut got = Vec::new();
@@ -1025,8 +1028,18 @@ proptest! {
                 }
             }
         }
-        for ev in h.finish() {
-            if !matches!(ev, Ev::End { end: ConnEnd::CaptureEnd, .. }) {
+        let mut ends = Vec::new();
+        if close_with_fin {
+            let fin_seq = isn.wrapping_add(1).wrapping_add(bytes.len() as u32);
+            ends.extend(h.c(fin_seq, 43, FIN | ACK, b""));
+            ends.extend(h.s(43, fin_seq.wrapping_add(1), FIN | ACK, b""));
+            // The final ACK belongs to the closed connection.
+            ends.extend(h.c(fin_seq.wrapping_add(1), 44, ACK, b""));
+        }
+        ends.extend(h.finish());
+        let expected_end = if close_with_fin { ConnEnd::Fin } else { ConnEnd::CaptureEnd };
+        for ev in ends {
+            if !matches!(ev, Ev::End { conn: 0, end, .. } if end == expected_end) {
                 bad.push(ev);
             }
         }
