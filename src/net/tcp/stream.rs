@@ -1,0 +1,493 @@
+//! One direction of a TCP connection: sequence-to-offset mapping, out-of-order buffer,
+//! recently delivered bytes (for retransmission comparison) and hole handling.
+
+use super::{ConnId, GapReason, ReassemblyStats, Side, StreamEvent};
+use crate::TimestampNs;
+use std::collections::{BTreeMap, VecDeque};
+
+/// Where the events of one direction go, and which segment is being processed.
+pub(super) struct Ctx<'o, 'f> {
+    pub conn: ConnId,
+    pub side: Side,
+    pub frame: u64,
+    pub ts_ns: TimestampNs,
+    pub max_buffered: usize,
+    pub max_chunks: usize,
+    pub window: usize,
+    pub stats: &'o mut ReassemblyStats,
+    pub out: &'o mut (dyn FnMut(StreamEvent<'_>) + 'f),
+}
+
+/// Start of the bytes that one captured segment contributed to a buffered chunk.
+#[derive(Debug, Clone, Copy)]
+struct Mark {
+    /// Index into the chunk's bytes.
+    at: usize,
+    frame: u64,
+    ts_ns: TimestampNs,
+}
+
+/// Buffered, not yet deliverable part of the stream.
+#[derive(Debug)]
+enum Chunk {
+    /// Captured bytes; consecutive segments are appended to one chunk, each keeping the
+    /// frame that carried it.
+    Bytes { data: Vec<u8>, marks: Vec<Mark> },
+    /// Bytes cut by the snap length: reported as a `Truncated` gap when reached.
+    Missing {
+        len: u64,
+        frame: u64,
+        ts_ns: TimestampNs,
+    },
+}
+
+impl Chunk {
+    fn len(&self) -> u64 {
+        match self {
+            Chunk::Bytes { data, .. } => data.len() as u64,
+            Chunk::Missing { len, .. } => *len,
+        }
+    }
+}
+
+/// What a segment contributes to a range of the stream.
+#[derive(Clone, Copy)]
+enum Src<'a> {
+    Bytes(&'a [u8]),
+    Missing(u64),
+}
+
+/// State of one direction.
+#[derive(Debug, Default)]
+pub(super) struct Dir {
+    /// Sequence number of stream offset 0 (ISN + 1, or the first mid-stream byte).
+    pub base: Option<u32>,
+    /// Sequence number of the SYN, when captured.
+    pub isn: Option<u32>,
+    /// Next offset to deliver; everything below was delivered or reported as a gap.
+    pub next: u64,
+    /// Highest offset acknowledged by the other side.
+    acked: u64,
+    /// Out-of-order chunks by start offset: non-empty, non-overlapping, all `>= next`.
+    buf: BTreeMap<u64, Chunk>,
+    /// Captured bytes held in `buf`.
+    buf_bytes: usize,
+    /// The last delivered bytes not yet acknowledged, ending at `next` (at most the
+    /// retransmission window; cleared at a gap).
+    hist: VecDeque<u8>,
+    /// Stream offset of the FIN, once seen.
+    pub fin: Option<u64>,
+    /// Highest sequence number (exclusive) this side used, serial order.
+    pub seq_end: Option<u32>,
+}
+
+/// `a - b` in 32-bit serial arithmetic.
+pub(super) fn serial_diff(a: u32, b: u32) -> i64 {
+    a.wrapping_sub(b) as i32 as i64
+}
+
+impl Dir {
+    /// Stream offset of `seq` (negative: before offset 0), relative to `next` so that
+    /// streams longer than 4 GiB keep working. Requires `base`.
+    pub fn offset_of(&self, seq: u32) -> Option<i64> {
+        let base = self.base?;
+        let next_seq = base.wrapping_add(self.next as u32);
+        Some(self.next as i64 + serial_diff(seq, next_seq))
+    }
+
+    pub fn note_seq_end(&mut self, end: u32) {
+        match self.seq_end {
+            Some(cur) if serial_diff(end, cur) <= 0 => {}
+            _ => self.seq_end = Some(end),
+        }
+    }
+
+    pub fn has_buffered(&self) -> bool {
+        !self.buf.is_empty()
+    }
+
+    /// Records an acknowledgement number sent by the other side.
+    pub fn ack(&mut self, ack: u32) {
+        if let Some(off) = self.offset_of(ack) {
+            if off > self.acked as i64 {
+                self.acked = off as u64;
+                // Acknowledged bytes are not compared any more: a retransmission of them is
+                // spurious. Only in-flight bytes stay in the window.
+                let hist_start = self.next - self.hist.len() as u64;
+                let drop = self.acked.min(self.next).saturating_sub(hist_start) as usize;
+                if drop > 0 {
+                    self.hist.drain(..drop);
+                }
+            }
+        }
+    }
+
+    /// A segment of this direction: `payload` starts at offset `off`; `wire` is its length
+    /// on the wire (more than `payload.len()` when the snap length cut it).
+    pub fn data(&mut self, off: i64, payload: &[u8], wire: u64, cx: &mut Ctx<'_, '_>) {
+        let cap = payload.len() as u64;
+        let wire = wire.max(cap);
+        let cap_end = off.saturating_add(cap as i64);
+        if cap > 0 {
+            if cap_end <= 0 {
+                cx.stats.bytes_before_start += cap;
+            } else {
+                let (start, bytes) = if off < 0 {
+                    let cut = off.unsigned_abs() as usize;
+                    cx.stats.bytes_before_start += cut as u64;
+                    (0u64, &payload[cut..])
+                } else {
+                    (off as u64, payload)
+                };
+                self.captured(start, bytes, cx);
+            }
+        }
+        if wire > cap {
+            // The snap length cut the tail: it is a gap, placed like data.
+            let tail_start = cap_end.max(0) as u64;
+            let tail_end = off.saturating_add(wire as i64);
+            if tail_end > 0 {
+                let tail_end = tail_end as u64;
+                let s = tail_start.max(self.next);
+                if s < tail_end {
+                    self.place(s, tail_end, Src::Missing(tail_end - s), cx);
+                }
+            }
+        }
+        self.release(cx);
+    }
+
+    /// Captured bytes `[start, start + bytes.len())`, `start >= 0`.
+    fn captured(&mut self, start: u64, bytes: &[u8], cx: &mut Ctx<'_, '_>) {
+        let end = start + bytes.len() as u64;
+        if bytes.len() == 1 && end == self.next {
+            // Keep-alive probe: sequence number one below the next byte, arbitrary content.
+            cx.stats.keepalives += 1;
+            return;
+        }
+        let mut s = start;
+        let mut rest = bytes;
+        if s < self.next {
+            let ov_end = end.min(self.next);
+            let n = (ov_end - s) as usize;
+            self.compare_delivered(s, &rest[..n], cx);
+            rest = &rest[n..];
+            s = ov_end;
+        }
+        if !rest.is_empty() {
+            self.place(s, end, Src::Bytes(rest), cx);
+        }
+    }
+
+    /// Compares bytes that overlap already delivered data with the kept window.
+    fn compare_delivered(&mut self, start: u64, bytes: &[u8], cx: &mut Ctx<'_, '_>) {
+        let hist_start = self.next - self.hist.len() as u64;
+        let end = start + bytes.len() as u64;
+        if end <= hist_start {
+            cx.stats.retransmitted_bytes += bytes.len() as u64;
+            return;
+        }
+        let (cmp_start, bytes) = if start < hist_start {
+            let cut = (hist_start - start) as usize;
+            cx.stats.retransmitted_bytes += cut as u64;
+            (hist_start, &bytes[cut..])
+        } else {
+            (start, bytes)
+        };
+        let i = (cmp_start - hist_start) as usize;
+        let (h1, h2) = self.hist.as_slices();
+        match diff_span(h1, h2, i, bytes) {
+            None => cx.stats.retransmitted_bytes += bytes.len() as u64,
+            Some((first, last)) => conflict(
+                cmp_start + first as u64,
+                (last - first + 1) as u64,
+                bytes.len(),
+                cx,
+            ),
+        }
+    }
+
+    /// Places `[s, e)` (all `>= next`) from `src`: delivered at once where it continues the
+    /// stream, compared where it overlaps buffered chunks, buffered elsewhere.
+    fn place(&mut self, s: u64, e: u64, src: Src<'_>, cx: &mut Ctx<'_, '_>) {
+        debug_assert!(s >= self.next && s < e);
+        let mut pos = s;
+        while pos < e {
+            // A buffered chunk covering `pos`: first copy wins.
+            let cover = self
+                .buf
+                .range(..=pos)
+                .next_back()
+                .map(|(&cs, c)| (cs, cs + c.len()))
+                .filter(|&(_, ce)| ce > pos);
+            if let Some((cs, ce)) = cover {
+                let ov_end = ce.min(e);
+                match src {
+                    Src::Bytes(b) => {
+                        let new = &b[(pos - s) as usize..(ov_end - s) as usize];
+                        match self.buf.get(&cs) {
+                            Some(Chunk::Bytes { data, .. }) => {
+                                let old = &data[(pos - cs) as usize..(ov_end - cs) as usize];
+                                match diff_span(old, &[], 0, new) {
+                                    None => cx.stats.retransmitted_bytes += new.len() as u64,
+                                    Some((f, l)) => {
+                                        conflict(pos + f as u64, (l - f + 1) as u64, new.len(), cx)
+                                    }
+                                }
+                            }
+                            // Bytes where the snap length cut a first copy: the gap stands.
+                            _ => cx.stats.retransmitted_bytes += new.len() as u64,
+                        }
+                    }
+                    Src::Missing(_) => {}
+                }
+                pos = ov_end;
+                continue;
+            }
+            let next_start = self.buf.range(pos..).next().map_or(u64::MAX, |(&k, _)| k);
+            let piece_end = e.min(next_start);
+            let piece = match src {
+                Src::Bytes(b) => Src::Bytes(&b[(pos - s) as usize..(piece_end - s) as usize]),
+                Src::Missing(_) => Src::Missing(piece_end - pos),
+            };
+            if pos == self.next {
+                match piece {
+                    Src::Bytes(b) => self.deliver(pos, b, cx.frame, cx.ts_ns, cx),
+                    Src::Missing(len) => {
+                        self.gap(len, GapReason::Truncated, cx.frame, cx.ts_ns, cx)
+                    }
+                }
+            } else {
+                self.insert(pos, piece, cx);
+            }
+            pos = piece_end;
+        }
+    }
+
+    /// Buffers a piece that overlaps nothing buffered.
+    fn insert(&mut self, pos: u64, piece: Src<'_>, cx: &mut Ctx<'_, '_>) {
+        match piece {
+            Src::Bytes(b) => {
+                cx.stats.out_of_order_segments += 1;
+                self.buf_bytes += b.len();
+                let mark = |at| Mark {
+                    at,
+                    frame: cx.frame,
+                    ts_ns: cx.ts_ns,
+                };
+                // Append to the chunk that ends right here, if any.
+                if let Some((&cs, Chunk::Bytes { data, marks })) =
+                    self.buf.range_mut(..pos).next_back()
+                {
+                    if cs + data.len() as u64 == pos {
+                        marks.push(mark(data.len()));
+                        data.extend_from_slice(b);
+                        return;
+                    }
+                }
+                self.buf.insert(
+                    pos,
+                    Chunk::Bytes {
+                        data: b.to_vec(),
+                        marks: vec![mark(0)],
+                    },
+                );
+            }
+            Src::Missing(len) => {
+                self.buf.insert(
+                    pos,
+                    Chunk::Missing {
+                        len,
+                        frame: cx.frame,
+                        ts_ns: cx.ts_ns,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Delivers bytes at `next`.
+    fn deliver(
+        &mut self,
+        off: u64,
+        data: &[u8],
+        frame: u64,
+        ts_ns: TimestampNs,
+        cx: &mut Ctx<'_, '_>,
+    ) {
+        debug_assert_eq!(off, self.next);
+        if data.is_empty() {
+            return;
+        }
+        (cx.out)(StreamEvent::Data {
+            conn: cx.conn,
+            side: cx.side,
+            offset: off,
+            data,
+            frame,
+            ts_ns,
+        });
+        cx.stats.delivered_bytes += data.len() as u64;
+        self.next += data.len() as u64;
+        remember(&mut self.hist, data, cx.window);
+    }
+
+    /// Skips `len` bytes at `next`.
+    fn gap(
+        &mut self,
+        len: u64,
+        reason: GapReason,
+        frame: u64,
+        ts_ns: TimestampNs,
+        cx: &mut Ctx<'_, '_>,
+    ) {
+        if len == 0 {
+            return;
+        }
+        (cx.out)(StreamEvent::Gap {
+            conn: cx.conn,
+            side: cx.side,
+            offset: self.next,
+            len,
+            reason,
+            frame,
+            ts_ns,
+        });
+        cx.stats.gaps += 1;
+        cx.stats.gap_bytes += len;
+        self.next += len;
+        self.hist.clear();
+    }
+
+    /// Delivers the buffered chunks that continue the stream.
+    fn release(&mut self, cx: &mut Ctx<'_, '_>) {
+        while let Some(entry) = self.buf.first_entry() {
+            if *entry.key() != self.next {
+                debug_assert!(*entry.key() > self.next);
+                break;
+            }
+            let start = *entry.key();
+            match entry.remove() {
+                Chunk::Bytes { data, marks } => {
+                    self.buf_bytes -= data.len();
+                    for (i, m) in marks.iter().enumerate() {
+                        let to = marks.get(i + 1).map_or(data.len(), |n| n.at);
+                        let off = start + m.at as u64;
+                        self.deliver(off, &data[m.at..to], m.frame, m.ts_ns, cx);
+                    }
+                }
+                Chunk::Missing { len, frame, ts_ns } => {
+                    self.gap(len, GapReason::Truncated, frame, ts_ns, cx)
+                }
+            }
+        }
+    }
+
+    /// Skips the hole at `next` up to `to` (at most the first buffered chunk), then delivers
+    /// what follows.
+    fn skip_hole(&mut self, to: u64, reason: GapReason, cx: &mut Ctx<'_, '_>) {
+        let first = self.buf.keys().next().copied().unwrap_or(to);
+        let to = to.min(first);
+        if to > self.next {
+            self.gap(to - self.next, reason, cx.frame, cx.ts_ns, cx);
+        }
+        self.release(cx);
+    }
+
+    /// Holes with buffered data after them that the other side acknowledged past.
+    pub fn check_acked(&mut self, cx: &mut Ctx<'_, '_>) {
+        while self.acked > self.next && self.has_buffered() {
+            let before = self.next;
+            self.skip_hole(self.acked, GapReason::AckedPastHole, cx);
+            if self.next == before {
+                break;
+            }
+        }
+    }
+
+    /// Whether the buffer is over its byte limit, and over its chunk limit.
+    pub fn over_limits(&self, cx: &Ctx<'_, '_>) -> (bool, bool) {
+        (
+            self.buf_bytes > cx.max_buffered,
+            self.buf.len() > cx.max_chunks,
+        )
+    }
+
+    /// Skips holes while the buffer is over its limits.
+    pub fn limits(&mut self, cx: &mut Ctx<'_, '_>) {
+        while self.over_limits(cx) != (false, false) {
+            let before = (self.next, self.buf.len());
+            self.skip_hole(u64::MAX, GapReason::BufferLimit, cx);
+            if (self.next, self.buf.len()) == before {
+                debug_assert!(false, "buffer limit made no progress");
+                return;
+            }
+        }
+    }
+
+    /// The connection ends: every hole becomes a gap and all buffered data is delivered.
+    pub fn flush(&mut self, cx: &mut Ctx<'_, '_>) {
+        while self.has_buffered() {
+            self.skip_hole(u64::MAX, GapReason::ConnectionEnd, cx);
+        }
+    }
+}
+
+fn conflict(offset: u64, len: u64, overlap: usize, cx: &mut Ctx<'_, '_>) {
+    cx.stats.conflicts += 1;
+    cx.stats.conflict_bytes += overlap as u64;
+    let (conn, side, frame, ts_ns) = (cx.conn, cx.side, cx.frame, cx.ts_ns);
+    (cx.out)(StreamEvent::Conflict {
+        conn,
+        side,
+        offset,
+        len,
+        frame,
+        ts_ns,
+    });
+}
+
+/// Appends delivered bytes to the window of recently delivered data, keeping at most
+/// `window` bytes.
+fn remember(hist: &mut VecDeque<u8>, data: &[u8], window: usize) {
+    if window == 0 {
+        return;
+    }
+    let data = &data[data.len().saturating_sub(window)..];
+    let excess = (hist.len() + data.len()).saturating_sub(window);
+    if excess > 0 {
+        hist.drain(..excess);
+    }
+    hist.extend(data);
+}
+
+/// Compares `new` with the old bytes starting at index `i` of the concatenation `h1 ++ h2`
+/// (which must cover them); returns the first and last differing index in `new`.
+fn diff_span(h1: &[u8], h2: &[u8], i: usize, new: &[u8]) -> Option<(usize, usize)> {
+    let old_at = |k: usize| {
+        let j = i + k;
+        if j < h1.len() {
+            h1[j]
+        } else {
+            h2[j - h1.len()]
+        }
+    };
+    // Fast path: compare contiguous slices.
+    let equal = if i + new.len() <= h1.len() {
+        h1[i..i + new.len()] == *new
+    } else if i >= h1.len() {
+        h2[i - h1.len()..i - h1.len() + new.len()] == *new
+    } else {
+        let n1 = h1.len() - i;
+        h1[i..] == new[..n1] && h2[..new.len() - n1] == new[n1..]
+    };
+    if equal {
+        return None;
+    }
+    let first = (0..new.len()).find(|&k| old_at(k) != new[k])?;
+    let last = (first..new.len())
+        .rev()
+        .find(|&k| old_at(k) != new[k])
+        .unwrap_or(first);
+    Some((first, last))
+}
