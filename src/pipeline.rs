@@ -14,9 +14,7 @@
 //! - Connections that are not CTI are dropped silently.
 
 use crate::capture::Packet;
-use crate::cti::framing::{
-    self, Frame, Framer, FramerEvent, FramingSettings, SkipReason, HEADER_LEN,
-};
+use crate::cti::framing::{self, Frame, Framer, FramerEvent, FramingSettings, SkipReason, HEADER_LEN};
 use crate::cti::spec::{self, Origin};
 use crate::net::tcp::{
     ConnEnd, ConnId, ConnStart, GapReason, Reassembler, ReassemblySettings, Side, StreamEvent,
@@ -203,11 +201,7 @@ impl ConnState {
     fn flow(&self, conn: ConnId, side: Side) -> Flow {
         Flow {
             conn,
-            dir: if side == self.client {
-                Direction::ToServer
-            } else {
-                Direction::ToClient
-            },
+            dir: if side == self.client { Direction::ToServer } else { Direction::ToClient },
             src: self.addrs[side.index()],
             dst: self.addrs[side.other().index()],
         }
@@ -262,20 +256,10 @@ impl Pipeline {
         self.stats.packets += 1;
         self.last_frame = pkt.frame;
         self.last_ts = pkt.ts_ns;
-        let Pipeline {
-            settings,
-            net,
-            tcp,
-            conns,
-            stats,
-            reported_linktypes,
-            ..
-        } = self;
+        let Pipeline { settings, net, tcp, conns, stats, reported_linktypes, .. } = self;
         let res = net.decode(pkt, &mut |seg| {
             stats.tcp_segments += 1;
-            tcp.segment(seg, &mut |ev| {
-                stream_event(ev, settings, conns, stats, sink)
-            });
+            tcp.segment(seg, &mut |ev| stream_event(ev, settings, conns, stats, sink));
         });
         if let Err(issue) = res {
             if let crate::net::NetIssue::UnsupportedLinktype(lt) = issue {
@@ -284,38 +268,20 @@ impl Pipeline {
                 }
                 reported_linktypes.push(lt);
             }
-            sink(Event::PacketIssue {
-                frame: pkt.frame,
-                ts_ns: pkt.ts_ns,
-                issue: issue.to_string(),
-            });
+            sink(Event::PacketIssue { frame: pkt.frame, ts_ns: pkt.ts_ns, issue: issue.to_string() });
         }
     }
 
     /// The capture ended: flush reassembly and framers.
     pub fn finish(&mut self, sink: &mut dyn FnMut(Event<'_>)) {
-        let Pipeline {
-            settings,
-            tcp,
-            conns,
-            stats,
-            ..
-        } = self;
+        let Pipeline { settings, tcp, conns, stats, .. } = self;
         tcp.finish(&mut |ev| stream_event(ev, settings, conns, stats, sink));
         // Connections the reassembler ended are gone; any left are flushed here.
         let mut ids: Vec<ConnId> = conns.keys().copied().collect();
         ids.sort_unstable();
         for id in ids {
             let c = conns.remove(&id).expect("id from keys");
-            finish_conn(
-                id,
-                c,
-                ConnEnd::CaptureEnd,
-                self.last_frame,
-                self.last_ts,
-                stats,
-                sink,
-            );
+            finish_conn(id, c, ConnEnd::CaptureEnd, self.last_frame, self.last_ts, stats, sink);
         }
     }
 }
@@ -328,14 +294,7 @@ fn stream_event(
     sink: &mut dyn FnMut(Event<'_>),
 ) {
     match ev {
-        StreamEvent::ConnectionStart {
-            conn,
-            a,
-            b,
-            start,
-            frame,
-            ts_ns,
-        } => {
+        StreamEvent::ConnectionStart { conn, a, b, start, frame, ts_ns } => {
             let mut st = ConnState {
                 addrs: [a, b],
                 start,
@@ -367,48 +326,26 @@ fn stream_event(
             }
             conns.insert(conn, st);
         }
-        StreamEvent::Data {
-            conn,
-            side,
-            offset,
-            data,
-            frame,
-            ts_ns,
-        } => {
+        StreamEvent::Data { conn, side, offset, data, frame, ts_ns } => {
             let Some(c) = conns.get_mut(&conn) else {
                 return;
             };
             c.last_frame = frame;
             c.last_ts = ts_ns;
             if c.kind == Kind::Undecided {
-                decide(
-                    conn, c, side, offset, data, frame, ts_ns, settings, stats, sink,
-                );
+                decide(conn, c, side, offset, data, frame, ts_ns, settings, stats, sink);
             }
             if c.kind != Kind::Cti {
                 return;
             }
             let flow = c.flow(conn, side);
-            let ConnState {
-                framers,
-                version,
-                client,
-                ..
-            } = c;
+            let ConnState { framers, version, client, .. } = c;
             let is_client = side == *client;
             framers[side.index()].push(offset, data, frame, ts_ns, &mut |fev| {
                 framer_event(fev, flow, is_client, version, ts_ns, stats, sink)
             });
         }
-        StreamEvent::Gap {
-            conn,
-            side,
-            offset,
-            len,
-            reason,
-            frame,
-            ts_ns,
-        } => {
+        StreamEvent::Gap { conn, side, offset, len, reason, frame, ts_ns } => {
             let Some(c) = conns.get_mut(&conn) else {
                 return;
             };
@@ -422,69 +359,29 @@ fn stream_event(
             let flow = c.flow(conn, side);
             stats.gaps += 1;
             stats.gap_bytes += len;
-            sink(Event::Gap {
-                flow,
-                offset,
-                len,
-                reason,
-                frame,
-                ts_ns,
-            });
-            let ConnState {
-                framers,
-                version,
-                client,
-                ..
-            } = c;
+            sink(Event::Gap { flow, offset, len, reason, frame, ts_ns });
+            let ConnState { framers, version, client, .. } = c;
             let is_client = side == *client;
             framers[side.index()].gap(offset, len, frame, &mut |fev| {
                 framer_event(fev, flow, is_client, version, ts_ns, stats, sink)
             });
         }
-        StreamEvent::Conflict {
-            conn,
-            side,
-            offset,
-            len,
-            frame,
-            ts_ns,
-        } => {
+        StreamEvent::Conflict { conn, side, offset, len, frame, ts_ns } => {
             let Some(c) = conns.get(&conn) else { return };
             if c.kind == Kind::Cti {
-                sink(Event::Conflict {
-                    flow: c.flow(conn, side),
-                    offset,
-                    len,
-                    frame,
-                    ts_ns,
-                });
+                sink(Event::Conflict { flow: c.flow(conn, side), offset, len, frame, ts_ns });
             }
         }
-        StreamEvent::Limit {
-            conn,
-            setting,
-            frame,
-            ts_ns,
-        } => {
+        StreamEvent::Limit { conn, setting, frame, ts_ns } => {
             let relevant = match conn {
                 Some(id) => conns.get(&id).is_some_and(|c| c.kind == Kind::Cti),
                 None => true,
             };
             if relevant {
-                sink(Event::Limit {
-                    conn,
-                    setting,
-                    frame,
-                    ts_ns,
-                });
+                sink(Event::Limit { conn, setting, frame, ts_ns });
             }
         }
-        StreamEvent::ConnectionEnd {
-            conn,
-            end,
-            frame,
-            ts_ns,
-        } => {
+        StreamEvent::ConnectionEnd { conn, end, frame, ts_ns } => {
             if let Some(c) = conns.remove(&conn) {
                 finish_conn(conn, c, end, frame, ts_ns, stats, sink);
             }
@@ -585,60 +482,18 @@ fn framer_event(
             }
             stats.messages += 1;
             stats.message_bytes += frame.bytes.len() as u64;
-            sink(Event::Message {
-                flow,
-                version: *version,
-                frame,
-            });
+            sink(Event::Message { flow, version: *version, frame });
         }
-        FramerEvent::Skipped {
-            offset,
-            len,
-            first_frame,
-            last_frame,
-            reason,
-        } => {
+        FramerEvent::Skipped { offset, len, first_frame, last_frame, reason } => {
             stats.skipped_bytes += len;
-            sink(Event::Skipped {
-                flow,
-                offset,
-                len,
-                reason,
-                first_frame,
-                last_frame,
-                ts_ns,
-            });
+            sink(Event::Skipped { flow, offset, len, reason, first_frame, last_frame, ts_ns });
         }
-        FramerEvent::Incomplete {
-            offset,
-            msg_type,
-            have,
-            need,
-            first_frame,
-            last_frame,
-        } => sink(Event::Incomplete {
-            flow,
-            offset,
-            msg_type,
-            have,
-            need,
-            first_frame,
-            last_frame,
-            ts_ns,
-        }),
-        FramerEvent::Implausible {
-            offset,
-            msg_type,
-            length,
-            frame,
-        } => sink(Event::Implausible {
-            flow,
-            offset,
-            msg_type,
-            length,
-            frame,
-            ts_ns,
-        }),
+        FramerEvent::Incomplete { offset, msg_type, have, need, first_frame, last_frame } => {
+            sink(Event::Incomplete { flow, offset, msg_type, have, need, first_frame, last_frame, ts_ns })
+        }
+        FramerEvent::Implausible { offset, msg_type, length, frame } => {
+            sink(Event::Implausible { flow, offset, msg_type, length, frame, ts_ns })
+        }
     }
 }
 
@@ -659,19 +514,11 @@ fn finish_conn(
     for side in [Side::A, Side::B] {
         let flow = c.flow(conn, side);
         let is_client = side == c.client;
-        let ConnState {
-            framers, version, ..
-        } = &mut c;
-        framers[side.index()].finish(frame, ts_ns, &mut |fev| {
-            framer_event(fev, flow, is_client, version, ts_ns, stats, sink)
-        });
+        let ConnState { framers, version, .. } = &mut c;
+        framers[side.index()]
+            .finish(frame, ts_ns, &mut |fev| framer_event(fev, flow, is_client, version, ts_ns, stats, sink));
     }
-    sink(Event::ConnectionEnd {
-        conn,
-        end,
-        frame,
-        ts_ns,
-    });
+    sink(Event::ConnectionEnd { conn, end, frame, ts_ns });
 }
 
 /// Run the whole pipeline over a capture path ("-" for stdin). Returns the capture error,

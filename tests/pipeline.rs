@@ -27,13 +27,9 @@ fn run(name: &str, bytes: &[u8], settings: Settings) -> (Vec<E>, Result<(), Stri
     let mut out = Vec::new();
     let mut sink = |ev: Event<'_>| {
         out.push(match ev {
-            Event::Connection {
-                conn,
-                client,
-                server,
-                start,
-                ..
-            } => E::Conn(conn, client.to_string(), server.to_string(), start),
+            Event::Connection { conn, client, server, start, .. } => {
+                E::Conn(conn, client.to_string(), server.to_string(), start)
+            }
             Event::Message { flow, frame, .. } => E::Msg(
                 flow.conn,
                 flow.dir,
@@ -42,16 +38,8 @@ fn run(name: &str, bytes: &[u8], settings: Settings) -> (Vec<E>, Result<(), Stri
                 frame.first_frame,
                 frame.last_frame,
             ),
-            Event::Gap {
-                flow,
-                offset,
-                len,
-                reason,
-                ..
-            } => E::Gap(flow.conn, flow.dir, offset, len, reason),
-            Event::Skipped {
-                flow, offset, len, ..
-            } => E::Skip(flow.conn, flow.dir, offset, len),
+            Event::Gap { flow, offset, len, reason, .. } => E::Gap(flow.conn, flow.dir, offset, len, reason),
+            Event::Skipped { flow, offset, len, .. } => E::Skip(flow.conn, flow.dir, offset, len),
             Event::Incomplete { flow, offset, .. } => E::Incomplete(flow.conn, flow.dir, offset),
             Event::Conflict { flow, offset, .. } => E::Conflict(flow.conn, flow.dir, offset),
             Event::ConnectionEnd { conn, end, .. } => E::End(conn, end),
@@ -115,21 +103,12 @@ fn every_link_type_in_pcap_and_pcapng_yields_every_message() {
             ("10.0.0.5:51000", "10.0.0.1:42027")
         };
         let conv = desktop_conv(link, cl, sv, 24, 1460, TS0);
-        for bytes in [
-            pcap_bytes(link.linktype(v6), &conv.pkts),
-            pcapng_bytes(link.linktype(v6), &conv.pkts),
-        ] {
+        for bytes in [pcap_bytes(link.linktype(v6), &conv.pkts), pcapng_bytes(link.linktype(v6), &conv.pkts)]
+        {
             let (evs, res) = run("t", &bytes, Settings::default());
             assert_eq!(res, Ok(()), "{link:?}");
-            assert_eq!(
-                messages(&evs),
-                with_conn(0, desktop_types()),
-                "{link:?} v6={v6}"
-            );
-            assert_eq!(
-                evs[0],
-                E::Conn(0, cl.to_string(), sv.to_string(), ConnStart::Handshake)
-            );
+            assert_eq!(messages(&evs), with_conn(0, desktop_types()), "{link:?} v6={v6}");
+            assert_eq!(evs[0], E::Conn(0, cl.to_string(), sv.to_string(), ConnStart::Handshake));
             assert_eq!(evs.last(), Some(&E::End(0, ConnEnd::Fin)));
         }
     }
@@ -137,14 +116,7 @@ fn every_link_type_in_pcap_and_pcapng_yields_every_message() {
 
 #[test]
 fn gzip_compressed_capture_is_read() {
-    let conv = desktop_conv(
-        Link::Ethernet,
-        "10.0.0.5:51000",
-        "10.0.0.1:42027",
-        24,
-        1460,
-        TS0,
-    );
+    let conv = desktop_conv(Link::Ethernet, "10.0.0.5:51000", "10.0.0.1:42027", 24, 1460, TS0);
     let plain = pcap_bytes(1, &conv.pkts);
     let (evs, res) = run("t.pcap.gz", &gzip(&plain), Settings::default());
     assert_eq!(res, Ok(()));
@@ -153,14 +125,7 @@ fn gzip_compressed_capture_is_read() {
 
 #[test]
 fn messages_split_across_small_segments_are_reassembled() {
-    let conv = desktop_conv(
-        Link::Ethernet,
-        "10.0.0.5:51000",
-        "10.0.0.1:42027",
-        24,
-        7,
-        TS0,
-    );
+    let conv = desktop_conv(Link::Ethernet, "10.0.0.5:51000", "10.0.0.1:42027", 24, 7, TS0);
     let (evs, _) = run("t", &pcap_bytes(1, &conv.pkts), Settings::default());
     assert_eq!(messages(&evs), with_conn(0, desktop_types()));
     // The OPEN_REQ spans many frames: first frame 4 (after the handshake), last one later.
@@ -175,38 +140,17 @@ fn messages_split_across_small_segments_are_reassembled() {
 
 #[test]
 fn midstream_capture_finds_the_first_header() {
-    let conv = desktop_conv(
-        Link::Ethernet,
-        "10.0.0.5:51000",
-        "10.0.0.1:42027",
-        24,
-        1460,
-        TS0,
-    );
+    let conv = desktop_conv(Link::Ethernet, "10.0.0.5:51000", "10.0.0.1:42027", 24, 1460, TS0);
     // Drop the handshake and the first two data packets (OPEN_REQ, OPEN_CONF).
     let pkts = &conv.pkts[5..];
     let (evs, _) = run("t", &pcap_bytes(1, pkts), Settings::default());
-    assert_eq!(
-        evs[0],
-        E::Conn(
-            0,
-            "10.0.0.5:51000".into(),
-            "10.0.0.1:42027".into(),
-            ConnStart::Midstream
-        )
-    );
+    assert_eq!(evs[0], E::Conn(0, "10.0.0.5:51000".into(), "10.0.0.1:42027".into(), ConnStart::Midstream));
     assert_eq!(messages(&evs), with_conn(0, desktop_types()[2..].to_vec()));
 }
 
 #[test]
 fn midstream_start_inside_a_message_reports_skipped_bytes() {
-    let mut c = Conv::new(
-        Link::Ethernet,
-        "10.0.0.5:51000",
-        "10.0.0.1:42027",
-        [1000, 5000],
-        TS0,
-    );
+    let mut c = Conv::new(Link::Ethernet, "10.0.0.5:51000", "10.0.0.1:42027", [1000, 5000], TS0);
     let (cm, sm) = desktop_session(24);
     c.send(S, &sm[2][5..], 1460); // tail of an AGENT_STATE_EVENT
     c.send(S, &sm[3], 1460);
@@ -214,26 +158,14 @@ fn midstream_start_inside_a_message_reports_skipped_bytes() {
     let _ = cm;
     let (evs, _) = run("t", &pcap_bytes(1, &c.pkts), Settings::default());
     let skipped = sm[2].len() as u64 - 5;
-    assert!(
-        evs.contains(&E::Skip(0, Direction::ToClient, 0, skipped)),
-        "{evs:?}"
-    );
-    assert_eq!(
-        messages(&evs),
-        vec![(0, Direction::ToClient, 23), (0, Direction::ToClient, 24)]
-    );
+    assert!(evs.contains(&E::Skip(0, Direction::ToClient, 0, skipped)), "{evs:?}");
+    assert_eq!(messages(&evs), vec![(0, Direction::ToClient, 23), (0, Direction::ToClient, 24)]);
 }
 
 #[test]
 fn lost_segment_is_a_gap_and_framing_resumes() {
     let (cm, sm) = desktop_session(24);
-    let mut c = Conv::new(
-        Link::Ethernet,
-        "10.0.0.5:51000",
-        "10.0.0.1:42027",
-        [1000, 5000],
-        TS0,
-    );
+    let mut c = Conv::new(Link::Ethernet, "10.0.0.5:51000", "10.0.0.1:42027", [1000, 5000], TS0);
     c.handshake();
     c.send(C, &cm[0], 1460);
     c.send(S, &sm[0], 1460);
@@ -248,16 +180,10 @@ fn lost_segment_is_a_gap_and_framing_resumes() {
     let (evs, _) = run("t", &pcap_bytes(1, &c.pkts), Settings::default());
     let open_conf_len = sm[0].len() as u64;
     assert!(
-        evs.iter().any(
-            |e| matches!(e, E::Gap(0, Direction::ToClient, off, 20, _) if *off == open_conf_len)
-        ),
+        evs.iter().any(|e| matches!(e, E::Gap(0, Direction::ToClient, off, 20, _) if *off == open_conf_len)),
         "{evs:?}"
     );
-    assert!(
-        evs.iter()
-            .any(|e| matches!(e, E::Skip(0, Direction::ToClient, ..))),
-        "{evs:?}"
-    );
+    assert!(evs.iter().any(|e| matches!(e, E::Skip(0, Direction::ToClient, ..))), "{evs:?}");
     assert_eq!(
         messages(&evs),
         vec![
@@ -271,14 +197,7 @@ fn lost_segment_is_a_gap_and_framing_resumes() {
 
 #[test]
 fn out_of_order_and_retransmitted_segments_give_the_same_messages() {
-    let conv = desktop_conv(
-        Link::Ethernet,
-        "10.0.0.5:51000",
-        "10.0.0.1:42027",
-        24,
-        16,
-        TS0,
-    );
+    let conv = desktop_conv(Link::Ethernet, "10.0.0.5:51000", "10.0.0.1:42027", 24, 16, TS0);
     let mut pkts = conv.pkts.clone();
     // Swap two data packets and duplicate another.
     pkts.swap(6, 7);
@@ -286,21 +205,13 @@ fn out_of_order_and_retransmitted_segments_give_the_same_messages() {
     pkts.insert(12, dup);
     let (evs, _) = run("t", &pcap_bytes(1, &pkts), Settings::default());
     assert_eq!(messages(&evs), with_conn(0, desktop_types()));
-    assert!(!evs
-        .iter()
-        .any(|e| matches!(e, E::Gap(..) | E::Conflict(..))));
+    assert!(!evs.iter().any(|e| matches!(e, E::Gap(..) | E::Conflict(..))));
 }
 
 #[test]
 fn divergent_retransmission_is_reported_and_first_copy_wins() {
     let (cm, sm) = desktop_session(24);
-    let mut c = Conv::new(
-        Link::Ethernet,
-        "10.0.0.5:51000",
-        "10.0.0.1:42027",
-        [1000, 5000],
-        TS0,
-    );
+    let mut c = Conv::new(Link::Ethernet, "10.0.0.5:51000", "10.0.0.1:42027", [1000, 5000], TS0);
     c.handshake();
     c.send(C, &cm[0], 1460);
     let seq = c.seq[S];
@@ -312,11 +223,7 @@ fn divergent_retransmission_is_reported_and_first_copy_wins() {
     let (evs, _) = run("t", &pcap_bytes(1, &c.pkts), Settings::default());
     // The conflict starts at the first byte that differs: the last byte of OPEN_CONF.
     let last = sm[0].len() as u64 - 1;
-    assert!(
-        evs.iter()
-            .any(|e| matches!(e, E::Conflict(0, Direction::ToClient, o) if *o == last)),
-        "{evs:?}"
-    );
+    assert!(evs.iter().any(|e| matches!(e, E::Conflict(0, Direction::ToClient, o) if *o == last)), "{evs:?}");
     let conf = evs.iter().find_map(|e| match e {
         E::Msg(_, _, 4, b, ..) => Some(b.clone()),
         _ => None,
@@ -326,14 +233,7 @@ fn divergent_retransmission_is_reported_and_first_copy_wins() {
 
 #[test]
 fn one_direction_capture_is_decoded() {
-    let conv = desktop_conv(
-        Link::Ethernet,
-        "10.0.0.5:51000",
-        "10.0.0.1:42027",
-        24,
-        1460,
-        TS0,
-    );
+    let conv = desktop_conv(Link::Ethernet, "10.0.0.5:51000", "10.0.0.1:42027", 24, 1460, TS0);
     // Only server -> client packets (source port 42027).
     let pkts: Vec<Pkt> = conv
         .pkts
@@ -345,40 +245,16 @@ fn one_direction_capture_is_decoded() {
         .cloned()
         .collect();
     let (evs, _) = run("t", &pcap_bytes(1, &pkts), Settings::default());
-    let want: Vec<_> = desktop_types()
-        .into_iter()
-        .filter(|(d, _)| *d == Direction::ToClient)
-        .collect();
+    let want: Vec<_> = desktop_types().into_iter().filter(|(d, _)| *d == Direction::ToClient).collect();
     assert_eq!(messages(&evs), with_conn(0, want));
 }
 
 #[test]
 fn several_connections_at_once_and_other_ports_by_heuristic() {
-    let a = desktop_conv(
-        Link::Ethernet,
-        "10.0.0.5:51000",
-        "10.0.0.1:42027",
-        24,
-        1460,
-        TS0,
-    );
-    let b = desktop_conv(
-        Link::Ethernet,
-        "10.0.0.6:52000",
-        "10.0.0.1:43027",
-        15,
-        100,
-        TS0 + 500_000,
-    );
+    let a = desktop_conv(Link::Ethernet, "10.0.0.5:51000", "10.0.0.1:42027", 24, 1460, TS0);
+    let b = desktop_conv(Link::Ethernet, "10.0.0.6:52000", "10.0.0.1:43027", 15, 100, TS0 + 500_000);
     // A CTI server on a port nobody configured.
-    let h = desktop_conv(
-        Link::Ethernet,
-        "10.0.0.7:53000",
-        "10.0.0.2:9999",
-        20,
-        1460,
-        TS0 + 700_000,
-    );
+    let h = desktop_conv(Link::Ethernet, "10.0.0.7:53000", "10.0.0.2:9999", 20, 1460, TS0 + 700_000);
     let mut pkts: Vec<Pkt> = a.pkts.into_iter().chain(b.pkts).chain(h.pkts).collect();
     pkts.sort_by_key(|p| p.0);
     let bytes = pcap_bytes(1, &pkts);
@@ -387,32 +263,19 @@ fn several_connections_at_once_and_other_ports_by_heuristic() {
         let mine: Vec<_> = messages(&evs).into_iter().filter(|m| m.0 == c).collect();
         assert_eq!(mine, with_conn(c, desktop_types()), "connection {c}");
     }
-    let no_heur = Settings {
-        heuristics: false,
-        ..Settings::default()
-    };
+    let no_heur = Settings { heuristics: false, ..Settings::default() };
     let (evs, _) = run("t", &bytes, no_heur);
     assert!(messages(&evs).iter().all(|m| m.0 != 2));
 }
 
 #[test]
 fn truncated_capture_keeps_frames_before_the_damage() {
-    let conv = desktop_conv(
-        Link::Ethernet,
-        "10.0.0.5:51000",
-        "10.0.0.1:42027",
-        24,
-        1460,
-        TS0,
-    );
+    let conv = desktop_conv(Link::Ethernet, "10.0.0.5:51000", "10.0.0.1:42027", 24, 1460, TS0);
     let bytes = pcap_bytes(1, &conv.pkts);
     let cut = &bytes[..bytes.len() - 30];
     let (evs, res) = run("cut.pcap", cut, Settings::default());
     let err = res.unwrap_err();
-    assert!(
-        err.contains("cut.pcap") && err.contains("truncated"),
-        "{err}"
-    );
+    assert!(err.contains("cut.pcap") && err.contains("truncated"), "{err}");
     // Everything but the last packet (the final ACK) was decoded.
     assert_eq!(messages(&evs), with_conn(0, desktop_types()));
 }
@@ -422,11 +285,7 @@ fn garbage_and_empty_inputs_fail_cleanly() {
     let (evs, res) = run("empty.pcap", &[], Settings::default());
     assert!(evs.is_empty());
     assert!(res.unwrap_err().contains("empty"));
-    let (_, res) = run(
-        "junk",
-        b"this is not a capture file at all",
-        Settings::default(),
-    );
+    let (_, res) = run("junk", b"this is not a capture file at all", Settings::default());
     assert!(res.unwrap_err().contains("not a capture file"));
 }
 
@@ -441,13 +300,7 @@ fn stream_capture(cuts: &[usize], order: &[usize], dups: &[usize]) -> (Vec<u8>, 
     bounds.sort_unstable();
     bounds.dedup();
     let segs: Vec<(usize, usize)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
-    let mut c = Conv::new(
-        Link::Ethernet,
-        "10.0.0.5:51000",
-        "10.0.0.1:42027",
-        [1000, 0xffff_ff00],
-        TS0,
-    );
+    let mut c = Conv::new(Link::Ethernet, "10.0.0.5:51000", "10.0.0.1:42027", [1000, 0xffff_ff00], TS0);
     c.handshake();
     let base = c.seq[S];
     // Apply a bounded reordering: order[i] swaps segment i with i+order[i]%4.

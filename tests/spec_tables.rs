@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use ctiscope::cti::spec::{
-    self, fixed_layout, fixed_size, message, message_by_name, messages, tag, tags, value_table,
-    value_tables, MessageSpec, Origin, Presence, Role, ValueKind, WireType,
+    self, fixed_layout, fixed_size, message, message_by_name, messages, tag, tags, value_table, value_tables,
+    MessageSpec, Origin, Presence, Role, ValueKind, WireType,
 };
 use serde_json::Value;
 
@@ -40,19 +40,13 @@ fn by_name(name: &str) -> &'static MessageSpec {
 fn ids_and_names_unique_and_sorted() {
     let all = messages();
     assert_eq!(all.len(), 163);
-    assert!(
-        all.windows(2).all(|w| w[0].id < w[1].id),
-        "sorted by id, ids unique"
-    );
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id), "sorted by id, ids unique");
     let names: HashSet<_> = all.iter().map(|m| m.name).collect();
     assert_eq!(names.len(), all.len());
     for m in all {
         assert_eq!(message(m.id, None).map(|x| x.name), Some(m.name));
         assert_eq!(message_by_name(m.name).map(|x| x.id), Some(m.id));
-        assert_eq!(
-            message_by_name(&m.name.to_ascii_lowercase()).map(|x| x.id),
-            Some(m.id)
-        );
+        assert_eq!(message_by_name(&m.name.to_ascii_lowercase()).map(|x| x.id), Some(m.id));
     }
 }
 
@@ -74,9 +68,7 @@ fn confirms_exist_and_answer_from_the_other_side() {
             assert!(m.confirm.is_none(), "{} is not a request", m.name);
             continue;
         }
-        let c = m
-            .confirm
-            .unwrap_or_else(|| panic!("request {} has no confirm", m.name));
+        let c = m.confirm.unwrap_or_else(|| panic!("request {} has no confirm", m.name));
         let c = message(c, None).unwrap_or_else(|| panic!("{}: confirm {c} missing", m.name));
         if CONFIRM_EXCEPTIONS.contains(&m.name) {
             continue;
@@ -93,14 +85,8 @@ fn confirms_exist_and_answer_from_the_other_side() {
     for name in CONFIRM_EXCEPTIONS {
         assert_eq!(by_name(name).role, Role::Request);
     }
-    assert_eq!(
-        by_name("CONFIG_REQUEST_EVENT").confirm,
-        Some(by_name("CONFIG_END_EVENT").id)
-    );
-    assert_eq!(
-        by_name("CONFIG_REQUEST_KEY_EVENT").confirm,
-        Some(by_name("CONFIG_KEY_EVENT").id)
-    );
+    assert_eq!(by_name("CONFIG_REQUEST_EVENT").confirm, Some(by_name("CONFIG_END_EVENT").id));
+    assert_eq!(by_name("CONFIG_REQUEST_KEY_EVENT").confirm, Some(by_name("CONFIG_KEY_EVENT").id));
     // ACTIVE_MAINTENANCE_REQ_MSG is a server -> client request.
     let amr = by_name("ACTIVE_MAINTENANCE_REQ_MSG");
     assert_eq!((amr.role, amr.origin), (Role::Request, Origin::Server));
@@ -110,13 +96,7 @@ fn confirms_exist_and_answer_from_the_other_side() {
 fn fixed_sizes_are_type_sizes() {
     for m in messages() {
         for f in m.fixed {
-            assert_eq!(
-                f.ty.fixed_size(),
-                Some(usize::from(f.size)),
-                "{}.{}",
-                m.name,
-                f.name
-            );
+            assert_eq!(f.ty.fixed_size(), Some(usize::from(f.size)), "{}.{}", m.name, f.name);
         }
     }
 }
@@ -187,11 +167,7 @@ fn every_jsonl_message_present_with_same_layout() {
             assert_eq!(presence, jf["presence"], "{what}");
             assert_eq!(f.repeat, jf["repeat"].as_str(), "{what}");
             assert_eq!(f.group, jf["group"].as_str(), "{what}");
-            assert_eq!(
-                f.condition,
-                jf.get("condition").and_then(Value::as_str),
-                "{what}"
-            );
+            assert_eq!(f.condition, jf.get("condition").and_then(Value::as_str), "{what}");
         }
     }
 }
@@ -219,12 +195,8 @@ fn floating_tags_exist_with_the_jsonl_name() {
 #[test]
 fn repeats_name_existing_fields_and_groups_are_contiguous() {
     for m in messages() {
-        let names: HashSet<&str> = m
-            .fixed
-            .iter()
-            .map(|f| f.name)
-            .chain(m.floating.iter().map(|f| f.name))
-            .collect();
+        let names: HashSet<&str> =
+            m.fixed.iter().map(|f| f.name).chain(m.floating.iter().map(|f| f.name)).collect();
         let mut closed: HashSet<&str> = HashSet::new();
         let mut current: Option<&str> = None;
         for f in m.floating {
@@ -254,11 +226,7 @@ fn value_tables_nonempty_unique_and_named() {
         assert_eq!(values.len(), t.entries.len(), "{}: duplicate value", t.name);
         assert!(t.entries.iter().all(|e| !e.1.is_empty()), "{}", t.name);
         if t.kind == ValueKind::Mask {
-            assert!(
-                t.entries.iter().all(|e| e.0 != 0),
-                "{}: a mask bit of 0",
-                t.name
-            );
+            assert!(t.entries.iter().all(|e| e.0 != 0), "{}: a mask bit of 0", t.name);
         }
         assert!(value_table(t.name).is_some());
     }
@@ -313,10 +281,7 @@ fn value_tables_match_enums_md() {
             Some(hex) => u32::from_str_radix(hex, 16).ok(),
             None => value.parse().ok(),
         };
-        let ident: String = name
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .collect();
+        let ident: String = name.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
         let (Some(value), false) = (value, ident.is_empty()) else {
             continue;
         };
@@ -345,11 +310,7 @@ fn every_named_tag_of_tags_tsv_is_present() {
         count += 1;
         let t = tag(n).unwrap_or_else(|| panic!("tag {n} {name} missing"));
         assert_eq!((t.tag, t.name), (n, name));
-        let ty = if cols[2].is_empty() {
-            "UNSPEC"
-        } else {
-            cols[2]
-        };
+        let ty = if cols[2].is_empty() { "UNSPEC" } else { cols[2] };
         assert_eq!(t.ty.name(), ty, "tag {n}");
         assert_eq!(t.max, cols[3].parse().ok(), "tag {n}");
     }
@@ -376,11 +337,7 @@ fn open_conf_fixed_part_by_version() {
 /// DepartmentID appeared in PV19 (session.md section 8) as the last fixed field.
 #[test]
 fn department_id_is_gated_at_pv19() {
-    for name in [
-        "AGENT_STATE_EVENT",
-        "AGENT_TEAM_CONFIG_EVENT",
-        "QUERY_AGENT_STATE_CONF",
-    ] {
+    for name in ["AGENT_STATE_EVENT", "AGENT_TEAM_CONFIG_EVENT", "QUERY_AGENT_STATE_CONF"] {
         let m = by_name(name);
         let last = m.fixed.last().unwrap();
         assert_eq!((last.name, last.since), ("DepartmentID", 19), "{name}");
@@ -407,20 +364,14 @@ fn network_recording_numbering_by_version() {
     assert_eq!(name(268, Some(24)), Some("START_NETWORK_RECORDING_CONF"));
     assert_eq!(name(271, Some(23)), Some("NETWORK_RECORDING_STARTED_EVENT"));
     assert_eq!(name(271, Some(25)), Some("STOP_NETWORK_RECORDING_CONF"));
-    assert_eq!(
-        name(274, Some(24)),
-        Some("NETWORK_RECORDING_TARGET_INFO_EVENT")
-    );
+    assert_eq!(name(274, Some(24)), Some("NETWORK_RECORDING_TARGET_INFO_EVENT"));
     assert_eq!(name(275, Some(24)), None);
     assert_eq!(name(275, None), Some("NETWORK_RECORDING_TARGET_INFO_EVENT"));
     // Other numbers do not depend on the version.
     assert_eq!(name(30, Some(13)), Some("AGENT_STATE_EVENT"));
     assert_eq!(name(276, Some(20)), Some("CONFIG_TERMINAL_EVENT"));
     // type_name knows 275 (PV25) and 283/284 (chapter only).
-    assert_eq!(
-        spec::type_name(275),
-        Some("NETWORK_RECORDING_TARGET_INFO_EVENT")
-    );
+    assert_eq!(spec::type_name(275), Some("NETWORK_RECORDING_TARGET_INFO_EVENT"));
     assert_eq!(spec::type_name(283), Some("SET_AGENT_SERVICE_DATA_REQ"));
     assert_eq!(spec::type_name(284), Some("SET_AGENT_SERVICE_DATA_CONF"));
     assert_eq!(spec::type_info(283).unwrap().origin, Origin::Client);
@@ -461,11 +412,7 @@ fn failure_conf_body_is_eight_bytes() {
 fn call_attribute_change_connection_type_is_two_bytes() {
     let m = by_name("CALL_ATTRIBUTE_CHANGE_EVENT");
     assert_eq!(m.id, 240);
-    let f = m
-        .fixed
-        .iter()
-        .find(|f| f.name == "ConnectionDeviceIDType")
-        .unwrap();
+    let f = m.fixed.iter().find(|f| f.name == "ConnectionDeviceIDType").unwrap();
     assert_eq!((f.ty, f.size), (WireType::UShort, 2));
     assert!(f.note.unwrap().contains("USHORT 4"));
     assert_eq!(fixed_size(m, 25), 28 - 8);
@@ -474,18 +421,11 @@ fn call_attribute_change_connection_type_is_two_bytes() {
 /// Chapter types and maxima win over tags.tsv inside a message; the tag keeps tags.tsv's.
 #[test]
 fn chapter_types_win_over_tags_tsv() {
-    let f = by_name("AGENT_STATE_EVENT")
-        .floating
-        .iter()
-        .find(|f| f.name == "FltSkillGroupNumber")
-        .unwrap();
+    let f = by_name("AGENT_STATE_EVENT").floating.iter().find(|f| f.name == "FltSkillGroupNumber").unwrap();
     assert_eq!(f.ty, WireType::Int);
     assert_eq!(tag(62).unwrap().ty, WireType::UInt);
-    let g = by_name("AGENT_PRE_CALL_EVENT")
-        .floating
-        .iter()
-        .find(|f| f.name == "ProtocolReferenceGUID")
-        .unwrap();
+    let g =
+        by_name("AGENT_PRE_CALL_EVENT").floating.iter().find(|f| f.name == "ProtocolReferenceGUID").unwrap();
     assert_eq!(g.max, 40);
     assert_eq!(tag(294).unwrap().max, Some(64));
 }
@@ -493,11 +433,7 @@ fn chapter_types_win_over_tags_tsv() {
 /// FltEnabledServices is one field of 2*NumOfEnabledServices bytes.
 #[test]
 fn enabled_services_length_formula() {
-    let f = by_name("SNAPSHOT_CALL_CONF")
-        .floating
-        .iter()
-        .find(|f| f.name == "FltEnabledServices")
-        .unwrap();
+    let f = by_name("SNAPSHOT_CALL_CONF").floating.iter().find(|f| f.name == "FltEnabledServices").unwrap();
     assert_eq!(f.max_expr, Some("2*NumOfEnabledServices"));
     assert_eq!(f.max_len(), None);
     assert_eq!(f.values.unwrap().name_of(1), Some("Agent_Answers"));
@@ -515,10 +451,7 @@ fn chapter_masks_take_row_bits() {
     assert_eq!(of.name_of(1), Some("FEATURE_POST_ROUTE"));
     assert_eq!(of.name_of(2), Some("FEATURE_UNIQUE_CONSULT_CALLID"));
     let ds = value_table("DeskSettingsMask").unwrap();
-    assert_eq!(
-        ds.name_of(1 << 13),
-        Some("DESK_AGENT_CAN_SELECT_GROUP_MASK")
-    );
+    assert_eq!(ds.name_of(1 << 13), Some("DESK_AGENT_CAN_SELECT_GROUP_MASK"));
     let tc = value_table("TransferConferenceSetupMask").unwrap();
     assert_eq!(tc.name_of(0x80), Some("TRANS_SETUP_ANY_SINGLE_CALL"));
 }
@@ -529,15 +462,8 @@ fn recording_values_use_chapter_names() {
     let t = value_table("RecordingType").unwrap();
     assert_eq!(t.name_of(2), Some("CALL_RECORDING_TYPE_PERSONNEL_SENT"));
     let m = by_name("NETWORK_RECORDING_TARGET_INFO_EVENT");
-    let f = m
-        .floating
-        .iter()
-        .find(|f| f.name == "RecorderStatus")
-        .unwrap();
-    assert_eq!(
-        f.values.unwrap().name_of(1),
-        Some("CALL_RECORDING_MEDIA_FORKING_RECORDER_STATUS_SUCCESS")
-    );
+    let f = m.floating.iter().find(|f| f.name == "RecorderStatus").unwrap();
+    assert_eq!(f.values.unwrap().name_of(1), Some("CALL_RECORDING_MEDIA_FORKING_RECORDER_STATUS_SUCCESS"));
 }
 
 /// AgentType is numbered differently by HS and UCCX: no value table.
@@ -564,20 +490,10 @@ fn event_cause_includes_cecx() {
 fn common_fields_read_as_names() {
     let ase = by_name("AGENT_STATE_EVENT");
     let field = |m: &MessageSpec, n: &str| {
-        m.fixed
-            .iter()
-            .find(|f| f.name == n)
-            .and_then(|f| f.values)
-            .map(|t| t.name)
+        m.fixed.iter().find(|f| f.name == n).and_then(|f| f.values).map(|t| t.name)
     };
     assert_eq!(
-        ase.fixed
-            .iter()
-            .find(|f| f.name == "AgentState")
-            .unwrap()
-            .values
-            .unwrap()
-            .name_of(3),
+        ase.fixed.iter().find(|f| f.name == "AgentState").unwrap().values.unwrap().name_of(3),
         Some("AGENT_STATE_AVAILABLE")
     );
     assert_eq!(field(ase, "SkillGroupState"), Some("AgentState"));
@@ -603,25 +519,13 @@ fn common_fields_read_as_names() {
     ] {
         assert_eq!(field(del, f), Some(t), "{f}");
     }
-    assert_eq!(
-        field(by_name("CONTROL_FAILURE_CONF"), "FailureCode"),
-        Some("ControlFailureCode")
-    );
-    assert_eq!(
-        field(by_name("SYSTEM_EVENT"), "SystemEventID"),
-        Some("SystemEventID")
-    );
+    assert_eq!(field(by_name("CONTROL_FAILURE_CONF"), "FailureCode"), Some("ControlFailureCode"));
+    assert_eq!(field(by_name("SYSTEM_EVENT"), "SystemEventID"), Some("SystemEventID"));
     assert_eq!(field(by_name("SYSTEM_EVENT"), "PGStatus"), Some("PGStatus"));
     assert_eq!(field(by_name("CLOSE_REQ"), "Status"), Some("StatusCode"));
-    assert_eq!(
-        field(by_name("END_CALL_EVENT"), "PeripheralType"),
-        Some("PeripheralType")
-    );
+    assert_eq!(field(by_name("END_CALL_EVENT"), "PeripheralType"), Some("PeripheralType"));
     assert_eq!(tag(65).unwrap().values.unwrap().name, "AgentState");
-    assert_eq!(
-        tag(57).unwrap().values.unwrap().name,
-        "ConnectionDeviceIDType"
-    );
+    assert_eq!(tag(57).unwrap().values.unwrap().name, "ConnectionDeviceIDType");
     assert_eq!(tag(71).unwrap().values.unwrap().name, "LineType");
     // A special "none" value reads as a name, any other value as the number.
     let callid = value_table("CallID").unwrap();
@@ -632,10 +536,7 @@ fn common_fields_read_as_names() {
 #[test]
 fn describe_shows_the_layout() {
     let text = spec::describe(by_name("AGENT_STATE_EVENT"));
-    assert!(
-        text.contains("AGENT_STATE_EVENT (MessageType 30)"),
-        "{text}"
-    );
+    assert!(text.contains("AGENT_STATE_EVENT (MessageType 30)"), "{text}");
     assert!(text.contains("guide table: 18"), "{text}");
     assert!(text.contains("values: AgentState"), "{text}");
     assert!(text.contains("since PV19"), "{text}");
@@ -644,10 +545,7 @@ fn describe_shows_the_layout() {
     assert!(open.contains("confirm: OPEN_CONF (4)"), "{open}");
     assert!(open.contains("tag not published"), "{open}");
     let rec = spec::describe(by_name("START_NETWORK_RECORDING_REQ"));
-    assert!(
-        rec.contains("MessageType 267 up to protocol version 24"),
-        "{rec}"
-    );
+    assert!(rec.contains("MessageType 267 up to protocol version 24"), "{rec}");
     let mut offsets = HashMap::new();
     for line in spec::describe(by_name("CALL_DELIVERED_EVENT")).lines() {
         let w: Vec<&str> = line.split_whitespace().collect();

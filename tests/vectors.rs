@@ -6,19 +6,12 @@ use serde_json::Value as J;
 
 fn spec_dir() -> std::path::PathBuf {
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/spec");
-    assert!(
-        p.is_dir(),
-        "the protocol spec files are expected at {}",
-        p.display()
-    );
+    assert!(p.is_dir(), "the protocol spec files are expected at {}", p.display());
     p
 }
 
 fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
 }
 
 /// The decoded value as JSON for comparison with the vector.
@@ -31,10 +24,7 @@ fn as_json(v: Value, frame: &[u8]) -> J {
         Value::Text { start, len } => J::from(range_str(frame, (start, len)).into_owned()),
         Value::Bytes { start, len } | Value::Raw { start, len } => {
             let s = start as usize;
-            let hex: String = frame[s..s + len as usize]
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
+            let hex: String = frame[s..s + len as usize].iter().map(|b| format!("{b:02x}")).collect();
             serde_json::json!({ "bytes": hex })
         }
         Value::NamedVar { name, value } => {
@@ -58,26 +48,17 @@ fn all_35_vectors_decode_to_their_values() {
         let frame = unhex(v["frame_hex"].as_str().unwrap());
         let d = decode(&frame, 20, VersionSource::Forced);
         let fields = v["fields"].as_object().unwrap();
-        assert_eq!(
-            d.msg_type as u64,
-            fields["MessageType"].as_u64().unwrap(),
-            "{name}: type"
-        );
+        assert_eq!(d.msg_type as u64, fields["MessageType"].as_u64().unwrap(), "{name}: type");
         // The samples fill count and enum fields with arbitrary numbers (NumParties = 1800,
         // DeviceIDType = 1): those anomalies are right; any other is a decoding error.
         for a in &d.anomalies {
-            if !matches!(
-                a.code,
-                "count_mismatch" | "count_over_max" | "unknown_enum_value"
-            ) {
+            if !matches!(a.code, "count_mismatch" | "count_over_max" | "unknown_enum_value") {
                 failures.push(format!("{name}: unexpected anomaly {a:?}"));
             }
         }
         // Fixed part: the vector lists the fixed fields in wire order.
-        let expected_fixed: Vec<(&String, &J)> = fields
-            .iter()
-            .filter(|(k, _)| *k != "MessageType" && *k != "floating")
-            .collect();
+        let expected_fixed: Vec<(&String, &J)> =
+            fields.iter().filter(|(k, _)| *k != "MessageType" && *k != "floating").collect();
         let got_fixed: Vec<_> = d.fields.iter().filter(|f| f.part == Part::Fixed).collect();
         if expected_fixed.len() != got_fixed.len() {
             failures.push(format!(
@@ -89,19 +70,12 @@ fn all_35_vectors_decode_to_their_values() {
         for ((k, ev), f) in expected_fixed.iter().zip(&got_fixed) {
             let got = as_json(f.value, &frame);
             if &got != *ev {
-                failures.push(format!(
-                    "{name}.{k} (decoded as {}): got {got}, want {ev}",
-                    f.name
-                ));
+                failures.push(format!("{name}.{k} (decoded as {}): got {got}, want {ev}", f.name));
             }
         }
         // Floating part: [tag, name, value, ...] in wire order.
         let expected_float = fields["floating"].as_array().unwrap();
-        let got_float: Vec<_> = d
-            .fields
-            .iter()
-            .filter(|f| f.part == Part::Floating)
-            .collect();
+        let got_float: Vec<_> = d.fields.iter().filter(|f| f.part == Part::Floating).collect();
         if expected_float.len() != got_float.len() {
             failures.push(format!(
                 "{name}: {} floating fields, vector has {}",
@@ -121,28 +95,18 @@ fn all_35_vectors_decode_to_their_values() {
                 // UNSPEC, NAMEDVAR and NAMEDARRAY data are given as hex of the field's bytes.
                 J::Object(o) if o.contains_key("bytes") => {
                     let s = f.data_offset as usize;
-                    let raw: String = frame[s..s + f.data_len as usize]
-                        .iter()
-                        .map(|b| format!("{b:02x}"))
-                        .collect();
+                    let raw: String =
+                        frame[s..s + f.data_len as usize].iter().map(|b| format!("{b:02x}")).collect();
                     o["bytes"] == raw
                 }
                 _ => &got == want,
             };
             if !ok {
-                failures.push(format!(
-                    "{name}: tag {tag} ({}) got {got}, want {want}",
-                    f.name
-                ));
+                failures.push(format!("{name}: tag {tag} ({}) got {got}, want {want}", f.name));
             }
         }
         checked += 1;
     }
     assert_eq!(checked, 35);
-    assert!(
-        failures.is_empty(),
-        "{} mismatches:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
 }

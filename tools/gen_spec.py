@@ -58,6 +58,11 @@ ENUM_SECTIONS = {
     26: ("Disposition", "Enum"),
 }
 
+# Tables whose value 0 enums.md lists only as a placeholder row, but which servers send to
+# mean "none yet": CalledPartyDisposition is 0 in every call event before the call ends
+# (enums.md section 26, "0 | (none; HS placeholder)").
+ZERO_MEANS_NONE = {"Disposition": "NONE"}
+
 # Rows whose name cell lists alternatives: the name kept, and why.
 NAME_OVERRIDES = {
     # Status code 2: PV25 (C25K, CTM) renamed E_CTI_INVALID_MESSAGE_TYPE (HS, GEDC, JAVA).
@@ -326,6 +331,8 @@ def build_value_tables():
         entries = []
         for _, header, rows in md_tables(secs[sec]):
             entries += table_rows(name, header, rows)
+        if name in ZERO_MEANS_NONE and not any(v == 0 for v, _ in entries):
+            entries.insert(0, (0, ZERO_MEANS_NONE[name]))
         add(name, kind, entries, f"enums.md section {sec}: {titles[sec]}")
 
     # Section 21: inline lists and titled tables.

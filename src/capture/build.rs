@@ -5,8 +5,7 @@
 //! headers it does not support (SLL2, BSD NULL, raw IP) are prepended by hand.
 
 use etherparse::{
-    IpHeaders, IpNumber, Ipv4Header, Ipv6Header, LinuxSllPacketType, PacketBuilder, TcpHeader,
-    VlanId,
+    IpHeaders, IpNumber, Ipv4Header, Ipv6Header, LinuxSllPacketType, PacketBuilder, TcpHeader, VlanId,
 };
 use std::net::{IpAddr, SocketAddr};
 
@@ -117,10 +116,9 @@ pub fn tcp_frame(link: Link, s: &TcpSpec<'_>) -> Vec<u8> {
     let vid = |v: u16| VlanId::try_new(v & 0x0fff).expect("masked to 12 bits");
     let mut out = Vec::new();
     match link {
-        Link::Ethernet => PacketBuilder::ethernet2(SRC_MAC, DST_MAC)
-            .ip(ip)
-            .tcp_header(tcp)
-            .write(&mut out, s.payload),
+        Link::Ethernet => {
+            PacketBuilder::ethernet2(SRC_MAC, DST_MAC).ip(ip).tcp_header(tcp).write(&mut out, s.payload)
+        }
         Link::Vlan(v) => PacketBuilder::ethernet2(SRC_MAC, DST_MAC)
             .single_vlan(vid(v))
             .ip(ip)
@@ -264,11 +262,7 @@ pub fn fragment_ipv4(ip: &[u8], max_data: usize) -> Option<Vec<Vec<u8>>> {
 fn ipv4_checksum(h: &[u8]) -> u16 {
     let mut sum: u32 = 0;
     for c in h.chunks(2) {
-        let w = if c.len() == 2 {
-            u16::from_be_bytes([c[0], c[1]])
-        } else {
-            u16::from_be_bytes([c[0], 0])
-        };
+        let w = if c.len() == 2 { u16::from_be_bytes([c[0], c[1]]) } else { u16::from_be_bytes([c[0], 0]) };
         sum += w as u32;
     }
     while sum > 0xffff {

@@ -61,11 +61,7 @@ pub enum CaptureErrorKind {
 
 impl std::fmt::Display for CaptureError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}: frame {} (byte offset {}): ",
-            self.input, self.frame, self.offset
-        )?;
+        write!(f, "{}: frame {} (byte offset {}): ", self.input, self.frame, self.offset)?;
         match &self.kind {
             CaptureErrorKind::Io(e) => write!(f, "cannot read: {e}"),
             CaptureErrorKind::Empty => write!(f, "empty input, expected a pcap or pcapng file"),

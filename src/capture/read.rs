@@ -75,14 +75,7 @@ pub(crate) struct StreamSource<'r> {
 
 impl<'r> StreamSource<'r> {
     pub(crate) fn new(r: &'r mut dyn Read) -> Self {
-        StreamSource {
-            r,
-            buf: Vec::new(),
-            start: 0,
-            end: 0,
-            offset: 0,
-            eof: false,
-        }
+        StreamSource { r, buf: Vec::new(), start: 0, end: 0, offset: 0, eof: false }
     }
 
     /// The bytes read from the reader but not yet consumed.
@@ -139,12 +132,7 @@ struct Ctx<'n> {
 
 impl Ctx<'_> {
     fn err(&self, offset: u64, kind: CaptureErrorKind) -> CaptureError {
-        CaptureError {
-            input: self.name.to_string(),
-            frame: self.frame,
-            offset,
-            kind,
-        }
+        CaptureError { input: self.name.to_string(), frame: self.frame, offset, kind }
     }
     fn io_err(&self, offset: u64, e: std::io::Error) -> CaptureError {
         let kind = if self.gzip {
@@ -178,22 +166,10 @@ pub(crate) fn magic(b: &[u8]) -> Magic {
     let k = b.len().min(4);
     m[..k].copy_from_slice(&b[..k]);
     match m {
-        [0xd4, 0xc3, 0xb2, 0xa1] => Magic::Pcap {
-            big_endian: false,
-            nanos: false,
-        },
-        [0xa1, 0xb2, 0xc3, 0xd4] => Magic::Pcap {
-            big_endian: true,
-            nanos: false,
-        },
-        [0x4d, 0x3c, 0xb2, 0xa1] => Magic::Pcap {
-            big_endian: false,
-            nanos: true,
-        },
-        [0xa1, 0xb2, 0x3c, 0x4d] => Magic::Pcap {
-            big_endian: true,
-            nanos: true,
-        },
+        [0xd4, 0xc3, 0xb2, 0xa1] => Magic::Pcap { big_endian: false, nanos: false },
+        [0xa1, 0xb2, 0xc3, 0xd4] => Magic::Pcap { big_endian: true, nanos: false },
+        [0x4d, 0x3c, 0xb2, 0xa1] => Magic::Pcap { big_endian: false, nanos: true },
+        [0xa1, 0xb2, 0x3c, 0x4d] => Magic::Pcap { big_endian: true, nanos: true },
         [0x0a, 0x0d, 0x0d, 0x0a] => Magic::PcapNg,
         other => Magic::Unknown(other),
     }
@@ -207,11 +183,7 @@ pub(crate) fn run<S: Source>(
     gzip: bool,
     f: &mut dyn FnMut(&Packet<'_>),
 ) -> Result<CaptureInfo, CaptureError> {
-    let mut ctx = Ctx {
-        name,
-        gzip,
-        frame: 1,
-    };
+    let mut ctx = Ctx { name, gzip, frame: 1 };
     let head = src.fill(4).map_err(|e| ctx.io_err(0, e))?;
     if head.is_empty() {
         return Err(ctx.err(0, CaptureErrorKind::Empty));
@@ -239,12 +211,7 @@ pub(crate) fn run<S: Source>(
             return Err(ctx.err(0, CaptureErrorKind::UnknownFormat { magic }));
         }
     };
-    Ok(CaptureInfo {
-        format,
-        gzip,
-        packets: ctx.frame - 1,
-        bytes: src.offset(),
-    })
+    Ok(CaptureInfo { format, gzip, packets: ctx.frame - 1, bytes: src.offset() })
 }
 
 fn u32_at(b: &[u8], at: usize, big_endian: bool) -> u32 {
@@ -440,10 +407,9 @@ fn pcapng<S: Source>(
                 .map_err(|_| ctx.malformed(off, bad("interface description block")))?
                 .1;
                 if ifaces.len() >= MAX_INTERFACES {
-                    return Err(ctx.malformed(
-                        off,
-                        format!("more than {MAX_INTERFACES} interfaces in one section"),
-                    ));
+                    return Err(
+                        ctx.malformed(off, format!("more than {MAX_INTERFACES} interfaces in one section"))
+                    );
                 }
                 let mut iface = Iface {
                     linktype: idb.linktype.0 as u16 as u32,
@@ -467,11 +433,7 @@ fn pcapng<S: Source>(
                     } else if opt.code == OptionCode::IfTsoffset && opt.value.len() >= 8 {
                         let mut a = [0u8; 8];
                         a.copy_from_slice(&opt.value[..8]);
-                        iface.offset_s = if be {
-                            i64::from_be_bytes(a)
-                        } else {
-                            i64::from_le_bytes(a)
-                        };
+                        iface.offset_s = if be { i64::from_be_bytes(a) } else { i64::from_le_bytes(a) };
                     }
                 }
                 ifaces.push(iface);

@@ -13,13 +13,7 @@ struct P {
 }
 
 fn own(p: &Packet<'_>) -> P {
-    P {
-        frame: p.frame,
-        ts: p.ts_ns,
-        lt: p.linktype,
-        data: p.data.to_vec(),
-        orig: p.orig_len,
-    }
+    P { frame: p.frame, ts: p.ts_ns, lt: p.linktype, data: p.data.to_vec(), orig: p.orig_len }
 }
 
 fn bytes(data: &[u8]) -> (Vec<P>, Result<CaptureInfo, CaptureError>) {
@@ -46,27 +40,9 @@ fn sample_pcap() -> Vec<u8> {
 
 fn sample_packets() -> Vec<P> {
     vec![
-        P {
-            frame: 1,
-            ts: T0,
-            lt: 1,
-            data: b"first packet".to_vec(),
-            orig: 12,
-        },
-        P {
-            frame: 2,
-            ts: T0 + 1_000,
-            lt: 1,
-            data: b"second".to_vec(),
-            orig: 6,
-        },
-        P {
-            frame: 3,
-            ts: T0 + 2_000_000_000,
-            lt: 1,
-            data: b"third!".to_vec(),
-            orig: 6,
-        },
+        P { frame: 1, ts: T0, lt: 1, data: b"first packet".to_vec(), orig: 12 },
+        P { frame: 2, ts: T0 + 1_000, lt: 1, data: b"second".to_vec(), orig: 6 },
+        P { frame: 3, ts: T0 + 2_000_000_000, lt: 1, data: b"third!".to_vec(), orig: 6 },
     ]
 }
 
@@ -78,12 +54,7 @@ fn pcap_nanosecond_writer_round_trip() {
     assert_eq!(v, sample_packets());
     assert_eq!(
         info,
-        CaptureInfo {
-            format: CaptureFormat::Pcap,
-            gzip: false,
-            packets: 3,
-            bytes: data.len() as u64,
-        }
+        CaptureInfo { format: CaptureFormat::Pcap, gzip: false, packets: 3, bytes: data.len() as u64 }
     );
     assert_eq!(data.len(), 24 + 3 * 16 + 12 + 6 + 6);
 }
@@ -117,17 +88,10 @@ fn pcap_usec_and_nsec_in_both_byte_orders() {
                 be,
                 nanos,
                 113,
-                &[
-                    (1_600_000_000, 999_999, b"abc", 3),
-                    (1_600_000_001, 5, b"de", 1500),
-                ],
+                &[(1_600_000_000, 999_999, b"abc", 3), (1_600_000_001, 5, b"de", 1500)],
             );
             if !be {
-                let m: &[u8] = if nanos {
-                    &[0x4d, 0x3c, 0xb2, 0xa1]
-                } else {
-                    &[0xd4, 0xc3, 0xb2, 0xa1]
-                };
+                let m: &[u8] = if nanos { &[0x4d, 0x3c, 0xb2, 0xa1] } else { &[0xd4, 0xc3, 0xb2, 0xa1] };
                 assert_eq!(&data[..4], m);
             }
             let mult = if nanos { 1 } else { 1000 };
@@ -150,32 +114,14 @@ fn pcap_usec_and_nsec_in_both_byte_orders() {
 fn two_section_pcapng() -> Vec<u8> {
     let mut w = PcapNgWriter::new(Vec::new()).unwrap();
     assert_eq!(w.add_interface(1, 0).unwrap(), 0);
-    let if1 = w
-        .add_interface_with(
-            101,
-            0,
-            TsFormat {
-                tsresol: 6,
-                tsoffset_s: 100,
-            },
-        )
-        .unwrap();
+    let if1 = w.add_interface_with(101, 0, TsFormat { tsresol: 6, tsoffset_s: 100 }).unwrap();
     assert_eq!(if1, 1);
     w.write_packet(0, T0, b"eth-1").unwrap();
-    w.write_packet(1, 1_700_000_000_123_456_000, b"raw-2")
-        .unwrap();
+    w.write_packet(1, 1_700_000_000_123_456_000, b"raw-2").unwrap();
     // Name resolution block (type 4) with only opt_endofopt: skipped.
     w.write_block(4, &[0, 0, 0, 0]).unwrap();
     w.start_section().unwrap();
-    w.add_interface_with(
-        113,
-        4,
-        TsFormat {
-            tsresol: 0x80 | 20,
-            tsoffset_s: 0,
-        },
-    )
-    .unwrap();
+    w.add_interface_with(113, 4, TsFormat { tsresol: 0x80 | 20, tsoffset_s: 0 }).unwrap();
     w.write_packet(0, 1_500_000_000, b"sll-3").unwrap();
     // Unknown block type: skipped.
     w.write_block(0x0bad_0001, b"whatever").unwrap();
@@ -197,35 +143,11 @@ fn pcapng_sections_interfaces_resolutions_offset_spb_and_skipped_blocks() {
     assert_eq!(
         v,
         vec![
-            P {
-                frame: 1,
-                ts: T0,
-                lt: 1,
-                data: b"eth-1".to_vec(),
-                orig: 5
-            },
-            P {
-                frame: 2,
-                ts: 1_700_000_000_123_456_000,
-                lt: 101,
-                data: b"raw-2".to_vec(),
-                orig: 5
-            },
+            P { frame: 1, ts: T0, lt: 1, data: b"eth-1".to_vec(), orig: 5 },
+            P { frame: 2, ts: 1_700_000_000_123_456_000, lt: 101, data: b"raw-2".to_vec(), orig: 5 },
             // Written with snap length 4.
-            P {
-                frame: 3,
-                ts: 1_500_000_000,
-                lt: 113,
-                data: b"sll-".to_vec(),
-                orig: 5
-            },
-            P {
-                frame: 4,
-                ts: 1_500_000_000,
-                lt: 113,
-                data: b"spb-".to_vec(),
-                orig: 5
-            },
+            P { frame: 3, ts: 1_500_000_000, lt: 113, data: b"sll-".to_vec(), orig: 5 },
+            P { frame: 4, ts: 1_500_000_000, lt: 113, data: b"spb-".to_vec(), orig: 5 },
         ]
     );
 }
@@ -239,10 +161,7 @@ fn pcapng_offset_units_are_really_applied() {
     assert_eq!(u32::from_le_bytes(epb[0..4].try_into().unwrap()), 6);
     let hi = u32::from_le_bytes(epb[12..16].try_into().unwrap()) as u64;
     let lo = u32::from_le_bytes(epb[16..20].try_into().unwrap()) as u64;
-    assert_eq!(
-        (hi << 32) | lo,
-        (1_700_000_000_123_456_000 - 100_000_000_000) / 1000
-    );
+    assert_eq!((hi << 32) | lo, (1_700_000_000_123_456_000 - 100_000_000_000) / 1000);
 }
 
 #[test]
@@ -275,13 +194,7 @@ fn corrupt_gzip_is_a_gzip_error_after_the_good_packets() {
     gz.truncate(n - 12); // cut the deflate stream and trailer
     let (v, r) = bytes(&gz);
     let err = r.unwrap_err();
-    assert!(
-        matches!(
-            err.kind,
-            CaptureErrorKind::Gzip(_) | CaptureErrorKind::Truncated { .. }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err.kind, CaptureErrorKind::Gzip(_) | CaptureErrorKind::Truncated { .. }), "{err}");
     assert!(v.len() <= 3);
     assert_eq!(err.frame, v.len() as u64 + 1);
 }
@@ -352,9 +265,7 @@ fn truncated_global_header() {
             input: "t".into(),
             frame: 1,
             offset: 0,
-            kind: CaptureErrorKind::Truncated {
-                expected: "pcap global header"
-            },
+            kind: CaptureErrorKind::Truncated { expected: "pcap global header" },
         }
     );
     assert_eq!(
@@ -373,23 +284,13 @@ fn truncated_record_data_and_header() {
     let err = r.unwrap_err();
     assert_eq!(err.frame, 3);
     assert_eq!(err.offset, third as u64 + 16);
-    assert_eq!(
-        err.kind,
-        CaptureErrorKind::Truncated {
-            expected: "pcap record data"
-        }
-    );
+    assert_eq!(err.kind, CaptureErrorKind::Truncated { expected: "pcap record data" });
     // Cut inside the third record's header, through a stream.
     let (v, r) = stream(&mut Cursor::new(&data[..third + 5]));
     assert_eq!(v.len(), 2);
     let err = r.unwrap_err();
     assert_eq!((err.frame, err.offset), (3, third as u64));
-    assert_eq!(
-        err.kind,
-        CaptureErrorKind::Truncated {
-            expected: "pcap record header"
-        }
-    );
+    assert_eq!(err.kind, CaptureErrorKind::Truncated { expected: "pcap record header" });
 }
 
 #[test]
@@ -403,10 +304,7 @@ fn oversized_pcap_record_is_malformed_not_allocated() {
         assert!(v.is_empty());
         let err = r.unwrap_err();
         assert_eq!((err.frame, err.offset), (1, 24));
-        assert!(
-            matches!(&err.kind, CaptureErrorKind::Malformed(m) if m.contains("2147483647")),
-            "{err}"
-        );
+        assert!(matches!(&err.kind, CaptureErrorKind::Malformed(m) if m.contains("2147483647")), "{err}");
     }
 }
 
@@ -436,12 +334,7 @@ fn bad_pcapng_block_lengths() {
     set_len(&mut d, 1_000_000);
     let err = bytes(&d).1.unwrap_err();
     assert_eq!(err.offset, 104);
-    assert_eq!(
-        err.kind,
-        CaptureErrorKind::Truncated {
-            expected: "pcapng block"
-        }
-    );
+    assert_eq!(err.kind, CaptureErrorKind::Truncated { expected: "pcapng block" });
     // Over the hard cap.
     let mut d = good.clone();
     set_len(&mut d, MAX_PCAPNG_BLOCK + 4);
@@ -481,25 +374,14 @@ fn epb_on_unknown_interface_is_malformed() {
 #[test]
 fn empty_and_unknown_inputs() {
     let err = bytes(&[]).1.unwrap_err();
-    assert_eq!(
-        (err.kind, err.frame, err.offset),
-        (CaptureErrorKind::Empty, 1, 0)
-    );
+    assert_eq!((err.kind, err.frame, err.offset), (CaptureErrorKind::Empty, 1, 0));
     let err = stream(&mut Cursor::new(Vec::new())).1.unwrap_err();
     assert_eq!(err.kind, CaptureErrorKind::Empty);
     let err = bytes(b"GET / HTTP/1.1\r\n").1.unwrap_err();
-    assert_eq!(
-        err.kind,
-        CaptureErrorKind::UnknownFormat { magic: *b"GET " }
-    );
+    assert_eq!(err.kind, CaptureErrorKind::UnknownFormat { magic: *b"GET " });
     assert!(err.to_string().contains("magic 47455420"));
     let err = bytes(&[0xd4, 0xc3]).1.unwrap_err();
-    assert_eq!(
-        err.kind,
-        CaptureErrorKind::Truncated {
-            expected: "capture file header"
-        }
-    );
+    assert_eq!(err.kind, CaptureErrorKind::Truncated { expected: "capture file header" });
 }
 
 fn temp_path(tag: &str) -> std::path::PathBuf {
@@ -571,14 +453,5 @@ fn big_endian_pcapng_section() {
     blk(&mut d, 6, &epb);
     let (v, r) = bytes(&d);
     assert_eq!(r.unwrap().packets, 1);
-    assert_eq!(
-        v,
-        vec![P {
-            frame: 1,
-            ts: 12_500_000_000,
-            lt: 1,
-            data: b"abc".to_vec(),
-            orig: 60
-        }]
-    );
+    assert_eq!(v, vec![P { frame: 1, ts: 12_500_000_000, lt: 1, data: b"abc".to_vec(), orig: 60 }]);
 }

@@ -81,10 +81,7 @@ pub struct TsFormat {
 impl Default for TsFormat {
     /// Nanoseconds, no offset.
     fn default() -> Self {
-        TsFormat {
-            tsresol: 9,
-            tsoffset_s: 0,
-        }
+        TsFormat { tsresol: 9, tsoffset_s: 0 }
     }
 }
 
@@ -151,12 +148,7 @@ impl<W: Write> PcapNgWriter<W> {
     }
 
     /// Adds an interface with the given timestamp resolution and offset; returns its id.
-    pub fn add_interface_with(
-        &mut self,
-        linktype: u32,
-        snaplen: u32,
-        ts: TsFormat,
-    ) -> io::Result<u32> {
+    pub fn add_interface_with(&mut self, linktype: u32, snaplen: u32, ts: TsFormat) -> io::Result<u32> {
         let mut body = Vec::with_capacity(40);
         body.extend_from_slice(&(linktype as u16).to_le_bytes());
         body.extend_from_slice(&0u16.to_le_bytes());
@@ -178,12 +170,7 @@ impl<W: Write> PcapNgWriter<W> {
     }
 
     /// Writes an Enhanced Packet Block on `interface`.
-    pub fn write_packet(
-        &mut self,
-        interface: u32,
-        ts_ns: TimestampNs,
-        data: &[u8],
-    ) -> io::Result<()> {
+    pub fn write_packet(&mut self, interface: u32, ts_ns: TimestampNs, data: &[u8]) -> io::Result<()> {
         let orig = u32::try_from(data.len()).unwrap_or(u32::MAX);
         self.write_packet_with_orig_len(interface, ts_ns, data, orig)
     }
@@ -198,10 +185,7 @@ impl<W: Write> PcapNgWriter<W> {
         orig_len: u32,
     ) -> io::Result<()> {
         let iface = *self.ifaces.get(interface as usize).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("pcapng interface {interface} was not added"),
-            )
+            io::Error::new(io::ErrorKind::InvalidInput, format!("pcapng interface {interface} was not added"))
         })?;
         let mut cap = data.len();
         if iface.snaplen != 0 {

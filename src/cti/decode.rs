@@ -51,84 +51,27 @@ pub const DEFAULT_VERSION: u32 = 24;
 
 /// Stable anomaly codes with their meaning. Every code the decoder emits is listed here.
 pub const ANOMALY_CODES: &[(&str, &str)] = &[
-    (
-        "fixed_part_short",
-        "the body is shorter than the message's fixed part",
-    ),
-    (
-        "trailing_bytes",
-        "bytes after the fixed part of a message that has no floating part",
-    ),
-    (
-        "floating_header_truncated",
-        "the message ends inside a floating field's tag and length",
-    ),
-    (
-        "floating_past_end",
-        "a floating field's length runs past the end of the message",
-    ),
+    ("fixed_part_short", "the body is shorter than the message's fixed part"),
+    ("trailing_bytes", "bytes after the fixed part of a message that has no floating part"),
+    ("floating_header_truncated", "the message ends inside a floating field's tag and length"),
+    ("floating_past_end", "a floating field's length runs past the end of the message"),
     ("unknown_tag", "a floating tag that no source defines"),
-    (
-        "tag_not_allowed",
-        "a known floating tag that this message type does not carry",
-    ),
-    (
-        "duplicate_field",
-        "a floating field that is not a list member appears more than once",
-    ),
+    ("tag_not_allowed", "a known floating tag that this message type does not carry"),
+    ("duplicate_field", "a floating field that is not a list member appears more than once"),
     ("required_missing", "a required floating field is absent"),
-    (
-        "value_too_long",
-        "a floating value is longer than its maximum size",
-    ),
-    (
-        "bad_field_length",
-        "a numeric floating field whose length is not its type's size",
-    ),
-    (
-        "string_without_nul",
-        "a STRING floating field without its terminating NUL",
-    ),
-    (
-        "bad_named_variable",
-        "a NAMEDVAR or NAMEDARRAY whose name or value is not NUL-terminated",
-    ),
-    (
-        "count_mismatch",
-        "a count field disagrees with the number of fields present",
-    ),
-    (
-        "count_over_max",
-        "a count field is above its documented maximum",
-    ),
-    (
-        "named_data_too_much",
-        "NAMEDVAR plus NAMEDARRAY data exceeds 2000 bytes",
-    ),
-    (
-        "message_too_large",
-        "the message is larger than the guide's maximum message size",
-    ),
-    (
-        "unknown_enum_value",
-        "an enumerated field holds a value its table does not name",
-    ),
-    (
-        "unknown_mask_bits",
-        "a mask field has bits set that its table does not name",
-    ),
-    (
-        "unknown_message_type",
-        "a MessageType that no source defines",
-    ),
-    (
-        "layout_unknown",
-        "a MessageType whose body layout no source documents",
-    ),
-    (
-        "too_many_anomalies",
-        "more anomalies than are kept per message",
-    ),
+    ("value_too_long", "a floating value is longer than its maximum size"),
+    ("bad_field_length", "a numeric floating field whose length is not its type's size"),
+    ("string_without_nul", "a STRING floating field without its terminating NUL"),
+    ("bad_named_variable", "a NAMEDVAR or NAMEDARRAY whose name or value is not NUL-terminated"),
+    ("count_mismatch", "a count field disagrees with the number of fields present"),
+    ("count_over_max", "a count field is above its documented maximum"),
+    ("named_data_too_much", "NAMEDVAR plus NAMEDARRAY data exceeds 2000 bytes"),
+    ("message_too_large", "the message is larger than the guide's maximum message size"),
+    ("unknown_enum_value", "an enumerated field holds a value its table does not name"),
+    ("unknown_mask_bits", "a mask field has bits set that its table does not name"),
+    ("unknown_message_type", "a MessageType that no source defines"),
+    ("layout_unknown", "a MessageType whose body layout no source documents"),
+    ("too_many_anomalies", "more anomalies than are kept per message"),
 ];
 
 /// Documented maxima of count fields (the guide's field descriptions), with per-message
@@ -154,10 +97,7 @@ const COUNT_MAXIMA: &[(Option<&str>, &str, u32)] = &[
 
 /// The documented maximum of a count field in a message.
 pub fn count_maximum(message: &str, field: &str) -> Option<u32> {
-    COUNT_MAXIMA
-        .iter()
-        .find(|(m, f, _)| *f == field && m.is_none_or(|m| m == message))
-        .map(|e| e.2)
+    COUNT_MAXIMA.iter().find(|(m, f, _)| *f == field && m.is_none_or(|m| m == message)).map(|e| e.2)
 }
 
 /// The guide's maximum message size (header included) at a protocol version.
@@ -304,9 +244,7 @@ impl Decoded {
 
     /// The spec name or None for an unknown type.
     pub fn type_name(&self) -> Option<&'static str> {
-        self.spec
-            .map(|s| s.name)
-            .or_else(|| spec::type_name(self.msg_type))
+        self.spec.map(|s| s.name).or_else(|| spec::type_name(self.msg_type))
     }
 
     /// First field with this name.
@@ -324,23 +262,12 @@ impl Decoded {
         self.field(name).and_then(|f| f.text(frame))
     }
 
-    fn anomaly(
-        &mut self,
-        code: &'static str,
-        field: Option<&'static str>,
-        offset: usize,
-        message: String,
-    ) {
+    fn anomaly(&mut self, code: &'static str, field: Option<&'static str>, offset: usize, message: String) {
         if self.anomalies.len() >= MAX_ANOMALIES_PER_MESSAGE {
             self.anomalies_dropped += 1;
             return;
         }
-        self.anomalies.push(Anomaly {
-            code,
-            field,
-            offset: offset as u32,
-            message,
-        });
+        self.anomalies.push(Anomaly { code, field, offset: offset as u32, message });
     }
 }
 
@@ -415,17 +342,9 @@ pub fn decode_at(frame: &[u8], version: u32, source: VersionSource, d: &mut Deco
             "trailing_bytes",
             None,
             floating_start,
-            format!(
-                "{n} bytes after the fixed part; {} has no floating part",
-                spec.name
-            ),
+            format!("{n} bytes after the fixed part; {} has no floating part", spec.name),
         );
-        d.fields.push(raw_field(
-            "TrailingBytes",
-            Part::Floating,
-            floating_start,
-            n,
-        ));
+        d.fields.push(raw_field("TrailingBytes", Part::Floating, floating_start, n));
         return;
     }
     decode_floating(frame, spec, version, floating_start, d);
@@ -444,22 +363,14 @@ fn raw_field(name: &'static str, part: Part, start: usize, len: usize) -> Field 
         len: len as u32,
         data_offset: start as u32,
         data_len: len as u32,
-        value: Value::Raw {
-            start: start as u32,
-            len: len as u32,
-        },
+        value: Value::Raw { start: start as u32, len: len as u32 },
         group: None,
         spec: None,
     }
 }
 
 fn push_raw_body(d: &mut Decoded, frame: &[u8]) {
-    d.fields.push(raw_field(
-        "Body",
-        Part::Fixed,
-        HEADER_LEN,
-        frame.len() - HEADER_LEN,
-    ));
+    d.fields.push(raw_field("Body", Part::Fixed, HEADER_LEN, frame.len() - HEADER_LEN));
 }
 
 fn be(b: &[u8]) -> u64 {
@@ -569,10 +480,7 @@ fn check_value(
                     "unknown_mask_bits",
                     Some(name),
                     off,
-                    format!(
-                        "{name} = 0x{n:08x} has bits 0x{unknown:08x} that {} does not name",
-                        t.name
-                    ),
+                    format!("{name} = 0x{n:08x} has bits 0x{unknown:08x} that {} does not name", t.name),
                 );
             }
         }
@@ -621,15 +529,10 @@ impl GroupState {
         tag: u16,
     ) -> Option<(&'static str, u16)> {
         let g = f.group?;
-        let first_member = spec
-            .floating
-            .iter()
-            .find(|x| x.group == Some(g))
-            .and_then(|x| x.tag);
+        let first_member = spec.floating.iter().find(|x| x.group == Some(g)).and_then(|x| x.tag);
         let is_record = g == "Record";
-        let new_instance = self.current != Some(g)
-            || first_member == Some(tag)
-            || (!is_record && self.seen.contains(&tag));
+        let new_instance =
+            self.current != Some(g) || first_member == Some(tag) || (!is_record && self.seen.contains(&tag));
         if new_instance {
             let slot = match self.counts.iter_mut().find(|c| c.0 == g) {
                 Some(c) => {
@@ -652,13 +555,7 @@ impl GroupState {
     }
 }
 
-fn decode_floating(
-    frame: &[u8],
-    spec: &'static MessageSpec,
-    version: u32,
-    start: usize,
-    d: &mut Decoded,
-) {
+fn decode_floating(frame: &[u8], spec: &'static MessageSpec, version: u32, start: usize, d: &mut Decoded) {
     let w = tlv_width(version);
     let mut off = start;
     let mut groups = GroupState::default();
@@ -672,8 +569,7 @@ fn decode_floating(
                 off,
                 format!("{n} bytes left at the end, too few for a floating field's tag and length"),
             );
-            d.fields
-                .push(raw_field("TruncatedField", Part::Floating, off, n));
+            d.fields.push(raw_field("TruncatedField", Part::Floating, off, n));
             break;
         }
         let (tag, len) = if w == 1 {
@@ -699,9 +595,7 @@ fn decode_floating(
                 "floating_past_end",
                 Some(name),
                 off,
-                format!(
-                    "tag {tag} ({name}) declares {len} bytes but only {data_len} remain in the message"
-                ),
+                format!("tag {tag} ({name}) declares {len} bytes but only {data_len} remain in the message"),
             );
         }
         let data = &frame[data_start..data_start + data_len];
@@ -715,9 +609,7 @@ fn decode_floating(
                 "unknown_tag",
                 None,
                 off,
-                format!(
-                    "floating tag {tag} is not defined by any source ({data_len} bytes kept raw)"
-                ),
+                format!("floating tag {tag} is not defined by any source ({data_len} bytes kept raw)"),
             ),
             (None, Some(t)) => d.anomaly(
                 "tag_not_allowed",
@@ -746,9 +638,7 @@ fn decode_floating(
         if let Some(f) = fspec {
             if f.repeat.is_none()
                 && f.group.is_none()
-                && d.fields
-                    .iter()
-                    .any(|x| x.part == Part::Floating && x.tag == Some(tag))
+                && d.fields.iter().any(|x| x.part == Part::Floating && x.tag == Some(tag))
             {
                 d.anomaly(
                     "duplicate_field",
@@ -796,10 +686,7 @@ fn decode_value(
     let s = start as u32;
     match ty {
         WireType::String => match data.iter().position(|&b| b == 0) {
-            Some(p) => Value::Text {
-                start: s,
-                len: p as u32,
-            },
+            Some(p) => Value::Text { start: s, len: p as u32 },
             None => {
                 if !data.is_empty() {
                     d.anomaly(
@@ -816,16 +703,10 @@ fn decode_value(
                         format!("{name} is empty: not even its terminating NUL"),
                     );
                 }
-                Value::Text {
-                    start: s,
-                    len: data.len() as u32,
-                }
+                Value::Text { start: s, len: data.len() as u32 }
             }
         },
-        WireType::Unspec => Value::Bytes {
-            start: s,
-            len: data.len() as u32,
-        },
+        WireType::Unspec => Value::Bytes { start: s, len: data.len() as u32 },
         WireType::NamedVar | WireType::NamedArray => {
             let (index, rest, base) = if ty == WireType::NamedArray {
                 match data.first() {
@@ -839,32 +720,21 @@ fn decode_value(
             let parsed = name_end.and_then(|ne| {
                 let v = &rest[ne + 1..];
                 let ve = v.iter().position(|&b| b == 0)?;
-                Some((
-                    (base as u32, ne as u32),
-                    ((base + ne + 1) as u32, ve as u32),
-                ))
+                Some(((base as u32, ne as u32), ((base + ne + 1) as u32, ve as u32)))
             });
             match (parsed, ty, index) {
                 (Some((n, v)), WireType::NamedVar, _) => Value::NamedVar { name: n, value: v },
-                (Some((n, v)), WireType::NamedArray, Some(i)) => Value::NamedArray {
-                    index: i,
-                    name: n,
-                    value: v,
-                },
+                (Some((n, v)), WireType::NamedArray, Some(i)) => {
+                    Value::NamedArray { index: i, name: n, value: v }
+                }
                 _ => {
                     d.anomaly(
                         "bad_named_variable",
                         Some(name),
                         off,
-                        format!(
-                            "{name} is not index/name/value NUL-terminated as {} requires",
-                            ty.name()
-                        ),
+                        format!("{name} is not index/name/value NUL-terminated as {} requires", ty.name()),
                     );
-                    Value::Raw {
-                        start: s,
-                        len: data.len() as u32,
-                    }
+                    Value::Raw { start: s, len: data.len() as u32 }
                 }
             }
         }
@@ -879,10 +749,7 @@ fn decode_value(
                     off,
                     format!("{name} is {} bytes, a {} is {size}", data.len(), ty.name()),
                 );
-                Value::Raw {
-                    start: s,
-                    len: data.len() as u32,
-                }
+                Value::Raw { start: s, len: data.len() as u32 }
             }
         }
     }
@@ -900,10 +767,8 @@ fn check_counts(_frame: &[u8], spec: &'static MessageSpec, d: &mut Decoded) {
         done.push(counter);
         // Counters inside records (floating) are checked per record elsewhere; only fixed
         // counters and message-level floating counters are checked here.
-        let Some(cf) = d
-            .fields
-            .iter()
-            .find(|x| x.name == counter && (x.part == Part::Fixed || x.group.is_none()))
+        let Some(cf) =
+            d.fields.iter().find(|x| x.name == counter && (x.part == Part::Fixed || x.group.is_none()))
         else {
             continue;
         };
@@ -926,33 +791,20 @@ fn check_counts(_frame: &[u8], spec: &'static MessageSpec, d: &mut Decoded) {
             continue;
         }
         // Instances present: the most frequent member tag of the repeated fields.
-        let members: Vec<u16> = spec
-            .floating
-            .iter()
-            .filter(|x| x.repeat == Some(counter))
-            .filter_map(|x| x.tag)
-            .collect();
+        let members: Vec<u16> =
+            spec.floating.iter().filter(|x| x.repeat == Some(counter)).filter_map(|x| x.tag).collect();
         let present = if members.contains(&183) {
             // Configuration records: one RecordType per record.
-            d.fields
-                .iter()
-                .filter(|x| x.part == Part::Floating && x.tag == Some(183))
-                .count()
+            d.fields.iter().filter(|x| x.part == Part::Floating && x.tag == Some(183)).count()
         } else {
             members
                 .iter()
-                .map(|&t| {
-                    d.fields
-                        .iter()
-                        .filter(|x| x.part == Part::Floating && x.tag == Some(t))
-                        .count()
-                })
+                .map(|&t| d.fields.iter().filter(|x| x.part == Part::Floating && x.tag == Some(t)).count())
                 .max()
                 .unwrap_or(0)
         };
         // NumFltSkillGroups 0 means "one set in the fixed part" (AGENT_STATE_EVENT).
-        if declared as usize != present
-            && !(counter == "NumFltSkillGroups" && declared == 0 && present <= 1)
+        if declared as usize != present && !(counter == "NumFltSkillGroups" && declared == 0 && present <= 1)
         {
             d.anomaly(
                 "count_mismatch",
@@ -995,11 +847,7 @@ fn check_required(spec: &'static MessageSpec, d: &mut Decoded) {
         if tag_since(tag) > d.version {
             continue;
         }
-        if !d
-            .fields
-            .iter()
-            .any(|x| x.part == Part::Floating && x.tag == Some(tag))
-        {
+        if !d.fields.iter().any(|x| x.part == Part::Floating && x.tag == Some(tag)) {
             let off = d.floating_offset as usize;
             d.anomaly(
                 "required_missing",
@@ -1064,10 +912,8 @@ fn walk_score(frame: &[u8], spec: &MessageSpec, version: u32) -> Option<(usize, 
 pub fn infer_version(frame: &[u8]) -> Option<u32> {
     let (_, ty) = crate::cti::framing::parse_header(frame)?;
     let spec = spec::message(ty, None)?;
-    let scores: Vec<(u32, Option<(usize, usize)>)> = CANDIDATES
-        .iter()
-        .map(|&v| (v, walk_score(frame, spec, v)))
-        .collect();
+    let scores: Vec<(u32, Option<(usize, usize)>)> =
+        CANDIDATES.iter().map(|&v| (v, walk_score(frame, spec, v))).collect();
     let best = scores
         .iter()
         .filter_map(|(v, s)| s.map(|s| (s, *v)))
@@ -1078,10 +924,7 @@ pub fn infer_version(frame: &[u8]) -> Option<u32> {
     }
     // Among equally good candidates prefer the earliest in CANDIDATES; report a version
     // representative of its layout.
-    scores
-        .iter()
-        .find(|(_, s)| *s == Some(best.0))
-        .map(|(v, _)| *v)
+    scores.iter().find(|(_, s)| *s == Some(best.0)).map(|(v, _)| *v)
 }
 
 /// Decodes messages, tracking per connection the version used.
@@ -1094,13 +937,7 @@ pub struct Decoder {
 impl Decoder {
     /// Decode `frame` of a connection whose OPEN_REQ said `seen` (if captured); `state` is
     /// the connection's inference state.
-    pub fn decode_into(
-        &self,
-        frame: &[u8],
-        seen: Option<u32>,
-        state: &mut VersionState,
-        d: &mut Decoded,
-    ) {
+    pub fn decode_into(&self, frame: &[u8], seen: Option<u32>, state: &mut VersionState, d: &mut Decoded) {
         let (version, source) = if let Some(v) = self.forced {
             (v, VersionSource::Forced)
         } else if let Some(v) = seen {
@@ -1122,11 +959,6 @@ impl Decoder {
 pub fn value_names(t: &ValueTable, v: u32) -> Vec<&'static str> {
     match t.kind {
         ValueKind::Enum | ValueKind::Special => t.name_of(v).into_iter().collect(),
-        ValueKind::Mask => t
-            .entries
-            .iter()
-            .filter(|e| e.0 != 0 && v & e.0 == e.0)
-            .map(|e| e.1)
-            .collect(),
+        ValueKind::Mask => t.entries.iter().filter(|e| e.0 != 0 && v & e.0 == e.0).map(|e| e.1).collect(),
     }
 }

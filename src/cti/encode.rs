@@ -19,7 +19,10 @@ pub enum EncodeError {
     },
     /// A value does not fit the field's type (for example a tag above 255 at a 1-byte-tag
     /// protocol version).
-    DoesNotFit { field: String, detail: String },
+    DoesNotFit {
+        field: String,
+        detail: String,
+    },
 }
 
 impl std::fmt::Display for EncodeError {
@@ -50,23 +53,13 @@ pub struct MessageBuilder {
 
 impl MessageBuilder {
     pub fn new(spec: &'static MessageSpec, version: u32) -> Self {
-        let fixed = spec::fixed_layout(spec, version)
-            .map(|f| (f.name, f.size, 0u64))
-            .collect();
-        MessageBuilder {
-            spec,
-            version,
-            fixed,
-            floating: Vec::new(),
-        }
+        let fixed = spec::fixed_layout(spec, version).map(|f| (f.name, f.size, 0u64)).collect();
+        MessageBuilder { spec, version, fixed, floating: Vec::new() }
     }
 
     /// Builder for a message by spec name. Panics on an unknown name (a programming error).
     pub fn named(name: &str, version: u32) -> Self {
-        Self::new(
-            spec::message_by_name(name).unwrap_or_else(|| panic!("no message {name}")),
-            version,
-        )
+        Self::new(spec::message_by_name(name).unwrap_or_else(|| panic!("no message {name}")), version)
     }
 
     pub fn spec(&self) -> &'static MessageSpec {
@@ -80,10 +73,7 @@ impl MessageBuilder {
                 f.2 = value;
                 Ok(self)
             }
-            None => Err(EncodeError::UnknownField {
-                message: self.spec.name,
-                field: field.to_string(),
-            }),
+            None => Err(EncodeError::UnknownField { message: self.spec.name, field: field.to_string() }),
         }
     }
 
@@ -91,19 +81,13 @@ impl MessageBuilder {
         if let Some(f) = self.spec.floating.iter().find(|f| f.name == field) {
             return match f.tag {
                 Some(t) => Ok((t, f.ty)),
-                None => Err(EncodeError::NoTag {
-                    message: self.spec.name,
-                    field: f.name,
-                }),
+                None => Err(EncodeError::NoTag { message: self.spec.name, field: f.name }),
             };
         }
         if let Some(t) = spec::tags().iter().find(|t| t.name == field) {
             return Ok((t.tag, t.ty));
         }
-        Err(EncodeError::UnknownField {
-            message: self.spec.name,
-            field: field.to_string(),
-        })
+        Err(EncodeError::UnknownField { message: self.spec.name, field: field.to_string() })
     }
 
     /// Append a floating field with raw data bytes under a tag (any tag, allowed or not).
@@ -124,8 +108,7 @@ impl MessageBuilder {
             self.floating.push(data.len() as u8);
         } else {
             self.floating.extend_from_slice(&tag.to_be_bytes());
-            self.floating
-                .extend_from_slice(&(data.len() as u16).to_be_bytes());
+            self.floating.extend_from_slice(&(data.len() as u16).to_be_bytes());
         }
         self.floating.extend_from_slice(data);
         Ok(self)
@@ -168,12 +151,7 @@ impl MessageBuilder {
     }
 
     /// Append a NAMEDARRAY (tag 83).
-    pub fn named_array(
-        &mut self,
-        index: u8,
-        name: &str,
-        value: &str,
-    ) -> Result<&mut Self, EncodeError> {
+    pub fn named_array(&mut self, index: u8, name: &str, value: &str) -> Result<&mut Self, EncodeError> {
         let mut v = Vec::with_capacity(name.len() + value.len() + 3);
         v.push(index);
         v.extend_from_slice(name.as_bytes());

@@ -156,19 +156,11 @@ fn probe(b: &[u8], settings: &FramingSettings, at_end: bool) -> Probe {
     }
     if b.len() >= end + HEADER_LEN {
         let (nlen, nty) = parse_header(&b[end..]).expect("8 bytes checked");
-        return if plausible_header(nlen, nty, settings) {
-            Probe::Accept
-        } else {
-            Probe::Reject
-        };
+        return if plausible_header(nlen, nty, settings) { Probe::Accept } else { Probe::Reject };
     }
     if at_end {
         // The whole frame is there but nothing reliable follows it.
-        return if b.len() >= end {
-            Probe::Accept
-        } else {
-            Probe::Reject
-        };
+        return if b.len() >= end { Probe::Accept } else { Probe::Reject };
     }
     Probe::Wait
 }
@@ -369,12 +361,7 @@ impl Framer {
 
     /// If the pending frame in `buf` is complete, emit it and clear; true when emitted.
     /// A header beyond the hard cap switches to resync (buffer kept as undecided bytes).
-    fn emit_pending(
-        &mut self,
-        frame: u64,
-        ts_ns: TimestampNs,
-        out: &mut dyn FnMut(FramerEvent<'_>),
-    ) -> bool {
+    fn emit_pending(&mut self, frame: u64, ts_ns: TimestampNs, out: &mut dyn FnMut(FramerEvent<'_>)) -> bool {
         let Some((len, ty)) = parse_header(&self.buf) else {
             return false;
         };
@@ -423,12 +410,7 @@ impl Framer {
         while data.len() >= HEADER_LEN {
             let (len, ty) = parse_header(data).expect("length checked");
             if len > self.settings.hard_max_length {
-                out(FramerEvent::Implausible {
-                    offset,
-                    msg_type: ty,
-                    length: len,
-                    frame,
-                });
+                out(FramerEvent::Implausible { offset, msg_type: ty, length: len, frame });
                 self.synced = false;
                 self.unsynced_reason = SkipReason::Implausible;
                 self.skip = Some((offset, frame));
@@ -485,13 +467,7 @@ impl Framer {
     }
 
     /// Scan `buf` for a frame start; on success switch to synced and frame the rest.
-    fn scan(
-        &mut self,
-        frame: u64,
-        ts_ns: TimestampNs,
-        at_end: bool,
-        out: &mut dyn FnMut(FramerEvent<'_>),
-    ) {
+    fn scan(&mut self, frame: u64, ts_ns: TimestampNs, at_end: bool, out: &mut dyn FnMut(FramerEvent<'_>)) {
         let mut p = 0;
         let mut found = false;
         while p < self.buf.len() {
@@ -576,22 +552,11 @@ mod tests {
 
     fn conv(e: FramerEvent<'_>) -> Ev {
         match e {
-            FramerEvent::Frame(fr) => Ev::F(
-                fr.offset,
-                fr.msg_type,
-                fr.bytes.to_vec(),
-                fr.first_frame,
-                fr.last_frame,
-            ),
-            FramerEvent::Skipped {
-                offset,
-                len,
-                reason,
-                ..
-            } => Ev::S(offset, len, reason),
-            FramerEvent::Incomplete {
-                offset, have, need, ..
-            } => Ev::I(offset, have, need),
+            FramerEvent::Frame(fr) => {
+                Ev::F(fr.offset, fr.msg_type, fr.bytes.to_vec(), fr.first_frame, fr.last_frame)
+            }
+            FramerEvent::Skipped { offset, len, reason, .. } => Ev::S(offset, len, reason),
+            FramerEvent::Incomplete { offset, have, need, .. } => Ev::I(offset, have, need),
             FramerEvent::Implausible { offset, length, .. } => Ev::X(offset, length),
         }
     }
@@ -617,11 +582,7 @@ mod tests {
         let m = msg(30, &[7u8; 40]);
         let mut f = Framer::new_synced();
         let mut evs = Vec::new();
-        collect(
-            &mut f,
-            &[(0, &m[..3], 10), (3, &m[3..20], 11), (20, &m[20..], 12)],
-            &mut evs,
-        );
+        collect(&mut f, &[(0, &m[..3], 10), (3, &m[3..20], 11), (20, &m[20..], 12)], &mut evs);
         assert_eq!(evs, vec![Ev::F(0, 30, m.clone(), 10, 12)]);
     }
 
@@ -657,11 +618,7 @@ mod tests {
         collect(&mut f, &[(28, &tail, 3)], &mut evs);
         assert_eq!(
             evs,
-            vec![
-                Ev::I(0, 12, 28),
-                Ev::S(28, 3, SkipReason::AfterGap),
-                Ev::F(31, 10, b.clone(), 3, 3)
-            ]
+            vec![Ev::I(0, 12, 28), Ev::S(28, 3, SkipReason::AfterGap), Ev::F(31, 10, b.clone(), 3, 3)]
         );
     }
 
@@ -708,9 +665,7 @@ mod tests {
         let mut f = Framer::new_synced();
         let mut pieces = Vec::new();
         for (i, b) in s.iter().enumerate() {
-            f.push(i as u64, std::slice::from_ref(b), 1, 0, &mut |e| {
-                pieces.push(conv(e))
-            });
+            f.push(i as u64, std::slice::from_ref(b), 1, 0, &mut |e| pieces.push(conv(e)));
         }
         assert_eq!(whole.len(), 20);
         assert_eq!(whole, pieces);
@@ -746,11 +701,7 @@ mod tests {
         s.extend(msg(5, &[0, 0, 0, 1]));
         let st = FramingSettings::default();
         assert!(looks_like_cti(&s, true, &st));
-        assert!(!looks_like_cti(
-            b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
-            true,
-            &st
-        ));
+        assert!(!looks_like_cti(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", true, &st));
         let mut mid = b"xyz".to_vec();
         mid.extend_from_slice(&s);
         assert!(looks_like_cti(&mid, false, &st));

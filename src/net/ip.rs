@@ -10,10 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 fn malformed(layer: &'static str, detail: impl Into<String>) -> NetIssue {
-    NetIssue::Malformed {
-        layer,
-        detail: detail.into(),
-    }
+    NetIssue::Malformed { layer, detail: detail.into() }
 }
 
 fn be16(b: &[u8], at: usize) -> u16 {
@@ -29,12 +26,7 @@ fn be32(b: &[u8], at: usize) -> u32 {
 pub(crate) enum IpOut<'a> {
     /// A TCP segment: the captured bytes from the TCP header on, and their length on the
     /// wire.
-    Tcp {
-        src: IpAddr,
-        dst: IpAddr,
-        l4: &'a [u8],
-        l4_wire_len: usize,
-    },
+    Tcp { src: IpAddr, dst: IpAddr, l4: &'a [u8], l4_wire_len: usize },
     /// A fragment of a TCP-carrying IPv4 datagram.
     Fragment {
         key: FragKey,
@@ -62,26 +54,17 @@ pub(crate) fn ipv4(data: &[u8], wire_len: usize) -> Result<IpOut<'_>, NetIssue> 
     if data.len() < 20 {
         return Err(malformed(
             "ipv4",
-            format!(
-                "{} bytes captured, less than the 20-byte header",
-                data.len()
-            ),
+            format!("{} bytes captured, less than the 20-byte header", data.len()),
         ));
     }
     let ihl = (data[0] & 0x0f) as usize * 4;
     if ihl < 20 {
-        return Err(malformed(
-            "ipv4",
-            format!("header length {ihl} is below 20"),
-        ));
+        return Err(malformed("ipv4", format!("header length {ihl} is below 20")));
     }
     if ihl > data.len() {
         return Err(malformed(
             "ipv4",
-            format!(
-                "header of {ihl} bytes cut to {} by the snap length",
-                data.len()
-            ),
+            format!("header of {ihl} bytes cut to {} by the snap length", data.len()),
         ));
     }
     let total = match be16(data, 2) as usize {
@@ -106,12 +89,7 @@ pub(crate) fn ipv4(data: &[u8], wire_len: usize) -> Result<IpOut<'_>, NetIssue> 
     }
     if more || offset != 0 {
         return Ok(IpOut::Fragment {
-            key: FragKey {
-                src,
-                dst,
-                id: be16(data, 4),
-                proto,
-            },
+            key: FragKey { src, dst, id: be16(data, 4), proto },
             offset,
             more,
             data: &data[ihl..end],
@@ -136,10 +114,7 @@ pub(crate) fn ipv6(data: &[u8], wire_len: usize) -> Result<IpOut<'_>, NetIssue> 
     if data.len() < 40 {
         return Err(malformed(
             "ipv6",
-            format!(
-                "{} bytes captured, less than the 40-byte header",
-                data.len()
-            ),
+            format!("{} bytes captured, less than the 40-byte header", data.len()),
         ));
     }
     let total = match be16(data, 4) as usize {
@@ -171,10 +146,7 @@ pub(crate) fn ipv6(data: &[u8], wire_len: usize) -> Result<IpOut<'_>, NetIssue> 
             // Hop-by-hop, routing, destination options, mobility, HIP, shim6.
             0 | 43 | 60 | 135 | 139 | 140 => {
                 if pos + 2 > end {
-                    return Err(malformed(
-                        "ipv6",
-                        format!("extension header {next} cut short"),
-                    ));
+                    return Err(malformed("ipv6", format!("extension header {next} cut short")));
                 }
                 (data[pos + 1] as usize + 1) * 8
             }
@@ -207,10 +179,7 @@ pub(crate) fn ipv6(data: &[u8], wire_len: usize) -> Result<IpOut<'_>, NetIssue> 
         next = data[pos];
         pos += hdr_len;
     }
-    Err(malformed(
-        "ipv6",
-        format!("more than {MAX_EXT_HEADERS} extension headers"),
-    ))
+    Err(malformed("ipv6", format!("more than {MAX_EXT_HEADERS} extension headers")))
 }
 
 /// A sliced TCP header.
@@ -237,10 +206,7 @@ pub(crate) fn tcp(l4: &[u8], wire_len: usize) -> Result<Tcp<'_>, NetIssue> {
     }
     let hl = (l4[12] >> 4) as usize * 4;
     if hl < 20 {
-        return Err(malformed(
-            "tcp",
-            format!("data offset {hl} is below 20 bytes"),
-        ));
+        return Err(malformed("tcp", format!("data offset {hl} is below 20 bytes")));
     }
     if hl > wire_len {
         return Err(malformed(
@@ -249,13 +215,7 @@ pub(crate) fn tcp(l4: &[u8], wire_len: usize) -> Result<Tcp<'_>, NetIssue> {
         ));
     }
     if hl > l4.len() {
-        return Err(malformed(
-            "tcp",
-            format!(
-                "header of {hl} bytes cut to {} by the snap length",
-                l4.len()
-            ),
-        ));
+        return Err(malformed("tcp", format!("header of {hl} bytes cut to {} by the snap length", l4.len())));
     }
     let wire_payload = wire_len - hl;
     let payload = &l4[hl..];
@@ -311,14 +271,7 @@ pub(crate) struct Defrag {
 
 impl Defrag {
     pub(crate) fn new(max_bytes: usize, timeout_ns: i64) -> Self {
-        Defrag {
-            map: HashMap::new(),
-            order: BTreeMap::new(),
-            next_seq: 0,
-            bytes: 0,
-            max_bytes,
-            timeout_ns,
-        }
+        Defrag { map: HashMap::new(), order: BTreeMap::new(), next_seq: 0, bytes: 0, max_bytes, timeout_ns }
     }
 
     /// Bytes currently held (data plus per-fragment bookkeeping).
@@ -371,10 +324,7 @@ impl Defrag {
         self.expire(now);
         let end = offset as u64 + data.len() as u64;
         if end > MAX_DATAGRAM_PAYLOAD as u64 {
-            return Err(malformed(
-                "ipv4",
-                format!("fragment ends at byte {end}, past the largest datagram"),
-            ));
+            return Err(malformed("ipv4", format!("fragment ends at byte {end}, past the largest datagram")));
         }
         let end = end as u32;
         let mut res = FragResult::default();
@@ -393,16 +343,7 @@ impl Defrag {
             let seq = self.next_seq;
             self.next_seq += 1;
             self.order.insert(seq, key);
-            self.map.insert(
-                key,
-                Datagram {
-                    seq,
-                    first_ts: now,
-                    total: None,
-                    pieces: Vec::new(),
-                    cost: 0,
-                },
-            );
+            self.map.insert(key, Datagram { seq, first_ts: now, total: None, pieces: Vec::new(), cost: 0 });
         }
         let d = self.map.get_mut(&key).expect("inserted above");
         if d.pieces.len() >= MAX_FRAGMENTS_PER_DATAGRAM {
@@ -440,10 +381,7 @@ impl Defrag {
 
 /// Whether the pieces cover `0..total` without a hole.
 fn covers(pieces: &[(u32, Vec<u8>)], total: u32) -> bool {
-    let mut iv: Vec<(u32, u32)> = pieces
-        .iter()
-        .map(|(o, b)| (*o, *o + b.len() as u32))
-        .collect();
+    let mut iv: Vec<(u32, u32)> = pieces.iter().map(|(o, b)| (*o, *o + b.len() as u32)).collect();
     iv.sort_unstable();
     let mut reach = 0u32;
     for (s, e) in iv {

@@ -29,10 +29,7 @@ const ETHERTYPE_8021AD: u16 = 0x88a8;
 const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
 
 fn malformed(layer: &'static str, detail: impl Into<String>) -> NetIssue {
-    NetIssue::Malformed {
-        layer,
-        detail: detail.into(),
-    }
+    NetIssue::Malformed { layer, detail: detail.into() }
 }
 
 fn be16(b: &[u8], at: usize) -> u16 {
@@ -47,10 +44,7 @@ pub(crate) fn strip(linktype: u32, data: &[u8]) -> Result<(Net<'_>, usize), NetI
             if data.len() < 14 {
                 return Err(malformed(
                     "ethernet",
-                    format!(
-                        "frame of {} bytes is shorter than the 14-byte header",
-                        data.len()
-                    ),
+                    format!("frame of {} bytes is shorter than the 14-byte header", data.len()),
                 ));
             }
             by_ethertype("ethernet", data, be16(data, 12), 14)
@@ -59,10 +53,7 @@ pub(crate) fn strip(linktype: u32, data: &[u8]) -> Result<(Net<'_>, usize), NetI
             if data.len() < 16 {
                 return Err(malformed(
                     "sll",
-                    format!(
-                        "frame of {} bytes is shorter than the 16-byte header",
-                        data.len()
-                    ),
+                    format!("frame of {} bytes is shorter than the 16-byte header", data.len()),
                 ));
             }
             by_ethertype("sll", data, be16(data, 14), 16)
@@ -71,10 +62,7 @@ pub(crate) fn strip(linktype: u32, data: &[u8]) -> Result<(Net<'_>, usize), NetI
             if data.len() < 20 {
                 return Err(malformed(
                     "sll2",
-                    format!(
-                        "frame of {} bytes is shorter than the 20-byte header",
-                        data.len()
-                    ),
+                    format!("frame of {} bytes is shorter than the 20-byte header", data.len()),
                 ));
             }
             by_ethertype("sll2", data, be16(data, 0), 20)
@@ -86,21 +74,14 @@ pub(crate) fn strip(linktype: u32, data: &[u8]) -> Result<(Net<'_>, usize), NetI
             if data.len() < 4 {
                 return Err(malformed(
                     "null",
-                    format!(
-                        "frame of {} bytes is shorter than the 4-byte header",
-                        data.len()
-                    ),
+                    format!("frame of {} bytes is shorter than the 4-byte header", data.len()),
                 ));
             }
             // The family is in the capturing host's byte order (network order for LOOP):
             // try both.
             let raw = [data[0], data[1], data[2], data[3]];
             let le = u32::from_le_bytes(raw);
-            let family = if family_known(le) {
-                le
-            } else {
-                u32::from_be_bytes(raw)
-            };
+            let family = if family_known(le) { le } else { u32::from_be_bytes(raw) };
             let rest = &data[4..];
             let net = match family {
                 2 => Net::Ipv4(rest),
@@ -134,10 +115,7 @@ fn by_ethertype<'a>(
     mut ethertype: u16,
     mut pos: usize,
 ) -> Result<(Net<'a>, usize), NetIssue> {
-    while matches!(
-        ethertype,
-        ETHERTYPE_8021Q | ETHERTYPE_8021AD | ETHERTYPE_QINQ_OLD
-    ) {
+    while matches!(ethertype, ETHERTYPE_8021Q | ETHERTYPE_8021AD | ETHERTYPE_QINQ_OLD) {
         if data.len() < pos + 4 {
             return Err(malformed(layer, "VLAN tag cut short"));
         }

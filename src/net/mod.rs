@@ -63,10 +63,7 @@ pub struct NetSettings {
 
 impl Default for NetSettings {
     fn default() -> Self {
-        NetSettings {
-            max_fragment_bytes: 4 * 1024 * 1024,
-            fragment_timeout_ns: 30_000_000_000,
-        }
+        NetSettings { max_fragment_bytes: 4 * 1024 * 1024, fragment_timeout_ns: 30_000_000_000 }
     }
 }
 
@@ -119,9 +116,7 @@ impl Default for NetDecoder {
 
 impl NetDecoder {
     pub fn new(settings: NetSettings) -> Self {
-        NetDecoder {
-            defrag: ip::Defrag::new(settings.max_fragment_bytes, settings.fragment_timeout_ns),
-        }
+        NetDecoder { defrag: ip::Defrag::new(settings.max_fragment_bytes, settings.fragment_timeout_ns) }
     }
 
     /// Bytes held for fragment reassembly right now.
@@ -140,17 +135,11 @@ impl NetDecoder {
     /// ICMP...) is `Ok(())` without a call.
     ///
     /// The segment's payload borrows the packet's bytes, except for reassembled datagrams.
-    pub fn decode(
-        &mut self,
-        pkt: &Packet<'_>,
-        out: &mut dyn FnMut(&TcpSegment<'_>),
-    ) -> Result<(), NetIssue> {
+    pub fn decode(&mut self, pkt: &Packet<'_>, out: &mut dyn FnMut(&TcpSegment<'_>)) -> Result<(), NetIssue> {
         self.defrag.expire(pkt.ts_ns);
         let (net, link_len) = link::strip(pkt.linktype, pkt.data)?;
         // Length of the network packet on the wire, as far as the capture says.
-        let wire = (pkt.orig_len as usize)
-            .max(pkt.data.len())
-            .saturating_sub(link_len);
+        let wire = (pkt.orig_len as usize).max(pkt.data.len()).saturating_sub(link_len);
         let ipo = match net {
             link::Net::Ipv4(d) => ip::ipv4(d, wire)?,
             link::Net::Ipv6(d) => ip::ipv6(d, wire)?,
@@ -158,31 +147,16 @@ impl NetDecoder {
         };
         match ipo {
             ip::IpOut::Other => Ok(()),
-            ip::IpOut::Tcp {
-                src,
-                dst,
-                l4,
-                l4_wire_len,
-            } => {
+            ip::IpOut::Tcp { src, dst, l4, l4_wire_len } => {
                 let t = ip::tcp(l4, l4_wire_len)?;
                 out(&segment(pkt, src, dst, &t));
                 Ok(())
             }
-            ip::IpOut::Fragment {
-                key,
-                offset,
-                more,
-                data,
-            } => {
+            ip::IpOut::Fragment { key, offset, more, data } => {
                 let res = self.defrag.add(pkt.ts_ns, key, offset, more, data)?;
                 if let Some(buf) = res.done {
                     let t = ip::tcp(&buf, buf.len())?;
-                    out(&segment(
-                        pkt,
-                        std::net::IpAddr::V4(key.src),
-                        std::net::IpAddr::V4(key.dst),
-                        &t,
-                    ));
+                    out(&segment(pkt, std::net::IpAddr::V4(key.src), std::net::IpAddr::V4(key.dst), &t));
                 }
                 if res.limit_hit {
                     Err(NetIssue::FragmentLimit)

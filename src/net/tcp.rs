@@ -360,21 +360,11 @@ impl Reassembler {
     /// The capture ended: deliver what is buffered (reporting holes as gaps) and end every
     /// open connection with `ConnEnd::CaptureEnd`.
     pub fn finish(&mut self, out: &mut dyn FnMut(StreamEvent<'_>)) {
-        let mut open: Vec<(ConnId, u32)> = self
-            .slots
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| c.as_ref().map(|c| (c.id, i as u32)))
-            .collect();
+        let mut open: Vec<(ConnId, u32)> =
+            self.slots.iter().enumerate().filter_map(|(i, c)| c.as_ref().map(|c| (c.id, i as u32))).collect();
         open.sort_unstable();
         for (_, slot) in open {
-            self.close(
-                slot,
-                ConnEnd::CaptureEnd,
-                self.last_frame,
-                self.last_ts_ns,
-                out,
-            );
+            self.close(slot, ConnEnd::CaptureEnd, self.last_frame, self.last_ts_ns, out);
         }
         self.closed.clear();
     }
@@ -392,12 +382,7 @@ impl Reassembler {
     }
 
     /// Starts tracking a connection (evicting the least recently active one if full).
-    fn open(
-        &mut self,
-        key: Key,
-        seg: &TcpSegment<'_>,
-        out: &mut dyn FnMut(StreamEvent<'_>),
-    ) -> u32 {
+    fn open(&mut self, key: Key, seg: &TcpSegment<'_>, out: &mut dyn FnMut(StreamEvent<'_>)) -> u32 {
         if self.map.len() >= self.settings.max_connections.max(1) && self.tail != NIL {
             if !self.conn_limit_reported {
                 self.conn_limit_reported = true;
@@ -412,16 +397,8 @@ impl Reassembler {
             self.close(self.tail, ConnEnd::Evicted, seg.frame, seg.ts_ns, out);
         }
         let syn = seg.flags.syn();
-        let (a, b) = if syn && seg.flags.ack() {
-            (seg.dst, seg.src)
-        } else {
-            (seg.src, seg.dst)
-        };
-        let start = if syn {
-            ConnStart::Handshake
-        } else {
-            ConnStart::Midstream
-        };
+        let (a, b) = if syn && seg.flags.ack() { (seg.dst, seg.src) } else { (seg.src, seg.dst) };
+        let start = if syn { ConnStart::Handshake } else { ConnStart::Midstream };
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
         self.stats.connections += 1;
@@ -440,23 +417,13 @@ impl Reassembler {
             }
             None => {
                 self.slots.push(Some(conn));
-                self.links.push(Link {
-                    prev: NIL,
-                    next: NIL,
-                });
+                self.links.push(Link { prev: NIL, next: NIL });
                 (self.slots.len() - 1) as u32
             }
         };
         self.map.insert(key, slot);
         self.push_front(slot);
-        out(StreamEvent::ConnectionStart {
-            conn: id,
-            a,
-            b,
-            start,
-            frame: seg.frame,
-            ts_ns: seg.ts_ns,
-        });
+        out(StreamEvent::ConnectionStart { conn: id, a, b, start, frame: seg.frame, ts_ns: seg.ts_ns });
         slot
     }
 
@@ -477,23 +444,10 @@ impl Reassembler {
         self.free.push(slot);
         self.map.remove(&conn.key);
         for side in [Side::A, Side::B] {
-            let mut cx = ctx(
-                &conn,
-                side,
-                &self.settings,
-                &mut self.stats,
-                frame,
-                ts_ns,
-                out,
-            );
+            let mut cx = ctx(&conn, side, &self.settings, &mut self.stats, frame, ts_ns, out);
             conn.dirs[side.index()].flush(&mut cx);
         }
-        out(StreamEvent::ConnectionEnd {
-            conn: conn.id,
-            end,
-            frame,
-            ts_ns,
-        });
+        out(StreamEvent::ConnectionEnd { conn: conn.id, end, frame, ts_ns });
         if matches!(end, ConnEnd::Fin | ConnEnd::Rst) {
             if self.closed.len() >= self.settings.max_connections.max(1) {
                 // Bounded memory: forget all closed pairs at once (rarely, amortized O(1)).
@@ -505,10 +459,7 @@ impl Reassembler {
     }
 
     fn push_front(&mut self, slot: u32) {
-        self.links[slot as usize] = Link {
-            prev: NIL,
-            next: self.head,
-        };
+        self.links[slot as usize] = Link { prev: NIL, next: self.head };
         if self.head != NIL {
             self.links[self.head as usize].prev = slot;
         }
@@ -530,10 +481,7 @@ impl Reassembler {
         } else {
             self.tail = prev;
         }
-        self.links[slot as usize] = Link {
-            prev: NIL,
-            next: NIL,
-        };
+        self.links[slot as usize] = Link { prev: NIL, next: NIL };
     }
 
     /// Marks a connection as the most recently active.
@@ -615,8 +563,7 @@ fn process(
     if fin && !rst {
         let dir = &mut conn.dirs[d];
         if let Some(off) = dir.offset_of(data_seq) {
-            dir.fin
-                .get_or_insert(off.saturating_add(wire as i64).max(0) as u64);
+            dir.fin.get_or_insert(off.saturating_add(wire as i64).max(0) as u64);
         }
     }
     if flags.ack() {
@@ -639,10 +586,5 @@ fn process(
 
 fn limit(cx: &mut Ctx<'_, '_>, setting: &'static str) {
     let (conn, frame, ts_ns) = (Some(cx.conn), cx.frame, cx.ts_ns);
-    (cx.out)(StreamEvent::Limit {
-        conn,
-        setting,
-        frame,
-        ts_ns,
-    });
+    (cx.out)(StreamEvent::Limit { conn, setting, frame, ts_ns });
 }

@@ -33,13 +33,7 @@ fn own(s: &TcpSegment<'_>) -> S {
 }
 
 fn pkt(frame: u64, linktype: u32, data: &[u8]) -> Packet<'_> {
-    Packet {
-        frame,
-        ts_ns: frame as i64 * 1000,
-        linktype,
-        data,
-        orig_len: data.len() as u32,
-    }
+    Packet { frame, ts_ns: frame as i64 * 1000, linktype, data, orig_len: data.len() as u32 }
 }
 
 fn decode_one(dec: &mut NetDecoder, p: &Packet<'_>) -> Result<Vec<S>, NetIssue> {
@@ -49,28 +43,15 @@ fn decode_one(dec: &mut NetDecoder, p: &Packet<'_>) -> Result<Vec<S>, NetIssue> 
 }
 
 fn v4() -> (SocketAddr, SocketAddr) {
-    (
-        "10.0.0.1:42027".parse().unwrap(),
-        "10.0.0.2:42028".parse().unwrap(),
-    )
+    ("10.0.0.1:42027".parse().unwrap(), "10.0.0.2:42028".parse().unwrap())
 }
 
 fn v6() -> (SocketAddr, SocketAddr) {
-    (
-        "[2001:db8::1]:5000".parse().unwrap(),
-        "[2001:db8::2]:42027".parse().unwrap(),
-    )
+    ("[2001:db8::1]:5000".parse().unwrap(), "[2001:db8::2]:42027".parse().unwrap())
 }
 
 fn spec(src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> TcpSpec<'_> {
-    TcpSpec {
-        src,
-        dst,
-        seq: 0x0102_0304,
-        ack: 0xa0b0_c0d0,
-        flags: TcpFlags::ACK | TcpFlags::PSH,
-        payload,
-    }
+    TcpSpec { src, dst, seq: 0x0102_0304, ack: 0xa0b0_c0d0, flags: TcpFlags::ACK | TcpFlags::PSH, payload }
 }
 
 fn expect(frame: u64, src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> S {
@@ -106,19 +87,11 @@ fn every_link_type_with_ipv4_and_ipv6() {
             let lt = link.linktype(ipv6);
             let mut dec = NetDecoder::default();
             let got = decode_one(&mut dec, &pkt(7, lt, &frame)).unwrap();
-            assert_eq!(
-                got,
-                vec![expect(7, src, dst, payload)],
-                "{link:?} ipv6={ipv6}"
-            );
+            assert_eq!(got, vec![expect(7, src, dst, payload)], "{link:?} ipv6={ipv6}");
             // The hand-built link header gives the same result.
             let hand = wrap_ip(link, &tcp_ip_packet(&spec(src, dst, payload)));
             let got = decode_one(&mut dec, &pkt(7, lt, &hand)).unwrap();
-            assert_eq!(
-                got,
-                vec![expect(7, src, dst, payload)],
-                "hand {link:?} ipv6={ipv6}"
-            );
+            assert_eq!(got, vec![expect(7, src, dst, payload)], "hand {link:?} ipv6={ipv6}");
         }
     }
     assert_eq!(Link::Sll2.linktype(false), 276);
@@ -131,8 +104,7 @@ fn payload_borrows_the_packet_bytes() {
     let frame = tcp_frame(Link::Ethernet, &spec(src, dst, b"zero-copy"));
     let mut dec = NetDecoder::default();
     let mut ptr = std::ptr::null();
-    dec.decode(&pkt(1, 1, &frame), &mut |s| ptr = s.payload.as_ptr())
-        .unwrap();
+    dec.decode(&pkt(1, 1, &frame), &mut |s| ptr = s.payload.as_ptr()).unwrap();
     assert_eq!(ptr, frame[14 + 20 + 20..].as_ptr());
 }
 
@@ -142,18 +114,12 @@ fn raw_bsd_linktypes_and_big_endian_null_family() {
     let ip = tcp_ip_packet(&spec(src, dst, b"x"));
     let mut dec = NetDecoder::default();
     for lt in [12, 14] {
-        assert_eq!(
-            decode_one(&mut dec, &pkt(1, lt, &ip)).unwrap(),
-            vec![expect(1, src, dst, b"x")]
-        );
+        assert_eq!(decode_one(&mut dec, &pkt(1, lt, &ip)).unwrap(), vec![expect(1, src, dst, b"x")]);
     }
     for family in [24u32, 28, 30] {
         let mut f = family.to_be_bytes().to_vec();
         f.extend_from_slice(&ip);
-        assert_eq!(
-            decode_one(&mut dec, &pkt(2, 0, &f)).unwrap(),
-            vec![expect(2, src, dst, b"x")]
-        );
+        assert_eq!(decode_one(&mut dec, &pkt(2, 0, &f)).unwrap(), vec![expect(2, src, dst, b"x")]);
     }
     // Unknown family: silently not TCP.
     let mut f = 7u32.to_le_bytes().to_vec();
@@ -237,46 +203,25 @@ fn unsupported_linktype_and_malformed_headers() {
     assert!(e.to_string().starts_with("link type 147 is not supported"));
 
     let e = decode_one(&mut dec, &pkt(1, 1, &[0; 10])).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            NetIssue::Malformed {
-                layer: "ethernet",
-                ..
-            }
-        ),
-        "{e}"
-    );
+    assert!(matches!(e, NetIssue::Malformed { layer: "ethernet", .. }), "{e}");
 
     let (src, dst) = v4();
     let f = tcp_frame(Link::Ethernet, &spec(src, dst, b"abc"));
     // TCP header cut by the snap length.
     let cut = &f[..14 + 20 + 12];
-    let p = Packet {
-        orig_len: f.len() as u32,
-        ..pkt(1, 1, cut)
-    };
+    let p = Packet { orig_len: f.len() as u32, ..pkt(1, 1, cut) };
     let e = decode_one(&mut dec, &p).unwrap_err();
     assert_eq!(
         e,
-        NetIssue::Malformed {
-            layer: "tcp",
-            detail: "header cut to 12 bytes by the snap length".into()
-        }
+        NetIssue::Malformed { layer: "tcp", detail: "header cut to 12 bytes by the snap length".into() }
     );
-    assert_eq!(
-        e.to_string(),
-        "malformed tcp header: header cut to 12 bytes by the snap length"
-    );
+    assert_eq!(e.to_string(), "malformed tcp header: header cut to 12 bytes by the snap length");
 
     // IPv4 header length below 20.
     let mut bad = f.clone();
     bad[14] = 0x44;
     let e = decode_one(&mut dec, &pkt(1, 1, &bad)).unwrap_err();
-    assert!(
-        matches!(e, NetIssue::Malformed { layer: "ipv4", .. }),
-        "{e}"
-    );
+    assert!(matches!(e, NetIssue::Malformed { layer: "ipv4", .. }), "{e}");
 
     // Raw IP with version 5.
     let e = decode_one(&mut dec, &pkt(1, 101, &[0x50; 40])).unwrap_err();
@@ -316,15 +261,9 @@ fn fragment_ipv4_builder_output() {
     let payload: Vec<u8> = (0..50u8).collect();
     let (frags, _) = fragments(&payload);
     // 20 TCP + 50 payload = 70 bytes in pieces of 24: 24, 24, 22.
-    assert_eq!(
-        frags.iter().map(|f| f.len()).collect::<Vec<_>>(),
-        vec![44, 44, 42]
-    );
+    assert_eq!(frags.iter().map(|f| f.len()).collect::<Vec<_>>(), vec![44, 44, 42]);
     let fo = |f: &Vec<u8>| u16::from_be_bytes([f[6], f[7]]);
-    assert_eq!(
-        frags.iter().map(fo).collect::<Vec<_>>(),
-        vec![0x2000, 0x2003, 0x0006]
-    );
+    assert_eq!(frags.iter().map(fo).collect::<Vec<_>>(), vec![0x2000, 0x2003, 0x0006]);
     for f in &frags {
         let h = etherparse::Ipv4HeaderSlice::from_slice(f).unwrap();
         assert_eq!(h.header_checksum(), h.to_header().calc_header_checksum());
@@ -364,10 +303,7 @@ fn overlapping_fragments_first_arrival_wins() {
     let mut dec = NetDecoder::default();
     let mut got = vec![];
     // The forged copy of fragment 2 arrives first; the genuine one later loses.
-    for (i, f) in [&forged, &frags[0], &frags[1], &frags[2]]
-        .into_iter()
-        .enumerate()
-    {
+    for (i, f) in [&forged, &frags[0], &frags[1], &frags[2]].into_iter().enumerate() {
         got.extend(decode_one(&mut dec, &pkt(i as u64 + 1, 101, f)).unwrap());
     }
     assert_eq!(got.len(), 1);
@@ -383,10 +319,8 @@ fn overlapping_fragments_first_arrival_wins() {
 #[test]
 fn fragment_limit_drops_oldest_and_reports() {
     let payload: Vec<u8> = (0..50u8).collect();
-    let mut dec = NetDecoder::new(NetSettings {
-        max_fragment_bytes: 300,
-        fragment_timeout_ns: 30_000_000_000,
-    });
+    let mut dec =
+        NetDecoder::new(NetSettings { max_fragment_bytes: 300, fragment_timeout_ns: 30_000_000_000 });
     let (src, dst) = v4();
     let mk = |id: u16| {
         let mut ip = tcp_ip_packet(&spec(src, dst, &payload));
@@ -414,14 +348,8 @@ fn fragment_limit_drops_oldest_and_reports() {
     assert_eq!(decode_one(&mut dec, &pkt(6, 101, &a[2])), Ok(vec![]));
     assert_eq!(dec.pending_datagrams(), 1);
     // A fragment larger than the whole budget is dropped on its own.
-    let mut small = NetDecoder::new(NetSettings {
-        max_fragment_bytes: 50,
-        fragment_timeout_ns: 1,
-    });
-    assert_eq!(
-        decode_one(&mut small, &pkt(1, 101, &a[0])),
-        Err(NetIssue::FragmentLimit)
-    );
+    let mut small = NetDecoder::new(NetSettings { max_fragment_bytes: 50, fragment_timeout_ns: 1 });
+    assert_eq!(decode_one(&mut small, &pkt(1, 101, &a[0])), Err(NetIssue::FragmentLimit));
     assert_eq!(small.pending_datagrams(), 0);
 }
 
@@ -429,28 +357,18 @@ fn fragment_limit_drops_oldest_and_reports() {
 fn fragments_time_out_by_capture_time() {
     let payload: Vec<u8> = (0..50u8).collect();
     let (frags, _) = fragments(&payload);
-    let mut dec = NetDecoder::new(NetSettings {
-        max_fragment_bytes: 1 << 20,
-        fragment_timeout_ns: 30_000_000_000,
-    });
+    let mut dec =
+        NetDecoder::new(NetSettings { max_fragment_bytes: 1 << 20, fragment_timeout_ns: 30_000_000_000 });
     fn at(ts: i64, d: &[u8]) -> Packet<'_> {
-        Packet {
-            frame: 1,
-            ts_ns: ts,
-            linktype: 101,
-            data: d,
-            orig_len: d.len() as u32,
-        }
+        Packet { frame: 1, ts_ns: ts, linktype: 101, data: d, orig_len: d.len() as u32 }
     }
     let mut n = 0;
     dec.decode(&at(0, &frags[0]), &mut |_| n += 1).unwrap();
-    dec.decode(&at(1_000_000_000, &frags[1]), &mut |_| n += 1)
-        .unwrap();
+    dec.decode(&at(1_000_000_000, &frags[1]), &mut |_| n += 1).unwrap();
     assert_eq!(dec.pending_datagrams(), 1);
     // 31 s after the first fragment: the datagram has expired, the last fragment starts a
     // new one that stays incomplete.
-    dec.decode(&at(31_000_000_000, &frags[2]), &mut |_| n += 1)
-        .unwrap();
+    dec.decode(&at(31_000_000_000, &frags[2]), &mut |_| n += 1).unwrap();
     assert_eq!(n, 0);
     assert_eq!(dec.pending_datagrams(), 1);
     assert_eq!(dec.fragment_bytes(), 22 + 64);
@@ -464,10 +382,7 @@ fn garbage_never_panics() {
     let frames = [
         (1, tcp_frame(Link::QinQ(1, 2), &spec(s4, d4, b"abcdef"))),
         (276, tcp_frame(Link::Sll2, &spec(s6, d6, b"abcdef"))),
-        (
-            101,
-            add_ipv6_hop_by_hop(&tcp_ip_packet(&spec(s6, d6, b"abcdef"))).unwrap(),
-        ),
+        (101, add_ipv6_hop_by_hop(&tcp_ip_packet(&spec(s6, d6, b"abcdef"))).unwrap()),
         (0, tcp_frame(Link::Null, &spec(s4, d4, b"abcdef"))),
     ];
     let mut dec = NetDecoder::default();

@@ -59,15 +59,7 @@ pub fn conn_end(e: ConnEnd) -> &'static str {
 /// [`crate::render::json::write_message`].
 pub fn write_event_json(w: &mut dyn Write, ev: &Event<'_>) -> io::Result<()> {
     match ev {
-        Event::Connection {
-            conn,
-            client,
-            server,
-            start,
-            detection,
-            frame,
-            ts_ns,
-        } => {
+        Event::Connection { conn, client, server, start, detection, frame, ts_ns } => {
             head(w, "connection", *frame, *ts_ns)?;
             write!(
                 w,
@@ -87,31 +79,12 @@ pub fn write_event_json(w: &mut dyn Write, ev: &Event<'_>) -> io::Result<()> {
             flow(w, f)?;
             write!(w, ",\"type_id\":{}}}", frame.msg_type)
         }
-        Event::Gap {
-            flow: f,
-            offset,
-            len,
-            reason,
-            frame,
-            ts_ns,
-        } => {
+        Event::Gap { flow: f, offset, len, reason, frame, ts_ns } => {
             head(w, "gap", *frame, *ts_ns)?;
             flow(w, f)?;
-            write!(
-                w,
-                ",\"stream_offset\":{offset},\"length\":{len},\"reason\":\"{}\"}}",
-                gap_reason(*reason)
-            )
+            write!(w, ",\"stream_offset\":{offset},\"length\":{len},\"reason\":\"{}\"}}", gap_reason(*reason))
         }
-        Event::Skipped {
-            flow: f,
-            offset,
-            len,
-            reason,
-            first_frame,
-            last_frame,
-            ts_ns,
-        } => {
+        Event::Skipped { flow: f, offset, len, reason, first_frame, last_frame, ts_ns } => {
             head(w, "resync", *last_frame, *ts_ns)?;
             flow(w, f)?;
             write!(
@@ -120,16 +93,7 @@ pub fn write_event_json(w: &mut dyn Write, ev: &Event<'_>) -> io::Result<()> {
                 skip_reason(*reason)
             )
         }
-        Event::Incomplete {
-            flow: f,
-            offset,
-            msg_type,
-            have,
-            need,
-            first_frame,
-            last_frame,
-            ts_ns,
-        } => {
+        Event::Incomplete { flow: f, offset, msg_type, have, need, first_frame, last_frame, ts_ns } => {
             head(w, "incomplete", *last_frame, *ts_ns)?;
             flow(w, f)?;
             write!(
@@ -137,58 +101,28 @@ pub fn write_event_json(w: &mut dyn Write, ev: &Event<'_>) -> io::Result<()> {
                 ",\"frames\":[{first_frame},{last_frame}],\"stream_offset\":{offset},\"type_id\":{msg_type},\"have\":{have},\"need\":{need}}}"
             )
         }
-        Event::Implausible {
-            flow: f,
-            offset,
-            msg_type,
-            length,
-            frame,
-            ts_ns,
-        } => {
+        Event::Implausible { flow: f, offset, msg_type, length, frame, ts_ns } => {
             head(w, "implausible_header", *frame, *ts_ns)?;
             flow(w, f)?;
-            write!(
-                w,
-                ",\"stream_offset\":{offset},\"type_id\":{msg_type},\"message_length\":{length}}}"
-            )
+            write!(w, ",\"stream_offset\":{offset},\"type_id\":{msg_type},\"message_length\":{length}}}")
         }
-        Event::Conflict {
-            flow: f,
-            offset,
-            len,
-            frame,
-            ts_ns,
-        } => {
+        Event::Conflict { flow: f, offset, len, frame, ts_ns } => {
             head(w, "retransmission_conflict", *frame, *ts_ns)?;
             flow(w, f)?;
             write!(w, ",\"stream_offset\":{offset},\"length\":{len}}}")
         }
-        Event::Limit {
-            conn,
-            setting,
-            frame,
-            ts_ns,
-        } => {
+        Event::Limit { conn, setting, frame, ts_ns } => {
             head(w, "limit", *frame, *ts_ns)?;
             if let Some(c) = conn {
                 write!(w, ",\"connection\":{c}")?;
             }
             write!(w, ",\"setting\":\"{setting}\"}}")
         }
-        Event::ConnectionEnd {
-            conn,
-            end,
-            frame,
-            ts_ns,
-        } => {
+        Event::ConnectionEnd { conn, end, frame, ts_ns } => {
             head(w, "connection_end", *frame, *ts_ns)?;
             write!(w, ",\"connection\":{conn},\"end\":\"{}\"}}", conn_end(*end))
         }
-        Event::PacketIssue {
-            frame,
-            ts_ns,
-            issue,
-        } => {
+        Event::PacketIssue { frame, ts_ns, issue } => {
             head(w, "packet_issue", *frame, *ts_ns)?;
             write!(w, ",\"issue\":")?;
             write_str(w, issue)?;

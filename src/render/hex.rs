@@ -16,11 +16,7 @@ pub fn write_hex(w: &mut dyn Write, bytes: &[u8], indent: &str) -> io::Result<()
         }
         write!(w, " ")?;
         for &b in chunk {
-            let c = if (0x20..0x7f).contains(&b) {
-                b as char
-            } else {
-                '.'
-            };
+            let c = if (0x20..0x7f).contains(&b) { b as char } else { '.' };
             write!(w, "{c}")?;
         }
         writeln!(w)?;

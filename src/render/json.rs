@@ -74,40 +74,17 @@ fn write_named(w: &mut dyn Write, t: &crate::cti::spec::ValueTable, n: u32) -> i
 }
 
 /// Write one message object (no trailing newline).
-pub fn write_message(
-    w: &mut dyn Write,
-    flow: &Flow,
-    frame: &Frame<'_>,
-    d: &Decoded,
-) -> io::Result<()> {
+pub fn write_message(w: &mut dyn Write, flow: &Flow, frame: &Frame<'_>, d: &Decoded) -> io::Result<()> {
     let bytes = frame.bytes;
-    write!(
-        w,
-        "{{\"schema\":{SCHEMA_VERSION},\"frame\":{},\"frames\":[",
-        frame.last_frame
-    )?;
+    write!(w, "{{\"schema\":{SCHEMA_VERSION},\"frame\":{},\"frames\":[", frame.last_frame)?;
     if frame.first_frame == frame.last_frame {
         write!(w, "{}]", frame.last_frame)?;
     } else {
         write!(w, "{},{}]", frame.first_frame, frame.last_frame)?;
     }
-    write!(
-        w,
-        ",\"time\":\"{}\",\"epoch_ns\":{}",
-        time::format_rfc3339(frame.ts_ns),
-        frame.ts_ns
-    )?;
-    write!(
-        w,
-        ",\"connection\":{},\"direction\":\"{}\"",
-        flow.conn,
-        flow.dir.as_str()
-    )?;
-    write!(
-        w,
-        ",\"src\":\"{}\",\"dst\":\"{}\",\"stream_offset\":{}",
-        flow.src, flow.dst, frame.offset
-    )?;
+    write!(w, ",\"time\":\"{}\",\"epoch_ns\":{}", time::format_rfc3339(frame.ts_ns), frame.ts_ns)?;
+    write!(w, ",\"connection\":{},\"direction\":\"{}\"", flow.conn, flow.dir.as_str())?;
+    write!(w, ",\"src\":\"{}\",\"dst\":\"{}\",\"stream_offset\":{}", flow.src, flow.dst, frame.offset)?;
     write!(
         w,
         ",\"protocol_version\":{},\"version_source\":\"{}\"",
@@ -173,11 +150,7 @@ pub fn write_message(
             }
         }
         if let Value::Time(t) = f.value {
-            write!(
-                w,
-                ",\"time\":\"{}\"",
-                time::format_rfc3339(t as i64 * 1_000_000_000)
-            )?;
+            write!(w, ",\"time\":\"{}\"", time::format_rfc3339(t as i64 * 1_000_000_000))?;
         }
         if let Some((g, i)) = f.group {
             write!(w, ",\"group\":")?;

@@ -62,10 +62,7 @@ pub fn type_label(msg_type: u32) -> String {
 
 impl Summary {
     pub fn new(time_format: TimeFormat) -> Self {
-        Summary {
-            time_format,
-            first_ts: None,
-        }
+        Summary { time_format, first_ts: None }
     }
 
     /// Set the reference for relative times (the first packet of the capture).
@@ -119,12 +116,7 @@ impl Summary {
         write!(w, " len={}", frame.bytes.len())?;
         if !d.anomalies.is_empty() {
             let n = d.anomalies.len() + d.anomalies_dropped as usize;
-            write!(
-                w,
-                " [{n} anomal{}: {}",
-                if n == 1 { "y" } else { "ies" },
-                d.anomalies[0].code
-            )?;
+            write!(w, " [{n} anomal{}: {}", if n == 1 { "y" } else { "ies" }, d.anomalies[0].code)?;
             if n > 1 {
                 write!(w, ", …")?;
             }
@@ -136,15 +128,7 @@ impl Summary {
     /// Write one event as one line.
     pub fn write_event(&mut self, w: &mut dyn Write, ev: &Event<'_>) -> io::Result<()> {
         match ev {
-            Event::Connection {
-                conn,
-                client,
-                server,
-                start,
-                detection,
-                frame,
-                ts_ns,
-            } => {
+            Event::Connection { conn, client, server, start, detection, frame, ts_ns } => {
                 self.prefix(w, *frame, *ts_ns, None)?;
                 let start = match start {
                     ConnStart::Handshake => "handshake captured",
@@ -154,37 +138,18 @@ impl Summary {
                     Detection::Port => format!("server port {}", server.port()),
                     Detection::Heuristic => "recognised by CTI header heuristic".to_string(),
                 };
-                writeln!(
-                    w,
-                    "[connection {conn}] CTI client {client}, server {server} ({start}; {how})"
-                )
+                writeln!(w, "[connection {conn}] CTI client {client}, server {server} ({start}; {how})")
             }
-            Event::Message {
-                flow,
-                version,
-                frame,
-            } => {
+            Event::Message { flow, version, frame } => {
                 self.prefix(w, frame.last_frame, frame.ts_ns, Some(flow))?;
-                write!(
-                    w,
-                    "{} len={}",
-                    type_label(frame.msg_type),
-                    frame.bytes.len()
-                )?;
+                write!(w, "{} len={}", type_label(frame.msg_type), frame.bytes.len())?;
                 let max = guide_max_message(*version);
                 if frame.bytes.len() as u64 > max as u64 {
                     write!(w, " [over the guide's {max}-byte maximum]")?;
                 }
                 writeln!(w)
             }
-            Event::Gap {
-                flow,
-                offset,
-                len,
-                reason,
-                frame,
-                ts_ns,
-            } => {
+            Event::Gap { flow, offset, len, reason, frame, ts_ns } => {
                 self.prefix(w, *frame, *ts_ns, Some(flow))?;
                 let why = match reason {
                     GapReason::BufferLimit => "later data exceeded the reassembly buffer",
@@ -192,20 +157,9 @@ impl Summary {
                     GapReason::ConnectionEnd => "connection ended with the hole open",
                     GapReason::Truncated => "cut by the capture's snap length",
                 };
-                writeln!(
-                    w,
-                    "[gap] {len} bytes missing at stream offset {offset} ({why})"
-                )
+                writeln!(w, "[gap] {len} bytes missing at stream offset {offset} ({why})")
             }
-            Event::Skipped {
-                flow,
-                offset,
-                len,
-                reason,
-                first_frame,
-                last_frame,
-                ts_ns,
-            } => {
+            Event::Skipped { flow, offset, len, reason, first_frame, last_frame, ts_ns } => {
                 self.prefix(w, *last_frame, *ts_ns, Some(flow))?;
                 let why = match reason {
                     crate::cti::framing::SkipReason::Midstream => "capture started mid-stream",
@@ -218,16 +172,7 @@ impl Summary {
                     "[resync] skipped {len} bytes at stream offset {offset} (frames {first_frame}-{last_frame}; {why})"
                 )
             }
-            Event::Incomplete {
-                flow,
-                offset,
-                msg_type,
-                have,
-                need,
-                first_frame,
-                last_frame,
-                ts_ns,
-            } => {
+            Event::Incomplete { flow, offset, msg_type, have, need, first_frame, last_frame, ts_ns } => {
                 self.prefix(w, *last_frame, *ts_ns, Some(flow))?;
                 writeln!(
                     w,
@@ -235,51 +180,28 @@ impl Summary {
                     type_label(*msg_type)
                 )
             }
-            Event::Implausible {
-                flow,
-                offset,
-                msg_type,
-                length,
-                frame,
-                ts_ns,
-            } => {
+            Event::Implausible { flow, offset, msg_type, length, frame, ts_ns } => {
                 self.prefix(w, *frame, *ts_ns, Some(flow))?;
                 writeln!(
                     w,
                     "[implausible header] MessageLength {length} (type {msg_type}) at stream offset {offset}: resynchronising"
                 )
             }
-            Event::Conflict {
-                flow,
-                offset,
-                len,
-                frame,
-                ts_ns,
-            } => {
+            Event::Conflict { flow, offset, len, frame, ts_ns } => {
                 self.prefix(w, *frame, *ts_ns, Some(flow))?;
                 writeln!(
                     w,
                     "[retransmission conflict] {len} bytes at stream offset {offset} differ from the first copy (first copy kept)"
                 )
             }
-            Event::Limit {
-                conn,
-                setting,
-                frame,
-                ts_ns,
-            } => {
+            Event::Limit { conn, setting, frame, ts_ns } => {
                 self.prefix(w, *frame, *ts_ns, None)?;
                 match conn {
                     Some(c) => writeln!(w, "[limit] connection {c}: {setting} reached"),
                     None => writeln!(w, "[limit] {setting} reached"),
                 }
             }
-            Event::ConnectionEnd {
-                conn,
-                end,
-                frame,
-                ts_ns,
-            } => {
+            Event::ConnectionEnd { conn, end, frame, ts_ns } => {
                 self.prefix(w, *frame, *ts_ns, None)?;
                 let how = match end {
                     ConnEnd::Fin => "closed (FIN)",
@@ -290,11 +212,7 @@ impl Summary {
                 };
                 writeln!(w, "[connection {conn}] {how}")
             }
-            Event::PacketIssue {
-                frame,
-                ts_ns,
-                issue,
-            } => {
+            Event::PacketIssue { frame, ts_ns, issue } => {
                 self.prefix(w, *frame, *ts_ns, None)?;
                 writeln!(w, "[packet] {issue}")
             }

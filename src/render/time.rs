@@ -22,13 +22,7 @@ fn split(ts_ns: TimestampNs) -> ((i64, u32, u32), u32, u32, u32, u32) {
     let nanos = ts_ns.rem_euclid(1_000_000_000) as u32;
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400) as u32;
-    (
-        civil_from_days(days),
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60,
-        nanos,
-    )
+    (civil_from_days(days), sod / 3600, sod % 3600 / 60, sod % 60, nanos)
 }
 
 /// `2024-05-01 10:00:00.123456` (UTC, `digits` fractional digits, 0..=9).
@@ -70,14 +64,8 @@ mod tests {
     fn known_dates() {
         assert_eq!(format_utc(0, 0), "1970-01-01 00:00:00");
         // 2024-02-29 12:34:56.789 UTC = 1709210096.789
-        assert_eq!(
-            format_utc(1_709_210_096_789_000_000, 6),
-            "2024-02-29 12:34:56.789000"
-        );
-        assert_eq!(
-            format_rfc3339(1_709_210_096_000_000_001),
-            "2024-02-29T12:34:56.000000001Z"
-        );
+        assert_eq!(format_utc(1_709_210_096_789_000_000, 6), "2024-02-29 12:34:56.789000");
+        assert_eq!(format_rfc3339(1_709_210_096_000_000_001), "2024-02-29T12:34:56.000000001Z");
         assert_eq!(format_utc(-1, 9), "1969-12-31 23:59:59.999999999");
         assert_eq!(format_seconds(1_500_000_000, 6), "1.500000");
         assert_eq!(format_seconds(-2_000_000, 3), "-0.002");

@@ -7,19 +7,11 @@ use crate::render::{time, value};
 use std::io::{self, Write};
 
 /// Write the tree of one message.
-pub fn write_tree(
-    w: &mut dyn Write,
-    flow: &Flow,
-    frame: &Frame<'_>,
-    d: &Decoded,
-) -> io::Result<()> {
+pub fn write_tree(w: &mut dyn Write, flow: &Flow, frame: &Frame<'_>, d: &Decoded) -> io::Result<()> {
     let frames = if frame.first_frame == frame.last_frame {
         format!("Frame {}", frame.last_frame)
     } else {
-        format!(
-            "Frame {} (bytes from frames {}-{})",
-            frame.last_frame, frame.first_frame, frame.last_frame
-        )
+        format!("Frame {} (bytes from frames {}-{})", frame.last_frame, frame.first_frame, frame.last_frame)
     };
     writeln!(
         w,
@@ -28,17 +20,9 @@ pub fn write_tree(
         flow.conn,
         flow.dir.as_str()
     )?;
-    writeln!(
-        w,
-        "    {} → {}, stream offset {}",
-        flow.src, flow.dst, frame.offset
-    )?;
+    writeln!(w, "    {} → {}, stream offset {}", flow.src, flow.dst, frame.offset)?;
     let name = d.type_name().unwrap_or("UNKNOWN");
-    let table = d
-        .spec
-        .and_then(|s| s.table)
-        .map(|t| format!(", guide table {t}"))
-        .unwrap_or_default();
+    let table = d.spec.and_then(|s| s.table).map(|t| format!(", guide table {t}")).unwrap_or_default();
     writeln!(
         w,
         "CTI Server Protocol, {name} ({}), {} bytes, protocol version {} ({}){table}",
@@ -47,8 +31,9 @@ pub fn write_tree(
         d.version,
         d.version_source.map_or("?", |s| s.as_str())
     )?;
-    writeln!(w, "    {:>5}  MessageLength: {}", "0+4", frame.length)?;
-    writeln!(w, "    {:>5}  MessageType: {name} ({})", "4+4", d.msg_type)?;
+    writeln!(w, "    Header")?;
+    writeln!(w, "        {:<8}MessageLength: {}", "0+4", frame.length)?;
+    writeln!(w, "        {:<8}MessageType: {name} ({})", "4+4", d.msg_type)?;
     let bytes = frame.bytes;
     let mut section: Option<Part> = None;
     let mut group: Option<(&str, u16)> = None;
@@ -56,15 +41,7 @@ pub fn write_tree(
         if section != Some(f.part) {
             section = Some(f.part);
             group = None;
-            writeln!(
-                w,
-                "    {} part",
-                if f.part == Part::Fixed {
-                    "Fixed"
-                } else {
-                    "Floating"
-                }
-            )?;
+            writeln!(w, "    {} part", if f.part == Part::Fixed { "Fixed" } else { "Floating" })?;
         }
         if f.group != group {
             if let Some((g, i)) = f.group {
@@ -72,22 +49,13 @@ pub fn write_tree(
             }
             group = f.group;
         }
-        let indent = if f.group.is_some() {
-            "            "
-        } else {
-            "        "
-        };
+        let indent = if f.group.is_some() { "            " } else { "        " };
         let pos = format!("{}+{}", f.offset, f.len);
         let tag = match f.tag {
             Some(t) => format!(" (tag {t})"),
             None => String::new(),
         };
-        writeln!(
-            w,
-            "{indent}{pos:>7}  {}{tag}: {}",
-            f.name,
-            value::display(f, bytes)
-        )?;
+        writeln!(w, "{indent}{pos:<8}{}{tag}: {}", f.name, value::display(f, bytes))?;
     }
     if !d.anomalies.is_empty() {
         writeln!(w, "    Anomalies")?;
@@ -95,11 +63,7 @@ pub fn write_tree(
             writeln!(w, "        @{} [{}] {}", a.offset, a.code, a.message)?;
         }
         if d.anomalies_dropped > 0 {
-            writeln!(
-                w,
-                "        [too_many_anomalies] {} more not shown",
-                d.anomalies_dropped
-            )?;
+            writeln!(w, "        [too_many_anomalies] {} more not shown", d.anomalies_dropped)?;
         }
     }
     Ok(())

@@ -66,15 +66,13 @@ pub fn display(f: &Field, frame: &[u8]) -> String {
                 }
                 (Some(t), Some(n)) => match named(t, n) {
                     Some(name) => format!("{name} ({raw})"),
-                    None => format!("{raw} (not a {} value)", t.name),
+                    None if t.kind == ValueKind::Enum => format!("{raw} (not a {} value)", t.name),
+                    None => raw,
                 },
                 _ => raw,
             }
         }
-        Value::Time(t) => format!(
-            "{} UTC ({t})",
-            time::format_utc(t as i64 * 1_000_000_000, 0)
-        ),
+        Value::Time(t) => format!("{} UTC ({t})", time::format_utc(t as i64 * 1_000_000_000, 0)),
         Value::Text { start, len } => format!("{:?}", range_str(frame, (start, len))),
         Value::Bytes { start, len } | Value::Raw { start, len } => {
             let b = slice(frame, start, len);
@@ -90,11 +88,7 @@ pub fn display(f: &Field, frame: &[u8]) -> String {
             format!("{} = {:?}", range_str(frame, name), range_str(frame, value))
         }
         Value::NamedArray { index, name, value } => {
-            format!(
-                "{}[{index}] = {:?}",
-                range_str(frame, name),
-                range_str(frame, value)
-            )
+            format!("{}[{index}] = {:?}", range_str(frame, name), range_str(frame, value))
         }
         Value::TaskId([a, b, c]) => {
             format!("TaskGroupHigh {a}, TaskGroupLow {b}, SequenceNumber {c}")

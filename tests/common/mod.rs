@@ -55,17 +55,7 @@ impl Conv {
     pub fn segment(&self, side: usize, seq: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
         let (src, dst) = self.ends(side);
         let ack = self.seq[1 - side];
-        tcp_frame(
-            self.link,
-            &TcpSpec {
-                src,
-                dst,
-                seq,
-                ack,
-                flags,
-                payload,
-            },
-        )
+        tcp_frame(self.link, &TcpSpec { src, dst, seq, ack, flags, payload })
     }
 
     pub fn push(&mut self, frame: Vec<u8>) {
@@ -80,14 +70,7 @@ impl Conv {
         let (src, dst) = self.ends(S);
         let synack = tcp_frame(
             self.link,
-            &TcpSpec {
-                src,
-                dst,
-                seq: self.seq[S],
-                ack: self.seq[C],
-                flags: SYN | ACK,
-                payload: &[],
-            },
+            &TcpSpec { src, dst, seq: self.seq[S], ack: self.seq[C], flags: SYN | ACK, payload: &[] },
         );
         self.push(synack);
         self.seq[S] = self.seq[S].wrapping_add(1);
@@ -128,96 +111,47 @@ impl Conv {
 /// CTI messages of a short agent desktop session at protocol version `v`.
 pub fn desktop_session(v: u32) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
     let mut open = MessageBuilder::named("OPEN_REQ", v);
-    open.set("InvokeID", 1)
-        .unwrap()
-        .set("VersionNumber", v as u64)
-        .unwrap();
-    open.set("IdleTimeout", 120)
-        .unwrap()
-        .set("PeripheralID", 5000)
-        .unwrap();
-    open.set("ServicesRequested", 0x7)
-        .unwrap()
-        .set("CallMsgMask", 0xffff)
-        .unwrap();
+    open.set("InvokeID", 1).unwrap().set("VersionNumber", v as u64).unwrap();
+    open.set("IdleTimeout", 120).unwrap().set("PeripheralID", 5000).unwrap();
+    open.set("ServicesRequested", 0x7).unwrap().set("CallMsgMask", 0xffff).unwrap();
     open.set("AgentStateMask", 0x3ff).unwrap();
-    open.text("ClientID", "desk1")
-        .unwrap()
-        .bytes("ClientPassword", b"")
-        .unwrap();
-    open.text("AgentExtension", "3001")
-        .unwrap()
-        .text("AgentID", "1001")
-        .unwrap();
+    open.text("ClientID", "desk1").unwrap().bytes("ClientPassword", b"").unwrap();
+    open.text("AgentExtension", "3001").unwrap().text("AgentID", "1001").unwrap();
     let mut conf = MessageBuilder::named("OPEN_CONF", v);
-    conf.set("InvokeID", 1)
-        .unwrap()
-        .set("ServicesGranted", 0x7)
-        .unwrap();
-    conf.set("PeripheralOnline", 1)
-        .unwrap()
-        .set("PeripheralType", 17)
-        .unwrap()
-        .set("AgentState", 2)
-        .unwrap();
+    conf.set("InvokeID", 1).unwrap().set("ServicesGranted", 0x7).unwrap();
+    conf.set("PeripheralOnline", 1).unwrap().set("PeripheralType", 17).unwrap().set("AgentState", 2).unwrap();
+    conf.number("NumPeripherals", 0).unwrap();
     let mut hb = MessageBuilder::named("HEARTBEAT_REQ", v);
     hb.set("InvokeID", 2).unwrap();
     let mut hbc = MessageBuilder::named("HEARTBEAT_CONF", v);
     hbc.set("InvokeID", 2).unwrap();
     let mut st = MessageBuilder::named("AGENT_STATE_EVENT", v);
-    st.set("PeripheralID", 5000)
-        .unwrap()
-        .set("AgentState", 3)
-        .unwrap()
-        .set("PeripheralType", 17)
-        .unwrap();
-    st.text("AgentID", "1001")
-        .unwrap()
-        .text("AgentExtension", "3001")
-        .unwrap();
+    st.set("PeripheralID", 5000).unwrap().set("AgentState", 3).unwrap().set("PeripheralType", 17).unwrap();
+    st.text("AgentID", "1001").unwrap().text("AgentExtension", "3001").unwrap();
+    if v >= 16 {
+        st.number("Direction", 0).unwrap();
+    }
+    if v >= 22 {
+        st.number("MaxBeyondTaskLimit", 0).unwrap();
+    }
     let mut begin = MessageBuilder::named("BEGIN_CALL_EVENT", v);
-    begin
-        .set("PeripheralID", 5000)
-        .unwrap()
-        .set("ConnectionCallID", 77)
-        .unwrap();
-    begin
-        .set("ConnectionDeviceIDType", 0)
-        .unwrap()
-        .set("CallType", 1)
-        .unwrap();
+    begin.set("PeripheralID", 5000).unwrap().set("ConnectionCallID", 77).unwrap();
+    begin.set("ConnectionDeviceIDType", 0).unwrap().set("CallType", 1).unwrap();
     begin.set("PeripheralType", 17).unwrap();
-    begin
-        .text("ConnectionDeviceID", "3001")
-        .unwrap()
-        .text("ANI", "+14155550123")
-        .unwrap();
+    begin.text("ConnectionDeviceID", "3001").unwrap().text("ANI", "+14155550123").unwrap();
     begin.text("DNIS", "8005550100").unwrap();
     begin.named_var("user.account", "42").unwrap();
     begin.set("NumNamedVariables", 1).unwrap();
     let mut end = MessageBuilder::named("END_CALL_EVENT", v);
-    end.set("PeripheralID", 5000)
-        .unwrap()
-        .set("ConnectionCallID", 77)
-        .unwrap();
-    end.set("ConnectionDeviceIDType", 0)
-        .unwrap()
-        .set("PeripheralType", 17)
-        .unwrap();
+    end.set("PeripheralID", 5000).unwrap().set("ConnectionCallID", 77).unwrap();
+    end.set("ConnectionDeviceIDType", 0).unwrap().set("PeripheralType", 17).unwrap();
     end.text("ConnectionDeviceID", "3001").unwrap();
     let mut close = MessageBuilder::named("CLOSE_REQ", v);
     close.set("InvokeID", 3).unwrap();
     let mut closec = MessageBuilder::named("CLOSE_CONF", v);
     closec.set("InvokeID", 3).unwrap();
     let client = vec![open.build(), hb.build(), close.build()];
-    let server = vec![
-        conf.build(),
-        hbc.build(),
-        st.build(),
-        begin.build(),
-        end.build(),
-        closec.build(),
-    ];
+    let server = vec![conf.build(), hbc.build(), st.build(), begin.build(), end.build(), closec.build()];
     (client, server)
 }
 

@@ -24,8 +24,8 @@ fn main() -> ExitCode {
     // `ctiscope FILE`, `ctiscope -r FILE`, `ctiscope -V FILE` mean `ctiscope decode ...`.
     if let Some(first) = argv.get(1) {
         let is_sub = args::SUBCOMMANDS.contains(&first.as_str());
-        let is_top_flag = matches!(first.as_str(), "-h" | "--help" | "--version")
-            || (first == "-V" && argv.len() == 2);
+        let is_top_flag =
+            matches!(first.as_str(), "-h" | "--help" | "--version") || (first == "-V" && argv.len() == 2);
         if !is_sub && !is_top_flag {
             argv.insert(1, "decode".to_string());
         }
@@ -66,11 +66,8 @@ fn spec_cmd(a: SpecArgs) -> io::Result<u8> {
     match a.message {
         None => {
             for t in spec::types::MESSAGE_TYPES {
-                let layout = if spec::message(t.id, None).is_some() {
-                    ""
-                } else {
-                    "  (layout not documented)"
-                };
+                let layout =
+                    if spec::message(t.id, None).is_some() { "" } else { "  (layout not documented)" };
                 writeln!(out, "{:>3} {}{layout}", t.id, t.name)?;
             }
         }
@@ -84,14 +81,10 @@ fn spec_cmd(a: SpecArgs) -> io::Result<u8> {
                 None => {
                     let known = q.parse::<u32>().ok().and_then(spec::type_name);
                     match known {
-                        Some(name) => {
-                            writeln!(out, "{q} is {name}: no source documents its layout")?
-                        }
+                        Some(name) => writeln!(out, "{q} is {name}: no source documents its layout")?,
                         None => {
                             out.flush()?;
-                            eprintln!(
-                                "ctiscope: no message type {q:?}; `ctiscope spec` lists them"
-                            );
+                            eprintln!("ctiscope: no message type {q:?}; `ctiscope spec` lists them");
                             return Ok(EXIT_INPUT);
                         }
                     }
@@ -121,15 +114,9 @@ impl Printer {
         if let Event::ConnectionEnd { conn, .. } = ev {
             self.versions.remove(conn);
         }
-        if let Event::Message {
-            flow,
-            version,
-            frame,
-        } = ev
-        {
+        if let Event::Message { flow, version, frame } = ev {
             let st = self.versions.entry(flow.conn).or_default();
-            self.decoder
-                .decode_into(frame.bytes, *version, st, &mut self.decoded);
+            self.decoder.decode_into(frame.bytes, *version, st, &mut self.decoded);
             let d = &self.decoded;
             let format = self.format;
             match format {
@@ -177,11 +164,7 @@ impl Printer {
 
     fn end(&mut self, w: &mut dyn Write) -> io::Result<()> {
         if self.format == OutFormat::Json {
-            w.write_all(if self.json_count == 0 {
-                b"[]\n"
-            } else {
-                b"\n]\n"
-            })?;
+            w.write_all(if self.json_count == 0 { b"[]\n" } else { b"\n]\n" })?;
         }
         Ok(())
     }
@@ -199,9 +182,7 @@ fn json_sep(w: &mut dyn Write, format: OutFormat, count: &mut u64) -> io::Result
 fn decode(a: DecodeArgs) -> io::Result<u8> {
     let inputs = a.input.inputs();
     if inputs.is_empty() {
-        eprintln!(
-            "ctiscope: no capture given: `ctiscope decode FILE` (or `-r FILE`, `-` for stdin)"
-        );
+        eprintln!("ctiscope: no capture given: `ctiscope decode FILE` (or `-r FILE`, `-` for stdin)");
         return Ok(EXIT_INPUT);
     }
     let settings = settings(&a.input);
@@ -213,9 +194,7 @@ fn decode(a: DecodeArgs) -> io::Result<u8> {
         verbose: a.verbose,
         hex: a.hex,
         summary: Summary::new(TimeFormat::Absolute),
-        decoder: Decoder {
-            forced: a.protocol_version,
-        },
+        decoder: Decoder { forced: a.protocol_version },
         versions: HashMap::new(),
         decoded: Decoded::default(),
         json_count: 0,
@@ -236,9 +215,7 @@ fn decode(a: DecodeArgs) -> io::Result<u8> {
             if write_err.is_some() {
                 return;
             }
-            let r = printer
-                .event(&mut out, &ev)
-                .and_then(|_| if live { out.flush() } else { Ok(()) });
+            let r = printer.event(&mut out, &ev).and_then(|_| if live { out.flush() } else { Ok(()) });
             if let Err(e) = r {
                 write_err = Some(e);
             }

@@ -208,10 +208,7 @@ pub mod types;
 
 /// The entry of message_types.tsv for a MessageType number.
 pub fn type_info(id: u32) -> Option<&'static MessageTypeInfo> {
-    types::MESSAGE_TYPES
-        .binary_search_by_key(&id, |t| t.id)
-        .ok()
-        .map(|i| &types::MESSAGE_TYPES[i])
+    types::MESSAGE_TYPES.binary_search_by_key(&id, |t| t.id).ok().map(|i| &types::MESSAGE_TYPES[i])
 }
 
 /// The name of a MessageType number, if it has one.
@@ -234,10 +231,7 @@ impl MessageSpec {
     /// network recording messages were renumbered in PV25; see [`message`]).
     pub fn id_at(&self, version: u32) -> u32 {
         if version <= 24 {
-            if let Some(&(old, _)) = messages::PV24_NUMBERS
-                .iter()
-                .find(|(_, new)| *new == self.id)
-            {
+            if let Some(&(old, _)) = messages::PV24_NUMBERS.iter().find(|(_, new)| *new == self.id) {
                 return old;
             }
         }
@@ -281,9 +275,7 @@ pub fn message(id: u32, version: Option<u32>) -> Option<&'static MessageSpec> {
 
 /// The layout with this spec name (ASCII case-insensitive).
 pub fn message_by_name(name: &str) -> Option<&'static MessageSpec> {
-    messages::ALL
-        .iter()
-        .find(|m| m.name.eq_ignore_ascii_case(name))
+    messages::ALL.iter().find(|m| m.name.eq_ignore_ascii_case(name))
 }
 
 /// A floating tag by number.
@@ -324,9 +316,7 @@ pub fn fixed_layout(spec: &MessageSpec, version: u32) -> impl Iterator<Item = &'
 
 /// Size of the fixed part at protocol `version`, in bytes after the 8-byte header.
 pub fn fixed_size(spec: &MessageSpec, version: u32) -> usize {
-    fixed_layout(spec, version)
-        .map(|f| usize::from(f.size))
-        .sum()
+    fixed_layout(spec, version).map(|f| usize::from(f.size)).sum()
 }
 
 /// Human-readable layout, as `ctiscope spec NAME` prints it.
@@ -358,29 +348,16 @@ pub fn describe(spec: &MessageSpec) -> String {
         let name = message(c, None).map_or("?", |m| m.name);
         let _ = writeln!(s, "  confirm: {name} ({c})");
     }
-    let renumbered = messages::PV24_NUMBERS
-        .iter()
-        .find(|(_, new)| *new == spec.id);
+    let renumbered = messages::PV24_NUMBERS.iter().find(|(_, new)| *new == spec.id);
     if let Some((old, _)) = renumbered {
         let _ = writeln!(s, "  MessageType {old} up to protocol version 24");
     }
     let total = fixed_size(spec, u32::MAX);
     let _ = writeln!(s, "  fixed part ({total} bytes after the 8-byte header):");
-    let _ = writeln!(
-        s,
-        "    {:>4}  {:<34} {:<7} {:>4}",
-        "off", "field", "type", "size"
-    );
+    let _ = writeln!(s, "    {:>4}  {:<34} {:<7} {:>4}", "off", "field", "type", "size");
     let mut off = 0usize;
     for f in spec.fixed {
-        let _ = write!(
-            s,
-            "    {:>4}  {:<34} {:<7} {:>4}",
-            off,
-            f.name,
-            f.ty.name(),
-            f.size
-        );
+        let _ = write!(s, "    {:>4}  {:<34} {:<7} {:>4}", off, f.name, f.ty.name(), f.size);
         if let Some(t) = f.values {
             let _ = write!(s, "  values: {}", t.name);
         }

@@ -833,6 +833,7 @@ pub const DISPOSITION: ValueTable = ValueTable {
     source: "enums.md section 26: Disposition codes (CalledPartyDisposition, USHORT)",
     note: None,
     entries: &[
+        (0, "NONE"),
         (1, "abandoned in network"),
         (2, "abandoned in local queue"),
         (3, "abandoned ring"),

@@ -34,11 +34,7 @@ enum Chunk {
     /// frame that carried it.
     Bytes { data: Vec<u8>, marks: Vec<Mark> },
     /// Bytes cut by the snap length: reported as a `Truncated` gap when reached.
-    Missing {
-        len: u64,
-        frame: u64,
-        ts_ns: TimestampNs,
-    },
+    Missing { len: u64, frame: u64, ts_ns: TimestampNs },
 }
 
 impl Chunk {
@@ -198,12 +194,9 @@ impl Dir {
         let (h1, h2) = self.hist.as_slices();
         match diff_span(h1, h2, i, bytes) {
             None => cx.stats.retransmitted_bytes += bytes.len() as u64,
-            Some((first, last)) => conflict(
-                cmp_start + first as u64,
-                (last - first + 1) as u64,
-                bytes.len(),
-                cx,
-            ),
+            Some((first, last)) => {
+                conflict(cmp_start + first as u64, (last - first + 1) as u64, bytes.len(), cx)
+            }
         }
     }
 
@@ -253,9 +246,7 @@ impl Dir {
             if pos == self.next {
                 match piece {
                     Src::Bytes(b) => self.deliver(pos, b, cx.frame, cx.ts_ns, cx),
-                    Src::Missing(len) => {
-                        self.gap(len, GapReason::Truncated, cx.frame, cx.ts_ns, cx)
-                    }
+                    Src::Missing(len) => self.gap(len, GapReason::Truncated, cx.frame, cx.ts_ns, cx),
                 }
             } else {
                 self.insert(pos, piece, cx);
@@ -270,77 +261,37 @@ impl Dir {
             Src::Bytes(b) => {
                 cx.stats.out_of_order_segments += 1;
                 self.buf_bytes += b.len();
-                let mark = |at| Mark {
-                    at,
-                    frame: cx.frame,
-                    ts_ns: cx.ts_ns,
-                };
+                let mark = |at| Mark { at, frame: cx.frame, ts_ns: cx.ts_ns };
                 // Append to the chunk that ends right here, if any.
-                if let Some((&cs, Chunk::Bytes { data, marks })) =
-                    self.buf.range_mut(..pos).next_back()
-                {
+                if let Some((&cs, Chunk::Bytes { data, marks })) = self.buf.range_mut(..pos).next_back() {
                     if cs + data.len() as u64 == pos {
                         marks.push(mark(data.len()));
                         data.extend_from_slice(b);
                         return;
                     }
                 }
-                self.buf.insert(
-                    pos,
-                    Chunk::Bytes {
-                        data: b.to_vec(),
-                        marks: vec![mark(0)],
-                    },
-                );
+                self.buf.insert(pos, Chunk::Bytes { data: b.to_vec(), marks: vec![mark(0)] });
             }
             Src::Missing(len) => {
-                self.buf.insert(
-                    pos,
-                    Chunk::Missing {
-                        len,
-                        frame: cx.frame,
-                        ts_ns: cx.ts_ns,
-                    },
-                );
+                self.buf.insert(pos, Chunk::Missing { len, frame: cx.frame, ts_ns: cx.ts_ns });
             }
         }
     }
 
     /// Delivers bytes at `next`.
-    fn deliver(
-        &mut self,
-        off: u64,
-        data: &[u8],
-        frame: u64,
-        ts_ns: TimestampNs,
-        cx: &mut Ctx<'_, '_>,
-    ) {
+    fn deliver(&mut self, off: u64, data: &[u8], frame: u64, ts_ns: TimestampNs, cx: &mut Ctx<'_, '_>) {
         debug_assert_eq!(off, self.next);
         if data.is_empty() {
             return;
         }
-        (cx.out)(StreamEvent::Data {
-            conn: cx.conn,
-            side: cx.side,
-            offset: off,
-            data,
-            frame,
-            ts_ns,
-        });
+        (cx.out)(StreamEvent::Data { conn: cx.conn, side: cx.side, offset: off, data, frame, ts_ns });
         cx.stats.delivered_bytes += data.len() as u64;
         self.next += data.len() as u64;
         remember(&mut self.hist, data, cx.window);
     }
 
     /// Skips `len` bytes at `next`.
-    fn gap(
-        &mut self,
-        len: u64,
-        reason: GapReason,
-        frame: u64,
-        ts_ns: TimestampNs,
-        cx: &mut Ctx<'_, '_>,
-    ) {
+    fn gap(&mut self, len: u64, reason: GapReason, frame: u64, ts_ns: TimestampNs, cx: &mut Ctx<'_, '_>) {
         if len == 0 {
             return;
         }
@@ -376,9 +327,7 @@ impl Dir {
                         self.deliver(off, &data[m.at..to], m.frame, m.ts_ns, cx);
                     }
                 }
-                Chunk::Missing { len, frame, ts_ns } => {
-                    self.gap(len, GapReason::Truncated, frame, ts_ns, cx)
-                }
+                Chunk::Missing { len, frame, ts_ns } => self.gap(len, GapReason::Truncated, frame, ts_ns, cx),
             }
         }
     }
@@ -407,10 +356,7 @@ impl Dir {
 
     /// Whether the buffer is over its byte limit, and over its chunk limit.
     pub fn over_limits(&self, cx: &Ctx<'_, '_>) -> (bool, bool) {
-        (
-            self.buf_bytes > cx.max_buffered,
-            self.buf.len() > cx.max_chunks,
-        )
+        (self.buf_bytes > cx.max_buffered, self.buf.len() > cx.max_chunks)
     }
 
     /// Skips holes while the buffer is over its limits.
@@ -437,14 +383,7 @@ fn conflict(offset: u64, len: u64, overlap: usize, cx: &mut Ctx<'_, '_>) {
     cx.stats.conflicts += 1;
     cx.stats.conflict_bytes += overlap as u64;
     let (conn, side, frame, ts_ns) = (cx.conn, cx.side, cx.frame, cx.ts_ns);
-    (cx.out)(StreamEvent::Conflict {
-        conn,
-        side,
-        offset,
-        len,
-        frame,
-        ts_ns,
-    });
+    (cx.out)(StreamEvent::Conflict { conn, side, offset, len, frame, ts_ns });
 }
 
 /// Appends delivered bytes to the window of recently delivered data, keeping at most
@@ -485,9 +424,6 @@ fn diff_span(h1: &[u8], h2: &[u8], i: usize, new: &[u8]) -> Option<(usize, usize
         return None;
     }
     let first = (0..new.len()).find(|&k| old_at(k) != new[k])?;
-    let last = (first..new.len())
-        .rev()
-        .find(|&k| old_at(k) != new[k])
-        .unwrap_or(first);
+    let last = (first..new.len()).rev().find(|&k| old_at(k) != new[k]).unwrap_or(first);
     Some((first, last))
 }

@@ -18,138 +18,37 @@ fn srv() -> SocketAddr {
 /// Owned copy of a [`StreamEvent`] (timestamps are `frame * 1000` in these tests).
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Ev {
-    Start {
-        conn: ConnId,
-        a: SocketAddr,
-        b: SocketAddr,
-        start: ConnStart,
-        frame: u64,
-    },
-    Data {
-        conn: ConnId,
-        side: Side,
-        offset: u64,
-        data: Vec<u8>,
-        frame: u64,
-    },
-    Gap {
-        conn: ConnId,
-        side: Side,
-        offset: u64,
-        len: u64,
-        reason: GapReason,
-        frame: u64,
-    },
-    Conflict {
-        conn: ConnId,
-        side: Side,
-        offset: u64,
-        len: u64,
-        frame: u64,
-    },
-    Limit {
-        conn: Option<ConnId>,
-        setting: &'static str,
-        frame: u64,
-    },
-    End {
-        conn: ConnId,
-        end: ConnEnd,
-        frame: u64,
-    },
+    Start { conn: ConnId, a: SocketAddr, b: SocketAddr, start: ConnStart, frame: u64 },
+    Data { conn: ConnId, side: Side, offset: u64, data: Vec<u8>, frame: u64 },
+    Gap { conn: ConnId, side: Side, offset: u64, len: u64, reason: GapReason, frame: u64 },
+    Conflict { conn: ConnId, side: Side, offset: u64, len: u64, frame: u64 },
+    Limit { conn: Option<ConnId>, setting: &'static str, frame: u64 },
+    End { conn: ConnId, end: ConnEnd, frame: u64 },
 }
 
 fn own(e: StreamEvent<'_>) -> Ev {
     match e {
-        StreamEvent::ConnectionStart {
-            conn,
-            a,
-            b,
-            start,
-            frame,
-            ts_ns,
-        } => {
+        StreamEvent::ConnectionStart { conn, a, b, start, frame, ts_ns } => {
             assert_eq!(ts_ns, frame as i64 * 1000);
-            Ev::Start {
-                conn,
-                a,
-                b,
-                start,
-                frame,
-            }
+            Ev::Start { conn, a, b, start, frame }
         }
-        StreamEvent::Data {
-            conn,
-            side,
-            offset,
-            data,
-            frame,
-            ts_ns,
-        } => {
+        StreamEvent::Data { conn, side, offset, data, frame, ts_ns } => {
             assert_eq!(ts_ns, frame as i64 * 1000);
-            Ev::Data {
-                conn,
-                side,
-                offset,
-                data: data.to_vec(),
-                frame,
-            }
+            Ev::Data { conn, side, offset, data: data.to_vec(), frame }
         }
-        StreamEvent::Gap {
-            conn,
-            side,
-            offset,
-            len,
-            reason,
-            frame,
-            ts_ns,
-        } => {
+        StreamEvent::Gap { conn, side, offset, len, reason, frame, ts_ns } => {
             assert_eq!(ts_ns, frame as i64 * 1000);
-            Ev::Gap {
-                conn,
-                side,
-                offset,
-                len,
-                reason,
-                frame,
-            }
+            Ev::Gap { conn, side, offset, len, reason, frame }
         }
-        StreamEvent::Conflict {
-            conn,
-            side,
-            offset,
-            len,
-            frame,
-            ts_ns,
-        } => {
+        StreamEvent::Conflict { conn, side, offset, len, frame, ts_ns } => {
             assert_eq!(ts_ns, frame as i64 * 1000);
-            Ev::Conflict {
-                conn,
-                side,
-                offset,
-                len,
-                frame,
-            }
+            Ev::Conflict { conn, side, offset, len, frame }
         }
-        StreamEvent::Limit {
-            conn,
-            setting,
-            frame,
-            ts_ns,
-        } => {
+        StreamEvent::Limit { conn, setting, frame, ts_ns } => {
             assert_eq!(ts_ns, frame as i64 * 1000);
-            Ev::Limit {
-                conn,
-                setting,
-                frame,
-            }
+            Ev::Limit { conn, setting, frame }
         }
-        StreamEvent::ConnectionEnd {
-            conn,
-            end,
-            frame,
-            ts_ns,
-        } => {
+        StreamEvent::ConnectionEnd { conn, end, frame, ts_ns } => {
             assert_eq!(ts_ns, frame as i64 * 1000);
             Ev::End { conn, end, frame }
         }
@@ -166,10 +65,7 @@ impl H {
         H::with(ReassemblySettings::default())
     }
     fn with(settings: ReassemblySettings) -> H {
-        H {
-            r: Reassembler::new(settings),
-            frame: 0,
-        }
+        H { r: Reassembler::new(settings), frame: 0 }
     }
     /// Feeds one segment (frame numbers count from 1); returns its events.
     #[allow(clippy::too_many_arguments)]
@@ -199,15 +95,7 @@ impl H {
         self.r.segment(&seg, &mut |e| v.push(own(e)));
         v
     }
-    fn seg(
-        &mut self,
-        src: SocketAddr,
-        dst: SocketAddr,
-        seq: u32,
-        ack: u32,
-        flags: u8,
-        p: &[u8],
-    ) -> Vec<Ev> {
+    fn seg(&mut self, src: SocketAddr, dst: SocketAddr, seq: u32, ack: u32, flags: u8, p: &[u8]) -> Vec<Ev> {
         self.wire(src, dst, seq, ack, flags, p, p.len() as u32)
     }
     /// Client -> server.
@@ -233,24 +121,11 @@ impl H {
 }
 
 fn data(conn: ConnId, side: Side, offset: u64, d: &[u8], frame: u64) -> Ev {
-    Ev::Data {
-        conn,
-        side,
-        offset,
-        data: d.to_vec(),
-        frame,
-    }
+    Ev::Data { conn, side, offset, data: d.to_vec(), frame }
 }
 
 fn gap(conn: ConnId, side: Side, offset: u64, len: u64, reason: GapReason, frame: u64) -> Ev {
-    Ev::Gap {
-        conn,
-        side,
-        offset,
-        len,
-        reason,
-        frame,
-    }
+    Ev::Gap { conn, side, offset, len, reason, frame }
 }
 
 #[test]
@@ -258,25 +133,16 @@ fn handshake_and_in_order_delivery_borrow_the_payload() {
     let mut h = H::new();
     assert_eq!(
         h.handshake(1000, 5000),
-        vec![Ev::Start {
-            conn: 0,
-            a: cli(),
-            b: srv(),
-            start: ConnStart::Handshake,
-            frame: 1
-        }]
+        vec![Ev::Start { conn: 0, a: cli(), b: srv(), start: ConnStart::Handshake, frame: 1 }]
     );
     let p1 = b"hello".to_vec();
     let p2 = b" world".to_vec();
     let p3 = b"hi".to_vec();
     let mut ptrs = Vec::new();
-    for (frame, (src, dst, seq, p)) in [
-        (cli(), srv(), 1001u32, &p1),
-        (cli(), srv(), 1006, &p2),
-        (srv(), cli(), 5001, &p3),
-    ]
-    .into_iter()
-    .enumerate()
+    for (frame, (src, dst, seq, p)) in
+        [(cli(), srv(), 1001u32, &p1), (cli(), srv(), 1006, &p2), (srv(), cli(), 5001, &p3)]
+            .into_iter()
+            .enumerate()
     {
         let seg = TcpSegment {
             frame: 4 + frame as u64,
@@ -290,14 +156,9 @@ fn handshake_and_in_order_delivery_borrow_the_payload() {
             wire_payload_len: p.len() as u32,
         };
         h.r.segment(&seg, &mut |e| match e {
-            StreamEvent::Data {
-                conn,
-                side,
-                offset,
-                data,
-                frame,
-                ..
-            } => ptrs.push((conn, side, offset, data.as_ptr(), data.len(), frame)),
+            StreamEvent::Data { conn, side, offset, data, frame, .. } => {
+                ptrs.push((conn, side, offset, data.as_ptr(), data.len(), frame))
+            }
             other => panic!("unexpected {other:?}"),
         });
     }
@@ -318,22 +179,10 @@ fn syn_ack_first_makes_its_receiver_side_a() {
     let mut h = H::new();
     assert_eq!(
         h.s(5000, 1001, SYN | ACK, b""),
-        vec![Ev::Start {
-            conn: 0,
-            a: cli(),
-            b: srv(),
-            start: ConnStart::Handshake,
-            frame: 1
-        }]
+        vec![Ev::Start { conn: 0, a: cli(), b: srv(), start: ConnStart::Handshake, frame: 1 }]
     );
-    assert_eq!(
-        h.s(5001, 1001, ACK, b"ab"),
-        vec![data(0, Side::B, 0, b"ab", 2)]
-    );
-    assert_eq!(
-        h.c(1001, 5003, ACK, b"xyz"),
-        vec![data(0, Side::A, 0, b"xyz", 3)]
-    );
+    assert_eq!(h.s(5001, 1001, ACK, b"ab"), vec![data(0, Side::B, 0, b"ab", 2)]);
+    assert_eq!(h.c(1001, 5003, ACK, b"xyz"), vec![data(0, Side::A, 0, b"xyz", 3)]);
 }
 
 #[test]
@@ -349,11 +198,7 @@ fn syn_ack_first_fixes_the_other_sides_start() {
         vec![
             gap(0, Side::A, 0, 3, GapReason::ConnectionEnd, 3),
             data(0, Side::A, 3, b"def", 2),
-            Ev::End {
-                conn: 0,
-                end: ConnEnd::CaptureEnd,
-                frame: 3
-            },
+            Ev::End { conn: 0, end: ConnEnd::CaptureEnd, frame: 3 },
         ]
     );
 }
@@ -374,19 +219,12 @@ fn keepalive_probes_are_not_conflicts() {
 fn reordered_segments_are_delivered_in_order_with_their_own_frames() {
     let mut h = H::new();
     h.handshake(100, 900);
-    assert_eq!(
-        h.c(101, 901, ACK, b"aaa"),
-        vec![data(0, Side::A, 0, b"aaa", 4)]
-    );
+    assert_eq!(h.c(101, 901, ACK, b"aaa"), vec![data(0, Side::A, 0, b"aaa", 4)]);
     assert_eq!(h.c(107, 901, ACK, b"ccc"), vec![]); // frame 5, buffered
     assert_eq!(h.c(110, 901, ACK, b"dd"), vec![]); // frame 6, appended to the same chunk
     assert_eq!(
         h.c(104, 901, ACK, b"bbb"), // frame 7 fills the hole
-        vec![
-            data(0, Side::A, 3, b"bbb", 7),
-            data(0, Side::A, 6, b"ccc", 5),
-            data(0, Side::A, 9, b"dd", 6),
-        ]
+        vec![data(0, Side::A, 3, b"bbb", 7), data(0, Side::A, 6, b"ccc", 5), data(0, Side::A, 9, b"dd", 6),]
     );
     assert_eq!(h.r.stats().out_of_order_segments, 2);
     assert_eq!(h.r.stats().delivered_bytes, 11);
@@ -399,10 +237,7 @@ fn identical_retransmissions_are_dropped() {
     h.c(101, 901, ACK, b"abcdef");
     assert_eq!(h.c(101, 901, ACK, b"abcdef"), vec![]);
     // Partly new: only the new part is delivered.
-    assert_eq!(
-        h.c(104, 901, ACK, b"defgh"),
-        vec![data(0, Side::A, 6, b"gh", 6)]
-    );
+    assert_eq!(h.c(104, 901, ACK, b"defgh"), vec![data(0, Side::A, 6, b"gh", 6)]);
     // Duplicate of buffered out-of-order data.
     assert_eq!(h.c(120, 901, ACK, b"zz"), vec![]);
     assert_eq!(h.c(120, 901, ACK, b"zz"), vec![]);
@@ -418,13 +253,7 @@ fn divergent_retransmission_is_a_conflict_and_first_copy_wins() {
     assert_eq!(
         h.c(102, 901, ACK, b"bXdYfgh"), // frame 5: differs at offsets 2 and 4
         vec![
-            Ev::Conflict {
-                conn: 0,
-                side: Side::A,
-                offset: 2,
-                len: 3,
-                frame: 5
-            },
+            Ev::Conflict { conn: 0, side: Side::A, offset: 2, len: 3, frame: 5 },
             data(0, Side::A, 6, b"gh", 5),
         ]
     );
@@ -432,42 +261,24 @@ fn divergent_retransmission_is_a_conflict_and_first_copy_wins() {
     assert_eq!(h.c(111, 901, ACK, b"klm"), vec![]); // frame 6
     assert_eq!(
         h.c(112, 901, ACK, b"Lm"), // frame 7
-        vec![Ev::Conflict {
-            conn: 0,
-            side: Side::A,
-            offset: 11,
-            len: 1,
-            frame: 7
-        }]
+        vec![Ev::Conflict { conn: 0, side: Side::A, offset: 11, len: 1, frame: 7 }]
     );
     assert_eq!(
         h.c(109, 901, ACK, b"ij"), // frame 8
-        vec![
-            data(0, Side::A, 8, b"ij", 8),
-            data(0, Side::A, 10, b"klm", 6)
-        ]
+        vec![data(0, Side::A, 8, b"ij", 8), data(0, Side::A, 10, b"klm", 6)]
     );
     assert_eq!(h.r.stats().conflicts, 2);
 }
 
 #[test]
 fn overlaps_older_than_the_window_are_not_compared() {
-    let mut h = H::with(ReassemblySettings {
-        retransmit_window: 4,
-        ..Default::default()
-    });
+    let mut h = H::with(ReassemblySettings { retransmit_window: 4, ..Default::default() });
     h.handshake(100, 900);
     h.c(101, 901, ACK, b"abcdefgh");
     // Offsets 0..4 are outside the window, 4..8 inside: only the latter are compared.
     assert_eq!(
         h.c(101, 901, ACK, b"XXXXeXgh"),
-        vec![Ev::Conflict {
-            conn: 0,
-            side: Side::A,
-            offset: 5,
-            len: 1,
-            frame: 5
-        }]
+        vec![Ev::Conflict { conn: 0, side: Side::A, offset: 5, len: 1, frame: 5 }]
     );
     assert_eq!(h.r.stats().retransmitted_bytes, 4);
     // Acknowledged bytes are not compared either.
@@ -477,34 +288,21 @@ fn overlaps_older_than_the_window_are_not_compared() {
     h.s(901, 105, ACK, b""); // frame 5: acknowledges offsets 0..4
     assert_eq!(
         h.c(101, 901, ACK, b"XXXXeY"),
-        vec![Ev::Conflict {
-            conn: 0,
-            side: Side::A,
-            offset: 5,
-            len: 1,
-            frame: 6
-        }]
+        vec![Ev::Conflict { conn: 0, side: Side::A, offset: 5, len: 1, frame: 6 }]
     );
     assert_eq!(h.r.stats().retransmitted_bytes, 4);
 }
 
 #[test]
 fn buffer_limit_skips_the_hole() {
-    let mut h = H::with(ReassemblySettings {
-        max_buffered_per_direction: 10,
-        ..Default::default()
-    });
+    let mut h = H::with(ReassemblySettings { max_buffered_per_direction: 10, ..Default::default() });
     h.handshake(100, 900);
     h.c(101, 901, ACK, b"ab");
     assert_eq!(h.c(113, 901, ACK, b"0123456"), vec![]); // frame 5, offset 12
     assert_eq!(
         h.c(120, 901, ACK, b"7890"), // frame 6: 11 bytes buffered
         vec![
-            Ev::Limit {
-                conn: Some(0),
-                setting: "max_buffered_per_direction",
-                frame: 6
-            },
+            Ev::Limit { conn: Some(0), setting: "max_buffered_per_direction", frame: 6 },
             gap(0, Side::A, 2, 10, GapReason::BufferLimit, 6),
             data(0, Side::A, 12, b"0123456", 5),
             data(0, Side::A, 19, b"7890", 6),
@@ -513,10 +311,7 @@ fn buffer_limit_skips_the_hole() {
     // The limit is reported once per connection.
     assert_eq!(
         h.c(140, 901, ACK, b"0123456789X"), // frame 7, offset 39
-        vec![
-            gap(0, Side::A, 23, 16, GapReason::BufferLimit, 7),
-            data(0, Side::A, 39, b"0123456789X", 7),
-        ]
+        vec![gap(0, Side::A, 23, 16, GapReason::BufferLimit, 7), data(0, Side::A, 39, b"0123456789X", 7),]
     );
     assert_eq!(h.r.stats().gap_bytes, 26);
     assert_eq!(h.r.stats().gaps, 2);
@@ -529,26 +324,17 @@ fn ack_past_the_hole_skips_it() {
     h.c(101, 901, ACK, b"abc");
     assert_eq!(h.c(110, 901, ACK, b"jk"), vec![]); // offset 9, frame 5
                                                    // The server acknowledges up to offset 6: only [3, 6) is known lost.
-    assert_eq!(
-        h.s(901, 107, ACK, b""),
-        vec![gap(0, Side::A, 3, 3, GapReason::AckedPastHole, 6)]
-    );
+    assert_eq!(h.s(901, 107, ACK, b""), vec![gap(0, Side::A, 3, 3, GapReason::AckedPastHole, 6)]);
     // Then past the buffered data.
     assert_eq!(
         h.s(901, 112, ACK, b""),
-        vec![
-            gap(0, Side::A, 6, 3, GapReason::AckedPastHole, 7),
-            data(0, Side::A, 9, b"jk", 5)
-        ]
+        vec![gap(0, Side::A, 6, 3, GapReason::AckedPastHole, 7), data(0, Side::A, 9, b"jk", 5)]
     );
     // An ACK received before the out-of-order data skips the hole when the data arrives.
     h.s(901, 130, ACK, b""); // acks up to offset 29, frame 8
     assert_eq!(
         h.c(125, 901, ACK, b"xy"), // offset 24, frame 9
-        vec![
-            gap(0, Side::A, 11, 13, GapReason::AckedPastHole, 9),
-            data(0, Side::A, 24, b"xy", 9)
-        ]
+        vec![gap(0, Side::A, 11, 13, GapReason::AckedPastHole, 9), data(0, Side::A, 24, b"xy", 9)]
     );
 }
 
@@ -567,11 +353,7 @@ fn holes_are_gaps_at_finish() {
             data(0, Side::A, 5, b"fg", 5),
             gap(0, Side::B, 3, 6, GapReason::ConnectionEnd, 7),
             data(0, Side::B, 9, b"late", 7),
-            Ev::End {
-                conn: 0,
-                end: ConnEnd::CaptureEnd,
-                frame: 7
-            },
+            Ev::End { conn: 0, end: ConnEnd::CaptureEnd, frame: 7 },
         ]
     );
     assert_eq!(h.finish(), vec![]);
@@ -584,15 +366,9 @@ fn snaplen_truncation_is_a_gap() {
     // 3 of 10 bytes captured.
     assert_eq!(
         h.wire(cli(), srv(), 101, 901, ACK, b"abc", 10),
-        vec![
-            data(0, Side::A, 0, b"abc", 4),
-            gap(0, Side::A, 3, 7, GapReason::Truncated, 4)
-        ]
+        vec![data(0, Side::A, 0, b"abc", 4), gap(0, Side::A, 3, 7, GapReason::Truncated, 4)]
     );
-    assert_eq!(
-        h.c(111, 901, ACK, b"next"),
-        vec![data(0, Side::A, 10, b"next", 5)]
-    );
+    assert_eq!(h.c(111, 901, ACK, b"next"), vec![data(0, Side::A, 10, b"next", 5)]);
     // Out of order: the truncated tail waits in the buffer with its frame.
     assert_eq!(h.wire(cli(), srv(), 120, 901, ACK, b"xy", 6), vec![]); // frame 6, offset 19
     assert_eq!(
@@ -603,10 +379,7 @@ fn snaplen_truncation_is_a_gap() {
             gap(0, Side::A, 21, 4, GapReason::Truncated, 6),
         ]
     );
-    assert_eq!(
-        h.c(126, 901, ACK, b"z"),
-        vec![data(0, Side::A, 25, b"z", 8)]
-    );
+    assert_eq!(h.c(126, 901, ACK, b"z"), vec![data(0, Side::A, 25, b"z", 8)]);
 }
 
 #[test]
@@ -615,28 +388,16 @@ fn midstream_start_drops_bytes_before_offset_zero() {
     assert_eq!(
         h.s(70_000, 3_000, ACK | PSH, b"world"),
         vec![
-            Ev::Start {
-                conn: 0,
-                a: srv(),
-                b: cli(),
-                start: ConnStart::Midstream,
-                frame: 1
-            },
+            Ev::Start { conn: 0, a: srv(), b: cli(), start: ConnStart::Midstream, frame: 1 },
             data(0, Side::A, 0, b"world", 1),
         ]
     );
     // Reordered at capture start: entirely before offset 0, dropped; partly, trimmed.
     assert_eq!(h.s(69_995, 3_000, ACK, b"hello"), vec![]);
-    assert_eq!(
-        h.s(69_998, 3_000, ACK, b"loworld!"),
-        vec![data(0, Side::A, 5, b"!", 3)]
-    );
+    assert_eq!(h.s(69_998, 3_000, ACK, b"loworld!"), vec![data(0, Side::A, 5, b"!", 3)]);
     assert_eq!(h.r.stats().bytes_before_start, 7);
     // The other direction starts at its own first byte.
-    assert_eq!(
-        h.c(3_000, 70_006, ACK, b"ok"),
-        vec![data(0, Side::B, 0, b"ok", 4)]
-    );
+    assert_eq!(h.c(3_000, 70_006, ACK, b"ok"), vec![data(0, Side::B, 0, b"ok", 4)]);
 }
 
 #[test]
@@ -649,13 +410,7 @@ fn one_direction_capture_delivers_everything() {
     let mut got = Vec::new();
     for e in &v[1..] {
         match e {
-            Ev::Data {
-                conn: 0,
-                side: Side::A,
-                offset,
-                data,
-                ..
-            } => {
+            Ev::Data { conn: 0, side: Side::A, offset, data, .. } => {
                 assert_eq!(*offset, got.len() as u64);
                 got.extend_from_slice(data);
             }
@@ -664,14 +419,7 @@ fn one_direction_capture_delivers_everything() {
     }
     assert_eq!(got.len(), 40);
     assert_eq!(got[36..], [9, 9, 9, 9]);
-    assert_eq!(
-        h.finish(),
-        vec![Ev::End {
-            conn: 0,
-            end: ConnEnd::CaptureEnd,
-            frame: 10
-        }]
-    );
+    assert_eq!(h.finish(), vec![Ev::End { conn: 0, end: ConnEnd::CaptureEnd, frame: 10 }]);
 }
 
 #[test]
@@ -681,20 +429,10 @@ fn fin_from_both_sides_ends_the_connection() {
     h.c(101, 901, ACK, b"req"); // frame 4
     assert_eq!(h.c(104, 901, FIN | ACK, b""), vec![]); // frame 5
                                                        // Data after FIN-from-the-other-side is still delivered.
-    assert_eq!(
-        h.s(901, 105, ACK, b"resp"),
-        vec![data(0, Side::B, 0, b"resp", 6)]
-    );
+    assert_eq!(h.s(901, 105, ACK, b"resp"), vec![data(0, Side::B, 0, b"resp", 6)]);
     assert_eq!(
         h.s(905, 105, FIN | ACK, b"!"),
-        vec![
-            data(0, Side::B, 4, b"!", 7),
-            Ev::End {
-                conn: 0,
-                end: ConnEnd::Fin,
-                frame: 7
-            }
-        ]
+        vec![data(0, Side::B, 4, b"!", 7), Ev::End { conn: 0, end: ConnEnd::Fin, frame: 7 }]
     );
     // The final ACK and a retransmitted FIN belong to the closed connection.
     assert_eq!(h.c(105, 907, ACK, b""), vec![]);
@@ -704,13 +442,7 @@ fn fin_from_both_sides_ends_the_connection() {
     // A new handshake on the same pair is a new connection.
     assert_eq!(
         h.c(5000, 0, SYN, b""),
-        vec![Ev::Start {
-            conn: 1,
-            a: cli(),
-            b: srv(),
-            start: ConnStart::Handshake,
-            frame: 10
-        }]
+        vec![Ev::Start { conn: 1, a: cli(), b: srv(), start: ConnStart::Handshake, frame: 10 }]
     );
 }
 
@@ -726,36 +458,19 @@ fn fin_flushes_holes_and_rst_ends_at_once() {
         vec![
             gap(0, Side::A, 2, 3, GapReason::ConnectionEnd, 7),
             data(0, Side::A, 5, b"fg", 5),
-            Ev::End {
-                conn: 0,
-                end: ConnEnd::Fin,
-                frame: 7
-            },
+            Ev::End { conn: 0, end: ConnEnd::Fin, frame: 7 },
         ]
     );
     let mut h = H::new();
     h.handshake(100, 900);
     h.c(101, 901, ACK, b"ab");
-    assert_eq!(
-        h.s(901, 103, RST | ACK, b"ignored"),
-        vec![Ev::End {
-            conn: 0,
-            end: ConnEnd::Rst,
-            frame: 5
-        }]
-    );
+    assert_eq!(h.s(901, 103, RST | ACK, b"ignored"), vec![Ev::End { conn: 0, end: ConnEnd::Rst, frame: 5 }]);
     assert_eq!(h.r.stats().delivered_bytes, 2);
     // A segment well beyond the closed sequence space starts a new (mid-stream) connection.
     assert_eq!(
         h.c(1_000_000_000, 901, ACK, b"x"),
         vec![
-            Ev::Start {
-                conn: 1,
-                a: cli(),
-                b: srv(),
-                start: ConnStart::Midstream,
-                frame: 6
-            },
+            Ev::Start { conn: 1, a: cli(), b: srv(), start: ConnStart::Midstream, frame: 6 },
             data(1, Side::A, 0, b"x", 6),
         ]
     );
@@ -774,24 +489,11 @@ fn new_syn_on_a_tracked_pair_reuses_it() {
         vec![
             gap(0, Side::A, 2, 7, GapReason::ConnectionEnd, 7),
             data(0, Side::A, 9, b"zz", 6),
-            Ev::End {
-                conn: 0,
-                end: ConnEnd::Reused,
-                frame: 7
-            },
-            Ev::Start {
-                conn: 1,
-                a: cli(),
-                b: srv(),
-                start: ConnStart::Handshake,
-                frame: 7
-            },
+            Ev::End { conn: 0, end: ConnEnd::Reused, frame: 7 },
+            Ev::Start { conn: 1, a: cli(), b: srv(), start: ConnStart::Handshake, frame: 7 },
         ]
     );
-    assert_eq!(
-        h.c(7_001, 0, ACK, b"new"),
-        vec![data(1, Side::A, 0, b"new", 8)]
-    );
+    assert_eq!(h.c(7_001, 0, ACK, b"new"), vec![data(1, Side::A, 0, b"new", 8)]);
 }
 
 #[test]
@@ -803,41 +505,22 @@ fn sequence_numbers_wrap() {
     // Client: offsets 0.. from seq 0xFFFF_FFF1, crossing zero; sent out of order.
     let order = [1u32, 0, 3, 2, 4];
     for &i in &order {
-        for e in h.c(
-            0xFFFF_FFF1u32.wrapping_add(i * 10),
-            0xFFFF_FFFF,
-            ACK,
-            &chunk,
-        ) {
+        for e in h.c(0xFFFF_FFF1u32.wrapping_add(i * 10), 0xFFFF_FFFF, ACK, &chunk) {
             match e {
-                Ev::Data {
-                    side: Side::A,
-                    offset,
-                    data,
-                    ..
-                } => got.push((offset, data.len())),
+                Ev::Data { side: Side::A, offset, data, .. } => got.push((offset, data.len())),
                 other => panic!("unexpected {other:?}"),
             }
         }
     }
     assert_eq!(got, vec![(0, 10), (10, 10), (20, 10), (30, 10), (40, 10)]);
     // Server: ISN 0xFFFF_FFFE, offset 0 at seq 0xFFFF_FFFF, next at seq 1.
-    assert_eq!(
-        h.s(0xFFFF_FFFF, 0x21, ACK, b"a"),
-        vec![data(0, Side::B, 0, b"a", 9)]
-    );
-    assert_eq!(
-        h.s(0, 0x21, ACK, b"bc"),
-        vec![data(0, Side::B, 1, b"bc", 10)]
-    );
+    assert_eq!(h.s(0xFFFF_FFFF, 0x21, ACK, b"a"), vec![data(0, Side::B, 0, b"a", 9)]);
+    assert_eq!(h.s(0, 0x21, ACK, b"bc"), vec![data(0, Side::B, 1, b"bc", 10)]);
 }
 
 #[test]
 fn max_connections_evicts_the_least_recently_active() {
-    let mut h = H::with(ReassemblySettings {
-        max_connections: 2,
-        ..Default::default()
-    });
+    let mut h = H::with(ReassemblySettings { max_connections: 2, ..Default::default() });
     let peer = |p: u16| -> SocketAddr { format!("10.0.0.9:{p}").parse().unwrap() };
     h.seg(peer(1), srv(), 10, 0, ACK, b"one"); // conn 0
     h.seg(peer(2), srv(), 10, 0, ACK, b"two"); // conn 1
@@ -846,23 +529,9 @@ fn max_connections_evicts_the_least_recently_active() {
     assert_eq!(
         h.seg(peer(3), srv(), 10, 0, ACK, b"x"), // frame 5
         vec![
-            Ev::Limit {
-                conn: None,
-                setting: "max_connections",
-                frame: 5
-            },
-            Ev::End {
-                conn: 1,
-                end: ConnEnd::Evicted,
-                frame: 5
-            },
-            Ev::Start {
-                conn: 2,
-                a: peer(3),
-                b: srv(),
-                start: ConnStart::Midstream,
-                frame: 5
-            },
+            Ev::Limit { conn: None, setting: "max_connections", frame: 5 },
+            Ev::End { conn: 1, end: ConnEnd::Evicted, frame: 5 },
+            Ev::Start { conn: 2, a: peer(3), b: srv(), start: ConnStart::Midstream, frame: 5 },
             data(2, Side::A, 0, b"x", 5),
         ]
     );
@@ -871,18 +540,8 @@ fn max_connections_evicts_the_least_recently_active() {
         vec![
             gap(0, Side::A, 4, 6, GapReason::ConnectionEnd, 6),
             data(0, Side::A, 10, b"buf", 4),
-            Ev::End {
-                conn: 0,
-                end: ConnEnd::Evicted,
-                frame: 6
-            },
-            Ev::Start {
-                conn: 3,
-                a: peer(4),
-                b: srv(),
-                start: ConnStart::Midstream,
-                frame: 6
-            },
+            Ev::End { conn: 0, end: ConnEnd::Evicted, frame: 6 },
+            Ev::Start { conn: 3, a: peer(4), b: srv(), start: ConnStart::Midstream, frame: 6 },
         ]
     );
     assert_eq!(h.r.stats().evicted, 2);
@@ -890,32 +549,18 @@ fn max_connections_evicts_the_least_recently_active() {
     assert_eq!(
         h.finish(),
         vec![
-            Ev::End {
-                conn: 2,
-                end: ConnEnd::CaptureEnd,
-                frame: 6
-            },
-            Ev::End {
-                conn: 3,
-                end: ConnEnd::CaptureEnd,
-                frame: 6
-            },
+            Ev::End { conn: 2, end: ConnEnd::CaptureEnd, frame: 6 },
+            Ev::End { conn: 3, end: ConnEnd::CaptureEnd, frame: 6 },
         ]
     );
 }
 
 #[test]
 fn many_connections_stay_bounded() {
-    let mut h = H::with(ReassemblySettings {
-        max_connections: 50_000,
-        ..Default::default()
-    });
+    let mut h = H::with(ReassemblySettings { max_connections: 50_000, ..Default::default() });
     let mut events = 0;
     for i in 0..100_000u32 {
-        let src = SocketAddr::from((
-            [10, 1, (i >> 16) as u8, (i >> 8) as u8],
-            (i & 0xFF) as u16 + 1000,
-        ));
+        let src = SocketAddr::from(([10, 1, (i >> 16) as u8, (i >> 8) as u8], (i & 0xFF) as u16 + 1000));
         events += h.seg(src, srv(), i, 0, ACK, b"x").len();
     }
     // Start + Data per segment, Limit once, End per eviction.
@@ -942,10 +587,7 @@ fn consecutive_out_of_order_segments_share_one_chunk() {
 
 #[test]
 fn scattered_tiny_segments_are_bounded_by_the_chunk_limit() {
-    let mut h = H::with(ReassemblySettings {
-        max_chunks_per_direction: 1000,
-        ..Default::default()
-    });
+    let mut h = H::with(ReassemblySettings { max_chunks_per_direction: 1000, ..Default::default() });
     h.c(0, 0, ACK, b"s");
     let mut events = Vec::new();
     // 200,000 one-byte segments in reverse order, each its own chunk.
@@ -957,11 +599,7 @@ fn scattered_tiny_segments_are_bounded_by_the_chunk_limit() {
     assert_eq!(
         events,
         vec![
-            Ev::Limit {
-                conn: Some(0),
-                setting: "max_chunks_per_direction",
-                frame
-            },
+            Ev::Limit { conn: Some(0), setting: "max_chunks_per_direction", frame },
             gap(0, Side::A, 1, 398_000, GapReason::BufferLimit, frame),
             data(0, Side::A, 398_001, b"y", frame),
         ]

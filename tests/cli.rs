@@ -1,0 +1,233 @@
+//! The `ctiscope` binary over the capture files in `tests/data/` and `captures/`, with golden
+//! outputs in `tests/snapshots/`.
+//!
+//! The capture files are made by the scenarios of `tests/common` with the crate's own
+//! writers; `capture_files_are_reproducible` checks that the committed bytes are exactly what
+//! the scenarios produce. To regenerate captures and snapshots after a deliberate change, run
+//! `CTISCOPE_BLESS=1 cargo test --test cli` and review the diff like code.
+
+mod common;
+
+use common::*;
+use ctiscope::capture::build::Link;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const TS0: i64 = 1_767_600_000_000_000_000; // 2026-01-05 08:00:00 UTC
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn bless() -> bool {
+    std::env::var_os("CTISCOPE_BLESS").is_some()
+}
+
+/// Every test capture: (path relative to the repository, bytes).
+fn capture_files() -> Vec<(&'static str, Vec<u8>)> {
+    let cl = "10.20.0.15:51234";
+    let sv = "10.10.1.20:42027";
+    let desk = |link| desktop_conv(link, cl, sv, 24, 1460, TS0);
+    let mut files = vec![
+        ("tests/data/desktop-ethernet.pcap", pcap_bytes(1, &desk(Link::Ethernet).pkts)),
+        ("tests/data/desktop-vlan.pcapng", pcapng_bytes(1, &desk(Link::Vlan(120)).pkts)),
+        ("tests/data/desktop-qinq.pcap", pcap_bytes(1, &desk(Link::QinQ(300, 120)).pkts)),
+        ("tests/data/desktop-sll.pcap", pcap_bytes(113, &desk(Link::Sll).pkts)),
+        ("tests/data/desktop-sll2.pcapng", pcapng_bytes(276, &desk(Link::Sll2).pkts)),
+        ("tests/data/desktop-null.pcap", pcap_bytes(0, &desk(Link::Null).pkts)),
+        (
+            "tests/data/desktop-raw-ipv6.pcap",
+            pcap_bytes(
+                101,
+                &desktop_conv(Link::Raw, "[2001:db8:20::15]:51234", "[2001:db8:10::20]:42027", 24, 1460, TS0)
+                    .pkts,
+            ),
+        ),
+        ("tests/data/desktop-ethernet.pcap.gz", gzip(&pcap_bytes(1, &desk(Link::Ethernet).pkts))),
+        (
+            "tests/data/desktop-v15-split.pcap",
+            pcap_bytes(1, &desktop_conv(Link::Ethernet, cl, sv, 15, 9, TS0).pkts),
+        ),
+    ];
+    // Mid-stream: the handshake, OPEN_REQ and OPEN_CONF are not captured.
+    let d = desk(Link::Ethernet);
+    files.push(("tests/data/midstream.pcap", pcap_bytes(1, &d.pkts[5..])));
+    // One direction: only what the server sent.
+    let one: Vec<Pkt> =
+        d.pkts.iter().filter(|(_, p)| u16::from_be_bytes([p[34], p[35]]) == 42027).cloned().collect();
+    files.push(("tests/data/one-direction.pcap", pcap_bytes(1, &one)));
+    // Reordered and retransmitted segments.
+    let mut r = desktop_conv(Link::Ethernet, cl, sv, 24, 24, TS0).pkts;
+    r.swap(6, 7);
+    let dup = r[10].clone();
+    r.insert(12, dup);
+    files.push(("tests/data/reorder-retransmit.pcap", pcap_bytes(1, &r)));
+    // A lost segment in the middle of an AGENT_STATE_EVENT.
+    let (cm, sm) = desktop_session(24);
+    let mut g = Conv::new(Link::Ethernet, cl, sv, [1000, 5000], TS0);
+    g.handshake();
+    g.send(C, &cm[0], 1460);
+    g.send(S, &sm[0], 1460);
+    g.lose(S, 20);
+    g.send(S, &sm[2][20..], 1460);
+    g.send(S, &sm[3], 1460);
+    g.ack(C);
+    g.send(S, &sm[4], 1460);
+    g.close();
+    files.push(("tests/data/gap.pcap", pcap_bytes(1, &g.pkts)));
+    // Two server sides and a CTI server on an unconfigured port, interleaved.
+    let a = desktop_conv(Link::Ethernet, cl, sv, 24, 1460, TS0);
+    let b = desktop_conv(Link::Ethernet, "10.20.0.16:50001", "10.10.1.21:43027", 20, 100, TS0 + 400_000);
+    let h = desktop_conv(Link::Ethernet, "10.20.0.17:50002", "10.10.1.22:9000", 19, 1460, TS0 + 700_000);
+    let mut m: Vec<Pkt> = a.pkts.into_iter().chain(b.pkts).chain(h.pkts).collect();
+    m.sort_by_key(|p| p.0);
+    files.push(("tests/data/multi-connection.pcapng", pcapng_bytes(1, &m)));
+    // A capture cut in the middle of a record.
+    let full = pcap_bytes(1, &d.pkts);
+    files.push(("tests/data/truncated.pcap", full[..full.len() - 30].to_vec()));
+    // The capture the README's first command runs on.
+    files.push(("captures/desktop-session.pcapng", pcapng_bytes(1, &d.pkts)));
+    files
+}
+
+#[test]
+fn capture_files_are_reproducible() {
+    for (rel, bytes) in capture_files() {
+        let p = root().join(rel);
+        if bless() {
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, &bytes).unwrap();
+        }
+        let committed = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        assert!(
+            committed == bytes,
+            "{rel} differs from what its scenario writes (CTISCOPE_BLESS=1 to regenerate)"
+        );
+    }
+}
+
+/// Run the binary; returns (stdout, stderr, exit code).
+fn ctiscope(args: &[&str]) -> (String, String, i32) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ctiscope")).args(args).current_dir(root()).output().unwrap();
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+fn snapshot(name: &str, actual: &str) {
+    let p = root().join("tests/snapshots").join(name);
+    if bless() {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, actual).unwrap();
+    }
+    let want = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    if want != actual {
+        let diff: Vec<String> = want
+            .lines()
+            .zip(actual.lines())
+            .enumerate()
+            .filter(|(_, (a, b))| a != b)
+            .take(5)
+            .map(|(i, (a, b))| format!("line {}:\n  want: {a}\n  got:  {b}", i + 1))
+            .collect();
+        panic!(
+            "{name}: output differs from the snapshot ({} vs {} lines)\n{}",
+            want.lines().count(),
+            actual.lines().count(),
+            diff.join("\n")
+        );
+    }
+}
+
+fn snap_name(rel: &str, suffix: &str) -> String {
+    let f = Path::new(rel).file_name().unwrap().to_string_lossy().replace('.', "_");
+    format!("{f}.{suffix}")
+}
+
+#[test]
+fn summary_snapshots_of_every_test_capture() {
+    for (rel, _) in capture_files() {
+        let (out, err, code) = ctiscope(&["decode", rel]);
+        let expect_code = if rel.contains("truncated") { 2 } else { 0 };
+        assert_eq!(code, expect_code, "{rel}: {err}");
+        snapshot(&snap_name(rel, "txt"), &out);
+    }
+}
+
+#[test]
+fn tree_hex_and_json_snapshots() {
+    let rel = "tests/data/desktop-ethernet.pcap";
+    let (out, _, code) = ctiscope(&["decode", "-V", "-x", rel]);
+    assert_eq!(code, 0);
+    snapshot("desktop-ethernet.tree.txt", &out);
+    let (out, _, code) = ctiscope(&["decode", "-T", "jsonl", rel]);
+    assert_eq!(code, 0);
+    snapshot("desktop-ethernet.jsonl", &out);
+    for line in out.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["schema"], 1);
+    }
+    let (out, _, _) = ctiscope(&["decode", "-T", "json", rel]);
+    let arr: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // 9 messages, the connection and its end.
+    assert_eq!(arr.as_array().unwrap().len(), 9 + 2);
+}
+
+#[test]
+fn shorthands_read_like_tshark() {
+    let rel = "tests/data/desktop-ethernet.pcap";
+    let (a, _, _) = ctiscope(&["decode", rel]);
+    let (b, _, _) = ctiscope(&[rel]);
+    let (c, _, _) = ctiscope(&["-r", rel]);
+    assert_eq!(a, b);
+    assert_eq!(a, c);
+}
+
+#[test]
+fn unreadable_inputs_exit_2_with_a_clear_message() {
+    let (out, err, code) = ctiscope(&["decode", "tests/data/does-not-exist.pcap"]);
+    assert_eq!(code, 2);
+    assert!(out.is_empty());
+    assert!(err.contains("does-not-exist.pcap") && err.contains("cannot read"), "{err}");
+    let (out, err, code) = ctiscope(&["decode", "tests/data/truncated.pcap"]);
+    assert_eq!(code, 2);
+    assert!(out.contains("CLOSE_CONF"), "frames before the damage are printed");
+    assert!(err.contains("truncated.pcap") && err.contains("frame"), "{err}");
+}
+
+#[test]
+fn spec_command_lists_and_describes() {
+    let (out, _, code) = ctiscope(&["spec"]);
+    assert_eq!(code, 0);
+    assert!(out.lines().any(|l| l.trim() == "30 AGENT_STATE_EVENT"), "{out}");
+    let (out, _, code) = ctiscope(&["spec", "AGENT_STATE_EVENT"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Table 18") || out.contains("guide table: 18"), "{out}");
+    let (by_num, _, _) = ctiscope(&["spec", "30"]);
+    assert_eq!(by_num, out);
+    let (_, err, code) = ctiscope(&["spec", "NO_SUCH_MESSAGE"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("NO_SUCH_MESSAGE"));
+}
+
+#[test]
+fn closed_pipe_ends_quietly() {
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ctiscope"))
+        .args(["decode", "-V", "tests/data/multi-connection.pcapng"])
+        .current_dir(root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 10];
+    child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(err.is_empty(), "{err}");
+    assert!(status.success(), "{status:?}");
+}
