@@ -76,7 +76,11 @@ fn write_named(w: &mut dyn Write, t: &crate::cti::spec::ValueTable, n: u32) -> i
 /// Write one message object (no trailing newline).
 pub fn write_message(w: &mut dyn Write, flow: &Flow, frame: &Frame<'_>, d: &Decoded) -> io::Result<()> {
     let bytes = frame.bytes;
-    write!(w, "{{\"schema\":{SCHEMA_VERSION},\"frame\":{},\"frames\":[", frame.last_frame)?;
+    write!(
+        w,
+        "{{\"schema\":{SCHEMA_VERSION},\"event\":\"message\",\"frame\":{},\"frames\":[",
+        frame.last_frame
+    )?;
     if frame.first_frame == frame.last_frame {
         write!(w, "{}]", frame.last_frame)?;
     } else {
