@@ -16,6 +16,7 @@
 
 pub mod capture;
 pub mod cti;
+pub mod fuzzing;
 pub mod net;
 pub mod pipeline;
 pub mod render;
