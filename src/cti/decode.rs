@@ -737,7 +737,10 @@ fn decode_floating(
                 );
             }
         }
-        let value = decode_value(ty, data, data_start, name, off, d);
+        // A numeric field whose length depends on a count (FltEnabledServices,
+        // "2*NumOfEnabledServices") is an array of values of its type.
+        let array = fspec.is_some_and(|f| f.max_expr.is_some());
+        let value = decode_value(ty, array, data, data_start, name, off, d);
         if matches!(ty, WireType::NamedVar | WireType::NamedArray) && fspec.is_some() {
             named_bytes += data_len;
         }
@@ -784,9 +787,11 @@ fn decode_floating(
     }
 }
 
-/// Decode one floating value inside its confined slice.
+/// Decode one floating value inside its confined slice. With `array`, a numeric value may
+/// hold several values of its type (kept as bytes unless there is exactly one).
 fn decode_value(
     ty: WireType,
+    array: bool,
     data: &[u8],
     start: usize,
     name: &'static str,
@@ -872,6 +877,11 @@ fn decode_value(
             let size = ty.fixed_size().unwrap_or(0);
             if data.len() == size {
                 numeric(ty, data)
+            } else if array && size > 0 && data.len() % size == 0 {
+                Value::Bytes {
+                    start: s,
+                    len: data.len() as u32,
+                }
             } else {
                 d.anomaly(
                     "bad_field_length",
