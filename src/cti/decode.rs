@@ -1073,10 +1073,14 @@ fn walk_score(frame: &[u8], spec: &MessageSpec, version: u32) -> Option<(usize, 
 /// Infer the version from one frame: Some when the candidates disagree and one fits best.
 pub fn infer_version(frame: &[u8]) -> Option<u32> {
     let (_, ty) = crate::cti::framing::parse_header(frame)?;
-    let spec = spec::message(ty, None)?;
+    // The layout is looked up per candidate: the network recording messages have other
+    // numbers up to protocol version 24.
     let scores: Vec<(u32, Option<(usize, usize)>)> = CANDIDATES
         .iter()
-        .map(|&v| (v, walk_score(frame, spec, v)))
+        .map(|&v| {
+            let score = spec::message(ty, Some(v)).and_then(|spec| walk_score(frame, spec, v));
+            (v, score)
+        })
         .collect();
     let best = scores
         .iter()
