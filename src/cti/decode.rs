@@ -19,7 +19,8 @@ pub const LAST_ONE_BYTE_TLV_VERSION: u32 = 19;
 /// Combined NAMEDVAR + NAMEDARRAY data allowed per message (session.md section 5).
 pub const NAMED_DATA_BUDGET: usize = 2000;
 
-/// Anomalies kept per message; further ones are counted in one `too_many_anomalies`.
+/// Anomalies kept per message, the last of them a `too_many_anomalies` when there are more;
+/// further ones are counted in [`Decoded::anomalies_dropped`].
 pub const MAX_ANOMALIES_PER_MESSAGE: usize = 64;
 
 /// Where the protocol version used to decode a message came from.
@@ -284,7 +285,9 @@ pub struct Decoded {
     /// Fixed fields then floating fields, in wire order.
     pub fields: Vec<Field>,
     pub anomalies: Vec<Anomaly>,
-    /// Anomalies beyond [`MAX_ANOMALIES_PER_MESSAGE`].
+    /// Anomalies not kept: from [`MAX_ANOMALIES_PER_MESSAGE`] anomalies on, the first
+    /// `MAX_ANOMALIES_PER_MESSAGE - 1` are kept, followed by one `too_many_anomalies`, and the
+    /// others are counted here.
     pub anomalies_dropped: u32,
     /// Offset of the floating part in the frame.
     pub floating_offset: u32,
@@ -332,6 +335,20 @@ impl Decoded {
         message: String,
     ) {
         if self.anomalies.len() >= MAX_ANOMALIES_PER_MESSAGE {
+            self.anomalies_dropped += 1;
+            return;
+        }
+        if self.anomalies.len() == MAX_ANOMALIES_PER_MESSAGE - 1 {
+            // The last slot holds the marker; this anomaly and the next ones are counted.
+            self.anomalies.push(Anomaly {
+                code: "too_many_anomalies",
+                field: None,
+                offset: offset as u32,
+                message: format!(
+                    "more than {} anomalies: the rest are counted, not kept",
+                    MAX_ANOMALIES_PER_MESSAGE - 1
+                ),
+            });
             self.anomalies_dropped += 1;
             return;
         }
