@@ -19,7 +19,8 @@ pub const LAST_ONE_BYTE_TLV_VERSION: u32 = 19;
 /// Combined NAMEDVAR + NAMEDARRAY data allowed per message (session.md section 5).
 pub const NAMED_DATA_BUDGET: usize = 2000;
 
-/// Anomalies kept per message; further ones are counted in one `too_many_anomalies`.
+/// Anomalies kept per message, the last of them a `too_many_anomalies` when there are more;
+/// further ones are counted in [`Decoded::anomalies_dropped`].
 pub const MAX_ANOMALIES_PER_MESSAGE: usize = 64;
 
 /// Where the protocol version used to decode a message came from.
@@ -224,7 +225,9 @@ pub struct Decoded {
     /// Fixed fields then floating fields, in wire order.
     pub fields: Vec<Field>,
     pub anomalies: Vec<Anomaly>,
-    /// Anomalies beyond [`MAX_ANOMALIES_PER_MESSAGE`].
+    /// Anomalies not kept: from [`MAX_ANOMALIES_PER_MESSAGE`] anomalies on, the first
+    /// `MAX_ANOMALIES_PER_MESSAGE - 1` are kept, followed by one `too_many_anomalies`, and the
+    /// others are counted here.
     pub anomalies_dropped: u32,
     /// Offset of the floating part in the frame.
     pub floating_offset: u32,
@@ -264,6 +267,20 @@ impl Decoded {
 
     fn anomaly(&mut self, code: &'static str, field: Option<&'static str>, offset: usize, message: String) {
         if self.anomalies.len() >= MAX_ANOMALIES_PER_MESSAGE {
+            self.anomalies_dropped += 1;
+            return;
+        }
+        if self.anomalies.len() == MAX_ANOMALIES_PER_MESSAGE - 1 {
+            // The last slot holds the marker; this anomaly and the next ones are counted.
+            self.anomalies.push(Anomaly {
+                code: "too_many_anomalies",
+                field: None,
+                offset: offset as u32,
+                message: format!(
+                    "more than {} anomalies: the rest are counted, not kept",
+                    MAX_ANOMALIES_PER_MESSAGE - 1
+                ),
+            });
             self.anomalies_dropped += 1;
             return;
         }
@@ -333,7 +350,11 @@ pub fn decode_at(frame: &[u8], version: u32, source: VersionSource, d: &mut Deco
     let floating_start = decode_fixed(frame, spec, version, d);
     d.floating_offset = floating_start as u32;
     if floating_start >= frame.len() {
-        check_required(spec, d);
+        // A body cut inside the fixed part (fixed_part_short) never reached the floating
+        // part: its fields are not also reported missing.
+        if HEADER_LEN + spec::fixed_size(spec, version) <= frame.len() {
+            check_required(spec, d);
+        }
         return;
     }
     if spec.floating.is_empty() {
@@ -629,7 +650,10 @@ fn decode_floating(frame: &[u8], spec: &'static MessageSpec, version: u32, start
                 );
             }
         }
-        let value = decode_value(ty, data, data_start, name, off, d);
+        // A numeric field whose length depends on a count (FltEnabledServices,
+        // "2*NumOfEnabledServices") is an array of values of its type.
+        let array = fspec.is_some_and(|f| f.max_expr.is_some());
+        let value = decode_value(ty, array, data, data_start, name, off, d);
         if matches!(ty, WireType::NamedVar | WireType::NamedArray) && fspec.is_some() {
             named_bytes += data_len;
         }
@@ -674,9 +698,11 @@ fn decode_floating(frame: &[u8], spec: &'static MessageSpec, version: u32, start
     }
 }
 
-/// Decode one floating value inside its confined slice.
+/// Decode one floating value inside its confined slice. With `array`, a numeric value may
+/// hold several values of its type (kept as bytes unless there is exactly one).
 fn decode_value(
     ty: WireType,
+    array: bool,
     data: &[u8],
     start: usize,
     name: &'static str,
@@ -742,6 +768,8 @@ fn decode_value(
             let size = ty.fixed_size().unwrap_or(0);
             if data.len() == size {
                 numeric(ty, data)
+            } else if array && size > 0 && data.len() % size == 0 {
+                Value::Bytes { start: s, len: data.len() as u32 }
             } else {
                 d.anomaly(
                     "bad_field_length",
@@ -911,9 +939,15 @@ fn walk_score(frame: &[u8], spec: &MessageSpec, version: u32) -> Option<(usize, 
 /// Infer the version from one frame: Some when the candidates disagree and one fits best.
 pub fn infer_version(frame: &[u8]) -> Option<u32> {
     let (_, ty) = crate::cti::framing::parse_header(frame)?;
-    let spec = spec::message(ty, None)?;
-    let scores: Vec<(u32, Option<(usize, usize)>)> =
-        CANDIDATES.iter().map(|&v| (v, walk_score(frame, spec, v))).collect();
+    // The layout is looked up per candidate: the network recording messages have other
+    // numbers up to protocol version 24.
+    let scores: Vec<(u32, Option<(usize, usize)>)> = CANDIDATES
+        .iter()
+        .map(|&v| {
+            let score = spec::message(ty, Some(v)).and_then(|spec| walk_score(frame, spec, v));
+            (v, score)
+        })
+        .collect();
     let best = scores
         .iter()
         .filter_map(|(v, s)| s.map(|s| (s, *v)))
