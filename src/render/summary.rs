@@ -115,7 +115,9 @@ impl Summary {
         }
         write!(w, " len={}", frame.bytes.len())?;
         if !d.anomalies.is_empty() {
-            let n = d.anomalies.len() + d.anomalies_dropped as usize;
+            // The last kept anomaly stands for the dropped ones when there were too many.
+            let marker = usize::from(d.anomalies_dropped > 0);
+            let n = d.anomalies.len() - marker + d.anomalies_dropped as usize;
             write!(w, " [{n} anomal{}: {}", if n == 1 { "y" } else { "ies" }, d.anomalies[0].code)?;
             if n > 1 {
                 write!(w, ", …")?;

@@ -62,9 +62,6 @@ pub fn write_tree(w: &mut dyn Write, flow: &Flow, frame: &Frame<'_>, d: &Decoded
         for a in &d.anomalies {
             writeln!(w, "        @{} [{}] {}", a.offset, a.code, a.message)?;
         }
-        if d.anomalies_dropped > 0 {
-            writeln!(w, "        [too_many_anomalies] {} more not shown", d.anomalies_dropped)?;
-        }
     }
     Ok(())
 }
