@@ -224,6 +224,7 @@ fn value_tables_nonempty_unique_and_named() {
         assert!(names.insert(t.name), "duplicate table {}", t.name);
         let values: HashSet<u32> = t.entries.iter().map(|e| e.0).collect();
         assert_eq!(values.len(), t.entries.len(), "{}: duplicate value", t.name);
+        assert!(t.entries.windows(2).all(|w| w[0].0 < w[1].0), "{}: entries not sorted by value", t.name);
         assert!(t.entries.iter().all(|e| !e.1.is_empty()), "{}", t.name);
         if t.kind == ValueKind::Mask {
             assert!(t.entries.iter().all(|e| e.0 != 0), "{}: a mask bit of 0", t.name);

@@ -627,7 +627,8 @@ def gen_values(tables):
         o.append(f"    source: {rust_str(t['source'])},\n")
         o.append(f"    note: {('Some(' + rust_str(t['note']) + ')') if t['note'] else 'None'},\n")
         o.append("    entries: &[\n")
-        for v, n in t["entries"]:
+        # Sorted by value: lookups binary-search them.
+        for v, n in sorted(t["entries"], key=lambda e: e[0]):
             vs = f"0x{v:X}" if t["kind"] == "Mask" or v >= 0xFFFF else str(v)
             o.append(f"        ({vs}, {rust_str(n)}),\n")
         o.append("    ],\n};\n")

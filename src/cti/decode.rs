@@ -353,7 +353,7 @@ pub fn decode_at(frame: &[u8], version: u32, source: VersionSource, d: &mut Deco
         // A body cut inside the fixed part (fixed_part_short) never reached the floating
         // part: its fields are not also reported missing.
         if HEADER_LEN + spec::fixed_size(spec, version) <= frame.len() {
-            check_required(spec, d);
+            check_required(spec, &TagSet::default(), d);
         }
         return;
     }
@@ -368,9 +368,9 @@ pub fn decode_at(frame: &[u8], version: u32, source: VersionSource, d: &mut Deco
         d.fields.push(raw_field("TrailingBytes", Part::Floating, floating_start, n));
         return;
     }
-    decode_floating(frame, spec, version, floating_start, d);
-    check_counts(frame, spec, d);
-    check_required(spec, d);
+    let present = decode_floating(frame, spec, version, floating_start, d);
+    check_counts(spec, d);
+    check_required(spec, &present, d);
 }
 
 fn raw_field(name: &'static str, part: Part, start: usize, len: usize) -> Field {
@@ -526,60 +526,127 @@ pub fn tlv_width(version: u32) -> usize {
     }
 }
 
-/// The spec entry for a tag in a message (first entry with that tag).
-fn float_spec(spec: &'static MessageSpec, tag: u16) -> Option<&'static FloatField> {
-    spec.floating.iter().find(|f| f.tag == Some(tag))
+/// Tags below this get table lookups and bitsets; every tag any source defines is below it.
+const TAG_SPACE: usize = 320;
+
+/// A set of tags below [`TAG_SPACE`].
+#[derive(Default, Clone, Copy)]
+struct TagSet([u64; TAG_SPACE / 64]);
+
+impl TagSet {
+    fn insert(&mut self, tag: u16) {
+        if (tag as usize) < TAG_SPACE {
+            self.0[tag as usize / 64] |= 1 << (tag % 64);
+        }
+    }
+    fn contains(&self, tag: u16) -> bool {
+        (tag as usize) < TAG_SPACE && self.0[tag as usize / 64] & (1 << (tag % 64)) != 0
+    }
 }
 
-/// Group bookkeeping while walking the floating part.
+/// Per-message lookup tables built once from the spec: which floating field a tag is, and
+/// which fields start a repeated group.
+struct MsgIndex {
+    /// Floating field index + 1 per tag (0: not a field of this message).
+    by_tag: [u8; TAG_SPACE],
+    /// Per floating field: the first member of its group (a new instance starts there).
+    first_member: Vec<bool>,
+}
+
+fn msg_index(spec: &'static MessageSpec) -> &'static MsgIndex {
+    static INDEX: std::sync::OnceLock<Vec<Option<MsgIndex>>> = std::sync::OnceLock::new();
+    let all = INDEX.get_or_init(|| {
+        let max = spec::messages().iter().map(|m| m.id).max().unwrap_or(0) as usize;
+        let mut v: Vec<Option<MsgIndex>> = (0..=max).map(|_| None).collect();
+        for m in spec::messages() {
+            assert!(m.floating.len() < 255, "{} has too many floating fields for the index", m.name);
+            let mut by_tag = [0u8; TAG_SPACE];
+            // The first entry with a tag wins, as the guide lists it.
+            for (i, f) in m.floating.iter().enumerate().rev() {
+                if let Some(t) = f.tag.filter(|&t| (t as usize) < TAG_SPACE) {
+                    by_tag[t as usize] = i as u8 + 1;
+                }
+            }
+            let first_member = m
+                .floating
+                .iter()
+                .enumerate()
+                .map(|(i, f)| f.group.is_some() && m.floating[..i].iter().all(|x| x.group != f.group))
+                .collect();
+            v[m.id as usize] = Some(MsgIndex { by_tag, first_member });
+        }
+        v
+    });
+    all[spec.id as usize].as_ref().expect("every spec message is indexed")
+}
+
+/// The spec entry for a tag in a message (first entry with that tag), and its index.
+fn float_spec(spec: &'static MessageSpec, tag: u16) -> Option<(usize, &'static FloatField)> {
+    let i = *msg_index(spec).by_tag.get(tag as usize)?;
+    (i > 0).then(|| (i as usize - 1, &spec.floating[i as usize - 1]))
+}
+
+/// Group bookkeeping while walking the floating part (no allocation).
 #[derive(Default)]
 struct GroupState {
     current: Option<&'static str>,
     index: u16,
-    /// Tags seen in the current instance (small: groups have at most a dozen members).
-    seen: Vec<u16>,
-    /// Instances counted per group name.
-    counts: Vec<(&'static str, u16)>,
+    /// Tags seen in the current instance.
+    seen: TagSet,
+    /// Instances counted per group name (a message has only a few groups).
+    counts: [(&'static str, u16); 8],
+    groups: usize,
 }
 
 impl GroupState {
     fn place(
         &mut self,
         spec: &'static MessageSpec,
+        fi: usize,
         f: &'static FloatField,
         tag: u16,
     ) -> Option<(&'static str, u16)> {
         let g = f.group?;
-        let first_member = spec.floating.iter().find(|x| x.group == Some(g)).and_then(|x| x.tag);
+        let first_member = msg_index(spec).first_member[fi];
         let is_record = g == "Record";
-        let new_instance =
-            self.current != Some(g) || first_member == Some(tag) || (!is_record && self.seen.contains(&tag));
+        let new_instance = self.current != Some(g) || first_member || (!is_record && self.seen.contains(tag));
         if new_instance {
-            let slot = match self.counts.iter_mut().find(|c| c.0 == g) {
+            let capacity = self.counts.len();
+            let slot = match self.counts[..self.groups].iter_mut().find(|c| c.0 == g) {
                 Some(c) => {
-                    c.1 += 1;
+                    c.1 = c.1.saturating_add(1);
                     c.1 - 1
                 }
-                None => {
-                    self.counts.push((g, 1));
+                None if self.groups < capacity => {
+                    self.counts[self.groups] = (g, 1);
+                    self.groups += 1;
                     0
                 }
+                None => 0,
             };
-            // A group left and re-entered without its first member continues the instance
-            // only if that member is absent entirely; a new instance is the safe reading.
+            // A group left and re-entered without its first member starts a new instance:
+            // the safe reading.
             self.current = Some(g);
             self.index = slot;
-            self.seen.clear();
+            self.seen = TagSet::default();
         }
-        self.seen.push(tag);
+        self.seen.insert(tag);
         Some((g, self.index))
     }
 }
 
-fn decode_floating(frame: &[u8], spec: &'static MessageSpec, version: u32, start: usize, d: &mut Decoded) {
+/// Walk the floating part; returns the set of tags present.
+fn decode_floating(
+    frame: &[u8],
+    spec: &'static MessageSpec,
+    version: u32,
+    start: usize,
+    d: &mut Decoded,
+) -> TagSet {
     let w = tlv_width(version);
     let mut off = start;
     let mut groups = GroupState::default();
+    let mut seen = TagSet::default();
     let mut named_bytes = 0usize;
     while off < frame.len() {
         if off + 2 * w > frame.len() {
@@ -603,7 +670,8 @@ fn decode_floating(frame: &[u8], spec: &'static MessageSpec, version: u32, start
         };
         let data_start = off + 2 * w;
         let mut data_len = len;
-        let fspec = float_spec(spec, tag);
+        let found = float_spec(spec, tag);
+        let fspec = found.map(|x| x.1);
         let tspec = spec::tag(tag);
         let name: &'static str = match (fspec, tspec) {
             (Some(f), _) => f.name,
@@ -658,12 +726,11 @@ fn decode_floating(frame: &[u8], spec: &'static MessageSpec, version: u32, start
             named_bytes += data_len;
         }
         check_value(name, values, value, off, d);
-        let group = fspec.and_then(|f| groups.place(spec, f, tag));
+        let group = found.and_then(|(fi, f)| groups.place(spec, fi, f, tag));
+        let repeated = seen.contains(tag);
+        seen.insert(tag);
         if let Some(f) = fspec {
-            if f.repeat.is_none()
-                && f.group.is_none()
-                && d.fields.iter().any(|x| x.part == Part::Floating && x.tag == Some(tag))
-            {
+            if f.repeat.is_none() && f.group.is_none() && repeated {
                 d.anomaly(
                     "duplicate_field",
                     Some(name),
@@ -696,6 +763,7 @@ fn decode_floating(frame: &[u8], spec: &'static MessageSpec, version: u32, start
             format!("NAMEDVAR and NAMEDARRAY data total {named_bytes} bytes, over the {NAMED_DATA_BUDGET}-byte limit"),
         );
     }
+    seen
 }
 
 /// Decode one floating value inside its confined slice. With `array`, a numeric value may
@@ -784,17 +852,25 @@ fn decode_value(
 }
 
 /// Count fields against the fields present and their documented maxima.
-fn check_counts(_frame: &[u8], spec: &'static MessageSpec, d: &mut Decoded) {
-    // Distinct count-field names, in spec order.
-    let mut done: Vec<&str> = Vec::new();
-    for f in spec.floating {
+fn check_counts(spec: &'static MessageSpec, d: &mut Decoded) {
+    if !spec.floating.iter().any(|f| f.repeat.is_some()) {
+        return;
+    }
+    // Occurrences of each tag in the floating part, counted once.
+    let mut counts = [0u16; TAG_SPACE];
+    for x in d.fields.iter().filter(|x| x.part == Part::Floating) {
+        if let Some(t) = x.tag.filter(|&t| (t as usize) < TAG_SPACE) {
+            counts[t as usize] = counts[t as usize].saturating_add(1);
+        }
+    }
+    for (i, f) in spec.floating.iter().enumerate() {
         let Some(counter) = f.repeat else { continue };
-        if done.contains(&counter) {
+        // Each count field once, at its first repeated field.
+        if spec.floating[..i].iter().any(|x| x.repeat == Some(counter)) {
             continue;
         }
-        done.push(counter);
-        // Counters inside records (floating) are checked per record elsewhere; only fixed
-        // counters and message-level floating counters are checked here.
+        // Counters inside records (floating) describe one record each; only fixed counters
+        // and message-level floating counters are checked here.
         let Some(cf) =
             d.fields.iter().find(|x| x.name == counter && (x.part == Part::Fixed || x.group.is_none()))
         else {
@@ -818,18 +894,14 @@ fn check_counts(_frame: &[u8], spec: &'static MessageSpec, d: &mut Decoded) {
         if cf.group.is_some() {
             continue;
         }
-        // Instances present: the most frequent member tag of the repeated fields.
-        let members: Vec<u16> =
-            spec.floating.iter().filter(|x| x.repeat == Some(counter)).filter_map(|x| x.tag).collect();
-        let present = if members.contains(&183) {
-            // Configuration records: one RecordType per record.
-            d.fields.iter().filter(|x| x.part == Part::Floating && x.tag == Some(183)).count()
+        // Instances present: the most frequent member tag of the repeated fields;
+        // configuration records have one RecordType (183) each.
+        let members = spec.floating.iter().filter(|x| x.repeat == Some(counter)).filter_map(|x| x.tag);
+        let count_of = |t: u16| counts.get(t as usize).copied().unwrap_or(0) as usize;
+        let present = if members.clone().any(|t| t == 183) {
+            count_of(183)
         } else {
-            members
-                .iter()
-                .map(|&t| d.fields.iter().filter(|x| x.part == Part::Floating && x.tag == Some(t)).count())
-                .max()
-                .unwrap_or(0)
+            members.map(count_of).max().unwrap_or(0)
         };
         // NumFltSkillGroups 0 means "one set in the fixed part" (AGENT_STATE_EVENT).
         if declared as usize != present && !(counter == "NumFltSkillGroups" && declared == 0 && present <= 1)
@@ -865,7 +937,7 @@ pub fn tag_since(tag: u16) -> u32 {
     }
 }
 
-fn check_required(spec: &'static MessageSpec, d: &mut Decoded) {
+fn check_required(spec: &'static MessageSpec, present: &TagSet, d: &mut Decoded) {
     for f in spec.floating {
         if f.presence != Presence::Required || f.repeat.is_some() || f.group.is_some() {
             continue;
@@ -875,7 +947,7 @@ fn check_required(spec: &'static MessageSpec, d: &mut Decoded) {
         if tag_since(tag) > d.version {
             continue;
         }
-        if !d.fields.iter().any(|x| x.part == Part::Floating && x.tag == Some(tag)) {
+        if !present.contains(tag) {
             let off = d.floating_offset as usize;
             d.anomaly(
                 "required_missing",
@@ -977,8 +1049,9 @@ impl Decoder {
         } else if let Some(v) = seen {
             (v, VersionSource::Seen)
         } else {
-            if let Some(v) = infer_version(frame) {
-                state.inferred = Some(v);
+            // Once a message has decided the layout, the connection keeps it.
+            if state.inferred.is_none() {
+                state.inferred = infer_version(frame);
             }
             match state.inferred {
                 Some(v) => (v, VersionSource::Inferred),

@@ -73,7 +73,7 @@ pub struct ValueTable {
     /// Name of the table as enums.md titles it (e.g. "AgentState").
     pub name: &'static str,
     pub kind: ValueKind,
-    /// (value or bit mask, name). Special "none" values (0xFFFF, 0xFFFFFFFF) are entries too.
+    /// (value or bit mask, name), sorted by value. Special "none" values (0xFFFF, 0xFFFFFFFF) are entries too.
     pub entries: &'static [(u32, &'static str)],
     /// Where it comes from (enums.md section).
     pub source: &'static str,
@@ -84,7 +84,8 @@ pub struct ValueTable {
 impl ValueTable {
     /// Name of an enum value.
     pub fn name_of(&self, v: u32) -> Option<&'static str> {
-        self.entries.iter().find(|e| e.0 == v).map(|e| e.1)
+        // Entries are sorted by value (generated so; checked by the table tests).
+        self.entries.binary_search_by_key(&v, |e| e.0).ok().map(|i| self.entries[i].1)
     }
 }
 

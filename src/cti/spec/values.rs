@@ -184,7 +184,6 @@ pub const PERIPHERAL_TYPE: ValueTable = ValueTable {
     source: "enums.md section 6: PeripheralType (USHORT)",
     note: None,
     entries: &[
-        (0xFFFF, "PT_NONE"),
         (1, "PT_ASPECT"),
         (2, "PT_MERIDIAN"),
         (3, "PT_G2"),
@@ -211,6 +210,7 @@ pub const PERIPHERAL_TYPE: ValueTable = ValueTable {
         (24, "PT_ARS"),
         (25, "PT_ACMI_ERS"),
         (26, "PT_ACMI_EXPERT_ADVISOR"),
+        (0xFFFF, "PT_NONE"),
     ],
 };
 
@@ -221,7 +221,6 @@ pub const LOCAL_CONNECTION_STATE: ValueTable = ValueTable {
     source: "enums.md section 7: LocalConnectionState (USHORT)",
     note: None,
     entries: &[
-        (0xFFFF, "LCS_NONE"),
         (0, "LCS_NULL"),
         (1, "LCS_INITIATE"),
         (2, "LCS_ALERTING"),
@@ -229,6 +228,7 @@ pub const LOCAL_CONNECTION_STATE: ValueTable = ValueTable {
         (4, "LCS_HOLD"),
         (5, "LCS_QUEUED"),
         (6, "LCS_FAIL"),
+        (0xFFFF, "LCS_NONE"),
     ],
 };
 
@@ -239,7 +239,6 @@ pub const EVENT_CAUSE: ValueTable = ValueTable {
     source: "enums.md section 8: EventCause (USHORT, CEC_*) and extended call-cleared causes (CECX_*)",
     note: Some("Includes the extended call-cleared causes CECX_* (1001-1057, C25K); 1046 is printed 1056 in C25K (typo)."),
     entries: &[
-        (0xFFFF, "CEC_NONE"),
         (1, "CEC_ACTIVE_MONITOR"),
         (2, "CEC_ALTERNATE"),
         (3, "CEC_BUSY"),
@@ -359,6 +358,7 @@ pub const EVENT_CAUSE: ValueTable = ValueTable {
         (1055, "CECX_NETWORK_CONSULT_TRANSFER"),
         (1056, "CECX_NETWORK_CONFERENCE"),
         (1057, "CECX_ABAND_NETWORK_CONSULT"),
+        (0xFFFF, "CEC_NONE"),
     ],
 };
 
@@ -369,7 +369,6 @@ pub const DEVICE_ID_TYPE: ValueTable = ValueTable {
     source: "enums.md section 9: DeviceIDType (USHORT; *DeviceType fixed fields, tags 40/59/220)",
     note: None,
     entries: &[
-        (0xFFFF, "DEVID_NONE"),
         (0, "DEVID_DEVICE_IDENTIFIER"),
         (70, "DEVID_TRUNK_IDENTIFIER"),
         (71, "DEVID_TRUNK_GROUP_IDENTIFIER"),
@@ -381,6 +380,7 @@ pub const DEVICE_ID_TYPE: ValueTable = ValueTable {
         (77, "DEVID_QUEUE"),
         (78, "DEVID_NON_ACD_DEVICE_IDENTIFIER"),
         (79, "DEVID_SHARED_DEVICE_IDENTIFIER"),
+        (0xFFFF, "DEVID_NONE"),
     ],
 };
 
@@ -391,9 +391,9 @@ pub const CONNECTION_DEVICE_ID_TYPE: ValueTable = ValueTable {
     source: "enums.md section 10: ConnectionDeviceIDType (USHORT)",
     note: None,
     entries: &[
-        (0xFFFF, "CONNECTION_ID_NONE"),
         (0, "CONNECTION_ID_STATIC"),
         (1, "CONNECTION_ID_DYNAMIC"),
+        (0xFFFF, "CONNECTION_ID_NONE"),
     ],
 };
 
@@ -404,7 +404,6 @@ pub const CALL_TYPE: ValueTable = ValueTable {
     source: "enums.md section 11: CallType (USHORT)",
     note: Some("27 is RESERVATION_PREVIEW (HS, JAVA, PV19+); C25K also lists CALLTYPE_NON_ACD at 27, which is what 27 meant in PV14-PV18 before NON_ACD moved to 38."),
     entries: &[
-        (0xFFFF, "NULL_CALLTYPE"),
         (1, "CALLTYPE_ACD_IN"),
         (2, "CALLTYPE_PREROUTE_ACD_IN"),
         (3, "CALLTYPE_PREROUTE_DIRECT_AGENT"),
@@ -446,6 +445,7 @@ pub const CALL_TYPE: ValueTable = ValueTable {
         (39, "CALLTYPE_PLAY_AGENT_GREETING"),
         (40, "CALLTYPE_RECORD_AGENT_GREETING"),
         (41, "CALLTYPE_VOICE_CALL_BACK"),
+        (0xFFFF, "NULL_CALLTYPE"),
     ],
 };
 
@@ -456,7 +456,6 @@ pub const LINE_TYPE: ValueTable = ValueTable {
     source: "enums.md section 12: LineType (USHORT)",
     note: None,
     entries: &[
-        (0xFFFF, "NONE"),
         (0, "LINETYPE_INBOUND_ACD"),
         (1, "LINETYPE_OUTBOUND_ACD"),
         (2, "LINETYPE_INSIDE"),
@@ -469,6 +468,7 @@ pub const LINE_TYPE: ValueTable = ValueTable {
         (9, "LINETYPE_SILENT_MONITOR"),
         (10, "LINETYPE_NON_ACD_IN"),
         (11, "LINETYPE_NON_ACD_OUT"),
+        (0xFFFF, "NONE"),
     ],
 };
 
@@ -1372,8 +1372,8 @@ pub const MAINTENANCE_MODE_ACCEPTED: ValueTable = ValueTable {
     source: "enums.md section 27: ACTIVE_MAINTENANCE_RESP MaintenanceModeAccepted (BOOL)",
     note: None,
     entries: &[
-        (1, "accepted"),
         (0, "rejected"),
+        (1, "accepted"),
     ],
 };
 
@@ -1384,8 +1384,8 @@ pub const MAINTENANCE_DECISION: ValueTable = ValueTable {
     source: "enums.md section 27: ACTIVE_MAINTENANCE_EVENT decision (BOOL)",
     note: None,
     entries: &[
-        (1, "continue maintenance"),
         (0, "cancel"),
+        (1, "continue maintenance"),
     ],
 };
 
