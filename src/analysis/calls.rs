@@ -406,7 +406,8 @@ impl Analyzer {
         };
         let is_event = spec.role == Role::Event && flow.dir == Direction::ToClient;
         let is_request = spec.role == Role::Request && flow.dir == Direction::ToServer;
-        if !(is_event && spec.service == "Client Events") && !is_request {
+        let call_related = is_request || (is_event && spec.service == "Client Events");
+        if !call_related {
             return aliases;
         }
         // Conference and transfer name the calls by Primary/Secondary call id.
