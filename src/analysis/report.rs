@@ -115,17 +115,19 @@ pub(crate) struct LatAcc {
 /// Counters gathered while analysing.
 #[derive(Debug, Default)]
 pub(crate) struct StatsAcc {
-    /// (type label, direction) -> messages.
-    pub messages: BTreeMap<(String, &'static str), u64>,
+    /// (MessageType, name, direction) -> messages.
+    pub messages: BTreeMap<(u32, &'static str, &'static str), u64>,
     pub latency: BTreeMap<&'static str, LatAcc>,
     pub failures: BTreeMap<String, u64>,
     pub conns: Vec<ConnSummary>,
 }
 
 impl StatsAcc {
-    pub fn count(&mut self, name: &str, msg_type: u32, dir: Direction) {
-        let label = format!("{name} ({msg_type})");
-        *self.messages.entry((label, dir.as_str())).or_insert(0) += 1;
+    pub fn count(&mut self, name: &'static str, msg_type: u32, dir: Direction) {
+        *self
+            .messages
+            .entry((msg_type, name, dir.as_str()))
+            .or_insert(0) += 1;
     }
 
     pub fn latency(&mut self, name: &'static str, ns: i64, cap: usize) {
@@ -223,7 +225,12 @@ pub(crate) fn build(a: Analyzer, findings: Vec<Finding>, timeline: Vec<TimelineE
     Report {
         findings,
         connections,
-        messages: a.stats.messages,
+        messages: a
+            .stats
+            .messages
+            .into_iter()
+            .map(|((ty, name, dir), n)| ((format!("{name} ({ty})"), dir), n))
+            .collect(),
         latency,
         failures: a.stats.failures,
         calls,
