@@ -14,6 +14,7 @@
 //! 5. [`render`] prints what came out.
 //!
 
+pub mod analysis;
 pub mod capture;
 pub mod cti;
 pub mod fuzzing;

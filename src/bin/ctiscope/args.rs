@@ -22,6 +22,87 @@ pub enum Command {
     Decode(DecodeArgs),
     /// List the message types, or print one message's layout from the spec tables.
     Spec(SpecArgs),
+    /// Check a capture against the protocol rules: one finding per violation.
+    Check(CheckArgs),
+    /// Time-ordered story of a call, an agent, a session or an invoke.
+    Timeline(TimelineArgs),
+    /// Message counts, request latency, failures, sessions, calls and agents.
+    Stats(StatsArgs),
+    /// List the rules `check` applies.
+    Rules,
+}
+
+/// Analysis options shared by `check`, `timeline` and `stats`.
+#[derive(Args, Debug, Clone)]
+pub struct AnalysisArgs {
+    /// Seconds after which an unanswered request is reported (the guide allows 10 to 15 s
+    /// for control requests).
+    #[arg(long, value_name = "S", default_value_t = 15.0)]
+    pub request_timeout: f64,
+    /// Decode with this protocol version instead of the one from OPEN_REQ or inference.
+    #[arg(long, value_name = "N")]
+    pub protocol_version: Option<u32>,
+    /// Findings listed per rule; further ones are counted in one summary line.
+    #[arg(long, value_name = "N", default_value_t = 1_000)]
+    pub max_findings_per_rule: usize,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    Text,
+    Jsonl,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Error,
+    Warning,
+    Note,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+    /// Output format: a table (text) or one JSON object per finding (jsonl).
+    #[arg(short = 'T', value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+    /// Exit with status 1 when a finding at or above this severity is found.
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
+}
+
+#[derive(Args, Debug)]
+pub struct TimelineArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+    /// Only this call (any ConnectionCallID it had).
+    #[arg(long, value_name = "ID")]
+    pub call: Option<u32>,
+    /// Only this AgentID.
+    #[arg(long, value_name = "ID")]
+    pub agent: Option<String>,
+    /// Only this connection number.
+    #[arg(long, value_name = "CONN")]
+    pub session: Option<u32>,
+    /// Only this InvokeID (a request and its confirm).
+    #[arg(long, value_name = "ID")]
+    pub invoke: Option<u32>,
+    /// Output format: text (default), json (one array) or jsonl (one object per line).
+    #[arg(short = 'T', value_enum, default_value_t = OutFormat::Text)]
+    pub format: OutFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
 }
 
 #[derive(Args, Debug)]
@@ -101,4 +182,6 @@ pub enum OutFormat {
 }
 
 /// Subcommand names, for the `ctiscope FILE` shorthand.
-pub const SUBCOMMANDS: &[&str] = &["decode", "spec", "help"];
+pub const SUBCOMMANDS: &[&str] = &[
+    "decode", "spec", "check", "timeline", "stats", "rules", "help",
+];

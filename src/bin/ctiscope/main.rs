@@ -1,5 +1,6 @@
 //! The `ctiscope` command: `main` parses, `run` works, the exit code says how it went.
 
+mod analysis_cmd;
 mod args;
 
 use args::{Cli, Command, DecodeArgs, InputArgs, OutFormat, SpecArgs, TimeArg};
@@ -45,6 +46,10 @@ fn run(cli: Cli) -> io::Result<u8> {
     match cli.command {
         Command::Decode(a) => decode(a),
         Command::Spec(a) => spec_cmd(a),
+        Command::Check(a) => analysis_cmd::check(a),
+        Command::Timeline(a) => analysis_cmd::timeline(a),
+        Command::Stats(a) => analysis_cmd::stats(a),
+        Command::Rules => analysis_cmd::rules(),
     }
 }
 

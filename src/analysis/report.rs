@@ -1,0 +1,599 @@
+//! What the analysis produces, and how it prints: findings (table or JSON lines), the
+//! timeline (table or JSON), statistics and the rule list. Everything is sorted: output does
+//! not depend on hash order.
+
+use super::session::Pending;
+use super::{Analyzer, Finding, Severity};
+use crate::cti::decode::Decoded;
+use crate::pipeline::Direction;
+use crate::render::time;
+use crate::TimestampNs;
+use comfy_table::{presets, Table};
+use serde_json::{json, Value as Json};
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+/// JSON schema version of the analysis output.
+pub const SCHEMA: u32 = 1;
+
+/// One connection.
+#[derive(Debug, Clone)]
+pub struct ConnSummary {
+    pub conn: u32,
+    pub client: Option<String>,
+    pub server: Option<String>,
+    pub midstream: bool,
+    pub first_frame: u64,
+    pub first_ts: TimestampNs,
+    pub last_ts: TimestampNs,
+    pub end: &'static str,
+    pub open: &'static str,
+    pub version: Option<u32>,
+    pub client_id: Option<String>,
+    pub agent_id: Option<String>,
+    pub services_granted: Option<u32>,
+    pub session_type: Option<u64>,
+    /// Messages and bytes per direction (client->server, server->client).
+    pub messages: [u64; 2],
+    pub bytes: [u64; 2],
+    pub lost: bool,
+}
+
+/// One call.
+#[derive(Debug, Clone)]
+pub struct CallSummary {
+    pub seq: u64,
+    pub conn: u32,
+    pub peripheral: u32,
+    pub call_ids: Vec<u32>,
+    pub device_type: u16,
+    pub device: String,
+    pub begin_seen: bool,
+    pub ended: bool,
+    pub first_frame: u64,
+    pub first_ts: TimestampNs,
+    pub last_ts: TimestampNs,
+    /// Delivered to established.
+    pub ring_ns: Option<i64>,
+    /// Established to cleared (or the end), hold excluded.
+    pub talk_ns: Option<i64>,
+    pub hold_ns: i64,
+    pub events: Vec<(TimestampNs, u64, &'static str)>,
+    pub events_dropped: u64,
+    /// Call variables and ECC variables, last value.
+    pub vars: BTreeMap<String, String>,
+    /// SET_CALL_DATA_REQ was sent for the call.
+    pub data_set: bool,
+}
+
+/// One agent.
+#[derive(Debug, Clone)]
+pub struct AgentSummary {
+    pub id: String,
+    pub peripheral: Option<u32>,
+    pub extension: Option<String>,
+    pub instrument: Option<String>,
+    pub conns: Vec<u32>,
+    pub states: Vec<(TimestampNs, u64, u32, String)>,
+    pub states_dropped: u64,
+    pub time_in_state: BTreeMap<String, i64>,
+    pub skill_groups: Vec<u32>,
+    pub requests: BTreeMap<&'static str, (u64, u64)>,
+}
+
+/// Latency of one request type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatencyStats {
+    pub count: u64,
+    pub p50_ns: i64,
+    pub p90_ns: i64,
+    pub p99_ns: i64,
+    pub max_ns: i64,
+}
+
+/// One line of the timeline.
+#[derive(Debug, Clone)]
+pub struct TimelineEntry {
+    pub ts_ns: TimestampNs,
+    pub frame: u64,
+    pub conn: Option<u32>,
+    pub direction: Option<&'static str>,
+    pub what: String,
+    pub detail: String,
+    pub call: Option<u32>,
+    pub agent: Option<String>,
+    pub invoke: Option<u32>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct LatAcc {
+    count: u64,
+    max: i64,
+    samples: Vec<i64>,
+}
+
+/// Counters gathered while analysing.
+#[derive(Debug, Default)]
+pub(crate) struct StatsAcc {
+    /// (MessageType, name, direction) -> messages.
+    pub messages: BTreeMap<(u32, &'static str, &'static str), u64>,
+    pub latency: BTreeMap<&'static str, LatAcc>,
+    pub failures: BTreeMap<String, u64>,
+    pub conns: Vec<ConnSummary>,
+}
+
+impl StatsAcc {
+    pub fn count(&mut self, name: &'static str, msg_type: u32, dir: Direction) {
+        *self
+            .messages
+            .entry((msg_type, name, dir.as_str()))
+            .or_insert(0) += 1;
+    }
+
+    pub fn latency(&mut self, name: &'static str, ns: i64, cap: usize) {
+        let l = self.latency.entry(name).or_default();
+        l.count += 1;
+        l.max = l.max.max(ns);
+        if l.samples.len() < cap {
+            l.samples.push(ns);
+        }
+    }
+
+    pub fn failure(&mut self, what: &str) {
+        *self.failures.entry(what.to_string()).or_insert(0) += 1;
+    }
+}
+
+/// Everything the analysis found.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Sorted by first frame.
+    pub findings: Vec<Finding>,
+    /// Sorted by connection number.
+    pub connections: Vec<ConnSummary>,
+    /// (type label, direction) -> count.
+    pub messages: BTreeMap<(String, &'static str), u64>,
+    pub latency: BTreeMap<&'static str, LatencyStats>,
+    pub failures: BTreeMap<String, u64>,
+    /// Sorted by first frame.
+    pub calls: Vec<CallSummary>,
+    pub calls_dropped: u64,
+    /// Sorted by AgentID.
+    pub agents: Vec<AgentSummary>,
+    /// Time-ordered (empty unless a timeline was asked for).
+    pub timeline: Vec<TimelineEntry>,
+    pub first_ts: Option<TimestampNs>,
+    pub last_ts: TimestampNs,
+}
+
+impl Report {
+    /// Findings at or above a severity.
+    pub fn count_at_least(&self, s: Severity) -> usize {
+        self.findings.iter().filter(|f| f.severity >= s).count()
+    }
+}
+
+fn percentile(sorted: &[i64], p: u32) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    // Nearest rank.
+    let rank = (sorted.len() * p as usize).div_ceil(100).max(1);
+    sorted[rank.min(sorted.len()) - 1]
+}
+
+pub(crate) fn build(a: Analyzer, findings: Vec<Finding>, timeline: Vec<TimelineEntry>) -> Report {
+    let mut connections = a.stats.conns;
+    connections.sort_by_key(|c| (c.conn, c.first_frame));
+    let latency = a
+        .stats
+        .latency
+        .into_iter()
+        .map(|(k, mut l)| {
+            l.samples.sort_unstable();
+            (
+                k,
+                LatencyStats {
+                    count: l.count,
+                    p50_ns: percentile(&l.samples, 50),
+                    p90_ns: percentile(&l.samples, 90),
+                    p99_ns: percentile(&l.samples, 99),
+                    max_ns: l.max,
+                },
+            )
+        })
+        .collect();
+    let mut calls = a.calls.done;
+    calls.sort_by_key(|c| (c.first_frame, c.seq));
+    let agents = a
+        .agents
+        .agents
+        .into_values()
+        .map(|ag| AgentSummary {
+            id: ag.id,
+            peripheral: ag.peripheral,
+            extension: ag.extension,
+            instrument: ag.instrument,
+            conns: ag.conns.into_iter().collect(),
+            states: ag.states,
+            states_dropped: ag.states_dropped,
+            time_in_state: ag.time_in,
+            skill_groups: ag.skill_groups.into_iter().collect(),
+            requests: ag.requests,
+        })
+        .collect();
+    Report {
+        findings,
+        connections,
+        messages: a
+            .stats
+            .messages
+            .into_iter()
+            .map(|((ty, name, dir), n)| ((format!("{name} ({ty})"), dir), n))
+            .collect(),
+        latency,
+        failures: a.stats.failures,
+        calls,
+        calls_dropped: a.calls.dropped,
+        agents,
+        timeline,
+        first_ts: a.first_ts,
+        last_ts: a.last_ts,
+    }
+}
+
+/// Fields worth a timeline line, when present.
+const DETAIL_FIELDS: &[&str] = &[
+    "InvokeID",
+    "ConnectionCallID",
+    "NewConnectionCallID",
+    "PrimaryCallID",
+    "SecondaryCallID",
+    "ConnectionDeviceID",
+    "AgentID",
+    "AgentExtension",
+    "AgentState",
+    "EventCause",
+    "Status",
+    "FailureCode",
+    "MonitorID",
+    "ConfigEndStatus",
+];
+
+/// Short description of a message for the timeline.
+pub(crate) fn message_detail(
+    d: &Decoded,
+    frame: &[u8],
+    matched: Option<&Pending>,
+    ts: TimestampNs,
+) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for n in DETAIL_FIELDS {
+        if let Some(f) = d.field(n) {
+            parts.push(format!("{n}={}", crate::render::value::short(f, frame)));
+        }
+    }
+    if let Some(p) = matched {
+        parts.push(format!(
+            "answers {} (frame {}) after {} s",
+            p.name,
+            p.frame,
+            time::format_seconds(ts - p.ts, 3)
+        ));
+    }
+    parts.join(" ")
+}
+
+fn opt<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref()
+        .map_or_else(|| "-".to_string(), |x| x.to_string())
+}
+
+fn new_table(header: Vec<&str>) -> Table {
+    let mut t = Table::new();
+    t.load_style(presets::ASCII_MARKDOWN);
+    t.force_no_tty();
+    t.set_header(header);
+    t
+}
+
+fn frames_text(frames: &[u64]) -> String {
+    frames
+        .iter()
+        .map(|f| f.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The findings table and a one-line summary.
+pub fn write_findings_table(w: &mut dyn Write, r: &Report) -> io::Result<()> {
+    if !r.findings.is_empty() {
+        let mut t = new_table(vec![
+            "severity",
+            "rule",
+            "connection",
+            "frames",
+            "message",
+            "reference",
+        ]);
+        for f in &r.findings {
+            t.add_row(vec![
+                f.severity.as_str().to_string(),
+                f.rule.to_string(),
+                opt(&f.conn),
+                frames_text(&f.frames),
+                f.message.clone(),
+                f.reference.clone(),
+            ]);
+        }
+        writeln!(w, "{t}")?;
+    }
+    writeln!(w, "{}", summary_line(r))
+}
+
+/// `N findings: E errors, W warnings, N notes (C connections, M messages)`.
+pub fn summary_line(r: &Report) -> String {
+    let count = |s| r.findings.iter().filter(|f| f.severity == s).count();
+    let messages: u64 = r.messages.values().sum();
+    format!(
+        "{} findings: {} errors, {} warnings, {} notes ({} connections, {} messages)",
+        r.findings.len(),
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Note),
+        r.connections.len(),
+        messages
+    )
+}
+
+/// One finding as a JSON object.
+pub fn finding_json(f: &Finding) -> Json {
+    json!({
+        "schema": SCHEMA,
+        "rule": f.rule,
+        "severity": f.severity.as_str(),
+        "frames": f.frames,
+        "connection": f.conn,
+        "message": f.message,
+        "reference": f.reference,
+    })
+}
+
+/// One finding per line.
+pub fn write_findings_jsonl(w: &mut dyn Write, r: &Report) -> io::Result<()> {
+    for f in &r.findings {
+        writeln!(w, "{}", finding_json(f))?;
+    }
+    Ok(())
+}
+
+fn entry_json(e: &TimelineEntry) -> Json {
+    json!({
+        "schema": SCHEMA,
+        "time": time::format_rfc3339(e.ts_ns),
+        "epoch_ns": e.ts_ns,
+        "frame": e.frame,
+        "connection": e.conn,
+        "direction": e.direction,
+        "what": e.what,
+        "detail": e.detail,
+        "call": e.call,
+        "agent": e.agent,
+        "invoke": e.invoke,
+    })
+}
+
+/// The timeline as a table.
+pub fn write_timeline_table(w: &mut dyn Write, r: &Report) -> io::Result<()> {
+    let mut t = new_table(vec!["time", "frame", "conn", "direction", "what", "detail"]);
+    for e in &r.timeline {
+        t.add_row(vec![
+            time::format_utc(e.ts_ns, 6),
+            e.frame.to_string(),
+            opt(&e.conn),
+            e.direction.unwrap_or("-").to_string(),
+            e.what.clone(),
+            e.detail.clone(),
+        ]);
+    }
+    writeln!(w, "{t}")?;
+    writeln!(w, "{} entries", r.timeline.len())
+}
+
+/// The timeline as one JSON array.
+pub fn write_timeline_json(w: &mut dyn Write, r: &Report) -> io::Result<()> {
+    let v: Vec<Json> = r.timeline.iter().map(entry_json).collect();
+    writeln!(w, "{}", Json::Array(v))
+}
+
+/// The timeline as one JSON object per line.
+pub fn write_timeline_jsonl(w: &mut dyn Write, r: &Report) -> io::Result<()> {
+    for e in &r.timeline {
+        writeln!(w, "{}", entry_json(e))?;
+    }
+    Ok(())
+}
+
+fn secs(ns: i64) -> String {
+    time::format_seconds(ns, 3)
+}
+
+/// Statistics as text tables.
+pub fn write_stats(w: &mut dyn Write, r: &Report) -> io::Result<()> {
+    writeln!(w, "Messages per type and direction")?;
+    let mut by_type: BTreeMap<&str, [u64; 2]> = BTreeMap::new();
+    for ((label, dir), n) in &r.messages {
+        let e = by_type.entry(label.as_str()).or_insert([0, 0]);
+        e[usize::from(*dir != Direction::ToServer.as_str())] += n;
+    }
+    let mut t = new_table(vec!["message", "client->server", "server->client"]);
+    for (label, [a, b]) in &by_type {
+        t.add_row(vec![label.to_string(), a.to_string(), b.to_string()]);
+    }
+    writeln!(w, "{t}\n")?;
+
+    writeln!(w, "Connections")?;
+    let mut t = new_table(vec![
+        "conn",
+        "client",
+        "server",
+        "start",
+        "session",
+        "version",
+        "ClientID",
+        "AgentID",
+        "msgs c->s",
+        "msgs s->c",
+        "end",
+        "gaps",
+    ]);
+    for c in &r.connections {
+        t.add_row(vec![
+            c.conn.to_string(),
+            opt(&c.client),
+            opt(&c.server),
+            if c.midstream {
+                "mid-stream"
+            } else {
+                "handshake"
+            }
+            .to_string(),
+            c.open.to_string(),
+            opt(&c.version),
+            opt(&c.client_id),
+            opt(&c.agent_id),
+            c.messages[0].to_string(),
+            c.messages[1].to_string(),
+            c.end.to_string(),
+            if c.lost { "yes" } else { "no" }.to_string(),
+        ]);
+    }
+    writeln!(w, "{t}\n")?;
+
+    writeln!(w, "Request latency (seconds)")?;
+    let mut t = new_table(vec!["request", "count", "p50", "p90", "p99", "max"]);
+    for (name, l) in &r.latency {
+        t.add_row(vec![
+            name.to_string(),
+            l.count.to_string(),
+            secs(l.p50_ns),
+            secs(l.p90_ns),
+            secs(l.p99_ns),
+            secs(l.max_ns),
+        ]);
+    }
+    writeln!(w, "{t}\n")?;
+
+    writeln!(w, "Failures")?;
+    let mut t = new_table(vec!["failure", "count"]);
+    for (name, n) in &r.failures {
+        t.add_row(vec![name.clone(), n.to_string()]);
+    }
+    writeln!(w, "{t}\n")?;
+
+    writeln!(w, "Calls")?;
+    let ended = r.calls.iter().filter(|c| c.ended).count();
+    let begun = r.calls.iter().filter(|c| c.begin_seen).count();
+    let with_data = r.calls.iter().filter(|c| c.data_set).count();
+    writeln!(
+        w,
+        "{} calls ({} with BEGIN_CALL_EVENT, {} ended, {} with SET_CALL_DATA_REQ){}",
+        r.calls.len(),
+        begun,
+        ended,
+        with_data,
+        if r.calls_dropped > 0 {
+            format!(", {} more not kept", r.calls_dropped)
+        } else {
+            String::new()
+        }
+    )?;
+    if !r.calls.is_empty() {
+        let mut t = new_table(vec![
+            "conn",
+            "call ids",
+            "device",
+            "first frame",
+            "events",
+            "ring",
+            "talk",
+            "hold",
+            "variables",
+            "ended",
+        ]);
+        for c in &r.calls {
+            t.add_row(vec![
+                c.conn.to_string(),
+                c.call_ids
+                    .iter()
+                    .map(|x| x.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                c.device.clone(),
+                c.first_frame.to_string(),
+                (c.events.len() as u64 + c.events_dropped).to_string(),
+                c.ring_ns.map_or("-".into(), secs),
+                c.talk_ns.map_or("-".into(), secs),
+                secs(c.hold_ns),
+                c.vars.len().to_string(),
+                if c.ended { "yes" } else { "no" }.to_string(),
+            ]);
+        }
+        writeln!(w, "{t}")?;
+    }
+    writeln!(w)?;
+
+    writeln!(w, "Agents")?;
+    let mut t = new_table(vec![
+        "agent",
+        "extension",
+        "connections",
+        "state changes",
+        "time in state",
+        "skill groups",
+        "requests (ok/failed)",
+    ]);
+    for a in &r.agents {
+        t.add_row(vec![
+            a.id.clone(),
+            opt(&a.extension),
+            a.conns
+                .iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            (a.states.len() as u64 + a.states_dropped).to_string(),
+            a.time_in_state
+                .iter()
+                .map(|(s, ns)| format!("{s} {}", secs(*ns)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            a.skill_groups
+                .iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            a.requests
+                .iter()
+                .map(|(n, (ok, bad))| format!("{n} {ok}/{bad}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ]);
+    }
+    writeln!(w, "{t}\n")?;
+    writeln!(w, "{}", summary_line(r))
+}
+
+/// Every rule as a table.
+pub fn write_rules(w: &mut dyn Write) -> io::Result<()> {
+    let mut t = new_table(vec!["rule", "severity", "description", "reference"]);
+    for r in super::rules::rules() {
+        t.add_row(vec![
+            r.id.to_string(),
+            r.severity.as_str().to_string(),
+            r.description.to_string(),
+            r.reference.to_string(),
+        ]);
+    }
+    writeln!(w, "{t}")
+}

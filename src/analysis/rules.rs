@@ -1,0 +1,273 @@
+//! The rule table: every finding the analyzer can raise, with its severity, a description
+//! and where the protocol documents the expectation.
+
+use crate::cti::decode::ANOMALY_CODES;
+use std::sync::OnceLock;
+
+/// How serious a finding is (Wireshark expert-info levels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Note,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Note => "note",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// One rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Stable kebab-case id.
+    pub id: &'static str,
+    pub severity: Severity,
+    pub description: &'static str,
+    /// Guide table or section, or a `session.md` section.
+    pub reference: &'static str,
+}
+
+const fn r(
+    id: &'static str,
+    severity: Severity,
+    description: &'static str,
+    reference: &'static str,
+) -> Rule {
+    Rule {
+        id,
+        severity,
+        description,
+        reference,
+    }
+}
+
+use Severity::{Error, Note, Warning};
+
+/// The protocol rules (decode anomaly rules are added by [`rules`]).
+const BASE: &[Rule] = &[
+    // Sessions.
+    r("session-not-open", Error,
+      "a message other than OPEN_REQ (or the answer to it) was exchanged before the session was opened",
+      "session.md section 7 rule 1"),
+    r("open-duplicate", Warning,
+      "a second OPEN_REQ on a connection that already sent one",
+      "session.md section 7 rule 1"),
+    r("open-failed", Warning,
+      "OPEN_REQ was answered by FAILURE_CONF: the session was refused",
+      "session.md section 7 rule 1"),
+    r("heartbeat-unanswered", Warning,
+      "HEARTBEAT_REQ without HEARTBEAT_CONF within the request timeout",
+      "session.md section 7 rule 2"),
+    r("client-idle-timeout", Warning,
+      "the client sent nothing for longer than the IdleTimeout of its OPEN_REQ",
+      "session.md section 7 rule 3"),
+    r("data-after-close", Warning,
+      "messages on a session after its CLOSE_CONF",
+      "session.md section 7 rule 4"),
+    r("standby-request", Warning,
+      "a request other than HEARTBEAT_REQ/CLOSE_REQ sent to a standby CTI Server (OPEN_CONF SessionType 2), which refuses it",
+      "session.md section 7 rule 6"),
+    r("failure-event", Warning,
+      "the server sent FAILURE_EVENT",
+      "session.md section 6 (FAILURE_EVENT), section 7 rule 4"),
+    r("reset-without-close", Warning,
+      "the connection was reset (RST) without a CLOSE_REQ, a refused open or a server failure before it",
+      "session.md section 7 rule 4"),
+    // Invokes.
+    r("invoke-unanswered", Warning,
+      "a request got no confirm within the request timeout (the guide allows 10 to 15 seconds for control requests)",
+      "session.md section 7 rule 5; guide Client Control service"),
+    r("invoke-pending-at-end", Note,
+      "a request was still unanswered when the connection or capture ended (before its timeout, or the answer may be lost in a gap)",
+      "session.md section 7 rule 5"),
+    r("confirm-unmatched", Warning,
+      "a confirm whose InvokeID matches no outstanding request, on a connection captured from its start without gaps",
+      "session.md section 7 rule 5"),
+    r("confirm-request-not-captured", Note,
+      "a confirm whose request was not captured (the capture started mid-connection or the request was lost in a gap)",
+      "session.md section 7 rule 5"),
+    r("confirm-wrong-type", Error,
+      "a request answered by a confirm of another request type (FAILURE_CONF and CONTROL_FAILURE_CONF answer any request)",
+      "session.md section 7 rule 5; guide message tables"),
+    r("invoke-reused", Warning,
+      "an InvokeID reused while the request that carried it is still outstanding",
+      "session.md section 7 rule 5"),
+    // Configuration acquisition.
+    r("config-request-overlap", Warning,
+      "CONFIG_REQUEST_EVENT or CONFIG_REQUEST_KEY_EVENT sent while another configuration request is outstanding",
+      "guide Configuration Acquisition Messages (Message Order); session.md section 7 rule 5"),
+    r("config-request-unanswered", Warning,
+      "a configuration request not answered (CONFIG_KEY_EVENT / final CONFIG_END_EVENT) within the request timeout",
+      "guide Configuration Acquisition Messages; Tables 154, 167"),
+    r("config-unpaired", Warning,
+      "CONFIG_BEGIN_EVENT while a block is open, or CONFIG_END_EVENT with no block and no request",
+      "guide Tables 156, 167"),
+    r("config-record-order", Warning,
+      "configuration records out of the guide's order (service, skill group, agent, agent services, device, call type, media routing domain, peripheral, agent desk settings)",
+      "guide Configuration Acquisition Messages (Message Order)"),
+    r("config-end-error", Warning,
+      "CONFIG_END_EVENT with an error status (UNKNOWN_CUSTOMER, INVALID or an unknown status)",
+      "guide Table 168"),
+    r("config-partial-unfinished", Warning,
+      "the last CONFIG_END_EVENT of an acquisition had status CONFIGEND_PARTIAL and no further block followed before the connection ended",
+      "guide Table 167"),
+    // Calls and monitors.
+    r("call-event-before-begin", Warning,
+      "a call event for a call whose BEGIN_CALL_EVENT was not sent (session asked for BEGIN_CALL_MASK, captured from its start without gaps)",
+      "guide Table 2 (BEGIN_CALL_EVENT precedes any other event for the call)"),
+    r("call-event-after-end", Warning,
+      "a call event for a call after its END_CALL_EVENT",
+      "guide Table 3"),
+    r("call-begin-duplicate", Warning,
+      "BEGIN_CALL_EVENT for a call that already began and has not ended",
+      "guide Table 2"),
+    r("monitor-unknown", Warning,
+      "an event names a MonitorID that no OPEN_CONF or MONITOR_START_CONF created (or that MONITOR_STOP_CONF ended), on a Peripheral Monitor session",
+      "guide Tables 34-37; session.md section 7 rule 7"),
+    // Capture and reassembly.
+    r("tcp-gap", Warning,
+      "stream bytes were not captured: messages may be missing",
+      "session.md section 9"),
+    r("cti-resync", Note,
+      "bytes skipped while looking for a message header (mid-stream start or after a gap)",
+      "session.md sections 2, 9"),
+    r("cti-incomplete", Warning,
+      "a message cut short by a gap or the end of the stream",
+      "session.md section 2"),
+    r("cti-implausible-length", Error,
+      "a message header with an impossible MessageLength in a synchronised stream",
+      "session.md section 2"),
+    r("tcp-retransmission-conflict", Warning,
+      "a TCP retransmission carried bytes that differ from the first copy",
+      "session.md section 1"),
+    r("capture-limit", Note,
+      "a reassembly or framing limit was reached",
+      "ctiscope settings"),
+    r("analysis-limit", Note,
+      "an analysis limit was reached: later data of that kind is summarised, not kept",
+      "ctiscope settings"),
+    r("packet-issue", Note,
+      "a captured packet could not be sliced",
+      "capture file"),
+];
+
+/// Severity of a decode anomaly code.
+pub fn anomaly_severity(code: &str) -> Severity {
+    match code {
+        "fixed_part_short"
+        | "floating_header_truncated"
+        | "floating_past_end"
+        | "count_mismatch" => Error,
+        "unknown_enum_value" | "unknown_mask_bits" | "layout_unknown" | "too_many_anomalies" => {
+            Note
+        }
+        _ => Warning,
+    }
+}
+
+/// Where the protocol documents what a decode anomaly breaks.
+fn anomaly_reference(code: &str) -> &'static str {
+    match code {
+        "fixed_part_short" | "trailing_bytes" => "session.md section 2; guide message tables",
+        "floating_header_truncated" | "floating_past_end" | "duplicate_field" => {
+            "session.md section 4"
+        }
+        "string_without_nul" | "bad_field_length" => "session.md sections 3, 4",
+        "bad_named_variable" | "named_data_too_much" => "session.md section 5",
+        "message_too_large" => "session.md section 2",
+        "unknown_message_type" | "layout_unknown" => "message_types.tsv",
+        "unknown_enum_value" | "unknown_mask_bits" => "enums.md",
+        _ => "guide message tables",
+    }
+}
+
+/// Rule id of a decode anomaly code (`decode-` and the code in kebab case).
+pub fn anomaly_rule_id(code: &str) -> &'static str {
+    rules()
+        .iter()
+        .find(|r| {
+            r.id.strip_prefix("decode-")
+                .is_some_and(|c| eq_kebab(c, code))
+        })
+        .map(|r| r.id)
+        .unwrap_or("decode-anomaly")
+}
+
+fn eq_kebab(kebab: &str, snake: &str) -> bool {
+    kebab.len() == snake.len()
+        && kebab
+            .bytes()
+            .zip(snake.bytes())
+            .all(|(a, b)| a == b || (a == b'-' && b == b'_'))
+}
+
+/// Every rule: the protocol rules then one `decode-*` rule per decode anomaly code.
+pub fn rules() -> &'static [Rule] {
+    static ALL: OnceLock<Vec<Rule>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        let mut v = BASE.to_vec();
+        for &(code, meaning) in ANOMALY_CODES {
+            let id: &'static str =
+                Box::leak(format!("decode-{}", code.replace('_', "-")).into_boxed_str());
+            let description: &'static str =
+                Box::leak(format!("decode anomaly: {meaning}").into_boxed_str());
+            v.push(Rule {
+                id,
+                severity: anomaly_severity(code),
+                description,
+                reference: anomaly_reference(code),
+            });
+        }
+        v.push(r(
+            "decode-anomaly",
+            Warning,
+            "decode anomaly with a code this table does not list",
+            "guide message tables",
+        ));
+        v
+    })
+}
+
+/// The rule with this id. Panics on an unknown id (a programming error).
+pub fn rule(id: &str) -> &'static Rule {
+    rules()
+        .iter()
+        .find(|r| r.id == id)
+        .unwrap_or_else(|| panic!("no rule {id}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_kebab_case() {
+        let mut ids: Vec<&str> = rules().iter().map(|r| r.id).collect();
+        for id in &ids {
+            assert!(
+                id.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+                "{id}"
+            );
+        }
+        let n = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), n);
+    }
+
+    #[test]
+    fn every_anomaly_code_has_a_rule() {
+        for (code, _) in ANOMALY_CODES {
+            let id = anomaly_rule_id(code);
+            assert_ne!(id, "decode-anomaly", "{code}");
+            assert_eq!(rule(id).severity, anomaly_severity(code));
+        }
+    }
+}

@@ -1,0 +1,983 @@
+//! Per-connection session state: open/close, heartbeats, idle timeout, active/standby,
+//! invoke/confirm matching and configuration acquisition.
+
+use super::report::ConnSummary;
+use super::{dir_index, fixed_num, num, text, value_name, Analyzer, TimelineEntry};
+use crate::cti::decode::Decoded;
+use crate::cti::framing::Frame;
+use crate::cti::spec::{self, values, Role};
+use crate::net::tcp::{ConnEnd, ConnId, ConnStart};
+use crate::pipeline::{Direction, Flow};
+use crate::render::events as ev_names;
+use crate::TimestampNs;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+
+pub(crate) const FAILURE_CONF: u32 = 1;
+pub(crate) const FAILURE_EVENT: u32 = 2;
+pub(crate) const OPEN_REQ: u32 = 3;
+pub(crate) const OPEN_CONF: u32 = 4;
+pub(crate) const HEARTBEAT_REQ: u32 = 5;
+pub(crate) const CLOSE_REQ: u32 = 7;
+pub(crate) const CLOSE_CONF: u32 = 8;
+pub(crate) const CONTROL_FAILURE_CONF: u32 = 35;
+pub(crate) const MONITOR_START_CONF: u32 = 94;
+pub(crate) const MONITOR_STOP_CONF: u32 = 96;
+const CONFIG_REQUEST_KEY_EVENT: u32 = 230;
+const CONFIG_KEY_EVENT: u32 = 231;
+const CONFIG_REQUEST_EVENT: u32 = 232;
+const CONFIG_BEGIN_EVENT: u32 = 233;
+const CONFIG_END_EVENT: u32 = 234;
+const CONFIGEND_PARTIAL: u64 = 5;
+/// Latency samples kept for configuration requests (one or a few per session).
+const CONFIG_LATENCY_SAMPLES: usize = 100_000;
+
+/// IdleTimeout value meaning "no heartbeats, no idle timeout".
+const NO_IDLE_TIMEOUT: u64 = 0xFFFF_FFFF;
+/// OPEN_CONF SessionType of a standby server.
+const SESSION_TYPE_STANDBY: u64 = 2;
+/// CTI_SERVICE_PERIPHERAL_MONITOR.
+pub(crate) const SERVICE_PERIPHERAL_MONITOR: u32 = 0x20;
+
+/// Rank of a configuration record type in the guide's acquisition order.
+fn config_rank(id: u32) -> Option<u8> {
+    Some(match id {
+        235 => 1, // CONFIG_SERVICE_EVENT
+        236 => 2, // CONFIG_SKILL_GROUP_EVENT
+        237 => 3, // CONFIG_AGENT_EVENT
+        282 => 4, // CONFIG_AGENT_SERVICE_EVENT
+        238 => 5, // CONFIG_DEVICE_EVENT
+        245 => 6, // CONFIG_CALL_TYPE_EVENT
+        254 => 7, // CONFIG_MRD_EVENT
+        260 => 8, // CONFIG_PERIPHERAL_EVENT
+        261 => 9, // CONFIG_AGENT_DESK_SETTINGS_EVENT
+        _ => return None,
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OpenState {
+    /// Mid-stream start: the opening was not captured.
+    Unknown,
+    NotOpen,
+    Requested,
+    Open,
+    Refused,
+}
+
+/// An outstanding request.
+#[derive(Debug, Clone)]
+pub(crate) struct Pending {
+    /// Spec id of the request.
+    pub req: u32,
+    pub name: &'static str,
+    /// Spec id of its positive confirm.
+    pub confirm: Option<u32>,
+    pub frame: u64,
+    pub ts: TimestampNs,
+    /// Reported as unanswered already.
+    pub reported: bool,
+    pub call: Option<u32>,
+    pub agent: Option<String>,
+    pub monitor: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ConfigReq {
+    Key,
+    Data,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct ConfigState {
+    /// Outstanding configuration request: kind, frame, time.
+    pub request: Option<(ConfigReq, u64, TimestampNs, bool)>,
+    /// Open CONFIG_BEGIN_EVENT block: frame.
+    pub block: Option<u64>,
+    /// Highest record rank seen in the acquisition.
+    pub rank: u8,
+    pub order_reported: bool,
+    /// The last CONFIG_END_EVENT was PARTIAL: its frame.
+    pub partial: Option<u64>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Conn {
+    pub id: ConnId,
+    pub client: Option<SocketAddr>,
+    pub server: Option<SocketAddr>,
+    pub midstream: bool,
+    pub first_frame: u64,
+    pub first_ts: TimestampNs,
+    pub last_frame: u64,
+    pub last_ts: TimestampNs,
+    /// Bytes were lost in this direction (gap, resync, incomplete message).
+    pub lost: [bool; 2],
+    pub open: OpenState,
+    pub open_req_frame: Option<u64>,
+    pub version: Option<u32>,
+    pub idle_timeout: Option<u64>,
+    pub services_requested: Option<u32>,
+    pub services_granted: Option<u32>,
+    pub call_msg_mask: Option<u32>,
+    pub client_id: Option<String>,
+    pub agent_id: Option<String>,
+    pub agent_extension: Option<String>,
+    pub agent_instrument: Option<String>,
+    pub session_type: Option<u64>,
+    /// The session ended abnormally on the server's word (FAILURE_EVENT, FAILURE_CONF to an
+    /// open or heartbeat): a reset after it is expected.
+    pub server_failure: bool,
+    /// Last client message, and whether bytes were lost since.
+    pub last_client: Option<(TimestampNs, u64)>,
+    pub client_lost_since: bool,
+    pub close_req: Option<u64>,
+    pub close_conf: Option<u64>,
+    pub after_close_reported: bool,
+    pub not_open_reported: bool,
+    pub standby_reported: bool,
+    pub pending: BTreeMap<(usize, u32), Pending>,
+    pub next_deadline: Option<TimestampNs>,
+    pub pending_overflow: bool,
+    pub config: ConfigState,
+    /// MonitorIDs in force; `monitors_known` once OPEN_CONF was seen.
+    pub monitors: BTreeSet<u32>,
+    pub monitors_known: bool,
+    pub messages: [u64; 2],
+    pub bytes: [u64; 2],
+    pub calls: super::calls::ConnCalls,
+}
+
+impl Conn {
+    fn new(id: ConnId, midstream: bool, frame: u64, ts: TimestampNs) -> Self {
+        Conn {
+            id,
+            client: None,
+            server: None,
+            midstream,
+            first_frame: frame,
+            first_ts: ts,
+            last_frame: frame,
+            last_ts: ts,
+            lost: [false; 2],
+            open: if midstream {
+                OpenState::Unknown
+            } else {
+                OpenState::NotOpen
+            },
+            open_req_frame: None,
+            version: None,
+            idle_timeout: None,
+            services_requested: None,
+            services_granted: None,
+            call_msg_mask: None,
+            client_id: None,
+            agent_id: None,
+            agent_extension: None,
+            agent_instrument: None,
+            session_type: None,
+            server_failure: false,
+            last_client: None,
+            client_lost_since: false,
+            close_req: None,
+            close_conf: None,
+            after_close_reported: false,
+            not_open_reported: false,
+            standby_reported: false,
+            pending: BTreeMap::new(),
+            next_deadline: None,
+            pending_overflow: false,
+            config: ConfigState::default(),
+            monitors: BTreeSet::new(),
+            monitors_known: false,
+            messages: [0; 2],
+            bytes: [0; 2],
+            calls: Default::default(),
+        }
+    }
+
+    /// Everything in this direction was captured from the session's start.
+    pub fn complete(&self, dir: usize) -> bool {
+        !self.midstream && !self.lost[dir]
+    }
+
+    fn any_lost(&self) -> bool {
+        self.lost[0] || self.lost[1]
+    }
+
+    fn recompute_deadline(&mut self, timeout: i64) {
+        self.next_deadline = self
+            .pending
+            .values()
+            .filter(|p| !p.reported)
+            .map(|p| p.ts + timeout)
+            .min();
+    }
+}
+
+/// Text of a failure status: `E_CTI_... (n)`.
+pub(crate) fn status_name(v: u64) -> String {
+    value_name(&values::STATUS_CODE, v)
+}
+
+impl Analyzer {
+    pub(crate) fn connection(
+        &mut self,
+        id: ConnId,
+        client: SocketAddr,
+        server: SocketAddr,
+        start: ConnStart,
+        frame: u64,
+        ts: TimestampNs,
+    ) {
+        if self.conns.contains_key(&id) {
+            self.close_conn(id, None, frame, ts);
+        }
+        let mut c = Conn::new(id, start == ConnStart::Midstream, frame, ts);
+        c.client = Some(client);
+        c.server = Some(server);
+        self.conns.insert(id, c);
+    }
+
+    fn conn_mut(&mut self, id: ConnId, frame: u64, ts: TimestampNs) -> &mut Conn {
+        // A message without a Connection event before it: treat as mid-stream.
+        self.conns
+            .entry(id)
+            .or_insert_with(|| Conn::new(id, true, frame, ts))
+    }
+
+    /// Bytes of one direction were lost.
+    pub(crate) fn lost(&mut self, id: ConnId, dir: Direction, ts: TimestampNs) {
+        let c = self.conn_mut(id, 0, ts);
+        c.lost[dir_index(dir)] = true;
+        if dir == Direction::ToServer {
+            c.client_lost_since = true;
+        }
+    }
+
+    pub(crate) fn connection_end(&mut self, id: ConnId, end: ConnEnd, frame: u64, ts: TimestampNs) {
+        self.close_conn(id, Some(end), frame, ts);
+    }
+
+    /// End a connection: report what is left open and keep its summary.
+    pub(crate) fn close_conn(
+        &mut self,
+        id: ConnId,
+        end: Option<ConnEnd>,
+        frame: u64,
+        ts: TimestampNs,
+    ) {
+        let Some(mut c) = self.conns.remove(&id) else {
+            return;
+        };
+        let timeout = self.settings.request_timeout_ns;
+        let f = &mut self.findings;
+        if end == Some(ConnEnd::Rst)
+            && c.close_req.is_none()
+            && !c.server_failure
+            && !c.lost[0]
+            && c.open != OpenState::Refused
+        {
+            f.push(
+                "reset-without-close",
+                Some(id),
+                vec![frame],
+                ts,
+                "connection reset without CLOSE_REQ".into(),
+            );
+        }
+        // Requests still outstanding.
+        let answer_lost = c.lost[1];
+        for p in c.pending.values() {
+            if p.reported {
+                continue;
+            }
+            let elapsed = ts - p.ts;
+            if elapsed >= timeout && !answer_lost {
+                f.push(
+                    if p.req == HEARTBEAT_REQ {
+                        "heartbeat-unanswered"
+                    } else {
+                        "invoke-unanswered"
+                    },
+                    Some(id),
+                    vec![p.frame],
+                    p.ts,
+                    format!(
+                        "{} never answered ({} s before the end)",
+                        p.name,
+                        crate::render::time::format_seconds(elapsed, 3)
+                    ),
+                );
+            } else {
+                let why = if answer_lost {
+                    "the answer may be lost in a gap"
+                } else {
+                    "the connection or capture ended before its timeout"
+                };
+                f.push(
+                    "invoke-pending-at-end",
+                    Some(id),
+                    vec![p.frame],
+                    p.ts,
+                    format!("{} still unanswered at the end: {why}", p.name),
+                );
+            }
+        }
+        // Configuration acquisition left open.
+        let ended = matches!(end, Some(ConnEnd::Fin) | Some(ConnEnd::Rst));
+        if let Some(pf) = c.config.partial {
+            if ended && !c.lost[1] {
+                f.push(
+                    "config-partial-unfinished",
+                    Some(id),
+                    vec![pf, frame],
+                    ts,
+                    "configuration acquisition ended with CONFIGEND_PARTIAL and no further block"
+                        .into(),
+                );
+            }
+        } else if let Some((kind, rf, rts, reported)) = c.config.request {
+            if !reported && ts - rts >= timeout && !c.lost[1] {
+                f.push(
+                    "config-request-unanswered",
+                    Some(id),
+                    vec![rf],
+                    rts,
+                    format!("{} never answered", config_req_name(kind)),
+                );
+            }
+        }
+        if let Some(bf) = c.config.block {
+            if ended && !c.lost[1] {
+                f.push(
+                    "config-unpaired",
+                    Some(id),
+                    vec![bf, frame],
+                    ts,
+                    "CONFIG_BEGIN_EVENT block never closed by CONFIG_END_EVENT".into(),
+                );
+            }
+        }
+        let calls = std::mem::take(&mut c.calls);
+        self.calls_conn_end(id, calls, ts);
+        let summary = ConnSummary {
+            conn: c.id,
+            client: c.client.map(|a| a.to_string()),
+            server: c.server.map(|a| a.to_string()),
+            midstream: c.midstream,
+            first_frame: c.first_frame,
+            first_ts: c.first_ts,
+            last_ts: c.last_ts.max(ts),
+            end: end.map_or("capture_end", ev_names::conn_end),
+            open: match c.open {
+                OpenState::Unknown => "not captured",
+                OpenState::NotOpen => "not opened",
+                OpenState::Requested => "open requested",
+                OpenState::Open => {
+                    if c.close_conf.is_some() {
+                        "closed"
+                    } else {
+                        "open"
+                    }
+                }
+                OpenState::Refused => "refused",
+            },
+            version: c.version,
+            client_id: c.client_id.clone(),
+            agent_id: c.agent_id.clone(),
+            services_granted: c.services_granted,
+            session_type: c.session_type,
+            messages: c.messages,
+            bytes: c.bytes,
+            lost: c.any_lost(),
+        };
+        self.stats.conns.push(summary);
+    }
+
+    /// Handle one decoded message.
+    pub(crate) fn message(&mut self, flow: &Flow, frame: &Frame<'_>, d: &Decoded) {
+        let ts = frame.ts_ns;
+        let fr = frame.last_frame;
+        let di = dir_index(flow.dir);
+        let spec = d.spec;
+        let id = spec.map_or(frame.msg_type, |s| s.id);
+        let name: &'static str = d.type_name().unwrap_or("UNKNOWN");
+        self.stats.count(name, frame.msg_type, flow.dir);
+        // Decode anomalies.
+        for a in &d.anomalies {
+            let rid = super::rules::anomaly_rule_id(a.code);
+            let sev = super::rules::anomaly_severity(a.code);
+            let reference = match spec.and_then(|s| s.table) {
+                Some(t) => format!("guide Table {t}; {}", super::rules::rule(rid).reference),
+                None => super::rules::rule(rid).reference.to_string(),
+            };
+            self.findings.push_with(
+                rid,
+                sev,
+                Some(flow.conn),
+                vec![fr],
+                ts,
+                format!("{name}: {}", a.message),
+                reference,
+            );
+        }
+        let timeout = self.settings.request_timeout_ns;
+        let max_pending = self.settings.max_pending_invokes;
+        self.conn_mut(flow.conn, fr, ts);
+        let c = self.conns.get_mut(&flow.conn).expect("inserted");
+        let f = &mut self.findings;
+        c.messages[di] += 1;
+        c.bytes[di] += frame.bytes.len() as u64;
+        c.last_frame = fr;
+        c.last_ts = ts;
+        let role = spec.map(|s| s.role);
+        let invoke = fixed_num(d, "InvokeID").map(|v| v as u32);
+
+        // Session open state.
+        let answers_open = matches!(id, OPEN_CONF | FAILURE_CONF) && c.open == OpenState::Requested;
+        if id != OPEN_REQ
+            && !answers_open
+            && matches!(c.open, OpenState::NotOpen | OpenState::Requested)
+            && !c.any_lost()
+            && !c.not_open_reported
+        {
+            c.not_open_reported = true;
+            let mut frames = vec![fr];
+            frames.extend(c.open_req_frame);
+            f.push(
+                "session-not-open",
+                Some(flow.conn),
+                frames,
+                ts,
+                format!(
+                    "{name} ({}) before the session was opened",
+                    flow.dir.as_str()
+                ),
+            );
+        }
+        // Data after close.
+        if let Some(cf) = c.close_conf {
+            if !c.after_close_reported {
+                c.after_close_reported = true;
+                f.push(
+                    "data-after-close",
+                    Some(flow.conn),
+                    vec![cf, fr],
+                    ts,
+                    format!("{name} ({}) after CLOSE_CONF", flow.dir.as_str()),
+                );
+            }
+        }
+        // Idle timeout: client silence.
+        if flow.dir == Direction::ToServer {
+            if let (Some((lts, lfr)), Some(it)) = (c.last_client, c.idle_timeout) {
+                if it != NO_IDLE_TIMEOUT
+                    && !c.client_lost_since
+                    && ts - lts > it as i64 * 1_000_000_000
+                {
+                    f.push(
+                        "client-idle-timeout",
+                        Some(flow.conn),
+                        vec![lfr, fr],
+                        ts,
+                        format!(
+                            "client silent for {} s, longer than its IdleTimeout of {it} s",
+                            crate::render::time::format_seconds(ts - lts, 3)
+                        ),
+                    );
+                }
+            }
+            c.last_client = Some((ts, fr));
+            c.client_lost_since = false;
+        }
+        // Standby server.
+        if flow.dir == Direction::ToServer
+            && role == Some(Role::Request)
+            && c.session_type == Some(SESSION_TYPE_STANDBY)
+            && !matches!(id, OPEN_REQ | HEARTBEAT_REQ | CLOSE_REQ)
+            && !c.standby_reported
+        {
+            c.standby_reported = true;
+            f.push(
+                "standby-request",
+                Some(flow.conn),
+                vec![fr],
+                ts,
+                format!("{name} sent to a standby CTI Server, which accepts only OPEN_REQ, HEARTBEAT_REQ and CLOSE_REQ"),
+            );
+        }
+
+        // Type-specific session handling.
+        match id {
+            OPEN_REQ if flow.dir == Direction::ToServer => {
+                if let Some(prev) = c.open_req_frame {
+                    f.push(
+                        "open-duplicate",
+                        Some(flow.conn),
+                        vec![prev, fr],
+                        ts,
+                        "second OPEN_REQ on the connection".into(),
+                    );
+                } else {
+                    c.open_req_frame = Some(fr);
+                    c.version = num(d, "VersionNumber").map(|v| v as u32);
+                    c.idle_timeout = num(d, "IdleTimeout");
+                    c.services_requested = num(d, "ServicesRequested").map(|v| v as u32);
+                    c.call_msg_mask = num(d, "CallMsgMask").map(|v| v as u32);
+                    c.client_id = text(d, frame.bytes, "ClientID");
+                    c.agent_id = text(d, frame.bytes, "AgentID");
+                    c.agent_extension = text(d, frame.bytes, "AgentExtension");
+                    c.agent_instrument = text(d, frame.bytes, "AgentInstrument");
+                    if c.open == OpenState::NotOpen || c.open == OpenState::Unknown {
+                        c.open = OpenState::Requested;
+                    }
+                }
+            }
+            OPEN_CONF if flow.dir == Direction::ToClient => {
+                c.open = OpenState::Open;
+                c.services_granted = num(d, "ServicesGranted").map(|v| v as u32);
+                c.session_type = fixed_num(d, "SessionType");
+                c.monitors_known = true;
+                if let Some(m) = num(d, "MonitorID").filter(|&m| m != 0) {
+                    c.monitors.insert(m as u32);
+                }
+                if c.agent_id.is_none() {
+                    c.agent_id = text(d, frame.bytes, "AgentID");
+                }
+                if c.agent_extension.is_none() {
+                    c.agent_extension = text(d, frame.bytes, "AgentExtension");
+                }
+            }
+            FAILURE_EVENT => {
+                c.server_failure = true;
+                let st = num(d, "Status").map_or("?".to_string(), status_name);
+                self.stats.failure(&format!("FAILURE_EVENT {st}"));
+                f.push(
+                    "failure-event",
+                    Some(flow.conn),
+                    vec![fr],
+                    ts,
+                    format!("FAILURE_EVENT with status {st}"),
+                );
+            }
+            CLOSE_REQ if flow.dir == Direction::ToServer => {
+                c.close_req.get_or_insert(fr);
+            }
+            CLOSE_CONF if flow.dir == Direction::ToClient => {
+                c.close_conf.get_or_insert(fr);
+            }
+            _ => {}
+        }
+
+        // Invoke matching.
+        let mut matched: Option<Pending> = None;
+        let mut call_ids: Vec<u32> = Vec::new();
+        for n in [
+            "ConnectionCallID",
+            "NewConnectionCallID",
+            "PrimaryCallID",
+            "SecondaryCallID",
+        ] {
+            if let Some(v) = fixed_num(d, n) {
+                if v != 0xFFFF_FFFF {
+                    call_ids.push(v as u32);
+                }
+            }
+        }
+        let agent_field = text(d, frame.bytes, "AgentID");
+        if let (Some(inv), Some(role)) = (invoke, role) {
+            match role {
+                Role::Request => {
+                    let key = (di, inv);
+                    let s = spec.expect("role from spec");
+                    if let Some(prev) = c.pending.get(&key) {
+                        f.push(
+                            "invoke-reused",
+                            Some(flow.conn),
+                            vec![prev.frame, fr],
+                            ts,
+                            format!(
+                                "InvokeID {inv} of {name} reused while {} (frame {}) is outstanding",
+                                prev.name, prev.frame
+                            ),
+                        );
+                    }
+                    if c.pending.len() >= max_pending && !c.pending.contains_key(&key) {
+                        c.pending_overflow = true;
+                        f.limit("max_pending_invokes", Some(flow.conn), fr, ts);
+                    } else {
+                        c.pending.insert(
+                            key,
+                            Pending {
+                                req: s.id,
+                                name: s.name,
+                                confirm: s.confirm,
+                                frame: fr,
+                                ts,
+                                reported: false,
+                                call: call_ids.first().copied(),
+                                agent: agent_field.clone(),
+                                monitor: fixed_num(d, "MonitorID").map(|v| v as u32),
+                            },
+                        );
+                        let dl = ts + timeout;
+                        c.next_deadline = Some(c.next_deadline.map_or(dl, |x| x.min(dl)));
+                    }
+                }
+                Role::Confirm => {
+                    let key = (1 - di, inv);
+                    match c.pending.remove(&key) {
+                        Some(p) => {
+                            let generic = matches!(id, FAILURE_CONF | CONTROL_FAILURE_CONF);
+                            if !generic && p.confirm.is_some_and(|e| e != id) {
+                                let expected = p
+                                    .confirm
+                                    .and_then(|e| spec::message(e, None))
+                                    .map_or("?", |m| m.name);
+                                f.push(
+                                    "confirm-wrong-type",
+                                    Some(flow.conn),
+                                    vec![p.frame, fr],
+                                    ts,
+                                    format!(
+                                        "{} (InvokeID {inv}) answered by {name}, expected {expected}, FAILURE_CONF or CONTROL_FAILURE_CONF",
+                                        p.name
+                                    ),
+                                );
+                            }
+                            self.stats.latency(
+                                p.name,
+                                ts - p.ts,
+                                self.settings.max_latency_samples,
+                            );
+                            if p.reported {
+                                c.recompute_deadline(timeout);
+                            }
+                            matched = Some(p);
+                        }
+                        None => {
+                            if c.pending_overflow {
+                                // The request may not have been kept.
+                            } else if c.complete(1 - di) {
+                                f.push(
+                                    "confirm-unmatched",
+                                    Some(flow.conn),
+                                    vec![fr],
+                                    ts,
+                                    format!(
+                                        "{name} with InvokeID {inv} answers no outstanding request"
+                                    ),
+                                );
+                            } else {
+                                let why = if c.midstream {
+                                    "the request was sent before the capture started"
+                                } else {
+                                    "the request was lost in a gap"
+                                };
+                                f.push(
+                                    "confirm-request-not-captured",
+                                    Some(flow.conn),
+                                    vec![fr],
+                                    ts,
+                                    format!("{name} with InvokeID {inv}: {why}"),
+                                );
+                            }
+                        }
+                    }
+                }
+                Role::Event => {}
+            }
+        }
+        // Outcomes of answered requests.
+        if let Some(p) = &matched {
+            match id {
+                FAILURE_CONF => {
+                    let st = num(d, "Status").map_or("?".to_string(), status_name);
+                    self.stats.failure(&format!("FAILURE_CONF {st}"));
+                    if p.req == OPEN_REQ {
+                        c.open = OpenState::Refused;
+                        c.server_failure = true;
+                        f.push(
+                            "open-failed",
+                            Some(flow.conn),
+                            vec![p.frame, fr],
+                            ts,
+                            format!("OPEN_REQ refused with {st}"),
+                        );
+                    } else if p.req == HEARTBEAT_REQ {
+                        c.server_failure = true;
+                    }
+                }
+                CONTROL_FAILURE_CONF => {
+                    let code = num(d, "FailureCode").map_or("?".to_string(), |v| {
+                        value_name(&values::CONTROL_FAILURE_CODE, v)
+                    });
+                    self.stats.failure(&format!("CONTROL_FAILURE_CONF {code}"));
+                }
+                MONITOR_START_CONF => {
+                    if let Some(m) = num(d, "MonitorID") {
+                        c.monitors.insert(m as u32);
+                    }
+                }
+                MONITOR_STOP_CONF => {
+                    if let Some(m) = p.monitor {
+                        c.monitors.remove(&m);
+                    }
+                }
+                _ => {}
+            }
+        } else if id == FAILURE_CONF {
+            let st = num(d, "Status").map_or("?".to_string(), status_name);
+            self.stats.failure(&format!("FAILURE_CONF {st}"));
+        } else if id == CONTROL_FAILURE_CONF {
+            let code = num(d, "FailureCode").map_or("?".to_string(), |v| {
+                value_name(&values::CONTROL_FAILURE_CODE, v)
+            });
+            self.stats.failure(&format!("CONTROL_FAILURE_CONF {code}"));
+        }
+
+        // Configuration acquisition.
+        config_message(
+            c,
+            f,
+            &mut self.stats,
+            flow.conn,
+            id,
+            name,
+            d,
+            fr,
+            ts,
+            timeout,
+        );
+
+        // Requests past their timeout.
+        if c.next_deadline.is_some_and(|dl| ts >= dl) {
+            let answer_lost = c.lost[1];
+            for p in c.pending.values_mut() {
+                if !p.reported && ts - p.ts >= timeout {
+                    p.reported = true;
+                    if answer_lost {
+                        continue;
+                    }
+                    f.push(
+                        if p.req == HEARTBEAT_REQ {
+                            "heartbeat-unanswered"
+                        } else {
+                            "invoke-unanswered"
+                        },
+                        Some(flow.conn),
+                        vec![p.frame],
+                        p.ts,
+                        format!(
+                            "{} not answered within {} s",
+                            p.name,
+                            crate::render::time::format_seconds(timeout, 0)
+                        ),
+                    );
+                }
+            }
+            c.recompute_deadline(timeout);
+        }
+
+        // Calls, monitors, agents.
+        let call_aliases = self.call_message(flow, frame, d, id, name, matched.as_ref());
+        for a in call_aliases {
+            if !call_ids.contains(&a) {
+                call_ids.push(a);
+            }
+        }
+        if let Some(p) = &matched {
+            call_ids.extend(p.call);
+        }
+        let agent = agent_field.or_else(|| matched.as_ref().and_then(|p| p.agent.clone()));
+
+        // Timeline.
+        if let Some(filter) = &self.settings.timeline {
+            let ok = filter.session.is_none_or(|s| s == flow.conn)
+                && filter.invoke.is_none_or(|i| invoke == Some(i))
+                && filter.call.is_none_or(|x| call_ids.contains(&x))
+                && filter
+                    .agent
+                    .as_ref()
+                    .is_none_or(|a| agent.as_deref() == Some(a.as_str()));
+            if ok {
+                if self.timeline.len() < self.settings.max_timeline_entries {
+                    let detail =
+                        super::report::message_detail(d, frame.bytes, matched.as_ref(), ts);
+                    self.timeline.push(TimelineEntry {
+                        ts_ns: ts,
+                        frame: fr,
+                        conn: Some(flow.conn),
+                        direction: Some(flow.dir.as_str()),
+                        what: name.to_string(),
+                        detail,
+                        call: call_ids.first().copied(),
+                        agent,
+                        invoke,
+                    });
+                } else {
+                    self.findings
+                        .limit("max_timeline_entries", Some(flow.conn), fr, ts);
+                }
+            }
+        }
+    }
+}
+
+fn config_req_name(k: ConfigReq) -> &'static str {
+    match k {
+        ConfigReq::Key => "CONFIG_REQUEST_KEY_EVENT",
+        ConfigReq::Data => "CONFIG_REQUEST_EVENT",
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn config_message(
+    c: &mut Conn,
+    f: &mut super::Findings,
+    stats: &mut super::report::StatsAcc,
+    conn: ConnId,
+    id: u32,
+    name: &'static str,
+    d: &Decoded,
+    fr: u64,
+    ts: TimestampNs,
+    timeout: i64,
+) {
+    let complete_from_server = c.complete(1);
+    let answer_lost = c.lost[1];
+    let cfg = &mut c.config;
+    // A configuration request past its timeout.
+    if let Some((kind, rf, rts, reported)) = &mut cfg.request {
+        if !*reported && ts - *rts >= timeout && cfg.partial.is_none() {
+            *reported = true;
+            if !answer_lost {
+                f.push(
+                    "config-request-unanswered",
+                    Some(conn),
+                    vec![*rf],
+                    *rts,
+                    format!(
+                        "{} not answered within {} s",
+                        config_req_name(*kind),
+                        crate::render::time::format_seconds(timeout, 0)
+                    ),
+                );
+            }
+        }
+    }
+    match id {
+        CONFIG_REQUEST_KEY_EVENT | CONFIG_REQUEST_EVENT => {
+            let kind = if id == CONFIG_REQUEST_KEY_EVENT {
+                ConfigReq::Key
+            } else {
+                ConfigReq::Data
+            };
+            if let Some((k, rf, _, _)) = cfg.request {
+                f.push(
+                    "config-request-overlap",
+                    Some(conn),
+                    vec![rf, fr],
+                    ts,
+                    format!(
+                        "{name} while {} (frame {rf}) is outstanding",
+                        config_req_name(k)
+                    ),
+                );
+            }
+            // ConfigInformation 0 asks for no upload: nothing is owed in return.
+            let nothing = kind == ConfigReq::Data && num(d, "ConfigInformation") == Some(0);
+            cfg.request = if nothing {
+                None
+            } else {
+                Some((kind, fr, ts, false))
+            };
+            cfg.rank = 0;
+            cfg.order_reported = false;
+            cfg.partial = None;
+        }
+        CONFIG_KEY_EVENT => {
+            if let Some((ConfigReq::Key, _, rts, _)) = cfg.request {
+                stats.latency("CONFIG_REQUEST_KEY_EVENT", ts - rts, CONFIG_LATENCY_SAMPLES);
+                cfg.request = None;
+            }
+        }
+        CONFIG_BEGIN_EVENT => {
+            if let Some(bf) = cfg.block {
+                f.push(
+                    "config-unpaired",
+                    Some(conn),
+                    vec![bf, fr],
+                    ts,
+                    format!("CONFIG_BEGIN_EVENT while the block begun at frame {bf} is still open"),
+                );
+            }
+            cfg.block = Some(fr);
+            cfg.partial = None;
+            let solicited = matches!(cfg.request, Some((ConfigReq::Data, ..)));
+            if !solicited {
+                // An update block: order is checked within the block.
+                cfg.rank = 0;
+                cfg.order_reported = false;
+            }
+        }
+        CONFIG_END_EVENT => {
+            let status = num(d, "ConfigEndStatus").unwrap_or(0);
+            if cfg.block.is_none()
+                && !matches!(cfg.request, Some((ConfigReq::Data, ..)))
+                && complete_from_server
+            {
+                f.push(
+                    "config-unpaired",
+                    Some(conn),
+                    vec![fr],
+                    ts,
+                    "CONFIG_END_EVENT with no CONFIG_BEGIN_EVENT and no CONFIG_REQUEST_EVENT before it"
+                        .into(),
+                );
+            }
+            cfg.block = None;
+            match status {
+                CONFIGEND_PARTIAL => cfg.partial = Some(fr),
+                0 | 1 | 4 => {}
+                _ => {
+                    f.push(
+                        "config-end-error",
+                        Some(conn),
+                        vec![fr],
+                        ts,
+                        format!(
+                            "CONFIG_END_EVENT status {}",
+                            value_name(&values::CONFIG_END_STATUS, status)
+                        ),
+                    );
+                }
+            }
+            if status != CONFIGEND_PARTIAL {
+                cfg.partial = None;
+                if let Some((ConfigReq::Data, _, rts, _)) = cfg.request {
+                    stats.latency("CONFIG_REQUEST_EVENT", ts - rts, CONFIG_LATENCY_SAMPLES);
+                    cfg.request = None;
+                }
+            }
+        }
+        _ => {
+            if let Some(rank) = config_rank(id) {
+                if cfg.block.is_some() {
+                    if rank < cfg.rank && !cfg.order_reported {
+                        cfg.order_reported = true;
+                        f.push(
+                            "config-record-order",
+                            Some(conn),
+                            vec![fr],
+                            ts,
+                            format!("{name} after records that the guide orders after it"),
+                        );
+                    }
+                    cfg.rank = cfg.rank.max(rank);
+                }
+            }
+        }
+    }
+}

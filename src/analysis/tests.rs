@@ -1,0 +1,794 @@
+//! Rules over hand-made event streams: each rule triggered, and the look-alike cases
+//! (mid-stream start, gaps, valid answers) that must not trigger it.
+
+use super::*;
+use crate::cti::encode::MessageBuilder;
+use crate::cti::framing::{Frame, SkipReason};
+use crate::net::tcp::{ConnEnd, ConnStart, GapReason};
+use crate::pipeline::{Detection, Direction, Event, Flow};
+use std::net::SocketAddr;
+
+const V: u32 = 24;
+const S: Direction = Direction::ToServer;
+const C: Direction = Direction::ToClient;
+
+/// One step of a scripted capture.
+enum Step {
+    Msg(Direction, i64, Vec<u8>),
+    Gap(Direction, i64),
+    Skip(Direction, i64),
+    End(ConnEnd, i64),
+}
+
+fn client() -> SocketAddr {
+    "10.0.0.1:50000".parse().unwrap()
+}
+fn server() -> SocketAddr {
+    "10.0.0.2:42027".parse().unwrap()
+}
+
+/// Run a script on connection 0 (times in milliseconds; frame = step index + 1).
+fn run_with(start: ConnStart, steps: Vec<Step>, settings: Settings) -> Report {
+    let mut a = Analyzer::new(settings);
+    a.event(
+        &Event::Connection {
+            conn: 0,
+            client: client(),
+            server: server(),
+            start,
+            detection: Detection::Port,
+            frame: 1,
+            ts_ns: 0,
+        },
+        None,
+    );
+    let flow = |dir| Flow {
+        conn: 0,
+        dir,
+        src: if dir == S { client() } else { server() },
+        dst: if dir == S { server() } else { client() },
+    };
+    let mut offsets = [0u64; 2];
+    for (i, st) in steps.iter().enumerate() {
+        let frame = i as u64 + 2;
+        match st {
+            Step::Msg(dir, ms, bytes) => {
+                let di = dir_index(*dir);
+                let f = Frame {
+                    offset: offsets[di],
+                    first_frame: frame,
+                    last_frame: frame,
+                    ts_ns: ms * 1_000_000,
+                    msg_type: u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]),
+                    length: bytes.len() as u32 - 8,
+                    bytes,
+                };
+                offsets[di] += bytes.len() as u64;
+                a.event(
+                    &Event::Message {
+                        flow: flow(*dir),
+                        version: Some(V),
+                        frame: f,
+                    },
+                    None,
+                );
+            }
+            Step::Gap(dir, ms) => a.event(
+                &Event::Gap {
+                    flow: flow(*dir),
+                    offset: offsets[dir_index(*dir)],
+                    len: 100,
+                    reason: GapReason::AckedPastHole,
+                    frame,
+                    ts_ns: ms * 1_000_000,
+                },
+                None,
+            ),
+            Step::Skip(dir, ms) => a.event(
+                &Event::Skipped {
+                    flow: flow(*dir),
+                    offset: 0,
+                    len: 10,
+                    reason: SkipReason::Midstream,
+                    first_frame: frame,
+                    last_frame: frame,
+                    ts_ns: ms * 1_000_000,
+                },
+                None,
+            ),
+            Step::End(end, ms) => a.event(
+                &Event::ConnectionEnd {
+                    conn: 0,
+                    end: *end,
+                    frame,
+                    ts_ns: ms * 1_000_000,
+                },
+                None,
+            ),
+        }
+    }
+    a.finish()
+}
+
+fn run(steps: Vec<Step>) -> Report {
+    run_with(ConnStart::Handshake, steps, Settings::default())
+}
+
+fn run_mid(steps: Vec<Step>) -> Report {
+    run_with(ConnStart::Midstream, steps, Settings::default())
+}
+
+fn rules_of(r: &Report) -> Vec<&'static str> {
+    r.findings
+        .iter()
+        .filter(|f| !f.rule.starts_with("decode-"))
+        .map(|f| f.rule)
+        .collect()
+}
+
+fn has(r: &Report, rule: &str) -> bool {
+    r.findings.iter().any(|f| f.rule == rule)
+}
+
+fn find<'r>(r: &'r Report, rule: &str) -> &'r Finding {
+    r.findings
+        .iter()
+        .find(|f| f.rule == rule)
+        .unwrap_or_else(|| panic!("no {rule} in {:#?}", r.findings))
+}
+
+fn b(name: &str) -> MessageBuilder {
+    MessageBuilder::named(name, V)
+}
+
+fn open_req(invoke: u64, idle: u64, call_mask: u64) -> Vec<u8> {
+    let mut m = b("OPEN_REQ");
+    m.set("InvokeID", invoke).unwrap();
+    m.set("VersionNumber", V as u64).unwrap();
+    m.set("IdleTimeout", idle).unwrap();
+    m.set("PeripheralID", 5000).unwrap();
+    m.set("ServicesRequested", 0x10).unwrap();
+    m.set("CallMsgMask", call_mask).unwrap();
+    m.text("ClientID", "bridge").unwrap();
+    m.bytes("ClientPassword", b"").unwrap();
+    m.build()
+}
+
+fn open_conf(invoke: u64, services: u64, session_type: u64, monitor: u64) -> Vec<u8> {
+    let mut m = b("OPEN_CONF");
+    m.set("InvokeID", invoke).unwrap();
+    m.set("ServicesGranted", services).unwrap();
+    m.set("MonitorID", monitor).unwrap();
+    m.set("SessionType", session_type).unwrap();
+    m.set("PeripheralType", 1).unwrap();
+    m.number("NumPeripherals", 0).unwrap();
+    m.build()
+}
+
+fn inv(name: &str, invoke: u64) -> Vec<u8> {
+    let mut m = b(name);
+    m.set("InvokeID", invoke).unwrap();
+    m.build()
+}
+
+fn failure_conf(invoke: u64, status: u64) -> Vec<u8> {
+    let mut m = b("FAILURE_CONF");
+    m.set("InvokeID", invoke).unwrap();
+    m.set("Status", status).unwrap();
+    m.build()
+}
+
+/// An opened session: OPEN_REQ (1) at 0 ms, OPEN_CONF at 10 ms.
+fn opened(idle: u64, call_mask: u64) -> Vec<Step> {
+    vec![
+        Step::Msg(S, 0, open_req(1, idle, call_mask)),
+        Step::Msg(C, 10, open_conf(1, 0x10, 1, 0)),
+    ]
+}
+
+fn call_event(name: &str, call: u64, device: &str) -> MessageBuilder {
+    let mut m = b(name);
+    m.set("PeripheralID", 5000).unwrap();
+    m.set("ConnectionCallID", call).unwrap();
+    m.set("ConnectionDeviceIDType", 0).unwrap();
+    m.text("ConnectionDeviceID", device).unwrap();
+    m
+}
+
+fn ev(name: &str, call: u64) -> Vec<u8> {
+    call_event(name, call, "1001").build()
+}
+
+const BEGIN_MASK: u64 = 0x2000 | 0x4000 | 0x1 | 0x4;
+
+#[test]
+fn clean_session_has_no_findings() {
+    let mut s = opened(60, BEGIN_MASK);
+    s.push(Step::Msg(S, 1_000, inv("HEARTBEAT_REQ", 2)));
+    s.push(Step::Msg(C, 1_010, inv("HEARTBEAT_CONF", 2)));
+    s.push(Step::Msg(S, 2_000, inv("CLOSE_REQ", 3)));
+    s.push(Step::Msg(C, 2_010, inv("CLOSE_CONF", 3)));
+    s.push(Step::End(ConnEnd::Rst, 2_020));
+    let r = run(s);
+    assert!(r.findings.is_empty(), "{:#?}", r.findings);
+    assert_eq!(r.connections.len(), 1);
+    assert_eq!(r.connections[0].open, "closed");
+    let l = &r.latency["HEARTBEAT_REQ"];
+    assert_eq!((l.count, l.max_ns), (1, 10_000_000));
+    assert_eq!(r.latency["OPEN_REQ"].p50_ns, 10_000_000);
+}
+
+#[test]
+fn message_before_open() {
+    let r = run(vec![Step::Msg(S, 0, inv("HEARTBEAT_REQ", 1))]);
+    assert_eq!(find(&r, "session-not-open").severity, Severity::Error);
+    // Mid-stream: the opening was simply not captured.
+    let r = run_mid(vec![Step::Msg(S, 0, inv("HEARTBEAT_REQ", 1))]);
+    assert!(!has(&r, "session-not-open"));
+    // After a gap the OPEN_REQ may be lost.
+    let r = run(vec![
+        Step::Gap(S, 0),
+        Step::Msg(S, 1, inv("HEARTBEAT_REQ", 1)),
+    ]);
+    assert!(!has(&r, "session-not-open"));
+}
+
+#[test]
+fn second_open_and_refused_open() {
+    let mut s = opened(60, 0);
+    s.push(Step::Msg(S, 20, open_req(2, 60, 0)));
+    s.push(Step::Msg(C, 30, open_conf(2, 0x10, 1, 0)));
+    let r = run(s);
+    assert_eq!(find(&r, "open-duplicate").frames, vec![2, 4]);
+
+    let r = run(vec![
+        Step::Msg(S, 0, open_req(1, 60, 0)),
+        Step::Msg(C, 10, failure_conf(1, 12)),
+        Step::End(ConnEnd::Rst, 20),
+    ]);
+    let f = find(&r, "open-failed");
+    assert!(f.message.contains("E_CTI_"), "{}", f.message);
+    // A reset after a refused open is expected.
+    assert!(!has(&r, "reset-without-close"));
+    assert_eq!(r.failures.keys().count(), 1);
+}
+
+#[test]
+fn heartbeat_unanswered() {
+    let mut s = opened(60, 0);
+    s.push(Step::Msg(S, 1_000, inv("HEARTBEAT_REQ", 2)));
+    s.push(Step::Msg(S, 20_000, inv("HEARTBEAT_REQ", 3)));
+    s.push(Step::Msg(C, 20_010, inv("HEARTBEAT_CONF", 3)));
+    let r = run(s);
+    assert_eq!(rules_of(&r), vec!["heartbeat-unanswered"]);
+    // The answer may be lost in a gap of the server's stream.
+    let mut s = opened(60, 0);
+    s.push(Step::Msg(S, 1_000, inv("HEARTBEAT_REQ", 2)));
+    s.push(Step::Gap(C, 1_500));
+    s.push(Step::Msg(S, 20_000, inv("HEARTBEAT_REQ", 3)));
+    let r = run(s);
+    assert!(!has(&r, "heartbeat-unanswered"));
+    assert!(has(&r, "invoke-pending-at-end"));
+}
+
+#[test]
+fn client_idle_timeout() {
+    let mut s = opened(20, 0);
+    s.push(Step::Msg(S, 25_000, inv("HEARTBEAT_REQ", 2)));
+    s.push(Step::Msg(C, 25_010, inv("HEARTBEAT_CONF", 2)));
+    let r = run(s);
+    assert_eq!(find(&r, "client-idle-timeout").frames, vec![2, 4]);
+    // 0xFFFFFFFF: no idle timeout.
+    let mut s = opened(0xFFFF_FFFF, 0);
+    s.push(Step::Msg(S, 250_000, inv("HEARTBEAT_REQ", 2)));
+    assert!(!has(&run(s), "client-idle-timeout"));
+    // A gap in the client's stream may hide its heartbeats.
+    let mut s = opened(20, 0);
+    s.push(Step::Gap(S, 10_000));
+    s.push(Step::Msg(S, 25_000, inv("HEARTBEAT_REQ", 2)));
+    assert!(!has(&run(s), "client-idle-timeout"));
+}
+
+#[test]
+fn data_after_close() {
+    let mut s = opened(60, 0);
+    s.push(Step::Msg(S, 100, inv("CLOSE_REQ", 2)));
+    s.push(Step::Msg(C, 110, inv("CLOSE_CONF", 2)));
+    s.push(Step::Msg(S, 120, inv("HEARTBEAT_REQ", 3)));
+    let r = run(s);
+    assert_eq!(find(&r, "data-after-close").frames, vec![5, 6]);
+}
+
+#[test]
+fn standby_server_refuses_requests() {
+    let mut q = b("QUERY_AGENT_STATE_REQ");
+    q.set("InvokeID", 2).unwrap();
+    q.text("AgentID", "1001").unwrap();
+    let s = vec![
+        Step::Msg(S, 0, open_req(1, 60, 0)),
+        Step::Msg(C, 10, open_conf(1, 0x10, 2, 0)),
+        Step::Msg(S, 20, inv("HEARTBEAT_REQ", 3)),
+        Step::Msg(S, 30, q.build()),
+    ];
+    let r = run(s);
+    assert_eq!(find(&r, "standby-request").frames, vec![5]);
+    // Active server: fine.
+    let s = vec![
+        Step::Msg(S, 0, open_req(1, 60, 0)),
+        Step::Msg(C, 10, open_conf(1, 0x10, 1, 0)),
+        Step::Msg(S, 30, q.build()),
+    ];
+    assert!(!has(&run(s), "standby-request"));
+}
+
+#[test]
+fn failure_event_and_reset() {
+    let mut fe = b("FAILURE_EVENT");
+    fe.set("Status", 17).unwrap();
+    let mut s = opened(60, 0);
+    s.push(Step::Msg(C, 100, fe.build()));
+    s.push(Step::End(ConnEnd::Rst, 200));
+    let r = run(s);
+    assert!(has(&r, "failure-event"));
+    assert!(!has(&r, "reset-without-close"));
+
+    let mut s = opened(60, 0);
+    s.push(Step::End(ConnEnd::Rst, 200));
+    assert_eq!(rules_of(&run(s)), vec!["reset-without-close"]);
+    let mut s = opened(60, 0);
+    s.push(Step::End(ConnEnd::Fin, 200));
+    assert!(rules_of(&run(s)).is_empty());
+}
+
+#[test]
+fn unanswered_requests() {
+    // Past the timeout at the end of the capture.
+    let mut s = opened(60, 0);
+    s.push(Step::Msg(S, 100, inv("CLEAR_CALL_REQ", 2)));
+    s.push(Step::Msg(S, 30_000, inv("HEARTBEAT_REQ", 3)));
+    s.push(Step::Msg(C, 30_010, inv("HEARTBEAT_CONF", 3)));
+    let r = run(s);
+    assert_eq!(find(&r, "invoke-unanswered").frames, vec![4]);
+    // Still within the timeout when the capture ends: a note.
+    let mut s = opened(60, 0);
+    s.push(Step::Msg(S, 100, inv("CLEAR_CALL_REQ", 2)));
+    let r = run(s);
+    assert_eq!(rules_of(&r), vec!["invoke-pending-at-end"]);
+    assert_eq!(find(&r, "invoke-pending-at-end").severity, Severity::Note);
+    // A custom timeout.
+    let mut s = opened(60, 0);
+    s.push(Step::Msg(S, 100, inv("CLEAR_CALL_REQ", 2)));
+    s.push(Step::Msg(S, 2_200, inv("HEARTBEAT_REQ", 3)));
+    s.push(Step::Msg(C, 2_210, inv("HEARTBEAT_CONF", 3)));
+    let settings = Settings {
+        request_timeout_ns: 2_000_000_000,
+        ..Settings::default()
+    };
+    let r = run_with(ConnStart::Handshake, s, settings);
+    assert!(has(&r, "invoke-unanswered"));
+}
+
+#[test]
+fn confirm_without_request() {
+    let mut s = opened(60, 0);
+    s.push(Step::Msg(C, 100, inv("HEARTBEAT_CONF", 9)));
+    let r = run(s);
+    assert_eq!(find(&r, "confirm-unmatched").severity, Severity::Warning);
+    // Mid-stream: the request came before the capture.
+    let r = run_mid(vec![Step::Msg(C, 100, inv("HEARTBEAT_CONF", 9))]);
+    assert_eq!(rules_of(&r), vec!["confirm-request-not-captured"]);
+    assert!(find(&r, "confirm-request-not-captured")
+        .message
+        .contains("before the capture started"));
+    // After a gap in the client's stream.
+    let mut s = opened(60, 0);
+    s.push(Step::Gap(S, 50));
+    s.push(Step::Msg(C, 100, inv("HEARTBEAT_CONF", 9)));
+    let r = run(s);
+    assert!(find(&r, "confirm-request-not-captured")
+        .message
+        .contains("lost in a gap"));
+    assert!(!has(&r, "confirm-unmatched"));
+}
+
+#[test]
+fn confirm_of_the_wrong_type() {
+    let mut s = opened(60, 0);
+    s.push(Step::Msg(S, 100, inv("ANSWER_CALL_REQ", 2)));
+    s.push(Step::Msg(C, 110, inv("HOLD_CALL_CONF", 2)));
+    let r = run(s);
+    let f = find(&r, "confirm-wrong-type");
+    assert_eq!(f.severity, Severity::Error);
+    assert!(f.message.contains("ANSWER_CALL_CONF"), "{}", f.message);
+    // CONTROL_FAILURE_CONF and FAILURE_CONF answer anything.
+    let mut cf = b("CONTROL_FAILURE_CONF");
+    cf.set("InvokeID", 2).unwrap();
+    cf.set("FailureCode", 78).unwrap();
+    let mut s = opened(60, 0);
+    s.push(Step::Msg(S, 100, inv("ANSWER_CALL_REQ", 2)));
+    s.push(Step::Msg(C, 110, cf.build()));
+    s.push(Step::Msg(S, 120, inv("HOLD_CALL_REQ", 3)));
+    s.push(Step::Msg(C, 130, failure_conf(3, 5)));
+    let r = run(s);
+    assert!(rules_of(&r).is_empty(), "{:#?}", r.findings);
+    assert_eq!(r.failures.len(), 2);
+    assert_eq!(r.latency["ANSWER_CALL_REQ"].count, 1);
+}
+
+#[test]
+fn invoke_reused_while_outstanding() {
+    let mut s = opened(60, 0);
+    s.push(Step::Msg(S, 100, inv("CLEAR_CALL_REQ", 2)));
+    s.push(Step::Msg(S, 110, inv("HOLD_CALL_REQ", 2)));
+    s.push(Step::Msg(C, 120, inv("HOLD_CALL_CONF", 2)));
+    let r = run(s);
+    assert_eq!(rules_of(&r), vec!["invoke-reused"]);
+    // Reuse after the answer is fine.
+    let mut s = opened(60, 0);
+    s.push(Step::Msg(S, 100, inv("CLEAR_CALL_REQ", 2)));
+    s.push(Step::Msg(C, 105, inv("CLEAR_CALL_CONF", 2)));
+    s.push(Step::Msg(S, 110, inv("HOLD_CALL_REQ", 2)));
+    s.push(Step::Msg(C, 120, inv("HOLD_CALL_CONF", 2)));
+    assert!(rules_of(&run(s)).is_empty());
+}
+
+fn config_request(info: u64) -> Vec<u8> {
+    let mut m = b("CONFIG_REQUEST_EVENT");
+    m.set("ConfigInformation", info).unwrap();
+    m.build()
+}
+
+fn config_end(status: u64) -> Vec<u8> {
+    let mut m = b("CONFIG_END_EVENT");
+    m.set("ConfigEndStatus", status).unwrap();
+    m.build()
+}
+
+fn config_begin() -> Vec<u8> {
+    let mut m = b("CONFIG_BEGIN_EVENT");
+    m.set("ConfigType", 1).unwrap();
+    m.build()
+}
+
+fn config_record(name: &str) -> Vec<u8> {
+    b(name).build()
+}
+
+#[test]
+fn configuration_acquisition_in_order() {
+    let mut s = opened(60, 0);
+    s.push(Step::Msg(S, 100, config_request(0x3f)));
+    s.push(Step::Msg(C, 110, config_begin()));
+    s.push(Step::Msg(C, 111, config_record("CONFIG_SERVICE_EVENT")));
+    s.push(Step::Msg(C, 112, config_record("CONFIG_SKILL_GROUP_EVENT")));
+    s.push(Step::Msg(C, 113, config_end(5)));
+    s.push(Step::Msg(C, 120, config_begin()));
+    s.push(Step::Msg(C, 121, config_record("CONFIG_AGENT_EVENT")));
+    s.push(Step::Msg(C, 122, config_record("CONFIG_DEVICE_EVENT")));
+    s.push(Step::Msg(C, 123, config_end(0)));
+    s.push(Step::End(ConnEnd::Fin, 200));
+    let r = run(s);
+    assert!(rules_of(&r).is_empty(), "{:#?}", r.findings);
+    assert_eq!(r.latency["CONFIG_REQUEST_EVENT"].max_ns, 23_000_000);
+}
+
+#[test]
+fn configuration_acquisition_violations() {
+    // Order, overlap.
+    let mut s = opened(60, 0);
+    s.push(Step::Msg(S, 100, config_request(0x3f)));
+    s.push(Step::Msg(S, 101, config_request(0x3f)));
+    s.push(Step::Msg(C, 110, config_begin()));
+    s.push(Step::Msg(C, 111, config_record("CONFIG_AGENT_EVENT")));
+    s.push(Step::Msg(C, 112, config_record("CONFIG_SERVICE_EVENT")));
+    s.push(Step::Msg(C, 113, config_end(0)));
+    let r = run(s);
+    assert_eq!(
+        rules_of(&r),
+        vec!["config-request-overlap", "config-record-order"]
+    );
+    // Nested begin, unpaired end, error status.
+    let mut s = opened(60, 0);
+    s.push(Step::Msg(S, 100, config_request(0x3f)));
+    s.push(Step::Msg(C, 110, config_begin()));
+    s.push(Step::Msg(C, 111, config_begin()));
+    s.push(Step::Msg(C, 112, config_end(3)));
+    s.push(Step::Msg(C, 113, config_end(0)));
+    let r = run(s);
+    assert_eq!(
+        rules_of(&r),
+        vec!["config-unpaired", "config-end-error", "config-unpaired"]
+    );
+    // PARTIAL and then nothing before the connection ended.
+    let mut s = opened(60, 0);
+    s.push(Step::Msg(S, 100, config_request(0x3f)));
+    s.push(Step::Msg(C, 110, config_begin()));
+    s.push(Step::Msg(C, 113, config_end(5)));
+    s.push(Step::End(ConnEnd::Fin, 200));
+    assert_eq!(rules_of(&run(s)), vec!["config-partial-unfinished"]);
+    // Mid-stream: an END whose BEGIN was not captured is fine.
+    let r = run_mid(vec![Step::Msg(C, 113, config_end(0))]);
+    assert!(rules_of(&r).is_empty());
+    // Unanswered request.
+    let mut s = opened(60, 0);
+    s.push(Step::Msg(S, 100, config_request(0x3f)));
+    s.push(Step::Msg(S, 20_000, inv("HEARTBEAT_REQ", 2)));
+    s.push(Step::Msg(C, 20_001, inv("HEARTBEAT_CONF", 2)));
+    assert_eq!(rules_of(&run(s)), vec!["config-request-unanswered"]);
+}
+
+#[test]
+fn call_lifecycle_and_durations() {
+    let mut s = opened(60, BEGIN_MASK);
+    s.push(Step::Msg(C, 1_000, ev("BEGIN_CALL_EVENT", 7)));
+    s.push(Step::Msg(C, 1_100, ev("CALL_DELIVERED_EVENT", 7)));
+    s.push(Step::Msg(C, 3_100, ev("CALL_ESTABLISHED_EVENT", 7)));
+    let mut upd = call_event("CALL_DATA_UPDATE_EVENT", 7, "1001");
+    upd.set("NewConnectionCallID", 8).unwrap();
+    upd.set("NewConnectionDeviceIDType", 0).unwrap();
+    upd.text("NewConnectionDeviceID", "1002").unwrap();
+    upd.text("CallVariable1", "acct-42").unwrap();
+    upd.named_var("user.lang", "fr").unwrap();
+    s.push(Step::Msg(C, 4_000, upd.build()));
+    s.push(Step::Msg(
+        C,
+        5_000,
+        call_event("CALL_HELD_EVENT", 8, "1002").build(),
+    ));
+    s.push(Step::Msg(
+        C,
+        6_000,
+        call_event("CALL_RETRIEVED_EVENT", 8, "1002").build(),
+    ));
+    s.push(Step::Msg(
+        C,
+        9_100,
+        call_event("CALL_CLEARED_EVENT", 8, "1002").build(),
+    ));
+    s.push(Step::Msg(
+        C,
+        9_200,
+        call_event("END_CALL_EVENT", 8, "1002").build(),
+    ));
+    let r = run(s);
+    assert!(rules_of(&r).is_empty(), "{:#?}", r.findings);
+    assert_eq!(r.calls.len(), 1);
+    let c = &r.calls[0];
+    assert_eq!(c.call_ids, vec![7, 8]);
+    assert!(c.begin_seen && c.ended);
+    assert_eq!(c.ring_ns, Some(2_000_000_000));
+    assert_eq!(c.hold_ns, 1_000_000_000);
+    assert_eq!(c.talk_ns, Some(5_000_000_000));
+    assert_eq!(c.vars["CallVariable1"], "acct-42");
+    assert_eq!(c.vars["user.lang"], "fr");
+    assert_eq!(c.events.len(), 8);
+}
+
+#[test]
+fn call_events_out_of_place() {
+    let mut s = opened(60, BEGIN_MASK);
+    s.push(Step::Msg(C, 1_000, ev("CALL_DELIVERED_EVENT", 7)));
+    s.push(Step::Msg(C, 1_100, ev("END_CALL_EVENT", 7)));
+    s.push(Step::Msg(C, 1_200, ev("CALL_CLEARED_EVENT", 7)));
+    s.push(Step::Msg(C, 2_000, ev("BEGIN_CALL_EVENT", 9)));
+    s.push(Step::Msg(C, 2_100, ev("BEGIN_CALL_EVENT", 9)));
+    let r = run(s);
+    assert_eq!(
+        rules_of(&r),
+        vec![
+            "call-event-before-begin",
+            "call-event-after-end",
+            "call-begin-duplicate"
+        ]
+    );
+    // No BEGIN_CALL_MASK: BEGIN_CALL_EVENT is not expected.
+    let mut s = opened(60, 0x1);
+    s.push(Step::Msg(C, 1_000, ev("CALL_DELIVERED_EVENT", 7)));
+    assert!(rules_of(&run(s)).is_empty());
+    // Mid-stream start.
+    let r = run_mid(vec![Step::Msg(C, 1_000, ev("CALL_DELIVERED_EVENT", 7))]);
+    assert!(rules_of(&r).is_empty());
+    // A gap in the server's stream.
+    let mut s = opened(60, BEGIN_MASK);
+    s.push(Step::Gap(C, 500));
+    s.push(Step::Msg(C, 1_000, ev("CALL_DELIVERED_EVENT", 7)));
+    assert_eq!(rules_of(&run(s)), vec!["tcp-gap"]);
+    // A new BEGIN after END reuses the key legitimately.
+    let mut s = opened(60, BEGIN_MASK);
+    s.push(Step::Msg(C, 1_000, ev("BEGIN_CALL_EVENT", 7)));
+    s.push(Step::Msg(C, 1_100, ev("END_CALL_EVENT", 7)));
+    s.push(Step::Msg(C, 1_200, ev("BEGIN_CALL_EVENT", 7)));
+    s.push(Step::Msg(C, 1_300, ev("CALL_DELIVERED_EVENT", 7)));
+    let r = run(s);
+    assert!(rules_of(&r).is_empty(), "{:#?}", r.findings);
+    assert_eq!(r.calls.len(), 2);
+}
+
+#[test]
+fn monitors() {
+    let mut start = b("MONITOR_START_REQ");
+    start.set("InvokeID", 2).unwrap();
+    let mut conf = b("MONITOR_START_CONF");
+    conf.set("InvokeID", 2).unwrap();
+    conf.set("MonitorID", 77).unwrap();
+    let mut stop = b("MONITOR_STOP_REQ");
+    stop.set("InvokeID", 3).unwrap();
+    stop.set("MonitorID", 77).unwrap();
+    let mon_ev = |m: u64| {
+        let mut e = call_event("CALL_DELIVERED_EVENT", 7, "1001");
+        e.set("MonitorID", m).unwrap();
+        e.build()
+    };
+    let steps = |with_stop: bool| {
+        let mut s = vec![
+            Step::Msg(S, 0, open_req(1, 60, 0)),
+            Step::Msg(C, 10, open_conf(1, 0x20, 1, 0)),
+            Step::Msg(S, 20, start.build()),
+            Step::Msg(C, 30, conf.build()),
+            Step::Msg(C, 40, mon_ev(77)),
+        ];
+        if with_stop {
+            s.push(Step::Msg(S, 50, stop.build()));
+            s.push(Step::Msg(C, 60, inv("MONITOR_STOP_CONF", 3)));
+            s.push(Step::Msg(C, 70, mon_ev(77)));
+        }
+        s
+    };
+    assert!(rules_of(&run(steps(false))).is_empty());
+    assert_eq!(find(&run(steps(true)), "monitor-unknown").frames, vec![9]);
+    // Never created.
+    let s = vec![
+        Step::Msg(S, 0, open_req(1, 60, 0)),
+        Step::Msg(C, 10, open_conf(1, 0x20, 1, 0)),
+        Step::Msg(C, 40, mon_ev(5)),
+    ];
+    assert!(has(&run(s), "monitor-unknown"));
+    // Mid-stream: the monitor may predate the capture.
+    assert!(!has(
+        &run_mid(vec![Step::Msg(C, 40, mon_ev(5))]),
+        "monitor-unknown"
+    ));
+}
+
+fn agent_state(agent: &str, state: u64) -> Vec<u8> {
+    let mut m = b("AGENT_STATE_EVENT");
+    m.set("PeripheralID", 5000).unwrap();
+    m.set("AgentState", state).unwrap();
+    m.set("SkillGroupNumber", 12).unwrap();
+    m.text("AgentID", agent).unwrap();
+    m.text("AgentExtension", "3001").unwrap();
+    m.build()
+}
+
+#[test]
+fn agent_timeline_and_requests() {
+    let mut q = b("SET_AGENT_STATE_REQ");
+    q.set("InvokeID", 2).unwrap();
+    q.set("AgentState", 3).unwrap();
+    q.text("AgentID", "1001").unwrap();
+    let mut s = opened(60, 0);
+    s.push(Step::Msg(C, 1_000, agent_state("1001", 2)));
+    s.push(Step::Msg(S, 2_000, q.build()));
+    s.push(Step::Msg(C, 2_100, inv("SET_AGENT_STATE_CONF", 2)));
+    s.push(Step::Msg(C, 3_000, agent_state("1001", 3)));
+    s.push(Step::Msg(C, 4_000, agent_state("1001", 3)));
+    s.push(Step::Msg(C, 7_000, agent_state("1001", 4)));
+    s.push(Step::End(ConnEnd::Fin, 10_000));
+    let r = run(s);
+    assert_eq!(r.agents.len(), 1);
+    let a = &r.agents[0];
+    assert_eq!(a.id, "1001");
+    assert_eq!(a.extension.as_deref(), Some("3001"));
+    assert_eq!(a.states.len(), 3);
+    assert_eq!(a.time_in_state["NOT_READY"], 2_000_000_000);
+    assert_eq!(a.time_in_state["AVAILABLE"], 4_000_000_000);
+    assert_eq!(a.time_in_state["TALKING"], 3_000_000_000);
+    assert_eq!(a.skill_groups, vec![12]);
+    assert_eq!(a.requests["SET_AGENT_STATE_REQ"], (1, 0));
+}
+
+#[test]
+fn decode_anomalies_and_stream_losses_are_findings() {
+    // OPEN_REQ without its required ClientID.
+    let mut m = b("OPEN_REQ");
+    m.set("InvokeID", 1).unwrap();
+    m.set("VersionNumber", 24).unwrap();
+    let r = run(vec![
+        Step::Msg(S, 0, m.build()),
+        Step::Skip(C, 5),
+        Step::Gap(S, 10),
+    ]);
+    let f = find(&r, "decode-required-missing");
+    assert_eq!(f.severity, Severity::Warning);
+    assert!(f.message.starts_with("OPEN_REQ"));
+    assert!(has(&r, "tcp-gap"));
+    assert!(has(&r, "cti-resync"));
+}
+
+#[test]
+fn findings_are_capped_per_rule() {
+    let mut s = opened(60, 0);
+    for i in 0..10 {
+        s.push(Step::Msg(C, 100 + i, inv("HEARTBEAT_CONF", 100 + i as u64)));
+    }
+    let settings = Settings {
+        max_findings_per_rule: 3,
+        ..Settings::default()
+    };
+    let r = run_with(ConnStart::Handshake, s, settings);
+    let n: Vec<&Finding> = r
+        .findings
+        .iter()
+        .filter(|f| f.rule == "confirm-unmatched")
+        .collect();
+    assert_eq!(n.len(), 4);
+    assert!(n[3].frames.is_empty());
+    assert!(n[3].message.contains("7 more"), "{}", n[3].message);
+}
+
+#[test]
+fn pending_invokes_are_bounded() {
+    let mut s = opened(60, 0);
+    for i in 0..5 {
+        s.push(Step::Msg(S, 100 + i, inv("CLEAR_CALL_REQ", 10 + i as u64)));
+    }
+    for i in 0..5 {
+        s.push(Step::Msg(C, 200 + i, inv("CLEAR_CALL_CONF", 10 + i as u64)));
+    }
+    let settings = Settings {
+        max_pending_invokes: 2,
+        ..Settings::default()
+    };
+    let r = run_with(ConnStart::Handshake, s, settings);
+    // The limit is reported once; unmatched confirms after it are not blamed.
+    assert_eq!(rules_of(&r), vec!["analysis-limit"]);
+}
+
+#[test]
+fn timeline_filters() {
+    let mut ans = b("ANSWER_CALL_REQ");
+    ans.set("InvokeID", 2).unwrap();
+    ans.set("ConnectionCallID", 7).unwrap();
+    ans.text("ConnectionDeviceID", "1001").unwrap();
+    let steps = || {
+        let mut s = opened(60, BEGIN_MASK);
+        s.push(Step::Msg(C, 1_000, ev("BEGIN_CALL_EVENT", 7)));
+        s.push(Step::Msg(C, 1_001, ev("BEGIN_CALL_EVENT", 9)));
+        s.push(Step::Msg(S, 1_100, ans.build()));
+        s.push(Step::Msg(C, 1_200, inv("ANSWER_CALL_CONF", 2)));
+        s.push(Step::Msg(C, 1_300, ev("CALL_ESTABLISHED_EVENT", 7)));
+        s
+    };
+    let with = |filter: TimelineFilter| {
+        let settings = Settings {
+            timeline: Some(filter),
+            ..Settings::default()
+        };
+        run_with(ConnStart::Handshake, steps(), settings)
+    };
+    let r = with(TimelineFilter {
+        call: Some(7),
+        ..TimelineFilter::default()
+    });
+    let what: Vec<&str> = r.timeline.iter().map(|e| e.what.as_str()).collect();
+    assert_eq!(
+        what,
+        vec![
+            "BEGIN_CALL_EVENT",
+            "ANSWER_CALL_REQ",
+            "ANSWER_CALL_CONF",
+            "CALL_ESTABLISHED_EVENT"
+        ]
+    );
+    let r = with(TimelineFilter {
+        invoke: Some(2),
+        ..TimelineFilter::default()
+    });
+    assert_eq!(r.timeline.len(), 2);
+    assert!(r.timeline[1].detail.contains("answers ANSWER_CALL_REQ"));
+    let r = with(TimelineFilter::default());
+    let messages = r.timeline.iter().filter(|e| e.direction.is_some()).count();
+    assert_eq!(messages, 7);
+    // No timeline unless asked.
+    assert!(run(steps()).timeline.is_empty());
+}

@@ -1,0 +1,144 @@
+//! `check`, `timeline`, `stats` and `rules`: the analysis commands.
+
+use crate::args::{
+    AnalysisArgs, CheckArgs, CheckFormat, FailOn, InputArgs, OutFormat, StatsArgs, TimelineArgs,
+};
+use crate::{EXIT_INPUT, EXIT_OK};
+use ctiscope::analysis::{self, report, Analyzer, Report, Severity, TimelineFilter};
+use ctiscope::pipeline;
+use std::io::{self, Write};
+
+/// Exit status of `check` when a finding at or above `--fail-on` was found.
+const EXIT_FINDINGS: u8 = 1;
+
+fn analysis_settings(a: &AnalysisArgs) -> analysis::Settings {
+    analysis::Settings {
+        request_timeout_ns: (a.request_timeout.max(0.0) * 1e9) as i64,
+        max_findings_per_rule: a.max_findings_per_rule,
+        ..analysis::Settings::default()
+    }
+}
+
+/// Analyse each input; `each` gets the input name and its report. Returns whether every
+/// input was read completely.
+fn analyze_inputs(
+    input: &InputArgs,
+    a: &AnalysisArgs,
+    settings: analysis::Settings,
+    each: &mut dyn FnMut(&str, &Report) -> io::Result<()>,
+) -> io::Result<u8> {
+    let inputs = input.inputs();
+    if inputs.is_empty() {
+        eprintln!("ctiscope: no capture given (a FILE, `-r FILE`, or `-` for stdin)");
+        return Ok(EXIT_INPUT);
+    }
+    let psettings = crate::settings(input);
+    let mut status = EXIT_OK;
+    for name in &inputs {
+        let mut an = Analyzer::new(settings.clone());
+        an.force_version(a.protocol_version);
+        let res = pipeline::run_path(name, &psettings, &mut |ev| an.event(&ev, None));
+        let report = an.finish();
+        each(name, &report)?;
+        if let Err(e) = res {
+            eprintln!("ctiscope: error: {name}: {e}");
+            status = EXIT_INPUT;
+        }
+    }
+    Ok(status)
+}
+
+fn header(w: &mut dyn Write, many: bool, name: &str) -> io::Result<()> {
+    if many {
+        writeln!(w, "# {name}")?;
+    }
+    Ok(())
+}
+
+pub fn check(a: CheckArgs) -> io::Result<u8> {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let threshold = match a.fail_on {
+        FailOn::Error => Severity::Error,
+        FailOn::Warning => Severity::Warning,
+        FailOn::Note => Severity::Note,
+    };
+    let many = a.input.inputs().len() > 1;
+    let mut failing = false;
+    let status = analyze_inputs(
+        &a.input,
+        &a.analysis,
+        analysis_settings(&a.analysis),
+        &mut |name, r| {
+            failing |= r.count_at_least(threshold) > 0;
+            match a.format {
+                CheckFormat::Text => {
+                    header(&mut out, many, name)?;
+                    report::write_findings_table(&mut out, r)
+                }
+                CheckFormat::Jsonl => report::write_findings_jsonl(&mut out, r),
+            }
+        },
+    )?;
+    out.flush()?;
+    Ok(if status != EXIT_OK {
+        status
+    } else if failing {
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
+    })
+}
+
+pub fn timeline(a: TimelineArgs) -> io::Result<u8> {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let mut settings = analysis_settings(&a.analysis);
+    settings.timeline = Some(TimelineFilter {
+        call: a.call,
+        agent: a.agent.clone(),
+        session: a.session,
+        invoke: a.invoke,
+    });
+    let many = a.input.inputs().len() > 1;
+    let status = analyze_inputs(
+        &a.input,
+        &a.analysis,
+        settings,
+        &mut |name, r| match a.format {
+            OutFormat::Text => {
+                header(&mut out, many, name)?;
+                report::write_timeline_table(&mut out, r)
+            }
+            OutFormat::Json => report::write_timeline_json(&mut out, r),
+            OutFormat::Jsonl => report::write_timeline_jsonl(&mut out, r),
+        },
+    )?;
+    out.flush()?;
+    Ok(status)
+}
+
+pub fn stats(a: StatsArgs) -> io::Result<u8> {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let many = a.input.inputs().len() > 1;
+    let status = analyze_inputs(
+        &a.input,
+        &a.analysis,
+        analysis_settings(&a.analysis),
+        &mut |name, r| {
+            header(&mut out, many, name)?;
+            report::write_stats(&mut out, r)
+        },
+    )?;
+    out.flush()?;
+    Ok(status)
+}
+
+pub fn rules() -> io::Result<u8> {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    report::write_rules(&mut out)?;
+    out.flush()?;
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,203 @@
+//! The analysis commands and report writers.
+
+use ctiscope::analysis::{self, report, Analyzer, Settings, TimelineFilter};
+use ctiscope::cti::encode::MessageBuilder;
+use ctiscope::cti::framing::Frame;
+use ctiscope::net::tcp::{ConnEnd, ConnStart};
+use ctiscope::pipeline::{Detection, Direction, Event, Flow};
+use std::net::SocketAddr;
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ctiscope"))
+}
+
+#[test]
+fn rules_command_lists_every_rule() {
+    let out = bin().arg("rules").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for r in analysis::rules() {
+        assert!(
+            text.contains(&format!("| {} ", r.id)),
+            "{} missing from `ctiscope rules`",
+            r.id
+        );
+    }
+    let again = bin().arg("rules").output().unwrap();
+    assert_eq!(
+        text.as_bytes(),
+        &again.stdout[..],
+        "output is deterministic"
+    );
+}
+
+#[test]
+fn analysis_commands_without_a_capture_exit_2() {
+    for cmd in ["check", "stats", "timeline"] {
+        let out = bin().arg(cmd).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{cmd}");
+    }
+}
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+/// A session whose HEARTBEAT_CONF answers nothing and whose CLEAR_CALL_REQ is answered by
+/// the wrong confirm.
+fn sample(settings: Settings) -> analysis::Report {
+    let mut a = Analyzer::new(settings);
+    let (c, s) = (addr("10.0.0.1:50000"), addr("10.0.0.2:42027"));
+    a.event(
+        &Event::Connection {
+            conn: 0,
+            client: c,
+            server: s,
+            start: ConnStart::Handshake,
+            detection: Detection::Port,
+            frame: 1,
+            ts_ns: 0,
+        },
+        None,
+    );
+    let mut open = MessageBuilder::named("OPEN_REQ", 24);
+    open.set("InvokeID", 1).unwrap();
+    open.set("VersionNumber", 24).unwrap();
+    open.set("IdleTimeout", 0xFFFF_FFFF).unwrap();
+    open.text("ClientID", "t").unwrap();
+    open.bytes("ClientPassword", b"").unwrap();
+    let mut conf = MessageBuilder::named("OPEN_CONF", 24);
+    conf.set("InvokeID", 1).unwrap();
+    conf.set("PeripheralType", 1).unwrap();
+    conf.number("NumPeripherals", 0).unwrap();
+    let with_invoke = |name: &str, i: u64| {
+        let mut m = MessageBuilder::named(name, 24);
+        m.set("InvokeID", i).unwrap();
+        m.build()
+    };
+    let msgs: Vec<(Direction, Vec<u8>)> = vec![
+        (Direction::ToServer, open.build()),
+        (Direction::ToClient, conf.build()),
+        (Direction::ToClient, with_invoke("HEARTBEAT_CONF", 9)),
+        (Direction::ToServer, with_invoke("CLEAR_CALL_REQ", 2)),
+        (Direction::ToClient, with_invoke("HOLD_CALL_CONF", 2)),
+    ];
+    for (i, (dir, bytes)) in msgs.iter().enumerate() {
+        let frame = i as u64 + 2;
+        let flow = Flow {
+            conn: 0,
+            dir: *dir,
+            src: if *dir == Direction::ToServer { c } else { s },
+            dst: if *dir == Direction::ToServer { s } else { c },
+        };
+        let f = Frame {
+            offset: 0,
+            first_frame: frame,
+            last_frame: frame,
+            ts_ns: frame as i64 * 1_000_000,
+            msg_type: u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]),
+            length: bytes.len() as u32 - 8,
+            bytes,
+        };
+        a.event(
+            &Event::Message {
+                flow,
+                version: Some(24),
+                frame: f,
+            },
+            None,
+        );
+    }
+    a.event(
+        &Event::ConnectionEnd {
+            conn: 0,
+            end: ConnEnd::Fin,
+            frame: 10,
+            ts_ns: 10_000_000,
+        },
+        None,
+    );
+    a.finish()
+}
+
+#[test]
+fn findings_as_json_lines_and_table() {
+    let r = sample(Settings::default());
+    let mut buf = Vec::new();
+    report::write_findings_jsonl(&mut buf, &r).unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(rows.len() >= 2);
+    for row in &rows {
+        assert_eq!(row["schema"], 1);
+        for k in [
+            "rule",
+            "severity",
+            "frames",
+            "connection",
+            "message",
+            "reference",
+        ] {
+            assert!(row.get(k).is_some(), "{k} missing in {row}");
+        }
+    }
+    let rules: Vec<&str> = rows.iter().map(|r| r["rule"].as_str().unwrap()).collect();
+    assert!(rules.contains(&"confirm-unmatched"));
+    assert!(rules.contains(&"confirm-wrong-type"));
+    // Sorted by first frame.
+    let firsts: Vec<u64> = rows
+        .iter()
+        .map(|r| r["frames"][0].as_u64().unwrap_or(u64::MAX))
+        .collect();
+    let mut sorted = firsts.clone();
+    sorted.sort_unstable();
+    assert_eq!(firsts, sorted);
+
+    let mut buf = Vec::new();
+    report::write_findings_table(&mut buf, &r).unwrap();
+    let table = String::from_utf8(buf).unwrap();
+    assert!(table.contains("| severity"));
+    assert!(table.contains("confirm-wrong-type"));
+    assert!(table
+        .trim_end()
+        .lines()
+        .last()
+        .unwrap()
+        .contains("1 errors"));
+}
+
+#[test]
+fn stats_and_timeline_output() {
+    let r = sample(Settings {
+        timeline: Some(TimelineFilter::default()),
+        ..Settings::default()
+    });
+    let mut buf = Vec::new();
+    report::write_stats(&mut buf, &r).unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    for section in [
+        "Messages per type",
+        "Connections",
+        "Request latency",
+        "Failures",
+    ] {
+        assert!(text.contains(section), "{section}");
+    }
+    assert!(text.contains("OPEN_REQ (3)"));
+    let mut buf = Vec::new();
+    report::write_timeline_json(&mut buf, &r).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+    let entries = v.as_array().unwrap();
+    assert!(entries.iter().any(|e| e["what"] == "CLEAR_CALL_REQ"));
+    let times: Vec<i64> = entries
+        .iter()
+        .map(|e| e["epoch_ns"].as_i64().unwrap())
+        .collect();
+    let mut sorted = times.clone();
+    sorted.sort_unstable();
+    assert_eq!(times, sorted);
+}
