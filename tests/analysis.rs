@@ -18,18 +18,10 @@ fn rules_command_lists_every_rule() {
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     for r in analysis::rules() {
-        assert!(
-            text.contains(&format!("| {} ", r.id)),
-            "{} missing from `ctiscope rules`",
-            r.id
-        );
+        assert!(text.contains(&format!("| {} ", r.id)), "{} missing from `ctiscope rules`", r.id);
     }
     let again = bin().arg("rules").output().unwrap();
-    assert_eq!(
-        text.as_bytes(),
-        &again.stdout[..],
-        "output is deterministic"
-    );
+    assert_eq!(text.as_bytes(), &again.stdout[..], "output is deterministic");
 }
 
 #[test]
@@ -100,24 +92,9 @@ fn sample(settings: Settings) -> analysis::Report {
             length: bytes.len() as u32 - 8,
             bytes,
         };
-        a.event(
-            &Event::Message {
-                flow,
-                version: Some(24),
-                frame: f,
-            },
-            None,
-        );
+        a.event(&Event::Message { flow, version: Some(24), frame: f }, None);
     }
-    a.event(
-        &Event::ConnectionEnd {
-            conn: 0,
-            end: ConnEnd::Fin,
-            frame: 10,
-            ts_ns: 10_000_000,
-        },
-        None,
-    );
+    a.event(&Event::ConnectionEnd { conn: 0, end: ConnEnd::Fin, frame: 10, ts_ns: 10_000_000 }, None);
     a.finish()
 }
 
@@ -127,21 +104,11 @@ fn findings_as_json_lines_and_table() {
     let mut buf = Vec::new();
     report::write_findings_jsonl(&mut buf, &r).unwrap();
     let text = String::from_utf8(buf).unwrap();
-    let rows: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert!(rows.len() >= 2);
     for row in &rows {
         assert_eq!(row["schema"], 1);
-        for k in [
-            "rule",
-            "severity",
-            "frames",
-            "connection",
-            "message",
-            "reference",
-        ] {
+        for k in ["rule", "severity", "frames", "connection", "message", "reference"] {
             assert!(row.get(k).is_some(), "{k} missing in {row}");
         }
     }
@@ -149,10 +116,7 @@ fn findings_as_json_lines_and_table() {
     assert!(rules.contains(&"confirm-unmatched"));
     assert!(rules.contains(&"confirm-wrong-type"));
     // Sorted by first frame.
-    let firsts: Vec<u64> = rows
-        .iter()
-        .map(|r| r["frames"][0].as_u64().unwrap_or(u64::MAX))
-        .collect();
+    let firsts: Vec<u64> = rows.iter().map(|r| r["frames"][0].as_u64().unwrap_or(u64::MAX)).collect();
     let mut sorted = firsts.clone();
     sorted.sort_unstable();
     assert_eq!(firsts, sorted);
@@ -162,29 +126,16 @@ fn findings_as_json_lines_and_table() {
     let table = String::from_utf8(buf).unwrap();
     assert!(table.contains("| severity"));
     assert!(table.contains("confirm-wrong-type"));
-    assert!(table
-        .trim_end()
-        .lines()
-        .last()
-        .unwrap()
-        .contains("1 errors"));
+    assert!(table.trim_end().lines().last().unwrap().contains("1 errors"));
 }
 
 #[test]
 fn stats_and_timeline_output() {
-    let r = sample(Settings {
-        timeline: Some(TimelineFilter::default()),
-        ..Settings::default()
-    });
+    let r = sample(Settings { timeline: Some(TimelineFilter::default()), ..Settings::default() });
     let mut buf = Vec::new();
     report::write_stats(&mut buf, &r).unwrap();
     let text = String::from_utf8(buf).unwrap();
-    for section in [
-        "Messages per type",
-        "Connections",
-        "Request latency",
-        "Failures",
-    ] {
+    for section in ["Messages per type", "Connections", "Request latency", "Failures"] {
         assert!(text.contains(section), "{section}");
     }
     assert!(text.contains("OPEN_REQ (3)"));
@@ -193,10 +144,7 @@ fn stats_and_timeline_output() {
     let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
     let entries = v.as_array().unwrap();
     assert!(entries.iter().any(|e| e["what"] == "CLEAR_CALL_REQ"));
-    let times: Vec<i64> = entries
-        .iter()
-        .map(|e| e["epoch_ns"].as_i64().unwrap())
-        .collect();
+    let times: Vec<i64> = entries.iter().map(|e| e["epoch_ns"].as_i64().unwrap()).collect();
     let mut sorted = times.clone();
     sorted.sort_unstable();
     assert_eq!(times, sorted);

@@ -127,19 +127,11 @@ fn call_key(d: &Decoded, frame: &[u8], prefix: &str) -> Option<CallKey> {
 fn call_vars(d: &Decoded, frame: &[u8], out: &mut BTreeMap<String, String>) {
     for f in &d.fields {
         match f.value {
-            Value::Text { .. }
-                if f.name.starts_with("CallVariable") || f.name == "CallWrapupData" =>
-            {
-                out.insert(
-                    f.name.to_string(),
-                    f.text(frame).unwrap_or_default().into_owned(),
-                );
+            Value::Text { .. } if f.name.starts_with("CallVariable") || f.name == "CallWrapupData" => {
+                out.insert(f.name.to_string(), f.text(frame).unwrap_or_default().into_owned());
             }
             Value::NamedVar { name, value } => {
-                out.insert(
-                    range_str(frame, name).into_owned(),
-                    range_str(frame, value).into_owned(),
-                );
+                out.insert(range_str(frame, name).into_owned(), range_str(frame, value).into_owned());
             }
             Value::NamedArray { index, name, value } => {
                 out.insert(
@@ -288,9 +280,7 @@ impl Analyzer {
         // Monitors.
         if flow.dir == Direction::ToClient && spec.is_some_and(|s| s.role == Role::Event) {
             if let Some(m) = fixed_num(d, "MonitorID") {
-                let pm = c
-                    .services_granted
-                    .is_some_and(|s| s & SERVICE_PERIPHERAL_MONITOR != 0);
+                let pm = c.services_granted.is_some_and(|s| s & SERVICE_PERIPHERAL_MONITOR != 0);
                 if m != 0
                     && m != NULL_ID
                     && pm
@@ -324,41 +314,33 @@ impl Analyzer {
                 let state = num(d, "AgentState").map_or("?".to_string(), |v| {
                     values::AGENT_STATE
                         .name_of(v as u32)
-                        .map_or(v.to_string(), |n| {
-                            n.strip_prefix("AGENT_STATE_").unwrap_or(n).to_string()
-                        })
+                        .map_or(v.to_string(), |n| n.strip_prefix("AGENT_STATE_").unwrap_or(n).to_string())
                 });
                 let n_agents = self.agents.agents.len();
                 if !self.agents.agents.contains_key(&aid) && n_agents >= self.settings.max_agents {
                     f.limit("max_agents", Some(flow.conn), fr, ts);
                 } else {
-                    let a = self
-                        .agents
-                        .agents
-                        .entry(aid.clone())
-                        .or_insert_with(|| Agent {
-                            id: aid,
-                            peripheral: None,
-                            extension: None,
-                            instrument: None,
-                            conns: BTreeSet::new(),
-                            states: Vec::new(),
-                            states_dropped: 0,
-                            current: None,
-                            time_in: BTreeMap::new(),
-                            skill_groups: BTreeSet::new(),
-                            requests: BTreeMap::new(),
-                        });
-                    a.peripheral = fixed_num(d, "PeripheralID")
-                        .map(|v| v as u32)
-                        .or(a.peripheral);
+                    let a = self.agents.agents.entry(aid.clone()).or_insert_with(|| Agent {
+                        id: aid,
+                        peripheral: None,
+                        extension: None,
+                        instrument: None,
+                        conns: BTreeSet::new(),
+                        states: Vec::new(),
+                        states_dropped: 0,
+                        current: None,
+                        time_in: BTreeMap::new(),
+                        skill_groups: BTreeSet::new(),
+                        requests: BTreeMap::new(),
+                    });
+                    a.peripheral = fixed_num(d, "PeripheralID").map(|v| v as u32).or(a.peripheral);
                     if let Some(e) =
                         text(d, frame.bytes, "AgentExtension").or_else(|| c.agent_extension.clone())
                     {
                         a.extension = Some(e);
                     }
-                    if let Some(i) = text(d, frame.bytes, "AgentInstrument")
-                        .or_else(|| c.agent_instrument.clone())
+                    if let Some(i) =
+                        text(d, frame.bytes, "AgentInstrument").or_else(|| c.agent_instrument.clone())
                     {
                         a.instrument = Some(i);
                     }
@@ -434,11 +416,7 @@ impl Analyzer {
         let found = if c.calls.live.contains_key(&key) {
             Some(key.clone())
         } else if key.device.is_empty() {
-            c.calls
-                .live
-                .keys()
-                .find(|k| k.peripheral == key.peripheral && k.call_id == key.call_id)
-                .cloned()
+            c.calls.live.keys().find(|k| k.peripheral == key.peripheral && k.call_id == key.call_id).cloned()
         } else {
             None
         };
@@ -520,9 +498,7 @@ impl Analyzer {
                         }
                         let seq = self.calls.next_seq;
                         self.calls.next_seq += 1;
-                        c.calls
-                            .live
-                            .insert(key.clone(), Call::new(seq, key.clone(), fr, ts));
+                        c.calls.live.insert(key.clone(), Call::new(seq, key.clone(), fr, ts));
                         key
                     }
                 };
@@ -531,10 +507,7 @@ impl Analyzer {
                 if id == CALL_DATA_UPDATE_EVENT {
                     call_vars(d, frame.bytes, &mut call.vars);
                     if let Some(nk) = call_key(d, frame.bytes, "New") {
-                        let nk = CallKey {
-                            peripheral: call.key.peripheral,
-                            ..nk
-                        };
+                        let nk = CallKey { peripheral: call.key.peripheral, ..nk };
                         if !call.ids.contains(&nk.call_id) {
                             call.ids.push(nk.call_id);
                         }

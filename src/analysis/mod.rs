@@ -130,15 +130,7 @@ impl Findings {
         message: String,
     ) {
         let r = rules::rule(rule_id);
-        self.push_with(
-            r.id,
-            r.severity,
-            conn,
-            frames,
-            ts_ns,
-            message,
-            r.reference.into(),
-        );
+        self.push_with(r.id, r.severity, conn, frames, ts_ns, message, r.reference.into());
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -159,15 +151,7 @@ impl Findings {
         }
         frames.sort_unstable();
         frames.dedup();
-        self.list.push(Finding {
-            rule: rule_id,
-            severity,
-            conn,
-            frames,
-            ts_ns,
-            message,
-            reference,
-        });
+        self.list.push(Finding { rule: rule_id, severity, conn, frames, ts_ns, message, reference });
     }
 
     /// Report reaching an analysis limit, once per setting.
@@ -201,10 +185,7 @@ pub(crate) fn num(d: &Decoded, name: &str) -> Option<u64> {
 
 /// Numeric field of the fixed part only.
 pub(crate) fn fixed_num(d: &Decoded, name: &str) -> Option<u64> {
-    d.fields
-        .iter()
-        .find(|f| f.part == Part::Fixed && f.name == name)
-        .and_then(|f| f.number())
+    d.fields.iter().find(|f| f.part == Part::Fixed && f.name == name).and_then(|f| f.number())
 }
 
 pub(crate) fn text(d: &Decoded, frame: &[u8], name: &str) -> Option<String> {
@@ -239,10 +220,7 @@ pub struct Analyzer {
 impl Analyzer {
     pub fn new(settings: Settings) -> Self {
         Analyzer {
-            findings: Findings {
-                cap: settings.max_findings_per_rule,
-                ..Findings::default()
-            },
+            findings: Findings { cap: settings.max_findings_per_rule, ..Findings::default() },
             settings,
             conns: BTreeMap::new(),
             calls: calls::CallTables::default(),
@@ -276,23 +254,11 @@ impl Analyzer {
     /// (decoded here when `None`).
     pub fn event(&mut self, ev: &Event<'_>, decoded: Option<&Decoded>) {
         match ev {
-            Event::Connection {
-                conn,
-                client,
-                server,
-                start,
-                frame,
-                ts_ns,
-                ..
-            } => {
+            Event::Connection { conn, client, server, start, frame, ts_ns, .. } => {
                 self.clock(*frame, *ts_ns);
                 self.connection(*conn, *client, *server, *start, *frame, *ts_ns);
             }
-            Event::Message {
-                flow,
-                version,
-                frame,
-            } => {
+            Event::Message { flow, version, frame } => {
                 self.clock(frame.last_frame, frame.ts_ns);
                 match decoded {
                     Some(d) => self.message(flow, frame, d),
@@ -305,14 +271,7 @@ impl Analyzer {
                     }
                 }
             }
-            Event::Gap {
-                flow,
-                offset,
-                len,
-                reason,
-                frame,
-                ts_ns,
-            } => {
+            Event::Gap { flow, offset, len, reason, frame, ts_ns } => {
                 self.clock(*frame, *ts_ns);
                 self.lost(flow.conn, flow.dir, *ts_ns);
                 self.findings.push(
@@ -328,15 +287,7 @@ impl Analyzer {
                     ),
                 );
             }
-            Event::Skipped {
-                flow,
-                offset,
-                len,
-                reason,
-                first_frame,
-                last_frame,
-                ts_ns,
-            } => {
+            Event::Skipped { flow, offset, len, reason, first_frame, last_frame, ts_ns } => {
                 self.clock(*last_frame, *ts_ns);
                 self.lost(flow.conn, flow.dir, *ts_ns);
                 self.findings.push(
@@ -351,16 +302,7 @@ impl Analyzer {
                     ),
                 );
             }
-            Event::Incomplete {
-                flow,
-                msg_type,
-                have,
-                need,
-                first_frame,
-                last_frame,
-                ts_ns,
-                ..
-            } => {
+            Event::Incomplete { flow, msg_type, have, need, first_frame, last_frame, ts_ns, .. } => {
                 self.clock(*last_frame, *ts_ns);
                 self.lost(flow.conn, flow.dir, *ts_ns);
                 self.findings.push(
@@ -375,14 +317,7 @@ impl Analyzer {
                     ),
                 );
             }
-            Event::Implausible {
-                flow,
-                msg_type,
-                length,
-                frame,
-                ts_ns,
-                ..
-            } => {
+            Event::Implausible { flow, msg_type, length, frame, ts_ns, .. } => {
                 self.clock(*frame, *ts_ns);
                 self.lost(flow.conn, flow.dir, *ts_ns);
                 self.findings.push(
@@ -397,13 +332,7 @@ impl Analyzer {
                     ),
                 );
             }
-            Event::Conflict {
-                flow,
-                offset,
-                len,
-                frame,
-                ts_ns,
-            } => {
+            Event::Conflict { flow, offset, len, frame, ts_ns } => {
                 self.clock(*frame, *ts_ns);
                 self.findings.push(
                     "tcp-retransmission-conflict",
@@ -416,12 +345,7 @@ impl Analyzer {
                     ),
                 );
             }
-            Event::Limit {
-                conn,
-                setting,
-                frame,
-                ts_ns,
-            } => {
+            Event::Limit { conn, setting, frame, ts_ns } => {
                 self.clock(*frame, *ts_ns);
                 self.findings.push(
                     "capture-limit",
@@ -431,24 +355,14 @@ impl Analyzer {
                     format!("limit {setting} reached"),
                 );
             }
-            Event::ConnectionEnd {
-                conn,
-                end,
-                frame,
-                ts_ns,
-            } => {
+            Event::ConnectionEnd { conn, end, frame, ts_ns } => {
                 self.clock(*frame, *ts_ns);
                 self.versions.remove(conn);
                 self.connection_end(*conn, *end, *frame, *ts_ns);
             }
-            Event::PacketIssue {
-                frame,
-                ts_ns,
-                issue,
-            } => {
+            Event::PacketIssue { frame, ts_ns, issue } => {
                 self.clock(*frame, *ts_ns);
-                self.findings
-                    .push("packet-issue", None, vec![*frame], *ts_ns, issue.clone());
+                self.findings.push("packet-issue", None, vec![*frame], *ts_ns, issue.clone());
             }
         }
     }
@@ -490,8 +404,7 @@ impl Analyzer {
         let mut timeline = std::mem::take(&mut self.timeline);
         if self.settings.timeline.is_some() {
             let filter = self.settings.timeline.clone().unwrap_or_default();
-            let only_session =
-                filter.call.is_none() && filter.agent.is_none() && filter.invoke.is_none();
+            let only_session = filter.call.is_none() && filter.agent.is_none() && filter.invoke.is_none();
             if only_session {
                 for f in &list {
                     if filter.session.is_some() && f.conn != filter.session {
@@ -513,12 +426,8 @@ impl Analyzer {
                     });
                 }
             }
-            timeline.sort_by(|a, b| {
-                a.ts_ns
-                    .cmp(&b.ts_ns)
-                    .then(a.frame.cmp(&b.frame))
-                    .then(a.what.cmp(&b.what))
-            });
+            timeline
+                .sort_by(|a, b| a.ts_ns.cmp(&b.ts_ns).then(a.frame.cmp(&b.frame)).then(a.what.cmp(&b.what)));
         }
         report::build(self, list, timeline)
     }

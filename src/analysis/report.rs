@@ -124,10 +124,7 @@ pub(crate) struct StatsAcc {
 
 impl StatsAcc {
     pub fn count(&mut self, name: &'static str, msg_type: u32, dir: Direction) {
-        *self
-            .messages
-            .entry((msg_type, name, dir.as_str()))
-            .or_insert(0) += 1;
+        *self.messages.entry((msg_type, name, dir.as_str())).or_insert(0) += 1;
     }
 
     pub fn latency(&mut self, name: &'static str, ns: i64, cap: usize) {
@@ -285,8 +282,7 @@ pub(crate) fn message_detail(
 }
 
 fn opt<T: ToString>(v: &Option<T>) -> String {
-    v.as_ref()
-        .map_or_else(|| "-".to_string(), |x| x.to_string())
+    v.as_ref().map_or_else(|| "-".to_string(), |x| x.to_string())
 }
 
 fn new_table(header: Vec<&str>) -> Table {
@@ -298,24 +294,13 @@ fn new_table(header: Vec<&str>) -> Table {
 }
 
 fn frames_text(frames: &[u64]) -> String {
-    frames
-        .iter()
-        .map(|f| f.to_string())
-        .collect::<Vec<_>>()
-        .join(",")
+    frames.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(",")
 }
 
 /// The findings table and a one-line summary.
 pub fn write_findings_table(w: &mut dyn Write, r: &Report) -> io::Result<()> {
     if !r.findings.is_empty() {
-        let mut t = new_table(vec![
-            "severity",
-            "rule",
-            "connection",
-            "frames",
-            "message",
-            "reference",
-        ]);
+        let mut t = new_table(vec!["severity", "rule", "connection", "frames", "message", "reference"]);
         for f in &r.findings {
             t.add_row(vec![
                 f.severity.as_str().to_string(),
@@ -452,12 +437,7 @@ pub fn write_stats(w: &mut dyn Write, r: &Report) -> io::Result<()> {
             c.conn.to_string(),
             opt(&c.client),
             opt(&c.server),
-            if c.midstream {
-                "mid-stream"
-            } else {
-                "handshake"
-            }
-            .to_string(),
+            if c.midstream { "mid-stream" } else { "handshake" }.to_string(),
             c.open.to_string(),
             opt(&c.version),
             opt(&c.client_id),
@@ -502,11 +482,7 @@ pub fn write_stats(w: &mut dyn Write, r: &Report) -> io::Result<()> {
         begun,
         ended,
         with_data,
-        if r.calls_dropped > 0 {
-            format!(", {} more not kept", r.calls_dropped)
-        } else {
-            String::new()
-        }
+        if r.calls_dropped > 0 { format!(", {} more not kept", r.calls_dropped) } else { String::new() }
     )?;
     if !r.calls.is_empty() {
         let mut t = new_table(vec![
@@ -524,11 +500,7 @@ pub fn write_stats(w: &mut dyn Write, r: &Report) -> io::Result<()> {
         for c in &r.calls {
             t.add_row(vec![
                 c.conn.to_string(),
-                c.call_ids
-                    .iter()
-                    .map(|x| x.to_string())
-                    .collect::<Vec<_>>()
-                    .join(","),
+                c.call_ids.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","),
                 c.device.clone(),
                 c.first_frame.to_string(),
                 (c.events.len() as u64 + c.events_dropped).to_string(),
@@ -557,27 +529,11 @@ pub fn write_stats(w: &mut dyn Write, r: &Report) -> io::Result<()> {
         t.add_row(vec![
             a.id.clone(),
             opt(&a.extension),
-            a.conns
-                .iter()
-                .map(|x| x.to_string())
-                .collect::<Vec<_>>()
-                .join(","),
+            a.conns.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","),
             (a.states.len() as u64 + a.states_dropped).to_string(),
-            a.time_in_state
-                .iter()
-                .map(|(s, ns)| format!("{s} {}", secs(*ns)))
-                .collect::<Vec<_>>()
-                .join(", "),
-            a.skill_groups
-                .iter()
-                .map(|x| x.to_string())
-                .collect::<Vec<_>>()
-                .join(","),
-            a.requests
-                .iter()
-                .map(|(n, (ok, bad))| format!("{n} {ok}/{bad}"))
-                .collect::<Vec<_>>()
-                .join(", "),
+            a.time_in_state.iter().map(|(s, ns)| format!("{s} {}", secs(*ns))).collect::<Vec<_>>().join(", "),
+            a.skill_groups.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","),
+            a.requests.iter().map(|(n, (ok, bad))| format!("{n} {ok}/{bad}")).collect::<Vec<_>>().join(", "),
         ]);
     }
     writeln!(w, "{t}\n")?;

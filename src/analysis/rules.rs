@@ -33,18 +33,8 @@ pub struct Rule {
     pub reference: &'static str,
 }
 
-const fn r(
-    id: &'static str,
-    severity: Severity,
-    description: &'static str,
-    reference: &'static str,
-) -> Rule {
-    Rule {
-        id,
-        severity,
-        description,
-        reference,
-    }
+const fn r(id: &'static str, severity: Severity, description: &'static str, reference: &'static str) -> Rule {
+    Rule { id, severity, description, reference }
 }
 
 use Severity::{Error, Note, Warning};
@@ -160,13 +150,8 @@ const BASE: &[Rule] = &[
 /// Severity of a decode anomaly code.
 pub fn anomaly_severity(code: &str) -> Severity {
     match code {
-        "fixed_part_short"
-        | "floating_header_truncated"
-        | "floating_past_end"
-        | "count_mismatch" => Error,
-        "unknown_enum_value" | "unknown_mask_bits" | "layout_unknown" | "too_many_anomalies" => {
-            Note
-        }
+        "fixed_part_short" | "floating_header_truncated" | "floating_past_end" | "count_mismatch" => Error,
+        "unknown_enum_value" | "unknown_mask_bits" | "layout_unknown" | "too_many_anomalies" => Note,
         _ => Warning,
     }
 }
@@ -175,9 +160,7 @@ pub fn anomaly_severity(code: &str) -> Severity {
 fn anomaly_reference(code: &str) -> &'static str {
     match code {
         "fixed_part_short" | "trailing_bytes" => "session.md section 2; guide message tables",
-        "floating_header_truncated" | "floating_past_end" | "duplicate_field" => {
-            "session.md section 4"
-        }
+        "floating_header_truncated" | "floating_past_end" | "duplicate_field" => "session.md section 4",
         "string_without_nul" | "bad_field_length" => "session.md sections 3, 4",
         "bad_named_variable" | "named_data_too_much" => "session.md section 5",
         "message_too_large" => "session.md section 2",
@@ -191,20 +174,14 @@ fn anomaly_reference(code: &str) -> &'static str {
 pub fn anomaly_rule_id(code: &str) -> &'static str {
     rules()
         .iter()
-        .find(|r| {
-            r.id.strip_prefix("decode-")
-                .is_some_and(|c| eq_kebab(c, code))
-        })
+        .find(|r| r.id.strip_prefix("decode-").is_some_and(|c| eq_kebab(c, code)))
         .map(|r| r.id)
         .unwrap_or("decode-anomaly")
 }
 
 fn eq_kebab(kebab: &str, snake: &str) -> bool {
     kebab.len() == snake.len()
-        && kebab
-            .bytes()
-            .zip(snake.bytes())
-            .all(|(a, b)| a == b || (a == b'-' && b == b'_'))
+        && kebab.bytes().zip(snake.bytes()).all(|(a, b)| a == b || (a == b'-' && b == b'_'))
 }
 
 /// Every rule: the protocol rules then one `decode-*` rule per decode anomaly code.
@@ -213,10 +190,8 @@ pub fn rules() -> &'static [Rule] {
     ALL.get_or_init(|| {
         let mut v = BASE.to_vec();
         for &(code, meaning) in ANOMALY_CODES {
-            let id: &'static str =
-                Box::leak(format!("decode-{}", code.replace('_', "-")).into_boxed_str());
-            let description: &'static str =
-                Box::leak(format!("decode anomaly: {meaning}").into_boxed_str());
+            let id: &'static str = Box::leak(format!("decode-{}", code.replace('_', "-")).into_boxed_str());
+            let description: &'static str = Box::leak(format!("decode anomaly: {meaning}").into_boxed_str());
             v.push(Rule {
                 id,
                 severity: anomaly_severity(code),
@@ -236,10 +211,7 @@ pub fn rules() -> &'static [Rule] {
 
 /// The rule with this id. Panics on an unknown id (a programming error).
 pub fn rule(id: &str) -> &'static Rule {
-    rules()
-        .iter()
-        .find(|r| r.id == id)
-        .unwrap_or_else(|| panic!("no rule {id}"))
+    rules().iter().find(|r| r.id == id).unwrap_or_else(|| panic!("no rule {id}"))
 }
 
 #[cfg(test)]
@@ -250,11 +222,7 @@ mod tests {
     fn ids_are_unique_kebab_case() {
         let mut ids: Vec<&str> = rules().iter().map(|r| r.id).collect();
         for id in &ids {
-            assert!(
-                id.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
-                "{id}"
-            );
+            assert!(id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'), "{id}");
         }
         let n = ids.len();
         ids.sort_unstable();

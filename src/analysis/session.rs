@@ -160,11 +160,7 @@ impl Conn {
             last_frame: frame,
             last_ts: ts,
             lost: [false; 2],
-            open: if midstream {
-                OpenState::Unknown
-            } else {
-                OpenState::NotOpen
-            },
+            open: if midstream { OpenState::Unknown } else { OpenState::NotOpen },
             open_req_frame: None,
             version: None,
             idle_timeout: None,
@@ -206,12 +202,7 @@ impl Conn {
     }
 
     fn recompute_deadline(&mut self, timeout: i64) {
-        self.next_deadline = self
-            .pending
-            .values()
-            .filter(|p| !p.reported)
-            .map(|p| p.ts + timeout)
-            .min();
+        self.next_deadline = self.pending.values().filter(|p| !p.reported).map(|p| p.ts + timeout).min();
     }
 }
 
@@ -241,9 +232,7 @@ impl Analyzer {
 
     fn conn_mut(&mut self, id: ConnId, frame: u64, ts: TimestampNs) -> &mut Conn {
         // A message without a Connection event before it: treat as mid-stream.
-        self.conns
-            .entry(id)
-            .or_insert_with(|| Conn::new(id, true, frame, ts))
+        self.conns.entry(id).or_insert_with(|| Conn::new(id, true, frame, ts))
     }
 
     /// Bytes of one direction were lost.
@@ -260,13 +249,7 @@ impl Analyzer {
     }
 
     /// End a connection: report what is left open and keep its summary.
-    pub(crate) fn close_conn(
-        &mut self,
-        id: ConnId,
-        end: Option<ConnEnd>,
-        frame: u64,
-        ts: TimestampNs,
-    ) {
+    pub(crate) fn close_conn(&mut self, id: ConnId, end: Option<ConnEnd>, frame: u64, ts: TimestampNs) {
         let Some(mut c) = self.conns.remove(&id) else {
             return;
         };
@@ -295,11 +278,7 @@ impl Analyzer {
             let elapsed = ts - p.ts;
             if elapsed >= timeout && !answer_lost {
                 f.push(
-                    if p.req == HEARTBEAT_REQ {
-                        "heartbeat-unanswered"
-                    } else {
-                        "invoke-unanswered"
-                    },
+                    if p.req == HEARTBEAT_REQ { "heartbeat-unanswered" } else { "invoke-unanswered" },
                     Some(id),
                     vec![p.frame],
                     p.ts,
@@ -333,8 +312,7 @@ impl Analyzer {
                     Some(id),
                     vec![pf, frame],
                     ts,
-                    "configuration acquisition ended with CONFIGEND_PARTIAL and no further block"
-                        .into(),
+                    "configuration acquisition ended with CONFIGEND_PARTIAL and no further block".into(),
                 );
             }
         } else if let Some((kind, rf, rts, reported)) = c.config.request {
@@ -450,10 +428,7 @@ impl Analyzer {
                 Some(flow.conn),
                 frames,
                 ts,
-                format!(
-                    "{name} ({}) before the session was opened",
-                    flow.dir.as_str()
-                ),
+                format!("{name} ({}) before the session was opened", flow.dir.as_str()),
             );
         }
         // Data after close.
@@ -472,10 +447,7 @@ impl Analyzer {
         // Idle timeout: client silence.
         if flow.dir == Direction::ToServer {
             if let (Some((lts, lfr)), Some(it)) = (c.last_client, c.idle_timeout) {
-                if it != NO_IDLE_TIMEOUT
-                    && !c.client_lost_since
-                    && ts - lts > it as i64 * 1_000_000_000
-                {
+                if it != NO_IDLE_TIMEOUT && !c.client_lost_since && ts - lts > it as i64 * 1_000_000_000 {
                     f.push(
                         "client-idle-timeout",
                         Some(flow.conn),
@@ -573,12 +545,7 @@ impl Analyzer {
         // Invoke matching.
         let mut matched: Option<Pending> = None;
         let mut call_ids: Vec<u32> = Vec::new();
-        for n in [
-            "ConnectionCallID",
-            "NewConnectionCallID",
-            "PrimaryCallID",
-            "SecondaryCallID",
-        ] {
+        for n in ["ConnectionCallID", "NewConnectionCallID", "PrimaryCallID", "SecondaryCallID"] {
             if let Some(v) = fixed_num(d, n) {
                 if v != 0xFFFF_FFFF {
                     call_ids.push(v as u32);
@@ -631,10 +598,8 @@ impl Analyzer {
                         Some(p) => {
                             let generic = matches!(id, FAILURE_CONF | CONTROL_FAILURE_CONF);
                             if !generic && p.confirm.is_some_and(|e| e != id) {
-                                let expected = p
-                                    .confirm
-                                    .and_then(|e| spec::message(e, None))
-                                    .map_or("?", |m| m.name);
+                                let expected =
+                                    p.confirm.and_then(|e| spec::message(e, None)).map_or("?", |m| m.name);
                                 f.push(
                                     "confirm-wrong-type",
                                     Some(flow.conn),
@@ -646,11 +611,7 @@ impl Analyzer {
                                     ),
                                 );
                             }
-                            self.stats.latency(
-                                p.name,
-                                ts - p.ts,
-                                self.settings.max_latency_samples,
-                            );
+                            self.stats.latency(p.name, ts - p.ts, self.settings.max_latency_samples);
                             if p.reported {
                                 c.recompute_deadline(timeout);
                             }
@@ -665,9 +626,7 @@ impl Analyzer {
                                     Some(flow.conn),
                                     vec![fr],
                                     ts,
-                                    format!(
-                                        "{name} with InvokeID {inv} answers no outstanding request"
-                                    ),
+                                    format!("{name} with InvokeID {inv} answers no outstanding request"),
                                 );
                             } else {
                                 let why = if c.midstream {
@@ -710,9 +669,8 @@ impl Analyzer {
                     }
                 }
                 CONTROL_FAILURE_CONF => {
-                    let code = num(d, "FailureCode").map_or("?".to_string(), |v| {
-                        value_name(&values::CONTROL_FAILURE_CODE, v)
-                    });
+                    let code = num(d, "FailureCode")
+                        .map_or("?".to_string(), |v| value_name(&values::CONTROL_FAILURE_CODE, v));
                     self.stats.failure(&format!("CONTROL_FAILURE_CONF {code}"));
                 }
                 MONITOR_START_CONF => {
@@ -731,25 +689,13 @@ impl Analyzer {
             let st = num(d, "Status").map_or("?".to_string(), status_name);
             self.stats.failure(&format!("FAILURE_CONF {st}"));
         } else if id == CONTROL_FAILURE_CONF {
-            let code = num(d, "FailureCode").map_or("?".to_string(), |v| {
-                value_name(&values::CONTROL_FAILURE_CODE, v)
-            });
+            let code = num(d, "FailureCode")
+                .map_or("?".to_string(), |v| value_name(&values::CONTROL_FAILURE_CODE, v));
             self.stats.failure(&format!("CONTROL_FAILURE_CONF {code}"));
         }
 
         // Configuration acquisition.
-        config_message(
-            c,
-            f,
-            &mut self.stats,
-            flow.conn,
-            id,
-            name,
-            d,
-            fr,
-            ts,
-            timeout,
-        );
+        config_message(c, f, &mut self.stats, flow.conn, id, name, d, fr, ts, timeout);
 
         // Requests past their timeout.
         if c.next_deadline.is_some_and(|dl| ts >= dl) {
@@ -761,11 +707,7 @@ impl Analyzer {
                         continue;
                     }
                     f.push(
-                        if p.req == HEARTBEAT_REQ {
-                            "heartbeat-unanswered"
-                        } else {
-                            "invoke-unanswered"
-                        },
+                        if p.req == HEARTBEAT_REQ { "heartbeat-unanswered" } else { "invoke-unanswered" },
                         Some(flow.conn),
                         vec![p.frame],
                         p.ts,
@@ -797,14 +739,10 @@ impl Analyzer {
             let ok = filter.session.is_none_or(|s| s == flow.conn)
                 && filter.invoke.is_none_or(|i| invoke == Some(i))
                 && filter.call.is_none_or(|x| call_ids.contains(&x))
-                && filter
-                    .agent
-                    .as_ref()
-                    .is_none_or(|a| agent.as_deref() == Some(a.as_str()));
+                && filter.agent.as_ref().is_none_or(|a| agent.as_deref() == Some(a.as_str()));
             if ok {
                 if self.timeline.len() < self.settings.max_timeline_entries {
-                    let detail =
-                        super::report::message_detail(d, frame.bytes, matched.as_ref(), ts);
+                    let detail = super::report::message_detail(d, frame.bytes, matched.as_ref(), ts);
                     self.timeline.push(TimelineEntry {
                         ts_ns: ts,
                         frame: fr,
@@ -817,8 +755,7 @@ impl Analyzer {
                         invoke,
                     });
                 } else {
-                    self.findings
-                        .limit("max_timeline_entries", Some(flow.conn), fr, ts);
+                    self.findings.limit("max_timeline_entries", Some(flow.conn), fr, ts);
                 }
             }
         }
@@ -869,30 +806,19 @@ fn config_message(
     }
     match id {
         CONFIG_REQUEST_KEY_EVENT | CONFIG_REQUEST_EVENT => {
-            let kind = if id == CONFIG_REQUEST_KEY_EVENT {
-                ConfigReq::Key
-            } else {
-                ConfigReq::Data
-            };
+            let kind = if id == CONFIG_REQUEST_KEY_EVENT { ConfigReq::Key } else { ConfigReq::Data };
             if let Some((k, rf, _, _)) = cfg.request {
                 f.push(
                     "config-request-overlap",
                     Some(conn),
                     vec![rf, fr],
                     ts,
-                    format!(
-                        "{name} while {} (frame {rf}) is outstanding",
-                        config_req_name(k)
-                    ),
+                    format!("{name} while {} (frame {rf}) is outstanding", config_req_name(k)),
                 );
             }
             // ConfigInformation 0 asks for no upload: nothing is owed in return.
             let nothing = kind == ConfigReq::Data && num(d, "ConfigInformation") == Some(0);
-            cfg.request = if nothing {
-                None
-            } else {
-                Some((kind, fr, ts, false))
-            };
+            cfg.request = if nothing { None } else { Some((kind, fr, ts, false)) };
             cfg.rank = 0;
             cfg.order_reported = false;
             cfg.partial = None;
@@ -947,10 +873,7 @@ fn config_message(
                         Some(conn),
                         vec![fr],
                         ts,
-                        format!(
-                            "CONFIG_END_EVENT status {}",
-                            value_name(&values::CONFIG_END_STATUS, status)
-                        ),
+                        format!("CONFIG_END_EVENT status {}", value_name(&values::CONFIG_END_STATUS, status)),
                     );
                 }
             }

@@ -64,14 +64,7 @@ fn run_with(start: ConnStart, steps: Vec<Step>, settings: Settings) -> Report {
                     bytes,
                 };
                 offsets[di] += bytes.len() as u64;
-                a.event(
-                    &Event::Message {
-                        flow: flow(*dir),
-                        version: Some(V),
-                        frame: f,
-                    },
-                    None,
-                );
+                a.event(&Event::Message { flow: flow(*dir), version: Some(V), frame: f }, None);
             }
             Step::Gap(dir, ms) => a.event(
                 &Event::Gap {
@@ -96,15 +89,9 @@ fn run_with(start: ConnStart, steps: Vec<Step>, settings: Settings) -> Report {
                 },
                 None,
             ),
-            Step::End(end, ms) => a.event(
-                &Event::ConnectionEnd {
-                    conn: 0,
-                    end: *end,
-                    frame,
-                    ts_ns: ms * 1_000_000,
-                },
-                None,
-            ),
+            Step::End(end, ms) => {
+                a.event(&Event::ConnectionEnd { conn: 0, end: *end, frame, ts_ns: ms * 1_000_000 }, None)
+            }
         }
     }
     a.finish()
@@ -119,11 +106,7 @@ fn run_mid(steps: Vec<Step>) -> Report {
 }
 
 fn rules_of(r: &Report) -> Vec<&'static str> {
-    r.findings
-        .iter()
-        .filter(|f| !f.rule.starts_with("decode-"))
-        .map(|f| f.rule)
-        .collect()
+    r.findings.iter().filter(|f| !f.rule.starts_with("decode-")).map(|f| f.rule).collect()
 }
 
 fn has(r: &Report, rule: &str) -> bool {
@@ -131,10 +114,7 @@ fn has(r: &Report, rule: &str) -> bool {
 }
 
 fn find<'r>(r: &'r Report, rule: &str) -> &'r Finding {
-    r.findings
-        .iter()
-        .find(|f| f.rule == rule)
-        .unwrap_or_else(|| panic!("no {rule} in {:#?}", r.findings))
+    r.findings.iter().find(|f| f.rule == rule).unwrap_or_else(|| panic!("no {rule} in {:#?}", r.findings))
 }
 
 fn b(name: &str) -> MessageBuilder {
@@ -180,10 +160,7 @@ fn failure_conf(invoke: u64, status: u64) -> Vec<u8> {
 
 /// An opened session: OPEN_REQ (1) at 0 ms, OPEN_CONF at 10 ms.
 fn opened(idle: u64, call_mask: u64) -> Vec<Step> {
-    vec![
-        Step::Msg(S, 0, open_req(1, idle, call_mask)),
-        Step::Msg(C, 10, open_conf(1, 0x10, 1, 0)),
-    ]
+    vec![Step::Msg(S, 0, open_req(1, idle, call_mask)), Step::Msg(C, 10, open_conf(1, 0x10, 1, 0))]
 }
 
 fn call_event(name: &str, call: u64, device: &str) -> MessageBuilder {
@@ -226,10 +203,7 @@ fn message_before_open() {
     let r = run_mid(vec![Step::Msg(S, 0, inv("HEARTBEAT_REQ", 1))]);
     assert!(!has(&r, "session-not-open"));
     // After a gap the OPEN_REQ may be lost.
-    let r = run(vec![
-        Step::Gap(S, 0),
-        Step::Msg(S, 1, inv("HEARTBEAT_REQ", 1)),
-    ]);
+    let r = run(vec![Step::Gap(S, 0), Step::Msg(S, 1, inv("HEARTBEAT_REQ", 1))]);
     assert!(!has(&r, "session-not-open"));
 }
 
@@ -360,10 +334,7 @@ fn unanswered_requests() {
     s.push(Step::Msg(S, 100, inv("CLEAR_CALL_REQ", 2)));
     s.push(Step::Msg(S, 2_200, inv("HEARTBEAT_REQ", 3)));
     s.push(Step::Msg(C, 2_210, inv("HEARTBEAT_CONF", 3)));
-    let settings = Settings {
-        request_timeout_ns: 2_000_000_000,
-        ..Settings::default()
-    };
+    let settings = Settings { request_timeout_ns: 2_000_000_000, ..Settings::default() };
     let r = run_with(ConnStart::Handshake, s, settings);
     assert!(has(&r, "invoke-unanswered"));
 }
@@ -377,17 +348,13 @@ fn confirm_without_request() {
     // Mid-stream: the request came before the capture.
     let r = run_mid(vec![Step::Msg(C, 100, inv("HEARTBEAT_CONF", 9))]);
     assert_eq!(rules_of(&r), vec!["confirm-request-not-captured"]);
-    assert!(find(&r, "confirm-request-not-captured")
-        .message
-        .contains("before the capture started"));
+    assert!(find(&r, "confirm-request-not-captured").message.contains("before the capture started"));
     // After a gap in the client's stream.
     let mut s = opened(60, 0);
     s.push(Step::Gap(S, 50));
     s.push(Step::Msg(C, 100, inv("HEARTBEAT_CONF", 9)));
     let r = run(s);
-    assert!(find(&r, "confirm-request-not-captured")
-        .message
-        .contains("lost in a gap"));
+    assert!(find(&r, "confirm-request-not-captured").message.contains("lost in a gap"));
     assert!(!has(&r, "confirm-unmatched"));
 }
 
@@ -483,10 +450,7 @@ fn configuration_acquisition_violations() {
     s.push(Step::Msg(C, 112, config_record("CONFIG_SERVICE_EVENT")));
     s.push(Step::Msg(C, 113, config_end(0)));
     let r = run(s);
-    assert_eq!(
-        rules_of(&r),
-        vec!["config-request-overlap", "config-record-order"]
-    );
+    assert_eq!(rules_of(&r), vec!["config-request-overlap", "config-record-order"]);
     // Nested begin, unpaired end, error status.
     let mut s = opened(60, 0);
     s.push(Step::Msg(S, 100, config_request(0x3f)));
@@ -495,10 +459,7 @@ fn configuration_acquisition_violations() {
     s.push(Step::Msg(C, 112, config_end(3)));
     s.push(Step::Msg(C, 113, config_end(0)));
     let r = run(s);
-    assert_eq!(
-        rules_of(&r),
-        vec!["config-unpaired", "config-end-error", "config-unpaired"]
-    );
+    assert_eq!(rules_of(&r), vec!["config-unpaired", "config-end-error", "config-unpaired"]);
     // PARTIAL and then nothing before the connection ended.
     let mut s = opened(60, 0);
     s.push(Step::Msg(S, 100, config_request(0x3f)));
@@ -530,26 +491,10 @@ fn call_lifecycle_and_durations() {
     upd.text("CallVariable1", "acct-42").unwrap();
     upd.named_var("user.lang", "fr").unwrap();
     s.push(Step::Msg(C, 4_000, upd.build()));
-    s.push(Step::Msg(
-        C,
-        5_000,
-        call_event("CALL_HELD_EVENT", 8, "1002").build(),
-    ));
-    s.push(Step::Msg(
-        C,
-        6_000,
-        call_event("CALL_RETRIEVED_EVENT", 8, "1002").build(),
-    ));
-    s.push(Step::Msg(
-        C,
-        9_100,
-        call_event("CALL_CLEARED_EVENT", 8, "1002").build(),
-    ));
-    s.push(Step::Msg(
-        C,
-        9_200,
-        call_event("END_CALL_EVENT", 8, "1002").build(),
-    ));
+    s.push(Step::Msg(C, 5_000, call_event("CALL_HELD_EVENT", 8, "1002").build()));
+    s.push(Step::Msg(C, 6_000, call_event("CALL_RETRIEVED_EVENT", 8, "1002").build()));
+    s.push(Step::Msg(C, 9_100, call_event("CALL_CLEARED_EVENT", 8, "1002").build()));
+    s.push(Step::Msg(C, 9_200, call_event("END_CALL_EVENT", 8, "1002").build()));
     let r = run(s);
     assert!(rules_of(&r).is_empty(), "{:#?}", r.findings);
     assert_eq!(r.calls.len(), 1);
@@ -573,14 +518,7 @@ fn call_events_out_of_place() {
     s.push(Step::Msg(C, 2_000, ev("BEGIN_CALL_EVENT", 9)));
     s.push(Step::Msg(C, 2_100, ev("BEGIN_CALL_EVENT", 9)));
     let r = run(s);
-    assert_eq!(
-        rules_of(&r),
-        vec![
-            "call-event-before-begin",
-            "call-event-after-end",
-            "call-begin-duplicate"
-        ]
-    );
+    assert_eq!(rules_of(&r), vec!["call-event-before-begin", "call-event-after-end", "call-begin-duplicate"]);
     // No BEGIN_CALL_MASK: BEGIN_CALL_EVENT is not expected.
     let mut s = opened(60, 0x1);
     s.push(Step::Msg(C, 1_000, ev("CALL_DELIVERED_EVENT", 7)));
@@ -644,10 +582,7 @@ fn monitors() {
     ];
     assert!(has(&run(s), "monitor-unknown"));
     // Mid-stream: the monitor may predate the capture.
-    assert!(!has(
-        &run_mid(vec![Step::Msg(C, 40, mon_ev(5))]),
-        "monitor-unknown"
-    ));
+    assert!(!has(&run_mid(vec![Step::Msg(C, 40, mon_ev(5))]), "monitor-unknown"));
 }
 
 fn agent_state(agent: &str, state: u64) -> Vec<u8> {
@@ -693,11 +628,7 @@ fn decode_anomalies_and_stream_losses_are_findings() {
     let mut m = b("OPEN_REQ");
     m.set("InvokeID", 1).unwrap();
     m.set("VersionNumber", 24).unwrap();
-    let r = run(vec![
-        Step::Msg(S, 0, m.build()),
-        Step::Skip(C, 5),
-        Step::Gap(S, 10),
-    ]);
+    let r = run(vec![Step::Msg(S, 0, m.build()), Step::Skip(C, 5), Step::Gap(S, 10)]);
     let f = find(&r, "decode-required-missing");
     assert_eq!(f.severity, Severity::Warning);
     assert!(f.message.starts_with("OPEN_REQ"));
@@ -711,16 +642,9 @@ fn findings_are_capped_per_rule() {
     for i in 0..10 {
         s.push(Step::Msg(C, 100 + i, inv("HEARTBEAT_CONF", 100 + i as u64)));
     }
-    let settings = Settings {
-        max_findings_per_rule: 3,
-        ..Settings::default()
-    };
+    let settings = Settings { max_findings_per_rule: 3, ..Settings::default() };
     let r = run_with(ConnStart::Handshake, s, settings);
-    let n: Vec<&Finding> = r
-        .findings
-        .iter()
-        .filter(|f| f.rule == "confirm-unmatched")
-        .collect();
+    let n: Vec<&Finding> = r.findings.iter().filter(|f| f.rule == "confirm-unmatched").collect();
     assert_eq!(n.len(), 4);
     assert!(n[3].frames.is_empty());
     assert!(n[3].message.contains("7 more"), "{}", n[3].message);
@@ -735,10 +659,7 @@ fn pending_invokes_are_bounded() {
     for i in 0..5 {
         s.push(Step::Msg(C, 200 + i, inv("CLEAR_CALL_CONF", 10 + i as u64)));
     }
-    let settings = Settings {
-        max_pending_invokes: 2,
-        ..Settings::default()
-    };
+    let settings = Settings { max_pending_invokes: 2, ..Settings::default() };
     let r = run_with(ConnStart::Handshake, s, settings);
     // The limit is reported once; unmatched confirms after it are not blamed.
     assert_eq!(rules_of(&r), vec!["analysis-limit"]);
@@ -760,30 +681,16 @@ fn timeline_filters() {
         s
     };
     let with = |filter: TimelineFilter| {
-        let settings = Settings {
-            timeline: Some(filter),
-            ..Settings::default()
-        };
+        let settings = Settings { timeline: Some(filter), ..Settings::default() };
         run_with(ConnStart::Handshake, steps(), settings)
     };
-    let r = with(TimelineFilter {
-        call: Some(7),
-        ..TimelineFilter::default()
-    });
+    let r = with(TimelineFilter { call: Some(7), ..TimelineFilter::default() });
     let what: Vec<&str> = r.timeline.iter().map(|e| e.what.as_str()).collect();
     assert_eq!(
         what,
-        vec![
-            "BEGIN_CALL_EVENT",
-            "ANSWER_CALL_REQ",
-            "ANSWER_CALL_CONF",
-            "CALL_ESTABLISHED_EVENT"
-        ]
+        vec!["BEGIN_CALL_EVENT", "ANSWER_CALL_REQ", "ANSWER_CALL_CONF", "CALL_ESTABLISHED_EVENT"]
     );
-    let r = with(TimelineFilter {
-        invoke: Some(2),
-        ..TimelineFilter::default()
-    });
+    let r = with(TimelineFilter { invoke: Some(2), ..TimelineFilter::default() });
     assert_eq!(r.timeline.len(), 2);
     assert!(r.timeline[1].detail.contains("answers ANSWER_CALL_REQ"));
     let r = with(TimelineFilter::default());

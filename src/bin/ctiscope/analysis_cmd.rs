@@ -65,21 +65,16 @@ pub fn check(a: CheckArgs) -> io::Result<u8> {
     };
     let many = a.input.inputs().len() > 1;
     let mut failing = false;
-    let status = analyze_inputs(
-        &a.input,
-        &a.analysis,
-        analysis_settings(&a.analysis),
-        &mut |name, r| {
-            failing |= r.count_at_least(threshold) > 0;
-            match a.format {
-                CheckFormat::Text => {
-                    header(&mut out, many, name)?;
-                    report::write_findings_table(&mut out, r)
-                }
-                CheckFormat::Jsonl => report::write_findings_jsonl(&mut out, r),
+    let status = analyze_inputs(&a.input, &a.analysis, analysis_settings(&a.analysis), &mut |name, r| {
+        failing |= r.count_at_least(threshold) > 0;
+        match a.format {
+            CheckFormat::Text => {
+                header(&mut out, many, name)?;
+                report::write_findings_table(&mut out, r)
             }
-        },
-    )?;
+            CheckFormat::Jsonl => report::write_findings_jsonl(&mut out, r),
+        }
+    })?;
     out.flush()?;
     Ok(if status != EXIT_OK {
         status
@@ -94,26 +89,17 @@ pub fn timeline(a: TimelineArgs) -> io::Result<u8> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut settings = analysis_settings(&a.analysis);
-    settings.timeline = Some(TimelineFilter {
-        call: a.call,
-        agent: a.agent.clone(),
-        session: a.session,
-        invoke: a.invoke,
-    });
+    settings.timeline =
+        Some(TimelineFilter { call: a.call, agent: a.agent.clone(), session: a.session, invoke: a.invoke });
     let many = a.input.inputs().len() > 1;
-    let status = analyze_inputs(
-        &a.input,
-        &a.analysis,
-        settings,
-        &mut |name, r| match a.format {
-            OutFormat::Text => {
-                header(&mut out, many, name)?;
-                report::write_timeline_table(&mut out, r)
-            }
-            OutFormat::Json => report::write_timeline_json(&mut out, r),
-            OutFormat::Jsonl => report::write_timeline_jsonl(&mut out, r),
-        },
-    )?;
+    let status = analyze_inputs(&a.input, &a.analysis, settings, &mut |name, r| match a.format {
+        OutFormat::Text => {
+            header(&mut out, many, name)?;
+            report::write_timeline_table(&mut out, r)
+        }
+        OutFormat::Json => report::write_timeline_json(&mut out, r),
+        OutFormat::Jsonl => report::write_timeline_jsonl(&mut out, r),
+    })?;
     out.flush()?;
     Ok(status)
 }
@@ -122,15 +108,10 @@ pub fn stats(a: StatsArgs) -> io::Result<u8> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let many = a.input.inputs().len() > 1;
-    let status = analyze_inputs(
-        &a.input,
-        &a.analysis,
-        analysis_settings(&a.analysis),
-        &mut |name, r| {
-            header(&mut out, many, name)?;
-            report::write_stats(&mut out, r)
-        },
-    )?;
+    let status = analyze_inputs(&a.input, &a.analysis, analysis_settings(&a.analysis), &mut |name, r| {
+        header(&mut out, many, name)?;
+        report::write_stats(&mut out, r)
+    })?;
     out.flush()?;
     Ok(status)
 }

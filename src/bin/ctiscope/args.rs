@@ -182,6 +182,4 @@ pub enum OutFormat {
 }
 
 /// Subcommand names, for the `ctiscope FILE` shorthand.
-pub const SUBCOMMANDS: &[&str] = &[
-    "decode", "spec", "check", "timeline", "stats", "rules", "help",
-];
+pub const SUBCOMMANDS: &[&str] = &["decode", "spec", "check", "timeline", "stats", "rules", "help"];
