@@ -123,10 +123,43 @@ pub fn read_path(path: &str, f: &mut dyn FnMut(&Packet<'_>)) -> Result<CaptureIn
         // SAFETY: the map is only read. A file truncated by another process while mapped
         // could fault; that is the accepted cost of zero-copy reading of capture files.
         if let Ok(map) = unsafe { memmap2::Mmap::map(&file) } {
-            return read_bytes(path, &map, f);
+            return read_mapped(path, &map, f);
         }
     }
     read_stream(path, &mut file, f)
+}
+
+/// Bytes of a mapped capture read between two releases of the pages behind the reader.
+const RELEASE_EVERY: usize = 16 << 20;
+
+/// Reads a memory-mapped capture, releasing the pages already read so that the resident
+/// memory does not grow with the file: the page cache keeps them, the process does not.
+/// Only bytes before the packet being delivered are released: nothing downstream holds a
+/// borrowed packet once its callback has returned (reassembly and framing copy what they
+/// keep).
+fn read_mapped(
+    name: &str,
+    map: &memmap2::Mmap,
+    f: &mut dyn FnMut(&Packet<'_>),
+) -> Result<CaptureInfo, CaptureError> {
+    let _ = map.advise(memmap2::Advice::Sequential);
+    let base = map.as_ptr() as usize;
+    let page = 4096usize;
+    let mut released = 0usize;
+    read_bytes(name, map, &mut |pkt| {
+        let at = (pkt.data.as_ptr() as usize).wrapping_sub(base);
+        if at < map.len() && at >= released + RELEASE_EVERY {
+            let upto = at / page * page;
+            // SAFETY: DONTNEED on a read-only file mapping only drops this process's copies
+            // of the pages; a later access would read them again from the file. No slice into
+            // [released, upto) is alive: every earlier packet's callback has returned.
+            let _ = unsafe {
+                map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, released, upto - released)
+            };
+            released = upto;
+        }
+        f(pkt)
+    })
 }
 
 /// Reads a capture held in memory. `name` is used in error messages. Gzip-compressed data
