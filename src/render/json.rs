@@ -5,7 +5,7 @@
 
 use crate::cti::decode::{range_str, Decoded, Part, Value};
 use crate::cti::framing::Frame;
-use crate::cti::spec::ValueKind;
+use crate::cti::spec::{ValueKind, ValueTable};
 use crate::pipeline::Flow;
 use crate::render::{time, value};
 use std::io::{self, Write};
@@ -13,173 +13,302 @@ use std::io::{self, Write};
 /// Version of the JSON object layout, present in every object as `"schema"`.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// A JSON string literal (escaped by serde_json).
+/// A JSON string literal.
 pub fn write_str(w: &mut dyn Write, s: &str) -> io::Result<()> {
-    serde_json::to_writer(&mut *w, s).map_err(io::Error::other)
+    let mut b = Vec::with_capacity(s.len() + 2);
+    push_str(&mut b, s);
+    w.write_all(&b)
 }
 
-fn write_value(w: &mut dyn Write, v: Value, bytes: &[u8]) -> io::Result<()> {
+/// Append a JSON string literal: quotes, and escapes for `"`, `\\` and control characters
+/// (non-ASCII UTF-8 passes through as is).
+pub fn push_str(b: &mut Vec<u8>, s: &str) {
+    b.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &c) in bytes.iter().enumerate() {
+        let esc: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x00..=0x1f | 0x7f => b"",
+            _ => continue,
+        };
+        b.extend_from_slice(&bytes[start..i]);
+        if esc.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            b.extend_from_slice(b"\\u00");
+            b.push(HEX[(c >> 4) as usize]);
+            b.push(HEX[(c & 15) as usize]);
+        } else {
+            b.extend_from_slice(esc);
+        }
+        start = i + 1;
+    }
+    b.extend_from_slice(&bytes[start..]);
+    b.push(b'"');
+}
+
+fn push_u64(b: &mut Vec<u8>, n: u64) {
+    b.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
+fn push_i64(b: &mut Vec<u8>, n: i64) {
+    b.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
+fn push_hex(b: &mut Vec<u8>, data: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    b.push(b'"');
+    for &x in data {
+        b.push(HEX[(x >> 4) as usize]);
+        b.push(HEX[(x & 15) as usize]);
+    }
+    b.push(b'"');
+}
+
+fn push_value(b: &mut Vec<u8>, v: Value, bytes: &[u8]) {
     match v {
-        Value::Unsigned(n) => write!(w, "{n}"),
-        Value::Signed(n) => write!(w, "{n}"),
-        Value::Bool(n) => write!(w, "{n}"),
-        Value::Time(n) => write!(w, "{n}"),
-        Value::Text { start, len } => write_str(w, &range_str(bytes, (start, len))),
+        Value::Unsigned(n) => push_u64(b, n),
+        Value::Signed(n) => push_i64(b, n),
+        Value::Bool(n) => push_u64(b, n as u64),
+        Value::Time(n) => push_u64(b, n as u64),
+        Value::Text { start, len } => push_str(b, &range_str(bytes, (start, len))),
         Value::Bytes { start, len } | Value::Raw { start, len } => {
             let s = start as usize;
             let e = (s + len as usize).min(bytes.len());
-            write_str(w, &value::hex(bytes.get(s..e).unwrap_or(&[])))
+            push_hex(b, bytes.get(s..e).unwrap_or(&[]));
         }
         Value::NamedVar { name, value } => {
-            write!(w, "{{\"name\":")?;
-            write_str(w, &range_str(bytes, name))?;
-            write!(w, ",\"value\":")?;
-            write_str(w, &range_str(bytes, value))?;
-            write!(w, "}}")
+            b.extend_from_slice(b"{\"name\":");
+            push_str(b, &range_str(bytes, name));
+            b.extend_from_slice(b",\"value\":");
+            push_str(b, &range_str(bytes, value));
+            b.push(b'}');
         }
         Value::NamedArray { index, name, value } => {
-            write!(w, "{{\"name\":")?;
-            write_str(w, &range_str(bytes, name))?;
-            write!(w, ",\"index\":{index},\"value\":")?;
-            write_str(w, &range_str(bytes, value))?;
-            write!(w, "}}")
+            b.extend_from_slice(b"{\"name\":");
+            push_str(b, &range_str(bytes, name));
+            b.extend_from_slice(b",\"index\":");
+            push_u64(b, index as u64);
+            b.extend_from_slice(b",\"value\":");
+            push_str(b, &range_str(bytes, value));
+            b.push(b'}');
         }
-        Value::TaskId([a, b, c]) => write!(w, "[{a},{b},{c}]"),
+        Value::TaskId([x, y, z]) => {
+            b.push(b'[');
+            push_i64(b, x as i64);
+            b.push(b',');
+            push_i64(b, y as i64);
+            b.push(b',');
+            push_i64(b, z as i64);
+            b.push(b']');
+        }
     }
 }
 
-/// Named reading of a field for JSON: a string for enums, an array for masks.
-fn write_named(w: &mut dyn Write, t: &crate::cti::spec::ValueTable, n: u32) -> io::Result<bool> {
-    let names = crate::cti::decode::value_names(t, n);
+/// Named reading of a value for JSON: a string for enums, an array for masks. Nothing is
+/// written (false) when an enum value has no name.
+fn push_named(b: &mut Vec<u8>, t: &ValueTable, n: u32) -> bool {
     match t.kind {
         ValueKind::Mask => {
-            write!(w, "[")?;
-            for (i, name) in names.iter().enumerate() {
-                if i > 0 {
-                    write!(w, ",")?;
+            b.push(b'[');
+            let mut first = true;
+            for e in t.entries.iter().filter(|e| e.0 != 0 && n & e.0 == e.0) {
+                if !first {
+                    b.push(b',');
                 }
-                write_str(w, name)?;
+                first = false;
+                push_str(b, e.1);
             }
-            write!(w, "]")?;
-            Ok(true)
+            b.push(b']');
+            true
         }
-        _ => match names.first() {
+        _ => match t.name_of(n) {
             Some(name) => {
-                write_str(w, name)?;
-                Ok(true)
+                push_str(b, name);
+                true
             }
-            None => Ok(false),
+            None => false,
         },
     }
 }
 
+/// `"key":` with a preceding comma unless first.
+fn key(b: &mut Vec<u8>, first: &mut bool, k: &str) {
+    if !*first {
+        b.push(b',');
+    }
+    *first = false;
+    push_str(b, k);
+    b.push(b':');
+}
+
+/// Append a Display value as a JSON string (addresses).
+fn push_display(b: &mut Vec<u8>, v: &dyn std::fmt::Display) {
+    b.push(b'"');
+    let _ = write!(b, "{v}");
+    b.push(b'"');
+}
+
+fn push_rfc3339(b: &mut Vec<u8>, ts_ns: i64) {
+    b.push(b'"');
+    b.extend_from_slice(time::format_rfc3339(ts_ns).as_bytes());
+    b.push(b'"');
+}
+
 /// Write one message object (no trailing newline).
 pub fn write_message(w: &mut dyn Write, flow: &Flow, frame: &Frame<'_>, d: &Decoded) -> io::Result<()> {
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(4096));
+    }
+    BUF.with(|cell| {
+        let mut b = cell.borrow_mut();
+        b.clear();
+        push_message(&mut b, flow, frame, d);
+        w.write_all(&b)
+    })
+}
+
+/// Append one message object to `b`.
+pub fn push_message(b: &mut Vec<u8>, flow: &Flow, frame: &Frame<'_>, d: &Decoded) {
     let bytes = frame.bytes;
-    write!(
-        w,
-        "{{\"schema\":{SCHEMA_VERSION},\"event\":\"message\",\"frame\":{},\"frames\":[",
-        frame.last_frame
-    )?;
-    if frame.first_frame == frame.last_frame {
-        write!(w, "{}]", frame.last_frame)?;
-    } else {
-        write!(w, "{},{}]", frame.first_frame, frame.last_frame)?;
+    b.extend_from_slice(b"{\"schema\":");
+    push_u64(b, SCHEMA_VERSION as u64);
+    b.extend_from_slice(b",\"event\":\"message\",\"frame\":");
+    push_u64(b, frame.last_frame);
+    b.extend_from_slice(b",\"frames\":[");
+    if frame.first_frame != frame.last_frame {
+        push_u64(b, frame.first_frame);
+        b.push(b',');
     }
-    write!(w, ",\"time\":\"{}\",\"epoch_ns\":{}", time::format_rfc3339(frame.ts_ns), frame.ts_ns)?;
-    write!(w, ",\"connection\":{},\"direction\":\"{}\"", flow.conn, flow.dir.as_str())?;
-    write!(w, ",\"src\":\"{}\",\"dst\":\"{}\",\"stream_offset\":{}", flow.src, flow.dst, frame.offset)?;
-    write!(
-        w,
-        ",\"protocol_version\":{},\"version_source\":\"{}\"",
-        d.version,
-        d.version_source.map_or("assumed", |s| s.as_str())
-    )?;
-    write!(w, ",\"type\":")?;
+    push_u64(b, frame.last_frame);
+    b.extend_from_slice(b"],\"time\":");
+    push_rfc3339(b, frame.ts_ns);
+    b.extend_from_slice(b",\"epoch_ns\":");
+    push_i64(b, frame.ts_ns);
+    b.extend_from_slice(b",\"connection\":");
+    push_u64(b, flow.conn as u64);
+    b.extend_from_slice(b",\"direction\":\"");
+    b.extend_from_slice(flow.dir.as_str().as_bytes());
+    b.extend_from_slice(b"\",\"src\":");
+    push_display(b, &flow.src);
+    b.extend_from_slice(b",\"dst\":");
+    push_display(b, &flow.dst);
+    b.extend_from_slice(b",\"stream_offset\":");
+    push_u64(b, frame.offset);
+    b.extend_from_slice(b",\"protocol_version\":");
+    push_u64(b, d.version as u64);
+    b.extend_from_slice(b",\"version_source\":\"");
+    b.extend_from_slice(d.version_source.map_or("assumed", |s| s.as_str()).as_bytes());
+    b.extend_from_slice(b"\",\"type\":");
     match d.type_name() {
-        Some(n) => write_str(w, n)?,
-        None => write!(w, "null")?,
+        Some(n) => push_str(b, n),
+        None => b.extend_from_slice(b"null"),
     }
-    write!(w, ",\"type_id\":{},\"length\":{}", d.msg_type, frame.length)?;
+    b.extend_from_slice(b",\"type_id\":");
+    push_u64(b, d.msg_type as u64);
+    b.extend_from_slice(b",\"length\":");
+    push_u64(b, frame.length as u64);
     // Fixed part by spec field name.
-    write!(w, ",\"fields\":{{")?;
+    b.extend_from_slice(b",\"fields\":{");
     let mut first = true;
     for f in d.fields.iter().filter(|f| f.part == Part::Fixed) {
-        if !first {
-            write!(w, ",")?;
-        }
-        first = false;
-        write_str(w, f.name)?;
-        write!(w, ":")?;
-        write_value(w, f.value, bytes)?;
+        key(b, &mut first, f.name);
+        push_value(b, f.value, bytes);
     }
-    write!(w, "}},\"named\":{{")?;
+    b.extend_from_slice(b"},\"named\":{");
     let mut first = true;
     for f in d.fields.iter().filter(|f| f.part == Part::Fixed) {
+        if let Value::Time(t) = f.value {
+            key(b, &mut first, f.name);
+            push_rfc3339(b, t as i64 * 1_000_000_000);
+            continue;
+        }
         let (Some(t), Some(n)) = (f.values, value::as_u32(f.value)) else {
             continue;
         };
-        let mut buf = Vec::new();
-        if write_named(&mut buf, t, n)? {
-            if !first {
-                write!(w, ",")?;
-            }
-            first = false;
-            write_str(w, f.name)?;
-            write!(w, ":")?;
-            w.write_all(&buf)?;
+        if t.kind != ValueKind::Mask && t.name_of(n).is_none() {
+            continue;
         }
+        key(b, &mut first, f.name);
+        push_named(b, t, n);
     }
-    write!(w, "}},\"floating\":[")?;
+    b.extend_from_slice(b"},\"floating\":[");
     let mut first = true;
     for f in d.fields.iter().filter(|f| f.part == Part::Floating) {
         if !first {
-            write!(w, ",")?;
+            b.push(b',');
         }
         first = false;
-        write!(w, "{{\"tag\":")?;
+        b.extend_from_slice(b"{\"tag\":");
         match f.tag {
-            Some(t) => write!(w, "{t}")?,
-            None => write!(w, "null")?,
+            Some(t) => push_u64(b, t as u64),
+            None => b.extend_from_slice(b"null"),
         }
-        write!(w, ",\"name\":")?;
-        write_str(w, f.name)?;
-        write!(w, ",\"offset\":{},\"value\":", f.offset)?;
-        write_value(w, f.value, bytes)?;
+        b.extend_from_slice(b",\"name\":");
+        push_str(b, f.name);
+        b.extend_from_slice(b",\"offset\":");
+        push_u64(b, f.offset as u64);
+        b.extend_from_slice(b",\"value\":");
+        push_value(b, f.value, bytes);
         if let (Some(t), Some(n)) = (f.values, value::as_u32(f.value)) {
-            let mut buf = Vec::new();
-            if write_named(&mut buf, t, n)? {
-                write!(w, ",\"named\":")?;
-                w.write_all(&buf)?;
+            if t.kind == ValueKind::Mask || t.name_of(n).is_some() {
+                b.extend_from_slice(b",\"named\":");
+                push_named(b, t, n);
             }
         }
         if let Value::Time(t) = f.value {
-            write!(w, ",\"time\":\"{}\"", time::format_rfc3339(t as i64 * 1_000_000_000))?;
+            b.extend_from_slice(b",\"time\":");
+            push_rfc3339(b, t as i64 * 1_000_000_000);
         }
         if let Some((g, i)) = f.group {
-            write!(w, ",\"group\":")?;
-            write_str(w, g)?;
-            write!(w, ",\"index\":{i}")?;
+            b.extend_from_slice(b",\"group\":");
+            push_str(b, g);
+            b.extend_from_slice(b",\"index\":");
+            push_u64(b, i as u64);
         }
-        write!(w, "}}")?;
+        b.push(b'}');
     }
-    write!(w, "],\"anomalies\":[")?;
+    b.extend_from_slice(b"],\"anomalies\":[");
     for (i, a) in d.anomalies.iter().enumerate() {
         if i > 0 {
-            write!(w, ",")?;
+            b.push(b',');
         }
-        write!(w, "{{\"code\":\"{}\",\"field\":", a.code)?;
+        b.extend_from_slice(b"{\"code\":");
+        push_str(b, a.code);
+        b.extend_from_slice(b",\"field\":");
         match a.field {
-            Some(f) => write_str(w, f)?,
-            None => write!(w, "null")?,
+            Some(f) => push_str(b, f),
+            None => b.extend_from_slice(b"null"),
         }
-        write!(w, ",\"offset\":{},\"message\":", a.offset)?;
-        write_str(w, &a.message)?;
-        write!(w, "}}")?;
+        b.extend_from_slice(b",\"offset\":");
+        push_u64(b, a.offset as u64);
+        b.extend_from_slice(b",\"message\":");
+        push_str(b, &a.message);
+        b.push(b'}');
     }
-    write!(w, "]")?;
+    b.push(b']');
     if d.anomalies_dropped > 0 {
-        write!(w, ",\"anomalies_dropped\":{}", d.anomalies_dropped)?;
+        b.extend_from_slice(b",\"anomalies_dropped\":");
+        push_u64(b, d.anomalies_dropped as u64);
     }
-    write!(w, "}}")
+    b.push(b'}');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_escaped_like_serde_json() {
+        for s in ["plain", "quo\"te", "back\\slash", "nl\nx", "tab\t", "\u{1}\u{1f}\u{7f}", "é ü 漢", ""] {
+            let mut b = Vec::new();
+            push_str(&mut b, s);
+            let back: String = serde_json::from_slice(&b).unwrap();
+            assert_eq!(back, s);
+        }
+    }
 }
