@@ -1,6 +1,7 @@
 //! The `ctiscope` command: `main` parses, `run` works, the exit code says how it went.
 
 mod args;
+mod synth_cmd;
 
 use args::{Cli, Command, DecodeArgs, InputArgs, OutFormat, SpecArgs, TimeArg};
 use clap::Parser;
@@ -45,6 +46,7 @@ fn run(cli: Cli) -> io::Result<u8> {
     match cli.command {
         Command::Decode(a) => decode(a),
         Command::Spec(a) => spec_cmd(a),
+        Command::Synth(a) => synth_cmd::run(a),
     }
 }
 
