@@ -166,6 +166,9 @@ struct MsgRec {
 
 struct Conn {
     kind: Kind,
+    /// Connection number in the truth files: connections are numbered in the order of
+    /// their SYNs.
+    id: u32,
     addr: [SocketAddr; 2],
     isn: [u32; 2],
     /// Stream bytes handed to TCP per direction.
@@ -253,6 +256,7 @@ struct Engine<'a, W: Write> {
     next_call_id: u32,
     next_router_call: u32,
     next_monitor_id: u32,
+    next_conn_id: u32,
     mss: usize,
     /// Midstream: packets are not written until this connection's OPEN_CONF has gone by.
     midstream_conn: Option<u32>,
@@ -359,6 +363,7 @@ impl<'a, W: Write> Engine<'a, W> {
             next_call_id: 0x0100_0000 + (rng.next_u32() & 0xFFFF),
             next_router_call: 1 + (rng.next_u32() & 0xFFFFF),
             next_monitor_id: 1,
+            next_conn_id: 0,
             mss: if cfg.ipv6 { 1440 } else { 1460 },
             midstream_conn: None,
             skipped: 0,
@@ -503,6 +508,7 @@ impl<'a, W: Write> Engine<'a, W> {
         };
         self.conns.push(Conn {
             kind,
+            id: u32::MAX,
             addr: [
                 SocketAddr::new(cip, port),
                 SocketAddr::new(sip, cfg.server_port),
@@ -610,6 +616,8 @@ impl<'a, W: Write> Engine<'a, W> {
     fn event(&mut self, ev: Ev) -> io::Result<()> {
         match ev {
             Ev::Syn(c) => {
+                self.conns[c as usize].id = self.next_conn_id;
+                self.next_conn_id += 1;
                 let lat = self.latency();
                 self.segment(c, C2S, TCP_SYN, &[], None)?;
                 self.push(self.now + lat, Ev::SynAck(c));
@@ -683,6 +691,7 @@ impl<'a, W: Write> Engine<'a, W> {
                 let frame = self.segment(conn, dir, TCP_ACK | TCP_PSH, &data, Some(off))?;
                 if let Some(frame) = frame {
                     let name = if diverge { "diverge" } else { "retransmit" };
+                    let conn = self.conns[conn as usize].id;
                     self.fault_line(&format!(
                         "{{\"fault\":\"{name}\",\"frame\":{frame},\"original_frame\":{original},\"connection\":{conn},\"direction\":\"{}\",\"stream_offset\":{off},\"length\":{}}}",
                         dir_name(dir),
@@ -785,7 +794,7 @@ impl<'a, W: Write> Engine<'a, W> {
         self.summary.messages += 1;
         if let Some(col) = &mut self.collect {
             col.push(GeneratedMessage {
-                connection: c,
+                connection: conn.id,
                 direction: dir_name(d),
                 version: conn.version,
                 bytes,
@@ -837,6 +846,7 @@ impl<'a, W: Write> Engine<'a, W> {
         let reorder = !lost && data.len() >= 2 && self.rng.chance(p_reorder);
         let len = data.len() as u64;
         let mut first_frame = None;
+        let id = self.conns[c as usize].id;
         if lost {
             let frame = self.wire.frames + 1;
             self.conns[c as usize].sent[d] = off + len;
@@ -844,7 +854,7 @@ impl<'a, W: Write> Engine<'a, W> {
             self.summary.faults += 1;
             if self.midstream_conn.is_none() {
                 self.fault_line(&format!(
-                    "{{\"fault\":\"lost\",\"frame\":{frame},\"connection\":{c},\"direction\":\"{}\",\"stream_offset\":{off},\"length\":{len}}}",
+                    "{{\"fault\":\"lost\",\"frame\":{frame},\"connection\":{id},\"direction\":\"{}\",\"stream_offset\":{off},\"length\":{len}}}",
                     dir_name(d)
                 ))?;
             }
@@ -857,11 +867,10 @@ impl<'a, W: Write> Engine<'a, W> {
             let (a, b) = (f1.unwrap_or(0), f2.unwrap_or(0));
             self.account(c, d, off, cut, a, f1.is_some())?;
             self.account(c, d, off + cut, len - cut, b, f2.is_some())?;
-            first_frame = f1;
             if let (Some(a), Some(b)) = (f1, f2) {
                 self.summary.faults += 1;
                 self.fault_line(&format!(
-                    "{{\"fault\":\"reorder\",\"frame\":{a},\"connection\":{c},\"direction\":\"{}\",\"stream_offset\":{off},\"length\":{cut},\"other_frame\":{b},\"other_stream_offset\":{},\"other_length\":{}}}",
+                    "{{\"fault\":\"reorder\",\"frame\":{a},\"connection\":{id},\"direction\":\"{}\",\"stream_offset\":{off},\"length\":{cut},\"other_frame\":{b},\"other_stream_offset\":{},\"other_length\":{}}}",
                     dir_name(d),
                     off + cut,
                     len - cut
@@ -945,6 +954,7 @@ impl<'a, W: Write> Engine<'a, W> {
         last_frame: u64,
         version: u32,
     ) -> io::Result<()> {
+        let id = self.conns[c as usize].id;
         let name = spec::message(rec.type_id, Some(version))
             .map(|s| s.name)
             .or_else(|| spec::type_name(rec.type_id))
@@ -952,7 +962,7 @@ impl<'a, W: Write> Engine<'a, W> {
         if let Some(t) = &mut self.truth_msgs {
             writeln!(
                 t,
-                "{{\"connection\":{c},\"direction\":\"{}\",\"type\":\"{name}\",\"type_id\":{},\"stream_offset\":{},\"length\":{},\"first_frame\":{},\"last_frame\":{last_frame},\"captured\":{}}}",
+                "{{\"connection\":{id},\"direction\":\"{}\",\"type\":\"{name}\",\"type_id\":{},\"stream_offset\":{},\"length\":{},\"first_frame\":{},\"last_frame\":{last_frame},\"captured\":{}}}",
                 dir_name(d),
                 rec.type_id,
                 rec.off,
@@ -969,7 +979,7 @@ impl<'a, W: Write> Engine<'a, W> {
                 ProtoFault::BadCount => ",\"field\":\"NumNamedVariables\"".to_string(),
             };
             self.fault_line(&format!(
-                "{{\"fault\":\"{}\",\"frame\":{},\"connection\":{c},\"direction\":\"{}\",\"stream_offset\":{},\"length\":{},\"type\":\"{name}\",\"captured\":{}{extra}}}",
+                "{{\"fault\":\"{}\",\"frame\":{},\"connection\":{id},\"direction\":\"{}\",\"stream_offset\":{},\"length\":{},\"type\":\"{name}\",\"captured\":{}{extra}}}",
                 f.name(),
                 rec.first_frame,
                 dir_name(d),
