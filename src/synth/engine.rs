@@ -114,10 +114,12 @@ enum Ev {
     },
 }
 
+/// A queue entry: time, insertion number (ties keep insertion order) and the slot of the
+/// event in the slab, so the heap moves small keys only.
 struct Entry {
     t: i64,
     seq: u64,
-    ev: Ev,
+    slot: u32,
 }
 
 impl PartialEq for Entry {
@@ -240,6 +242,8 @@ struct Engine<'a, W: Write> {
     cfg: &'a Config,
     rng: Rng,
     heap: BinaryHeap<Entry>,
+    slab: Vec<Option<Ev>>,
+    free: Vec<u32>,
     seq: u64,
     now: i64,
     last_ts: i64,
@@ -347,6 +351,8 @@ impl<'a, W: Write> Engine<'a, W> {
             cfg,
             rng: rng.fork(1),
             heap: BinaryHeap::new(),
+            slab: Vec::new(),
+            free: Vec::new(),
             seq: 0,
             now: cfg.start_ns,
             last_ts: cfg.start_ns,
@@ -377,10 +383,20 @@ impl<'a, W: Write> Engine<'a, W> {
 
     fn push(&mut self, t: i64, ev: Ev) {
         self.seq += 1;
+        let slot = match self.free.pop() {
+            Some(i) => {
+                self.slab[i as usize] = Some(ev);
+                i
+            }
+            None => {
+                self.slab.push(Some(ev));
+                self.slab.len() as u32 - 1
+            }
+        };
         self.heap.push(Entry {
             t,
             seq: self.seq,
-            ev,
+            slot,
         });
     }
 
@@ -537,7 +553,9 @@ impl<'a, W: Write> Engine<'a, W> {
     }
 
     fn run(&mut self) -> io::Result<()> {
-        while let Some(Entry { t, ev, .. }) = self.heap.pop() {
+        while let Some(Entry { t, slot, .. }) = self.heap.pop() {
+            let ev = self.slab[slot as usize].take().expect("queued event");
+            self.free.push(slot);
             self.now = t.max(self.now);
             self.event(ev)?;
             if self.stop {
