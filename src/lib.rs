@@ -21,6 +21,7 @@ pub mod fuzzing;
 pub mod net;
 pub mod pipeline;
 pub mod render;
+pub mod synth;
 
 /// Timestamps are integer nanoseconds since 1970-01-01 00:00:00 UTC, end to end.
 pub type TimestampNs = i64;

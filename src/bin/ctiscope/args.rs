@@ -22,6 +22,8 @@ pub enum Command {
     Decode(DecodeArgs),
     /// List the message types, or print one message's layout from the spec tables.
     Spec(SpecArgs),
+    /// Write a synthetic capture of CTI traffic (deterministic per seed), optionally with faults.
+    Synth(SynthArgs),
     /// Check a capture against the protocol rules: one finding per violation.
     Check(CheckArgs),
     /// Time-ordered story of a call, an agent, a session or an invoke.
@@ -106,6 +108,87 @@ pub struct StatsArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct SynthArgs {
+    /// Capture file to write ("-" for stdout).
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    pub write: String,
+    /// Capture format.
+    #[arg(long, value_enum, default_value_t = SynthFormat::Pcap)]
+    pub format: SynthFormat,
+    /// Random seed: the same seed and options give the same bytes.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Total client sessions: one All Events bridge, one Peripheral Monitor client when
+    /// there are at least three, the rest agent desktops.
+    #[arg(long, value_name = "N")]
+    pub clients: Option<u32>,
+    /// Agent desktop sessions.
+    #[arg(long, value_name = "N")]
+    pub desktops: Option<u32>,
+    /// All Events (CTI bridge) sessions.
+    #[arg(long, value_name = "N")]
+    pub bridges: Option<u32>,
+    /// Peripheral Monitor sessions.
+    #[arg(long, value_name = "N")]
+    pub monitors: Option<u32>,
+    /// Agents taking calls (agents beyond the desktops are seen by bridges and monitors only).
+    #[arg(long, value_name = "N")]
+    pub agents: Option<u32>,
+    /// Calls per agent before logging out (unlimited with --size or --messages).
+    #[arg(long, value_name = "N")]
+    pub calls_per_agent: Option<u32>,
+    /// Seconds of traffic; call times are compressed to fit.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600.0)]
+    pub duration: f64,
+    /// Protocol version spoken by every session (13 to 25).
+    #[arg(long, value_name = "N", default_value_t = 24,
+          value_parser = clap::value_parser!(u32).range(13..=25))]
+    pub protocol_version: u32,
+    /// CTI Server port.
+    #[arg(long, value_name = "PORT", default_value_t = 42027)]
+    pub server_port: u16,
+    /// Link layer.
+    #[arg(long, value_enum, default_value_t = SynthLink::Ethernet)]
+    pub link: SynthLink,
+    /// IPv6 addresses instead of IPv4.
+    #[arg(long)]
+    pub ipv6: bool,
+    /// Faults to inject, e.g. lost=0.01,reorder=0.01,retransmit=0.01,diverge=0.005,midstream,truncate,unanswered=0.01,after-end=0.02,oversize=0.02,bad-count=0.02.
+    #[arg(long, value_name = "LIST")]
+    pub faults: Option<String>,
+    /// Write one JSON line per injected fault to this file.
+    #[arg(long, value_name = "FILE")]
+    pub truth: Option<String>,
+    /// Write one JSON line per message written (connection, direction, type, stream offset, frames).
+    #[arg(long, value_name = "FILE")]
+    pub truth_messages: Option<String>,
+    /// Keep generating until the capture reaches this size (e.g. 200M, 1G).
+    #[arg(long, value_name = "SIZE", conflicts_with = "messages")]
+    pub size: Option<String>,
+    /// Keep generating until this many messages have been written.
+    #[arg(long, value_name = "N")]
+    pub messages: Option<u64>,
+    /// Capture start time (UTC).
+    #[arg(long, value_name = "TIME", default_value = "2026-01-05T09:00:00Z")]
+    pub start: String,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SynthFormat {
+    Pcap,
+    Pcapng,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SynthLink {
+    Ethernet,
+    Vlan,
+    Sll,
+    Sll2,
+    Raw,
+}
+
+#[derive(Args, Debug)]
 pub struct SpecArgs {
     /// Message name (e.g. AGENT_STATE_EVENT) or number; without it, every message type.
     pub message: Option<String>,
@@ -182,4 +265,4 @@ pub enum OutFormat {
 }
 
 /// Subcommand names, for the `ctiscope FILE` shorthand.
-pub const SUBCOMMANDS: &[&str] = &["decode", "spec", "check", "timeline", "stats", "rules", "help"];
+pub const SUBCOMMANDS: &[&str] = &["decode", "spec", "check", "timeline", "stats", "rules", "synth", "help"];

@@ -2,6 +2,7 @@
 
 mod analysis_cmd;
 mod args;
+mod synth_cmd;
 
 use args::{Cli, Command, DecodeArgs, InputArgs, OutFormat, SpecArgs, TimeArg};
 use clap::Parser;
@@ -50,6 +51,7 @@ fn run(cli: Cli) -> io::Result<u8> {
         Command::Timeline(a) => analysis_cmd::timeline(a),
         Command::Stats(a) => analysis_cmd::stats(a),
         Command::Rules => analysis_cmd::rules(),
+        Command::Synth(a) => synth_cmd::run(a),
     }
 }
 
