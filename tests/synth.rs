@@ -291,7 +291,6 @@ fn message_limit_stops_generation() {
 
 /// The whole pipeline finds exactly the messages the generator wrote.
 #[test]
-#[ignore = "needs the TCP reassembler (net::tcp::Reassembler::segment), not implemented on this branch yet"]
 fn pipeline_finds_the_truth_messages() {
     use ctiscope::pipeline::{Direction, Event, Pipeline, Settings};
     let r = run(&small());
