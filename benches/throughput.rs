@@ -9,7 +9,6 @@
 use ctiscope::cti::decode::{Decoded, Decoder, VersionState};
 use ctiscope::pipeline::{Event, Pipeline, Settings};
 use ctiscope::render::{json, summary::Summary};
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -58,7 +57,7 @@ fn child(mode: &str, path: &str) {
             let mut p = Pipeline::new(Settings::default());
             let decoder = Decoder::default();
             let mut d = Decoded::default();
-            let mut versions: HashMap<u32, VersionState> = HashMap::new();
+            let mut versions: ctiscope::FastMap<u32, VersionState> = Default::default();
             let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::sink());
             let mut summary = Summary::default();
             let mut sink = |ev: Event<'_>| {

@@ -23,5 +23,8 @@ pub mod pipeline;
 pub mod render;
 pub mod synth;
 
+/// Hash map for the per-packet and per-message tables (connections, flows).
+pub type FastMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
+
 /// Timestamps are integer nanoseconds since 1970-01-01 00:00:00 UTC, end to end.
 pub type TimestampNs = i64;

@@ -21,7 +21,6 @@ use crate::net::tcp::{
 };
 use crate::net::{NetDecoder, NetSettings};
 use crate::TimestampNs;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 
 /// Default CTI Server ports (session.md section 1): side A and side B.
@@ -226,7 +225,7 @@ pub struct Pipeline {
     settings: Settings,
     net: NetDecoder,
     tcp: Reassembler,
-    conns: HashMap<ConnId, ConnState>,
+    conns: crate::FastMap<ConnId, ConnState>,
     reported_linktypes: Vec<u32>,
     stats: Stats,
     last_frame: u64,
@@ -238,7 +237,7 @@ impl Pipeline {
         Pipeline {
             net: NetDecoder::new(settings.net),
             tcp: Reassembler::new(settings.reassembly.clone()),
-            conns: HashMap::new(),
+            conns: crate::FastMap::default(),
             reported_linktypes: Vec::new(),
             stats: Stats::default(),
             last_frame: 0,
@@ -289,7 +288,7 @@ impl Pipeline {
 fn stream_event(
     ev: StreamEvent<'_>,
     settings: &Settings,
-    conns: &mut HashMap<ConnId, ConnState>,
+    conns: &mut crate::FastMap<ConnId, ConnState>,
     stats: &mut Stats,
     sink: &mut dyn FnMut(Event<'_>),
 ) {

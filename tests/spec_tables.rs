@@ -225,6 +225,14 @@ fn value_tables_nonempty_unique_and_named() {
         let values: HashSet<u32> = t.entries.iter().map(|e| e.0).collect();
         assert_eq!(values.len(), t.entries.len(), "{}: duplicate value", t.name);
         assert!(t.entries.windows(2).all(|w| w[0].0 < w[1].0), "{}: entries not sorted by value", t.name);
+        // The precomputed fast-check field agrees with the entries.
+        if t.kind == ValueKind::Mask {
+            assert_eq!(t.fast, t.entries.iter().fold(0u64, |a, e| a | e.0 as u64), "{}", t.name);
+        } else {
+            for v in 0..64u32 {
+                assert_eq!(t.knows(v), t.name_of(v).is_some(), "{} {v}", t.name);
+            }
+        }
         assert!(t.entries.iter().all(|e| !e.1.is_empty()), "{}", t.name);
         if t.kind == ValueKind::Mask {
             assert!(t.entries.iter().all(|e| e.0 != 0), "{}: a mask bit of 0", t.name);

@@ -626,6 +626,13 @@ def gen_values(tables):
         o.append(f"    name: {rust_str(name)},\n    kind: ValueKind::{t['kind']},\n")
         o.append(f"    source: {rust_str(t['source'])},\n")
         o.append(f"    note: {('Some(' + rust_str(t['note']) + ')') if t['note'] else 'None'},\n")
+        if t["kind"] == "Mask":
+            fast = 0
+            for v, _ in t["entries"]:
+                fast |= v
+        else:
+            fast = sum(1 << v for v, _ in t["entries"] if v < 64)
+        o.append(f"    fast: 0x{fast:X},\n")
         o.append("    entries: &[\n")
         # Sorted by value: lookups binary-search them.
         for v, n in sorted(t["entries"], key=lambda e: e[0]):

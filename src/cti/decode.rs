@@ -481,6 +481,9 @@ fn check_value(
     let (Some(t), Some(n)) = (values, value_u32(v)) else {
         return;
     };
+    if t.knows(n) {
+        return;
+    }
     match t.kind {
         ValueKind::Enum => {
             if t.name_of(n).is_none() {
@@ -494,8 +497,7 @@ fn check_value(
         }
         ValueKind::Special => {}
         ValueKind::Mask => {
-            let known = t.entries.iter().fold(0u32, |acc, e| acc | e.0);
-            let unknown = n & !known;
+            let unknown = n & !(t.fast as u32);
             if unknown != 0 {
                 d.anomaly(
                     "unknown_mask_bits",
@@ -551,6 +553,10 @@ struct MsgIndex {
     by_tag: [u8; TAG_SPACE],
     /// Per floating field: the first member of its group (a new instance starts there).
     first_member: Vec<bool>,
+    /// Per floating field: its group's number, from 1 (0: not in a group).
+    group_id: Vec<u8>,
+    /// Per group number: is it a configuration record (arrays repeat inside one record)?
+    group_is_record: Vec<bool>,
 }
 
 fn msg_index(spec: &'static MessageSpec) -> &'static MsgIndex {
@@ -573,7 +579,25 @@ fn msg_index(spec: &'static MessageSpec) -> &'static MsgIndex {
                 .enumerate()
                 .map(|(i, f)| f.group.is_some() && m.floating[..i].iter().all(|x| x.group != f.group))
                 .collect();
-            v[m.id as usize] = Some(MsgIndex { by_tag, first_member });
+            let mut groups: Vec<&str> = Vec::new();
+            let group_id = m
+                .floating
+                .iter()
+                .map(|f| match f.group {
+                    None => 0,
+                    Some(g) => match groups.iter().position(|x| *x == g) {
+                        Some(i) => i as u8 + 1,
+                        None => {
+                            groups.push(g);
+                            groups.len() as u8
+                        }
+                    },
+                })
+                .collect();
+            assert!(groups.len() < GROUPS_PER_MESSAGE, "{} has too many groups", m.name);
+            let mut group_is_record = vec![false];
+            group_is_record.extend(groups.iter().map(|g| *g == "Record"));
+            v[m.id as usize] = Some(MsgIndex { by_tag, first_member, group_id, group_is_record });
         }
         v
     });
@@ -586,16 +610,19 @@ fn float_spec(spec: &'static MessageSpec, tag: u16) -> Option<(usize, &'static F
     (i > 0).then(|| (i as usize - 1, &spec.floating[i as usize - 1]))
 }
 
+/// Most repeated groups one message layout has, plus one.
+const GROUPS_PER_MESSAGE: usize = 16;
+
 /// Group bookkeeping while walking the floating part (no allocation).
 #[derive(Default)]
 struct GroupState {
-    current: Option<&'static str>,
+    /// Group number of the current instance (0: none).
+    current: u8,
     index: u16,
     /// Tags seen in the current instance.
     seen: TagSet,
-    /// Instances counted per group name (a message has only a few groups).
-    counts: [(&'static str, u16); 8],
-    groups: usize,
+    /// Instances counted per group number.
+    counts: [u16; GROUPS_PER_MESSAGE],
 }
 
 impl GroupState {
@@ -607,27 +634,18 @@ impl GroupState {
         tag: u16,
     ) -> Option<(&'static str, u16)> {
         let g = f.group?;
-        let first_member = msg_index(spec).first_member[fi];
-        let is_record = g == "Record";
-        let new_instance = self.current != Some(g) || first_member || (!is_record && self.seen.contains(tag));
+        let ix = msg_index(spec);
+        let gid = ix.group_id[fi];
+        let new_instance = self.current != gid
+            || ix.first_member[fi]
+            || (!ix.group_is_record[gid as usize] && self.seen.contains(tag));
         if new_instance {
-            let capacity = self.counts.len();
-            let slot = match self.counts[..self.groups].iter_mut().find(|c| c.0 == g) {
-                Some(c) => {
-                    c.1 = c.1.saturating_add(1);
-                    c.1 - 1
-                }
-                None if self.groups < capacity => {
-                    self.counts[self.groups] = (g, 1);
-                    self.groups += 1;
-                    0
-                }
-                None => 0,
-            };
+            let c = &mut self.counts[gid as usize];
+            self.index = *c;
+            *c = c.saturating_add(1);
             // A group left and re-entered without its first member starts a new instance:
             // the safe reading.
-            self.current = Some(g);
-            self.index = slot;
+            self.current = gid;
             self.seen = TagSet::default();
         }
         self.seen.insert(tag);

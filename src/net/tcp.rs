@@ -40,7 +40,6 @@ mod tests;
 
 use super::TcpSegment;
 use crate::TimestampNs;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use stream::{serial_diff, Ctx, Dir};
 
@@ -266,7 +265,7 @@ struct Closed {
 /// Per-capture reassembly state.
 pub struct Reassembler {
     settings: ReassemblySettings,
-    map: HashMap<Key, u32>,
+    map: crate::FastMap<Key, u32>,
     slots: Vec<Option<Conn>>,
     links: Vec<Link>,
     free: Vec<u32>,
@@ -274,7 +273,7 @@ pub struct Reassembler {
     head: u32,
     tail: u32,
     next_id: ConnId,
-    closed: HashMap<Key, Closed>,
+    closed: crate::FastMap<Key, Closed>,
     conn_limit_reported: bool,
     last_frame: u64,
     last_ts_ns: TimestampNs,
@@ -285,14 +284,14 @@ impl Reassembler {
     pub fn new(settings: ReassemblySettings) -> Self {
         Reassembler {
             settings,
-            map: HashMap::new(),
+            map: crate::FastMap::default(),
             slots: Vec::new(),
             links: Vec::new(),
             free: Vec::new(),
             head: NIL,
             tail: NIL,
             next_id: 0,
-            closed: HashMap::new(),
+            closed: crate::FastMap::default(),
             conn_limit_reported: false,
             last_frame: 0,
             last_ts_ns: 0,

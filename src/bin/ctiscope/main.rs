@@ -12,7 +12,6 @@ use ctiscope::net::tcp::ConnId;
 use ctiscope::pipeline::{self, Event, Settings};
 use ctiscope::render::summary::{Summary, TimeFormat};
 use ctiscope::render::{events, hex, json, tree};
-use std::collections::HashMap;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
@@ -110,7 +109,7 @@ struct Printer {
     hex: bool,
     summary: Summary,
     decoder: Decoder,
-    versions: HashMap<ConnId, VersionState>,
+    versions: ctiscope::FastMap<ConnId, VersionState>,
     decoded: Decoded,
     /// Objects written so far in the current `-T json` array.
     json_count: u64,
@@ -202,7 +201,7 @@ fn decode(a: DecodeArgs) -> io::Result<u8> {
         hex: a.hex,
         summary: Summary::new(TimeFormat::Absolute),
         decoder: Decoder { forced: a.protocol_version },
-        versions: HashMap::new(),
+        versions: ctiscope::FastMap::default(),
         decoded: Decoded::default(),
         json_count: 0,
     };

@@ -75,6 +75,9 @@ pub struct ValueTable {
     pub kind: ValueKind,
     /// (value or bit mask, name), sorted by value. Special "none" values (0xFFFF, 0xFFFFFFFF) are entries too.
     pub entries: &'static [(u32, &'static str)],
+    /// Precomputed for fast checks: for masks, every named bit; otherwise bit `v` set for
+    /// each named value `v` below 64.
+    pub fast: u64,
     /// Where it comes from (enums.md section).
     pub source: &'static str,
     /// Disagreements between sources and how the table settles them.
@@ -83,6 +86,15 @@ pub struct ValueTable {
 
 impl ValueTable {
     /// Name of an enum value.
+    /// Is `v` a named value (enums) or made only of named bits (masks)?
+    pub fn knows(&self, v: u32) -> bool {
+        match self.kind {
+            ValueKind::Mask => v as u64 & !self.fast == 0,
+            _ if v < 64 => self.fast >> v & 1 == 1,
+            _ => self.name_of(v).is_some(),
+        }
+    }
+
     pub fn name_of(&self, v: u32) -> Option<&'static str> {
         // Entries are sorted by value (generated so; checked by the table tests).
         self.entries.binary_search_by_key(&v, |e| e.0).ok().map(|i| self.entries[i].1)

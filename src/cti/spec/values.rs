@@ -9,6 +9,7 @@ pub const STATUS_CODE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 1: Failure indication status codes (E_CTI_*)",
     note: Some("Value 2 carries its PV25 name E_CTI_INVALID_MESSAGE_LENGTH (C25K, CTM); older sources (HS, GEDC, JAVA) call it E_CTI_INVALID_MESSAGE_TYPE."),
+    fast: 0xFFFFFFFFFFFFFFFF,
     entries: &[
         (0, "E_CTI_NO_ERROR"),
         (1, "E_CTI_INVALID_VERSION"),
@@ -122,6 +123,7 @@ pub const SYSTEM_EVENT_ID: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 2: SystemEventID (SYSTEM_EVENT.SystemEventID, UINT)",
     note: None,
+    fast: 0xFFE,
     entries: &[
         (1, "SYS_CENTRAL_CONTROLLER_ONLINE"),
         (2, "SYS_CENTRAL_CONTROLLER_OFFLINE"),
@@ -143,6 +145,7 @@ pub const AGENT_STATE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 4: AgentState (USHORT)",
     note: None,
+    fast: 0x7FFF,
     entries: &[
         (0, "AGENT_STATE_LOGIN"),
         (1, "AGENT_STATE_LOGOUT"),
@@ -168,6 +171,7 @@ pub const PG_STATUS: ValueTable = ValueTable {
     kind: ValueKind::Mask,
     source: "enums.md section 5: PGStatusCode (UINT bit mask; OPEN_CONF.PGStatus, SYSTEM_EVENT.PGStatus)",
     note: None,
+    fast: 0x1F,
     entries: &[
         (0x1, "PGS_OPC_DOWN"),
         (0x2, "PGS_CC_DOWN"),
@@ -183,6 +187,7 @@ pub const PERIPHERAL_TYPE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 6: PeripheralType (USHORT)",
     note: None,
+    fast: 0x7FFFFFE,
     entries: &[
         (1, "PT_ASPECT"),
         (2, "PT_MERIDIAN"),
@@ -220,6 +225,7 @@ pub const LOCAL_CONNECTION_STATE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 7: LocalConnectionState (USHORT)",
     note: None,
+    fast: 0x7F,
     entries: &[
         (0, "LCS_NULL"),
         (1, "LCS_INITIATE"),
@@ -238,6 +244,7 @@ pub const EVENT_CAUSE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 8: EventCause (USHORT, CEC_*) and extended call-cleared causes (CECX_*)",
     note: Some("Includes the extended call-cleared causes CECX_* (1001-1057, C25K); 1046 is printed 1056 in C25K (typo)."),
+    fast: 0x7FFFFFFFFFFFFFFE,
     entries: &[
         (1, "CEC_ACTIVE_MONITOR"),
         (2, "CEC_ALTERNATE"),
@@ -368,6 +375,7 @@ pub const DEVICE_ID_TYPE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 9: DeviceIDType (USHORT; *DeviceType fixed fields, tags 40/59/220)",
     note: None,
+    fast: 0x1,
     entries: &[
         (0, "DEVID_DEVICE_IDENTIFIER"),
         (70, "DEVID_TRUNK_IDENTIFIER"),
@@ -390,6 +398,7 @@ pub const CONNECTION_DEVICE_ID_TYPE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 10: ConnectionDeviceIDType (USHORT)",
     note: None,
+    fast: 0x3,
     entries: &[
         (0, "CONNECTION_ID_STATIC"),
         (1, "CONNECTION_ID_DYNAMIC"),
@@ -403,6 +412,7 @@ pub const CALL_TYPE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 11: CallType (USHORT)",
     note: Some("27 is RESERVATION_PREVIEW (HS, JAVA, PV19+); C25K also lists CALLTYPE_NON_ACD at 27, which is what 27 meant in PV14-PV18 before NON_ACD moved to 38."),
+    fast: 0x3FFFFFFFFFE,
     entries: &[
         (1, "CALLTYPE_ACD_IN"),
         (2, "CALLTYPE_PREROUTE_ACD_IN"),
@@ -455,6 +465,7 @@ pub const LINE_TYPE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 12: LineType (USHORT)",
     note: None,
+    fast: 0xFFF,
     entries: &[
         (0, "LINETYPE_INBOUND_ACD"),
         (1, "LINETYPE_OUTBOUND_ACD"),
@@ -478,6 +489,7 @@ pub const CONTROL_FAILURE_CODE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 13: ControlFailureCode (CONTROL_FAILURE_CONF.FailureCode, USHORT)",
     note: None,
+    fast: 0xE0181E7FBFEFFFFF,
     entries: &[
         (0, "CF_GENERIC_UNSPECIFIED"),
         (1, "CF_GENERIC_OPERATION"),
@@ -599,6 +611,7 @@ pub const ALLOCATION_STATE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 14: AllocationState (USHORT; MAKE_CALL_REQ etc.)",
     note: None,
+    fast: 0x3,
     entries: &[
         (0, "ALLOC_CALL_DELIVERED"),
         (1, "ALLOC_CALL_ESTABLISHED"),
@@ -611,6 +624,7 @@ pub const FORWARD_TYPE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 15: ForwardType (USHORT)",
     note: None,
+    fast: 0x7F,
     entries: &[
         (0, "FWT_IMMEDIATE"),
         (1, "FWT_BUSY"),
@@ -628,6 +642,7 @@ pub const TYPE_OF_DEVICE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 16: TypeOfDevice (USHORT; QUERY_DEVICE_INFO_CONF)",
     note: None,
+    fast: 0xFF003F,
     entries: &[
         (0, "DEVT_STATION"),
         (1, "DEVT_LINE"),
@@ -653,6 +668,7 @@ pub const CLASS_OF_DEVICE: ValueTable = ValueTable {
     kind: ValueKind::Mask,
     source: "enums.md section 17: ClassOfDevice (USHORT bit mask; QUERY_DEVICE_INFO_CONF)",
     note: None,
+    fast: 0xF0,
     entries: &[
         (0x10, "DEVC_OTHER"),
         (0x20, "DEVC_IMAGE"),
@@ -667,6 +683,7 @@ pub const CALL_PLACEMENT_TYPE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 18: CallPlacementType (USHORT) - C25K",
     note: None,
+    fast: 0x7F,
     entries: &[
         (0, "CPT_UNSPECIFIED"),
         (1, "CPT_LINE_CALL"),
@@ -684,6 +701,7 @@ pub const CALL_MANNER_TYPE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 19: CallMannerType (USHORT) - C25K",
     note: None,
+    fast: 0x1F,
     entries: &[
         (0, "CMT_UNSPECIFIED"),
         (1, "CMT_POLITE"),
@@ -699,6 +717,7 @@ pub const CALL_OPTION: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 20: CallOption (USHORT) - C25K",
     note: None,
+    fast: 0x7F,
     entries: &[
         (0, "COPT_UNSPECIFIED"),
         (1, "COPT_CALLING_AGENT_ONLINE"),
@@ -716,6 +735,7 @@ pub const SERVICE_MASK: ValueTable = ValueTable {
     kind: ValueKind::Mask,
     source: "enums.md section 22: CTI service masks (OPEN_REQ.ServicesRequested / OPEN_CONF.ServicesGranted, UINT)",
     note: None,
+    fast: 0x8278BDFF,
     entries: &[
         (0x1, "CTI_SERVICE_CLIENT_EVENTS"),
         (0x2, "CTI_SERVICE_CALL_DATA_UPDATE"),
@@ -746,6 +766,7 @@ pub const CALL_MSG_MASK: ValueTable = ValueTable {
     kind: ValueKind::Mask,
     source: "enums.md section 23: Unsolicited call event message masks (OPEN_REQ / MONITOR_START_REQ / CHANGE_MONITOR_MASK_REQ .CallMsgMask, UINT)",
     note: None,
+    fast: 0xFFFFFFFF,
     entries: &[
         (0x1, "CALL_DELIVERED_MASK"),
         (0x2, "CALL_QUEUED_MASK"),
@@ -788,6 +809,7 @@ pub const AGENT_STATE_MASK: ValueTable = ValueTable {
     kind: ValueKind::Mask,
     source: "enums.md section 24: Agent state masks (AgentStateMask, UINT)",
     note: None,
+    fast: 0x3FFF,
     entries: &[
         (0x1, "AGENT_LOGIN_MASK"),
         (0x2, "AGENT_LOGOUT_MASK"),
@@ -812,6 +834,7 @@ pub const CONFIG_MASK: ValueTable = ValueTable {
     kind: ValueKind::Mask,
     source: "enums.md section 25: Configuration masks (OPEN_REQ.ConfigMsgMask; CONFIG_REQUEST_EVENT / CONFIG_BEGIN_EVENT .ConfigInformation, UINT)",
     note: None,
+    fast: 0x3FF,
     entries: &[
         (0x1, "Service information"),
         (0x2, "Skill group information"),
@@ -832,6 +855,7 @@ pub const DISPOSITION: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 26: Disposition codes (CalledPartyDisposition, USHORT)",
     note: None,
+    fast: 0xFEFFFFFFFFFFFFFF,
     entries: &[
         (0, "NONE"),
         (1, "abandoned in network"),
@@ -907,6 +931,7 @@ pub const CONSULT_TYPE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 21: ConsultType",
     note: None,
+    fast: 0x7,
     entries: &[
         (0, "CT_UNSPECIFIED"),
         (1, "CT_TRANSFER"),
@@ -920,6 +945,7 @@ pub const FACILITY_TYPE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 21: FacilityType",
     note: None,
+    fast: 0x7,
     entries: &[
         (0, "FT_UNSPECIFIED"),
         (1, "FT_TRUNK_GROUP"),
@@ -933,6 +959,7 @@ pub const DESTINATION_COUNTRY: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 21: DestinationCountry",
     note: None,
+    fast: 0x3,
     entries: &[
         (0, "DEST_UNSPECIFIED"),
         (1, "DEST_US_AND_CANADA"),
@@ -945,6 +972,7 @@ pub const ANSWERING_MACHINE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 21: AnsweringMachine",
     note: None,
+    fast: 0x3F,
     entries: &[
         (0, "AM_UNSPECIFIED"),
         (1, "AM_CONNECT"),
@@ -961,6 +989,7 @@ pub const ANSWER_DETECT_MODE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 21: AnswerDetectMode",
     note: None,
+    fast: 0x3F,
     entries: &[
         (0, "ADM_UNSPECIFIED"),
         (1, "ADM_VOICE_THRESHOLD"),
@@ -977,6 +1006,7 @@ pub const AGENT_WORK_MODE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 21: AgentWorkMode",
     note: None,
+    fast: 0x1F,
     entries: &[
         (0, "AWM_UNSPECIFIED"),
         (1, "AWM_AUTO_IN"),
@@ -992,6 +1022,7 @@ pub const CONFIG_TYPE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 25: ConfigType",
     note: None,
+    fast: 0x7,
     entries: &[
         (0, "unused"),
         (1, "solicited"),
@@ -1005,6 +1036,7 @@ pub const RECORD_TYPE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 25: RecordType",
     note: None,
+    fast: 0x7,
     entries: &[
         (0, "add"),
         (1, "change"),
@@ -1018,6 +1050,7 @@ pub const CONFIGKEY_STATUS: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 25: ConfigkeyStatus",
     note: None,
+    fast: 0xF,
     entries: &[
         (0, "CONFIG_SUCCESS"),
         (1, "CONFIG_SERVICE_PROVIDER"),
@@ -1032,6 +1065,7 @@ pub const CONFIG_DEVICE_TYPE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 25: ConfigDeviceType",
     note: None,
+    fast: 0xFF,
     entries: &[
         (0, "unknown"),
         (1, "service"),
@@ -1050,6 +1084,7 @@ pub const AGENT_SERVICE_REQUEST: ValueTable = ValueTable {
     kind: ValueKind::Mask,
     source: "enums.md section 27: AgentServiceRequest mask (SET_AGENT_STATE_REQ, UINT)",
     note: None,
+    fast: 0x1,
     entries: &[
         (0x1, "OUTBOUND_SUPPORT"),
     ],
@@ -1061,6 +1096,7 @@ pub const SILENT_MONITOR_STATUS: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 27: SilentMonitorStatus (tag 218, USHORT)",
     note: None,
+    fast: 0x7,
     entries: &[
         (0, "SILENT_MONITOR_NONE"),
         (1, "SILENT_MONITOR_INITIATOR"),
@@ -1074,6 +1110,7 @@ pub const TASK_STATE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 27: TaskState (SNAPSHOT_TASK_RESP)",
     note: None,
+    fast: 0xFF,
     entries: &[
         (0, "TASK_STATE_PRE_CALL"),
         (1, "TASK_STATE_ACTIVE"),
@@ -1092,6 +1129,7 @@ pub const AGENT_AVAILABILITY_STATUS: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 27: AgentAvailabilityStatus (UINT)",
     note: None,
+    fast: 0x7,
     entries: &[
         (0, "not available"),
         (1, "ICM available"),
@@ -1105,6 +1143,7 @@ pub const AGENT_MODE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 27: AgentMode (USHORT)",
     note: None,
+    fast: 0x3,
     entries: &[
         (0, "not routable"),
         (1, "routable"),
@@ -1117,6 +1156,7 @@ pub const CLIENT_EVENT_REPORT_STATE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 27: ClientEventReportReq State (USHORT)",
     note: None,
+    fast: 0x7,
     entries: &[
         (0, "normal"),
         (1, "warning"),
@@ -1130,6 +1170,7 @@ pub const DIRECTION: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 27: Direction (tag 244, UINT)",
     note: None,
+    fast: 0xFF,
     entries: &[
         (0, "none"),
         (1, "in"),
@@ -1148,6 +1189,7 @@ pub const MULTILINE_AGENT_CONTROL: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 27: MultilineAgentControl (tag 224, USHORT)",
     note: None,
+    fast: 0x3,
     entries: &[
         (0, "single line only"),
         (1, "multiline enabled"),
@@ -1160,6 +1202,7 @@ pub const SSO_ENABLED: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 27: SsoEnabled (tag 257, USHORT)",
     note: None,
+    fast: 0x3,
     entries: &[
         (0, "disabled"),
         (1, "enabled"),
@@ -1172,6 +1215,7 @@ pub const FORCED_FLAG: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 27: ForcedFlag (SET_AGENT_STATE_REQ, UCHAR per HS)",
     note: None,
+    fast: 0x7,
     entries: &[
         (0, "false"),
         (1, "true"),
@@ -1185,6 +1229,7 @@ pub const AGENT_FLAGS: ValueTable = ValueTable {
     kind: ValueKind::Mask,
     source: "enums.md section 27: AgentFlags (tag 87, USHORT mask)",
     note: None,
+    fast: 0x7,
     entries: &[
         (0x1, "primary supervisor"),
         (0x2, "temporary agent"),
@@ -1198,6 +1243,7 @@ pub const WRAPUP_DATA_INCOMING_MODE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 27: Desk settings wrap-up modes (tags 274/275, UINT)",
     note: None,
+    fast: 0xF,
     entries: &[
         (0, "required"),
         (1, "optional"),
@@ -1212,6 +1258,7 @@ pub const WRAPUP_DATA_OUTGOING_MODE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 27: Desk settings wrap-up modes (tags 274/275, UINT)",
     note: None,
+    fast: 0x7,
     entries: &[
         (0, "required"),
         (1, "optional"),
@@ -1225,6 +1272,7 @@ pub const RTP_DIRECTION: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 27: RTP Direction (RTP_*_EVENT, START_RECORDING_REQ; USHORT)",
     note: None,
+    fast: 0x7,
     entries: &[
         (0, "input"),
         (1, "output"),
@@ -1238,6 +1286,7 @@ pub const RTP_TYPE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 27: RTPType (USHORT)",
     note: None,
+    fast: 0x7,
     entries: &[
         (0, "audio"),
         (1, "video"),
@@ -1251,6 +1300,7 @@ pub const SESSION_TYPE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 27: OPEN_CONF SessionType (USHORT, PV25)",
     note: None,
+    fast: 0x7,
     entries: &[
         (0, "unknown"),
         (1, "active"),
@@ -1264,6 +1314,7 @@ pub const SERVER_MODE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 27: REGISTER_SERVICE_REQ ServerMode (USHORT)",
     note: None,
+    fast: 0x7,
     entries: &[
         (0, "exclusive"),
         (1, "round-robin"),
@@ -1277,6 +1328,7 @@ pub const AGENT_GREETING_EVENT_CODE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 27: CALL_AGENT_GREETING_EVENT EventCode (USHORT)",
     note: None,
+    fast: 0x7,
     entries: &[
         (0, "greeting started"),
         (1, "ended OK"),
@@ -1290,6 +1342,7 @@ pub const AGENT_ACTION: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 27: AGENT_GREETING_CONTROL_REQ AgentAction (USHORT)",
     note: None,
+    fast: 0x7,
     entries: &[
         (0, "stop current greeting"),
         (1, "disable for session"),
@@ -1303,6 +1356,7 @@ pub const PLAY_TONE_DIRECTION: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 27: PlayToneDirection (tag 289, USHORT)",
     note: None,
+    fast: 0xF,
     entries: &[
         (0, "local only"),
         (1, "remote only"),
@@ -1317,6 +1371,7 @@ pub const RECORDING_TYPE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "chapter, RecordingType field description (Table 30)",
     note: Some("Chapter Table 30 names (CALL_RECORDING_TYPE_*); enums.md section 27 describes 2-4 as application initiated silent / user initiated from device / from application."),
+    fast: 0x1F,
     entries: &[
         (0, "CALL_RECORDING_TYPE_NONE"),
         (1, "CALL_RECORDING_TYPE_AUTOMATIC"),
@@ -1332,6 +1387,7 @@ pub const MEDIA_FORKING_DEVICE_TYPE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "chapter, MediaForkingDeviceType field description (Table 30)",
     note: Some("Chapter Table 30 names; enums.md: 0 none, 1 phone, 2 gateway."),
+    fast: 0x7,
     entries: &[
         (0, "CALL_RECORDING_MEDIA_FORKING_DEVICE_TYPE_NONE"),
         (1, "CALL_RECORDING_MEDIA_FORKING_DEVICE_TYPE_PHONE"),
@@ -1345,6 +1401,7 @@ pub const RECORDER_TYPE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "chapter, RecorderType field description (Table 30)",
     note: Some("Chapter Table 30 names; enums.md: 0 unknown, 1 optional, 2 mandatory."),
+    fast: 0x7,
     entries: &[
         (0, "CALL_RECORDING_MEDIA_FORKING_RECORDER_TYPE_UNKNOWN"),
         (1, "CALL_RECORDING_MEDIA_FORKING_RECORDER_TYPE_OPTIONAL_RECORDER"),
@@ -1358,6 +1415,7 @@ pub const RECORDER_STATUS: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "chapter, RecorderStatus field description (Table 30)",
     note: Some("Chapter Table 30 names (the chapter text repeats RecorderType's wording); enums.md: 0 unknown, 1 success, 2 failure."),
+    fast: 0x7,
     entries: &[
         (0, "CALL_RECORDING_MEDIA_FORKING_RECORDER_STATUS_UNKNOWN"),
         (1, "CALL_RECORDING_MEDIA_FORKING_RECORDER_STATUS_SUCCESS"),
@@ -1371,6 +1429,7 @@ pub const MAINTENANCE_MODE_ACCEPTED: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 27: ACTIVE_MAINTENANCE_RESP MaintenanceModeAccepted (BOOL)",
     note: None,
+    fast: 0x3,
     entries: &[
         (0, "rejected"),
         (1, "accepted"),
@@ -1383,6 +1442,7 @@ pub const MAINTENANCE_DECISION: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 27: ACTIVE_MAINTENANCE_EVENT decision (BOOL)",
     note: None,
+    fast: 0x3,
     entries: &[
         (0, "cancel"),
         (1, "continue maintenance"),
@@ -1395,6 +1455,7 @@ pub const ENABLED_AGENT_SERVICE: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "enums.md section 27: Enabled agent services (tag 309 elements)",
     note: None,
+    fast: 0x6,
     entries: &[
         (1, "Agent_Answers"),
         (2, "Agent_Call_Transcription"),
@@ -1407,6 +1468,7 @@ pub const CALL_ID: ValueTable = ValueTable {
     kind: ValueKind::Special,
     source: "enums.md section 3: NULL_CALL_ID",
     note: None,
+    fast: 0x0,
     entries: &[
         (0xFFFFFFFF, "NULL_CALL_ID"),
     ],
@@ -1418,6 +1480,7 @@ pub const PERIPHERAL_ID: ValueTable = ValueTable {
     kind: ValueKind::Special,
     source: "enums.md section 3: NULL_PERIPHERAL_ID",
     note: None,
+    fast: 0x0,
     entries: &[
         (0xFFFFFFFF, "NULL_PERIPHERAL_ID"),
     ],
@@ -1429,6 +1492,7 @@ pub const SERVICE: ValueTable = ValueTable {
     kind: ValueKind::Special,
     source: "enums.md section 3: NULL_SERVICE",
     note: None,
+    fast: 0x0,
     entries: &[
         (0xFFFFFFFF, "NULL_SERVICE"),
     ],
@@ -1440,6 +1504,7 @@ pub const SKILL_GROUP: ValueTable = ValueTable {
     kind: ValueKind::Special,
     source: "enums.md section 3: NULL_SKILL_GROUP",
     note: None,
+    fast: 0x0,
     entries: &[
         (0xFFFFFFFF, "NULL_SKILL_GROUP"),
     ],
@@ -1451,6 +1516,7 @@ pub const IDLE_TIMEOUT: ValueTable = ValueTable {
     kind: ValueKind::Special,
     source: "enums.md section 3: (IdleTimeout)",
     note: None,
+    fast: 0x0,
     entries: &[
         (0xFFFFFFFF, "NO_HEARTBEAT"),
     ],
@@ -1462,6 +1528,7 @@ pub const LINE_HANDLE: ValueTable = ValueTable {
     kind: ValueKind::Special,
     source: "enums.md section 3: (LineHandle / LineType)",
     note: None,
+    fast: 0x0,
     entries: &[
         (0xFFFF, "NONE"),
     ],
@@ -1473,6 +1540,7 @@ pub const SUPERVISORY_ACTION: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "chapter Table 49: SupervisoryAction Values",
     note: None,
+    fast: 0x1F,
     entries: &[
         (0, "SUPERVISOR_CLEAR"),
         (1, "SUPERVISOR_MONITOR"),
@@ -1488,6 +1556,7 @@ pub const DISTRIBUTION: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "chapter Table 73: Message Distribution Values",
     note: None,
+    fast: 0xF,
     entries: &[
         (0, "DISTRIBUTE_TO_CLIENT"),
         (1, "DISTRIBUTE_TO_SUPERVISOR"),
@@ -1502,6 +1571,7 @@ pub const CALL_VARIABLE_MASK: ValueTable = ValueTable {
     kind: ValueKind::Mask,
     source: "chapter Table 81: Call Variable Masks",
     note: None,
+    fast: 0x3FF,
     entries: &[
         (0x1, "CALL_VAR_1_MASK"),
         (0x2, "CALL_VAR_2_MASK"),
@@ -1522,6 +1592,7 @@ pub const DESK_SETTINGS_MASK: ValueTable = ValueTable {
     kind: ValueKind::Mask,
     source: "chapter Table 91: Boolean Desk Settings Masks",
     note: Some("Chapter Table 91 names; the chapter prints 0x000 for every row, so each mask is the bit of its row (HS bit positions agree)."),
+    fast: 0x3FFF,
     entries: &[
         (0x1, "DESK_AVAIL_AFTER_INCOMING_MASK"),
         (0x2, "DESK_AVAIL_AFTER_OUTGOING_MASK"),
@@ -1546,6 +1617,7 @@ pub const TRANSFER_CONFERENCE_SETUP_MASK: ValueTable = ValueTable {
     kind: ValueKind::Mask,
     source: "chapter Table 128: Transfer Conference Setup Masks",
     note: Some("Chapter Table 128 names (no values printed); each mask is the bit of its row (HS bit positions agree)."),
+    fast: 0xFF,
     entries: &[
         (0x1, "CONF_SETUP_CONSULT_SPECIFIC"),
         (0x2, "CONF_SETUP_CONSULT_ANY"),
@@ -1564,6 +1636,7 @@ pub const CALL_CONTROL_MASK: ValueTable = ValueTable {
     kind: ValueKind::Mask,
     source: "chapter Table 129: Call Control Masks",
     note: Some("Chapter Table 129 names; the values restart at 0x000020 after a page break in the chapter, so each mask is the bit of its row (HS bit positions agree)."),
+    fast: 0x7FFFF,
     entries: &[
         (0x1, "CONTROL_QUERY_AGENT_STATE"),
         (0x2, "CONTROL_SET_AGENT_STATE"),
@@ -1593,6 +1666,7 @@ pub const OTHER_FEATURE_MASK: ValueTable = ValueTable {
     kind: ValueKind::Mask,
     source: "chapter Table 130: Other Feature Masks",
     note: Some("Chapter Table 130 names; the chapter prints 0x000000 for both, so each mask is the bit of its row (HS: 0x1 post route, 0x2 unique consult call id)."),
+    fast: 0x3,
     entries: &[
         (0x1, "FEATURE_POST_ROUTE"),
         (0x2, "FEATURE_UNIQUE_CONSULT_CALLID"),
@@ -1605,6 +1679,7 @@ pub const CONFIG_END_STATUS: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "chapter Table 168: CONFIG_END_EVENT Status values",
     note: None,
+    fast: 0x3F,
     entries: &[
         (0, "CONFIGEND_SUCCESS"),
         (1, "CONFIGEND_NO_SERVICE_PROVIDER"),
@@ -1621,6 +1696,7 @@ pub const CONFIG_OPERATION: ValueTable = ValueTable {
     kind: ValueKind::Enum,
     source: "chapter, ConfigOperation field description",
     note: Some("From the AGENT_TEAM_CONFIG_EVENT.ConfigOperation description; no symbolic names are published."),
+    fast: 0x7,
     entries: &[
         (0, "Restore Permanent Configuration"),
         (1, "Add Agent"),
