@@ -16,6 +16,7 @@
 
 pub mod analysis;
 pub mod capture;
+pub mod corpus;
 pub mod cti;
 pub mod fuzzing;
 pub mod net;

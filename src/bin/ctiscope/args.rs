@@ -24,6 +24,8 @@ pub enum Command {
     Spec(SpecArgs),
     /// Write a synthetic capture of CTI traffic (deterministic per seed), optionally with faults.
     Synth(SynthArgs),
+    /// Export the distinct messages of captures as files for fuzzers, with a manifest.
+    Corpus(CorpusArgs),
     /// Check a capture against the protocol rules: one finding per violation.
     Check(CheckArgs),
     /// Time-ordered story of a call, an agent, a session or an invoke.
@@ -105,6 +107,37 @@ pub struct StatsArgs {
     pub input: InputArgs,
     #[command(flatten)]
     pub analysis: AnalysisArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct CorpusArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Directory to write the message files and manifest.jsonl into (created if needed).
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub output: String,
+    /// At most this many distinct messages per MessageType.
+    #[arg(long, value_name = "N")]
+    pub per_type: Option<usize>,
+    /// Mutated variants per distinct message (truncations, length and count edits, tag swaps,
+    /// oversize values, bit flips).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub mutate: usize,
+    /// Seed of the mutations.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// What each file holds: the whole frame (header + body) or the body only.
+    #[arg(long, value_enum, default_value_t = CorpusFormatArg::Frame)]
+    pub format: CorpusFormatArg,
+    /// Also write the distinct (unmutated) messages as one capture, to decode or open elsewhere.
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CorpusFormatArg {
+    Frame,
+    Body,
 }
 
 #[derive(Args, Debug)]
@@ -265,4 +298,5 @@ pub enum OutFormat {
 }
 
 /// Subcommand names, for the `ctiscope FILE` shorthand.
-pub const SUBCOMMANDS: &[&str] = &["decode", "spec", "check", "timeline", "stats", "rules", "synth", "help"];
+pub const SUBCOMMANDS: &[&str] =
+    &["decode", "spec", "check", "timeline", "stats", "rules", "synth", "corpus", "help"];

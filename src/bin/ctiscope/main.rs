@@ -2,6 +2,7 @@
 
 mod analysis_cmd;
 mod args;
+mod corpus_cmd;
 mod synth_cmd;
 
 use args::{Cli, Command, DecodeArgs, InputArgs, OutFormat, SpecArgs, TimeArg};
@@ -51,6 +52,10 @@ fn run(cli: Cli) -> io::Result<u8> {
         Command::Stats(a) => analysis_cmd::stats(a),
         Command::Rules => analysis_cmd::rules(),
         Command::Synth(a) => synth_cmd::run(a),
+        Command::Corpus(a) => {
+            let s = settings(&a.input);
+            corpus_cmd::run(a, s)
+        }
     }
 }
 
