@@ -134,6 +134,8 @@ impl Corpus {
         out
     }
 
+    // The entry's fields, one argument each, as the manifest lists them.
+    #[allow(clippy::too_many_arguments)]
     fn entry(
         &self,
         type_name: &str,
