@@ -54,15 +54,7 @@ pub struct Entry {
     pub bytes: Vec<u8>,
 }
 
-/// 64-bit FNV-1a.
-pub fn fnv1a(data: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in data {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
+pub use crate::fnv1a;
 
 /// Collects distinct messages (and their variants) as they come out of the pipeline.
 pub struct Corpus {

@@ -29,3 +29,13 @@ pub type FastMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
 
 /// Timestamps are integer nanoseconds since 1970-01-01 00:00:00 UTC, end to end.
 pub type TimestampNs = i64;
+
+/// 64-bit FNV-1a: stable names for corpus files, fingerprints of delivered TCP data.
+pub fn fnv1a(data: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in data {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}

@@ -85,8 +85,8 @@ fn capture_files() -> Vec<(&'static str, Vec<u8>)> {
     // A capture cut in the middle of a record.
     let full = pcap_bytes(1, &d.pkts);
     files.push(("tests/data/truncated.pcap", full[..full.len() - 30].to_vec()));
-    // The capture the README's first command runs on.
-    files.push(("captures/desktop-session.pcapng", pcapng_bytes(1, &d.pkts)));
+    // The same session in pcapng.
+    files.push(("tests/data/desktop-session.pcapng", pcapng_bytes(1, &d.pkts)));
     files
 }
 

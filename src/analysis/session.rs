@@ -131,6 +131,12 @@ pub(crate) struct Conn {
     /// Last client message, and whether bytes were lost since.
     pub last_client: Option<(TimestampNs, u64)>,
     pub client_lost_since: bool,
+    /// Confirms that matched no request while the client's stream looked complete: judged
+    /// when the client's stream goes on. A gap declared next on the client's stream held the
+    /// request (the gap is often only declared after the confirm was seen, once the server's
+    /// ACK shows the bytes were sent); the client's next message, or the end, confirms the
+    /// violation. (frame, timestamp, sentence)
+    pub unmatched: Vec<(u64, TimestampNs, String)>,
     pub close_req: Option<u64>,
     pub close_conf: Option<u64>,
     pub after_close_reported: bool,
@@ -175,6 +181,7 @@ impl Conn {
             server_failure: false,
             last_client: None,
             client_lost_since: false,
+            unmatched: Vec::new(),
             close_req: None,
             close_conf: None,
             after_close_reported: false,
@@ -207,6 +214,16 @@ impl Conn {
 }
 
 /// Text of a failure status: `E_CTI_... (n)`.
+/// Unmatched confirms held per connection until the client's stream says more.
+const MAX_UNMATCHED_HELD: usize = 64;
+
+/// The client's stream went on without a gap: held unmatched confirms are violations.
+fn flush_unmatched(f: &mut super::Findings, c: &mut Conn) {
+    for (fr, t, m) in std::mem::take(&mut c.unmatched) {
+        f.push("confirm-unmatched", Some(c.id), vec![fr], t, format!("{m} answers no outstanding request"));
+    }
+}
+
 pub(crate) fn status_name(v: u64) -> String {
     value_name(&values::STATUS_CODE, v)
 }
@@ -241,6 +258,16 @@ impl Analyzer {
         c.lost[dir_index(dir)] = true;
         if dir == Direction::ToServer {
             c.client_lost_since = true;
+            let id = c.id;
+            for (fr, t, m) in std::mem::take(&mut c.unmatched) {
+                self.findings.push(
+                    "confirm-request-not-captured",
+                    Some(id),
+                    vec![fr],
+                    t,
+                    format!("{m}: the request was lost in a gap"),
+                );
+            }
         }
     }
 
@@ -255,6 +282,7 @@ impl Analyzer {
         };
         let timeout = self.settings.request_timeout_ns;
         let f = &mut self.findings;
+        flush_unmatched(f, &mut c);
         if end == Some(ConnEnd::Rst)
             && c.close_req.is_none()
             && !c.server_failure
@@ -462,6 +490,7 @@ impl Analyzer {
             }
             c.last_client = Some((ts, fr));
             c.client_lost_since = false;
+            flush_unmatched(f, c);
         }
         // Standby server.
         if flow.dir == Direction::ToServer
@@ -621,13 +650,9 @@ impl Analyzer {
                             if c.pending_overflow {
                                 // The request may not have been kept.
                             } else if c.complete(1 - di) {
-                                f.push(
-                                    "confirm-unmatched",
-                                    Some(flow.conn),
-                                    vec![fr],
-                                    ts,
-                                    format!("{name} with InvokeID {inv} answers no outstanding request"),
-                                );
+                                if c.unmatched.len() < MAX_UNMATCHED_HELD {
+                                    c.unmatched.push((fr, ts, format!("{name} with InvokeID {inv}")));
+                                }
                             } else {
                                 let why = if c.midstream {
                                     "the request was sent before the capture started"

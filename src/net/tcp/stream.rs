@@ -71,6 +71,10 @@ pub(super) struct Dir {
     /// The last delivered bytes not yet acknowledged, ending at `next` (at most the
     /// retransmission window; cleared at a gap).
     hist: VecDeque<u8>,
+    /// Fingerprints (offset, length, FNV-1a) of the last delivered pieces: a retransmission
+    /// of bytes that already left `hist` (acknowledged, or older than the window) is still
+    /// compared when it repeats a piece's exact range, as retransmissions normally do.
+    prints: VecDeque<(u64, u32, u64)>,
     /// Stream offset of the FIN, once seen.
     pub fin: Option<u64>,
     /// Highest sequence number (exclusive) this side used, serial order.
@@ -181,6 +185,13 @@ impl Dir {
         let end = start + bytes.len() as u64;
         if end <= hist_start {
             cx.stats.retransmitted_bytes += bytes.len() as u64;
+            // Outside the byte window: compare with the fingerprint of the same range.
+            let fp = self.prints.iter().find(|p| p.0 == start && p.1 as usize == bytes.len());
+            if let Some(&(_, _, h)) = fp {
+                if h != crate::fnv1a(bytes) {
+                    conflict(start, bytes.len() as u64, bytes.len(), cx);
+                }
+            }
             return;
         }
         let (cmp_start, bytes) = if start < hist_start {
@@ -288,6 +299,12 @@ impl Dir {
         cx.stats.delivered_bytes += data.len() as u64;
         self.next += data.len() as u64;
         remember(&mut self.hist, data, cx.window);
+        if cx.window > 0 {
+            if self.prints.len() == PRINTS {
+                self.prints.pop_front();
+            }
+            self.prints.push_back((off, data.len() as u32, crate::fnv1a(data)));
+        }
     }
 
     /// Skips `len` bytes at `next`.
@@ -385,6 +402,9 @@ fn conflict(offset: u64, len: u64, overlap: usize, cx: &mut Ctx<'_, '_>) {
     let (conn, side, frame, ts_ns) = (cx.conn, cx.side, cx.frame, cx.ts_ns);
     (cx.out)(StreamEvent::Conflict { conn, side, offset, len, frame, ts_ns });
 }
+
+/// Delivered pieces whose fingerprints are kept per direction.
+const PRINTS: usize = 32;
 
 /// Appends delivered bytes to the window of recently delivered data, keeping at most
 /// `window` bytes.
