@@ -22,9 +22,10 @@ pub use report::{AgentSummary, CallSummary, ConnSummary, LatencyStats, Report, T
 pub use rules::{rule, rules, Rule, Severity};
 
 use crate::cti::decode::{Decoded, Decoder, Part, VersionState};
+use crate::cti::framing::SkipReason;
 use crate::net::tcp::ConnId;
+use crate::net::tcp::GapReason;
 use crate::pipeline::{Direction, Event};
-use crate::render::events as ev_names;
 use crate::TimestampNs;
 use std::collections::BTreeMap;
 
@@ -192,6 +193,26 @@ pub(crate) fn text(d: &Decoded, frame: &[u8], name: &str) -> Option<String> {
     d.text(frame, name).map(|c| c.into_owned())
 }
 
+/// Why a gap was declared, in words.
+fn gap_why(r: GapReason) -> &'static str {
+    match r {
+        GapReason::BufferLimit => "later data exceeded the reassembly buffer",
+        GapReason::AckedPastHole => "acknowledged by the peer, never captured",
+        GapReason::ConnectionEnd => "the connection ended with the hole open",
+        GapReason::Truncated => "cut by the capture's snap length",
+    }
+}
+
+/// Why bytes were skipped, in words.
+fn skip_why(r: SkipReason) -> &'static str {
+    match r {
+        SkipReason::Midstream => "the capture started mid-stream",
+        SkipReason::AfterGap => "after a gap",
+        SkipReason::Implausible => "after an implausible header",
+        SkipReason::StreamEnd => "the stream ended",
+    }
+}
+
 /// Name of a value in a table, or the number.
 pub(crate) fn value_name(t: &crate::cti::spec::ValueTable, v: u64) -> String {
     match u32::try_from(v).ok().and_then(|v| t.name_of(v)) {
@@ -283,7 +304,7 @@ impl Analyzer {
                         "{} bytes of the {} stream not captured at offset {offset} ({})",
                         len,
                         flow.dir.as_str(),
-                        ev_names::gap_reason(*reason)
+                        gap_why(*reason)
                     ),
                 );
             }
@@ -298,7 +319,7 @@ impl Analyzer {
                     format!(
                         "{len} bytes of the {} stream skipped at offset {offset} looking for a message header ({})",
                         flow.dir.as_str(),
-                        ev_names::skip_reason(*reason)
+                        skip_why(*reason)
                     ),
                 );
             }

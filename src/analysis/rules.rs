@@ -121,6 +121,9 @@ const BASE: &[Rule] = &[
       "an event names a MonitorID that no OPEN_CONF or MONITOR_START_CONF created (or that MONITOR_STOP_CONF ended), on a Peripheral Monitor session",
       "guide Tables 34-37; session.md section 7 rule 7"),
     // Capture and reassembly.
+    r("direction-not-captured", Note,
+      "one direction of a connection carried no message although the other shows it must have (server messages without an OPEN_REQ, requests never answered): it is missing from the capture, and rules that need both directions are not applied",
+      "session.md sections 7, 9"),
     r("tcp-gap", Warning,
       "stream bytes were not captured: messages may be missing",
       "session.md section 9"),

@@ -113,6 +113,11 @@ pub(crate) struct Conn {
     pub last_ts: TimestampNs,
     /// Bytes were lost in this direction (gap, resync, incomplete message).
     pub lost: [bool; 2],
+    /// This direction was judged not captured at all (one-direction capture).
+    pub uncaptured: [bool; 2],
+    /// A client message sent before any server message while the open was outstanding:
+    /// reported as `session-not-open` only once the server direction proves captured.
+    pub early_client: Option<(u64, TimestampNs, &'static str)>,
     pub open: OpenState,
     pub open_req_frame: Option<u64>,
     pub version: Option<u32>,
@@ -160,6 +165,8 @@ impl Conn {
             last_frame: frame,
             last_ts: ts,
             lost: [false; 2],
+            uncaptured: [false; 2],
+            early_client: None,
             open: if midstream { OpenState::Unknown } else { OpenState::NotOpen },
             open_req_frame: None,
             version: None,
@@ -204,6 +211,40 @@ impl Conn {
     fn recompute_deadline(&mut self, timeout: i64) {
         self.next_deadline = self.pending.values().filter(|p| !p.reported).map(|p| p.ts + timeout).min();
     }
+}
+
+/// Judge direction `dir` of `c` not captured: it carried no message while the other one
+/// shows that it must have (a server message needs an OPEN_REQ; a request past its timeout
+/// needs an answer). Reported once per direction.
+pub(crate) fn mark_uncaptured(
+    c: &mut Conn,
+    f: &mut super::Findings,
+    dir: usize,
+    why: &str,
+    frame: u64,
+    ts: TimestampNs,
+) {
+    if c.uncaptured[dir] {
+        return;
+    }
+    c.uncaptured[dir] = true;
+    let already_lost = c.lost[dir];
+    c.lost[dir] = true;
+    if dir == 0 {
+        c.client_lost_since = true;
+    }
+    if already_lost {
+        // A gap or a resync in that direction was reported already.
+        return;
+    }
+    let name = if dir == 0 { "client->server" } else { "server->client" };
+    f.push(
+        "direction-not-captured",
+        Some(c.id),
+        vec![frame],
+        ts,
+        format!("no {name} message captured, yet {why}; rules that need that direction are not applied"),
+    );
 }
 
 /// Text of a failure status: `E_CTI_... (n)`.
@@ -270,9 +311,13 @@ impl Analyzer {
             );
         }
         // Requests still outstanding.
+        if !c.pending.is_empty() && c.messages[1] == 0 && !c.midstream {
+            let p = c.pending.values().map(|p| (p.frame, p.ts)).min().expect("not empty");
+            mark_uncaptured(&mut c, f, 1, "the client sent requests: that direction is missing from the capture, or the server never answered", p.0, p.1);
+        }
         let answer_lost = c.lost[1];
         for p in c.pending.values() {
-            if p.reported {
+            if p.reported || c.uncaptured[1] {
                 continue;
             }
             let elapsed = ts - p.ts;
@@ -412,6 +457,32 @@ impl Analyzer {
         let role = spec.map(|s| s.role);
         let invoke = fixed_num(d, "InvokeID").map(|v| v as u32);
 
+        // One-direction captures: the server speaks only after an OPEN_REQ.
+        if flow.dir == Direction::ToClient && c.messages[0] == 0 && !c.midstream {
+            mark_uncaptured(
+                c,
+                f,
+                0,
+                "the server is sending: that direction is missing from the capture",
+                fr,
+                ts,
+            );
+        }
+        if flow.dir == Direction::ToClient && c.messages[1] == 1 {
+            // The server direction is captured: a client message sent too early stands.
+            if let Some((ef, ets, ename)) = c.early_client.take() {
+                let mut frames = vec![ef];
+                frames.extend(c.open_req_frame);
+                f.push(
+                    "session-not-open",
+                    Some(flow.conn),
+                    frames,
+                    ets,
+                    format!("{ename} (client->server) before the session was opened"),
+                );
+            }
+        }
+
         // Session open state.
         let answers_open = matches!(id, OPEN_CONF | FAILURE_CONF) && c.open == OpenState::Requested;
         if id != OPEN_REQ
@@ -421,15 +492,21 @@ impl Analyzer {
             && !c.not_open_reported
         {
             c.not_open_reported = true;
-            let mut frames = vec![fr];
-            frames.extend(c.open_req_frame);
-            f.push(
-                "session-not-open",
-                Some(flow.conn),
-                frames,
-                ts,
-                format!("{name} ({}) before the session was opened", flow.dir.as_str()),
-            );
+            if flow.dir == Direction::ToServer && c.open == OpenState::Requested && c.messages[1] == 0 {
+                // Nothing from the server yet: wait and see whether that direction is
+                // captured at all.
+                c.early_client = Some((fr, ts, name));
+            } else {
+                let mut frames = vec![fr];
+                frames.extend(c.open_req_frame);
+                f.push(
+                    "session-not-open",
+                    Some(flow.conn),
+                    frames,
+                    ts,
+                    format!("{name} ({}) before the session was opened", flow.dir.as_str()),
+                );
+            }
         }
         // Data after close.
         if let Some(cf) = c.close_conf {
@@ -618,8 +695,9 @@ impl Analyzer {
                             matched = Some(p);
                         }
                         None => {
-                            if c.pending_overflow {
-                                // The request may not have been kept.
+                            if c.pending_overflow || c.uncaptured[1 - di] {
+                                // The request may not have been kept, or its direction was
+                                // not captured (reported once for the connection).
                             } else if c.complete(1 - di) {
                                 f.push(
                                     "confirm-unmatched",
@@ -699,6 +777,11 @@ impl Analyzer {
 
         // Requests past their timeout.
         if c.next_deadline.is_some_and(|dl| ts >= dl) {
+            if c.messages[1] == 0 && !c.midstream {
+                if let Some((pf, pts)) = c.pending.values().map(|p| (p.frame, p.ts)).min() {
+                    mark_uncaptured(c, f, 1, "the client sent requests: that direction is missing from the capture, or the server never answered", pf, pts);
+                }
+            }
             let answer_lost = c.lost[1];
             for p in c.pending.values_mut() {
                 if !p.reported && ts - p.ts >= timeout {

@@ -41,7 +41,8 @@ fn analyze_inputs(
         let report = an.finish();
         each(name, &report)?;
         if let Err(e) = res {
-            eprintln!("ctiscope: error: {name}: {e}");
+            // The error names the input.
+            eprintln!("ctiscope: error: {e}");
             status = EXIT_INPUT;
         }
     }
