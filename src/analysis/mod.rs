@@ -102,6 +102,8 @@ pub struct Finding {
     pub ts_ns: TimestampNs,
     pub message: String,
     pub reference: String,
+    /// Position in the capture's event order (the order `decode` prints), for the timeline.
+    pub(crate) seq: u64,
 }
 
 impl Finding {
@@ -119,6 +121,8 @@ pub(crate) struct Findings {
     pub cap: usize,
     /// Limits already reported.
     pub limits: Vec<&'static str>,
+    /// Event-order position of the event being analysed.
+    pub seq: u64,
 }
 
 impl Findings {
@@ -132,6 +136,21 @@ impl Findings {
     ) {
         let r = rules::rule(rule_id);
         self.push_with(r.id, r.severity, conn, frames, ts_ns, message, r.reference.into());
+    }
+
+    /// Push a finding decided later than the event it is about (event-order position `seq`).
+    pub fn push_at(
+        &mut self,
+        seq: u64,
+        rule_id: &'static str,
+        conn: Option<ConnId>,
+        frames: Vec<u64>,
+        ts_ns: TimestampNs,
+        message: String,
+    ) {
+        let now = std::mem::replace(&mut self.seq, seq);
+        self.push(rule_id, conn, frames, ts_ns, message);
+        self.seq = now;
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -152,7 +171,8 @@ impl Findings {
         }
         frames.sort_unstable();
         frames.dedup();
-        self.list.push(Finding { rule: rule_id, severity, conn, frames, ts_ns, message, reference });
+        let seq = self.seq;
+        self.list.push(Finding { rule: rule_id, severity, conn, frames, ts_ns, message, reference, seq });
     }
 
     /// Report reaching an analysis limit, once per setting.
@@ -274,6 +294,7 @@ impl Analyzer {
     /// Consume one pipeline event. `decoded` is the decoded message for `Event::Message`
     /// (decoded here when `None`).
     pub fn event(&mut self, ev: &Event<'_>, decoded: Option<&Decoded>) {
+        self.findings.seq += 1;
         match ev {
             Event::Connection { conn, client, server, start, frame, ts_ns, .. } => {
                 self.clock(*frame, *ts_ns);
@@ -411,6 +432,7 @@ impl Analyzer {
                         n - cap
                     ),
                     reference: r.reference.to_string(),
+                    seq: u64::MAX,
                 });
             }
         }
@@ -444,11 +466,13 @@ impl Analyzer {
                         call: None,
                         agent: None,
                         invoke: None,
+                        seq: f.seq,
                     });
                 }
             }
-            timeline
-                .sort_by(|a, b| a.ts_ns.cmp(&b.ts_ns).then(a.frame.cmp(&b.frame)).then(a.what.cmp(&b.what)));
+            // Event order, as `decode` prints: a gap comes before the bytes skipped after it
+            // even when it was declared at a later frame.
+            timeline.sort_by_key(|e| e.seq);
         }
         report::build(self, list, timeline)
     }

@@ -103,6 +103,8 @@ pub struct TimelineEntry {
     pub call: Option<u32>,
     pub agent: Option<String>,
     pub invoke: Option<u32>,
+    /// Position in the capture's event order.
+    pub(crate) seq: u64,
 }
 
 #[derive(Debug, Default)]

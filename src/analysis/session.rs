@@ -118,6 +118,9 @@ pub(crate) struct Conn {
     /// A client message sent before any server message while the open was outstanding:
     /// reported as `session-not-open` only once the server direction proves captured.
     pub early_client: Option<(u64, TimestampNs, &'static str)>,
+    /// Findings about server messages that hold only if the client direction is complete up
+    /// to them; decided later (see [`Suspect`]).
+    pub suspects: Vec<Suspect>,
     pub open: OpenState,
     pub open_req_frame: Option<u64>,
     pub version: Option<u32>,
@@ -167,6 +170,7 @@ impl Conn {
             lost: [false; 2],
             uncaptured: [false; 2],
             early_client: None,
+            suspects: Vec::new(),
             open: if midstream { OpenState::Unknown } else { OpenState::NotOpen },
             open_req_frame: None,
             version: None,
@@ -213,6 +217,44 @@ impl Conn {
     }
 }
 
+/// Suspects kept per connection; beyond it the oldest is decided at once.
+const MAX_SUSPECTS: usize = 1_024;
+
+/// A finding about a server message that holds only if no client bytes sent before it were
+/// lost. A loss in the client direction can be declared after the server message is seen
+/// (the server's acknowledgement reveals the hole, or later data overflows the buffer), so
+/// the verdict waits: a loss in the client direction turns it into `if_lost` (or drops it),
+/// a client message captured after it settles it, and so does the end of the connection.
+#[derive(Debug)]
+pub(crate) struct Suspect {
+    /// Frame of the server message.
+    pub frame: u64,
+    pub rule: &'static str,
+    pub frames: Vec<u64>,
+    pub ts: TimestampNs,
+    /// Event-order position of the server message.
+    pub seq: u64,
+    pub message: String,
+    /// What stands instead when client bytes turn out lost.
+    pub if_lost: Option<(&'static str, String)>,
+    /// A later client message confirms it (else it dismisses it).
+    pub confirmed_by_data: bool,
+}
+
+impl Suspect {
+    fn report(self, conn: ConnId, f: &mut super::Findings) {
+        f.push_at(self.seq, self.rule, Some(conn), self.frames, self.ts, self.message);
+    }
+}
+
+fn suspect(c: &mut Conn, f: &mut super::Findings, s: Suspect) {
+    if c.suspects.len() >= MAX_SUSPECTS {
+        let old = c.suspects.remove(0);
+        old.report(c.id, f);
+    }
+    c.suspects.push(s);
+}
+
 /// Judge direction `dir` of `c` not captured: it carried no message while the other one
 /// shows that it must have (a server message needs an OPEN_REQ; a request past its timeout
 /// needs an answer). Reported once per direction.
@@ -238,13 +280,24 @@ pub(crate) fn mark_uncaptured(
         return;
     }
     let name = if dir == 0 { "client->server" } else { "server->client" };
-    f.push(
-        "direction-not-captured",
-        Some(c.id),
-        vec![frame],
-        ts,
-        format!("no {name} message captured, yet {why}; rules that need that direction are not applied"),
-    );
+    let message =
+        format!("no {name} message captured, yet {why}; rules that need that direction are not applied");
+    if dir == 0 {
+        // Dismissed if the client's bytes turn out lost in a gap or client messages follow.
+        let s = Suspect {
+            frame,
+            rule: "direction-not-captured",
+            frames: vec![frame],
+            ts,
+            seq: f.seq,
+            message,
+            if_lost: None,
+            confirmed_by_data: false,
+        };
+        suspect(c, f, s);
+    } else {
+        f.push("direction-not-captured", Some(c.id), vec![frame], ts, message);
+    }
 }
 
 /// Text of a failure status: `E_CTI_... (n)`.
@@ -282,6 +335,11 @@ impl Analyzer {
         c.lost[dir_index(dir)] = true;
         if dir == Direction::ToServer {
             c.client_lost_since = true;
+            for s in std::mem::take(&mut c.suspects) {
+                if let Some((rule, message)) = s.if_lost {
+                    self.findings.push_at(s.seq, rule, Some(id), s.frames, s.ts, message);
+                }
+            }
         }
     }
 
@@ -296,6 +354,9 @@ impl Analyzer {
         };
         let timeout = self.settings.request_timeout_ns;
         let f = &mut self.findings;
+        for s in std::mem::take(&mut c.suspects) {
+            s.report(id, f);
+        }
         if end == Some(ConnEnd::Rst)
             && c.close_req.is_none()
             && !c.server_failure
@@ -457,6 +518,18 @@ impl Analyzer {
         let role = spec.map(|s| s.role);
         let invoke = fixed_num(d, "InvokeID").map(|v| v as u32);
 
+        // A client message captured after a suspect settles it.
+        if flow.dir == Direction::ToServer && !c.suspects.is_empty() {
+            let first = frame.first_frame;
+            let (settled, kept): (Vec<Suspect>, Vec<Suspect>) =
+                std::mem::take(&mut c.suspects).into_iter().partition(|s| s.frame < first);
+            c.suspects = kept;
+            for s in settled {
+                if s.confirmed_by_data {
+                    s.report(flow.conn, f);
+                }
+            }
+        }
         // One-direction captures: the server speaks only after an OPEN_REQ.
         if flow.dir == Direction::ToClient && c.messages[0] == 0 && !c.midstream {
             mark_uncaptured(
@@ -499,13 +572,23 @@ impl Analyzer {
             } else {
                 let mut frames = vec![fr];
                 frames.extend(c.open_req_frame);
-                f.push(
-                    "session-not-open",
-                    Some(flow.conn),
-                    frames,
-                    ts,
-                    format!("{name} ({}) before the session was opened", flow.dir.as_str()),
-                );
+                let message = format!("{name} ({}) before the session was opened", flow.dir.as_str());
+                if flow.dir == Direction::ToClient {
+                    // Unless the client's OPEN_REQ turns out lost in a gap.
+                    let s = Suspect {
+                        frame: fr,
+                        rule: "session-not-open",
+                        frames,
+                        ts,
+                        seq: f.seq,
+                        message,
+                        if_lost: None,
+                        confirmed_by_data: true,
+                    };
+                    suspect(c, f, s);
+                } else {
+                    f.push("session-not-open", Some(flow.conn), frames, ts, message);
+                }
             }
         }
         // Data after close.
@@ -699,13 +782,28 @@ impl Analyzer {
                                 // The request may not have been kept, or its direction was
                                 // not captured (reported once for the connection).
                             } else if c.complete(1 - di) {
-                                f.push(
-                                    "confirm-unmatched",
-                                    Some(flow.conn),
-                                    vec![fr],
-                                    ts,
-                                    format!("{name} with InvokeID {inv} answers no outstanding request"),
-                                );
+                                let message =
+                                    format!("{name} with InvokeID {inv} answers no outstanding request");
+                                if flow.dir == Direction::ToClient {
+                                    let s = Suspect {
+                                        frame: fr,
+                                        rule: "confirm-unmatched",
+                                        frames: vec![fr],
+                                        ts,
+                                        seq: f.seq,
+                                        message,
+                                        if_lost: Some((
+                                            "confirm-request-not-captured",
+                                            format!(
+                                                "{name} with InvokeID {inv}: the request was lost in a gap"
+                                            ),
+                                        )),
+                                        confirmed_by_data: true,
+                                    };
+                                    suspect(c, f, s);
+                                } else {
+                                    f.push("confirm-unmatched", Some(flow.conn), vec![fr], ts, message);
+                                }
                             } else {
                                 let why = if c.midstream {
                                     "the request was sent before the capture started"
@@ -773,15 +871,14 @@ impl Analyzer {
         }
 
         // Configuration acquisition.
-        config_message(c, f, &mut self.stats, flow.conn, id, name, d, fr, ts, timeout);
+        let from_server = flow.dir == Direction::ToClient;
+        config_message(c, f, &mut self.stats, flow.conn, from_server, id, name, d, fr, ts, timeout);
 
         // Requests past their timeout.
-        if c.next_deadline.is_some_and(|dl| ts >= dl) {
-            if c.messages[1] == 0 && !c.midstream {
-                if let Some((pf, pts)) = c.pending.values().map(|p| (p.frame, p.ts)).min() {
-                    mark_uncaptured(c, f, 1, "the client sent requests: that direction is missing from the capture, or the server never answered", pf, pts);
-                }
-            }
+        // Judged on server messages only: once one is delivered, every server byte before it
+        // was delivered or declared lost, so a missing answer is not still in the reassembly
+        // buffer. A silent server is judged when the connection ends.
+        if flow.dir == Direction::ToClient && c.next_deadline.is_some_and(|dl| ts >= dl) {
             let answer_lost = c.lost[1];
             for p in c.pending.values_mut() {
                 if !p.reported && ts - p.ts >= timeout {
@@ -836,6 +933,7 @@ impl Analyzer {
                         call: call_ids.first().copied(),
                         agent,
                         invoke,
+                        seq: self.findings.seq,
                     });
                 } else {
                     self.findings.limit("max_timeline_entries", Some(flow.conn), fr, ts);
@@ -858,6 +956,7 @@ fn config_message(
     f: &mut super::Findings,
     stats: &mut super::report::StatsAcc,
     conn: ConnId,
+    from_server: bool,
     id: u32,
     name: &'static str,
     d: &Decoded,
@@ -868,9 +967,9 @@ fn config_message(
     let complete_from_server = c.complete(1);
     let answer_lost = c.lost[1];
     let cfg = &mut c.config;
-    // A configuration request past its timeout.
+    // A configuration request past its timeout (judged on server messages, as requests are).
     if let Some((kind, rf, rts, reported)) = &mut cfg.request {
-        if !*reported && ts - *rts >= timeout && cfg.partial.is_none() {
+        if from_server && !*reported && ts - *rts >= timeout && cfg.partial.is_none() {
             *reported = true;
             if !answer_lost {
                 f.push(
