@@ -587,3 +587,92 @@ fn client_only_capture_is_one_note() {
     assert_eq!(o, 4);
     expect("client-only", &s, &[("direction-not-captured", &[3])], 0);
 }
+
+// ---------------------------------------------------------------------------------------
+// decode filters.
+
+/// Message type names of the summary lines, and the bracketed event lines.
+fn summary_parts(out: &str) -> (Vec<String>, Vec<String>) {
+    let mut msgs = Vec::new();
+    let mut events = Vec::new();
+    for l in out.lines() {
+        if let Some(i) = l.find(" [") {
+            events.push(l[i + 1..].to_string());
+        } else {
+            let ty = l
+                .split_whitespace()
+                .find(|w| w.chars().all(|c| c.is_ascii_uppercase() || c == '_') && w.len() > 3);
+            msgs.push(ty.unwrap_or("?").to_string());
+        }
+    }
+    (msgs, events)
+}
+
+#[test]
+fn decode_filter_by_call() {
+    let (out, _, code) = ctiscope(&["decode", "--call", "77", "tests/data/desktop-ethernet.pcap"]);
+    assert_eq!(code, 0);
+    let (msgs, events) = summary_parts(&out);
+    assert_eq!(msgs, ["BEGIN_CALL_EVENT", "END_CALL_EVENT"]);
+    assert_eq!(events.len(), 2, "connection lines still print: {out}");
+    let (out, _, _) = ctiscope(&["decode", "--call", "78", "tests/data/desktop-ethernet.pcap"]);
+    assert_eq!(summary_parts(&out).0, Vec::<String>::new());
+}
+
+#[test]
+fn decode_filter_by_agent() {
+    // AgentID 1001 and AgentExtension 3001 both name the agent.
+    for agent in ["1001", "3001"] {
+        let (out, _, code) = ctiscope(&["decode", "--agent", agent, "tests/data/desktop-ethernet.pcap"]);
+        assert_eq!(code, 0);
+        let (msgs, _) = summary_parts(&out);
+        // The call events name the device 3001 (ConnectionDeviceID), not the agent.
+        let want = ["OPEN_REQ", "AGENT_STATE_EVENT"];
+        assert_eq!(msgs, want, "--agent {agent}");
+    }
+    let (out, _, _) = ctiscope(&["decode", "--agent", "100", "tests/data/desktop-ethernet.pcap"]);
+    assert_eq!(summary_parts(&out).0, Vec::<String>::new(), "whole values only");
+}
+
+#[test]
+fn decode_filter_by_type() {
+    let rel = "tests/data/desktop-ethernet.pcap";
+    let (by_name, _, code) =
+        ctiscope(&["decode", "--type", "HEARTBEAT_REQ", "--type", "heartbeat_conf", rel]);
+    assert_eq!(code, 0);
+    assert_eq!(summary_parts(&by_name).0, ["HEARTBEAT_REQ", "HEARTBEAT_CONF"]);
+    let (by_number, _, _) = ctiscope(&["decode", "--type", "5", "--type", "6", rel]);
+    assert_eq!(by_name, by_number);
+    // JSON output stays well formed.
+    let (out, _, _) = ctiscope(&["decode", "-T", "json", "--type", "30", rel]);
+    let v: Json = serde_json::from_str(&out).unwrap();
+    let types: Vec<&str> = v.as_array().unwrap().iter().filter_map(|o| o["type"].as_str()).collect();
+    assert!(types.contains(&"AGENT_STATE_EVENT"), "{out}");
+    assert!(!types.contains(&"OPEN_REQ"), "{out}");
+    let (_, err, code) = ctiscope(&["decode", "--type", "NO_SUCH_TYPE", rel]);
+    assert_eq!(code, 2);
+    assert!(err.contains("NO_SUCH_TYPE"), "{err}");
+}
+
+#[test]
+fn decode_filter_by_session() {
+    let rel = "tests/data/multi-connection.pcapng";
+    let (all, _, _) = ctiscope(&["decode", rel]);
+    let (out, _, code) = ctiscope(&["decode", "--session", "2", rel]);
+    assert_eq!(code, 0);
+    let (msgs, events) = summary_parts(&out);
+    assert_eq!(msgs.len(), 9, "{out}");
+    assert_eq!(events, ["[connection 2] CTI client 10.20.0.17:50002, server 10.10.1.22:9000 (handshake captured; recognised by CTI header heuristic)", "[connection 2] closed (FIN)"]);
+    assert!(out.lines().all(|l| all.lines().any(|a| a == l)), "a subset of the unfiltered lines");
+    assert!(!out.contains("10.20.0.15"), "{out}");
+    // Criteria combine.
+    let (out, _, _) =
+        ctiscope(&["decode", "--session", "1", "--call", "77", "--type", "END_CALL_EVENT", rel]);
+    let (msgs, _) = summary_parts(&out);
+    assert_eq!(msgs, ["END_CALL_EVENT"]);
+    assert!(out.contains("10.10.1.21:43027 → 10.20.0.16:50001 END_CALL_EVENT"), "{out}");
+    // The gap of the selected connection is kept.
+    let (out, _, _) = ctiscope(&["decode", "--session", "0", "--type", "OPEN_REQ", "tests/data/gap.pcap"]);
+    assert!(out.contains("[gap]") && out.contains("[resync]") && out.contains("OPEN_REQ"), "{out}");
+    assert!(!out.contains("BEGIN_CALL_EVENT"), "{out}");
+}
