@@ -57,6 +57,9 @@ pub struct Settings {
     pub max_ended_calls: usize,
     /// Record a timeline, with this filter.
     pub timeline: Option<TimelineFilter>,
+    /// Keep per-call summaries (events, variables, durations) for `stats`; the rules do
+    /// not need them.
+    pub call_summaries: bool,
 }
 
 impl Default for Settings {
@@ -74,6 +77,7 @@ impl Default for Settings {
             max_timeline_entries: 1_000_000,
             max_ended_calls: 4_096,
             timeline: None,
+            call_summaries: true,
         }
     }
 }
@@ -126,6 +130,33 @@ pub(crate) struct Findings {
 }
 
 impl Findings {
+    /// Whether a further finding of this rule would be listed (beyond the cap it is only
+    /// counted): callers skip building the message when it would not.
+    pub fn listing(&self, rule_id: &str) -> bool {
+        self.per_rule.get(rule_id).is_none_or(|&n| (n as usize) < self.cap)
+    }
+
+    /// Push a finding whose message is built only if it will be listed.
+    pub fn push_lazy(
+        &mut self,
+        rule_id: &'static str,
+        conn: Option<ConnId>,
+        frames: &[u64],
+        ts_ns: TimestampNs,
+        message: impl FnOnce() -> String,
+    ) {
+        if self.listing(rule_id) {
+            self.push(rule_id, conn, frames.to_vec(), ts_ns, message());
+        } else {
+            self.count_only(rule_id);
+        }
+    }
+
+    /// Count a finding without listing it (the rule is past its cap).
+    pub fn count_only(&mut self, rule_id: &'static str) {
+        *self.per_rule.entry(rule_id).or_insert(0) += 1;
+    }
+
     pub fn push(
         &mut self,
         rule_id: &'static str,

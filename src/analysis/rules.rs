@@ -2,6 +2,7 @@
 //! and where the protocol documents the expectation.
 
 use crate::cti::decode::ANOMALY_CODES;
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// How serious a finding is (Wireshark expert-info levels).
@@ -175,11 +176,19 @@ fn anomaly_reference(code: &str) -> &'static str {
 
 /// Rule id of a decode anomaly code (`decode-` and the code in kebab case).
 pub fn anomaly_rule_id(code: &str) -> &'static str {
-    rules()
-        .iter()
-        .find(|r| r.id.strip_prefix("decode-").is_some_and(|c| eq_kebab(c, code)))
-        .map(|r| r.id)
-        .unwrap_or("decode-anomaly")
+    static BY_CODE: OnceLock<HashMap<&'static str, &'static str>> = OnceLock::new();
+    let map = BY_CODE.get_or_init(|| {
+        ANOMALY_CODES
+            .iter()
+            .filter_map(|&(c, _)| {
+                rules()
+                    .iter()
+                    .find(|r| r.id.strip_prefix("decode-").is_some_and(|k| eq_kebab(k, c)))
+                    .map(|r| (c, r.id))
+            })
+            .collect()
+    });
+    map.get(code).copied().unwrap_or("decode-anomaly")
 }
 
 fn eq_kebab(kebab: &str, snake: &str) -> bool {
@@ -214,7 +223,9 @@ pub fn rules() -> &'static [Rule] {
 
 /// The rule with this id. Panics on an unknown id (a programming error).
 pub fn rule(id: &str) -> &'static Rule {
-    rules().iter().find(|r| r.id == id).unwrap_or_else(|| panic!("no rule {id}"))
+    static BY_ID: OnceLock<HashMap<&'static str, &'static Rule>> = OnceLock::new();
+    let map = BY_ID.get_or_init(|| rules().iter().map(|r| (r.id, r)).collect());
+    map.get(id).copied().unwrap_or_else(|| panic!("no rule {id}"))
 }
 
 #[cfg(test)]

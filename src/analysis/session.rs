@@ -10,7 +10,7 @@ use crate::net::tcp::{ConnEnd, ConnId, ConnStart};
 use crate::pipeline::{Direction, Flow};
 use crate::render::events as ev_names;
 use crate::TimestampNs;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 
 pub(crate) const FAILURE_CONF: u32 = 1;
@@ -120,7 +120,7 @@ pub(crate) struct Conn {
     pub early_client: Option<(u64, TimestampNs, &'static str)>,
     /// Findings about server messages that hold only if the client direction is complete up
     /// to them; decided later (see [`Suspect`]).
-    pub suspects: Vec<Suspect>,
+    pub suspects: VecDeque<Suspect>,
     pub open: OpenState,
     pub open_req_frame: Option<u64>,
     pub version: Option<u32>,
@@ -170,7 +170,7 @@ impl Conn {
             lost: [false; 2],
             uncaptured: [false; 2],
             early_client: None,
-            suspects: Vec::new(),
+            suspects: VecDeque::new(),
             open: if midstream { OpenState::Unknown } else { OpenState::NotOpen },
             open_req_frame: None,
             version: None,
@@ -249,10 +249,11 @@ impl Suspect {
 
 fn suspect(c: &mut Conn, f: &mut super::Findings, s: Suspect) {
     if c.suspects.len() >= MAX_SUSPECTS {
-        let old = c.suspects.remove(0);
-        old.report(c.id, f);
+        if let Some(old) = c.suspects.pop_front() {
+            old.report(c.id, f);
+        }
     }
-    c.suspects.push(s);
+    c.suspects.push_back(s);
 }
 
 /// Judge direction `dir` of `c` not captured: it carried no message while the other one
@@ -491,6 +492,10 @@ impl Analyzer {
         // Decode anomalies.
         for a in &d.anomalies {
             let rid = super::rules::anomaly_rule_id(a.code);
+            if !self.findings.listing(rid) {
+                self.findings.count_only(rid);
+                continue;
+            }
             let sev = super::rules::anomaly_severity(a.code);
             let reference = match spec.and_then(|s| s.table) {
                 Some(t) => format!("guide Table {t}; {}", super::rules::rule(rid).reference),
@@ -520,11 +525,9 @@ impl Analyzer {
 
         // A client message captured after a suspect settles it.
         if flow.dir == Direction::ToServer && !c.suspects.is_empty() {
-            let first = frame.first_frame;
-            let (settled, kept): (Vec<Suspect>, Vec<Suspect>) =
-                std::mem::take(&mut c.suspects).into_iter().partition(|s| s.frame < first);
-            c.suspects = kept;
-            for s in settled {
+            // Suspects are queued in capture order.
+            while c.suspects.front().is_some_and(|s| s.frame < frame.first_frame) {
+                let s = c.suspects.pop_front().expect("front");
                 if s.confirmed_by_data {
                     s.report(flow.conn, f);
                 }
@@ -683,15 +686,12 @@ impl Analyzer {
             }
             FAILURE_EVENT => {
                 c.server_failure = true;
-                let st = num(d, "Status").map_or("?".to_string(), status_name);
-                self.stats.failure(&format!("FAILURE_EVENT {st}"));
-                f.push(
-                    "failure-event",
-                    Some(flow.conn),
-                    vec![fr],
-                    ts,
-                    format!("FAILURE_EVENT with status {st}"),
-                );
+                let status = num(d, "Status");
+                self.stats.failure(FAILURE_EVENT, status);
+                f.push_lazy("failure-event", Some(flow.conn), &[fr], ts, || {
+                    let st = status.map_or("?".to_string(), status_name);
+                    format!("FAILURE_EVENT with status {st}")
+                });
             }
             CLOSE_REQ if flow.dir == Direction::ToServer => {
                 c.close_req.get_or_insert(fr);
@@ -704,15 +704,21 @@ impl Analyzer {
 
         // Invoke matching.
         let mut matched: Option<Pending> = None;
+        // The call ids and the agent a message names: for the timeline, and the call and
+        // agent of a request (kept with it for its answer).
+        let timeline = self.settings.timeline.is_some();
+        let want_ids = timeline || (role == Some(Role::Request) && invoke.is_some());
         let mut call_ids: Vec<u32> = Vec::new();
-        for n in ["ConnectionCallID", "NewConnectionCallID", "PrimaryCallID", "SecondaryCallID"] {
-            if let Some(v) = fixed_num(d, n) {
-                if v != 0xFFFF_FFFF {
-                    call_ids.push(v as u32);
+        if want_ids {
+            for n in ["ConnectionCallID", "NewConnectionCallID", "PrimaryCallID", "SecondaryCallID"] {
+                if let Some(v) = fixed_num(d, n) {
+                    if v != 0xFFFF_FFFF {
+                        call_ids.push(v as u32);
+                    }
                 }
             }
         }
-        let agent_field = text(d, frame.bytes, "AgentID");
+        let agent_field = if want_ids { text(d, frame.bytes, "AgentID") } else { None };
         if let (Some(inv), Some(role)) = (invoke, role) {
             match role {
                 Role::Request => {
@@ -782,22 +788,28 @@ impl Analyzer {
                                 // The request may not have been kept, or its direction was
                                 // not captured (reported once for the connection).
                             } else if c.complete(1 - di) {
-                                let message =
-                                    format!("{name} with InvokeID {inv} answers no outstanding request");
+                                // Messages are built only while their rules are listed.
+                                let unmatched = "confirm-unmatched";
+                                let message = if f.listing(unmatched) {
+                                    format!("{name} with InvokeID {inv} answers no outstanding request")
+                                } else {
+                                    String::new()
+                                };
                                 if flow.dir == Direction::ToClient {
+                                    let lost_rule = "confirm-request-not-captured";
+                                    let lost_message = if f.listing(lost_rule) {
+                                        format!("{name} with InvokeID {inv}: the request was lost in a gap")
+                                    } else {
+                                        String::new()
+                                    };
                                     let s = Suspect {
                                         frame: fr,
-                                        rule: "confirm-unmatched",
+                                        rule: unmatched,
                                         frames: vec![fr],
                                         ts,
                                         seq: f.seq,
                                         message,
-                                        if_lost: Some((
-                                            "confirm-request-not-captured",
-                                            format!(
-                                                "{name} with InvokeID {inv}: the request was lost in a gap"
-                                            ),
-                                        )),
+                                        if_lost: Some((lost_rule, lost_message)),
                                         confirmed_by_data: true,
                                     };
                                     suspect(c, f, s);
@@ -828,9 +840,10 @@ impl Analyzer {
         if let Some(p) = &matched {
             match id {
                 FAILURE_CONF => {
-                    let st = num(d, "Status").map_or("?".to_string(), status_name);
-                    self.stats.failure(&format!("FAILURE_CONF {st}"));
+                    let status = num(d, "Status");
+                    self.stats.failure(FAILURE_CONF, status);
                     if p.req == OPEN_REQ {
+                        let st = status.map_or("?".to_string(), status_name);
                         c.open = OpenState::Refused;
                         c.server_failure = true;
                         f.push(
@@ -845,9 +858,7 @@ impl Analyzer {
                     }
                 }
                 CONTROL_FAILURE_CONF => {
-                    let code = num(d, "FailureCode")
-                        .map_or("?".to_string(), |v| value_name(&values::CONTROL_FAILURE_CODE, v));
-                    self.stats.failure(&format!("CONTROL_FAILURE_CONF {code}"));
+                    self.stats.failure(CONTROL_FAILURE_CONF, num(d, "FailureCode"));
                 }
                 MONITOR_START_CONF => {
                     if let Some(m) = num(d, "MonitorID") {
@@ -862,12 +873,9 @@ impl Analyzer {
                 _ => {}
             }
         } else if id == FAILURE_CONF {
-            let st = num(d, "Status").map_or("?".to_string(), status_name);
-            self.stats.failure(&format!("FAILURE_CONF {st}"));
+            self.stats.failure(FAILURE_CONF, num(d, "Status"));
         } else if id == CONTROL_FAILURE_CONF {
-            let code = num(d, "FailureCode")
-                .map_or("?".to_string(), |v| value_name(&values::CONTROL_FAILURE_CODE, v));
-            self.stats.failure(&format!("CONTROL_FAILURE_CONF {code}"));
+            self.stats.failure(CONTROL_FAILURE_CONF, num(d, "FailureCode"));
         }
 
         // Configuration acquisition.
