@@ -110,16 +110,23 @@ pub(crate) struct AgentTables {
     pub agents: BTreeMap<String, Agent>,
 }
 
-fn call_key(d: &Decoded, frame: &[u8], prefix: &str) -> Option<CallKey> {
-    let call = fixed_num(d, &format!("{prefix}ConnectionCallID"))?;
+/// The call a message names: its ConnectionCallID, ConnectionDeviceIDType and
+/// ConnectionDeviceID, or with `new` the NewConnection... ones of CALL_DATA_UPDATE_EVENT.
+fn call_key(d: &Decoded, frame: &[u8], new: bool) -> Option<CallKey> {
+    let (id, dev_type, device) = if new {
+        ("NewConnectionCallID", "NewConnectionDeviceIDType", "NewConnectionDeviceID")
+    } else {
+        ("ConnectionCallID", "ConnectionDeviceIDType", "ConnectionDeviceID")
+    };
+    let call = fixed_num(d, id)?;
     if call == NULL_ID {
         return None;
     }
     Some(CallKey {
         peripheral: fixed_num(d, "PeripheralID").unwrap_or(NULL_ID) as u32,
         call_id: call as u32,
-        dev_type: fixed_num(d, &format!("{prefix}ConnectionDeviceIDType")).unwrap_or(0xFFFF) as u16,
-        device: text(d, frame, &format!("{prefix}ConnectionDeviceID")).unwrap_or_default(),
+        dev_type: fixed_num(d, dev_type).unwrap_or(0xFFFF) as u16,
+        device: text(d, frame, device).unwrap_or_default(),
     })
 }
 
@@ -229,6 +236,9 @@ impl Call {
 
 impl Analyzer {
     fn finish_call(&mut self, conn: ConnId, call: Call, end_ts: TimestampNs, ended: bool) {
+        if !self.settings.call_summaries {
+            return;
+        }
         if self.calls.done.len() >= self.settings.max_calls {
             self.calls.dropped += 1;
             let fr = call.first_frame;
@@ -269,7 +279,9 @@ impl Analyzer {
     ) -> Vec<u32> {
         let ts = frame.ts_ns;
         let fr = frame.last_frame;
-        let cap_events = self.settings.max_events_per_call;
+        // Without summaries, calls are followed for the rules only.
+        let cap_events = if self.settings.call_summaries { self.settings.max_events_per_call } else { 0 };
+        let keep_vars = self.settings.call_summaries;
         let Some(c) = self.conns.get_mut(&flow.conn) else {
             return Vec::new();
         };
@@ -408,7 +420,7 @@ impl Analyzer {
             }
             return aliases;
         }
-        let Some(key) = call_key(d, frame.bytes, "") else {
+        let Some(key) = call_key(d, frame.bytes, false) else {
             return aliases;
         };
         // Exact key, or the live call with the same peripheral and call id when the message
@@ -426,7 +438,9 @@ impl Analyzer {
                 call.record(id, name, fr, ts, cap_events);
                 if id == SET_CALL_DATA_REQ {
                     call.data_set = true;
-                    call_vars(d, frame.bytes, &mut call.vars);
+                    if keep_vars {
+                        call_vars(d, frame.bytes, &mut call.vars);
+                    }
                 }
                 aliases.extend(call.ids.iter().copied());
             }
@@ -443,12 +457,12 @@ impl Analyzer {
             BEGIN_CALL_EVENT => {
                 if let Some(k) = found {
                     let prev = c.calls.live.get(&k).expect("found");
-                    f.push(
+                    f.push_lazy(
                         "call-begin-duplicate",
                         Some(flow.conn),
-                        vec![prev.begin_frame.unwrap_or(prev.first_frame), fr],
+                        &[prev.begin_frame.unwrap_or(prev.first_frame), fr],
                         ts,
-                        format!("second BEGIN_CALL_EVENT for {k}"),
+                        || format!("second BEGIN_CALL_EVENT for {k}"),
                     );
                     let call = c.calls.live.get_mut(&k).expect("found");
                     call.record(id, name, fr, ts, cap_events);
@@ -462,7 +476,9 @@ impl Analyzer {
                     let mut call = Call::new(seq, key.clone(), fr, ts);
                     call.begin_frame = Some(fr);
                     call.record(id, name, fr, ts, cap_events);
-                    call_vars(d, frame.bytes, &mut call.vars);
+                    if keep_vars {
+                        call_vars(d, frame.bytes, &mut call.vars);
+                    }
                     aliases.extend(call.ids.iter().copied());
                     c.calls.live.insert(key, call);
                 }
@@ -472,24 +488,16 @@ impl Analyzer {
                     Some(k) => k,
                     None => {
                         if c.calls.ended.contains(&key) {
-                            f.push(
-                                "call-event-after-end",
-                                Some(flow.conn),
-                                vec![fr],
-                                ts,
-                                format!("{name} for {key} after its END_CALL_EVENT"),
-                            );
+                            f.push_lazy("call-event-after-end", Some(flow.conn), &[fr], ts, || {
+                                format!("{name} for {key} after its END_CALL_EVENT")
+                            });
                             aliases.push(key.call_id);
                             return aliases;
                         }
                         if check {
-                            f.push(
-                                "call-event-before-begin",
-                                Some(flow.conn),
-                                vec![fr],
-                                ts,
-                                format!("{name} for {key}, whose BEGIN_CALL_EVENT was not sent"),
-                            );
+                            f.push_lazy("call-event-before-begin", Some(flow.conn), &[fr], ts, || {
+                                format!("{name} for {key}, whose BEGIN_CALL_EVENT was not sent")
+                            });
                         }
                         if live_n >= max_live {
                             f.limit("max_live_calls", Some(flow.conn), fr, ts);
@@ -505,8 +513,10 @@ impl Analyzer {
                 let mut call = c.calls.live.remove(&k).expect("live");
                 call.record(id, name, fr, ts, cap_events);
                 if id == CALL_DATA_UPDATE_EVENT {
-                    call_vars(d, frame.bytes, &mut call.vars);
-                    if let Some(nk) = call_key(d, frame.bytes, "New") {
+                    if keep_vars {
+                        call_vars(d, frame.bytes, &mut call.vars);
+                    }
+                    if let Some(nk) = call_key(d, frame.bytes, true) {
                         let nk = CallKey { peripheral: call.key.peripheral, ..nk };
                         if !call.ids.contains(&nk.call_id) {
                             call.ids.push(nk.call_id);

@@ -22,9 +22,10 @@ pub use report::{AgentSummary, CallSummary, ConnSummary, LatencyStats, Report, T
 pub use rules::{rule, rules, Rule, Severity};
 
 use crate::cti::decode::{Decoded, Decoder, Part, VersionState};
+use crate::cti::framing::SkipReason;
 use crate::net::tcp::ConnId;
+use crate::net::tcp::GapReason;
 use crate::pipeline::{Direction, Event};
-use crate::render::events as ev_names;
 use crate::TimestampNs;
 use std::collections::BTreeMap;
 
@@ -56,6 +57,9 @@ pub struct Settings {
     pub max_ended_calls: usize,
     /// Record a timeline, with this filter.
     pub timeline: Option<TimelineFilter>,
+    /// Keep per-call summaries (events, variables, durations) for `stats`; the rules do
+    /// not need them.
+    pub call_summaries: bool,
 }
 
 impl Default for Settings {
@@ -73,6 +77,7 @@ impl Default for Settings {
             max_timeline_entries: 1_000_000,
             max_ended_calls: 4_096,
             timeline: None,
+            call_summaries: true,
         }
     }
 }
@@ -101,6 +106,8 @@ pub struct Finding {
     pub ts_ns: TimestampNs,
     pub message: String,
     pub reference: String,
+    /// Position in the capture's event order (the order `decode` prints), for the timeline.
+    pub(crate) seq: u64,
 }
 
 impl Finding {
@@ -118,9 +125,38 @@ pub(crate) struct Findings {
     pub cap: usize,
     /// Limits already reported.
     pub limits: Vec<&'static str>,
+    /// Event-order position of the event being analysed.
+    pub seq: u64,
 }
 
 impl Findings {
+    /// Whether a further finding of this rule would be listed (beyond the cap it is only
+    /// counted): callers skip building the message when it would not.
+    pub fn listing(&self, rule_id: &str) -> bool {
+        self.per_rule.get(rule_id).is_none_or(|&n| (n as usize) < self.cap)
+    }
+
+    /// Push a finding whose message is built only if it will be listed.
+    pub fn push_lazy(
+        &mut self,
+        rule_id: &'static str,
+        conn: Option<ConnId>,
+        frames: &[u64],
+        ts_ns: TimestampNs,
+        message: impl FnOnce() -> String,
+    ) {
+        if self.listing(rule_id) {
+            self.push(rule_id, conn, frames.to_vec(), ts_ns, message());
+        } else {
+            self.count_only(rule_id);
+        }
+    }
+
+    /// Count a finding without listing it (the rule is past its cap).
+    pub fn count_only(&mut self, rule_id: &'static str) {
+        *self.per_rule.entry(rule_id).or_insert(0) += 1;
+    }
+
     pub fn push(
         &mut self,
         rule_id: &'static str,
@@ -131,6 +167,21 @@ impl Findings {
     ) {
         let r = rules::rule(rule_id);
         self.push_with(r.id, r.severity, conn, frames, ts_ns, message, r.reference.into());
+    }
+
+    /// Push a finding decided later than the event it is about (event-order position `seq`).
+    pub fn push_at(
+        &mut self,
+        seq: u64,
+        rule_id: &'static str,
+        conn: Option<ConnId>,
+        frames: Vec<u64>,
+        ts_ns: TimestampNs,
+        message: String,
+    ) {
+        let now = std::mem::replace(&mut self.seq, seq);
+        self.push(rule_id, conn, frames, ts_ns, message);
+        self.seq = now;
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -151,7 +202,8 @@ impl Findings {
         }
         frames.sort_unstable();
         frames.dedup();
-        self.list.push(Finding { rule: rule_id, severity, conn, frames, ts_ns, message, reference });
+        let seq = self.seq;
+        self.list.push(Finding { rule: rule_id, severity, conn, frames, ts_ns, message, reference, seq });
     }
 
     /// Report reaching an analysis limit, once per setting.
@@ -190,6 +242,26 @@ pub(crate) fn fixed_num(d: &Decoded, name: &str) -> Option<u64> {
 
 pub(crate) fn text(d: &Decoded, frame: &[u8], name: &str) -> Option<String> {
     d.text(frame, name).map(|c| c.into_owned())
+}
+
+/// Why a gap was declared, in words.
+fn gap_why(r: GapReason) -> &'static str {
+    match r {
+        GapReason::BufferLimit => "later data exceeded the reassembly buffer",
+        GapReason::AckedPastHole => "acknowledged by the peer, never captured",
+        GapReason::ConnectionEnd => "the connection ended with the hole open",
+        GapReason::Truncated => "cut by the capture's snap length",
+    }
+}
+
+/// Why bytes were skipped, in words.
+fn skip_why(r: SkipReason) -> &'static str {
+    match r {
+        SkipReason::Midstream => "the capture started mid-stream",
+        SkipReason::AfterGap => "after a gap",
+        SkipReason::Implausible => "after an implausible header",
+        SkipReason::StreamEnd => "the stream ended",
+    }
 }
 
 /// Name of a value in a table, or the number.
@@ -253,6 +325,7 @@ impl Analyzer {
     /// Consume one pipeline event. `decoded` is the decoded message for `Event::Message`
     /// (decoded here when `None`).
     pub fn event(&mut self, ev: &Event<'_>, decoded: Option<&Decoded>) {
+        self.findings.seq += 1;
         match ev {
             Event::Connection { conn, client, server, start, frame, ts_ns, .. } => {
                 self.clock(*frame, *ts_ns);
@@ -283,7 +356,7 @@ impl Analyzer {
                         "{} bytes of the {} stream not captured at offset {offset} ({})",
                         len,
                         flow.dir.as_str(),
-                        ev_names::gap_reason(*reason)
+                        gap_why(*reason)
                     ),
                 );
             }
@@ -298,7 +371,7 @@ impl Analyzer {
                     format!(
                         "{len} bytes of the {} stream skipped at offset {offset} looking for a message header ({})",
                         flow.dir.as_str(),
-                        ev_names::skip_reason(*reason)
+                        skip_why(*reason)
                     ),
                 );
             }
@@ -390,6 +463,7 @@ impl Analyzer {
                         n - cap
                     ),
                     reference: r.reference.to_string(),
+                    seq: u64::MAX,
                 });
             }
         }
@@ -423,11 +497,13 @@ impl Analyzer {
                         call: None,
                         agent: None,
                         invoke: None,
+                        seq: f.seq,
                     });
                 }
             }
-            timeline
-                .sort_by(|a, b| a.ts_ns.cmp(&b.ts_ns).then(a.frame.cmp(&b.frame)).then(a.what.cmp(&b.what)));
+            // Event order, as `decode` prints: a gap comes before the bytes skipped after it
+            // even when it was declared at a later frame.
+            timeline.sort_by_key(|e| e.seq);
         }
         report::build(self, list, timeline)
     }

@@ -103,6 +103,8 @@ pub struct TimelineEntry {
     pub call: Option<u32>,
     pub agent: Option<String>,
     pub invoke: Option<u32>,
+    /// Position in the capture's event order.
+    pub(crate) seq: u64,
 }
 
 #[derive(Debug, Default)]
@@ -115,16 +117,32 @@ pub(crate) struct LatAcc {
 /// Counters gathered while analysing.
 #[derive(Debug, Default)]
 pub(crate) struct StatsAcc {
-    /// (MessageType, name, direction) -> messages.
+    /// Messages per MessageType below [`COUNTED_TYPES`] and direction, with the type name.
+    pub by_type: Vec<(&'static str, [u64; 2])>,
+    /// (MessageType, name, direction) -> messages, for larger MessageTypes.
     pub messages: BTreeMap<(u32, &'static str, &'static str), u64>,
     pub latency: BTreeMap<&'static str, LatAcc>,
-    pub failures: BTreeMap<String, u64>,
+    /// (failure message, status or failure code) -> count.
+    pub failures: BTreeMap<(u32, Option<u64>), u64>,
     pub conns: Vec<ConnSummary>,
 }
 
+/// MessageTypes counted in a table indexed by type (every documented type is below it).
+const COUNTED_TYPES: usize = 512;
+
 impl StatsAcc {
     pub fn count(&mut self, name: &'static str, msg_type: u32, dir: Direction) {
-        *self.messages.entry((msg_type, name, dir.as_str())).or_insert(0) += 1;
+        let t = msg_type as usize;
+        if t < COUNTED_TYPES {
+            if self.by_type.is_empty() {
+                self.by_type = vec![("", [0, 0]); COUNTED_TYPES];
+            }
+            let e = &mut self.by_type[t];
+            e.0 = name;
+            e.1[super::dir_index(dir)] += 1;
+        } else {
+            *self.messages.entry((msg_type, name, dir.as_str())).or_insert(0) += 1;
+        }
     }
 
     pub fn latency(&mut self, name: &'static str, ns: i64, cap: usize) {
@@ -136,8 +154,10 @@ impl StatsAcc {
         }
     }
 
-    pub fn failure(&mut self, what: &str) {
-        *self.failures.entry(what.to_string()).or_insert(0) += 1;
+    /// A FAILURE_CONF, FAILURE_EVENT or CONTROL_FAILURE_CONF (`msg_type`) with its status or
+    /// failure code.
+    pub fn failure(&mut self, msg_type: u32, code: Option<u64>) {
+        *self.failures.entry((msg_type, code)).or_insert(0) += 1;
     }
 }
 
@@ -177,6 +197,20 @@ fn percentile(sorted: &[i64], p: u32) -> i64 {
     // Nearest rank.
     let rank = (sorted.len() * p as usize).div_ceil(100).max(1);
     sorted[rank.min(sorted.len()) - 1]
+}
+
+/// `FAILURE_CONF E_CTI_... (n)`: a failure message and its code, named.
+fn failure_label(msg_type: u32, code: Option<u64>) -> String {
+    use crate::cti::spec::values;
+    let (name, table) = match msg_type {
+        super::session::CONTROL_FAILURE_CONF => ("CONTROL_FAILURE_CONF", &values::CONTROL_FAILURE_CODE),
+        super::session::FAILURE_EVENT => ("FAILURE_EVENT", &values::STATUS_CODE),
+        _ => ("FAILURE_CONF", &values::STATUS_CODE),
+    };
+    match code {
+        Some(c) => format!("{name} {}", super::value_name(table, c)),
+        None => format!("{name} ?"),
+    }
 }
 
 pub(crate) fn build(a: Analyzer, findings: Vec<Finding>, timeline: Vec<TimelineEntry>) -> Report {
@@ -222,14 +256,28 @@ pub(crate) fn build(a: Analyzer, findings: Vec<Finding>, timeline: Vec<TimelineE
     Report {
         findings,
         connections,
-        messages: a
-            .stats
-            .messages
-            .into_iter()
-            .map(|((ty, name, dir), n)| ((format!("{name} ({ty})"), dir), n))
-            .collect(),
+        messages: {
+            let mut m: BTreeMap<(String, &'static str), u64> = BTreeMap::new();
+            for (ty, (name, n)) in a.stats.by_type.iter().enumerate() {
+                for (di, dir) in [Direction::ToServer, Direction::ToClient].into_iter().enumerate() {
+                    if n[di] > 0 {
+                        m.insert((format!("{name} ({ty})"), dir.as_str()), n[di]);
+                    }
+                }
+            }
+            for ((ty, name, dir), n) in a.stats.messages {
+                m.insert((format!("{name} ({ty})"), dir), n);
+            }
+            m
+        },
         latency,
-        failures: a.stats.failures,
+        failures: {
+            let mut m: BTreeMap<String, u64> = BTreeMap::new();
+            for ((ty, code), n) in a.stats.failures {
+                *m.entry(failure_label(ty, code)).or_insert(0) += n;
+            }
+            m
+        },
         calls,
         calls_dropped: a.calls.dropped,
         agents,

@@ -2,6 +2,7 @@
 //! and where the protocol documents the expectation.
 
 use crate::cti::decode::ANOMALY_CODES;
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// How serious a finding is (Wireshark expert-info levels).
@@ -121,6 +122,9 @@ const BASE: &[Rule] = &[
       "an event names a MonitorID that no OPEN_CONF or MONITOR_START_CONF created (or that MONITOR_STOP_CONF ended), on a Peripheral Monitor session",
       "guide Tables 34-37; session.md section 7 rule 7"),
     // Capture and reassembly.
+    r("direction-not-captured", Note,
+      "one direction of a connection carried no message although the other shows it must have (server messages without an OPEN_REQ, requests never answered): it is missing from the capture, and rules that need both directions are not applied",
+      "session.md sections 7, 9"),
     r("tcp-gap", Warning,
       "stream bytes were not captured: messages may be missing",
       "session.md section 9"),
@@ -172,11 +176,19 @@ fn anomaly_reference(code: &str) -> &'static str {
 
 /// Rule id of a decode anomaly code (`decode-` and the code in kebab case).
 pub fn anomaly_rule_id(code: &str) -> &'static str {
-    rules()
-        .iter()
-        .find(|r| r.id.strip_prefix("decode-").is_some_and(|c| eq_kebab(c, code)))
-        .map(|r| r.id)
-        .unwrap_or("decode-anomaly")
+    static BY_CODE: OnceLock<HashMap<&'static str, &'static str>> = OnceLock::new();
+    let map = BY_CODE.get_or_init(|| {
+        ANOMALY_CODES
+            .iter()
+            .filter_map(|&(c, _)| {
+                rules()
+                    .iter()
+                    .find(|r| r.id.strip_prefix("decode-").is_some_and(|k| eq_kebab(k, c)))
+                    .map(|r| (c, r.id))
+            })
+            .collect()
+    });
+    map.get(code).copied().unwrap_or("decode-anomaly")
 }
 
 fn eq_kebab(kebab: &str, snake: &str) -> bool {
@@ -211,7 +223,9 @@ pub fn rules() -> &'static [Rule] {
 
 /// The rule with this id. Panics on an unknown id (a programming error).
 pub fn rule(id: &str) -> &'static Rule {
-    rules().iter().find(|r| r.id == id).unwrap_or_else(|| panic!("no rule {id}"))
+    static BY_ID: OnceLock<HashMap<&'static str, &'static Rule>> = OnceLock::new();
+    let map = BY_ID.get_or_init(|| rules().iter().map(|r| (r.id, r)).collect());
+    map.get(id).copied().unwrap_or_else(|| panic!("no rule {id}"))
 }
 
 #[cfg(test)]

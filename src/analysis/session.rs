@@ -10,7 +10,7 @@ use crate::net::tcp::{ConnEnd, ConnId, ConnStart};
 use crate::pipeline::{Direction, Flow};
 use crate::render::events as ev_names;
 use crate::TimestampNs;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 
 pub(crate) const FAILURE_CONF: u32 = 1;
@@ -113,6 +113,14 @@ pub(crate) struct Conn {
     pub last_ts: TimestampNs,
     /// Bytes were lost in this direction (gap, resync, incomplete message).
     pub lost: [bool; 2],
+    /// This direction was judged not captured at all (one-direction capture).
+    pub uncaptured: [bool; 2],
+    /// A client message sent before any server message while the open was outstanding:
+    /// reported as `session-not-open` only once the server direction proves captured.
+    pub early_client: Option<(u64, TimestampNs, &'static str)>,
+    /// Findings about server messages that hold only if the client direction is complete up
+    /// to them; decided later (see [`Suspect`]).
+    pub suspects: VecDeque<Suspect>,
     pub open: OpenState,
     pub open_req_frame: Option<u64>,
     pub version: Option<u32>,
@@ -131,12 +139,6 @@ pub(crate) struct Conn {
     /// Last client message, and whether bytes were lost since.
     pub last_client: Option<(TimestampNs, u64)>,
     pub client_lost_since: bool,
-    /// Confirms that matched no request while the client's stream looked complete: judged
-    /// when the client's stream goes on. A gap declared next on the client's stream held the
-    /// request (the gap is often only declared after the confirm was seen, once the server's
-    /// ACK shows the bytes were sent); the client's next message, or the end, confirms the
-    /// violation. (frame, timestamp, sentence)
-    pub unmatched: Vec<(u64, TimestampNs, String)>,
     pub close_req: Option<u64>,
     pub close_conf: Option<u64>,
     pub after_close_reported: bool,
@@ -166,6 +168,9 @@ impl Conn {
             last_frame: frame,
             last_ts: ts,
             lost: [false; 2],
+            uncaptured: [false; 2],
+            early_client: None,
+            suspects: VecDeque::new(),
             open: if midstream { OpenState::Unknown } else { OpenState::NotOpen },
             open_req_frame: None,
             version: None,
@@ -181,7 +186,6 @@ impl Conn {
             server_failure: false,
             last_client: None,
             client_lost_since: false,
-            unmatched: Vec::new(),
             close_req: None,
             close_conf: None,
             after_close_reported: false,
@@ -213,17 +217,91 @@ impl Conn {
     }
 }
 
-/// Text of a failure status: `E_CTI_... (n)`.
-/// Unmatched confirms held per connection until the client's stream says more.
-const MAX_UNMATCHED_HELD: usize = 64;
+/// Suspects kept per connection; beyond it the oldest is decided at once.
+const MAX_SUSPECTS: usize = 1_024;
 
-/// The client's stream went on without a gap: held unmatched confirms are violations.
-fn flush_unmatched(f: &mut super::Findings, c: &mut Conn) {
-    for (fr, t, m) in std::mem::take(&mut c.unmatched) {
-        f.push("confirm-unmatched", Some(c.id), vec![fr], t, format!("{m} answers no outstanding request"));
+/// A finding about a server message that holds only if no client bytes sent before it were
+/// lost. A loss in the client direction can be declared after the server message is seen
+/// (the server's acknowledgement reveals the hole, or later data overflows the buffer), so
+/// the verdict waits: a loss in the client direction turns it into `if_lost` (or drops it),
+/// a client message captured after it settles it, and so does the end of the connection.
+#[derive(Debug)]
+pub(crate) struct Suspect {
+    /// Frame of the server message.
+    pub frame: u64,
+    pub rule: &'static str,
+    pub frames: Vec<u64>,
+    pub ts: TimestampNs,
+    /// Event-order position of the server message.
+    pub seq: u64,
+    pub message: String,
+    /// What stands instead when client bytes turn out lost.
+    pub if_lost: Option<(&'static str, String)>,
+    /// A later client message confirms it (else it dismisses it).
+    pub confirmed_by_data: bool,
+}
+
+impl Suspect {
+    fn report(self, conn: ConnId, f: &mut super::Findings) {
+        f.push_at(self.seq, self.rule, Some(conn), self.frames, self.ts, self.message);
     }
 }
 
+fn suspect(c: &mut Conn, f: &mut super::Findings, s: Suspect) {
+    if c.suspects.len() >= MAX_SUSPECTS {
+        if let Some(old) = c.suspects.pop_front() {
+            old.report(c.id, f);
+        }
+    }
+    c.suspects.push_back(s);
+}
+
+/// Judge direction `dir` of `c` not captured: it carried no message while the other one
+/// shows that it must have (a server message needs an OPEN_REQ; a request past its timeout
+/// needs an answer). Reported once per direction.
+pub(crate) fn mark_uncaptured(
+    c: &mut Conn,
+    f: &mut super::Findings,
+    dir: usize,
+    why: &str,
+    frame: u64,
+    ts: TimestampNs,
+) {
+    if c.uncaptured[dir] {
+        return;
+    }
+    c.uncaptured[dir] = true;
+    let already_lost = c.lost[dir];
+    c.lost[dir] = true;
+    if dir == 0 {
+        c.client_lost_since = true;
+    }
+    if already_lost {
+        // A gap or a resync in that direction was reported already.
+        return;
+    }
+    let name = if dir == 0 { "client->server" } else { "server->client" };
+    let message =
+        format!("no {name} message captured, yet {why}; rules that need that direction are not applied");
+    if dir == 0 {
+        // Dismissed if the client's bytes turn out lost in a gap or client messages follow.
+        let s = Suspect {
+            frame,
+            rule: "direction-not-captured",
+            frames: vec![frame],
+            ts,
+            seq: f.seq,
+            message,
+            if_lost: None,
+            confirmed_by_data: false,
+        };
+        suspect(c, f, s);
+    } else {
+        f.push("direction-not-captured", Some(c.id), vec![frame], ts, message);
+    }
+}
+
+/// Text of a failure status: `E_CTI_... (n)`.
 pub(crate) fn status_name(v: u64) -> String {
     value_name(&values::STATUS_CODE, v)
 }
@@ -258,15 +336,10 @@ impl Analyzer {
         c.lost[dir_index(dir)] = true;
         if dir == Direction::ToServer {
             c.client_lost_since = true;
-            let id = c.id;
-            for (fr, t, m) in std::mem::take(&mut c.unmatched) {
-                self.findings.push(
-                    "confirm-request-not-captured",
-                    Some(id),
-                    vec![fr],
-                    t,
-                    format!("{m}: the request was lost in a gap"),
-                );
+            for s in std::mem::take(&mut c.suspects) {
+                if let Some((rule, message)) = s.if_lost {
+                    self.findings.push_at(s.seq, rule, Some(id), s.frames, s.ts, message);
+                }
             }
         }
     }
@@ -282,7 +355,9 @@ impl Analyzer {
         };
         let timeout = self.settings.request_timeout_ns;
         let f = &mut self.findings;
-        flush_unmatched(f, &mut c);
+        for s in std::mem::take(&mut c.suspects) {
+            s.report(id, f);
+        }
         if end == Some(ConnEnd::Rst)
             && c.close_req.is_none()
             && !c.server_failure
@@ -298,9 +373,13 @@ impl Analyzer {
             );
         }
         // Requests still outstanding.
+        if !c.pending.is_empty() && c.messages[1] == 0 && !c.midstream {
+            let p = c.pending.values().map(|p| (p.frame, p.ts)).min().expect("not empty");
+            mark_uncaptured(&mut c, f, 1, "the client sent requests: that direction is missing from the capture, or the server never answered", p.0, p.1);
+        }
         let answer_lost = c.lost[1];
         for p in c.pending.values() {
-            if p.reported {
+            if p.reported || c.uncaptured[1] {
                 continue;
             }
             let elapsed = ts - p.ts;
@@ -413,6 +492,10 @@ impl Analyzer {
         // Decode anomalies.
         for a in &d.anomalies {
             let rid = super::rules::anomaly_rule_id(a.code);
+            if !self.findings.listing(rid) {
+                self.findings.count_only(rid);
+                continue;
+            }
             let sev = super::rules::anomaly_severity(a.code);
             let reference = match spec.and_then(|s| s.table) {
                 Some(t) => format!("guide Table {t}; {}", super::rules::rule(rid).reference),
@@ -440,6 +523,42 @@ impl Analyzer {
         let role = spec.map(|s| s.role);
         let invoke = fixed_num(d, "InvokeID").map(|v| v as u32);
 
+        // A client message captured after a suspect settles it.
+        if flow.dir == Direction::ToServer && !c.suspects.is_empty() {
+            // Suspects are queued in capture order.
+            while c.suspects.front().is_some_and(|s| s.frame < frame.first_frame) {
+                let s = c.suspects.pop_front().expect("front");
+                if s.confirmed_by_data {
+                    s.report(flow.conn, f);
+                }
+            }
+        }
+        // One-direction captures: the server speaks only after an OPEN_REQ.
+        if flow.dir == Direction::ToClient && c.messages[0] == 0 && !c.midstream {
+            mark_uncaptured(
+                c,
+                f,
+                0,
+                "the server is sending: that direction is missing from the capture",
+                fr,
+                ts,
+            );
+        }
+        if flow.dir == Direction::ToClient && c.messages[1] == 1 {
+            // The server direction is captured: a client message sent too early stands.
+            if let Some((ef, ets, ename)) = c.early_client.take() {
+                let mut frames = vec![ef];
+                frames.extend(c.open_req_frame);
+                f.push(
+                    "session-not-open",
+                    Some(flow.conn),
+                    frames,
+                    ets,
+                    format!("{ename} (client->server) before the session was opened"),
+                );
+            }
+        }
+
         // Session open state.
         let answers_open = matches!(id, OPEN_CONF | FAILURE_CONF) && c.open == OpenState::Requested;
         if id != OPEN_REQ
@@ -449,15 +568,31 @@ impl Analyzer {
             && !c.not_open_reported
         {
             c.not_open_reported = true;
-            let mut frames = vec![fr];
-            frames.extend(c.open_req_frame);
-            f.push(
-                "session-not-open",
-                Some(flow.conn),
-                frames,
-                ts,
-                format!("{name} ({}) before the session was opened", flow.dir.as_str()),
-            );
+            if flow.dir == Direction::ToServer && c.open == OpenState::Requested && c.messages[1] == 0 {
+                // Nothing from the server yet: wait and see whether that direction is
+                // captured at all.
+                c.early_client = Some((fr, ts, name));
+            } else {
+                let mut frames = vec![fr];
+                frames.extend(c.open_req_frame);
+                let message = format!("{name} ({}) before the session was opened", flow.dir.as_str());
+                if flow.dir == Direction::ToClient {
+                    // Unless the client's OPEN_REQ turns out lost in a gap.
+                    let s = Suspect {
+                        frame: fr,
+                        rule: "session-not-open",
+                        frames,
+                        ts,
+                        seq: f.seq,
+                        message,
+                        if_lost: None,
+                        confirmed_by_data: true,
+                    };
+                    suspect(c, f, s);
+                } else {
+                    f.push("session-not-open", Some(flow.conn), frames, ts, message);
+                }
+            }
         }
         // Data after close.
         if let Some(cf) = c.close_conf {
@@ -490,7 +625,6 @@ impl Analyzer {
             }
             c.last_client = Some((ts, fr));
             c.client_lost_since = false;
-            flush_unmatched(f, c);
         }
         // Standby server.
         if flow.dir == Direction::ToServer
@@ -552,15 +686,12 @@ impl Analyzer {
             }
             FAILURE_EVENT => {
                 c.server_failure = true;
-                let st = num(d, "Status").map_or("?".to_string(), status_name);
-                self.stats.failure(&format!("FAILURE_EVENT {st}"));
-                f.push(
-                    "failure-event",
-                    Some(flow.conn),
-                    vec![fr],
-                    ts,
-                    format!("FAILURE_EVENT with status {st}"),
-                );
+                let status = num(d, "Status");
+                self.stats.failure(FAILURE_EVENT, status);
+                f.push_lazy("failure-event", Some(flow.conn), &[fr], ts, || {
+                    let st = status.map_or("?".to_string(), status_name);
+                    format!("FAILURE_EVENT with status {st}")
+                });
             }
             CLOSE_REQ if flow.dir == Direction::ToServer => {
                 c.close_req.get_or_insert(fr);
@@ -573,15 +704,21 @@ impl Analyzer {
 
         // Invoke matching.
         let mut matched: Option<Pending> = None;
+        // The call ids and the agent a message names: for the timeline, and the call and
+        // agent of a request (kept with it for its answer).
+        let timeline = self.settings.timeline.is_some();
+        let want_ids = timeline || (role == Some(Role::Request) && invoke.is_some());
         let mut call_ids: Vec<u32> = Vec::new();
-        for n in ["ConnectionCallID", "NewConnectionCallID", "PrimaryCallID", "SecondaryCallID"] {
-            if let Some(v) = fixed_num(d, n) {
-                if v != 0xFFFF_FFFF {
-                    call_ids.push(v as u32);
+        if want_ids {
+            for n in ["ConnectionCallID", "NewConnectionCallID", "PrimaryCallID", "SecondaryCallID"] {
+                if let Some(v) = fixed_num(d, n) {
+                    if v != 0xFFFF_FFFF {
+                        call_ids.push(v as u32);
+                    }
                 }
             }
         }
-        let agent_field = text(d, frame.bytes, "AgentID");
+        let agent_field = if want_ids { text(d, frame.bytes, "AgentID") } else { None };
         if let (Some(inv), Some(role)) = (invoke, role) {
             match role {
                 Role::Request => {
@@ -647,11 +784,37 @@ impl Analyzer {
                             matched = Some(p);
                         }
                         None => {
-                            if c.pending_overflow {
-                                // The request may not have been kept.
+                            if c.pending_overflow || c.uncaptured[1 - di] {
+                                // The request may not have been kept, or its direction was
+                                // not captured (reported once for the connection).
                             } else if c.complete(1 - di) {
-                                if c.unmatched.len() < MAX_UNMATCHED_HELD {
-                                    c.unmatched.push((fr, ts, format!("{name} with InvokeID {inv}")));
+                                // Messages are built only while their rules are listed.
+                                let unmatched = "confirm-unmatched";
+                                let message = if f.listing(unmatched) {
+                                    format!("{name} with InvokeID {inv} answers no outstanding request")
+                                } else {
+                                    String::new()
+                                };
+                                if flow.dir == Direction::ToClient {
+                                    let lost_rule = "confirm-request-not-captured";
+                                    let lost_message = if f.listing(lost_rule) {
+                                        format!("{name} with InvokeID {inv}: the request was lost in a gap")
+                                    } else {
+                                        String::new()
+                                    };
+                                    let s = Suspect {
+                                        frame: fr,
+                                        rule: unmatched,
+                                        frames: vec![fr],
+                                        ts,
+                                        seq: f.seq,
+                                        message,
+                                        if_lost: Some((lost_rule, lost_message)),
+                                        confirmed_by_data: true,
+                                    };
+                                    suspect(c, f, s);
+                                } else {
+                                    f.push("confirm-unmatched", Some(flow.conn), vec![fr], ts, message);
                                 }
                             } else {
                                 let why = if c.midstream {
@@ -677,9 +840,10 @@ impl Analyzer {
         if let Some(p) = &matched {
             match id {
                 FAILURE_CONF => {
-                    let st = num(d, "Status").map_or("?".to_string(), status_name);
-                    self.stats.failure(&format!("FAILURE_CONF {st}"));
+                    let status = num(d, "Status");
+                    self.stats.failure(FAILURE_CONF, status);
                     if p.req == OPEN_REQ {
+                        let st = status.map_or("?".to_string(), status_name);
                         c.open = OpenState::Refused;
                         c.server_failure = true;
                         f.push(
@@ -694,9 +858,7 @@ impl Analyzer {
                     }
                 }
                 CONTROL_FAILURE_CONF => {
-                    let code = num(d, "FailureCode")
-                        .map_or("?".to_string(), |v| value_name(&values::CONTROL_FAILURE_CODE, v));
-                    self.stats.failure(&format!("CONTROL_FAILURE_CONF {code}"));
+                    self.stats.failure(CONTROL_FAILURE_CONF, num(d, "FailureCode"));
                 }
                 MONITOR_START_CONF => {
                     if let Some(m) = num(d, "MonitorID") {
@@ -711,19 +873,20 @@ impl Analyzer {
                 _ => {}
             }
         } else if id == FAILURE_CONF {
-            let st = num(d, "Status").map_or("?".to_string(), status_name);
-            self.stats.failure(&format!("FAILURE_CONF {st}"));
+            self.stats.failure(FAILURE_CONF, num(d, "Status"));
         } else if id == CONTROL_FAILURE_CONF {
-            let code = num(d, "FailureCode")
-                .map_or("?".to_string(), |v| value_name(&values::CONTROL_FAILURE_CODE, v));
-            self.stats.failure(&format!("CONTROL_FAILURE_CONF {code}"));
+            self.stats.failure(CONTROL_FAILURE_CONF, num(d, "FailureCode"));
         }
 
         // Configuration acquisition.
-        config_message(c, f, &mut self.stats, flow.conn, id, name, d, fr, ts, timeout);
+        let from_server = flow.dir == Direction::ToClient;
+        config_message(c, f, &mut self.stats, flow.conn, from_server, id, name, d, fr, ts, timeout);
 
         // Requests past their timeout.
-        if c.next_deadline.is_some_and(|dl| ts >= dl) {
+        // Judged on server messages only: once one is delivered, every server byte before it
+        // was delivered or declared lost, so a missing answer is not still in the reassembly
+        // buffer. A silent server is judged when the connection ends.
+        if flow.dir == Direction::ToClient && c.next_deadline.is_some_and(|dl| ts >= dl) {
             let answer_lost = c.lost[1];
             for p in c.pending.values_mut() {
                 if !p.reported && ts - p.ts >= timeout {
@@ -778,6 +941,7 @@ impl Analyzer {
                         call: call_ids.first().copied(),
                         agent,
                         invoke,
+                        seq: self.findings.seq,
                     });
                 } else {
                     self.findings.limit("max_timeline_entries", Some(flow.conn), fr, ts);
@@ -800,6 +964,7 @@ fn config_message(
     f: &mut super::Findings,
     stats: &mut super::report::StatsAcc,
     conn: ConnId,
+    from_server: bool,
     id: u32,
     name: &'static str,
     d: &Decoded,
@@ -810,9 +975,9 @@ fn config_message(
     let complete_from_server = c.complete(1);
     let answer_lost = c.lost[1];
     let cfg = &mut c.config;
-    // A configuration request past its timeout.
+    // A configuration request past its timeout (judged on server messages, as requests are).
     if let Some((kind, rf, rts, reported)) = &mut cfg.request {
-        if !*reported && ts - *rts >= timeout && cfg.partial.is_none() {
+        if from_server && !*reported && ts - *rts >= timeout && cfg.partial.is_none() {
             *reported = true;
             if !answer_lost {
                 f.push(

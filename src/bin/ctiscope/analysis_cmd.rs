@@ -41,7 +41,8 @@ fn analyze_inputs(
         let report = an.finish();
         each(name, &report)?;
         if let Err(e) = res {
-            eprintln!("ctiscope: error: {name}: {e}");
+            // The error names the input.
+            eprintln!("ctiscope: error: {e}");
             status = EXIT_INPUT;
         }
     }
@@ -65,7 +66,9 @@ pub fn check(a: CheckArgs) -> io::Result<u8> {
     };
     let many = a.input.inputs().len() > 1;
     let mut failing = false;
-    let status = analyze_inputs(&a.input, &a.analysis, analysis_settings(&a.analysis), &mut |name, r| {
+    // Findings only: no call summaries.
+    let settings = analysis::Settings { call_summaries: false, ..analysis_settings(&a.analysis) };
+    let status = analyze_inputs(&a.input, &a.analysis, settings, &mut |name, r| {
         failing |= r.count_at_least(threshold) > 0;
         match a.format {
             CheckFormat::Text => {

@@ -288,6 +288,19 @@ pub struct DecodeArgs {
     /// Decode with this protocol version instead of the one from OPEN_REQ or inference.
     #[arg(long, value_name = "N")]
     pub protocol_version: Option<u32>,
+    /// Only messages naming this call in a call identifier field (ConnectionCallID,
+    /// NewConnectionCallID, PrimaryCallID, ...; not RouterCallKeyCallID).
+    #[arg(long, value_name = "ID")]
+    pub call: Option<u32>,
+    /// Only messages carrying this AgentID, AgentExtension or AgentInstrument.
+    #[arg(long, value_name = "ID")]
+    pub agent: Option<String>,
+    /// Only messages of this type, by name or number (repeatable).
+    #[arg(long = "type", value_name = "NAME|NUMBER")]
+    pub types: Vec<String>,
+    /// Only this connection number: its messages and its gaps, resyncs and connection lines.
+    #[arg(long, value_name = "N")]
+    pub session: Option<u32>,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]

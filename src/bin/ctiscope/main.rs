@@ -107,6 +107,90 @@ fn spec_cmd(a: SpecArgs) -> io::Result<u8> {
     Ok(EXIT_OK)
 }
 
+/// Which messages and events `decode` prints: every given criterion must match.
+#[derive(Debug, Default)]
+struct Filter {
+    call: Option<u32>,
+    agent: Option<String>,
+    /// Message type numbers; empty means any.
+    types: Vec<u32>,
+    session: Option<ConnId>,
+}
+
+impl Filter {
+    fn new(a: &DecodeArgs) -> Result<Self, String> {
+        let mut types = Vec::new();
+        for t in &a.types {
+            let id = match t.parse::<u32>() {
+                Ok(n) => n,
+                Err(_) => spec::types::MESSAGE_TYPES
+                    .iter()
+                    .find(|m| m.name.eq_ignore_ascii_case(t))
+                    .map(|m| m.id)
+                    .ok_or_else(|| format!("no message type {t:?}; `ctiscope spec` lists them"))?,
+            };
+            types.push(id);
+        }
+        Ok(Filter { call: a.call, agent: a.agent.clone(), types, session: a.session })
+    }
+
+    fn is_active(&self) -> bool {
+        self.call.is_some() || self.agent.is_some() || !self.types.is_empty() || self.session.is_some()
+    }
+
+    /// A non-message event of connection `conn` (`None`: not tied to a connection).
+    fn event(&self, conn: Option<ConnId>) -> bool {
+        match (self.session, conn) {
+            (Some(s), Some(c)) => s == c,
+            _ => true,
+        }
+    }
+
+    fn message(&self, conn: ConnId, msg_type: u32, bytes: &[u8], d: &Decoded) -> bool {
+        if self.session.is_some_and(|s| s != conn) {
+            return false;
+        }
+        if !self.types.is_empty() && !self.types.contains(&msg_type) {
+            return false;
+        }
+        if let Some(call) = self.call {
+            let names_call = d.fields.iter().any(|f| {
+                f.name.ends_with("CallID")
+                    && f.name != "RouterCallKeyCallID"
+                    && f.number() == Some(u64::from(call))
+            });
+            if !names_call {
+                return false;
+            }
+        }
+        if let Some(agent) = &self.agent {
+            let names_agent = d.fields.iter().any(|f| {
+                matches!(f.name, "AgentID" | "AgentExtension" | "AgentInstrument")
+                    && f.text(bytes).is_some_and(|t| t == agent.as_str())
+            });
+            if !names_agent {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// The connection an event belongs to, if any.
+fn event_conn(ev: &Event<'_>) -> Option<ConnId> {
+    match ev {
+        Event::Connection { conn, .. } | Event::ConnectionEnd { conn, .. } => Some(*conn),
+        Event::Message { flow, .. }
+        | Event::Gap { flow, .. }
+        | Event::Skipped { flow, .. }
+        | Event::Incomplete { flow, .. }
+        | Event::Implausible { flow, .. }
+        | Event::Conflict { flow, .. } => Some(flow.conn),
+        Event::Limit { conn, .. } => *conn,
+        Event::PacketIssue { .. } => None,
+    }
+}
+
 /// Everything needed to print messages in the chosen mode.
 struct Printer {
     format: OutFormat,
@@ -118,6 +202,7 @@ struct Printer {
     decoded: Decoded,
     /// Objects written so far in the current `-T json` array.
     json_count: u64,
+    filter: Filter,
 }
 
 impl Printer {
@@ -129,6 +214,9 @@ impl Printer {
             let st = self.versions.entry(flow.conn).or_default();
             self.decoder.decode_into(frame.bytes, *version, st, &mut self.decoded);
             let d = &self.decoded;
+            if self.filter.is_active() && !self.filter.message(flow.conn, frame.msg_type, frame.bytes, d) {
+                return Ok(());
+            }
             let format = self.format;
             match format {
                 OutFormat::Text => {
@@ -152,6 +240,9 @@ impl Printer {
                     }
                 }
             }
+            return Ok(());
+        }
+        if !self.filter.event(event_conn(ev)) {
             return Ok(());
         }
         match self.format {
@@ -196,6 +287,13 @@ fn decode(a: DecodeArgs) -> io::Result<u8> {
         eprintln!("ctiscope: no capture given: `ctiscope decode FILE` (or `-r FILE`, `-` for stdin)");
         return Ok(EXIT_INPUT);
     }
+    let filter = match Filter::new(&a) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("ctiscope: {e}");
+            return Ok(EXIT_INPUT);
+        }
+    };
     let settings = settings(&a.input);
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
@@ -209,6 +307,7 @@ fn decode(a: DecodeArgs) -> io::Result<u8> {
         versions: ctiscope::FastMap::default(),
         decoded: Decoded::default(),
         json_count: 0,
+        filter,
     };
     for input in &inputs {
         let live = input == "-";
