@@ -1062,7 +1062,20 @@ impl Decoder {
     /// Decode `frame` of a connection whose OPEN_REQ said `seen` (if captured); `state` is
     /// the connection's inference state.
     pub fn decode_into(&self, frame: &[u8], seen: Option<u32>, state: &mut VersionState, d: &mut Decoded) {
-        let (version, source) = if let Some(v) = self.forced {
+        let (version, source) = self.choose_version(frame, seen, state);
+        decode_at(frame, version, source, d);
+    }
+
+    /// The version `frame` is decoded with, and where it came from; updates the
+    /// connection's inference state. Cheap: the bytes are only walked until a message
+    /// decides the connection's layout.
+    pub fn choose_version(
+        &self,
+        frame: &[u8],
+        seen: Option<u32>,
+        state: &mut VersionState,
+    ) -> (u32, VersionSource) {
+        if let Some(v) = self.forced {
             (v, VersionSource::Forced)
         } else if let Some(v) = seen {
             (v, VersionSource::Seen)
@@ -1075,8 +1088,7 @@ impl Decoder {
                 Some(v) => (v, VersionSource::Inferred),
                 None => (DEFAULT_VERSION, VersionSource::Assumed),
             }
-        };
-        decode_at(frame, version, source, d);
+        }
     }
 }
 
