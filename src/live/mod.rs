@@ -478,7 +478,7 @@ pub fn run<W: Write>(
             }
         }
     }
-    if let Some(w) = write.as_deref_mut() {
+    if let Some(w) = write {
         if let Err(e) = w.flush() {
             write_err.get_or_insert(e);
         }

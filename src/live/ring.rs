@@ -244,7 +244,7 @@ impl Ring {
                 // SAFETY: the packet bytes lie inside this block (checked above).
                 let data = unsafe { std::slice::from_raw_parts(h.add(start), snaplen) };
                 let vlan = (status & TP_STATUS_VLAN_VALID != 0)
-                    .then(|| (tci, if status & TP_STATUS_VLAN_TPID_VALID != 0 { tpid } else { 0x8100 }));
+                    .then_some((tci, if status & TP_STATUS_VLAN_TPID_VALID != 0 { tpid } else { 0x8100 }));
                 f(&RingPacket {
                     ts_ns: sec * 1_000_000_000 + nsec,
                     data,

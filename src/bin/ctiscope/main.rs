@@ -2,6 +2,7 @@
 
 mod analysis_cmd;
 mod args;
+mod live_cmd;
 
 use args::{Cli, Command, DecodeArgs, InputArgs, OutFormat, SpecArgs, TimeArg};
 use clap::Parser;
@@ -43,7 +44,15 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> io::Result<u8> {
+    if let Some(code) = live_cmd::check_args(&cli.command) {
+        return Ok(code);
+    }
     match cli.command {
+        Command::Decode(a) if a.input.live.interface.is_some() => live_cmd::decode(a),
+        Command::Live(a) => live_cmd::decode(a),
+        Command::Check(a) if a.input.live.interface.is_some() => live_cmd::check(a),
+        Command::Timeline(a) if a.input.live.interface.is_some() => live_cmd::timeline(a),
+        Command::Stats(a) if a.input.live.interface.is_some() => live_cmd::stats(a),
         Command::Decode(a) => decode(a),
         Command::Spec(a) => spec_cmd(a),
         Command::Check(a) => analysis_cmd::check(a),
