@@ -38,6 +38,8 @@ fn main() {
 
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
+    // Reaped with wait4 below, which also returns its resource usage.
+    #[allow(clippy::zombie_processes)]
     let mut child = Command::new(env!("CARGO_BIN_EXE_ctiscope"))
         .args(["live", "-i", "lo", "--port", &port.to_string(), "-T", &format])
         .stdin(Stdio::null())
