@@ -377,3 +377,52 @@ fn bad_interface_and_filter_are_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("-i IFACE"));
 }
+
+#[test]
+fn kernel_drops_are_reported_when_the_ring_overflows() {
+    require_root();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    // The smallest ring (4 blocks of 1 MiB); ctiscope is stopped while 32 MiB go by.
+    let live = Live::start(&["live", "-i", "lo", "--port", &port, "-B", "1"]);
+    let pid = live.child.id() as i32;
+    // SAFETY: signals the child this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    thread::scope(|sc| {
+        let l = &listener;
+        sc.spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = vec![0u8; 1 << 16];
+            while s.read(&mut buf).map(|n| n > 0).unwrap_or(false) {}
+        });
+        let mut c = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let chunk = vec![0x5au8; 1 << 16];
+        for _ in 0..512 {
+            c.write_all(&chunk).unwrap();
+        }
+    });
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+    thread::sleep(Duration::from_millis(300));
+    live.interrupt();
+    let (code, out, err) = live.wait();
+    assert_eq!(code, 0, "stderr:\n{err}");
+    assert!(out.contains("[kernel drops]") && out.contains("packets dropped by the kernel"), "{out}");
+    assert!(!err.contains(" 0 packets dropped by the kernel"), "{err}");
+}
+
+#[test]
+fn stats_dash_i_analyses_what_was_captured() {
+    require_root();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let script = script();
+    let count = script.len().to_string();
+    let live = Live::start(&["stats", "-i", "lo", "--port", &port, "-c", &count]);
+    session(listener, &script);
+    let (code, out, err) = live.wait();
+    assert_eq!(code, 0, "stderr:\n{err}");
+    let row = out.lines().find(|l| l.contains("AGENT_STATE_EVENT")).unwrap_or_else(|| panic!("{out}"));
+    assert!(row.contains(" 3 "), "{row}");
+    assert!(out.contains("live-test"), "{out}");
+}
