@@ -188,8 +188,12 @@ impl Live {
     }
 
     fn interrupt(&self) {
-        // SAFETY: sends SIGINT to the child this test started.
-        let rc = unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        self.signal(libc::SIGINT);
+    }
+
+    fn signal(&self, sig: libc::c_int) {
+        // SAFETY: signals the child this test started.
+        let rc = unsafe { libc::kill(self.child.id() as i32, sig) };
         assert_eq!(rc, 0);
     }
 
@@ -425,4 +429,25 @@ fn stats_dash_i_analyses_what_was_captured() {
     let row = out.lines().find(|l| l.contains("AGENT_STATE_EVENT")).unwrap_or_else(|| panic!("{out}"));
     assert!(row.contains(" 3 "), "{row}");
     assert!(out.contains("live-test"), "{out}");
+}
+
+#[test]
+fn sigterm_stops_cleanly_and_leaves_a_complete_capture_file() {
+    require_root();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let pcap = tmp_path("sigterm.pcapng");
+    let pcap_s = pcap.to_str().unwrap();
+    let live = Live::start(&["live", "-i", "lo", "--port", &port, "-w", pcap_s]);
+    let script = script();
+    session(listener, &script);
+    thread::sleep(Duration::from_millis(300));
+    live.signal(libc::SIGTERM);
+    let (code, out, err) = live.wait();
+    assert_eq!(code, 0, "stderr:\n{err}");
+    assert!(err.contains(&format!("{} messages", script.len())), "{err}");
+    let file = Command::new(BIN).args(["decode", "--port", &port, pcap_s]).output().unwrap();
+    assert!(file.status.success(), "{}", String::from_utf8_lossy(&file.stderr));
+    assert_eq!(String::from_utf8(file.stdout).unwrap(), out);
+    let _ = std::fs::remove_file(&pcap);
 }

@@ -545,7 +545,7 @@ extern "C" fn on_signal(_sig: libc::c_int) {
 }
 
 /// Installs SIGINT and SIGTERM handlers that raise the returned flag (and do nothing
-/// else, so a capture in progress ends cleanly).
+/// else, so a capture in progress ends cleanly). Calling it again is harmless.
 pub fn stop_on_signals() -> &'static AtomicBool {
     for sig in [libc::SIGINT, libc::SIGTERM] {
         // SAFETY: a zeroed sigaction with an async-signal-safe handler (one atomic store)

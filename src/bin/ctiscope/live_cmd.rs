@@ -81,13 +81,15 @@ fn open(input: &InputArgs) -> Result<(Capture, Option<FileWriter>), u8> {
             }
         }
     };
+    // From here on SIGINT and SIGTERM end the capture cleanly (see `live::run`).
+    live::stop_on_signals();
     eprintln!("ctiscope: capturing on {} (filter: {})", cap.interface(), cap.filter_text());
     Ok((cap, writer))
 }
 
 fn limits(input: &InputArgs) -> Limits {
     Limits {
-        max_messages: input.live.count,
+        max_messages: input.live.count.filter(|&n| n > 0),
         duration: input.live.duration.map(|s| Duration::from_secs_f64(s.max(0.0))),
     }
 }
