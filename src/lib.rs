@@ -13,12 +13,15 @@
 //!    CTI client;
 //! 5. [`render`] prints what came out.
 //!
+//! [`live`] captures from a Linux interface into the same pipeline.
+//!
 
 pub mod analysis;
 pub mod capture;
 pub mod corpus;
 pub mod cti;
 pub mod fuzzing;
+pub mod live;
 pub mod net;
 pub mod pipeline;
 pub mod render;

@@ -20,6 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Decode CTI messages: summary lines, a tree (-V), hex (-x) or JSON (-T).
     Decode(DecodeArgs),
+    /// Capture on a network interface (-i) and decode each message as it completes.
+    Live(DecodeArgs),
     /// List the message types, or print one message's layout from the spec tables.
     Spec(SpecArgs),
     /// Write a synthetic capture of CTI traffic (deterministic per seed), optionally with faults.
@@ -250,6 +252,55 @@ pub struct InputArgs {
     /// Largest MessageLength framed; a larger header is treated as corrupt.
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 16)]
     pub max_message_length: u32,
+    #[command(flatten)]
+    pub live: LiveArgs,
+}
+
+/// Live capture (Linux; needs root or CAP_NET_RAW).
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Live capture")]
+pub struct LiveArgs {
+    /// Capture on this interface (`lo`, `eth0`, ... or `any`) instead of reading files.
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    pub interface: Option<String>,
+    /// Capture filter, tcpdump syntax subset: ip, ip6, tcp, udp, [tcp|udp] [src|dst] port N,
+    /// [src|dst] host ADDR, not, and, or, parentheses. Default: TCP on the --port ports.
+    #[arg(short = 'f', value_name = "FILTER")]
+    pub filter: Option<String>,
+    /// Also write every captured packet to this pcapng file.
+    #[arg(short = 'w', value_name = "FILE")]
+    pub write: Option<String>,
+    /// Stop after N CTI messages.
+    #[arg(short = 'c', value_name = "N")]
+    pub count: Option<u64>,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "S")]
+    pub duration: Option<f64>,
+    /// Kernel capture buffer, in MiB.
+    #[arg(short = 'B', long = "buffer-size", value_name = "MIB", default_value_t = 64)]
+    pub buffer_mib: usize,
+}
+
+impl LiveArgs {
+    /// The live-only options given without `-i`, by name.
+    pub fn stray(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.interface.is_none() {
+            if self.filter.is_some() {
+                v.push("-f");
+            }
+            if self.write.is_some() {
+                v.push("-w");
+            }
+            if self.count.is_some() {
+                v.push("-c");
+            }
+            if self.duration.is_some() {
+                v.push("--duration");
+            }
+        }
+        v
+    }
 }
 
 impl InputArgs {
@@ -312,4 +363,4 @@ pub enum OutFormat {
 
 /// Subcommand names, for the `ctiscope FILE` shorthand.
 pub const SUBCOMMANDS: &[&str] =
-    &["decode", "spec", "check", "timeline", "stats", "rules", "synth", "corpus", "help"];
+    &["decode", "live", "spec", "check", "timeline", "stats", "rules", "synth", "corpus", "help"];

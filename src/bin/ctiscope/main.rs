@@ -3,6 +3,7 @@
 mod analysis_cmd;
 mod args;
 mod corpus_cmd;
+mod live_cmd;
 mod synth_cmd;
 
 use args::{Cli, Command, DecodeArgs, InputArgs, OutFormat, SpecArgs, TimeArg};
@@ -44,7 +45,15 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> io::Result<u8> {
+    if let Some(code) = live_cmd::check_args(&cli.command) {
+        return Ok(code);
+    }
     match cli.command {
+        Command::Decode(a) if a.input.live.interface.is_some() => live_cmd::decode(a),
+        Command::Live(a) => live_cmd::decode(a),
+        Command::Check(a) if a.input.live.interface.is_some() => live_cmd::check(a),
+        Command::Timeline(a) if a.input.live.interface.is_some() => live_cmd::timeline(a),
+        Command::Stats(a) if a.input.live.interface.is_some() => live_cmd::stats(a),
         Command::Decode(a) => decode(a),
         Command::Spec(a) => spec_cmd(a),
         Command::Check(a) => analysis_cmd::check(a),
@@ -109,7 +118,7 @@ fn spec_cmd(a: SpecArgs) -> io::Result<u8> {
 
 /// Which messages and events `decode` prints: every given criterion must match.
 #[derive(Debug, Default)]
-struct Filter {
+pub(crate) struct Filter {
     call: Option<u32>,
     agent: Option<String>,
     /// Message type numbers; empty means any.
@@ -118,7 +127,7 @@ struct Filter {
 }
 
 impl Filter {
-    fn new(a: &DecodeArgs) -> Result<Self, String> {
+    pub(crate) fn new(a: &DecodeArgs) -> Result<Self, String> {
         let mut types = Vec::new();
         for t in &a.types {
             let id = match t.parse::<u32>() {
@@ -192,7 +201,7 @@ fn event_conn(ev: &Event<'_>) -> Option<ConnId> {
 }
 
 /// Everything needed to print messages in the chosen mode.
-struct Printer {
+pub(crate) struct Printer {
     format: OutFormat,
     verbose: bool,
     hex: bool,
@@ -205,7 +214,30 @@ struct Printer {
     filter: Filter,
 }
 
+/// The time column format asked for with `-t`.
+fn time_format(t: TimeArg) -> TimeFormat {
+    match t {
+        TimeArg::Ad => TimeFormat::Absolute,
+        TimeArg::R => TimeFormat::Relative,
+        TimeArg::E => TimeFormat::Epoch,
+    }
+}
+
 impl Printer {
+    pub(crate) fn new(a: &DecodeArgs, filter: Filter) -> Self {
+        Printer {
+            format: a.format,
+            verbose: a.verbose,
+            hex: a.hex,
+            summary: Summary::new(time_format(a.time)),
+            decoder: Decoder { forced: a.protocol_version },
+            versions: ctiscope::FastMap::default(),
+            decoded: Decoded::default(),
+            json_count: 0,
+            filter,
+        }
+    }
+
     fn event(&mut self, w: &mut dyn Write, ev: &Event<'_>) -> io::Result<()> {
         if let Event::ConnectionEnd { conn, .. } = ev {
             self.versions.remove(conn);
@@ -298,24 +330,10 @@ fn decode(a: DecodeArgs) -> io::Result<u8> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut status = EXIT_OK;
-    let mut printer = Printer {
-        format: a.format,
-        verbose: a.verbose,
-        hex: a.hex,
-        summary: Summary::new(TimeFormat::Absolute),
-        decoder: Decoder { forced: a.protocol_version },
-        versions: ctiscope::FastMap::default(),
-        decoded: Decoded::default(),
-        json_count: 0,
-        filter,
-    };
+    let mut printer = Printer::new(&a, filter);
     for input in &inputs {
         let live = input == "-";
-        printer.summary = Summary::new(match a.time {
-            TimeArg::Ad => TimeFormat::Absolute,
-            TimeArg::R => TimeFormat::Relative,
-            TimeArg::E => TimeFormat::Epoch,
-        });
+        printer.summary = Summary::new(time_format(a.time));
         printer.versions.clear();
         if inputs.len() > 1 && a.format == OutFormat::Text {
             writeln!(out, "# {input}")?;
