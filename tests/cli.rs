@@ -231,3 +231,24 @@ fn closed_pipe_ends_quietly() {
     assert!(err.is_empty(), "{err}");
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn parallel_decoding_gives_identical_output() {
+    for capture in
+        ["captures/contact-center.pcapng", "tests/data/multi-connection.pcapng", "captures/faults-lost.pcap"]
+    {
+        for mode in [&[][..], &["-V", "-x"][..], &["-T", "jsonl"][..], &["-T", "json"][..], &["-t", "r"][..]]
+        {
+            let mut one = vec!["decode", "-j", "1", capture];
+            one.extend_from_slice(mode);
+            let (want, _, c1) = ctiscope(&one);
+            // Tiny batches so that several worker threads take part.
+            let mut many = vec!["decode", "-j", "3", "--batch-items", "7", capture];
+            many.extend_from_slice(mode);
+            let (got, _, c2) = ctiscope(&many);
+            assert_eq!(c1, c2);
+            assert!(want == got, "{capture} {mode:?}: -j 3 output differs from -j 1");
+            assert!(!want.is_empty());
+        }
+    }
+}

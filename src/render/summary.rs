@@ -21,7 +21,7 @@ pub enum TimeFormat {
 }
 
 /// Per-capture state of the summary printer.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Summary {
     pub time_format: TimeFormat,
     first_ts: Option<TimestampNs>,
@@ -43,6 +43,22 @@ pub const SUMMARY_FIELDS: &[&str] = &[
     "SystemEventID",
     "ServicesGranted",
 ];
+
+/// The timestamp an event is shown with.
+pub fn event_ts(ev: &Event<'_>) -> TimestampNs {
+    match ev {
+        Event::Connection { ts_ns, .. }
+        | Event::Gap { ts_ns, .. }
+        | Event::Skipped { ts_ns, .. }
+        | Event::Incomplete { ts_ns, .. }
+        | Event::Implausible { ts_ns, .. }
+        | Event::Conflict { ts_ns, .. }
+        | Event::Limit { ts_ns, .. }
+        | Event::ConnectionEnd { ts_ns, .. }
+        | Event::PacketIssue { ts_ns, .. } => *ts_ns,
+        Event::Message { frame, .. } => frame.ts_ns,
+    }
+}
 
 /// Guide maximum message size (header included) for a protocol version.
 pub fn guide_max_message(version: Option<u32>) -> u32 {
@@ -72,24 +88,20 @@ impl Summary {
         }
     }
 
-    fn time(&mut self, ts: TimestampNs) -> String {
+    /// Relative times count from the first timestamp given to [`Summary::set_first_ts`]
+    /// (or to `write_event`); until then from the line's own time.
+    fn time(&self, ts: TimestampNs) -> String {
         match self.time_format {
             TimeFormat::Absolute => time::format_utc(ts, 6),
             TimeFormat::Relative => {
-                let first = *self.first_ts.get_or_insert(ts);
+                let first = self.first_ts.unwrap_or(ts);
                 time::format_seconds(ts - first, 6)
             }
             TimeFormat::Epoch => time::format_seconds(ts, 6),
         }
     }
 
-    fn prefix(
-        &mut self,
-        w: &mut dyn Write,
-        frame: u64,
-        ts: TimestampNs,
-        flow: Option<&Flow>,
-    ) -> io::Result<()> {
+    fn prefix(&self, w: &mut dyn Write, frame: u64, ts: TimestampNs, flow: Option<&Flow>) -> io::Result<()> {
         let t = self.time(ts);
         write!(w, "{frame:>6} {t} ")?;
         if let Some(f) = flow {
@@ -99,8 +111,10 @@ impl Summary {
     }
 
     /// Write a decoded message as one line: the type and the fields a user scans for.
+    /// Takes `&self` so that worker threads can render messages in parallel: call
+    /// [`Summary::set_first_ts`] in capture order first when times are relative.
     pub fn write_message(
-        &mut self,
+        &self,
         w: &mut dyn Write,
         flow: &Flow,
         frame: &crate::cti::framing::Frame<'_>,
@@ -129,6 +143,7 @@ impl Summary {
 
     /// Write one event as one line.
     pub fn write_event(&mut self, w: &mut dyn Write, ev: &Event<'_>) -> io::Result<()> {
+        self.set_first_ts(event_ts(ev));
         match ev {
             Event::Connection { conn, client, server, start, detection, frame, ts_ns } => {
                 self.prefix(w, *frame, *ts_ns, None)?;

@@ -339,6 +339,13 @@ pub struct DecodeArgs {
     /// Decode with this protocol version instead of the one from OPEN_REQ or inference.
     #[arg(long, value_name = "N")]
     pub protocol_version: Option<u32>,
+    /// Decoding threads (0: one per core). The output is identical whatever the number;
+    /// stdin and the message filters decode on one thread.
+    #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 0)]
+    pub jobs: usize,
+    /// Messages per batch handed to a decoding thread (tests use small batches).
+    #[arg(long, hide = true, default_value_t = 8192)]
+    pub batch_items: usize,
     /// Only messages naming this call in a call identifier field (ConnectionCallID,
     /// NewConnectionCallID, PrimaryCallID, ...; not RouterCallKeyCallID).
     #[arg(long, value_name = "ID")]

@@ -170,10 +170,7 @@ pub fn decode(a: DecodeArgs) -> io::Result<u8> {
     let res = live::run(&mut cap, &settings, limits(&a.input), stop, writer.as_mut(), &mut |ev| match ev {
         LiveEvent::Pipeline(ev) => printer.event(&mut out, ev),
         LiveEvent::KernelDrops { dropped, frame, ts_ns } => {
-            if a.format == OutFormat::Json {
-                out.write_all(if printer.json_count == 0 { b"[\n" } else { b",\n" })?;
-            }
-            printer.json_count += 1;
+            out.write_all(printer.next_sep())?;
             write_drops(&mut out, a.format, a.time, &mut first_ts, dropped, frame, ts_ns)?;
             if a.format == OutFormat::Jsonl {
                 writeln!(out)?;

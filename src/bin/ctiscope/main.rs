@@ -4,6 +4,7 @@ mod analysis_cmd;
 mod args;
 mod corpus_cmd;
 mod live_cmd;
+mod parallel;
 mod synth_cmd;
 
 use args::{Cli, Command, DecodeArgs, InputArgs, OutFormat, SpecArgs, TimeArg};
@@ -143,7 +144,7 @@ impl Filter {
         Ok(Filter { call: a.call, agent: a.agent.clone(), types, session: a.session })
     }
 
-    fn is_active(&self) -> bool {
+    pub(crate) fn is_active(&self) -> bool {
         self.call.is_some() || self.agent.is_some() || !self.types.is_empty() || self.session.is_some()
     }
 
@@ -205,13 +206,13 @@ pub(crate) struct Printer {
     format: OutFormat,
     verbose: bool,
     hex: bool,
-    summary: Summary,
-    decoder: Decoder,
-    versions: ctiscope::FastMap<ConnId, VersionState>,
+    pub(crate) summary: Summary,
+    pub(crate) decoder: Decoder,
+    pub(crate) versions: ctiscope::FastMap<ConnId, VersionState>,
     decoded: Decoded,
     /// Objects written so far in the current `-T json` array.
     json_count: u64,
-    filter: Filter,
+    pub(crate) filter: Filter,
 }
 
 /// The time column format asked for with `-t`.
@@ -238,41 +239,36 @@ impl Printer {
         }
     }
 
+    pub(crate) fn style(&self) -> Style {
+        Style { format: self.format, verbose: self.verbose, hex: self.hex }
+    }
+
+    /// Separator before the next `-T json` array element.
+    pub(crate) fn next_sep(&mut self) -> &'static [u8] {
+        let sep: &'static [u8] = match (self.format, self.json_count) {
+            (OutFormat::Json, 0) => b"[\n",
+            (OutFormat::Json, _) => b",\n",
+            _ => b"",
+        };
+        self.json_count += 1;
+        sep
+    }
+
     fn event(&mut self, w: &mut dyn Write, ev: &Event<'_>) -> io::Result<()> {
         if let Event::ConnectionEnd { conn, .. } = ev {
             self.versions.remove(conn);
         }
+        self.summary.set_first_ts(ctiscope::render::summary::event_ts(ev));
         if let Event::Message { flow, version, frame } = ev {
             let st = self.versions.entry(flow.conn).or_default();
             self.decoder.decode_into(frame.bytes, *version, st, &mut self.decoded);
-            let d = &self.decoded;
-            if self.filter.is_active() && !self.filter.message(flow.conn, frame.msg_type, frame.bytes, d) {
+            if self.filter.is_active()
+                && !self.filter.message(flow.conn, frame.msg_type, frame.bytes, &self.decoded)
+            {
                 return Ok(());
             }
-            let format = self.format;
-            match format {
-                OutFormat::Text => {
-                    if self.verbose {
-                        tree::write_tree(w, flow, frame, d)?;
-                    } else {
-                        self.summary.write_message(w, flow, frame, d)?;
-                    }
-                    if self.hex {
-                        hex::write_hex(w, frame.bytes, if self.verbose { "    " } else { "" })?;
-                    }
-                    if self.verbose || self.hex {
-                        writeln!(w)?;
-                    }
-                }
-                OutFormat::Json | OutFormat::Jsonl => {
-                    json_sep(w, self.format, &mut self.json_count)?;
-                    json::write_message(w, flow, frame, d)?;
-                    if self.format == OutFormat::Jsonl {
-                        writeln!(w)?;
-                    }
-                }
-            }
-            return Ok(());
+            let sep = self.next_sep();
+            return render_message(&self.style(), &self.summary, w, sep, flow, frame, &self.decoded);
         }
         if !self.filter.event(event_conn(ev)) {
             return Ok(());
@@ -286,7 +282,8 @@ impl Printer {
                 Ok(())
             }
             OutFormat::Json | OutFormat::Jsonl => {
-                json_sep(w, self.format, &mut self.json_count)?;
+                let sep = self.next_sep();
+                w.write_all(sep)?;
                 events::write_event_json(w, ev)?;
                 if self.format == OutFormat::Jsonl {
                     writeln!(w)?;
@@ -304,12 +301,47 @@ impl Printer {
     }
 }
 
-/// Separator before a `-T json` array element (and the opening bracket).
-fn json_sep(w: &mut dyn Write, format: OutFormat, count: &mut u64) -> io::Result<()> {
-    if format == OutFormat::Json {
-        w.write_all(if *count == 0 { b"[\n" } else { b",\n" })?;
+/// How messages are shown.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Style {
+    pub format: OutFormat,
+    pub verbose: bool,
+    pub hex: bool,
+}
+
+/// Render one decoded message in the chosen style; `sep` goes before a JSON element.
+/// Needs no mutable state, so worker threads render messages in parallel (`-j`).
+pub(crate) fn render_message(
+    style: &Style,
+    summary: &Summary,
+    w: &mut dyn Write,
+    sep: &[u8],
+    flow: &ctiscope::pipeline::Flow,
+    frame: &ctiscope::cti::framing::Frame<'_>,
+    d: &Decoded,
+) -> io::Result<()> {
+    match style.format {
+        OutFormat::Text => {
+            if style.verbose {
+                tree::write_tree(w, flow, frame, d)?;
+            } else {
+                summary.write_message(w, flow, frame, d)?;
+            }
+            if style.hex {
+                hex::write_hex(w, frame.bytes, if style.verbose { "    " } else { "" })?;
+            }
+            if style.verbose || style.hex {
+                writeln!(w)?;
+            }
+        }
+        OutFormat::Json | OutFormat::Jsonl => {
+            w.write_all(sep)?;
+            json::write_message(w, flow, frame, d)?;
+            if style.format == OutFormat::Jsonl {
+                writeln!(w)?;
+            }
+        }
     }
-    *count += 1;
     Ok(())
 }
 
@@ -338,19 +370,28 @@ fn decode(a: DecodeArgs) -> io::Result<u8> {
         if inputs.len() > 1 && a.format == OutFormat::Text {
             writeln!(out, "# {input}")?;
         }
-        let mut write_err: Option<io::Error> = None;
-        let res = pipeline::run_path(input, &settings, &mut |ev| {
-            if write_err.is_some() {
-                return;
+        let jobs = match a.jobs {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let res = if parallel::usable(jobs, input, &printer) {
+            parallel::decode_file(input, &settings, &mut printer, jobs, a.batch_items, &mut out)?
+        } else {
+            let mut write_err: Option<io::Error> = None;
+            let res = pipeline::run_path(input, &settings, &mut |ev| {
+                if write_err.is_some() {
+                    return;
+                }
+                let r = printer.event(&mut out, &ev).and_then(|_| if live { out.flush() } else { Ok(()) });
+                if let Err(e) = r {
+                    write_err = Some(e);
+                }
+            });
+            if let Some(e) = write_err {
+                return Err(e);
             }
-            let r = printer.event(&mut out, &ev).and_then(|_| if live { out.flush() } else { Ok(()) });
-            if let Err(e) = r {
-                write_err = Some(e);
-            }
-        });
-        if let Some(e) = write_err {
-            return Err(e);
-        }
+            res.map(|_| ())
+        };
         if let Err(e) = res {
             out.flush()?;
             eprintln!("ctiscope: error: {e}");
