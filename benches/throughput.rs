@@ -59,7 +59,7 @@ fn child(mode: &str, path: &str) {
             let mut d = Decoded::default();
             let mut versions: ctiscope::FastMap<u32, VersionState> = Default::default();
             let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::sink());
-            let mut summary = Summary::default();
+            let summary = Summary::default();
             let mut sink = |ev: Event<'_>| {
                 if let Event::Message { flow, version, frame } = &ev {
                     messages += 1;
