@@ -1,40 +1,23 @@
-//! Throughput and peak-memory benchmark of the pipeline stages over a large synthetic capture.
+//! Throughput and peak-memory benchmark: ctiscope's stages and commands, the floor (reading
+//! the file), and tshark on the same capture when it is installed.
 //!
-//! `cargo bench --bench throughput` (env: `CTISCOPE_BENCH_SIZE`, default `1G`;
-//! `CTISCOPE_BENCH_CAPTURE=path` to use an existing capture; `CTISCOPE_BENCH_RUNS`, default 3).
-//! The capture is made once with `ctiscope synth --size ...` into `target/bench-data/`.
-//! Each mode runs in a child process (so its peak RSS is its own), several times; the table
-//! reports the median. Output: a Markdown table on stdout.
+//! `cargo bench --bench throughput` (environment: `CTISCOPE_BENCH_SIZE`, default `1G`;
+//! `CTISCOPE_BENCH_CAPTURE=path` to use an existing capture; `CTISCOPE_BENCH_RUNS`, default 3;
+//! `CTISCOPE_BENCH_TSHARK_SIZE`, default `64M`: tshark's JSON output is slow, so tshark runs on
+//! a smaller capture made with the same generator and seed, and MB/s compare fairly).
+//! The captures are made once with `ctiscope synth --seed 1 --size ...` into
+//! `target/bench-data/`. Every mode runs as its own process (so its peak RSS is its own) with
+//! output to /dev/null, several times; the table reports the median time. Output: a Markdown
+//! table on stdout, the one the README quotes.
 
 use ctiscope::cti::decode::{Decoded, Decoder, VersionState};
 use ctiscope::pipeline::{Event, Pipeline, Settings};
-use ctiscope::render::{json, summary::Summary};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
-const MODES: &[(&str, &str)] = &[
-    ("floor", "read the memory-mapped file once"),
-    ("capture", "capture parsing only (pcap records)"),
-    ("frame", "capture + link/IP/TCP + reassembly + CTI framing"),
-    ("decode", "... + full decode of every message, no output"),
-    ("summary", "... + summary lines to a sink"),
-    ("jsonl", "... + JSON Lines to a sink"),
-];
-
-fn peak_rss_kb() -> u64 {
-    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    s.lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Run one mode in this process; prints "messages seconds peak_kb".
+/// In-process stages, run as `--child MODE PATH`.
 fn child(mode: &str, path: &str) {
-    let t = Instant::now();
     let mut messages = 0u64;
     match mode {
         "floor" => {
@@ -53,13 +36,11 @@ fn child(mode: &str, path: &str) {
             })
             .unwrap();
         }
-        _ => {
+        "frame" | "decode" => {
             let mut p = Pipeline::new(Settings::default());
             let decoder = Decoder::default();
             let mut d = Decoded::default();
             let mut versions: ctiscope::FastMap<u32, VersionState> = Default::default();
-            let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::sink());
-            let summary = Summary::default();
             let mut sink = |ev: Event<'_>| {
                 if let Event::Message { flow, version, frame } = &ev {
                     messages += 1;
@@ -69,44 +50,42 @@ fn child(mode: &str, path: &str) {
                     }
                     let st = versions.entry(flow.conn).or_default();
                     decoder.decode_into(frame.bytes, *version, st, &mut d);
-                    match mode {
-                        "summary" => summary.write_message(&mut out, flow, frame, &d).unwrap(),
-                        "jsonl" => {
-                            json::write_message(&mut out, flow, frame, &d).unwrap();
-                            out.write_all(b"\n").unwrap();
-                        }
-                        _ => {
-                            std::hint::black_box(d.fields.len());
-                        }
-                    }
+                    std::hint::black_box(d.fields.len());
                 }
             };
             ctiscope::capture::read_path(path, &mut |pkt| p.packet(pkt, &mut sink)).unwrap();
             p.finish(&mut sink);
-            out.flush().unwrap();
         }
+        other => panic!("unknown mode {other}"),
     }
-    println!("{messages} {} {}", t.elapsed().as_secs_f64(), peak_rss_kb());
+    println!("{messages}");
 }
 
-fn capture_path(root: &Path) -> PathBuf {
-    if let Ok(p) = std::env::var("CTISCOPE_BENCH_CAPTURE") {
-        return PathBuf::from(p);
-    }
-    let size = std::env::var("CTISCOPE_BENCH_SIZE").unwrap_or_else(|_| "1G".into());
+/// Run a command with stdout to /dev/null; (seconds, peak RSS in KiB).
+fn measured(cmd: &mut Command) -> (f64, u64) {
+    let t = Instant::now();
+    // Waited for with wait4 below (to read the child's own peak RSS), not with Child::wait.
+    #[allow(clippy::zombie_processes)]
+    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+    let mut status = 0;
+    // SAFETY: plain wait4 on our own child; rusage is written by the kernel.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
+    let secs = t.elapsed().as_secs_f64();
+    assert!(r > 0 && libc::WIFEXITED(status), "{cmd:?} did not finish");
+    let code = libc::WEXITSTATUS(status);
+    assert!(code == 0 || code == 1, "{cmd:?} exited with {code}");
+    (secs, ru.ru_maxrss as u64)
+}
+
+fn synth(root: &Path, size: &str) -> PathBuf {
     let dir = root.join("target/bench-data");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("synth-{size}.pcap"));
     if !path.exists() {
-        let bin = root.join("target/release/ctiscope");
-        let st = Command::new("cargo")
-            .args(["build", "--release", "--bin", "ctiscope"])
-            .current_dir(root)
-            .status();
-        assert!(st.map(|s| s.success()).unwrap_or(false), "cargo build --release");
         let tmp = path.with_extension("tmp");
-        let st = Command::new(&bin)
-            .args(["synth", "--seed", "1", "--size", &size, "-w"])
+        let st = Command::new(root.join("target/release/ctiscope"))
+            .args(["synth", "--seed", "1", "--size", size, "-w"])
             .arg(&tmp)
             .status()
             .expect("run ctiscope synth");
@@ -114,6 +93,28 @@ fn capture_path(root: &Path) -> PathBuf {
         std::fs::rename(&tmp, &path).unwrap();
     }
     path
+}
+
+fn count_messages(root: &Path, path: &Path) -> u64 {
+    let out =
+        Command::new(std::env::current_exe().unwrap()).args(["--child", "frame"]).arg(path).output().unwrap();
+    let _ = root;
+    String::from_utf8(out.stdout).unwrap().trim().parse().unwrap()
+}
+
+struct Row {
+    mode: String,
+    what: String,
+    bytes: u64,
+    messages: Option<u64>,
+    secs: f64,
+    rss_kb: u64,
+}
+
+fn median_run(runs: usize, mut make: impl FnMut() -> Command) -> (f64, u64) {
+    let mut v: Vec<(f64, u64)> = (0..runs).map(|_| measured(&mut make())).collect();
+    v.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
+    v[v.len() / 2]
 }
 
 fn main() {
@@ -128,37 +129,165 @@ fn main() {
         return;
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let path = capture_path(&root);
+    let st =
+        Command::new("cargo").args(["build", "--release", "--bin", "ctiscope"]).current_dir(&root).status();
+    assert!(st.map(|s| s.success()).unwrap_or(false), "cargo build --release");
+    let bin = root.join("target/release/ctiscope");
+    let path = match std::env::var("CTISCOPE_BENCH_CAPTURE") {
+        Ok(p) => PathBuf::from(p),
+        Err(_) => synth(&root, &std::env::var("CTISCOPE_BENCH_SIZE").unwrap_or_else(|_| "1G".into())),
+    };
     let bytes = std::fs::metadata(&path).unwrap().len();
     let runs: usize = std::env::var("CTISCOPE_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
     let me = std::env::current_exe().unwrap();
-    // Warm the page cache.
-    let _ = std::fs::read(&path).map(|v| v.len());
+    let _ = std::fs::read(&path).map(|v| v.len()); // warm the page cache
+    let messages = count_messages(&root, &path);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut rows = Vec::new();
+    let mut add = |mode: &str, what: &str, bytes: u64, msgs: Option<u64>, r: (f64, u64)| {
+        rows.push(Row {
+            mode: mode.into(),
+            what: what.into(),
+            bytes,
+            messages: msgs,
+            secs: r.0,
+            rss_kb: r.1,
+        });
+    };
+    let p = path.clone();
+    add(
+        "floor",
+        "memory-mapped file read once",
+        bytes,
+        None,
+        median_run(runs, || {
+            let mut c = Command::new(&me);
+            c.args(["--child", "floor"]).arg(&p);
+            c
+        }),
+    );
+    add(
+        "cat",
+        "`cat FILE > /dev/null`",
+        bytes,
+        None,
+        median_run(runs, || {
+            let mut c = Command::new("cat");
+            c.arg(&p);
+            c
+        }),
+    );
+    for (mode, what) in [
+        ("capture", "pcap records only"),
+        ("frame", "capture + link/IP/TCP + reassembly + CTI framing"),
+        ("decode", "... + full decode of every message, no output"),
+    ] {
+        add(
+            mode,
+            what,
+            bytes,
+            Some(messages),
+            median_run(runs, || {
+                let mut c = Command::new(&me);
+                c.args(["--child", mode]).arg(&p);
+                c
+            }),
+        );
+    }
+    let cli: Vec<(&str, &str, Vec<&str>)> = vec![
+        ("check", "`ctiscope check`", vec!["check"]),
+        (
+            "jsonl -j1",
+            "`ctiscope decode -T jsonl -j 1 > /dev/null`",
+            vec!["decode", "-T", "jsonl", "-j", "1"],
+        ),
+        ("summary -j1", "`ctiscope decode -j 1 > /dev/null`", vec!["decode", "-j", "1"]),
+        ("stats", "`ctiscope stats`", vec!["stats"]),
+    ];
+    for (mode, what, a) in &cli {
+        add(
+            mode,
+            what,
+            bytes,
+            Some(messages),
+            median_run(runs, || {
+                let mut c = Command::new(&bin);
+                c.args(a).arg(&p);
+                c
+            }),
+        );
+    }
+    if cores > 1 {
+        let j = cores.to_string();
+        for (mode, what, a) in [
+            (
+                format!("jsonl -j{cores}"),
+                format!("`ctiscope decode -T jsonl -j {cores}`"),
+                vec!["decode", "-T", "jsonl", "-j", &j],
+            ),
+            (format!("summary -j{cores}"), format!("`ctiscope decode -j {cores}`"), vec!["decode", "-j", &j]),
+        ] {
+            add(
+                &mode,
+                &what,
+                bytes,
+                Some(messages),
+                median_run(runs, || {
+                    let mut c = Command::new(&bin);
+                    c.args(&a).arg(&p);
+                    c
+                }),
+            );
+        }
+    }
+    // tshark, on a smaller capture of the same traffic.
+    let tshark_ok =
+        Command::new("tshark").arg("-v").stdout(Stdio::null()).status().is_ok_and(|s| s.success());
+    if tshark_ok {
+        let small =
+            synth(&root, &std::env::var("CTISCOPE_BENCH_TSHARK_SIZE").unwrap_or_else(|_| "64M".into()));
+        let small_bytes = std::fs::metadata(&small).unwrap().len();
+        let small_msgs = count_messages(&root, &small);
+        let _ = std::fs::read(&small);
+        for (mode, what, a) in [
+            ("tshark", "`tshark -n -r FILE` (its fastest dissection: summary lines)", vec!["-n", "-r"]),
+            ("tshark -T json", "`tshark -n -T json -r FILE`", vec!["-n", "-T", "json", "-r"]),
+        ] {
+            add(
+                mode,
+                what,
+                small_bytes,
+                Some(small_msgs),
+                median_run(runs.min(2), || {
+                    let mut c = Command::new("tshark");
+                    c.args(&a).arg(&small);
+                    c
+                }),
+            );
+        }
+        let what = "`ctiscope decode -T jsonl -j 1` on tshark's capture";
+        add(
+            "ctiscope jsonl (same file)",
+            what,
+            small_bytes,
+            Some(small_msgs),
+            median_run(runs, || {
+                let mut c = Command::new(&bin);
+                c.args(["decode", "-T", "jsonl", "-j", "1"]).arg(&small);
+                c
+            }),
+        );
+    }
     println!(
-        "capture: {} ({:.1} MB), {runs} runs per mode, median shown\n",
+        "capture: {} ({:.0} MB, {messages} messages), {runs} runs per mode, median time; {cores} cores\n",
         path.display(),
         bytes as f64 / 1e6
     );
     println!("| mode | what | MB/s | messages/s | peak RSS (MB) |");
     println!("|---|---|---:|---:|---:|");
-    for (mode, what) in MODES {
-        let mut results: Vec<(f64, u64, u64)> = (0..runs)
-            .map(|_| {
-                let out = Command::new(&me).args(["--child", mode]).arg(&path).output().unwrap();
-                assert!(out.status.success(), "{mode}: {}", String::from_utf8_lossy(&out.stderr));
-                let s = String::from_utf8(out.stdout).unwrap();
-                let v: Vec<&str> = s.split_whitespace().collect();
-                (v[1].parse().unwrap(), v[0].parse().unwrap(), v[2].parse().unwrap())
-            })
-            .collect();
-        results.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
-        let (secs, msgs, rss) = results[results.len() / 2];
-        let mbs = bytes as f64 / 1e6 / secs;
-        let mps = if *mode == "floor" || *mode == "capture" {
-            "-".to_string()
-        } else {
-            format!("{:.0}", msgs as f64 / secs)
-        };
-        println!("| {mode} | {what} | {mbs:.0} | {mps} | {:.1} |", rss as f64 / 1024.0);
+    for r in rows {
+        let mbs = r.bytes as f64 / 1e6 / r.secs;
+        let mps = r.messages.map_or("-".to_string(), |m| format!("{:.0}", m as f64 / r.secs));
+        println!("| {} | {} | {mbs:.0} | {mps} | {:.1} |", r.mode, r.what, r.rss_kb as f64 / 1024.0);
     }
 }
