@@ -19,8 +19,8 @@
 //!
 //! Env: `CTISCOPE_HOSTILE_CASES=ooo,conns,...` runs only those cases.
 //!
-//! Run without `--bench` (as `cargo test --all-targets` does), every case is a thousandth of
-//! its size, generated under the build's temporary directory: a quick check that the cases
+//! Run without `--bench` (as `cargo test --all-targets` does), every case is 1/1024 of its
+//! size, generated under the build's temporary directory: a quick check that the cases
 //! still run.
 
 use ctiscope::capture::build::{tcp_frame, Link, TcpSpec};
@@ -259,7 +259,7 @@ fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     // `cargo bench` passes --bench; anything else gets the small smoke run.
     let full = args.iter().any(|a| a == "--bench");
-    let scale = if full { 1 } else { 1000 };
+    let scale = if full { 1 } else { 1024 };
     let dir = if full {
         root.join("target/bench-data/hostile")
     } else {

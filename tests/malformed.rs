@@ -389,7 +389,7 @@ fn giant_message_length_in_sync_resyncs() {
     for (k, line) in m.iter().enumerate() {
         assert!(line.contains(&format!("HEARTBEAT_REQ (5) InvokeID={} len=12", 10 + k)), "{line}");
     }
-    // A larger --max-message-length frames the giant header (as an incomplete message).
+    // check reports the giant header as an error finding.
     let c = ctiscope(&["check"], &p);
     assert_eq!(c.code, 1, "cti-implausible-length is an error");
     assert!(c.out.contains("cti-implausible-length"), "{}", c.out);
