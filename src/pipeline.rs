@@ -191,6 +191,8 @@ struct ConnState {
     client: Side,
     framers: [Framer; 2],
     version: Option<u32>,
+    /// A header over the framer's hard length cap (`max_message_length`) was reported.
+    length_limit_reported: bool,
     /// Last frame and timestamp seen, for events at the connection end.
     last_frame: u64,
     last_ts: TimestampNs,
@@ -227,6 +229,8 @@ pub struct Pipeline {
     tcp: Reassembler,
     conns: crate::FastMap<ConnId, ConnState>,
     reported_linktypes: Vec<u32>,
+    /// The IPv4 fragment budget (`max_fragment_bytes`) was reached and reported.
+    fragment_limit_reported: bool,
     stats: Stats,
     last_frame: u64,
     last_ts: TimestampNs,
@@ -239,6 +243,7 @@ impl Pipeline {
             tcp: Reassembler::new(settings.reassembly.clone()),
             conns: crate::FastMap::default(),
             reported_linktypes: Vec::new(),
+            fragment_limit_reported: false,
             stats: Stats::default(),
             last_frame: 0,
             last_ts: 0,
@@ -255,19 +260,36 @@ impl Pipeline {
         self.stats.packets += 1;
         self.last_frame = pkt.frame;
         self.last_ts = pkt.ts_ns;
-        let Pipeline { settings, net, tcp, conns, stats, reported_linktypes, .. } = self;
+        let Pipeline {
+            settings, net, tcp, conns, stats, reported_linktypes, fragment_limit_reported, ..
+        } = self;
         let res = net.decode(pkt, &mut |seg| {
             stats.tcp_segments += 1;
             tcp.segment(seg, &mut |ev| stream_event(ev, settings, conns, stats, sink));
         });
-        if let Err(issue) = res {
-            if let crate::net::NetIssue::UnsupportedLinktype(lt) = issue {
-                if reported_linktypes.contains(&lt) {
-                    return;
+        match res {
+            Ok(()) => {}
+            Err(crate::net::NetIssue::FragmentLimit) => {
+                // A memory bound like the reassembly limits: named once per capture.
+                if !*fragment_limit_reported {
+                    *fragment_limit_reported = true;
+                    sink(Event::Limit {
+                        conn: None,
+                        setting: "max_fragment_bytes",
+                        frame: pkt.frame,
+                        ts_ns: pkt.ts_ns,
+                    });
                 }
-                reported_linktypes.push(lt);
             }
-            sink(Event::PacketIssue { frame: pkt.frame, ts_ns: pkt.ts_ns, issue: issue.to_string() });
+            Err(issue) => {
+                if let crate::net::NetIssue::UnsupportedLinktype(lt) = issue {
+                    if reported_linktypes.contains(&lt) {
+                        return;
+                    }
+                    reported_linktypes.push(lt);
+                }
+                sink(Event::PacketIssue { frame: pkt.frame, ts_ns: pkt.ts_ns, issue: issue.to_string() });
+            }
         }
     }
 
@@ -302,6 +324,7 @@ fn stream_event(
                 client: Side::A,
                 framers: [new_framer(settings, start), new_framer(settings, start)],
                 version: None,
+                length_limit_reported: false,
                 last_frame: frame,
                 last_ts: ts_ns,
             };
@@ -338,11 +361,10 @@ fn stream_event(
                 return;
             }
             let flow = c.flow(conn, side);
-            let ConnState { framers, version, client, .. } = c;
-            let is_client = side == *client;
-            framers[side.index()].push(offset, data, frame, ts_ns, &mut |fev| {
-                framer_event(fev, flow, is_client, version, ts_ns, stats, sink)
-            });
+            let ConnState { framers, version, client, length_limit_reported, .. } = c;
+            let mut cx = FramerCx { flow, is_client: side == *client, version, length_limit_reported, ts_ns };
+            framers[side.index()]
+                .push(offset, data, frame, ts_ns, &mut |fev| framer_event(fev, &mut cx, stats, sink));
         }
         StreamEvent::Gap { conn, side, offset, len, reason, frame, ts_ns } => {
             let Some(c) = conns.get_mut(&conn) else {
@@ -359,11 +381,9 @@ fn stream_event(
             stats.gaps += 1;
             stats.gap_bytes += len;
             sink(Event::Gap { flow, offset, len, reason, frame, ts_ns });
-            let ConnState { framers, version, client, .. } = c;
-            let is_client = side == *client;
-            framers[side.index()].gap(offset, len, frame, &mut |fev| {
-                framer_event(fev, flow, is_client, version, ts_ns, stats, sink)
-            });
+            let ConnState { framers, version, client, length_limit_reported, .. } = c;
+            let mut cx = FramerCx { flow, is_client: side == *client, version, length_limit_reported, ts_ns };
+            framers[side.index()].gap(offset, len, frame, &mut |fev| framer_event(fev, &mut cx, stats, sink));
         }
         StreamEvent::Conflict { conn, side, offset, len, frame, ts_ns } => {
             let Some(c) = conns.get(&conn) else { return };
@@ -463,25 +483,32 @@ fn first_header_type(data: &[u8], from_start: bool, st: &FramingSettings) -> Opt
     })
 }
 
-fn framer_event(
-    fev: FramerEvent<'_>,
+/// What [`framer_event`] needs of the connection and direction a framer belongs to.
+struct FramerCx<'a> {
     flow: Flow,
     is_client: bool,
-    version: &mut Option<u32>,
+    version: &'a mut Option<u32>,
+    length_limit_reported: &'a mut bool,
     ts_ns: TimestampNs,
+}
+
+fn framer_event(
+    fev: FramerEvent<'_>,
+    cx: &mut FramerCx<'_>,
     stats: &mut Stats,
     sink: &mut dyn FnMut(Event<'_>),
 ) {
+    let (flow, ts_ns) = (cx.flow, cx.ts_ns);
     match fev {
         FramerEvent::Frame(frame) => {
             // OPEN_REQ (type 3): VersionNumber at body offset 4.
-            if is_client && frame.msg_type == 3 && frame.bytes.len() >= HEADER_LEN + 8 {
+            if cx.is_client && frame.msg_type == 3 && frame.bytes.len() >= HEADER_LEN + 8 {
                 let b = &frame.bytes[HEADER_LEN + 4..HEADER_LEN + 8];
-                *version = Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                *cx.version = Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
             }
             stats.messages += 1;
             stats.message_bytes += frame.bytes.len() as u64;
-            sink(Event::Message { flow, version: *version, frame });
+            sink(Event::Message { flow, version: *cx.version, frame });
         }
         FramerEvent::Skipped { offset, len, first_frame, last_frame, reason } => {
             stats.skipped_bytes += len;
@@ -491,7 +518,11 @@ fn framer_event(
             sink(Event::Incomplete { flow, offset, msg_type, have, need, first_frame, last_frame, ts_ns })
         }
         FramerEvent::Implausible { offset, msg_type, length, frame } => {
-            sink(Event::Implausible { flow, offset, msg_type, length, frame, ts_ns })
+            sink(Event::Implausible { flow, offset, msg_type, length, frame, ts_ns });
+            if !*cx.length_limit_reported {
+                *cx.length_limit_reported = true;
+                sink(Event::Limit { conn: Some(flow.conn), setting: "max_message_length", frame, ts_ns });
+            }
         }
     }
 }
@@ -513,9 +544,9 @@ fn finish_conn(
     for side in [Side::A, Side::B] {
         let flow = c.flow(conn, side);
         let is_client = side == c.client;
-        let ConnState { framers, version, .. } = &mut c;
-        framers[side.index()]
-            .finish(frame, ts_ns, &mut |fev| framer_event(fev, flow, is_client, version, ts_ns, stats, sink));
+        let ConnState { framers, version, length_limit_reported, .. } = &mut c;
+        let mut cx = FramerCx { flow, is_client, version, length_limit_reported, ts_ns };
+        framers[side.index()].finish(frame, ts_ns, &mut |fev| framer_event(fev, &mut cx, stats, sink));
     }
     sink(Event::ConnectionEnd { conn, end, frame, ts_ns });
 }
