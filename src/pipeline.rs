@@ -36,6 +36,8 @@ pub struct Settings {
     pub reassembly: ReassemblySettings,
     pub framing: FramingSettings,
     pub net: NetSettings,
+    /// Packet issues reported one by one; beyond it they are counted (`--max-packet-issues`).
+    pub max_packet_issues: u64,
 }
 
 impl Default for Settings {
@@ -46,6 +48,7 @@ impl Default for Settings {
             reassembly: ReassemblySettings::default(),
             framing: FramingSettings::default(),
             net: NetSettings::default(),
+            max_packet_issues: 1000,
         }
     }
 }
@@ -220,6 +223,8 @@ pub struct Stats {
     pub gaps: u64,
     pub gap_bytes: u64,
     pub skipped_bytes: u64,
+    /// Packets that could not be sliced (malformed headers, unsupported link types).
+    pub packet_issues: u64,
 }
 
 /// The whole pipeline: feed packets, get [`Event`]s.
@@ -288,7 +293,19 @@ impl Pipeline {
                     }
                     reported_linktypes.push(lt);
                 }
-                sink(Event::PacketIssue { frame: pkt.frame, ts_ns: pkt.ts_ns, issue: issue.to_string() });
+                stats.packet_issues += 1;
+                // A capture of garbage would otherwise print a line per packet: the first
+                // ones are shown, then the setting is named once and the rest only counted.
+                if stats.packet_issues <= settings.max_packet_issues {
+                    sink(Event::PacketIssue { frame: pkt.frame, ts_ns: pkt.ts_ns, issue: issue.to_string() });
+                } else if stats.packet_issues == settings.max_packet_issues + 1 {
+                    sink(Event::Limit {
+                        conn: None,
+                        setting: "max_packet_issues",
+                        frame: pkt.frame,
+                        ts_ns: pkt.ts_ns,
+                    });
+                }
             }
         }
     }

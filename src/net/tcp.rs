@@ -83,6 +83,10 @@ pub struct ReassemblySettings {
     /// Separate out-of-order chunks buffered per direction before the oldest hole is
     /// skipped (bounds the bookkeeping for many tiny, scattered segments).
     pub max_chunks_per_direction: usize,
+    /// Out-of-order bytes buffered across all connections (`--max-buffered-total`): when
+    /// exceeded, the direction that adds more has its holes declared gaps at once. Bounds
+    /// memory whatever the number of connections.
+    pub max_buffered_total: usize,
 }
 
 impl Default for ReassemblySettings {
@@ -92,6 +96,7 @@ impl Default for ReassemblySettings {
             max_connections: 65_536,
             retransmit_window: 64 << 10,
             max_chunks_per_direction: 16_384,
+            max_buffered_total: 256 << 20,
         }
     }
 }
@@ -211,6 +216,10 @@ pub struct ReassemblyStats {
     pub ignored_after_close: u64,
     /// Connections evicted because of `max_connections`.
     pub evicted: u64,
+    /// Out-of-order bytes buffered right now, across all connections.
+    pub buffered_now: usize,
+    /// `max_buffered_total` was reached (reported once per capture).
+    pub total_limit_reported: bool,
 }
 
 /// The unordered address pair of a connection (smaller address first).
@@ -508,6 +517,7 @@ fn ctx<'o, 'f>(
         ts_ns,
         max_buffered: settings.max_buffered_per_direction,
         max_chunks: settings.max_chunks_per_direction,
+        max_total: settings.max_buffered_total,
         window: settings.retransmit_window,
         stats,
         out,
@@ -555,6 +565,10 @@ fn process(
                 conn.limit_chunks_reported = true;
                 limit(&mut cx, "max_chunks_per_direction");
             }
+            if dir.over_total(&cx) && !cx.stats.total_limit_reported {
+                cx.stats.total_limit_reported = true;
+                limit_capture(&mut cx, "max_buffered_total");
+            }
             dir.limits(&mut cx);
             dir.check_acked(&mut cx);
         }
@@ -586,4 +600,10 @@ fn process(
 fn limit(cx: &mut Ctx<'_, '_>, setting: &'static str) {
     let (conn, frame, ts_ns) = (Some(cx.conn), cx.frame, cx.ts_ns);
     (cx.out)(StreamEvent::Limit { conn, setting, frame, ts_ns });
+}
+
+/// A capture-wide limit (no connection named).
+fn limit_capture(cx: &mut Ctx<'_, '_>, setting: &'static str) {
+    let (frame, ts_ns) = (cx.frame, cx.ts_ns);
+    (cx.out)(StreamEvent::Limit { conn: None, setting, frame, ts_ns });
 }

@@ -246,6 +246,9 @@ pub struct InputArgs {
     /// Out-of-order bytes buffered per TCP direction before a missing segment is declared a gap.
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
     pub max_buffered: usize,
+    /// Out-of-order bytes buffered across all connections; beyond it, holes are declared gaps.
+    #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]
+    pub max_buffered_total: usize,
     /// TCP connections tracked at once; beyond it the least recently active is dropped.
     #[arg(long, value_name = "N", default_value_t = 65_536)]
     pub max_connections: usize,

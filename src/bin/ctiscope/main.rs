@@ -77,6 +77,7 @@ fn settings(a: &InputArgs) -> Settings {
     s.heuristics = !a.no_heuristics;
     s.reassembly.max_buffered_per_direction = a.max_buffered;
     s.reassembly.max_connections = a.max_connections;
+    s.reassembly.max_buffered_total = a.max_buffered_total;
     s.framing.hard_max_length = a.max_message_length;
     s
 }

@@ -13,6 +13,7 @@ pub(super) struct Ctx<'o, 'f> {
     pub ts_ns: TimestampNs,
     pub max_buffered: usize,
     pub max_chunks: usize,
+    pub max_total: usize,
     pub window: usize,
     pub stats: &'o mut ReassemblyStats,
     pub out: &'o mut (dyn FnMut(StreamEvent<'_>) + 'f),
@@ -272,6 +273,7 @@ impl Dir {
             Src::Bytes(b) => {
                 cx.stats.out_of_order_segments += 1;
                 self.buf_bytes += b.len();
+                cx.stats.buffered_now += b.len();
                 let mark = |at| Mark { at, frame: cx.frame, ts_ns: cx.ts_ns };
                 // Append to the chunk that ends right here, if any.
                 if let Some((&cs, Chunk::Bytes { data, marks })) = self.buf.range_mut(..pos).next_back() {
@@ -338,6 +340,7 @@ impl Dir {
             match entry.remove() {
                 Chunk::Bytes { data, marks } => {
                     self.buf_bytes -= data.len();
+                    cx.stats.buffered_now -= data.len();
                     for (i, m) in marks.iter().enumerate() {
                         let to = marks.get(i + 1).map_or(data.len(), |n| n.at);
                         let off = start + m.at as u64;
@@ -376,9 +379,14 @@ impl Dir {
         (self.buf_bytes > cx.max_buffered, self.buf.len() > cx.max_chunks)
     }
 
+    /// The capture-wide budget is exceeded and this direction holds buffered bytes.
+    pub fn over_total(&self, cx: &Ctx<'_, '_>) -> bool {
+        cx.stats.buffered_now > cx.max_total && self.buf_bytes > 0
+    }
+
     /// Skips holes while the buffer is over its limits.
     pub fn limits(&mut self, cx: &mut Ctx<'_, '_>) {
-        while self.over_limits(cx) != (false, false) {
+        while self.over_limits(cx) != (false, false) || self.over_total(cx) {
             let before = (self.next, self.buf.len());
             self.skip_hole(u64::MAX, GapReason::BufferLimit, cx);
             if (self.next, self.buf.len()) == before {
