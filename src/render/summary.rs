@@ -44,6 +44,77 @@ pub const SUMMARY_FIELDS: &[&str] = &[
     "ServicesGranted",
 ];
 
+/// Append `addr:port` (`[v6]:port`) without the formatting machinery for IPv4.
+fn push_addr(b: &mut Vec<u8>, a: &std::net::SocketAddr) {
+    match a {
+        std::net::SocketAddr::V4(v4) => {
+            let mut num = itoa::Buffer::new();
+            for (i, o) in v4.ip().octets().iter().enumerate() {
+                if i > 0 {
+                    b.push(b'.');
+                }
+                b.extend_from_slice(num.format(*o).as_bytes());
+            }
+            b.push(b':');
+            b.extend_from_slice(num.format(v4.port()).as_bytes());
+        }
+        v6 => {
+            let _ = write!(b, "{v6}");
+        }
+    }
+}
+
+/// Where each of [`SUMMARY_FIELDS`] is found in a message type: the index of a fixed field,
+/// or a floating tag. Computed once per message layout.
+#[derive(Clone, Copy)]
+enum Slot {
+    Absent,
+    Fixed(usize),
+    Floating(u16),
+}
+
+fn summary_slots(spec: &'static spec::MessageSpec) -> &'static [Slot] {
+    static PLANS: std::sync::OnceLock<Vec<Vec<Slot>>> = std::sync::OnceLock::new();
+    let plans = PLANS.get_or_init(|| {
+        let max = spec::messages().iter().map(|m| m.id).max().unwrap_or(0) as usize;
+        let mut v = vec![Vec::new(); max + 1];
+        for m in spec::messages() {
+            v[m.id as usize] = SUMMARY_FIELDS
+                .iter()
+                .map(|name| {
+                    if let Some(i) = m.fixed.iter().position(|f| f.name == *name) {
+                        Slot::Fixed(i)
+                    } else if let Some(t) = m.floating.iter().find(|f| f.name == *name).and_then(|f| f.tag) {
+                        Slot::Floating(t)
+                    } else {
+                        Slot::Absent
+                    }
+                })
+                .collect();
+        }
+        v
+    });
+    &plans[spec.id as usize]
+}
+
+/// The decoded field for summary slot `slot`, if the message has it.
+fn summary_field(d: &crate::cti::decode::Decoded, slot: usize) -> Option<&crate::cti::decode::Field> {
+    use crate::cti::decode::Part;
+    let Some(spec) = d.spec else {
+        return d.field(SUMMARY_FIELDS[slot]);
+    };
+    match summary_slots(spec)[slot] {
+        Slot::Absent => None,
+        // Fixed fields come first, in layout order; a field cut short is raw but present.
+        Slot::Fixed(i) => match d.fields.get(i) {
+            Some(f) if f.part == Part::Fixed && f.name == SUMMARY_FIELDS[slot] => Some(f),
+            // A layout shifted by a field its version lacks: look the field up by name.
+            _ => d.field(SUMMARY_FIELDS[slot]),
+        },
+        Slot::Floating(t) => d.fields.iter().find(|f| f.part == Part::Floating && f.tag == Some(t)),
+    }
+}
+
 /// The timestamp an event is shown with.
 pub fn event_ts(ev: &Event<'_>) -> TimestampNs {
     match ev {
@@ -120,25 +191,70 @@ impl Summary {
         frame: &crate::cti::framing::Frame<'_>,
         d: &crate::cti::decode::Decoded,
     ) -> io::Result<()> {
-        self.prefix(w, frame.last_frame, frame.ts_ns, Some(flow))?;
-        write!(w, "{}", type_label(frame.msg_type))?;
-        for name in SUMMARY_FIELDS {
-            if let Some(f) = d.field(name) {
-                write!(w, " {name}={}", crate::render::value::short(f, frame.bytes))?;
+        thread_local! {
+            static LINE: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(512));
+        }
+        LINE.with(|cell| {
+            let mut b = cell.borrow_mut();
+            b.clear();
+            self.push_message(&mut b, flow, frame, d);
+            w.write_all(&b)
+        })
+    }
+
+    /// The message line, appended to `b` (built in a byte buffer: no formatting machinery
+    /// per field on the hot path).
+    fn push_message(
+        &self,
+        b: &mut Vec<u8>,
+        flow: &Flow,
+        frame: &crate::cti::framing::Frame<'_>,
+        d: &crate::cti::decode::Decoded,
+    ) {
+        use crate::render::value::push_short;
+        let mut num = itoa::Buffer::new();
+        let n = num.format(frame.last_frame);
+        b.extend(std::iter::repeat_n(b' ', 6usize.saturating_sub(n.len())));
+        b.extend_from_slice(n.as_bytes());
+        b.push(b' ');
+        self.push_time(b, frame.ts_ns);
+        b.push(b' ');
+        push_addr(b, &flow.src);
+        b.extend_from_slice(" → ".as_bytes());
+        push_addr(b, &flow.dst);
+        b.push(b' ');
+        b.extend_from_slice(d.type_name().unwrap_or("UNKNOWN").as_bytes());
+        b.extend_from_slice(b" (");
+        b.extend_from_slice(num.format(frame.msg_type).as_bytes());
+        b.push(b')');
+        for (slot, name) in SUMMARY_FIELDS.iter().enumerate() {
+            if let Some(f) = summary_field(d, slot) {
+                b.push(b' ');
+                b.extend_from_slice(name.as_bytes());
+                b.push(b'=');
+                push_short(b, f, frame.bytes);
             }
         }
-        write!(w, " len={}", frame.bytes.len())?;
+        b.extend_from_slice(b" len=");
+        b.extend_from_slice(num.format(frame.bytes.len()).as_bytes());
         if !d.anomalies.is_empty() {
             // The last kept anomaly stands for the dropped ones when there were too many.
             let marker = usize::from(d.anomalies_dropped > 0);
             let n = d.anomalies.len() - marker + d.anomalies_dropped as usize;
-            write!(w, " [{n} anomal{}: {}", if n == 1 { "y" } else { "ies" }, d.anomalies[0].code)?;
+            let _ = write!(b, " [{n} anomal{}: {}", if n == 1 { "y" } else { "ies" }, d.anomalies[0].code);
             if n > 1 {
-                write!(w, ", …")?;
+                b.extend_from_slice(", …".as_bytes());
             }
-            write!(w, "]")?;
+            b.push(b']');
         }
-        writeln!(w)
+        b.push(b'\n');
+    }
+
+    fn push_time(&self, b: &mut Vec<u8>, ts: TimestampNs) {
+        match self.time_format {
+            TimeFormat::Absolute => time::push_utc(b, ts, 6),
+            _ => b.extend_from_slice(self.time(ts).as_bytes()),
+        }
     }
 
     /// Write one event as one line.

@@ -33,6 +33,43 @@ pub fn format_utc(ts_ns: TimestampNs, digits: u32) -> String {
     out
 }
 
+/// Append `2024-05-01 10:00:00.123456` (as [`format_utc`]) to a byte buffer.
+pub fn push_utc(b: &mut Vec<u8>, ts_ns: TimestampNs, digits: u32) {
+    let ((y, mo, d), h, mi, s, n) = split(ts_ns);
+    if !(0..=9999).contains(&y) {
+        b.extend_from_slice(format_utc(ts_ns, digits).as_bytes());
+        return;
+    }
+    let two = |b: &mut Vec<u8>, v: u32| {
+        b.push(b'0' + (v / 10) as u8);
+        b.push(b'0' + (v % 10) as u8);
+    };
+    let y = y as u32;
+    two(b, y / 100);
+    two(b, y % 100);
+    b.push(b'-');
+    two(b, mo);
+    b.push(b'-');
+    two(b, d);
+    b.push(b' ');
+    two(b, h);
+    b.push(b':');
+    two(b, mi);
+    b.push(b':');
+    two(b, s);
+    let digits = digits.min(9);
+    if digits > 0 {
+        b.push(b'.');
+        let mut v = n / 10u32.pow(9 - digits);
+        let start = b.len();
+        for _ in 0..digits {
+            b.push(b'0' + (v % 10) as u8);
+            v /= 10;
+        }
+        b[start..].reverse();
+    }
+}
+
 /// RFC 3339 with nanoseconds: `2024-05-01T10:00:00.123456789Z`.
 pub fn format_rfc3339(ts_ns: TimestampNs) -> String {
     let ((y, mo, d), h, mi, s, n) = split(ts_ns);
@@ -69,6 +106,13 @@ mod tests {
         assert_eq!(format_utc(-1, 9), "1969-12-31 23:59:59.999999999");
         assert_eq!(format_seconds(1_500_000_000, 6), "1.500000");
         assert_eq!(format_seconds(-2_000_000, 3), "-0.002");
+        for ts in [0i64, 1_709_210_096_789_000_000, -1, 253_402_300_799_999_999_999i128 as i64 / 1000] {
+            for digits in [0, 3, 6, 9] {
+                let mut b = Vec::new();
+                push_utc(&mut b, ts, digits);
+                assert_eq!(String::from_utf8(b).unwrap(), format_utc(ts, digits));
+            }
+        }
     }
 
     #[test]

@@ -96,6 +96,40 @@ pub fn display(f: &Field, frame: &[u8]) -> String {
     }
 }
 
+/// Append the short display of a field (as [`short`]) to a byte buffer; numbers, names and
+/// text are written without intermediate strings.
+pub fn push_short(b: &mut Vec<u8>, f: &Field, frame: &[u8]) {
+    if let (Some(t), Some(n)) = (f.values, as_u32(f.value)) {
+        match t.kind {
+            ValueKind::Mask => {
+                let mut first = true;
+                for e in t.entries.iter().filter(|e| e.0 != 0 && n & e.0 == e.0) {
+                    if !first {
+                        b.push(b'|');
+                    }
+                    first = false;
+                    b.extend_from_slice(e.1.as_bytes());
+                }
+                if !first {
+                    return;
+                }
+            }
+            _ => {
+                if let Some(name) = t.name_of(n) {
+                    b.extend_from_slice(name.as_bytes());
+                    return;
+                }
+            }
+        }
+    }
+    match f.value {
+        Value::Unsigned(n) => b.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+        Value::Signed(n) => b.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+        Value::Text { start, len } => b.extend_from_slice(range_str(frame, (start, len)).as_bytes()),
+        _ => b.extend_from_slice(short(f, frame).as_bytes()),
+    }
+}
+
 /// Short display for summary lines: the name alone for named values.
 pub fn short(f: &Field, frame: &[u8]) -> String {
     if let (Some(t), Some(n)) = (f.values, as_u32(f.value)) {
