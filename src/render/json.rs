@@ -23,8 +23,16 @@ pub fn write_str(w: &mut dyn Write, s: &str) -> io::Result<()> {
 /// Append a JSON string literal: quotes, and escapes for `"`, `\\` and control characters
 /// (non-ASCII UTF-8 passes through as is).
 pub fn push_str(b: &mut Vec<u8>, s: &str) {
-    b.push(b'"');
     let bytes = s.as_bytes();
+    // Most strings need no escape: check in one simple pass, then copy.
+    if bytes.iter().all(|&c| c >= 0x20 && c != b'"' && c != b'\\' && c != 0x7f) {
+        b.reserve(bytes.len() + 2);
+        b.push(b'"');
+        b.extend_from_slice(bytes);
+        b.push(b'"');
+        return;
+    }
+    b.push(b'"');
     let mut start = 0;
     for (i, &c) in bytes.iter().enumerate() {
         let esc: &[u8] = match c {
@@ -48,6 +56,14 @@ pub fn push_str(b: &mut Vec<u8>, s: &str) {
         start = i + 1;
     }
     b.extend_from_slice(&bytes[start..]);
+    b.push(b'"');
+}
+
+/// Append a name from the spec tables (field, tag, value, group names): they are checked by
+/// a test to need no escaping, so they are copied as they are.
+fn push_name(b: &mut Vec<u8>, s: &'static str) {
+    b.push(b'"');
+    b.extend_from_slice(s.as_bytes());
     b.push(b'"');
 }
 
@@ -121,14 +137,14 @@ fn push_named(b: &mut Vec<u8>, t: &ValueTable, n: u32) -> bool {
                     b.push(b',');
                 }
                 first = false;
-                push_str(b, e.1);
+                push_name(b, e.1);
             }
             b.push(b']');
             true
         }
         _ => match t.name_of(n) {
             Some(name) => {
-                push_str(b, name);
+                push_name(b, name);
                 true
             }
             None => false,
@@ -137,19 +153,19 @@ fn push_named(b: &mut Vec<u8>, t: &ValueTable, n: u32) -> bool {
 }
 
 /// `"key":` with a preceding comma unless first.
-fn key(b: &mut Vec<u8>, first: &mut bool, k: &str) {
+fn key(b: &mut Vec<u8>, first: &mut bool, k: &'static str) {
     if !*first {
         b.push(b',');
     }
     *first = false;
-    push_str(b, k);
+    push_name(b, k);
     b.push(b':');
 }
 
-/// Append a Display value as a JSON string (addresses).
-fn push_display(b: &mut Vec<u8>, v: &dyn std::fmt::Display) {
+/// Append an address as a JSON string.
+fn push_addr(b: &mut Vec<u8>, a: &std::net::SocketAddr) {
     b.push(b'"');
-    let _ = write!(b, "{v}");
+    value::push_addr(b, a);
     b.push(b'"');
 }
 
@@ -194,9 +210,9 @@ pub fn push_message(b: &mut Vec<u8>, flow: &Flow, frame: &Frame<'_>, d: &Decoded
     b.extend_from_slice(b",\"direction\":\"");
     b.extend_from_slice(flow.dir.as_str().as_bytes());
     b.extend_from_slice(b"\",\"src\":");
-    push_display(b, &flow.src);
+    push_addr(b, &flow.src);
     b.extend_from_slice(b",\"dst\":");
-    push_display(b, &flow.dst);
+    push_addr(b, &flow.dst);
     b.extend_from_slice(b",\"stream_offset\":");
     push_u64(b, frame.offset);
     b.extend_from_slice(b",\"protocol_version\":");
@@ -205,7 +221,7 @@ pub fn push_message(b: &mut Vec<u8>, flow: &Flow, frame: &Frame<'_>, d: &Decoded
     b.extend_from_slice(d.version_source.map_or("assumed", |s| s.as_str()).as_bytes());
     b.extend_from_slice(b"\",\"type\":");
     match d.type_name() {
-        Some(n) => push_str(b, n),
+        Some(n) => push_name(b, n),
         None => b.extend_from_slice(b"null"),
     }
     b.extend_from_slice(b",\"type_id\":");
@@ -249,7 +265,7 @@ pub fn push_message(b: &mut Vec<u8>, flow: &Flow, frame: &Frame<'_>, d: &Decoded
             None => b.extend_from_slice(b"null"),
         }
         b.extend_from_slice(b",\"name\":");
-        push_str(b, f.name);
+        push_name(b, f.name);
         b.extend_from_slice(b",\"offset\":");
         push_u64(b, f.offset as u64);
         b.extend_from_slice(b",\"value\":");
@@ -266,7 +282,7 @@ pub fn push_message(b: &mut Vec<u8>, flow: &Flow, frame: &Frame<'_>, d: &Decoded
         }
         if let Some((g, i)) = f.group {
             b.extend_from_slice(b",\"group\":");
-            push_str(b, g);
+            push_name(b, g);
             b.extend_from_slice(b",\"index\":");
             push_u64(b, i as u64);
         }
@@ -278,10 +294,10 @@ pub fn push_message(b: &mut Vec<u8>, flow: &Flow, frame: &Frame<'_>, d: &Decoded
             b.push(b',');
         }
         b.extend_from_slice(b"{\"code\":");
-        push_str(b, a.code);
+        push_name(b, a.code);
         b.extend_from_slice(b",\"field\":");
         match a.field {
-            Some(f) => push_str(b, f),
+            Some(f) => push_name(b, f),
             None => b.extend_from_slice(b"null"),
         }
         b.extend_from_slice(b",\"offset\":");
@@ -301,6 +317,36 @@ pub fn push_message(b: &mut Vec<u8>, flow: &Flow, frame: &Frame<'_>, d: &Decoded
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every name the spec tables give (copied into JSON without escaping) is safe so.
+    #[test]
+    fn spec_names_need_no_escaping() {
+        use crate::cti::spec;
+        let safe = |s: &str| s.bytes().all(|c| c >= 0x20 && c != b'"' && c != b'\\' && c != 0x7f);
+        for m in spec::messages() {
+            assert!(safe(m.name));
+            for f in m.fixed {
+                assert!(safe(f.name), "{}", f.name);
+            }
+            for f in m.floating {
+                assert!(safe(f.name) && f.group.is_none_or(safe), "{}", f.name);
+            }
+        }
+        for t in spec::tags() {
+            assert!(safe(t.name));
+        }
+        for t in spec::value_tables() {
+            for e in t.entries {
+                assert!(safe(e.1), "{}", e.1);
+            }
+        }
+        for (code, _) in crate::cti::decode::ANOMALY_CODES {
+            assert!(safe(code));
+        }
+        for t in spec::types::MESSAGE_TYPES {
+            assert!(safe(t.name));
+        }
+    }
 
     #[test]
     fn strings_are_escaped_like_serde_json() {

@@ -44,26 +44,6 @@ pub const SUMMARY_FIELDS: &[&str] = &[
     "ServicesGranted",
 ];
 
-/// Append `addr:port` (`[v6]:port`) without the formatting machinery for IPv4.
-fn push_addr(b: &mut Vec<u8>, a: &std::net::SocketAddr) {
-    match a {
-        std::net::SocketAddr::V4(v4) => {
-            let mut num = itoa::Buffer::new();
-            for (i, o) in v4.ip().octets().iter().enumerate() {
-                if i > 0 {
-                    b.push(b'.');
-                }
-                b.extend_from_slice(num.format(*o).as_bytes());
-            }
-            b.push(b':');
-            b.extend_from_slice(num.format(v4.port()).as_bytes());
-        }
-        v6 => {
-            let _ = write!(b, "{v6}");
-        }
-    }
-}
-
 /// Where each of [`SUMMARY_FIELDS`] is found in a message type: the index of a fixed field,
 /// or a floating tag. Computed once per message layout.
 #[derive(Clone, Copy)]
@@ -219,9 +199,9 @@ impl Summary {
         b.push(b' ');
         self.push_time(b, frame.ts_ns);
         b.push(b' ');
-        push_addr(b, &flow.src);
+        crate::render::value::push_addr(b, &flow.src);
         b.extend_from_slice(" → ".as_bytes());
-        push_addr(b, &flow.dst);
+        crate::render::value::push_addr(b, &flow.dst);
         b.push(b' ');
         b.extend_from_slice(d.type_name().unwrap_or("UNKNOWN").as_bytes());
         b.extend_from_slice(b" (");

@@ -142,3 +142,23 @@ pub fn short(f: &Field, frame: &[u8]) -> String {
         _ => display(f, frame),
     }
 }
+
+/// Append `addr:port` (`[v6]:port`) without the formatting machinery for IPv4.
+pub fn push_addr(b: &mut Vec<u8>, a: &std::net::SocketAddr) {
+    match a {
+        std::net::SocketAddr::V4(v4) => {
+            let mut num = itoa::Buffer::new();
+            for (i, o) in v4.ip().octets().iter().enumerate() {
+                if i > 0 {
+                    b.push(b'.');
+                }
+                b.extend_from_slice(num.format(*o).as_bytes());
+            }
+            b.push(b':');
+            b.extend_from_slice(num.format(v4.port()).as_bytes());
+        }
+        v6 => {
+            let _ = std::io::Write::write_fmt(b, format_args!("{v6}"));
+        }
+    }
+}

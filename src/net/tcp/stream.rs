@@ -189,7 +189,7 @@ impl Dir {
             // Outside the byte window: compare with the fingerprint of the same range.
             let fp = self.prints.iter().find(|p| p.0 == start && p.1 as usize == bytes.len());
             if let Some(&(_, _, h)) = fp {
-                if h != crate::fnv1a(bytes) {
+                if h != fingerprint(bytes) {
                     conflict(start, bytes.len() as u64, bytes.len(), cx);
                 }
             }
@@ -305,7 +305,7 @@ impl Dir {
             if self.prints.len() == PRINTS {
                 self.prints.pop_front();
             }
-            self.prints.push_back((off, data.len() as u32, crate::fnv1a(data)));
+            self.prints.push_back((off, data.len() as u32, fingerprint(data)));
         }
     }
 
@@ -409,6 +409,15 @@ fn conflict(offset: u64, len: u64, overlap: usize, cx: &mut Ctx<'_, '_>) {
     cx.stats.conflict_bytes += overlap as u64;
     let (conn, side, frame, ts_ns) = (cx.conn, cx.side, cx.frame, cx.ts_ns);
     (cx.out)(StreamEvent::Conflict { conn, side, offset, len, frame, ts_ns });
+}
+
+/// A fast 64-bit fingerprint of delivered bytes (every delivered byte is hashed once, so
+/// this is on the hot path): ahash with fixed keys, so runs are repeatable.
+fn fingerprint(data: &[u8]) -> u64 {
+    static STATE: std::sync::OnceLock<ahash::RandomState> = std::sync::OnceLock::new();
+    STATE
+        .get_or_init(|| ahash::RandomState::with_seeds(0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344))
+        .hash_one(data)
 }
 
 /// Delivered pieces whose fingerprints are kept per direction.
