@@ -171,7 +171,7 @@ fn push_addr(b: &mut Vec<u8>, a: &std::net::SocketAddr) {
 
 fn push_rfc3339(b: &mut Vec<u8>, ts_ns: i64) {
     b.push(b'"');
-    b.extend_from_slice(time::format_rfc3339(ts_ns).as_bytes());
+    time::push_rfc3339(b, ts_ns);
     b.push(b'"');
 }
 

@@ -35,10 +35,26 @@ pub fn format_utc(ts_ns: TimestampNs, digits: u32) -> String {
 
 /// Append `2024-05-01 10:00:00.123456` (as [`format_utc`]) to a byte buffer.
 pub fn push_utc(b: &mut Vec<u8>, ts_ns: TimestampNs, digits: u32) {
+    if !push_datetime(b, ts_ns, b' ', digits) {
+        b.extend_from_slice(format_utc(ts_ns, digits).as_bytes());
+    }
+}
+
+/// Append RFC 3339 with nanoseconds (as [`format_rfc3339`]) to a byte buffer.
+pub fn push_rfc3339(b: &mut Vec<u8>, ts_ns: TimestampNs) {
+    if push_datetime(b, ts_ns, b'T', 9) {
+        b.push(b'Z');
+    } else {
+        b.extend_from_slice(format_rfc3339(ts_ns).as_bytes());
+    }
+}
+
+/// Date, `sep`, time and `digits` fractional digits; false (nothing written) outside years
+/// 0-9999.
+fn push_datetime(b: &mut Vec<u8>, ts_ns: TimestampNs, sep: u8, digits: u32) -> bool {
     let ((y, mo, d), h, mi, s, n) = split(ts_ns);
     if !(0..=9999).contains(&y) {
-        b.extend_from_slice(format_utc(ts_ns, digits).as_bytes());
-        return;
+        return false;
     }
     let two = |b: &mut Vec<u8>, v: u32| {
         b.push(b'0' + (v / 10) as u8);
@@ -51,7 +67,7 @@ pub fn push_utc(b: &mut Vec<u8>, ts_ns: TimestampNs, digits: u32) {
     two(b, mo);
     b.push(b'-');
     two(b, d);
-    b.push(b' ');
+    b.push(sep);
     two(b, h);
     b.push(b':');
     two(b, mi);
@@ -68,6 +84,7 @@ pub fn push_utc(b: &mut Vec<u8>, ts_ns: TimestampNs, digits: u32) {
         }
         b[start..].reverse();
     }
+    true
 }
 
 /// RFC 3339 with nanoseconds: `2024-05-01T10:00:00.123456789Z`.
@@ -112,6 +129,9 @@ mod tests {
                 push_utc(&mut b, ts, digits);
                 assert_eq!(String::from_utf8(b).unwrap(), format_utc(ts, digits));
             }
+            let mut b = Vec::new();
+            push_rfc3339(&mut b, ts);
+            assert_eq!(String::from_utf8(b).unwrap(), format_rfc3339(ts));
         }
     }
 
