@@ -3,7 +3,7 @@
 //!
 //! `cargo bench --bench throughput` (environment: `CTISCOPE_BENCH_SIZE`, default `1G`;
 //! `CTISCOPE_BENCH_CAPTURE=path` to use an existing capture; `CTISCOPE_BENCH_RUNS`, default 3;
-//! `CTISCOPE_BENCH_TSHARK_SIZE`, default `64M`: tshark's JSON output is slow, so tshark runs on
+//! `CTISCOPE_BENCH_TSHARK_SIZE`, default `32M`: tshark's JSON output is slow, so tshark runs on
 //! a smaller capture made with the same generator and seed, and MB/s compare fairly).
 //! The captures are made once with `ctiscope synth --seed 1 --size ...` into
 //! `target/bench-data/`. Every mode runs as its own process (so its peak RSS is its own) with
@@ -78,6 +78,15 @@ fn measured(cmd: &mut Command) -> (f64, u64) {
     (secs, ru.ru_maxrss as u64)
 }
 
+/// Read a file once into the page cache through a small buffer: the benchmark process must
+/// stay small, since a child's peak RSS counts the memory it was spawned from.
+fn warm(path: &Path) {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    while f.read(&mut buf).unwrap() > 0 {}
+}
+
 fn synth(root: &Path, size: &str) -> PathBuf {
     let dir = root.join("target/bench-data");
     std::fs::create_dir_all(&dir).unwrap();
@@ -140,7 +149,7 @@ fn main() {
     let bytes = std::fs::metadata(&path).unwrap().len();
     let runs: usize = std::env::var("CTISCOPE_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
     let me = std::env::current_exe().unwrap();
-    let _ = std::fs::read(&path).map(|v| v.len()); // warm the page cache
+    warm(&path);
     let messages = count_messages(&root, &path);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut rows = Vec::new();
@@ -245,12 +254,17 @@ fn main() {
         Command::new("tshark").arg("-v").stdout(Stdio::null()).status().is_ok_and(|s| s.success());
     if tshark_ok {
         let small =
-            synth(&root, &std::env::var("CTISCOPE_BENCH_TSHARK_SIZE").unwrap_or_else(|_| "64M".into()));
+            synth(&root, &std::env::var("CTISCOPE_BENCH_TSHARK_SIZE").unwrap_or_else(|_| "32M".into()));
         let small_bytes = std::fs::metadata(&small).unwrap().len();
         let small_msgs = count_messages(&root, &small);
-        let _ = std::fs::read(&small);
+        warm(&small);
         for (mode, what, a) in [
-            ("tshark", "`tshark -n -r FILE` (its fastest dissection: summary lines)", vec!["-n", "-r"]),
+            (
+                "tshark -q",
+                "`tshark -n -q -r FILE` (reads and dissects, prints nothing)",
+                vec!["-n", "-q", "-r"],
+            ),
+            ("tshark", "`tshark -n -r FILE` (summary lines)", vec!["-n", "-r"]),
             ("tshark -T json", "`tshark -n -T json -r FILE`", vec!["-n", "-T", "json", "-r"]),
         ] {
             add(

@@ -447,6 +447,12 @@ pub fn write_timeline_jsonl(w: &mut dyn Write, r: &Report) -> io::Result<()> {
     Ok(())
 }
 
+/// Milliseconds with microsecond precision (server replies take well under a millisecond).
+fn millis(ns: i64) -> String {
+    let us = ns / 1_000;
+    format!("{}.{:03}", us / 1_000, (us % 1_000).abs())
+}
+
 fn secs(ns: i64) -> String {
     time::format_seconds(ns, 3)
 }
@@ -498,16 +504,16 @@ pub fn write_stats(w: &mut dyn Write, r: &Report) -> io::Result<()> {
     }
     writeln!(w, "{t}\n")?;
 
-    writeln!(w, "Request latency (seconds)")?;
+    writeln!(w, "Request latency (milliseconds)")?;
     let mut t = new_table(vec!["request", "count", "p50", "p90", "p99", "max"]);
     for (name, l) in &r.latency {
         t.add_row(vec![
             name.to_string(),
             l.count.to_string(),
-            secs(l.p50_ns),
-            secs(l.p90_ns),
-            secs(l.p99_ns),
-            secs(l.max_ns),
+            millis(l.p50_ns),
+            millis(l.p90_ns),
+            millis(l.p99_ns),
+            millis(l.max_ns),
         ]);
     }
     writeln!(w, "{t}\n")?;
