@@ -374,7 +374,7 @@ fn count_mismatch() {
     assert_anomalies(&d, &[("count_mismatch", Some("NumParties"), at)]);
     assert_anomalies(&d24(&parties(2, 2)), &[]);
     // The present party is decoded.
-    assert_eq!(d.field("ConnectedPartyCallID").unwrap().group, Some(("ConnectedParty", 0)));
+    assert_eq!(d.field("ConnectedPartyCallID").unwrap().group(), Some(("ConnectedParty", 0)));
 }
 
 #[test]
@@ -384,7 +384,7 @@ fn count_over_max() {
     let d = d24(&parties(17, 17));
     assert_anomalies(&d, &[("count_over_max", Some("NumParties"), at)]);
     let last = d.fields.last().unwrap();
-    assert_eq!(last.group, Some(("ConnectedParty", 16)));
+    assert_eq!(last.group(), Some(("ConnectedParty", 16)));
     assert_anomalies(&d24(&parties(16, 16)), &[]);
 }
 

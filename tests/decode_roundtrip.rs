@@ -414,10 +414,17 @@ fn check(spec: &'static MessageSpec, version: u32, kind: Kind) -> Vec<String> {
     }
     for (f, w) in floating.iter().zip(&inst.floating) {
         let got = got_want(&frame, f);
-        if f.tag != Some(w.tag) || f.name != w.name || got != w.want || f.group != w.group {
+        if f.tag != Some(w.tag) || f.name != w.name || got != w.want || f.group() != w.group {
             bad.push(format!(
                 "{ctx}: floating {} tag {:?} {:?} group {:?}, added {} tag {} {:?} group {:?}",
-                f.name, f.tag, got, f.group, w.name, w.tag, w.want, w.group
+                f.name,
+                f.tag,
+                got,
+                f.group(),
+                w.name,
+                w.tag,
+                w.want,
+                w.group
             ));
         }
     }

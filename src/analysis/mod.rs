@@ -67,11 +67,11 @@ impl Default for Settings {
         Settings {
             request_timeout_ns: 15_000_000_000,
             max_pending_invokes: 10_000,
-            max_calls: 100_000,
+            max_calls: 10_000,
             max_live_calls: 100_000,
             max_findings_per_rule: 1_000,
             max_agents: 100_000,
-            max_events_per_call: 256,
+            max_events_per_call: 64,
             max_states_per_agent: 1_000,
             max_latency_samples: 100_000,
             max_timeline_entries: 1_000_000,

@@ -526,6 +526,8 @@ pub fn write_stats(w: &mut dyn Write, r: &Report) -> io::Result<()> {
     writeln!(w, "{t}\n")?;
 
     writeln!(w, "Calls")?;
+    /// Calls listed one per row; the counts cover every call kept.
+    const CALL_ROWS: usize = 100;
     let ended = r.calls.iter().filter(|c| c.ended).count();
     let begun = r.calls.iter().filter(|c| c.begin_seen).count();
     let with_data = r.calls.iter().filter(|c| c.data_set).count();
@@ -551,7 +553,7 @@ pub fn write_stats(w: &mut dyn Write, r: &Report) -> io::Result<()> {
             "variables",
             "ended",
         ]);
-        for c in &r.calls {
+        for c in r.calls.iter().take(CALL_ROWS) {
             t.add_row(vec![
                 c.conn.to_string(),
                 c.call_ids.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","),
@@ -566,6 +568,13 @@ pub fn write_stats(w: &mut dyn Write, r: &Report) -> io::Result<()> {
             ]);
         }
         writeln!(w, "{t}")?;
+        if r.calls.len() > CALL_ROWS {
+            writeln!(
+                w,
+                "({} more calls not listed; `ctiscope timeline --call ID` tells one call's story)",
+                r.calls.len() - CALL_ROWS
+            )?;
+        }
     }
     writeln!(w)?;
 

@@ -182,13 +182,25 @@ pub struct Field {
     pub data_offset: u32,
     pub data_len: u32,
     pub value: Value,
-    /// Repeated group this field belongs to, and the index of its instance.
-    pub group: Option<(&'static str, u16)>,
+    /// Instance of the repeated group this field belongs to ([`NO_GROUP`]: none); the
+    /// group's name is its spec entry's. See [`Field::group`].
+    pub instance: u16,
     /// The floating spec entry, when the tag is allowed here.
     pub spec: Option<&'static FloatField>,
 }
 
+/// [`Field::instance`] of a field outside any repeated group.
+pub const NO_GROUP: u16 = u16::MAX;
+
 impl Field {
+    /// Repeated group this field belongs to, and the index of its instance.
+    pub fn group(&self) -> Option<(&'static str, u16)> {
+        if self.instance == NO_GROUP {
+            return None;
+        }
+        self.spec.and_then(|s| s.group).map(|g| (g, self.instance))
+    }
+
     /// Text of a Text value (lossy UTF-8), or None.
     pub fn text<'b>(&self, frame: &'b [u8]) -> Option<Cow<'b, str>> {
         match self.value {
@@ -385,7 +397,7 @@ fn raw_field(name: &'static str, part: Part, start: usize, len: usize) -> Field 
         data_offset: start as u32,
         data_len: len as u32,
         value: Value::Raw { start: start as u32, len: len as u32 },
-        group: None,
+        instance: NO_GROUP,
         spec: None,
     }
 }
@@ -462,7 +474,7 @@ fn decode_fixed(frame: &[u8], spec: &'static MessageSpec, version: u32, d: &mut 
             data_offset: off as u32,
             data_len: size as u32,
             value,
-            group: None,
+            instance: NO_GROUP,
             spec: None,
         });
         off += size;
@@ -768,7 +780,7 @@ fn decode_floating(
             data_offset: data_start as u32,
             data_len: data_len as u32,
             value,
-            group,
+            instance: group.map_or(NO_GROUP, |g| g.1),
             spec: fspec,
         });
         off = data_start + data_len;
@@ -890,7 +902,7 @@ fn check_counts(spec: &'static MessageSpec, d: &mut Decoded) {
         // Counters inside records (floating) describe one record each; only fixed counters
         // and message-level floating counters are checked here.
         let Some(cf) =
-            d.fields.iter().find(|x| x.name == counter && (x.part == Part::Fixed || x.group.is_none()))
+            d.fields.iter().find(|x| x.name == counter && (x.part == Part::Fixed || x.instance == NO_GROUP))
         else {
             continue;
         };
@@ -909,7 +921,7 @@ fn check_counts(spec: &'static MessageSpec, d: &mut Decoded) {
                 );
             }
         }
-        if cf.group.is_some() {
+        if cf.instance != NO_GROUP {
             continue;
         }
         // Instances present: the most frequent member tag of the repeated fields;

@@ -280,7 +280,7 @@ pub fn push_message(b: &mut Vec<u8>, flow: &Flow, frame: &Frame<'_>, d: &Decoded
             b.extend_from_slice(b",\"time\":");
             push_rfc3339(b, t as i64 * 1_000_000_000);
         }
-        if let Some((g, i)) = f.group {
+        if let Some((g, i)) = f.group() {
             b.extend_from_slice(b",\"group\":");
             push_name(b, g);
             b.extend_from_slice(b",\"index\":");

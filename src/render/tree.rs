@@ -43,13 +43,13 @@ pub fn write_tree(w: &mut dyn Write, flow: &Flow, frame: &Frame<'_>, d: &Decoded
             group = None;
             writeln!(w, "    {} part", if f.part == Part::Fixed { "Fixed" } else { "Floating" })?;
         }
-        if f.group != group {
-            if let Some((g, i)) = f.group {
+        if f.group() != group {
+            if let Some((g, i)) = f.group() {
                 writeln!(w, "        {g} [{i}]")?;
             }
-            group = f.group;
+            group = f.group();
         }
-        let indent = if f.group.is_some() { "            " } else { "        " };
+        let indent = if group.is_some() { "            " } else { "        " };
         let pos = format!("{}+{}", f.offset, f.len);
         let tag = match f.tag {
             Some(t) => format!(" (tag {t})"),

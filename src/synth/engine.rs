@@ -388,8 +388,10 @@ impl<'a, W: Write> Engine<'a, W> {
         ((s * self.scale).max(0.05) * SEC as f64) as i64
     }
 
+    /// Server reply delay. Longer than the coalescing window, so that a reply never leaves
+    /// before the request it answers, which may still wait to be coalesced.
     fn latency(&mut self) -> i64 {
-        150 * US + self.rng.below(450_000) as i64
+        COALESCE + 50 * US + self.rng.below(450_000) as i64
     }
 
     fn setup(&mut self, agents_n: u32) {
