@@ -434,7 +434,7 @@ fn check(spec: &'static MessageSpec, version: u32, kind: Kind) -> Vec<String> {
             spec.floating.iter().filter(|f| f.repeat.is_some() && f.tag.is_some()).filter_map(|f| f.group)
         {
             let mut idx: Vec<u16> =
-                floating.iter().filter_map(|f| f.group).filter(|x| x.0 == g).map(|x| x.1).collect();
+                floating.iter().filter_map(|f| f.group()).filter(|x| x.0 == g).map(|x| x.1).collect();
             idx.dedup();
             idx.sort_unstable();
             idx.dedup();
@@ -493,7 +493,7 @@ fn repeated_groups_are_present_twice_in_maximal_instances() {
     let d = decode(&frame, 24, VersionSource::Forced);
     assert_eq!(d.number("NumParties"), Some(2));
     let parties: Vec<_> =
-        d.fields.iter().filter(|f| f.name == "ConnectedPartyDeviceID").map(|f| f.group).collect();
+        d.fields.iter().filter(|f| f.name == "ConnectedPartyDeviceID").map(|f| f.group()).collect();
     assert_eq!(parties, [Some(("ConnectedParty", 0)), Some(("ConnectedParty", 1))]);
     assert!(inst.floating.len() >= 6);
 
@@ -504,7 +504,7 @@ fn repeated_groups_are_present_twice_in_maximal_instances() {
     assert!(d.anomalies.is_empty(), "{:?}", d.anomalies);
     assert_eq!(d.number("NumRecords"), Some(2));
     let members: Vec<_> =
-        d.fields.iter().filter(|f| f.name == "ServiceMember").map(|f| f.group.unwrap().1).collect();
+        d.fields.iter().filter(|f| f.name == "ServiceMember").map(|f| f.group().unwrap().1).collect();
     assert_eq!(members, [0, 0, 1, 1]);
 }
 
