@@ -61,30 +61,21 @@ pub struct Corpus {
     settings: CorpusSettings,
     seen: HashSet<u64>,
     per_type: BTreeMap<u32, usize>,
-    rng: u64,
+    rng: crate::synth::rng::Rng,
     decoded: Decoded,
 }
 
 impl Corpus {
     pub fn new(settings: CorpusSettings) -> Self {
-        let rng = settings.seed ^ 0x9e37_79b9_7f4a_7c15;
+        let rng = crate::synth::rng::Rng::new(settings.seed);
         Corpus { settings, seen: HashSet::new(), per_type: BTreeMap::new(), rng, decoded: Decoded::default() }
-    }
-
-    fn next(&mut self) -> u64 {
-        // splitmix64
-        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
     }
 
     fn below(&mut self, n: usize) -> usize {
         if n == 0 {
             0
         } else {
-            (self.next() % n as u64) as usize
+            self.rng.below(n as u64) as usize
         }
     }
 

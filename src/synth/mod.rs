@@ -24,7 +24,7 @@
 
 mod engine;
 pub mod msgs;
-mod rng;
+pub mod rng;
 mod wire;
 
 #[cfg(test)]
