@@ -411,6 +411,7 @@ fn be(b: &[u8]) -> u64 {
 }
 
 /// Numeric value of a fixed-size field's bytes (length already checked).
+#[inline]
 fn numeric(ty: WireType, b: &[u8]) -> Value {
     match ty {
         WireType::Char => Value::Signed(b[0] as i8 as i64),
@@ -483,6 +484,7 @@ fn decode_fixed(frame: &[u8], spec: &'static MessageSpec, version: u32, d: &mut 
 }
 
 /// Flag enum values outside their table and mask bits nobody names.
+#[inline]
 fn check_value(
     name: &'static str,
     values: Option<&'static ValueTable>,
@@ -569,6 +571,19 @@ struct MsgIndex {
     group_id: Vec<u8>,
     /// Per group number: is it a configuration record (arrays repeat inside one record)?
     group_is_record: Vec<bool>,
+    /// The count fields that repeated fields name, once each, in spec order.
+    counters: Vec<Counter>,
+}
+
+/// A count field of a message layout and the fields it counts.
+struct Counter {
+    name: &'static str,
+    /// Index of the count field in the fixed part (None: a floating counter).
+    fixed_index: Option<usize>,
+    /// Tags of the fields it counts.
+    members: Vec<u16>,
+    /// Its documented maximum in this message.
+    max: Option<u32>,
 }
 
 fn msg_index(spec: &'static MessageSpec) -> &'static MsgIndex {
@@ -609,7 +624,25 @@ fn msg_index(spec: &'static MessageSpec) -> &'static MsgIndex {
             assert!(groups.len() < GROUPS_PER_MESSAGE, "{} has too many groups", m.name);
             let mut group_is_record = vec![false];
             group_is_record.extend(groups.iter().map(|g| *g == "Record"));
-            v[m.id as usize] = Some(MsgIndex { by_tag, first_member, group_id, group_is_record });
+            let mut counters: Vec<Counter> = Vec::new();
+            for f in m.floating {
+                let Some(name) = f.repeat else { continue };
+                if counters.iter().any(|c| c.name == name) {
+                    continue;
+                }
+                counters.push(Counter {
+                    name,
+                    fixed_index: m.fixed.iter().position(|x| x.name == name),
+                    members: m
+                        .floating
+                        .iter()
+                        .filter(|x| x.repeat == Some(name))
+                        .filter_map(|x| x.tag)
+                        .collect(),
+                    max: count_maximum(m.name, name),
+                });
+            }
+            v[m.id as usize] = Some(MsgIndex { by_tag, first_member, group_id, group_is_record, counters });
         }
         v
     });
@@ -883,41 +916,34 @@ fn decode_value(
 
 /// Count fields against the fields present and their documented maxima.
 fn check_counts(spec: &'static MessageSpec, d: &mut Decoded) {
-    if !spec.floating.iter().any(|f| f.repeat.is_some()) {
+    let counters = &msg_index(spec).counters;
+    if counters.is_empty() {
         return;
     }
-    // Occurrences of each tag in the floating part, counted once.
-    let mut counts = [0u16; TAG_SPACE];
-    for x in d.fields.iter().filter(|x| x.part == Part::Floating) {
-        if let Some(t) = x.tag.filter(|&t| (t as usize) < TAG_SPACE) {
-            counts[t as usize] = counts[t as usize].saturating_add(1);
-        }
-    }
-    for (i, f) in spec.floating.iter().enumerate() {
-        let Some(counter) = f.repeat else { continue };
-        // Each count field once, at its first repeated field.
-        if spec.floating[..i].iter().any(|x| x.repeat == Some(counter)) {
-            continue;
-        }
+    for c in counters {
         // Counters inside records (floating) describe one record each; only fixed counters
         // and message-level floating counters are checked here.
-        let Some(cf) =
-            d.fields.iter().find(|x| x.name == counter && (x.part == Part::Fixed || x.instance == NO_GROUP))
-        else {
+        let found = match c.fixed_index {
+            Some(i) => d.fields.get(i).filter(|x| x.part == Part::Fixed && x.name == c.name),
+            None => None,
+        };
+        let found = found.or_else(|| {
+            d.fields.iter().find(|x| x.name == c.name && (x.part == Part::Fixed || x.instance == NO_GROUP))
+        });
+        let Some(&cf) = found else {
             continue;
         };
-        let cf = *cf;
         let Some(declared) = cf.number() else {
             continue;
         };
         let cf_off = cf.offset as usize;
-        if let Some(max) = count_maximum(spec.name, counter) {
+        if let Some(max) = c.max {
             if declared > max as u64 {
                 d.anomaly(
                     "count_over_max",
                     Some(cf.name),
                     cf_off,
-                    format!("{counter} = {declared}, above the documented maximum of {max}"),
+                    format!("{} = {declared}, above the documented maximum of {max}", c.name),
                 );
             }
         }
@@ -926,21 +952,20 @@ fn check_counts(spec: &'static MessageSpec, d: &mut Decoded) {
         }
         // Instances present: the most frequent member tag of the repeated fields;
         // configuration records have one RecordType (183) each.
-        let members = spec.floating.iter().filter(|x| x.repeat == Some(counter)).filter_map(|x| x.tag);
-        let count_of = |t: u16| counts.get(t as usize).copied().unwrap_or(0) as usize;
-        let present = if members.clone().any(|t| t == 183) {
+        let count_of =
+            |t: u16| d.fields.iter().filter(|x| x.part == Part::Floating && x.tag == Some(t)).count();
+        let present = if c.members.contains(&183) {
             count_of(183)
         } else {
-            members.map(count_of).max().unwrap_or(0)
+            c.members.iter().map(|&t| count_of(t)).max().unwrap_or(0)
         };
         // NumFltSkillGroups 0 means "one set in the fixed part" (AGENT_STATE_EVENT).
-        if declared as usize != present && !(counter == "NumFltSkillGroups" && declared == 0 && present <= 1)
-        {
+        if declared as usize != present && !(c.name == "NumFltSkillGroups" && declared == 0 && present <= 1) {
             d.anomaly(
                 "count_mismatch",
                 Some(cf.name),
                 cf_off,
-                format!("{counter} = {declared} but {present} are present"),
+                format!("{} = {declared} but {present} are present", c.name),
             );
         }
     }
