@@ -11,8 +11,31 @@
 //!    timestamp of its bytes), resynchronising after gaps and mid-stream starts;
 //! 4. [`pipeline`] ties the stages together and says which side of a connection is the
 //!    CTI client;
-//! 5. [`render`] prints what came out.
+//! 5. [`render`] prints what came out; [`analysis`] follows sessions, requests, calls and
+//!    agents and reports rule violations.
 //!
+//! Decoding one message from its bytes (a HEARTBEAT_REQ with InvokeID 7):
+//!
+//! ```
+//! use ctiscope::cti::decode::{decode, VersionSource};
+//! let frame = [0, 0, 0, 4, 0, 0, 0, 5, 0, 0, 0, 7];
+//! let d = decode(&frame, 24, VersionSource::Forced);
+//! assert_eq!(d.type_name(), Some("HEARTBEAT_REQ"));
+//! assert_eq!(d.number("InvokeID"), Some(7));
+//! assert!(d.anomalies.is_empty());
+//! ```
+//!
+//! And a whole capture, event by event:
+//!
+//! ```no_run
+//! use ctiscope::pipeline::{run_path, Event, Settings};
+//! run_path("captures/contact-center.pcapng", &Settings::default(), &mut |ev| {
+//!     if let Event::Message { flow, frame, .. } = ev {
+//!         println!("{} {} type {}", flow.conn, flow.dir.as_str(), frame.msg_type);
+//!     }
+//! })
+//! .expect("readable capture");
+//! ```
 //! [`live`] captures from a Linux interface into the same pipeline.
 //!
 
