@@ -319,12 +319,7 @@ pub(crate) fn message_detail(
         }
     }
     if let Some(p) = matched {
-        parts.push(format!(
-            "answers {} (frame {}) after {} s",
-            p.name,
-            p.frame,
-            time::format_seconds(ts - p.ts, 3)
-        ));
+        parts.push(format!("answers {} (frame {}) after {} ms", p.name, p.frame, millis(ts - p.ts)));
     }
     parts.join(" ")
 }
