@@ -237,7 +237,10 @@ pub(crate) fn num(d: &Decoded, name: &str) -> Option<u64> {
 
 /// Numeric field of the fixed part only.
 pub(crate) fn fixed_num(d: &Decoded, name: &str) -> Option<u64> {
-    d.fields.iter().find(|f| f.part == Part::Fixed && f.name == name).and_then(|f| f.number())
+    d.fields
+        .iter()
+        .find(|f| f.part == Part::Fixed && crate::cti::decode::same_name(f.name, name))
+        .and_then(|f| f.number())
 }
 
 pub(crate) fn text(d: &Decoded, frame: &[u8], name: &str) -> Option<String> {

@@ -220,6 +220,13 @@ impl Field {
     }
 }
 
+/// Field-name equality, cheap when the names differ (the common case of a lookup): length
+/// and last byte before the full comparison.
+#[inline]
+pub fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes().last() == b.as_bytes().last() && a == b
+}
+
 /// Lossy text of a (start, len) range of the frame.
 pub fn range_str(frame: &[u8], r: (u32, u32)) -> Cow<'_, str> {
     let s = r.0 as usize;
@@ -264,7 +271,7 @@ impl Decoded {
 
     /// First field with this name.
     pub fn field(&self, name: &str) -> Option<&Field> {
-        self.fields.iter().find(|f| f.name == name)
+        self.fields.iter().find(|f| same_name(f.name, name))
     }
 
     /// Numeric value of the first field with this name.
