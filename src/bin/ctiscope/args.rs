@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     about = "Dissector and capture analyzer for the Cisco CTI Server protocol (GED-188)",
     long_about = "Dissector and capture analyzer for the Cisco CTI Server protocol (GED-188).\n\n\
                   `ctiscope FILE` and `ctiscope -r FILE` are short for `ctiscope decode FILE`.",
-    after_help = "Exit status: 0 success, 2 the input could not be read (everything before the damage is still printed)."
+    after_help = "Exit status: 0 success; 1 `check` found violations at or above --fail-on; 2 the input could not be read (everything before the damage is still printed) or the arguments are wrong."
 )]
 pub struct Cli {
     #[command(subcommand)]
