@@ -1,6 +1,5 @@
 //! One line per event, tshark style: frame number, time, source → destination, what.
 
-use crate::cti::framing::{GUIDE_MAX_MESSAGE_OLD, GUIDE_MAX_MESSAGE_V24};
 use crate::cti::spec;
 use crate::net::tcp::{ConnEnd, ConnStart, GapReason};
 use crate::pipeline::{Detection, Event, Flow};
@@ -111,12 +110,9 @@ pub fn event_ts(ev: &Event<'_>) -> TimestampNs {
     }
 }
 
-/// Guide maximum message size (header included) for a protocol version.
-pub fn guide_max_message(version: Option<u32>) -> u32 {
-    match version {
-        Some(v) if v <= 15 => GUIDE_MAX_MESSAGE_OLD,
-        _ => GUIDE_MAX_MESSAGE_V24,
-    }
+/// Guide maximum message size (header included) for a connection's version, if seen.
+pub fn guide_max_message(version: Option<u32>) -> usize {
+    crate::cti::decode::max_message_size(version.unwrap_or(crate::cti::decode::DEFAULT_VERSION))
 }
 
 /// `NAME (n)` or `UNKNOWN (n)`.
@@ -257,7 +253,7 @@ impl Summary {
                 self.prefix(w, frame.last_frame, frame.ts_ns, Some(flow))?;
                 write!(w, "{} len={}", type_label(frame.msg_type), frame.bytes.len())?;
                 let max = guide_max_message(*version);
-                if frame.bytes.len() as u64 > max as u64 {
+                if frame.bytes.len() > max {
                     write!(w, " [over the guide's {max}-byte maximum]")?;
                 }
                 writeln!(w)

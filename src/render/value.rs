@@ -126,21 +126,16 @@ pub fn push_short(b: &mut Vec<u8>, f: &Field, frame: &[u8]) {
         Value::Unsigned(n) => b.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
         Value::Signed(n) => b.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
         Value::Text { start, len } => b.extend_from_slice(range_str(frame, (start, len)).as_bytes()),
-        _ => b.extend_from_slice(short(f, frame).as_bytes()),
+        _ => b.extend_from_slice(display(f, frame).as_bytes()),
     }
 }
 
-/// Short display for summary lines: the name alone for named values.
+/// Short display for summary lines and timelines: the name alone for named values, the
+/// text of strings (as [`push_short`], into a string).
 pub fn short(f: &Field, frame: &[u8]) -> String {
-    if let (Some(t), Some(n)) = (f.values, as_u32(f.value)) {
-        if let Some(names) = named(t, n) {
-            return names;
-        }
-    }
-    match f.value {
-        Value::Text { start, len } => range_str(frame, (start, len)).into_owned(),
-        _ => display(f, frame),
-    }
+    let mut b = Vec::new();
+    push_short(&mut b, f, frame);
+    String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Append `addr:port` (`[v6]:port`) without the formatting machinery for IPv4.
