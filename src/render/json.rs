@@ -85,13 +85,25 @@ fn push_hex(b: &mut Vec<u8>, data: &[u8]) {
     b.push(b'"');
 }
 
+/// Append a (start, len) range of the frame as a JSON string: as is when it is UTF-8 (the
+/// common case, checked without the lossy conversion's chunking), lossily otherwise.
+fn push_text(b: &mut Vec<u8>, bytes: &[u8], r: (u32, u32)) {
+    let s = (r.0 as usize).min(bytes.len());
+    let e = (s + r.1 as usize).min(bytes.len());
+    let raw = &bytes[s..e];
+    match std::str::from_utf8(raw) {
+        Ok(t) => push_str(b, t),
+        Err(_) => push_str(b, &range_str(bytes, r)),
+    }
+}
+
 fn push_value(b: &mut Vec<u8>, v: Value, bytes: &[u8]) {
     match v {
         Value::Unsigned(n) => push_u64(b, n),
         Value::Signed(n) => push_i64(b, n),
         Value::Bool(n) => push_u64(b, n as u64),
         Value::Time(n) => push_u64(b, n as u64),
-        Value::Text { start, len } => push_str(b, &range_str(bytes, (start, len))),
+        Value::Text { start, len } => push_text(b, bytes, (start, len)),
         Value::Bytes { start, len } | Value::Raw { start, len } => {
             let s = start as usize;
             let e = (s + len as usize).min(bytes.len());
@@ -99,18 +111,18 @@ fn push_value(b: &mut Vec<u8>, v: Value, bytes: &[u8]) {
         }
         Value::NamedVar { name, value } => {
             b.extend_from_slice(b"{\"name\":");
-            push_str(b, &range_str(bytes, name));
+            push_text(b, bytes, name);
             b.extend_from_slice(b",\"value\":");
-            push_str(b, &range_str(bytes, value));
+            push_text(b, bytes, value);
             b.push(b'}');
         }
         Value::NamedArray { index, name, value } => {
             b.extend_from_slice(b"{\"name\":");
-            push_str(b, &range_str(bytes, name));
+            push_text(b, bytes, name);
             b.extend_from_slice(b",\"index\":");
             push_u64(b, index as u64);
             b.extend_from_slice(b",\"value\":");
-            push_str(b, &range_str(bytes, value));
+            push_text(b, bytes, value);
             b.push(b'}');
         }
         Value::TaskId([x, y, z]) => {
@@ -177,13 +189,28 @@ fn push_rfc3339(b: &mut Vec<u8>, ts_ns: i64) {
 
 /// Write one message object (no trailing newline).
 pub fn write_message(w: &mut dyn Write, flow: &Flow, frame: &Frame<'_>, d: &Decoded) -> io::Result<()> {
+    write_message_between(w, b"", flow, frame, d, b"")
+}
+
+/// Write `before`, one message object and `after` (an array separator, a newline) with a
+/// single write: the object is built in a per-thread buffer.
+pub fn write_message_between(
+    w: &mut dyn Write,
+    before: &[u8],
+    flow: &Flow,
+    frame: &Frame<'_>,
+    d: &Decoded,
+    after: &[u8],
+) -> io::Result<()> {
     thread_local! {
         static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(4096));
     }
     BUF.with(|cell| {
         let mut b = cell.borrow_mut();
         b.clear();
+        b.extend_from_slice(before);
         push_message(&mut b, flow, frame, d);
+        b.extend_from_slice(after);
         w.write_all(&b)
     })
 }

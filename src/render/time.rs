@@ -50,40 +50,51 @@ pub fn push_rfc3339(b: &mut Vec<u8>, ts_ns: TimestampNs) {
 }
 
 /// Date, `sep`, time and `digits` fractional digits; false (nothing written) outside years
-/// 0-9999.
+/// 0-9999. Built in a fixed array and appended with one copy: this runs for every message
+/// of every output format. Consecutive messages mostly fall in the same second, so the
+/// date and time of the last second formatted (per thread) are kept and reused.
 fn push_datetime(b: &mut Vec<u8>, ts_ns: TimestampNs, sep: u8, digits: u32) -> bool {
-    let ((y, mo, d), h, mi, s, n) = split(ts_ns);
-    if !(0..=9999).contains(&y) {
-        return false;
+    thread_local! {
+        /// Seconds since the epoch and their `YYYY-MM-DD?HH:MM:SS` (with `?` = space).
+        static LAST_SECOND: std::cell::Cell<(i64, [u8; 19])> = const { std::cell::Cell::new((i64::MIN, [0; 19])) };
     }
-    let two = |b: &mut Vec<u8>, v: u32| {
-        b.push(b'0' + (v / 10) as u8);
-        b.push(b'0' + (v % 10) as u8);
-    };
-    let y = y as u32;
-    two(b, y / 100);
-    two(b, y % 100);
-    b.push(b'-');
-    two(b, mo);
-    b.push(b'-');
-    two(b, d);
-    b.push(sep);
-    two(b, h);
-    b.push(b':');
-    two(b, mi);
-    b.push(b':');
-    two(b, s);
-    let digits = digits.min(9);
-    if digits > 0 {
-        b.push(b'.');
-        let mut v = n / 10u32.pow(9 - digits);
-        let start = b.len();
-        for _ in 0..digits {
-            b.push(b'0' + (v % 10) as u8);
-            v /= 10;
+    let secs = ts_ns.div_euclid(1_000_000_000);
+    let nanos = ts_ns.rem_euclid(1_000_000_000) as u32;
+    // YYYY-MM-DD?HH:MM:SS.fffffffff
+    let mut t = *b"0000-00-00 00:00:00.000000000";
+    let (last, text) = LAST_SECOND.get();
+    if last == secs {
+        t[..19].copy_from_slice(&text);
+    } else {
+        let ((y, mo, d), h, mi, s, _) = split(ts_ns);
+        if !(0..=9999).contains(&y) {
+            return false;
         }
-        b[start..].reverse();
+        let two = |t: &mut [u8; 29], at: usize, v: u32| {
+            t[at] = b'0' + (v / 10) as u8;
+            t[at + 1] = b'0' + (v % 10) as u8;
+        };
+        let y = y as u32;
+        two(&mut t, 0, y / 100);
+        two(&mut t, 2, y % 100);
+        two(&mut t, 5, mo);
+        two(&mut t, 8, d);
+        two(&mut t, 11, h);
+        two(&mut t, 14, mi);
+        two(&mut t, 17, s);
+        let mut text = [0u8; 19];
+        text.copy_from_slice(&t[..19]);
+        LAST_SECOND.set((secs, text));
     }
+    t[10] = sep;
+    let mut v = nanos;
+    for i in (20..29).rev() {
+        t[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    let digits = digits.min(9) as usize;
+    let len = if digits == 0 { 19 } else { 20 + digits };
+    b.extend_from_slice(&t[..len]);
     true
 }
 
@@ -125,6 +136,22 @@ mod tests {
         assert_eq!(format_seconds(-2_000_000, 3), "-0.002");
         for ts in [0i64, 1_709_210_096_789_000_000, -1, 253_402_300_799_999_999_999i128 as i64 / 1000] {
             for digits in [0, 3, 6, 9] {
+                let mut b = Vec::new();
+                push_utc(&mut b, ts, digits);
+                assert_eq!(String::from_utf8(b).unwrap(), format_utc(ts, digits));
+            }
+            let mut b = Vec::new();
+            push_rfc3339(&mut b, ts);
+            assert_eq!(String::from_utf8(b).unwrap(), format_rfc3339(ts));
+        }
+    }
+
+    #[test]
+    fn repeated_and_alternating_seconds_format_alike() {
+        // The last second is cached per thread: same second, other second, back again.
+        let base = 1_767_603_615_799_136_224i64;
+        for ts in [base, base + 1, base + 1_000_000_000, base, -1, base - 86_400_000_000_000, base] {
+            for digits in [0, 6, 9] {
                 let mut b = Vec::new();
                 push_utc(&mut b, ts, digits);
                 assert_eq!(String::from_utf8(b).unwrap(), format_utc(ts, digits));

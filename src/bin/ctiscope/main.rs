@@ -336,11 +336,8 @@ pub(crate) fn render_message(
             }
         }
         OutFormat::Json | OutFormat::Jsonl => {
-            w.write_all(sep)?;
-            json::write_message(w, flow, frame, d)?;
-            if style.format == OutFormat::Jsonl {
-                writeln!(w)?;
-            }
+            let after: &[u8] = if style.format == OutFormat::Jsonl { b"\n" } else { b"" };
+            json::write_message_between(w, sep, flow, frame, d, after)?;
         }
     }
     Ok(())
