@@ -232,6 +232,21 @@ fn u16_at(b: &[u8], at: usize, big_endian: bool) -> u16 {
     }
 }
 
+/// Ask for the bytes a few records ahead to be brought into the cache: each record's
+/// position depends on the length in the one before it, so the reader would otherwise wait
+/// for memory at every record of a mapped file that is not in the CPU caches.
+#[inline(always)]
+fn prefetch_ahead(rec: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let p = rec.as_ptr().wrapping_add(4096) as *const i8;
+        // SAFETY: a prefetch is a hint with no effect on memory or program state; any
+        // address, mapped or not, is allowed. SSE is part of the x86_64 baseline.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p) };
+    }
+}
+
 /// Classic pcap: 24-byte global header, then 16-byte record headers each followed by
 /// `incl_len` bytes.
 fn pcap<S: Source>(
@@ -273,6 +288,7 @@ fn pcap<S: Source>(
         if rec.len() < total {
             return Err(ctx.truncated(off + 16, "pcap record data"));
         }
+        prefetch_ahead(rec);
         f(&Packet {
             frame: ctx.frame,
             ts_ns: ts_sec * 1_000_000_000 + ts_frac * frac_ns,
