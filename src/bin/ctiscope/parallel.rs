@@ -53,8 +53,38 @@ struct Batch {
     items: Vec<Item>,
 }
 
-fn render_batch(style: &Style, summary: &Summary, b: &Batch, d: &mut Decoded) -> io::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(b.arena.len() * 3);
+/// Buffers handed back for reuse: rendered output once written, batches once rendered.
+/// Fresh multi-megabyte buffers for every batch would cost page faults on every one of them
+/// (the allocator returns large blocks to the system when they are freed).
+struct Pool<T> {
+    free: Mutex<Vec<T>>,
+    keep: usize,
+}
+
+impl<T: Default> Pool<T> {
+    fn new(keep: usize) -> Self {
+        Pool { free: Mutex::new(Vec::new()), keep }
+    }
+    fn take(&self) -> T {
+        self.free.lock().expect("buffer pool").pop().unwrap_or_default()
+    }
+    fn give(&self, v: T) {
+        let mut free = self.free.lock().expect("buffer pool");
+        if free.len() < self.keep {
+            free.push(v);
+        }
+    }
+}
+
+fn render_batch(
+    style: &Style,
+    summary: &Summary,
+    b: &Batch,
+    d: &mut Decoded,
+    mut out: Vec<u8>,
+) -> io::Result<Vec<u8>> {
+    out.clear();
+    out.reserve(b.arena.len() * 3);
     for it in &b.items {
         let bytes = &b.arena[it.start..it.end];
         match &it.kind {
@@ -97,6 +127,7 @@ fn write_ready(
     next_out: &mut u64,
     write_err: &mut Option<io::Error>,
     block_until: Option<u64>,
+    outputs: &Pool<Vec<u8>>,
 ) {
     loop {
         let got = match block_until {
@@ -121,6 +152,7 @@ fn write_ready(
                     *write_err = Some(e);
                 }
             }
+            outputs.give(v);
             *next_out += 1;
         }
         match block_until {
@@ -147,6 +179,9 @@ pub(crate) fn decode_file(
     let (work_tx, work_rx) = mpsc::sync_channel::<Batch>(2 * jobs);
     let work_rx = Arc::new(Mutex::new(work_rx));
     let (done_tx, done_rx) = mpsc::channel::<(u64, io::Result<Vec<u8>>)>();
+    // At most 2 N batches queued, N being rendered, and their outputs waiting to be written.
+    let outputs: Pool<Vec<u8>> = Pool::new(4 * jobs + 2);
+    let batches: Pool<Batch> = Pool::new(4 * jobs + 2);
     std::thread::scope(|scope| {
         // The summary's time reference must be known before workers render: it is the first
         // event's time, set when the first batch is sent.
@@ -209,15 +244,20 @@ pub(crate) fn decode_file(
                         let rx = Arc::clone(&work_rx);
                         let tx = done_tx.clone();
                         let summary = Arc::clone(&summary);
+                        let (outputs, batches) = (&outputs, &batches);
                         scope.spawn(move || {
                             let mut d = Decoded::default();
                             loop {
-                                let b = match rx.lock().expect("work queue").recv() {
+                                let mut b = match rx.lock().expect("work queue").recv() {
                                     Ok(b) => b,
                                     Err(_) => break,
                                 };
-                                let r = render_batch(&style, &summary, &b, &mut d);
-                                if tx.send((b.seq, r)).is_err() {
+                                let r = render_batch(&style, &summary, &b, &mut d, outputs.take());
+                                let seq = b.seq;
+                                b.arena.clear();
+                                b.items.clear();
+                                batches.give(b);
+                                if tx.send((seq, r)).is_err() {
                                     break;
                                 }
                             }
@@ -225,13 +265,13 @@ pub(crate) fn decode_file(
                     }
                     workers_started = true;
                 }
-                let mut full = std::mem::take(&mut batch);
+                let mut full = std::mem::replace(&mut batch, batches.take());
                 full.seq = seq;
                 seq += 1;
                 if work_tx.send(full).is_err() {
                     write_err = Some(io::Error::other("decode workers stopped"));
                 }
-                write_ready(&done_rx, out, &mut pending, &mut next_out, &mut write_err, None);
+                write_ready(&done_rx, out, &mut pending, &mut next_out, &mut write_err, None, &outputs);
             }
         });
         // The last, partial batch: render here if no worker was needed.
@@ -242,7 +282,7 @@ pub(crate) fn decode_file(
                 let _ = work_tx.send(batch);
             } else {
                 let mut d = Decoded::default();
-                match render_batch(&style, &printer.summary, &batch, &mut d) {
+                match render_batch(&style, &printer.summary, &batch, &mut d, Vec::new()) {
                     Ok(v) => {
                         if let Err(e) = out.write_all(&v) {
                             write_err.get_or_insert(e);
@@ -256,7 +296,7 @@ pub(crate) fn decode_file(
         }
         drop(work_tx);
         if workers_started {
-            write_ready(&done_rx, out, &mut pending, &mut next_out, &mut write_err, Some(seq));
+            write_ready(&done_rx, out, &mut pending, &mut next_out, &mut write_err, Some(seq), &outputs);
         }
         drop(summary_for_workers);
         match write_err {
