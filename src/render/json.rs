@@ -91,6 +91,14 @@ fn push_text(b: &mut Vec<u8>, bytes: &[u8], r: (u32, u32)) {
     let s = (r.0 as usize).min(bytes.len());
     let e = (s + r.1 as usize).min(bytes.len());
     let raw = &bytes[s..e];
+    // Printable ASCII without quote or backslash (nearly every CTI string): copied as is.
+    if raw.iter().all(|&c| (0x20..0x7f).contains(&c) && c != b'"' && c != b'\\') {
+        b.reserve(raw.len() + 2);
+        b.push(b'"');
+        b.extend_from_slice(raw);
+        b.push(b'"');
+        return;
+    }
     match std::str::from_utf8(raw) {
         Ok(t) => push_str(b, t),
         Err(_) => push_str(b, &range_str(bytes, r)),
@@ -372,6 +380,29 @@ mod tests {
         }
         for t in spec::types::MESSAGE_TYPES {
             assert!(safe(t.name));
+        }
+    }
+
+    #[test]
+    fn frame_text_reads_back_as_its_lossy_string() {
+        let cases: [&[u8]; 9] = [
+            b"40015",
+            b"quo\"te",
+            b"back\\slash",
+            b"ctl\x01\x7f",
+            "é 漢".as_bytes(),
+            b"bad \xff\xfe",
+            b"",
+            b"~",
+            b" ",
+        ];
+        for raw in cases {
+            let mut frame = vec![0u8; 3];
+            frame.extend_from_slice(raw);
+            let mut b = Vec::new();
+            push_text(&mut b, &frame, (3, raw.len() as u32));
+            let back: String = serde_json::from_slice(&b).unwrap();
+            assert_eq!(back, String::from_utf8_lossy(raw));
         }
     }
 
