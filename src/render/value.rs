@@ -138,30 +138,53 @@ pub fn short(f: &Field, frame: &[u8]) -> String {
     String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-/// Append `addr:port` (`[v6]:port`) without the formatting machinery for IPv4: built in a
-/// fixed array and appended with one copy (every message of every output format has two).
+/// Append `addr:port` (`[v6]:port`) without the formatting machinery for IPv4 (every
+/// message of every output format has two).
 pub fn push_addr(b: &mut Vec<u8>, a: &std::net::SocketAddr) {
     match a {
         std::net::SocketAddr::V4(v4) => {
-            // "255.255.255.255:65535"
-            let mut t = [0u8; 21];
-            let mut n = 0;
-            for (i, o) in v4.ip().octets().into_iter().enumerate() {
-                if i > 0 {
-                    t[n] = b'.';
-                    n += 1;
-                }
-                n += put_decimal(&mut t[n..], o as u32);
+            // A capture has few endpoints and every message shows two: the last text of each
+            // is kept per thread in a small direct-mapped table.
+            const SLOTS: usize = 256;
+            type Slot = (u64, [u8; 21], u8);
+            thread_local! {
+                static SEEN: std::cell::RefCell<Vec<Slot>> =
+                    std::cell::RefCell::new(vec![(u64::MAX, [0; 21], 0); SLOTS]);
             }
-            t[n] = b':';
-            n += 1;
-            n += put_decimal(&mut t[n..], v4.port() as u32);
-            b.extend_from_slice(&t[..n]);
+            let key = (u32::from(*v4.ip()) as u64) << 16 | v4.port() as u64;
+            let slot = (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize % SLOTS;
+            SEEN.with(|seen| {
+                let mut seen = seen.borrow_mut();
+                let e = &mut seen[slot];
+                if e.0 != key {
+                    let (text, len) = format_v4(v4);
+                    *e = (key, text, len as u8);
+                }
+                b.extend_from_slice(&e.1[..e.2 as usize]);
+            });
         }
         v6 => {
             let _ = std::io::Write::write_fmt(b, format_args!("{v6}"));
         }
     }
+}
+
+/// `a.b.c.d:port` in a fixed array, and its length.
+fn format_v4(v4: &std::net::SocketAddrV4) -> ([u8; 21], usize) {
+    // "255.255.255.255:65535"
+    let mut t = [0u8; 21];
+    let mut n = 0;
+    for (i, o) in v4.ip().octets().into_iter().enumerate() {
+        if i > 0 {
+            t[n] = b'.';
+            n += 1;
+        }
+        n += put_decimal(&mut t[n..], o as u32);
+    }
+    t[n] = b':';
+    n += 1;
+    n += put_decimal(&mut t[n..], v4.port() as u32);
+    (t, n)
 }
 
 /// Write `v` (at most 99999) in decimal at the start of `t`; returns the digits written.
@@ -197,9 +220,10 @@ mod tests {
             let ip = std::net::Ipv4Addr::from(rng.next_u32());
             cases.push(std::net::SocketAddr::new(ip.into(), rng.next_u32() as u16));
         }
-        for a in cases {
+        // Twice: the second round reads the per-thread table, where addresses collide.
+        for a in cases.iter().chain(cases.iter()) {
             let mut b = Vec::new();
-            push_addr(&mut b, &a);
+            push_addr(&mut b, a);
             assert_eq!(String::from_utf8(b).unwrap(), a.to_string());
         }
     }
