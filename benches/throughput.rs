@@ -4,7 +4,9 @@
 //! `cargo bench --bench throughput` (environment: `CTISCOPE_BENCH_SIZE`, default `1G`;
 //! `CTISCOPE_BENCH_CAPTURE=path` to use an existing capture; `CTISCOPE_BENCH_RUNS`, default 3;
 //! `CTISCOPE_BENCH_TSHARK_SIZE`, default `32M`: tshark's JSON output is slow, so tshark runs on
-//! a smaller capture made with the same generator and seed, and MB/s compare fairly).
+//! a smaller capture made with the same generator and seed, and MB/s compare fairly;
+//! `CTISCOPE_BENCH_LARGE`, e.g. `4G`: also run every ctiscope mode once on a capture of that
+//! size and print a second table, to show that peak RSS does not grow with the capture).
 //! The captures are made once with `ctiscope synth --seed 1 --size ...` into
 //! `target/bench-data/`. Every mode runs as its own process (so its peak RSS is its own) with
 //! output to /dev/null, several times; the table reports the median time. Output: a Markdown
@@ -297,6 +299,55 @@ fn main() {
         path.display(),
         bytes as f64 / 1e6
     );
+    print_table(&rows);
+
+    // Memory on a larger capture: every ctiscope mode once (peak RSS must not grow with the
+    // capture).
+    if let Ok(size) = std::env::var("CTISCOPE_BENCH_LARGE") {
+        let large = synth(&root, &size);
+        let large_bytes = std::fs::metadata(&large).unwrap().len();
+        warm(&large);
+        let large_msgs = count_messages(&root, &large);
+        let j = cores.to_string();
+        let mut large_rows = Vec::new();
+        for mode in ["frame", "decode"] {
+            let r = measured(Command::new(&me).args(["--child", mode]).arg(&large));
+            large_rows.push(Row {
+                mode: mode.into(),
+                what: format!("`--child {mode}`"),
+                bytes: large_bytes,
+                messages: Some(large_msgs),
+                secs: r.0,
+                rss_kb: r.1,
+            });
+        }
+        for a in [
+            vec!["check"],
+            vec!["stats"],
+            vec!["decode", "-T", "jsonl", "-j", "1"],
+            vec!["decode", "-T", "jsonl", "-j", &j],
+            vec!["decode", "-j", &j],
+        ] {
+            let r = measured(Command::new(&bin).args(&a).arg(&large));
+            large_rows.push(Row {
+                mode: a.join(" "),
+                what: format!("`ctiscope {}`", a.join(" ")),
+                bytes: large_bytes,
+                messages: Some(large_msgs),
+                secs: r.0,
+                rss_kb: r.1,
+            });
+        }
+        println!(
+            "\nlarger capture: {} ({:.0} MB, {large_msgs} messages), one run per mode\n",
+            large.display(),
+            large_bytes as f64 / 1e6
+        );
+        print_table(&large_rows);
+    }
+}
+
+fn print_table(rows: &[Row]) {
     println!("| mode | what | MB/s | messages/s | peak RSS (MB) |");
     println!("|---|---|---:|---:|---:|");
     for r in rows {
