@@ -46,6 +46,7 @@ pub mod cti;
 pub mod fuzzing;
 pub mod live;
 pub mod net;
+pub mod parallel;
 pub mod pipeline;
 pub mod render;
 pub mod synth;
@@ -56,7 +57,7 @@ pub type FastMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
 /// Timestamps are integer nanoseconds since 1970-01-01 00:00:00 UTC, end to end.
 pub type TimestampNs = i64;
 
-/// 64-bit FNV-1a: stable names for corpus files, fingerprints of delivered TCP data.
+/// 64-bit FNV-1a: stable names for corpus files.
 pub fn fnv1a(data: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in data {

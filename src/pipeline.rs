@@ -90,7 +90,7 @@ pub enum Detection {
 }
 
 /// What the pipeline produces, in capture order.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Event<'a> {
     /// A CTI connection was seen for the first time.
     Connection {
@@ -176,6 +176,39 @@ pub enum Event<'a> {
         ts_ns: TimestampNs,
         issue: String,
     },
+}
+
+impl Event<'_> {
+    /// The event as an owned value, for every event but [`Event::Message`] (which borrows
+    /// the message bytes): None for a message.
+    pub fn detached(&self) -> Option<Event<'static>> {
+        Some(match self.clone() {
+            Event::Message { .. } => return None,
+            Event::Connection { conn, client, server, start, detection, frame, ts_ns } => {
+                Event::Connection { conn, client, server, start, detection, frame, ts_ns }
+            }
+            Event::Gap { flow, offset, len, reason, frame, ts_ns } => {
+                Event::Gap { flow, offset, len, reason, frame, ts_ns }
+            }
+            Event::Skipped { flow, offset, len, reason, first_frame, last_frame, ts_ns } => {
+                Event::Skipped { flow, offset, len, reason, first_frame, last_frame, ts_ns }
+            }
+            Event::Incomplete { flow, offset, msg_type, have, need, first_frame, last_frame, ts_ns } => {
+                Event::Incomplete { flow, offset, msg_type, have, need, first_frame, last_frame, ts_ns }
+            }
+            Event::Implausible { flow, offset, msg_type, length, frame, ts_ns } => {
+                Event::Implausible { flow, offset, msg_type, length, frame, ts_ns }
+            }
+            Event::Conflict { flow, offset, len, frame, ts_ns } => {
+                Event::Conflict { flow, offset, len, frame, ts_ns }
+            }
+            Event::Limit { conn, setting, frame, ts_ns } => Event::Limit { conn, setting, frame, ts_ns },
+            Event::ConnectionEnd { conn, end, frame, ts_ns } => {
+                Event::ConnectionEnd { conn, end, frame, ts_ns }
+            }
+            Event::PacketIssue { frame, ts_ns, issue } => Event::PacketIssue { frame, ts_ns, issue },
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

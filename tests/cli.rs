@@ -252,3 +252,36 @@ fn parallel_decoding_gives_identical_output() {
         }
     }
 }
+
+#[test]
+fn parallel_analysis_gives_identical_output() {
+    for capture in [
+        "captures/contact-center.pcapng",
+        "tests/data/multi-connection.pcapng",
+        "captures/faults-lost.pcap",
+        "tests/data/midstream.pcap",
+        "tests/data/gap.pcap",
+    ] {
+        for cmd in [
+            &["check"][..],
+            &["check", "--format", "jsonl"][..],
+            &["timeline"][..],
+            &["stats"][..],
+            &["timeline", "-T", "jsonl"][..],
+            &["check", "--protocol-version", "15"][..],
+        ] {
+            let mut one = cmd.to_vec();
+            one.extend_from_slice(&["-j", "1", capture]);
+            let (want, err1, c1) = ctiscope(&one);
+            // Tiny batches so that several worker threads take part.
+            let mut many = cmd.to_vec();
+            many.extend_from_slice(&["-j", "3", "--batch-items", "3", capture]);
+            let (got, err2, c2) = ctiscope(&many);
+            assert_eq!(c1, c2, "{capture} {cmd:?}: exit status");
+            assert_eq!(err1, err2, "{capture} {cmd:?}: stderr");
+            assert!(want == got, "{capture} {cmd:?}: -j 3 output differs from -j 1");
+            // `check --format jsonl` prints nothing for a capture without findings.
+            assert!(!want.is_empty() || cmd.contains(&"jsonl"), "{capture} {cmd:?}: no output");
+        }
+    }
+}

@@ -5,6 +5,7 @@ use crate::args::{
 };
 use crate::{EXIT_INPUT, EXIT_OK};
 use ctiscope::analysis::{self, report, Analyzer, Report, Severity, TimelineFilter};
+use ctiscope::cti::decode::Decoder;
 use ctiscope::pipeline;
 use std::io::{self, Write};
 
@@ -37,7 +38,24 @@ fn analyze_inputs(
     for name in &inputs {
         let mut an = Analyzer::new(settings.clone());
         an.force_version(a.protocol_version);
-        let res = pipeline::run_path(name, &psettings, &mut |ev| an.event(&ev, None));
+        let jobs = match a.jobs {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        // One core: decoding in line is cheaper than handing messages between threads.
+        let res = if jobs > 1 && name != "-" {
+            let decoder = Decoder { forced: a.protocol_version };
+            ctiscope::parallel::run_path_decoded(
+                name,
+                &psettings,
+                &decoder,
+                jobs,
+                a.batch_items,
+                &mut |ev, d| an.event(ev, d),
+            )
+        } else {
+            pipeline::run_path(name, &psettings, &mut |ev| an.event(&ev, None))
+        };
         let report = an.finish();
         each(name, &report)?;
         if let Err(e) = res {

@@ -51,6 +51,13 @@ pub struct AnalysisArgs {
     /// Findings listed per rule; further ones are counted in one summary line.
     #[arg(long, value_name = "N", default_value_t = 1_000)]
     pub max_findings_per_rule: usize,
+    /// Decoding threads (0: one per core) beside the threads that read the capture and
+    /// analyse it. The output is identical whatever the number; stdin is read on one thread.
+    #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 0)]
+    pub jobs: usize,
+    /// Events per batch handed to a decoding thread (tests use small batches).
+    #[arg(long, hide = true, default_value_t = ctiscope::parallel::BATCH_ITEMS)]
+    pub batch_items: usize,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
