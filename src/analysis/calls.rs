@@ -104,6 +104,8 @@ pub(crate) struct ConnCalls {
     live: FastMap<(u32, u32), Vec<Call>>,
     /// Calls in `live`.
     live_n: usize,
+    /// Live calls that had more than one ConnectionCallID, per group of `live`.
+    renamed: FastMap<(u32, u32), u32>,
     pub ended: FastSet<CallKey>,
     pub ended_order: VecDeque<CallKey>,
     pub monitors_reported: BTreeSet<u32>,
@@ -134,22 +136,63 @@ impl ConnCalls {
             self.live.remove(&group);
         }
         self.live_n -= 1;
+        if call.ids.len() > 1 {
+            self.unrenamed(group);
+        }
         call
+    }
+
+    fn unrenamed(&mut self, group: (u32, u32)) {
+        if let Some(n) = self.renamed.get_mut(&group) {
+            *n -= 1;
+            if *n == 0 {
+                self.renamed.remove(&group);
+            }
+        }
     }
 
     /// Add a live call; one with the same key is replaced.
     fn put(&mut self, call: Call) {
         let k = &call.key;
-        let calls = self.live.entry((k.peripheral, k.call_id)).or_default();
+        let group = (k.peripheral, k.call_id);
+        if call.ids.len() > 1 {
+            *self.renamed.entry(group).or_insert(0) += 1;
+        }
+        let calls = self.live.entry(group).or_default();
         match calls.binary_search_by(|c| {
             (c.key.dev_type, c.key.device.as_str()).cmp(&(k.dev_type, k.device.as_str()))
         }) {
-            Ok(i) => calls[i] = call,
+            Ok(i) => {
+                let old = std::mem::replace(&mut calls[i], call);
+                if old.ids.len() > 1 {
+                    self.unrenamed(group);
+                }
+            }
             Err(i) => {
                 calls.insert(i, call);
                 self.live_n += 1;
             }
         }
+    }
+
+    /// The live calls of this peripheral that had this ConnectionCallID (group and
+    /// position), in key order.
+    fn with_id(&self, peripheral: u32, call_id: u32) -> Vec<((u32, u32), usize)> {
+        let group = (peripheral, call_id);
+        let mut hits: Vec<((u32, u32), usize)> = Vec::new();
+        // A call's current id is its group's; other ids are those of renamed calls.
+        if let Some(calls) = self.live.get(&group) {
+            hits.extend((0..calls.len()).map(|i| (group, i)));
+        }
+        for g in self.renamed.keys().filter(|g| g.0 == peripheral && **g != group) {
+            if let Some(calls) = self.live.get(g) {
+                let had = calls.iter().enumerate().filter(|(_, c)| c.ids.contains(&call_id));
+                hits.extend(had.map(|(i, _)| (*g, i)));
+            }
+        }
+        // One peripheral: key order is call id, then position in the group.
+        hits.sort_unstable_by_key(|&(g, i)| (g.1, i));
+        hits
     }
 
     /// Every live call, in key order.
@@ -504,16 +547,8 @@ impl Analyzer {
                 let Some(cid) = v.fixed_num(n).filter(|&v| v != NULL_ID) else {
                     continue;
                 };
-                // Every live call that had this id, in key order.
-                let mut hits: Vec<&mut Call> = calls
-                    .live
-                    .iter_mut()
-                    .filter(|(g, _)| g.0 == periph)
-                    .flat_map(|(_, group)| group.iter_mut())
-                    .filter(|call| call.ids.contains(&(cid as u32)))
-                    .collect();
-                hits.sort_unstable_by(|a, b| a.key.cmp(&b.key));
-                for call in hits {
+                for (g, i) in calls.with_id(periph, cid as u32) {
+                    let call = &mut calls.live.get_mut(&g).expect("live group")[i];
                     call.record(id, name, fr, ts, cap_events);
                     if keep_aliases {
                         aliases.extend(call.ids.iter().copied());
@@ -621,19 +656,25 @@ impl Analyzer {
                     if keep_vars {
                         call_vars(d, frame.bytes, &mut call.vars);
                     }
-                    if let Some(nk) = call_key(v, frame.bytes, true) {
-                        let nk = CallKey { peripheral: call.key.peripheral, ..nk.to_key() };
-                        if !call.ids.contains(&nk.call_id) {
-                            call.ids.push(nk.call_id);
-                        }
-                        rekey = Some(nk);
-                    }
+                    rekey = call_key(v, frame.bytes, true)
+                        .map(|nk| CallKey { peripheral: call.key.peripheral, ..nk.to_key() });
                 }
-                if keep_aliases {
-                    aliases.extend(call.ids.iter().copied());
-                }
-                if id == END_CALL_EVENT {
+                if let Some(nk) = rekey {
+                    // Under its new identification (replacing a live call that had it).
                     let mut call = calls.take(group, i);
+                    if !call.ids.contains(&nk.call_id) {
+                        call.ids.push(nk.call_id);
+                    }
+                    call.key = nk;
+                    if keep_aliases {
+                        aliases.extend(call.ids.iter().copied());
+                    }
+                    calls.put(call);
+                } else if id == END_CALL_EVENT {
+                    let mut call = calls.take(group, i);
+                    if keep_aliases {
+                        aliases.extend(call.ids.iter().copied());
+                    }
                     call.end_frame = Some(fr);
                     let remember = self.settings.max_ended_calls;
                     if !calls.ended.contains(&call.key) {
@@ -648,11 +689,8 @@ impl Analyzer {
                     }
                     let conn = flow.conn;
                     self.finish_call(conn, call, ts, true);
-                } else if let Some(nk) = rekey {
-                    // Under its new identification (replacing a live call that had it).
-                    let mut call = calls.take(group, i);
-                    call.key = nk;
-                    calls.put(call);
+                } else if keep_aliases {
+                    aliases.extend(call.ids.iter().copied());
                 }
             }
         }

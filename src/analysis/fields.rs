@@ -144,6 +144,7 @@ impl<'a> View<'a> {
     }
 
     /// First field of the fixed part with this name.
+    #[inline]
     pub fn fixed(&self, n: Name) -> Option<&'a Field> {
         match self.positional(n) {
             Ok(f) => f,
@@ -152,6 +153,7 @@ impl<'a> View<'a> {
     }
 
     /// First field with this name, fixed or floating (as [`Decoded::field`]).
+    #[inline]
     pub fn field(&self, n: Name) -> Option<&'a Field> {
         match self.positional(n) {
             Ok(Some(f)) => Some(f),
@@ -170,16 +172,19 @@ impl<'a> View<'a> {
     }
 
     /// Numeric value of the fixed field `n`.
+    #[inline]
     pub fn fixed_num(&self, n: Name) -> Option<u64> {
         self.fixed(n).and_then(|f| f.number())
     }
 
     /// Numeric value of the first field `n`.
+    #[inline]
     pub fn num(&self, n: Name) -> Option<u64> {
         self.field(n).and_then(|f| f.number())
     }
 
     /// Text of the first field `n`.
+    #[inline]
     pub fn text<'b>(&self, frame: &'b [u8], n: Name) -> Option<Cow<'b, str>> {
         self.field(n).and_then(|f| f.text(frame))
     }
