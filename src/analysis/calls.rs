@@ -2,7 +2,7 @@
 
 use super::fields::{Name, View};
 use super::report::CallSummary;
-use super::session::{Pending, SERVICE_PERIPHERAL_MONITOR};
+use super::session::{Conn, Pending, SERVICE_PERIPHERAL_MONITOR};
 use super::Analyzer;
 use crate::cti::decode::{range_str, same_name, Decoded, Value};
 use crate::cti::framing::Frame;
@@ -230,6 +230,24 @@ pub(crate) struct Agent {
 /// An agent state as printed: its name without `AGENT_STATE_`, or its number.
 pub(crate) type State = Cow<'static, str>;
 
+impl Agent {
+    fn new(id: String) -> Self {
+        Agent {
+            id,
+            peripheral: None,
+            extension: None,
+            instrument: None,
+            conns: BTreeSet::new(),
+            states: Vec::new(),
+            states_dropped: 0,
+            current: None,
+            time_in: BTreeMap::new(),
+            skill_groups: BTreeSet::new(),
+            requests: BTreeMap::new(),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct AgentTables {
     /// By AgentID (sorted when the report is built).
@@ -409,6 +427,7 @@ impl Analyzer {
         // Without summaries, calls are followed for the rules only.
         let cap_events = if self.settings.call_summaries { self.settings.max_events_per_call } else { 0 };
         let keep_vars = self.settings.call_summaries;
+        let summaries = self.settings.call_summaries;
         // The call ids the message belongs to matter only to the timeline.
         let keep_aliases = self.settings.timeline.is_some();
         let Some(c) = self.conns.get_mut(&flow.conn) else {
@@ -453,69 +472,22 @@ impl Analyzer {
                         .map(|e| Cow::Owned(format!("ext:{e}")))
                 });
             if let Some(aid) = agent_id {
-                let state: State = v.num(Name::AgentState).map_or(Cow::Borrowed("?"), |v| {
-                    values::AGENT_STATE.name_of(v as u32).map_or(Cow::Owned(v.to_string()), |n| {
-                        Cow::Borrowed(n.strip_prefix("AGENT_STATE_").unwrap_or(n))
-                    })
-                });
                 let agents = &mut self.agents.agents;
-                if !agents.contains_key(&*aid) && agents.len() >= self.settings.max_agents {
-                    f.limit("max_agents", Some(flow.conn), fr, ts);
-                } else {
-                    if !agents.contains_key(&*aid) {
-                        let aid = aid.to_string();
-                        agents.insert(
-                            aid.clone(),
-                            Agent {
-                                id: aid,
-                                peripheral: None,
-                                extension: None,
-                                instrument: None,
-                                conns: BTreeSet::new(),
-                                states: Vec::new(),
-                                states_dropped: 0,
-                                current: None,
-                                time_in: BTreeMap::new(),
-                                skill_groups: BTreeSet::new(),
-                                requests: BTreeMap::new(),
-                            },
-                        );
+                if !agents.contains_key(&*aid) {
+                    if agents.len() >= self.settings.max_agents {
+                        f.limit("max_agents", Some(flow.conn), fr, ts);
+                    } else {
+                        agents.insert(aid.to_string(), Agent::new(aid.to_string()));
                     }
-                    let a = agents.get_mut(&*aid).expect("inserted");
-                    a.peripheral = v.fixed_num(Name::PeripheralID).map(|v| v as u32).or(a.peripheral);
-                    let ext = v.text(frame.bytes, Name::AgentExtension);
-                    if let Some(e) = ext.as_deref().or(c.agent_extension.as_deref()) {
-                        set_text(&mut a.extension, e);
-                    }
-                    let instrument = v.text(frame.bytes, Name::AgentInstrument);
-                    if let Some(i) = instrument.as_deref().or(c.agent_instrument.as_deref()) {
-                        set_text(&mut a.instrument, i);
-                    }
-                    a.conns.insert(flow.conn);
-                    if let Some(sg) = v.fixed_num(Name::SkillGroupNumber).filter(|&v| v != NULL_ID) {
-                        a.skill_groups.insert(sg as u32);
-                    }
-                    for fl in d.fields.iter().filter(|x| same_name(x.name, "FltSkillGroupNumber")) {
-                        if let Some(v) = fl.number().filter(|&v| v != NULL_ID) {
-                            a.skill_groups.insert(v as u32);
-                        }
-                    }
-                    let changed = a.current.as_ref().is_none_or(|(s, _)| *s != state);
-                    if changed {
-                        if let Some((s, since)) = a.current.take() {
-                            *a.time_in.entry(s).or_insert(0) += ts - since;
-                        }
-                        a.current = Some((state.clone(), ts));
-                        if a.states.len() < self.settings.max_states_per_agent {
-                            a.states.push((ts, fr, flow.conn, state));
-                        } else {
-                            a.states_dropped += 1;
-                        }
+                }
+                if summaries {
+                    if let Some(a) = agents.get_mut(&*aid) {
+                        agent_state(a, v, frame, c, flow.conn, self.settings.max_states_per_agent);
                     }
                 }
             }
         }
-        if let Some(p) = matched {
+        if let Some(p) = matched.filter(|_| summaries) {
             if matches!(p.req, QUERY_AGENT_STATE_REQ | SET_AGENT_STATE_REQ) {
                 let aid = p.agent.as_deref().or(c.agent_id.as_deref());
                 if let Some(a) = aid.and_then(|aid| self.agents.agents.get_mut(aid)) {
@@ -695,6 +667,46 @@ impl Analyzer {
             }
         }
         aliases
+    }
+}
+
+/// What an AGENT_STATE_EVENT tells about its agent, for the agent's summary.
+fn agent_state(a: &mut Agent, v: &View<'_>, frame: &Frame<'_>, c: &Conn, conn: ConnId, max_states: usize) {
+    let (ts, fr) = (frame.ts_ns, frame.last_frame);
+    let state: State = v.num(Name::AgentState).map_or(Cow::Borrowed("?"), |v| {
+        values::AGENT_STATE
+            .name_of(v as u32)
+            .map_or(Cow::Owned(v.to_string()), |n| Cow::Borrowed(n.strip_prefix("AGENT_STATE_").unwrap_or(n)))
+    });
+    a.peripheral = v.fixed_num(Name::PeripheralID).map(|v| v as u32).or(a.peripheral);
+    let ext = v.text(frame.bytes, Name::AgentExtension);
+    if let Some(e) = ext.as_deref().or(c.agent_extension.as_deref()) {
+        set_text(&mut a.extension, e);
+    }
+    let instrument = v.text(frame.bytes, Name::AgentInstrument);
+    if let Some(i) = instrument.as_deref().or(c.agent_instrument.as_deref()) {
+        set_text(&mut a.instrument, i);
+    }
+    a.conns.insert(conn);
+    if let Some(sg) = v.fixed_num(Name::SkillGroupNumber).filter(|&v| v != NULL_ID) {
+        a.skill_groups.insert(sg as u32);
+    }
+    for fl in v.d.fields.iter().filter(|x| same_name(x.name, "FltSkillGroupNumber")) {
+        if let Some(v) = fl.number().filter(|&v| v != NULL_ID) {
+            a.skill_groups.insert(v as u32);
+        }
+    }
+    let changed = a.current.as_ref().is_none_or(|(s, _)| *s != state);
+    if changed {
+        if let Some((s, since)) = a.current.take() {
+            *a.time_in.entry(s).or_insert(0) += ts - since;
+        }
+        a.current = Some((state.clone(), ts));
+        if a.states.len() < max_states {
+            a.states.push((ts, fr, conn, state));
+        } else {
+            a.states_dropped += 1;
+        }
     }
 }
 

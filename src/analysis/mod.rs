@@ -58,8 +58,9 @@ pub struct Settings {
     pub max_ended_calls: usize,
     /// Record a timeline, with this filter.
     pub timeline: Option<TimelineFilter>,
-    /// Keep per-call summaries (events, variables, durations) for `stats`; the rules do
-    /// not need them.
+    /// Keep per-call and per-agent summaries (call events, variables, durations; agent
+    /// states, skill groups, requests) for `stats`; the rules do not need them (agents are
+    /// still counted against `max_agents`).
     pub call_summaries: bool,
 }
 

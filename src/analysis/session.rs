@@ -706,12 +706,13 @@ impl Analyzer {
 
         // Invoke matching.
         let mut matched: Option<Pending> = None;
-        // The call ids and the agent a message names: for the timeline, and the call and
-        // agent of a request (kept with it for its answer).
+        // The call ids and the agent a message names: for the timeline, and the agent of a
+        // request for the agent's summary (kept with the request for its answer).
         let timeline = self.settings.timeline.is_some();
-        let want_ids = timeline || (role == Some(Role::Request) && invoke.is_some());
+        let want_agent =
+            timeline || (self.settings.call_summaries && role == Some(Role::Request) && invoke.is_some());
         let mut call_ids: Vec<u32> = Vec::new();
-        if want_ids {
+        if timeline {
             for n in [
                 Name::ConnectionCallID,
                 Name::NewConnectionCallID,
@@ -726,7 +727,7 @@ impl Analyzer {
             }
         }
         let agent_field =
-            if want_ids { v.text(frame.bytes, Name::AgentID).map(|a| a.into_owned()) } else { None };
+            if want_agent { v.text(frame.bytes, Name::AgentID).map(|a| a.into_owned()) } else { None };
         if let (Some(inv), Some(role)) = (invoke, role) {
             match role {
                 Role::Request => {
@@ -920,18 +921,18 @@ impl Analyzer {
 
         // Calls, monitors, agents.
         let call_aliases = self.call_message(flow, frame, &v, id, name, matched.as_ref());
-        for a in call_aliases {
-            if !call_ids.contains(&a) {
-                call_ids.push(a);
-            }
-        }
-        if let Some(p) = &matched {
-            call_ids.extend(p.call);
-        }
-        let agent = agent_field.or_else(|| matched.as_ref().and_then(|p| p.agent.clone()));
 
         // Timeline.
         if let Some(filter) = &self.settings.timeline {
+            for a in call_aliases {
+                if !call_ids.contains(&a) {
+                    call_ids.push(a);
+                }
+            }
+            if let Some(p) = &matched {
+                call_ids.extend(p.call);
+            }
+            let agent = agent_field.or_else(|| matched.as_ref().and_then(|p| p.agent.clone()));
             let ok = filter.session.is_none_or(|s| s == flow.conn)
                 && filter.invoke.is_none_or(|i| invoke == Some(i))
                 && filter.call.is_none_or(|x| call_ids.contains(&x))
