@@ -3,7 +3,7 @@
 use super::fields::{Name, View};
 use super::report::CallSummary;
 use super::session::{Conn, Pending, SERVICE_PERIPHERAL_MONITOR};
-use super::Analyzer;
+use super::{Analyzer, Findings, Settings};
 use crate::cti::decode::{range_str, same_name, Decoded, Value};
 use crate::cti::framing::Frame;
 use crate::cti::spec::{values, Role};
@@ -211,6 +211,36 @@ pub(crate) struct CallTables {
     pub dropped: u64,
 }
 
+impl CallTables {
+    fn finish(
+        &mut self,
+        settings: &Settings,
+        findings: &mut Findings,
+        conn: ConnId,
+        call: Call,
+        end_ts: TimestampNs,
+        ended: bool,
+    ) {
+        if !settings.call_summaries {
+            return;
+        }
+        if self.done.len() >= settings.max_calls {
+            self.dropped += 1;
+            findings.limit("max_calls", Some(conn), call.first_frame, end_ts);
+            return;
+        }
+        self.done.push(call.summary(conn, end_ts, ended));
+    }
+}
+
+/// What the call and agent handling of a message works on besides its connection.
+pub(crate) struct CallCtx<'a> {
+    pub settings: &'a Settings,
+    pub findings: &'a mut Findings,
+    pub calls: &'a mut CallTables,
+    pub agents: &'a mut AgentTables,
+}
+
 #[derive(Debug)]
 pub(crate) struct Agent {
     pub id: String,
@@ -379,24 +409,10 @@ impl Call {
 }
 
 impl Analyzer {
-    fn finish_call(&mut self, conn: ConnId, call: Call, end_ts: TimestampNs, ended: bool) {
-        if !self.settings.call_summaries {
-            return;
-        }
-        if self.calls.done.len() >= self.settings.max_calls {
-            self.calls.dropped += 1;
-            let fr = call.first_frame;
-            self.findings.limit("max_calls", Some(conn), fr, end_ts);
-            return;
-        }
-        let s = call.summary(conn, end_ts, ended);
-        self.calls.done.push(s);
-    }
-
     /// Calls still live when their connection ended.
     pub(crate) fn calls_conn_end(&mut self, conn: ConnId, calls: ConnCalls, ts: TimestampNs) {
         for call in calls.into_sorted() {
-            self.finish_call(conn, call, ts, false);
+            self.calls.finish(&self.settings, &mut self.findings, conn, call, ts, false);
         }
     }
 
@@ -409,265 +425,263 @@ impl Analyzer {
             }
         }
     }
+}
 
-    /// Calls, monitors and agents for one message. Returns the call ids of the call the
-    /// message belongs to.
-    pub(crate) fn call_message(
-        &mut self,
-        flow: &Flow,
-        frame: &Frame<'_>,
-        v: &View<'_>,
-        id: u32,
-        name: &'static str,
-        matched: Option<&Pending>,
-    ) -> Vec<u32> {
-        let d = v.d;
-        let ts = frame.ts_ns;
-        let fr = frame.last_frame;
-        // Without summaries, calls are followed for the rules only.
-        let cap_events = if self.settings.call_summaries { self.settings.max_events_per_call } else { 0 };
-        let keep_vars = self.settings.call_summaries;
-        let summaries = self.settings.call_summaries;
-        // The call ids the message belongs to matter only to the timeline.
-        let keep_aliases = self.settings.timeline.is_some();
-        let Some(c) = self.conns.get_mut(&flow.conn) else {
-            return Vec::new();
-        };
-        let f = &mut self.findings;
-        let spec = d.spec;
-        let mut aliases = Vec::new();
+/// Calls, monitors and agents for one message. Returns the call ids of the call the
+/// message belongs to (for the timeline).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn call_message(
+    cx: CallCtx<'_>,
+    c: &mut Conn,
+    flow: &Flow,
+    frame: &Frame<'_>,
+    v: &View<'_>,
+    id: u32,
+    name: &'static str,
+    matched: Option<&Pending>,
+) -> Vec<u32> {
+    let d = v.d;
+    let ts = frame.ts_ns;
+    let fr = frame.last_frame;
+    // Without summaries, calls are followed for the rules only.
+    let cap_events = if cx.settings.call_summaries { cx.settings.max_events_per_call } else { 0 };
+    let keep_vars = cx.settings.call_summaries;
+    let summaries = cx.settings.call_summaries;
+    // The call ids the message belongs to matter only to the timeline.
+    let keep_aliases = cx.settings.timeline.is_some();
+    let f = cx.findings;
+    let spec = d.spec;
+    let mut aliases = Vec::new();
 
-        // Monitors.
-        if flow.dir == Direction::ToClient && spec.is_some_and(|s| s.role == Role::Event) {
-            if let Some(m) = v.fixed_num(Name::MonitorID) {
-                let pm = c.services_granted.is_some_and(|s| s & SERVICE_PERIPHERAL_MONITOR != 0);
-                if m != 0
-                    && m != NULL_ID
-                    && pm
-                    && c.monitors_known
-                    && c.complete(1)
-                    && !c.monitors.contains(&(m as u32))
-                    && c.calls.monitors_reported.insert(m as u32)
-                {
-                    f.push(
+    // Monitors.
+    if flow.dir == Direction::ToClient && spec.is_some_and(|s| s.role == Role::Event) {
+        if let Some(m) = v.fixed_num(Name::MonitorID) {
+            let pm = c.services_granted.is_some_and(|s| s & SERVICE_PERIPHERAL_MONITOR != 0);
+            if m != 0
+                && m != NULL_ID
+                && pm
+                && c.monitors_known
+                && c.complete(1)
+                && !c.monitors.contains(&(m as u32))
+                && c.calls.monitors_reported.insert(m as u32)
+            {
+                f.push(
                         "monitor-unknown",
                         Some(flow.conn),
                         vec![fr],
                         ts,
                         format!("{name} names MonitorID {m}, which no OPEN_CONF or MONITOR_START_CONF created (or MONITOR_STOP_CONF ended)"),
                     );
-                }
             }
         }
+    }
 
-        // Agents.
-        if id == AGENT_STATE_EVENT && flow.dir == Direction::ToClient {
-            let agent_id: Option<Cow<'_, str>> = v
-                .text(frame.bytes, Name::AgentID)
-                .filter(|s| !s.is_empty())
-                .or_else(|| c.agent_id.as_deref().map(Cow::Borrowed))
-                .or_else(|| {
-                    v.text(frame.bytes, Name::AgentExtension)
-                        .or_else(|| c.agent_extension.as_deref().map(Cow::Borrowed))
-                        .map(|e| Cow::Owned(format!("ext:{e}")))
-                });
-            if let Some(aid) = agent_id {
-                let agents = &mut self.agents.agents;
-                if !agents.contains_key(&*aid) {
-                    if agents.len() >= self.settings.max_agents {
-                        f.limit("max_agents", Some(flow.conn), fr, ts);
-                    } else {
-                        agents.insert(aid.to_string(), Agent::new(aid.to_string()));
-                    }
+    // Agents.
+    if id == AGENT_STATE_EVENT && flow.dir == Direction::ToClient {
+        let agent_id: Option<Cow<'_, str>> = v
+            .text(frame.bytes, Name::AgentID)
+            .filter(|s| !s.is_empty())
+            .or_else(|| c.agent_id.as_deref().map(Cow::Borrowed))
+            .or_else(|| {
+                v.text(frame.bytes, Name::AgentExtension)
+                    .or_else(|| c.agent_extension.as_deref().map(Cow::Borrowed))
+                    .map(|e| Cow::Owned(format!("ext:{e}")))
+            });
+        if let Some(aid) = agent_id {
+            let agents = &mut cx.agents.agents;
+            if !agents.contains_key(&*aid) {
+                if agents.len() >= cx.settings.max_agents {
+                    f.limit("max_agents", Some(flow.conn), fr, ts);
+                } else {
+                    agents.insert(aid.to_string(), Agent::new(aid.to_string()));
                 }
-                if summaries {
-                    if let Some(a) = agents.get_mut(&*aid) {
-                        agent_state(a, v, frame, c, flow.conn, self.settings.max_states_per_agent);
-                    }
+            }
+            if summaries {
+                if let Some(a) = agents.get_mut(&*aid) {
+                    agent_state(a, v, frame, c, flow.conn, cx.settings.max_states_per_agent);
                 }
             }
         }
-        if let Some(p) = matched.filter(|_| summaries) {
-            if matches!(p.req, QUERY_AGENT_STATE_REQ | SET_AGENT_STATE_REQ) {
-                let aid = p.agent.as_deref().or(c.agent_id.as_deref());
-                if let Some(a) = aid.and_then(|aid| self.agents.agents.get_mut(aid)) {
-                    let e = a.requests.entry(p.name).or_insert((0, 0));
-                    if spec.is_some_and(|s| Some(s.id) == p.confirm) {
-                        e.0 += 1;
-                    } else {
-                        e.1 += 1;
-                    }
+    }
+    if let Some(p) = matched.filter(|_| summaries) {
+        if matches!(p.req, QUERY_AGENT_STATE_REQ | SET_AGENT_STATE_REQ) {
+            let aid = p.agent.as_deref().or(c.agent_id.as_deref());
+            if let Some(a) = aid.and_then(|aid| cx.agents.agents.get_mut(aid)) {
+                let e = a.requests.entry(p.name).or_insert((0, 0));
+                if spec.is_some_and(|s| Some(s.id) == p.confirm) {
+                    e.0 += 1;
+                } else {
+                    e.1 += 1;
                 }
             }
         }
+    }
 
-        // Calls.
-        let Some(spec) = spec else {
-            return aliases;
-        };
-        let is_event = spec.role == Role::Event && flow.dir == Direction::ToClient;
-        let is_request = spec.role == Role::Request && flow.dir == Direction::ToServer;
-        let call_related = is_request || (is_event && spec.service == "Client Events");
-        if !call_related {
-            return aliases;
-        }
-        let calls = &mut c.calls;
-        // Conference and transfer name the calls by Primary/Secondary call id.
-        if is_event && v.fixed_num(Name::ConnectionCallID).is_none() {
-            let periph = v.fixed_num(Name::PeripheralID).unwrap_or(NULL_ID) as u32;
-            for n in [Name::PrimaryCallID, Name::SecondaryCallID] {
-                let Some(cid) = v.fixed_num(n).filter(|&v| v != NULL_ID) else {
-                    continue;
-                };
-                for (g, i) in calls.with_id(periph, cid as u32) {
-                    let call = &mut calls.live.get_mut(&g).expect("live group")[i];
-                    call.record(id, name, fr, ts, cap_events);
-                    if keep_aliases {
-                        aliases.extend(call.ids.iter().copied());
-                    }
-                }
-            }
-            return aliases;
-        }
-        let Some(key) = call_key(v, frame.bytes, false) else {
-            return aliases;
-        };
-        let group = (key.peripheral, key.call_id);
-        // Exact key, or the live call with the same peripheral and call id when the message
-        // does not carry the device.
-        let found = calls.find(&key);
-        if is_request {
-            if let Some(i) = found {
-                let call = calls.get_mut(&key, i);
+    // Calls.
+    let Some(spec) = spec else {
+        return aliases;
+    };
+    let is_event = spec.role == Role::Event && flow.dir == Direction::ToClient;
+    let is_request = spec.role == Role::Request && flow.dir == Direction::ToServer;
+    let call_related = is_request || (is_event && spec.service == "Client Events");
+    if !call_related {
+        return aliases;
+    }
+    let calls = &mut c.calls;
+    // Conference and transfer name the calls by Primary/Secondary call id.
+    if is_event && v.fixed_num(Name::ConnectionCallID).is_none() {
+        let periph = v.fixed_num(Name::PeripheralID).unwrap_or(NULL_ID) as u32;
+        for n in [Name::PrimaryCallID, Name::SecondaryCallID] {
+            let Some(cid) = v.fixed_num(n).filter(|&v| v != NULL_ID) else {
+                continue;
+            };
+            for (g, i) in calls.with_id(periph, cid as u32) {
+                let call = &mut calls.live.get_mut(&g).expect("live group")[i];
                 call.record(id, name, fr, ts, cap_events);
-                if id == SET_CALL_DATA_REQ {
-                    call.data_set = true;
-                    if keep_vars {
-                        call_vars(d, frame.bytes, &mut call.vars);
-                    }
-                }
                 if keep_aliases {
                     aliases.extend(call.ids.iter().copied());
                 }
             }
-            return aliases;
         }
-        let max_live = self.settings.max_live_calls;
-        let live_n = calls.live_n;
-        match id {
-            BEGIN_CALL_EVENT => {
-                if let Some(i) = found {
-                    let call = calls.get_mut(&key, i);
-                    let prev_frame = call.begin_frame.unwrap_or(call.first_frame);
-                    let k = &call.key;
-                    f.push_lazy("call-begin-duplicate", Some(flow.conn), &[prev_frame, fr], ts, || {
-                        format!("second BEGIN_CALL_EVENT for {k}")
-                    });
-                    call.record(id, name, fr, ts, cap_events);
-                    if keep_aliases {
-                        aliases.extend(call.ids.iter().copied());
-                    }
-                } else if live_n >= max_live {
-                    f.limit("max_live_calls", Some(flow.conn), fr, ts);
-                } else {
-                    let key = key.to_key();
-                    calls.ended.remove(&key);
-                    let seq = self.calls.next_seq;
-                    self.calls.next_seq += 1;
-                    let mut call = Call::new(seq, key, fr, ts);
-                    call.begin_frame = Some(fr);
-                    call.record(id, name, fr, ts, cap_events);
-                    if keep_vars {
-                        call_vars(d, frame.bytes, &mut call.vars);
-                    }
-                    if keep_aliases {
-                        aliases.extend(call.ids.iter().copied());
-                    }
-                    calls.put(call);
+        return aliases;
+    }
+    let Some(key) = call_key(v, frame.bytes, false) else {
+        return aliases;
+    };
+    let group = (key.peripheral, key.call_id);
+    // Exact key, or the live call with the same peripheral and call id when the message
+    // does not carry the device.
+    let found = calls.find(&key);
+    if is_request {
+        if let Some(i) = found {
+            let call = calls.get_mut(&key, i);
+            call.record(id, name, fr, ts, cap_events);
+            if id == SET_CALL_DATA_REQ {
+                call.data_set = true;
+                if keep_vars {
+                    call_vars(d, frame.bytes, &mut call.vars);
                 }
             }
-            _ => {
-                let i = match found {
-                    Some(i) => i,
-                    None => {
-                        let key = key.to_key();
-                        if calls.ended.contains(&key) {
-                            f.push_lazy("call-event-after-end", Some(flow.conn), &[fr], ts, || {
-                                format!("{name} for {key} after its END_CALL_EVENT")
-                            });
-                            aliases.push(key.call_id);
-                            return aliases;
-                        }
-                        let monitor = v.fixed_num(Name::MonitorID).unwrap_or(0);
-                        let check = c.complete(1)
-                            && c.call_msg_mask.is_some_and(|m| m & BEGIN_CALL_MASK != 0)
-                            && (monitor == 0 || monitor == NULL_ID)
-                            && v.num(Name::EventCause) != Some(CEC_CALL_PARTY_UPDATE_IND);
-                        let calls = &mut c.calls;
-                        if check {
-                            f.push_lazy("call-event-before-begin", Some(flow.conn), &[fr], ts, || {
-                                format!("{name} for {key}, whose BEGIN_CALL_EVENT was not sent")
-                            });
-                        }
-                        if live_n >= max_live {
-                            f.limit("max_live_calls", Some(flow.conn), fr, ts);
-                            aliases.push(key.call_id);
-                            return aliases;
-                        }
-                        let seq = self.calls.next_seq;
-                        self.calls.next_seq += 1;
-                        calls.put(Call::new(seq, key.clone(), fr, ts));
-                        calls.find(&key_ref(&key)).expect("just added")
-                    }
-                };
-                let calls = &mut c.calls;
+            if keep_aliases {
+                aliases.extend(call.ids.iter().copied());
+            }
+        }
+        return aliases;
+    }
+    let max_live = cx.settings.max_live_calls;
+    let live_n = calls.live_n;
+    match id {
+        BEGIN_CALL_EVENT => {
+            if let Some(i) = found {
                 let call = calls.get_mut(&key, i);
+                let prev_frame = call.begin_frame.unwrap_or(call.first_frame);
+                let k = &call.key;
+                f.push_lazy("call-begin-duplicate", Some(flow.conn), &[prev_frame, fr], ts, || {
+                    format!("second BEGIN_CALL_EVENT for {k}")
+                });
                 call.record(id, name, fr, ts, cap_events);
-                let mut rekey = None;
-                if id == CALL_DATA_UPDATE_EVENT {
-                    if keep_vars {
-                        call_vars(d, frame.bytes, &mut call.vars);
-                    }
-                    rekey = call_key(v, frame.bytes, true)
-                        .map(|nk| CallKey { peripheral: call.key.peripheral, ..nk.to_key() });
-                }
-                if let Some(nk) = rekey {
-                    // Under its new identification (replacing a live call that had it).
-                    let mut call = calls.take(group, i);
-                    if !call.ids.contains(&nk.call_id) {
-                        call.ids.push(nk.call_id);
-                    }
-                    call.key = nk;
-                    if keep_aliases {
-                        aliases.extend(call.ids.iter().copied());
-                    }
-                    calls.put(call);
-                } else if id == END_CALL_EVENT {
-                    let mut call = calls.take(group, i);
-                    if keep_aliases {
-                        aliases.extend(call.ids.iter().copied());
-                    }
-                    call.end_frame = Some(fr);
-                    let remember = self.settings.max_ended_calls;
-                    if !calls.ended.contains(&call.key) {
-                        let ended_key = call.key.clone();
-                        calls.ended.insert(ended_key.clone());
-                        calls.ended_order.push_back(ended_key);
-                        while calls.ended_order.len() > remember {
-                            if let Some(old) = calls.ended_order.pop_front() {
-                                calls.ended.remove(&old);
-                            }
-                        }
-                    }
-                    let conn = flow.conn;
-                    self.finish_call(conn, call, ts, true);
-                } else if keep_aliases {
+                if keep_aliases {
                     aliases.extend(call.ids.iter().copied());
                 }
+            } else if live_n >= max_live {
+                f.limit("max_live_calls", Some(flow.conn), fr, ts);
+            } else {
+                let key = key.to_key();
+                calls.ended.remove(&key);
+                let seq = cx.calls.next_seq;
+                cx.calls.next_seq += 1;
+                let mut call = Call::new(seq, key, fr, ts);
+                call.begin_frame = Some(fr);
+                call.record(id, name, fr, ts, cap_events);
+                if keep_vars {
+                    call_vars(d, frame.bytes, &mut call.vars);
+                }
+                if keep_aliases {
+                    aliases.extend(call.ids.iter().copied());
+                }
+                calls.put(call);
             }
         }
-        aliases
+        _ => {
+            let i = match found {
+                Some(i) => i,
+                None => {
+                    let key = key.to_key();
+                    if calls.ended.contains(&key) {
+                        f.push_lazy("call-event-after-end", Some(flow.conn), &[fr], ts, || {
+                            format!("{name} for {key} after its END_CALL_EVENT")
+                        });
+                        aliases.push(key.call_id);
+                        return aliases;
+                    }
+                    let monitor = v.fixed_num(Name::MonitorID).unwrap_or(0);
+                    let check = c.complete(1)
+                        && c.call_msg_mask.is_some_and(|m| m & BEGIN_CALL_MASK != 0)
+                        && (monitor == 0 || monitor == NULL_ID)
+                        && v.num(Name::EventCause) != Some(CEC_CALL_PARTY_UPDATE_IND);
+                    let calls = &mut c.calls;
+                    if check {
+                        f.push_lazy("call-event-before-begin", Some(flow.conn), &[fr], ts, || {
+                            format!("{name} for {key}, whose BEGIN_CALL_EVENT was not sent")
+                        });
+                    }
+                    if live_n >= max_live {
+                        f.limit("max_live_calls", Some(flow.conn), fr, ts);
+                        aliases.push(key.call_id);
+                        return aliases;
+                    }
+                    let seq = cx.calls.next_seq;
+                    cx.calls.next_seq += 1;
+                    calls.put(Call::new(seq, key.clone(), fr, ts));
+                    calls.find(&key_ref(&key)).expect("just added")
+                }
+            };
+            let calls = &mut c.calls;
+            let call = calls.get_mut(&key, i);
+            call.record(id, name, fr, ts, cap_events);
+            let mut rekey = None;
+            if id == CALL_DATA_UPDATE_EVENT {
+                if keep_vars {
+                    call_vars(d, frame.bytes, &mut call.vars);
+                }
+                rekey = call_key(v, frame.bytes, true)
+                    .map(|nk| CallKey { peripheral: call.key.peripheral, ..nk.to_key() });
+            }
+            if let Some(nk) = rekey {
+                // Under its new identification (replacing a live call that had it).
+                let mut call = calls.take(group, i);
+                if !call.ids.contains(&nk.call_id) {
+                    call.ids.push(nk.call_id);
+                }
+                call.key = nk;
+                if keep_aliases {
+                    aliases.extend(call.ids.iter().copied());
+                }
+                calls.put(call);
+            } else if id == END_CALL_EVENT {
+                let mut call = calls.take(group, i);
+                if keep_aliases {
+                    aliases.extend(call.ids.iter().copied());
+                }
+                call.end_frame = Some(fr);
+                let remember = cx.settings.max_ended_calls;
+                if !calls.ended.contains(&call.key) {
+                    let ended_key = call.key.clone();
+                    calls.ended.insert(ended_key.clone());
+                    calls.ended_order.push_back(ended_key);
+                    while calls.ended_order.len() > remember {
+                        if let Some(old) = calls.ended_order.pop_front() {
+                            calls.ended.remove(&old);
+                        }
+                    }
+                }
+                cx.calls.finish(cx.settings, f, flow.conn, call, ts, true);
+            } else if keep_aliases {
+                aliases.extend(call.ids.iter().copied());
+            }
+        }
     }
+    aliases
 }
 
 /// What an AGENT_STATE_EVENT tells about its agent, for the agent's summary.

@@ -920,7 +920,13 @@ impl Analyzer {
         }
 
         // Calls, monitors, agents.
-        let call_aliases = self.call_message(flow, frame, &v, id, name, matched.as_ref());
+        let cx = super::calls::CallCtx {
+            settings: &self.settings,
+            findings: f,
+            calls: &mut self.calls,
+            agents: &mut self.agents,
+        };
+        let call_aliases = super::calls::call_message(cx, c, flow, frame, &v, id, name, matched.as_ref());
 
         // Timeline.
         if let Some(filter) = &self.settings.timeline {
