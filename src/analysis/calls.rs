@@ -665,10 +665,8 @@ pub(crate) fn call_message(
                 }
                 call.end_frame = Some(fr);
                 let remember = cx.settings.max_ended_calls;
-                if !calls.ended.contains(&call.key) {
-                    let ended_key = call.key.clone();
-                    calls.ended.insert(ended_key.clone());
-                    calls.ended_order.push_back(ended_key);
+                if calls.ended.insert(call.key.clone()) {
+                    calls.ended_order.push_back(call.key.clone());
                     while calls.ended_order.len() > remember {
                         if let Some(old) = calls.ended_order.pop_front() {
                             calls.ended.remove(&old);

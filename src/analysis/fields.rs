@@ -91,8 +91,14 @@ impl Layout {
 /// Layouts met so far, by message spec and protocol version.
 #[derive(Debug, Default)]
 pub(crate) struct Layouts {
+    /// The last layout of each MessageType below [`RECENT_TYPES`].
+    recent: Vec<Option<(usize, u32, Rc<Layout>)>>,
     map: FastMap<(usize, u32), Rc<Layout>>,
 }
+
+/// MessageTypes whose last layout is kept in a table indexed by type (every documented type
+/// is below it).
+const RECENT_TYPES: usize = 512;
 
 /// Layouts kept; beyond it the cache starts over (protocol versions are few in practice).
 const MAX_LAYOUTS: usize = 4_096;
@@ -102,14 +108,29 @@ impl Layouts {
     pub fn view<'a>(&mut self, d: &'a Decoded) -> View<'a> {
         let layout = d.spec.map(|s| {
             let key = (s as *const MessageSpec as usize, d.version);
-            if let Some(l) = self.map.get(&key) {
-                return Rc::clone(l);
+            let t = s.id as usize;
+            if let Some(Some((p, v, l))) = self.recent.get(t) {
+                if (*p, *v) == key {
+                    return Rc::clone(l);
+                }
             }
-            if self.map.len() >= MAX_LAYOUTS {
-                self.map.clear();
+            let l = match self.map.get(&key) {
+                Some(l) => Rc::clone(l),
+                None => {
+                    if self.map.len() >= MAX_LAYOUTS {
+                        self.map.clear();
+                    }
+                    let l = Rc::new(Layout::new(s, d.version));
+                    self.map.insert(key, Rc::clone(&l));
+                    l
+                }
+            };
+            if t < RECENT_TYPES {
+                if self.recent.is_empty() {
+                    self.recent = vec![None; RECENT_TYPES];
+                }
+                self.recent[t] = Some((key.0, key.1, Rc::clone(&l)));
             }
-            let l = Rc::new(Layout::new(s, d.version));
-            self.map.insert(key, Rc::clone(&l));
             l
         });
         View { d, layout }
