@@ -210,3 +210,82 @@ impl<'a> View<'a> {
         self.field(n).and_then(|f| f.text(frame))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cti::decode::{decode_at, same_name, VersionSource};
+    use crate::pipeline::{self, Event};
+
+    const ALL: [Name; COUNT] = [
+        Name::InvokeID,
+        Name::MonitorID,
+        Name::PeripheralID,
+        Name::ConnectionCallID,
+        Name::ConnectionDeviceIDType,
+        Name::ConnectionDeviceID,
+        Name::NewConnectionCallID,
+        Name::NewConnectionDeviceIDType,
+        Name::NewConnectionDeviceID,
+        Name::PrimaryCallID,
+        Name::SecondaryCallID,
+        Name::SkillGroupNumber,
+        Name::AgentState,
+        Name::EventCause,
+        Name::AgentID,
+        Name::AgentExtension,
+        Name::AgentInstrument,
+    ];
+
+    fn addr(f: Option<&Field>) -> Option<*const Field> {
+        f.map(|f| f as *const Field)
+    }
+
+    /// The view finds exactly the fields the searches by name find.
+    fn check(layouts: &mut Layouts, d: &Decoded) {
+        let v = layouts.view(d);
+        for n in ALL {
+            let by_name = d.fields.iter().find(|f| f.part == Part::Fixed && same_name(f.name, n.as_str()));
+            assert_eq!(addr(v.fixed(n)), addr(by_name), "{n:?} fixed in {:?}", d.type_name());
+            assert_eq!(addr(v.field(n)), addr(d.field(n.as_str())), "{n:?} in {:?}", d.type_name());
+        }
+    }
+
+    #[test]
+    fn names_match_the_spec() {
+        for (i, n) in ALL.iter().enumerate() {
+            assert_eq!(*n as usize, i);
+            assert!(!n.as_str().is_empty());
+        }
+    }
+
+    #[test]
+    fn positions_agree_with_search_by_name() {
+        let mut layouts = Layouts::default();
+        let mut d = Decoded::default();
+        let mut frames = 0;
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/captures");
+        let mut paths: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        paths.sort();
+        for path in paths {
+            let name = path.to_string_lossy().to_string();
+            if !(name.ends_with(".pcap") || name.ends_with(".pcapng")) {
+                continue;
+            }
+            let _ = pipeline::run_path(&name, &pipeline::Settings::default(), &mut |ev| {
+                let Event::Message { frame, .. } = ev else { return };
+                frames += 1;
+                let bytes = frame.bytes;
+                // Whole, and cut inside the fixed part or the floating part; at several
+                // protocol versions.
+                for version in [13, 15, 19, 24] {
+                    for cut in [bytes.len(), bytes.len() / 2, 12, 9] {
+                        decode_at(&bytes[..cut.min(bytes.len())], version, VersionSource::Forced, &mut d);
+                        check(&mut layouts, &d);
+                    }
+                }
+            });
+        }
+        assert!(frames > 100, "{frames} messages");
+    }
+}
