@@ -453,15 +453,17 @@ pub(crate) fn call_message(
     let spec = d.spec;
     let mut aliases = Vec::new();
 
-    // Monitors.
-    if flow.dir == Direction::ToClient && spec.is_some_and(|s| s.role == Role::Event) {
+    // Monitors (checked once the session's monitors are known).
+    let pm = c.services_granted.is_some_and(|s| s & SERVICE_PERIPHERAL_MONITOR != 0);
+    if flow.dir == Direction::ToClient
+        && spec.is_some_and(|s| s.role == Role::Event)
+        && pm
+        && c.monitors_known
+        && c.complete(1)
+    {
         if let Some(m) = v.fixed_num(Name::MonitorID) {
-            let pm = c.services_granted.is_some_and(|s| s & SERVICE_PERIPHERAL_MONITOR != 0);
             if m != 0
                 && m != NULL_ID
-                && pm
-                && c.monitors_known
-                && c.complete(1)
                 && !c.monitors.contains(&(m as u32))
                 && c.calls.monitors_reported.insert(m as u32)
             {
