@@ -1,15 +1,19 @@
 //! Calls (followed through CALL_DATA_UPDATE_EVENT's new identifiers), monitors and agents.
 
+use super::fields::{Name, View};
 use super::report::CallSummary;
-use super::session::{Pending, SERVICE_PERIPHERAL_MONITOR};
-use super::{fixed_num, num, text, Analyzer};
-use crate::cti::decode::{range_str, Decoded, Value};
+use super::session::{Conn, Pending, SERVICE_PERIPHERAL_MONITOR};
+use super::{Analyzer, Findings, Settings};
+use crate::cti::decode::{range_str, same_name, Decoded, Value};
 use crate::cti::framing::Frame;
 use crate::cti::spec::{values, Role};
 use crate::net::tcp::ConnId;
 use crate::pipeline::{Direction, Flow};
-use crate::TimestampNs;
+use crate::{FastMap, TimestampNs};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+type FastSet<T> = std::collections::HashSet<T, ahash::RandomState>;
 
 const BEGIN_CALL_EVENT: u32 = 23;
 const END_CALL_EVENT: u32 = 24;
@@ -32,7 +36,7 @@ const NULL_ID: u64 = 0xFFFF_FFFF;
 
 /// The guide's call identification: PeripheralID, ConnectionCallID, ConnectionDeviceIDType,
 /// ConnectionDeviceID.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct CallKey {
     pub peripheral: u32,
     pub call_id: u32,
@@ -72,13 +76,131 @@ pub(crate) struct Call {
     pub end_frame: Option<u64>,
 }
 
+/// The call a message names, its device borrowed from the message.
+#[derive(Debug)]
+struct KeyRef<'a> {
+    peripheral: u32,
+    call_id: u32,
+    dev_type: u16,
+    device: Cow<'a, str>,
+}
+
+impl KeyRef<'_> {
+    fn to_key(&self) -> CallKey {
+        CallKey {
+            peripheral: self.peripheral,
+            call_id: self.call_id,
+            dev_type: self.dev_type,
+            device: self.device.to_string(),
+        }
+    }
+}
+
 /// Live calls of one connection, and the calls it ended recently.
 #[derive(Debug, Default)]
 pub(crate) struct ConnCalls {
-    pub live: BTreeMap<CallKey, Call>,
-    pub ended: BTreeSet<CallKey>,
+    /// Live calls by PeripheralID and ConnectionCallID; each list is in [`CallKey`] order
+    /// (device type, then device).
+    live: FastMap<(u32, u32), Vec<Call>>,
+    /// Calls in `live`.
+    live_n: usize,
+    /// Live calls that had more than one ConnectionCallID, per group of `live`.
+    renamed: FastMap<(u32, u32), u32>,
+    pub ended: FastSet<CallKey>,
     pub ended_order: VecDeque<CallKey>,
     pub monitors_reported: BTreeSet<u32>,
+}
+
+impl ConnCalls {
+    /// Position of the live call with this key, or with its peripheral and call id when
+    /// the message does not carry the device (the first in key order).
+    fn find(&self, key: &KeyRef<'_>) -> Option<usize> {
+        let group = self.live.get(&(key.peripheral, key.call_id))?;
+        let exact = group.iter().position(|c| c.key.dev_type == key.dev_type && c.key.device == key.device);
+        match exact {
+            Some(i) => Some(i),
+            None if key.device.is_empty() && !group.is_empty() => Some(0),
+            None => None,
+        }
+    }
+
+    fn get_mut(&mut self, key: &KeyRef<'_>, i: usize) -> &mut Call {
+        &mut self.live.get_mut(&(key.peripheral, key.call_id)).expect("live group")[i]
+    }
+
+    /// Remove the live call at position `i` of the group of `key`.
+    fn take(&mut self, group: (u32, u32), i: usize) -> Call {
+        let calls = self.live.get_mut(&group).expect("live group");
+        let call = calls.remove(i);
+        if calls.is_empty() {
+            self.live.remove(&group);
+        }
+        self.live_n -= 1;
+        if call.ids.len() > 1 {
+            self.unrenamed(group);
+        }
+        call
+    }
+
+    fn unrenamed(&mut self, group: (u32, u32)) {
+        if let Some(n) = self.renamed.get_mut(&group) {
+            *n -= 1;
+            if *n == 0 {
+                self.renamed.remove(&group);
+            }
+        }
+    }
+
+    /// Add a live call; one with the same key is replaced.
+    fn put(&mut self, call: Call) {
+        let k = &call.key;
+        let group = (k.peripheral, k.call_id);
+        if call.ids.len() > 1 {
+            *self.renamed.entry(group).or_insert(0) += 1;
+        }
+        let calls = self.live.entry(group).or_default();
+        match calls.binary_search_by(|c| {
+            (c.key.dev_type, c.key.device.as_str()).cmp(&(k.dev_type, k.device.as_str()))
+        }) {
+            Ok(i) => {
+                let old = std::mem::replace(&mut calls[i], call);
+                if old.ids.len() > 1 {
+                    self.unrenamed(group);
+                }
+            }
+            Err(i) => {
+                calls.insert(i, call);
+                self.live_n += 1;
+            }
+        }
+    }
+
+    /// The live calls of this peripheral that had this ConnectionCallID (group and
+    /// position), in key order.
+    fn with_id(&self, peripheral: u32, call_id: u32) -> Vec<((u32, u32), usize)> {
+        let group = (peripheral, call_id);
+        let mut hits: Vec<((u32, u32), usize)> = Vec::new();
+        // A call's current id is its group's; other ids are those of renamed calls.
+        if let Some(calls) = self.live.get(&group) {
+            hits.extend((0..calls.len()).map(|i| (group, i)));
+        }
+        for g in self.renamed.keys().filter(|g| g.0 == peripheral && **g != group) {
+            if let Some(calls) = self.live.get(g) {
+                let had = calls.iter().enumerate().filter(|(_, c)| c.ids.contains(&call_id));
+                hits.extend(had.map(|(i, _)| (*g, i)));
+            }
+        }
+        // One peripheral: key order is call id, then position in the group.
+        hits.sort_unstable_by_key(|&(g, i)| (g.1, i));
+        hits
+    }
+
+    /// Every live call, in key order.
+    pub fn into_sorted(self) -> Vec<Call> {
+        let mut all: Vec<Call> = self.live.into_values().flatten().collect();
+        all.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        all
+    }
 }
 
 /// Finished-call summaries.
@@ -89,6 +211,36 @@ pub(crate) struct CallTables {
     pub dropped: u64,
 }
 
+impl CallTables {
+    fn finish(
+        &mut self,
+        settings: &Settings,
+        findings: &mut Findings,
+        conn: ConnId,
+        call: Call,
+        end_ts: TimestampNs,
+        ended: bool,
+    ) {
+        if !settings.call_summaries {
+            return;
+        }
+        if self.done.len() >= settings.max_calls {
+            self.dropped += 1;
+            findings.limit("max_calls", Some(conn), call.first_frame, end_ts);
+            return;
+        }
+        self.done.push(call.summary(conn, end_ts, ended));
+    }
+}
+
+/// What the call and agent handling of a message works on besides its connection.
+pub(crate) struct CallCtx<'a> {
+    pub settings: &'a Settings,
+    pub findings: &'a mut Findings,
+    pub calls: &'a mut CallTables,
+    pub agents: &'a mut AgentTables,
+}
+
 #[derive(Debug)]
 pub(crate) struct Agent {
     pub id: String,
@@ -96,37 +248,59 @@ pub(crate) struct Agent {
     pub extension: Option<String>,
     pub instrument: Option<String>,
     pub conns: BTreeSet<ConnId>,
-    pub states: Vec<(TimestampNs, u64, ConnId, String)>,
+    pub states: Vec<(TimestampNs, u64, ConnId, State)>,
     pub states_dropped: u64,
-    pub current: Option<(String, TimestampNs)>,
-    pub time_in: BTreeMap<String, i64>,
+    pub current: Option<(State, TimestampNs)>,
+    pub time_in: BTreeMap<State, i64>,
     pub skill_groups: BTreeSet<u32>,
     /// Request name -> (answered positively, failed).
     pub requests: BTreeMap<&'static str, (u64, u64)>,
 }
 
+/// An agent state as printed: its name without `AGENT_STATE_`, or its number.
+pub(crate) type State = Cow<'static, str>;
+
+impl Agent {
+    fn new(id: String) -> Self {
+        Agent {
+            id,
+            peripheral: None,
+            extension: None,
+            instrument: None,
+            conns: BTreeSet::new(),
+            states: Vec::new(),
+            states_dropped: 0,
+            current: None,
+            time_in: BTreeMap::new(),
+            skill_groups: BTreeSet::new(),
+            requests: BTreeMap::new(),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct AgentTables {
-    pub agents: BTreeMap<String, Agent>,
+    /// By AgentID (sorted when the report is built).
+    pub agents: FastMap<String, Agent>,
 }
 
 /// The call a message names: its ConnectionCallID, ConnectionDeviceIDType and
 /// ConnectionDeviceID, or with `new` the NewConnection... ones of CALL_DATA_UPDATE_EVENT.
-fn call_key(d: &Decoded, frame: &[u8], new: bool) -> Option<CallKey> {
+fn call_key<'b>(v: &View<'_>, frame: &'b [u8], new: bool) -> Option<KeyRef<'b>> {
     let (id, dev_type, device) = if new {
-        ("NewConnectionCallID", "NewConnectionDeviceIDType", "NewConnectionDeviceID")
+        (Name::NewConnectionCallID, Name::NewConnectionDeviceIDType, Name::NewConnectionDeviceID)
     } else {
-        ("ConnectionCallID", "ConnectionDeviceIDType", "ConnectionDeviceID")
+        (Name::ConnectionCallID, Name::ConnectionDeviceIDType, Name::ConnectionDeviceID)
     };
-    let call = fixed_num(d, id)?;
+    let call = v.fixed_num(id)?;
     if call == NULL_ID {
         return None;
     }
-    Some(CallKey {
-        peripheral: fixed_num(d, "PeripheralID").unwrap_or(NULL_ID) as u32,
+    Some(KeyRef {
+        peripheral: v.fixed_num(Name::PeripheralID).unwrap_or(NULL_ID) as u32,
         call_id: call as u32,
-        dev_type: fixed_num(d, dev_type).unwrap_or(0xFFFF) as u16,
-        device: text(d, frame, device).unwrap_or_default(),
+        dev_type: v.fixed_num(dev_type).unwrap_or(0xFFFF) as u16,
+        device: v.text(frame, device).unwrap_or_default(),
     })
 }
 
@@ -235,24 +409,10 @@ impl Call {
 }
 
 impl Analyzer {
-    fn finish_call(&mut self, conn: ConnId, call: Call, end_ts: TimestampNs, ended: bool) {
-        if !self.settings.call_summaries {
-            return;
-        }
-        if self.calls.done.len() >= self.settings.max_calls {
-            self.calls.dropped += 1;
-            let fr = call.first_frame;
-            self.findings.limit("max_calls", Some(conn), fr, end_ts);
-            return;
-        }
-        let s = call.summary(conn, end_ts, ended);
-        self.calls.done.push(s);
-    }
-
     /// Calls still live when their connection ended.
     pub(crate) fn calls_conn_end(&mut self, conn: ConnId, calls: ConnCalls, ts: TimestampNs) {
-        for (_, call) in calls.live {
-            self.finish_call(conn, call, ts, false);
+        for call in calls.into_sorted() {
+            self.calls.finish(&self.settings, &mut self.findings, conn, call, ts, false);
         }
     }
 
@@ -265,286 +425,318 @@ impl Analyzer {
             }
         }
     }
+}
 
-    /// Calls, monitors and agents for one message. Returns the call ids of the call the
-    /// message belongs to.
-    pub(crate) fn call_message(
-        &mut self,
-        flow: &Flow,
-        frame: &Frame<'_>,
-        d: &Decoded,
-        id: u32,
-        name: &'static str,
-        matched: Option<&Pending>,
-    ) -> Vec<u32> {
-        let ts = frame.ts_ns;
-        let fr = frame.last_frame;
-        // Without summaries, calls are followed for the rules only.
-        let cap_events = if self.settings.call_summaries { self.settings.max_events_per_call } else { 0 };
-        let keep_vars = self.settings.call_summaries;
-        let Some(c) = self.conns.get_mut(&flow.conn) else {
-            return Vec::new();
-        };
-        let f = &mut self.findings;
-        let spec = d.spec;
-        let mut aliases = Vec::new();
+/// Calls, monitors and agents for one message. Returns the call ids of the call the
+/// message belongs to (for the timeline).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn call_message(
+    cx: CallCtx<'_>,
+    c: &mut Conn,
+    flow: &Flow,
+    frame: &Frame<'_>,
+    v: &View<'_>,
+    id: u32,
+    name: &'static str,
+    matched: Option<&Pending>,
+) -> Vec<u32> {
+    let d = v.d;
+    let ts = frame.ts_ns;
+    let fr = frame.last_frame;
+    // Without summaries, calls are followed for the rules only.
+    let cap_events = if cx.settings.call_summaries { cx.settings.max_events_per_call } else { 0 };
+    let keep_vars = cx.settings.call_summaries;
+    let summaries = cx.settings.call_summaries;
+    // The call ids the message belongs to matter only to the timeline.
+    let keep_aliases = cx.settings.timeline.is_some();
+    let f = cx.findings;
+    let spec = d.spec;
+    let mut aliases = Vec::new();
 
-        // Monitors.
-        if flow.dir == Direction::ToClient && spec.is_some_and(|s| s.role == Role::Event) {
-            if let Some(m) = fixed_num(d, "MonitorID") {
-                let pm = c.services_granted.is_some_and(|s| s & SERVICE_PERIPHERAL_MONITOR != 0);
-                if m != 0
-                    && m != NULL_ID
-                    && pm
-                    && c.monitors_known
-                    && c.complete(1)
-                    && !c.monitors.contains(&(m as u32))
-                    && c.calls.monitors_reported.insert(m as u32)
-                {
-                    f.push(
+    // Monitors (checked once the session's monitors are known).
+    let pm = c.services_granted.is_some_and(|s| s & SERVICE_PERIPHERAL_MONITOR != 0);
+    if flow.dir == Direction::ToClient
+        && spec.is_some_and(|s| s.role == Role::Event)
+        && pm
+        && c.monitors_known
+        && c.complete(1)
+    {
+        if let Some(m) = v.fixed_num(Name::MonitorID) {
+            if m != 0
+                && m != NULL_ID
+                && !c.monitors.contains(&(m as u32))
+                && c.calls.monitors_reported.insert(m as u32)
+            {
+                f.push(
                         "monitor-unknown",
                         Some(flow.conn),
                         vec![fr],
                         ts,
                         format!("{name} names MonitorID {m}, which no OPEN_CONF or MONITOR_START_CONF created (or MONITOR_STOP_CONF ended)"),
                     );
-                }
             }
         }
+    }
 
-        // Agents.
-        if id == AGENT_STATE_EVENT && flow.dir == Direction::ToClient {
-            let agent_id = text(d, frame.bytes, "AgentID")
-                .filter(|s| !s.is_empty())
-                .or_else(|| c.agent_id.clone())
-                .or_else(|| {
-                    text(d, frame.bytes, "AgentExtension")
-                        .or_else(|| c.agent_extension.clone())
-                        .map(|e| format!("ext:{e}"))
-                });
-            if let Some(aid) = agent_id {
-                let state = num(d, "AgentState").map_or("?".to_string(), |v| {
-                    values::AGENT_STATE
-                        .name_of(v as u32)
-                        .map_or(v.to_string(), |n| n.strip_prefix("AGENT_STATE_").unwrap_or(n).to_string())
-                });
-                let n_agents = self.agents.agents.len();
-                if !self.agents.agents.contains_key(&aid) && n_agents >= self.settings.max_agents {
+    // Agents.
+    if id == AGENT_STATE_EVENT && flow.dir == Direction::ToClient {
+        let agent_id: Option<Cow<'_, str>> = v
+            .text(frame.bytes, Name::AgentID)
+            .filter(|s| !s.is_empty())
+            .or_else(|| c.agent_id.as_deref().map(Cow::Borrowed))
+            .or_else(|| {
+                v.text(frame.bytes, Name::AgentExtension)
+                    .or_else(|| c.agent_extension.as_deref().map(Cow::Borrowed))
+                    .map(|e| Cow::Owned(format!("ext:{e}")))
+            });
+        if let Some(aid) = agent_id {
+            let agents = &mut cx.agents.agents;
+            if !agents.contains_key(&*aid) {
+                if agents.len() >= cx.settings.max_agents {
                     f.limit("max_agents", Some(flow.conn), fr, ts);
                 } else {
-                    let a = self.agents.agents.entry(aid.clone()).or_insert_with(|| Agent {
-                        id: aid,
-                        peripheral: None,
-                        extension: None,
-                        instrument: None,
-                        conns: BTreeSet::new(),
-                        states: Vec::new(),
-                        states_dropped: 0,
-                        current: None,
-                        time_in: BTreeMap::new(),
-                        skill_groups: BTreeSet::new(),
-                        requests: BTreeMap::new(),
-                    });
-                    a.peripheral = fixed_num(d, "PeripheralID").map(|v| v as u32).or(a.peripheral);
-                    if let Some(e) =
-                        text(d, frame.bytes, "AgentExtension").or_else(|| c.agent_extension.clone())
-                    {
-                        a.extension = Some(e);
-                    }
-                    if let Some(i) =
-                        text(d, frame.bytes, "AgentInstrument").or_else(|| c.agent_instrument.clone())
-                    {
-                        a.instrument = Some(i);
-                    }
-                    a.conns.insert(flow.conn);
-                    if let Some(sg) = fixed_num(d, "SkillGroupNumber").filter(|&v| v != NULL_ID) {
-                        a.skill_groups.insert(sg as u32);
-                    }
-                    for fl in d.fields.iter().filter(|x| x.name == "FltSkillGroupNumber") {
-                        if let Some(v) = fl.number().filter(|&v| v != NULL_ID) {
-                            a.skill_groups.insert(v as u32);
-                        }
-                    }
-                    let changed = a.current.as_ref().is_none_or(|(s, _)| *s != state);
-                    if changed {
-                        if let Some((s, since)) = a.current.take() {
-                            *a.time_in.entry(s).or_insert(0) += ts - since;
-                        }
-                        a.current = Some((state.clone(), ts));
-                        if a.states.len() < self.settings.max_states_per_agent {
-                            a.states.push((ts, fr, flow.conn, state));
-                        } else {
-                            a.states_dropped += 1;
-                        }
-                    }
+                    agents.insert(aid.to_string(), Agent::new(aid.to_string()));
+                }
+            }
+            if summaries {
+                if let Some(a) = agents.get_mut(&*aid) {
+                    agent_state(a, v, frame, c, flow.conn, cx.settings.max_states_per_agent);
                 }
             }
         }
-        if let Some(p) = matched {
-            if matches!(p.req, QUERY_AGENT_STATE_REQ | SET_AGENT_STATE_REQ) {
-                let aid = p.agent.clone().or_else(|| c.agent_id.clone());
-                if let Some(a) = aid.and_then(|aid| self.agents.agents.get_mut(&aid)) {
-                    let e = a.requests.entry(p.name).or_insert((0, 0));
-                    if spec.is_some_and(|s| Some(s.id) == p.confirm) {
-                        e.0 += 1;
-                    } else {
-                        e.1 += 1;
-                    }
+    }
+    if let Some(p) = matched.filter(|_| summaries) {
+        if matches!(p.req, QUERY_AGENT_STATE_REQ | SET_AGENT_STATE_REQ) {
+            let aid = p.agent.as_deref().or(c.agent_id.as_deref());
+            if let Some(a) = aid.and_then(|aid| cx.agents.agents.get_mut(aid)) {
+                let e = a.requests.entry(p.name).or_insert((0, 0));
+                if spec.is_some_and(|s| Some(s.id) == p.confirm) {
+                    e.0 += 1;
+                } else {
+                    e.1 += 1;
                 }
             }
         }
+    }
 
-        // Calls.
-        let Some(spec) = spec else {
-            return aliases;
-        };
-        let is_event = spec.role == Role::Event && flow.dir == Direction::ToClient;
-        let is_request = spec.role == Role::Request && flow.dir == Direction::ToServer;
-        let call_related = is_request || (is_event && spec.service == "Client Events");
-        if !call_related {
-            return aliases;
-        }
-        // Conference and transfer name the calls by Primary/Secondary call id.
-        if is_event && fixed_num(d, "ConnectionCallID").is_none() {
-            let periph = fixed_num(d, "PeripheralID").unwrap_or(NULL_ID) as u32;
-            for n in ["PrimaryCallID", "SecondaryCallID"] {
-                let Some(cid) = fixed_num(d, n).filter(|&v| v != NULL_ID) else {
-                    continue;
-                };
-                for call in c.calls.live.values_mut() {
-                    if call.key.peripheral == periph && call.ids.contains(&(cid as u32)) {
-                        call.record(id, name, fr, ts, cap_events);
-                        aliases.extend(call.ids.iter().copied());
-                    }
+    // Calls.
+    let Some(spec) = spec else {
+        return aliases;
+    };
+    let is_event = spec.role == Role::Event && flow.dir == Direction::ToClient;
+    let is_request = spec.role == Role::Request && flow.dir == Direction::ToServer;
+    let call_related = is_request || (is_event && spec.service == "Client Events");
+    if !call_related {
+        return aliases;
+    }
+    let calls = &mut c.calls;
+    // Conference and transfer name the calls by Primary/Secondary call id.
+    if is_event && v.fixed_num(Name::ConnectionCallID).is_none() {
+        let periph = v.fixed_num(Name::PeripheralID).unwrap_or(NULL_ID) as u32;
+        for n in [Name::PrimaryCallID, Name::SecondaryCallID] {
+            let Some(cid) = v.fixed_num(n).filter(|&v| v != NULL_ID) else {
+                continue;
+            };
+            for (g, i) in calls.with_id(periph, cid as u32) {
+                let call = &mut calls.live.get_mut(&g).expect("live group")[i];
+                call.record(id, name, fr, ts, cap_events);
+                if keep_aliases {
+                    aliases.extend(call.ids.iter().copied());
                 }
             }
-            return aliases;
         }
-        let Some(key) = call_key(d, frame.bytes, false) else {
-            return aliases;
-        };
-        // Exact key, or the live call with the same peripheral and call id when the message
-        // does not carry the device.
-        let found = if c.calls.live.contains_key(&key) {
-            Some(key.clone())
-        } else if key.device.is_empty() {
-            c.calls.live.keys().find(|k| k.peripheral == key.peripheral && k.call_id == key.call_id).cloned()
+        return aliases;
+    }
+    let Some(key) = call_key(v, frame.bytes, false) else {
+        return aliases;
+    };
+    let group = (key.peripheral, key.call_id);
+    // Exact key, or the live call with the same peripheral and call id when the message
+    // does not carry the device.
+    let found = calls.find(&key);
+    if is_request {
+        if let Some(i) = found {
+            let call = calls.get_mut(&key, i);
+            call.record(id, name, fr, ts, cap_events);
+            if id == SET_CALL_DATA_REQ {
+                call.data_set = true;
+                if keep_vars {
+                    call_vars(d, frame.bytes, &mut call.vars);
+                }
+            }
+            if keep_aliases {
+                aliases.extend(call.ids.iter().copied());
+            }
+        }
+        return aliases;
+    }
+    let max_live = cx.settings.max_live_calls;
+    let live_n = calls.live_n;
+    match id {
+        BEGIN_CALL_EVENT => {
+            if let Some(i) = found {
+                let call = calls.get_mut(&key, i);
+                let prev_frame = call.begin_frame.unwrap_or(call.first_frame);
+                let k = &call.key;
+                f.push_lazy("call-begin-duplicate", Some(flow.conn), &[prev_frame, fr], ts, || {
+                    format!("second BEGIN_CALL_EVENT for {k}")
+                });
+                call.record(id, name, fr, ts, cap_events);
+                if keep_aliases {
+                    aliases.extend(call.ids.iter().copied());
+                }
+            } else if live_n >= max_live {
+                f.limit("max_live_calls", Some(flow.conn), fr, ts);
+            } else {
+                let key = key.to_key();
+                calls.ended.remove(&key);
+                let seq = cx.calls.next_seq;
+                cx.calls.next_seq += 1;
+                let mut call = Call::new(seq, key, fr, ts);
+                call.begin_frame = Some(fr);
+                call.record(id, name, fr, ts, cap_events);
+                if keep_vars {
+                    call_vars(d, frame.bytes, &mut call.vars);
+                }
+                if keep_aliases {
+                    aliases.extend(call.ids.iter().copied());
+                }
+                calls.put(call);
+            }
+        }
+        _ => {
+            let i = match found {
+                Some(i) => i,
+                None => {
+                    let key = key.to_key();
+                    if calls.ended.contains(&key) {
+                        f.push_lazy("call-event-after-end", Some(flow.conn), &[fr], ts, || {
+                            format!("{name} for {key} after its END_CALL_EVENT")
+                        });
+                        aliases.push(key.call_id);
+                        return aliases;
+                    }
+                    let monitor = v.fixed_num(Name::MonitorID).unwrap_or(0);
+                    let check = c.complete(1)
+                        && c.call_msg_mask.is_some_and(|m| m & BEGIN_CALL_MASK != 0)
+                        && (monitor == 0 || monitor == NULL_ID)
+                        && v.num(Name::EventCause) != Some(CEC_CALL_PARTY_UPDATE_IND);
+                    let calls = &mut c.calls;
+                    if check {
+                        f.push_lazy("call-event-before-begin", Some(flow.conn), &[fr], ts, || {
+                            format!("{name} for {key}, whose BEGIN_CALL_EVENT was not sent")
+                        });
+                    }
+                    if live_n >= max_live {
+                        f.limit("max_live_calls", Some(flow.conn), fr, ts);
+                        aliases.push(key.call_id);
+                        return aliases;
+                    }
+                    let seq = cx.calls.next_seq;
+                    cx.calls.next_seq += 1;
+                    calls.put(Call::new(seq, key.clone(), fr, ts));
+                    calls.find(&key_ref(&key)).expect("just added")
+                }
+            };
+            let calls = &mut c.calls;
+            let call = calls.get_mut(&key, i);
+            call.record(id, name, fr, ts, cap_events);
+            let mut rekey = None;
+            if id == CALL_DATA_UPDATE_EVENT {
+                if keep_vars {
+                    call_vars(d, frame.bytes, &mut call.vars);
+                }
+                rekey = call_key(v, frame.bytes, true)
+                    .map(|nk| CallKey { peripheral: call.key.peripheral, ..nk.to_key() });
+            }
+            if let Some(nk) = rekey {
+                // Under its new identification (replacing a live call that had it).
+                let mut call = calls.take(group, i);
+                if !call.ids.contains(&nk.call_id) {
+                    call.ids.push(nk.call_id);
+                }
+                call.key = nk;
+                if keep_aliases {
+                    aliases.extend(call.ids.iter().copied());
+                }
+                calls.put(call);
+            } else if id == END_CALL_EVENT {
+                let mut call = calls.take(group, i);
+                if keep_aliases {
+                    aliases.extend(call.ids.iter().copied());
+                }
+                call.end_frame = Some(fr);
+                let remember = cx.settings.max_ended_calls;
+                if calls.ended.insert(call.key.clone()) {
+                    calls.ended_order.push_back(call.key.clone());
+                    while calls.ended_order.len() > remember {
+                        if let Some(old) = calls.ended_order.pop_front() {
+                            calls.ended.remove(&old);
+                        }
+                    }
+                }
+                cx.calls.finish(cx.settings, f, flow.conn, call, ts, true);
+            } else if keep_aliases {
+                aliases.extend(call.ids.iter().copied());
+            }
+        }
+    }
+    aliases
+}
+
+/// What an AGENT_STATE_EVENT tells about its agent, for the agent's summary.
+fn agent_state(a: &mut Agent, v: &View<'_>, frame: &Frame<'_>, c: &Conn, conn: ConnId, max_states: usize) {
+    let (ts, fr) = (frame.ts_ns, frame.last_frame);
+    let state: State = v.num(Name::AgentState).map_or(Cow::Borrowed("?"), |v| {
+        values::AGENT_STATE
+            .name_of(v as u32)
+            .map_or(Cow::Owned(v.to_string()), |n| Cow::Borrowed(n.strip_prefix("AGENT_STATE_").unwrap_or(n)))
+    });
+    a.peripheral = v.fixed_num(Name::PeripheralID).map(|v| v as u32).or(a.peripheral);
+    let ext = v.text(frame.bytes, Name::AgentExtension);
+    if let Some(e) = ext.as_deref().or(c.agent_extension.as_deref()) {
+        set_text(&mut a.extension, e);
+    }
+    let instrument = v.text(frame.bytes, Name::AgentInstrument);
+    if let Some(i) = instrument.as_deref().or(c.agent_instrument.as_deref()) {
+        set_text(&mut a.instrument, i);
+    }
+    a.conns.insert(conn);
+    if let Some(sg) = v.fixed_num(Name::SkillGroupNumber).filter(|&v| v != NULL_ID) {
+        a.skill_groups.insert(sg as u32);
+    }
+    for fl in v.d.fields.iter().filter(|x| same_name(x.name, "FltSkillGroupNumber")) {
+        if let Some(v) = fl.number().filter(|&v| v != NULL_ID) {
+            a.skill_groups.insert(v as u32);
+        }
+    }
+    let changed = a.current.as_ref().is_none_or(|(s, _)| *s != state);
+    if changed {
+        if let Some((s, since)) = a.current.take() {
+            *a.time_in.entry(s).or_insert(0) += ts - since;
+        }
+        a.current = Some((state.clone(), ts));
+        if a.states.len() < max_states {
+            a.states.push((ts, fr, conn, state));
         } else {
-            None
-        };
-        if is_request {
-            if let Some(k) = found {
-                let call = c.calls.live.get_mut(&k).expect("found");
-                call.record(id, name, fr, ts, cap_events);
-                if id == SET_CALL_DATA_REQ {
-                    call.data_set = true;
-                    if keep_vars {
-                        call_vars(d, frame.bytes, &mut call.vars);
-                    }
-                }
-                aliases.extend(call.ids.iter().copied());
-            }
-            return aliases;
+            a.states_dropped += 1;
         }
-        let monitor = fixed_num(d, "MonitorID").unwrap_or(0);
-        let check = c.complete(1)
-            && c.call_msg_mask.is_some_and(|m| m & BEGIN_CALL_MASK != 0)
-            && (monitor == 0 || monitor == NULL_ID)
-            && num(d, "EventCause") != Some(CEC_CALL_PARTY_UPDATE_IND);
-        let max_live = self.settings.max_live_calls;
-        let live_n = c.calls.live.len();
-        match id {
-            BEGIN_CALL_EVENT => {
-                if let Some(k) = found {
-                    let prev = c.calls.live.get(&k).expect("found");
-                    f.push_lazy(
-                        "call-begin-duplicate",
-                        Some(flow.conn),
-                        &[prev.begin_frame.unwrap_or(prev.first_frame), fr],
-                        ts,
-                        || format!("second BEGIN_CALL_EVENT for {k}"),
-                    );
-                    let call = c.calls.live.get_mut(&k).expect("found");
-                    call.record(id, name, fr, ts, cap_events);
-                    aliases.extend(call.ids.iter().copied());
-                } else if live_n >= max_live {
-                    f.limit("max_live_calls", Some(flow.conn), fr, ts);
-                } else {
-                    c.calls.ended.remove(&key);
-                    let seq = self.calls.next_seq;
-                    self.calls.next_seq += 1;
-                    let mut call = Call::new(seq, key.clone(), fr, ts);
-                    call.begin_frame = Some(fr);
-                    call.record(id, name, fr, ts, cap_events);
-                    if keep_vars {
-                        call_vars(d, frame.bytes, &mut call.vars);
-                    }
-                    aliases.extend(call.ids.iter().copied());
-                    c.calls.live.insert(key, call);
-                }
-            }
-            _ => {
-                let k = match found {
-                    Some(k) => k,
-                    None => {
-                        if c.calls.ended.contains(&key) {
-                            f.push_lazy("call-event-after-end", Some(flow.conn), &[fr], ts, || {
-                                format!("{name} for {key} after its END_CALL_EVENT")
-                            });
-                            aliases.push(key.call_id);
-                            return aliases;
-                        }
-                        if check {
-                            f.push_lazy("call-event-before-begin", Some(flow.conn), &[fr], ts, || {
-                                format!("{name} for {key}, whose BEGIN_CALL_EVENT was not sent")
-                            });
-                        }
-                        if live_n >= max_live {
-                            f.limit("max_live_calls", Some(flow.conn), fr, ts);
-                            aliases.push(key.call_id);
-                            return aliases;
-                        }
-                        let seq = self.calls.next_seq;
-                        self.calls.next_seq += 1;
-                        c.calls.live.insert(key.clone(), Call::new(seq, key.clone(), fr, ts));
-                        key
-                    }
-                };
-                let mut call = c.calls.live.remove(&k).expect("live");
-                call.record(id, name, fr, ts, cap_events);
-                if id == CALL_DATA_UPDATE_EVENT {
-                    if keep_vars {
-                        call_vars(d, frame.bytes, &mut call.vars);
-                    }
-                    if let Some(nk) = call_key(d, frame.bytes, true) {
-                        let nk = CallKey { peripheral: call.key.peripheral, ..nk };
-                        if !call.ids.contains(&nk.call_id) {
-                            call.ids.push(nk.call_id);
-                        }
-                        call.key = nk;
-                    }
-                }
-                aliases.extend(call.ids.iter().copied());
-                if id == END_CALL_EVENT {
-                    call.end_frame = Some(fr);
-                    let ended_key = call.key.clone();
-                    let remember = self.settings.max_ended_calls;
-                    if c.calls.ended.insert(ended_key.clone()) {
-                        c.calls.ended_order.push_back(ended_key);
-                        while c.calls.ended_order.len() > remember {
-                            if let Some(old) = c.calls.ended_order.pop_front() {
-                                c.calls.ended.remove(&old);
-                            }
-                        }
-                    }
-                    let conn = flow.conn;
-                    self.finish_call(conn, call, ts, true);
-                } else {
-                    let nk = call.key.clone();
-                    c.calls.live.insert(nk, call);
-                }
-            }
-        }
-        aliases
+    }
+}
+
+/// The borrowed form of a key.
+fn key_ref(k: &CallKey) -> KeyRef<'_> {
+    KeyRef {
+        peripheral: k.peripheral,
+        call_id: k.call_id,
+        dev_type: k.dev_type,
+        device: Cow::Borrowed(&k.device),
+    }
+}
+
+/// Set `slot` to `text`, allocating only when it changes.
+fn set_text(slot: &mut Option<String>, text: &str) {
+    if slot.as_deref() != Some(text) {
+        *slot = Some(text.to_string());
     }
 }

@@ -11,6 +11,7 @@
 //! was not seen is accepted on such a connection, and so on.
 
 mod calls;
+mod fields;
 pub mod report;
 pub mod rules;
 mod session;
@@ -57,8 +58,9 @@ pub struct Settings {
     pub max_ended_calls: usize,
     /// Record a timeline, with this filter.
     pub timeline: Option<TimelineFilter>,
-    /// Keep per-call summaries (events, variables, durations) for `stats`; the rules do
-    /// not need them.
+    /// Keep per-call and per-agent summaries (call events, variables, durations; agent
+    /// states, skill groups, requests) for `stats`; the rules do not need them (agents are
+    /// still counted against `max_agents`).
     pub call_summaries: bool,
 }
 
@@ -278,14 +280,15 @@ pub(crate) fn value_name(t: &crate::cti::spec::ValueTable, v: u64) -> String {
 /// The analyzer.
 pub struct Analyzer {
     pub(crate) settings: Settings,
-    pub(crate) conns: BTreeMap<ConnId, session::Conn>,
+    pub(crate) conns: crate::FastMap<ConnId, session::Conn>,
     pub(crate) findings: Findings,
     pub(crate) calls: calls::CallTables,
     pub(crate) agents: calls::AgentTables,
     pub(crate) stats: report::StatsAcc,
     pub(crate) timeline: Vec<TimelineEntry>,
     decoder: Decoder,
-    versions: BTreeMap<ConnId, VersionState>,
+    versions: crate::FastMap<ConnId, VersionState>,
+    layouts: fields::Layouts,
     scratch: Decoded,
     pub(crate) first_ts: Option<TimestampNs>,
     pub(crate) last_ts: TimestampNs,
@@ -297,13 +300,14 @@ impl Analyzer {
         Analyzer {
             findings: Findings { cap: settings.max_findings_per_rule, ..Findings::default() },
             settings,
-            conns: BTreeMap::new(),
+            conns: crate::FastMap::default(),
             calls: calls::CallTables::default(),
             agents: calls::AgentTables::default(),
             stats: report::StatsAcc::default(),
             timeline: Vec::new(),
             decoder: Decoder::default(),
-            versions: BTreeMap::new(),
+            versions: crate::FastMap::default(),
+            layouts: fields::Layouts::default(),
             scratch: Decoded::default(),
             first_ts: None,
             last_ts: 0,
@@ -445,7 +449,8 @@ impl Analyzer {
 
     /// The capture ended: close what is still open and build the report.
     pub fn finish(mut self) -> Report {
-        let ids: Vec<ConnId> = self.conns.keys().copied().collect();
+        let mut ids: Vec<ConnId> = self.conns.keys().copied().collect();
+        ids.sort_unstable();
         for id in ids {
             self.close_conn(id, None, self.last_frame, self.last_ts);
         }

@@ -236,19 +236,19 @@ pub(crate) fn build(a: Analyzer, findings: Vec<Finding>, timeline: Vec<TimelineE
         .collect();
     let mut calls = a.calls.done;
     calls.sort_by_key(|c| (c.first_frame, c.seq));
-    let agents = a
-        .agents
-        .agents
-        .into_values()
+    let mut agents: Vec<_> = a.agents.agents.into_values().collect();
+    agents.sort_unstable_by(|x, y| x.id.cmp(&y.id));
+    let agents = agents
+        .into_iter()
         .map(|ag| AgentSummary {
             id: ag.id,
             peripheral: ag.peripheral,
             extension: ag.extension,
             instrument: ag.instrument,
             conns: ag.conns.into_iter().collect(),
-            states: ag.states,
+            states: ag.states.into_iter().map(|(ts, fr, conn, s)| (ts, fr, conn, s.into_owned())).collect(),
             states_dropped: ag.states_dropped,
-            time_in_state: ag.time_in,
+            time_in_state: ag.time_in.into_iter().map(|(s, ns)| (s.into_owned(), ns)).collect(),
             skill_groups: ag.skill_groups.into_iter().collect(),
             requests: ag.requests,
         })

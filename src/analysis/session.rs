@@ -1,6 +1,7 @@
 //! Per-connection session state: open/close, heartbeats, idle timeout, active/standby,
 //! invoke/confirm matching and configuration acquisition.
 
+use super::fields::Name;
 use super::report::ConnSummary;
 use super::{dir_index, fixed_num, num, text, value_name, Analyzer, TimelineEntry};
 use crate::cti::decode::Decoded;
@@ -513,15 +514,16 @@ impl Analyzer {
         }
         let timeout = self.settings.request_timeout_ns;
         let max_pending = self.settings.max_pending_invokes;
-        self.conn_mut(flow.conn, fr, ts);
-        let c = self.conns.get_mut(&flow.conn).expect("inserted");
+        let v = self.layouts.view(d);
+        // A message without a Connection event before it: treat as mid-stream.
+        let c = self.conns.entry(flow.conn).or_insert_with(|| Conn::new(flow.conn, true, fr, ts));
         let f = &mut self.findings;
         c.messages[di] += 1;
         c.bytes[di] += frame.bytes.len() as u64;
         c.last_frame = fr;
         c.last_ts = ts;
         let role = spec.map(|s| s.role);
-        let invoke = fixed_num(d, "InvokeID").map(|v| v as u32);
+        let invoke = v.fixed_num(Name::InvokeID).map(|v| v as u32);
 
         // A client message captured after a suspect settles it.
         if flow.dir == Direction::ToServer && !c.suspects.is_empty() {
@@ -704,21 +706,28 @@ impl Analyzer {
 
         // Invoke matching.
         let mut matched: Option<Pending> = None;
-        // The call ids and the agent a message names: for the timeline, and the call and
-        // agent of a request (kept with it for its answer).
+        // The call ids and the agent a message names: for the timeline, and the agent of a
+        // request for the agent's summary (kept with the request for its answer).
         let timeline = self.settings.timeline.is_some();
-        let want_ids = timeline || (role == Some(Role::Request) && invoke.is_some());
+        let want_agent =
+            timeline || (self.settings.call_summaries && role == Some(Role::Request) && invoke.is_some());
         let mut call_ids: Vec<u32> = Vec::new();
-        if want_ids {
-            for n in ["ConnectionCallID", "NewConnectionCallID", "PrimaryCallID", "SecondaryCallID"] {
-                if let Some(v) = fixed_num(d, n) {
+        if timeline {
+            for n in [
+                Name::ConnectionCallID,
+                Name::NewConnectionCallID,
+                Name::PrimaryCallID,
+                Name::SecondaryCallID,
+            ] {
+                if let Some(v) = v.fixed_num(n) {
                     if v != 0xFFFF_FFFF {
                         call_ids.push(v as u32);
                     }
                 }
             }
         }
-        let agent_field = if want_ids { text(d, frame.bytes, "AgentID") } else { None };
+        let agent_field =
+            if want_agent { v.text(frame.bytes, Name::AgentID).map(|a| a.into_owned()) } else { None };
         if let (Some(inv), Some(role)) = (invoke, role) {
             match role {
                 Role::Request => {
@@ -751,7 +760,7 @@ impl Analyzer {
                                 reported: false,
                                 call: call_ids.first().copied(),
                                 agent: agent_field.clone(),
-                                monitor: fixed_num(d, "MonitorID").map(|v| v as u32),
+                                monitor: v.fixed_num(Name::MonitorID).map(|v| v as u32),
                             },
                         );
                         let dl = ts + timeout;
@@ -911,19 +920,25 @@ impl Analyzer {
         }
 
         // Calls, monitors, agents.
-        let call_aliases = self.call_message(flow, frame, d, id, name, matched.as_ref());
-        for a in call_aliases {
-            if !call_ids.contains(&a) {
-                call_ids.push(a);
-            }
-        }
-        if let Some(p) = &matched {
-            call_ids.extend(p.call);
-        }
-        let agent = agent_field.or_else(|| matched.as_ref().and_then(|p| p.agent.clone()));
+        let cx = super::calls::CallCtx {
+            settings: &self.settings,
+            findings: f,
+            calls: &mut self.calls,
+            agents: &mut self.agents,
+        };
+        let call_aliases = super::calls::call_message(cx, c, flow, frame, &v, id, name, matched.as_ref());
 
         // Timeline.
         if let Some(filter) = &self.settings.timeline {
+            for a in call_aliases {
+                if !call_ids.contains(&a) {
+                    call_ids.push(a);
+                }
+            }
+            if let Some(p) = &matched {
+                call_ids.extend(p.call);
+            }
+            let agent = agent_field.or_else(|| matched.as_ref().and_then(|p| p.agent.clone()));
             let ok = filter.session.is_none_or(|s| s == flow.conn)
                 && filter.invoke.is_none_or(|i| invoke == Some(i))
                 && filter.call.is_none_or(|x| call_ids.contains(&x))

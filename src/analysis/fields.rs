@@ -1,0 +1,291 @@
+//! Field lookups by position: the fields the analysis reads on every message are found at
+//! their index in the fixed part (resolved once per message layout and protocol version)
+//! instead of by comparing names.
+//!
+//! Every positional hit is verified against the field's name, and anything unexpected (an
+//! unknown message type, a fixed part cut short) falls back to the search by name, so the
+//! results are those of [`Decoded::field`] and of a search of the fixed part.
+
+use crate::cti::decode::{same_name, Decoded, Field, Part};
+use crate::cti::spec::{self, MessageSpec};
+use crate::FastMap;
+use std::borrow::Cow;
+use std::rc::Rc;
+
+/// A field the analysis reads often.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Name {
+    InvokeID,
+    MonitorID,
+    PeripheralID,
+    ConnectionCallID,
+    ConnectionDeviceIDType,
+    ConnectionDeviceID,
+    NewConnectionCallID,
+    NewConnectionDeviceIDType,
+    NewConnectionDeviceID,
+    PrimaryCallID,
+    SecondaryCallID,
+    SkillGroupNumber,
+    AgentState,
+    EventCause,
+    AgentID,
+    AgentExtension,
+    AgentInstrument,
+}
+
+const COUNT: usize = Name::AgentInstrument as usize + 1;
+
+/// Spec names, indexed by [`Name`].
+const NAMES: [&str; COUNT] = [
+    "InvokeID",
+    "MonitorID",
+    "PeripheralID",
+    "ConnectionCallID",
+    "ConnectionDeviceIDType",
+    "ConnectionDeviceID",
+    "NewConnectionCallID",
+    "NewConnectionDeviceIDType",
+    "NewConnectionDeviceID",
+    "PrimaryCallID",
+    "SecondaryCallID",
+    "SkillGroupNumber",
+    "AgentState",
+    "EventCause",
+    "AgentID",
+    "AgentExtension",
+    "AgentInstrument",
+];
+
+impl Name {
+    pub fn as_str(self) -> &'static str {
+        NAMES[self as usize]
+    }
+}
+
+/// Where the [`Name`]s sit in the fixed part of one message type at one protocol version.
+#[derive(Debug)]
+pub(crate) struct Layout {
+    /// Index in [`Decoded::fields`] and the spec's own name, or None when the fixed part has
+    /// no such field.
+    at: [Option<(u16, &'static str)>; COUNT],
+    /// Fields in the fixed part.
+    n_fixed: usize,
+}
+
+impl Layout {
+    fn new(spec: &'static MessageSpec, version: u32) -> Self {
+        let mut at = [None; COUNT];
+        let mut n_fixed = 0;
+        for (i, f) in spec::fixed_layout(spec, version).enumerate() {
+            n_fixed += 1;
+            let Ok(i) = u16::try_from(i) else { continue };
+            if let Some(k) = NAMES.iter().position(|n| same_name(n, f.name)) {
+                at[k].get_or_insert((i, f.name));
+            }
+        }
+        Layout { at, n_fixed }
+    }
+}
+
+/// Layouts met so far, by message spec and protocol version.
+#[derive(Debug, Default)]
+pub(crate) struct Layouts {
+    /// The last layout of each MessageType below [`RECENT_TYPES`].
+    recent: Vec<Option<(usize, u32, Rc<Layout>)>>,
+    map: FastMap<(usize, u32), Rc<Layout>>,
+}
+
+/// MessageTypes whose last layout is kept in a table indexed by type (every documented type
+/// is below it).
+const RECENT_TYPES: usize = 512;
+
+/// Layouts kept; beyond it the cache starts over (protocol versions are few in practice).
+const MAX_LAYOUTS: usize = 4_096;
+
+impl Layouts {
+    /// The view of a decoded message.
+    pub fn view<'a>(&mut self, d: &'a Decoded) -> View<'a> {
+        let layout = d.spec.map(|s| {
+            let key = (s as *const MessageSpec as usize, d.version);
+            let t = s.id as usize;
+            if let Some(Some((p, v, l))) = self.recent.get(t) {
+                if (*p, *v) == key {
+                    return Rc::clone(l);
+                }
+            }
+            let l = match self.map.get(&key) {
+                Some(l) => Rc::clone(l),
+                None => {
+                    if self.map.len() >= MAX_LAYOUTS {
+                        self.map.clear();
+                    }
+                    let l = Rc::new(Layout::new(s, d.version));
+                    self.map.insert(key, Rc::clone(&l));
+                    l
+                }
+            };
+            if t < RECENT_TYPES {
+                if self.recent.is_empty() {
+                    self.recent = vec![None; RECENT_TYPES];
+                }
+                self.recent[t] = Some((key.0, key.1, Rc::clone(&l)));
+            }
+            l
+        });
+        View { d, layout }
+    }
+}
+
+/// A decoded message with its layout.
+pub(crate) struct View<'a> {
+    pub d: &'a Decoded,
+    layout: Option<Rc<Layout>>,
+}
+
+/// Same field name: the same static string, or equal text.
+#[inline]
+fn same_static(a: &str, b: &'static str) -> bool {
+    (a.as_ptr() == b.as_ptr() && a.len() == b.len()) || same_name(a, b)
+}
+
+impl<'a> View<'a> {
+    /// The field at the layout's position for `n`, if it is there as expected. `Err` when the
+    /// layout cannot tell (no layout, or the fields are not where it says).
+    #[inline]
+    fn positional(&self, n: Name) -> Result<Option<&'a Field>, ()> {
+        let Some(l) = &self.layout else { return Err(()) };
+        match l.at[n as usize] {
+            None => Ok(None),
+            Some((i, name)) => match self.d.fields.get(usize::from(i)) {
+                Some(f) if f.part == Part::Fixed && same_static(f.name, name) => Ok(Some(f)),
+                _ => Err(()),
+            },
+        }
+    }
+
+    /// First field of the fixed part with this name.
+    #[inline]
+    pub fn fixed(&self, n: Name) -> Option<&'a Field> {
+        match self.positional(n) {
+            Ok(f) => f,
+            Err(()) => self.d.fields.iter().find(|f| f.part == Part::Fixed && same_name(f.name, n.as_str())),
+        }
+    }
+
+    /// First field with this name, fixed or floating (as [`Decoded::field`]).
+    #[inline]
+    pub fn field(&self, n: Name) -> Option<&'a Field> {
+        match self.positional(n) {
+            Ok(Some(f)) => Some(f),
+            Ok(None) => {
+                // Not in the fixed part: search the floating part only.
+                let l = self.layout.as_ref().expect("positional answered");
+                let fields = &self.d.fields;
+                let start = l.n_fixed.min(fields.len());
+                if start > 0 && fields[start - 1].part != Part::Fixed {
+                    return self.d.field(n.as_str());
+                }
+                fields[start..].iter().find(|f| same_name(f.name, n.as_str()))
+            }
+            Err(()) => self.d.field(n.as_str()),
+        }
+    }
+
+    /// Numeric value of the fixed field `n`.
+    #[inline]
+    pub fn fixed_num(&self, n: Name) -> Option<u64> {
+        self.fixed(n).and_then(|f| f.number())
+    }
+
+    /// Numeric value of the first field `n`.
+    #[inline]
+    pub fn num(&self, n: Name) -> Option<u64> {
+        self.field(n).and_then(|f| f.number())
+    }
+
+    /// Text of the first field `n`.
+    #[inline]
+    pub fn text<'b>(&self, frame: &'b [u8], n: Name) -> Option<Cow<'b, str>> {
+        self.field(n).and_then(|f| f.text(frame))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cti::decode::{decode_at, same_name, VersionSource};
+    use crate::pipeline::{self, Event};
+
+    const ALL: [Name; COUNT] = [
+        Name::InvokeID,
+        Name::MonitorID,
+        Name::PeripheralID,
+        Name::ConnectionCallID,
+        Name::ConnectionDeviceIDType,
+        Name::ConnectionDeviceID,
+        Name::NewConnectionCallID,
+        Name::NewConnectionDeviceIDType,
+        Name::NewConnectionDeviceID,
+        Name::PrimaryCallID,
+        Name::SecondaryCallID,
+        Name::SkillGroupNumber,
+        Name::AgentState,
+        Name::EventCause,
+        Name::AgentID,
+        Name::AgentExtension,
+        Name::AgentInstrument,
+    ];
+
+    fn addr(f: Option<&Field>) -> Option<*const Field> {
+        f.map(|f| f as *const Field)
+    }
+
+    /// The view finds exactly the fields the searches by name find.
+    fn check(layouts: &mut Layouts, d: &Decoded) {
+        let v = layouts.view(d);
+        for n in ALL {
+            let by_name = d.fields.iter().find(|f| f.part == Part::Fixed && same_name(f.name, n.as_str()));
+            assert_eq!(addr(v.fixed(n)), addr(by_name), "{n:?} fixed in {:?}", d.type_name());
+            assert_eq!(addr(v.field(n)), addr(d.field(n.as_str())), "{n:?} in {:?}", d.type_name());
+        }
+    }
+
+    #[test]
+    fn names_match_the_spec() {
+        for (i, n) in ALL.iter().enumerate() {
+            assert_eq!(*n as usize, i);
+            assert!(!n.as_str().is_empty());
+        }
+    }
+
+    #[test]
+    fn positions_agree_with_search_by_name() {
+        let mut layouts = Layouts::default();
+        let mut d = Decoded::default();
+        let mut frames = 0;
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/captures");
+        let mut paths: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        paths.sort();
+        for path in paths {
+            let name = path.to_string_lossy().to_string();
+            if !(name.ends_with(".pcap") || name.ends_with(".pcapng")) {
+                continue;
+            }
+            let _ = pipeline::run_path(&name, &pipeline::Settings::default(), &mut |ev| {
+                let Event::Message { frame, .. } = ev else { return };
+                frames += 1;
+                let bytes = frame.bytes;
+                // Whole, and cut inside the fixed part or the floating part; at several
+                // protocol versions.
+                for version in [13, 15, 19, 24] {
+                    for cut in [bytes.len(), bytes.len() / 2, 12, 9] {
+                        decode_at(&bytes[..cut.min(bytes.len())], version, VersionSource::Forced, &mut d);
+                        check(&mut layouts, &d);
+                    }
+                }
+            });
+        }
+        assert!(frames > 100, "{frames} messages");
+    }
+}
