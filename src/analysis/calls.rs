@@ -106,8 +106,6 @@ pub(crate) struct ConnCalls {
     live_n: usize,
     /// Live calls that had more than one ConnectionCallID, per group of `live`.
     renamed: FastMap<(u32, u32), u32>,
-    pub ended: FastSet<CallKey>,
-    pub ended_order: VecDeque<CallKey>,
     pub monitors_reported: BTreeSet<u32>,
 }
 
@@ -203,12 +201,16 @@ impl ConnCalls {
     }
 }
 
-/// Finished-call summaries.
+/// Finished-call summaries, and the calls ended recently (on any connection).
 #[derive(Debug, Default)]
 pub(crate) struct CallTables {
     pub next_seq: u64,
     pub done: Vec<CallSummary>,
     pub dropped: u64,
+    /// Calls ended recently, by connection: at most `max_ended_calls` across the capture
+    /// (oldest forgotten first), so memory does not grow with the number of connections.
+    pub ended: FastSet<(ConnId, CallKey)>,
+    pub ended_order: VecDeque<(ConnId, CallKey)>,
 }
 
 impl CallTables {
@@ -589,7 +591,7 @@ pub(crate) fn call_message(
                 f.limit("max_live_calls", Some(flow.conn), fr, ts);
             } else {
                 let key = key.to_key();
-                calls.ended.remove(&key);
+                cx.calls.ended.remove(&(flow.conn, key.clone()));
                 let seq = cx.calls.next_seq;
                 cx.calls.next_seq += 1;
                 let mut call = Call::new(seq, key, fr, ts);
@@ -609,7 +611,7 @@ pub(crate) fn call_message(
                 Some(i) => i,
                 None => {
                     let key = key.to_key();
-                    if calls.ended.contains(&key) {
+                    if cx.calls.ended.contains(&(flow.conn, key.clone())) {
                         f.push_lazy("call-event-after-end", Some(flow.conn), &[fr], ts, || {
                             format!("{name} for {key} after its END_CALL_EVENT")
                         });
@@ -667,11 +669,12 @@ pub(crate) fn call_message(
                 }
                 call.end_frame = Some(fr);
                 let remember = cx.settings.max_ended_calls;
-                if calls.ended.insert(call.key.clone()) {
-                    calls.ended_order.push_back(call.key.clone());
-                    while calls.ended_order.len() > remember {
-                        if let Some(old) = calls.ended_order.pop_front() {
-                            calls.ended.remove(&old);
+                let ended = (flow.conn, call.key.clone());
+                if cx.calls.ended.insert(ended.clone()) {
+                    cx.calls.ended_order.push_back(ended);
+                    while cx.calls.ended_order.len() > remember {
+                        if let Some(old) = cx.calls.ended_order.pop_front() {
+                            cx.calls.ended.remove(&old);
                         }
                     }
                 }

@@ -54,7 +54,8 @@ pub struct Settings {
     pub max_latency_samples: usize,
     /// Timeline entries kept.
     pub max_timeline_entries: usize,
-    /// Ended calls remembered per connection (for events after END_CALL_EVENT).
+    /// Ended calls remembered across connections, the oldest forgotten first (for events
+    /// after END_CALL_EVENT).
     pub max_ended_calls: usize,
     /// Record a timeline, with this filter.
     pub timeline: Option<TimelineFilter>,
@@ -77,7 +78,7 @@ impl Default for Settings {
             max_states_per_agent: 1_000,
             max_latency_samples: 100_000,
             max_timeline_entries: 1_000_000,
-            max_ended_calls: 4_096,
+            max_ended_calls: 16_384,
             timeline: None,
             call_summaries: true,
         }
