@@ -366,13 +366,18 @@ pub fn decode_at(frame: &[u8], version: u32, source: VersionSource, d: &mut Deco
         return;
     };
     d.spec = Some(spec);
-    let floating_start = decode_fixed(frame, spec, version, d);
+    let ix = msg_index(spec);
+    // The common case: every fixed field is present at this version, and all of them are
+    // in the frame.
+    let complete = version >= ix.fixed_since && HEADER_LEN + ix.fixed_size <= frame.len();
+    let floating_start =
+        if complete { decode_fixed_complete(frame, spec, d) } else { decode_fixed(frame, spec, version, d) };
     d.floating_offset = floating_start as u32;
     if floating_start >= frame.len() {
         // A body cut inside the fixed part (fixed_part_short) never reached the floating
         // part: its fields are not also reported missing.
-        if HEADER_LEN + spec::fixed_size(spec, version) <= frame.len() {
-            check_required(spec, &TagSet::default(), d);
+        if complete || HEADER_LEN + spec::fixed_size(spec, version) <= frame.len() {
+            check_required(ix, &TagSet::default(), d);
         }
         return;
     }
@@ -387,9 +392,9 @@ pub fn decode_at(frame: &[u8], version: u32, source: VersionSource, d: &mut Deco
         d.fields.push(raw_field("TrailingBytes", Part::Floating, floating_start, n));
         return;
     }
-    let present = decode_floating(frame, spec, version, floating_start, d);
-    check_counts(spec, d);
-    check_required(spec, &present, d);
+    let floating = decode_floating(frame, spec, ix, version, floating_start, d);
+    check_counts(ix, &floating.counts, d);
+    check_required(ix, &floating.present, d);
 }
 
 fn raw_field(name: &'static str, part: Part, start: usize, len: usize) -> Field {
@@ -413,20 +418,16 @@ fn push_raw_body(d: &mut Decoded, frame: &[u8]) {
     d.fields.push(raw_field("Body", Part::Fixed, HEADER_LEN, frame.len() - HEADER_LEN));
 }
 
-fn be(b: &[u8]) -> u64 {
-    b.iter().fold(0u64, |acc, &x| (acc << 8) | x as u64)
-}
-
 /// Numeric value of a fixed-size field's bytes (length already checked).
-#[inline]
+#[inline(always)]
 fn numeric(ty: WireType, b: &[u8]) -> Value {
     match ty {
         WireType::Char => Value::Signed(b[0] as i8 as i64),
         WireType::UChar => Value::Unsigned(b[0] as u64),
         WireType::Short => Value::Signed(i16::from_be_bytes([b[0], b[1]]) as i64),
-        WireType::UShort => Value::Unsigned(be(b)),
+        WireType::UShort => Value::Unsigned(u16::from_be_bytes([b[0], b[1]]) as u64),
         WireType::Int => Value::Signed(i32::from_be_bytes([b[0], b[1], b[2], b[3]]) as i64),
-        WireType::UInt => Value::Unsigned(be(b)),
+        WireType::UInt => Value::Unsigned(u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as u64),
         WireType::Bool => Value::Bool(u16::from_be_bytes([b[0], b[1]])),
         WireType::Time => Value::Time(u32::from_be_bytes([b[0], b[1], b[2], b[3]])),
         WireType::TaskId => Value::TaskId([
@@ -436,6 +437,41 @@ fn numeric(ty: WireType, b: &[u8]) -> Value {
         ]),
         _ => Value::Raw { start: 0, len: 0 },
     }
+}
+
+/// Decode a fixed part whose every field is present and in the frame; returns the frame
+/// offset where the floating part starts.
+fn decode_fixed_complete(frame: &[u8], spec: &'static MessageSpec, d: &mut Decoded) -> usize {
+    let first = d.fields.len();
+    let mut off = HEADER_LEN;
+    d.fields.extend(spec.fixed.iter().map(|f| {
+        let size = f.size as usize;
+        let field = Field {
+            part: Part::Fixed,
+            name: f.name,
+            tag: None,
+            ty: f.ty,
+            values: f.values,
+            offset: off as u32,
+            len: size as u32,
+            data_offset: off as u32,
+            data_len: size as u32,
+            value: numeric(f.ty, &frame[off..off + size]),
+            instance: NO_GROUP,
+            spec: None,
+        };
+        off += size;
+        field
+    }));
+    // Values are checked once the fields are in place, in wire order as always.
+    for i in first..d.fields.len() {
+        let f = &d.fields[i];
+        if let Some(t) = f.values {
+            let (name, value, offset) = (f.name, f.value, f.offset as usize);
+            check_value(name, Some(t), value, offset, d);
+        }
+    }
+    off
 }
 
 /// Decode the fixed part; returns the frame offset where the floating part starts.
@@ -499,12 +535,25 @@ fn check_value(
     off: usize,
     d: &mut Decoded,
 ) {
-    let (Some(t), Some(n)) = (values, value_u32(v)) else {
+    let Some(t) = values else {
         return;
     };
-    if t.knows(n) {
+    // Any value of a plain number is fine: its table only names a few special ones.
+    if t.kind == ValueKind::Special {
         return;
     }
+    let Some(n) = value_u32(v) else {
+        return;
+    };
+    if !t.knows(n) {
+        report_value(name, t, n, off, d);
+    }
+}
+
+/// The anomaly of a value its table does not know, if any.
+#[cold]
+#[inline(never)]
+fn report_value(name: &'static str, t: &'static ValueTable, n: u32, off: usize, d: &mut Decoded) {
     match t.kind {
         ValueKind::Enum => {
             if t.name_of(n).is_none() {
@@ -567,19 +616,39 @@ impl TagSet {
     }
 }
 
-/// Per-message lookup tables built once from the spec: which floating field a tag is, and
-/// which fields start a repeated group.
+/// Per-message lookup tables built once from the spec: which floating field a tag is, what
+/// decoding it needs, and which fields start a repeated group.
 struct MsgIndex {
     /// Floating field index + 1 per tag (0: not a field of this message).
     by_tag: [u8; TAG_SPACE],
-    /// Per floating field: the first member of its group (a new instance starts there).
-    first_member: Vec<bool>,
-    /// Per floating field: its group's number, from 1 (0: not in a group).
-    group_id: Vec<u8>,
+    /// Per floating field: what decoding it needs, resolved from the spec entry and its tag.
+    slots: Vec<Slot>,
     /// Per group number: is it a configuration record (arrays repeat inside one record)?
     group_is_record: Vec<bool>,
     /// The count fields that repeated fields name, once each, in spec order.
     counters: Vec<Counter>,
+    /// The required floating fields that can be missing: (tag, name), in spec order.
+    required: Vec<(u16, &'static str)>,
+    /// Highest `since` of the fixed fields: from this version on every fixed field is present.
+    fixed_since: u32,
+    /// Size of the whole fixed part (every field present).
+    fixed_size: usize,
+}
+
+/// A floating field of a message layout as the decoder uses it.
+struct Slot {
+    spec: &'static FloatField,
+    ty: WireType,
+    /// The field's value table, else its tag's.
+    values: Option<&'static ValueTable>,
+    /// Group number, from 1 (0: not in a group).
+    group_id: u8,
+    /// First member of its group (a new instance starts there).
+    first_member: bool,
+    /// Neither a list member nor in a group: a second occurrence is a duplicate.
+    unique: bool,
+    /// Index + 1 of the tag's instance counter (0: no count field counts this tag).
+    count_ix: u8,
 }
 
 /// A count field of a message layout and the fields it counts.
@@ -587,10 +656,104 @@ struct Counter {
     name: &'static str,
     /// Index of the count field in the fixed part (None: a floating counter).
     fixed_index: Option<usize>,
-    /// Tags of the fields it counts.
-    members: Vec<u16>,
+    /// Instance counters of the tags it counts (see [`Slot::count_ix`]).
+    members: Vec<u8>,
+    /// The counter of RecordType (183) when it is a member: configuration records have one
+    /// each.
+    record_type: Option<u8>,
     /// Its documented maximum in this message.
     max: Option<u32>,
+}
+
+/// Most distinct tags the count fields of one message layout count.
+const COUNTED_TAGS: usize = 32;
+
+fn build_index(m: &'static MessageSpec) -> MsgIndex {
+    assert!(m.floating.len() < 255, "{} has too many floating fields for the index", m.name);
+    let mut by_tag = [0u8; TAG_SPACE];
+    // The first entry with a tag wins, as the guide lists it.
+    for (i, f) in m.floating.iter().enumerate().rev() {
+        if let Some(t) = f.tag.filter(|&t| (t as usize) < TAG_SPACE) {
+            by_tag[t as usize] = i as u8 + 1;
+        }
+    }
+    let mut groups: Vec<&str> = Vec::new();
+    let mut slots: Vec<Slot> = m
+        .floating
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let group_id = match f.group {
+                None => 0,
+                Some(g) => match groups.iter().position(|x| *x == g) {
+                    Some(i) => i as u8 + 1,
+                    None => {
+                        groups.push(g);
+                        groups.len() as u8
+                    }
+                },
+            };
+            let tag_values = f.tag.and_then(spec::tag).and_then(|t| t.values);
+            Slot {
+                spec: f,
+                ty: f.ty,
+                values: f.values.or(tag_values),
+                group_id,
+                first_member: f.group.is_some() && m.floating[..i].iter().all(|x| x.group != f.group),
+                unique: f.repeat.is_none() && f.group.is_none(),
+                count_ix: 0,
+            }
+        })
+        .collect();
+    assert!(groups.len() < GROUPS_PER_MESSAGE, "{} has too many groups", m.name);
+    let mut group_is_record = vec![false];
+    group_is_record.extend(groups.iter().map(|g| *g == "Record"));
+    let mut counted = 0u8;
+    let mut counters: Vec<Counter> = Vec::new();
+    for f in m.floating {
+        let Some(name) = f.repeat else { continue };
+        if counters.iter().any(|c| c.name == name) {
+            continue;
+        }
+        let mut members = Vec::new();
+        let mut record_type = None;
+        for t in m.floating.iter().filter(|x| x.repeat == Some(name)).filter_map(|x| x.tag) {
+            // Instances are counted per tag, on the tag's (first) entry.
+            let i = *by_tag.get(t as usize).expect("counted tags are indexed") as usize;
+            let slot = &mut slots[i - 1];
+            if slot.count_ix == 0 {
+                counted += 1;
+                assert!((counted as usize) < COUNTED_TAGS, "{} counts too many tags", m.name);
+                slot.count_ix = counted;
+            }
+            members.push(slot.count_ix);
+            if t == 183 {
+                record_type = Some(slot.count_ix);
+            }
+        }
+        counters.push(Counter {
+            name,
+            fixed_index: m.fixed.iter().position(|x| x.name == name),
+            members,
+            record_type,
+            max: count_maximum(m.name, name),
+        });
+    }
+    let required = m
+        .floating
+        .iter()
+        .filter(|f| f.presence == Presence::Required && f.repeat.is_none() && f.group.is_none())
+        .filter_map(|f| f.tag.map(|t| (t, f.name)))
+        .collect();
+    MsgIndex {
+        by_tag,
+        slots,
+        group_is_record,
+        counters,
+        required,
+        fixed_since: m.fixed.iter().map(|f| u32::from(f.since)).max().unwrap_or(0),
+        fixed_size: spec::fixed_size(m, u32::MAX),
+    }
 }
 
 fn msg_index(spec: &'static MessageSpec) -> &'static MsgIndex {
@@ -599,67 +762,11 @@ fn msg_index(spec: &'static MessageSpec) -> &'static MsgIndex {
         let max = spec::messages().iter().map(|m| m.id).max().unwrap_or(0) as usize;
         let mut v: Vec<Option<MsgIndex>> = (0..=max).map(|_| None).collect();
         for m in spec::messages() {
-            assert!(m.floating.len() < 255, "{} has too many floating fields for the index", m.name);
-            let mut by_tag = [0u8; TAG_SPACE];
-            // The first entry with a tag wins, as the guide lists it.
-            for (i, f) in m.floating.iter().enumerate().rev() {
-                if let Some(t) = f.tag.filter(|&t| (t as usize) < TAG_SPACE) {
-                    by_tag[t as usize] = i as u8 + 1;
-                }
-            }
-            let first_member = m
-                .floating
-                .iter()
-                .enumerate()
-                .map(|(i, f)| f.group.is_some() && m.floating[..i].iter().all(|x| x.group != f.group))
-                .collect();
-            let mut groups: Vec<&str> = Vec::new();
-            let group_id = m
-                .floating
-                .iter()
-                .map(|f| match f.group {
-                    None => 0,
-                    Some(g) => match groups.iter().position(|x| *x == g) {
-                        Some(i) => i as u8 + 1,
-                        None => {
-                            groups.push(g);
-                            groups.len() as u8
-                        }
-                    },
-                })
-                .collect();
-            assert!(groups.len() < GROUPS_PER_MESSAGE, "{} has too many groups", m.name);
-            let mut group_is_record = vec![false];
-            group_is_record.extend(groups.iter().map(|g| *g == "Record"));
-            let mut counters: Vec<Counter> = Vec::new();
-            for f in m.floating {
-                let Some(name) = f.repeat else { continue };
-                if counters.iter().any(|c| c.name == name) {
-                    continue;
-                }
-                counters.push(Counter {
-                    name,
-                    fixed_index: m.fixed.iter().position(|x| x.name == name),
-                    members: m
-                        .floating
-                        .iter()
-                        .filter(|x| x.repeat == Some(name))
-                        .filter_map(|x| x.tag)
-                        .collect(),
-                    max: count_maximum(m.name, name),
-                });
-            }
-            v[m.id as usize] = Some(MsgIndex { by_tag, first_member, group_id, group_is_record, counters });
+            v[m.id as usize] = Some(build_index(m));
         }
         v
     });
     all[spec.id as usize].as_ref().expect("every spec message is indexed")
-}
-
-/// The spec entry for a tag in a message (first entry with that tag), and its index.
-fn float_spec(spec: &'static MessageSpec, tag: u16) -> Option<(usize, &'static FloatField)> {
-    let i = *msg_index(spec).by_tag.get(tag as usize)?;
-    (i > 0).then(|| (i as usize - 1, &spec.floating[i as usize - 1]))
 }
 
 /// Most repeated groups one message layout has, plus one.
@@ -678,18 +785,11 @@ struct GroupState {
 }
 
 impl GroupState {
-    fn place(
-        &mut self,
-        spec: &'static MessageSpec,
-        fi: usize,
-        f: &'static FloatField,
-        tag: u16,
-    ) -> Option<(&'static str, u16)> {
-        let g = f.group?;
-        let ix = msg_index(spec);
-        let gid = ix.group_id[fi];
+    /// The instance index of a field of group `gid` (not 0).
+    fn place(&mut self, ix: &MsgIndex, slot: &Slot, tag: u16) -> u16 {
+        let gid = slot.group_id;
         let new_instance = self.current != gid
-            || ix.first_member[fi]
+            || slot.first_member
             || (!ix.group_is_record[gid as usize] && self.seen.contains(tag));
         if new_instance {
             let c = &mut self.counts[gid as usize];
@@ -701,22 +801,32 @@ impl GroupState {
             self.seen = TagSet::default();
         }
         self.seen.insert(tag);
-        Some((g, self.index))
+        self.index
     }
 }
 
-/// Walk the floating part; returns the set of tags present.
+/// What the floating walk leaves for the message-level checks.
+struct Floating {
+    /// Tags present.
+    present: TagSet,
+    /// Fields per instance counter (see [`Slot::count_ix`]).
+    counts: [u32; COUNTED_TAGS],
+}
+
+/// Walk the floating part.
 fn decode_floating(
     frame: &[u8],
     spec: &'static MessageSpec,
+    ix: &'static MsgIndex,
     version: u32,
     start: usize,
     d: &mut Decoded,
-) -> TagSet {
+) -> Floating {
     let w = tlv_width(version);
     let mut off = start;
     let mut groups = GroupState::default();
     let mut seen = TagSet::default();
+    let mut counts = [0u32; COUNTED_TAGS];
     let mut named_bytes = 0usize;
     while off < frame.len() {
         if off + 2 * w > frame.len() {
@@ -740,11 +850,14 @@ fn decode_floating(
         };
         let data_start = off + 2 * w;
         let mut data_len = len;
-        let found = float_spec(spec, tag);
-        let fspec = found.map(|x| x.1);
-        let tspec = spec::tag(tag);
-        let name: &'static str = match (fspec, tspec) {
-            (Some(f), _) => f.name,
+        let slot = match ix.by_tag.get(tag as usize) {
+            Some(&i) if i > 0 => Some(&ix.slots[i as usize - 1]),
+            _ => None,
+        };
+        // The tag's own entry matters only for a tag this message does not carry.
+        let tspec = if slot.is_none() { spec::tag(tag) } else { None };
+        let name: &'static str = match (slot, tspec) {
+            (Some(s), _) => s.spec.name,
             (None, Some(t)) => t.name,
             (None, None) => "UnknownTag",
         };
@@ -758,12 +871,12 @@ fn decode_floating(
             );
         }
         let data = &frame[data_start..data_start + data_len];
-        let (ty, values, max) = match (fspec, tspec) {
-            (Some(f), t) => (f.ty, f.values.or(t.and_then(|t| t.values)), Some(f.max)),
+        let (ty, values, max) = match (slot, tspec) {
+            (Some(s), _) => (s.ty, s.values, Some(s.spec.max)),
             (None, Some(t)) => (t.ty, t.values, t.max),
             (None, None) => (WireType::Unspec, None, None),
         };
-        match (fspec, tspec) {
+        match (slot, tspec) {
             (None, None) => d.anomaly(
                 "unknown_tag",
                 None,
@@ -778,7 +891,7 @@ fn decode_floating(
             ),
             _ => {}
         }
-        if let (Some(max), true) = (max, data_len > 0) {
+        if let Some(max) = max {
             if max > 0 && data_len > max as usize {
                 d.anomaly(
                     "value_too_long",
@@ -790,17 +903,20 @@ fn decode_floating(
         }
         // A numeric field whose length depends on a count (FltEnabledServices,
         // "2*NumOfEnabledServices") is an array of values of its type.
-        let array = fspec.is_some_and(|f| f.max_expr.is_some());
+        let array = slot.is_some_and(|s| s.spec.max_expr.is_some());
         let value = decode_value(ty, array, data, data_start, name, off, d);
-        if matches!(ty, WireType::NamedVar | WireType::NamedArray) && fspec.is_some() {
+        if matches!(ty, WireType::NamedVar | WireType::NamedArray) && slot.is_some() {
             named_bytes += data_len;
         }
         check_value(name, values, value, off, d);
-        let group = found.and_then(|(fi, f)| groups.place(spec, fi, f, tag));
         let repeated = seen.contains(tag);
         seen.insert(tag);
-        if let Some(f) = fspec {
-            if f.repeat.is_none() && f.group.is_none() && repeated {
+        let mut instance = NO_GROUP;
+        if let Some(s) = slot {
+            if s.group_id != 0 {
+                instance = groups.place(ix, s, tag);
+            }
+            if s.unique && repeated {
                 d.anomaly(
                     "duplicate_field",
                     Some(name),
@@ -808,6 +924,7 @@ fn decode_floating(
                     format!("{name} (tag {tag}) appears more than once; it is not a list member"),
                 );
             }
+            counts[s.count_ix as usize] += 1;
         }
         d.fields.push(Field {
             part: Part::Floating,
@@ -820,8 +937,8 @@ fn decode_floating(
             data_offset: data_start as u32,
             data_len: data_len as u32,
             value,
-            instance: group.map_or(NO_GROUP, |g| g.1),
-            spec: fspec,
+            instance,
+            spec: slot.map(|s| s.spec),
         });
         off = data_start + data_len;
     }
@@ -833,7 +950,7 @@ fn decode_floating(
             format!("NAMEDVAR and NAMEDARRAY data total {named_bytes} bytes, over the {NAMED_DATA_BUDGET}-byte limit"),
         );
     }
-    seen
+    Floating { present: seen, counts }
 }
 
 /// Decode one floating value inside its confined slice. With `array`, a numeric value may
@@ -922,12 +1039,8 @@ fn decode_value(
 }
 
 /// Count fields against the fields present and their documented maxima.
-fn check_counts(spec: &'static MessageSpec, d: &mut Decoded) {
-    let counters = &msg_index(spec).counters;
-    if counters.is_empty() {
-        return;
-    }
-    for c in counters {
+fn check_counts(ix: &MsgIndex, counts: &[u32; COUNTED_TAGS], d: &mut Decoded) {
+    for c in &ix.counters {
         // Counters inside records (floating) describe one record each; only fixed counters
         // and message-level floating counters are checked here.
         let found = match c.fixed_index {
@@ -959,13 +1072,10 @@ fn check_counts(spec: &'static MessageSpec, d: &mut Decoded) {
         }
         // Instances present: the most frequent member tag of the repeated fields;
         // configuration records have one RecordType (183) each.
-        let count_of =
-            |t: u16| d.fields.iter().filter(|x| x.part == Part::Floating && x.tag == Some(t)).count();
-        let present = if c.members.contains(&183) {
-            count_of(183)
-        } else {
-            c.members.iter().map(|&t| count_of(t)).max().unwrap_or(0)
-        };
+        let present = match c.record_type {
+            Some(r) => counts[r as usize],
+            None => c.members.iter().map(|&m| counts[m as usize]).max().unwrap_or(0),
+        } as usize;
         // NumFltSkillGroups 0 means "one set in the fixed part" (AGENT_STATE_EVENT).
         if declared as usize != present && !(c.name == "NumFltSkillGroups" && declared == 0 && present <= 1) {
             d.anomaly(
@@ -999,12 +1109,8 @@ pub fn tag_since(tag: u16) -> u32 {
     }
 }
 
-fn check_required(spec: &'static MessageSpec, present: &TagSet, d: &mut Decoded) {
-    for f in spec.floating {
-        if f.presence != Presence::Required || f.repeat.is_some() || f.group.is_some() {
-            continue;
-        }
-        let Some(tag) = f.tag else { continue };
+fn check_required(ix: &MsgIndex, present: &TagSet, d: &mut Decoded) {
+    for &(tag, name) in &ix.required {
         // A field the connection's protocol version does not know yet cannot be missing.
         if tag_since(tag) > d.version {
             continue;
@@ -1013,9 +1119,9 @@ fn check_required(spec: &'static MessageSpec, present: &TagSet, d: &mut Decoded)
             let off = d.floating_offset as usize;
             d.anomaly(
                 "required_missing",
-                Some(f.name),
+                Some(name),
                 off,
-                format!("required field {} (tag {tag}) is absent", f.name),
+                format!("required field {name} (tag {tag}) is absent"),
             );
         }
     }
