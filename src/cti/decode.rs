@@ -421,20 +421,28 @@ fn push_raw_body(d: &mut Decoded, frame: &[u8]) {
 /// Numeric value of a fixed-size field's bytes (length already checked).
 #[inline(always)]
 fn numeric(ty: WireType, b: &[u8]) -> Value {
+    /// The first N bytes, one length check for the whole value.
+    #[inline(always)]
+    fn first<const N: usize>(b: &[u8]) -> [u8; N] {
+        *b.first_chunk::<N>().expect("value length checked by the caller")
+    }
     match ty {
-        WireType::Char => Value::Signed(b[0] as i8 as i64),
-        WireType::UChar => Value::Unsigned(b[0] as u64),
-        WireType::Short => Value::Signed(i16::from_be_bytes([b[0], b[1]]) as i64),
-        WireType::UShort => Value::Unsigned(u16::from_be_bytes([b[0], b[1]]) as u64),
-        WireType::Int => Value::Signed(i32::from_be_bytes([b[0], b[1], b[2], b[3]]) as i64),
-        WireType::UInt => Value::Unsigned(u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as u64),
-        WireType::Bool => Value::Bool(u16::from_be_bytes([b[0], b[1]])),
-        WireType::Time => Value::Time(u32::from_be_bytes([b[0], b[1], b[2], b[3]])),
-        WireType::TaskId => Value::TaskId([
-            i32::from_be_bytes([b[0], b[1], b[2], b[3]]),
-            i32::from_be_bytes([b[4], b[5], b[6], b[7]]),
-            i32::from_be_bytes([b[8], b[9], b[10], b[11]]),
-        ]),
+        WireType::Char => Value::Signed(first::<1>(b)[0] as i8 as i64),
+        WireType::UChar => Value::Unsigned(first::<1>(b)[0] as u64),
+        WireType::Short => Value::Signed(i16::from_be_bytes(first(b)) as i64),
+        WireType::UShort => Value::Unsigned(u16::from_be_bytes(first(b)) as u64),
+        WireType::Int => Value::Signed(i32::from_be_bytes(first(b)) as i64),
+        WireType::UInt => Value::Unsigned(u32::from_be_bytes(first(b)) as u64),
+        WireType::Bool => Value::Bool(u16::from_be_bytes(first(b))),
+        WireType::Time => Value::Time(u32::from_be_bytes(first(b))),
+        WireType::TaskId => {
+            let b: [u8; 12] = first(b);
+            Value::TaskId([
+                i32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+                i32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+                i32::from_be_bytes([b[8], b[9], b[10], b[11]]),
+            ])
+        }
         _ => Value::Raw { start: 0, len: 0 },
     }
 }
@@ -627,8 +635,11 @@ struct MsgIndex {
     group_is_record: Vec<bool>,
     /// The count fields that repeated fields name, once each, in spec order.
     counters: Vec<Counter>,
-    /// The required floating fields that can be missing: (tag, name), in spec order.
-    required: Vec<(u16, &'static str)>,
+    /// The required floating fields that can be missing: (tag, name, first version that
+    /// defines the tag), in spec order.
+    required: Vec<(u16, &'static str, u32)>,
+    /// Their tags.
+    required_tags: TagSet,
     /// Highest `since` of the fixed fields: from this version on every fixed field is present.
     fixed_since: u32,
     /// Size of the whole fixed part (every field present).
@@ -638,7 +649,12 @@ struct MsgIndex {
 /// A floating field of a message layout as the decoder uses it.
 struct Slot {
     spec: &'static FloatField,
+    name: &'static str,
     ty: WireType,
+    /// Maximum data length (0: given by a count).
+    max: u16,
+    /// A numeric field whose length depends on a count: an array of values of its type.
+    array: bool,
     /// The field's value table, else its tag's.
     values: Option<&'static ValueTable>,
     /// Group number, from 1 (0: not in a group).
@@ -696,7 +712,10 @@ fn build_index(m: &'static MessageSpec) -> MsgIndex {
             let tag_values = f.tag.and_then(spec::tag).and_then(|t| t.values);
             Slot {
                 spec: f,
+                name: f.name,
                 ty: f.ty,
+                max: f.max,
+                array: f.max_expr.is_some(),
                 values: f.values.or(tag_values),
                 group_id,
                 first_member: f.group.is_some() && m.floating[..i].iter().all(|x| x.group != f.group),
@@ -743,14 +762,19 @@ fn build_index(m: &'static MessageSpec) -> MsgIndex {
         .floating
         .iter()
         .filter(|f| f.presence == Presence::Required && f.repeat.is_none() && f.group.is_none())
-        .filter_map(|f| f.tag.map(|t| (t, f.name)))
-        .collect();
+        .filter_map(|f| f.tag.map(|t| (t, f.name, tag_since(t))))
+        .collect::<Vec<_>>();
+    let mut required_tags = TagSet::default();
+    for &(t, _, _) in &required {
+        required_tags.insert(t);
+    }
     MsgIndex {
         by_tag,
         slots,
         group_is_record,
         counters,
         required,
+        required_tags,
         fixed_since: m.fixed.iter().map(|f| u32::from(f.since)).max().unwrap_or(0),
         fixed_size: spec::fixed_size(m, u32::MAX),
     }
@@ -857,7 +881,7 @@ fn decode_floating(
         // The tag's own entry matters only for a tag this message does not carry.
         let tspec = if slot.is_none() { spec::tag(tag) } else { None };
         let name: &'static str = match (slot, tspec) {
-            (Some(s), _) => s.spec.name,
+            (Some(s), _) => s.name,
             (None, Some(t)) => t.name,
             (None, None) => "UnknownTag",
         };
@@ -872,7 +896,7 @@ fn decode_floating(
         }
         let data = &frame[data_start..data_start + data_len];
         let (ty, values, max) = match (slot, tspec) {
-            (Some(s), _) => (s.ty, s.values, Some(s.spec.max)),
+            (Some(s), _) => (s.ty, s.values, Some(s.max)),
             (None, Some(t)) => (t.ty, t.values, t.max),
             (None, None) => (WireType::Unspec, None, None),
         };
@@ -903,7 +927,7 @@ fn decode_floating(
         }
         // A numeric field whose length depends on a count (FltEnabledServices,
         // "2*NumOfEnabledServices") is an array of values of its type.
-        let array = slot.is_some_and(|s| s.spec.max_expr.is_some());
+        let array = slot.is_some_and(|s| s.array);
         let value = decode_value(ty, array, data, data_start, name, off, d);
         if matches!(ty, WireType::NamedVar | WireType::NamedArray) && slot.is_some() {
             named_bytes += data_len;
@@ -966,7 +990,7 @@ fn decode_value(
 ) -> Value {
     let s = start as u32;
     match ty {
-        WireType::String => match data.iter().position(|&b| b == 0) {
+        WireType::String => match first_nul(data) {
             Some(p) => Value::Text { start: s, len: p as u32 },
             None => {
                 if !data.is_empty() {
@@ -997,10 +1021,10 @@ fn decode_value(
             } else {
                 (None, data, start)
             };
-            let name_end = rest.iter().position(|&b| b == 0);
+            let name_end = first_nul(rest);
             let parsed = name_end.and_then(|ne| {
                 let v = &rest[ne + 1..];
-                let ve = v.iter().position(|&b| b == 0)?;
+                let ve = first_nul(v)?;
                 Some(((base as u32, ne as u32), ((base + ne + 1) as u32, ve as u32)))
             });
             match (parsed, ty, index) {
@@ -1036,6 +1060,25 @@ fn decode_value(
             }
         }
     }
+}
+
+/// Index of the first NUL byte, eight bytes at a time.
+#[inline]
+fn first_nul(data: &[u8]) -> Option<usize> {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = data.chunks_exact(8);
+    let mut base = 0;
+    for c in &mut chunks {
+        let x = u64::from_le_bytes(c.try_into().expect("chunks of eight"));
+        // The lowest set high bit marks the first zero byte (higher ones may be false).
+        let zero = x.wrapping_sub(LOW) & !x & HIGH;
+        if zero != 0 {
+            return Some(base + zero.trailing_zeros() as usize / 8);
+        }
+        base += 8;
+    }
+    chunks.remainder().iter().position(|&b| b == 0).map(|p| base + p)
 }
 
 /// Count fields against the fields present and their documented maxima.
@@ -1110,9 +1153,12 @@ pub fn tag_since(tag: u16) -> u32 {
 }
 
 fn check_required(ix: &MsgIndex, present: &TagSet, d: &mut Decoded) {
-    for &(tag, name) in &ix.required {
+    if ix.required_tags.0.iter().zip(present.0).all(|(r, p)| r & !p == 0) {
+        return;
+    }
+    for &(tag, name, since) in &ix.required {
         // A field the connection's protocol version does not know yet cannot be missing.
-        if tag_since(tag) > d.version {
+        if since > d.version {
             continue;
         }
         if !present.contains(tag) {
