@@ -371,7 +371,7 @@ pub fn decode_at(frame: &[u8], version: u32, source: VersionSource, d: &mut Deco
     // in the frame.
     let complete = version >= ix.fixed_since && HEADER_LEN + ix.fixed_size <= frame.len();
     let floating_start =
-        if complete { decode_fixed_complete(frame, spec, d) } else { decode_fixed(frame, spec, version, d) };
+        if complete { decode_fixed_complete(frame, ix, d) } else { decode_fixed(frame, spec, version, d) };
     d.floating_offset = floating_start as u32;
     if floating_start >= frame.len() {
         // A body cut inside the fixed part (fixed_part_short) never reached the floating
@@ -449,37 +449,20 @@ fn numeric(ty: WireType, b: &[u8]) -> Value {
 
 /// Decode a fixed part whose every field is present and in the frame; returns the frame
 /// offset where the floating part starts.
-fn decode_fixed_complete(frame: &[u8], spec: &'static MessageSpec, d: &mut Decoded) -> usize {
+fn decode_fixed_complete(frame: &[u8], ix: &MsgIndex, d: &mut Decoded) -> usize {
     let first = d.fields.len();
-    let mut off = HEADER_LEN;
-    d.fields.extend(spec.fixed.iter().map(|f| {
-        let size = f.size as usize;
-        let field = Field {
-            part: Part::Fixed,
-            name: f.name,
-            tag: None,
-            ty: f.ty,
-            values: f.values,
-            offset: off as u32,
-            len: size as u32,
-            data_offset: off as u32,
-            data_len: size as u32,
-            value: numeric(f.ty, &frame[off..off + size]),
-            instance: NO_GROUP,
-            spec: None,
-        };
-        off += size;
-        field
-    }));
-    // Values are checked once the fields are in place, in wire order as always.
-    for i in first..d.fields.len() {
-        let f = &d.fields[i];
-        if let Some(t) = f.values {
-            let (name, value, offset) = (f.name, f.value, f.offset as usize);
-            check_value(name, Some(t), value, offset, d);
-        }
+    d.fields.extend_from_slice(&ix.fixed_fields);
+    for f in &mut d.fields[first..] {
+        let off = f.offset as usize;
+        f.value = numeric(f.ty, &frame[off..off + f.len as usize]);
     }
-    off
+    // Values are checked once the fields are in place, in wire order as always.
+    for &i in &ix.fixed_checked {
+        let f = &d.fields[first + i];
+        let (name, values, value, offset) = (f.name, f.values, f.value, f.offset as usize);
+        check_value(name, values, value, offset, d);
+    }
+    HEADER_LEN + ix.fixed_size
 }
 
 /// Decode the fixed part; returns the frame offset where the floating part starts.
@@ -644,6 +627,11 @@ struct MsgIndex {
     fixed_since: u32,
     /// Size of the whole fixed part (every field present).
     fixed_size: usize,
+    /// The fields of the whole fixed part, values aside: a complete fixed part is these with
+    /// their values read.
+    fixed_fields: Vec<Field>,
+    /// Indexes of the fixed fields whose values are checked against their table.
+    fixed_checked: Vec<usize>,
 }
 
 /// A floating field of a message layout as the decoder uses it.
@@ -768,6 +756,34 @@ fn build_index(m: &'static MessageSpec) -> MsgIndex {
     for &(t, _, _) in &required {
         required_tags.insert(t);
     }
+    let mut off = HEADER_LEN;
+    let fixed_fields = m
+        .fixed
+        .iter()
+        .map(|f| {
+            let size = f.size as usize;
+            let field = Field {
+                part: Part::Fixed,
+                name: f.name,
+                tag: None,
+                ty: f.ty,
+                values: f.values,
+                offset: off as u32,
+                len: size as u32,
+                data_offset: off as u32,
+                data_len: size as u32,
+                value: Value::Raw { start: 0, len: 0 },
+                instance: NO_GROUP,
+                spec: None,
+            };
+            off += size;
+            field
+        })
+        .collect();
+    // Plain numbers (Special tables) accept any value.
+    let fixed_checked = (0..m.fixed.len())
+        .filter(|&i| m.fixed[i].values.is_some_and(|t| t.kind != ValueKind::Special))
+        .collect();
     MsgIndex {
         by_tag,
         slots,
@@ -777,6 +793,8 @@ fn build_index(m: &'static MessageSpec) -> MsgIndex {
         required_tags,
         fixed_since: m.fixed.iter().map(|f| u32::from(f.since)).max().unwrap_or(0),
         fixed_size: spec::fixed_size(m, u32::MAX),
+        fixed_fields,
+        fixed_checked,
     }
 }
 
