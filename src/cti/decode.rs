@@ -855,6 +855,14 @@ struct Floating {
     counts: [u32; COUNTED_TAGS],
 }
 
+/// The floating walk's state.
+struct Walk {
+    groups: GroupState,
+    seen: TagSet,
+    counts: [u32; COUNTED_TAGS],
+    named_bytes: usize,
+}
+
 /// Walk the floating part.
 fn decode_floating(
     frame: &[u8],
@@ -866,10 +874,12 @@ fn decode_floating(
 ) -> Floating {
     let w = tlv_width(version);
     let mut off = start;
-    let mut groups = GroupState::default();
-    let mut seen = TagSet::default();
-    let mut counts = [0u32; COUNTED_TAGS];
-    let mut named_bytes = 0usize;
+    let mut walk = Walk {
+        groups: GroupState::default(),
+        seen: TagSet::default(),
+        counts: [0; COUNTED_TAGS],
+        named_bytes: 0,
+    };
     while off < frame.len() {
         if off + 2 * w > frame.len() {
             let n = frame.len() - off;
@@ -891,108 +901,200 @@ fn decode_floating(
             )
         };
         let data_start = off + 2 * w;
-        let mut data_len = len;
         let slot = match ix.by_tag.get(tag as usize) {
             Some(&i) if i > 0 => Some(&ix.slots[i as usize - 1]),
             _ => None,
         };
-        // The tag's own entry matters only for a tag this message does not carry.
-        let tspec = if slot.is_none() { spec::tag(tag) } else { None };
-        let name: &'static str = match (slot, tspec) {
-            (Some(s), _) => s.name,
-            (None, Some(t)) => t.name,
-            (None, None) => "UnknownTag",
+        off = match slot {
+            // The common case: a field of this message, inside the message.
+            Some(s) if data_start + len <= frame.len() => {
+                floating_field(frame, ix, s, tag, off, w, len, &mut walk, d)
+            }
+            _ => floating_field_general(frame, spec, ix, slot, tag, off, w, len, &mut walk, d),
         };
-        if data_start + len > frame.len() {
-            data_len = frame.len() - data_start;
-            d.anomaly(
-                "floating_past_end",
-                Some(name),
-                off,
-                format!("tag {tag} ({name}) declares {len} bytes but only {data_len} remain in the message"),
-            );
-        }
-        let data = &frame[data_start..data_start + data_len];
-        let (ty, values, max) = match (slot, tspec) {
-            (Some(s), _) => (s.ty, s.values, Some(s.max)),
-            (None, Some(t)) => (t.ty, t.values, t.max),
-            (None, None) => (WireType::Unspec, None, None),
-        };
-        match (slot, tspec) {
-            (None, None) => d.anomaly(
-                "unknown_tag",
-                None,
-                off,
-                format!("floating tag {tag} is not defined by any source ({data_len} bytes kept raw)"),
-            ),
-            (None, Some(t)) => d.anomaly(
-                "tag_not_allowed",
-                Some(t.name),
-                off,
-                format!("tag {tag} ({}) is not a field of {}", t.name, spec.name),
-            ),
-            _ => {}
-        }
-        if let Some(max) = max {
-            if max > 0 && data_len > max as usize {
-                d.anomaly(
-                    "value_too_long",
-                    Some(name),
-                    off,
-                    format!("{name} is {data_len} bytes, its maximum is {max}"),
-                );
-            }
-        }
-        // A numeric field whose length depends on a count (FltEnabledServices,
-        // "2*NumOfEnabledServices") is an array of values of its type.
-        let array = slot.is_some_and(|s| s.array);
-        let value = decode_value(ty, array, data, data_start, name, off, d);
-        if matches!(ty, WireType::NamedVar | WireType::NamedArray) && slot.is_some() {
-            named_bytes += data_len;
-        }
-        check_value(name, values, value, off, d);
-        let repeated = seen.contains(tag);
-        seen.insert(tag);
-        let mut instance = NO_GROUP;
-        if let Some(s) = slot {
-            if s.group_id != 0 {
-                instance = groups.place(ix, s, tag);
-            }
-            if s.unique && repeated {
-                d.anomaly(
-                    "duplicate_field",
-                    Some(name),
-                    off,
-                    format!("{name} (tag {tag}) appears more than once; it is not a list member"),
-                );
-            }
-            counts[s.count_ix as usize] += 1;
-        }
-        d.fields.push(Field {
-            part: Part::Floating,
-            name,
-            tag: Some(tag),
-            ty,
-            values,
-            offset: off as u32,
-            len: (2 * w + data_len) as u32,
-            data_offset: data_start as u32,
-            data_len: data_len as u32,
-            value,
-            instance,
-            spec: slot.map(|s| s.spec),
-        });
-        off = data_start + data_len;
     }
-    if named_bytes > NAMED_DATA_BUDGET {
+    if walk.named_bytes > NAMED_DATA_BUDGET {
         d.anomaly(
             "named_data_too_much",
             Some("NamedVariable"),
             start,
-            format!("NAMEDVAR and NAMEDARRAY data total {named_bytes} bytes, over the {NAMED_DATA_BUDGET}-byte limit"),
+            format!(
+                "NAMEDVAR and NAMEDARRAY data total {} bytes, over the {NAMED_DATA_BUDGET}-byte limit",
+                walk.named_bytes
+            ),
         );
     }
-    Floating { present: seen, counts }
+    Floating { present: walk.seen, counts: walk.counts }
+}
+
+/// Decode a floating field of this message that lies inside the message; returns the
+/// offset after it.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn floating_field(
+    frame: &[u8],
+    ix: &MsgIndex,
+    s: &Slot,
+    tag: u16,
+    off: usize,
+    w: usize,
+    len: usize,
+    walk: &mut Walk,
+    d: &mut Decoded,
+) -> usize {
+    let data_start = off + 2 * w;
+    let data = &frame[data_start..data_start + len];
+    let name = s.name;
+    if s.max > 0 && len > s.max as usize {
+        d.anomaly(
+            "value_too_long",
+            Some(name),
+            off,
+            format!("{name} is {len} bytes, its maximum is {}", s.max),
+        );
+    }
+    let value = decode_value(s.ty, s.array, data, data_start, name, off, d);
+    if matches!(s.ty, WireType::NamedVar | WireType::NamedArray) {
+        walk.named_bytes += len;
+    }
+    check_value(name, s.values, value, off, d);
+    let repeated = walk.seen.contains(tag);
+    walk.seen.insert(tag);
+    let mut instance = NO_GROUP;
+    if s.group_id != 0 {
+        instance = walk.groups.place(ix, s, tag);
+    }
+    if s.unique && repeated {
+        d.anomaly(
+            "duplicate_field",
+            Some(name),
+            off,
+            format!("{name} (tag {tag}) appears more than once; it is not a list member"),
+        );
+    }
+    walk.counts[s.count_ix as usize] += 1;
+    d.fields.push(Field {
+        part: Part::Floating,
+        name,
+        tag: Some(tag),
+        ty: s.ty,
+        values: s.values,
+        offset: off as u32,
+        len: (2 * w + len) as u32,
+        data_offset: data_start as u32,
+        data_len: len as u32,
+        value,
+        instance,
+        spec: Some(s.spec),
+    });
+    data_start + len
+}
+
+/// Decode any floating field: one this message does not carry, or one that runs past the
+/// end of the message; returns the offset after it.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn floating_field_general(
+    frame: &[u8],
+    spec: &'static MessageSpec,
+    ix: &MsgIndex,
+    slot: Option<&Slot>,
+    tag: u16,
+    off: usize,
+    w: usize,
+    len: usize,
+    walk: &mut Walk,
+    d: &mut Decoded,
+) -> usize {
+    let data_start = off + 2 * w;
+    let mut data_len = len;
+    // The tag's own entry matters only for a tag this message does not carry.
+    let tspec = if slot.is_none() { spec::tag(tag) } else { None };
+    let name: &'static str = match (slot, tspec) {
+        (Some(s), _) => s.name,
+        (None, Some(t)) => t.name,
+        (None, None) => "UnknownTag",
+    };
+    if data_start + len > frame.len() {
+        data_len = frame.len() - data_start;
+        d.anomaly(
+            "floating_past_end",
+            Some(name),
+            off,
+            format!("tag {tag} ({name}) declares {len} bytes but only {data_len} remain in the message"),
+        );
+    }
+    let data = &frame[data_start..data_start + data_len];
+    let (ty, values, max) = match (slot, tspec) {
+        (Some(s), _) => (s.ty, s.values, Some(s.max)),
+        (None, Some(t)) => (t.ty, t.values, t.max),
+        (None, None) => (WireType::Unspec, None, None),
+    };
+    match (slot, tspec) {
+        (None, None) => d.anomaly(
+            "unknown_tag",
+            None,
+            off,
+            format!("floating tag {tag} is not defined by any source ({data_len} bytes kept raw)"),
+        ),
+        (None, Some(t)) => d.anomaly(
+            "tag_not_allowed",
+            Some(t.name),
+            off,
+            format!("tag {tag} ({}) is not a field of {}", t.name, spec.name),
+        ),
+        _ => {}
+    }
+    if let Some(max) = max {
+        if max > 0 && data_len > max as usize {
+            d.anomaly(
+                "value_too_long",
+                Some(name),
+                off,
+                format!("{name} is {data_len} bytes, its maximum is {max}"),
+            );
+        }
+    }
+    // A numeric field whose length depends on a count (FltEnabledServices,
+    // "2*NumOfEnabledServices") is an array of values of its type.
+    let array = slot.is_some_and(|s| s.array);
+    let value = decode_value(ty, array, data, data_start, name, off, d);
+    if matches!(ty, WireType::NamedVar | WireType::NamedArray) && slot.is_some() {
+        walk.named_bytes += data_len;
+    }
+    check_value(name, values, value, off, d);
+    let repeated = walk.seen.contains(tag);
+    walk.seen.insert(tag);
+    let mut instance = NO_GROUP;
+    if let Some(s) = slot {
+        if s.group_id != 0 {
+            instance = walk.groups.place(ix, s, tag);
+        }
+        if s.unique && repeated {
+            d.anomaly(
+                "duplicate_field",
+                Some(name),
+                off,
+                format!("{name} (tag {tag}) appears more than once; it is not a list member"),
+            );
+        }
+        walk.counts[s.count_ix as usize] += 1;
+    }
+    d.fields.push(Field {
+        part: Part::Floating,
+        name,
+        tag: Some(tag),
+        ty,
+        values,
+        offset: off as u32,
+        len: (2 * w + data_len) as u32,
+        data_offset: data_start as u32,
+        data_len: data_len as u32,
+        value,
+        instance,
+        spec: slot.map(|s| s.spec),
+    });
+    data_start + data_len
 }
 
 /// Decode one floating value inside its confined slice. With `array`, a numeric value may
