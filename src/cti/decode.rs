@@ -452,11 +452,17 @@ fn numeric(ty: WireType, b: &[u8]) -> Value {
 fn decode_fixed_complete(frame: &[u8], ix: &MsgIndex, d: &mut Decoded) -> usize {
     let first = d.fields.len();
     d.fields.extend_from_slice(&ix.fixed_fields);
+    let mut unknown = false;
     for f in &mut d.fields[first..] {
         let off = f.offset as usize;
-        f.value = numeric(f.ty, &frame[off..off + f.len as usize]);
+        let value = numeric(f.ty, &frame[off..off + f.len as usize]);
+        unknown |= !value_known(f.values, value);
+        f.value = value;
     }
-    // Values are checked once the fields are in place, in wire order as always.
+    if !unknown {
+        return HEADER_LEN + ix.fixed_size;
+    }
+    // The anomalies, in wire order as always.
     for &i in &ix.fixed_checked {
         let f = &d.fields[first + i];
         let (name, values, value, offset) = (f.name, f.values, f.value, f.offset as usize);
@@ -538,6 +544,15 @@ fn check_value(
     };
     if !t.knows(n) {
         report_value(name, t, n, off, d);
+    }
+}
+
+/// Does the value table know the value (as [`check_value`] sees it)?
+#[inline(always)]
+fn value_known(values: Option<&'static ValueTable>, v: Value) -> bool {
+    match (values, value_u32(v)) {
+        (Some(t), Some(n)) => t.kind == ValueKind::Special || t.knows(n),
+        _ => true,
     }
 }
 
@@ -953,26 +968,16 @@ fn floating_field(
             format!("{name} is {len} bytes, its maximum is {}", s.max),
         );
     }
-    let value = decode_value(s.ty, s.array, data, data_start, name, off, d);
     if matches!(s.ty, WireType::NamedVar | WireType::NamedArray) {
         walk.named_bytes += len;
     }
-    check_value(name, s.values, value, off, d);
     let repeated = walk.seen.contains(tag);
     walk.seen.insert(tag);
-    let mut instance = NO_GROUP;
-    if s.group_id != 0 {
-        instance = walk.groups.place(ix, s, tag);
-    }
-    if s.unique && repeated {
-        d.anomaly(
-            "duplicate_field",
-            Some(name),
-            off,
-            format!("{name} (tag {tag}) appears more than once; it is not a list member"),
-        );
-    }
+    let instance = if s.group_id != 0 { walk.groups.place(ix, s, tag) } else { NO_GROUP };
     walk.counts[s.count_ix as usize] += 1;
+    // The value is stored into the field in place (a value returned through memory and
+    // copied costs more than its decoding).
+    let i = d.fields.len();
     d.fields.push(Field {
         part: Part::Floating,
         name,
@@ -983,10 +988,39 @@ fn floating_field(
         len: (2 * w + len) as u32,
         data_offset: data_start as u32,
         data_len: len as u32,
-        value,
+        value: Value::Bytes { start: data_start as u32, len: len as u32 },
         instance,
         spec: Some(s.spec),
     });
+    match s.ty {
+        WireType::String => match first_nul(data) {
+            Some(p) => d.fields[i].value = Value::Text { start: data_start as u32, len: p as u32 },
+            None => {
+                let value = decode_value(s.ty, s.array, data, data_start, name, off, d);
+                d.fields[i].value = value;
+            }
+        },
+        // Bytes, as pushed.
+        WireType::Unspec => {}
+        ty if ty.fixed_size() == Some(len) => {
+            let value = numeric(ty, data);
+            check_value(name, s.values, value, off, d);
+            d.fields[i].value = value;
+        }
+        _ => {
+            let value = decode_value(s.ty, s.array, data, data_start, name, off, d);
+            check_value(name, s.values, value, off, d);
+            d.fields[i].value = value;
+        }
+    }
+    if s.unique && repeated {
+        d.anomaly(
+            "duplicate_field",
+            Some(name),
+            off,
+            format!("{name} (tag {tag}) appears more than once; it is not a list member"),
+        );
+    }
     data_start + len
 }
 
