@@ -620,6 +620,19 @@ impl TagSet {
     fn contains(&self, tag: u16) -> bool {
         (tag as usize) < TAG_SPACE && self.0[tag as usize / 64] & (1 << (tag % 64)) != 0
     }
+    /// Insert; was the tag already in?
+    #[inline]
+    fn replace(&mut self, tag: u16) -> bool {
+        match self.0.get_mut(tag as usize / 64) {
+            Some(w) => {
+                let bit = 1 << (tag % 64);
+                let was = *w & bit != 0;
+                *w |= bit;
+                was
+            }
+            None => false,
+        }
+    }
 }
 
 /// Per-message lookup tables built once from the spec: which floating field a tag is, what
@@ -971,8 +984,7 @@ fn floating_field(
     if matches!(s.ty, WireType::NamedVar | WireType::NamedArray) {
         walk.named_bytes += len;
     }
-    let repeated = walk.seen.contains(tag);
-    walk.seen.insert(tag);
+    let repeated = walk.seen.replace(tag);
     let instance = if s.group_id != 0 { walk.groups.place(ix, s, tag) } else { NO_GROUP };
     walk.counts[s.count_ix as usize] += 1;
     // The value is stored into the field in place (a value returned through memory and
@@ -1216,23 +1228,46 @@ fn decode_value(
     }
 }
 
-/// Index of the first NUL byte, eight bytes at a time.
+/// Index of the first NUL byte, a word at a time.
 #[inline]
 fn first_nul(data: &[u8]) -> Option<usize> {
-    const LOW: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut chunks = data.chunks_exact(8);
-    let mut base = 0;
-    for c in &mut chunks {
-        let x = u64::from_le_bytes(c.try_into().expect("chunks of eight"));
-        // The lowest set high bit marks the first zero byte (higher ones may be false).
-        let zero = x.wrapping_sub(LOW) & !x & HIGH;
-        if zero != 0 {
-            return Some(base + zero.trailing_zeros() as usize / 8);
-        }
-        base += 8;
+    // The lowest set high bit marks the first zero byte (higher ones may be false).
+    #[inline(always)]
+    fn zero8(w: &[u8; 8]) -> Option<usize> {
+        let x = u64::from_le_bytes(*w);
+        let z = x.wrapping_sub(0x0101_0101_0101_0101) & !x & 0x8080_8080_8080_8080;
+        (z != 0).then(|| z.trailing_zeros() as usize / 8)
     }
-    chunks.remainder().iter().position(|&b| b == 0).map(|p| base + p)
+    #[inline(always)]
+    fn zero4(w: &[u8; 4]) -> Option<usize> {
+        let x = u32::from_le_bytes(*w);
+        let z = x.wrapping_sub(0x0101_0101) & !x & 0x8080_8080;
+        (z != 0).then(|| z.trailing_zeros() as usize / 8)
+    }
+    let n = data.len();
+    if n >= 8 {
+        let mut chunks = data.chunks_exact(8);
+        let mut base = 0;
+        for c in &mut chunks {
+            if let Some(p) = zero8(c.try_into().expect("chunks of eight")) {
+                return Some(base + p);
+            }
+            base += 8;
+        }
+        if chunks.remainder().is_empty() {
+            return None;
+        }
+        // The last eight bytes: those before the remainder are known not to be NUL.
+        let tail = data.last_chunk::<8>().expect("eight bytes or more");
+        zero8(tail).map(|p| n - 8 + p)
+    } else if n >= 4 {
+        if let Some(p) = zero4(data.first_chunk::<4>().expect("four bytes or more")) {
+            return Some(p);
+        }
+        zero4(data.last_chunk::<4>().expect("four bytes or more")).map(|p| n - 4 + p)
+    } else {
+        data.iter().position(|&b| b == 0)
+    }
 }
 
 /// Count fields against the fields present and their documented maxima.
@@ -1447,5 +1482,31 @@ pub fn value_names(t: &ValueTable, v: u32) -> Vec<&'static str> {
     match t.kind {
         ValueKind::Enum | ValueKind::Special => t.name_of(v).into_iter().collect(),
         ValueKind::Mask => t.entries.iter().filter(|e| e.0 != 0 && v & e.0 == e.0).map(|e| e.1).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_nul_finds_the_first_nul() {
+        for n in 0..40 {
+            let mut data = vec![b'a'; n];
+            assert_eq!(first_nul(&data), None, "{n} bytes, no NUL");
+            for i in 0..n {
+                data[i] = 0;
+                for j in i + 1..n {
+                    let mut two = data.clone();
+                    two[j] = 0;
+                    assert_eq!(first_nul(&two), Some(i), "{n} bytes, NULs at {i} and {j}");
+                }
+                assert_eq!(first_nul(&data), Some(i), "{n} bytes, NUL at {i}");
+                data[i] = b'a';
+            }
+        }
+        // Bytes that trip a naive zero test (0x80, 0x01 after a zero borrow).
+        assert_eq!(first_nul(&[0x80, 0x01, 0x00, 0x01, 0x80, 0x80, 0x80, 0x80, 0x01]), Some(2));
+        assert_eq!(first_nul(&[0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x00]), Some(8));
     }
 }
