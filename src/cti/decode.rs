@@ -341,7 +341,7 @@ pub fn decode_at(frame: &[u8], version: u32, source: VersionSource, d: &mut Deco
             ),
         );
     }
-    let Some(spec) = spec::message(ty, Some(version)) else {
+    let Some((spec, ix)) = layout(ty, version) else {
         if spec::type_info(ty).is_some() {
             d.anomaly(
                 "layout_unknown",
@@ -366,7 +366,6 @@ pub fn decode_at(frame: &[u8], version: u32, source: VersionSource, d: &mut Deco
         return;
     };
     d.spec = Some(spec);
-    let ix = msg_index(spec);
     // The common case: every fixed field is present at this version, and all of them are
     // in the frame.
     let complete = version >= ix.fixed_since && HEADER_LEN + ix.fixed_size <= frame.len();
@@ -837,6 +836,22 @@ fn msg_index(spec: &'static MessageSpec) -> &'static MsgIndex {
         v
     });
     all[spec.id as usize].as_ref().expect("every spec message is indexed")
+}
+
+/// The layout of MessageType `ty` at protocol `version` ([`spec::message`]) and its index,
+/// from a table per numbering (up to PV24, after).
+fn layout(ty: u32, version: u32) -> Option<(&'static MessageSpec, &'static MsgIndex)> {
+    type Layouts = Vec<Option<(&'static MessageSpec, &'static MsgIndex)>>;
+    static LAYOUTS: std::sync::OnceLock<[Layouts; 2]> = std::sync::OnceLock::new();
+    let all = LAYOUTS.get_or_init(|| {
+        [24, 25].map(|v| {
+            (0..=spec::MAX_MESSAGE_TYPE)
+                .map(|t| spec::message(t, Some(v)).map(|m| (m, msg_index(m))))
+                .collect()
+        })
+    });
+    let numbering = &all[usize::from(version > 24)];
+    numbering.get(usize::try_from(ty).ok()?).copied().flatten()
 }
 
 /// Most repeated groups one message layout has, plus one.
@@ -1488,6 +1503,17 @@ pub fn value_names(t: &ValueTable, v: u32) -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn layout_table_agrees_with_the_spec() {
+        for v in [0, 15, 19, 24, 25, 99, u32::MAX] {
+            for t in (0..1000).chain([u32::MAX]) {
+                let a = layout(t, v).map(|(m, _)| m as *const MessageSpec);
+                let b = spec::message(t, Some(v)).map(|m| m as *const MessageSpec);
+                assert_eq!(a, b, "MessageType {t} at version {v}");
+            }
+        }
+    }
 
     #[test]
     fn first_nul_finds_the_first_nul() {
