@@ -391,7 +391,10 @@ pub fn decode_at(frame: &[u8], version: u32, source: VersionSource, d: &mut Deco
         d.fields.push(raw_field("TrailingBytes", Part::Floating, floating_start, n));
         return;
     }
-    let floating = decode_floating(frame, spec, ix, version, floating_start, d);
+    let floating = match tlv_width(version) {
+        1 => decode_floating::<1>(frame, spec, ix, floating_start, d),
+        _ => decode_floating::<2>(frame, spec, ix, floating_start, d),
+    };
     check_counts(ix, &floating.counts, d);
     check_required(ix, &floating.present, d);
 }
@@ -906,16 +909,15 @@ struct Walk {
     named_bytes: usize,
 }
 
-/// Walk the floating part.
-fn decode_floating(
+/// Walk the floating part, whose tags and lengths are `W` bytes each.
+fn decode_floating<const W: usize>(
     frame: &[u8],
     spec: &'static MessageSpec,
     ix: &'static MsgIndex,
-    version: u32,
     start: usize,
     d: &mut Decoded,
 ) -> Floating {
-    let w = tlv_width(version);
+    let w = W;
     let mut off = start;
     let mut walk = Walk {
         groups: GroupState::default(),
