@@ -391,12 +391,13 @@ pub fn decode_at(frame: &[u8], version: u32, source: VersionSource, d: &mut Deco
         d.fields.push(raw_field("TrailingBytes", Part::Floating, floating_start, n));
         return;
     }
-    let floating = match tlv_width(version) {
-        1 => decode_floating::<1>(frame, spec, ix, floating_start, d),
-        _ => decode_floating::<2>(frame, spec, ix, floating_start, d),
-    };
-    check_counts(ix, &floating.counts, d);
-    check_required(ix, &floating.present, d);
+    let mut walk = Walk::default();
+    match tlv_width(version) {
+        1 => decode_floating::<1>(frame, spec, ix, floating_start, &mut walk, d),
+        _ => decode_floating::<2>(frame, spec, ix, floating_start, &mut walk, d),
+    }
+    check_counts(ix, &walk.counts, d);
+    check_required(ix, &walk.seen, d);
 }
 
 fn raw_field(name: &'static str, part: Part, start: usize, len: usize) -> Field {
@@ -690,6 +691,9 @@ struct Counter {
     name: &'static str,
     /// Index of the count field in the fixed part (None: a floating counter).
     fixed_index: Option<usize>,
+    /// The count field's name as the fixed part spells it (the same text as `name`): the
+    /// field decoded from that entry carries this very string.
+    fixed_name: &'static str,
     /// Instance counters of the tags it counts (see [`Slot::count_ix`]).
     members: Vec<u8>,
     /// The counter of RecordType (183) when it is a member: configuration records have one
@@ -771,6 +775,7 @@ fn build_index(m: &'static MessageSpec) -> MsgIndex {
         counters.push(Counter {
             name,
             fixed_index: m.fixed.iter().position(|x| x.name == name),
+            fixed_name: m.fixed.iter().find(|x| x.name == name).map_or(name, |x| x.name),
             members,
             record_type,
             max: count_maximum(m.name, name),
@@ -893,18 +898,13 @@ impl GroupState {
     }
 }
 
-/// What the floating walk leaves for the message-level checks.
-struct Floating {
-    /// Tags present.
-    present: TagSet,
-    /// Fields per instance counter (see [`Slot::count_ix`]).
-    counts: [u32; COUNTED_TAGS],
-}
-
-/// The floating walk's state.
+/// The floating walk's state; what it leaves for the message-level checks.
+#[derive(Default)]
 struct Walk {
     groups: GroupState,
+    /// Tags present.
     seen: TagSet,
+    /// Fields per instance counter (see [`Slot::count_ix`]).
     counts: [u32; COUNTED_TAGS],
     named_bytes: usize,
 }
@@ -915,16 +915,11 @@ fn decode_floating<const W: usize>(
     spec: &'static MessageSpec,
     ix: &'static MsgIndex,
     start: usize,
+    walk: &mut Walk,
     d: &mut Decoded,
-) -> Floating {
+) {
     let w = W;
     let mut off = start;
-    let mut walk = Walk {
-        groups: GroupState::default(),
-        seen: TagSet::default(),
-        counts: [0; COUNTED_TAGS],
-        named_bytes: 0,
-    };
     while off < frame.len() {
         if off + 2 * w > frame.len() {
             let n = frame.len() - off;
@@ -953,9 +948,9 @@ fn decode_floating<const W: usize>(
         off = match slot {
             // The common case: a field of this message, inside the message.
             Some(s) if data_start + len <= frame.len() => {
-                floating_field(frame, ix, s, tag, off, w, len, &mut walk, d)
+                floating_field(frame, ix, s, tag, off, w, len, walk, d)
             }
-            _ => floating_field_general(frame, spec, ix, slot, tag, off, w, len, &mut walk, d),
+            _ => floating_field_general(frame, spec, ix, slot, tag, off, w, len, walk, d),
         };
     }
     if walk.named_bytes > NAMED_DATA_BUDGET {
@@ -969,7 +964,6 @@ fn decode_floating<const W: usize>(
             ),
         );
     }
-    Floating { present: walk.seen, counts: walk.counts }
 }
 
 /// Decode a floating field of this message that lies inside the message; returns the
@@ -1293,7 +1287,9 @@ fn check_counts(ix: &MsgIndex, counts: &[u32; COUNTED_TAGS], d: &mut Decoded) {
         // Counters inside records (floating) describe one record each; only fixed counters
         // and message-level floating counters are checked here.
         let found = match c.fixed_index {
-            Some(i) => d.fields.get(i).filter(|x| x.part == Part::Fixed && x.name == c.name),
+            Some(i) => d.fields.get(i).filter(|x| {
+                x.part == Part::Fixed && (std::ptr::eq(x.name, c.fixed_name) || x.name == c.name)
+            }),
             None => None,
         };
         let found = found.or_else(|| {
