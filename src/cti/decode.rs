@@ -341,7 +341,7 @@ pub fn decode_at(frame: &[u8], version: u32, source: VersionSource, d: &mut Deco
             ),
         );
     }
-    let Some(spec) = spec::message(ty, Some(version)) else {
+    let Some((spec, ix)) = layout(ty, version) else {
         if spec::type_info(ty).is_some() {
             d.anomaly(
                 "layout_unknown",
@@ -366,13 +366,17 @@ pub fn decode_at(frame: &[u8], version: u32, source: VersionSource, d: &mut Deco
         return;
     };
     d.spec = Some(spec);
-    let floating_start = decode_fixed(frame, spec, version, d);
+    // The common case: every fixed field is present at this version, and all of them are
+    // in the frame.
+    let complete = version >= ix.fixed_since && HEADER_LEN + ix.fixed_size <= frame.len();
+    let floating_start =
+        if complete { decode_fixed_complete(frame, ix, d) } else { decode_fixed(frame, spec, version, d) };
     d.floating_offset = floating_start as u32;
     if floating_start >= frame.len() {
         // A body cut inside the fixed part (fixed_part_short) never reached the floating
         // part: its fields are not also reported missing.
-        if HEADER_LEN + spec::fixed_size(spec, version) <= frame.len() {
-            check_required(spec, &TagSet::default(), d);
+        if complete || HEADER_LEN + spec::fixed_size(spec, version) <= frame.len() {
+            check_required(ix, &TagSet::default(), d);
         }
         return;
     }
@@ -387,9 +391,13 @@ pub fn decode_at(frame: &[u8], version: u32, source: VersionSource, d: &mut Deco
         d.fields.push(raw_field("TrailingBytes", Part::Floating, floating_start, n));
         return;
     }
-    let present = decode_floating(frame, spec, version, floating_start, d);
-    check_counts(spec, d);
-    check_required(spec, &present, d);
+    let mut walk = Walk::default();
+    match tlv_width(version) {
+        1 => decode_floating::<1>(frame, spec, ix, floating_start, &mut walk, d),
+        _ => decode_floating::<2>(frame, spec, ix, floating_start, &mut walk, d),
+    }
+    check_counts(ix, &walk.counts, d);
+    check_required(ix, &walk.seen, d);
 }
 
 fn raw_field(name: &'static str, part: Part, start: usize, len: usize) -> Field {
@@ -413,29 +421,57 @@ fn push_raw_body(d: &mut Decoded, frame: &[u8]) {
     d.fields.push(raw_field("Body", Part::Fixed, HEADER_LEN, frame.len() - HEADER_LEN));
 }
 
-fn be(b: &[u8]) -> u64 {
-    b.iter().fold(0u64, |acc, &x| (acc << 8) | x as u64)
-}
-
 /// Numeric value of a fixed-size field's bytes (length already checked).
-#[inline]
+#[inline(always)]
 fn numeric(ty: WireType, b: &[u8]) -> Value {
+    /// The first N bytes, one length check for the whole value.
+    #[inline(always)]
+    fn first<const N: usize>(b: &[u8]) -> [u8; N] {
+        *b.first_chunk::<N>().expect("value length checked by the caller")
+    }
     match ty {
-        WireType::Char => Value::Signed(b[0] as i8 as i64),
-        WireType::UChar => Value::Unsigned(b[0] as u64),
-        WireType::Short => Value::Signed(i16::from_be_bytes([b[0], b[1]]) as i64),
-        WireType::UShort => Value::Unsigned(be(b)),
-        WireType::Int => Value::Signed(i32::from_be_bytes([b[0], b[1], b[2], b[3]]) as i64),
-        WireType::UInt => Value::Unsigned(be(b)),
-        WireType::Bool => Value::Bool(u16::from_be_bytes([b[0], b[1]])),
-        WireType::Time => Value::Time(u32::from_be_bytes([b[0], b[1], b[2], b[3]])),
-        WireType::TaskId => Value::TaskId([
-            i32::from_be_bytes([b[0], b[1], b[2], b[3]]),
-            i32::from_be_bytes([b[4], b[5], b[6], b[7]]),
-            i32::from_be_bytes([b[8], b[9], b[10], b[11]]),
-        ]),
+        WireType::Char => Value::Signed(first::<1>(b)[0] as i8 as i64),
+        WireType::UChar => Value::Unsigned(first::<1>(b)[0] as u64),
+        WireType::Short => Value::Signed(i16::from_be_bytes(first(b)) as i64),
+        WireType::UShort => Value::Unsigned(u16::from_be_bytes(first(b)) as u64),
+        WireType::Int => Value::Signed(i32::from_be_bytes(first(b)) as i64),
+        WireType::UInt => Value::Unsigned(u32::from_be_bytes(first(b)) as u64),
+        WireType::Bool => Value::Bool(u16::from_be_bytes(first(b))),
+        WireType::Time => Value::Time(u32::from_be_bytes(first(b))),
+        WireType::TaskId => {
+            let b: [u8; 12] = first(b);
+            Value::TaskId([
+                i32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+                i32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+                i32::from_be_bytes([b[8], b[9], b[10], b[11]]),
+            ])
+        }
         _ => Value::Raw { start: 0, len: 0 },
     }
+}
+
+/// Decode a fixed part whose every field is present and in the frame; returns the frame
+/// offset where the floating part starts.
+fn decode_fixed_complete(frame: &[u8], ix: &MsgIndex, d: &mut Decoded) -> usize {
+    let first = d.fields.len();
+    d.fields.extend_from_slice(&ix.fixed_fields);
+    let mut unknown = false;
+    for f in &mut d.fields[first..] {
+        let off = f.offset as usize;
+        let value = numeric(f.ty, &frame[off..off + f.len as usize]);
+        unknown |= !value_known(f.values, value);
+        f.value = value;
+    }
+    if !unknown {
+        return HEADER_LEN + ix.fixed_size;
+    }
+    // The anomalies, in wire order as always.
+    for &i in &ix.fixed_checked {
+        let f = &d.fields[first + i];
+        let (name, values, value, offset) = (f.name, f.values, f.value, f.offset as usize);
+        check_value(name, values, value, offset, d);
+    }
+    HEADER_LEN + ix.fixed_size
 }
 
 /// Decode the fixed part; returns the frame offset where the floating part starts.
@@ -499,12 +535,34 @@ fn check_value(
     off: usize,
     d: &mut Decoded,
 ) {
-    let (Some(t), Some(n)) = (values, value_u32(v)) else {
+    let Some(t) = values else {
         return;
     };
-    if t.knows(n) {
+    // Any value of a plain number is fine: its table only names a few special ones.
+    if t.kind == ValueKind::Special {
         return;
     }
+    let Some(n) = value_u32(v) else {
+        return;
+    };
+    if !t.knows(n) {
+        report_value(name, t, n, off, d);
+    }
+}
+
+/// Does the value table know the value (as [`check_value`] sees it)?
+#[inline(always)]
+fn value_known(values: Option<&'static ValueTable>, v: Value) -> bool {
+    match (values, value_u32(v)) {
+        (Some(t), Some(n)) => t.kind == ValueKind::Special || t.knows(n),
+        _ => true,
+    }
+}
+
+/// The anomaly of a value its table does not know, if any.
+#[cold]
+#[inline(never)]
+fn report_value(name: &'static str, t: &'static ValueTable, n: u32, off: usize, d: &mut Decoded) {
     match t.kind {
         ValueKind::Enum => {
             if t.name_of(n).is_none() {
@@ -565,21 +623,67 @@ impl TagSet {
     fn contains(&self, tag: u16) -> bool {
         (tag as usize) < TAG_SPACE && self.0[tag as usize / 64] & (1 << (tag % 64)) != 0
     }
+    /// Insert; was the tag already in?
+    #[inline]
+    fn replace(&mut self, tag: u16) -> bool {
+        match self.0.get_mut(tag as usize / 64) {
+            Some(w) => {
+                let bit = 1 << (tag % 64);
+                let was = *w & bit != 0;
+                *w |= bit;
+                was
+            }
+            None => false,
+        }
+    }
 }
 
-/// Per-message lookup tables built once from the spec: which floating field a tag is, and
-/// which fields start a repeated group.
+/// Per-message lookup tables built once from the spec: which floating field a tag is, what
+/// decoding it needs, and which fields start a repeated group.
 struct MsgIndex {
     /// Floating field index + 1 per tag (0: not a field of this message).
     by_tag: [u8; TAG_SPACE],
-    /// Per floating field: the first member of its group (a new instance starts there).
-    first_member: Vec<bool>,
-    /// Per floating field: its group's number, from 1 (0: not in a group).
-    group_id: Vec<u8>,
+    /// Per floating field: what decoding it needs, resolved from the spec entry and its tag.
+    slots: Vec<Slot>,
     /// Per group number: is it a configuration record (arrays repeat inside one record)?
     group_is_record: Vec<bool>,
     /// The count fields that repeated fields name, once each, in spec order.
     counters: Vec<Counter>,
+    /// The required floating fields that can be missing: (tag, name, first version that
+    /// defines the tag), in spec order.
+    required: Vec<(u16, &'static str, u32)>,
+    /// Their tags.
+    required_tags: TagSet,
+    /// Highest `since` of the fixed fields: from this version on every fixed field is present.
+    fixed_since: u32,
+    /// Size of the whole fixed part (every field present).
+    fixed_size: usize,
+    /// The fields of the whole fixed part, values aside: a complete fixed part is these with
+    /// their values read.
+    fixed_fields: Vec<Field>,
+    /// Indexes of the fixed fields whose values are checked against their table.
+    fixed_checked: Vec<usize>,
+}
+
+/// A floating field of a message layout as the decoder uses it.
+struct Slot {
+    spec: &'static FloatField,
+    name: &'static str,
+    ty: WireType,
+    /// Maximum data length (0: given by a count).
+    max: u16,
+    /// A numeric field whose length depends on a count: an array of values of its type.
+    array: bool,
+    /// The field's value table, else its tag's.
+    values: Option<&'static ValueTable>,
+    /// Group number, from 1 (0: not in a group).
+    group_id: u8,
+    /// First member of its group (a new instance starts there).
+    first_member: bool,
+    /// Neither a list member nor in a group: a second occurrence is a duplicate.
+    unique: bool,
+    /// Index + 1 of the tag's instance counter (0: no count field counts this tag).
+    count_ix: u8,
 }
 
 /// A count field of a message layout and the fields it counts.
@@ -587,10 +691,146 @@ struct Counter {
     name: &'static str,
     /// Index of the count field in the fixed part (None: a floating counter).
     fixed_index: Option<usize>,
-    /// Tags of the fields it counts.
-    members: Vec<u16>,
+    /// The count field's name as the fixed part spells it (the same text as `name`): the
+    /// field decoded from that entry carries this very string.
+    fixed_name: &'static str,
+    /// Instance counters of the tags it counts (see [`Slot::count_ix`]).
+    members: Vec<u8>,
+    /// The counter of RecordType (183) when it is a member: configuration records have one
+    /// each.
+    record_type: Option<u8>,
     /// Its documented maximum in this message.
     max: Option<u32>,
+}
+
+/// Most distinct tags the count fields of one message layout count.
+const COUNTED_TAGS: usize = 32;
+
+fn build_index(m: &'static MessageSpec) -> MsgIndex {
+    assert!(m.floating.len() < 255, "{} has too many floating fields for the index", m.name);
+    let mut by_tag = [0u8; TAG_SPACE];
+    // The first entry with a tag wins, as the guide lists it.
+    for (i, f) in m.floating.iter().enumerate().rev() {
+        if let Some(t) = f.tag.filter(|&t| (t as usize) < TAG_SPACE) {
+            by_tag[t as usize] = i as u8 + 1;
+        }
+    }
+    let mut groups: Vec<&str> = Vec::new();
+    let mut slots: Vec<Slot> = m
+        .floating
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let group_id = match f.group {
+                None => 0,
+                Some(g) => match groups.iter().position(|x| *x == g) {
+                    Some(i) => i as u8 + 1,
+                    None => {
+                        groups.push(g);
+                        groups.len() as u8
+                    }
+                },
+            };
+            let tag_values = f.tag.and_then(spec::tag).and_then(|t| t.values);
+            Slot {
+                spec: f,
+                name: f.name,
+                ty: f.ty,
+                max: f.max,
+                array: f.max_expr.is_some(),
+                values: f.values.or(tag_values),
+                group_id,
+                first_member: f.group.is_some() && m.floating[..i].iter().all(|x| x.group != f.group),
+                unique: f.repeat.is_none() && f.group.is_none(),
+                count_ix: 0,
+            }
+        })
+        .collect();
+    assert!(groups.len() < GROUPS_PER_MESSAGE, "{} has too many groups", m.name);
+    let mut group_is_record = vec![false];
+    group_is_record.extend(groups.iter().map(|g| *g == "Record"));
+    let mut counted = 0u8;
+    let mut counters: Vec<Counter> = Vec::new();
+    for f in m.floating {
+        let Some(name) = f.repeat else { continue };
+        if counters.iter().any(|c| c.name == name) {
+            continue;
+        }
+        let mut members = Vec::new();
+        let mut record_type = None;
+        for t in m.floating.iter().filter(|x| x.repeat == Some(name)).filter_map(|x| x.tag) {
+            // Instances are counted per tag, on the tag's (first) entry.
+            let i = *by_tag.get(t as usize).expect("counted tags are indexed") as usize;
+            let slot = &mut slots[i - 1];
+            if slot.count_ix == 0 {
+                counted += 1;
+                assert!((counted as usize) < COUNTED_TAGS, "{} counts too many tags", m.name);
+                slot.count_ix = counted;
+            }
+            members.push(slot.count_ix);
+            if t == 183 {
+                record_type = Some(slot.count_ix);
+            }
+        }
+        counters.push(Counter {
+            name,
+            fixed_index: m.fixed.iter().position(|x| x.name == name),
+            fixed_name: m.fixed.iter().find(|x| x.name == name).map_or(name, |x| x.name),
+            members,
+            record_type,
+            max: count_maximum(m.name, name),
+        });
+    }
+    let required = m
+        .floating
+        .iter()
+        .filter(|f| f.presence == Presence::Required && f.repeat.is_none() && f.group.is_none())
+        .filter_map(|f| f.tag.map(|t| (t, f.name, tag_since(t))))
+        .collect::<Vec<_>>();
+    let mut required_tags = TagSet::default();
+    for &(t, _, _) in &required {
+        required_tags.insert(t);
+    }
+    let mut off = HEADER_LEN;
+    let fixed_fields = m
+        .fixed
+        .iter()
+        .map(|f| {
+            let size = f.size as usize;
+            let field = Field {
+                part: Part::Fixed,
+                name: f.name,
+                tag: None,
+                ty: f.ty,
+                values: f.values,
+                offset: off as u32,
+                len: size as u32,
+                data_offset: off as u32,
+                data_len: size as u32,
+                value: Value::Raw { start: 0, len: 0 },
+                instance: NO_GROUP,
+                spec: None,
+            };
+            off += size;
+            field
+        })
+        .collect();
+    // Plain numbers (Special tables) accept any value.
+    let fixed_checked = (0..m.fixed.len())
+        .filter(|&i| m.fixed[i].values.is_some_and(|t| t.kind != ValueKind::Special))
+        .collect();
+    MsgIndex {
+        by_tag,
+        slots,
+        group_is_record,
+        counters,
+        required,
+        required_tags,
+        fixed_since: m.fixed.iter().map(|f| u32::from(f.since)).max().unwrap_or(0),
+        fixed_size: spec::fixed_size(m, u32::MAX),
+        fixed_fields,
+        fixed_checked,
+    }
 }
 
 fn msg_index(spec: &'static MessageSpec) -> &'static MsgIndex {
@@ -599,67 +839,27 @@ fn msg_index(spec: &'static MessageSpec) -> &'static MsgIndex {
         let max = spec::messages().iter().map(|m| m.id).max().unwrap_or(0) as usize;
         let mut v: Vec<Option<MsgIndex>> = (0..=max).map(|_| None).collect();
         for m in spec::messages() {
-            assert!(m.floating.len() < 255, "{} has too many floating fields for the index", m.name);
-            let mut by_tag = [0u8; TAG_SPACE];
-            // The first entry with a tag wins, as the guide lists it.
-            for (i, f) in m.floating.iter().enumerate().rev() {
-                if let Some(t) = f.tag.filter(|&t| (t as usize) < TAG_SPACE) {
-                    by_tag[t as usize] = i as u8 + 1;
-                }
-            }
-            let first_member = m
-                .floating
-                .iter()
-                .enumerate()
-                .map(|(i, f)| f.group.is_some() && m.floating[..i].iter().all(|x| x.group != f.group))
-                .collect();
-            let mut groups: Vec<&str> = Vec::new();
-            let group_id = m
-                .floating
-                .iter()
-                .map(|f| match f.group {
-                    None => 0,
-                    Some(g) => match groups.iter().position(|x| *x == g) {
-                        Some(i) => i as u8 + 1,
-                        None => {
-                            groups.push(g);
-                            groups.len() as u8
-                        }
-                    },
-                })
-                .collect();
-            assert!(groups.len() < GROUPS_PER_MESSAGE, "{} has too many groups", m.name);
-            let mut group_is_record = vec![false];
-            group_is_record.extend(groups.iter().map(|g| *g == "Record"));
-            let mut counters: Vec<Counter> = Vec::new();
-            for f in m.floating {
-                let Some(name) = f.repeat else { continue };
-                if counters.iter().any(|c| c.name == name) {
-                    continue;
-                }
-                counters.push(Counter {
-                    name,
-                    fixed_index: m.fixed.iter().position(|x| x.name == name),
-                    members: m
-                        .floating
-                        .iter()
-                        .filter(|x| x.repeat == Some(name))
-                        .filter_map(|x| x.tag)
-                        .collect(),
-                    max: count_maximum(m.name, name),
-                });
-            }
-            v[m.id as usize] = Some(MsgIndex { by_tag, first_member, group_id, group_is_record, counters });
+            v[m.id as usize] = Some(build_index(m));
         }
         v
     });
     all[spec.id as usize].as_ref().expect("every spec message is indexed")
 }
 
-/// The spec entry for a tag in a message (first entry with that tag), and its index.
-fn float_spec(spec: &'static MessageSpec, tag: u16) -> Option<(usize, &'static FloatField)> {
-    let i = *msg_index(spec).by_tag.get(tag as usize)?;
-    (i > 0).then(|| (i as usize - 1, &spec.floating[i as usize - 1]))
+/// The layout of MessageType `ty` at protocol `version` ([`spec::message`]) and its index,
+/// from a table per numbering (up to PV24, after).
+fn layout(ty: u32, version: u32) -> Option<(&'static MessageSpec, &'static MsgIndex)> {
+    type Layouts = Vec<Option<(&'static MessageSpec, &'static MsgIndex)>>;
+    static LAYOUTS: std::sync::OnceLock<[Layouts; 2]> = std::sync::OnceLock::new();
+    let all = LAYOUTS.get_or_init(|| {
+        [24, 25].map(|v| {
+            (0..=spec::MAX_MESSAGE_TYPE)
+                .map(|t| spec::message(t, Some(v)).map(|m| (m, msg_index(m))))
+                .collect()
+        })
+    });
+    let numbering = &all[usize::from(version > 24)];
+    numbering.get(usize::try_from(ty).ok()?).copied().flatten()
 }
 
 /// Most repeated groups one message layout has, plus one.
@@ -678,18 +878,11 @@ struct GroupState {
 }
 
 impl GroupState {
-    fn place(
-        &mut self,
-        spec: &'static MessageSpec,
-        fi: usize,
-        f: &'static FloatField,
-        tag: u16,
-    ) -> Option<(&'static str, u16)> {
-        let g = f.group?;
-        let ix = msg_index(spec);
-        let gid = ix.group_id[fi];
+    /// The instance index of a field of group `gid` (not 0).
+    fn place(&mut self, ix: &MsgIndex, slot: &Slot, tag: u16) -> u16 {
+        let gid = slot.group_id;
         let new_instance = self.current != gid
-            || ix.first_member[fi]
+            || slot.first_member
             || (!ix.group_is_record[gid as usize] && self.seen.contains(tag));
         if new_instance {
             let c = &mut self.counts[gid as usize];
@@ -701,23 +894,32 @@ impl GroupState {
             self.seen = TagSet::default();
         }
         self.seen.insert(tag);
-        Some((g, self.index))
+        self.index
     }
 }
 
-/// Walk the floating part; returns the set of tags present.
-fn decode_floating(
+/// The floating walk's state; what it leaves for the message-level checks.
+#[derive(Default)]
+struct Walk {
+    groups: GroupState,
+    /// Tags present.
+    seen: TagSet,
+    /// Fields per instance counter (see [`Slot::count_ix`]).
+    counts: [u32; COUNTED_TAGS],
+    named_bytes: usize,
+}
+
+/// Walk the floating part, whose tags and lengths are `W` bytes each.
+fn decode_floating<const W: usize>(
     frame: &[u8],
     spec: &'static MessageSpec,
-    version: u32,
+    ix: &'static MsgIndex,
     start: usize,
+    walk: &mut Walk,
     d: &mut Decoded,
-) -> TagSet {
-    let w = tlv_width(version);
+) {
+    let w = W;
     let mut off = start;
-    let mut groups = GroupState::default();
-    let mut seen = TagSet::default();
-    let mut named_bytes = 0usize;
     while off < frame.len() {
         if off + 2 * w > frame.len() {
             let n = frame.len() - off;
@@ -739,101 +941,217 @@ fn decode_floating(
             )
         };
         let data_start = off + 2 * w;
-        let mut data_len = len;
-        let found = float_spec(spec, tag);
-        let fspec = found.map(|x| x.1);
-        let tspec = spec::tag(tag);
-        let name: &'static str = match (fspec, tspec) {
-            (Some(f), _) => f.name,
-            (None, Some(t)) => t.name,
-            (None, None) => "UnknownTag",
+        let slot = match ix.by_tag.get(tag as usize) {
+            Some(&i) if i > 0 => Some(&ix.slots[i as usize - 1]),
+            _ => None,
         };
-        if data_start + len > frame.len() {
-            data_len = frame.len() - data_start;
-            d.anomaly(
-                "floating_past_end",
-                Some(name),
-                off,
-                format!("tag {tag} ({name}) declares {len} bytes but only {data_len} remain in the message"),
-            );
-        }
-        let data = &frame[data_start..data_start + data_len];
-        let (ty, values, max) = match (fspec, tspec) {
-            (Some(f), t) => (f.ty, f.values.or(t.and_then(|t| t.values)), Some(f.max)),
-            (None, Some(t)) => (t.ty, t.values, t.max),
-            (None, None) => (WireType::Unspec, None, None),
+        off = match slot {
+            // The common case: a field of this message, inside the message.
+            Some(s) if data_start + len <= frame.len() => {
+                floating_field(frame, ix, s, tag, off, w, len, walk, d)
+            }
+            _ => floating_field_general(frame, spec, ix, slot, tag, off, w, len, walk, d),
         };
-        match (fspec, tspec) {
-            (None, None) => d.anomaly(
-                "unknown_tag",
-                None,
-                off,
-                format!("floating tag {tag} is not defined by any source ({data_len} bytes kept raw)"),
-            ),
-            (None, Some(t)) => d.anomaly(
-                "tag_not_allowed",
-                Some(t.name),
-                off,
-                format!("tag {tag} ({}) is not a field of {}", t.name, spec.name),
-            ),
-            _ => {}
-        }
-        if let (Some(max), true) = (max, data_len > 0) {
-            if max > 0 && data_len > max as usize {
-                d.anomaly(
-                    "value_too_long",
-                    Some(name),
-                    off,
-                    format!("{name} is {data_len} bytes, its maximum is {max}"),
-                );
-            }
-        }
-        // A numeric field whose length depends on a count (FltEnabledServices,
-        // "2*NumOfEnabledServices") is an array of values of its type.
-        let array = fspec.is_some_and(|f| f.max_expr.is_some());
-        let value = decode_value(ty, array, data, data_start, name, off, d);
-        if matches!(ty, WireType::NamedVar | WireType::NamedArray) && fspec.is_some() {
-            named_bytes += data_len;
-        }
-        check_value(name, values, value, off, d);
-        let group = found.and_then(|(fi, f)| groups.place(spec, fi, f, tag));
-        let repeated = seen.contains(tag);
-        seen.insert(tag);
-        if let Some(f) = fspec {
-            if f.repeat.is_none() && f.group.is_none() && repeated {
-                d.anomaly(
-                    "duplicate_field",
-                    Some(name),
-                    off,
-                    format!("{name} (tag {tag}) appears more than once; it is not a list member"),
-                );
-            }
-        }
-        d.fields.push(Field {
-            part: Part::Floating,
-            name,
-            tag: Some(tag),
-            ty,
-            values,
-            offset: off as u32,
-            len: (2 * w + data_len) as u32,
-            data_offset: data_start as u32,
-            data_len: data_len as u32,
-            value,
-            instance: group.map_or(NO_GROUP, |g| g.1),
-            spec: fspec,
-        });
-        off = data_start + data_len;
     }
-    if named_bytes > NAMED_DATA_BUDGET {
+    if walk.named_bytes > NAMED_DATA_BUDGET {
         d.anomaly(
             "named_data_too_much",
             Some("NamedVariable"),
             start,
-            format!("NAMEDVAR and NAMEDARRAY data total {named_bytes} bytes, over the {NAMED_DATA_BUDGET}-byte limit"),
+            format!(
+                "NAMEDVAR and NAMEDARRAY data total {} bytes, over the {NAMED_DATA_BUDGET}-byte limit",
+                walk.named_bytes
+            ),
         );
     }
-    seen
+}
+
+/// Decode a floating field of this message that lies inside the message; returns the
+/// offset after it.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn floating_field(
+    frame: &[u8],
+    ix: &MsgIndex,
+    s: &Slot,
+    tag: u16,
+    off: usize,
+    w: usize,
+    len: usize,
+    walk: &mut Walk,
+    d: &mut Decoded,
+) -> usize {
+    let data_start = off + 2 * w;
+    let data = &frame[data_start..data_start + len];
+    let name = s.name;
+    if s.max > 0 && len > s.max as usize {
+        d.anomaly(
+            "value_too_long",
+            Some(name),
+            off,
+            format!("{name} is {len} bytes, its maximum is {}", s.max),
+        );
+    }
+    if matches!(s.ty, WireType::NamedVar | WireType::NamedArray) {
+        walk.named_bytes += len;
+    }
+    let repeated = walk.seen.replace(tag);
+    let instance = if s.group_id != 0 { walk.groups.place(ix, s, tag) } else { NO_GROUP };
+    walk.counts[s.count_ix as usize] += 1;
+    // The value is stored into the field in place (a value returned through memory and
+    // copied costs more than its decoding).
+    let i = d.fields.len();
+    d.fields.push(Field {
+        part: Part::Floating,
+        name,
+        tag: Some(tag),
+        ty: s.ty,
+        values: s.values,
+        offset: off as u32,
+        len: (2 * w + len) as u32,
+        data_offset: data_start as u32,
+        data_len: len as u32,
+        value: Value::Bytes { start: data_start as u32, len: len as u32 },
+        instance,
+        spec: Some(s.spec),
+    });
+    match s.ty {
+        WireType::String => match first_nul(data) {
+            Some(p) => d.fields[i].value = Value::Text { start: data_start as u32, len: p as u32 },
+            None => {
+                let value = decode_value(s.ty, s.array, data, data_start, name, off, d);
+                d.fields[i].value = value;
+            }
+        },
+        // Bytes, as pushed.
+        WireType::Unspec => {}
+        ty if ty.fixed_size() == Some(len) => {
+            let value = numeric(ty, data);
+            check_value(name, s.values, value, off, d);
+            d.fields[i].value = value;
+        }
+        _ => {
+            let value = decode_value(s.ty, s.array, data, data_start, name, off, d);
+            check_value(name, s.values, value, off, d);
+            d.fields[i].value = value;
+        }
+    }
+    if s.unique && repeated {
+        d.anomaly(
+            "duplicate_field",
+            Some(name),
+            off,
+            format!("{name} (tag {tag}) appears more than once; it is not a list member"),
+        );
+    }
+    data_start + len
+}
+
+/// Decode any floating field: one this message does not carry, or one that runs past the
+/// end of the message; returns the offset after it.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn floating_field_general(
+    frame: &[u8],
+    spec: &'static MessageSpec,
+    ix: &MsgIndex,
+    slot: Option<&Slot>,
+    tag: u16,
+    off: usize,
+    w: usize,
+    len: usize,
+    walk: &mut Walk,
+    d: &mut Decoded,
+) -> usize {
+    let data_start = off + 2 * w;
+    let mut data_len = len;
+    // The tag's own entry matters only for a tag this message does not carry.
+    let tspec = if slot.is_none() { spec::tag(tag) } else { None };
+    let name: &'static str = match (slot, tspec) {
+        (Some(s), _) => s.name,
+        (None, Some(t)) => t.name,
+        (None, None) => "UnknownTag",
+    };
+    if data_start + len > frame.len() {
+        data_len = frame.len() - data_start;
+        d.anomaly(
+            "floating_past_end",
+            Some(name),
+            off,
+            format!("tag {tag} ({name}) declares {len} bytes but only {data_len} remain in the message"),
+        );
+    }
+    let data = &frame[data_start..data_start + data_len];
+    let (ty, values, max) = match (slot, tspec) {
+        (Some(s), _) => (s.ty, s.values, Some(s.max)),
+        (None, Some(t)) => (t.ty, t.values, t.max),
+        (None, None) => (WireType::Unspec, None, None),
+    };
+    match (slot, tspec) {
+        (None, None) => d.anomaly(
+            "unknown_tag",
+            None,
+            off,
+            format!("floating tag {tag} is not defined by any source ({data_len} bytes kept raw)"),
+        ),
+        (None, Some(t)) => d.anomaly(
+            "tag_not_allowed",
+            Some(t.name),
+            off,
+            format!("tag {tag} ({}) is not a field of {}", t.name, spec.name),
+        ),
+        _ => {}
+    }
+    if let Some(max) = max {
+        if max > 0 && data_len > max as usize {
+            d.anomaly(
+                "value_too_long",
+                Some(name),
+                off,
+                format!("{name} is {data_len} bytes, its maximum is {max}"),
+            );
+        }
+    }
+    // A numeric field whose length depends on a count (FltEnabledServices,
+    // "2*NumOfEnabledServices") is an array of values of its type.
+    let array = slot.is_some_and(|s| s.array);
+    let value = decode_value(ty, array, data, data_start, name, off, d);
+    if matches!(ty, WireType::NamedVar | WireType::NamedArray) && slot.is_some() {
+        walk.named_bytes += data_len;
+    }
+    check_value(name, values, value, off, d);
+    let repeated = walk.seen.contains(tag);
+    walk.seen.insert(tag);
+    let mut instance = NO_GROUP;
+    if let Some(s) = slot {
+        if s.group_id != 0 {
+            instance = walk.groups.place(ix, s, tag);
+        }
+        if s.unique && repeated {
+            d.anomaly(
+                "duplicate_field",
+                Some(name),
+                off,
+                format!("{name} (tag {tag}) appears more than once; it is not a list member"),
+            );
+        }
+        walk.counts[s.count_ix as usize] += 1;
+    }
+    d.fields.push(Field {
+        part: Part::Floating,
+        name,
+        tag: Some(tag),
+        ty,
+        values,
+        offset: off as u32,
+        len: (2 * w + data_len) as u32,
+        data_offset: data_start as u32,
+        data_len: data_len as u32,
+        value,
+        instance,
+        spec: slot.map(|s| s.spec),
+    });
+    data_start + data_len
 }
 
 /// Decode one floating value inside its confined slice. With `array`, a numeric value may
@@ -849,7 +1167,7 @@ fn decode_value(
 ) -> Value {
     let s = start as u32;
     match ty {
-        WireType::String => match data.iter().position(|&b| b == 0) {
+        WireType::String => match first_nul(data) {
             Some(p) => Value::Text { start: s, len: p as u32 },
             None => {
                 if !data.is_empty() {
@@ -880,10 +1198,10 @@ fn decode_value(
             } else {
                 (None, data, start)
             };
-            let name_end = rest.iter().position(|&b| b == 0);
+            let name_end = first_nul(rest);
             let parsed = name_end.and_then(|ne| {
                 let v = &rest[ne + 1..];
-                let ve = v.iter().position(|&b| b == 0)?;
+                let ve = first_nul(v)?;
                 Some(((base as u32, ne as u32), ((base + ne + 1) as u32, ve as u32)))
             });
             match (parsed, ty, index) {
@@ -921,17 +1239,57 @@ fn decode_value(
     }
 }
 
-/// Count fields against the fields present and their documented maxima.
-fn check_counts(spec: &'static MessageSpec, d: &mut Decoded) {
-    let counters = &msg_index(spec).counters;
-    if counters.is_empty() {
-        return;
+/// Index of the first NUL byte, a word at a time.
+#[inline]
+fn first_nul(data: &[u8]) -> Option<usize> {
+    // The lowest set high bit marks the first zero byte (higher ones may be false).
+    #[inline(always)]
+    fn zero8(w: &[u8; 8]) -> Option<usize> {
+        let x = u64::from_le_bytes(*w);
+        let z = x.wrapping_sub(0x0101_0101_0101_0101) & !x & 0x8080_8080_8080_8080;
+        (z != 0).then(|| z.trailing_zeros() as usize / 8)
     }
-    for c in counters {
+    #[inline(always)]
+    fn zero4(w: &[u8; 4]) -> Option<usize> {
+        let x = u32::from_le_bytes(*w);
+        let z = x.wrapping_sub(0x0101_0101) & !x & 0x8080_8080;
+        (z != 0).then(|| z.trailing_zeros() as usize / 8)
+    }
+    let n = data.len();
+    if n >= 8 {
+        let mut chunks = data.chunks_exact(8);
+        let mut base = 0;
+        for c in &mut chunks {
+            if let Some(p) = zero8(c.try_into().expect("chunks of eight")) {
+                return Some(base + p);
+            }
+            base += 8;
+        }
+        if chunks.remainder().is_empty() {
+            return None;
+        }
+        // The last eight bytes: those before the remainder are known not to be NUL.
+        let tail = data.last_chunk::<8>().expect("eight bytes or more");
+        zero8(tail).map(|p| n - 8 + p)
+    } else if n >= 4 {
+        if let Some(p) = zero4(data.first_chunk::<4>().expect("four bytes or more")) {
+            return Some(p);
+        }
+        zero4(data.last_chunk::<4>().expect("four bytes or more")).map(|p| n - 4 + p)
+    } else {
+        data.iter().position(|&b| b == 0)
+    }
+}
+
+/// Count fields against the fields present and their documented maxima.
+fn check_counts(ix: &MsgIndex, counts: &[u32; COUNTED_TAGS], d: &mut Decoded) {
+    for c in &ix.counters {
         // Counters inside records (floating) describe one record each; only fixed counters
         // and message-level floating counters are checked here.
         let found = match c.fixed_index {
-            Some(i) => d.fields.get(i).filter(|x| x.part == Part::Fixed && x.name == c.name),
+            Some(i) => d.fields.get(i).filter(|x| {
+                x.part == Part::Fixed && (std::ptr::eq(x.name, c.fixed_name) || x.name == c.name)
+            }),
             None => None,
         };
         let found = found.or_else(|| {
@@ -959,13 +1317,10 @@ fn check_counts(spec: &'static MessageSpec, d: &mut Decoded) {
         }
         // Instances present: the most frequent member tag of the repeated fields;
         // configuration records have one RecordType (183) each.
-        let count_of =
-            |t: u16| d.fields.iter().filter(|x| x.part == Part::Floating && x.tag == Some(t)).count();
-        let present = if c.members.contains(&183) {
-            count_of(183)
-        } else {
-            c.members.iter().map(|&t| count_of(t)).max().unwrap_or(0)
-        };
+        let present = match c.record_type {
+            Some(r) => counts[r as usize],
+            None => c.members.iter().map(|&m| counts[m as usize]).max().unwrap_or(0),
+        } as usize;
         // NumFltSkillGroups 0 means "one set in the fixed part" (AGENT_STATE_EVENT).
         if declared as usize != present && !(c.name == "NumFltSkillGroups" && declared == 0 && present <= 1) {
             d.anomaly(
@@ -999,23 +1354,22 @@ pub fn tag_since(tag: u16) -> u32 {
     }
 }
 
-fn check_required(spec: &'static MessageSpec, present: &TagSet, d: &mut Decoded) {
-    for f in spec.floating {
-        if f.presence != Presence::Required || f.repeat.is_some() || f.group.is_some() {
-            continue;
-        }
-        let Some(tag) = f.tag else { continue };
+fn check_required(ix: &MsgIndex, present: &TagSet, d: &mut Decoded) {
+    if ix.required_tags.0.iter().zip(present.0).all(|(r, p)| r & !p == 0) {
+        return;
+    }
+    for &(tag, name, since) in &ix.required {
         // A field the connection's protocol version does not know yet cannot be missing.
-        if tag_since(tag) > d.version {
+        if since > d.version {
             continue;
         }
         if !present.contains(tag) {
             let off = d.floating_offset as usize;
             d.anomaly(
                 "required_missing",
-                Some(f.name),
+                Some(name),
                 off,
-                format!("required field {} (tag {tag}) is absent", f.name),
+                format!("required field {name} (tag {tag}) is absent"),
             );
         }
     }
@@ -1141,5 +1495,42 @@ pub fn value_names(t: &ValueTable, v: u32) -> Vec<&'static str> {
     match t.kind {
         ValueKind::Enum | ValueKind::Special => t.name_of(v).into_iter().collect(),
         ValueKind::Mask => t.entries.iter().filter(|e| e.0 != 0 && v & e.0 == e.0).map(|e| e.1).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_table_agrees_with_the_spec() {
+        for v in [0, 15, 19, 24, 25, 99, u32::MAX] {
+            for t in (0..1000).chain([u32::MAX]) {
+                let a = layout(t, v).map(|(m, _)| m as *const MessageSpec);
+                let b = spec::message(t, Some(v)).map(|m| m as *const MessageSpec);
+                assert_eq!(a, b, "MessageType {t} at version {v}");
+            }
+        }
+    }
+
+    #[test]
+    fn first_nul_finds_the_first_nul() {
+        for n in 0..40 {
+            let mut data = vec![b'a'; n];
+            assert_eq!(first_nul(&data), None, "{n} bytes, no NUL");
+            for i in 0..n {
+                data[i] = 0;
+                for j in i + 1..n {
+                    let mut two = data.clone();
+                    two[j] = 0;
+                    assert_eq!(first_nul(&two), Some(i), "{n} bytes, NULs at {i} and {j}");
+                }
+                assert_eq!(first_nul(&data), Some(i), "{n} bytes, NUL at {i}");
+                data[i] = b'a';
+            }
+        }
+        // Bytes that trip a naive zero test (0x80, 0x01 after a zero borrow).
+        assert_eq!(first_nul(&[0x80, 0x01, 0x00, 0x01, 0x80, 0x80, 0x80, 0x80, 0x01]), Some(2));
+        assert_eq!(first_nul(&[0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x00]), Some(8));
     }
 }
