@@ -13,8 +13,6 @@ use crate::{FastMap, TimestampNs};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-type FastSet<T> = std::collections::HashSet<T, ahash::RandomState>;
-
 const BEGIN_CALL_EVENT: u32 = 23;
 const END_CALL_EVENT: u32 = 24;
 const CALL_DATA_UPDATE_EVENT: u32 = 25;
@@ -207,10 +205,61 @@ pub(crate) struct CallTables {
     pub next_seq: u64,
     pub done: Vec<CallSummary>,
     pub dropped: u64,
-    /// Calls ended recently, by connection: at most `max_ended_calls` across the capture
-    /// (oldest forgotten first), so memory does not grow with the number of connections.
-    pub ended: FastSet<(ConnId, CallKey)>,
-    pub ended_order: VecDeque<(ConnId, CallKey)>,
+    /// Calls ended recently, on any connection.
+    pub ended: EndedCalls,
+}
+
+/// Calls ended recently, by connection: at most `max_ended_calls` across the capture (oldest
+/// forgotten first), so memory does not grow with the number of connections. Looked up by
+/// a hash of the connection and call key, without building a key; a hit is confirmed
+/// against the full key kept with it.
+#[derive(Debug, Default)]
+pub(crate) struct EndedCalls {
+    by_hash: FastMap<u64, (ConnId, CallKey)>,
+    order: VecDeque<u64>,
+}
+
+impl EndedCalls {
+    fn hash(&self, conn: ConnId, k: &KeyRef<'_>) -> u64 {
+        self.by_hash.hasher().hash_one((conn, k.peripheral, k.call_id, k.dev_type, &*k.device))
+    }
+
+    fn contains(&self, conn: ConnId, k: &KeyRef<'_>) -> bool {
+        self.by_hash.get(&self.hash(conn, k)).is_some_and(|(c, key)| {
+            *c == conn
+                && key.peripheral == k.peripheral
+                && key.call_id == k.call_id
+                && key.dev_type == k.dev_type
+                && key.device == *k.device
+        })
+    }
+
+    fn remove(&mut self, conn: ConnId, k: &KeyRef<'_>) {
+        if self.contains(conn, k) {
+            let h = self.hash(conn, k);
+            self.by_hash.remove(&h);
+        }
+    }
+
+    fn insert(&mut self, conn: ConnId, key: &CallKey, remember: usize) {
+        let k = KeyRef {
+            peripheral: key.peripheral,
+            call_id: key.call_id,
+            dev_type: key.dev_type,
+            device: Cow::Borrowed(&key.device),
+        };
+        if self.contains(conn, &k) {
+            return;
+        }
+        let h = self.hash(conn, &k);
+        self.by_hash.insert(h, (conn, key.clone()));
+        self.order.push_back(h);
+        while self.order.len() > remember {
+            if let Some(old) = self.order.pop_front() {
+                self.by_hash.remove(&old);
+            }
+        }
+    }
 }
 
 impl CallTables {
@@ -590,8 +639,8 @@ pub(crate) fn call_message(
             } else if live_n >= max_live {
                 f.limit("max_live_calls", Some(flow.conn), fr, ts);
             } else {
+                cx.calls.ended.remove(flow.conn, &key);
                 let key = key.to_key();
-                cx.calls.ended.remove(&(flow.conn, key.clone()));
                 let seq = cx.calls.next_seq;
                 cx.calls.next_seq += 1;
                 let mut call = Call::new(seq, key, fr, ts);
@@ -610,14 +659,15 @@ pub(crate) fn call_message(
             let i = match found {
                 Some(i) => i,
                 None => {
-                    let key = key.to_key();
-                    if cx.calls.ended.contains(&(flow.conn, key.clone())) {
+                    if cx.calls.ended.contains(flow.conn, &key) {
+                        let key = key.to_key();
                         f.push_lazy("call-event-after-end", Some(flow.conn), &[fr], ts, || {
                             format!("{name} for {key} after its END_CALL_EVENT")
                         });
                         aliases.push(key.call_id);
                         return aliases;
                     }
+                    let key = key.to_key();
                     let monitor = v.fixed_num(Name::MonitorID).unwrap_or(0);
                     let check = c.complete(1)
                         && c.call_msg_mask.is_some_and(|m| m & BEGIN_CALL_MASK != 0)
@@ -668,16 +718,7 @@ pub(crate) fn call_message(
                     aliases.extend(call.ids.iter().copied());
                 }
                 call.end_frame = Some(fr);
-                let remember = cx.settings.max_ended_calls;
-                let ended = (flow.conn, call.key.clone());
-                if cx.calls.ended.insert(ended.clone()) {
-                    cx.calls.ended_order.push_back(ended);
-                    while cx.calls.ended_order.len() > remember {
-                        if let Some(old) = cx.calls.ended_order.pop_front() {
-                            cx.calls.ended.remove(&old);
-                        }
-                    }
-                }
+                cx.calls.ended.insert(flow.conn, &call.key, cx.settings.max_ended_calls);
                 cx.calls.finish(cx.settings, f, flow.conn, call, ts, true);
             } else if keep_aliases {
                 aliases.extend(call.ids.iter().copied());
@@ -741,5 +782,45 @@ fn key_ref(k: &CallKey) -> KeyRef<'_> {
 fn set_text(slot: &mut Option<String>, text: &str) {
     if slot.as_deref() != Some(text) {
         *slot = Some(text.to_string());
+    }
+}
+
+#[cfg(test)]
+mod ended_tests {
+    use super::*;
+
+    fn key(call_id: u32, device: &str) -> CallKey {
+        CallKey { peripheral: 5000, call_id, dev_type: 0, device: device.to_string() }
+    }
+
+    fn r(k: &CallKey) -> KeyRef<'_> {
+        KeyRef {
+            peripheral: k.peripheral,
+            call_id: k.call_id,
+            dev_type: k.dev_type,
+            device: Cow::Borrowed(&k.device),
+        }
+    }
+
+    #[test]
+    fn ended_calls_are_kept_per_connection_up_to_the_cap() {
+        let mut e = EndedCalls::default();
+        let (a, b) = (key(1, "40015"), key(2, "40016"));
+        e.insert(7, &a, 3);
+        assert!(e.contains(7, &r(&a)));
+        // Another connection, device or call id is another call.
+        assert!(!e.contains(8, &r(&a)));
+        assert!(!e.contains(7, &r(&key(1, "40016"))));
+        assert!(!e.contains(7, &r(&b)));
+        e.insert(7, &b, 3);
+        e.remove(7, &r(&a));
+        assert!(!e.contains(7, &r(&a)) && e.contains(7, &r(&b)));
+        // Beyond the cap the oldest are forgotten first.
+        for i in 10..13 {
+            e.insert(9, &key(i, "x"), 3);
+        }
+        assert!(!e.contains(7, &r(&b)));
+        assert!((10..13).all(|i| e.contains(9, &r(&key(i, "x")))));
+        assert!(e.by_hash.len() <= 3 && e.order.len() <= 3);
     }
 }
