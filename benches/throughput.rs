@@ -206,14 +206,14 @@ fn main() {
         );
     }
     let cli: Vec<(&str, &str, Vec<&str>)> = vec![
-        ("check", "`ctiscope check`", vec!["check"]),
+        ("check -j1", "`ctiscope check -j 1`", vec!["check", "-j", "1"]),
         (
             "jsonl -j1",
             "`ctiscope decode -T jsonl -j 1 > /dev/null`",
             vec!["decode", "-T", "jsonl", "-j", "1"],
         ),
         ("summary -j1", "`ctiscope decode -j 1 > /dev/null`", vec!["decode", "-j", "1"]),
-        ("stats", "`ctiscope stats`", vec!["stats"]),
+        ("stats -j1", "`ctiscope stats -j 1`", vec!["stats", "-j", "1"]),
     ];
     for (mode, what, a) in &cli {
         add(
@@ -237,6 +237,7 @@ fn main() {
                 vec!["decode", "-T", "jsonl", "-j", &j],
             ),
             (format!("summary -j{cores}"), format!("`ctiscope decode -j {cores}`"), vec!["decode", "-j", &j]),
+            (format!("check -j{cores}"), format!("`ctiscope check -j {cores}`"), vec!["check", "-j", &j]),
         ] {
             add(
                 &mode,
@@ -322,8 +323,9 @@ fn main() {
             });
         }
         for a in [
-            vec!["check"],
-            vec!["stats"],
+            vec!["check", "-j", "1"],
+            vec!["check", "-j", &j],
+            vec!["stats", "-j", "1"],
             vec!["decode", "-T", "jsonl", "-j", "1"],
             vec!["decode", "-T", "jsonl", "-j", &j],
             vec!["decode", "-j", &j],
