@@ -197,28 +197,13 @@ fn push_rfc3339(b: &mut Vec<u8>, ts_ns: i64) {
 
 /// Write one message object (no trailing newline).
 pub fn write_message(w: &mut dyn Write, flow: &Flow, frame: &Frame<'_>, d: &Decoded) -> io::Result<()> {
-    write_message_between(w, b"", flow, frame, d, b"")
-}
-
-/// Write `before`, one message object and `after` (an array separator, a newline) with a
-/// single write: the object is built in a per-thread buffer.
-pub fn write_message_between(
-    w: &mut dyn Write,
-    before: &[u8],
-    flow: &Flow,
-    frame: &Frame<'_>,
-    d: &Decoded,
-    after: &[u8],
-) -> io::Result<()> {
     thread_local! {
         static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(4096));
     }
     BUF.with(|cell| {
         let mut b = cell.borrow_mut();
         b.clear();
-        b.extend_from_slice(before);
         push_message(&mut b, flow, frame, d);
-        b.extend_from_slice(after);
         w.write_all(&b)
     })
 }

@@ -180,7 +180,7 @@ impl Summary {
 
     /// The message line, appended to `b` (built in a byte buffer: no formatting machinery
     /// per field on the hot path).
-    fn push_message(
+    pub fn push_message(
         &self,
         b: &mut Vec<u8>,
         flow: &Flow,

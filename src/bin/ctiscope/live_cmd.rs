@@ -166,9 +166,14 @@ pub fn decode(a: DecodeArgs) -> io::Result<u8> {
         }
     };
     let mut printer = Printer::new(&a, filter);
+    let mut buf = Vec::new();
     let mut first_ts = None;
     let res = live::run(&mut cap, &settings, limits(&a.input), stop, writer.as_mut(), &mut |ev| match ev {
-        LiveEvent::Pipeline(ev) => printer.event(&mut out, ev),
+        LiveEvent::Pipeline(ev) => {
+            buf.clear();
+            printer.event(&mut buf, ev)?;
+            out.write_all(&buf)
+        }
         LiveEvent::KernelDrops { dropped, frame, ts_ns } => {
             out.write_all(printer.next_sep())?;
             write_drops(&mut out, a.format, a.time, &mut first_ts, dropped, frame, ts_ns)?;

@@ -255,7 +255,8 @@ impl Printer {
         sep
     }
 
-    fn event(&mut self, w: &mut dyn Write, ev: &Event<'_>) -> io::Result<()> {
+    /// Render one event into `w` (a buffer: messages are built in place, not copied).
+    pub(crate) fn event(&mut self, w: &mut Vec<u8>, ev: &Event<'_>) -> io::Result<()> {
         if let Event::ConnectionEnd { conn, .. } = ev {
             self.versions.remove(conn);
         }
@@ -315,7 +316,7 @@ pub(crate) struct Style {
 pub(crate) fn render_message(
     style: &Style,
     summary: &Summary,
-    w: &mut dyn Write,
+    w: &mut Vec<u8>,
     sep: &[u8],
     flow: &ctiscope::pipeline::Flow,
     frame: &ctiscope::cti::framing::Frame<'_>,
@@ -326,7 +327,7 @@ pub(crate) fn render_message(
             if style.verbose {
                 tree::write_tree(w, flow, frame, d)?;
             } else {
-                summary.write_message(w, flow, frame, d)?;
+                summary.push_message(w, flow, frame, d);
             }
             if style.hex {
                 hex::write_hex(w, frame.bytes, if style.verbose { "    " } else { "" })?;
@@ -336,12 +337,18 @@ pub(crate) fn render_message(
             }
         }
         OutFormat::Json | OutFormat::Jsonl => {
-            let after: &[u8] = if style.format == OutFormat::Jsonl { b"\n" } else { b"" };
-            json::write_message_between(w, sep, flow, frame, d, after)?;
+            w.extend_from_slice(sep);
+            json::push_message(w, flow, frame, d);
+            if style.format == OutFormat::Jsonl {
+                w.push(b'\n');
+            }
         }
     }
     Ok(())
 }
+
+/// Rendered output handed to stdout in pieces of about this size.
+const OUT_CHUNK: usize = 64 << 10;
 
 fn decode(a: DecodeArgs) -> io::Result<u8> {
     let inputs = a.input.inputs();
@@ -376,15 +383,27 @@ fn decode(a: DecodeArgs) -> io::Result<u8> {
             parallel::decode_file(input, &settings, &mut printer, jobs, a.batch_items, &mut out)?
         } else {
             let mut write_err: Option<io::Error> = None;
+            // Events are rendered into this buffer, which goes out when it is full (or after
+            // every event when reading stdin, which may be a live pipe).
+            let mut buf: Vec<u8> = Vec::with_capacity(OUT_CHUNK + 4096);
             let res = pipeline::run_path(input, &settings, &mut |ev| {
                 if write_err.is_some() {
                     return;
                 }
-                let r = printer.event(&mut out, &ev).and_then(|_| if live { out.flush() } else { Ok(()) });
+                let mut r = printer.event(&mut buf, &ev);
+                if r.is_ok() && (live || buf.len() >= OUT_CHUNK) {
+                    r = out.write_all(&buf).and_then(|_| if live { out.flush() } else { Ok(()) });
+                    buf.clear();
+                }
                 if let Err(e) = r {
                     write_err = Some(e);
                 }
             });
+            if write_err.is_none() {
+                if let Err(e) = out.write_all(&buf) {
+                    write_err = Some(e);
+                }
+            }
             if let Some(e) = write_err {
                 return Err(e);
             }
