@@ -13,7 +13,7 @@
 
 use crate::capture::CaptureError;
 use crate::cti::decode::{decode_at, Decoded, Decoder, VersionSource, VersionState};
-use crate::cti::framing::Frame;
+use crate::cti::framing::FrameInfo;
 use crate::pipeline::{self, Event, Flow, Settings, Stats};
 use std::collections::BTreeMap;
 use std::sync::{mpsc, Arc, Mutex};
@@ -34,12 +34,7 @@ enum Item {
         seen: Option<u32>,
         version: u32,
         source: VersionSource,
-        offset: u64,
-        first_frame: u64,
-        last_frame: u64,
-        ts_ns: i64,
-        msg_type: u32,
-        length: u32,
+        info: FrameInfo,
         start: usize,
         end: usize,
     },
@@ -76,28 +71,8 @@ impl Batch {
         for it in &self.items {
             match it {
                 Item::Other(ev) => sink(ev, None),
-                Item::Message {
-                    flow,
-                    seen,
-                    offset,
-                    first_frame,
-                    last_frame,
-                    ts_ns,
-                    msg_type,
-                    length,
-                    start,
-                    end,
-                    ..
-                } => {
-                    let frame = Frame {
-                        offset: *offset,
-                        first_frame: *first_frame,
-                        last_frame: *last_frame,
-                        ts_ns: *ts_ns,
-                        msg_type: *msg_type,
-                        length: *length,
-                        bytes: &self.arena[*start..*end],
-                    };
+                Item::Message { flow, seen, info, start, end, .. } => {
+                    let frame = info.with(&self.arena[*start..*end]);
                     let ev = Event::Message { flow: *flow, version: *seen, frame };
                     sink(&ev, Some(&self.decoded[k]));
                     k += 1;
@@ -173,12 +148,7 @@ pub fn run_path_decoded(
                             seen: *version,
                             version: v,
                             source,
-                            offset: frame.offset,
-                            first_frame: frame.first_frame,
-                            last_frame: frame.last_frame,
-                            ts_ns: frame.ts_ns,
-                            msg_type: frame.msg_type,
-                            length: frame.length,
+                            info: frame.info(),
                             start,
                             end: b.arena.len(),
                         });

@@ -10,7 +10,9 @@
 //! bytes with an anomaly.
 
 use crate::cti::framing::HEADER_LEN;
-use crate::cti::spec::{self, FloatField, MessageSpec, Presence, ValueKind, ValueTable, WireType};
+use crate::cti::spec::{
+    self, FixedField, FloatField, MessageSpec, Presence, ValueKind, ValueTable, WireType,
+};
 use std::borrow::Cow;
 
 /// Floating fields use 1-byte tag and length up to this protocol version, 2-byte after.
@@ -400,6 +402,25 @@ pub fn decode_at(frame: &[u8], version: u32, source: VersionSource, d: &mut Deco
     check_required(ix, &walk.seen, d);
 }
 
+/// A fixed-part field at frame offset `off`.
+fn fixed_field(f: &'static FixedField, off: usize, value: Value) -> Field {
+    let size = f.size as u32;
+    Field {
+        part: Part::Fixed,
+        name: f.name,
+        tag: None,
+        ty: f.ty,
+        values: f.values,
+        offset: off as u32,
+        len: size,
+        data_offset: off as u32,
+        data_len: size,
+        value,
+        instance: NO_GROUP,
+        spec: None,
+    }
+}
+
 fn raw_field(name: &'static str, part: Part, start: usize, len: usize) -> Field {
     Field {
         part,
@@ -507,20 +528,7 @@ fn decode_fixed(frame: &[u8], spec: &'static MessageSpec, version: u32, d: &mut 
         }
         let value = numeric(f.ty, &frame[off..off + size]);
         check_value(f.name, f.values, value, off, d);
-        d.fields.push(Field {
-            part: Part::Fixed,
-            name: f.name,
-            tag: None,
-            ty: f.ty,
-            values: f.values,
-            offset: off as u32,
-            len: size as u32,
-            data_offset: off as u32,
-            data_len: size as u32,
-            value,
-            instance: NO_GROUP,
-            spec: None,
-        });
+        d.fields.push(fixed_field(f, off, value));
         off += size;
     }
     off.min(frame.len())
@@ -796,22 +804,8 @@ fn build_index(m: &'static MessageSpec) -> MsgIndex {
         .fixed
         .iter()
         .map(|f| {
-            let size = f.size as usize;
-            let field = Field {
-                part: Part::Fixed,
-                name: f.name,
-                tag: None,
-                ty: f.ty,
-                values: f.values,
-                offset: off as u32,
-                len: size as u32,
-                data_offset: off as u32,
-                data_len: size as u32,
-                value: Value::Raw { start: 0, len: 0 },
-                instance: NO_GROUP,
-                spec: None,
-            };
-            off += size;
+            let field = fixed_field(f, off, Value::Raw { start: 0, len: 0 });
+            off += f.size as usize;
             field
         })
         .collect();

@@ -67,6 +67,44 @@ impl Frame<'_> {
     pub fn body(&self) -> &[u8] {
         &self.bytes[HEADER_LEN..]
     }
+
+    /// Everything but the bytes.
+    pub fn info(&self) -> FrameInfo {
+        FrameInfo {
+            offset: self.offset,
+            first_frame: self.first_frame,
+            last_frame: self.last_frame,
+            ts_ns: self.ts_ns,
+            msg_type: self.msg_type,
+            length: self.length,
+        }
+    }
+}
+
+/// A [`Frame`] without its bytes: what travels with a copy of them (to a decoding thread).
+#[derive(Debug, Clone, Copy)]
+pub struct FrameInfo {
+    pub offset: u64,
+    pub first_frame: u64,
+    pub last_frame: u64,
+    pub ts_ns: TimestampNs,
+    pub msg_type: u32,
+    pub length: u32,
+}
+
+impl FrameInfo {
+    /// The frame again, over `bytes` (its header and body).
+    pub fn with<'a>(&self, bytes: &'a [u8]) -> Frame<'a> {
+        Frame {
+            offset: self.offset,
+            first_frame: self.first_frame,
+            last_frame: self.last_frame,
+            ts_ns: self.ts_ns,
+            msg_type: self.msg_type,
+            length: self.length,
+            bytes,
+        }
+    }
 }
 
 /// Why bytes were skipped.

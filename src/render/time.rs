@@ -125,6 +125,18 @@ fn push_fraction(out: &mut String, nanos: u32, digits: u32) {
 mod tests {
     use super::*;
 
+    /// The byte-buffer forms give the text of the `format_` forms.
+    fn pushed_as_formatted(ts: TimestampNs, digits: &[u32]) {
+        for &n in digits {
+            let mut b = Vec::new();
+            push_utc(&mut b, ts, n);
+            assert_eq!(String::from_utf8(b).unwrap(), format_utc(ts, n));
+        }
+        let mut b = Vec::new();
+        push_rfc3339(&mut b, ts);
+        assert_eq!(String::from_utf8(b).unwrap(), format_rfc3339(ts));
+    }
+
     #[test]
     fn known_dates() {
         assert_eq!(format_utc(0, 0), "1970-01-01 00:00:00");
@@ -135,14 +147,7 @@ mod tests {
         assert_eq!(format_seconds(1_500_000_000, 6), "1.500000");
         assert_eq!(format_seconds(-2_000_000, 3), "-0.002");
         for ts in [0i64, 1_709_210_096_789_000_000, -1, 253_402_300_799_999_999_999i128 as i64 / 1000] {
-            for digits in [0, 3, 6, 9] {
-                let mut b = Vec::new();
-                push_utc(&mut b, ts, digits);
-                assert_eq!(String::from_utf8(b).unwrap(), format_utc(ts, digits));
-            }
-            let mut b = Vec::new();
-            push_rfc3339(&mut b, ts);
-            assert_eq!(String::from_utf8(b).unwrap(), format_rfc3339(ts));
+            pushed_as_formatted(ts, &[0, 3, 6, 9]);
         }
     }
 
@@ -151,14 +156,7 @@ mod tests {
         // The last second is cached per thread: same second, other second, back again.
         let base = 1_767_603_615_799_136_224i64;
         for ts in [base, base + 1, base + 1_000_000_000, base, -1, base - 86_400_000_000_000, base] {
-            for digits in [0, 6, 9] {
-                let mut b = Vec::new();
-                push_utc(&mut b, ts, digits);
-                assert_eq!(String::from_utf8(b).unwrap(), format_utc(ts, digits));
-            }
-            let mut b = Vec::new();
-            push_rfc3339(&mut b, ts);
-            assert_eq!(String::from_utf8(b).unwrap(), format_rfc3339(ts));
+            pushed_as_formatted(ts, &[0, 6, 9]);
         }
     }
 

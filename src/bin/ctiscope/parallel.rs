@@ -11,7 +11,7 @@
 use crate::{render_message, Printer, Style};
 use ctiscope::capture::CaptureError;
 use ctiscope::cti::decode::{decode_at, Decoded, VersionSource};
-use ctiscope::cti::framing::Frame;
+use ctiscope::cti::framing::FrameInfo;
 use ctiscope::pipeline::{self, Event, Flow, Settings};
 use ctiscope::render::summary::Summary;
 use std::collections::BTreeMap;
@@ -24,18 +24,7 @@ const BATCH_BYTES: usize = 256 << 10;
 
 enum Kind {
     /// A message to decode and render.
-    Message {
-        flow: Flow,
-        offset: u64,
-        first_frame: u64,
-        last_frame: u64,
-        ts_ns: i64,
-        msg_type: u32,
-        length: u32,
-        version: u32,
-        source: VersionSource,
-        sep: &'static [u8],
-    },
+    Message { flow: Flow, info: FrameInfo, version: u32, source: VersionSource, sep: &'static [u8] },
     /// Text already rendered on the main thread.
     Rendered,
 }
@@ -89,28 +78,9 @@ fn render_batch(
         let bytes = &b.arena[it.start..it.end];
         match &it.kind {
             Kind::Rendered => out.extend_from_slice(bytes),
-            Kind::Message {
-                flow,
-                offset,
-                first_frame,
-                last_frame,
-                ts_ns,
-                msg_type,
-                length,
-                version,
-                source,
-                sep,
-            } => {
+            Kind::Message { flow, info, version, source, sep } => {
                 decode_at(bytes, *version, *source, d);
-                let frame = Frame {
-                    offset: *offset,
-                    first_frame: *first_frame,
-                    last_frame: *last_frame,
-                    ts_ns: *ts_ns,
-                    msg_type: *msg_type,
-                    length: *length,
-                    bytes,
-                };
+                let frame = info.with(bytes);
                 render_message(style, summary, &mut out, sep, flow, &frame, d)?;
             }
         }
@@ -210,18 +180,7 @@ pub(crate) fn decode_file(
                     let sep = printer.next_sep();
                     batch.arena.extend_from_slice(frame.bytes);
                     batch.items.push(Item {
-                        kind: Kind::Message {
-                            flow: *flow,
-                            offset: frame.offset,
-                            first_frame: frame.first_frame,
-                            last_frame: frame.last_frame,
-                            ts_ns: frame.ts_ns,
-                            msg_type: frame.msg_type,
-                            length: frame.length,
-                            version: v,
-                            source,
-                            sep,
-                        },
+                        kind: Kind::Message { flow: *flow, info: frame.info(), version: v, source, sep },
                         start,
                         end: batch.arena.len(),
                     });
