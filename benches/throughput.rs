@@ -2,7 +2,7 @@
 //! the file), and tshark on the same capture when it is installed.
 //!
 //! `cargo bench --bench throughput` (environment: `CTISCOPE_BENCH_SIZE`, default `1G`;
-//! `CTISCOPE_BENCH_CAPTURE=path` to use an existing capture; `CTISCOPE_BENCH_RUNS`, default 3;
+//! `CTISCOPE_BENCH_CAPTURE=path` to use an existing capture; `CTISCOPE_BENCH_RUNS`, default 5;
 //! `CTISCOPE_BENCH_TSHARK_SIZE`, default `32M`: tshark's JSON output is slow, so tshark runs on
 //! a smaller capture made with the same generator and seed, and MB/s compare fairly;
 //! `CTISCOPE_BENCH_LARGE`, e.g. `4G`: also run every ctiscope mode once on a capture of that
@@ -149,7 +149,7 @@ fn main() {
         Err(_) => synth(&root, &std::env::var("CTISCOPE_BENCH_SIZE").unwrap_or_else(|_| "1G".into())),
     };
     let bytes = std::fs::metadata(&path).unwrap().len();
-    let runs: usize = std::env::var("CTISCOPE_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
+    let runs: usize = std::env::var("CTISCOPE_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
     let me = std::env::current_exe().unwrap();
     warm(&path);
     let messages = count_messages(&root, &path);
