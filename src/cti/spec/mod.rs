@@ -87,7 +87,6 @@ pub struct ValueTable {
 }
 
 impl ValueTable {
-    /// Name of an enum value.
     /// Is `v` a named value (enums) or made only of named bits (masks)?
     pub fn knows(&self, v: u32) -> bool {
         match self.kind {
@@ -97,6 +96,7 @@ impl ValueTable {
         }
     }
 
+    /// Name of an enum value.
     pub fn name_of(&self, v: u32) -> Option<&'static str> {
         // Entries are sorted by value (generated so; checked by the table tests).
         self.entries.binary_search_by_key(&v, |e| e.0).ok().map(|i| self.entries[i].1)
