@@ -8,9 +8,7 @@
 
 use crate::cti::decode::{same_name, Decoded, Field, Part};
 use crate::cti::spec::{self, MessageSpec};
-use crate::FastMap;
 use std::borrow::Cow;
-use std::rc::Rc;
 
 /// A field the analysis reads often.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,12 +63,11 @@ impl Name {
 
 /// Where the [`Name`]s sit in the fixed part of one message type at one protocol version.
 #[derive(Debug)]
-pub(crate) struct Layout {
-    /// Index in [`Decoded::fields`] and the spec's own name, or None when the fixed part has
-    /// no such field.
-    at: [Option<(u16, &'static str)>; COUNT],
+struct Layout {
+    /// Index in [`Decoded::fields`], or None when the fixed part has no such field.
+    at: [Option<u16>; COUNT],
     /// Fields in the fixed part.
-    n_fixed: usize,
+    n_fixed: u16,
 }
 
 impl Layout {
@@ -81,72 +78,47 @@ impl Layout {
             n_fixed += 1;
             let Ok(i) = u16::try_from(i) else { continue };
             if let Some(k) = NAMES.iter().position(|n| same_name(n, f.name)) {
-                at[k].get_or_insert((i, f.name));
+                at[k].get_or_insert(i);
             }
         }
         Layout { at, n_fixed }
     }
 }
 
-/// Layouts met so far, by message spec and protocol version.
-#[derive(Debug, Default)]
-pub(crate) struct Layouts {
-    /// The last layout of each MessageType below [`RECENT_TYPES`].
-    recent: Vec<Option<(usize, u32, Rc<Layout>)>>,
-    map: FastMap<(usize, u32), Rc<Layout>>,
+/// Protocol versions the layouts are tabled for; a fixed field is added at a version no
+/// later than this (checked when the table is built), so a later version has the layout of
+/// this one.
+const LAST_VERSION: u32 = 25;
+
+/// The layout of a message at a protocol version, from a table built once for every
+/// message and version.
+fn layout(spec: &'static MessageSpec, version: u32) -> &'static Layout {
+    static TABLE: std::sync::OnceLock<Vec<Vec<Layout>>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let max = spec::messages().iter().map(|m| m.id).max().unwrap_or(0) as usize;
+        let mut t: Vec<Vec<Layout>> = (0..=max).map(|_| Vec::new()).collect();
+        for m in spec::messages() {
+            assert!(
+                m.fixed.iter().all(|f| u32::from(f.since) <= LAST_VERSION),
+                "{} has a field newer than the layout table",
+                m.name
+            );
+            t[m.id as usize] = (0..=LAST_VERSION).map(|v| Layout::new(m, v)).collect();
+        }
+        t
+    });
+    &table[spec.id as usize][version.min(LAST_VERSION) as usize]
 }
 
-/// MessageTypes whose last layout is kept in a table indexed by type (every documented type
-/// is below it).
-const RECENT_TYPES: usize = 512;
-
-/// Layouts kept; beyond it the cache starts over (protocol versions are few in practice).
-const MAX_LAYOUTS: usize = 4_096;
-
-impl Layouts {
-    /// The view of a decoded message.
-    pub fn view<'a>(&mut self, d: &'a Decoded) -> View<'a> {
-        let layout = d.spec.map(|s| {
-            let key = (s as *const MessageSpec as usize, d.version);
-            let t = s.id as usize;
-            if let Some(Some((p, v, l))) = self.recent.get(t) {
-                if (*p, *v) == key {
-                    return Rc::clone(l);
-                }
-            }
-            let l = match self.map.get(&key) {
-                Some(l) => Rc::clone(l),
-                None => {
-                    if self.map.len() >= MAX_LAYOUTS {
-                        self.map.clear();
-                    }
-                    let l = Rc::new(Layout::new(s, d.version));
-                    self.map.insert(key, Rc::clone(&l));
-                    l
-                }
-            };
-            if t < RECENT_TYPES {
-                if self.recent.is_empty() {
-                    self.recent = vec![None; RECENT_TYPES];
-                }
-                self.recent[t] = Some((key.0, key.1, Rc::clone(&l)));
-            }
-            l
-        });
-        View { d, layout }
-    }
+/// The view of a decoded message: its fields with the layout of its type and version.
+pub(crate) fn view(d: &Decoded) -> View<'_> {
+    View { d, layout: d.spec.map(|s| layout(s, d.version)) }
 }
 
 /// A decoded message with its layout.
 pub(crate) struct View<'a> {
     pub d: &'a Decoded,
-    layout: Option<Rc<Layout>>,
-}
-
-/// Same field name: the same static string, or equal text.
-#[inline]
-fn same_static(a: &str, b: &'static str) -> bool {
-    (a.as_ptr() == b.as_ptr() && a.len() == b.len()) || same_name(a, b)
+    layout: Option<&'static Layout>,
 }
 
 impl<'a> View<'a> {
@@ -154,11 +126,11 @@ impl<'a> View<'a> {
     /// layout cannot tell (no layout, or the fields are not where it says).
     #[inline]
     fn positional(&self, n: Name) -> Result<Option<&'a Field>, ()> {
-        let Some(l) = &self.layout else { return Err(()) };
+        let Some(l) = self.layout else { return Err(()) };
         match l.at[n as usize] {
             None => Ok(None),
-            Some((i, name)) => match self.d.fields.get(usize::from(i)) {
-                Some(f) if f.part == Part::Fixed && same_static(f.name, name) => Ok(Some(f)),
+            Some(i) => match self.d.fields.get(usize::from(i)) {
+                Some(f) if f.part == Part::Fixed && same_name(f.name, n.as_str()) => Ok(Some(f)),
                 _ => Err(()),
             },
         }
@@ -180,9 +152,9 @@ impl<'a> View<'a> {
             Ok(Some(f)) => Some(f),
             Ok(None) => {
                 // Not in the fixed part: search the floating part only.
-                let l = self.layout.as_ref().expect("positional answered");
+                let l = self.layout.expect("positional answered");
                 let fields = &self.d.fields;
-                let start = l.n_fixed.min(fields.len());
+                let start = usize::from(l.n_fixed).min(fields.len());
                 if start > 0 && fields[start - 1].part != Part::Fixed {
                     return self.d.field(n.as_str());
                 }
@@ -242,8 +214,8 @@ mod tests {
     }
 
     /// The view finds exactly the fields the searches by name find.
-    fn check(layouts: &mut Layouts, d: &Decoded) {
-        let v = layouts.view(d);
+    fn check(d: &Decoded) {
+        let v = view(d);
         for n in ALL {
             let by_name = d.fields.iter().find(|f| f.part == Part::Fixed && same_name(f.name, n.as_str()));
             assert_eq!(addr(v.fixed(n)), addr(by_name), "{n:?} fixed in {:?}", d.type_name());
@@ -261,7 +233,6 @@ mod tests {
 
     #[test]
     fn positions_agree_with_search_by_name() {
-        let mut layouts = Layouts::default();
         let mut d = Decoded::default();
         let mut frames = 0;
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/captures");
@@ -281,7 +252,7 @@ mod tests {
                 for version in [13, 15, 19, 24] {
                     for cut in [bytes.len(), bytes.len() / 2, 12, 9] {
                         decode_at(&bytes[..cut.min(bytes.len())], version, VersionSource::Forced, &mut d);
-                        check(&mut layouts, &d);
+                        check(&d);
                     }
                 }
             });

@@ -514,7 +514,7 @@ impl Analyzer {
         }
         let timeout = self.settings.request_timeout_ns;
         let max_pending = self.settings.max_pending_invokes;
-        let v = self.layouts.view(d);
+        let v = super::fields::view(d);
         // A message without a Connection event before it: treat as mid-stream.
         let c = self.conns.entry(flow.conn).or_insert_with(|| Conn::new(flow.conn, true, fr, ts));
         let f = &mut self.findings;
