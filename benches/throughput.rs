@@ -205,16 +205,23 @@ fn main() {
             }),
         );
     }
-    let cli: Vec<(&str, &str, Vec<&str>)> = vec![
-        ("check -j1", "`ctiscope check -j 1`", vec!["check", "-j", "1"]),
-        (
-            "jsonl -j1",
-            "`ctiscope decode -T jsonl -j 1 > /dev/null`",
-            vec!["decode", "-T", "jsonl", "-j", "1"],
-        ),
-        ("summary -j1", "`ctiscope decode -j 1 > /dev/null`", vec!["decode", "-j", "1"]),
-        ("stats -j1", "`ctiscope stats -j 1`", vec!["stats", "-j", "1"]),
-    ];
+    // ctiscope's commands: (mode, what, arguments), each on one core and, with more cores,
+    // the parallel ones on all of them.
+    let mut cli: Vec<(String, String, Vec<String>)> = Vec::new();
+    let mut command = |args: &str, to_null: bool| {
+        let mode = args.replace("decode -T ", "").replace("decode ", "summary ").replace("-j ", "-j");
+        let redirect = if to_null { " > /dev/null" } else { "" };
+        cli.push((mode, format!("`ctiscope {args}{redirect}`"), args.split(' ').map(String::from).collect()));
+    };
+    command("check -j 1", false);
+    command("decode -T jsonl -j 1", true);
+    command("decode -j 1", true);
+    command("stats -j 1", false);
+    if cores > 1 {
+        command(&format!("decode -T jsonl -j {cores}"), false);
+        command(&format!("decode -j {cores}"), false);
+        command(&format!("check -j {cores}"), false);
+    }
     for (mode, what, a) in &cli {
         add(
             mode,
@@ -227,30 +234,6 @@ fn main() {
                 c
             }),
         );
-    }
-    if cores > 1 {
-        let j = cores.to_string();
-        for (mode, what, a) in [
-            (
-                format!("jsonl -j{cores}"),
-                format!("`ctiscope decode -T jsonl -j {cores}`"),
-                vec!["decode", "-T", "jsonl", "-j", &j],
-            ),
-            (format!("summary -j{cores}"), format!("`ctiscope decode -j {cores}`"), vec!["decode", "-j", &j]),
-            (format!("check -j{cores}"), format!("`ctiscope check -j {cores}`"), vec!["check", "-j", &j]),
-        ] {
-            add(
-                &mode,
-                &what,
-                bytes,
-                Some(messages),
-                median_run(runs, || {
-                    let mut c = Command::new(&bin);
-                    c.args(&a).arg(&p);
-                    c
-                }),
-            );
-        }
     }
     // tshark, on a smaller capture of the same traffic.
     let tshark_ok =
