@@ -14,51 +14,9 @@ use ctiscope::cti::encode::MessageBuilder;
 use serde_json::Value as Json;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const TS0: i64 = 1_767_600_000_000_000_000; // 2026-01-05 08:00:00 UTC
 const V: u32 = 24;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn bless() -> bool {
-    std::env::var_os("CTISCOPE_BLESS").is_some()
-}
-
-/// Run the binary in the repository root; returns (stdout, stderr, exit code).
-fn ctiscope(args: &[&str]) -> (String, String, i32) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ctiscope")).args(args).current_dir(root()).output().unwrap();
-    (
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-        out.status.code().unwrap_or(-1),
-    )
-}
-
-/// Compare with `tests/snapshots/analysis/NAME` (written instead with `CTISCOPE_BLESS=1`).
-fn snapshot(name: &str, actual: &str) {
-    let p = root().join("tests/snapshots/analysis").join(name);
-    if bless() {
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, actual).unwrap();
-    }
-    let want = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    if want != actual {
-        let w: Vec<&str> = want.lines().collect();
-        let a: Vec<&str> = actual.lines().collect();
-        let first = (0..w.len().max(a.len())).find(|&i| w.get(i) != a.get(i)).unwrap_or(0);
-        panic!(
-            "{name}: output differs from the snapshot ({} vs {} lines), first at line {}:\n  want: {}\n  got:  {}\n(CTISCOPE_BLESS=1 to regenerate)",
-            w.len(),
-            a.len(),
-            first + 1,
-            w.get(first).unwrap_or(&"<end>"),
-            a.get(first).unwrap_or(&"<end>"),
-        );
-    }
-}
 
 /// Every capture of `tests/data/`, sorted.
 fn data_captures() -> Vec<String> {
@@ -675,4 +633,9 @@ fn decode_filter_by_session() {
     let (out, _, _) = ctiscope(&["decode", "--session", "0", "--type", "OPEN_REQ", "tests/data/gap.pcap"]);
     assert!(out.contains("[gap]") && out.contains("[resync]") && out.contains("OPEN_REQ"), "{out}");
     assert!(!out.contains("BEGIN_CALL_EVENT"), "{out}");
+}
+
+/// Compare with `tests/snapshots/analysis/NAME`.
+fn snapshot(name: &str, actual: &str) {
+    snapshot_in("analysis", name, actual);
 }

@@ -2,13 +2,10 @@
 //! writes, `ctiscope check` on each matches its golden output, and on the captures made with
 //! faults `check` reports every injected fault (from the synth truth file) and nothing else.
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use common::{ctiscope_in, root};
+use std::collections::BTreeSet;
 
 /// (file name, synth arguments) from captures/make.sh.
 fn recipes() -> Vec<(String, Vec<String>)> {
@@ -23,15 +20,6 @@ fn recipes() -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
-fn ctiscope(args: &[&str], dir: &Path) -> (String, String, i32) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ctiscope")).args(args).current_dir(dir).output().unwrap();
-    (
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-        out.status.code().unwrap(),
-    )
-}
-
 #[test]
 fn captures_are_reproduced_by_make_sh() {
     let tmp = std::env::temp_dir().join(format!("ctiscope-captures-{}", std::process::id()));
@@ -41,7 +29,7 @@ fn captures_are_reproduced_by_make_sh() {
     for (name, args) in &recipes {
         let mut a = vec!["synth", "-w", name.as_str()];
         a.extend(args.iter().map(String::as_str));
-        let (_, err, code) = ctiscope(&a, &tmp);
+        let (_, err, code) = ctiscope_in(&a, &tmp);
         assert_eq!(code, 0, "{name}: {err}");
         let made = std::fs::read(tmp.join(name)).unwrap();
         let committed = std::fs::read(root().join("captures").join(name)).unwrap();
@@ -55,7 +43,7 @@ fn captures_are_reproduced_by_make_sh() {
 #[test]
 fn check_output_of_every_capture_matches_its_snapshot() {
     for (name, _) in recipes() {
-        let (out, err, code) = ctiscope(&["check", &name], &root().join("captures"));
+        let (out, err, code) = ctiscope_in(&["check", &name], &root().join("captures"));
         let actual = format!("{out}{err}exit {code}\n");
         let snap = root().join("tests/snapshots/captures").join(format!("{name}.check.txt"));
         if std::env::var_os("CTISCOPE_BLESS").is_some() {
@@ -73,7 +61,7 @@ fn clean_captures_pass_check() {
         if args.iter().any(|a| a == "--faults") {
             continue;
         }
-        let (out, _, code) = ctiscope(&["check", &name], &root().join("captures"));
+        let (out, _, code) = ctiscope_in(&["check", &name], &root().join("captures"));
         assert_eq!(code, 0, "{name}: {out}");
         assert!(out.starts_with("0 findings"), "{name}: {out}");
     }
@@ -129,7 +117,7 @@ fn check_reports_every_injected_fault_and_nothing_else() {
                 want.insert(e);
             }
         }
-        let (out, _, _) = ctiscope(&["check", "-T", "jsonl", &name], &dir);
+        let (out, _, _) = ctiscope_in(&["check", "-T", "jsonl", &name], &dir);
         let mut got: BTreeSet<(String, String)> = BTreeSet::new();
         let mut gaps: Vec<(u64, String, u64, u64)> = Vec::new();
         for line in out.lines() {

@@ -10,18 +10,10 @@ mod common;
 
 use common::*;
 use ctiscope::capture::build::Link;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 const TS0: i64 = 1_767_600_000_000_000_000; // 2026-01-05 08:00:00 UTC
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn bless() -> bool {
-    std::env::var_os("CTISCOPE_BLESS").is_some()
-}
 
 /// Every test capture: (path relative to the repository, bytes).
 fn capture_files() -> Vec<(&'static str, Vec<u8>)> {
@@ -102,41 +94,6 @@ fn capture_files_are_reproducible() {
         assert!(
             committed == bytes,
             "{rel} differs from what its scenario writes (CTISCOPE_BLESS=1 to regenerate)"
-        );
-    }
-}
-
-/// Run the binary; returns (stdout, stderr, exit code).
-fn ctiscope(args: &[&str]) -> (String, String, i32) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ctiscope")).args(args).current_dir(root()).output().unwrap();
-    (
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-        out.status.code().unwrap_or(-1),
-    )
-}
-
-fn snapshot(name: &str, actual: &str) {
-    let p = root().join("tests/snapshots").join(name);
-    if bless() {
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, actual).unwrap();
-    }
-    let want = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    if want != actual {
-        let diff: Vec<String> = want
-            .lines()
-            .zip(actual.lines())
-            .enumerate()
-            .filter(|(_, (a, b))| a != b)
-            .take(5)
-            .map(|(i, (a, b))| format!("line {}:\n  want: {a}\n  got:  {b}", i + 1))
-            .collect();
-        panic!(
-            "{name}: output differs from the snapshot ({} vs {} lines)\n{}",
-            want.lines().count(),
-            actual.lines().count(),
-            diff.join("\n")
         );
     }
 }
@@ -284,4 +241,9 @@ fn parallel_analysis_gives_identical_output() {
             assert!(!want.is_empty() || cmd.contains(&"jsonl"), "{capture} {cmd:?}: no output");
         }
     }
+}
+
+/// Compare with `tests/snapshots/NAME`.
+fn snapshot(name: &str, actual: &str) {
+    snapshot_in("", name, actual);
 }

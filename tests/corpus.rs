@@ -1,21 +1,10 @@
 //! `ctiscope corpus`: files, manifest, deduplication, and the corpus re-read as a capture.
 
+mod common;
+
+use common::ctiscope;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::process::Command;
-
-fn ctiscope(args: &[&str]) -> (String, String, i32) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ctiscope"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    (
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-        out.status.code().unwrap(),
-    )
-}
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("ctiscope-corpus-{}-{name}", std::process::id()));

@@ -3,6 +3,10 @@
 
 #![allow(dead_code)]
 
+mod run;
+#[allow(unused_imports)]
+pub use run::*;
+
 use ctiscope::capture::build::{tcp_frame, Link, TcpSpec};
 use ctiscope::capture::write::{PcapNgWriter, PcapWriter};
 use ctiscope::cti::encode::MessageBuilder;
