@@ -476,14 +476,13 @@ fn numeric(ty: WireType, b: &[u8]) -> Value {
 fn decode_fixed_complete(frame: &[u8], ix: &MsgIndex, d: &mut Decoded) -> usize {
     let first = d.fields.len();
     d.fields.extend_from_slice(&ix.fixed_fields);
-    let mut unknown = false;
     for f in &mut d.fields[first..] {
         let off = f.offset as usize;
-        let value = numeric(f.ty, &frame[off..off + f.len as usize]);
-        unknown |= !value_known(f.values, value);
-        f.value = value;
+        f.value = numeric(f.ty, &frame[off..off + f.len as usize]);
     }
-    if !unknown {
+    // Only the fields with a table to check against can hold an unknown value.
+    let fields = &d.fields[first..];
+    if ix.fixed_checked.iter().all(|&i| value_known(fields[i].values, fields[i].value)) {
         return HEADER_LEN + ix.fixed_size;
     }
     // The anomalies, in wire order as always.
@@ -684,6 +683,9 @@ struct Slot {
     array: bool,
     /// The field's value table, else its tag's.
     values: Option<&'static ValueTable>,
+    /// The table values are checked against: `values` unless it only names special values
+    /// of a plain number.
+    checked: Option<&'static ValueTable>,
     /// Group number, from 1 (0: not in a group).
     group_id: u8,
     /// First member of its group (a new instance starts there).
@@ -747,6 +749,7 @@ fn build_index(m: &'static MessageSpec) -> MsgIndex {
                 max: f.max,
                 array: f.max_expr.is_some(),
                 values: f.values.or(tag_values),
+                checked: f.values.or(tag_values).filter(|t| t.kind != ValueKind::Special),
                 group_id,
                 first_member: f.group.is_some() && m.floating[..i].iter().all(|x| x.group != f.group),
                 unique: f.repeat.is_none() && f.group.is_none(),
@@ -1021,12 +1024,12 @@ fn floating_field(
         WireType::Unspec => {}
         ty if ty.fixed_size() == Some(len) => {
             let value = numeric(ty, data);
-            check_value(name, s.values, value, off, d);
+            check_value(name, s.checked, value, off, d);
             d.fields[i].value = value;
         }
         _ => {
             let value = decode_value(s.ty, s.array, data, data_start, name, off, d);
-            check_value(name, s.values, value, off, d);
+            check_value(name, s.checked, value, off, d);
             d.fields[i].value = value;
         }
     }

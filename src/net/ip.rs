@@ -7,7 +7,7 @@
 use super::NetIssue;
 use crate::TimestampNs;
 use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 fn malformed(layer: &'static str, detail: impl Into<String>) -> NetIssue {
     NetIssue::Malformed { layer, detail: detail.into() }
@@ -24,9 +24,12 @@ fn be32(b: &[u8], at: usize) -> u32 {
 /// The transport part of an IP packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum IpOut<'a> {
-    /// A TCP segment: the captured bytes from the TCP header on, and their length on the
-    /// wire.
-    Tcp { src: IpAddr, dst: IpAddr, l4: &'a [u8], l4_wire_len: usize },
+    /// A TCP segment over IPv4: the addresses (as numbers: this value is returned through
+    /// memory, and reading an `IpAddr` back field by field stalls on the narrow stores that
+    /// wrote it), the captured bytes from the TCP header on, and their length on the wire.
+    Tcp4 { src: u32, dst: u32, l4: &'a [u8], l4_wire_len: usize },
+    /// The same over IPv6.
+    Tcp6 { src: Ipv6Addr, dst: Ipv6Addr, l4: &'a [u8], l4_wire_len: usize },
     /// A fragment of a TCP-carrying IPv4 datagram.
     Fragment {
         key: FragKey,
@@ -95,12 +98,7 @@ pub(crate) fn ipv4(data: &[u8], wire_len: usize) -> Result<IpOut<'_>, NetIssue> 
             data: &data[ihl..end],
         });
     }
-    Ok(IpOut::Tcp {
-        src: IpAddr::V4(src),
-        dst: IpAddr::V4(dst),
-        l4: &data[ihl..end],
-        l4_wire_len: total - ihl,
-    })
+    Ok(IpOut::Tcp4 { src: src.to_bits(), dst: dst.to_bits(), l4: &data[ihl..end], l4_wire_len: total - ihl })
 }
 
 /// Most extension headers walked before giving up (the packet length bounds the walk
@@ -136,12 +134,7 @@ pub(crate) fn ipv6(data: &[u8], wire_len: usize) -> Result<IpOut<'_>, NetIssue> 
                 if pos > end {
                     return Err(malformed("ipv6", "extension headers run past the payload"));
                 }
-                return Ok(IpOut::Tcp {
-                    src: IpAddr::V6(src),
-                    dst: IpAddr::V6(dst),
-                    l4: &data[pos..end],
-                    l4_wire_len: total - pos,
-                });
+                return Ok(IpOut::Tcp6 { src, dst, l4: &data[pos..end], l4_wire_len: total - pos });
             }
             // Hop-by-hop, routing, destination options, mobility, HIP, shim6.
             0 | 43 | 60 | 135 | 139 | 140 => {

@@ -7,7 +7,7 @@ pub mod tcp;
 
 use crate::capture::Packet;
 use crate::TimestampNs;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// TCP header flags (the low 8 bits of the flags field).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -147,16 +147,22 @@ impl NetDecoder {
         };
         match ipo {
             ip::IpOut::Other => Ok(()),
-            ip::IpOut::Tcp { src, dst, l4, l4_wire_len } => {
+            ip::IpOut::Tcp4 { src, dst, l4, l4_wire_len } => {
                 let t = ip::tcp(l4, l4_wire_len)?;
-                out(&segment(pkt, src, dst, &t));
+                let (src, dst) = (Ipv4Addr::from_bits(src), Ipv4Addr::from_bits(dst));
+                out(&segment(pkt, IpAddr::V4(src), IpAddr::V4(dst), &t));
+                Ok(())
+            }
+            ip::IpOut::Tcp6 { src, dst, l4, l4_wire_len } => {
+                let t = ip::tcp(l4, l4_wire_len)?;
+                out(&segment(pkt, IpAddr::V6(src), IpAddr::V6(dst), &t));
                 Ok(())
             }
             ip::IpOut::Fragment { key, offset, more, data } => {
                 let res = self.defrag.add(pkt.ts_ns, key, offset, more, data)?;
                 if let Some(buf) = res.done {
                     let t = ip::tcp(&buf, buf.len())?;
-                    out(&segment(pkt, std::net::IpAddr::V4(key.src), std::net::IpAddr::V4(key.dst), &t));
+                    out(&segment(pkt, IpAddr::V4(key.src), IpAddr::V4(key.dst), &t));
                 }
                 if res.limit_hit {
                     Err(NetIssue::FragmentLimit)
@@ -168,12 +174,7 @@ impl NetDecoder {
     }
 }
 
-fn segment<'a>(
-    pkt: &Packet<'_>,
-    src: std::net::IpAddr,
-    dst: std::net::IpAddr,
-    t: &ip::Tcp<'a>,
-) -> TcpSegment<'a> {
+fn segment<'a>(pkt: &Packet<'_>, src: IpAddr, dst: IpAddr, t: &ip::Tcp<'a>) -> TcpSegment<'a> {
     TcpSegment {
         frame: pkt.frame,
         ts_ns: pkt.ts_ns,

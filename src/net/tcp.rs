@@ -232,15 +232,18 @@ enum Key {
     Other(SocketAddr, SocketAddr),
 }
 
-fn key_of(x: SocketAddr, y: SocketAddr) -> Key {
+/// The key of an address pair. The endpoints are read through references, field by field:
+/// copying whole `SocketAddr`s out of a segment just built in memory reads across the
+/// stores that built it, which stalls.
+fn key_of(x: &SocketAddr, y: &SocketAddr) -> Key {
     match (x, y) {
         (SocketAddr::V4(a), SocketAddr::V4(b)) => {
-            let pack = |s: std::net::SocketAddrV4| (u32::from(*s.ip()) as u64) << 16 | s.port() as u64;
+            let pack = |s: &std::net::SocketAddrV4| (s.ip().to_bits() as u64) << 16 | s.port() as u64;
             let (a, b) = (pack(a), pack(b));
             Key::V4(a.min(b), a.max(b))
         }
-        _ if x <= y => Key::Other(x, y),
-        _ => Key::Other(y, x),
+        _ if x <= y => Key::Other(*x, *y),
+        _ => Key::Other(*y, *x),
     }
 }
 
@@ -334,7 +337,7 @@ impl Reassembler {
         self.stats.segments += 1;
         self.last_frame = seg.frame;
         self.last_ts_ns = seg.ts_ns;
-        let key = key_of(seg.src, seg.dst);
+        let key = key_of(&seg.src, &seg.dst);
         let syn = seg.flags.syn();
         let mut slot = self.map.get(&key).copied();
         if let (Some(s), true) = (slot, syn && !seg.flags.ack()) {
