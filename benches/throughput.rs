@@ -283,7 +283,9 @@ fn main() {
         path.display(),
         bytes as f64 / 1e6
     );
-    print_table(&rows);
+    let floor = &rows[0];
+    let floor_mbs = floor.bytes as f64 / 1e6 / floor.secs;
+    print_table(&rows, floor_mbs);
 
     // Memory on a larger capture: every ctiscope mode once (peak RSS must not grow with the
     // capture).
@@ -328,16 +330,19 @@ fn main() {
             large.display(),
             large_bytes as f64 / 1e6
         );
-        print_table(&large_rows);
+        print_table(&large_rows, floor_mbs);
     }
 }
 
-fn print_table(rows: &[Row]) {
-    println!("| mode | what | MB/s | messages/s | peak RSS (MB) |");
-    println!("|---|---|---:|---:|---:|");
+/// The table; "x floor" is how many times the floor's throughput (`floor_mbs`) is the
+/// mode's.
+fn print_table(rows: &[Row], floor_mbs: f64) {
+    println!("| mode | what | MB/s | x floor | messages/s | peak RSS (MB) |");
+    println!("|---|---|---:|---:|---:|---:|");
     for r in rows {
         let mbs = r.bytes as f64 / 1e6 / r.secs;
         let mps = r.messages.map_or("-".to_string(), |m| format!("{:.0}", m as f64 / r.secs));
-        println!("| {} | {} | {mbs:.0} | {mps} | {:.1} |", r.mode, r.what, r.rss_kb as f64 / 1024.0);
+        let x = floor_mbs / mbs;
+        println!("| {} | {} | {mbs:.0} | {x:.1} | {mps} | {:.1} |", r.mode, r.what, r.rss_kb as f64 / 1024.0);
     }
 }

@@ -679,6 +679,10 @@ struct Slot {
     ty: WireType,
     /// Maximum data length (0: given by a count).
     max: u16,
+    /// `max` as a bound on the length: `usize::MAX` when there is none.
+    limit: usize,
+    /// A NAMEDVAR or NAMEDARRAY: its bytes count against the named-data budget.
+    named: bool,
     /// A numeric field whose length depends on a count: an array of values of its type.
     array: bool,
     /// The field's value table, else its tag's.
@@ -747,6 +751,8 @@ fn build_index(m: &'static MessageSpec) -> MsgIndex {
                 name: f.name,
                 ty: f.ty,
                 max: f.max,
+                limit: if f.max == 0 { usize::MAX } else { usize::from(f.max) },
+                named: matches!(f.ty, WireType::NamedVar | WireType::NamedArray),
                 array: f.max_expr.is_some(),
                 values: f.values.or(tag_values),
                 checked: f.values.or(tag_values).filter(|t| t.kind != ValueKind::Special),
@@ -981,7 +987,7 @@ fn floating_field(
     let data_start = off + 2 * w;
     let data = &frame[data_start..data_start + len];
     let name = s.name;
-    if s.max > 0 && len > s.max as usize {
+    if len > s.limit {
         d.anomaly(
             "value_too_long",
             Some(name),
@@ -989,12 +995,11 @@ fn floating_field(
             format!("{name} is {len} bytes, its maximum is {}", s.max),
         );
     }
-    if matches!(s.ty, WireType::NamedVar | WireType::NamedArray) {
-        walk.named_bytes += len;
-    }
+    walk.named_bytes += if s.named { len } else { 0 };
     let repeated = walk.seen.replace(tag);
     let instance = if s.group_id != 0 { walk.groups.place(ix, s, tag) } else { NO_GROUP };
-    walk.counts[s.count_ix as usize] += 1;
+    // count_ix < COUNTED_TAGS (checked when the index is built), a power of two.
+    walk.counts[usize::from(s.count_ix) % COUNTED_TAGS] += 1;
     // The value is stored into the field in place (a value returned through memory and
     // copied costs more than its decoding).
     let i = d.fields.len();
