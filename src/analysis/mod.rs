@@ -225,6 +225,34 @@ impl Findings {
     }
 }
 
+/// Hasher for integer keys the capture does not choose (connection numbers, handed out in
+/// sequence; hashes computed already): one multiplication spreads them over the table.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct IntHasher(u64);
+
+impl std::hash::Hasher for IntHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(8) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// A map keyed by integers the capture does not choose (see [`IntHasher`]).
+pub(crate) type IntMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<IntHasher>>;
+
 /// Direction index: 0 client->server, 1 server->client.
 pub(crate) fn dir_index(d: Direction) -> usize {
     match d {
@@ -281,15 +309,16 @@ pub(crate) fn value_name(t: &crate::cti::spec::ValueTable, v: u64) -> String {
 /// The analyzer.
 pub struct Analyzer {
     pub(crate) settings: Settings,
-    pub(crate) conns: crate::FastMap<ConnId, session::Conn>,
+    pub(crate) conns: IntMap<ConnId, session::Conn>,
     pub(crate) findings: Findings,
     pub(crate) calls: calls::CallTables,
     pub(crate) agents: calls::AgentTables,
     pub(crate) stats: report::StatsAcc,
     pub(crate) timeline: Vec<TimelineEntry>,
     decoder: Decoder,
-    versions: crate::FastMap<ConnId, VersionState>,
-    scratch: Decoded,
+    versions: IntMap<ConnId, VersionState>,
+    /// Reused for the messages decoded here (boxed: moved in and out for every message).
+    scratch: Option<Box<Decoded>>,
     pub(crate) first_ts: Option<TimestampNs>,
     pub(crate) last_ts: TimestampNs,
     pub(crate) last_frame: u64,
@@ -300,14 +329,14 @@ impl Analyzer {
         Analyzer {
             findings: Findings { cap: settings.max_findings_per_rule, ..Findings::default() },
             settings,
-            conns: crate::FastMap::default(),
+            conns: IntMap::default(),
             calls: calls::CallTables::default(),
             agents: calls::AgentTables::default(),
             stats: report::StatsAcc::default(),
             timeline: Vec::new(),
             decoder: Decoder::default(),
-            versions: crate::FastMap::default(),
-            scratch: Decoded::default(),
+            versions: IntMap::default(),
+            scratch: None,
             first_ts: None,
             last_ts: 0,
             last_frame: 0,
@@ -342,11 +371,11 @@ impl Analyzer {
                 match decoded {
                     Some(d) => self.message(flow, frame, d),
                     None => {
-                        let mut d = std::mem::take(&mut self.scratch);
+                        let mut d = self.scratch.take().unwrap_or_default();
                         let st = self.versions.entry(flow.conn).or_default();
                         self.decoder.decode_into(frame.bytes, *version, st, &mut d);
                         self.message(flow, frame, &d);
-                        self.scratch = d;
+                        self.scratch = Some(d);
                     }
                 }
             }

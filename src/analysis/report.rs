@@ -121,7 +121,9 @@ pub(crate) struct StatsAcc {
     pub by_type: Vec<(&'static str, [u64; 2])>,
     /// (MessageType, name, direction) -> messages, for larger MessageTypes.
     pub messages: BTreeMap<(u32, &'static str, &'static str), u64>,
-    pub latency: BTreeMap<&'static str, LatAcc>,
+    /// Per request name, in first-answered order (a few dozen names at most: a list is
+    /// cheaper to search than a map keyed by strings).
+    pub latency: Vec<(&'static str, LatAcc)>,
     /// (failure message, status or failure code) -> count.
     pub failures: BTreeMap<(u32, Option<u64>), u64>,
     pub conns: Vec<ConnSummary>,
@@ -146,7 +148,13 @@ impl StatsAcc {
     }
 
     pub fn latency(&mut self, name: &'static str, ns: i64, cap: usize) {
-        let l = self.latency.entry(name).or_default();
+        // The names are spec strings: the same address, unless the same text is in two places.
+        let at = self.latency.iter().position(|(n, _)| std::ptr::eq(*n, name) || *n == name);
+        let i = at.unwrap_or_else(|| {
+            self.latency.push((name, LatAcc::default()));
+            self.latency.len() - 1
+        });
+        let l = &mut self.latency[i].1;
         l.count += 1;
         l.max = l.max.max(ns);
         if l.samples.len() < cap {
