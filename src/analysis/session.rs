@@ -248,6 +248,20 @@ impl Suspect {
     }
 }
 
+/// Settle the suspects about server messages captured before frame `first_frame` of a client
+/// message.
+#[cold]
+#[inline(never)]
+fn settle_suspects(c: &mut Conn, f: &mut super::Findings, first_frame: u64) {
+    // Suspects are queued in capture order.
+    while c.suspects.front().is_some_and(|s| s.frame < first_frame) {
+        let s = c.suspects.pop_front().expect("front");
+        if s.confirmed_by_data {
+            s.report(c.id, f);
+        }
+    }
+}
+
 fn suspect(c: &mut Conn, f: &mut super::Findings, s: Suspect) {
     if c.suspects.len() >= MAX_SUSPECTS {
         if let Some(old) = c.suspects.pop_front() {
@@ -481,6 +495,33 @@ impl Analyzer {
         self.stats.conns.push(summary);
     }
 
+    /// Findings for the decode anomalies of a message.
+    #[cold]
+    #[inline(never)]
+    fn anomalies(&mut self, conn: ConnId, fr: u64, ts: TimestampNs, name: &'static str, d: &Decoded) {
+        for a in &d.anomalies {
+            let rid = super::rules::anomaly_rule_id(a.code);
+            if !self.findings.listing(rid) {
+                self.findings.count_only(rid);
+                continue;
+            }
+            let sev = super::rules::anomaly_severity(a.code);
+            let reference = match d.spec.and_then(|s| s.table) {
+                Some(t) => format!("guide Table {t}; {}", super::rules::rule(rid).reference),
+                None => super::rules::rule(rid).reference.to_string(),
+            };
+            self.findings.push_with(
+                rid,
+                sev,
+                Some(conn),
+                vec![fr],
+                ts,
+                format!("{name}: {}", a.message),
+                reference,
+            );
+        }
+    }
+
     /// Handle one decoded message.
     pub(crate) fn message(&mut self, flow: &Flow, frame: &Frame<'_>, d: &Decoded) {
         let ts = frame.ts_ns;
@@ -490,27 +531,8 @@ impl Analyzer {
         let id = spec.map_or(frame.msg_type, |s| s.id);
         let name: &'static str = d.type_name().unwrap_or("UNKNOWN");
         self.stats.count(name, frame.msg_type, flow.dir);
-        // Decode anomalies.
-        for a in &d.anomalies {
-            let rid = super::rules::anomaly_rule_id(a.code);
-            if !self.findings.listing(rid) {
-                self.findings.count_only(rid);
-                continue;
-            }
-            let sev = super::rules::anomaly_severity(a.code);
-            let reference = match spec.and_then(|s| s.table) {
-                Some(t) => format!("guide Table {t}; {}", super::rules::rule(rid).reference),
-                None => super::rules::rule(rid).reference.to_string(),
-            };
-            self.findings.push_with(
-                rid,
-                sev,
-                Some(flow.conn),
-                vec![fr],
-                ts,
-                format!("{name}: {}", a.message),
-                reference,
-            );
+        if !d.anomalies.is_empty() {
+            self.anomalies(flow.conn, fr, ts, name, d);
         }
         let timeout = self.settings.request_timeout_ns;
         let max_pending = self.settings.max_pending_invokes;
@@ -527,13 +549,7 @@ impl Analyzer {
 
         // A client message captured after a suspect settles it.
         if flow.dir == Direction::ToServer && !c.suspects.is_empty() {
-            // Suspects are queued in capture order.
-            while c.suspects.front().is_some_and(|s| s.frame < frame.first_frame) {
-                let s = c.suspects.pop_front().expect("front");
-                if s.confirmed_by_data {
-                    s.report(flow.conn, f);
-                }
-            }
+            settle_suspects(c, f, frame.first_frame);
         }
         // One-direction captures: the server speaks only after an OPEN_REQ.
         if flow.dir == Direction::ToClient && c.messages[0] == 0 && !c.midstream {
@@ -887,9 +903,14 @@ impl Analyzer {
             self.stats.failure(CONTROL_FAILURE_CONF, num(d, "FailureCode"));
         }
 
-        // Configuration acquisition.
-        let from_server = flow.dir == Direction::ToClient;
-        config_message(c, f, &mut self.stats, flow.conn, from_server, id, name, d, fr, ts, timeout);
+        // Configuration acquisition (nothing to do outside one but for its messages).
+        if c.config.request.is_some()
+            || c.config.block.is_some()
+            || (CONFIG_REQUEST_KEY_EVENT..=CONFIG_END_EVENT).contains(&id)
+        {
+            let from_server = flow.dir == Direction::ToClient;
+            config_message(c, f, &mut self.stats, flow.conn, from_server, id, name, d, fr, ts, timeout);
+        }
 
         // Requests past their timeout.
         // Judged on server messages only: once one is delivered, every server byte before it
