@@ -5,8 +5,12 @@
 //! Every positional hit is verified against the field's name, and anything unexpected (an
 //! unknown message type, a fixed part cut short) falls back to the search by name, so the
 //! results are those of [`Decoded::field`] and of a search of the fixed part.
+//!
+//! Names are compared by address first: a decoded field's name is the `&'static str` of its
+//! spec entry, so a field carrying the spec entry's name needs no byte comparison (a
+//! different address still falls back to comparing the bytes).
 
-use crate::cti::decode::{same_name, Decoded, Field, Part};
+use crate::cti::decode::{same_name, Decoded, Field, Part, Value};
 use crate::cti::spec::{self, MessageSpec};
 use std::borrow::Cow;
 
@@ -66,6 +70,9 @@ impl Name {
 struct Layout {
     /// Index in [`Decoded::fields`], or None when the fixed part has no such field.
     at: [Option<u16>; COUNT],
+    /// The spec's own name string for each [`Name`] in this message (fixed entry, else
+    /// floating entry; [`NAMES`] when the message has neither): decoded fields carry it.
+    spec_name: [&'static str; COUNT],
     /// Fields in the fixed part.
     n_fixed: u16,
 }
@@ -73,15 +80,32 @@ struct Layout {
 impl Layout {
     fn new(spec: &'static MessageSpec, version: u32) -> Self {
         let mut at = [None; COUNT];
+        let mut spec_name = NAMES;
         let mut n_fixed = 0;
         for (i, f) in spec::fixed_layout(spec, version).enumerate() {
             n_fixed += 1;
             let Ok(i) = u16::try_from(i) else { continue };
             if let Some(k) = NAMES.iter().position(|n| same_name(n, f.name)) {
-                at[k].get_or_insert(i);
+                if at[k].is_none() {
+                    at[k] = Some(i);
+                    spec_name[k] = f.name;
+                }
             }
         }
-        Layout { at, n_fixed }
+        for (k, n) in NAMES.iter().enumerate() {
+            if at[k].is_none() {
+                if let Some(f) = spec.floating.iter().find(|f| same_name(n, f.name)) {
+                    spec_name[k] = f.name;
+                }
+            }
+        }
+        Layout { at, spec_name, n_fixed }
+    }
+
+    /// Whether `name` (a decoded field's) is the name `n`.
+    #[inline]
+    fn is(&self, name: &str, n: Name) -> bool {
+        std::ptr::eq(name, self.spec_name[n as usize]) || same_name(name, n.as_str())
     }
 }
 
@@ -124,25 +148,32 @@ pub(crate) struct View<'a> {
 impl<'a> View<'a> {
     /// The field at the layout's position for `n`, if it is there as expected. `Err` when the
     /// layout cannot tell (no layout, or the fields are not where it says).
-    #[inline]
+    #[inline(always)]
     fn positional(&self, n: Name) -> Result<Option<&'a Field>, ()> {
         let Some(l) = self.layout else { return Err(()) };
         match l.at[n as usize] {
             None => Ok(None),
             Some(i) => match self.d.fields.get(usize::from(i)) {
-                Some(f) if f.part == Part::Fixed && same_name(f.name, n.as_str()) => Ok(Some(f)),
+                Some(f) if f.part == Part::Fixed && l.is(f.name, n) => Ok(Some(f)),
                 _ => Err(()),
             },
         }
     }
 
     /// First field of the fixed part with this name.
-    #[inline]
+    #[inline(always)]
     pub fn fixed(&self, n: Name) -> Option<&'a Field> {
         match self.positional(n) {
             Ok(f) => f,
-            Err(()) => self.d.fields.iter().find(|f| f.part == Part::Fixed && same_name(f.name, n.as_str())),
+            Err(()) => self.fixed_by_name(n),
         }
+    }
+
+    /// [`View::fixed`] when the layout cannot tell.
+    #[cold]
+    #[inline(never)]
+    fn fixed_by_name(&self, n: Name) -> Option<&'a Field> {
+        self.d.fields.iter().find(|f| f.part == Part::Fixed && same_name(f.name, n.as_str()))
     }
 
     /// First field with this name, fixed or floating (as [`Decoded::field`]).
@@ -158,14 +189,14 @@ impl<'a> View<'a> {
                 if start > 0 && fields[start - 1].part != Part::Fixed {
                     return self.d.field(n.as_str());
                 }
-                fields[start..].iter().find(|f| same_name(f.name, n.as_str()))
+                fields[start..].iter().find(|f| l.is(f.name, n))
             }
             Err(()) => self.d.field(n.as_str()),
         }
     }
 
     /// Numeric value of the fixed field `n`.
-    #[inline]
+    #[inline(always)]
     pub fn fixed_num(&self, n: Name) -> Option<u64> {
         self.fixed(n).and_then(|f| f.number())
     }
@@ -176,10 +207,27 @@ impl<'a> View<'a> {
         self.field(n).and_then(|f| f.number())
     }
 
-    /// Text of the first field `n`.
+    /// Text of the first field `n` (as [`Field::text`]).
     #[inline]
     pub fn text<'b>(&self, frame: &'b [u8], n: Name) -> Option<Cow<'b, str>> {
-        self.field(n).and_then(|f| f.text(frame))
+        match self.field(n)?.value {
+            Value::Text { start, len } => Some(lossy(frame, start, len)),
+            _ => None,
+        }
+    }
+}
+
+/// Lossy text of a (start, len) range of the frame, as [`crate::cti::decode::range_str`]:
+/// borrowed without the lossy conversion's scan when the bytes are valid UTF-8 (they almost
+/// always are ASCII).
+#[inline]
+pub(crate) fn lossy(frame: &[u8], start: u32, len: u32) -> Cow<'_, str> {
+    let s = start as usize;
+    let e = (s + len as usize).min(frame.len());
+    let bytes = frame.get(s..e).unwrap_or(&[]);
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
     }
 }
 
@@ -214,12 +262,25 @@ mod tests {
     }
 
     /// The view finds exactly the fields the searches by name find.
-    fn check(d: &Decoded) {
+    fn check(d: &Decoded, frame: &[u8]) {
         let v = view(d);
         for n in ALL {
             let by_name = d.fields.iter().find(|f| f.part == Part::Fixed && same_name(f.name, n.as_str()));
             assert_eq!(addr(v.fixed(n)), addr(by_name), "{n:?} fixed in {:?}", d.type_name());
             assert_eq!(addr(v.field(n)), addr(d.field(n.as_str())), "{n:?} in {:?}", d.type_name());
+            let text = d.text(frame, n.as_str());
+            assert_eq!(v.text(frame, n), text, "{n:?} text in {:?}", d.type_name());
+        }
+    }
+
+    #[test]
+    fn text_is_that_of_the_lossy_conversion() {
+        let frame = b"ab\xffc\xe2\x82\xacd\xe2\x82";
+        for s in 0..=frame.len() as u32 + 1 {
+            for l in 0..=frame.len() as u32 + 1 {
+                let text = crate::cti::decode::range_str(frame, (s, l));
+                assert_eq!(lossy(frame, s, l), text, "{s} {l}");
+            }
         }
     }
 
@@ -251,8 +312,9 @@ mod tests {
                 // protocol versions.
                 for version in [13, 15, 19, 24] {
                     for cut in [bytes.len(), bytes.len() / 2, 12, 9] {
-                        decode_at(&bytes[..cut.min(bytes.len())], version, VersionSource::Forced, &mut d);
-                        check(&d);
+                        let cut = &bytes[..cut.min(bytes.len())];
+                        decode_at(cut, version, VersionSource::Forced, &mut d);
+                        check(&d, cut);
                     }
                 }
             });
