@@ -3,7 +3,7 @@
 use super::fields::{Name, View};
 use super::report::CallSummary;
 use super::session::{Conn, Pending, SERVICE_PERIPHERAL_MONITOR};
-use super::{Analyzer, Findings, Settings};
+use super::{Analyzer, Findings, IntMap, Settings};
 use crate::cti::decode::{range_str, same_name, Decoded, Value};
 use crate::cti::framing::Frame;
 use crate::cti::spec::{values, Role};
@@ -11,6 +11,7 @@ use crate::net::tcp::ConnId;
 use crate::pipeline::{Direction, Flow};
 use crate::{FastMap, TimestampNs};
 use std::borrow::Cow;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 const BEGIN_CALL_EVENT: u32 = 23;
@@ -57,7 +58,7 @@ pub(crate) struct Call {
     pub seq: u64,
     pub key: CallKey,
     /// Every ConnectionCallID the call had.
-    pub ids: Vec<u32>,
+    pub ids: CallIds,
     pub begin_frame: Option<u64>,
     pub first_frame: u64,
     pub first_ts: TimestampNs,
@@ -72,6 +73,47 @@ pub(crate) struct Call {
     pub hold_ns: i64,
     pub cleared: Option<TimestampNs>,
     pub end_frame: Option<u64>,
+}
+
+/// Every ConnectionCallID a call had, in order: its first, then the new ones
+/// CALL_DATA_UPDATE_EVENT gave it (a list only for a renamed call).
+#[derive(Debug, Clone)]
+pub(crate) struct CallIds {
+    first: u32,
+    more: Vec<u32>,
+}
+
+impl CallIds {
+    fn new(id: u32) -> Self {
+        CallIds { first: id, more: Vec::new() }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        std::iter::once(self.first).chain(self.more.iter().copied())
+    }
+
+    fn contains(&self, id: u32) -> bool {
+        self.first == id || self.more.contains(&id)
+    }
+
+    /// Add an id the call did not have.
+    fn add(&mut self, id: u32) {
+        if !self.contains(id) {
+            self.more.push(id);
+        }
+    }
+
+    /// The call had more than one id.
+    fn renamed(&self) -> bool {
+        !self.more.is_empty()
+    }
+
+    fn into_vec(self) -> Vec<u32> {
+        let mut ids = Vec::with_capacity(1 + self.more.len());
+        ids.push(self.first);
+        ids.extend(self.more);
+        ids
+    }
 }
 
 /// The call a message names, its device borrowed from the message.
@@ -94,12 +136,58 @@ impl KeyRef<'_> {
     }
 }
 
+/// The live calls of one PeripheralID and ConnectionCallID, in [`CallKey`] order (device
+/// type, then device). Nearly always one call, kept in place rather than in a list of its
+/// own.
+#[derive(Debug)]
+// Boxing the single call would bring back the allocation per call this avoids.
+#[allow(clippy::large_enum_variant)]
+enum Group {
+    One(Call),
+    Many(Vec<Call>),
+}
+
+impl Group {
+    fn calls(&self) -> &[Call] {
+        match self {
+            Group::One(c) => std::slice::from_ref(c),
+            Group::Many(v) => v,
+        }
+    }
+
+    fn calls_mut(&mut self) -> &mut [Call] {
+        match self {
+            Group::One(c) => std::slice::from_mut(c),
+            Group::Many(v) => v,
+        }
+    }
+
+    /// Insert `call` at position `i`.
+    fn insert(&mut self, i: usize, call: Call) {
+        match self {
+            Group::Many(v) => v.insert(i, call),
+            Group::One(_) => {
+                let Group::One(first) = std::mem::replace(self, Group::Many(Vec::new())) else {
+                    unreachable!("one call")
+                };
+                *self = Group::Many(if i == 0 { vec![call, first] } else { vec![first, call] });
+            }
+        }
+    }
+
+    fn into_vec(self) -> Vec<Call> {
+        match self {
+            Group::One(c) => vec![c],
+            Group::Many(v) => v,
+        }
+    }
+}
+
 /// Live calls of one connection, and the calls it ended recently.
 #[derive(Debug, Default)]
 pub(crate) struct ConnCalls {
-    /// Live calls by PeripheralID and ConnectionCallID; each list is in [`CallKey`] order
-    /// (device type, then device).
-    live: FastMap<(u32, u32), Vec<Call>>,
+    /// Live calls by PeripheralID and ConnectionCallID.
+    live: FastMap<(u32, u32), Group>,
     /// Calls in `live`.
     live_n: usize,
     /// Live calls that had more than one ConnectionCallID, per group of `live`.
@@ -107,66 +195,76 @@ pub(crate) struct ConnCalls {
     pub monitors_reported: BTreeSet<u32>,
 }
 
-impl ConnCalls {
-    /// Position of the live call with this key, or with its peripheral and call id when
-    /// the message does not carry the device (the first in key order).
-    fn find(&self, key: &KeyRef<'_>) -> Option<usize> {
-        let group = self.live.get(&(key.peripheral, key.call_id))?;
-        let exact = group.iter().position(|c| c.key.dev_type == key.dev_type && c.key.device == key.device);
-        match exact {
-            Some(i) => Some(i),
-            None if key.device.is_empty() && !group.is_empty() => Some(0),
-            None => None,
-        }
+/// Position in `group` of the call with this key, or the first when the message does not
+/// carry the device.
+fn position(group: &[Call], key: &KeyRef<'_>) -> Option<usize> {
+    let exact =
+        group.iter().position(|c| c.key.dev_type == key.dev_type && c.key.device == key.device);
+    match exact {
+        Some(i) => Some(i),
+        None if key.device.is_empty() && !group.is_empty() => Some(0),
+        None => None,
     }
+}
 
-    fn get_mut(&mut self, key: &KeyRef<'_>, i: usize) -> &mut Call {
-        &mut self.live.get_mut(&(key.peripheral, key.call_id)).expect("live group")[i]
+impl ConnCalls {
+    /// The live call with this key, or with its peripheral and call id when the message
+    /// does not carry the device (the first in key order), and its position in its group.
+    fn find_mut(&mut self, key: &KeyRef<'_>) -> Option<(usize, &mut Call)> {
+        let group = self.live.get_mut(&(key.peripheral, key.call_id))?.calls_mut();
+        let i = position(group, key)?;
+        Some((i, &mut group[i]))
     }
 
     /// Remove the live call at position `i` of the group of `key`.
     fn take(&mut self, group: (u32, u32), i: usize) -> Call {
-        let calls = self.live.get_mut(&group).expect("live group");
-        let call = calls.remove(i);
-        if calls.is_empty() {
-            self.live.remove(&group);
-        }
+        let Entry::Occupied(mut slot) = self.live.entry(group) else {
+            panic!("live group");
+        };
+        let call = match slot.get_mut() {
+            Group::Many(calls) if calls.len() > 1 => calls.remove(i),
+            _ => match slot.remove() {
+                Group::One(call) => call,
+                Group::Many(mut calls) => calls.remove(i),
+            },
+        };
         self.live_n -= 1;
-        if call.ids.len() > 1 {
-            self.unrenamed(group);
+        if call.ids.renamed() {
+            unrenamed(&mut self.renamed, group);
         }
         call
     }
 
-    fn unrenamed(&mut self, group: (u32, u32)) {
-        if let Some(n) = self.renamed.get_mut(&group) {
-            *n -= 1;
-            if *n == 0 {
-                self.renamed.remove(&group);
-            }
-        }
-    }
-
-    /// Add a live call; one with the same key is replaced.
-    fn put(&mut self, call: Call) {
+    /// Add a live call; one with the same key is replaced. Returns its position in its
+    /// group.
+    fn put(&mut self, call: Call) -> usize {
         let k = &call.key;
         let group = (k.peripheral, k.call_id);
-        if call.ids.len() > 1 {
+        if call.ids.renamed() {
             *self.renamed.entry(group).or_insert(0) += 1;
         }
-        let calls = self.live.entry(group).or_default();
-        match calls.binary_search_by(|c| {
+        let calls = match self.live.entry(group) {
+            Entry::Vacant(slot) => {
+                slot.insert(Group::One(call));
+                self.live_n += 1;
+                return 0;
+            }
+            Entry::Occupied(slot) => slot.into_mut(),
+        };
+        match calls.calls().binary_search_by(|c| {
             (c.key.dev_type, c.key.device.as_str()).cmp(&(k.dev_type, k.device.as_str()))
         }) {
             Ok(i) => {
-                let old = std::mem::replace(&mut calls[i], call);
-                if old.ids.len() > 1 {
-                    self.unrenamed(group);
+                let old = std::mem::replace(&mut calls.calls_mut()[i], call);
+                if old.ids.renamed() {
+                    unrenamed(&mut self.renamed, group);
                 }
+                i
             }
             Err(i) => {
                 calls.insert(i, call);
                 self.live_n += 1;
+                i
             }
         }
     }
@@ -178,11 +276,11 @@ impl ConnCalls {
         let mut hits: Vec<((u32, u32), usize)> = Vec::new();
         // A call's current id is its group's; other ids are those of renamed calls.
         if let Some(calls) = self.live.get(&group) {
-            hits.extend((0..calls.len()).map(|i| (group, i)));
+            hits.extend((0..calls.calls().len()).map(|i| (group, i)));
         }
         for g in self.renamed.keys().filter(|g| g.0 == peripheral && **g != group) {
             if let Some(calls) = self.live.get(g) {
-                let had = calls.iter().enumerate().filter(|(_, c)| c.ids.contains(&call_id));
+                let had = calls.calls().iter().enumerate().filter(|(_, c)| c.ids.contains(call_id));
                 hits.extend(had.map(|(i, _)| (*g, i)));
             }
         }
@@ -193,9 +291,19 @@ impl ConnCalls {
 
     /// Every live call, in key order.
     pub fn into_sorted(self) -> Vec<Call> {
-        let mut all: Vec<Call> = self.live.into_values().flatten().collect();
+        let mut all: Vec<Call> = self.live.into_values().flat_map(Group::into_vec).collect();
         all.sort_unstable_by(|a, b| a.key.cmp(&b.key));
         all
+    }
+}
+
+/// One live call of `group` that had more than one ConnectionCallID is gone.
+fn unrenamed(renamed: &mut FastMap<(u32, u32), u32>, group: (u32, u32)) {
+    if let Some(n) = renamed.get_mut(&group) {
+        *n -= 1;
+        if *n == 0 {
+            renamed.remove(&group);
+        }
     }
 }
 
@@ -215,17 +323,20 @@ pub(crate) struct CallTables {
 /// against the full key kept with it.
 #[derive(Debug, Default)]
 pub(crate) struct EndedCalls {
-    by_hash: FastMap<u64, (ConnId, CallKey)>,
+    by_hash: IntMap<u64, (ConnId, CallKey)>,
     order: VecDeque<u64>,
+    /// Hashes the connection and call key.
+    hasher: ahash::RandomState,
 }
 
 impl EndedCalls {
     fn hash(&self, conn: ConnId, k: &KeyRef<'_>) -> u64 {
-        self.by_hash.hasher().hash_one((conn, k.peripheral, k.call_id, k.dev_type, &*k.device))
+        self.hasher.hash_one((conn, k.peripheral, k.call_id, k.dev_type, &*k.device))
     }
 
-    fn contains(&self, conn: ConnId, k: &KeyRef<'_>) -> bool {
-        self.by_hash.get(&self.hash(conn, k)).is_some_and(|(c, key)| {
+    /// Whether the entry of hash `h` is this call.
+    fn holds(&self, h: u64, conn: ConnId, k: &KeyRef<'_>) -> bool {
+        self.by_hash.get(&h).is_some_and(|(c, key)| {
             *c == conn
                 && key.peripheral == k.peripheral
                 && key.call_id == k.call_id
@@ -234,25 +345,23 @@ impl EndedCalls {
         })
     }
 
+    fn contains(&self, conn: ConnId, k: &KeyRef<'_>) -> bool {
+        self.holds(self.hash(conn, k), conn, k)
+    }
+
     fn remove(&mut self, conn: ConnId, k: &KeyRef<'_>) {
-        if self.contains(conn, k) {
-            let h = self.hash(conn, k);
+        let h = self.hash(conn, k);
+        if self.holds(h, conn, k) {
             self.by_hash.remove(&h);
         }
     }
 
-    fn insert(&mut self, conn: ConnId, key: &CallKey, remember: usize) {
-        let k = KeyRef {
-            peripheral: key.peripheral,
-            call_id: key.call_id,
-            dev_type: key.dev_type,
-            device: Cow::Borrowed(&key.device),
-        };
-        if self.contains(conn, &k) {
+    fn insert(&mut self, conn: ConnId, key: CallKey, remember: usize) {
+        let h = self.hash(conn, &key_ref(&key));
+        if self.holds(h, conn, &key_ref(&key)) {
             return;
         }
-        let h = self.hash(conn, &k);
-        self.by_hash.insert(h, (conn, key.clone()));
+        self.by_hash.insert(h, (conn, key));
         self.order.push_back(h);
         while self.order.len() > remember {
             if let Some(old) = self.order.pop_front() {
@@ -335,15 +444,16 @@ pub(crate) struct AgentTables {
     pub agents: FastMap<String, Agent>,
 }
 
-/// The call a message names: its ConnectionCallID, ConnectionDeviceIDType and
-/// ConnectionDeviceID, or with `new` the NewConnection... ones of CALL_DATA_UPDATE_EVENT.
-fn call_key<'b>(v: &View<'_>, frame: &'b [u8], new: bool) -> Option<KeyRef<'b>> {
-    let (id, dev_type, device) = if new {
-        (Name::NewConnectionCallID, Name::NewConnectionDeviceIDType, Name::NewConnectionDeviceID)
+/// The call a message names: its ConnectionCallID (`call`, read by the caller),
+/// ConnectionDeviceIDType and ConnectionDeviceID, or with `new` the NewConnection... ones of
+/// CALL_DATA_UPDATE_EVENT.
+fn call_key<'b>(v: &View<'_>, frame: &'b [u8], call: Option<u64>, new: bool) -> Option<KeyRef<'b>> {
+    let (dev_type, device) = if new {
+        (Name::NewConnectionDeviceIDType, Name::NewConnectionDeviceID)
     } else {
-        (Name::ConnectionCallID, Name::ConnectionDeviceIDType, Name::ConnectionDeviceID)
+        (Name::ConnectionDeviceIDType, Name::ConnectionDeviceID)
     };
-    let call = v.fixed_num(id)?;
+    let call = call?;
     if call == NULL_ID {
         return None;
     }
@@ -380,7 +490,7 @@ impl Call {
     fn new(seq: u64, key: CallKey, frame: u64, ts: TimestampNs) -> Self {
         Call {
             seq,
-            ids: vec![key.call_id],
+            ids: CallIds::new(key.call_id),
             key,
             begin_frame: None,
             first_frame: frame,
@@ -437,7 +547,7 @@ impl Call {
             seq: self.seq,
             conn,
             peripheral: self.key.peripheral,
-            call_ids: self.ids,
+            call_ids: self.ids.into_vec(),
             device_type: self.key.dev_type,
             device: self.key.device,
             begin_seen: self.begin_frame.is_some(),
@@ -582,32 +692,31 @@ pub(crate) fn call_message(
     }
     let calls = &mut c.calls;
     // Conference and transfer name the calls by Primary/Secondary call id.
-    if is_event && v.fixed_num(Name::ConnectionCallID).is_none() {
+    let call_id = v.fixed_num(Name::ConnectionCallID);
+    if is_event && call_id.is_none() {
         let periph = v.fixed_num(Name::PeripheralID).unwrap_or(NULL_ID) as u32;
         for n in [Name::PrimaryCallID, Name::SecondaryCallID] {
             let Some(cid) = v.fixed_num(n).filter(|&v| v != NULL_ID) else {
                 continue;
             };
             for (g, i) in calls.with_id(periph, cid as u32) {
-                let call = &mut calls.live.get_mut(&g).expect("live group")[i];
+                let call = &mut calls.live.get_mut(&g).expect("live group").calls_mut()[i];
                 call.record(id, name, fr, ts, cap_events);
                 if keep_aliases {
-                    aliases.extend(call.ids.iter().copied());
+                    aliases.extend(call.ids.iter());
                 }
             }
         }
         return aliases;
     }
-    let Some(key) = call_key(v, frame.bytes, false) else {
+    let Some(key) = call_key(v, frame.bytes, call_id, false) else {
         return aliases;
     };
     let group = (key.peripheral, key.call_id);
     // Exact key, or the live call with the same peripheral and call id when the message
     // does not carry the device.
-    let found = calls.find(&key);
     if is_request {
-        if let Some(i) = found {
-            let call = calls.get_mut(&key, i);
+        if let Some((_, call)) = calls.find_mut(&key) {
             call.record(id, name, fr, ts, cap_events);
             if id == SET_CALL_DATA_REQ {
                 call.data_set = true;
@@ -616,7 +725,7 @@ pub(crate) fn call_message(
                 }
             }
             if keep_aliases {
-                aliases.extend(call.ids.iter().copied());
+                aliases.extend(call.ids.iter());
             }
         }
         return aliases;
@@ -625,8 +734,7 @@ pub(crate) fn call_message(
     let live_n = calls.live_n;
     match id {
         BEGIN_CALL_EVENT => {
-            if let Some(i) = found {
-                let call = calls.get_mut(&key, i);
+            if let Some((_, call)) = calls.find_mut(&key) {
                 let prev_frame = call.begin_frame.unwrap_or(call.first_frame);
                 let k = &call.key;
                 f.push_lazy("call-begin-duplicate", Some(flow.conn), &[prev_frame, fr], ts, || {
@@ -634,7 +742,7 @@ pub(crate) fn call_message(
                 });
                 call.record(id, name, fr, ts, cap_events);
                 if keep_aliases {
-                    aliases.extend(call.ids.iter().copied());
+                    aliases.extend(call.ids.iter());
                 }
             } else if live_n >= max_live {
                 f.limit("max_live_calls", Some(flow.conn), fr, ts);
@@ -650,14 +758,14 @@ pub(crate) fn call_message(
                     call_vars(d, frame.bytes, &mut call.vars);
                 }
                 if keep_aliases {
-                    aliases.extend(call.ids.iter().copied());
+                    aliases.extend(call.ids.iter());
                 }
                 calls.put(call);
             }
         }
         _ => {
-            let i = match found {
-                Some(i) => i,
+            let (i, call) = match calls.find_mut(&key) {
+                Some(found) => found,
                 None => {
                     if cx.calls.ended.contains(flow.conn, &key) {
                         let key = key.to_key();
@@ -673,7 +781,6 @@ pub(crate) fn call_message(
                         && c.call_msg_mask.is_some_and(|m| m & BEGIN_CALL_MASK != 0)
                         && (monitor == 0 || monitor == NULL_ID)
                         && v.num(Name::EventCause) != Some(CEC_CALL_PARTY_UPDATE_IND);
-                    let calls = &mut c.calls;
                     if check {
                         f.push_lazy("call-event-before-begin", Some(flow.conn), &[fr], ts, || {
                             format!("{name} for {key}, whose BEGIN_CALL_EVENT was not sent")
@@ -686,42 +793,47 @@ pub(crate) fn call_message(
                     }
                     let seq = cx.calls.next_seq;
                     cx.calls.next_seq += 1;
-                    calls.put(Call::new(seq, key.clone(), fr, ts));
-                    calls.find(&key_ref(&key)).expect("just added")
+                    let calls = &mut c.calls;
+                    let i = calls.put(Call::new(seq, key, fr, ts));
+                    let call = &mut calls.live.get_mut(&group).expect("live group").calls_mut()[i];
+                    (i, call)
                 }
             };
-            let calls = &mut c.calls;
-            let call = calls.get_mut(&key, i);
             call.record(id, name, fr, ts, cap_events);
             let mut rekey = None;
             if id == CALL_DATA_UPDATE_EVENT {
                 if keep_vars {
                     call_vars(d, frame.bytes, &mut call.vars);
                 }
-                rekey = call_key(v, frame.bytes, true)
+                rekey = call_key(v, frame.bytes, v.fixed_num(Name::NewConnectionCallID), true)
                     .map(|nk| CallKey { peripheral: call.key.peripheral, ..nk.to_key() });
             }
             if let Some(nk) = rekey {
                 // Under its new identification (replacing a live call that had it).
+                let calls = &mut c.calls;
                 let mut call = calls.take(group, i);
-                if !call.ids.contains(&nk.call_id) {
-                    call.ids.push(nk.call_id);
-                }
+                call.ids.add(nk.call_id);
                 call.key = nk;
                 if keep_aliases {
-                    aliases.extend(call.ids.iter().copied());
+                    aliases.extend(call.ids.iter());
                 }
                 calls.put(call);
             } else if id == END_CALL_EVENT {
-                let mut call = calls.take(group, i);
+                let mut call = c.calls.take(group, i);
                 if keep_aliases {
-                    aliases.extend(call.ids.iter().copied());
+                    aliases.extend(call.ids.iter());
                 }
                 call.end_frame = Some(fr);
-                cx.calls.ended.insert(flow.conn, &call.key, cx.settings.max_ended_calls);
-                cx.calls.finish(cx.settings, f, flow.conn, call, ts, true);
+                let remember = cx.settings.max_ended_calls;
+                if summaries {
+                    cx.calls.ended.insert(flow.conn, call.key.clone(), remember);
+                    cx.calls.finish(cx.settings, f, flow.conn, call, ts, true);
+                } else {
+                    // No summary to keep: the key goes to the ended calls as it is.
+                    cx.calls.ended.insert(flow.conn, call.key, remember);
+                }
             } else if keep_aliases {
-                aliases.extend(call.ids.iter().copied());
+                aliases.extend(call.ids.iter());
             }
         }
     }
@@ -806,18 +918,18 @@ mod ended_tests {
     fn ended_calls_are_kept_per_connection_up_to_the_cap() {
         let mut e = EndedCalls::default();
         let (a, b) = (key(1, "40015"), key(2, "40016"));
-        e.insert(7, &a, 3);
+        e.insert(7, a.clone(), 3);
         assert!(e.contains(7, &r(&a)));
         // Another connection, device or call id is another call.
         assert!(!e.contains(8, &r(&a)));
         assert!(!e.contains(7, &r(&key(1, "40016"))));
         assert!(!e.contains(7, &r(&b)));
-        e.insert(7, &b, 3);
+        e.insert(7, b.clone(), 3);
         e.remove(7, &r(&a));
         assert!(!e.contains(7, &r(&a)) && e.contains(7, &r(&b)));
         // Beyond the cap the oldest are forgotten first.
         for i in 10..13 {
-            e.insert(9, &key(i, "x"), 3);
+            e.insert(9, key(i, "x"), 3);
         }
         assert!(!e.contains(7, &r(&b)));
         assert!((10..13).all(|i| e.contains(9, &r(&key(i, "x")))));
