@@ -122,7 +122,9 @@ struct KeyRef<'a> {
     peripheral: u32,
     call_id: u32,
     dev_type: u16,
-    device: Cow<'a, str>,
+    /// The UTF-8 of the device's (lossy) text: the message's bytes, unless they are not
+    /// UTF-8.
+    device: Cow<'a, [u8]>,
 }
 
 impl KeyRef<'_> {
@@ -131,7 +133,7 @@ impl KeyRef<'_> {
             peripheral: self.peripheral,
             call_id: self.call_id,
             dev_type: self.dev_type,
-            device: self.device.to_string(),
+            device: String::from_utf8_lossy(&self.device).into_owned(),
         }
     }
 }
@@ -199,7 +201,7 @@ pub(crate) struct ConnCalls {
 /// carry the device.
 fn position(group: &[Call], key: &KeyRef<'_>) -> Option<usize> {
     let exact =
-        group.iter().position(|c| c.key.dev_type == key.dev_type && c.key.device == key.device);
+        group.iter().position(|c| c.key.dev_type == key.dev_type && c.key.device.as_bytes() == &*key.device);
     match exact {
         Some(i) => Some(i),
         None if key.device.is_empty() && !group.is_empty() => Some(0),
@@ -341,7 +343,7 @@ impl EndedCalls {
                 && key.peripheral == k.peripheral
                 && key.call_id == k.call_id
                 && key.dev_type == k.dev_type
-                && key.device == *k.device
+                && key.device.as_bytes() == &*k.device
         })
     }
 
@@ -440,8 +442,9 @@ impl Agent {
 
 #[derive(Debug, Default)]
 pub(crate) struct AgentTables {
-    /// By AgentID (sorted when the report is built).
-    pub agents: FastMap<String, Agent>,
+    /// By the UTF-8 of the AgentID, so that a message's AgentID is looked up without first
+    /// checking it as text (sorted when the report is built).
+    pub agents: FastMap<Box<[u8]>, Agent>,
 }
 
 /// The call a message names: its ConnectionCallID (`call`, read by the caller),
@@ -461,7 +464,7 @@ fn call_key<'b>(v: &View<'_>, frame: &'b [u8], call: Option<u64>, new: bool) -> 
         peripheral: v.fixed_num(Name::PeripheralID).unwrap_or(NULL_ID) as u32,
         call_id: call as u32,
         dev_type: v.fixed_num(dev_type).unwrap_or(0xFFFF) as u16,
-        device: v.text(frame, device).unwrap_or_default(),
+        device: v.text_utf8(frame, device).unwrap_or_default(),
     })
 }
 
@@ -641,14 +644,15 @@ pub(crate) fn call_message(
 
     // Agents.
     if id == AGENT_STATE_EVENT && flow.dir == Direction::ToClient {
-        let agent_id: Option<Cow<'_, str>> = v
-            .text(frame.bytes, Name::AgentID)
+        // As UTF-8 bytes, the table's keys.
+        let agent_id: Option<Cow<'_, [u8]>> = v
+            .text_utf8(frame.bytes, Name::AgentID)
             .filter(|s| !s.is_empty())
-            .or_else(|| c.agent_id.as_deref().map(Cow::Borrowed))
+            .or_else(|| c.agent_id.as_deref().map(|a| Cow::Borrowed(a.as_bytes())))
             .or_else(|| {
                 v.text(frame.bytes, Name::AgentExtension)
                     .or_else(|| c.agent_extension.as_deref().map(Cow::Borrowed))
-                    .map(|e| Cow::Owned(format!("ext:{e}")))
+                    .map(|e| Cow::Owned(format!("ext:{e}").into_bytes()))
             });
         if let Some(aid) = agent_id {
             let agents = &mut cx.agents.agents;
@@ -656,7 +660,8 @@ pub(crate) fn call_message(
                 if agents.len() >= cx.settings.max_agents {
                     f.limit("max_agents", Some(flow.conn), fr, ts);
                 } else {
-                    agents.insert(aid.to_string(), Agent::new(aid.to_string()));
+                    let id = String::from_utf8_lossy(&aid).into_owned();
+                    agents.insert(Box::from(&*aid), Agent::new(id));
                 }
             }
             if summaries {
@@ -669,7 +674,7 @@ pub(crate) fn call_message(
     if let Some(p) = matched.filter(|_| summaries) {
         if matches!(p.req, QUERY_AGENT_STATE_REQ | SET_AGENT_STATE_REQ) {
             let aid = p.agent.as_deref().or(c.agent_id.as_deref());
-            if let Some(a) = aid.and_then(|aid| cx.agents.agents.get_mut(aid)) {
+            if let Some(a) = aid.and_then(|aid| cx.agents.agents.get_mut(aid.as_bytes())) {
                 let e = a.requests.entry(p.name).or_insert((0, 0));
                 if spec.is_some_and(|s| Some(s.id) == p.confirm) {
                     e.0 += 1;
@@ -886,7 +891,7 @@ fn key_ref(k: &CallKey) -> KeyRef<'_> {
         peripheral: k.peripheral,
         call_id: k.call_id,
         dev_type: k.dev_type,
-        device: Cow::Borrowed(&k.device),
+        device: Cow::Borrowed(k.device.as_bytes()),
     }
 }
 
@@ -910,7 +915,7 @@ mod ended_tests {
             peripheral: k.peripheral,
             call_id: k.call_id,
             dev_type: k.dev_type,
-            device: Cow::Borrowed(&k.device),
+            device: Cow::Borrowed(k.device.as_bytes()),
         }
     }
 

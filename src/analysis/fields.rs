@@ -215,6 +215,38 @@ impl<'a> View<'a> {
             _ => None,
         }
     }
+
+    /// [`View::text`] as UTF-8 bytes (cheaper: see [`lossy_utf8`]).
+    #[inline(always)]
+    pub fn text_utf8<'b>(&self, frame: &'b [u8], n: Name) -> Option<Cow<'b, [u8]>> {
+        match self.field(n)?.value {
+            Value::Text { start, len } => Some(lossy_utf8(frame, start, len)),
+            _ => None,
+        }
+    }
+}
+
+/// The UTF-8 bytes of the lossy text of a (start, len) range of the frame: the bytes of
+/// [`lossy`], borrowed from the frame after a mere ASCII check in the common case.
+#[inline(always)]
+pub(crate) fn lossy_utf8(frame: &[u8], start: u32, len: u32) -> Cow<'_, [u8]> {
+    let s = start as usize;
+    let e = (s + len as usize).min(frame.len());
+    let bytes = frame.get(s..e).unwrap_or(&[]);
+    if bytes.is_ascii() {
+        Cow::Borrowed(bytes)
+    } else {
+        not_ascii_utf8(bytes)
+    }
+}
+
+/// [`lossy_utf8`] of bytes that are not all ASCII.
+#[cold]
+fn not_ascii_utf8(bytes: &[u8]) -> Cow<'_, [u8]> {
+    match String::from_utf8_lossy(bytes) {
+        Cow::Borrowed(_) => Cow::Borrowed(bytes),
+        Cow::Owned(text) => Cow::Owned(text.into_bytes()),
+    }
 }
 
 /// Lossy text of a (start, len) range of the frame, as [`crate::cti::decode::range_str`]:
@@ -270,6 +302,8 @@ mod tests {
             assert_eq!(addr(v.field(n)), addr(d.field(n.as_str())), "{n:?} in {:?}", d.type_name());
             let text = d.text(frame, n.as_str());
             assert_eq!(v.text(frame, n), text, "{n:?} text in {:?}", d.type_name());
+            let utf8 = v.text_utf8(frame, n);
+            assert_eq!(utf8.as_deref(), text.as_ref().map(|t| t.as_bytes()), "{n:?} in {:?}", d.type_name());
         }
     }
 
@@ -280,6 +314,7 @@ mod tests {
             for l in 0..=frame.len() as u32 + 1 {
                 let text = crate::cti::decode::range_str(frame, (s, l));
                 assert_eq!(lossy(frame, s, l), text, "{s} {l}");
+                assert_eq!(&*lossy_utf8(frame, s, l), text.as_bytes(), "{s} {l}");
             }
         }
     }
