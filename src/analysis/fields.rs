@@ -77,29 +77,63 @@ struct Layout {
     n_fixed: u16,
 }
 
+/// The layouts of one message type: one per set of fixed fields it has across versions.
+#[derive(Debug, Default)]
+struct Layouts {
+    /// Index in `layouts` for protocol versions 0 to [`LAST_VERSION`].
+    by_version: [u8; LAST_VERSION as usize + 1],
+    layouts: Vec<Layout>,
+}
+
+impl Layouts {
+    fn new(spec: &'static MessageSpec) -> Self {
+        let at_version = Layout::builder(spec);
+        let mut by_version = [0; LAST_VERSION as usize + 1];
+        let mut layouts = Vec::new();
+        for version in 0..=LAST_VERSION {
+            // The fixed part changes at the versions that add a field.
+            if version == 0 || spec.fixed.iter().any(|f| u32::from(f.since) == version) {
+                layouts.push(at_version(version));
+            }
+            by_version[version as usize] = u8::try_from(layouts.len() - 1).expect("a few layouts");
+        }
+        Layouts { by_version, layouts }
+    }
+}
+
 impl Layout {
-    fn new(spec: &'static MessageSpec, version: u32) -> Self {
-        let mut at = [None; COUNT];
-        let mut spec_name = NAMES;
-        let mut n_fixed = 0;
-        for (i, f) in spec::fixed_layout(spec, version).enumerate() {
-            n_fixed += 1;
-            let Ok(i) = u16::try_from(i) else { continue };
-            if let Some(k) = NAMES.iter().position(|n| same_name(n, f.name)) {
-                if at[k].is_none() {
-                    at[k] = Some(i);
-                    spec_name[k] = f.name;
-                }
-            }
-        }
+    /// The layout of a message as a function of the protocol version, what is the same at
+    /// every version worked out once.
+    fn builder(spec: &'static MessageSpec) -> impl Fn(u32) -> Self {
+        // The same at every version: which name each fixed field is, and the spec's strings
+        // of the floating fields.
+        let names: Vec<Option<usize>> =
+            spec.fixed.iter().map(|f| NAMES.iter().position(|n| same_name(n, f.name))).collect();
+        let mut floating = NAMES;
         for (k, n) in NAMES.iter().enumerate() {
-            if at[k].is_none() {
-                if let Some(f) = spec.floating.iter().find(|f| same_name(n, f.name)) {
-                    spec_name[k] = f.name;
-                }
+            if let Some(f) = spec.floating.iter().find(|f| same_name(n, f.name)) {
+                floating[k] = f.name;
             }
         }
-        Layout { at, spec_name, n_fixed }
+        move |version| {
+            let mut at = [None; COUNT];
+            let mut spec_name = floating;
+            let mut n_fixed = 0;
+            // The fields of spec::fixed_layout(spec, version), with their names.
+            let fixed = spec.fixed.iter().zip(&names).filter(|(f, _)| u32::from(f.since) <= version);
+            for (i, (f, k)) in fixed.enumerate() {
+                n_fixed += 1;
+                let Ok(i) = u16::try_from(i) else { continue };
+                if let Some(k) = *k {
+                    if at[k].is_none() {
+                        at[k] = Some(i);
+                        spec_name[k] = f.name;
+                    }
+                }
+            }
+            debug_assert_eq!(usize::from(n_fixed), spec::fixed_layout(spec, version).count());
+            Layout { at, spec_name, n_fixed }
+        }
     }
 
     /// Whether `name` (a decoded field's) is the name `n`.
@@ -115,23 +149,24 @@ impl Layout {
 const LAST_VERSION: u32 = 25;
 
 /// The layout of a message at a protocol version, from a table built once for every
-/// message and version.
+/// message (a layout per version that changes its fixed part).
 fn layout(spec: &'static MessageSpec, version: u32) -> &'static Layout {
-    static TABLE: std::sync::OnceLock<Vec<Vec<Layout>>> = std::sync::OnceLock::new();
+    static TABLE: std::sync::OnceLock<Vec<Layouts>> = std::sync::OnceLock::new();
     let table = TABLE.get_or_init(|| {
         let max = spec::messages().iter().map(|m| m.id).max().unwrap_or(0) as usize;
-        let mut t: Vec<Vec<Layout>> = (0..=max).map(|_| Vec::new()).collect();
+        let mut t: Vec<Layouts> = (0..=max).map(|_| Layouts::default()).collect();
         for m in spec::messages() {
             assert!(
                 m.fixed.iter().all(|f| u32::from(f.since) <= LAST_VERSION),
                 "{} has a field newer than the layout table",
                 m.name
             );
-            t[m.id as usize] = (0..=LAST_VERSION).map(|v| Layout::new(m, v)).collect();
+            t[m.id as usize] = Layouts::new(m);
         }
         t
     });
-    &table[spec.id as usize][version.min(LAST_VERSION) as usize]
+    let l = &table[spec.id as usize];
+    &l.layouts[usize::from(l.by_version[version.min(LAST_VERSION) as usize])]
 }
 
 /// The view of a decoded message: its fields with the layout of its type and version.
