@@ -594,6 +594,7 @@ impl Analyzer {
 /// Calls, monitors and agents for one message. Returns the call ids of the call the
 /// message belongs to (for the timeline).
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 pub(crate) fn call_message(
     cx: CallCtx<'_>,
     c: &mut Conn,
@@ -691,7 +692,7 @@ pub(crate) fn call_message(
     };
     let is_event = spec.role == Role::Event && flow.dir == Direction::ToClient;
     let is_request = spec.role == Role::Request && flow.dir == Direction::ToServer;
-    let call_related = is_request || (is_event && spec.service == "Client Events");
+    let call_related = is_request || (is_event && is_client_events(spec.service));
     if !call_related {
         return aliases;
     }
@@ -843,6 +844,16 @@ pub(crate) fn call_message(
         }
     }
     aliases
+}
+
+/// The service of the call events (`MessageSpec::service`).
+const CLIENT_EVENTS: &str = "Client Events";
+
+/// Whether a message's service is [`CLIENT_EVENTS`]: the spec's strings are normally the
+/// same string as this one, so the bytes are compared only when the addresses differ.
+#[inline(always)]
+fn is_client_events(service: &'static str) -> bool {
+    std::ptr::eq(service, CLIENT_EVENTS) || service == CLIENT_EVENTS
 }
 
 /// What an AGENT_STATE_EVENT tells about its agent, for the agent's summary.
