@@ -199,19 +199,21 @@ pub(crate) struct ConnCalls {
 
 /// Position in `group` of the call with this key, or the first when the message does not
 /// carry the device.
+#[inline(always)]
 fn position(group: &[Call], key: &KeyRef<'_>) -> Option<usize> {
-    let exact =
-        group.iter().position(|c| c.key.dev_type == key.dev_type && c.key.device.as_bytes() == &*key.device);
-    match exact {
-        Some(i) => Some(i),
-        None if key.device.is_empty() && !group.is_empty() => Some(0),
-        None => None,
+    let device: &[u8] = &key.device;
+    for (i, c) in group.iter().enumerate() {
+        if c.key.dev_type == key.dev_type && c.key.device.as_bytes() == device {
+            return Some(i);
+        }
     }
+    (device.is_empty() && !group.is_empty()).then_some(0)
 }
 
 impl ConnCalls {
     /// The live call with this key, or with its peripheral and call id when the message
     /// does not carry the device (the first in key order), and its position in its group.
+    #[inline(always)]
     fn find_mut(&mut self, key: &KeyRef<'_>) -> Option<(usize, &mut Call)> {
         let group = self.live.get_mut(&(key.peripheral, key.call_id))?.calls_mut();
         let i = position(group, key)?;
@@ -450,6 +452,7 @@ pub(crate) struct AgentTables {
 /// The call a message names: its ConnectionCallID (`call`, read by the caller),
 /// ConnectionDeviceIDType and ConnectionDeviceID, or with `new` the NewConnection... ones of
 /// CALL_DATA_UPDATE_EVENT.
+#[inline(always)]
 fn call_key<'b>(v: &View<'_>, frame: &'b [u8], call: Option<u64>, new: bool) -> Option<KeyRef<'b>> {
     let (dev_type, device) = if new {
         (Name::NewConnectionDeviceIDType, Name::NewConnectionDeviceID)
@@ -512,6 +515,7 @@ impl Call {
         }
     }
 
+    #[inline]
     fn record(&mut self, id: u32, name: &'static str, frame: u64, ts: TimestampNs, cap: usize) {
         self.last_ts = self.last_ts.max(ts);
         if self.events.len() < cap {

@@ -212,7 +212,7 @@ impl<'a> View<'a> {
     }
 
     /// First field with this name, fixed or floating (as [`Decoded::field`]).
-    #[inline]
+    #[inline(always)]
     pub fn field(&self, n: Name) -> Option<&'a Field> {
         match self.positional(n) {
             Ok(Some(f)) => Some(f),
@@ -268,7 +268,8 @@ pub(crate) fn lossy_utf8(frame: &[u8], start: u32, len: u32) -> Cow<'_, [u8]> {
     let s = start as usize;
     let e = (s + len as usize).min(frame.len());
     let bytes = frame.get(s..e).unwrap_or(&[]);
-    if bytes.is_ascii() {
+    // Short texts: a plain loop, inlined, beats the word-at-a-time check.
+    if bytes.iter().all(u8::is_ascii) {
         Cow::Borrowed(bytes)
     } else {
         not_ascii_utf8(bytes)
