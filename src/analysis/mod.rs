@@ -22,7 +22,7 @@ mod tests;
 pub use report::{AgentSummary, CallSummary, ConnSummary, LatencyStats, Report, TimelineEntry};
 pub use rules::{rule, rules, Rule, Severity};
 
-use crate::cti::decode::{Decoded, Decoder, Part, VersionState};
+use crate::cti::decode::{Decoded, Decoder, Part};
 use crate::cti::framing::SkipReason;
 use crate::net::tcp::ConnId;
 use crate::net::tcp::GapReason;
@@ -316,7 +316,6 @@ pub struct Analyzer {
     pub(crate) stats: report::StatsAcc,
     pub(crate) timeline: Vec<TimelineEntry>,
     decoder: Decoder,
-    versions: IntMap<ConnId, VersionState>,
     /// Reused for the messages decoded here (boxed: moved in and out for every message).
     scratch: Option<Box<Decoded>>,
     pub(crate) first_ts: Option<TimestampNs>,
@@ -335,7 +334,6 @@ impl Analyzer {
             stats: report::StatsAcc::default(),
             timeline: Vec::new(),
             decoder: Decoder::default(),
-            versions: IntMap::default(),
             scratch: None,
             first_ts: None,
             last_ts: 0,
@@ -368,16 +366,7 @@ impl Analyzer {
             }
             Event::Message { flow, version, frame } => {
                 self.clock(frame.last_frame, frame.ts_ns);
-                match decoded {
-                    Some(d) => self.message(flow, frame, d),
-                    None => {
-                        let mut d = self.scratch.take().unwrap_or_default();
-                        let st = self.versions.entry(flow.conn).or_default();
-                        self.decoder.decode_into(frame.bytes, *version, st, &mut d);
-                        self.message(flow, frame, &d);
-                        self.scratch = Some(d);
-                    }
-                }
+                self.message(flow, *version, frame, decoded);
             }
             Event::Gap { flow, offset, len, reason, frame, ts_ns } => {
                 self.clock(*frame, *ts_ns);
@@ -465,7 +454,6 @@ impl Analyzer {
             }
             Event::ConnectionEnd { conn, end, frame, ts_ns } => {
                 self.clock(*frame, *ts_ns);
-                self.versions.remove(conn);
                 self.connection_end(*conn, *end, *frame, *ts_ns);
             }
             Event::PacketIssue { frame, ts_ns, issue } => {

@@ -4,7 +4,7 @@
 use super::fields::Name;
 use super::report::ConnSummary;
 use super::{dir_index, fixed_num, num, text, value_name, Analyzer, TimelineEntry};
-use crate::cti::decode::Decoded;
+use crate::cti::decode::{Decoded, VersionState};
 use crate::cti::framing::Frame;
 use crate::cti::spec::{self, values, Role};
 use crate::net::tcp::{ConnEnd, ConnId, ConnStart};
@@ -155,6 +155,8 @@ pub(crate) struct Conn {
     pub messages: [u64; 2],
     pub bytes: [u64; 2],
     pub calls: super::calls::ConnCalls,
+    /// The decoder's protocol-version state, for the messages the analyzer decodes.
+    pub decoding: VersionState,
 }
 
 impl Conn {
@@ -201,6 +203,7 @@ impl Conn {
             messages: [0; 2],
             bytes: [0; 2],
             calls: Default::default(),
+            decoding: VersionState::default(),
         }
     }
 
@@ -498,11 +501,18 @@ impl Analyzer {
     /// Findings for the decode anomalies of a message.
     #[cold]
     #[inline(never)]
-    fn anomalies(&mut self, conn: ConnId, fr: u64, ts: TimestampNs, name: &'static str, d: &Decoded) {
+    fn anomalies(
+        f: &mut super::Findings,
+        conn: ConnId,
+        fr: u64,
+        ts: TimestampNs,
+        name: &'static str,
+        d: &Decoded,
+    ) {
         for a in &d.anomalies {
             let rid = super::rules::anomaly_rule_id(a.code);
-            if !self.findings.listing(rid) {
-                self.findings.count_only(rid);
+            if !f.listing(rid) {
+                f.count_only(rid);
                 continue;
             }
             let sev = super::rules::anomaly_severity(a.code);
@@ -510,35 +520,44 @@ impl Analyzer {
                 Some(t) => format!("guide Table {t}; {}", super::rules::rule(rid).reference),
                 None => super::rules::rule(rid).reference.to_string(),
             };
-            self.findings.push_with(
-                rid,
-                sev,
-                Some(conn),
-                vec![fr],
-                ts,
-                format!("{name}: {}", a.message),
-                reference,
-            );
+            f.push_with(rid, sev, Some(conn), vec![fr], ts, format!("{name}: {}", a.message), reference);
         }
     }
 
-    /// Handle one decoded message.
-    pub(crate) fn message(&mut self, flow: &Flow, frame: &Frame<'_>, d: &Decoded) {
+    /// Handle one message: `decoded`, or else decoded here with the connection's decoding
+    /// state (`version`: the protocol version of its OPEN_REQ, when captured).
+    pub(crate) fn message(
+        &mut self,
+        flow: &Flow,
+        version: Option<u32>,
+        frame: &Frame<'_>,
+        decoded: Option<&Decoded>,
+    ) {
         let ts = frame.ts_ns;
         let fr = frame.last_frame;
         let di = dir_index(flow.dir);
+        // A message without a Connection event before it: treat as mid-stream.
+        let c = self.conns.entry(flow.conn).or_insert_with(|| Conn::new(flow.conn, true, fr, ts));
+        // The scratch Decoded is taken for the message and put back at the end.
+        let mut scratch = None;
+        let d: &Decoded = match decoded {
+            Some(d) => d,
+            None => {
+                let mut d = self.scratch.take().unwrap_or_default();
+                self.decoder.decode_into(frame.bytes, version, &mut c.decoding, &mut d);
+                scratch.insert(d)
+            }
+        };
         let spec = d.spec;
         let id = spec.map_or(frame.msg_type, |s| s.id);
         let name: &'static str = d.type_name().unwrap_or("UNKNOWN");
         self.stats.count(name, frame.msg_type, flow.dir);
         if !d.anomalies.is_empty() {
-            self.anomalies(flow.conn, fr, ts, name, d);
+            Self::anomalies(&mut self.findings, flow.conn, fr, ts, name, d);
         }
         let timeout = self.settings.request_timeout_ns;
         let max_pending = self.settings.max_pending_invokes;
         let v = super::fields::view(d);
-        // A message without a Connection event before it: treat as mid-stream.
-        let c = self.conns.entry(flow.conn).or_insert_with(|| Conn::new(flow.conn, true, fr, ts));
         let f = &mut self.findings;
         c.messages[di] += 1;
         c.bytes[di] += frame.bytes.len() as u64;
@@ -983,6 +1002,9 @@ impl Analyzer {
                     self.findings.limit("max_timeline_entries", Some(flow.conn), fr, ts);
                 }
             }
+        }
+        if scratch.is_some() {
+            self.scratch = scratch;
         }
     }
 }
