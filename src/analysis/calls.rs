@@ -704,11 +704,11 @@ pub(crate) fn call_message(
     // Conference and transfer name the calls by Primary/Secondary call id.
     let call_id = v.fixed_num(Name::ConnectionCallID);
     if is_event && call_id.is_none() {
-        let periph = v.fixed_num(Name::PeripheralID).unwrap_or(NULL_ID) as u32;
         for n in [Name::PrimaryCallID, Name::SecondaryCallID] {
             let Some(cid) = v.fixed_num(n).filter(|&v| v != NULL_ID) else {
                 continue;
             };
+            let periph = v.fixed_num(Name::PeripheralID).unwrap_or(NULL_ID) as u32;
             for (g, i) in calls.with_id(periph, cid as u32) {
                 let call = &mut calls.live.get_mut(&g).expect("live group").calls_mut()[i];
                 call.record(id, name, fr, ts, cap_events);

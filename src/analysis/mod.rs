@@ -316,8 +316,8 @@ pub struct Analyzer {
     pub(crate) stats: report::StatsAcc,
     pub(crate) timeline: Vec<TimelineEntry>,
     decoder: Decoder,
-    /// Reused for the messages decoded here (boxed: moved in and out for every message).
-    scratch: Option<Box<Decoded>>,
+    /// Reused for the messages decoded here.
+    scratch: Decoded,
     pub(crate) first_ts: Option<TimestampNs>,
     pub(crate) last_ts: TimestampNs,
     pub(crate) last_frame: u64,
@@ -334,7 +334,7 @@ impl Analyzer {
             stats: report::StatsAcc::default(),
             timeline: Vec::new(),
             decoder: Decoder::default(),
-            scratch: None,
+            scratch: Decoded::default(),
             first_ts: None,
             last_ts: 0,
             last_frame: 0,
@@ -359,15 +359,24 @@ impl Analyzer {
     /// (decoded here when `None`).
     pub fn event(&mut self, ev: &Event<'_>, decoded: Option<&Decoded>) {
         self.findings.seq += 1;
+        // Messages, nearly every event, without the other events' code around them.
+        if let Event::Message { flow, version, frame } = ev {
+            self.clock(frame.last_frame, frame.ts_ns);
+            self.message(flow, *version, frame, decoded);
+        } else {
+            self.other_event(ev);
+        }
+    }
+
+    /// [`Analyzer::event`] for the events other than messages.
+    #[inline(never)]
+    fn other_event(&mut self, ev: &Event<'_>) {
         match ev {
             Event::Connection { conn, client, server, start, frame, ts_ns, .. } => {
                 self.clock(*frame, *ts_ns);
                 self.connection(*conn, *client, *server, *start, *frame, *ts_ns);
             }
-            Event::Message { flow, version, frame } => {
-                self.clock(frame.last_frame, frame.ts_ns);
-                self.message(flow, *version, frame, decoded);
-            }
+            Event::Message { .. } => unreachable!("handled by event"),
             Event::Gap { flow, offset, len, reason, frame, ts_ns } => {
                 self.clock(*frame, *ts_ns);
                 self.lost(flow.conn, flow.dir, *ts_ns);

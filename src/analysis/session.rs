@@ -538,14 +538,12 @@ impl Analyzer {
         let di = dir_index(flow.dir);
         // A message without a Connection event before it: treat as mid-stream.
         let c = self.conns.entry(flow.conn).or_insert_with(|| Conn::new(flow.conn, true, fr, ts));
-        // The scratch Decoded is taken for the message and put back at the end.
-        let mut scratch = None;
         let d: &Decoded = match decoded {
             Some(d) => d,
             None => {
-                let mut d = self.scratch.take().unwrap_or_default();
-                self.decoder.decode_into(frame.bytes, version, &mut c.decoding, &mut d);
-                scratch.insert(d)
+                let d = &mut self.scratch;
+                self.decoder.decode_into(frame.bytes, version, &mut c.decoding, d);
+                d
             }
         };
         let spec = d.spec;
@@ -1002,9 +1000,6 @@ impl Analyzer {
                     self.findings.limit("max_timeline_entries", Some(flow.conn), fr, ts);
                 }
             }
-        }
-        if scratch.is_some() {
-            self.scratch = scratch;
         }
     }
 }
