@@ -133,7 +133,11 @@ impl KeyRef<'_> {
             peripheral: self.peripheral,
             call_id: self.call_id,
             dev_type: self.dev_type,
-            device: String::from_utf8_lossy(&self.device).into_owned(),
+            // UTF-8 already (the lossy conversion is for the unexpected).
+            device: match std::str::from_utf8(&self.device) {
+                Ok(device) => device.to_owned(),
+                Err(_) => String::from_utf8_lossy(&self.device).into_owned(),
+            },
         }
     }
 }
@@ -335,7 +339,12 @@ pub(crate) struct EndedCalls {
 
 impl EndedCalls {
     fn hash(&self, conn: ConnId, k: &KeyRef<'_>) -> u64 {
-        self.hasher.hash_one((conn, k.peripheral, k.call_id, k.dev_type, &*k.device))
+        // The numbers packed in two words: fewer rounds of the hasher.
+        let ids = (
+            u64::from(conn) << 32 | u64::from(k.peripheral),
+            u64::from(k.call_id) << 16 | u64::from(k.dev_type),
+        );
+        self.hasher.hash_one((ids, &*k.device))
     }
 
     /// Whether the entry of hash `h` is this call.
