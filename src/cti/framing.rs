@@ -279,13 +279,16 @@ impl Framer {
     /// Feed in-order bytes starting at stream offset `offset` carried by capture frame
     /// `frame`. Offsets must follow on from the previous call unless [`Framer::gap`] was
     /// called in between.
-    pub fn push(
+    ///
+    /// Generic over `out` so that the caller's handling of each frame is compiled into the
+    /// loop that finds the frames (this is the path every message takes).
+    pub fn push<F: FnMut(FramerEvent<'_>) + ?Sized>(
         &mut self,
         offset: u64,
         data: &[u8],
         frame: u64,
         ts_ns: TimestampNs,
-        out: &mut dyn FnMut(FramerEvent<'_>),
+        out: &mut F,
     ) {
         if data.is_empty() {
             return;
@@ -302,10 +305,10 @@ impl Framer {
             self.buf_last_frame = frame;
             data = &data[consumed..];
             offset += consumed as u64;
-            if !self.emit_pending(frame, ts_ns, out) {
+            if !self.emit_pending(frame, ts_ns, &mut |e| out(e)) {
                 // Still incomplete (all of `data` consumed) or resync started.
                 if !self.synced {
-                    return self.push_unsynced(offset, data, frame, ts_ns, out);
+                    return self.push_unsynced(offset, data, frame, ts_ns, &mut |e| out(e));
                 }
                 return;
             }
@@ -313,7 +316,7 @@ impl Framer {
         if self.synced {
             self.push_synced(offset, data, frame, ts_ns, out);
         } else {
-            self.push_unsynced(offset, data, frame, ts_ns, out);
+            self.push_unsynced(offset, data, frame, ts_ns, &mut |e| out(e));
         }
     }
 
@@ -437,13 +440,13 @@ impl Framer {
     }
 
     /// The fast path: cut frames straight out of `data`.
-    fn push_synced(
+    fn push_synced<F: FnMut(FramerEvent<'_>) + ?Sized>(
         &mut self,
         mut offset: u64,
         mut data: &[u8],
         frame: u64,
         ts_ns: TimestampNs,
-        out: &mut dyn FnMut(FramerEvent<'_>),
+        out: &mut F,
     ) {
         while data.len() >= HEADER_LEN {
             let (len, ty) = parse_header(data).expect("length checked");
@@ -454,7 +457,7 @@ impl Framer {
                 self.skip = Some((offset, frame));
                 self.buf_offset = offset + 1;
                 self.buf_first_frame = frame;
-                return self.push_unsynced(offset + 1, &data[1..], frame, ts_ns, out);
+                return self.push_unsynced(offset + 1, &data[1..], frame, ts_ns, &mut |e| out(e));
             }
             let need = HEADER_LEN + len as usize;
             if data.len() < need {
