@@ -150,12 +150,12 @@ impl Corpus {
     fn mutate(&mut self, frame: &[u8], d: &Decoded, version: u32) -> (&'static str, Vec<u8>) {
         let mut v = frame.to_vec();
         let floating: Vec<_> =
-            d.fields.iter().filter(|f| f.part == Part::Floating && f.tag.is_some()).collect();
+            d.fields.iter().filter(|f| f.part() == Part::Floating && f.tag.is_some()).collect();
         let counts: Vec<_> = d
             .fields
             .iter()
             .filter(|f| {
-                f.part == Part::Fixed && f.name.starts_with("Num") && matches!(f.ty, WireType::UShort)
+                f.part() == Part::Fixed && f.name().starts_with("Num") && matches!(f.ty(), WireType::UShort)
             })
             .collect();
         let w = decode::tlv_width(version);
@@ -200,12 +200,12 @@ impl Corpus {
                 4 if !floating.is_empty() => {
                     // Grow one floating value past its maximum, fixing its length fields.
                     let f = floating[self.below(floating.len())];
-                    let max = f.spec.map_or(64, |s| s.max as usize);
+                    let max = f.spec().map_or(64, |s| s.max as usize);
                     let grow = max + 1 + self.below(64);
                     let limit = if w == 1 { 255 } else { 65_535 };
-                    let new_len = (f.data_len as usize + grow).min(limit);
-                    let add = new_len - f.data_len as usize;
-                    let end = (f.data_offset + f.data_len) as usize;
+                    let new_len = (f.data_len() as usize + grow).min(limit);
+                    let add = new_len - f.data_len() as usize;
+                    let end = (f.data_offset() + f.data_len()) as usize;
                     let filler: Vec<u8> = std::iter::repeat_n(b'A', add).collect();
                     v.splice(end..end, filler);
                     let o = f.offset as usize;

@@ -26,8 +26,8 @@ pub fn decode_frame(data: &[u8]) {
 /// Offsets and lengths of every decoded field lie inside the frame.
 fn check_decoded(frame: &[u8], d: &Decoded) {
     for f in &d.fields {
-        assert!((f.offset as usize + f.len as usize) <= frame.len(), "field {} outside the frame", f.name);
-        assert!((f.data_offset as usize + f.data_len as usize) <= frame.len());
+        assert!((f.offset as usize + f.len as usize) <= frame.len(), "field {} outside the frame", f.name());
+        assert!((f.data_offset() as usize + f.data_len() as usize) <= frame.len());
     }
     assert!(d.anomalies.len() <= decode::MAX_ANOMALIES_PER_MESSAGE);
 }

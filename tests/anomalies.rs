@@ -110,7 +110,7 @@ fn with_tail(mut frame: Vec<u8>, tail: &[u8]) -> Vec<u8> {
 }
 
 fn floating(d: &Decoded) -> Vec<&'static str> {
-    d.fields.iter().filter(|f| f.part == Part::Floating).map(|f| f.name).collect()
+    d.fields.iter().filter(|f| f.part() == Part::Floating).map(|f| f.name()).collect()
 }
 
 fn fixed_offset(name: &str, field: &str, version: u32) -> usize {
@@ -159,7 +159,7 @@ fn fixed_part_short() {
     let d = d24(&frame);
     assert_anomalies(&d, &[("fixed_part_short", Some("SessionID"), 16)]);
     // The fields before it are decoded, the two bytes of SessionID kept raw.
-    let names: Vec<_> = d.fields.iter().map(|f| f.name).collect();
+    let names: Vec<_> = d.fields.iter().map(|f| f.name()).collect();
     assert_eq!(names, ["MonitorID", "PeripheralID", "SessionID"]);
     assert!(matches!(d.fields[2].value, Value::Raw { start: 16, len: 2 }));
 
@@ -204,7 +204,7 @@ fn floating_past_end() {
     let d = d24(&frame);
     assert_anomalies(&d, &[("floating_past_end", Some("ClientPassword"), at)]);
     let f = d.field("ClientPassword").unwrap();
-    assert_eq!((f.data_offset as usize, f.data_len), (at + 4, 4));
+    assert_eq!((f.data_offset() as usize, f.data_len()), (at + 4, 4));
 }
 
 #[test]
@@ -399,7 +399,7 @@ fn named_data_too_much() {
         b.named_var(&format!("user.{i}"), &value).unwrap();
     }
     let d = d24(&b.build());
-    let total: u32 = d.fields.iter().filter(|f| f.name == "NamedVariable").map(|f| f.data_len).sum();
+    let total: u32 = d.fields.iter().filter(|f| f.name() == "NamedVariable").map(|f| f.data_len()).sum();
     assert_eq!(total, 9 * 240);
     assert!(total as usize > NAMED_DATA_BUDGET);
     assert_anomalies(&d, &[("named_data_too_much", Some("NamedVariable"), start)]);
@@ -446,7 +446,7 @@ fn message_too_large() {
         let d = decode(&frame, version, VersionSource::Forced);
         assert_anomalies(&d, &[("message_too_large", None, 0)]);
         // Every record is still decoded.
-        let records = d.fields.iter().filter(|f| f.name == "RecordType").count();
+        let records = d.fields.iter().filter(|f| f.name() == "RecordType").count();
         assert_eq!(records, usize::from(n));
         // One record less is within the limit.
         let frame = big_config(version, n - 1);
@@ -506,7 +506,7 @@ fn unknown_message_type() {
         // A body is kept raw.
         let d = d24(&with_tail(frame, &[1, 2, 3, 4]));
         assert_anomalies(&d, &[("unknown_message_type", None, 4)]);
-        assert_eq!(d.fields[0].name, "Body");
+        assert_eq!(d.fields[0].name(), "Body");
         assert!(matches!(d.fields[0].value, Value::Raw { start: 8, len: 4 }));
     }
 }

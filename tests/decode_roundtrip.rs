@@ -363,8 +363,8 @@ fn build_fitting(spec: &'static MessageSpec, version: u32, kind: Kind) -> (Insta
 fn got_want(frame: &[u8], f: &ctiscope::cti::decode::Field) -> Want {
     let s = |r: (u32, u32)| range_str(frame, r).into_owned();
     match f.value {
-        Value::Unsigned(v) => Want::Num(v, f.data_len as usize),
-        Value::Signed(v) => Want::Num(v as u64 & mask(f.data_len as usize), f.data_len as usize),
+        Value::Unsigned(v) => Want::Num(v, f.data_len() as usize),
+        Value::Signed(v) => Want::Num(v as u64 & mask(f.data_len() as usize), f.data_len() as usize),
         Value::Bool(v) => Want::Num(u64::from(v), 2),
         Value::Time(v) => Want::Num(u64::from(v), 4),
         Value::Text { start, len } => Want::Text(s((start, len))),
@@ -398,26 +398,26 @@ fn check(spec: &'static MessageSpec, version: u32, kind: Kind) -> Vec<String> {
     if d.floating_offset as usize != HEADER_LEN + spec::fixed_size(spec, version) {
         bad.push(format!("{ctx}: floating part at {}", d.floating_offset));
     }
-    let fixed: Vec<_> = d.fields.iter().filter(|f| f.part == Part::Fixed).collect();
+    let fixed: Vec<_> = d.fields.iter().filter(|f| f.part() == Part::Fixed).collect();
     if fixed.len() != inst.fixed.len() {
         bad.push(format!("{ctx}: {} fixed fields decoded, {} set", fixed.len(), inst.fixed.len()));
     }
     for (f, &(name, v, size)) in fixed.iter().zip(&inst.fixed) {
         let got = f.number().map(|n| n & mask(size));
-        if f.name != name || got != Some(v) {
-            bad.push(format!("{ctx}: fixed {} = {:?}, set {name} = {v}", f.name, f.value));
+        if f.name() != name || got != Some(v) {
+            bad.push(format!("{ctx}: fixed {} = {:?}, set {name} = {v}", f.name(), f.value));
         }
     }
-    let floating: Vec<_> = d.fields.iter().filter(|f| f.part == Part::Floating).collect();
+    let floating: Vec<_> = d.fields.iter().filter(|f| f.part() == Part::Floating).collect();
     if floating.len() != inst.floating.len() {
         bad.push(format!("{ctx}: {} floating fields decoded, {} added", floating.len(), inst.floating.len()));
     }
     for (f, w) in floating.iter().zip(&inst.floating) {
         let got = got_want(&frame, f);
-        if f.tag != Some(w.tag) || f.name != w.name || got != w.want || f.group() != w.group {
+        if f.tag != Some(w.tag) || f.name() != w.name || got != w.want || f.group() != w.group {
             bad.push(format!(
                 "{ctx}: floating {} tag {:?} {:?} group {:?}, added {} tag {} {:?} group {:?}",
-                f.name,
+                f.name(),
                 f.tag,
                 got,
                 f.group(),
@@ -493,7 +493,7 @@ fn repeated_groups_are_present_twice_in_maximal_instances() {
     let d = decode(&frame, 24, VersionSource::Forced);
     assert_eq!(d.number("NumParties"), Some(2));
     let parties: Vec<_> =
-        d.fields.iter().filter(|f| f.name == "ConnectedPartyDeviceID").map(|f| f.group()).collect();
+        d.fields.iter().filter(|f| f.name() == "ConnectedPartyDeviceID").map(|f| f.group()).collect();
     assert_eq!(parties, [Some(("ConnectedParty", 0)), Some(("ConnectedParty", 1))]);
     assert!(inst.floating.len() >= 6);
 
@@ -504,7 +504,7 @@ fn repeated_groups_are_present_twice_in_maximal_instances() {
     assert!(d.anomalies.is_empty(), "{:?}", d.anomalies);
     assert_eq!(d.number("NumRecords"), Some(2));
     let members: Vec<_> =
-        d.fields.iter().filter(|f| f.name == "ServiceMember").map(|f| f.group().unwrap().1).collect();
+        d.fields.iter().filter(|f| f.name() == "ServiceMember").map(|f| f.group().unwrap().1).collect();
     assert_eq!(members, [0, 0, 1, 1]);
 }
 
@@ -547,12 +547,12 @@ fn open_conf_fixed_part_follows_the_version() {
             let d = decode(&frame, version, VersionSource::Forced);
             assert!(d.anomalies.is_empty(), "v{version}: {:?}", d.anomalies);
             assert_eq!(d.floating_offset as usize, HEADER_LEN + size, "v{version}");
-            let fixed: Vec<_> = d.fields.iter().filter(|f| f.part == Part::Fixed).collect();
-            assert_eq!(fixed.last().unwrap().name, last, "v{version}");
+            let fixed: Vec<_> = d.fields.iter().filter(|f| f.part() == Part::Fixed).collect();
+            assert_eq!(fixed.last().unwrap().name(), last, "v{version}");
             let end = fixed.last().map(|f| f.offset + f.len).unwrap();
             assert_eq!(end as usize, HEADER_LEN + size, "v{version}");
             // The floating fields after it decode as added.
-            let n = d.fields.iter().filter(|f| f.part == Part::Floating).count();
+            let n = d.fields.iter().filter(|f| f.part() == Part::Floating).count();
             assert_eq!(n, inst.floating.len(), "v{version}");
         }
         // Decoded at another layout's version, the same bytes do not fit cleanly.

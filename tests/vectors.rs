@@ -59,7 +59,7 @@ fn all_35_vectors_decode_to_their_values() {
         // Fixed part: the vector lists the fixed fields in wire order.
         let expected_fixed: Vec<(&String, &J)> =
             fields.iter().filter(|(k, _)| *k != "MessageType" && *k != "floating").collect();
-        let got_fixed: Vec<_> = d.fields.iter().filter(|f| f.part == Part::Fixed).collect();
+        let got_fixed: Vec<_> = d.fields.iter().filter(|f| f.part() == Part::Fixed).collect();
         if expected_fixed.len() != got_fixed.len() {
             failures.push(format!(
                 "{name}: {} fixed fields, vector has {}",
@@ -70,12 +70,12 @@ fn all_35_vectors_decode_to_their_values() {
         for ((k, ev), f) in expected_fixed.iter().zip(&got_fixed) {
             let got = as_json(f.value, &frame);
             if &got != *ev {
-                failures.push(format!("{name}.{k} (decoded as {}): got {got}, want {ev}", f.name));
+                failures.push(format!("{name}.{k} (decoded as {}): got {got}, want {ev}", f.name()));
             }
         }
         // Floating part: [tag, name, value, ...] in wire order.
         let expected_float = fields["floating"].as_array().unwrap();
-        let got_float: Vec<_> = d.fields.iter().filter(|f| f.part == Part::Floating).collect();
+        let got_float: Vec<_> = d.fields.iter().filter(|f| f.part() == Part::Floating).collect();
         if expected_float.len() != got_float.len() {
             failures.push(format!(
                 "{name}: {} floating fields, vector has {}",
@@ -94,15 +94,15 @@ fn all_35_vectors_decode_to_their_values() {
             let ok = match want {
                 // UNSPEC, NAMEDVAR and NAMEDARRAY data are given as hex of the field's bytes.
                 J::Object(o) if o.contains_key("bytes") => {
-                    let s = f.data_offset as usize;
+                    let s = f.data_offset() as usize;
                     let raw: String =
-                        frame[s..s + f.data_len as usize].iter().map(|b| format!("{b:02x}")).collect();
+                        frame[s..s + f.data_len() as usize].iter().map(|b| format!("{b:02x}")).collect();
                     o["bytes"] == raw
                 }
                 _ => &got == want,
             };
             if !ok {
-                failures.push(format!("{name}: tag {tag} ({}) got {got}, want {want}", f.name));
+                failures.push(format!("{name}: tag {tag} ({}) got {got}, want {want}", f.name()));
             }
         }
         checked += 1;

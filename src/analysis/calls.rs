@@ -484,8 +484,8 @@ fn call_key<'b>(v: &View<'_>, frame: &'b [u8], call: Option<u64>, new: bool) -> 
 fn call_vars(d: &Decoded, frame: &[u8], out: &mut BTreeMap<String, String>) {
     for f in &d.fields {
         match f.value {
-            Value::Text { .. } if f.name.starts_with("CallVariable") || f.name == "CallWrapupData" => {
-                out.insert(f.name.to_string(), f.text(frame).unwrap_or_default().into_owned());
+            Value::Text { .. } if f.name().starts_with("CallVariable") || f.name() == "CallWrapupData" => {
+                out.insert(f.name().to_string(), f.text(frame).unwrap_or_default().into_owned());
             }
             Value::NamedVar { name, value } => {
                 out.insert(range_str(frame, name).into_owned(), range_str(frame, value).into_owned());
@@ -890,7 +890,7 @@ fn agent_state(a: &mut Agent, v: &View<'_>, frame: &Frame<'_>, c: &Conn, conn: C
     if let Some(sg) = v.fixed_num(Name::SkillGroupNumber).filter(|&v| v != NULL_ID) {
         a.skill_groups.insert(sg as u32);
     }
-    for fl in v.d.fields.iter().filter(|x| same_name(x.name, "FltSkillGroupNumber")) {
+    for fl in v.d.fields.iter().filter(|x| same_name(x.name(), "FltSkillGroupNumber")) {
         if let Some(v) = fl.number().filter(|&v| v != NULL_ID) {
             a.skill_groups.insert(v as u32);
         }

@@ -189,7 +189,7 @@ impl<'a> View<'a> {
         match l.at[n as usize] {
             None => Ok(None),
             Some(i) => match self.d.fields.get(usize::from(i)) {
-                Some(f) if f.part == Part::Fixed && l.is(f.name, n) => Ok(Some(f)),
+                Some(f) if f.part() == Part::Fixed && l.is(f.name(), n) => Ok(Some(f)),
                 _ => Err(()),
             },
         }
@@ -208,7 +208,7 @@ impl<'a> View<'a> {
     #[cold]
     #[inline(never)]
     fn fixed_by_name(&self, n: Name) -> Option<&'a Field> {
-        self.d.fields.iter().find(|f| f.part == Part::Fixed && same_name(f.name, n.as_str()))
+        self.d.fields.iter().find(|f| f.part() == Part::Fixed && same_name(f.name(), n.as_str()))
     }
 
     /// First field with this name, fixed or floating (as [`Decoded::field`]).
@@ -221,10 +221,10 @@ impl<'a> View<'a> {
                 let l = self.layout.expect("positional answered");
                 let fields = &self.d.fields;
                 let start = usize::from(l.n_fixed).min(fields.len());
-                if start > 0 && fields[start - 1].part != Part::Fixed {
+                if start > 0 && fields[start - 1].part() != Part::Fixed {
                     return self.d.field(n.as_str());
                 }
-                fields[start..].iter().find(|f| l.is(f.name, n))
+                fields[start..].iter().find(|f| l.is(f.name(), n))
             }
             Err(()) => self.d.field(n.as_str()),
         }
@@ -333,7 +333,8 @@ mod tests {
     fn check(d: &Decoded, frame: &[u8]) {
         let v = view(d);
         for n in ALL {
-            let by_name = d.fields.iter().find(|f| f.part == Part::Fixed && same_name(f.name, n.as_str()));
+            let by_name =
+                d.fields.iter().find(|f| f.part() == Part::Fixed && same_name(f.name(), n.as_str()));
             assert_eq!(addr(v.fixed(n)), addr(by_name), "{n:?} fixed in {:?}", d.type_name());
             assert_eq!(addr(v.field(n)), addr(d.field(n.as_str())), "{n:?} in {:?}", d.type_name());
             let text = d.text(frame, n.as_str());

@@ -270,7 +270,7 @@ pub(crate) fn num(d: &Decoded, name: &str) -> Option<u64> {
 pub(crate) fn fixed_num(d: &Decoded, name: &str) -> Option<u64> {
     d.fields
         .iter()
-        .find(|f| f.part == Part::Fixed && crate::cti::decode::same_name(f.name, name))
+        .find(|f| f.part() == Part::Fixed && crate::cti::decode::same_name(f.name(), name))
         .and_then(|f| f.number())
 }
 

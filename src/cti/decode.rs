@@ -166,41 +166,86 @@ pub enum Part {
     Floating,
 }
 
-/// One decoded field.
-#[derive(Debug, Clone, Copy)]
-pub struct Field {
+/// What is the same for every occurrence of a field: resolved once per layout (per fixed
+/// spec entry, per floating slot of a message, per tag), so a [`Field`] carries one pointer
+/// instead of these.
+#[derive(Debug)]
+pub struct FieldMeta {
     pub part: Part,
     /// Spec field name (fixed fields, known floating fields), tag name (a tag not allowed in
     /// this message), or "UnknownTag".
     pub name: &'static str,
-    pub tag: Option<u16>,
     pub ty: WireType,
     pub values: Option<&'static ValueTable>,
+    /// The floating spec entry, when the tag is allowed here.
+    pub spec: Option<&'static FloatField>,
+}
+
+/// One decoded field: 48 bytes, what varies from one occurrence to the next, with the rest
+/// behind [`Field::meta`].
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    pub meta: &'static FieldMeta,
     /// Offset of the field in the frame: the tag for floating fields.
     pub offset: u32,
     /// Bytes of the field, tag and length included for floating fields.
     pub len: u32,
-    /// Offset and length of the value bytes.
-    pub data_offset: u32,
-    pub data_len: u32,
     pub value: Value,
+    pub tag: Option<u16>,
     /// Instance of the repeated group this field belongs to ([`NO_GROUP`]: none); the
     /// group's name is its spec entry's. See [`Field::group`].
     pub instance: u16,
-    /// The floating spec entry, when the tag is allowed here.
-    pub spec: Option<&'static FloatField>,
+    /// Bytes of tag and length before the value (0 for fixed and raw fields): the value
+    /// bytes are `offset + header .. offset + len`.
+    header: u8,
 }
 
 /// [`Field::instance`] of a field outside any repeated group.
 pub const NO_GROUP: u16 = u16::MAX;
 
 impl Field {
+    /// Which part of the message the field is in.
+    #[inline]
+    pub fn part(&self) -> Part {
+        self.meta.part
+    }
+    /// Spec field name (fixed fields, known floating fields), tag name (a tag not allowed in
+    /// this message), or "UnknownTag".
+    #[inline]
+    pub fn name(&self) -> &'static str {
+        self.meta.name
+    }
+    #[inline]
+    pub fn ty(&self) -> WireType {
+        self.meta.ty
+    }
+    #[inline]
+    pub fn values(&self) -> Option<&'static ValueTable> {
+        self.meta.values
+    }
+    /// The floating spec entry, when the tag is allowed here.
+    #[inline]
+    pub fn spec(&self) -> Option<&'static FloatField> {
+        self.meta.spec
+    }
+    /// Offset of the value bytes in the frame.
+    #[inline]
+    pub fn data_offset(&self) -> u32 {
+        self.offset + u32::from(self.header)
+    }
+    /// Length of the value bytes (for a floating field cut short by the end of the message,
+    /// the bytes that are there).
+    #[inline]
+    pub fn data_len(&self) -> u32 {
+        self.len - u32::from(self.header)
+    }
+
     /// Repeated group this field belongs to, and the index of its instance.
     pub fn group(&self) -> Option<(&'static str, u16)> {
         if self.instance == NO_GROUP {
             return None;
         }
-        self.spec.and_then(|s| s.group).map(|g| (g, self.instance))
+        self.meta.spec.and_then(|s| s.group).map(|g| (g, self.instance))
     }
 
     /// Text of a Text value (lossy UTF-8), or None.
@@ -273,7 +318,7 @@ impl Decoded {
 
     /// First field with this name.
     pub fn field(&self, name: &str) -> Option<&Field> {
-        self.fields.iter().find(|f| same_name(f.name, name))
+        self.fields.iter().find(|f| same_name(f.meta.name, name))
     }
 
     /// Numeric value of the first field with this name.
@@ -371,8 +416,11 @@ pub fn decode_at(frame: &[u8], version: u32, source: VersionSource, d: &mut Deco
     // The common case: every fixed field is present at this version, and all of them are
     // in the frame.
     let complete = version >= ix.fixed_since && HEADER_LEN + ix.fixed_size <= frame.len();
-    let floating_start =
-        if complete { decode_fixed_complete(frame, ix, d) } else { decode_fixed(frame, spec, version, d) };
+    let floating_start = if complete {
+        decode_fixed_complete(frame, ix, d)
+    } else {
+        decode_fixed(frame, spec, ix, version, d)
+    };
     d.floating_offset = floating_start as u32;
     if floating_start >= frame.len() {
         // A body cut inside the fixed part (fixed_part_short) never reached the floating
@@ -390,7 +438,7 @@ pub fn decode_at(frame: &[u8], version: u32, source: VersionSource, d: &mut Deco
             floating_start,
             format!("{n} bytes after the fixed part; {} has no floating part", spec.name),
         );
-        d.fields.push(raw_field("TrailingBytes", Part::Floating, floating_start, n));
+        d.fields.push(raw_field(&TRAILING_BYTES, floating_start, n));
         return;
     }
     let mut walk = Walk::default();
@@ -402,44 +450,61 @@ pub fn decode_at(frame: &[u8], version: u32, source: VersionSource, d: &mut Deco
     check_required(ix, &walk.seen, d);
 }
 
-/// A fixed-part field at frame offset `off`.
-fn fixed_field(f: &'static FixedField, off: usize, value: Value) -> Field {
-    let size = f.size as u32;
+/// A fixed-part field of `size` bytes at frame offset `off`.
+fn fixed_field(meta: &'static FieldMeta, off: usize, size: u8, value: Value) -> Field {
+    Field { meta, offset: off as u32, len: u32::from(size), value, tag: None, instance: NO_GROUP, header: 0 }
+}
+
+/// Bytes kept raw, `len` of them at frame offset `start`.
+fn raw_field(meta: &'static FieldMeta, start: usize, len: usize) -> Field {
     Field {
-        part: Part::Fixed,
-        name: f.name,
+        meta,
+        offset: start as u32,
+        len: len as u32,
+        value: Value::Raw { start: start as u32, len: len as u32 },
         tag: None,
-        ty: f.ty,
-        values: f.values,
-        offset: off as u32,
-        len: size,
-        data_offset: off as u32,
-        data_len: size,
-        value,
         instance: NO_GROUP,
-        spec: None,
+        header: 0,
     }
 }
 
-fn raw_field(name: &'static str, part: Part, start: usize, len: usize) -> Field {
-    Field {
-        part,
-        name,
-        tag: None,
-        ty: WireType::Unspec,
-        values: None,
-        offset: start as u32,
-        len: len as u32,
-        data_offset: start as u32,
-        data_len: len as u32,
-        value: Value::Raw { start: start as u32, len: len as u32 },
-        instance: NO_GROUP,
-        spec: None,
-    }
+/// A meta of raw bytes: no type, no value table, no spec entry.
+const fn raw_meta(name: &'static str, part: Part) -> FieldMeta {
+    FieldMeta { part, name, ty: WireType::Unspec, values: None, spec: None }
+}
+
+/// The body of a message whose layout is unknown.
+static BODY: FieldMeta = raw_meta("Body", Part::Fixed);
+/// Bytes after the fixed part of a message that has no floating part.
+static TRAILING_BYTES: FieldMeta = raw_meta("TrailingBytes", Part::Floating);
+/// The end of a message too short for a floating field's tag and length.
+static TRUNCATED_FIELD: FieldMeta = raw_meta("TruncatedField", Part::Floating);
+/// A floating tag that no source defines.
+static UNKNOWN_TAG: FieldMeta = raw_meta("UnknownTag", Part::Floating);
+
+/// The meta of a named tag as a field of a message that does not carry it (one per tag,
+/// built once): None for a tag no source defines.
+fn tag_meta(tag: u16) -> Option<&'static FieldMeta> {
+    static METAS: std::sync::OnceLock<Vec<Option<FieldMeta>>> = std::sync::OnceLock::new();
+    let all = METAS.get_or_init(|| {
+        let max = spec::tags().iter().map(|t| t.tag).max().unwrap_or(0);
+        (0..=max)
+            .map(|tag| {
+                spec::tag(tag).map(|t| FieldMeta {
+                    part: Part::Floating,
+                    name: t.name,
+                    ty: t.ty,
+                    values: t.values,
+                    spec: None,
+                })
+            })
+            .collect()
+    });
+    all.get(usize::from(tag))?.as_ref()
 }
 
 fn push_raw_body(d: &mut Decoded, frame: &[u8]) {
-    d.fields.push(raw_field("Body", Part::Fixed, HEADER_LEN, frame.len() - HEADER_LEN));
+    d.fields.push(raw_field(&BODY, HEADER_LEN, frame.len() - HEADER_LEN));
 }
 
 /// Numeric value of a fixed-size field's bytes (length already checked).
@@ -478,27 +543,35 @@ fn decode_fixed_complete(frame: &[u8], ix: &MsgIndex, d: &mut Decoded) -> usize 
     d.fields.extend_from_slice(&ix.fixed_fields);
     for f in &mut d.fields[first..] {
         let off = f.offset as usize;
-        f.value = numeric(f.ty, &frame[off..off + f.len as usize]);
+        f.value = numeric(f.meta.ty, &frame[off..off + f.len as usize]);
     }
     // Only the fields with a table to check against can hold an unknown value.
     let fields = &d.fields[first..];
-    if ix.fixed_checked.iter().all(|&i| value_known(fields[i].values, fields[i].value)) {
+    if ix.fixed_checked.iter().all(|&i| value_known(fields[i].meta.values, fields[i].value)) {
         return HEADER_LEN + ix.fixed_size;
     }
     // The anomalies, in wire order as always.
     for &i in &ix.fixed_checked {
         let f = &d.fields[first + i];
-        let (name, values, value, offset) = (f.name, f.values, f.value, f.offset as usize);
+        let (name, values, value, offset) = (f.meta.name, f.meta.values, f.value, f.offset as usize);
         check_value(name, values, value, offset, d);
     }
     HEADER_LEN + ix.fixed_size
 }
 
 /// Decode the fixed part; returns the frame offset where the floating part starts.
-fn decode_fixed(frame: &[u8], spec: &'static MessageSpec, version: u32, d: &mut Decoded) -> usize {
+fn decode_fixed(
+    frame: &[u8],
+    spec: &'static MessageSpec,
+    ix: &'static MsgIndex,
+    version: u32,
+    d: &mut Decoded,
+) -> usize {
     let mut off = HEADER_LEN;
     let mut short_reported = false;
-    for f in spec::fixed_layout(spec, version) {
+    // The metas of an entry are at its index in `spec.fixed`.
+    let metas = ix.fixed_metas;
+    for (i, f) in spec::fixed_layout_indexed(spec, version) {
         let size = f.size as usize;
         if off + size > frame.len() {
             if !short_reported {
@@ -518,16 +591,14 @@ fn decode_fixed(frame: &[u8], spec: &'static MessageSpec, version: u32, d: &mut 
             }
             if off < frame.len() {
                 let n = frame.len() - off;
-                let mut raw = raw_field(f.name, Part::Fixed, off, n);
-                raw.values = f.values;
-                d.fields.push(raw);
+                d.fields.push(raw_field(&metas.raw[i], off, n));
                 off = frame.len();
             }
             continue;
         }
         let value = numeric(f.ty, &frame[off..off + size]);
         check_value(f.name, f.values, value, off, d);
-        d.fields.push(fixed_field(f, off, value));
+        d.fields.push(fixed_field(&metas.decoded[i], off, f.size, value));
         off += size;
     }
     off.min(frame.len())
@@ -665,6 +736,8 @@ struct MsgIndex {
     fixed_since: u32,
     /// Size of the whole fixed part (every field present).
     fixed_size: usize,
+    /// The metas of the fixed spec entries.
+    fixed_metas: &'static FixedMetas,
     /// The fields of the whole fixed part, values aside: a complete fixed part is these with
     /// their values read.
     fixed_fields: Vec<Field>,
@@ -672,11 +745,44 @@ struct MsgIndex {
     fixed_checked: Vec<usize>,
 }
 
+/// The metas of a message's fixed spec entries, index for index with `spec.fixed`.
+struct FixedMetas {
+    /// The fields as decoded.
+    decoded: Vec<FieldMeta>,
+    /// Their raw form, when the fixed part is cut short inside the field: no type, the
+    /// entry's value table kept.
+    raw: Vec<FieldMeta>,
+}
+
+/// The metas of the fixed entries of `m` (built once for every message).
+fn fixed_metas(m: &'static MessageSpec) -> &'static FixedMetas {
+    static METAS: std::sync::OnceLock<Vec<Option<FixedMetas>>> = std::sync::OnceLock::new();
+    let all = METAS.get_or_init(|| {
+        let max = spec::messages().iter().map(|m| m.id).max().unwrap_or(0) as usize;
+        let mut v: Vec<Option<FixedMetas>> = (0..=max).map(|_| None).collect();
+        for m in spec::messages() {
+            let meta = |f: &'static FixedField, ty| FieldMeta {
+                part: Part::Fixed,
+                name: f.name,
+                ty,
+                values: f.values,
+                spec: None,
+            };
+            v[m.id as usize] = Some(FixedMetas {
+                decoded: m.fixed.iter().map(|f| meta(f, f.ty)).collect(),
+                raw: m.fixed.iter().map(|f| meta(f, WireType::Unspec)).collect(),
+            });
+        }
+        v
+    });
+    all[m.id as usize].as_ref().expect("every spec message has its fixed metas")
+}
+
 /// A floating field of a message layout as the decoder uses it.
 struct Slot {
-    spec: &'static FloatField,
-    name: &'static str,
-    ty: WireType,
+    /// What its fields carry: name, type, the field's value table else its tag's, spec
+    /// entry.
+    meta: FieldMeta,
     /// Maximum data length (0: given by a count).
     max: u16,
     /// `max` as a bound on the length: `usize::MAX` when there is none.
@@ -685,10 +791,8 @@ struct Slot {
     named: bool,
     /// A numeric field whose length depends on a count: an array of values of its type.
     array: bool,
-    /// The field's value table, else its tag's.
-    values: Option<&'static ValueTable>,
-    /// The table values are checked against: `values` unless it only names special values
-    /// of a plain number.
+    /// The table values are checked against: `meta.values` unless it only names special
+    /// values of a plain number.
     checked: Option<&'static ValueTable>,
     /// Group number, from 1 (0: not in a group).
     group_id: u8,
@@ -747,14 +851,17 @@ fn build_index(m: &'static MessageSpec) -> MsgIndex {
             };
             let tag_values = f.tag.and_then(spec::tag).and_then(|t| t.values);
             Slot {
-                spec: f,
-                name: f.name,
-                ty: f.ty,
+                meta: FieldMeta {
+                    part: Part::Floating,
+                    name: f.name,
+                    ty: f.ty,
+                    values: f.values.or(tag_values),
+                    spec: Some(f),
+                },
                 max: f.max,
                 limit: if f.max == 0 { usize::MAX } else { usize::from(f.max) },
                 named: matches!(f.ty, WireType::NamedVar | WireType::NamedArray),
                 array: f.max_expr.is_some(),
-                values: f.values.or(tag_values),
                 checked: f.values.or(tag_values).filter(|t| t.kind != ValueKind::Special),
                 group_id,
                 first_member: f.group.is_some() && m.floating[..i].iter().all(|x| x.group != f.group),
@@ -808,12 +915,14 @@ fn build_index(m: &'static MessageSpec) -> MsgIndex {
     for &(t, _, _) in &required {
         required_tags.insert(t);
     }
+    let fixed_metas = fixed_metas(m);
     let mut off = HEADER_LEN;
     let fixed_fields = m
         .fixed
         .iter()
-        .map(|f| {
-            let field = fixed_field(f, off, Value::Raw { start: 0, len: 0 });
+        .zip(&fixed_metas.decoded)
+        .map(|(f, meta)| {
+            let field = fixed_field(meta, off, f.size, Value::Raw { start: 0, len: 0 });
             off += f.size as usize;
             field
         })
@@ -831,6 +940,7 @@ fn build_index(m: &'static MessageSpec) -> MsgIndex {
         required_tags,
         fixed_since: m.fixed.iter().map(|f| u32::from(f.since)).max().unwrap_or(0),
         fixed_size: spec::fixed_size(m, u32::MAX),
+        fixed_metas,
         fixed_fields,
         fixed_checked,
     }
@@ -932,7 +1042,7 @@ fn decode_floating<const W: usize>(
                 off,
                 format!("{n} bytes left at the end, too few for a floating field's tag and length"),
             );
-            d.fields.push(raw_field("TruncatedField", Part::Floating, off, n));
+            d.fields.push(raw_field(&TRUNCATED_FIELD, off, n));
             break;
         }
         let (tag, len) = if w == 1 {
@@ -976,7 +1086,7 @@ fn decode_floating<const W: usize>(
 fn floating_field(
     frame: &[u8],
     ix: &MsgIndex,
-    s: &Slot,
+    s: &'static Slot,
     tag: u16,
     off: usize,
     w: usize,
@@ -986,7 +1096,7 @@ fn floating_field(
 ) -> usize {
     let data_start = off + 2 * w;
     let data = &frame[data_start..data_start + len];
-    let name = s.name;
+    let name = s.meta.name;
     if len > s.limit {
         d.anomaly(
             "value_too_long",
@@ -1004,24 +1114,19 @@ fn floating_field(
     // copied costs more than its decoding).
     let i = d.fields.len();
     d.fields.push(Field {
-        part: Part::Floating,
-        name,
-        tag: Some(tag),
-        ty: s.ty,
-        values: s.values,
+        meta: &s.meta,
         offset: off as u32,
         len: (2 * w + len) as u32,
-        data_offset: data_start as u32,
-        data_len: len as u32,
         value: Value::Bytes { start: data_start as u32, len: len as u32 },
+        tag: Some(tag),
         instance,
-        spec: Some(s.spec),
+        header: (2 * w) as u8,
     });
-    match s.ty {
+    match s.meta.ty {
         WireType::String => match first_nul(data) {
             Some(p) => d.fields[i].value = Value::Text { start: data_start as u32, len: p as u32 },
             None => {
-                let value = decode_value(s.ty, s.array, data, data_start, name, off, d);
+                let value = decode_value(s.meta.ty, s.array, data, data_start, name, off, d);
                 d.fields[i].value = value;
             }
         },
@@ -1033,7 +1138,7 @@ fn floating_field(
             d.fields[i].value = value;
         }
         _ => {
-            let value = decode_value(s.ty, s.array, data, data_start, name, off, d);
+            let value = decode_value(s.meta.ty, s.array, data, data_start, name, off, d);
             check_value(name, s.checked, value, off, d);
             d.fields[i].value = value;
         }
@@ -1057,7 +1162,7 @@ fn floating_field_general(
     frame: &[u8],
     spec: &'static MessageSpec,
     ix: &MsgIndex,
-    slot: Option<&Slot>,
+    slot: Option<&'static Slot>,
     tag: u16,
     off: usize,
     w: usize,
@@ -1069,11 +1174,12 @@ fn floating_field_general(
     let mut data_len = len;
     // The tag's own entry matters only for a tag this message does not carry.
     let tspec = if slot.is_none() { spec::tag(tag) } else { None };
-    let name: &'static str = match (slot, tspec) {
-        (Some(s), _) => s.name,
-        (None, Some(t)) => t.name,
-        (None, None) => "UnknownTag",
+    let meta: &'static FieldMeta = match (slot, tspec) {
+        (Some(s), _) => &s.meta,
+        (None, Some(_)) => tag_meta(tag).expect("every named tag has a meta"),
+        (None, None) => &UNKNOWN_TAG,
     };
+    let name = meta.name;
     if data_start + len > frame.len() {
         data_len = frame.len() - data_start;
         d.anomaly(
@@ -1084,10 +1190,11 @@ fn floating_field_general(
         );
     }
     let data = &frame[data_start..data_start + data_len];
-    let (ty, values, max) = match (slot, tspec) {
-        (Some(s), _) => (s.ty, s.values, Some(s.max)),
-        (None, Some(t)) => (t.ty, t.values, t.max),
-        (None, None) => (WireType::Unspec, None, None),
+    let (ty, values) = (meta.ty, meta.values);
+    let max = match (slot, tspec) {
+        (Some(s), _) => Some(s.max),
+        (None, Some(t)) => t.max,
+        (None, None) => None,
     };
     match (slot, tspec) {
         (None, None) => d.anomaly(
@@ -1140,18 +1247,13 @@ fn floating_field_general(
         walk.counts[s.count_ix as usize] += 1;
     }
     d.fields.push(Field {
-        part: Part::Floating,
-        name,
-        tag: Some(tag),
-        ty,
-        values,
+        meta,
         offset: off as u32,
         len: (2 * w + data_len) as u32,
-        data_offset: data_start as u32,
-        data_len: data_len as u32,
         value,
+        tag: Some(tag),
         instance,
-        spec: slot.map(|s| s.spec),
+        header: (2 * w) as u8,
     });
     data_start + data_len
 }
@@ -1290,12 +1392,15 @@ fn check_counts(ix: &MsgIndex, counts: &[u32; COUNTED_TAGS], d: &mut Decoded) {
         // and message-level floating counters are checked here.
         let found = match c.fixed_index {
             Some(i) => d.fields.get(i).filter(|x| {
-                x.part == Part::Fixed && (std::ptr::eq(x.name, c.fixed_name) || x.name == c.name)
+                x.meta.part == Part::Fixed
+                    && (std::ptr::eq(x.meta.name, c.fixed_name) || x.meta.name == c.name)
             }),
             None => None,
         };
         let found = found.or_else(|| {
-            d.fields.iter().find(|x| x.name == c.name && (x.part == Part::Fixed || x.instance == NO_GROUP))
+            d.fields
+                .iter()
+                .find(|x| x.meta.name == c.name && (x.meta.part == Part::Fixed || x.instance == NO_GROUP))
         });
         let Some(&cf) = found else {
             continue;
@@ -1308,7 +1413,7 @@ fn check_counts(ix: &MsgIndex, counts: &[u32; COUNTED_TAGS], d: &mut Decoded) {
             if declared > max as u64 {
                 d.anomaly(
                     "count_over_max",
-                    Some(cf.name),
+                    Some(cf.meta.name),
                     cf_off,
                     format!("{} = {declared}, above the documented maximum of {max}", c.name),
                 );
@@ -1327,7 +1432,7 @@ fn check_counts(ix: &MsgIndex, counts: &[u32; COUNTED_TAGS], d: &mut Decoded) {
         if declared as usize != present && !(c.name == "NumFltSkillGroups" && declared == 0 && present <= 1) {
             d.anomaly(
                 "count_mismatch",
-                Some(cf.name),
+                Some(cf.meta.name),
                 cf_off,
                 format!("{} = {declared} but {present} are present", c.name),
             );
@@ -1513,6 +1618,83 @@ mod tests {
                 assert_eq!(a, b, "MessageType {t} at version {v}");
             }
         }
+    }
+
+    #[test]
+    fn a_field_is_48_bytes() {
+        assert_eq!(std::mem::size_of::<Field>(), 48);
+    }
+
+    #[test]
+    fn tag_metas_agree_with_the_spec() {
+        for tag in 0..=u16::MAX {
+            let want = spec::tag(tag).map(|t| (t.name, t.ty, t.values.map(|v| v as *const ValueTable)));
+            let got = tag_meta(tag).map(|m| {
+                assert_eq!(m.part, Part::Floating);
+                assert!(m.spec.is_none());
+                (m.name, m.ty, m.values.map(|v| v as *const ValueTable))
+            });
+            assert_eq!(got, want, "tag {tag}");
+        }
+    }
+
+    #[test]
+    fn fixed_metas_agree_with_the_spec() {
+        for m in spec::messages() {
+            let metas = fixed_metas(m);
+            assert_eq!(metas.decoded.len(), m.fixed.len(), "{}", m.name);
+            assert_eq!(metas.raw.len(), m.fixed.len(), "{}", m.name);
+            for ((f, meta), raw) in m.fixed.iter().zip(&metas.decoded).zip(&metas.raw) {
+                let table = f.values.map(|v| v as *const ValueTable);
+                assert_eq!((meta.part, meta.name, meta.ty), (Part::Fixed, f.name, f.ty));
+                assert_eq!((raw.part, raw.name, raw.ty), (Part::Fixed, f.name, WireType::Unspec));
+                assert_eq!(meta.values.map(|v| v as *const ValueTable), table);
+                assert_eq!(raw.values.map(|v| v as *const ValueTable), table);
+                assert!(meta.spec.is_none() && raw.spec.is_none());
+            }
+        }
+    }
+
+    /// The value bytes of every field as the decoder used to store them: a fixed or raw
+    /// field is all value, a floating field's value follows its tag and length, and one cut
+    /// short by the end of the message keeps the bytes that are there.
+    #[test]
+    fn data_offset_and_len() {
+        let spec = spec::messages().iter().find(|m| m.name == "AGENT_STATE_EVENT").unwrap();
+        let fixed = spec::fixed_size(spec, 24);
+        let mut frame = vec![0u8; HEADER_LEN + fixed];
+        frame[4..8].copy_from_slice(&spec.id.to_be_bytes());
+        // A string field of the message, with 2-byte tag and length.
+        let f = spec.floating.iter().find(|f| f.ty == WireType::String && f.tag.is_some()).unwrap();
+        frame.extend_from_slice(&f.tag.unwrap().to_be_bytes());
+        frame.extend_from_slice(&4u16.to_be_bytes());
+        frame.extend_from_slice(b"abc\0");
+        // A field cut short: declares 10 bytes, 3 remain.
+        frame.extend_from_slice(&f.tag.unwrap().to_be_bytes());
+        frame.extend_from_slice(&10u16.to_be_bytes());
+        frame.extend_from_slice(b"xyz");
+        let len = (frame.len() - HEADER_LEN) as u32;
+        frame[0..4].copy_from_slice(&len.to_be_bytes());
+        let d = decode(&frame, 24, VersionSource::Forced);
+        let fixed_fields: Vec<_> = d.fields.iter().filter(|x| x.part() == Part::Fixed).collect();
+        assert_eq!(fixed_fields.len(), spec.fixed.len());
+        for x in fixed_fields {
+            assert_eq!((x.data_offset(), x.data_len()), (x.offset, x.len), "{}", x.name());
+        }
+        let floating: Vec<_> = d.fields.iter().filter(|x| x.part() == Part::Floating).collect();
+        assert_eq!(floating.len(), 2);
+        let at = (HEADER_LEN + fixed) as u32;
+        assert_eq!((floating[0].offset, floating[0].len), (at, 8));
+        assert_eq!((floating[0].data_offset(), floating[0].data_len()), (at + 4, 4));
+        assert_eq!((floating[1].offset, floating[1].len), (at + 8, 7));
+        assert_eq!((floating[1].data_offset(), floating[1].data_len()), (at + 12, 3));
+        assert!(floating.iter().all(|x| x.name() == f.name && x.spec().is_some()));
+        // Raw fields: a body cut inside the fixed part, at a 1-byte TLV version.
+        let d = decode(&frame[..HEADER_LEN + 3], 15, VersionSource::Forced);
+        let raw = d.fields.last().unwrap();
+        assert_eq!((raw.part(), raw.ty(), raw.name()), (Part::Fixed, WireType::Unspec, spec.fixed[0].name));
+        assert_eq!((raw.offset, raw.len), (HEADER_LEN as u32, 3));
+        assert_eq!((raw.data_offset(), raw.data_len()), (raw.offset, raw.len));
     }
 
     #[test]

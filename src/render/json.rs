@@ -251,30 +251,30 @@ pub fn push_message(b: &mut Vec<u8>, flow: &Flow, frame: &Frame<'_>, d: &Decoded
     // Fixed part by spec field name.
     b.extend_from_slice(b",\"fields\":{");
     let mut first = true;
-    for f in d.fields.iter().filter(|f| f.part == Part::Fixed) {
-        key(b, &mut first, f.name);
+    for f in d.fields.iter().filter(|f| f.part() == Part::Fixed) {
+        key(b, &mut first, f.name());
         push_value(b, f.value, bytes);
     }
     b.extend_from_slice(b"},\"named\":{");
     let mut first = true;
-    for f in d.fields.iter().filter(|f| f.part == Part::Fixed) {
+    for f in d.fields.iter().filter(|f| f.part() == Part::Fixed) {
         if let Value::Time(t) = f.value {
-            key(b, &mut first, f.name);
+            key(b, &mut first, f.name());
             push_rfc3339(b, t as i64 * 1_000_000_000);
             continue;
         }
-        let (Some(t), Some(n)) = (f.values, value::as_u32(f.value)) else {
+        let (Some(t), Some(n)) = (f.values(), value::as_u32(f.value)) else {
             continue;
         };
         if t.kind != ValueKind::Mask && t.name_of(n).is_none() {
             continue;
         }
-        key(b, &mut first, f.name);
+        key(b, &mut first, f.name());
         push_named(b, t, n);
     }
     b.extend_from_slice(b"},\"floating\":[");
     let mut first = true;
-    for f in d.fields.iter().filter(|f| f.part == Part::Floating) {
+    for f in d.fields.iter().filter(|f| f.part() == Part::Floating) {
         if !first {
             b.push(b',');
         }
@@ -285,12 +285,12 @@ pub fn push_message(b: &mut Vec<u8>, flow: &Flow, frame: &Frame<'_>, d: &Decoded
             None => b.extend_from_slice(b"null"),
         }
         b.extend_from_slice(b",\"name\":");
-        push_name(b, f.name);
+        push_name(b, f.name());
         b.extend_from_slice(b",\"offset\":");
         push_u64(b, f.offset as u64);
         b.extend_from_slice(b",\"value\":");
         push_value(b, f.value, bytes);
-        if let (Some(t), Some(n)) = (f.values, value::as_u32(f.value)) {
+        if let (Some(t), Some(n)) = (f.values(), value::as_u32(f.value)) {
             if t.kind == ValueKind::Mask || t.name_of(n).is_some() {
                 b.extend_from_slice(b",\"named\":");
                 push_named(b, t, n);

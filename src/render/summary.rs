@@ -86,11 +86,11 @@ fn summary_field(d: &crate::cti::decode::Decoded, slot: usize) -> Option<&crate:
         Slot::Absent => None,
         // Fixed fields come first, in layout order; a field cut short is raw but present.
         Slot::Fixed(i) => match d.fields.get(i) {
-            Some(f) if f.part == Part::Fixed && f.name == SUMMARY_FIELDS[slot] => Some(f),
+            Some(f) if f.part() == Part::Fixed && f.name() == SUMMARY_FIELDS[slot] => Some(f),
             // A layout shifted by a field its version lacks: look the field up by name.
             _ => d.field(SUMMARY_FIELDS[slot]),
         },
-        Slot::Floating(t) => d.fields.iter().find(|f| f.part == Part::Floating && f.tag == Some(t)),
+        Slot::Floating(t) => d.fields.iter().find(|f| f.part() == Part::Floating && f.tag == Some(t)),
     }
 }
 

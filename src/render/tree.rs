@@ -38,10 +38,10 @@ pub fn write_tree(w: &mut dyn Write, flow: &Flow, frame: &Frame<'_>, d: &Decoded
     let mut section: Option<Part> = None;
     let mut group: Option<(&str, u16)> = None;
     for f in &d.fields {
-        if section != Some(f.part) {
-            section = Some(f.part);
+        if section != Some(f.part()) {
+            section = Some(f.part());
             group = None;
-            writeln!(w, "    {} part", if f.part == Part::Fixed { "Fixed" } else { "Floating" })?;
+            writeln!(w, "    {} part", if f.part() == Part::Fixed { "Fixed" } else { "Floating" })?;
         }
         if f.group() != group {
             if let Some((g, i)) = f.group() {
@@ -55,7 +55,7 @@ pub fn write_tree(w: &mut dyn Write, flow: &Flow, frame: &Frame<'_>, d: &Decoded
             Some(t) => format!(" (tag {t})"),
             None => String::new(),
         };
-        writeln!(w, "{indent}{pos:<8}{}{tag}: {}", f.name, value::display(f, bytes))?;
+        writeln!(w, "{indent}{pos:<8}{}{tag}: {}", f.name(), value::display(f, bytes))?;
     }
     if !d.anomalies.is_empty() {
         writeln!(w, "    Anomalies")?;

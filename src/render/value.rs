@@ -55,9 +55,9 @@ pub fn display(f: &Field, frame: &[u8]) -> String {
                 _ => unreachable!(),
             };
             let n = as_u32(f.value);
-            match (f.values, n) {
+            match (f.values(), n) {
                 (Some(t), Some(n)) if t.kind == ValueKind::Mask => {
-                    let width = f.data_len.max(1) as usize * 2;
+                    let width = f.data_len().max(1) as usize * 2;
                     match named(t, n) {
                         Some(names) => format!("0x{n:0width$x} ({names})"),
                         None if n == 0 => format!("0x{n:0width$x} (none set)"),
@@ -99,7 +99,7 @@ pub fn display(f: &Field, frame: &[u8]) -> String {
 /// Append the short display of a field (as [`short`]) to a byte buffer; numbers, names and
 /// text are written without intermediate strings.
 pub fn push_short(b: &mut Vec<u8>, f: &Field, frame: &[u8]) {
-    if let (Some(t), Some(n)) = (f.values, as_u32(f.value)) {
+    if let (Some(t), Some(n)) = (f.values(), as_u32(f.value)) {
         match t.kind {
             ValueKind::Mask => {
                 let mut first = true;

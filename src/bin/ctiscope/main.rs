@@ -166,8 +166,8 @@ impl Filter {
         }
         if let Some(call) = self.call {
             let names_call = d.fields.iter().any(|f| {
-                f.name.ends_with("CallID")
-                    && f.name != "RouterCallKeyCallID"
+                f.name().ends_with("CallID")
+                    && f.name() != "RouterCallKeyCallID"
                     && f.number() == Some(u64::from(call))
             });
             if !names_call {
@@ -176,7 +176,7 @@ impl Filter {
         }
         if let Some(agent) = &self.agent {
             let names_agent = d.fields.iter().any(|f| {
-                matches!(f.name, "AgentID" | "AgentExtension" | "AgentInstrument")
+                matches!(f.name(), "AgentID" | "AgentExtension" | "AgentInstrument")
                     && f.text(bytes).is_some_and(|t| t == agent.as_str())
             });
             if !names_agent {

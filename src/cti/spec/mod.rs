@@ -325,8 +325,16 @@ pub fn value_table(name: &str) -> Option<&'static ValueTable> {
 /// (PV7), NumFltSkillGroups (PV10-13); OPEN_CONF's ICMCentralControllerTime (PV6) and
 /// PeripheralOnline (PV5) carry their `since` but precede ungated fields.
 pub fn fixed_layout(spec: &MessageSpec, version: u32) -> impl Iterator<Item = &'static FixedField> {
+    fixed_layout_indexed(spec, version).map(|(_, f)| f)
+}
+
+/// [`fixed_layout`], each field with its index in `spec.fixed`.
+pub fn fixed_layout_indexed(
+    spec: &MessageSpec,
+    version: u32,
+) -> impl Iterator<Item = (usize, &'static FixedField)> {
     let fixed: &'static [FixedField] = spec.fixed;
-    fixed.iter().filter(move |f| u32::from(f.since) <= version)
+    fixed.iter().enumerate().filter(move |(_, f)| u32::from(f.since) <= version)
 }
 
 /// Size of the fixed part at protocol `version`, in bytes after the 8-byte header.
