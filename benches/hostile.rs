@@ -215,7 +215,7 @@ fn child(case: &str, path: &str) {
     let mut p = Pipeline::new(settings(case));
     let decoder = Decoder::default();
     let mut d = Decoded::default();
-    let mut versions: ctiscope::FastMap<u32, VersionState> = Default::default();
+    let mut versions: ctiscope::IntMap<u32, VersionState> = Default::default();
     let (mut messages, mut limits, mut issues) = (0u64, 0u64, 0u64);
     let mut sink = |ev: Event<'_>| match &ev {
         Event::Message { flow, version, frame } => {

@@ -42,7 +42,7 @@ fn child(mode: &str, path: &str) {
             let mut p = Pipeline::new(Settings::default());
             let decoder = Decoder::default();
             let mut d = Decoded::default();
-            let mut versions: ctiscope::FastMap<u32, VersionState> = Default::default();
+            let mut versions: ctiscope::IntMap<u32, VersionState> = Default::default();
             let mut sink = |ev: Event<'_>| {
                 if let Event::Message { flow, version, frame } = &ev {
                     messages += 1;

@@ -54,6 +54,34 @@ pub mod synth;
 /// Hash map for the per-packet and per-message tables (connections, flows).
 pub type FastMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
 
+/// Hasher for integer keys the capture does not choose (connection numbers, handed out in
+/// sequence; hashes computed already): one multiplication spreads them over the table.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IntHasher(u64);
+
+impl std::hash::Hasher for IntHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(8) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// A map keyed by integers the capture does not choose (see [`IntHasher`]).
+pub type IntMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<IntHasher>>;
+
 /// Timestamps are integer nanoseconds since 1970-01-01 00:00:00 UTC, end to end.
 pub type TimestampNs = i64;
 

@@ -132,7 +132,7 @@ pub fn run_path_decoded(
         }
         drop(done_tx);
         let producer = scope.spawn(move || {
-            let mut versions: crate::FastMap<u32, VersionState> = Default::default();
+            let mut versions: crate::IntMap<u32, VersionState> = Default::default();
             let mut seq = 0u64;
             let mut batch = free_rx.recv().ok();
             let res = pipeline::run_path(path, settings, &mut |ev| {

@@ -265,7 +265,7 @@ pub struct Pipeline {
     settings: Settings,
     net: NetDecoder,
     tcp: Reassembler,
-    conns: crate::FastMap<ConnId, ConnState>,
+    conns: crate::IntMap<ConnId, ConnState>,
     reported_linktypes: Vec<u32>,
     /// The IPv4 fragment budget (`max_fragment_bytes`) was reached and reported.
     fragment_limit_reported: bool,
@@ -279,7 +279,7 @@ impl Pipeline {
         Pipeline {
             net: NetDecoder::new(settings.net),
             tcp: Reassembler::new(settings.reassembly.clone()),
-            conns: crate::FastMap::default(),
+            conns: crate::IntMap::default(),
             reported_linktypes: Vec::new(),
             fragment_limit_reported: false,
             stats: Stats::default(),
@@ -360,7 +360,7 @@ impl Pipeline {
 fn stream_event(
     ev: StreamEvent<'_>,
     settings: &Settings,
-    conns: &mut crate::FastMap<ConnId, ConnState>,
+    conns: &mut crate::IntMap<ConnId, ConnState>,
     stats: &mut Stats,
     sink: &mut dyn FnMut(Event<'_>),
 ) {

@@ -3,12 +3,13 @@
 use super::fields::{Name, View};
 use super::report::CallSummary;
 use super::session::{Conn, Pending, SERVICE_PERIPHERAL_MONITOR};
-use super::{Analyzer, Findings, IntMap, Settings};
+use super::{Analyzer, Findings, Settings};
 use crate::cti::decode::{range_str, same_name, Decoded, Value};
 use crate::cti::framing::Frame;
 use crate::cti::spec::{values, Role};
 use crate::net::tcp::ConnId;
 use crate::pipeline::{Direction, Flow};
+use crate::IntMap;
 use crate::{FastMap, TimestampNs};
 use std::borrow::Cow;
 use std::collections::hash_map::Entry;

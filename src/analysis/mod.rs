@@ -27,6 +27,7 @@ use crate::cti::framing::SkipReason;
 use crate::net::tcp::ConnId;
 use crate::net::tcp::GapReason;
 use crate::pipeline::{Direction, Event};
+use crate::IntMap;
 use crate::TimestampNs;
 use std::collections::BTreeMap;
 
@@ -224,34 +225,6 @@ impl Findings {
         );
     }
 }
-
-/// Hasher for integer keys the capture does not choose (connection numbers, handed out in
-/// sequence; hashes computed already): one multiplication spreads them over the table.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct IntHasher(u64);
-
-impl std::hash::Hasher for IntHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(u64::from(n));
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(8) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-/// A map keyed by integers the capture does not choose (see [`IntHasher`]).
-pub(crate) type IntMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<IntHasher>>;
 
 /// Direction index: 0 client->server, 1 server->client.
 pub(crate) fn dir_index(d: Direction) -> usize {

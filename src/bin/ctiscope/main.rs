@@ -209,7 +209,7 @@ pub(crate) struct Printer {
     hex: bool,
     pub(crate) summary: Summary,
     pub(crate) decoder: Decoder,
-    pub(crate) versions: ctiscope::FastMap<ConnId, VersionState>,
+    pub(crate) versions: ctiscope::IntMap<ConnId, VersionState>,
     decoded: Decoded,
     /// Objects written so far in the current `-T json` array.
     json_count: u64,
@@ -233,7 +233,7 @@ impl Printer {
             hex: a.hex,
             summary: Summary::new(time_format(a.time)),
             decoder: Decoder { forced: a.protocol_version },
-            versions: ctiscope::FastMap::default(),
+            versions: ctiscope::IntMap::default(),
             decoded: Decoded::default(),
             json_count: 0,
             filter,
