@@ -507,14 +507,15 @@ fn push_raw_body(d: &mut Decoded, frame: &[u8]) {
     d.fields.push(raw_field(&BODY, HEADER_LEN, frame.len() - HEADER_LEN));
 }
 
+/// The first N bytes, one length check for the whole value.
+#[inline(always)]
+fn first<const N: usize>(b: &[u8]) -> [u8; N] {
+    *b.first_chunk::<N>().expect("value length checked by the caller")
+}
+
 /// Numeric value of a fixed-size field's bytes (length already checked).
 #[inline(always)]
 fn numeric(ty: WireType, b: &[u8]) -> Value {
-    /// The first N bytes, one length check for the whole value.
-    #[inline(always)]
-    fn first<const N: usize>(b: &[u8]) -> [u8; N] {
-        *b.first_chunk::<N>().expect("value length checked by the caller")
-    }
     match ty {
         WireType::Char => Value::Signed(first::<1>(b)[0] as i8 as i64),
         WireType::UChar => Value::Unsigned(first::<1>(b)[0] as u64),
@@ -536,6 +537,18 @@ fn numeric(ty: WireType, b: &[u8]) -> Value {
     }
 }
 
+/// Stores [`numeric`] of `b` into `out`, with the types of nearly every fixed field
+/// (UINT and USHORT) each storing its own value: a value built by a shared tail writes every
+/// byte any variant uses, which cost about 4% of the decoder's instructions.
+#[inline(always)]
+fn set_numeric(ty: WireType, b: &[u8], out: &mut Value) {
+    match ty {
+        WireType::UInt => *out = Value::Unsigned(u64::from(u32::from_be_bytes(first(b)))),
+        WireType::UShort => *out = Value::Unsigned(u64::from(u16::from_be_bytes(first(b)))),
+        _ => *out = numeric(ty, b),
+    }
+}
+
 /// Decode a fixed part whose every field is present and in the frame; returns the frame
 /// offset where the floating part starts.
 fn decode_fixed_complete(frame: &[u8], ix: &MsgIndex, d: &mut Decoded) -> usize {
@@ -543,7 +556,7 @@ fn decode_fixed_complete(frame: &[u8], ix: &MsgIndex, d: &mut Decoded) -> usize 
     d.fields.extend_from_slice(&ix.fixed_fields);
     for f in &mut d.fields[first..] {
         let off = f.offset as usize;
-        f.value = numeric(f.meta.ty, &frame[off..off + f.len as usize]);
+        set_numeric(f.meta.ty, &frame[off..off + f.len as usize], &mut f.value);
     }
     // Only the fields with a table to check against can hold an unknown value.
     let fields = &d.fields[first..];
