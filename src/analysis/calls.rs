@@ -327,55 +327,52 @@ pub(crate) struct CallTables {
 }
 
 /// Calls ended recently, by connection: at most `max_ended_calls` across the capture (oldest
-/// forgotten first), so memory does not grow with the number of connections. Looked up by
-/// a hash of the connection and call key, without building a key; a hit is confirmed
-/// against the full key kept with it.
+/// forgotten first), so memory does not grow with the number of connections. An entry is
+/// two independent 64-bit hashes of the connection and call key, both keyed at random: a
+/// lookup matches only when both agree (one chance in 2^128 for two different calls, and a
+/// capture cannot aim at a collision). Entries of 16 bytes keep the table in cache and
+/// ending a call allocates nothing; the key itself is not needed again.
 #[derive(Debug, Default)]
 pub(crate) struct EndedCalls {
-    by_hash: IntMap<u64, (ConnId, CallKey)>,
+    /// First hash -> second hash.
+    by_hash: IntMap<u64, u64>,
+    /// First hashes, oldest first.
     order: VecDeque<u64>,
-    /// Hashes the connection and call key.
     hasher: ahash::RandomState,
+    check: ahash::RandomState,
 }
 
 impl EndedCalls {
-    fn hash(&self, conn: ConnId, k: &KeyRef<'_>) -> u64 {
+    fn hashes(&self, conn: ConnId, k: &KeyRef<'_>) -> (u64, u64) {
         // The numbers packed in two words: fewer rounds of the hasher.
-        let ids = (
-            u64::from(conn) << 32 | u64::from(k.peripheral),
-            u64::from(k.call_id) << 16 | u64::from(k.dev_type),
+        let key = (
+            (
+                u64::from(conn) << 32 | u64::from(k.peripheral),
+                u64::from(k.call_id) << 16 | u64::from(k.dev_type),
+            ),
+            &*k.device,
         );
-        self.hasher.hash_one((ids, &*k.device))
-    }
-
-    /// Whether the entry of hash `h` is this call.
-    fn holds(&self, h: u64, conn: ConnId, k: &KeyRef<'_>) -> bool {
-        self.by_hash.get(&h).is_some_and(|(c, key)| {
-            *c == conn
-                && key.peripheral == k.peripheral
-                && key.call_id == k.call_id
-                && key.dev_type == k.dev_type
-                && key.device.as_bytes() == &*k.device
-        })
+        (self.hasher.hash_one(key), self.check.hash_one(key))
     }
 
     fn contains(&self, conn: ConnId, k: &KeyRef<'_>) -> bool {
-        self.holds(self.hash(conn, k), conn, k)
+        let (h, c) = self.hashes(conn, k);
+        self.by_hash.get(&h) == Some(&c)
     }
 
     fn remove(&mut self, conn: ConnId, k: &KeyRef<'_>) {
-        let h = self.hash(conn, k);
-        if self.holds(h, conn, k) {
+        let (h, c) = self.hashes(conn, k);
+        if self.by_hash.get(&h) == Some(&c) {
             self.by_hash.remove(&h);
         }
     }
 
-    fn insert(&mut self, conn: ConnId, key: CallKey, remember: usize) {
-        let h = self.hash(conn, &key_ref(&key));
-        if self.holds(h, conn, &key_ref(&key)) {
+    fn insert(&mut self, conn: ConnId, key: &CallKey, remember: usize) {
+        let (h, c) = self.hashes(conn, &key_ref(key));
+        if self.by_hash.insert(h, c) == Some(c) {
+            // Already remembered.
             return;
         }
-        self.by_hash.insert(h, (conn, key));
         self.order.push_back(h);
         while self.order.len() > remember {
             if let Some(old) = self.order.pop_front() {
@@ -845,12 +842,9 @@ pub(crate) fn call_message(
                 }
                 call.end_frame = Some(fr);
                 let remember = cx.settings.max_ended_calls;
+                cx.calls.ended.insert(flow.conn, &call.key, remember);
                 if summaries {
-                    cx.calls.ended.insert(flow.conn, call.key.clone(), remember);
                     cx.calls.finish(cx.settings, f, flow.conn, call, ts, true);
-                } else {
-                    // No summary to keep: the key goes to the ended calls as it is.
-                    cx.calls.ended.insert(flow.conn, call.key, remember);
                 }
             } else if keep_aliases {
                 aliases.extend(call.ids.iter());
@@ -948,18 +942,18 @@ mod ended_tests {
     fn ended_calls_are_kept_per_connection_up_to_the_cap() {
         let mut e = EndedCalls::default();
         let (a, b) = (key(1, "40015"), key(2, "40016"));
-        e.insert(7, a.clone(), 3);
+        e.insert(7, &a, 3);
         assert!(e.contains(7, &r(&a)));
         // Another connection, device or call id is another call.
         assert!(!e.contains(8, &r(&a)));
         assert!(!e.contains(7, &r(&key(1, "40016"))));
         assert!(!e.contains(7, &r(&b)));
-        e.insert(7, b.clone(), 3);
+        e.insert(7, &b, 3);
         e.remove(7, &r(&a));
         assert!(!e.contains(7, &r(&a)) && e.contains(7, &r(&b)));
         // Beyond the cap the oldest are forgotten first.
         for i in 10..13 {
-            e.insert(9, key(i, "x"), 3);
+            e.insert(9, &key(i, "x"), 3);
         }
         assert!(!e.contains(7, &r(&b)));
         assert!((10..13).all(|i| e.contains(9, &r(&key(i, "x")))));
