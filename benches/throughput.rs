@@ -122,10 +122,17 @@ struct Row {
     rss_kb: u64,
 }
 
-fn median_run(runs: usize, mut make: impl FnMut() -> Command) -> (f64, u64) {
-    let mut v: Vec<(f64, u64)> = (0..runs).map(|_| measured(&mut make())).collect();
-    v.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
-    v[v.len() / 2]
+/// Makes the command of one run of a mode.
+type Make<'a> = Box<dyn Fn() -> Command + 'a>;
+
+/// A mode to measure `runs` times.
+struct Planned<'a> {
+    mode: String,
+    what: String,
+    bytes: u64,
+    messages: Option<u64>,
+    runs: usize,
+    make: Make<'a>,
 }
 
 fn main() {
@@ -154,59 +161,13 @@ fn main() {
     warm(&path);
     let messages = count_messages(&root, &path);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut rows = Vec::new();
-    let mut add = |mode: &str, what: &str, bytes: u64, msgs: Option<u64>, r: (f64, u64)| {
-        rows.push(Row {
-            mode: mode.into(),
-            what: what.into(),
-            bytes,
-            messages: msgs,
-            secs: r.0,
-            rss_kb: r.1,
-        });
-    };
+    // Every mode is planned first, then run round-robin (one run of each mode per round), so
+    // that a slow phase of the machine falls on every mode alike and the ratios between rows
+    // (the speed-up with more cores, the factor to the floor) hold within one run.
     let p = path.clone();
-    add(
-        "floor",
-        "memory-mapped file read once",
-        bytes,
-        None,
-        median_run(runs, || {
-            let mut c = Command::new(&me);
-            c.args(["--child", "floor"]).arg(&p);
-            c
-        }),
-    );
-    add(
-        "cat",
-        "`cat FILE > /dev/null`",
-        bytes,
-        None,
-        median_run(runs, || {
-            let mut c = Command::new("cat");
-            c.arg(&p);
-            c
-        }),
-    );
-    for (mode, what) in [
-        ("capture", "pcap records only"),
-        ("frame", "capture + link/IP/TCP + reassembly + CTI framing"),
-        ("decode", "... + full decode of every message, no output"),
-    ] {
-        add(
-            mode,
-            what,
-            bytes,
-            Some(messages),
-            median_run(runs, || {
-                let mut c = Command::new(&me);
-                c.args(["--child", mode]).arg(&p);
-                c
-            }),
-        );
-    }
-    // ctiscope's commands: (mode, what, arguments), each on one core and, with more cores,
-    // the parallel ones on all of them.
+    // What the planned commands borrow: ctiscope's commands, (mode, what, arguments), each
+    // on one core and, with more cores, the parallel ones on all of them; the smaller capture
+    // for tshark.
     let mut cli: Vec<(String, String, Vec<String>)> = Vec::new();
     let mut command = |args: &str, to_null: bool| {
         let mode = args.replace("decode -T ", "").replace("decode ", "summary ").replace("-j ", "-j");
@@ -222,28 +183,62 @@ fn main() {
         command(&format!("decode -j {cores}"), false);
         command(&format!("check -j {cores}"), false);
     }
+    let tshark_ok =
+        Command::new("tshark").arg("-v").stdout(Stdio::null()).status().is_ok_and(|s| s.success());
+    let small = tshark_ok
+        .then(|| synth(&root, &std::env::var("CTISCOPE_BENCH_TSHARK_SIZE").unwrap_or_else(|_| "32M".into())));
+    let mut plan: Vec<Planned<'_>> = Vec::new();
+    let mut add = |mode: &str, what: &str, bytes: u64, msgs: Option<u64>, runs: usize, make| {
+        plan.push(Planned { mode: mode.into(), what: what.into(), bytes, messages: msgs, runs, make });
+    };
+    let child_cmd = |mode: &'static str| -> Make<'_> {
+        let (me, p) = (&me, &p);
+        Box::new(move || {
+            let mut c = Command::new(me);
+            c.args(["--child", mode]).arg(p);
+            c
+        })
+    };
+    add("floor", "memory-mapped file read once", bytes, None, runs, child_cmd("floor"));
+    add(
+        "cat",
+        "`cat FILE > /dev/null`",
+        bytes,
+        None,
+        runs,
+        Box::new(|| {
+            let mut c = Command::new("cat");
+            c.arg(&p);
+            c
+        }),
+    );
+    for (mode, what) in [
+        ("capture", "pcap records only"),
+        ("frame", "capture + link/IP/TCP + reassembly + CTI framing"),
+        ("decode", "... + full decode of every message, no output"),
+    ] {
+        add(mode, what, bytes, Some(messages), runs, child_cmd(mode));
+    }
     for (mode, what, a) in &cli {
+        let (bin, p) = (&bin, &p);
         add(
             mode,
             what,
             bytes,
             Some(messages),
-            median_run(runs, || {
-                let mut c = Command::new(&bin);
-                c.args(a).arg(&p);
+            runs,
+            Box::new(move || {
+                let mut c = Command::new(bin);
+                c.args(a).arg(p);
                 c
             }),
         );
     }
     // tshark, on a smaller capture of the same traffic.
-    let tshark_ok =
-        Command::new("tshark").arg("-v").stdout(Stdio::null()).status().is_ok_and(|s| s.success());
-    if tshark_ok {
-        let small =
-            synth(&root, &std::env::var("CTISCOPE_BENCH_TSHARK_SIZE").unwrap_or_else(|_| "32M".into()));
-        let small_bytes = std::fs::metadata(&small).unwrap().len();
-        let small_msgs = count_messages(&root, &small);
-        warm(&small);
+    if let Some(small) = &small {
+        let small_bytes = std::fs::metadata(small).unwrap().len();
+        let small_msgs = count_messages(&root, small);
+        warm(small);
         for (mode, what, a) in [
             (
                 "tshark -q",
@@ -258,28 +253,56 @@ fn main() {
                 what,
                 small_bytes,
                 Some(small_msgs),
-                median_run(runs.min(2), || {
+                runs.min(2),
+                Box::new(move || {
                     let mut c = Command::new("tshark");
-                    c.args(&a).arg(&small);
+                    c.args(&a).arg(small);
                     c
                 }),
             );
         }
         let what = "`ctiscope decode -T jsonl -j 1` on tshark's capture";
+        let bin = &bin;
         add(
             "ctiscope jsonl (same file)",
             what,
             small_bytes,
             Some(small_msgs),
-            median_run(runs, || {
-                let mut c = Command::new(&bin);
-                c.args(["decode", "-T", "jsonl", "-j", "1"]).arg(&small);
+            runs,
+            Box::new(move || {
+                let mut c = Command::new(bin);
+                c.args(["decode", "-T", "jsonl", "-j", "1"]).arg(small);
                 c
             }),
         );
     }
+    let rounds = plan.iter().map(|m| m.runs).max().unwrap_or(0);
+    let mut times: Vec<Vec<(f64, u64)>> = vec![Vec::new(); plan.len()];
+    for round in 0..rounds {
+        for (m, t) in plan.iter().zip(&mut times) {
+            if round < m.runs {
+                t.push(measured(&mut (m.make)()));
+            }
+        }
+    }
+    let rows: Vec<Row> = plan
+        .iter()
+        .zip(times)
+        .map(|(m, mut t)| {
+            t.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
+            let (secs, rss_kb) = t[t.len() / 2];
+            Row {
+                mode: m.mode.clone(),
+                what: m.what.clone(),
+                bytes: m.bytes,
+                messages: m.messages,
+                secs,
+                rss_kb,
+            }
+        })
+        .collect();
     println!(
-        "capture: {} ({:.0} MB, {messages} messages), {runs} runs per mode, median time; {cores} cores\n",
+        "capture: {} ({:.0} MB, {messages} messages), {runs} runs per mode (round-robin), median time; {cores} cores\n",
         path.display(),
         bytes as f64 / 1e6
     );
