@@ -767,13 +767,21 @@ struct FixedMetas {
     raw: Vec<FieldMeta>,
 }
 
+/// A table with one entry per spec message, indexed by message id.
+fn by_message<T>(build: impl Fn(&'static MessageSpec) -> T) -> Vec<Option<T>> {
+    let max = spec::messages().iter().map(|m| m.id).max().unwrap_or(0) as usize;
+    let mut v: Vec<Option<T>> = (0..=max).map(|_| None).collect();
+    for m in spec::messages() {
+        v[m.id as usize] = Some(build(m));
+    }
+    v
+}
+
 /// The metas of the fixed entries of `m` (built once for every message).
 fn fixed_metas(m: &'static MessageSpec) -> &'static FixedMetas {
     static METAS: std::sync::OnceLock<Vec<Option<FixedMetas>>> = std::sync::OnceLock::new();
     let all = METAS.get_or_init(|| {
-        let max = spec::messages().iter().map(|m| m.id).max().unwrap_or(0) as usize;
-        let mut v: Vec<Option<FixedMetas>> = (0..=max).map(|_| None).collect();
-        for m in spec::messages() {
+        by_message(|m| {
             let meta = |f: &'static FixedField, ty| FieldMeta {
                 part: Part::Fixed,
                 name: f.name,
@@ -781,12 +789,11 @@ fn fixed_metas(m: &'static MessageSpec) -> &'static FixedMetas {
                 values: f.values,
                 spec: None,
             };
-            v[m.id as usize] = Some(FixedMetas {
+            FixedMetas {
                 decoded: m.fixed.iter().map(|f| meta(f, f.ty)).collect(),
                 raw: m.fixed.iter().map(|f| meta(f, WireType::Unspec)).collect(),
-            });
-        }
-        v
+            }
+        })
     });
     all[m.id as usize].as_ref().expect("every spec message has its fixed metas")
 }
@@ -961,14 +968,7 @@ fn build_index(m: &'static MessageSpec) -> MsgIndex {
 
 fn msg_index(spec: &'static MessageSpec) -> &'static MsgIndex {
     static INDEX: std::sync::OnceLock<Vec<Option<MsgIndex>>> = std::sync::OnceLock::new();
-    let all = INDEX.get_or_init(|| {
-        let max = spec::messages().iter().map(|m| m.id).max().unwrap_or(0) as usize;
-        let mut v: Vec<Option<MsgIndex>> = (0..=max).map(|_| None).collect();
-        for m in spec::messages() {
-            v[m.id as usize] = Some(build_index(m));
-        }
-        v
-    });
+    let all = INDEX.get_or_init(|| by_message(build_index));
     all[spec.id as usize].as_ref().expect("every spec message is indexed")
 }
 
