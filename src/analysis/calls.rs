@@ -11,6 +11,7 @@ use crate::net::tcp::ConnId;
 use crate::pipeline::{Direction, Flow};
 use crate::IntMap;
 use crate::{FastMap, TimestampNs};
+use smallvec::{smallvec, SmallVec};
 use std::borrow::Cow;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -77,43 +78,13 @@ pub(crate) struct Call {
 }
 
 /// Every ConnectionCallID a call had, in order: its first, then the new ones
-/// CALL_DATA_UPDATE_EVENT gave it (a list only for a renamed call).
-#[derive(Debug, Clone)]
-pub(crate) struct CallIds {
-    first: u32,
-    more: Vec<u32>,
-}
+/// CALL_DATA_UPDATE_EVENT gave it (on the heap only for a call renamed more than once).
+pub(crate) type CallIds = SmallVec<[u32; 2]>;
 
-impl CallIds {
-    fn new(id: u32) -> Self {
-        CallIds { first: id, more: Vec::new() }
-    }
-
-    fn iter(&self) -> impl Iterator<Item = u32> + '_ {
-        std::iter::once(self.first).chain(self.more.iter().copied())
-    }
-
-    fn contains(&self, id: u32) -> bool {
-        self.first == id || self.more.contains(&id)
-    }
-
-    /// Add an id the call did not have.
-    fn add(&mut self, id: u32) {
-        if !self.contains(id) {
-            self.more.push(id);
-        }
-    }
-
-    /// The call had more than one id.
-    fn renamed(&self) -> bool {
-        !self.more.is_empty()
-    }
-
-    fn into_vec(self) -> Vec<u32> {
-        let mut ids = Vec::with_capacity(1 + self.more.len());
-        ids.push(self.first);
-        ids.extend(self.more);
-        ids
+/// Add an id the call did not have.
+fn add_id(ids: &mut CallIds, id: u32) {
+    if !ids.contains(&id) {
+        ids.push(id);
     }
 }
 
@@ -144,51 +115,8 @@ impl KeyRef<'_> {
 }
 
 /// The live calls of one PeripheralID and ConnectionCallID, in [`CallKey`] order (device
-/// type, then device). Nearly always one call, kept in place rather than in a list of its
-/// own.
-#[derive(Debug)]
-// Boxing the single call would bring back the allocation per call this avoids.
-#[allow(clippy::large_enum_variant)]
-enum Group {
-    One(Call),
-    Many(Vec<Call>),
-}
-
-impl Group {
-    fn calls(&self) -> &[Call] {
-        match self {
-            Group::One(c) => std::slice::from_ref(c),
-            Group::Many(v) => v,
-        }
-    }
-
-    fn calls_mut(&mut self) -> &mut [Call] {
-        match self {
-            Group::One(c) => std::slice::from_mut(c),
-            Group::Many(v) => v,
-        }
-    }
-
-    /// Insert `call` at position `i`.
-    fn insert(&mut self, i: usize, call: Call) {
-        match self {
-            Group::Many(v) => v.insert(i, call),
-            Group::One(_) => {
-                let Group::One(first) = std::mem::replace(self, Group::Many(Vec::new())) else {
-                    unreachable!("one call")
-                };
-                *self = Group::Many(if i == 0 { vec![call, first] } else { vec![first, call] });
-            }
-        }
-    }
-
-    fn into_vec(self) -> Vec<Call> {
-        match self {
-            Group::One(c) => vec![c],
-            Group::Many(v) => v,
-        }
-    }
-}
+/// type, then device). Nearly always one call, kept in place rather than on the heap.
+type Group = SmallVec<[Call; 1]>;
 
 /// Live calls of one connection, and the calls it ended recently.
 #[derive(Debug, Default)]
@@ -220,7 +148,7 @@ impl ConnCalls {
     /// does not carry the device (the first in key order), and its position in its group.
     #[inline(always)]
     fn find_mut(&mut self, key: &KeyRef<'_>) -> Option<(usize, &mut Call)> {
-        let group = self.live.get_mut(&(key.peripheral, key.call_id))?.calls_mut();
+        let group = self.live.get_mut(&(key.peripheral, key.call_id))?;
         let i = position(group, key)?;
         Some((i, &mut group[i]))
     }
@@ -230,15 +158,12 @@ impl ConnCalls {
         let Entry::Occupied(mut slot) = self.live.entry(group) else {
             panic!("live group");
         };
-        let call = match slot.get_mut() {
-            Group::Many(calls) if calls.len() > 1 => calls.remove(i),
-            _ => match slot.remove() {
-                Group::One(call) => call,
-                Group::Many(mut calls) => calls.remove(i),
-            },
-        };
+        let call = slot.get_mut().remove(i);
+        if slot.get().is_empty() {
+            slot.remove();
+        }
         self.live_n -= 1;
-        if call.ids.renamed() {
+        if call.ids.len() > 1 {
             unrenamed(&mut self.renamed, group);
         }
         call
@@ -249,23 +174,16 @@ impl ConnCalls {
     fn put(&mut self, call: Call) -> usize {
         let k = &call.key;
         let group = (k.peripheral, k.call_id);
-        if call.ids.renamed() {
+        if call.ids.len() > 1 {
             *self.renamed.entry(group).or_insert(0) += 1;
         }
-        let calls = match self.live.entry(group) {
-            Entry::Vacant(slot) => {
-                slot.insert(Group::One(call));
-                self.live_n += 1;
-                return 0;
-            }
-            Entry::Occupied(slot) => slot.into_mut(),
-        };
-        match calls.calls().binary_search_by(|c| {
+        let calls = self.live.entry(group).or_default();
+        match calls.binary_search_by(|c| {
             (c.key.dev_type, c.key.device.as_str()).cmp(&(k.dev_type, k.device.as_str()))
         }) {
             Ok(i) => {
-                let old = std::mem::replace(&mut calls.calls_mut()[i], call);
-                if old.ids.renamed() {
+                let old = std::mem::replace(&mut calls[i], call);
+                if old.ids.len() > 1 {
                     unrenamed(&mut self.renamed, group);
                 }
                 i
@@ -285,11 +203,11 @@ impl ConnCalls {
         let mut hits: Vec<((u32, u32), usize)> = Vec::new();
         // A call's current id is its group's; other ids are those of renamed calls.
         if let Some(calls) = self.live.get(&group) {
-            hits.extend((0..calls.calls().len()).map(|i| (group, i)));
+            hits.extend((0..calls.len()).map(|i| (group, i)));
         }
         for g in self.renamed.keys().filter(|g| g.0 == peripheral && **g != group) {
             if let Some(calls) = self.live.get(g) {
-                let had = calls.calls().iter().enumerate().filter(|(_, c)| c.ids.contains(call_id));
+                let had = calls.iter().enumerate().filter(|(_, c)| c.ids.contains(&call_id));
                 hits.extend(had.map(|(i, _)| (*g, i)));
             }
         }
@@ -300,7 +218,7 @@ impl ConnCalls {
 
     /// Every live call, in key order.
     pub fn into_sorted(self) -> Vec<Call> {
-        let mut all: Vec<Call> = self.live.into_values().flat_map(Group::into_vec).collect();
+        let mut all: Vec<Call> = self.live.into_values().flatten().collect();
         all.sort_unstable_by(|a, b| a.key.cmp(&b.key));
         all
     }
@@ -503,7 +421,7 @@ impl Call {
     fn new(seq: u64, key: CallKey, frame: u64, ts: TimestampNs) -> Self {
         Call {
             seq,
-            ids: CallIds::new(key.call_id),
+            ids: smallvec![key.call_id],
             key,
             begin_frame: None,
             first_frame: frame,
@@ -717,10 +635,10 @@ pub(crate) fn call_message(
             };
             let periph = v.fixed_num(Name::PeripheralID).unwrap_or(NULL_ID) as u32;
             for (g, i) in calls.with_id(periph, cid as u32) {
-                let call = &mut calls.live.get_mut(&g).expect("live group").calls_mut()[i];
+                let call = &mut calls.live.get_mut(&g).expect("live group")[i];
                 call.record(id, name, fr, ts, cap_events);
                 if keep_aliases {
-                    aliases.extend(call.ids.iter());
+                    aliases.extend(call.ids.iter().copied());
                 }
             }
         }
@@ -742,7 +660,7 @@ pub(crate) fn call_message(
                 }
             }
             if keep_aliases {
-                aliases.extend(call.ids.iter());
+                aliases.extend(call.ids.iter().copied());
             }
         }
         return aliases;
@@ -759,7 +677,7 @@ pub(crate) fn call_message(
                 });
                 call.record(id, name, fr, ts, cap_events);
                 if keep_aliases {
-                    aliases.extend(call.ids.iter());
+                    aliases.extend(call.ids.iter().copied());
                 }
             } else if live_n >= max_live {
                 f.limit("max_live_calls", Some(flow.conn), fr, ts);
@@ -775,7 +693,7 @@ pub(crate) fn call_message(
                     call_vars(d, frame.bytes, &mut call.vars);
                 }
                 if keep_aliases {
-                    aliases.extend(call.ids.iter());
+                    aliases.extend(call.ids.iter().copied());
                 }
                 calls.put(call);
             }
@@ -812,7 +730,7 @@ pub(crate) fn call_message(
                     cx.calls.next_seq += 1;
                     let calls = &mut c.calls;
                     let i = calls.put(Call::new(seq, key, fr, ts));
-                    let call = &mut calls.live.get_mut(&group).expect("live group").calls_mut()[i];
+                    let call = &mut calls.live.get_mut(&group).expect("live group")[i];
                     (i, call)
                 }
             };
@@ -829,16 +747,16 @@ pub(crate) fn call_message(
                 // Under its new identification (replacing a live call that had it).
                 let calls = &mut c.calls;
                 let mut call = calls.take(group, i);
-                call.ids.add(nk.call_id);
+                add_id(&mut call.ids, nk.call_id);
                 call.key = nk;
                 if keep_aliases {
-                    aliases.extend(call.ids.iter());
+                    aliases.extend(call.ids.iter().copied());
                 }
                 calls.put(call);
             } else if id == END_CALL_EVENT {
                 let mut call = c.calls.take(group, i);
                 if keep_aliases {
-                    aliases.extend(call.ids.iter());
+                    aliases.extend(call.ids.iter().copied());
                 }
                 call.end_frame = Some(fr);
                 let remember = cx.settings.max_ended_calls;
@@ -847,7 +765,7 @@ pub(crate) fn call_message(
                     cx.calls.finish(cx.settings, f, flow.conn, call, ts, true);
                 }
             } else if keep_aliases {
-                aliases.extend(call.ids.iter());
+                aliases.extend(call.ids.iter().copied());
             }
         }
     }
@@ -929,34 +847,25 @@ mod ended_tests {
         CallKey { peripheral: 5000, call_id, dev_type: 0, device: device.to_string() }
     }
 
-    fn r(k: &CallKey) -> KeyRef<'_> {
-        KeyRef {
-            peripheral: k.peripheral,
-            call_id: k.call_id,
-            dev_type: k.dev_type,
-            device: Cow::Borrowed(k.device.as_bytes()),
-        }
-    }
-
     #[test]
     fn ended_calls_are_kept_per_connection_up_to_the_cap() {
         let mut e = EndedCalls::default();
         let (a, b) = (key(1, "40015"), key(2, "40016"));
         e.insert(7, &a, 3);
-        assert!(e.contains(7, &r(&a)));
+        assert!(e.contains(7, &key_ref(&a)));
         // Another connection, device or call id is another call.
-        assert!(!e.contains(8, &r(&a)));
-        assert!(!e.contains(7, &r(&key(1, "40016"))));
-        assert!(!e.contains(7, &r(&b)));
+        assert!(!e.contains(8, &key_ref(&a)));
+        assert!(!e.contains(7, &key_ref(&key(1, "40016"))));
+        assert!(!e.contains(7, &key_ref(&b)));
         e.insert(7, &b, 3);
-        e.remove(7, &r(&a));
-        assert!(!e.contains(7, &r(&a)) && e.contains(7, &r(&b)));
+        e.remove(7, &key_ref(&a));
+        assert!(!e.contains(7, &key_ref(&a)) && e.contains(7, &key_ref(&b)));
         // Beyond the cap the oldest are forgotten first.
         for i in 10..13 {
             e.insert(9, &key(i, "x"), 3);
         }
-        assert!(!e.contains(7, &r(&b)));
-        assert!((10..13).all(|i| e.contains(9, &r(&key(i, "x")))));
+        assert!(!e.contains(7, &key_ref(&b)));
+        assert!((10..13).all(|i| e.contains(9, &key_ref(&key(i, "x")))));
         assert!(e.by_hash.len() <= 3 && e.order.len() <= 3);
     }
 }
