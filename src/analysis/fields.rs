@@ -10,7 +10,7 @@
 //! spec entry, so a field carrying the spec entry's name needs no byte comparison (a
 //! different address still falls back to comparing the bytes).
 
-use crate::cti::decode::{same_name, Decoded, Field, Part, Value};
+use crate::cti::decode::{range_str, same_name, Decoded, Field, Part, Value};
 use crate::cti::spec::{self, MessageSpec};
 use std::borrow::Cow;
 
@@ -246,7 +246,7 @@ impl<'a> View<'a> {
     #[inline]
     pub fn text<'b>(&self, frame: &'b [u8], n: Name) -> Option<Cow<'b, str>> {
         match self.field(n)?.value {
-            Value::Text { start, len } => Some(lossy(frame, start, len)),
+            Value::Text { start, len } => Some(range_str(frame, (start, len))),
             _ => None,
         }
     }
@@ -282,20 +282,6 @@ fn not_ascii_utf8(bytes: &[u8]) -> Cow<'_, [u8]> {
     match String::from_utf8_lossy(bytes) {
         Cow::Borrowed(_) => Cow::Borrowed(bytes),
         Cow::Owned(text) => Cow::Owned(text.into_bytes()),
-    }
-}
-
-/// Lossy text of a (start, len) range of the frame, as [`crate::cti::decode::range_str`]:
-/// borrowed without the lossy conversion's scan when the bytes are valid UTF-8 (they almost
-/// always are ASCII).
-#[inline]
-pub(crate) fn lossy(frame: &[u8], start: u32, len: u32) -> Cow<'_, str> {
-    let s = start as usize;
-    let e = (s + len as usize).min(frame.len());
-    let bytes = frame.get(s..e).unwrap_or(&[]);
-    match std::str::from_utf8(bytes) {
-        Ok(text) => Cow::Borrowed(text),
-        Err(_) => String::from_utf8_lossy(bytes),
     }
 }
 
@@ -349,8 +335,14 @@ mod tests {
         let frame = b"ab\xffc\xe2\x82\xacd\xe2\x82";
         for s in 0..=frame.len() as u32 + 1 {
             for l in 0..=frame.len() as u32 + 1 {
-                let text = crate::cti::decode::range_str(frame, (s, l));
-                assert_eq!(lossy(frame, s, l), text, "{s} {l}");
+                let text = range_str(frame, (s, l));
+                assert_eq!(
+                    text,
+                    String::from_utf8_lossy(
+                        frame.get(s as usize..(s + l).min(frame.len() as u32) as usize).unwrap_or(&[])
+                    ),
+                    "{s} {l}"
+                );
                 assert_eq!(&*lossy_utf8(frame, s, l), text.as_bytes(), "{s} {l}");
             }
         }

@@ -278,7 +278,13 @@ pub fn same_name(a: &str, b: &str) -> bool {
 pub fn range_str(frame: &[u8], r: (u32, u32)) -> Cow<'_, str> {
     let s = r.0 as usize;
     let e = (s + r.1 as usize).min(frame.len());
-    String::from_utf8_lossy(frame.get(s..e).unwrap_or(&[]))
+    let bytes = frame.get(s..e).unwrap_or(&[]);
+    // Valid UTF-8 (nearly always ASCII) is borrowed after a check that is faster than the
+    // lossy conversion's own scan.
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
 
 /// A decoded message: reused across messages by [`Decoder::decode_into`].
