@@ -148,10 +148,7 @@ impl StatsAcc {
     }
 
     pub fn latency(&mut self, name: &'static str, ns: i64, cap: usize) {
-        // The names are spec strings: the same address, unless the same text is in two places.
-        let at = (self.latency.iter().position(|(n, _)| std::ptr::eq(*n, name)))
-            .or_else(|| self.latency.iter().position(|(n, _)| *n == name));
-        let i = at.unwrap_or_else(|| {
+        let i = self.latency.iter().position(|(n, _)| *n == name).unwrap_or_else(|| {
             self.latency.push((name, LatAcc::default()));
             self.latency.len() - 1
         });

@@ -920,14 +920,9 @@ impl Analyzer {
             self.stats.failure(CONTROL_FAILURE_CONF, num(d, "FailureCode"));
         }
 
-        // Configuration acquisition (nothing to do outside one but for its messages).
-        if c.config.request.is_some()
-            || c.config.block.is_some()
-            || (CONFIG_REQUEST_KEY_EVENT..=CONFIG_END_EVENT).contains(&id)
-        {
-            let from_server = flow.dir == Direction::ToClient;
-            config_message(c, f, &mut self.stats, flow.conn, from_server, id, name, d, fr, ts, timeout);
-        }
+        // Configuration acquisition.
+        let from_server = flow.dir == Direction::ToClient;
+        config_message(c, f, &mut self.stats, flow.conn, from_server, id, name, d, fr, ts, timeout);
 
         // Requests past their timeout.
         // Judged on server messages only: once one is delivered, every server byte before it
@@ -1011,8 +1006,36 @@ fn config_req_name(k: ConfigReq) -> &'static str {
     }
 }
 
+/// Configuration acquisition: a request, a block of configuration events, or a message
+/// during one; any other message needs nothing, which is tested here before the work.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn config_message(
+    c: &mut Conn,
+    f: &mut super::Findings,
+    stats: &mut super::report::StatsAcc,
+    conn: ConnId,
+    from_server: bool,
+    id: u32,
+    name: &'static str,
+    d: &Decoded,
+    fr: u64,
+    ts: TimestampNs,
+    timeout: i64,
+) {
+    if c.config.request.is_none()
+        && c.config.block.is_none()
+        && !(CONFIG_REQUEST_KEY_EVENT..=CONFIG_END_EVENT).contains(&id)
+    {
+        return;
+    }
+    config_exchange(c, f, stats, conn, from_server, id, name, d, fr, ts, timeout);
+}
+
+/// [`config_message`] for a message that takes part in a configuration exchange.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn config_exchange(
     c: &mut Conn,
     f: &mut super::Findings,
     stats: &mut super::report::StatsAcc,
