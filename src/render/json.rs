@@ -20,17 +20,22 @@ pub fn write_str(w: &mut dyn Write, s: &str) -> io::Result<()> {
     w.write_all(&b)
 }
 
+/// Append `bytes` between quotes, as they are (they need no escape).
+#[inline]
+fn push_quoted(b: &mut Vec<u8>, bytes: &[u8]) {
+    b.reserve(bytes.len() + 2);
+    b.push(b'"');
+    b.extend_from_slice(bytes);
+    b.push(b'"');
+}
+
 /// Append a JSON string literal: quotes, and escapes for `"`, `\\` and control characters
 /// (non-ASCII UTF-8 passes through as is).
 pub fn push_str(b: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     // Most strings need no escape: check in one simple pass, then copy.
     if bytes.iter().all(|&c| c >= 0x20 && c != b'"' && c != b'\\' && c != 0x7f) {
-        b.reserve(bytes.len() + 2);
-        b.push(b'"');
-        b.extend_from_slice(bytes);
-        b.push(b'"');
-        return;
+        return push_quoted(b, bytes);
     }
     b.push(b'"');
     let mut start = 0;
@@ -93,11 +98,7 @@ fn push_text(b: &mut Vec<u8>, bytes: &[u8], r: (u32, u32)) {
     let raw = &bytes[s..e];
     // Printable ASCII without quote or backslash (nearly every CTI string): copied as is.
     if raw.iter().all(|&c| (0x20..0x7f).contains(&c) && c != b'"' && c != b'\\') {
-        b.reserve(raw.len() + 2);
-        b.push(b'"');
-        b.extend_from_slice(raw);
-        b.push(b'"');
-        return;
+        return push_quoted(b, raw);
     }
     match std::str::from_utf8(raw) {
         Ok(t) => push_str(b, t),

@@ -6,21 +6,19 @@
 //! render them into bytes; the main thread writes the rendered batches in sequence. Events that
 //! are not messages are rendered on the main thread into the batch. The output is therefore
 //! byte-identical to the single-threaded run. Memory is bounded: at most `2 N` batches are
-//! queued and a batch holds at most `BATCH_BYTES` of messages.
+//! queued and a batch holds at most [`BATCH_BYTES`] of messages (as for the analysis commands).
 
 use crate::{render_message, Printer, Style};
 use ctiscope::capture::CaptureError;
 use ctiscope::cti::decode::{decode_at, Decoded, VersionSource};
 use ctiscope::cti::framing::FrameInfo;
+use ctiscope::parallel::BATCH_BYTES;
 use ctiscope::pipeline::{self, Event, Flow, Settings};
 use ctiscope::render::summary::Summary;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-
-/// Bytes of message data per batch.
-const BATCH_BYTES: usize = 256 << 10;
 
 enum Kind {
     /// A message to decode and render.
