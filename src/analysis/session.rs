@@ -102,6 +102,17 @@ pub(crate) struct ConfigState {
     pub partial: Option<u64>,
 }
 
+impl ConfigState {
+    /// Whether message `id` concerns configuration acquisition ([`config_message`]): a
+    /// configuration message, or any message while a request or a block is open.
+    #[inline]
+    fn involves(&self, id: u32) -> bool {
+        self.request.is_some()
+            || self.block.is_some()
+            || (CONFIG_REQUEST_KEY_EVENT..=CONFIG_END_EVENT).contains(&id)
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Conn {
     pub id: ConnId,
@@ -921,8 +932,10 @@ impl Analyzer {
         }
 
         // Configuration acquisition.
-        let from_server = flow.dir == Direction::ToClient;
-        config_message(c, f, &mut self.stats, flow.conn, from_server, id, name, d, fr, ts, timeout);
+        if c.config.involves(id) {
+            let from_server = flow.dir == Direction::ToClient;
+            config_message(c, f, &mut self.stats, flow.conn, from_server, id, name, d, fr, ts, timeout);
+        }
 
         // Requests past their timeout.
         // Judged on server messages only: once one is delivered, every server byte before it
@@ -1006,36 +1019,9 @@ fn config_req_name(k: ConfigReq) -> &'static str {
     }
 }
 
-/// Configuration acquisition: a request, a block of configuration events, or a message
-/// during one; any other message needs nothing, which is tested here before the work.
+/// Configuration acquisition, for a message it [involves](ConfigState::involves).
 #[allow(clippy::too_many_arguments)]
-#[inline(always)]
 fn config_message(
-    c: &mut Conn,
-    f: &mut super::Findings,
-    stats: &mut super::report::StatsAcc,
-    conn: ConnId,
-    from_server: bool,
-    id: u32,
-    name: &'static str,
-    d: &Decoded,
-    fr: u64,
-    ts: TimestampNs,
-    timeout: i64,
-) {
-    if c.config.request.is_none()
-        && c.config.block.is_none()
-        && !(CONFIG_REQUEST_KEY_EVENT..=CONFIG_END_EVENT).contains(&id)
-    {
-        return;
-    }
-    config_exchange(c, f, stats, conn, from_server, id, name, d, fr, ts, timeout);
-}
-
-/// [`config_message`] for a message that takes part in a configuration exchange.
-#[allow(clippy::too_many_arguments)]
-#[inline(never)]
-fn config_exchange(
     c: &mut Conn,
     f: &mut super::Findings,
     stats: &mut super::report::StatsAcc,
