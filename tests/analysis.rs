@@ -126,7 +126,7 @@ fn findings_as_json_lines_and_table() {
     let table = String::from_utf8(buf).unwrap();
     assert!(table.contains("| severity"));
     assert!(table.contains("confirm-wrong-type"));
-    assert!(table.trim_end().lines().last().unwrap().contains("1 errors"));
+    assert!(table.trim_end().lines().last().unwrap().contains("1 error,"));
 }
 
 #[test]

@@ -365,18 +365,20 @@ pub fn write_findings_table(w: &mut dyn Write, r: &Report) -> io::Result<()> {
     writeln!(w, "{}", summary_line(r))
 }
 
-/// `N findings: E errors, W warnings, N notes (C connections, M messages)`.
+/// `N findings: E errors, W warnings, N notes (C connections, M messages)`, each noun in
+/// the singular for a count of one.
 pub fn summary_line(r: &Report) -> String {
-    let count = |s| r.findings.iter().filter(|f| f.severity == s).count();
+    let count = |s| r.findings.iter().filter(|f| f.severity == s).count() as u64;
+    let n = |k: u64, noun: &str| if k == 1 { format!("1 {noun}") } else { format!("{k} {noun}s") };
     let messages: u64 = r.messages.values().sum();
     format!(
-        "{} findings: {} errors, {} warnings, {} notes ({} connections, {} messages)",
-        r.findings.len(),
-        count(Severity::Error),
-        count(Severity::Warning),
-        count(Severity::Note),
-        r.connections.len(),
-        messages
+        "{}: {}, {}, {} ({}, {})",
+        n(r.findings.len() as u64, "finding"),
+        n(count(Severity::Error), "error"),
+        n(count(Severity::Warning), "warning"),
+        n(count(Severity::Note), "note"),
+        n(r.connections.len() as u64, "connection"),
+        n(messages, "message")
     )
 }
 
