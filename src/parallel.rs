@@ -1,22 +1,27 @@
-//! Messages decoded on worker threads, delivered in capture order: `-j N` of the analysis
+//! Messages decoded on several threads, delivered in capture order: `-j N` of the analysis
 //! commands (`check`, `timeline`, `stats`).
 //!
-//! Three kinds of threads: one runs the capture, reassembly and framing (and chooses each
-//! message's protocol version, in order, per connection, exactly as a single-threaded
-//! [`Decoder::decode_into`] would); `jobs` workers decode batches of messages; the calling
-//! thread hands every event, in capture order, with its decoded message, to the sink. The
-//! sink therefore sees exactly what a single-threaded run gives it.
+//! `N` threads share the work. The pipeline thread runs the capture, reassembly and framing
+//! (and chooses each message's protocol version, in order, per connection, exactly as a
+//! single-threaded [`Decoder::decode_into`] would) and fills batches of messages; the calling
+//! thread hands every event, in capture order, with its decoded message, to the sink; `N - 2`
+//! workers (none with two threads) only decode. Decoding is shared: a batch is decoded by
+//! whichever thread has nothing better to do. The calling thread decodes the oldest waiting
+//! batch when the one it needs next is not ready; the pipeline thread, when every batch is in
+//! use, decodes the newest waiting one instead of waiting for a batch to come back. On two
+//! cores that keeps both busy with two threads (a dedicated decoding thread would make three
+//! on two cores, and every hand-over a context switch). The sink therefore sees exactly what
+//! a single-threaded run gives it.
 //!
-//! Memory is bounded: a fixed number of batches circulate (the pipeline thread waits for
-//! one to come back before filling another), each holding at most [`BATCH_BYTES`] of
-//! messages or `batch_items` events.
+//! Memory is bounded: a fixed number of batches circulate, each holding at most
+//! [`BATCH_BYTES`] of messages or `batch_items` events.
 
 use crate::capture::CaptureError;
 use crate::cti::decode::{decode_at, Decoded, Decoder, VersionSource, VersionState};
 use crate::cti::framing::FrameInfo;
 use crate::pipeline::{self, Event, Flow, Settings, Stats};
-use std::collections::BTreeMap;
-use std::sync::{mpsc, Arc, Mutex};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 /// Bytes of message data per batch.
 pub const BATCH_BYTES: usize = 256 << 10;
@@ -96,9 +101,71 @@ impl Batch {
     }
 }
 
-/// Run the pipeline over `path` with `jobs` decoding threads; `sink` gets every event in
-/// capture order, with the decoded message for [`Event::Message`] (None for the others).
-/// `decoder` chooses the versions (its `forced` is `--protocol-version`).
+/// The batches in circulation, by where they are.
+#[derive(Default)]
+struct Queues {
+    /// Filled and not yet decoded, oldest first.
+    todo: VecDeque<Batch>,
+    /// Decoded, waiting for their turn.
+    done: BTreeMap<u64, Batch>,
+    /// Empty, for the pipeline thread to fill.
+    free: Vec<Batch>,
+    /// How many batches the pipeline thread filled, once it has queued its last one.
+    total: Option<u64>,
+    /// A thread stopped by a panic: the others stop waiting.
+    abandoned: bool,
+}
+
+struct Shared {
+    q: Mutex<Queues>,
+    /// A batch was queued or decoded, or the capture ended: for the calling thread.
+    ready: Condvar,
+    /// A batch was queued, or the capture ended: for the workers.
+    work: Condvar,
+    /// A batch came back empty: for the pipeline thread.
+    freed: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Queues> {
+        // A panic elsewhere is reported by the scope; the queues themselves stay consistent.
+        self.q.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn wait<'a>(&self, cv: &Condvar, g: MutexGuard<'a, Queues>) -> MutexGuard<'a, Queues> {
+        cv.wait(g).unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn decoded(&self, b: Batch) {
+        let mut q = self.lock();
+        q.done.insert(b.seq, b);
+        drop(q);
+        self.ready.notify_one();
+    }
+
+    fn wake_all(&self) {
+        self.ready.notify_all();
+        self.work.notify_all();
+        self.freed.notify_all();
+    }
+}
+
+/// Marks the queues abandoned if its thread unwinds, so that no other thread waits forever
+/// for a batch that thread held.
+struct Abandon<'a>(&'a Shared);
+
+impl Drop for Abandon<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.lock().abandoned = true;
+            self.0.wake_all();
+        }
+    }
+}
+
+/// Run the pipeline over `path` with `jobs` threads sharing the decoding; `sink` gets every
+/// event in capture order, with the decoded message for [`Event::Message`] (None for the
+/// others). `decoder` chooses the versions (its `forced` is `--protocol-version`).
 pub fn run_path_decoded(
     path: &str,
     settings: &Settings,
@@ -107,34 +174,47 @@ pub fn run_path_decoded(
     batch_items: usize,
     sink: &mut dyn FnMut(&Event<'_>, Option<&Decoded>),
 ) -> Result<Stats, CaptureError> {
-    let jobs = jobs.max(1);
+    let jobs = jobs.max(2);
     let batch_items = batch_items.max(1);
-    let (work_tx, work_rx) = mpsc::channel::<Batch>();
-    let work_rx = Arc::new(Mutex::new(work_rx));
-    let (done_tx, done_rx) = mpsc::channel::<Batch>();
-    // The batches in circulation: queued, being decoded, decoded and waiting for their turn.
-    let (free_tx, free_rx) = mpsc::channel::<Batch>();
-    for _ in 0..2 * jobs + 2 {
-        free_tx.send(Batch::default()).expect("receiver alive");
-    }
+    let shared = Shared {
+        q: Mutex::new(Queues {
+            free: (0..2 * jobs + 2).map(|_| Batch::default()).collect(),
+            ..Queues::default()
+        }),
+        ready: Condvar::new(),
+        work: Condvar::new(),
+        freed: Condvar::new(),
+    };
+    let shared = &shared;
     std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            let rx = Arc::clone(&work_rx);
-            let tx = done_tx.clone();
-            scope.spawn(move || loop {
-                let next = rx.lock().expect("work queue").recv();
-                let Ok(mut b) = next else { break };
-                b.decode();
-                if tx.send(b).is_err() {
-                    break;
+        for _ in 2..jobs {
+            scope.spawn(move || {
+                let _abandon = Abandon(shared);
+                loop {
+                    let mut q = shared.lock();
+                    let mut b = loop {
+                        if q.abandoned {
+                            return;
+                        }
+                        if let Some(b) = q.todo.pop_front() {
+                            break b;
+                        }
+                        if q.total.is_some() {
+                            return;
+                        }
+                        q = shared.wait(&shared.work, q);
+                    };
+                    drop(q);
+                    b.decode();
+                    shared.decoded(b);
                 }
             });
         }
-        drop(done_tx);
         let producer = scope.spawn(move || {
+            let _abandon = Abandon(shared);
             let mut versions: crate::IntMap<u32, VersionState> = Default::default();
             let mut seq = 0u64;
-            let mut batch = free_rx.recv().ok();
+            let mut batch = shared.lock().free.pop();
             let res = pipeline::run_path(path, settings, &mut |ev| {
                 let Some(b) = batch.as_mut() else { return };
                 match &ev {
@@ -165,32 +245,144 @@ pub fn run_path_decoded(
                     let mut full = batch.take().expect("batch");
                     full.seq = seq;
                     seq += 1;
-                    // A closed queue or pool means the consumer is gone: stop filling.
-                    if work_tx.send(full).is_ok() {
-                        batch = free_rx.recv().ok();
-                    }
+                    batch = queue_and_refill(shared, full);
                 }
             });
+            let mut q = shared.lock();
             if let Some(mut last) = batch.take() {
                 if !last.items.is_empty() {
                     last.seq = seq;
-                    let _ = work_tx.send(last);
+                    seq += 1;
+                    q.todo.push_back(last);
                 }
             }
+            q.total = Some(seq);
+            drop(q);
+            shared.wake_all();
             res
         });
-        // Decoded batches in capture order.
-        let mut pending: BTreeMap<u64, Batch> = BTreeMap::new();
-        let mut next = 0u64;
-        for b in done_rx.iter() {
-            pending.insert(b.seq, b);
-            while let Some(mut b) = pending.remove(&next) {
-                b.replay(sink);
-                b.clear();
-                next += 1;
-                let _ = free_tx.send(b);
-            }
-        }
+        consume(shared, sink);
         producer.join().expect("pipeline thread")
     })
+}
+
+/// The pipeline thread's hand-over of a full batch; returns an empty one to fill (None: the
+/// other threads are gone, stop filling).
+fn queue_and_refill(shared: &Shared, full: Batch) -> Option<Batch> {
+    let mut q = shared.lock();
+    q.todo.push_back(full);
+    shared.ready.notify_one();
+    shared.work.notify_one();
+    loop {
+        if q.abandoned {
+            return None;
+        }
+        if let Some(b) = q.free.pop() {
+            return Some(b);
+        }
+        // Every batch is in use: decode the newest waiting one rather than wait (the calling
+        // thread takes the oldest).
+        if let Some(mut b) = q.todo.pop_back() {
+            drop(q);
+            b.decode();
+            shared.decoded(b);
+            q = shared.lock();
+            continue;
+        }
+        q = shared.wait(&shared.freed, q);
+    }
+}
+
+/// The calling thread: every batch in sequence, decoded (here, if it is not yet), to the sink.
+fn consume(shared: &Shared, sink: &mut dyn FnMut(&Event<'_>, Option<&Decoded>)) {
+    let _abandon = Abandon(shared);
+    let mut next = 0u64;
+    while let Some(mut b) = next_batch(shared, next) {
+        b.replay(sink);
+        b.clear();
+        next += 1;
+        shared.lock().free.push(b);
+        shared.freed.notify_one();
+    }
+}
+
+/// Batch number `next`, decoded; None once every batch was handed on (or a thread failed).
+fn next_batch(shared: &Shared, next: u64) -> Option<Batch> {
+    let mut q = shared.lock();
+    loop {
+        if let Some(b) = q.done.remove(&next) {
+            return Some(b);
+        }
+        if q.abandoned || q.total == Some(next) {
+            return None;
+        }
+        if let Some(mut b) = q.todo.pop_front() {
+            drop(q);
+            b.decode();
+            if b.seq == next {
+                return Some(b);
+            }
+            // An older batch is being decoded elsewhere: this one waits for its turn.
+            q = shared.lock();
+            q.done.insert(b.seq, b);
+            continue;
+        }
+        q = shared.wait(&shared.ready, q);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CAPTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/captures/contact-center.pcapng");
+
+    fn events(jobs: usize, batch_items: usize) -> Vec<String> {
+        let mut got = Vec::new();
+        let decoder = Decoder::default();
+        run_path_decoded(CAPTURE, &Settings::default(), &decoder, jobs, batch_items, &mut |ev, d| {
+            got.push(format!("{ev:?} {:?}", d.map(|d| (d.msg_type, d.fields.len(), d.anomalies.len()))));
+        })
+        .expect("capture reads");
+        got
+    }
+
+    #[test]
+    fn every_thread_count_and_batch_size_gives_the_single_threaded_sequence() {
+        let mut want = Vec::new();
+        let decoder = Decoder::default();
+        let mut versions: crate::IntMap<u32, VersionState> = Default::default();
+        let mut d = Decoded::default();
+        pipeline::run_path(CAPTURE, &Settings::default(), &mut |ev| {
+            let decoded = match &ev {
+                Event::Message { flow, version, frame } => {
+                    let st = versions.entry(flow.conn).or_default();
+                    decoder.decode_into(frame.bytes, *version, st, &mut d);
+                    Some((d.msg_type, d.fields.len(), d.anomalies.len()))
+                }
+                _ => None,
+            };
+            want.push(format!("{ev:?} {decoded:?}"));
+        })
+        .expect("capture reads");
+        assert!(want.len() > 100);
+        for (jobs, items) in [(2, 1), (2, 5), (3, 2), (4, 512)] {
+            assert!(events(jobs, items) == want, "-j {jobs}, {items} events per batch");
+        }
+    }
+
+    #[test]
+    fn a_panicking_sink_stops_every_thread() {
+        for jobs in [2, 3] {
+            let r = std::panic::catch_unwind(|| {
+                let mut n = 0;
+                let decoder = Decoder::default();
+                run_path_decoded(CAPTURE, &Settings::default(), &decoder, jobs, 2, &mut |_, _| {
+                    n += 1;
+                    assert!(n < 20, "sink fails");
+                })
+            });
+            assert!(r.is_err(), "the panic reaches the caller, no thread is left waiting");
+        }
+    }
 }

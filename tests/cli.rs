@@ -199,13 +199,16 @@ fn parallel_decoding_gives_identical_output() {
             let mut one = vec!["decode", "-j", "1", capture];
             one.extend_from_slice(mode);
             let (want, _, c1) = ctiscope(&one);
-            // Tiny batches so that several worker threads take part.
-            let mut many = vec!["decode", "-j", "3", "--batch-items", "7", capture];
-            many.extend_from_slice(mode);
-            let (got, _, c2) = ctiscope(&many);
-            assert_eq!(c1, c2);
-            assert!(want == got, "{capture} {mode:?}: -j 3 output differs from -j 1");
             assert!(!want.is_empty());
+            // Tiny batches so that every thread takes part: with -j 2 the main thread and one
+            // worker render, with -j 3 two workers too.
+            for jobs in ["2", "3"] {
+                let mut many = vec!["decode", "-j", jobs, "--batch-items", "7", capture];
+                many.extend_from_slice(mode);
+                let (got, _, c2) = ctiscope(&many);
+                assert_eq!(c1, c2);
+                assert!(want == got, "{capture} {mode:?}: -j {jobs} output differs from -j 1");
+            }
         }
     }
 }
@@ -230,13 +233,16 @@ fn parallel_analysis_gives_identical_output() {
             let mut one = cmd.to_vec();
             one.extend_from_slice(&["-j", "1", capture]);
             let (want, err1, c1) = ctiscope(&one);
-            // Tiny batches so that several worker threads take part.
-            let mut many = cmd.to_vec();
-            many.extend_from_slice(&["-j", "3", "--batch-items", "3", capture]);
-            let (got, err2, c2) = ctiscope(&many);
-            assert_eq!(c1, c2, "{capture} {cmd:?}: exit status");
-            assert_eq!(err1, err2, "{capture} {cmd:?}: stderr");
-            assert!(want == got, "{capture} {cmd:?}: -j 3 output differs from -j 1");
+            // Tiny batches so that every thread takes part: with -j 2 the pipeline thread and
+            // the calling thread decode, with -j 3 a worker too.
+            for jobs in ["2", "3"] {
+                let mut many = cmd.to_vec();
+                many.extend_from_slice(&["-j", jobs, "--batch-items", "3", capture]);
+                let (got, err2, c2) = ctiscope(&many);
+                assert_eq!(c1, c2, "{capture} {cmd:?}: exit status");
+                assert_eq!(err1, err2, "{capture} {cmd:?}: stderr");
+                assert!(want == got, "{capture} {cmd:?}: -j {jobs} output differs from -j 1");
+            }
             // `check --format jsonl` prints nothing for a capture without findings.
             assert!(!want.is_empty() || cmd.contains(&"jsonl"), "{capture} {cmd:?}: no output");
         }
