@@ -1370,16 +1370,16 @@ fn check_counts(ix: &MsgIndex, counts: &[u32; COUNTED_TAGS], d: &mut Decoded) {
     for c in &ix.counters {
         // Counters inside records (floating) describe one record each; only fixed counters
         // and message-level floating counters are checked here.
+        // A fixed counter is nearly always at its spec index (the fixed part is complete):
+        // the field there is it when it carries that entry's meta.
         let found = match c.fixed_index {
-            Some(i) => {
-                d.fields.get(i).filter(|x| x.meta.part == Part::Fixed && same_name(x.meta.name, c.name))
-            }
+            Some(i) => d.fields.get(i).filter(|x| std::ptr::eq(x.meta, &ix.fixed_metas.decoded[i])),
             None => None,
         };
         let found = found.or_else(|| {
-            d.fields
-                .iter()
-                .find(|x| x.meta.name == c.name && (x.meta.part == Part::Fixed || x.instance == NO_GROUP))
+            d.fields.iter().find(|x| {
+                same_name(x.meta.name, c.name) && (x.meta.part == Part::Fixed || x.instance == NO_GROUP)
+            })
         });
         let Some(&cf) = found else {
             continue;
