@@ -8,10 +8,10 @@
 //! workers (none with two threads) only decode. Decoding is shared: a batch is decoded by
 //! whichever thread has nothing better to do. The calling thread decodes the oldest waiting
 //! batch when the one it needs next is not ready; the pipeline thread, when every batch is in
-//! use, decodes the newest waiting one instead of waiting for a batch to come back. On two
-//! cores that keeps both busy with two threads (a dedicated decoding thread would make three
-//! on two cores, and every hand-over a context switch). The sink therefore sees exactly what
-//! a single-threaded run gives it.
+//! use, decodes the newest waiting one (unless it is the only one) instead of waiting for a
+//! batch to come back. On two cores that keeps both busy with two threads (a dedicated
+//! decoding thread would make three on two cores, and every hand-over a context switch). The
+//! sink therefore sees exactly what a single-threaded run gives it.
 //!
 //! Memory is bounded: a fixed number of batches circulate, each holding at most
 //! [`BATCH_BYTES`] of messages or `batch_items` events.
@@ -280,9 +280,10 @@ fn queue_and_refill(shared: &Shared, full: Batch) -> Option<Batch> {
         if let Some(b) = q.free.pop() {
             return Some(b);
         }
-        // Every batch is in use: decode the newest waiting one rather than wait (the calling
-        // thread takes the oldest).
-        if let Some(mut b) = q.todo.pop_back() {
+        // Every batch is in use: decode the newest waiting one rather than wait, but never
+        // the only one, which the calling thread would then have to wait for.
+        if q.todo.len() >= 2 {
+            let mut b = q.todo.pop_back().expect("two batches waiting");
             drop(q);
             b.decode();
             shared.decoded(b);
