@@ -281,7 +281,10 @@ fn main() {
     for round in 0..rounds {
         for (m, t) in plan.iter().zip(&mut times) {
             if round < m.runs {
-                t.push(measured(&mut (m.make)()));
+                let r = measured(&mut (m.make)());
+                // Every run's time on stderr, for a look at the spread behind the medians.
+                eprintln!("round {round}: {}: {:.3} s", m.mode, r.0);
+                t.push(r);
             }
         }
     }
