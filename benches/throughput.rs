@@ -278,7 +278,13 @@ fn main() {
     }
     let rounds = plan.iter().map(|m| m.runs).max().unwrap_or(0);
     let mut times: Vec<Vec<(f64, u64)>> = vec![Vec::new(); plan.len()];
+    let mut handoffs = Vec::new();
     for round in 0..rounds {
+        if cores > 1 {
+            let ns = handoff_ns();
+            eprintln!("round {round}: core-to-core hand-over {ns:.0} ns");
+            handoffs.push(ns);
+        }
         for (m, t) in plan.iter().zip(&mut times) {
             if round < m.runs {
                 let r = measured(&mut (m.make)());
@@ -309,6 +315,11 @@ fn main() {
         path.display(),
         bytes as f64 / 1e6
     );
+    if !handoffs.is_empty() {
+        let lo = handoffs.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = handoffs.iter().copied().fold(0.0, f64::max);
+        println!("core-to-core hand-over, measured before each round: {lo:.0} to {hi:.0} ns\n");
+    }
     let floor = &rows[0];
     let floor_mbs = floor.bytes as f64 / 1e6 / floor.secs;
     print_table(&rows, floor_mbs);
@@ -358,6 +369,39 @@ fn main() {
         );
         print_table(&large_rows, floor_mbs);
     }
+}
+
+/// One-way hand-over time between two threads (ns): one thread writes a counter, the other
+/// waits for it and answers, a million times. It is what the `-j` rows pay each time a cache
+/// line moves between the threads' cores: about 30 ns when both cores share a cache, several
+/// times that when the virtual machine's cores sit on different dies, which makes the `-j`
+/// rows of a run comparable only with runs at a similar hand-over time.
+fn handoff_ns() -> f64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    const N: u64 = 1_000_000;
+    let flag = AtomicU64::new(0);
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut i = 1;
+            while i < N {
+                while flag.load(Ordering::Acquire) != i {
+                    std::hint::spin_loop();
+                }
+                flag.store(i + 1, Ordering::Release);
+                i += 2;
+            }
+        });
+        let mut i = 0;
+        while i < N {
+            while flag.load(Ordering::Acquire) != i {
+                std::hint::spin_loop();
+            }
+            flag.store(i + 1, Ordering::Release);
+            i += 2;
+        }
+    });
+    t.elapsed().as_nanos() as f64 / N as f64
 }
 
 /// The table; "x floor" is how many times the floor's throughput (`floor_mbs`) is the
