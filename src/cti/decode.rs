@@ -560,17 +560,19 @@ fn set_numeric(ty: WireType, b: &[u8], out: &mut Value) {
 fn decode_fixed_complete(frame: &[u8], ix: &MsgIndex, d: &mut Decoded) -> usize {
     let first = d.fields.len();
     d.fields.extend_from_slice(&ix.fixed_fields);
-    for f in &mut d.fields[first..] {
-        let off = f.offset as usize;
-        set_numeric(f.meta.ty, &frame[off..off + f.len as usize], &mut f.value);
+    for (f, r) in d.fields[first..].iter_mut().zip(&ix.fixed_reads) {
+        let off = r.offset as usize;
+        set_numeric(r.ty, &frame[off..off + usize::from(r.size)], &mut f.value);
     }
     // Only the fields with a table to check against can hold an unknown value.
     let fields = &d.fields[first..];
-    if ix.fixed_checked.iter().all(|&i| unknown_value(fields[i].meta.values, fields[i].value).is_none()) {
+    let known =
+        |&(i, t): &(usize, &'static ValueTable)| value_u32(fields[i].value).is_none_or(|n| t.knows(n));
+    if ix.fixed_checked.iter().all(known) {
         return HEADER_LEN + ix.fixed_size;
     }
     // The anomalies, in wire order as always.
-    for &i in &ix.fixed_checked {
+    for &(i, _) in &ix.fixed_checked {
         let f = &d.fields[first + i];
         let (name, values, value, offset) = (f.meta.name, f.meta.values, f.value, f.offset as usize);
         check_value(name, values, value, offset, d);
@@ -754,7 +756,18 @@ struct MsgIndex {
     /// their values read.
     fixed_fields: Vec<Field>,
     /// Indexes of the fixed fields whose values are checked against their table.
-    fixed_checked: Vec<usize>,
+    fixed_checked: Vec<(usize, &'static ValueTable)>,
+    /// Where and how each fixed field's value is read, index for index with `fixed_fields`
+    /// (kept apart so that reading the values does not go through the copied fields and
+    /// their metas).
+    fixed_reads: Vec<FixedRead>,
+}
+
+/// How a fixed field's value is read: frame offset, size and type.
+struct FixedRead {
+    offset: u32,
+    size: u8,
+    ty: WireType,
 }
 
 /// The metas of a message's fixed spec entries, index for index with `spec.fixed`.
@@ -933,7 +946,7 @@ fn build_index(m: &'static MessageSpec) -> MsgIndex {
     }
     let fixed_metas = fixed_metas(m);
     let mut off = HEADER_LEN;
-    let fixed_fields = m
+    let fixed_fields: Vec<Field> = m
         .fixed
         .iter()
         .zip(&fixed_metas.decoded)
@@ -943,9 +956,16 @@ fn build_index(m: &'static MessageSpec) -> MsgIndex {
             field
         })
         .collect();
+    let fixed_reads = fixed_fields
+        .iter()
+        .map(|f| FixedRead { offset: f.offset, size: f.len as u8, ty: f.meta.ty })
+        .collect();
     // Plain numbers (Special tables) accept any value.
-    let fixed_checked = (0..m.fixed.len())
-        .filter(|&i| m.fixed[i].values.is_some_and(|t| t.kind != ValueKind::Special))
+    let fixed_checked = m
+        .fixed
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| f.values.filter(|t| t.kind != ValueKind::Special).map(|t| (i, t)))
         .collect();
     MsgIndex {
         by_tag,
@@ -959,6 +979,7 @@ fn build_index(m: &'static MessageSpec) -> MsgIndex {
         fixed_metas,
         fixed_fields,
         fixed_checked,
+        fixed_reads,
     }
 }
 
@@ -1105,49 +1126,44 @@ fn floating_field(
 ) -> usize {
     let data_start = off + 2 * w;
     let data = &frame[data_start..data_start + len];
-    let name = s.meta.name;
+    // The name is read where an anomaly needs it, not held across the walk.
     if len > s.limit {
-        value_too_long(name, len, s.max, off, d);
+        value_too_long(s.meta.name, len, s.max, off, d);
     }
     walk.named_bytes += if s.named { len } else { 0 };
     let repeated = walk.seen.replace(tag);
     let instance = if s.group_id != 0 { walk.groups.place(ix, s, tag) } else { NO_GROUP };
     // count_ix < COUNTED_TAGS (checked when the index is built), a power of two.
     walk.counts[usize::from(s.count_ix) % COUNTED_TAGS] += 1;
-    // The value is stored into the field in place (a value returned through memory and
-    // copied costs more than its decoding).
-    let i = d.fields.len();
+    let start = data_start as u32;
+    let value = match s.meta.ty {
+        WireType::String => match first_nul(data) {
+            Some(p) => Value::Text { start, len: p as u32 },
+            None => decode_value(s.meta.ty, s.array, data, data_start, s.meta.name, off, d),
+        },
+        WireType::Unspec => Value::Bytes { start, len: len as u32 },
+        ty if ty.fixed_size() == Some(len) => {
+            let value = numeric(ty, data);
+            check_value(s.meta.name, s.checked, value, off, d);
+            value
+        }
+        _ => {
+            let value = decode_value(s.meta.ty, s.array, data, data_start, s.meta.name, off, d);
+            check_value(s.meta.name, s.checked, value, off, d);
+            value
+        }
+    };
     d.fields.push(Field {
         meta: &s.meta,
         offset: off as u32,
         len: (2 * w + len) as u32,
-        value: Value::Bytes { start: data_start as u32, len: len as u32 },
+        value,
         tag: Some(tag),
         instance,
         header: (2 * w) as u8,
     });
-    match s.meta.ty {
-        WireType::String => match first_nul(data) {
-            Some(p) => d.fields[i].value = Value::Text { start: data_start as u32, len: p as u32 },
-            None => {
-                let value = decode_value(s.meta.ty, s.array, data, data_start, name, off, d);
-                d.fields[i].value = value;
-            }
-        },
-        // Bytes, as pushed.
-        WireType::Unspec => {}
-        ty if ty.fixed_size() == Some(len) => {
-            let value = numeric(ty, data);
-            check_value(name, s.checked, value, off, d);
-            d.fields[i].value = value;
-        }
-        _ => {
-            let value = decode_value(s.meta.ty, s.array, data, data_start, name, off, d);
-            check_value(name, s.checked, value, off, d);
-            d.fields[i].value = value;
-        }
-    }
     if s.unique && repeated {
+        let name = s.meta.name;
         d.anomaly(
             "duplicate_field",
             Some(name),
