@@ -18,8 +18,8 @@
 //! order.
 
 use ctiscope::cti::decode::{
-    decode, infer_version, max_message_size, range_str, tlv_width, Decoded, Decoder, Part, Value,
-    VersionSource, VersionState,
+    decode, infer_version, max_message_size, named_value, range_str, tlv_width, Decoded, Decoder, Part,
+    Value, VersionSource, VersionState,
 };
 use ctiscope::cti::encode::MessageBuilder;
 use ctiscope::cti::framing::HEADER_LEN;
@@ -371,8 +371,10 @@ fn got_want(frame: &[u8], f: &ctiscope::cti::decode::Field) -> Want {
         Value::Bytes { start, len } | Value::Raw { start, len } => {
             Want::Bytes(frame[start as usize..(start + len) as usize].to_vec())
         }
-        Value::NamedVar { name, value } => Want::NamedVar(s(name), s(value)),
-        Value::NamedArray { index, name, value } => Want::NamedArray(index, s(name), s(value)),
+        Value::NamedVar { name, value_len } => Want::NamedVar(s(name), s(named_value(name, value_len))),
+        Value::NamedArray { index, name, value_len } => {
+            Want::NamedArray(index, s(name), s(named_value(name, value_len)))
+        }
         Value::TaskId(_) => Want::Bytes(Vec::new()),
     }
 }

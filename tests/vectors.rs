@@ -1,7 +1,7 @@
 //! The 35 published byte-exact sample messages (protocol version 20) decode to exactly the
 //! values they were built from.
 
-use ctiscope::cti::decode::{decode, range_str, Part, Value, VersionSource};
+use ctiscope::cti::decode::{decode, named_value, range_str, Part, Value, VersionSource};
 use serde_json::Value as J;
 
 fn spec_dir() -> std::path::PathBuf {
@@ -27,11 +27,11 @@ fn as_json(v: Value, frame: &[u8]) -> J {
             let hex: String = frame[s..s + len as usize].iter().map(|b| format!("{b:02x}")).collect();
             serde_json::json!({ "bytes": hex })
         }
-        Value::NamedVar { name, value } => {
-            serde_json::json!([range_str(frame, name), range_str(frame, value)])
+        Value::NamedVar { name, value_len } => {
+            serde_json::json!([range_str(frame, name), range_str(frame, named_value(name, value_len))])
         }
-        Value::NamedArray { index, name, value } => {
-            serde_json::json!([index, range_str(frame, name), range_str(frame, value)])
+        Value::NamedArray { index, name, value_len } => {
+            serde_json::json!([index, range_str(frame, name), range_str(frame, named_value(name, value_len))])
         }
         Value::TaskId(t) => serde_json::json!(t),
     }

@@ -4,7 +4,7 @@ use super::fields::{Name, View};
 use super::report::CallSummary;
 use super::session::{Conn, Pending, SERVICE_PERIPHERAL_MONITOR};
 use super::{Analyzer, Findings, Settings};
-use crate::cti::decode::{range_str, same_name, Decoded, Value};
+use crate::cti::decode::{named_value, range_str, same_name, Decoded, Value};
 use crate::cti::framing::Frame;
 use crate::cti::spec::{values, Role};
 use crate::net::tcp::ConnId;
@@ -403,10 +403,12 @@ fn call_vars(d: &Decoded, frame: &[u8], out: &mut BTreeMap<String, String>) {
             Value::Text { .. } if f.name().starts_with("CallVariable") || f.name() == "CallWrapupData" => {
                 out.insert(f.name().to_string(), f.text(frame).unwrap_or_default().into_owned());
             }
-            Value::NamedVar { name, value } => {
+            Value::NamedVar { name, value_len } => {
+                let value = named_value(name, value_len);
                 out.insert(range_str(frame, name).into_owned(), range_str(frame, value).into_owned());
             }
-            Value::NamedArray { index, name, value } => {
+            Value::NamedArray { index, name, value_len } => {
+                let value = named_value(name, value_len);
                 out.insert(
                     format!("{}[{index}]", range_str(frame, name)),
                     range_str(frame, value).into_owned(),

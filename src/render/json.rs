@@ -3,7 +3,7 @@
 //! Schema version 1 (documented in `docs/json-schema.md`). Keys never repeat; numbers are
 //! numbers; strings have no NUL. Written directly (no intermediate tree) for speed.
 
-use crate::cti::decode::{range_str, Decoded, Part, Value};
+use crate::cti::decode::{named_value, range_str, Decoded, Part, Value};
 use crate::cti::framing::Frame;
 use crate::cti::spec::{ValueKind, ValueTable};
 use crate::pipeline::Flow;
@@ -118,20 +118,20 @@ fn push_value(b: &mut Vec<u8>, v: Value, bytes: &[u8]) {
             let e = (s + len as usize).min(bytes.len());
             push_hex(b, bytes.get(s..e).unwrap_or(&[]));
         }
-        Value::NamedVar { name, value } => {
+        Value::NamedVar { name, value_len } => {
             b.extend_from_slice(b"{\"name\":");
             push_text(b, bytes, name);
             b.extend_from_slice(b",\"value\":");
-            push_text(b, bytes, value);
+            push_text(b, bytes, named_value(name, value_len));
             b.push(b'}');
         }
-        Value::NamedArray { index, name, value } => {
+        Value::NamedArray { index, name, value_len } => {
             b.extend_from_slice(b"{\"name\":");
             push_text(b, bytes, name);
             b.extend_from_slice(b",\"index\":");
             push_u64(b, index as u64);
             b.extend_from_slice(b",\"value\":");
-            push_text(b, bytes, value);
+            push_text(b, bytes, named_value(name, value_len));
             b.push(b'}');
         }
         Value::TaskId([x, y, z]) => {

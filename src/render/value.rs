@@ -1,6 +1,6 @@
 //! How decoded values read: named enums and masks, times, text, bytes.
 
-use crate::cti::decode::{range_str, value_names, Field, Value};
+use crate::cti::decode::{named_value, range_str, value_names, Field, Value};
 use crate::cti::spec::{ValueKind, ValueTable};
 use crate::render::time;
 use std::fmt::Write;
@@ -84,10 +84,12 @@ pub fn display(f: &Field, frame: &[u8]) -> String {
                 format!("{}… ({} bytes)", hex(&b[..64]), b.len())
             }
         }
-        Value::NamedVar { name, value } => {
+        Value::NamedVar { name, value_len } => {
+            let value = named_value(name, value_len);
             format!("{} = {:?}", range_str(frame, name), range_str(frame, value))
         }
-        Value::NamedArray { index, name, value } => {
+        Value::NamedArray { index, name, value_len } => {
+            let value = named_value(name, value_len);
             format!("{}[{index}] = {:?}", range_str(frame, name), range_str(frame, value))
         }
         Value::TaskId([a, b, c]) => {
