@@ -279,17 +279,22 @@ fn main() {
     let rounds = plan.iter().map(|m| m.runs).max().unwrap_or(0);
     let mut times: Vec<Vec<(f64, u64)>> = vec![Vec::new(); plan.len()];
     let mut handoffs = Vec::new();
+    let multi = format!("-j{cores}");
     for round in 0..rounds {
-        if cores > 1 {
-            let ns = handoff_ns();
-            eprintln!("round {round}: core-to-core hand-over {ns:.0} ns");
-            handoffs.push(ns);
-        }
         for (m, t) in plan.iter().zip(&mut times) {
             if round < m.runs {
+                // Runs on several cores are preceded by a look at how fast the cores hand
+                // data over (see `handoff_ns`).
+                let handoff = (cores > 1 && m.mode.ends_with(&multi)).then(handoff_ns);
                 let r = measured(&mut (m.make)());
                 // Every run's time on stderr, for a look at the spread behind the medians.
-                eprintln!("round {round}: {}: {:.3} s", m.mode, r.0);
+                match handoff {
+                    Some(ns) => {
+                        eprintln!("round {round}: {}: {:.3} s (hand-over {ns:.0} ns)", m.mode, r.0);
+                        handoffs.push(ns);
+                    }
+                    None => eprintln!("round {round}: {}: {:.3} s", m.mode, r.0),
+                }
                 t.push(r);
             }
         }
@@ -318,7 +323,9 @@ fn main() {
     if !handoffs.is_empty() {
         let lo = handoffs.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = handoffs.iter().copied().fold(0.0, f64::max);
-        println!("core-to-core hand-over, measured before each round: {lo:.0} to {hi:.0} ns\n");
+        println!(
+            "core-to-core hand-over, measured before each run on {cores} cores: {lo:.0} to {hi:.0} ns\n"
+        );
     }
     let floor = &rows[0];
     let floor_mbs = floor.bytes as f64 / 1e6 / floor.secs;
