@@ -129,6 +129,9 @@ type Make<'a> = Box<dyn Fn() -> Command + 'a>;
 struct Planned<'a> {
     mode: String,
     what: String,
+    /// The capture it reads: read once right before each run, so that it is in the page
+    /// cache (this machine reclaims idle page cache within a minute).
+    input: PathBuf,
     bytes: u64,
     messages: Option<u64>,
     runs: usize,
@@ -188,8 +191,9 @@ fn main() {
     let small = tshark_ok
         .then(|| synth(&root, &std::env::var("CTISCOPE_BENCH_TSHARK_SIZE").unwrap_or_else(|_| "32M".into())));
     let mut plan: Vec<Planned<'_>> = Vec::new();
-    let mut add = |mode: &str, what: &str, bytes: u64, msgs: Option<u64>, runs: usize, make| {
-        plan.push(Planned { mode: mode.into(), what: what.into(), bytes, messages: msgs, runs, make });
+    let mut add = |mode: &str, what: &str, input: &Path, bytes: u64, msgs: Option<u64>, runs: usize, make| {
+        let input = input.to_path_buf();
+        plan.push(Planned { mode: mode.into(), what: what.into(), input, bytes, messages: msgs, runs, make });
     };
     let child_cmd = |mode: &'static str| -> Make<'_> {
         let (me, p) = (&me, &p);
@@ -199,10 +203,11 @@ fn main() {
             c
         })
     };
-    add("floor", "memory-mapped file read once", bytes, None, runs, child_cmd("floor"));
+    add("floor", "memory-mapped file read once", &path, bytes, None, runs, child_cmd("floor"));
     add(
         "cat",
         "`cat FILE > /dev/null`",
+        &path,
         bytes,
         None,
         runs,
@@ -217,13 +222,14 @@ fn main() {
         ("frame", "capture + link/IP/TCP + reassembly + CTI framing"),
         ("decode", "... + full decode of every message, no output"),
     ] {
-        add(mode, what, bytes, Some(messages), runs, child_cmd(mode));
+        add(mode, what, &path, bytes, Some(messages), runs, child_cmd(mode));
     }
     for (mode, what, a) in &cli {
         let (bin, p) = (&bin, &p);
         add(
             mode,
             what,
+            &path,
             bytes,
             Some(messages),
             runs,
@@ -251,6 +257,7 @@ fn main() {
             add(
                 mode,
                 what,
+                small,
                 small_bytes,
                 Some(small_msgs),
                 runs.min(2),
@@ -266,6 +273,7 @@ fn main() {
         add(
             "ctiscope jsonl (same file)",
             what,
+            small,
             small_bytes,
             Some(small_msgs),
             runs,
@@ -285,6 +293,7 @@ fn main() {
             if round < m.runs {
                 // Runs on several cores are preceded by a look at how fast the cores hand
                 // data over (see `handoff_ns`).
+                warm(&m.input);
                 let handoff = (cores > 1 && m.mode.ends_with(&multi)).then(handoff_ns);
                 let r = measured(&mut (m.make)());
                 // Every run's time on stderr, for a look at the spread behind the medians.
@@ -341,6 +350,7 @@ fn main() {
         let j = cores.to_string();
         let mut large_rows = Vec::new();
         for mode in ["frame", "decode"] {
+            warm(&large);
             let r = measured(Command::new(&me).args(["--child", mode]).arg(&large));
             large_rows.push(Row {
                 mode: mode.into(),
@@ -359,6 +369,7 @@ fn main() {
             vec!["decode", "-T", "jsonl", "-j", &j],
             vec!["decode", "-j", &j],
         ] {
+            warm(&large);
             let r = measured(Command::new(&bin).args(&a).arg(&large));
             large_rows.push(Row {
                 mode: a.join(" "),
