@@ -398,19 +398,8 @@ fn handoff_ns() -> f64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     const N: u64 = 1_000_000;
     let flag = AtomicU64::new(0);
-    let t = Instant::now();
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            let mut i = 1;
-            while i < N {
-                while flag.load(Ordering::Acquire) != i {
-                    std::hint::spin_loop();
-                }
-                flag.store(i + 1, Ordering::Release);
-                i += 2;
-            }
-        });
-        let mut i = 0;
+    // One side answers the even values, the other the odd ones.
+    let side = |mut i: u64| {
         while i < N {
             while flag.load(Ordering::Acquire) != i {
                 std::hint::spin_loop();
@@ -418,6 +407,11 @@ fn handoff_ns() -> f64 {
             flag.store(i + 1, Ordering::Release);
             i += 2;
         }
+    };
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        s.spawn(|| side(1));
+        side(0);
     });
     t.elapsed().as_nanos() as f64 / N as f64
 }
