@@ -582,10 +582,10 @@ fn decode_fixed_complete(frame: &[u8], ix: &MsgIndex, d: &mut Decoded) -> usize 
         return HEADER_LEN + ix.fixed_size;
     }
     // The anomalies, in wire order as always.
-    for &(i, _) in &ix.fixed_checked {
+    for &(i, t) in &ix.fixed_checked {
         let f = &d.fields[first + i];
-        let (name, values, value, offset) = (f.meta.name, f.meta.values, f.value, f.offset as usize);
-        check_value(name, values, value, offset, d);
+        let (name, value, offset) = (f.meta.name, f.value, f.offset as usize);
+        check_value(name, Some(t), value, offset, d);
     }
     HEADER_LEN + ix.fixed_size
 }
@@ -765,7 +765,7 @@ struct MsgIndex {
     /// The fields of the whole fixed part, values aside: a complete fixed part is these with
     /// their values read.
     fixed_fields: Vec<Field>,
-    /// Indexes of the fixed fields whose values are checked against their table.
+    /// The fixed fields whose values are checked against a table: index and table.
     fixed_checked: Vec<(usize, &'static ValueTable)>,
     /// Where and how each fixed field's value is read, index for index with `fixed_fields`
     /// (kept apart so that reading the values does not go through the copied fields and
