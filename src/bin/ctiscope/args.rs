@@ -51,8 +51,9 @@ pub struct AnalysisArgs {
     /// Findings listed per rule; further ones are counted in one summary line.
     #[arg(long, value_name = "N", default_value_t = 1_000)]
     pub max_findings_per_rule: usize,
-    /// Decoding threads (0: one per core) beside the threads that read the capture and
-    /// analyse it. The output is identical whatever the number; stdin is read on one thread.
+    /// Threads (0: one per core): one reads the capture, one analyses, the others decode,
+    /// and each of the first two decodes when it would otherwise wait; 1 runs everything on
+    /// one thread. The output is identical whatever the number; stdin is read on one thread.
     #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 0)]
     pub jobs: usize,
     /// Events per batch handed to a decoding thread (tests use small batches).
@@ -349,8 +350,9 @@ pub struct DecodeArgs {
     /// Decode with this protocol version instead of the one from OPEN_REQ or inference.
     #[arg(long, value_name = "N")]
     pub protocol_version: Option<u32>,
-    /// Decoding threads (0: one per core). The output is identical whatever the number;
-    /// stdin and the message filters decode on one thread.
+    /// Threads (0: one per core): one reads the capture and writes the output, the others
+    /// decode and render, and the first renders too when it would otherwise wait. The output
+    /// is identical whatever the number; stdin and the message filters decode on one thread.
     #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 0)]
     pub jobs: usize,
     /// Messages per batch handed to a decoding thread (tests use small batches).
