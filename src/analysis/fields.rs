@@ -10,7 +10,7 @@
 //! spec entry, so a field carrying the spec entry's name needs no byte comparison (a
 //! different address still falls back to comparing the bytes).
 
-use crate::cti::decode::{range_str, same_name, Decoded, Field, Part, Value};
+use crate::cti::decode::{range_bytes, same_name, Decoded, Field, Part, Value};
 use crate::cti::spec::{self, MessageSpec};
 use std::borrow::Cow;
 
@@ -119,19 +119,16 @@ impl Layout {
             let mut at = [None; COUNT];
             let mut spec_name = floating;
             let mut n_fixed = 0;
-            // The fields of spec::fixed_layout(spec, version), with their names.
-            let fixed = spec.fixed.iter().zip(&names).filter(|(f, _)| u32::from(f.since) <= version);
-            for (i, (f, k)) in fixed.enumerate() {
+            for (i, (entry, f)) in spec::fixed_layout_indexed(spec, version).enumerate() {
                 n_fixed += 1;
                 let Ok(i) = u16::try_from(i) else { continue };
-                if let Some(k) = *k {
+                if let Some(k) = names[entry] {
                     if at[k].is_none() {
                         at[k] = Some(i);
                         spec_name[k] = f.name;
                     }
                 }
             }
-            debug_assert_eq!(usize::from(n_fixed), spec::fixed_layout(spec, version).count());
             Layout { at, spec_name, n_fixed }
         }
     }
@@ -245,10 +242,7 @@ impl<'a> View<'a> {
     /// Text of the first field `n` (as [`Field::text`]).
     #[inline]
     pub fn text<'b>(&self, frame: &'b [u8], n: Name) -> Option<Cow<'b, str>> {
-        match self.field(n)?.value {
-            Value::Text { start, len } => Some(range_str(frame, (start, len))),
-            _ => None,
-        }
+        self.field(n)?.text(frame)
     }
 
     /// [`View::text`] as UTF-8 bytes (cheaper: see [`lossy_utf8`]).
@@ -262,12 +256,11 @@ impl<'a> View<'a> {
 }
 
 /// The UTF-8 bytes of the lossy text of a (start, len) range of the frame: the bytes of
-/// [`lossy`], borrowed from the frame after a mere ASCII check in the common case.
+/// [`range_str`](crate::cti::decode::range_str), borrowed from the frame after a mere ASCII
+/// check in the common case.
 #[inline(always)]
 pub(crate) fn lossy_utf8(frame: &[u8], start: u32, len: u32) -> Cow<'_, [u8]> {
-    let s = start as usize;
-    let e = (s + len as usize).min(frame.len());
-    let bytes = frame.get(s..e).unwrap_or(&[]);
+    let bytes = range_bytes(frame, (start, len));
     // Short texts: an inlined loop without branches beats the word-at-a-time check.
     if bytes.iter().fold(0, |all, b| all | b) < 0x80 {
         Cow::Borrowed(bytes)
@@ -288,7 +281,7 @@ fn not_ascii_utf8(bytes: &[u8]) -> Cow<'_, [u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cti::decode::{decode_at, same_name, VersionSource};
+    use crate::cti::decode::{decode_at, range_str, same_name, VersionSource};
     use crate::pipeline::{self, Event};
 
     const ALL: [Name; COUNT] = [

@@ -284,11 +284,18 @@ pub fn same_name(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.as_bytes().last() == b.as_bytes().last() && a == b
 }
 
-/// Lossy text of a (start, len) range of the frame.
-pub fn range_str(frame: &[u8], r: (u32, u32)) -> Cow<'_, str> {
+/// The bytes of a (start, len) range of the frame, cut at its end (empty when the range
+/// starts past it).
+#[inline]
+pub fn range_bytes(frame: &[u8], r: (u32, u32)) -> &[u8] {
     let s = r.0 as usize;
     let e = (s + r.1 as usize).min(frame.len());
-    let bytes = frame.get(s..e).unwrap_or(&[]);
+    frame.get(s..e).unwrap_or(&[])
+}
+
+/// Lossy text of a (start, len) range of the frame.
+pub fn range_str(frame: &[u8], r: (u32, u32)) -> Cow<'_, str> {
+    let bytes = range_bytes(frame, r);
     // Valid UTF-8 (nearly always ASCII) is borrowed after a check that is faster than the
     // lossy conversion's own scan.
     match std::str::from_utf8(bytes) {

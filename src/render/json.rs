@@ -3,7 +3,7 @@
 //! Schema version 1 (documented in `docs/json-schema.md`). Keys never repeat; numbers are
 //! numbers; strings have no NUL. Written directly (no intermediate tree) for speed.
 
-use crate::cti::decode::{named_value, range_str, Decoded, Part, Value};
+use crate::cti::decode::{named_value, range_bytes, range_str, Decoded, Part, Value};
 use crate::cti::framing::Frame;
 use crate::cti::spec::{ValueKind, ValueTable};
 use crate::pipeline::Flow;
@@ -93,9 +93,7 @@ fn push_hex(b: &mut Vec<u8>, data: &[u8]) {
 /// Append a (start, len) range of the frame as a JSON string: as is when it is UTF-8 (the
 /// common case, checked without the lossy conversion's chunking), lossily otherwise.
 fn push_text(b: &mut Vec<u8>, bytes: &[u8], r: (u32, u32)) {
-    let s = (r.0 as usize).min(bytes.len());
-    let e = (s + r.1 as usize).min(bytes.len());
-    let raw = &bytes[s..e];
+    let raw = range_bytes(bytes, r);
     // Printable ASCII without quote or backslash (nearly every CTI string): copied as is.
     if raw.iter().all(|&c| (0x20..0x7f).contains(&c) && c != b'"' && c != b'\\') {
         return push_quoted(b, raw);
@@ -114,9 +112,7 @@ fn push_value(b: &mut Vec<u8>, v: Value, bytes: &[u8]) {
         Value::Time(n) => push_u64(b, n as u64),
         Value::Text { start, len } => push_text(b, bytes, (start, len)),
         Value::Bytes { start, len } | Value::Raw { start, len } => {
-            let s = start as usize;
-            let e = (s + len as usize).min(bytes.len());
-            push_hex(b, bytes.get(s..e).unwrap_or(&[]));
+            push_hex(b, range_bytes(bytes, (start, len)))
         }
         Value::NamedVar { name, value_len } => {
             b.extend_from_slice(b"{\"name\":");

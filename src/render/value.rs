@@ -1,6 +1,6 @@
 //! How decoded values read: named enums and masks, times, text, bytes.
 
-use crate::cti::decode::{named_value, range_str, value_names, Field, Value};
+use crate::cti::decode::{named_value, range_bytes, range_str, value_names, Field, Value};
 use crate::cti::spec::{ValueKind, ValueTable};
 use crate::render::time;
 use std::fmt::Write;
@@ -32,12 +32,6 @@ pub fn hex(b: &[u8]) -> String {
         let _ = write!(s, "{x:02x}");
     }
     s
-}
-
-fn slice(frame: &[u8], start: u32, len: u32) -> &[u8] {
-    let s = start as usize;
-    let e = (s + len as usize).min(frame.len());
-    frame.get(s..e).unwrap_or(&[])
 }
 
 /// One-line display of a field's value for trees and summaries.
@@ -75,7 +69,7 @@ pub fn display(f: &Field, frame: &[u8]) -> String {
         Value::Time(t) => format!("{} UTC ({t})", time::format_utc(t as i64 * 1_000_000_000, 0)),
         Value::Text { start, len } => format!("{:?}", range_str(frame, (start, len))),
         Value::Bytes { start, len } | Value::Raw { start, len } => {
-            let b = slice(frame, start, len);
+            let b = range_bytes(frame, (start, len));
             if b.is_empty() {
                 "(empty)".to_string()
             } else if b.len() <= 64 {
