@@ -191,7 +191,8 @@ fn main() {
     let small = tshark_ok
         .then(|| synth(&root, &std::env::var("CTISCOPE_BENCH_TSHARK_SIZE").unwrap_or_else(|_| "32M".into())));
     let mut plan: Vec<Planned<'_>> = Vec::new();
-    let mut add = |mode: &str, what: &str, input: &Path, bytes: u64, msgs: Option<u64>, runs: usize, make| {
+    let mut add = |mode: &str, what: &str, input: &Path, msgs: Option<u64>, runs: usize, make| {
+        let bytes = std::fs::metadata(input).unwrap().len();
         let input = input.to_path_buf();
         plan.push(Planned { mode: mode.into(), what: what.into(), input, bytes, messages: msgs, runs, make });
     };
@@ -203,12 +204,11 @@ fn main() {
             c
         })
     };
-    add("floor", "memory-mapped file read once", &path, bytes, None, runs, child_cmd("floor"));
+    add("floor", "memory-mapped file read once", &path, None, runs, child_cmd("floor"));
     add(
         "cat",
         "`cat FILE > /dev/null`",
         &path,
-        bytes,
         None,
         runs,
         Box::new(|| {
@@ -222,7 +222,7 @@ fn main() {
         ("frame", "capture + link/IP/TCP + reassembly + CTI framing"),
         ("decode", "... + full decode of every message, no output"),
     ] {
-        add(mode, what, &path, bytes, Some(messages), runs, child_cmd(mode));
+        add(mode, what, &path, Some(messages), runs, child_cmd(mode));
     }
     for (mode, what, a) in &cli {
         let (bin, p) = (&bin, &p);
@@ -230,7 +230,6 @@ fn main() {
             mode,
             what,
             &path,
-            bytes,
             Some(messages),
             runs,
             Box::new(move || {
@@ -242,7 +241,6 @@ fn main() {
     }
     // tshark, on a smaller capture of the same traffic.
     if let Some(small) = &small {
-        let small_bytes = std::fs::metadata(small).unwrap().len();
         let small_msgs = count_messages(&root, small);
         warm(small);
         for (mode, what, a) in [
@@ -258,7 +256,6 @@ fn main() {
                 mode,
                 what,
                 small,
-                small_bytes,
                 Some(small_msgs),
                 runs.min(2),
                 Box::new(move || {
@@ -274,7 +271,6 @@ fn main() {
             "ctiscope jsonl (same file)",
             what,
             small,
-            small_bytes,
             Some(small_msgs),
             runs,
             Box::new(move || {
