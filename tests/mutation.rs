@@ -84,7 +84,7 @@ fn seeds() -> Vec<Vec<u8>> {
 }
 
 fn vector_frames() -> Vec<Vec<u8>> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/spec/vectors/hs-v20.jsonl");
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("spec/vectors/hs-v20.jsonl");
     let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     text.lines()
         .filter(|l| !l.trim().is_empty())

@@ -1,5 +1,5 @@
-//! The message, tag and value tables checked against the spec files they come from
-//! (`../shared/spec/` beside the repository) and against their own invariants.
+//! The message, tag and value tables checked against the spec files they are generated
+//! from (`spec/` of the repository) and against their own invariants.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -11,16 +11,8 @@ use ctiscope::cti::spec::{
 use serde_json::Value;
 
 fn spec_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("repository has a parent directory")
-        .join("shared")
-        .join("spec");
-    assert!(
-        dir.join("messages.jsonl").is_file(),
-        "spec files not found: expected {} (the spec directory sits beside the repository)",
-        dir.display()
-    );
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("spec");
+    assert!(dir.join("messages.jsonl").is_file(), "spec files not found in {}", dir.display());
     dir
 }
 
@@ -241,67 +233,45 @@ fn value_tables_nonempty_unique_and_named() {
     }
 }
 
-/// Every named row of the enums.md tables that carry Cisco identifiers is in its table.
+/// spec/value_tables.tsv and spec/values.tsv, row for row, are the generated value tables:
+/// same tables in the same order, same kinds, sources and notes, same values and names.
 #[test]
-fn value_tables_match_enums_md() {
-    let sections: HashMap<u32, &str> = [
-        (1, "StatusCode"),
-        (2, "SystemEventID"),
-        (4, "AgentState"),
-        (5, "PGStatus"),
-        (6, "PeripheralType"),
-        (7, "LocalConnectionState"),
-        (8, "EventCause"),
-        (9, "DeviceIDType"),
-        (10, "ConnectionDeviceIDType"),
-        (11, "CallType"),
-        (12, "LineType"),
-        (13, "ControlFailureCode"),
-        (14, "AllocationState"),
-        (15, "ForwardType"),
-        (16, "TypeOfDevice"),
-        (17, "ClassOfDevice"),
-        (18, "CallPlacementType"),
-        (19, "CallMannerType"),
-        (20, "CallOption"),
-        (22, "ServiceMask"),
-        (23, "CallMsgMask"),
-        (24, "AgentStateMask"),
-    ]
-    .into_iter()
-    .collect();
-    let text = std::fs::read_to_string(spec_dir().join("enums.md")).unwrap();
-    let mut section = 0;
-    let mut checked = 0;
-    for line in text.lines() {
-        if let Some(rest) = line.strip_prefix("## ") {
-            section = rest.split('.').next().unwrap().parse().unwrap_or(0);
-            continue;
-        }
-        let Some(table) = sections.get(&section) else {
-            continue;
+fn value_tables_match_values_tsv() {
+    let dir = spec_dir();
+    let tables = std::fs::read_to_string(dir.join("value_tables.tsv")).unwrap();
+    let listed: Vec<Vec<&str>> = tables.lines().skip(1).map(|l| l.split('\t').collect()).collect();
+    assert_eq!(listed.len(), value_tables().len(), "one row per table");
+    for (row, t) in listed.iter().zip(value_tables()) {
+        let kind = match t.kind {
+            ValueKind::Enum => "Enum",
+            ValueKind::Mask => "Mask",
+            ValueKind::Special => "Special",
         };
-        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
-        if cells.len() < 4 {
-            continue;
-        }
-        let (value, name) = (cells[1], cells[2]);
-        let value = match value.strip_prefix("0x") {
-            Some(hex) => u32::from_str_radix(hex, 16).ok(),
-            None => value.parse().ok(),
-        };
-        let ident: String = name.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-        let (Some(value), false) = (value, ident.is_empty()) else {
-            continue;
-        };
-        if (*table, value) == ("StatusCode", 2) {
-            continue; // two names; see status_code_2_uses_the_pv25_name
-        }
-        let t = value_table(table).unwrap();
-        assert_eq!(t.name_of(value), Some(ident.as_str()), "{table} {value}");
-        checked += 1;
+        assert_eq!([row[0], row[1], row[2]], [t.name, kind, t.source], "{}", t.name);
+        assert_eq!(t.note, Some(row[3]).filter(|n| !n.is_empty()), "{}", t.name);
     }
-    assert!(checked > 450, "only {checked} rows checked");
+    let values = std::fs::read_to_string(dir.join("values.tsv")).unwrap();
+    let mut count: HashMap<&str, usize> = HashMap::new();
+    for line in values.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let (table, value, name) = (cols[0], cols[1], cols[2]);
+        let value = match value.strip_prefix("0x") {
+            Some(hex) => u32::from_str_radix(hex, 16).unwrap(),
+            None => value.parse().unwrap(),
+        };
+        let t = value_table(table).unwrap_or_else(|| panic!("table {table} missing"));
+        assert_eq!(t.name_of(value), Some(name), "{table} {value}");
+        *count.entry(table).or_default() += 1;
+    }
+    for t in value_tables() {
+        assert_eq!(
+            count.get(t.name).copied(),
+            Some(t.entries.len()),
+            "{}: entries not all in values.tsv",
+            t.name
+        );
+    }
+    assert!(count.values().sum::<usize>() > 800);
 }
 
 #[test]
@@ -564,4 +534,51 @@ fn describe_shows_the_layout() {
     }
     assert_eq!(offsets["MonitorID"], 0);
     assert_eq!(offsets["PeripheralType"], 8);
+}
+
+/// spec/versions.tsv, the protocol's version history, agrees with what the decoder does at
+/// each version: where a tag starts, which fixed fields a layout has, the floating-field
+/// header size and the largest message.
+#[test]
+fn version_history_matches_the_decoder() {
+    use ctiscope::cti::decode::{max_message_size, tag_since, LAST_ONE_BYTE_TLV_VERSION};
+    let text = std::fs::read_to_string(spec_dir().join("versions.tsv")).unwrap();
+    let mut checked = 0;
+    for line in text.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let (version, change, subject): (u32, &str, &str) = (cols[0].parse().unwrap(), cols[1], cols[2]);
+        let range = |s: &str| -> std::ops::RangeInclusive<u16> {
+            match s.split_once('-') {
+                Some((a, b)) => a.parse().unwrap()..=b.parse().unwrap(),
+                None => s.parse().unwrap()..=s.parse().unwrap(),
+            }
+        };
+        match change {
+            "release" => continue,
+            "tag" => {
+                for t in range(subject) {
+                    assert_eq!(tag_since(t), version, "tag {t}");
+                }
+            }
+            // A removed tag existed before (the decoder still accepts it: real clients send it).
+            "tag_removed" => {
+                for t in range(subject) {
+                    assert!(tag(t).is_some_and(|s| tag_since(s.tag) < version), "tag {t}");
+                }
+            }
+            "fixed_field" => {
+                let (msg, field) = subject.split_once('.').unwrap();
+                let m = by_name(msg);
+                let has = |v: u32| fixed_layout(m, v).any(|f| f.name == field);
+                assert!(has(version) && !has(version - 1), "{subject} from {version}");
+            }
+            "floating_header" => assert_eq!(LAST_ONE_BYTE_TLV_VERSION + 1, version),
+            "max_message_size" => {
+                assert_eq!(max_message_size(version), subject.parse::<usize>().unwrap(), "{version}");
+            }
+            other => panic!("unknown change kind {other} in versions.tsv"),
+        }
+        checked += 1;
+    }
+    assert!(checked >= 20, "{checked} rows checked");
 }

@@ -5,7 +5,7 @@ use ctiscope::cti::decode::{decode, named_value, range_str, Part, Value, Version
 use serde_json::Value as J;
 
 fn spec_dir() -> std::path::PathBuf {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/spec");
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("spec");
     assert!(p.is_dir(), "the protocol spec files are expected at {}", p.display());
     p
 }

@@ -15,7 +15,7 @@ pub const PERIPHERAL_TYPE: u64 = 17;
 pub const NULL_ID: u64 = 0xFFFF_FFFF;
 pub const NONE16: u64 = 0xFFFF;
 
-// AgentState values (enums.md section 4).
+// AgentState values (spec/values.tsv, table AgentState).
 pub const AS_LOGIN: u16 = 0;
 pub const AS_LOGOUT: u16 = 1;
 pub const AS_NOT_READY: u16 = 2;
@@ -49,7 +49,7 @@ pub const CALLTYPE_ACD_IN: u16 = 1;
 pub const CALLTYPE_TRANSFER_IN: u16 = 4;
 pub const CALLTYPE_CONSULT: u16 = 12;
 
-/// CTI service masks (enums.md section 22).
+/// CTI service masks (spec/values.tsv, table ServiceMask).
 pub const SVC_CLIENT_EVENTS: u32 = 0x01;
 pub const SVC_CALL_DATA_UPDATE: u32 = 0x02;
 pub const SVC_CLIENT_CONTROL: u32 = 0x04;

@@ -87,7 +87,7 @@ pub const QUERY_AGENT_STATE_CONF: MessageSpec = MessageSpec {
         "The floating header prints \"Max Size\" (no period).",
         "InternalAgentState (tag 255) is described as reserved for Cisco internal use.",
         "PDF artifacts fixed: 3 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
-        "DepartmentID (last fixed field) is present from PV19 (session.md section 8).",
+        "DepartmentID (last fixed field) is present from protocol version 19 (docs/protocol.md \u{a7}8 Protocol versions).",
     ],
 };
 
@@ -112,18 +112,18 @@ pub const SET_AGENT_STATE_REQ: MessageSpec = MessageSpec {
     ],
     floating: &[
         fl("AgentInstrument", 6, String, 64),
-        fl("ActiveTerminal", 303, String, 64).conditional().condition("present only if a terminal is selected (\"if any\")").note("Tag 303 (FLT_TERM_DEVICE_NAME) per tags.tsv note on 303."),
+        fl("ActiveTerminal", 303, String, 64).conditional().condition("present only if a terminal is selected (\"if any\")").note("Tag 303 (FLT_TERM_DEVICE_NAME) per spec/tags.tsv note on 303."),
         fl("AgentID", 5, String, 12).optional().condition("required when AgentState is AGENT_STATE_LOGIN or AGENT_STATE_LOGOUT"),
         fl("AgentPassword", 49, String, 64).optional().condition("required when AgentState is AGENT_STATE_LOGIN or AGENT_STATE_LOGOUT and SSOEnabled is not 1"),
         fl("PositionID", 68, String, 12).optional().condition("required by some peripherals when AgentState is AGENT_STATE_LOGIN"),
         fl("SupervisorID", 69, String, 12).optional().condition("required by some peripherals when AgentState is AGENT_STATE_LOGIN"),
-        fl("SSOEnabled", 257, UShort, 2).optional().condition("meaningful when AgentState is AGENT_STATE_LOGIN").values(&values::SSO_ENABLED).note("Type not printed; USHORT taken from tags.tsv tag 257."),
-        fl("SkillGroupNumber", 62, Int, 4).optional().condition("may be required by some peripherals for AGENT_STATE_LOGIN / AGENT_STATE_LOGOUT; none = log out of all skill groups").repeat("NumSkillGroups").group("SkillGroup").values(&values::SKILL_GROUP).note("Chapter type INT differs from tags.tsv type UINT for tag 62."),
+        fl("SSOEnabled", 257, UShort, 2).optional().condition("meaningful when AgentState is AGENT_STATE_LOGIN").values(&values::SSO_ENABLED).note("Type not printed; USHORT taken from spec/tags.tsv tag 257."),
+        fl("SkillGroupNumber", 62, Int, 4).optional().condition("may be required by some peripherals for AGENT_STATE_LOGIN / AGENT_STATE_LOGOUT; none = log out of all skill groups").repeat("NumSkillGroups").group("SkillGroup").values(&values::SKILL_GROUP).note("Chapter type INT differs from spec/tags.tsv type UINT for tag 62."),
         fl("SkillGroupPriority", 64, UShort, 2).repeat("NumSkillGroups").group("SkillGroup"),
     ],
     notes: &[
-        "SSOEnabled has no data type and no size printed; USHORT 2 taken from tags.tsv tag 257 (SSO_ENABLED_TAG).",
-        "SkillGroupNumber printed INT (tags.tsv: UINT).",
+        "SSOEnabled has no data type and no size printed; USHORT 2 taken from spec/tags.tsv tag 257 (SSO_ENABLED_TAG).",
+        "SkillGroupNumber printed INT (spec/tags.tsv: UINT).",
         "ForcedFlag is UCHAR 1, so the fixed part has an odd length (21-byte body, fixed_size 29).",
     ],
 };
@@ -700,12 +700,12 @@ pub const MAKE_PREDICTIVE_CALL_REQ: MessageSpec = MessageSpec {
         fl("FacilityCode", 51, String, 40).optional(),
         fl("AuthorizationCode", 77, String, 40).optional(),
         fl("AccountCode", 78, String, 40).optional(),
-        fl("OriginatingLineID", 80, String, 40).optional().note("Chapter max 40 differs from tags.tsv max 64 for tag 80."),
+        fl("OriginatingLineID", 80, String, 40).optional().note("Chapter max 40 differs from spec/tags.tsv max 64 for tag 80."),
         fl("CCT", 84, String, 4).optional().condition("required for the Aspect PIM unless CallPlacementType is CPT_OUTBOUND"),
     ],
     notes: &[
         "AnswerDetectControl1/2 are printed with type \"ULONG\" (not a CTI data type); read as UINT 4.",
-        "OriginatingLineID max printed 40; tags.tsv gives 64 for tag 80.",
+        "OriginatingLineID max printed 40; spec/tags.tsv gives 64 for tag 80.",
         "CallVariable2..CallVariable9 expanded from the guide's \"...\" row between CallVariable1 and CallVariable10 (tags 14-21, same type/size/presence as CallVariable1).",
         "PDF artifacts fixed: 4 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -1037,7 +1037,7 @@ pub const SNAPSHOT_CALL_CONF: MessageSpec = MessageSpec {
         fl("COCCConnectionCallID", 229, UInt, 4).optional().group("COC").values(&values::CALL_ID),
         fl("COCCallConnectionDeviceIDType", 230, UShort, 2).optional().group("COC").values(&values::CONNECTION_DEVICE_ID_TYPE).note("Printed \"COCCallConnection DeviceIDType (optional)\"."),
         fl("COCCallConnectionDeviceID", 231, String, 64).optional().group("COC").note("Printed \"COCCallConnection DeviceID (optional)\"."),
-        fl("ProtocolReferenceGUID", 294, String, 40).optional().note("Chapter max 40 differs from tags.tsv max 64 for tag 294."),
+        fl("ProtocolReferenceGUID", 294, String, 40).optional().note("Chapter max 40 differs from spec/tags.tsv max 64 for tag 294."),
         fl("CcaiConfigId", 311, String, 40).optional(),
         fl("NumOfEnabledServices", 310, UShort, 2).optional().group("EnabledServices"),
         fl("FltEnabledServices", 309, UShort, 0).optional().max_expr("2*NumOfEnabledServices").group("EnabledServices").values(&values::ENABLED_AGENT_SERVICE).note("Type printed 'USHORT NumOfEnabledServices': one field holding NumOfEnabledServices USHORT values. Type printed \"USHORT NumOfEnabledServices\". Max printed \"2* NumOfCalls\"."),
@@ -1301,7 +1301,7 @@ pub const START_NETWORK_RECORDING_REQ: MessageSpec = MessageSpec {
         fl("AgentInstrument", 6, String, 64).optional(),
     ],
     notes: &[
-        "MessageType printed 268; PV24 table (C24M) gives 267 (network-recording numbering shifted +1 in PV25). The chapter number is kept.",
+        "MessageType printed 268; PV24 table (the PV24 guide (Messaging Conventions)) gives 267 (network-recording numbering shifted +1 in PV25). The chapter number is kept.",
         "InvocationType values are printed as a numbered list \"1. Silent Recording 2. User Recording\"; the numeric wire values are not stated.",
         "PDF artifacts fixed: floating-part header printed \"Byte Size\" instead of \"Max. Size\".",
         "MessageType 268 in the chapter (PV25); 267 in the PV24 message table. message() picks the PV24 number for protocol versions <= 24.",
@@ -1323,7 +1323,7 @@ pub const START_NETWORK_RECORDING_CONF: MessageSpec = MessageSpec {
     floating: &[
     ],
     notes: &[
-        "MessageType printed 269; PV24 table (C24M) gives 268 (network-recording numbering shifted +1 in PV25). The chapter number is kept.",
+        "MessageType printed 269; PV24 table (the PV24 guide (Messaging Conventions)) gives 268 (network-recording numbering shifted +1 in PV25). The chapter number is kept.",
         "MessageType 269 in the chapter (PV25); 268 in the PV24 message table. message() picks the PV24 number for protocol versions <= 24.",
     ],
 };
@@ -1349,7 +1349,7 @@ pub const STOP_NETWORK_RECORDING_REQ: MessageSpec = MessageSpec {
         fl("AgentInstrument", 6, String, 64).optional(),
     ],
     notes: &[
-        "MessageType printed 270; PV24 table (C24M) gives 269 (network-recording numbering shifted +1 in PV25). The chapter number is kept.",
+        "MessageType printed 270; PV24 table (the PV24 guide (Messaging Conventions)) gives 269 (network-recording numbering shifted +1 in PV25). The chapter number is kept.",
         "MessageType 270 in the chapter (PV25); 269 in the PV24 message table. message() picks the PV24 number for protocol versions <= 24.",
     ],
 };
@@ -1369,7 +1369,7 @@ pub const STOP_NETWORK_RECORDING_CONF: MessageSpec = MessageSpec {
     floating: &[
     ],
     notes: &[
-        "MessageType printed 271; PV24 table (C24M) gives 270 (network-recording numbering shifted +1 in PV25). The chapter number is kept. Note 271 is NETWORK_RECORDING_STARTED_EVENT in the PV24 numbering.",
+        "MessageType printed 271; PV24 table (the PV24 guide (Messaging Conventions)) gives 270 (network-recording numbering shifted +1 in PV25). The chapter number is kept. Note 271 is NETWORK_RECORDING_STARTED_EVENT in the PV24 numbering.",
         "MessageType 271 in the chapter (PV25); 270 in the PV24 message table. message() picks the PV24 number for protocol versions <= 24.",
     ],
 };

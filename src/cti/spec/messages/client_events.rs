@@ -103,7 +103,7 @@ pub const CALL_AGENT_GREETING_EVENT: MessageSpec = MessageSpec {
     floating: &[
         fl("ConnectionDeviceID", 25, String, 64),
         fl("AgentID", 5, String, 12),
-        fl_untagged("GreetingType", String, 32).note("No GreetingType tag exists in tags.tsv (no *GREETING* tag at all); tag unknown."),
+        fl_untagged("GreetingType", String, 32).note("No GreetingType tag exists in spec/tags.tsv (no *GREETING* tag at all); tag unknown."),
     ],
     notes: &[
         "ConnectionDeviceIDType text is copied from ConnectionCallID (\"The Call ID value assigned...\").",
@@ -646,15 +646,15 @@ pub const AGENT_STATE_EVENT: MessageSpec = MessageSpec {
         fx("DepartmentID", Int).since(19),
     ],
     floating: &[
-        fl("CTIClientSignature", 3, String, 64).optional().note("Tag 3 (CLIENT_SIGNATURE_TAG), not 23: tags.tsv records that the Cisco tag table (C25K) lists AGENT_STATE_EVENT under tag 3 and the HS byte sample carries tag 3 here; ctm_rs decodes it with tag 23. The field name alone would suggest 23."),
+        fl("CTIClientSignature", 3, String, 64).optional().note("Tag 3 (CLIENT_SIGNATURE_TAG), not 23: spec/tags.tsv records that the Cisco tag table (the PV25 guide (Constants and Status Codes)) lists AGENT_STATE_EVENT under tag 3 and the ucce-ctidriver byte sample carries tag 3 here; ctm_rs decodes it with tag 23. The field name alone would suggest 23."),
         fl("AgentID", 5, String, 12).optional(),
         fl("AgentExtension", 4, String, 16).optional(),
-        fl("ActiveTerminal", 303, String, 64).conditional().condition("present only if a terminal is selected (\"if any\")").note("Tag 303 (FLT_TERM_DEVICE_NAME) per C25K via tags.tsv; ctm_rs uses tag 50 (ACTIVE_CONN_DEVID_TAG) instead."),
+        fl("ActiveTerminal", 303, String, 64).conditional().condition("present only if a terminal is selected (\"if any\")").note("Tag 303 (FLT_TERM_DEVICE_NAME) per the PV25 guide (Constants and Status Codes) via spec/tags.tsv; ctm_rs uses tag 50 (ACTIVE_CONN_DEVID_TAG) instead."),
         fl("AgentInstrument", 6, String, 64).optional(),
         fl("Duration", 150, UInt, 4).optional(),
         fl("NextAgentState", 123, UShort, 2).conditional().condition("present if the next agent state is known (\"if known\")").values(&values::AGENT_STATE),
         fl("Direction", 244, UInt, 4).values(&values::DIRECTION),
-        fl("FltSkillGroupNumber", 62, Int, 4).repeat("NumFltSkillGroups").group("FltSkillGroup").values(&values::SKILL_GROUP).note("Chapter type INT differs from tags.tsv type UINT for tag 62."),
+        fl("FltSkillGroupNumber", 62, Int, 4).repeat("NumFltSkillGroups").group("FltSkillGroup").values(&values::SKILL_GROUP).note("Chapter type INT differs from spec/tags.tsv type UINT for tag 62."),
         fl("FltSkillGroupID", 63, UInt, 4).repeat("NumFltSkillGroups").group("FltSkillGroup").values(&values::SKILL_GROUP),
         fl("FltSkillGroupPriority", 64, UShort, 2).repeat("NumFltSkillGroups").group("FltSkillGroup").note("Printed \"FltSkillGroup Priority\"."),
         fl("FltSkillGroupState", 65, UShort, 2).repeat("NumFltSkillGroups").group("FltSkillGroup").values(&values::AGENT_STATE),
@@ -663,9 +663,9 @@ pub const AGENT_STATE_EVENT: MessageSpec = MessageSpec {
     notes: &[
         "Fixed SkillGroupNumber printed with type \"USINT\" (typo), read as UINT 4.",
         "NumFltSkillGroups counts the FltSkillGroupNumber/ID/Priority/State entries (up to 99); the floating descriptions say \"see NumSkillGroups\", a leftover name.",
-        "FltSkillGroupNumber is printed INT here; tags.tsv types tag 62 as UINT.",
+        "FltSkillGroupNumber is printed INT here; spec/tags.tsv types tag 62 as UINT.",
         "PDF artifacts fixed: 2 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
-        "DepartmentID (last fixed field) is present from PV19 (session.md section 8).",
+        "DepartmentID (last fixed field) is present from protocol version 19 (docs/protocol.md \u{a7}8 Protocol versions).",
     ],
 };
 
@@ -735,12 +735,12 @@ pub const CALL_QUEUED_EVENT: MessageSpec = MessageSpec {
         fl("CallingDeviceID", 27, String, 64).optional(),
         fl("CalledDeviceID", 28, String, 64).optional(),
         fl("LastRedirectDeviceID", 29, String, 64).optional().note("Printed \"LastRedirectDevice ID (optional)\"."),
-        fl("SkillGroupNumber", 62, Int, 4).repeat("NumSkillGroups").group("SkillGroup").values(&values::SKILL_GROUP).note("Chapter type INT differs from tags.tsv type UINT for tag 62."),
+        fl("SkillGroupNumber", 62, Int, 4).repeat("NumSkillGroups").group("SkillGroup").values(&values::SKILL_GROUP).note("Chapter type INT differs from spec/tags.tsv type UINT for tag 62."),
         fl("SkillGroupID", 63, UInt, 4).repeat("NumSkillGroups").group("SkillGroup").values(&values::SKILL_GROUP),
         fl("SkillGroupPriority", 64, UShort, 2).repeat("NumSkillGroups").group("SkillGroup"),
     ],
     notes: &[
-        "Floating SkillGroupNumber printed as INT here, UINT in CALL_DEQUEUED_EVENT and in tags.tsv (tag 62).",
+        "Floating SkillGroupNumber printed as INT here, UINT in CALL_DEQUEUED_EVENT and in spec/tags.tsv (tag 62).",
         "PDF artifacts fixed: 5 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
 };
@@ -800,10 +800,10 @@ pub const CALL_ATTRIBUTE_CHANGE_EVENT: MessageSpec = MessageSpec {
         fl("ConnectionDeviceID", 25, String, 64).optional(),
     ],
     notes: &[
-        "The chapter prints no MessageType for this message (\"Standard message header.\" only); type 240 is taken from message_types.tsv, where it comes from the PV14 message table (GEDC header) - the PV24 table shows 239-241 as reserved.",
+        "The chapter prints no MessageType for this message (\"Standard message header.\" only); type 240 is taken from spec/message_types.tsv, where it comes from the PV14 message table (a PV13/14 C++ client header) - the PV24 table shows 239-241 as reserved.",
         "MonitorID is \"Always 0\"; PeripheralID carries the note \"(CRS_PERIPHERAL_ID for ICD)\" and PeripheralType \"(PT_CRS or PT_IPCC)\" in the field-name column (removed from the field names).",
         "ConnectionDeviceIDType is printed \"USHORT 4\" (the PV15 guide prints the same). Recorded as USHORT 2 (the size of the type); if the printed 4 were right the fixed part would be 30 bytes instead of 28.",
-        "No MessageType printed; 240 from message_types.tsv.",
+        "No MessageType printed; 240 from spec/message_types.tsv.",
     ],
 };
 
@@ -852,15 +852,15 @@ pub const AGENT_PRE_CALL_EVENT: MessageSpec = MessageSpec {
         fl("NamedVariable", 82, NamedVar, 251).optional().repeat("NumNamedVariables"),
         fl("NamedArray", 83, NamedArray, 252).optional().repeat("NumNamedArrays"),
         fl("AgentID", 5, String, 12).optional(),
-        fl("ProtocolReferenceGUID", 294, String, 40).optional().note("Chapter max 40 differs from tags.tsv max 64 for tag 294."),
+        fl("ProtocolReferenceGUID", 294, String, 40).optional().note("Chapter max 40 differs from spec/tags.tsv max 64 for tag 294."),
         fl("NumOfEnabledServices", 310, UShort, 2).optional().group("EnabledServices"),
         fl("FltEnabledServices", 309, UShort, 0).optional().max_expr("2*NumOfEnabledServices").group("EnabledServices").values(&values::ENABLED_AGENT_SERVICE).note("Type printed 'USHORT *NumOfEnabledServices': one field holding NumOfEnabledServices USHORT values. Type printed \"USHORT *NumOfEnabledServices\". Max printed \"2* NumOfEnabledServices\"."),
         fl("CcaiConfigId", 311, String, 40).optional(),
     ],
     notes: &[
         "PreCallInvokeID printed with type \"UNIT\" (typo), read as UINT.",
-        "ProtocolReferenceGUID max printed 40 here (64 in NETWORK_RECORDING_TARGET_INFO_EVENT and tags.tsv).",
-        "FltEnabledServices is a list of USHORT service codes whose size is \"2*NumOfEnabledServices\" (one floating field holding NumOfEnabledServices USHORTs, per tags.tsv tag 309); values 1 Agent_Answers, 2 Agent_Call_Transcription.",
+        "ProtocolReferenceGUID max printed 40 here (64 in NETWORK_RECORDING_TARGET_INFO_EVENT and spec/tags.tsv).",
+        "FltEnabledServices is a list of USHORT service codes whose size is \"2*NumOfEnabledServices\" (one floating field holding NumOfEnabledServices USHORTs, per spec/tags.tsv tag 309); values 1 Agent_Answers, 2 Agent_Call_Transcription.",
         "CallVariable2..CallVariable9 expanded from the guide's \"...\" row between CallVariable1 and CallVariable10 (tags 14-21, same type/size/presence as CallVariable1).",
         "PDF artifacts fixed: 3 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -923,7 +923,7 @@ pub const RTP_STARTED_EVENT: MessageSpec = MessageSpec {
         fl("SendingPort", 126, UInt, 4),
     ],
     notes: &[
-        "ClientAddress/SendingAddress grew from 16 to 64 bytes in protocol version 19 (tags.tsv).",
+        "ClientAddress/SendingAddress grew from 16 to 64 bytes in protocol version 19 (spec/tags.tsv).",
         "PDF artifacts fixed: 2 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
 };
@@ -955,7 +955,7 @@ pub const RTP_STOPPED_EVENT: MessageSpec = MessageSpec {
         fl("SendingPort", 126, UInt, 4),
     ],
     notes: &[
-        "ClientAddress/SendingAddress grew from 16 to 64 bytes in protocol version 19 (tags.tsv).",
+        "ClientAddress/SendingAddress grew from 16 to 64 bytes in protocol version 19 (spec/tags.tsv).",
         "PDF artifacts fixed: 2 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
 };
@@ -981,7 +981,7 @@ pub const NETWORK_RECORDING_STARTED_EVENT: MessageSpec = MessageSpec {
         fl("RecordingDeviceID", 300, String, 64).optional(),
     ],
     notes: &[
-        "MessageType printed 272; message_types.tsv (PV24 message table, C24M) gives 271 - every network-recording message is shifted by +1 in this chapter (PV25) relative to PV24. The chapter number is kept.",
+        "MessageType printed 272; spec/message_types.tsv (PV24 message table, the PV24 guide (Messaging Conventions)) gives 271 - every network-recording message is shifted by +1 in this chapter (PV25) relative to PV24. The chapter number is kept.",
         "MessageType 272 in the chapter (PV25); 271 in the PV24 message table. message() picks the PV24 number for protocol versions <= 24.",
     ],
 };
@@ -1007,7 +1007,7 @@ pub const NETWORK_RECORDING_ENDED_EVENT: MessageSpec = MessageSpec {
         fl("RecordingDeviceID", 300, String, 64).optional(),
     ],
     notes: &[
-        "MessageType printed 273; PV24 table (C24M) gives 272 (network-recording numbering shifted +1 in PV25). The chapter number is kept.",
+        "MessageType printed 273; PV24 table (the PV24 guide (Messaging Conventions)) gives 272 (network-recording numbering shifted +1 in PV25). The chapter number is kept.",
         "RecordingDeviceType: byte size not printed; 2 taken from its type USHORT.",
         "MessageType 273 in the chapter (PV25); 272 in the PV24 message table. message() picks the PV24 number for protocol versions <= 24.",
     ],
@@ -1035,7 +1035,7 @@ pub const NETWORK_RECORDING_FAILED_EVENT: MessageSpec = MessageSpec {
         fl("RecordingDeviceID", 300, String, 64).optional(),
     ],
     notes: &[
-        "MessageType printed 274; PV24 table (C24M) gives 273 (network-recording numbering shifted +1 in PV25). The chapter number is kept.",
+        "MessageType printed 274; PV24 table (the PV24 guide (Messaging Conventions)) gives 273 (network-recording numbering shifted +1 in PV25). The chapter number is kept.",
         "PDF artifacts fixed: table split across pages: 1 repeated header row(s) removed and the parts stitched.",
         "MessageType 274 in the chapter (PV25); 273 in the PV24 message table. message() picks the PV24 number for protocol versions <= 24.",
     ],
@@ -1073,7 +1073,7 @@ pub const NETWORK_RECORDING_TARGET_INFO_EVENT: MessageSpec = MessageSpec {
         fl("RecorderStatus", 299, UShort, 2).optional().values(&values::RECORDER_STATUS),
     ],
     notes: &[
-        "MessageType printed 275; PV24 table (C24M) gives 274 and skips 275 (network-recording numbering shifted +1 in PV25). The chapter number is kept.",
+        "MessageType printed 275; PV24 table (the PV24 guide (Messaging Conventions)) gives 274 and skips 275 (network-recording numbering shifted +1 in PV25). The chapter number is kept.",
         "RecorderStatus text repeats the RecorderType wording (\"denotes the type of recorder\") but lists status values 0 unknown, 1 success, 2 failure.",
         "PDF artifacts fixed: floating-part header printed \"Byte Size\" instead of \"Max. Size\"; table split across pages: 2 repeated header row(s) removed and the parts stitched.",
         "MessageType 275 in the chapter (PV25); 274 in the PV24 message table. message() picks the PV24 number for protocol versions <= 24.",

@@ -5,7 +5,7 @@ use super::super::{values, MessageSpec, Origin, Role};
 use super::{fl, fl_untagged, fx};
 use crate::cti::spec::WireType::*;
 
-/// CONFIG_REQUEST_KEY_EVENT (session.md section 6)
+/// CONFIG_REQUEST_KEY_EVENT (docs/protocol.md §6 Session messages)
 pub const CONFIG_REQUEST_KEY_EVENT: MessageSpec = MessageSpec {
     id: 230,
     name: "CONFIG_REQUEST_KEY_EVENT",
@@ -139,7 +139,7 @@ pub const CONFIG_SERVICE_EVENT: MessageSpec = MessageSpec {
         fl("ServicePriority", 188, UShort, 2).repeat("NumServiceMembers").group("Record").note("Type printed 'USHORT[NumServiceMembers]': array element repeated NumServiceMembers times. Type printed \"USHORT[NumServiceMembers]\"."),
     ],
     notes: &[
-        "The table has no size column (cut at the page edge); sizes/maxima filled from the data types and tags.tsv.",
+        "The table has no size column (cut at the page edge); sizes/maxima filled from the data types and spec/tags.tsv.",
         "ServiceMember printed with type \"UNIT[NumServiceMembers]\" (typo UNIT), read as UINT repeated NumServiceMembers times.",
         "NumRecords: 1..10 records, each a run of floating fields starting with RecordType.",
         "Floating part = NumRecords records (group \"Record\"); fields of a record have repeat \"NumRecords\"; array elements inside a record have repeat set to the counting field of the same record (a floating field, not a fixed one).",
@@ -163,9 +163,9 @@ pub const CONFIG_SKILL_GROUP_EVENT: MessageSpec = MessageSpec {
         fl("FltPeripheralID", 208, UInt, 4).repeat("NumRecords").group("Record").values(&values::PERIPHERAL_ID),
         fl("PeripheralNumber", 184, UInt, 4).repeat("NumRecords").group("Record"),
         fl("OldPeripheralNumber", 213, UInt, 4).conditional().condition("may be present in a change record (RecordType 1) to rename the record").repeat("NumRecords").group("Record"),
-        fl_untagged("FltSkillGroupPriority", UShort, 2).optional().repeat("NumRecords").group("Record").note("Two candidates: 64 SKILL_GROUP_PRIORITY_TAG (by name) and 136 SERVICE_MEMBER_PRIORITY_TAG (C25K lists 135/136 as used by CONFIG_SKILL_GROUP_EVENT, yet this layout has no other priority field). Not decided. Max printed '2 * Num' (cut off at the page edge): recorded 2; it may really be 2 bytes times a count field that is not in this layout. Max printed \"2 * Num\"."),
+        fl_untagged("FltSkillGroupPriority", UShort, 2).optional().repeat("NumRecords").group("Record").note("Two candidates: 64 SKILL_GROUP_PRIORITY_TAG (by name) and 136 SERVICE_MEMBER_PRIORITY_TAG (the PV25 guide (Constants and Status Codes) lists 135/136 as used by CONFIG_SKILL_GROUP_EVENT, yet this layout has no other priority field). Not decided. Max printed '2 * Num' (cut off at the page edge): recorded 2; it may really be 2 bytes times a count field that is not in this layout. Max printed \"2 * Num\"."),
         fl("SkillGroupSkillTargetID", 192, UInt, 4).repeat("NumRecords").group("Record"),
-        fl_untagged("AutoWork", Bool, 2).optional().repeat("NumRecords").group("Record").note("No AutoWork tag in the UCCE tag table; UCCX reuses 185 for AutoWork, but in UCCE 185 is AGENT_SKILL_TARGET_ID_TAG. Tag unknown."),
+        fl_untagged("AutoWork", Bool, 2).optional().repeat("NumRecords").group("Record").note("No AutoWork tag in the UCCE tag table; the Unified CCX CTI protocol guide reuses 185 for AutoWork, but in UCCE 185 is AGENT_SKILL_TARGET_ID_TAG. Tag unknown."),
         fl("Extension", 173, String, 16).repeat("NumRecords").group("Record"),
         fl("PeripheralName", 133, String, 64).repeat("NumRecords").group("Record"),
         fl("Description", 134, String, 128).repeat("NumRecords").group("Record"),
@@ -196,7 +196,7 @@ pub const CONFIG_AGENT_EVENT: MessageSpec = MessageSpec {
     floating: &[
         fl("RecordType", 183, UShort, 2).repeat("NumRecords").group("Record").values(&values::RECORD_TYPE),
         fl("FltPeripheralID", 208, UInt, 4).repeat("NumRecords").group("Record").values(&values::PERIPHERAL_ID),
-        fl("ActiveTerminal", 303, String, 64).conditional().condition("present only if a terminal is selected (\"if any\")").repeat("NumRecords").group("Record").note("Tag 303 (FLT_TERM_DEVICE_NAME) per tags.tsv note on 303."),
+        fl("ActiveTerminal", 303, String, 64).conditional().condition("present only if a terminal is selected (\"if any\")").repeat("NumRecords").group("Record").note("Tag 303 (FLT_TERM_DEVICE_NAME) per spec/tags.tsv note on 303."),
         fl("AgentType", 189, UShort, 2).repeat("NumRecords").group("Record"),
         fl("AgentDeskSettingsID", 267, UInt, 4).repeat("NumRecords").group("Record"),
         fl("LoginID", 190, String, 64).repeat("NumRecords").group("Record"),
@@ -206,18 +206,18 @@ pub const CONFIG_AGENT_EVENT: MessageSpec = MessageSpec {
         fl("FirstName", 137, String, 32).repeat("NumRecords").group("Record"),
         fl("Extension", 173, String, 16).repeat("NumRecords").group("Record"),
         fl("Description", 134, String, 128).repeat("NumRecords").group("Record"),
-        fl_untagged("AgentSkillTargetID", UInt, 4).repeat("NumRecords").group("Record").note("Two candidates: C25K lists AGENT_SKILL_TARGET_ID_TAG for CONFIG_AGENT_EVENT at both 141 and 185 (CTM calls 185 AGENT_SKILL_TARGET_ID_TAG2). Not decided."),
+        fl_untagged("AgentSkillTargetID", UInt, 4).repeat("NumRecords").group("Record").note("Two candidates: the PV25 guide (Constants and Status Codes) lists AGENT_SKILL_TARGET_ID_TAG for CONFIG_AGENT_EVENT at both 141 and 185 (a PV24 C++/Rust client calls 185 AGENT_SKILL_TARGET_ID_TAG2). Not decided."),
         fl("NumSkills", 191, UShort, 2).repeat("NumRecords").group("Record"),
         fl("SSOEnabled", 257, UShort, 2).repeat("NumRecords").group("Record").values(&values::SSO_ENABLED),
         fl("NumMRDs", 261, UShort, 2).repeat("NumRecords").group("Record"),
-        fl_untagged("FltSkillGroupNumber", UInt, 4).repeat("NumSkills").group("Record").values(&values::SKILL_GROUP).note("Type printed 'UINT[NumSkills]': array element repeated NumSkills times. Two candidates: 62 SKILL_GROUP_NUMBER_TAG (used for FltSkillGroupNumber in AGENT_STATE_EVENT) and 139 SKILL_GROUP_TAG (C25K lists it for CONFIG_AGENT_EVENT; tags.tsv: \"probably the FltSkillGroupNumber array element but no source states the binding\"). Not decided. Type printed \"UINT[NumSkills]\"."),
+        fl_untagged("FltSkillGroupNumber", UInt, 4).repeat("NumSkills").group("Record").values(&values::SKILL_GROUP).note("Type printed 'UINT[NumSkills]': array element repeated NumSkills times. Two candidates: 62 SKILL_GROUP_NUMBER_TAG (used for FltSkillGroupNumber in AGENT_STATE_EVENT) and 139 SKILL_GROUP_TAG (the PV25 guide (Constants and Status Codes) lists it for CONFIG_AGENT_EVENT; spec/tags.tsv: \"probably the FltSkillGroupNumber array element but no source states the binding\"). Not decided. Type printed \"UINT[NumSkills]\"."),
         fl("FltSkillGroupPriority", 64, UShort, 2).repeat("NumSkills").group("Record").note("Type printed 'USHORT[NumSkills]': array element repeated NumSkills times. Tag 64 by meaning only (SKILL_GROUP_PRIORITY_TAG is the only priority tag that fits); no source binds it to CONFIG_AGENT_EVENT. Type printed \"USHORT[NumSkills]\"."),
         fl("FltAgentMRDID", 262, UInt, 4).repeat("NumMRDs").group("Record").note("Type printed 'UINT[NumMRDs]': array element repeated NumMRDs times. Type printed \"UINT[NumMRDs]\"."),
         fl("FltAgentMRDState", 263, UShort, 2).repeat("NumMRDs").group("Record").values(&values::AGENT_STATE).note("Type printed 'USHORT[NumMRDs]': array element repeated NumMRDs times. Type printed \"USHORT[NumMRDs]\"."),
     ],
     notes: &[
-        "The table has no size column; sizes/maxima filled from the data types and tags.tsv.",
-        "AgentType values are named CONFIG_AGENT / CONFIG_SUPERVISOR without numbers (enums.md: unresolved 0/1 vs 1/2).",
+        "The table has no size column; sizes/maxima filled from the data types and spec/tags.tsv.",
+        "AgentType values are named CONFIG_AGENT / CONFIG_SUPERVISOR without numbers (spec/values.tsv: unresolved 0/1 vs 1/2).",
         "LoginName is truncated to 32 bytes for clients below protocol version 20.",
         "MRD information is sent only for baseline configuration, not in updates.",
         "Floating part = NumRecords records (group \"Record\"); fields of a record have repeat \"NumRecords\"; array elements inside a record have repeat set to the counting field of the same record (a floating field, not a fixed one).",
@@ -242,11 +242,11 @@ pub const CONFIG_TERMINAL_EVENT: MessageSpec = MessageSpec {
         fl("TerminalDeviceName", 303, String, 64).repeat("NumRecords").group("Record"),
         fl("TerminalTypeName", 304, String, 100).repeat("NumRecords").group("Record"),
         fl("NumInstruments", 305, UShort, 2).repeat("NumRecords").group("Record"),
-        fl("Instrument", 6, String, 64).repeat("NumInstruments").group("Record").note("Tag 6 AGENT_INSTRUMENT_TAG per tags.tsv note on 305 (FLT_NUM_INSTRUMENTS is followed by AGENT_INSTRUMENT_TAG entries)."),
+        fl("Instrument", 6, String, 64).repeat("NumInstruments").group("Record").note("Tag 6 AGENT_INSTRUMENT_TAG per spec/tags.tsv note on 305 (FLT_NUM_INSTRUMENTS is followed by AGENT_INSTRUMENT_TAG entries)."),
     ],
     notes: &[
-        "The table has no size column; sizes/maxima filled from tags.tsv (302-305, 6).",
-        "MessageType 276 is only in this chapter (message_types.tsv: number only in C25A).",
+        "The table has no size column; sizes/maxima filled from spec/tags.tsv (302-305, 6).",
+        "MessageType 276 is only in this chapter (spec/message_types.tsv: number only in the PV25 guide (Application Level Interfaces)).",
         "Floating part = NumRecords records (group \"Record\"); fields of a record have repeat \"NumRecords\"; array elements inside a record have repeat set to the counting field of the same record (a floating field, not a fixed one).",
     ],
 };
@@ -285,8 +285,8 @@ pub const CONFIG_AGENT_DESK_SETTINGS_EVENT: MessageSpec = MessageSpec {
         fl("ACDSharedLineUsage", 306, UInt, 4).repeat("NumRecords").group("Record"),
     ],
     notes: &[
-        "The table has no size column; sizes/maxima filled from tags.tsv.",
-        "FltDefaultDevicePortAddress: type printed \"String\" without size; tags.tsv gives STRING 4 for tag 287 (noted there as a probable editorial error, the sibling tag 93 is STRING 32).",
+        "The table has no size column; sizes/maxima filled from spec/tags.tsv.",
+        "FltDefaultDevicePortAddress: type printed \"String\" without size; spec/tags.tsv gives STRING 4 for tag 287 (noted there as a probable editorial error, the sibling tag 93 is STRING 32).",
         "No MessageType typo, but the table comes after CONFIG_TERMINAL_EVENT and before CONFIG_PERIPHERAL_EVENT although 261 > 260.",
         "Floating part = NumRecords records (group \"Record\"); fields of a record have repeat \"NumRecords\"; array elements inside a record have repeat set to the counting field of the same record (a floating field, not a fixed one).",
     ],
@@ -310,7 +310,7 @@ pub const CONFIG_PERIPHERAL_EVENT: MessageSpec = MessageSpec {
         fl("DefaultAgentDeskSettingsID", 272, UInt, 4).repeat("NumRecords").group("Record"),
     ],
     notes: &[
-        "The table has no size column; sizes/maxima filled from tags.tsv.",
+        "The table has no size column; sizes/maxima filled from spec/tags.tsv.",
         "Floating part = NumRecords records (group \"Record\"); fields of a record have repeat \"NumRecords\"; array elements inside a record have repeat set to the counting field of the same record (a floating field, not a fixed one).",
     ],
 };
@@ -392,9 +392,9 @@ pub const CONFIG_MRD_EVENT: MessageSpec = MessageSpec {
         fl("FltInterruptible", 251, Bool, 2).repeat("NumRecords").group("Record"),
     ],
     notes: &[
-        "MessageType printed 245 (that is CONFIG_CALL_TYPE_EVENT); message_types.tsv records this as an editorial error: CONFIG_MRD_EVENT = 254.",
+        "MessageType printed 245 (that is CONFIG_CALL_TYPE_EVENT); spec/message_types.tsv records this as an editorial error: CONFIG_MRD_EVENT = 254.",
         "Floating part = NumRecords records (group \"Record\"); fields of a record have repeat \"NumRecords\"; array elements inside a record have repeat set to the counting field of the same record (a floating field, not a fixed one).",
-        "MessageType printed 245; 254 used (message_types.tsv).",
+        "MessageType printed 245; 254 used (spec/message_types.tsv).",
     ],
 };
 
@@ -411,7 +411,7 @@ pub const CONFIG_AGENT_SERVICE_EVENT: MessageSpec = MessageSpec {
         fx("NumRecords", UShort).note("Printed \"Num Records\"."),
     ],
     floating: &[
-        fl("AgentSkillTargetID", 185, UInt, 4).repeat("NumRecords").group("Record").note("Tag 185: tags.tsv lists CONFIG_AGENT_SERVICE_EVENT under 185 (141 carries the same name but is listed only for CONFIG_AGENT_EVENT)."),
+        fl("AgentSkillTargetID", 185, UInt, 4).repeat("NumRecords").group("Record").note("Tag 185: spec/tags.tsv lists CONFIG_AGENT_SERVICE_EVENT under 185 (141 carries the same name but is listed only for CONFIG_AGENT_EVENT)."),
         fl("NumOfEnabledServices", 310, UShort, 2).repeat("NumRecords").group("Record"),
         fl("FltEnabledServices", 309, UShort, 0).optional().max_expr("2*NumOfEnabledServices").repeat("NumRecords").group("Record").values(&values::ENABLED_AGENT_SERVICE).note("One floating field holding NumOfEnabledServices USHORT values: length 2*NumOfEnabledServices (printed max '2* NumOfEnabledServices'). Max printed \"2* NumOfEnabledServices\"."),
         fl("RecordType", 183, UShort, 2).repeat("NumRecords").group("Record").values(&values::RECORD_TYPE),

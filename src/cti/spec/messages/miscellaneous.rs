@@ -503,9 +503,9 @@ pub const REGISTER_VARIABLES_CONF: MessageSpec = MessageSpec {
     floating: &[
     ],
     notes: &[
-        "MessageType printed 118 (that is SUPERVISOR_ASSIST_REQ); message_types.tsv records this as an editorial error: REGISTER_VARIABLES_CONF = 111.",
+        "MessageType printed 118 (that is SUPERVISOR_ASSIST_REQ); spec/message_types.tsv records this as an editorial error: REGISTER_VARIABLES_CONF = 111.",
         "InvokeID text reads like a request (\"An ID for this request message...\") (copy error).",
-        "MessageType printed 118; 111 used (message_types.tsv).",
+        "MessageType printed 118; 111 used (spec/message_types.tsv).",
     ],
 };
 
@@ -593,7 +593,7 @@ pub const START_RECORDING_REQ: MessageSpec = MessageSpec {
     ],
     notes: &[
         "Fixed field \"RTPTType\" is spelled so in the guide (RTPType in RTP_STARTED_EVENT); kept as printed.",
-        "Direction in the message_types.tsv sense is \"both\": client -> CTI Server, then forwarded CTI Server -> registered recording server.",
+        "Direction in the spec/message_types.tsv sense is \"both\": client -> CTI Server, then forwarded CTI Server -> registered recording server.",
         "PDF artifacts fixed: 2 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
 };
@@ -723,7 +723,7 @@ pub const AGENT_DESK_SETTINGS_CONF: MessageSpec = MessageSpec {
         fx("RingNoAnswerDN", UInt),
     ],
     floating: &[
-        fl("DefaultDevicePortAddress", 93, String, 32).optional().note("Tag 93 DEFAULT_DEVICE_PORT_ADDRESS_TAG (tags.tsv: AGENT_DESK_SETTINGS_CONF); 287 is the config-event variant. Printed \"DefaultDevicePort Address\"."),
+        fl("DefaultDevicePortAddress", 93, String, 32).optional().note("Tag 93 DEFAULT_DEVICE_PORT_ADDRESS_TAG (spec/tags.tsv: AGENT_DESK_SETTINGS_CONF); 287 is the config-event variant. Printed \"DefaultDevicePort Address\"."),
         fl("PlayZipTone", 307, UInt, 4),
         fl("ACDSharedLineUsage", 306, UInt, 4),
     ],
@@ -752,12 +752,12 @@ pub const SET_AGENT_SERVICE_DATA_REQ: MessageSpec = MessageSpec {
     floating: &[
         fl("NumOfEnabledServices", 310, UShort, 2).optional().group("EnabledServices"),
         fl("FltEnabledServices", 309, UShort, 0).optional().max_expr("2*NumOfEnabledServices").group("EnabledServices").values(&values::ENABLED_AGENT_SERVICE).note("Type printed 'USHORT (NumOfEnabledServices)': one field holding NumOfEnabledServices USHORT values. Type printed \"USHORT (NumOfEnabledServices)\". Max printed \"2* (NumOfEnabledServices)\"."),
-        fl_untagged("TotalAnswerSuggestion", UShort, 2).optional().note("No tag for a total-answer-suggestions field exists in tags.tsv. Tag unknown."),
-        fl_untagged("NumPosAnsSugstns", UShort, 2).optional().note("Conflict: the PV24 change list and CTM assign 312 to NUM_POSITIVE_ANSWERS_SUGGESTIONS, but the PV25 tag table (C25K) names 312 MEDIA_TYPE_TAG. Candidate 312, not decided."),
-        fl_untagged("NumNegAnsSugstns", UShort, 2).optional().note("Conflict: the PV24 change list and CTM assign 313 to NUM_NEGATIVE_ANSWERS_SUGGESTIONS, but the PV25 tag table (C25K) names 313 MEDIA_PROVIDER_TAG. Candidate 313, not decided."),
+        fl_untagged("TotalAnswerSuggestion", UShort, 2).optional().note("No tag for a total-answer-suggestions field exists in spec/tags.tsv. Tag unknown."),
+        fl_untagged("NumPosAnsSugstns", UShort, 2).optional().note("Conflict: the PV24 change list and a PV24 C++/Rust client assign 312 to NUM_POSITIVE_ANSWERS_SUGGESTIONS, but the PV25 tag table (the PV25 guide (Constants and Status Codes)) names 312 MEDIA_TYPE_TAG. Candidate 312, not decided."),
+        fl_untagged("NumNegAnsSugstns", UShort, 2).optional().note("Conflict: the PV24 change list and a PV24 C++/Rust client assign 313 to NUM_NEGATIVE_ANSWERS_SUGGESTIONS, but the PV25 tag table (the PV25 guide (Constants and Status Codes)) names 313 MEDIA_PROVIDER_TAG. Candidate 313, not decided."),
     ],
     notes: &[
-        "MessageType printed 283; message_types.tsv has no number for this message (\"number not found in any source\") - the chapter number is used.",
+        "MessageType printed 283; spec/message_types.tsv has no number for this message (\"number not found in any source\") - the chapter number is used.",
         "Fixed field \"RouterCallKey\" is printed so; its text says \"allows the setting of the RouterCallKeySequenceNumber\" while the next field is RouterCallKeySequenceNumber - probably RouterCallKeyCallID. Kept as printed.",
         "FltEnabledServices: list of USHORT feature codes (1 Agent Assist, 2 Transcript, 3 Recording), size 2*NumOfEnabledServices.",
     ],
@@ -779,7 +779,7 @@ pub const SET_AGENT_SERVICE_DATA_CONF: MessageSpec = MessageSpec {
     floating: &[
     ],
     notes: &[
-        "MessageType printed 284; message_types.tsv has no number for this message - the chapter number is used.",
+        "MessageType printed 284; spec/message_types.tsv has no number for this message - the chapter number is used.",
         "The first body field is printed \"NumInvokeID\" although its text is the usual InvokeID echo; kept as printed (it is the InvokeID).",
         "A Status field (E_CTI_* code) follows; the text calls it \"the status code indicating the cause of the failure\".",
     ],

@@ -5,7 +5,7 @@ use super::super::{values, MessageSpec, Origin, Role};
 use super::{fl, fl_untagged, fx};
 use crate::cti::spec::WireType::*;
 
-/// FAILURE_CONF (session.md section 6)
+/// FAILURE_CONF (docs/protocol.md §6 Session messages)
 pub const FAILURE_CONF: MessageSpec = MessageSpec {
     id: 1,
     name: "FAILURE_CONF",
@@ -19,16 +19,16 @@ pub const FAILURE_CONF: MessageSpec = MessageSpec {
         fx("Status", UInt).values(&values::STATUS_CODE),
     ],
     floating: &[
-        fl("CTIOSCILClientID", 217, String, 64).optional().note("Allowed in FAILURE_CONF per the C25K tag table (tags.tsv 217)."),
+        fl("CTIOSCILClientID", 217, String, 64).optional().note("Allowed in FAILURE_CONF per the PV25 guide (Constants and Status Codes) tag table (spec/tags.tsv 217)."),
     ],
     notes: &[
         "Negative reply to any request; replaces the positive _CONF.",
-        "DISAGREEMENT (session.md): the PV24 guide chapter (C24M) prints InvokeID UINT + FailureCode USHORT + PeripheralErrorCode UINT (10-byte body, the CONTROL_FAILURE_CONF layout copied by mistake); HS vector, GEDC, UCCX and OLDG use the 8-byte body recorded here.",
-        "UCCX also documents an optional TEXT (tag 7, STRING 255); not listed for UCCE.",
+        "DISAGREEMENT (docs/protocol.md \u{a7}10 Where sources disagree): the PV24 guide chapter (the PV24 guide (Messaging Conventions)) prints InvokeID UINT + FailureCode USHORT + PeripheralErrorCode UINT (10-byte body, the CONTROL_FAILURE_CONF layout copied by mistake); ucce-ctidriver vector, a PV13/14 C++ client, the Unified CCX CTI protocol guide and older guides use the 8-byte body recorded here.",
+        "the Unified CCX CTI protocol guide also documents an optional TEXT (tag 7, STRING 255); not listed for UCCE.",
     ],
 };
 
-/// FAILURE_EVENT (session.md section 6)
+/// FAILURE_EVENT (docs/protocol.md §6 Session messages)
 pub const FAILURE_EVENT: MessageSpec = MessageSpec {
     id: 2,
     name: "FAILURE_EVENT",
@@ -44,11 +44,11 @@ pub const FAILURE_EVENT: MessageSpec = MessageSpec {
     ],
     notes: &[
         "Unsolicited; sent with E_CTI_CTI_SERVER_OFFLINE when the server wants the session closed, and when a registered named variable disappears.",
-        "UCCX adds an optional TEXT (tag 7); not listed for UCCE.",
+        "the Unified CCX CTI protocol guide adds an optional TEXT (tag 7); not listed for UCCE.",
     ],
 };
 
-/// OPEN_REQ (session.md section 6)
+/// OPEN_REQ (docs/protocol.md §6 Session messages)
 pub const OPEN_REQ: MessageSpec = MessageSpec {
     id: 3,
     name: "OPEN_REQ",
@@ -77,9 +77,9 @@ pub const OPEN_REQ: MessageSpec = MessageSpec {
         fl("AgentExtension", 4, String, 16).conditional().condition("Client Events service: at least one of AgentExtension, AgentID, AgentInstrument"),
         fl("AgentID", 5, String, 12).conditional().condition("Client Events service: at least one of AgentExtension, AgentID, AgentInstrument"),
         fl("AgentInstrument", 6, String, 64).conditional().condition("Client Events service: at least one of AgentExtension, AgentID, AgentInstrument"),
-        fl("ApplicationPathID", 97, Int, 4).conditional().condition("ARM/MRD application path clients").note("session.md gives no presence mark; treated as conditional."),
+        fl("ApplicationPathID", 97, Int, 4).conditional().condition("ARM/MRD application path clients").note("the guide's Session Management chapter gives no presence mark; treated as conditional."),
         fl_untagged("UniqueInstanceID", String, 64).optional().note("PV25 only. Tag number not published (tags 301 and 308 are unassigned in the PV25 table)."),
-        fl("AGENT_ID_LONG", 194, String, 32).optional().note("Only listed for OPEN_REQ in the C25K tag table; no layout row; size from HS. Presence assumed optional."),
+        fl("AGENT_ID_LONG", 194, String, 32).optional().note("Only listed for OPEN_REQ in the PV25 guide (Constants and Status Codes) tag table; no layout row; size from ucce-ctidriver. Presence assumed optional."),
     ],
     notes: &[
         "Fixed body 44 bytes (fixed_size 52 with the header). Reserved1-3 must be 0.",
@@ -87,7 +87,7 @@ pub const OPEN_REQ: MessageSpec = MessageSpec {
     ],
 };
 
-/// OPEN_CONF (session.md section 6)
+/// OPEN_CONF (docs/protocol.md §6 Session messages)
 pub const OPEN_CONF: MessageSpec = MessageSpec {
     id: 4,
     name: "OPEN_CONF",
@@ -112,19 +112,19 @@ pub const OPEN_CONF: MessageSpec = MessageSpec {
         fl("AgentExtension", 4, String, 16).conditional().condition("Client Events session with an agent signed in"),
         fl("AgentID", 5, String, 12).conditional().condition("Client Events session with an agent signed in"),
         fl("AgentInstrument", 6, String, 64).conditional().condition("Client Events session with an agent signed in"),
-        fl("NumPeripherals", 228, UShort, 2).note("0 for non-CCE peripherals or when OPEN_REQ named a PeripheralID. session.md gives no presence mark (the HS PV20 sample carries it)."),
+        fl("NumPeripherals", 228, UShort, 2).note("0 for non-CCE peripherals or when OPEN_REQ named a PeripheralID. the guide's Session Management chapter gives no presence mark (the ucce-ctidriver PV20 sample carries it)."),
         fl("FltPeripheralID", 208, UInt, 4).conditional().condition("repeated NumPeripherals times").repeat("NumPeripherals").group("Peripheral").values(&values::PERIPHERAL_ID).note("The repeat counter NumPeripherals is itself a floating field (tag 228), not a fixed one."),
-        fl("MultilineAgentControl", 224, UShort, 2).conditional().condition("follows each FltPeripheralID").repeat("NumPeripherals").group("Peripheral").values(&values::MULTILINE_AGENT_CONTROL).note("session.md: each FltPeripheralID is followed by 224; the HS PV20 sample carries 224 once without any 208, so it may also appear on its own."),
+        fl("MultilineAgentControl", 224, UShort, 2).conditional().condition("follows each FltPeripheralID").repeat("NumPeripherals").group("Peripheral").values(&values::MULTILINE_AGENT_CONTROL).note("docs/protocol.md \u{a7}6: each FltPeripheralID is followed by 224; the ucce-ctidriver PV20 sample carries 224 once without any 208, so it may also appear on its own."),
     ],
     notes: &[
-        "Fixed part depends on the negotiated protocol version: body 26 bytes for PV14-18 (up to AgentState; GEDC struct), 30 bytes for PV19-23 (+DepartmentID; HS PV20 sample), 32 bytes for PV24+ (+SessionType; C25S, ctm_rs). fixed_size records the PV24+ layout; fixed_size_by_version lists all three (header included).",
+        "Fixed part depends on the negotiated protocol version: body 26 bytes for PV14-18 (up to AgentState; a PV13/14 C++ client struct), 30 bytes for PV19-23 (+DepartmentID; ucce-ctidriver PV20 sample), 32 bytes for PV24+ (+SessionType; the PV25 guide (Session Management), ctm_rs). fixed_size records the PV24+ layout; fixed_size_by_version lists all three (header included).",
         "SessionType: 0 unknown, 1 active, 2 standby; the guide gives only its type USHORT (size 2 assumed).",
         "After OPEN_CONF an ALL_EVENTS session also receives one SYSTEM_EVENT per peripheral.",
         "Version-gated fixed part: 26 body bytes up to PV18, 30 for PV19-23 (DepartmentID), 32 from PV24 (SessionType). ICMCentralControllerTime (PV6) precedes PeripheralOnline (PV5), so layouts below PV6 are not exact; only PV14+ is modelled reliably.",
     ],
 };
 
-/// HEARTBEAT_REQ (session.md section 6)
+/// HEARTBEAT_REQ (docs/protocol.md §6 Session messages)
 pub const HEARTBEAT_REQ: MessageSpec = MessageSpec {
     id: 5,
     name: "HEARTBEAT_REQ",
@@ -143,7 +143,7 @@ pub const HEARTBEAT_REQ: MessageSpec = MessageSpec {
     ],
 };
 
-/// HEARTBEAT_CONF (session.md section 6)
+/// HEARTBEAT_CONF (docs/protocol.md §6 Session messages)
 pub const HEARTBEAT_CONF: MessageSpec = MessageSpec {
     id: 6,
     name: "HEARTBEAT_CONF",
@@ -162,7 +162,7 @@ pub const HEARTBEAT_CONF: MessageSpec = MessageSpec {
     ],
 };
 
-/// CLOSE_REQ (session.md section 6)
+/// CLOSE_REQ (docs/protocol.md §6 Session messages)
 pub const CLOSE_REQ: MessageSpec = MessageSpec {
     id: 7,
     name: "CLOSE_REQ",
@@ -182,7 +182,7 @@ pub const CLOSE_REQ: MessageSpec = MessageSpec {
     ],
 };
 
-/// CLOSE_CONF (session.md section 6)
+/// CLOSE_CONF (docs/protocol.md §6 Session messages)
 pub const CLOSE_CONF: MessageSpec = MessageSpec {
     id: 8,
     name: "CLOSE_CONF",
@@ -200,7 +200,7 @@ pub const CLOSE_CONF: MessageSpec = MessageSpec {
     ],
 };
 
-/// STANDBY_ACTIVE_EVENT_MSG (session.md section 6)
+/// STANDBY_ACTIVE_EVENT_MSG (docs/protocol.md §6 Session messages)
 pub const STANDBY_ACTIVE_EVENT_MSG: MessageSpec = MessageSpec {
     id: 277,
     name: "STANDBY_ACTIVE_EVENT_MSG",
@@ -218,7 +218,7 @@ pub const STANDBY_ACTIVE_EVENT_MSG: MessageSpec = MessageSpec {
     ],
 };
 
-/// ACTIVE_MAINTENANCE_REQ_MSG (session.md section 6)
+/// ACTIVE_MAINTENANCE_REQ_MSG (docs/protocol.md §6 Session messages)
 pub const ACTIVE_MAINTENANCE_REQ_MSG: MessageSpec = MessageSpec {
     id: 278,
     name: "ACTIVE_MAINTENANCE_REQ_MSG",
@@ -233,12 +233,12 @@ pub const ACTIVE_MAINTENANCE_REQ_MSG: MessageSpec = MessageSpec {
     floating: &[
     ],
     notes: &[
-        "PV24+. Sent by the active CTI Server only to sessions opened with CTI_SERVICE_ACTIVE_STANDBY (0x02000000). Body provisional: the C25S table headings are shuffled (this table is titled ACTIVE_MAINTENANCE_RESP).",
+        "PV24+. Sent by the active CTI Server only to sessions opened with CTI_SERVICE_ACTIVE_STANDBY (0x02000000). Body provisional: the PV25 guide (Session Management) table headings are shuffled (this table is titled ACTIVE_MAINTENANCE_RESP).",
         "Role \"request\" although the name ends in _MSG (it carries _REQ and is answered by ACTIVE_MAINTENANCE_RESP_MSG within 5 s); it is a server->client request.",
     ],
 };
 
-/// ACTIVE_MAINTENANCE_RESP_MSG (session.md section 6)
+/// ACTIVE_MAINTENANCE_RESP_MSG (docs/protocol.md §6 Session messages)
 pub const ACTIVE_MAINTENANCE_RESP_MSG: MessageSpec = MessageSpec {
     id: 279,
     name: "ACTIVE_MAINTENANCE_RESP_MSG",
@@ -254,12 +254,12 @@ pub const ACTIVE_MAINTENANCE_RESP_MSG: MessageSpec = MessageSpec {
     floating: &[
     ],
     notes: &[
-        "PV24+. 1 accept, 0 reject; must arrive within 5 s, silence = reject. Body provisional (shuffled C25S headings).",
+        "PV24+. 1 accept, 0 reject; must arrive within 5 s, silence = reject. Body provisional (shuffled the PV25 guide (Session Management) headings).",
         "Role \"confirm\" although the name ends in _MSG (answer to ACTIVE_MAINTENANCE_REQ_MSG).",
     ],
 };
 
-/// ACTIVE_MAINTENANCE_EVENT_MSG (session.md section 6)
+/// ACTIVE_MAINTENANCE_EVENT_MSG (docs/protocol.md §6 Session messages)
 pub const ACTIVE_MAINTENANCE_EVENT_MSG: MessageSpec = MessageSpec {
     id: 280,
     name: "ACTIVE_MAINTENANCE_EVENT_MSG",
@@ -274,11 +274,11 @@ pub const ACTIVE_MAINTENANCE_EVENT_MSG: MessageSpec = MessageSpec {
     floating: &[
     ],
     notes: &[
-        "PV24+. One BOOL with no field name in C25S: 1 continue into maintenance, 0 cancel (any single reject cancels). The field name \"Unnamed\" is a placeholder, not from the guide. Body provisional.",
+        "PV24+. One BOOL with no field name in the PV25 guide (Session Management): 1 continue into maintenance, 0 cancel (any single reject cancels). The field name \"Unnamed\" is a placeholder, not from the guide. Body provisional.",
     ],
 };
 
-/// STOPPING_REQUESTS_TO_THIS_SIDE_IND (session.md section 6)
+/// STOPPING_REQUESTS_TO_THIS_SIDE_IND (docs/protocol.md §6 Session messages)
 pub const STOPPING_REQUESTS_TO_THIS_SIDE_IND: MessageSpec = MessageSpec {
     id: 281,
     name: "STOPPING_REQUESTS_TO_THIS_SIDE_IND",

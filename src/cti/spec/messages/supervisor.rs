@@ -171,7 +171,7 @@ pub const AGENT_TEAM_CONFIG_EVENT: MessageSpec = MessageSpec {
     ],
     notes: &[
         "NumberOfAgents (max 64) counts the AtcAgentID/AgentFlags/AtcAgentState/AtcStateDuration entries; the text calls them \"AgentID, AgentFlag, AgentState, and StateDuration\".",
-        "DepartmentID (last fixed field) is present from PV19 (session.md section 8).",
+        "DepartmentID (last fixed field) is present from protocol version 19 (docs/protocol.md \u{a7}8 Protocol versions).",
     ],
 };
 
@@ -210,7 +210,7 @@ pub const LIST_AGENT_TEAM_CONF: MessageSpec = MessageSpec {
         fx("More", UShort),
     ],
     floating: &[
-        fl("TeamID", 92, UInt, 4).repeat("NumberOfAgentTeams").note("Tag 92 LIST_TEAM_ID_TAG (tags.tsv: LIST_AGENT_TEAM_CONF)."),
+        fl("TeamID", 92, UInt, 4).repeat("NumberOfAgentTeams").note("Tag 92 LIST_TEAM_ID_TAG (spec/tags.tsv: LIST_AGENT_TEAM_CONF)."),
     ],
     notes: &[
         "PDF artifacts fixed: 2 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
