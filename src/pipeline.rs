@@ -4,12 +4,13 @@
 //! Which connections are CTI, and which side is the client:
 //! - A connection to one of the server ports (`--port`, default 42027 and 43027: side A
 //!   and side B of a CTI Server pair) is CTI; the endpoint on that port is the server.
-//! - Any other connection is checked by the header heuristic of `session.md` section 9 on
-//!   its first data (unless heuristics are switched off): a known MessageType with a
-//!   MessageLength within the guide's limit, confirmed by the header that follows. The
+//! - Any other connection is checked by the header heuristic of docs/protocol.md §9
+//!   Decoding a capture without its beginning, on its first data (unless heuristics are
+//!   switched off): a known MessageType with a MessageLength within the guide's limit,
+//!   confirmed by the header that follows. The
 //!   client is then the SYN sender when the handshake was captured, otherwise the sender of
 //!   a client-only message (OPEN_REQ, HEARTBEAT_REQ, CLOSE_REQ and the other requests of
-//!   message_types.tsv), otherwise the receiver of a server-only message, otherwise the
+//!   spec/message_types.tsv), otherwise the receiver of a server-only message, otherwise the
 //!   endpoint with the higher (ephemeral-looking) port.
 //! - Connections that are not CTI are dropped silently.
 
@@ -23,7 +24,7 @@ use crate::net::{NetDecoder, NetSettings};
 use crate::TimestampNs;
 use std::net::SocketAddr;
 
-/// Default CTI Server ports (session.md section 1): side A and side B.
+/// Default CTI Server ports (docs/protocol.md §1 Transport): side A and side B.
 pub const DEFAULT_SERVER_PORTS: [u16; 2] = [42027, 43027];
 
 /// Everything the pipeline can be told.

@@ -18,7 +18,8 @@ use std::borrow::Cow;
 /// Floating fields use 1-byte tag and length up to this protocol version, 2-byte after.
 pub const LAST_ONE_BYTE_TLV_VERSION: u32 = 19;
 
-/// Combined NAMEDVAR + NAMEDARRAY data allowed per message (session.md section 5).
+/// Combined NAMEDVAR + NAMEDARRAY data allowed per message (docs/protocol.md §5 Named
+/// variables and arrays).
 pub const NAMED_DATA_BUDGET: usize = 2000;
 
 /// Anomalies kept per message, the last of them a `too_many_anomalies` when there are more;
@@ -1452,8 +1453,9 @@ fn check_counts(ix: &MsgIndex, counts: &[u32; COUNTED_TAGS], d: &mut Decoded) {
     }
 }
 
-/// First protocol version that defines a floating tag, from the per-version change list of
-/// session.md section 8 (tags not listed there are treated as always defined).
+/// First protocol version that defines a floating tag, from the per-version changes of
+/// docs/protocol.md §8 Protocol versions (spec/versions.tsv); tags not listed there are
+/// treated as always defined.
 pub fn tag_since(tag: u16) -> u32 {
     match tag {
         219..=234 => 14,

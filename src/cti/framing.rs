@@ -1,9 +1,9 @@
 //! CTI framing: cutting one direction's byte stream into messages.
 //!
-//! Every message starts with the 8-byte header of `session.md` section 2: `MessageLength`
-//! (UINT, the number of body bytes after the header) then `MessageType` (UINT), both
-//! big-endian. A frame is complete when `8 + MessageLength` bytes are there; a TCP segment
-//! may carry several frames or a piece of one.
+//! Every message starts with the 8-byte header of docs/protocol.md §2 Message header:
+//! `MessageLength` (UINT, the number of body bytes after the header) then `MessageType`
+//! (UINT), both big-endian. A frame is complete when `8 + MessageLength` bytes are there;
+//! a TCP segment may carry several frames or a piece of one.
 //!
 //! The framer is *synced* when it knows that the next byte starts a header: at the start of
 //! a stream whose handshake was captured, and after every complete frame. It is *unsynced*
