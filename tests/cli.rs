@@ -135,23 +135,276 @@ fn tree_hex_and_json_snapshots() {
 #[test]
 fn shorthands_read_like_tshark() {
     let rel = "tests/data/desktop-ethernet.pcap";
-    let (a, _, _) = ctiscope(&["decode", rel]);
-    let (b, _, _) = ctiscope(&[rel]);
+    let (a, _, code) = ctiscope(&["decode", rel]);
+    assert_eq!(code, 0);
+    assert!(a.contains("OPEN_REQ"), "{a}");
+    let (b, err, code) = ctiscope(&[rel]);
+    assert_eq!(code, 0, "{err}");
     let (c, _, _) = ctiscope(&["-r", rel]);
     assert_eq!(a, b);
     assert_eq!(a, c);
+    // `-` (stdin) is a capture too.
+    let out = Command::new(env!("CARGO_BIN_EXE_ctiscope"))
+        .arg("-")
+        .current_dir(root())
+        .stdin(std::fs::File::open(root().join(rel)).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), a);
+}
+
+#[test]
+fn a_mistyped_command_is_not_read_as_a_capture() {
+    let (out, err, code) = ctiscope(&["stat", "tests/data/gap.pcap"]);
+    assert_eq!(code, 2);
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("unknown command 'stat' (did you mean 'stats'?)"), "{err}");
+    assert!(!err.contains("frame"), "{err}");
+    let (_, err, code) = ctiscope(&["timline"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown command 'timline' (did you mean 'timeline'?)"), "{err}");
+    // Nothing close: no suggestion, the list of commands.
+    let (out, err, code) = ctiscope(&["xyz", "tests/data/gap.pcap"]);
+    assert_eq!(code, 2);
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("unknown command 'xyz' and no such file; commands: decode, live,"), "{err}");
+    assert!(!err.contains("did you mean"), "{err}");
+}
+
+#[test]
+fn an_existing_file_named_like_a_command_is_decoded() {
+    // A file wins over the suggestion: `stat` here is a capture.
+    let dir = std::env::temp_dir().join(format!("ctiscope-cli-{}-stat", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(root().join("tests/data/desktop-ethernet.pcap"), dir.join("stat")).unwrap();
+    let (want, _, _) = ctiscope(&["decode", "tests/data/desktop-ethernet.pcap"]);
+    let (got, err, code) = ctiscope_in(&["stat"], &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, 0, "{err}");
+    assert!(got.contains("OPEN_REQ") && got == want, "{got}");
 }
 
 #[test]
 fn unreadable_inputs_exit_2_with_a_clear_message() {
-    let (out, err, code) = ctiscope(&["decode", "tests/data/does-not-exist.pcap"]);
+    for cmd in ["decode", "check", "stats", "timeline"] {
+        let (out, err, code) = ctiscope(&[cmd, "tests/data/does-not-exist.pcap"]);
+        assert_eq!(code, 2, "{cmd}");
+        assert!(out.is_empty(), "{cmd}: {out}");
+        assert_eq!(err.trim_end(), "ctiscope: tests/data/does-not-exist.pcap: no such file", "{cmd}");
+    }
+    // Checked before anything is read or printed: no output for the good file either.
+    let (out, err, code) = ctiscope(&["decode", "tests/data/gap.pcap", "-r", "nosuchfile.pcap"]);
     assert_eq!(code, 2);
-    assert!(out.is_empty());
-    assert!(err.contains("does-not-exist.pcap") && err.contains("cannot read"), "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("ctiscope: nosuchfile.pcap: no such file"), "{err}");
+    let (out, err, code) = ctiscope(&["decode", "tests/data"]);
+    assert_eq!(code, 2);
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("tests/data: is a directory"), "{err}");
     let (out, err, code) = ctiscope(&["decode", "tests/data/truncated.pcap"]);
     assert_eq!(code, 2);
     assert!(out.contains("CLOSE_CONF"), "frames before the damage are printed");
     assert!(err.contains("truncated.pcap") && err.contains("frame"), "{err}");
+}
+
+#[test]
+fn an_input_without_read_permission_is_named() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let dir = std::env::temp_dir().join(format!("ctiscope-cli-{}-perm", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("secret.pcap");
+    std::fs::copy(root().join("tests/data/gap.pcap"), &file).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ctiscope"));
+    cmd.args(["decode", file.to_str().unwrap()]);
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        // Root reads anything: run as nobody.
+        cmd.uid(65534).gid(65534);
+    }
+    let out = cmd.output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("secret.pcap: permission denied"), "{err}");
+}
+
+/// Each option of a help text, by name (`-V`, `--verbose`), with the heading it is listed
+/// under ("Options", "Input", ...). An option listed twice fails the test.
+fn help_headings(help: &str) -> std::collections::BTreeMap<String, String> {
+    let mut map = std::collections::BTreeMap::new();
+    let mut heading = String::new();
+    for line in help.lines() {
+        if !line.starts_with(' ') && line.ends_with(':') {
+            heading = line.trim_end_matches(':').to_string();
+            continue;
+        }
+        let t = line.trim_start();
+        // An option line starts with its names, indented by at most 6 columns; wrapped help
+        // and possible-value lines (`- ad: ...`) do not.
+        if !t.starts_with('-') || t.starts_with("- ") || line.len() - t.len() > 6 {
+            continue;
+        }
+        let names = t.split("  ").next().unwrap();
+        for name in names.split(", ") {
+            let name = name.split([' ', '=']).next().unwrap().to_string();
+            if let Some(before) = map.insert(name.clone(), heading.clone()) {
+                panic!("{name} listed under {before} and {heading}:\n{help}");
+            }
+        }
+    }
+    map
+}
+
+/// The output of `ctiscope ARGS`, which must succeed.
+fn help(args: &[&str]) -> String {
+    let (out, err, code) = ctiscope(args);
+    assert_eq!(code, 0, "{args:?}: {err}");
+    out
+}
+
+#[test]
+fn help_lists_each_option_under_its_heading() {
+    let want: &[(&str, &[(&str, &str)])] = &[
+        (
+            "decode",
+            &[
+                ("-h", "Options"),
+                ("-r", "Input"),
+                ("-t", "Output"),
+                ("-V", "Output"),
+                ("--verbose", "Output"),
+                ("-x", "Output"),
+                ("-T", "Output"),
+                ("--call", "Selection"),
+                ("--agent", "Selection"),
+                ("--type", "Selection"),
+                ("--session", "Selection"),
+                ("--protocol-version", "Decoding"),
+                ("--port", "Decoding"),
+                ("--no-heuristics", "Decoding"),
+                ("-j", "Limits"),
+                ("--max-buffered", "Limits"),
+                ("--max-message-length", "Limits"),
+            ],
+        ),
+        (
+            "check",
+            &[
+                ("-r", "Input"),
+                ("-T", "Output"),
+                ("--fail-on", "Output"),
+                ("--request-timeout", "Analysis"),
+                ("--max-findings-per-rule", "Analysis"),
+                ("--protocol-version", "Decoding"),
+                ("--port", "Decoding"),
+                ("-j", "Limits"),
+                ("--max-connections", "Limits"),
+            ],
+        ),
+        (
+            "timeline",
+            &[
+                ("-r", "Input"),
+                ("--call", "Selection"),
+                ("--agent", "Selection"),
+                ("--session", "Selection"),
+                ("--invoke", "Selection"),
+                ("-T", "Output"),
+                ("--request-timeout", "Analysis"),
+                ("-j", "Limits"),
+            ],
+        ),
+        (
+            "stats",
+            &[
+                ("-r", "Input"),
+                ("--request-timeout", "Analysis"),
+                ("--protocol-version", "Decoding"),
+                ("-j", "Limits"),
+                ("--max-buffered-total", "Limits"),
+            ],
+        ),
+        (
+            "corpus",
+            &[
+                ("-r", "Input"),
+                ("-o", "Output"),
+                ("--force", "Output"),
+                ("--format", "Output"),
+                ("--pcap", "Output"),
+                ("--per-type", "Selection"),
+                ("--mutate", "Mutation"),
+                ("--seed", "Mutation"),
+                ("--port", "Decoding"),
+                ("--max-buffered", "Limits"),
+            ],
+        ),
+        (
+            "live",
+            &[
+                ("-V", "Output"),
+                ("-T", "Output"),
+                ("--call", "Selection"),
+                ("--protocol-version", "Decoding"),
+                ("--max-buffered", "Limits"),
+            ],
+        ),
+    ];
+    let live_options = ["--buffer-size", "--duration", "--interface", "-B", "-c", "-f", "-i", "-w"];
+    for (cmd, options) in want {
+        for flag in ["-h", "--help"] {
+            let text = help(&[cmd, flag]);
+            let got = help_headings(&text);
+            for (option, heading) in options.iter() {
+                assert_eq!(
+                    got.get(*option).map(String::as_str),
+                    Some(*heading),
+                    "`ctiscope {cmd} {flag}`: {option}\n{text}"
+                );
+            }
+            // "Live capture" lists the live capture options, and only them.
+            let live: Vec<&str> =
+                got.iter().filter(|(_, h)| *h == "Live capture").map(|(o, _)| o.as_str()).collect();
+            let want_live: &[&str] = if *cmd == "corpus" { &[] } else { &live_options };
+            assert_eq!(live, want_live, "`ctiscope {cmd} {flag}`\n{text}");
+        }
+    }
+}
+
+#[test]
+fn live_takes_no_capture_files() {
+    for flag in ["-h", "--help"] {
+        let text = help(&["live", flag]);
+        let got = help_headings(&text);
+        assert!(!text.contains("[FILE]"), "{text}");
+        assert!(!got.contains_key("-r") && !got.contains_key("--read"), "{text}");
+        assert!(got.contains_key("-i"), "{text}");
+    }
+    let (_, err, code) = ctiscope(&["live", "-i", "lo", "-r", "tests/data/gap.pcap"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unexpected argument '-r'"), "{err}");
+    let (_, err, code) = ctiscope(&["live", "-i", "lo", "tests/data/gap.pcap"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unexpected argument 'tests/data/gap.pcap'"), "{err}");
+}
+
+#[test]
+fn corpus_offers_no_live_capture_options() {
+    for flag in ["-h", "--help"] {
+        let text = help(&["corpus", flag]);
+        let got = help_headings(&text);
+        for live in ["-w", "-c", "-i", "-f", "-B", "--duration", "--interface"] {
+            assert!(!got.contains_key(live), "corpus {flag} offers {live}:\n{text}");
+        }
+        assert!(got.contains_key("-o") && got.contains_key("--force"), "{text}");
+    }
+    let (_, err, code) =
+        ctiscope(&["corpus", "tests/data/gap.pcap", "-o", "/nonexistent/x", "-w", "y.pcapng"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unexpected argument '-w'"), "{err}");
 }
 
 #[test]
@@ -224,7 +477,7 @@ fn parallel_analysis_gives_identical_output() {
     ] {
         for cmd in [
             &["check"][..],
-            &["check", "--format", "jsonl"][..],
+            &["check", "-T", "jsonl"][..],
             &["timeline"][..],
             &["stats"][..],
             &["timeline", "-T", "jsonl"][..],

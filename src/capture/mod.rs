@@ -45,7 +45,9 @@ pub struct CaptureError {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CaptureErrorKind {
-    /// The file could not be opened or read.
+    /// The file could not be opened (missing, a directory, no permission): nothing was read.
+    Open(String),
+    /// The file could not be read.
     Io(String),
     /// The input is empty.
     Empty,
@@ -61,8 +63,12 @@ pub enum CaptureErrorKind {
 
 impl std::fmt::Display for CaptureError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let CaptureErrorKind::Open(why) = &self.kind {
+            return write!(f, "{}: {why}", self.input);
+        }
         write!(f, "{}: frame {} (byte offset {}): ", self.input, self.frame, self.offset)?;
         match &self.kind {
+            CaptureErrorKind::Open(_) => Ok(()),
             CaptureErrorKind::Io(e) => write!(f, "cannot read: {e}"),
             CaptureErrorKind::Empty => write!(f, "empty input, expected a pcap or pcapng file"),
             CaptureErrorKind::UnknownFormat { magic } => write!(
@@ -111,13 +117,17 @@ pub fn read_path(path: &str, f: &mut dyn FnMut(&Packet<'_>)) -> Result<CaptureIn
         let mut lock = stdin.lock();
         return read_stream("<stdin>", &mut lock, f);
     }
-    let io_err = |e: std::io::Error| CaptureError {
+    let open_err = |e: std::io::Error| CaptureError {
         input: path.to_string(),
         frame: 1,
         offset: 0,
-        kind: CaptureErrorKind::Io(e.to_string()),
+        kind: CaptureErrorKind::Open(match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file".to_string(),
+            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+            _ => format!("cannot open: {e}"),
+        }),
     };
-    let mut file = std::fs::File::open(path).map_err(io_err)?;
+    let mut file = std::fs::File::open(path).map_err(open_err)?;
     let is_file = file.metadata().map(|m| m.is_file()).unwrap_or(false);
     if is_file {
         // SAFETY: the map is only read. A file truncated by another process while mapped

@@ -416,7 +416,8 @@ fn read_path_mmap_gzip_empty_and_missing() {
 
     let missing = temp_path("missing.pcap");
     let err = read_path(missing.to_str().unwrap(), &mut |_| {}).unwrap_err();
-    assert!(matches!(err.kind, CaptureErrorKind::Io(_)));
+    assert_eq!(err.kind, CaptureErrorKind::Open("no such file".to_string()));
+    assert_eq!(err.to_string(), format!("{}: no such file", missing.display()));
 
     for f in [p, g, z] {
         std::fs::remove_file(f).unwrap();

@@ -1,7 +1,7 @@
 //! `check`, `timeline`, `stats` and `rules`: the analysis commands.
 
 use crate::args::{
-    AnalysisArgs, CheckArgs, CheckFormat, FailOn, InputArgs, OutFormat, StatsArgs, TimelineArgs,
+    AnalysisArgs, CheckArgs, CheckFormat, FailOn, FileArgs, OutFormat, PipelineArgs, StatsArgs, TimelineArgs,
 };
 use crate::{EXIT_INPUT, EXIT_OK};
 use ctiscope::analysis::{self, report, Analyzer, Report, Severity, TimelineFilter};
@@ -23,28 +23,32 @@ fn analysis_settings(a: &AnalysisArgs) -> analysis::Settings {
 /// Analyse each input; `each` gets the input name and its report. Returns whether every
 /// input was read completely.
 fn analyze_inputs(
-    input: &InputArgs,
+    files: &FileArgs,
+    pipeline: &PipelineArgs,
     a: &AnalysisArgs,
     settings: analysis::Settings,
     each: &mut dyn FnMut(&str, &Report) -> io::Result<()>,
 ) -> io::Result<u8> {
-    let inputs = input.inputs();
+    let inputs = files.inputs();
     if inputs.is_empty() {
         eprintln!("ctiscope: no capture given (a FILE, `-r FILE`, or `-` for stdin)");
         return Ok(EXIT_INPUT);
     }
-    let psettings = crate::settings(input);
+    if !crate::inputs_readable(&inputs) {
+        return Ok(EXIT_INPUT);
+    }
+    let psettings = crate::settings(pipeline);
     let mut status = EXIT_OK;
     for name in &inputs {
         let mut an = Analyzer::new(settings.clone());
-        an.force_version(a.protocol_version);
+        an.force_version(a.protocol.protocol_version);
         let jobs = match a.jobs {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
         // One core: decoding in line is cheaper than handing messages between threads.
         let res = if jobs > 1 && name != "-" {
-            let decoder = Decoder { forced: a.protocol_version };
+            let decoder = Decoder { forced: a.protocol.protocol_version };
             ctiscope::parallel::run_path_decoded(
                 name,
                 &psettings,
@@ -82,11 +86,11 @@ pub fn check(a: CheckArgs) -> io::Result<u8> {
         FailOn::Warning => Severity::Warning,
         FailOn::Note => Severity::Note,
     };
-    let many = a.input.inputs().len() > 1;
+    let many = a.files.inputs().len() > 1;
     let mut failing = false;
     // Findings only: no call summaries.
     let settings = analysis::Settings { call_summaries: false, ..analysis_settings(&a.analysis) };
-    let status = analyze_inputs(&a.input, &a.analysis, settings, &mut |name, r| {
+    let status = analyze_inputs(&a.files, &a.pipeline, &a.analysis, settings, &mut |name, r| {
         failing |= r.count_at_least(threshold) > 0;
         match a.format {
             CheckFormat::Text => {
@@ -112,15 +116,16 @@ pub fn timeline(a: TimelineArgs) -> io::Result<u8> {
     let mut settings = analysis_settings(&a.analysis);
     settings.timeline =
         Some(TimelineFilter { call: a.call, agent: a.agent.clone(), session: a.session, invoke: a.invoke });
-    let many = a.input.inputs().len() > 1;
-    let status = analyze_inputs(&a.input, &a.analysis, settings, &mut |name, r| match a.format {
-        OutFormat::Text => {
-            header(&mut out, many, name)?;
-            report::write_timeline_table(&mut out, r)
-        }
-        OutFormat::Json => report::write_timeline_json(&mut out, r),
-        OutFormat::Jsonl => report::write_timeline_jsonl(&mut out, r),
-    })?;
+    let many = a.files.inputs().len() > 1;
+    let status =
+        analyze_inputs(&a.files, &a.pipeline, &a.analysis, settings, &mut |name, r| match a.format {
+            OutFormat::Text => {
+                header(&mut out, many, name)?;
+                report::write_timeline_table(&mut out, r)
+            }
+            OutFormat::Json => report::write_timeline_json(&mut out, r),
+            OutFormat::Jsonl => report::write_timeline_jsonl(&mut out, r),
+        })?;
     out.flush()?;
     Ok(status)
 }
@@ -128,11 +133,17 @@ pub fn timeline(a: TimelineArgs) -> io::Result<u8> {
 pub fn stats(a: StatsArgs) -> io::Result<u8> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    let many = a.input.inputs().len() > 1;
-    let status = analyze_inputs(&a.input, &a.analysis, analysis_settings(&a.analysis), &mut |name, r| {
-        header(&mut out, many, name)?;
-        report::write_stats(&mut out, r)
-    })?;
+    let many = a.files.inputs().len() > 1;
+    let status = analyze_inputs(
+        &a.files,
+        &a.pipeline,
+        &a.analysis,
+        analysis_settings(&a.analysis),
+        &mut |name, r| {
+            header(&mut out, many, name)?;
+            report::write_stats(&mut out, r)
+        },
+    )?;
     out.flush()?;
     Ok(status)
 }

@@ -1,4 +1,9 @@
-//! Command line: every flag declared once.
+//! Command line: every flag declared once, in the option group (and help heading) it belongs
+//! to; each subcommand flattens the groups it accepts.
+//!
+//! Help headings: a group's `#[command(next_help_heading)]` applies to the options declared
+//! after it, including those of the struct that flattens it, so every option declared next
+//! to a flattened group names its heading with `help_heading`.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -9,7 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     about = "Dissector and capture analyzer for the Cisco CTI Server protocol (GED-188)",
     long_about = "Dissector and capture analyzer for the Cisco CTI Server protocol (GED-188).\n\n\
                   `ctiscope FILE` and `ctiscope -r FILE` are short for `ctiscope decode FILE`.",
-    after_help = "Exit status: 0 success; 1 `check` found violations at or above --fail-on; 2 the input could not be read (everything before the damage is still printed) or the arguments are wrong."
+    after_help = "Exit status: 0 success; 1 `check` found violations at or above --fail-on; 2 an input could not be read (everything before the damage is still printed), a capture file does not exist or cannot be opened, or the arguments are wrong (unknown command, bad option, `corpus -o` into a non-empty directory without --force)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -21,7 +26,7 @@ pub enum Command {
     /// Decode CTI messages: summary lines, a tree (-V), hex (-x) or JSON (-T).
     Decode(DecodeArgs),
     /// Capture on a network interface (-i) and decode each message as it completes.
-    Live(DecodeArgs),
+    Live(LiveCmdArgs),
     /// List the message types, or print one message's layout from the spec tables.
     Spec(SpecArgs),
     /// Write a synthetic capture of CTI traffic (deterministic per seed), optionally with faults.
@@ -38,23 +43,224 @@ pub enum Command {
     Rules,
 }
 
+/// The capture files to read.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Input")]
+pub struct FileArgs {
+    /// Capture files (pcap or pcapng, optionally gzip-compressed); "-" reads stdin.
+    #[arg(value_name = "FILE", help_heading = None::<&str>)]
+    pub files: Vec<String>,
+    /// Capture file to read (tshark style; repeatable).
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: Vec<String>,
+}
+
+impl FileArgs {
+    /// All inputs in order: positional files, then -r files.
+    pub fn inputs(&self) -> Vec<String> {
+        self.files.iter().chain(self.read.iter()).cloned().collect()
+    }
+}
+
+/// How CTI traffic is found in the packets, and the resource limits of reassembly and
+/// framing: every command that reads packets.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Decoding")]
+pub struct PipelineArgs {
+    /// CTI server port (repeatable; replaces the defaults 42027 and 43027).
+    #[arg(long = "port", value_name = "N")]
+    pub ports: Vec<u16>,
+    /// Do not look for CTI traffic on other ports.
+    #[arg(long)]
+    pub no_heuristics: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Resource limits of reassembly and framing.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Limits")]
+pub struct LimitArgs {
+    /// Out-of-order bytes buffered per TCP direction before a missing segment is declared a gap.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    pub max_buffered: usize,
+    /// Out-of-order bytes buffered across all connections; beyond it, holes are declared gaps.
+    #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]
+    pub max_buffered_total: usize,
+    /// TCP connections tracked at once; beyond it the least recently active is dropped.
+    #[arg(long, value_name = "N", default_value_t = 65_536)]
+    pub max_connections: usize,
+    /// Largest MessageLength framed; a larger header is treated as corrupt.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 16)]
+    pub max_message_length: u32,
+}
+
+/// The protocol version messages are decoded with.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Decoding")]
+pub struct ProtocolArgs {
+    /// Decode with this protocol version instead of the one from OPEN_REQ or inference.
+    #[arg(long, value_name = "N")]
+    pub protocol_version: Option<u32>,
+}
+
+/// Live capture (Linux; needs root or CAP_NET_RAW).
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Live capture")]
+pub struct LiveArgs {
+    /// Capture on this interface (`lo`, `eth0`, ... or `any`) instead of reading files.
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    pub interface: Option<String>,
+    /// Capture filter, tcpdump syntax subset: ip, ip6, tcp, udp, [tcp|udp] [src|dst] port N,
+    /// [src|dst] host ADDR, not, and, or, parentheses. Default: TCP on the --port ports.
+    #[arg(short = 'f', value_name = "FILTER")]
+    pub filter: Option<String>,
+    /// Also write every captured packet to this pcapng file.
+    #[arg(short = 'w', value_name = "FILE")]
+    pub write: Option<String>,
+    /// Stop after N CTI messages.
+    #[arg(short = 'c', value_name = "N")]
+    pub count: Option<u64>,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "S")]
+    pub duration: Option<f64>,
+    /// Kernel capture buffer, in MiB.
+    #[arg(short = 'B', long = "buffer-size", value_name = "MIB", default_value_t = 64)]
+    pub buffer_mib: usize,
+}
+
+impl LiveArgs {
+    /// The live-only options given without `-i`, by name.
+    pub fn stray(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.interface.is_none() {
+            if self.filter.is_some() {
+                v.push("-f");
+            }
+            if self.write.is_some() {
+                v.push("-w");
+            }
+            if self.count.is_some() {
+                v.push("-c");
+            }
+            if self.duration.is_some() {
+                v.push("--duration");
+            }
+        }
+        v
+    }
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TimeArg {
+    /// UTC date and time.
+    Ad,
+    /// Seconds since the first line printed for the capture.
+    R,
+    /// Seconds since the epoch.
+    E,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutFormat {
+    Text,
+    Json,
+    Jsonl,
+}
+
+/// How `decode` and `live` show messages.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Output")]
+pub struct ShowArgs {
+    /// Time column format.
+    #[arg(short = 't', value_enum, default_value_t = TimeArg::Ad)]
+    pub time: TimeArg,
+    /// Print the full decode tree of each message.
+    #[arg(short = 'V', long = "verbose")]
+    pub verbose: bool,
+    /// Print a hex dump of each message (below its tree with -V).
+    #[arg(short = 'x', long = "hex")]
+    pub hex: bool,
+    /// Output format: text (default), json (one array) or jsonl (one object per line).
+    #[arg(short = 'T', value_enum, default_value_t = OutFormat::Text)]
+    pub format: OutFormat,
+}
+
+/// Which messages `decode` and `live` show.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Selection")]
+pub struct SelectArgs {
+    /// Only messages naming this call in a call identifier field (ConnectionCallID,
+    /// NewConnectionCallID, PrimaryCallID, ...; not RouterCallKeyCallID).
+    #[arg(long, value_name = "ID")]
+    pub call: Option<u32>,
+    /// Only messages carrying this AgentID, AgentExtension or AgentInstrument.
+    #[arg(long, value_name = "ID")]
+    pub agent: Option<String>,
+    /// Only messages of this type, by name or number (repeatable).
+    #[arg(long = "type", value_name = "NAME|NUMBER")]
+    pub types: Vec<String>,
+    /// Only this connection number: its messages and its gaps, resyncs and connection lines.
+    #[arg(long, value_name = "N")]
+    pub session: Option<u32>,
+}
+
+#[derive(Args, Debug)]
+pub struct DecodeArgs {
+    #[command(flatten)]
+    pub files: FileArgs,
+    #[command(flatten)]
+    pub show: ShowArgs,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[command(flatten)]
+    pub protocol: ProtocolArgs,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    /// Threads (0: one per core): one reads the capture and writes the output, the others
+    /// decode and render, and the first renders too when it would otherwise wait. The output
+    /// is identical whatever the number; stdin and the message filters decode on one thread.
+    #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 0, help_heading = "Limits")]
+    pub jobs: usize,
+    /// Messages per batch handed to a decoding thread (tests use small batches).
+    #[arg(long, hide = true, default_value_t = 8192)]
+    pub batch_items: usize,
+    #[command(flatten)]
+    pub live: LiveArgs,
+}
+
+/// `live`: no capture files, the interface is required.
+#[derive(Args, Debug)]
+pub struct LiveCmdArgs {
+    #[command(flatten)]
+    pub live: LiveArgs,
+    #[command(flatten)]
+    pub show: ShowArgs,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[command(flatten)]
+    pub protocol: ProtocolArgs,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+}
+
 /// Analysis options shared by `check`, `timeline` and `stats`.
 #[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Analysis")]
 pub struct AnalysisArgs {
     /// Seconds after which an unanswered request is reported (the guide allows 10 to 15 s
     /// for control requests).
     #[arg(long, value_name = "S", default_value_t = 15.0)]
     pub request_timeout: f64,
-    /// Decode with this protocol version instead of the one from OPEN_REQ or inference.
-    #[arg(long, value_name = "N")]
-    pub protocol_version: Option<u32>,
     /// Findings listed per rule; further ones are counted in one summary line.
     #[arg(long, value_name = "N", default_value_t = 1_000)]
     pub max_findings_per_rule: usize,
+    #[command(flatten)]
+    pub protocol: ProtocolArgs,
     /// Threads (0: one per core): one reads the capture, one analyses, the others decode,
     /// and each of the first two decodes when it would otherwise wait; 1 runs everything on
     /// one thread. The output is identical whatever the number; stdin is read on one thread.
-    #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 0)]
+    #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 0, help_heading = "Limits")]
     pub jobs: usize,
     /// Events per batch handed to a decoding thread (tests use small batches).
     #[arg(long, hide = true, default_value_t = ctiscope::parallel::BATCH_ITEMS)]
@@ -77,71 +283,90 @@ pub enum FailOn {
 #[derive(Args, Debug)]
 pub struct CheckArgs {
     #[command(flatten)]
-    pub input: InputArgs,
-    #[command(flatten)]
-    pub analysis: AnalysisArgs,
+    pub files: FileArgs,
     /// Output format: a table (text) or one JSON object per finding (jsonl).
-    #[arg(short = 'T', value_enum, default_value_t = CheckFormat::Text)]
+    #[arg(short = 'T', value_enum, default_value_t = CheckFormat::Text, help_heading = "Output")]
     pub format: CheckFormat,
     /// Exit with status 1 when a finding at or above this severity is found.
-    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    #[arg(long, value_name = "LEVEL", value_enum, default_value_t = FailOn::Error, help_heading = "Output")]
     pub fail_on: FailOn,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    #[command(flatten)]
+    pub live: LiveArgs,
 }
 
 #[derive(Args, Debug)]
 pub struct TimelineArgs {
     #[command(flatten)]
-    pub input: InputArgs,
-    #[command(flatten)]
-    pub analysis: AnalysisArgs,
+    pub files: FileArgs,
     /// Only this call (any ConnectionCallID it had).
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", help_heading = "Selection")]
     pub call: Option<u32>,
     /// Only this AgentID.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", help_heading = "Selection")]
     pub agent: Option<String>,
     /// Only this connection number.
-    #[arg(long, value_name = "CONN")]
+    #[arg(long, value_name = "CONN", help_heading = "Selection")]
     pub session: Option<u32>,
     /// Only this InvokeID (a request and its confirm).
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", help_heading = "Selection")]
     pub invoke: Option<u32>,
     /// Output format: text (default), json (one array) or jsonl (one object per line).
-    #[arg(short = 'T', value_enum, default_value_t = OutFormat::Text)]
+    #[arg(short = 'T', value_enum, default_value_t = OutFormat::Text, help_heading = "Output")]
     pub format: OutFormat,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    #[command(flatten)]
+    pub live: LiveArgs,
 }
 
 #[derive(Args, Debug)]
 pub struct StatsArgs {
     #[command(flatten)]
-    pub input: InputArgs,
+    pub files: FileArgs,
     #[command(flatten)]
     pub analysis: AnalysisArgs,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    #[command(flatten)]
+    pub live: LiveArgs,
 }
 
 #[derive(Args, Debug)]
 pub struct CorpusArgs {
     #[command(flatten)]
-    pub input: InputArgs,
-    /// Directory to write the message files and manifest.jsonl into (created if needed).
-    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub files: FileArgs,
+    /// Directory to write the message files and manifest.jsonl into (created if needed; it
+    /// must be empty unless --force is given).
+    #[arg(short = 'o', long = "output", value_name = "DIR", help_heading = "Output")]
     pub output: String,
+    /// Empty the output directory first (its files and subdirectories; symbolic links are
+    /// removed, not followed), so that the manifest lists exactly the files in it.
+    #[arg(long, help_heading = "Output")]
+    pub force: bool,
+    /// What each file holds: the whole frame (header + body) or the body only.
+    #[arg(long, value_enum, default_value_t = CorpusFormatArg::Frame, help_heading = "Output")]
+    pub format: CorpusFormatArg,
+    /// Also write the distinct (unmutated) messages as one capture, to decode or open elsewhere.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub pcap: Option<String>,
     /// At most this many distinct messages per MessageType.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help_heading = "Selection")]
     pub per_type: Option<usize>,
     /// Mutated variants per distinct message (truncations, length and count edits, tag swaps,
     /// oversize values, bit flips).
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = 0, help_heading = "Mutation")]
     pub mutate: usize,
     /// Seed of the mutations.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, help_heading = "Mutation")]
     pub seed: u64,
-    /// What each file holds: the whole frame (header + body) or the body only.
-    #[arg(long, value_enum, default_value_t = CorpusFormatArg::Frame)]
-    pub format: CorpusFormatArg,
-    /// Also write the distinct (unmutated) messages as one capture, to decode or open elsewhere.
-    #[arg(long, value_name = "FILE")]
-    pub pcap: Option<String>,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -236,150 +461,3 @@ pub struct SpecArgs {
     /// Message name (e.g. AGENT_STATE_EVENT) or number; without it, every message type.
     pub message: Option<String>,
 }
-
-#[derive(Args, Debug, Clone)]
-pub struct InputArgs {
-    /// Capture files (pcap or pcapng, optionally gzip-compressed); "-" reads stdin.
-    #[arg(value_name = "FILE")]
-    pub files: Vec<String>,
-    /// Capture file to read (tshark style; repeatable).
-    #[arg(short = 'r', long = "read", value_name = "FILE")]
-    pub read: Vec<String>,
-    /// CTI server port (repeatable; replaces the defaults 42027 and 43027).
-    #[arg(long = "port", value_name = "N")]
-    pub ports: Vec<u16>,
-    /// Do not look for CTI traffic on other ports.
-    #[arg(long)]
-    pub no_heuristics: bool,
-    /// Out-of-order bytes buffered per TCP direction before a missing segment is declared a gap.
-    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
-    pub max_buffered: usize,
-    /// Out-of-order bytes buffered across all connections; beyond it, holes are declared gaps.
-    #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]
-    pub max_buffered_total: usize,
-    /// TCP connections tracked at once; beyond it the least recently active is dropped.
-    #[arg(long, value_name = "N", default_value_t = 65_536)]
-    pub max_connections: usize,
-    /// Largest MessageLength framed; a larger header is treated as corrupt.
-    #[arg(long, value_name = "BYTES", default_value_t = 1 << 16)]
-    pub max_message_length: u32,
-    #[command(flatten)]
-    pub live: LiveArgs,
-}
-
-/// Live capture (Linux; needs root or CAP_NET_RAW).
-#[derive(Args, Debug, Clone)]
-#[command(next_help_heading = "Live capture")]
-pub struct LiveArgs {
-    /// Capture on this interface (`lo`, `eth0`, ... or `any`) instead of reading files.
-    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
-    pub interface: Option<String>,
-    /// Capture filter, tcpdump syntax subset: ip, ip6, tcp, udp, [tcp|udp] [src|dst] port N,
-    /// [src|dst] host ADDR, not, and, or, parentheses. Default: TCP on the --port ports.
-    #[arg(short = 'f', value_name = "FILTER")]
-    pub filter: Option<String>,
-    /// Also write every captured packet to this pcapng file.
-    #[arg(short = 'w', value_name = "FILE")]
-    pub write: Option<String>,
-    /// Stop after N CTI messages.
-    #[arg(short = 'c', value_name = "N")]
-    pub count: Option<u64>,
-    /// Stop after this many seconds.
-    #[arg(long, value_name = "S")]
-    pub duration: Option<f64>,
-    /// Kernel capture buffer, in MiB.
-    #[arg(short = 'B', long = "buffer-size", value_name = "MIB", default_value_t = 64)]
-    pub buffer_mib: usize,
-}
-
-impl LiveArgs {
-    /// The live-only options given without `-i`, by name.
-    pub fn stray(&self) -> Vec<&'static str> {
-        let mut v = Vec::new();
-        if self.interface.is_none() {
-            if self.filter.is_some() {
-                v.push("-f");
-            }
-            if self.write.is_some() {
-                v.push("-w");
-            }
-            if self.count.is_some() {
-                v.push("-c");
-            }
-            if self.duration.is_some() {
-                v.push("--duration");
-            }
-        }
-        v
-    }
-}
-
-impl InputArgs {
-    /// All inputs in order: positional files, then -r files.
-    pub fn inputs(&self) -> Vec<String> {
-        self.files.iter().chain(self.read.iter()).cloned().collect()
-    }
-}
-
-#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-pub enum TimeArg {
-    /// UTC date and time.
-    Ad,
-    /// Seconds since the first line printed for the capture.
-    R,
-    /// Seconds since the epoch.
-    E,
-}
-
-#[derive(Args, Debug)]
-pub struct DecodeArgs {
-    #[command(flatten)]
-    pub input: InputArgs,
-    /// Time column format.
-    #[arg(short = 't', value_enum, default_value_t = TimeArg::Ad)]
-    pub time: TimeArg,
-    /// Print the full decode tree of each message.
-    #[arg(short = 'V', long = "verbose")]
-    pub verbose: bool,
-    /// Print a hex dump of each message (below its tree with -V).
-    #[arg(short = 'x', long = "hex")]
-    pub hex: bool,
-    /// Output format: text (default), json (one array) or jsonl (one object per line).
-    #[arg(short = 'T', value_enum, default_value_t = OutFormat::Text)]
-    pub format: OutFormat,
-    /// Decode with this protocol version instead of the one from OPEN_REQ or inference.
-    #[arg(long, value_name = "N")]
-    pub protocol_version: Option<u32>,
-    /// Threads (0: one per core): one reads the capture and writes the output, the others
-    /// decode and render, and the first renders too when it would otherwise wait. The output
-    /// is identical whatever the number; stdin and the message filters decode on one thread.
-    #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 0)]
-    pub jobs: usize,
-    /// Messages per batch handed to a decoding thread (tests use small batches).
-    #[arg(long, hide = true, default_value_t = 8192)]
-    pub batch_items: usize,
-    /// Only messages naming this call in a call identifier field (ConnectionCallID,
-    /// NewConnectionCallID, PrimaryCallID, ...; not RouterCallKeyCallID).
-    #[arg(long, value_name = "ID")]
-    pub call: Option<u32>,
-    /// Only messages carrying this AgentID, AgentExtension or AgentInstrument.
-    #[arg(long, value_name = "ID")]
-    pub agent: Option<String>,
-    /// Only messages of this type, by name or number (repeatable).
-    #[arg(long = "type", value_name = "NAME|NUMBER")]
-    pub types: Vec<String>,
-    /// Only this connection number: its messages and its gaps, resyncs and connection lines.
-    #[arg(long, value_name = "N")]
-    pub session: Option<u32>,
-}
-
-#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-pub enum OutFormat {
-    Text,
-    Json,
-    Jsonl,
-}
-
-/// Subcommand names, for the `ctiscope FILE` shorthand.
-pub const SUBCOMMANDS: &[&str] =
-    &["decode", "live", "spec", "check", "timeline", "stats", "rules", "synth", "corpus", "help"];

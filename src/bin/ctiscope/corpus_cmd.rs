@@ -1,6 +1,7 @@
 //! `ctiscope corpus`: the distinct messages of captures as files for fuzzers.
 
 use crate::args::{CorpusArgs, CorpusFormatArg};
+use crate::{EXIT_INPUT, EXIT_OK};
 use ctiscope::capture::build::{tcp_frame, Link, TcpSpec};
 use ctiscope::capture::write::PcapWriter;
 use ctiscope::corpus::{manifest_line, Corpus, CorpusFormat, CorpusSettings};
@@ -8,9 +9,6 @@ use ctiscope::cti::decode::DEFAULT_VERSION;
 use ctiscope::pipeline::{self, Direction, Event, Settings};
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
-
-const EXIT_OK: u8 = 0;
-const EXIT_INPUT: u8 = 2;
 
 /// Writes the unmutated messages as one TCP connection (client 10.0.0.2, server 10.0.0.1:42027),
 /// each message in its own segment, in its original direction.
@@ -52,15 +50,64 @@ impl PcapOut {
     }
 }
 
+/// Makes `dir` ready to receive a corpus: created when missing; refused when it holds
+/// anything, unless `force`, which empties it first. Returns the message to print when the
+/// directory cannot be used.
+fn prepare_dir(dir: &Path, force: bool, inputs: &[String]) -> Result<(), String> {
+    let shown = dir.display();
+    let entries: Vec<std::fs::DirEntry> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd.collect::<io::Result<_>>().map_err(|e| format!("cannot list {shown}: {e}"))?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {shown}: {e}"));
+        }
+        Err(_) if dir.exists() && !dir.is_dir() => return Err(format!("{shown} is not a directory")),
+        Err(e) => return Err(format!("cannot open {shown}: {e}")),
+    };
+    if entries.is_empty() {
+        return Ok(());
+    }
+    if !force {
+        return Err(format!(
+            "{shown} is not empty ({} entries): the manifest would not match the files; \
+             give --force to empty it first, or choose another directory",
+            entries.len()
+        ));
+    }
+    // Emptying the directory must not delete a capture about to be read.
+    let canonical_dir = dir.canonicalize().map_err(|e| format!("cannot open {shown}: {e}"))?;
+    for input in inputs.iter().filter(|i| i.as_str() != "-") {
+        if Path::new(input).canonicalize().is_ok_and(|p| p.starts_with(&canonical_dir)) {
+            return Err(format!("{input} is inside {shown}: refusing to empty it with --force"));
+        }
+    }
+    for entry in entries {
+        let path = entry.path();
+        // The entry's own type: a symbolic link is removed, never followed. `remove_dir_all`
+        // does not follow the links inside a subdirectory either.
+        let removed = match entry.file_type() {
+            Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path),
+            Ok(_) => std::fs::remove_file(&path),
+            Err(e) => Err(e),
+        };
+        removed.map_err(|e| format!("--force: cannot remove {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
 pub fn run(a: CorpusArgs, settings: Settings) -> io::Result<u8> {
-    let inputs = a.input.inputs();
+    let inputs = a.files.inputs();
     if inputs.is_empty() {
         eprintln!("ctiscope: no capture given: `ctiscope corpus FILE -o DIR`");
         return Ok(EXIT_INPUT);
     }
+    if !crate::inputs_readable(&inputs) {
+        return Ok(EXIT_INPUT);
+    }
     let dir = Path::new(&a.output);
-    std::fs::create_dir_all(dir)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot create {}: {e}", dir.display())))?;
+    if let Err(msg) = prepare_dir(dir, a.force, &inputs) {
+        eprintln!("ctiscope: corpus: {msg}");
+        return Ok(EXIT_INPUT);
+    }
     let mut manifest = BufWriter::new(std::fs::File::create(dir.join("manifest.jsonl"))?);
     let mut pcap = match &a.pcap {
         Some(p) => Some(PcapOut::create(p)?),

@@ -2,8 +2,8 @@
 //! analyse when the capture stops (`check`, `timeline`, `stats`).
 
 use crate::args::{
-    AnalysisArgs, CheckArgs, CheckFormat, Command, DecodeArgs, FailOn, InputArgs, OutFormat, StatsArgs,
-    TimeArg, TimelineArgs,
+    AnalysisArgs, CheckArgs, CheckFormat, Command, FailOn, LiveArgs, OutFormat, PipelineArgs, ProtocolArgs,
+    SelectArgs, ShowArgs, StatsArgs, TimeArg, TimelineArgs,
 };
 use crate::{Printer, EXIT_INPUT, EXIT_OK};
 use ctiscope::analysis::{self, report, Analyzer, Report, Severity, TimelineFilter};
@@ -14,26 +14,27 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::time::Duration;
 
-/// Refuses live-only options without `-i`, and files together with `-i`. Returns the exit
-/// status when the command line is refused.
+/// Refuses `live` without `-i`, live-only options without `-i`, and files together with `-i`.
+/// Returns the exit status when the command line is refused.
 pub fn check_args(cmd: &Command) -> Option<u8> {
-    let input = match cmd {
-        Command::Decode(a) | Command::Live(a) => &a.input,
-        Command::Check(a) => &a.input,
-        Command::Timeline(a) => &a.input,
-        Command::Stats(a) => &a.input,
+    let (live, files) = match cmd {
+        Command::Decode(a) => (&a.live, Some(&a.files)),
+        Command::Live(a) => (&a.live, None),
+        Command::Check(a) => (&a.live, Some(&a.files)),
+        Command::Timeline(a) => (&a.live, Some(&a.files)),
+        Command::Stats(a) => (&a.live, Some(&a.files)),
         _ => return None,
     };
-    let stray = input.live.stray();
+    if matches!(cmd, Command::Live(_)) && live.interface.is_none() {
+        eprintln!("ctiscope: `live` needs an interface: `ctiscope live -i IFACE` (`lo`, `eth0`, `any`...)");
+        return Some(EXIT_INPUT);
+    }
+    let stray = live.stray();
     if !stray.is_empty() {
         eprintln!("ctiscope: {} apply only to live capture: add `-i IFACE`", stray.join(", "));
         return Some(EXIT_INPUT);
     }
-    if matches!(cmd, Command::Live(_)) && input.live.interface.is_none() {
-        eprintln!("ctiscope: `live` needs an interface: `ctiscope live -i IFACE` (`lo`, `eth0`, `any`...)");
-        return Some(EXIT_INPUT);
-    }
-    if input.live.interface.is_some() && !input.inputs().is_empty() {
+    if live.interface.is_some() && files.is_some_and(|f| !f.inputs().is_empty()) {
         eprintln!("ctiscope: give capture files or `-i IFACE`, not both");
         return Some(EXIT_INPUT);
     }
@@ -44,15 +45,14 @@ pub fn check_args(cmd: &Command) -> Option<u8> {
 type FileWriter = PcapNgWriter<BufWriter<File>>;
 
 /// Opens the interface and the `-w` file, and says so on stderr.
-fn open(input: &InputArgs) -> Result<(Capture, Option<FileWriter>), u8> {
-    let l = &input.live;
+fn open(p: &PipelineArgs, l: &LiveArgs) -> Result<(Capture, Option<FileWriter>), u8> {
     let opts = live::Options {
         interface: l.interface.clone().unwrap_or_default(),
         filter: l.filter.clone(),
-        ports: if input.ports.is_empty() {
+        ports: if p.ports.is_empty() {
             ctiscope::pipeline::DEFAULT_SERVER_PORTS.to_vec()
         } else {
-            input.ports.clone()
+            p.ports.clone()
         },
         buffer_bytes: l.buffer_mib.max(1) << 20,
         ..live::Options::default()
@@ -84,10 +84,10 @@ fn open(input: &InputArgs) -> Result<(Capture, Option<FileWriter>), u8> {
     Ok((cap, writer))
 }
 
-fn limits(input: &InputArgs) -> Limits {
+fn limits(l: &LiveArgs) -> Limits {
     Limits {
-        max_messages: input.live.count.filter(|&n| n > 0),
-        duration: input.live.duration.map(|s| Duration::from_secs_f64(s.max(0.0))),
+        max_messages: l.count.filter(|&n| n > 0),
+        duration: l.duration.map(|s| Duration::from_secs_f64(s.max(0.0))),
     }
 }
 
@@ -149,26 +149,32 @@ fn write_drops(
 
 /// `live -i IFACE` and `decode -i IFACE`: one line (or tree, or JSON object) per message
 /// as it completes; output is flushed after every batch the kernel hands over.
-pub fn decode(a: DecodeArgs) -> io::Result<u8> {
-    let (mut cap, mut writer) = match open(&a.input) {
-        Ok(x) => x,
-        Err(code) => return Ok(code),
-    };
-    let stop = live::stop_on_signals();
-    let settings = crate::settings(&a.input);
-    let stdout = io::stdout();
-    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    let filter = match crate::Filter::new(&a) {
+pub fn decode(
+    show: &ShowArgs,
+    select: &SelectArgs,
+    protocol: &ProtocolArgs,
+    pipeline: &PipelineArgs,
+    l: &LiveArgs,
+) -> io::Result<u8> {
+    let filter = match crate::Filter::new(select) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("ctiscope: {e}");
             return Ok(EXIT_INPUT);
         }
     };
-    let mut printer = Printer::new(&a, filter);
+    let (mut cap, mut writer) = match open(pipeline, l) {
+        Ok(x) => x,
+        Err(code) => return Ok(code),
+    };
+    let stop = live::stop_on_signals();
+    let settings = crate::settings(pipeline);
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut printer = Printer::new(show, protocol, filter);
     let mut buf = Vec::new();
     let mut first_ts = None;
-    let res = live::run(&mut cap, &settings, limits(&a.input), stop, writer.as_mut(), &mut |ev| match ev {
+    let res = live::run(&mut cap, &settings, limits(l), stop, writer.as_mut(), &mut |ev| match ev {
         LiveEvent::Pipeline(ev) => {
             buf.clear();
             printer.event(&mut buf, ev)?;
@@ -176,8 +182,8 @@ pub fn decode(a: DecodeArgs) -> io::Result<u8> {
         }
         LiveEvent::KernelDrops { dropped, frame, ts_ns } => {
             out.write_all(printer.next_sep())?;
-            write_drops(&mut out, a.format, a.time, &mut first_ts, dropped, frame, ts_ns)?;
-            if a.format == OutFormat::Jsonl {
+            write_drops(&mut out, show.format, show.time, &mut first_ts, dropped, frame, ts_ns)?;
+            if show.format == OutFormat::Jsonl {
                 writeln!(out)?;
             }
             Ok(())
@@ -189,8 +195,8 @@ pub fn decode(a: DecodeArgs) -> io::Result<u8> {
         printer.end(&mut out).and_then(|_| out.flush()).or_else(ignore_broken_pipe)?;
     }
     drop(out);
-    let code = finish(res, a.input.live.write.as_deref())?;
-    close_writer(writer, a.input.live.write.as_deref()).map(|c| c.max(code))
+    let code = finish(res, l.write.as_deref())?;
+    close_writer(writer, l.write.as_deref()).map(|c| c.max(code))
 }
 
 fn ignore_broken_pipe(e: io::Error) -> io::Result<()> {
@@ -223,20 +229,25 @@ fn analysis_settings(a: &AnalysisArgs) -> analysis::Settings {
 }
 
 /// Captures until stopped and analyses everything captured.
-fn analyze(input: &InputArgs, a: &AnalysisArgs, settings: analysis::Settings) -> Result<Report, u8> {
-    let (mut cap, mut writer) = open(input)?;
+fn analyze(
+    p: &PipelineArgs,
+    l: &LiveArgs,
+    a: &AnalysisArgs,
+    settings: analysis::Settings,
+) -> Result<Report, u8> {
+    let (mut cap, mut writer) = open(p, l)?;
     let stop = live::stop_on_signals();
     let mut an = Analyzer::new(settings);
-    an.force_version(a.protocol_version);
-    let psettings = crate::settings(input);
-    let res = live::run(&mut cap, &psettings, limits(input), stop, writer.as_mut(), &mut |ev| {
+    an.force_version(a.protocol.protocol_version);
+    let psettings = crate::settings(p);
+    let res = live::run(&mut cap, &psettings, limits(l), stop, writer.as_mut(), &mut |ev| {
         if let LiveEvent::Pipeline(ev) = ev {
             an.event(ev, None);
         }
         Ok(())
     });
-    let code = finish(res, input.live.write.as_deref()).unwrap_or(EXIT_INPUT);
-    let code = close_writer(writer, input.live.write.as_deref()).unwrap_or(EXIT_INPUT).max(code);
+    let code = finish(res, l.write.as_deref()).unwrap_or(EXIT_INPUT);
+    let code = close_writer(writer, l.write.as_deref()).unwrap_or(EXIT_INPUT).max(code);
     if code != EXIT_OK {
         return Err(code);
     }
@@ -244,7 +255,7 @@ fn analyze(input: &InputArgs, a: &AnalysisArgs, settings: analysis::Settings) ->
 }
 
 pub fn check(a: CheckArgs) -> io::Result<u8> {
-    let report = match analyze(&a.input, &a.analysis, analysis_settings(&a.analysis)) {
+    let report = match analyze(&a.pipeline, &a.live, &a.analysis, analysis_settings(&a.analysis)) {
         Ok(r) => r,
         Err(code) => return Ok(code),
     };
@@ -267,7 +278,7 @@ pub fn timeline(a: TimelineArgs) -> io::Result<u8> {
     let mut settings = analysis_settings(&a.analysis);
     settings.timeline =
         Some(TimelineFilter { call: a.call, agent: a.agent.clone(), session: a.session, invoke: a.invoke });
-    let report = match analyze(&a.input, &a.analysis, settings) {
+    let report = match analyze(&a.pipeline, &a.live, &a.analysis, settings) {
         Ok(r) => r,
         Err(code) => return Ok(code),
     };
@@ -283,7 +294,7 @@ pub fn timeline(a: TimelineArgs) -> io::Result<u8> {
 }
 
 pub fn stats(a: StatsArgs) -> io::Result<u8> {
-    let report = match analyze(&a.input, &a.analysis, analysis_settings(&a.analysis)) {
+    let report = match analyze(&a.pipeline, &a.live, &a.analysis, analysis_settings(&a.analysis)) {
         Ok(r) => r,
         Err(code) => return Ok(code),
     };

@@ -7,7 +7,9 @@ mod live_cmd;
 mod parallel;
 mod synth_cmd;
 
-use args::{Cli, Command, DecodeArgs, InputArgs, OutFormat, SpecArgs, TimeArg};
+use args::{
+    Cli, Command, DecodeArgs, OutFormat, PipelineArgs, ProtocolArgs, SelectArgs, ShowArgs, SpecArgs, TimeArg,
+};
 use clap::Parser;
 use ctiscope::cti::decode::{Decoded, Decoder, VersionState};
 use ctiscope::cti::spec;
@@ -25,13 +27,15 @@ const EXIT_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
     let mut argv: Vec<String> = std::env::args().collect();
-    // `ctiscope FILE`, `ctiscope -r FILE`, `ctiscope -V FILE` mean `ctiscope decode ...`.
-    if let Some(first) = argv.get(1) {
-        let is_sub = args::SUBCOMMANDS.contains(&first.as_str());
-        let is_top_flag =
-            matches!(first.as_str(), "-h" | "--help" | "--version") || (first == "-V" && argv.len() == 2);
-        if !is_sub && !is_top_flag {
-            argv.insert(1, "decode".to_string());
+    // `ctiscope FILE`, `ctiscope -r FILE`, `ctiscope -V FILE` mean `ctiscope decode ...`; a
+    // first word that is neither a command nor an existing path is refused as a mistyped
+    // command.
+    match shorthand(&argv) {
+        First::AsIs => {}
+        First::Decode => argv.insert(1, "decode".to_string()),
+        First::Unknown(msg) => {
+            eprintln!("ctiscope: {msg}");
+            return ExitCode::from(EXIT_INPUT);
         }
     }
     let cli = Cli::parse_from(argv);
@@ -45,16 +49,110 @@ fn main() -> ExitCode {
     }
 }
 
+/// What the first argument makes of the command line.
+enum First {
+    /// A subcommand or a top-level option: clap parses the line as it is.
+    AsIs,
+    /// An option of `decode` or an existing path (or `-`): `decode` goes in front.
+    Decode,
+    /// Neither a subcommand nor an existing path: the message to print.
+    Unknown(String),
+}
+
+fn shorthand(argv: &[String]) -> First {
+    let Some(first) = argv.get(1).map(String::as_str) else { return First::AsIs };
+    let names = subcommand_names();
+    let is_top_flag = matches!(first, "-h" | "--help" | "--version") || (first == "-V" && argv.len() == 2);
+    if names.iter().any(|n| n == first) || is_top_flag {
+        return First::AsIs;
+    }
+    // Options of `decode`, and `-` (stdin).
+    if first.starts_with('-') {
+        return First::Decode;
+    }
+    // Anything there (even a dangling link or a path we may not read) is meant as a capture:
+    // `decode` then says what is wrong with it.
+    match std::fs::symlink_metadata(first) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        _ => return First::Decode,
+    }
+    First::Unknown(match nearest(first, &names) {
+        Some(n) => format!("unknown command '{first}' (did you mean '{n}'?)"),
+        None => format!("unknown command '{first}' and no such file; commands: {}", names.join(", ")),
+    })
+}
+
+/// The subcommands, in the order `--help` lists them, and clap's `help`.
+fn subcommand_names() -> Vec<String> {
+    use clap::CommandFactory;
+    let mut names: Vec<String> = Cli::command().get_subcommands().map(|c| c.get_name().to_string()).collect();
+    names.push("help".to_string());
+    names
+}
+
+/// The name closest to `word` by edit distance, if it is close enough to be a typo: at most
+/// two edits, and fewer edits than `word` has characters.
+fn nearest<'a>(word: &str, names: &'a [String]) -> Option<&'a str> {
+    let (d, name) = names.iter().map(|n| (levenshtein(word, n), n.as_str())).min_by_key(|&(d, _)| d)?;
+    (d <= 2 && d < word.chars().count()).then_some(name)
+}
+
+/// Edit distance: insertions, deletions and substitutions of characters.
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let subst = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = subst.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// Checks that every named capture can be opened ("-", stdin, always can); prints one line
+/// per one that cannot. Regular files are opened (and closed) to see the permissions; FIFOs
+/// and devices are not, since opening one may block or consume it.
+pub(crate) fn inputs_readable(inputs: &[String]) -> bool {
+    let mut ok = true;
+    for path in inputs.iter().filter(|p| p.as_str() != "-") {
+        let problem = match std::fs::metadata(path) {
+            Err(e) => Some(open_error(&e)),
+            Ok(m) if m.is_dir() => Some("is a directory, not a capture file".to_string()),
+            Ok(m) if m.is_file() => std::fs::File::open(path).err().map(|e| open_error(&e)),
+            Ok(_) => None,
+        };
+        if let Some(p) = problem {
+            eprintln!("ctiscope: {path}: {p}");
+            ok = false;
+        }
+    }
+    ok
+}
+
+fn open_error(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound => "no such file".to_string(),
+        io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => format!("cannot open: {e}"),
+    }
+}
+
 fn run(cli: Cli) -> io::Result<u8> {
     if let Some(code) = live_cmd::check_args(&cli.command) {
         return Ok(code);
     }
     match cli.command {
-        Command::Decode(a) if a.input.live.interface.is_some() => live_cmd::decode(a),
-        Command::Live(a) => live_cmd::decode(a),
-        Command::Check(a) if a.input.live.interface.is_some() => live_cmd::check(a),
-        Command::Timeline(a) if a.input.live.interface.is_some() => live_cmd::timeline(a),
-        Command::Stats(a) if a.input.live.interface.is_some() => live_cmd::stats(a),
+        Command::Decode(a) if a.live.interface.is_some() => {
+            live_cmd::decode(&a.show, &a.select, &a.protocol, &a.pipeline, &a.live)
+        }
+        Command::Live(a) => live_cmd::decode(&a.show, &a.select, &a.protocol, &a.pipeline, &a.live),
+        Command::Check(a) if a.live.interface.is_some() => live_cmd::check(a),
+        Command::Timeline(a) if a.live.interface.is_some() => live_cmd::timeline(a),
+        Command::Stats(a) if a.live.interface.is_some() => live_cmd::stats(a),
         Command::Decode(a) => decode(a),
         Command::Spec(a) => spec_cmd(a),
         Command::Check(a) => analysis_cmd::check(a),
@@ -63,22 +161,22 @@ fn run(cli: Cli) -> io::Result<u8> {
         Command::Rules => analysis_cmd::rules(),
         Command::Synth(a) => synth_cmd::run(a),
         Command::Corpus(a) => {
-            let s = settings(&a.input);
+            let s = settings(&a.pipeline);
             corpus_cmd::run(a, s)
         }
     }
 }
 
-fn settings(a: &InputArgs) -> Settings {
+fn settings(a: &PipelineArgs) -> Settings {
     let mut s = Settings::default();
     if !a.ports.is_empty() {
         s.server_ports = a.ports.clone();
     }
     s.heuristics = !a.no_heuristics;
-    s.reassembly.max_buffered_per_direction = a.max_buffered;
-    s.reassembly.max_connections = a.max_connections;
-    s.reassembly.max_buffered_total = a.max_buffered_total;
-    s.framing.hard_max_length = a.max_message_length;
+    s.reassembly.max_buffered_per_direction = a.limits.max_buffered;
+    s.reassembly.max_connections = a.limits.max_connections;
+    s.reassembly.max_buffered_total = a.limits.max_buffered_total;
+    s.framing.hard_max_length = a.limits.max_message_length;
     s
 }
 
@@ -129,7 +227,7 @@ pub(crate) struct Filter {
 }
 
 impl Filter {
-    pub(crate) fn new(a: &DecodeArgs) -> Result<Self, String> {
+    pub(crate) fn new(a: &SelectArgs) -> Result<Self, String> {
         let mut types = Vec::new();
         for t in &a.types {
             let id = match t.parse::<u32>() {
@@ -226,13 +324,13 @@ fn time_format(t: TimeArg) -> TimeFormat {
 }
 
 impl Printer {
-    pub(crate) fn new(a: &DecodeArgs, filter: Filter) -> Self {
+    pub(crate) fn new(a: &ShowArgs, p: &ProtocolArgs, filter: Filter) -> Self {
         Printer {
             format: a.format,
             verbose: a.verbose,
             hex: a.hex,
             summary: Summary::new(time_format(a.time)),
-            decoder: Decoder { forced: a.protocol_version },
+            decoder: Decoder { forced: p.protocol_version },
             versions: ctiscope::IntMap::default(),
             decoded: Decoded::default(),
             json_count: 0,
@@ -351,28 +449,31 @@ pub(crate) fn render_message(
 const OUT_CHUNK: usize = 64 << 10;
 
 fn decode(a: DecodeArgs) -> io::Result<u8> {
-    let inputs = a.input.inputs();
+    let inputs = a.files.inputs();
     if inputs.is_empty() {
         eprintln!("ctiscope: no capture given: `ctiscope decode FILE` (or `-r FILE`, `-` for stdin)");
         return Ok(EXIT_INPUT);
     }
-    let filter = match Filter::new(&a) {
+    if !inputs_readable(&inputs) {
+        return Ok(EXIT_INPUT);
+    }
+    let filter = match Filter::new(&a.select) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("ctiscope: {e}");
             return Ok(EXIT_INPUT);
         }
     };
-    let settings = settings(&a.input);
+    let settings = settings(&a.pipeline);
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut status = EXIT_OK;
-    let mut printer = Printer::new(&a, filter);
+    let mut printer = Printer::new(&a.show, &a.protocol, filter);
     for input in &inputs {
         let live = input == "-";
-        printer.summary = Summary::new(time_format(a.time));
+        printer.summary = Summary::new(time_format(a.show.time));
         printer.versions.clear();
-        if inputs.len() > 1 && a.format == OutFormat::Text {
+        if inputs.len() > 1 && a.show.format == OutFormat::Text {
             writeln!(out, "# {input}")?;
         }
         let jobs = match a.jobs {
