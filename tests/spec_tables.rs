@@ -36,7 +36,7 @@ fn ids_and_names_unique_and_sorted() {
     let names: HashSet<_> = all.iter().map(|m| m.name).collect();
     assert_eq!(names.len(), all.len());
     for m in all {
-        assert_eq!(message(m.id, None).map(|x| x.name), Some(m.name));
+        assert_eq!(message(m.id.0, None).map(|x| x.name), Some(m.name));
         assert_eq!(message_by_name(m.name).map(|x| x.id), Some(m.id));
         assert_eq!(message_by_name(&m.name.to_ascii_lowercase()).map(|x| x.id), Some(m.id));
     }
@@ -61,7 +61,7 @@ fn confirms_exist_and_answer_from_the_other_side() {
             continue;
         }
         let c = m.confirm.unwrap_or_else(|| panic!("request {} has no confirm", m.name));
-        let c = message(c, None).unwrap_or_else(|| panic!("{}: confirm {c} missing", m.name));
+        let c = message(c.0, None).unwrap_or_else(|| panic!("{}: confirm {} missing", m.name, c.0));
         if CONFIRM_EXCEPTIONS.contains(&m.name) {
             continue;
         }
@@ -112,7 +112,7 @@ fn every_jsonl_message_present_with_same_layout() {
     for j in &lines {
         let name = j["name"].as_str().unwrap();
         let m = by_name(name);
-        assert_eq!(u64::from(m.id), j["type"].as_u64().unwrap(), "{name}");
+        assert_eq!(u64::from(m.id.0), j["type"].as_u64().unwrap(), "{name}");
         let role = match m.role {
             Role::Request => "request",
             Role::Confirm => "confirm",
@@ -541,7 +541,7 @@ fn describe_shows_the_layout() {
 /// header size and the largest message.
 #[test]
 fn version_history_matches_the_decoder() {
-    use ctiscope::cti::decode::{max_message_size, tag_since, LAST_ONE_BYTE_TLV_VERSION};
+    use ctiscope::cti::decode::{max_message_size, tag_since, tlv_width};
     let text = std::fs::read_to_string(spec_dir().join("versions.tsv")).unwrap();
     let mut checked = 0;
     for line in text.lines().skip(1) {
@@ -572,7 +572,9 @@ fn version_history_matches_the_decoder() {
                 let has = |v: u32| fixed_layout(m, v).any(|f| f.name == field);
                 assert!(has(version) && !has(version - 1), "{subject} from {version}");
             }
-            "floating_header" => assert_eq!(LAST_ONE_BYTE_TLV_VERSION + 1, version),
+            "floating_header" => {
+                assert_eq!((tlv_width(version - 1), tlv_width(version)), (1, subject.parse().unwrap()));
+            }
             "max_message_size" => {
                 assert_eq!(max_message_size(version), subject.parse::<usize>().unwrap(), "{version}");
             }
@@ -581,4 +583,85 @@ fn version_history_matches_the_decoder() {
         checked += 1;
     }
     assert!(checked >= 20, "{checked} rows checked");
+}
+
+/// The field dictionary: one id per name, every layout's fields carry the id of their name,
+/// the name index finds every field.
+#[test]
+fn field_dictionary_is_complete_and_consistent() {
+    use ctiscope::cti::spec::fields::{field, BY_NAME, FIELDS};
+    use ctiscope::cti::spec::{field_id, FieldId};
+    let names: HashSet<&str> = FIELDS.iter().map(|f| f.name).collect();
+    assert_eq!(names.len(), FIELDS.len(), "a name twice in the dictionary");
+    assert_eq!(BY_NAME.len(), FIELDS.len());
+    assert!(BY_NAME.windows(2).all(|w| w[0].0 < w[1].0), "BY_NAME sorted");
+    for (i, f) in FIELDS.iter().enumerate() {
+        assert_eq!(field_id(f.name), Some(FieldId(i as u16)), "{}", f.name);
+    }
+    let mut used = HashSet::new();
+    for m in messages() {
+        for f in m.fixed {
+            assert_eq!(f.id.name(), f.name, "{}.{}", m.name, f.name);
+            used.insert(f.id);
+        }
+        for f in m.floating {
+            assert_eq!(f.id.name(), f.name, "{}.{}", m.name, f.name);
+            used.insert(f.id);
+        }
+    }
+    assert_eq!(used.len(), FIELDS.len(), "a dictionary field no layout carries");
+    assert_eq!(field::AgentID.name(), "AgentID");
+    assert_eq!(field_id("AgentId"), None);
+    assert_eq!(FieldId::NONE.name(), "");
+    // A floating field's first version is its tag's.
+    let ms = field::MaxBeyondTaskLimit.info().unwrap();
+    assert_eq!(u32::from(ms.since), ctiscope::cti::decode::tag_since(266));
+}
+
+/// Message type constants name the layouts' numbers; unknown numbers stay representable.
+#[test]
+fn message_type_constants() {
+    use ctiscope::cti::spec::MessageType;
+    for (c, name) in [
+        (MessageType::FAILURE_CONF, "FAILURE_CONF"),
+        (MessageType::OPEN_REQ, "OPEN_REQ"),
+        (MessageType::AGENT_STATE_EVENT, "AGENT_STATE_EVENT"),
+        (MessageType::CONFIG_END_EVENT, "CONFIG_END_EVENT"),
+        (MessageType::START_NETWORK_RECORDING_REQ, "START_NETWORK_RECORDING_REQ"),
+    ] {
+        assert_eq!(by_name(name).id, c, "{name}");
+    }
+    assert_eq!(MessageType::OPEN_REQ, 3u32);
+    assert_eq!(MessageType(3).name(), Some("OPEN_REQ"));
+    assert_eq!(MessageType(5888).name(), None);
+    assert_eq!(by_name("OPEN_REQ").confirm, Some(MessageType::OPEN_CONF));
+}
+
+/// Count maxima: a message's own row before the general one; ids, not names.
+#[test]
+fn count_maxima_from_counts_tsv() {
+    use ctiscope::cti::spec::fields::field;
+    use ctiscope::cti::spec::{count_maximum, MessageType};
+    assert_eq!(count_maximum(MessageType::SET_AGENT_STATE_REQ, field::NumSkillGroups), Some(10));
+    assert_eq!(count_maximum(MessageType::AGENT_STATE_EVENT, field::NumSkillGroups), Some(20));
+    assert_eq!(count_maximum(MessageType::AGENT_STATE_EVENT, field::NumFltSkillGroups), Some(99));
+    assert_eq!(count_maximum(MessageType::AGENT_STATE_EVENT, field::AgentID), None);
+    let text = std::fs::read_to_string(spec_dir().join("counts.tsv")).unwrap();
+    assert_eq!(text.lines().count() - 1, ctiscope::cti::spec::counts::COUNT_MAXIMA.len());
+}
+
+/// The generated value constants are the tables' values.
+#[test]
+fn value_constants_are_the_table_values() {
+    use ctiscope::cti::spec::values::{agent_state, config_end_status, service_mask};
+    let t = value_table("AgentState").unwrap();
+    assert_eq!(t.name_of(agent_state::AGENT_STATE_TALKING), Some("AGENT_STATE_TALKING"));
+    assert_eq!(t.name_of(agent_state::AGENT_STATE_HOLD), Some("AGENT_STATE_HOLD"));
+    let m = value_table("ServiceMask").unwrap();
+    assert_eq!(
+        m.name_of(service_mask::CTI_SERVICE_PERIPHERAL_MONITOR),
+        Some("CTI_SERVICE_PERIPHERAL_MONITOR")
+    );
+    let c = value_table("ConfigEndStatus").unwrap();
+    assert!(c.entries.iter().any(|e| e.0 == config_end_status::CONFIGEND_PARTIAL));
 }

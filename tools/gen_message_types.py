@@ -53,5 +53,15 @@ with open(out, "w") as o:
     for num in sorted(rows):
         name, origin, service = rows[num]
         o.write(f"    MessageTypeInfo {{ id: {num}, name: {json.dumps(name)}, origin: Origin::{origin}, service: {json.dumps(service)} }},\n")
-    o.write("];\n")
+    o.write("];\n\n")
+    # Constants: a name with a layout takes the layout's (chapter) number; the PV24 numbers of
+    # the renumbered network recording messages are reached through spec::message(id, version).
+    consts = {name: lay["type"] for name, lay in layouts.items()}
+    for num in sorted(rows):
+        consts.setdefault(rows[num][0], num)
+    o.write("use super::MessageType;\n\n/// A constant for every named MessageType.\n")
+    o.write("#[allow(missing_docs)]\nimpl MessageType {\n")
+    for name, num in sorted(consts.items(), key=lambda e: (e[1], e[0])):
+        o.write(f"    pub const {name}: MessageType = MessageType({num});\n")
+    o.write("}\n")
 print(f"{len(rows)} message types -> {out}")

@@ -250,14 +250,31 @@ def field_table(msg, field, ty):
     return None
 
 
-# Fixed fields that appeared in a later protocol version (docs/protocol.md §8), beyond the
-# `since` marks of messages.jsonl: (message, field) -> version. All are the last field of
-# their fixed part, so gating them by version is safe.
-VERSION_GATED = {
-    ("AGENT_STATE_EVENT", "DepartmentID"): 19,
-    ("AGENT_TEAM_CONFIG_EVENT", "DepartmentID"): 19,
-    ("QUERY_AGENT_STATE_CONF", "DepartmentID"): 19,
-}
+# Fixed fields that appeared in a later protocol version: the `fixed_field` rows of
+# spec/versions.tsv ("MESSAGE.Field" -> version), beside the `since` marks of messages.jsonl.
+# All are the last field of their fixed part, so gating them by version is safe.
+VERSION_GATED = {}
+
+
+def load_versions():
+    """spec/versions.tsv: fixed-field since-versions, tag since-versions (ranges), the first
+    version with 2-byte floating headers, and (version, size) of the maximum message size."""
+    tag_since, sizes, two_byte = [], [], None
+    for r in tsv_rows("versions.tsv"):
+        v, change, subject = int(r["version"]), r["change"], r["subject"]
+        if change == "fixed_field":
+            msg, field = subject.split(".")
+            VERSION_GATED[(msg, field)] = v
+        elif change == "tag":
+            a, _, b = subject.partition("-")
+            tag_since.append((int(a), int(b or a), v))
+        elif change == "floating_header":
+            two_byte = v
+        elif change == "max_message_size":
+            sizes.append((v, int(subject)))
+    return sorted(tag_since), two_byte, sorted(sizes)
+
+
 # Notes added to messages where the sources disagree and a choice was made here.
 MESSAGE_NOTES = {
     "OPEN_CONF": [
@@ -327,6 +344,18 @@ def gen_values(tables):
             vs = f"0x{v:X}" if t["kind"] == "Mask" or v >= 0xFFFF else str(v)
             o.append(f"        ({vs}, {rust_str(n)}),\n")
         o.append("    ],\n};\n")
+        # The named values as constants: `values::agent_state::AGENT_STATE_TALKING`.
+        mod = re.sub(r"(?<!^)(?=[A-Z][a-z])|(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+        o.append(f"\n/// The values of [`{ident(name)}`] by name.\npub mod {mod} {{\n")
+        seen = set()
+        for v, n in sorted(t["entries"], key=lambda e: e[0]):
+            c = ident(n) if not re.fullmatch(r"[A-Z][A-Z0-9_]*", n) else n
+            if c in seen or not re.fullmatch(r"[A-Z_][A-Z0-9_]*", c):
+                continue
+            seen.add(c)
+            vs = f"0x{v:X}" if t["kind"] == "Mask" or v >= 0xFFFF else str(v)
+            o.append(f"    pub const {c}: u32 = {vs};\n")
+        o.append("}\n")
     o.append("\n/// Every value table.\npub static ALL: &[&ValueTable] = &[\n")
     for name in tables:
         o.append(f"    &{ident(name)},\n")
@@ -403,24 +432,22 @@ def gen_message(m, ids, tables_used):
     if m.get("duplicate_tables"):
         o.append(f"///\n/// Also printed as Table(s) {', '.join(map(str, m['duplicate_tables']))}.\n")
     o.append(f"pub const {name}: MessageSpec = MessageSpec {{\n")
-    o.append(f"    id: {m['type']},\n    name: {rust_str(name)},\n")
+    o.append(f"    id: MessageType({m['type']}),\n    name: {rust_str(name)},\n")
     o.append(f"    table: {('Some(' + str(m['table']) + ')') if m['table'] else 'None'},\n")
     o.append(f"    service: {rust_str(m['service'])},\n")
     o.append(f"    origin: Origin::{ORIGIN[m['direction']]},\n")
     o.append(f"    role: Role::{m['role'].capitalize()},\n")
-    o.append(f"    confirm: {('Some(' + str(ids[m['confirm']]) + ')') if m.get('confirm') else 'None'},\n")
+    o.append(f"    confirm: {('Some(MessageType(' + str(ids[m['confirm']]) + '))') if m.get('confirm') else 'None'},\n")
     o.append("    fixed: &[\n")
     for f in m["fixed"]:
         if f["type"] == "MHDR":
             continue
-        s = f"        fx({rust_str(f['field'])}, {WIRE[f['type']]})"
+        s = f"        fx(F::{f['field']}, {WIRE[f['type']]})"
         vt = field_table(name, f["field"], f["type"])
         if vt:
             tables_used.add(vt)
             s += f".values({vref(vt)})"
-        since = VERSION_GATED.get((name, f["field"]))
-        if "since" in f:
-            since = int(f["since"].lstrip("PV"))
+        since = fixed_since(name, f)
         if since:
             s += f".since({since})"
         note = field_note(f, FIELD_NOTES.get((name, f["field"])))
@@ -431,9 +458,9 @@ def gen_message(m, ids, tables_used):
     for f in m["floating"]:
         tag = f["tag"] if f["tag"] is not None else "None"
         mx = f["max"] if f["max"] is not None else 0
-        s = f"        fl({rust_str(f['field'])}, {tag}, {WIRE[f['type']]}, {mx})"
+        s = f"        fl(F::{f['field']}, {tag}, {WIRE[f['type']]}, {mx})"
         if f["tag"] is None:
-            s = f"        fl_untagged({rust_str(f['field'])}, {WIRE[f['type']]}, {mx})"
+            s = f"        fl_untagged(F::{f['field']}, {WIRE[f['type']]}, {mx})"
         if f["presence"] != "required":
             s += f".{f['presence']}()"
         if f.get("condition"):
@@ -470,10 +497,104 @@ def gen_message(m, ids, tables_used):
     return "".join(o)
 
 
+
+def tag_since_of(tag_since, tag):
+    for a, b, v in tag_since:
+        if a <= tag <= b:
+            return v
+    return 0
+
+
+def fixed_since(msg, f):
+    if "since" in f:
+        return int(f["since"].lstrip("PV"))
+    return VERSION_GATED.get((msg, f["field"]), 0)
+
+
+def gen_fields(msgs, tag_since):
+    """The field dictionary: every field name of every layout once, numbered in the order of
+    first appearance (messages by MessageType, fixed fields then floating ones)."""
+    fields = {}  # name -> dict(id, ty, values, since)
+    for m in sorted(msgs, key=lambda m: m["type"]):
+        name = m["name"]
+        for part, lst in (("fixed", m["fixed"]), ("floating", m["floating"])):
+            for f in lst:
+                if f["type"] == "MHDR":
+                    continue
+                if part == "fixed":
+                    since = fixed_since(name, f)
+                else:
+                    since = tag_since_of(tag_since, f["tag"]) if f["tag"] is not None else 0
+                vt = field_table(name, f["field"], f["type"])
+                if vt is None and part == "floating" and f["tag"] is not None:
+                    vt = TAG_BINDINGS.get(f["tag"])
+                e = fields.get(f["field"])
+                if e is None:
+                    fields[f["field"]] = {"id": len(fields), "ty": f["type"], "values": vt, "since": since}
+                else:
+                    e["since"] = min(e["since"], since)
+                    e["values"] = e["values"] or vt
+    assert len(fields) < 0xFFFF
+    o = [HEADER, "//! The field dictionary: every field name of every layout, once, with its id.\n",
+         "//! A field keeps its name (and id) in every message that carries it; the type and value\n",
+         "//! table here are those of its first layout ([`FixedField`](super::FixedField) and\n",
+         "//! [`FloatField`](super::FloatField) give each layout's own).\n\n",
+         "use super::{values, FieldId, FieldInfo, WireType};\n\n",
+         "/// Every field, indexed by [`FieldId`].\n",
+         "pub const FIELDS: &[FieldInfo] = &[\n"]
+    for n, e in fields.items():
+        vs = f"Some({vref(e['values'])})" if e["values"] else "None"
+        o.append(f"    FieldInfo {{ name: {rust_str(n)}, ty: WireType::{WIRE[e['ty']]}, values: {vs}, since: {e['since']} }},\n")
+    o.append("];\n\n/// (name, id) of every field, sorted by name.\n")
+    o.append("pub static BY_NAME: &[(&str, FieldId)] = &[\n")
+    for n in sorted(fields):
+        o.append(f"    ({rust_str(n)}, FieldId({fields[n]['id']})),\n")
+    o.append("];\n\n/// Field ids by the guide's field names: `field::AgentID`.\n")
+    o.append("#[allow(non_upper_case_globals)]\npub mod field {\n    use super::FieldId;\n")
+    for n, e in fields.items():
+        o.append(f"    pub const {n}: FieldId = FieldId({e['id']});\n")
+    o.append("}\n")
+    write(os.path.join(OUT, "fields.rs"), "".join(o))
+    return fields
+
+
+def gen_versions(tag_since, two_byte, sizes):
+    o = [HEADER, "//! What changed between protocol versions (spec/versions.tsv) that decoding depends on.\n\n",
+         "/// First protocol version whose floating fields have 2-byte tags and lengths (1-byte\n",
+         "/// before it).\n",
+         f"pub const TWO_BYTE_FLOATING_SINCE: u32 = {two_byte};\n\n",
+         "/// First protocol version that defines a floating tag (0: every version).\n",
+         "pub const fn tag_since(tag: u16) -> u32 {\n    match tag {\n"]
+    for a, b, v in tag_since:
+        o.append(f"        {a}..={b} => {v},\n" if a != b else f"        {a} => {v},\n")
+    o.append("        _ => 0,\n    }\n}\n\n")
+    o.append("/// The guide's maximum message size (header included) at a protocol version.\n")
+    o.append("pub const fn max_message_size(version: u32) -> usize {\n")
+    # sizes: (version, size): the size from that row's version on; the first also before it.
+    body = str(sizes[0][1])
+    for v, sz in sizes[1:]:
+        body = f"if version >= {v} {{ {sz} }} else {{ {body} }}"
+    o.append(f"    {body}\n}}\n")
+    write(os.path.join(OUT, "versions.rs"), "".join(o))
+
+
+def gen_counts(fields):
+    o = [HEADER, "//! Documented maxima of count fields (spec/counts.tsv).\n\n",
+         "use super::fields::field;\nuse super::{FieldId, MessageType};\n\n",
+         "/// (message, count field, maximum): a message-specific row before the general one\n",
+         "/// (`None`) of the same field.\n",
+         "pub static COUNT_MAXIMA: &[(Option<MessageType>, FieldId, u32)] = &[\n"]
+    for r in tsv_rows("counts.tsv"):
+        assert r["field"] in fields, r
+        msg = "None" if r["message"] == "*" else f"Some(MessageType::{r['message']})"
+        o.append(f"    // {r['source']}\n    ({msg}, field::{r['field']}, {int(r['max'])}),\n")
+    o.append("];\n")
+    write(os.path.join(OUT, "counts.rs"), "".join(o))
+
 TAG_BINDINGS = {}
 
 
-def gen_messages(msgs):
+def gen_messages(msgs, fields):
     ids = {m["name"]: m["type"] for m in msgs}
     tables_used = set()
     by_mod = {}
@@ -482,11 +603,12 @@ def gen_messages(msgs):
     for mod, ms in by_mod.items():
         svc = ms[0]["service"]
         body = "\n".join(gen_message(m, ids, tables_used) for m in ms)
-        sup = [x for x in ["values"] if "values::" in body] + ["MessageSpec", "Origin", "Role"]
+        sup = [x for x in ["values"] if "values::" in body] + ["MessageSpec", "MessageType", "Origin", "Role"]
         bld = [x for x in ["fl", "fl_untagged", "fx"] if re.search(r"\b" + x + r"\(", body)]
         code = (HEADER + f"//! {svc} service messages.\n\n"
                 + "use super::super::{" + ", ".join(sup) + "};\n"
                 + ("use super::" + bld[0] if len(bld) == 1 else "use super::{" + ", ".join(bld) + "}") + ";\n"
+                + "use crate::cti::spec::fields::field as F;\n"
                 + "use crate::cti::spec::WireType::*;\n\n" + body)
         write(os.path.join(OUT, "messages", mod + ".rs"), code)
     srt = sorted(msgs, key=lambda m: m["type"])
@@ -519,6 +641,7 @@ def gen_messages(msgs):
 
 
 def main():
+    tag_since, two_byte, sizes = load_versions()
     tables = build_value_tables()
     tags = load_tags(tables)
     for num, _, _, _, values in tags:
@@ -532,7 +655,10 @@ def main():
         assert t in tables, t
     gen_values(tables)
     gen_tags(tags)
-    gen_messages(msgs)
+    fields = gen_fields(msgs, tag_since)
+    gen_messages(msgs, fields)
+    gen_versions(tag_since, two_byte, sizes)
+    gen_counts(fields)
     print(f"{len(tables)} value tables, {len(tags)} tags, {len(msgs)} messages -> {OUT}")
 
 

@@ -608,7 +608,7 @@ pub(crate) fn call_message(
             let aid = p.agent.as_deref().or(c.agent_id.as_deref());
             if let Some(a) = aid.and_then(|aid| cx.agents.agents.get_mut(aid.as_bytes())) {
                 let e = a.requests.entry(p.name).or_insert((0, 0));
-                if spec.is_some_and(|s| Some(s.id) == p.confirm) {
+                if spec.is_some_and(|s| Some(s.id.0) == p.confirm) {
                     e.0 += 1;
                 } else {
                     e.1 += 1;

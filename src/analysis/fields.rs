@@ -150,7 +150,7 @@ const LAST_VERSION: u32 = 25;
 fn layout(spec: &'static MessageSpec, version: u32) -> &'static Layout {
     static TABLE: std::sync::OnceLock<Vec<Layouts>> = std::sync::OnceLock::new();
     let table = TABLE.get_or_init(|| {
-        let max = spec::messages().iter().map(|m| m.id).max().unwrap_or(0) as usize;
+        let max = spec::messages().iter().map(|m| m.id.index()).max().unwrap_or(0);
         let mut t: Vec<Layouts> = (0..=max).map(|_| Layouts::default()).collect();
         for m in spec::messages() {
             assert!(
@@ -158,11 +158,11 @@ fn layout(spec: &'static MessageSpec, version: u32) -> &'static Layout {
                 "{} has a field newer than the layout table",
                 m.name
             );
-            t[m.id as usize] = Layouts::new(m);
+            t[m.id.index()] = Layouts::new(m);
         }
         t
     });
-    let l = &table[spec.id as usize];
+    let l = &table[spec.id.index()];
     &l.layouts[usize::from(l.by_version[version.min(LAST_VERSION) as usize])]
 }
 

@@ -558,7 +558,7 @@ impl Analyzer {
             }
         };
         let spec = d.spec;
-        let id = spec.map_or(frame.msg_type, |s| s.id);
+        let id = spec.map_or(frame.msg_type, |s| s.id.0);
         let name: &'static str = d.type_name().unwrap_or("UNKNOWN");
         self.stats.count(name, frame.msg_type, flow.dir);
         if !d.anomalies.is_empty() {
@@ -796,9 +796,9 @@ impl Analyzer {
                         c.pending.insert(
                             key,
                             Pending {
-                                req: s.id,
+                                req: s.id.0,
                                 name: s.name,
-                                confirm: s.confirm,
+                                confirm: s.confirm.map(|c| c.0),
                                 frame: fr,
                                 ts,
                                 reported: false,

@@ -11,12 +11,10 @@
 
 use crate::cti::framing::HEADER_LEN;
 use crate::cti::spec::{
-    self, FixedField, FloatField, MessageSpec, Presence, ValueKind, ValueTable, WireType,
+    self, FieldId, FixedField, FloatField, MessageSpec, MessageType, Presence, ValueKind, ValueTable,
+    WireType,
 };
 use std::borrow::Cow;
-
-/// Floating fields use 1-byte tag and length up to this protocol version, 2-byte after.
-pub const LAST_ONE_BYTE_TLV_VERSION: u32 = 19;
 
 /// Combined NAMEDVAR + NAMEDARRAY data allowed per message (docs/protocol.md §5 Named
 /// variables and arrays).
@@ -78,40 +76,7 @@ pub const ANOMALY_CODES: &[(&str, &str)] = &[
     ("too_many_anomalies", "more anomalies than are kept per message"),
 ];
 
-/// Documented maxima of count fields (the guide's field descriptions), with per-message
-/// exceptions first.
-const COUNT_MAXIMA: &[(Option<&str>, &str, u32)] = &[
-    // Table 98: "up to a maximum of 10" in SET_AGENT_STATE_REQ.
-    (Some("SET_AGENT_STATE_REQ"), "NumSkillGroups", 10),
-    (None, "NumSkillGroups", 20),
-    (None, "NumParties", 16),
-    (None, "NumCTIClients", 16),
-    (None, "NumCallDevices", 16),
-    (None, "NumCalls", 16),
-    (None, "NumFltSkillGroups", 99),
-    (None, "NumLines", 10),
-    (None, "NumberOfAgents", 64),
-    (None, "NumberOfAgentTeams", 64),
-    (None, "NumRecords", 10),
-    (None, "NumServiceMembers", 10),
-    (None, "NumSkills", 100),
-    (None, "NumMRDs", 40),
-    (None, "NumInstruments", 10),
-];
-
-/// The documented maximum of a count field in a message.
-pub fn count_maximum(message: &str, field: &str) -> Option<u32> {
-    COUNT_MAXIMA.iter().find(|(m, f, _)| *f == field && m.is_none_or(|m| m == message)).map(|e| e.2)
-}
-
-/// The guide's maximum message size (header included) at a protocol version.
-pub fn max_message_size(version: u32) -> usize {
-    if version <= 15 {
-        crate::cti::framing::GUIDE_MAX_MESSAGE_OLD as usize
-    } else {
-        crate::cti::framing::GUIDE_MAX_MESSAGE_V24 as usize
-    }
-}
+pub use crate::cti::spec::versions::{max_message_size, tag_since};
 
 /// One decode anomaly.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,6 +147,9 @@ pub enum Part {
 /// instead of these.
 #[derive(Debug)]
 pub struct FieldMeta {
+    /// The field's dictionary id ([`FieldId::NONE`] for raw bytes, an unknown tag or a tag
+    /// this message does not carry, which are named by their tag).
+    pub id: FieldId,
     pub part: Part,
     /// Spec field name (fixed fields, known floating fields), tag name (a tag not allowed in
     /// this message), or "UnknownTag".
@@ -340,6 +308,29 @@ impl Decoded {
         self.spec.map(|s| s.name).or_else(|| spec::type_name(self.msg_type))
     }
 
+    /// First field with this dictionary id.
+    #[inline]
+    pub fn get(&self, id: FieldId) -> Option<&Field> {
+        self.fields.iter().find(|f| f.meta.id == id)
+    }
+
+    /// Numeric value of the first field with this id.
+    #[inline]
+    pub fn number_of(&self, id: FieldId) -> Option<u64> {
+        self.get(id).and_then(|f| f.number())
+    }
+
+    /// Text of the first field with this id.
+    pub fn text_of<'b>(&self, frame: &'b [u8], id: FieldId) -> Option<Cow<'b, str>> {
+        self.get(id).and_then(|f| f.text(frame))
+    }
+
+    /// The message type as the open newtype.
+    #[inline]
+    pub fn message_type(&self) -> MessageType {
+        MessageType(self.msg_type)
+    }
+
     /// First field with this name.
     pub fn field(&self, name: &str) -> Option<&Field> {
         self.fields.iter().find(|f| same_name(f.meta.name, name))
@@ -494,7 +485,7 @@ fn raw_field(meta: &'static FieldMeta, start: usize, len: usize) -> Field {
 
 /// A meta of raw bytes: no type, no value table, no spec entry.
 const fn raw_meta(name: &'static str, part: Part) -> FieldMeta {
-    FieldMeta { part, name, ty: WireType::Unspec, values: None, spec: None }
+    FieldMeta { id: FieldId::NONE, part, name, ty: WireType::Unspec, values: None, spec: None }
 }
 
 /// The body of a message whose layout is unknown.
@@ -515,6 +506,7 @@ fn tag_meta(tag: u16) -> Option<&'static FieldMeta> {
         (0..=max)
             .map(|tag| {
                 spec::tag(tag).map(|t| FieldMeta {
+                    id: FieldId::NONE,
                     part: Part::Floating,
                     name: t.name,
                     ty: t.ty,
@@ -710,7 +702,7 @@ fn value_u32(v: Value) -> Option<u32> {
 
 /// Tag and length width of floating fields at a protocol version.
 pub fn tlv_width(version: u32) -> usize {
-    if version <= LAST_ONE_BYTE_TLV_VERSION {
+    if version < spec::versions::TWO_BYTE_FLOATING_SINCE {
         1
     } else {
         2
@@ -799,10 +791,10 @@ struct FixedMetas {
 
 /// A table with one entry per spec message, indexed by message id.
 fn by_message<T>(build: impl Fn(&'static MessageSpec) -> T) -> Vec<Option<T>> {
-    let max = spec::messages().iter().map(|m| m.id).max().unwrap_or(0) as usize;
+    let max = spec::messages().iter().map(|m| m.id.index()).max().unwrap_or(0);
     let mut v: Vec<Option<T>> = (0..=max).map(|_| None).collect();
     for m in spec::messages() {
-        v[m.id as usize] = Some(build(m));
+        v[m.id.index()] = Some(build(m));
     }
     v
 }
@@ -813,6 +805,7 @@ fn fixed_metas(m: &'static MessageSpec) -> &'static FixedMetas {
     let all = METAS.get_or_init(|| {
         by_message(|m| {
             let meta = |f: &'static FixedField, ty| FieldMeta {
+                id: f.id,
                 part: Part::Fixed,
                 name: f.name,
                 ty,
@@ -825,7 +818,7 @@ fn fixed_metas(m: &'static MessageSpec) -> &'static FixedMetas {
             }
         })
     });
-    all[m.id as usize].as_ref().expect("every spec message has its fixed metas")
+    all[m.id.index()].as_ref().expect("every spec message has its fixed metas")
 }
 
 /// A floating field of a message layout as the decoder uses it.
@@ -900,6 +893,7 @@ fn build_index(m: &'static MessageSpec) -> MsgIndex {
             let tag_values = f.tag.and_then(spec::tag).and_then(|t| t.values);
             Slot {
                 meta: FieldMeta {
+                    id: f.id,
                     part: Part::Floating,
                     name: f.name,
                     ty: f.ty,
@@ -949,7 +943,7 @@ fn build_index(m: &'static MessageSpec) -> MsgIndex {
             fixed_index: m.fixed.iter().position(|x| x.name == name),
             members,
             record_type,
-            max: count_maximum(m.name, name),
+            max: spec::field_id(name).and_then(|f| spec::count_maximum(m.id, f)),
         });
     }
     let required = m
@@ -1004,7 +998,7 @@ fn build_index(m: &'static MessageSpec) -> MsgIndex {
 fn msg_index(spec: &'static MessageSpec) -> &'static MsgIndex {
     static INDEX: std::sync::OnceLock<Vec<Option<MsgIndex>>> = std::sync::OnceLock::new();
     let all = INDEX.get_or_init(|| by_message(build_index));
-    all[spec.id as usize].as_ref().expect("every spec message is indexed")
+    all[spec.id.index()].as_ref().expect("every spec message is indexed")
 }
 
 /// The layout of MessageType `ty` at protocol `version` ([`spec::message`]) and its index,
@@ -1453,28 +1447,6 @@ fn check_counts(ix: &MsgIndex, counts: &[u32; COUNTED_TAGS], d: &mut Decoded) {
     }
 }
 
-/// First protocol version that defines a floating tag, from the per-version changes of
-/// docs/protocol.md §8 Protocol versions (spec/versions.tsv); tags not listed there are
-/// treated as always defined.
-pub fn tag_since(tag: u16) -> u32 {
-    match tag {
-        219..=234 => 14,
-        243 | 244 => 16,
-        245 => 17,
-        247..=254 => 18,
-        255 => 19,
-        257..=260 => 20,
-        // PV22: MaxBeyondTaskLimit, precision queues, peripheral and desk-settings config.
-        264..=287 => 22,
-        // PV23: NUM_MRDS and its arrays, DESKTOP_CONNECTED_FLAG, network recording.
-        261..=263 | 288..=300 => 23,
-        309..=313 => 24,
-        // Terminal configuration appears only in the PV25 guide.
-        302..=307 => 25,
-        _ => 0,
-    }
-}
-
 fn check_required(ix: &MsgIndex, present: &TagSet, d: &mut Decoded) {
     if ix.required_tags.0.iter().zip(present.0).all(|(r, p)| r & !p == 0) {
         return;
@@ -1678,7 +1650,7 @@ mod tests {
         let spec = spec::messages().iter().find(|m| m.name == "AGENT_STATE_EVENT").unwrap();
         let fixed = spec::fixed_size(spec, 24);
         let mut frame = vec![0u8; HEADER_LEN + fixed];
-        frame[4..8].copy_from_slice(&spec.id.to_be_bytes());
+        frame[4..8].copy_from_slice(&spec.id.0.to_be_bytes());
         // A string field of the message, with 2-byte tag and length.
         let f = spec.floating.iter().find(|f| f.ty == WireType::String && f.tag.is_some()).unwrap();
         frame.extend_from_slice(&f.tag.unwrap().to_be_bytes());

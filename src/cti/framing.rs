@@ -21,9 +21,9 @@ use crate::TimestampNs;
 pub const HEADER_LEN: usize = 8;
 
 /// Largest message (header included) the PV24 guide allows.
-pub const GUIDE_MAX_MESSAGE_V24: u32 = 12_500;
+pub const GUIDE_MAX_MESSAGE_V24: u32 = crate::cti::spec::versions::max_message_size(24) as u32;
 /// Largest message (header included) the PV9 and PV15 guides allow.
-pub const GUIDE_MAX_MESSAGE_OLD: u32 = 4_329;
+pub const GUIDE_MAX_MESSAGE_OLD: u32 = crate::cti::spec::versions::max_message_size(15) as u32;
 
 /// Framing limits.
 #[derive(Debug, Clone)]

@@ -55,10 +55,10 @@ enum Slot {
 fn summary_slots(spec: &'static spec::MessageSpec) -> &'static [Slot] {
     static PLANS: std::sync::OnceLock<Vec<Vec<Slot>>> = std::sync::OnceLock::new();
     let plans = PLANS.get_or_init(|| {
-        let max = spec::messages().iter().map(|m| m.id).max().unwrap_or(0) as usize;
+        let max = spec::messages().iter().map(|m| m.id.index()).max().unwrap_or(0);
         let mut v = vec![Vec::new(); max + 1];
         for m in spec::messages() {
-            v[m.id as usize] = SUMMARY_FIELDS
+            v[m.id.index()] = SUMMARY_FIELDS
                 .iter()
                 .map(|name| {
                     if let Some(i) = m.fixed.iter().position(|f| f.name == *name) {
@@ -73,7 +73,7 @@ fn summary_slots(spec: &'static spec::MessageSpec) -> &'static [Slot] {
         }
         v
     });
-    &plans[spec.id as usize]
+    &plans[spec.id.index()]
 }
 
 /// The decoded field for summary slot `slot`, if the message has it.

@@ -110,9 +110,94 @@ pub enum Presence {
     Conditional,
 }
 
+/// A MessageType number. Open: any number is representable, and the numbers a source
+/// names have constants (`MessageType::OPEN_REQ`, generated in `types.rs`). It has no
+/// `Display`: output says which it shows, the number (`.0`) or the name ([`MessageType::name`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct MessageType(pub u32);
+
+impl MessageType {
+    /// The number as an index into tables sized by MessageType.
+    #[inline]
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+
+    /// The name of this number, if a source gives one.
+    pub fn name(self) -> Option<&'static str> {
+        type_name(self.0)
+    }
+}
+
+impl From<u32> for MessageType {
+    fn from(n: u32) -> Self {
+        MessageType(n)
+    }
+}
+
+impl PartialEq<u32> for MessageType {
+    fn eq(&self, other: &u32) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<MessageType> for u32 {
+    fn eq(&self, other: &MessageType) -> bool {
+        *self == other.0
+    }
+}
+
+/// A field of the dictionary ([`fields::FIELDS`]): one id per field name, whatever message
+/// carries it. Code names fields by their constants (`field::AgentID`), so a misspelt name
+/// does not compile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FieldId(pub u16);
+
+impl FieldId {
+    /// The id of fields that are not in the dictionary (raw bytes, an unknown tag, a tag
+    /// this message does not carry).
+    pub const NONE: FieldId = FieldId(u16::MAX);
+
+    /// The dictionary entry.
+    pub fn info(self) -> Option<&'static FieldInfo> {
+        fields::FIELDS.get(usize::from(self.0))
+    }
+
+    /// The guide's name of the field ("" for [`FieldId::NONE`]).
+    pub fn name(self) -> &'static str {
+        self.info().map_or("", |i| i.name)
+    }
+}
+
+/// One entry of the field dictionary.
+#[derive(Debug)]
+pub struct FieldInfo {
+    /// The guide's field name.
+    pub name: &'static str,
+    /// Wire type in the first layout that carries the field.
+    pub ty: WireType,
+    /// Value table, if any layout names one for the field.
+    pub values: Option<&'static ValueTable>,
+    /// First protocol version in which some layout carries the field (0: every version).
+    pub since: u8,
+}
+
+/// The documented maximum of a count field in a message (spec/counts.tsv).
+pub fn count_maximum(message: MessageType, field: FieldId) -> Option<u32> {
+    let rows = counts::COUNT_MAXIMA.iter().filter(|(_, f, _)| *f == field);
+    rows.filter(|(m, _, _)| m.is_none_or(|m| m == message)).map(|e| e.2).next()
+}
+
+/// The dictionary id of a field name (exact spelling).
+pub fn field_id(name: &str) -> Option<FieldId> {
+    fields::BY_NAME.binary_search_by_key(&name, |e| e.0).ok().map(|i| fields::BY_NAME[i].1)
+}
+
 /// A field of a message's fixed part (after the 8-byte header).
 #[derive(Debug)]
 pub struct FixedField {
+    /// The field's dictionary id.
+    pub id: FieldId,
     /// The guide's field name.
     pub name: &'static str,
     pub ty: WireType,
@@ -127,6 +212,8 @@ pub struct FixedField {
 /// A field allowed in a message's floating part.
 #[derive(Debug)]
 pub struct FloatField {
+    /// The field's dictionary id.
+    pub id: FieldId,
     /// The guide's field name in this message.
     pub name: &'static str,
     /// Floating tag; `None` when no source publishes it.
@@ -179,7 +266,7 @@ pub enum Origin {
 /// One message layout.
 #[derive(Debug)]
 pub struct MessageSpec {
-    pub id: u32,
+    pub id: MessageType,
     pub name: &'static str,
     /// The guide's table number (chapter "Application Level Interfaces"), `None` for the
     /// session messages (docs/protocol.md §6).
@@ -187,8 +274,8 @@ pub struct MessageSpec {
     pub service: &'static str,
     pub origin: Origin,
     pub role: Role,
-    /// For requests: the message id of the positive confirm.
-    pub confirm: Option<u32>,
+    /// For requests: the positive confirm.
+    pub confirm: Option<MessageType>,
     /// Fixed part after the header, in wire order (fields with `since` above the connection's
     /// protocol version are absent on the wire).
     pub fixed: &'static [FixedField],
@@ -235,7 +322,13 @@ pub fn type_name(id: u32) -> Option<&'static str> {
 pub const MAX_MESSAGE_TYPE: u32 = 284;
 
 #[rustfmt::skip]
+pub mod counts;
+#[rustfmt::skip]
+pub mod fields;
+#[rustfmt::skip]
 mod messages;
+#[rustfmt::skip]
+pub mod versions;
 #[rustfmt::skip]
 mod tags;
 #[rustfmt::skip]
@@ -250,7 +343,7 @@ impl MessageSpec {
                 return old;
             }
         }
-        self.id
+        self.id.0
     }
 }
 
@@ -356,7 +449,7 @@ pub fn describe(spec: &MessageSpec) -> String {
         Origin::Server => "server -> client",
         Origin::Both => "either side",
     };
-    let _ = writeln!(s, "{} (MessageType {})", spec.name, spec.id);
+    let _ = writeln!(s, "{} (MessageType {})", spec.name, spec.id.0);
     match spec.table {
         Some(t) => {
             let _ = writeln!(s, "  guide table: {t}");
@@ -368,8 +461,8 @@ pub fn describe(spec: &MessageSpec) -> String {
     let _ = writeln!(s, "  service: {}", spec.service);
     let _ = writeln!(s, "  role: {role}, sent {origin}");
     if let Some(c) = spec.confirm {
-        let name = message(c, None).map_or("?", |m| m.name);
-        let _ = writeln!(s, "  confirm: {name} ({c})");
+        let name = message(c.0, None).map_or("?", |m| m.name);
+        let _ = writeln!(s, "  confirm: {name} ({})", c.0);
     }
     let renumbered = messages::PV24_NUMBERS.iter().find(|(_, new)| *new == spec.id);
     if let Some((old, _)) = renumbered {
@@ -480,9 +573,9 @@ mod tests {
     #[test]
     fn every_layout_has_a_type_name() {
         for m in messages() {
-            let info = type_info(m.id).unwrap_or_else(|| panic!("{}", m.name));
+            let info = type_info(m.id.0).unwrap_or_else(|| panic!("{}", m.name));
             // 268-274 name their PV24 messages in spec/message_types.tsv.
-            if !(268..=274).contains(&m.id) {
+            if !(268..=274).contains(&m.id.0) {
                 assert_eq!(info.name, m.name);
             }
         }

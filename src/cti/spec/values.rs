@@ -117,6 +117,113 @@ pub const STATUS_CODE: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`STATUS_CODE`] by name.
+pub mod status_code {
+    pub const E_CTI_NO_ERROR: u32 = 0;
+    pub const E_CTI_INVALID_VERSION: u32 = 1;
+    pub const E_CTI_INVALID_MESSAGE_LENGTH: u32 = 2;
+    pub const E_CTI_INVALID_FIELD_TAG: u32 = 3;
+    pub const E_CTI_SESSION_NOT_OPEN: u32 = 4;
+    pub const E_CTI_SESSION_ALREADY_OPEN: u32 = 5;
+    pub const E_CTI_REQUIRED_DATA_MISSING: u32 = 6;
+    pub const E_CTI_INVALID_PERIPHERAL_ID: u32 = 7;
+    pub const E_CTI_INVALID_AGENT_DATA: u32 = 8;
+    pub const E_CTI_AGENT_NOT_LOGGED_ON: u32 = 9;
+    pub const E_CTI_DEVICE_IN_USE: u32 = 10;
+    pub const E_CTI_NEW_SESSION_OPENED: u32 = 11;
+    pub const E_CTI_FUNCTION_NOT_AVAILABLE: u32 = 12;
+    pub const E_CTI_INVALID_CALLID: u32 = 13;
+    pub const E_CTI_PROTECTED_VARIABLE: u32 = 14;
+    pub const E_CTI_CTI_SERVER_OFFLINE: u32 = 15;
+    pub const E_CTI_TIMEOUT: u32 = 16;
+    pub const E_CTI_UNSPECIFIED_FAILURE: u32 = 17;
+    pub const E_CTI_INVALID_TIMEOUT: u32 = 18;
+    pub const E_CTI_INVALID_SERVICE_MASK: u32 = 19;
+    pub const E_CTI_INVALID_CALL_MSG_MASK: u32 = 20;
+    pub const E_CTI_INVALID_AGENT_STATE_MASK: u32 = 21;
+    pub const E_CTI_INVALID_RESERVED_FIELD: u32 = 22;
+    pub const E_CTI_INVALID_FIELD_LENGTH: u32 = 23;
+    pub const E_CTI_INVALID_DIGITS: u32 = 24;
+    pub const E_CTI_BAD_MESSAGE_FORMAT: u32 = 25;
+    pub const E_CTI_INVALID_TAG_FOR_MSG_TYPE: u32 = 26;
+    pub const E_CTI_INVALID_DEVICE_ID_TYPE: u32 = 27;
+    pub const E_CTI_INVALID_LCL_CONN_STATE: u32 = 28;
+    pub const E_CTI_INVALID_EVENT_CAUSE: u32 = 29;
+    pub const E_CTI_INVALID_NUM_PARTIES: u32 = 30;
+    pub const E_CTI_INVALID_SYS_EVENT_ID: u32 = 31;
+    pub const E_CTI_INCONSISTENT_AGENT_DATA: u32 = 32;
+    pub const E_CTI_INVALID_CONNECTION_ID_TYPE: u32 = 33;
+    pub const E_CTI_INVALID_CALL_TYPE: u32 = 34;
+    pub const E_CTI_NOT_CALL_PARTY: u32 = 35;
+    pub const E_CTI_INVALID_PASSWORD: u32 = 36;
+    pub const E_CTI_CLIENT_DISCONNECTED: u32 = 37;
+    pub const E_CTI_INVALID_OBJECT_STATE: u32 = 38;
+    pub const E_CTI_INVALID_NUM_SKILL_GROUPS: u32 = 39;
+    pub const E_CTI_INVALID_NUM_LINES: u32 = 40;
+    pub const E_CTI_INVALID_LINE_TYPE: u32 = 41;
+    pub const E_CTI_INVALID_ALLOCATION_STATE: u32 = 42;
+    pub const E_CTI_INVALID_ANSWERING_MACHINE: u32 = 43;
+    pub const E_CTI_INVALID_CALL_MANNER_TYPE: u32 = 44;
+    pub const E_CTI_INVALID_CALL_PLACEMENT_TYPE: u32 = 45;
+    pub const E_CTI_INVALID_CONSULT_TYPE: u32 = 46;
+    pub const E_CTI_INVALID_FACILITY_TYPE: u32 = 47;
+    pub const E_CTI_INVALID_MSG_TYPE_FOR_VERSION: u32 = 48;
+    pub const E_CTI_INVALID_TAG_FOR_VERSION: u32 = 49;
+    pub const E_CTI_INVALID_AGENT_WORK_MODE: u32 = 50;
+    pub const E_CTI_INVALID_CALL_OPTION: u32 = 51;
+    pub const E_CTI_INVALID_DESTINATION_COUNTRY: u32 = 52;
+    pub const E_CTI_INVALID_ANSWER_DETECT_MODE: u32 = 53;
+    pub const E_CTI_MUTUALLY_EXCLUS_DEVICEID_TYPES: u32 = 54;
+    pub const E_CTI_INVALID_MONITORID: u32 = 55;
+    pub const E_CTI_SESSION_MONITOR_ALREADY_EXISTS: u32 = 56;
+    pub const E_CTI_SESSION_MONITOR_IS_CLIENTS: u32 = 57;
+    pub const E_CTI_INVALID_CALL_CONTROL_MASK: u32 = 58;
+    pub const E_CTI_INVALID_FEATURE_MASK: u32 = 59;
+    pub const E_CTI_INVALID_TRANSFER_CONFERENCE_SETUP_MASK: u32 = 60;
+    pub const E_CTI_INVALID_ARRAY_INDEX: u32 = 61;
+    pub const E_CTI_INVALID_CHARACTER: u32 = 62;
+    pub const E_CTI_CLIENT_NOT_FOUND: u32 = 63;
+    pub const E_CTI_SUPERVISOR_NOT_FOUND: u32 = 64;
+    pub const E_CTI_TEAM_NOT_FOUND: u32 = 65;
+    pub const E_CTI_NO_CALL_ACTIVE: u32 = 66;
+    pub const E_CTI_NAMED_VARIABLE_NOT_CONFIGURED: u32 = 67;
+    pub const E_CTI_NAMED_ARRAY_NOT_CONFIGURED: u32 = 68;
+    pub const E_CTI_INVALID_CALL_VARIABLE_MASK: u32 = 69;
+    pub const E_CTI_ELEMENT_NOT_FOUND: u32 = 70;
+    pub const E_CTI_INVALID_DISTRIBUTION_TYPE: u32 = 71;
+    pub const E_CTI_INVALID_SKILL_GROUP: u32 = 72;
+    pub const E_CTI_TOO_MUCH_DATA: u32 = 73;
+    pub const E_CTI_VALUE_TOO_LONG: u32 = 74;
+    pub const E_CTI_SCALAR_FUNCTION_ON_ARRAY: u32 = 75;
+    pub const E_CTI_ARRAY_FUNCTION_ON_SCALAR: u32 = 76;
+    pub const E_CTI_INVALID_NUM_NAMED_VARIABLES: u32 = 77;
+    pub const E_CTI_INVALID_NUM_NAMED_ARRAYS: u32 = 78;
+    pub const E_CTI_INVALID_RTP_DIRECTION: u32 = 79;
+    pub const E_CTI_INVALID_RTP_TYPE: u32 = 80;
+    pub const E_CTI_CALLED_PARTY_DISPOSITION: u32 = 81;
+    pub const E_CTI_INVALID_SUPERVISORY_ACTION: u32 = 82;
+    pub const E_CTI_AGENT_TEAM_MONITOR_ALREADY_EXISTS: u32 = 83;
+    pub const E_CTI_INVALID_SERVICE: u32 = 84;
+    pub const E_CTI_SERVICE_CONFLICT: u32 = 85;
+    pub const E_CTI_SKILL_GROUP_CONFLICT: u32 = 86;
+    pub const E_CTI_INVALID_DEVICE: u32 = 87;
+    pub const E_CTI_INVALID_MR_DOMAIN: u32 = 88;
+    pub const E_CTI_MONITOR_ALREADY_EXISTS: u32 = 89;
+    pub const E_CTI_MONITOR_TERMINATED: u32 = 90;
+    pub const E_CTI_INVALID_TASK_MSG_MASK: u32 = 91;
+    pub const E_CTI_SERVER_NOT_MASTER: u32 = 92;
+    pub const E_CTI_INVALID_CSD: u32 = 93;
+    pub const E_CTI_JTAPI_CCM_PROBLEM: u32 = 94;
+    pub const E_INVALID_CONFIG_MSG_MASK: u32 = 95;
+    pub const E_CTI_AUTO_CONFIG_RESET: u32 = 96;
+    pub const E_CTI_INVALID_MONITOR_STATUS: u32 = 97;
+    pub const E_CTI_INVALID_REQUEST_TYPE: u32 = 98;
+    pub const E_CTI_INVALID_CLIENT_FOR_STANDBY: u32 = 107;
+    pub const E_CTI_INVALID_UNIQUE_INSTANCE_ID: u32 = 108;
+    pub const E_CTI_DUPLICATE_UNIQUE_INSTANCE_ID: u32 = 109;
+    pub const E_CTI_SERVER_IN_MAINTENANCE_MODE: u32 = 110;
+}
+
 /// guide, Constants and Status Codes: SystemEventID (SYSTEM_EVENT.SystemEventID, UINT)
 pub const SYSTEM_EVENT_ID: ValueTable = ValueTable {
     name: "SystemEventID",
@@ -138,6 +245,21 @@ pub const SYSTEM_EVENT_ID: ValueTable = ValueTable {
         (11, "SYS_INSTRUMENT_BACK_IN_SERVICE"),
     ],
 };
+
+/// The values of [`SYSTEM_EVENT_ID`] by name.
+pub mod system_event_id {
+    pub const SYS_CENTRAL_CONTROLLER_ONLINE: u32 = 1;
+    pub const SYS_CENTRAL_CONTROLLER_OFFLINE: u32 = 2;
+    pub const SYS_PERIPHERAL_ONLINE: u32 = 3;
+    pub const SYS_PERIPHERAL_OFFLINE: u32 = 4;
+    pub const SYS_TEXT_FYI: u32 = 5;
+    pub const SYS_PERIPHERAL_GATEWAY_OFFLINE: u32 = 6;
+    pub const SYS_CTI_SERVER_OFFLINE: u32 = 7;
+    pub const SYS_CTI_SERVER_ONLINE: u32 = 8;
+    pub const SYS_HALF_HOUR_CHANGE: u32 = 9;
+    pub const SYS_INSTRUMENT_OUT_OF_SERVICE: u32 = 10;
+    pub const SYS_INSTRUMENT_BACK_IN_SERVICE: u32 = 11;
+}
 
 /// guide, Constants and Status Codes: AgentState (USHORT)
 pub const AGENT_STATE: ValueTable = ValueTable {
@@ -165,6 +287,25 @@ pub const AGENT_STATE: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`AGENT_STATE`] by name.
+pub mod agent_state {
+    pub const AGENT_STATE_LOGIN: u32 = 0;
+    pub const AGENT_STATE_LOGOUT: u32 = 1;
+    pub const AGENT_STATE_NOT_READY: u32 = 2;
+    pub const AGENT_STATE_AVAILABLE: u32 = 3;
+    pub const AGENT_STATE_TALKING: u32 = 4;
+    pub const AGENT_STATE_WORK_NOT_READY: u32 = 5;
+    pub const AGENT_STATE_WORK_READY: u32 = 6;
+    pub const AGENT_STATE_BUSY_OTHER: u32 = 7;
+    pub const AGENT_STATE_RESERVED: u32 = 8;
+    pub const AGENT_STATE_UNKNOWN: u32 = 9;
+    pub const AGENT_STATE_HOLD: u32 = 10;
+    pub const AGENT_STATE_ACTIVE: u32 = 11;
+    pub const AGENT_STATE_PAUSED: u32 = 12;
+    pub const AGENT_STATE_INTERRUPTED: u32 = 13;
+    pub const AGENT_STATE_NOT_ACTIVE: u32 = 14;
+}
+
 /// guide, Constants and Status Codes: PGStatusCode (UINT bit mask; OPEN_CONF.PGStatus, SYSTEM_EVENT.PGStatus)
 pub const PG_STATUS: ValueTable = ValueTable {
     name: "PGStatus",
@@ -180,6 +321,15 @@ pub const PG_STATUS: ValueTable = ValueTable {
         (0x10, "PGS_LIMITED_FUNCTION"),
     ],
 };
+
+/// The values of [`PG_STATUS`] by name.
+pub mod pg_status {
+    pub const PGS_OPC_DOWN: u32 = 0x1;
+    pub const PGS_CC_DOWN: u32 = 0x2;
+    pub const PGS_PERIPHERAL_OFFLINE: u32 = 0x4;
+    pub const PGS_CTI_SERVER_OFFLINE: u32 = 0x8;
+    pub const PGS_LIMITED_FUNCTION: u32 = 0x10;
+}
 
 /// guide, Constants and Status Codes: PeripheralType (USHORT)
 pub const PERIPHERAL_TYPE: ValueTable = ValueTable {
@@ -219,6 +369,37 @@ pub const PERIPHERAL_TYPE: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`PERIPHERAL_TYPE`] by name.
+pub mod peripheral_type {
+    pub const PT_ASPECT: u32 = 1;
+    pub const PT_MERIDIAN: u32 = 2;
+    pub const PT_G2: u32 = 3;
+    pub const PT_DEFINITY_ECS_NON_EAS: u32 = 4;
+    pub const PT_DEFINITY_ECS_EAS: u32 = 5;
+    pub const PT_GALAXY: u32 = 6;
+    pub const PT_SPECTRUM: u32 = 7;
+    pub const PT_VRU: u32 = 8;
+    pub const PT_VRU_POLLED: u32 = 9;
+    pub const PT_DMS100: u32 = 10;
+    pub const PT_SIEMENS_9006: u32 = 11;
+    pub const PT_SIEMENS_9005: u32 = 12;
+    pub const PT_ALCATEL: u32 = 13;
+    pub const PT_NEC_NEAX_2X00: u32 = 14;
+    pub const PT_ACP_1000: u32 = 15;
+    pub const PT_SYMPOSIUM: u32 = 16;
+    pub const PT_ENTERPRISE_AGENT: u32 = 17;
+    pub const PT_MD110: u32 = 18;
+    pub const PT_MEDIA_ROUTING: u32 = 19;
+    pub const PT_GENERIC: u32 = 20;
+    pub const PT_ACMI_CRS: u32 = 21;
+    pub const PT_ACMI_IPCC: u32 = 22;
+    pub const PT_SIMPLIFIED_IPCC: u32 = 23;
+    pub const PT_ARS: u32 = 24;
+    pub const PT_ACMI_ERS: u32 = 25;
+    pub const PT_ACMI_EXPERT_ADVISOR: u32 = 26;
+    pub const PT_NONE: u32 = 0xFFFF;
+}
+
 /// guide, Constants and Status Codes: LocalConnectionState (USHORT)
 pub const LOCAL_CONNECTION_STATE: ValueTable = ValueTable {
     name: "LocalConnectionState",
@@ -237,6 +418,18 @@ pub const LOCAL_CONNECTION_STATE: ValueTable = ValueTable {
         (0xFFFF, "LCS_NONE"),
     ],
 };
+
+/// The values of [`LOCAL_CONNECTION_STATE`] by name.
+pub mod local_connection_state {
+    pub const LCS_NULL: u32 = 0;
+    pub const LCS_INITIATE: u32 = 1;
+    pub const LCS_ALERTING: u32 = 2;
+    pub const LCS_CONNECT: u32 = 3;
+    pub const LCS_HOLD: u32 = 4;
+    pub const LCS_QUEUED: u32 = 5;
+    pub const LCS_FAIL: u32 = 6;
+    pub const LCS_NONE: u32 = 0xFFFF;
+}
 
 /// guide, Constants and Status Codes: EventCause (USHORT, CEC_*) and extended call-cleared causes (CECX_*)
 pub const EVENT_CAUSE: ValueTable = ValueTable {
@@ -369,6 +562,130 @@ pub const EVENT_CAUSE: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`EVENT_CAUSE`] by name.
+pub mod event_cause {
+    pub const CEC_ACTIVE_MONITOR: u32 = 1;
+    pub const CEC_ALTERNATE: u32 = 2;
+    pub const CEC_BUSY: u32 = 3;
+    pub const CEC_CALL_BACK: u32 = 4;
+    pub const CEC_CALL_CANCELLED: u32 = 5;
+    pub const CEC_CALL_FORWARD_ALWAYS: u32 = 6;
+    pub const CEC_CALL_FORWARD_BUSY: u32 = 7;
+    pub const CEC_CALL_FORWARD_NO_ANSWER: u32 = 8;
+    pub const CEC_CALL_FORWARD: u32 = 9;
+    pub const CEC_CALL_NOT_ANSWERED: u32 = 10;
+    pub const CEC_CALL_PICKUP: u32 = 11;
+    pub const CEC_CAMP_ON: u32 = 12;
+    pub const CEC_DEST_NOT_OBTAINABLE: u32 = 13;
+    pub const CEC_DO_NOT_DISTURB: u32 = 14;
+    pub const CEC_INCOMPATIBLE_DESTINATION: u32 = 15;
+    pub const CEC_INVALID_ACCOUNT_CODE: u32 = 16;
+    pub const CEC_KEY_CONFERENCE: u32 = 17;
+    pub const CEC_LOCKOUT: u32 = 18;
+    pub const CEC_MAINTENANCE: u32 = 19;
+    pub const CEC_NETWORK_CONGESTION: u32 = 20;
+    pub const CEC_NETWORK_NOT_OBTAINABLE: u32 = 21;
+    pub const CEC_NEW_CALL: u32 = 22;
+    pub const CEC_NO_AVAILABLE_AGENTS: u32 = 23;
+    pub const CEC_OVERRIDE: u32 = 24;
+    pub const CEC_PARK: u32 = 25;
+    pub const CEC_OVERFLOW: u32 = 26;
+    pub const CEC_RECALL: u32 = 27;
+    pub const CEC_REDIRECTED: u32 = 28;
+    pub const CEC_REORDER_TONE: u32 = 29;
+    pub const CEC_RESOURCES_NOT_AVAILABLE: u32 = 30;
+    pub const CEC_SILENT_MONITOR: u32 = 31;
+    pub const CEC_TRANSFER: u32 = 32;
+    pub const CEC_TRUNKS_BUSY: u32 = 33;
+    pub const CEC_VOICE_UNIT_INITIATOR: u32 = 34;
+    pub const CEC_TIME_OUT: u32 = 35;
+    pub const CEC_NEW_CALL_INTERFLOW: u32 = 36;
+    pub const CEC_SIMULATION_INIT_REQUEST: u32 = 37;
+    pub const CEC_SIMULATION_RESET_REQUEST: u32 = 38;
+    pub const CEC_CTI_LINK_DOWN: u32 = 39;
+    pub const CEC_PERIPHERAL_RESET_REQUEST: u32 = 40;
+    pub const CEC_MD110_CONFERENCE_TRANSFER: u32 = 41;
+    pub const CEC_REMAINS_IN_Q: u32 = 42;
+    pub const CEC_SUPERVISOR_ASSIST: u32 = 43;
+    pub const CEC_EMERGENCY_CALL: u32 = 44;
+    pub const CEC_SUPERVISOR_CLEAR: u32 = 45;
+    pub const CEC_SUPERVISOR_MONITOR: u32 = 46;
+    pub const CEC_SUPERVISOR_WHISPER: u32 = 47;
+    pub const CEC_SUPERVISOR_BARGE_IN: u32 = 48;
+    pub const CEC_SUPERVISOR_INTERCEPT: u32 = 49;
+    pub const CEC_CALL_PARTY_UPDATE_IND: u32 = 50;
+    pub const CEC_CONSULT: u32 = 51;
+    pub const CEC_NIC_CALL_CLEAR: u32 = 52;
+    pub const CEC_DNP: u32 = 53;
+    pub const CEC_ROUTER_REQUERY_BEFORE_ANSWER: u32 = 54;
+    pub const CEC_ROUTER_REQUERY_AFTER_ANSWER: u32 = 55;
+    pub const CEC_NETWORK_ERROR: u32 = 56;
+    pub const CEC_NETWORK_ERROR_BEFORE_ANSWER: u32 = 57;
+    pub const CEC_NETWORK_ERROR_AFTER_ANSWER: u32 = 58;
+    pub const CEC_GREETING: u32 = 59;
+    pub const CEC_RECORD_AGENT_GREETING: u32 = 60;
+    pub const CEC_SNAPSHOT: u32 = 61;
+    pub const CEC_MAX_QUEUE_EXCEEDED: u32 = 62;
+    pub const CECX_ABAND_NETWORK: u32 = 1001;
+    pub const CECX_ABAND_LOCAL_QUEUE: u32 = 1002;
+    pub const CECX_ABAND_RING: u32 = 1003;
+    pub const CECX_ABAND_DELAY: u32 = 1004;
+    pub const CECX_ABAND_INTERFLOW: u32 = 1005;
+    pub const CECX_ABAND_AGENT_TERMINAL: u32 = 1006;
+    pub const CECX_SHORT: u32 = 1007;
+    pub const CECX_BUSY: u32 = 1008;
+    pub const CECX_FORCED_BUSY: u32 = 1009;
+    pub const CECX_DROP_NO_ANSWER: u32 = 1010;
+    pub const CECX_DROP_BUSY: u32 = 1011;
+    pub const CECX_DROP_REORDER: u32 = 1012;
+    pub const CECX_DROP_HANDLED_PRIMARY_ROUTE: u32 = 1013;
+    pub const CECX_DROP_HANDLED_OTHER: u32 = 1014;
+    pub const CECX_REDIRECTED: u32 = 1015;
+    pub const CECX_CUT_THROUGH: u32 = 1016;
+    pub const CECX_INTRAFLOW: u32 = 1017;
+    pub const CECX_INTERFLOW: u32 = 1018;
+    pub const CECX_RING_NO_ANSWER: u32 = 1019;
+    pub const CECX_INTERCEPT_REORDER: u32 = 1020;
+    pub const CECX_INTERCEPT_DENIAL: u32 = 1021;
+    pub const CECX_TIME_OUT: u32 = 1022;
+    pub const CECX_VOICE_ENERGY: u32 = 1023;
+    pub const CECX_NONCLASSIFIED_ENERGY_DETECT: u32 = 1024;
+    pub const CECX_NO_CUT_THROUGH: u32 = 1025;
+    pub const CECX_UABORT: u32 = 1026;
+    pub const CECX_FAILED_SOFTWARE: u32 = 1027;
+    pub const CECX_BLIND_TRANSFER: u32 = 1028;
+    pub const CECX_ANNOUNCED_TRANSFER: u32 = 1029;
+    pub const CECX_CONFERENCED: u32 = 1030;
+    pub const CECX_DUPLICATE_TRANSFER: u32 = 1031;
+    pub const CECX_UNMONITORED_DEVICE: u32 = 1032;
+    pub const CECX_ANSWERING_MACHINE: u32 = 1033;
+    pub const CECX_NETWORK_BLIND_TRANSFER: u32 = 1034;
+    pub const CECX_TASK_ABANDONED_IN_ROUTER: u32 = 1035;
+    pub const CECX_TASK_ABANDONED_BEFORE_OFFERED: u32 = 1036;
+    pub const CECX_TASK_ABANDONED_WHILE_OFFERED: u32 = 1037;
+    pub const CECX_NORMAL_END_TASK: u32 = 1038;
+    pub const CECX_CANT_OBTAIN_TASK_ID: u32 = 1039;
+    pub const CECX_AGENT_LOGGED_OUT_DURING_TASK: u32 = 1040;
+    pub const CECX_MAX_TASK_LIFETIME_EXCEEDED: u32 = 1041;
+    pub const CECX_APPLICATION_PATH_WENT_DOWN: u32 = 1042;
+    pub const CECX_ICM_ROUTING_COMPLETE: u32 = 1043;
+    pub const CECX_ICM_ROUTING_DISABLED: u32 = 1044;
+    pub const CECX_APPL_INVALID_MRD_ID: u32 = 1045;
+    pub const CECX_APPL_INVALID_DIALOGUE_ID: u32 = 1046;
+    pub const CECX_APPL_DUPLICATE_DIALOGUE_ID: u32 = 1047;
+    pub const CECX_APPL_INVALID_INVOKE_ID: u32 = 1048;
+    pub const CECX_APPL_INVALID_SCRIPT_SELECTOR: u32 = 1049;
+    pub const CECX_APPL_TERMINATE_DIALOGUE: u32 = 1050;
+    pub const CECX_TASK_ENDED_DURING_APP_INIT: u32 = 1051;
+    pub const CECX_CALLED_PARTY_DISCONNECTED: u32 = 1052;
+    pub const CECX_PARTIAL_CALL: u32 = 1053;
+    pub const CECX_DROP_NETWORK_CONSULT: u32 = 1054;
+    pub const CECX_NETWORK_CONSULT_TRANSFER: u32 = 1055;
+    pub const CECX_NETWORK_CONFERENCE: u32 = 1056;
+    pub const CECX_ABAND_NETWORK_CONSULT: u32 = 1057;
+    pub const CEC_NONE: u32 = 0xFFFF;
+}
+
 /// guide, Constants and Status Codes: DeviceIDType (USHORT; *DeviceType fixed fields, tags 40/59/220)
 pub const DEVICE_ID_TYPE: ValueTable = ValueTable {
     name: "DeviceIDType",
@@ -392,6 +709,22 @@ pub const DEVICE_ID_TYPE: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`DEVICE_ID_TYPE`] by name.
+pub mod device_id_type {
+    pub const DEVID_DEVICE_IDENTIFIER: u32 = 0;
+    pub const DEVID_TRUNK_IDENTIFIER: u32 = 70;
+    pub const DEVID_TRUNK_GROUP_IDENTIFIER: u32 = 71;
+    pub const DEVID_IP_PHONE_MAC_IDENTIFIER: u32 = 72;
+    pub const DEVID_CTI_PORT: u32 = 73;
+    pub const DEVID_ROUTE_POINT: u32 = 74;
+    pub const DEVID_EXTERNAL: u32 = 75;
+    pub const DEVID_AGENT_DEVICE: u32 = 76;
+    pub const DEVID_QUEUE: u32 = 77;
+    pub const DEVID_NON_ACD_DEVICE_IDENTIFIER: u32 = 78;
+    pub const DEVID_SHARED_DEVICE_IDENTIFIER: u32 = 79;
+    pub const DEVID_NONE: u32 = 0xFFFF;
+}
+
 /// guide, Constants and Status Codes: ConnectionDeviceIDType (USHORT)
 pub const CONNECTION_DEVICE_ID_TYPE: ValueTable = ValueTable {
     name: "ConnectionDeviceIDType",
@@ -405,6 +738,13 @@ pub const CONNECTION_DEVICE_ID_TYPE: ValueTable = ValueTable {
         (0xFFFF, "CONNECTION_ID_NONE"),
     ],
 };
+
+/// The values of [`CONNECTION_DEVICE_ID_TYPE`] by name.
+pub mod connection_device_id_type {
+    pub const CONNECTION_ID_STATIC: u32 = 0;
+    pub const CONNECTION_ID_DYNAMIC: u32 = 1;
+    pub const CONNECTION_ID_NONE: u32 = 0xFFFF;
+}
 
 /// guide, Constants and Status Codes: CallType (USHORT)
 pub const CALL_TYPE: ValueTable = ValueTable {
@@ -459,6 +799,52 @@ pub const CALL_TYPE: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`CALL_TYPE`] by name.
+pub mod call_type {
+    pub const CALLTYPE_ACD_IN: u32 = 1;
+    pub const CALLTYPE_PREROUTE_ACD_IN: u32 = 2;
+    pub const CALLTYPE_PREROUTE_DIRECT_AGENT: u32 = 3;
+    pub const CALLTYPE_TRANSFER_IN: u32 = 4;
+    pub const CALLTYPE_OVERFLOW_IN: u32 = 5;
+    pub const CALLTYPE_OTHER_IN: u32 = 6;
+    pub const CALLTYPE_AUTO_OUT: u32 = 7;
+    pub const CALLTYPE_AGENT_OUT: u32 = 8;
+    pub const CALLTYPE_OUT: u32 = 9;
+    pub const CALLTYPE_AGENT_INSIDE: u32 = 10;
+    pub const CALLTYPE_OFFERED: u32 = 11;
+    pub const CALLTYPE_CONSULT: u32 = 12;
+    pub const CALLTYPE_CONSULT_OFFERRED: u32 = 13;
+    pub const CALLTYPE_CONSULT_CONFERENCE: u32 = 14;
+    pub const CALLTYPE_CONFERENCE: u32 = 15;
+    pub const CALLTYPE_UNMONITORED: u32 = 16;
+    pub const CALLTYPE_PREVIEW: u32 = 17;
+    pub const CALLTYPE_RESERVATION: u32 = 18;
+    pub const CALLTYPE_ASSIST: u32 = 19;
+    pub const CALLTYPE_EMERGENCY: u32 = 20;
+    pub const CALLTYPE_SUPERVISOR_MONITOR: u32 = 21;
+    pub const CALLTYPE_SUPERVISOR_WHISPER: u32 = 22;
+    pub const CALLTYPE_SUPERVISOR_BARGEIN: u32 = 23;
+    pub const CALLTYPE_SUPERVISOR_INTERCEPT: u32 = 24;
+    pub const CALLTYPE_TASK_ROUTED_BY_ICM: u32 = 25;
+    pub const CALLTYPE_TASK_ROUTED_BY_APPLICATION: u32 = 26;
+    pub const RESERVATION_PREVIEW: u32 = 27;
+    pub const RESERVATION_PREVIEW_DIRECT: u32 = 28;
+    pub const RESERVATION_PREDICTIVE: u32 = 29;
+    pub const RESERVATION_CALLBACK: u32 = 30;
+    pub const RESERVATION_PERSONAL_CALLBACK: u32 = 31;
+    pub const CUSTOMER_PREVIEW: u32 = 32;
+    pub const CUSTOMER_PREVIEW_DIRECT: u32 = 33;
+    pub const CUSTOMER_PREDICTIVE: u32 = 34;
+    pub const CUSTOMER_CALLBACK: u32 = 35;
+    pub const CUSTOMER_PERSONAL: u32 = 36;
+    pub const CUSTOMER_IVR: u32 = 37;
+    pub const CALLTYPE_NON_ACD: u32 = 38;
+    pub const CALLTYPE_PLAY_AGENT_GREETING: u32 = 39;
+    pub const CALLTYPE_RECORD_AGENT_GREETING: u32 = 40;
+    pub const CALLTYPE_VOICE_CALL_BACK: u32 = 41;
+    pub const NULL_CALLTYPE: u32 = 0xFFFF;
+}
+
 /// guide, Constants and Status Codes: LineType (USHORT)
 pub const LINE_TYPE: ValueTable = ValueTable {
     name: "LineType",
@@ -482,6 +868,23 @@ pub const LINE_TYPE: ValueTable = ValueTable {
         (0xFFFF, "NONE"),
     ],
 };
+
+/// The values of [`LINE_TYPE`] by name.
+pub mod line_type {
+    pub const LINETYPE_INBOUND_ACD: u32 = 0;
+    pub const LINETYPE_OUTBOUND_ACD: u32 = 1;
+    pub const LINETYPE_INSIDE: u32 = 2;
+    pub const LINETYPE_UNKNOWN: u32 = 3;
+    pub const LINETYPE_SUPERVISOR: u32 = 4;
+    pub const LINETYPE_MESSAGE: u32 = 5;
+    pub const LINETYPE_HELP: u32 = 6;
+    pub const LINETYPE_OUTBOUND: u32 = 7;
+    pub const LINETYPE_DID: u32 = 8;
+    pub const LINETYPE_SILENT_MONITOR: u32 = 9;
+    pub const LINETYPE_NON_ACD_IN: u32 = 10;
+    pub const LINETYPE_NON_ACD_OUT: u32 = 11;
+    pub const NONE: u32 = 0xFFFF;
+}
 
 /// guide, Constants and Status Codes: ControlFailureCode (CONTROL_FAILURE_CONF.FailureCode, USHORT)
 pub const CONTROL_FAILURE_CODE: ValueTable = ValueTable {
@@ -605,6 +1008,121 @@ pub const CONTROL_FAILURE_CODE: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`CONTROL_FAILURE_CODE`] by name.
+pub mod control_failure_code {
+    pub const CF_GENERIC_UNSPECIFIED: u32 = 0;
+    pub const CF_GENERIC_OPERATION: u32 = 1;
+    pub const CF_REQUEST_INCOMPATIBLE_WITH_OBJECT: u32 = 2;
+    pub const CF_VALUE_OUT_OF_RANGE: u32 = 3;
+    pub const CF_OBJECT_NOT_KNOWN: u32 = 4;
+    pub const CF_INVALID_CALLING_DEVICE: u32 = 5;
+    pub const CF_INVALID_CALLED_DEVICE: u32 = 6;
+    pub const CF_INVALID_FORWARDING_DESTINATION: u32 = 7;
+    pub const CF_PRIVILEGE_VIOLATION_ON_SPECIFIED_DEVICE: u32 = 8;
+    pub const CF_PRIVILEGE_VIOLATION_ON_CALLED_DEVICE: u32 = 9;
+    pub const CF_PRIVILEGE_VIOLATION_ON_CALLING_DEVICE: u32 = 10;
+    pub const CF_INVALID_CSTA_CALL_IDENTIFIER: u32 = 11;
+    pub const CF_INVALID_CSTA_DEVICE_IDENTIFIER: u32 = 12;
+    pub const CF_INVALID_CSTA_CONNECTION_IDENTIFIER: u32 = 13;
+    pub const CF_INVALID_DESTINATION: u32 = 14;
+    pub const CF_INVALID_FEATURE: u32 = 15;
+    pub const CF_INVALID_ALLOCATION_STATE: u32 = 16;
+    pub const CF_INVALID_CROSS_REF_ID: u32 = 17;
+    pub const CF_INVALID_OBJECT_TYPE: u32 = 18;
+    pub const CF_SECURITY_VIOLATION: u32 = 19;
+    pub const CF_GENERIC_STATE_INCOMPATIBILITY: u32 = 21;
+    pub const CF_INVALID_OBJECT_STATE: u32 = 22;
+    pub const CF_INVALID_CONNECTION_ID_FOR_ACTIVE_CALL: u32 = 23;
+    pub const CF_NO_ACTIVE_CALL: u32 = 24;
+    pub const CF_NO_HELD_CALL: u32 = 25;
+    pub const CF_NO_CALL_TO_CLEAR: u32 = 26;
+    pub const CF_NO_CONNECTION_TO_CLEAR: u32 = 27;
+    pub const CF_NO_CALL_TO_ANSWER: u32 = 28;
+    pub const CF_NO_CALL_TO_COMPLETE: u32 = 29;
+    pub const CF_GENERIC_SYSTEM_RESOURCE_AVAILABILITY: u32 = 31;
+    pub const CF_SERVICE_BUSY: u32 = 32;
+    pub const CF_RESOURCE_BUSY: u32 = 33;
+    pub const CF_RESOURCE_OUT_OF_SERVICE: u32 = 34;
+    pub const CF_NETWORK_BUSY: u32 = 35;
+    pub const CF_NETWORK_OUT_OF_SERVICE: u32 = 36;
+    pub const CF_OVERALL_MONITOR_LIMIT_EXCEEDED: u32 = 37;
+    pub const CF_CONFERENCE_MEMBER_LIMIT_EXCEEDED: u32 = 38;
+    pub const CF_GENERIC_SUBSCRIBED_RESOURCE_AVAILABILITY: u32 = 41;
+    pub const CF_OBJECT_MONITOR_LIMIT_EXCEEDED: u32 = 42;
+    pub const CF_EXTERNAL_TRUNK_LIMIT_EXCEEDED: u32 = 43;
+    pub const CF_OUTSTANDING_REQUEST_LIMIT_EXCEEDED: u32 = 44;
+    pub const CF_GENERIC_PERFORMANCE_MANAGEMENT: u32 = 51;
+    pub const CF_PERFORMANCE_LIMIT_EXCEEDED: u32 = 52;
+    pub const CF_SEQUENCE_NUMBER_VIOLATED: u32 = 61;
+    pub const CF_TIME_STAMP_VIOLATED: u32 = 62;
+    pub const CF_PAC_VIOLATED: u32 = 63;
+    pub const CF_SEAL_VIOLATED: u32 = 64;
+    pub const CF_GENERIC_UNSPECIFIED_REJECTION: u32 = 70;
+    pub const CF_GENERIC_OPERATION_REJECTION: u32 = 71;
+    pub const CF_DUPLICATE_INVOCATION_REJECTION: u32 = 72;
+    pub const CF_UNRECOGNIZED_OPERATION_REJECTION: u32 = 73;
+    pub const CF_MISTYPED_ARGUMENT_REJECTION: u32 = 74;
+    pub const CF_RESOURCE_LIMITATION_REJECTION: u32 = 75;
+    pub const CF_ACS_HANDLE_TERMINATION_REJECTION: u32 = 76;
+    pub const CF_SERVICE_TERMINATION_REJECTION: u32 = 77;
+    pub const CF_REQUEST_TIMEOUT_REJECTION: u32 = 78;
+    pub const CF_REQUESTS_ON_DEVICE_EXCEEDED_REJECTION: u32 = 79;
+    pub const CF_INVALID_AGENT_ID_SPECIFIED: u32 = 256;
+    pub const CF_INVALID_PASSWORD_SPECIFIED: u32 = 257;
+    pub const CF_INVALID_AGENT_ID_OR_PASSWORD_SPECIFIED: u32 = 258;
+    pub const CF_SPECIFIED_AGENT_ALREADY_SIGNED_ON: u32 = 259;
+    pub const CF_INVALID_LOGON_DEVICE_SPECIFIED: u32 = 260;
+    pub const CF_INVALID_ANSWERING_DEVICE_SPECIFIED: u32 = 261;
+    pub const CF_INVALID_SKILL_GROUP_SPECIFIED: u32 = 262;
+    pub const CF_INVALID_CLASS_OF_SERVICE_SPECIFIED: u32 = 263;
+    pub const CF_INVALID_TEAM_SPECIFIED: u32 = 264;
+    pub const CF_INVALID_AGENT_WORKMODE: u32 = 265;
+    pub const CF_INVALID_AGENT_REASON_CODE: u32 = 266;
+    pub const CF_ADJUNCT_SWITCH_COMM_ERROR: u32 = 267;
+    pub const CF_AGENT_NOT_PARTY_ON_CALL: u32 = 268;
+    pub const CF_INTERNAL_PROCESSING_ERROR: u32 = 269;
+    pub const CF_TAKE_CALL_CONTROL_REJECTION: u32 = 270;
+    pub const CF_TAKE_DOMAIN_CONTROL_REJECTION: u32 = 271;
+    pub const CF_REQUESTED_SERVICE_NOT_REGISTERED: u32 = 272;
+    pub const CF_INVALID_CONSULT_TYPE: u32 = 273;
+    pub const CF_ANSMAP_OR_ADPARAM_FIELD_NOT_VALID: u32 = 274;
+    pub const CF_INVALID_CALL_CONTROL_TABLE_SPECIFIED: u32 = 275;
+    pub const CF_INVALID_DIGITS_RNATIMEOUT_AMSDELAY_OR_COUNTRY: u32 = 276;
+    pub const CF_ANSWER_DETECT_PORT_UNAVAILABLE: u32 = 277;
+    pub const CF_VIRTUAL_AGENT_UNAVAILABLE: u32 = 278;
+    pub const CF_TAKEBACK_N_XFER_ROUTE_END: u32 = 279;
+    pub const CF_WRAPUP_DATA_REQUIRED: u32 = 280;
+    pub const CF_REASON_CODE_REQUIRED: u32 = 281;
+    pub const CF_INVALID_TRUNK_ID_SPECIFIED: u32 = 282;
+    pub const CF_SPECIFIED_EXTENSION_ALREADY_IN_USE: u32 = 283;
+    pub const CF_ARBITRARY_CONF_OR_XFER_NOT_SUPPORTED: u32 = 284;
+    pub const CF_NETWORK_TRANSFER_OR_CONSULT: u32 = 285;
+    pub const CF_NETWORK_TRANSFER_OR_CONSULT_FAILED: u32 = 286;
+    pub const CF_DEVICE_RESTRICTED: u32 = 287;
+    pub const CF_LINE_RESTRICTED: u32 = 288;
+    pub const CF_AGENT_ACCOUNT_LOCKED_OUT: u32 = 289;
+    pub const CF_DROP_ANY_PARTY_NOT_ENABLED_CTI: u32 = 290;
+    pub const CF_MAXIMUM_LINE_LIMIT_EXCEEDED: u32 = 291;
+    pub const CF_SHARED_LINES_NOT_SUPPORTED: u32 = 292;
+    pub const CF_EXTENSION_NOT_UNIQUE: u32 = 293;
+    pub const CF_UNKNOWN_INTERFACE_CTRLR_ID: u32 = 1001;
+    pub const CF_INVALID_INTERFACE_CTRLR_TYPE: u32 = 1002;
+    pub const CF_SOFTWARE_REV_NO_SUPPORTED: u32 = 1003;
+    pub const CF_UNKNOWN_PID: u32 = 1004;
+    pub const CF_INVALID_TABLE_SPECIFIED: u32 = 1005;
+    pub const CF_PD_SERVICE_INACTIVE: u32 = 1006;
+    pub const CF_UNKNOWN_ROUTING_CLIENT_ID: u32 = 1007;
+    pub const CF_RC_SERVICE_INACTIVATE: u32 = 1008;
+    pub const CF_INVALID_DIALED_NUMBER: u32 = 1009;
+    pub const CF_INVALID_PARAMETER: u32 = 1010;
+    pub const CF_UNKNOWN_ROUTING_PROBLEM: u32 = 1011;
+    pub const CF_UNSUPPORTED_PD_MESSAGE_REVISION: u32 = 1012;
+    pub const CF_UNSUPPORTED_RC_MESSAGE_REVISION: u32 = 1013;
+    pub const CF_UNSUPPORTED_IC_MESSAGE_REVISION: u32 = 1014;
+    pub const CF_RC_SERVICE_INACTIVATE_PIM: u32 = 1015;
+    pub const CF_AGENT_GREETING_CONTROL_OPERATION_FAILURE: u32 = 1016;
+}
+
 /// guide, Constants and Status Codes: AllocationState (USHORT; MAKE_CALL_REQ etc.)
 pub const ALLOCATION_STATE: ValueTable = ValueTable {
     name: "AllocationState",
@@ -617,6 +1135,12 @@ pub const ALLOCATION_STATE: ValueTable = ValueTable {
         (1, "ALLOC_CALL_ESTABLISHED"),
     ],
 };
+
+/// The values of [`ALLOCATION_STATE`] by name.
+pub mod allocation_state {
+    pub const ALLOC_CALL_DELIVERED: u32 = 0;
+    pub const ALLOC_CALL_ESTABLISHED: u32 = 1;
+}
 
 /// guide, Constants and Status Codes: ForwardType (USHORT)
 pub const FORWARD_TYPE: ValueTable = ValueTable {
@@ -635,6 +1159,17 @@ pub const FORWARD_TYPE: ValueTable = ValueTable {
         (6, "FWT_NO_ANS_EXT"),
     ],
 };
+
+/// The values of [`FORWARD_TYPE`] by name.
+pub mod forward_type {
+    pub const FWT_IMMEDIATE: u32 = 0;
+    pub const FWT_BUSY: u32 = 1;
+    pub const FWT_NO_ANS: u32 = 2;
+    pub const FWT_BUSY_INT: u32 = 3;
+    pub const FWT_BUSY_EXT: u32 = 4;
+    pub const FWT_NO_ANS_INT: u32 = 5;
+    pub const FWT_NO_ANS_EXT: u32 = 6;
+}
 
 /// guide, Constants and Status Codes: TypeOfDevice (USHORT; QUERY_DEVICE_INFO_CONF)
 pub const TYPE_OF_DEVICE: ValueTable = ValueTable {
@@ -662,6 +1197,25 @@ pub const TYPE_OF_DEVICE: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`TYPE_OF_DEVICE`] by name.
+pub mod type_of_device {
+    pub const DEVT_STATION: u32 = 0;
+    pub const DEVT_LINE: u32 = 1;
+    pub const DEVT_BUTTON: u32 = 2;
+    pub const DEVT_ACD: u32 = 3;
+    pub const DEVT_TRUNK: u32 = 4;
+    pub const DEVT_OPERATOR: u32 = 5;
+    pub const DEVT_STATION_GROUP: u32 = 16;
+    pub const DEVT_LINE_GROUP: u32 = 17;
+    pub const DEVT_BUTTON_GROUP: u32 = 18;
+    pub const DEVT_ACD_GROUP: u32 = 19;
+    pub const DEVT_TRUNK_GROUP: u32 = 20;
+    pub const DEVT_OPERATOR_GROUP: u32 = 21;
+    pub const DEVT_CTI_PORT_SCCP: u32 = 22;
+    pub const DEVT_CTI_PORT_SIP: u32 = 23;
+    pub const DEVT_OTHER: u32 = 255;
+}
+
 /// guide, Constants and Status Codes: ClassOfDevice (USHORT bit mask; QUERY_DEVICE_INFO_CONF)
 pub const CLASS_OF_DEVICE: ValueTable = ValueTable {
     name: "ClassOfDevice",
@@ -676,6 +1230,14 @@ pub const CLASS_OF_DEVICE: ValueTable = ValueTable {
         (0x80, "DEVC_VOICE"),
     ],
 };
+
+/// The values of [`CLASS_OF_DEVICE`] by name.
+pub mod class_of_device {
+    pub const DEVC_OTHER: u32 = 0x10;
+    pub const DEVC_IMAGE: u32 = 0x20;
+    pub const DEVC_DATA: u32 = 0x40;
+    pub const DEVC_VOICE: u32 = 0x80;
+}
 
 /// guide, Constants and Status Codes: CallPlacementType (USHORT)
 pub const CALL_PLACEMENT_TYPE: ValueTable = ValueTable {
@@ -695,6 +1257,17 @@ pub const CALL_PLACEMENT_TYPE: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`CALL_PLACEMENT_TYPE`] by name.
+pub mod call_placement_type {
+    pub const CPT_UNSPECIFIED: u32 = 0;
+    pub const CPT_LINE_CALL: u32 = 1;
+    pub const CPT_OUTBOUND: u32 = 2;
+    pub const CPT_OUTBOUND_NO_ACCESS_CODE: u32 = 3;
+    pub const CPT_DIRECT_POSITION: u32 = 4;
+    pub const CPT_DIRECT_AGENT: u32 = 5;
+    pub const CPT_SUPERVISOR_ASSIST: u32 = 6;
+}
+
 /// guide, Constants and Status Codes: CallMannerType (USHORT)
 pub const CALL_MANNER_TYPE: ValueTable = ValueTable {
     name: "CallMannerType",
@@ -710,6 +1283,15 @@ pub const CALL_MANNER_TYPE: ValueTable = ValueTable {
         (4, "CMT_RESERVED"),
     ],
 };
+
+/// The values of [`CALL_MANNER_TYPE`] by name.
+pub mod call_manner_type {
+    pub const CMT_UNSPECIFIED: u32 = 0;
+    pub const CMT_POLITE: u32 = 1;
+    pub const CMT_BELLIGERENT: u32 = 2;
+    pub const CMT_SEMI_POLITE: u32 = 3;
+    pub const CMT_RESERVED: u32 = 4;
+}
 
 /// guide, Constants and Status Codes: CallOption (USHORT)
 pub const CALL_OPTION: ValueTable = ValueTable {
@@ -728,6 +1310,17 @@ pub const CALL_OPTION: ValueTable = ValueTable {
         (6, "COPT_SERVICE_CIRCUIT_ON"),
     ],
 };
+
+/// The values of [`CALL_OPTION`] by name.
+pub mod call_option {
+    pub const COPT_UNSPECIFIED: u32 = 0;
+    pub const COPT_CALLING_AGENT_ONLINE: u32 = 1;
+    pub const COPT_CALLING_AGENT_RESERVED: u32 = 2;
+    pub const COPT_CALLING_AGENT_NOT_RESERVED: u32 = 3;
+    pub const COPT_CALLING_AGENT_BUZZ_BASE: u32 = 4;
+    pub const COPT_CALLING_AGENT_BEEP_HSET: u32 = 5;
+    pub const COPT_SERVICE_CIRCUIT_ON: u32 = 6;
+}
 
 /// guide, Session Management: CTI service masks (OPEN_REQ.ServicesRequested / OPEN_CONF.ServicesGranted, UINT)
 pub const SERVICE_MASK: ValueTable = ValueTable {
@@ -759,6 +1352,30 @@ pub const SERVICE_MASK: ValueTable = ValueTable {
         (0x80000000, "CTI_SERVICE_DEBUG"),
     ],
 };
+
+/// The values of [`SERVICE_MASK`] by name.
+pub mod service_mask {
+    pub const CTI_SERVICE_CLIENT_EVENTS: u32 = 0x1;
+    pub const CTI_SERVICE_CALL_DATA_UPDATE: u32 = 0x2;
+    pub const CTI_SERVICE_CLIENT_CONTROL: u32 = 0x4;
+    pub const CTI_SERVICE_CONNECTION_MONITOR: u32 = 0x8;
+    pub const CTI_SERVICE_ALL_EVENTS: u32 = 0x10;
+    pub const CTI_SERVICE_PERIPHERAL_MONITOR: u32 = 0x20;
+    pub const CTI_SERVICE_CLIENT_MONITOR: u32 = 0x40;
+    pub const CTI_SERVICE_SUPERVISOR: u32 = 0x80;
+    pub const CTI_SERVICE_SERVER: u32 = 0x100;
+    pub const CTI_SERVICE_AGENT_REPORTING: u32 = 0x400;
+    pub const CTI_SERVICE_ALL_TASK_EVENTS: u32 = 0x800;
+    pub const CTI_SERVICE_TASK_MONITOR: u32 = 0x1000;
+    pub const CTI_AGENT_STATE_CONTROL_ONLY: u32 = 0x2000;
+    pub const CTI_DEVICE_STATE_CONTROL: u32 = 0x8000;
+    pub const CTI_SERVICE_UPDATE_EVENTS: u32 = 0x80000;
+    pub const CTI_SERVICE_IGNORE_DUPLICATE_AGENT_EVENTS: u32 = 0x100000;
+    pub const CTI_SERVICE_IGNORE_CONF: u32 = 0x200000;
+    pub const CTI_SERVICE_ACD_LINE_ONLY: u32 = 0x400000;
+    pub const CTI_SERVICE_ACTIVE_STANDBY: u32 = 0x2000000;
+    pub const CTI_SERVICE_DEBUG: u32 = 0x80000000;
+}
 
 /// guide, Session Management: Unsolicited call event message masks (OPEN_REQ / MONITOR_START_REQ / CHANGE_MONITOR_MASK_REQ .CallMsgMask, UINT)
 pub const CALL_MSG_MASK: ValueTable = ValueTable {
@@ -803,6 +1420,42 @@ pub const CALL_MSG_MASK: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`CALL_MSG_MASK`] by name.
+pub mod call_msg_mask {
+    pub const CALL_DELIVERED_MASK: u32 = 0x1;
+    pub const CALL_QUEUED_MASK: u32 = 0x2;
+    pub const CALL_ESTABLISHED_MASK: u32 = 0x4;
+    pub const CALL_HELD_MASK: u32 = 0x8;
+    pub const CALL_RETRIEVED_MASK: u32 = 0x10;
+    pub const CALL_CLEARED_MASK: u32 = 0x20;
+    pub const CALL_CONNECTION_CLEARED_MASK: u32 = 0x40;
+    pub const CALL_ORIGINATED_MASK: u32 = 0x80;
+    pub const CALL_CONFERENCED_MASK: u32 = 0x100;
+    pub const CALL_TRANSFERRED_MASK: u32 = 0x200;
+    pub const CALL_DIVERTED_MASK: u32 = 0x400;
+    pub const CALL_SERVICE_INITIATED_MASK: u32 = 0x800;
+    pub const CALL_TRANSLATION_ROUTE_MASK: u32 = 0x1000;
+    pub const BEGIN_CALL_MASK: u32 = 0x2000;
+    pub const END_CALL_MASK: u32 = 0x4000;
+    pub const CALL_DATA_UPDATE_MASK: u32 = 0x8000;
+    pub const CALL_FAILED_MASK: u32 = 0x10000;
+    pub const CALL_REACHED_NETWORK_MASK: u32 = 0x20000;
+    pub const CALL_DEQUEUED_MASK: u32 = 0x40000;
+    pub const AGENT_PRE_CALL_MASK: u32 = 0x80000;
+    pub const AGENT_PRE_CALL_ABORT_MASK: u32 = 0x100000;
+    pub const RTP_STARTED_MASK: u32 = 0x200000;
+    pub const RTP_STOPPED_MASK: u32 = 0x400000;
+    pub const AGENT_TEAM_CONFIG_MASK: u32 = 0x800000;
+    pub const AGENT_LEGACY_PRE_CALL_MASK: u32 = 0x1000000;
+    pub const CALL_ATTRIBUTE_CHANGE_MASK: u32 = 0x2000000;
+    pub const CALL_TERMINATION_MASK: u32 = 0x4000000;
+    pub const CALL_AGENT_GREETING_MASK: u32 = 0x8000000;
+    pub const NETWORK_RECORDING_STARTED_MASK: u32 = 0x10000000;
+    pub const NETWORK_RECORDING_ENDED_MASK: u32 = 0x20000000;
+    pub const NETWORK_RECORDING_FAILED_MASK: u32 = 0x40000000;
+    pub const NETWORK_RECORDING_TARGET_INFO_MASK: u32 = 0x80000000;
+}
+
 /// guide, Session Management: Agent state masks (AgentStateMask, UINT)
 pub const AGENT_STATE_MASK: ValueTable = ValueTable {
     name: "AgentStateMask",
@@ -828,6 +1481,24 @@ pub const AGENT_STATE_MASK: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`AGENT_STATE_MASK`] by name.
+pub mod agent_state_mask {
+    pub const AGENT_LOGIN_MASK: u32 = 0x1;
+    pub const AGENT_LOGOUT_MASK: u32 = 0x2;
+    pub const AGENT_NOT_READY_MASK: u32 = 0x4;
+    pub const AGENT_AVAILABLE_MASK: u32 = 0x8;
+    pub const AGENT_TALKING_MASK: u32 = 0x10;
+    pub const AGENT_WORK_NOT_READY_MASK: u32 = 0x20;
+    pub const AGENT_WORK_READY_MASK: u32 = 0x40;
+    pub const AGENT_BUSY_OTHER_MASK: u32 = 0x80;
+    pub const AGENT_RESERVED_MASK: u32 = 0x100;
+    pub const AGENT_HOLD_MASK: u32 = 0x200;
+    pub const AGENT_ACTIVE_MASK: u32 = 0x400;
+    pub const AGENT_PAUSED_MASK: u32 = 0x800;
+    pub const AGENT_INTERRUPTED_MASK: u32 = 0x1000;
+    pub const AGENT_NOT_ACTIVE_MASK: u32 = 0x2000;
+}
+
 /// guide, Session Management: Configuration masks (OPEN_REQ.ConfigMsgMask; CONFIG_REQUEST_EVENT / CONFIG_BEGIN_EVENT .ConfigInformation, UINT)
 pub const CONFIG_MASK: ValueTable = ValueTable {
     name: "ConfigMask",
@@ -848,6 +1519,20 @@ pub const CONFIG_MASK: ValueTable = ValueTable {
         (0x200, "Agent services information"),
     ],
 };
+
+/// The values of [`CONFIG_MASK`] by name.
+pub mod config_mask {
+    pub const SERVICE_INFORMATION: u32 = 0x1;
+    pub const SKILL_GROUP_INFORMATION: u32 = 0x2;
+    pub const AGENT_INFORMATION: u32 = 0x4;
+    pub const DEVICE_INFORMATION: u32 = 0x8;
+    pub const CALL_TYPE_INFORMATION: u32 = 0x10;
+    pub const MEDIA_ROUTING_DOMAIN_INFORMATION: u32 = 0x20;
+    pub const PERIPHERAL_INFORMATION: u32 = 0x40;
+    pub const AGENT_DESK_SETTINGS_INFORMATION: u32 = 0x80;
+    pub const TERMINAL_INFORMATION: u32 = 0x100;
+    pub const AGENT_SERVICES_INFORMATION: u32 = 0x200;
+}
 
 /// guide, Constants and Status Codes: Disposition codes (CalledPartyDisposition, USHORT)
 pub const DISPOSITION: ValueTable = ValueTable {
@@ -925,6 +1610,75 @@ pub const DISPOSITION: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`DISPOSITION`] by name.
+pub mod disposition {
+    pub const NONE: u32 = 0;
+    pub const ABANDONED_IN_NETWORK: u32 = 1;
+    pub const ABANDONED_IN_LOCAL_QUEUE: u32 = 2;
+    pub const ABANDONED_RING: u32 = 3;
+    pub const ABANDONED_DELAY: u32 = 4;
+    pub const ABANDONED_INTERFLOW: u32 = 5;
+    pub const ABANDONED_AGENT_TERMINAL: u32 = 6;
+    pub const SHORT: u32 = 7;
+    pub const BUSY: u32 = 8;
+    pub const FORCED_BUSY: u32 = 9;
+    pub const DISCONNECT_DROP_NO_ANSWER: u32 = 10;
+    pub const DISCONNECT_DROP_BUSY: u32 = 11;
+    pub const DISCONNECT_DROP_REORDER: u32 = 12;
+    pub const DISCONNECT_DROP_HANDLED_PRIMARY_ROUTE: u32 = 13;
+    pub const DISCONNECT_DROP_HANDLED_OTHER: u32 = 14;
+    pub const REDIRECTED: u32 = 15;
+    pub const CUT_THROUGH: u32 = 16;
+    pub const INTRAFLOW: u32 = 17;
+    pub const INTERFLOW: u32 = 18;
+    pub const RING_NO_ANSWER: u32 = 19;
+    pub const INTERCEPT_REORDER: u32 = 20;
+    pub const INTERCEPT_DENIAL: u32 = 21;
+    pub const TIME_OUT: u32 = 22;
+    pub const VOICE_ENERGY: u32 = 23;
+    pub const NON_CLASSIFIED_ENERGY_DETECTED: u32 = 24;
+    pub const NO_CUT_THROUGH: u32 = 25;
+    pub const U_ABORT: u32 = 26;
+    pub const FAILED_SOFTWARE: u32 = 27;
+    pub const BLIND_TRANSFER: u32 = 28;
+    pub const ANNOUNCED_TRANSFER: u32 = 29;
+    pub const CONFERENCED: u32 = 30;
+    pub const DUPLICATE_TRANSFER: u32 = 31;
+    pub const UNMONITORED_DEVICE: u32 = 32;
+    pub const ANSWERING_MACHINE: u32 = 33;
+    pub const NETWORK_BLIND_TRANSFER: u32 = 34;
+    pub const TASK_ABANDONED_IN_ROUTER: u32 = 35;
+    pub const TASK_ABANDONED_BEFORE_OFFERED: u32 = 36;
+    pub const TASK_ABANDONED_WHILE_OFFERED: u32 = 37;
+    pub const NORMAL_END_TASK: u32 = 38;
+    pub const CAN_T_OBTAIN_TASK_ID: u32 = 39;
+    pub const AGENT_LOGGED_OUT_DURING_TASK: u32 = 40;
+    pub const MAXIMUM_TASK_LIFETIME_EXCEEDED: u32 = 41;
+    pub const APPLICATION_PATH_WENT_DOWN: u32 = 42;
+    pub const UCCE_ROUTING_COMPLETE: u32 = 43;
+    pub const UCCE_ROUTING_DISABLED: u32 = 44;
+    pub const APPLICATION_INVALID_MRD_ID: u32 = 45;
+    pub const APPLICATION_INVALID_DIALOGUE_ID: u32 = 46;
+    pub const APPLICATION_DUPLICATE_DIALOGUE_ID: u32 = 47;
+    pub const APPLICATION_INVALID_INVOKE_ID: u32 = 48;
+    pub const APPLICATION_INVALID_SCRIPT_SELECTOR: u32 = 49;
+    pub const APPLICATION_TERMINATE_DIALOGUE: u32 = 50;
+    pub const TASK_ENDED_DURING_APPLICATION_INIT: u32 = 51;
+    pub const CALLED_PARTY_DISCONNECTED: u32 = 52;
+    pub const PARTIAL_CALL: u32 = 53;
+    pub const DROP_NETWORK_CONSULT: u32 = 54;
+    pub const NETWORK_CONSULT_TRANSFER: u32 = 55;
+    pub const ABANDON_NETWORK_CONSULT: u32 = 57;
+    pub const ROUTER_REQUERY_BEFORE_ANSWER: u32 = 58;
+    pub const ROUTER_REQUERY_AFTER_ANSWER: u32 = 59;
+    pub const NETWORK_ERROR: u32 = 60;
+    pub const NETWORK_ERROR_BEFORE_ANSWER: u32 = 61;
+    pub const NETWORK_ERROR_AFTER_ANSWER: u32 = 62;
+    pub const TASK_TRANSFER: u32 = 63;
+    pub const APPLICATION_DISCONNECTED: u32 = 64;
+    pub const TASK_TRANSFERRED_ON_AGENT_LOGOUT: u32 = 65;
+}
+
 /// guide, Constants and Status Codes: ConsultType
 pub const CONSULT_TYPE: ValueTable = ValueTable {
     name: "ConsultType",
@@ -938,6 +1692,13 @@ pub const CONSULT_TYPE: ValueTable = ValueTable {
         (2, "CT_CONFERENCE"),
     ],
 };
+
+/// The values of [`CONSULT_TYPE`] by name.
+pub mod consult_type {
+    pub const CT_UNSPECIFIED: u32 = 0;
+    pub const CT_TRANSFER: u32 = 1;
+    pub const CT_CONFERENCE: u32 = 2;
+}
 
 /// guide, Constants and Status Codes: FacilityType
 pub const FACILITY_TYPE: ValueTable = ValueTable {
@@ -953,6 +1714,13 @@ pub const FACILITY_TYPE: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`FACILITY_TYPE`] by name.
+pub mod facility_type {
+    pub const FT_UNSPECIFIED: u32 = 0;
+    pub const FT_TRUNK_GROUP: u32 = 1;
+    pub const FT_SKILL_GROUP: u32 = 2;
+}
+
 /// guide, Constants and Status Codes: DestinationCountry
 pub const DESTINATION_COUNTRY: ValueTable = ValueTable {
     name: "DestinationCountry",
@@ -965,6 +1733,12 @@ pub const DESTINATION_COUNTRY: ValueTable = ValueTable {
         (1, "DEST_US_AND_CANADA"),
     ],
 };
+
+/// The values of [`DESTINATION_COUNTRY`] by name.
+pub mod destination_country {
+    pub const DEST_UNSPECIFIED: u32 = 0;
+    pub const DEST_US_AND_CANADA: u32 = 1;
+}
 
 /// guide, Constants and Status Codes: AnsweringMachine
 pub const ANSWERING_MACHINE: ValueTable = ValueTable {
@@ -983,6 +1757,16 @@ pub const ANSWERING_MACHINE: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`ANSWERING_MACHINE`] by name.
+pub mod answering_machine {
+    pub const AM_UNSPECIFIED: u32 = 0;
+    pub const AM_CONNECT: u32 = 1;
+    pub const AM_DISCONNECT: u32 = 2;
+    pub const AM_NONE: u32 = 3;
+    pub const AM_NONE_NO_MODEM: u32 = 4;
+    pub const AM_CONNECT_NO_MODEM: u32 = 5;
+}
+
 /// guide, Constants and Status Codes: AnswerDetectMode
 pub const ANSWER_DETECT_MODE: ValueTable = ValueTable {
     name: "AnswerDetectMode",
@@ -1000,6 +1784,16 @@ pub const ANSWER_DETECT_MODE: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`ANSWER_DETECT_MODE`] by name.
+pub mod answer_detect_mode {
+    pub const ADM_UNSPECIFIED: u32 = 0;
+    pub const ADM_VOICE_THRESHOLD: u32 = 1;
+    pub const ADM_VOICE_END: u32 = 2;
+    pub const ADM_VOICE_END_DELAY: u32 = 3;
+    pub const ADM_VOICE_AND_BEEP: u32 = 4;
+    pub const ADM_BEEP: u32 = 5;
+}
+
 /// guide, Constants and Status Codes: AgentWorkMode
 pub const AGENT_WORK_MODE: ValueTable = ValueTable {
     name: "AgentWorkMode",
@@ -1016,6 +1810,15 @@ pub const AGENT_WORK_MODE: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`AGENT_WORK_MODE`] by name.
+pub mod agent_work_mode {
+    pub const AWM_UNSPECIFIED: u32 = 0;
+    pub const AWM_AUTO_IN: u32 = 1;
+    pub const AWM_MANUAL_IN: u32 = 2;
+    pub const RA_CALL_BY_CALL: u32 = 3;
+    pub const RA_NAILED_CONNECTION: u32 = 4;
+}
+
 /// guide, Session Management: ConfigType
 pub const CONFIG_TYPE: ValueTable = ValueTable {
     name: "ConfigType",
@@ -1029,6 +1832,13 @@ pub const CONFIG_TYPE: ValueTable = ValueTable {
         (2, "unsolicited"),
     ],
 };
+
+/// The values of [`CONFIG_TYPE`] by name.
+pub mod config_type {
+    pub const UNUSED: u32 = 0;
+    pub const SOLICITED: u32 = 1;
+    pub const UNSOLICITED: u32 = 2;
+}
 
 /// guide, Session Management: RecordType
 pub const RECORD_TYPE: ValueTable = ValueTable {
@@ -1044,6 +1854,13 @@ pub const RECORD_TYPE: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`RECORD_TYPE`] by name.
+pub mod record_type {
+    pub const ADD: u32 = 0;
+    pub const CHANGE: u32 = 1;
+    pub const DELETE: u32 = 2;
+}
+
 /// guide, Session Management: ConfigkeyStatus
 pub const CONFIGKEY_STATUS: ValueTable = ValueTable {
     name: "ConfigkeyStatus",
@@ -1058,6 +1875,14 @@ pub const CONFIGKEY_STATUS: ValueTable = ValueTable {
         (3, "CONFIG_UNKNOWN_CUSTOMER"),
     ],
 };
+
+/// The values of [`CONFIGKEY_STATUS`] by name.
+pub mod configkey_status {
+    pub const CONFIG_SUCCESS: u32 = 0;
+    pub const CONFIG_SERVICE_PROVIDER: u32 = 1;
+    pub const CONFIG_NO_KEY_SUPPORT: u32 = 2;
+    pub const CONFIG_UNKNOWN_CUSTOMER: u32 = 3;
+}
 
 /// guide, Session Management: ConfigDeviceType
 pub const CONFIG_DEVICE_TYPE: ValueTable = ValueTable {
@@ -1078,6 +1903,18 @@ pub const CONFIG_DEVICE_TYPE: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`CONFIG_DEVICE_TYPE`] by name.
+pub mod config_device_type {
+    pub const UNKNOWN: u32 = 0;
+    pub const SERVICE: u32 = 1;
+    pub const SKILL_GROUP: u32 = 2;
+    pub const AGENT_ID: u32 = 3;
+    pub const AGENT_DEVICE_EXTENSION: u32 = 4;
+    pub const ROUTE_POINT: u32 = 5;
+    pub const CTI_PORT: u32 = 6;
+    pub const CALL_CONTROL_GROUP: u32 = 7;
+}
+
 /// guide, message and field descriptions: AgentServiceRequest mask (SET_AGENT_STATE_REQ, UINT)
 pub const AGENT_SERVICE_REQUEST: ValueTable = ValueTable {
     name: "AgentServiceRequest",
@@ -1089,6 +1926,11 @@ pub const AGENT_SERVICE_REQUEST: ValueTable = ValueTable {
         (0x1, "OUTBOUND_SUPPORT"),
     ],
 };
+
+/// The values of [`AGENT_SERVICE_REQUEST`] by name.
+pub mod agent_service_request {
+    pub const OUTBOUND_SUPPORT: u32 = 0x1;
+}
 
 /// guide, message and field descriptions: SilentMonitorStatus (tag 218, USHORT)
 pub const SILENT_MONITOR_STATUS: ValueTable = ValueTable {
@@ -1103,6 +1945,13 @@ pub const SILENT_MONITOR_STATUS: ValueTable = ValueTable {
         (2, "SILENT_MONITOR_TARGET"),
     ],
 };
+
+/// The values of [`SILENT_MONITOR_STATUS`] by name.
+pub mod silent_monitor_status {
+    pub const SILENT_MONITOR_NONE: u32 = 0;
+    pub const SILENT_MONITOR_INITIATOR: u32 = 1;
+    pub const SILENT_MONITOR_TARGET: u32 = 2;
+}
 
 /// guide, message and field descriptions: TaskState (SNAPSHOT_TASK_RESP)
 pub const TASK_STATE: ValueTable = ValueTable {
@@ -1123,6 +1972,18 @@ pub const TASK_STATE: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`TASK_STATE`] by name.
+pub mod task_state {
+    pub const TASK_STATE_PRE_CALL: u32 = 0;
+    pub const TASK_STATE_ACTIVE: u32 = 1;
+    pub const TASK_STATE_WRAPUP: u32 = 2;
+    pub const TASK_STATE_PAUSED: u32 = 3;
+    pub const TASK_STATE_OFFERED: u32 = 4;
+    pub const TASK_STATE_INTERRUPTED: u32 = 5;
+    pub const TASK_STATE_NOT_READY: u32 = 6;
+    pub const TASK_STATE_LOGGED_OUT: u32 = 7;
+}
+
 /// guide, message and field descriptions: AgentAvailabilityStatus (UINT)
 pub const AGENT_AVAILABILITY_STATUS: ValueTable = ValueTable {
     name: "AgentAvailabilityStatus",
@@ -1137,6 +1998,13 @@ pub const AGENT_AVAILABILITY_STATUS: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`AGENT_AVAILABILITY_STATUS`] by name.
+pub mod agent_availability_status {
+    pub const NOT_AVAILABLE: u32 = 0;
+    pub const ICM_AVAILABLE: u32 = 1;
+    pub const APPLICATION_AVAILABLE: u32 = 2;
+}
+
 /// guide, message and field descriptions: AgentMode (USHORT)
 pub const AGENT_MODE: ValueTable = ValueTable {
     name: "AgentMode",
@@ -1149,6 +2017,12 @@ pub const AGENT_MODE: ValueTable = ValueTable {
         (1, "routable"),
     ],
 };
+
+/// The values of [`AGENT_MODE`] by name.
+pub mod agent_mode {
+    pub const NOT_ROUTABLE: u32 = 0;
+    pub const ROUTABLE: u32 = 1;
+}
 
 /// guide, message and field descriptions: ClientEventReportReq State (USHORT)
 pub const CLIENT_EVENT_REPORT_STATE: ValueTable = ValueTable {
@@ -1163,6 +2037,13 @@ pub const CLIENT_EVENT_REPORT_STATE: ValueTable = ValueTable {
         (2, "error"),
     ],
 };
+
+/// The values of [`CLIENT_EVENT_REPORT_STATE`] by name.
+pub mod client_event_report_state {
+    pub const NORMAL: u32 = 0;
+    pub const WARNING: u32 = 1;
+    pub const ERROR: u32 = 2;
+}
 
 /// guide, message and field descriptions: Direction (tag 244, UINT)
 pub const DIRECTION: ValueTable = ValueTable {
@@ -1183,6 +2064,18 @@ pub const DIRECTION: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`DIRECTION`] by name.
+pub mod direction {
+    pub const NONE: u32 = 0;
+    pub const IN: u32 = 1;
+    pub const OUT: u32 = 2;
+    pub const OTHER_IN: u32 = 3;
+    pub const OTHER_OUT: u32 = 4;
+    pub const OUTBOUND_RESERVE: u32 = 5;
+    pub const OUTBOUND_PREVIEW: u32 = 6;
+    pub const OUTBOUND_PREDICTIVE: u32 = 7;
+}
+
 /// guide, message and field descriptions: MultilineAgentControl (tag 224, USHORT)
 pub const MULTILINE_AGENT_CONTROL: ValueTable = ValueTable {
     name: "MultilineAgentControl",
@@ -1196,6 +2089,12 @@ pub const MULTILINE_AGENT_CONTROL: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`MULTILINE_AGENT_CONTROL`] by name.
+pub mod multiline_agent_control {
+    pub const SINGLE_LINE_ONLY: u32 = 0;
+    pub const MULTILINE_ENABLED: u32 = 1;
+}
+
 /// guide, message and field descriptions: SsoEnabled (tag 257, USHORT)
 pub const SSO_ENABLED: ValueTable = ValueTable {
     name: "SsoEnabled",
@@ -1208,6 +2107,12 @@ pub const SSO_ENABLED: ValueTable = ValueTable {
         (1, "enabled"),
     ],
 };
+
+/// The values of [`SSO_ENABLED`] by name.
+pub mod sso_enabled {
+    pub const DISABLED: u32 = 0;
+    pub const ENABLED: u32 = 1;
+}
 
 /// guide, message and field descriptions: ForcedFlag (SET_AGENT_STATE_REQ, UCHAR)
 pub const FORCED_FLAG: ValueTable = ValueTable {
@@ -1223,6 +2128,13 @@ pub const FORCED_FLAG: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`FORCED_FLAG`] by name.
+pub mod forced_flag {
+    pub const FALSE: u32 = 0;
+    pub const TRUE: u32 = 1;
+    pub const AGENT_AUTHENTICATION_ONLY: u32 = 2;
+}
+
 /// guide, message and field descriptions: AgentFlags (tag 87, USHORT mask)
 pub const AGENT_FLAGS: ValueTable = ValueTable {
     name: "AgentFlags",
@@ -1236,6 +2148,13 @@ pub const AGENT_FLAGS: ValueTable = ValueTable {
         (0x4, "supervisor"),
     ],
 };
+
+/// The values of [`AGENT_FLAGS`] by name.
+pub mod agent_flags {
+    pub const PRIMARY_SUPERVISOR: u32 = 0x1;
+    pub const TEMPORARY_AGENT: u32 = 0x2;
+    pub const SUPERVISOR: u32 = 0x4;
+}
 
 /// guide, message and field descriptions: Desk settings wrap-up modes (tags 274/275, UINT)
 pub const WRAPUP_DATA_INCOMING_MODE: ValueTable = ValueTable {
@@ -1252,6 +2171,14 @@ pub const WRAPUP_DATA_INCOMING_MODE: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`WRAPUP_DATA_INCOMING_MODE`] by name.
+pub mod wrapup_data_incoming_mode {
+    pub const REQUIRED: u32 = 0;
+    pub const OPTIONAL: u32 = 1;
+    pub const NOT_ALLOWED: u32 = 2;
+    pub const REQUIRED_WITH_WRAP_UP_DATA: u32 = 3;
+}
+
 /// guide, message and field descriptions: Desk settings wrap-up modes (tags 274/275, UINT)
 pub const WRAPUP_DATA_OUTGOING_MODE: ValueTable = ValueTable {
     name: "WrapupDataOutgoingMode",
@@ -1265,6 +2192,13 @@ pub const WRAPUP_DATA_OUTGOING_MODE: ValueTable = ValueTable {
         (2, "not allowed"),
     ],
 };
+
+/// The values of [`WRAPUP_DATA_OUTGOING_MODE`] by name.
+pub mod wrapup_data_outgoing_mode {
+    pub const REQUIRED: u32 = 0;
+    pub const OPTIONAL: u32 = 1;
+    pub const NOT_ALLOWED: u32 = 2;
+}
 
 /// guide, message and field descriptions: RTP Direction (RTP_*_EVENT, START_RECORDING_REQ; USHORT)
 pub const RTP_DIRECTION: ValueTable = ValueTable {
@@ -1280,6 +2214,13 @@ pub const RTP_DIRECTION: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`RTP_DIRECTION`] by name.
+pub mod rtp_direction {
+    pub const INPUT: u32 = 0;
+    pub const OUTPUT: u32 = 1;
+    pub const BIDIRECTIONAL: u32 = 2;
+}
+
 /// guide, message and field descriptions: RTPType (USHORT)
 pub const RTP_TYPE: ValueTable = ValueTable {
     name: "RTPType",
@@ -1293,6 +2234,13 @@ pub const RTP_TYPE: ValueTable = ValueTable {
         (2, "data"),
     ],
 };
+
+/// The values of [`RTP_TYPE`] by name.
+pub mod rtp_type {
+    pub const AUDIO: u32 = 0;
+    pub const VIDEO: u32 = 1;
+    pub const DATA: u32 = 2;
+}
 
 /// guide, message and field descriptions: OPEN_CONF SessionType (USHORT, PV25)
 pub const SESSION_TYPE: ValueTable = ValueTable {
@@ -1308,6 +2256,13 @@ pub const SESSION_TYPE: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`SESSION_TYPE`] by name.
+pub mod session_type {
+    pub const UNKNOWN: u32 = 0;
+    pub const ACTIVE: u32 = 1;
+    pub const STANDBY: u32 = 2;
+}
+
 /// guide, message and field descriptions: REGISTER_SERVICE_REQ ServerMode (USHORT)
 pub const SERVER_MODE: ValueTable = ValueTable {
     name: "ServerMode",
@@ -1321,6 +2276,13 @@ pub const SERVER_MODE: ValueTable = ValueTable {
         (2, "parallel"),
     ],
 };
+
+/// The values of [`SERVER_MODE`] by name.
+pub mod server_mode {
+    pub const EXCLUSIVE: u32 = 0;
+    pub const ROUND_ROBIN: u32 = 1;
+    pub const PARALLEL: u32 = 2;
+}
 
 /// guide, message and field descriptions: CALL_AGENT_GREETING_EVENT EventCode (USHORT)
 pub const AGENT_GREETING_EVENT_CODE: ValueTable = ValueTable {
@@ -1336,6 +2298,13 @@ pub const AGENT_GREETING_EVENT_CODE: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`AGENT_GREETING_EVENT_CODE`] by name.
+pub mod agent_greeting_event_code {
+    pub const GREETING_STARTED: u32 = 0;
+    pub const ENDED_OK: u32 = 1;
+    pub const FAILED: u32 = 2;
+}
+
 /// guide, message and field descriptions: AGENT_GREETING_CONTROL_REQ AgentAction (USHORT)
 pub const AGENT_ACTION: ValueTable = ValueTable {
     name: "AgentAction",
@@ -1349,6 +2318,13 @@ pub const AGENT_ACTION: ValueTable = ValueTable {
         (2, "enable for session"),
     ],
 };
+
+/// The values of [`AGENT_ACTION`] by name.
+pub mod agent_action {
+    pub const STOP_CURRENT_GREETING: u32 = 0;
+    pub const DISABLE_FOR_SESSION: u32 = 1;
+    pub const ENABLE_FOR_SESSION: u32 = 2;
+}
 
 /// guide, message and field descriptions: PlayToneDirection (tag 289, USHORT)
 pub const PLAY_TONE_DIRECTION: ValueTable = ValueTable {
@@ -1364,6 +2340,14 @@ pub const PLAY_TONE_DIRECTION: ValueTable = ValueTable {
         (3, "no tone"),
     ],
 };
+
+/// The values of [`PLAY_TONE_DIRECTION`] by name.
+pub mod play_tone_direction {
+    pub const LOCAL_ONLY: u32 = 0;
+    pub const REMOTE_ONLY: u32 = 1;
+    pub const BOTH: u32 = 2;
+    pub const NO_TONE: u32 = 3;
+}
 
 /// guide Table 30, RecordingType field description
 pub const RECORDING_TYPE: ValueTable = ValueTable {
@@ -1381,6 +2365,15 @@ pub const RECORDING_TYPE: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`RECORDING_TYPE`] by name.
+pub mod recording_type {
+    pub const CALL_RECORDING_TYPE_NONE: u32 = 0;
+    pub const CALL_RECORDING_TYPE_AUTOMATIC: u32 = 1;
+    pub const CALL_RECORDING_TYPE_PERSONNEL_SENT: u32 = 2;
+    pub const CALL_RECORDING_TYPE_PERSONNEL_FROM_DME: u32 = 3;
+    pub const CALL_RECORDING_TYPE_PERSONNEL_FROM_ACD: u32 = 4;
+}
+
 /// guide Table 30, MediaForkingDeviceType field description
 pub const MEDIA_FORKING_DEVICE_TYPE: ValueTable = ValueTable {
     name: "MediaForkingDeviceType",
@@ -1394,6 +2387,13 @@ pub const MEDIA_FORKING_DEVICE_TYPE: ValueTable = ValueTable {
         (2, "CALL_RECORDING_MEDIA_FORKING_DEVICE_TYPE_GW"),
     ],
 };
+
+/// The values of [`MEDIA_FORKING_DEVICE_TYPE`] by name.
+pub mod media_forking_device_type {
+    pub const CALL_RECORDING_MEDIA_FORKING_DEVICE_TYPE_NONE: u32 = 0;
+    pub const CALL_RECORDING_MEDIA_FORKING_DEVICE_TYPE_PHONE: u32 = 1;
+    pub const CALL_RECORDING_MEDIA_FORKING_DEVICE_TYPE_GW: u32 = 2;
+}
 
 /// guide Table 30, RecorderType field description
 pub const RECORDER_TYPE: ValueTable = ValueTable {
@@ -1409,6 +2409,13 @@ pub const RECORDER_TYPE: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`RECORDER_TYPE`] by name.
+pub mod recorder_type {
+    pub const CALL_RECORDING_MEDIA_FORKING_RECORDER_TYPE_UNKNOWN: u32 = 0;
+    pub const CALL_RECORDING_MEDIA_FORKING_RECORDER_TYPE_OPTIONAL_RECORDER: u32 = 1;
+    pub const CALL_RECORDING_MEDIA_FORKING_RECORDER_TYPE_MANDATORY_RECORDER: u32 = 2;
+}
+
 /// guide Table 30, RecorderStatus field description
 pub const RECORDER_STATUS: ValueTable = ValueTable {
     name: "RecorderStatus",
@@ -1423,6 +2430,13 @@ pub const RECORDER_STATUS: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`RECORDER_STATUS`] by name.
+pub mod recorder_status {
+    pub const CALL_RECORDING_MEDIA_FORKING_RECORDER_STATUS_UNKNOWN: u32 = 0;
+    pub const CALL_RECORDING_MEDIA_FORKING_RECORDER_STATUS_SUCCESS: u32 = 1;
+    pub const CALL_RECORDING_MEDIA_FORKING_RECORDER_STATUS_FAILURE: u32 = 2;
+}
+
 /// guide, message and field descriptions: ACTIVE_MAINTENANCE_RESP MaintenanceModeAccepted (BOOL)
 pub const MAINTENANCE_MODE_ACCEPTED: ValueTable = ValueTable {
     name: "MaintenanceModeAccepted",
@@ -1435,6 +2449,12 @@ pub const MAINTENANCE_MODE_ACCEPTED: ValueTable = ValueTable {
         (1, "accepted"),
     ],
 };
+
+/// The values of [`MAINTENANCE_MODE_ACCEPTED`] by name.
+pub mod maintenance_mode_accepted {
+    pub const REJECTED: u32 = 0;
+    pub const ACCEPTED: u32 = 1;
+}
 
 /// guide, message and field descriptions: ACTIVE_MAINTENANCE_EVENT decision (BOOL)
 pub const MAINTENANCE_DECISION: ValueTable = ValueTable {
@@ -1449,6 +2469,12 @@ pub const MAINTENANCE_DECISION: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`MAINTENANCE_DECISION`] by name.
+pub mod maintenance_decision {
+    pub const CANCEL: u32 = 0;
+    pub const CONTINUE_MAINTENANCE: u32 = 1;
+}
+
 /// guide, message and field descriptions: Enabled agent services (tag 309 elements)
 pub const ENABLED_AGENT_SERVICE: ValueTable = ValueTable {
     name: "EnabledAgentService",
@@ -1462,6 +2488,12 @@ pub const ENABLED_AGENT_SERVICE: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`ENABLED_AGENT_SERVICE`] by name.
+pub mod enabled_agent_service {
+    pub const AGENT_ANSWERS: u32 = 1;
+    pub const AGENT_CALL_TRANSCRIPTION: u32 = 2;
+}
+
 /// guide, Constants and Status Codes, special values: NULL_CALL_ID
 pub const CALL_ID: ValueTable = ValueTable {
     name: "CallID",
@@ -1473,6 +2505,11 @@ pub const CALL_ID: ValueTable = ValueTable {
         (0xFFFFFFFF, "NULL_CALL_ID"),
     ],
 };
+
+/// The values of [`CALL_ID`] by name.
+pub mod call_id {
+    pub const NULL_CALL_ID: u32 = 0xFFFFFFFF;
+}
 
 /// guide, Constants and Status Codes, special values: NULL_PERIPHERAL_ID
 pub const PERIPHERAL_ID: ValueTable = ValueTable {
@@ -1486,6 +2523,11 @@ pub const PERIPHERAL_ID: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`PERIPHERAL_ID`] by name.
+pub mod peripheral_id {
+    pub const NULL_PERIPHERAL_ID: u32 = 0xFFFFFFFF;
+}
+
 /// guide, Constants and Status Codes, special values: NULL_SERVICE
 pub const SERVICE: ValueTable = ValueTable {
     name: "Service",
@@ -1497,6 +2539,11 @@ pub const SERVICE: ValueTable = ValueTable {
         (0xFFFFFFFF, "NULL_SERVICE"),
     ],
 };
+
+/// The values of [`SERVICE`] by name.
+pub mod service {
+    pub const NULL_SERVICE: u32 = 0xFFFFFFFF;
+}
 
 /// guide, Constants and Status Codes, special values: NULL_SKILL_GROUP
 pub const SKILL_GROUP: ValueTable = ValueTable {
@@ -1510,6 +2557,11 @@ pub const SKILL_GROUP: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`SKILL_GROUP`] by name.
+pub mod skill_group {
+    pub const NULL_SKILL_GROUP: u32 = 0xFFFFFFFF;
+}
+
 /// guide, Constants and Status Codes, special values: (IdleTimeout)
 pub const IDLE_TIMEOUT: ValueTable = ValueTable {
     name: "IdleTimeout",
@@ -1522,6 +2574,11 @@ pub const IDLE_TIMEOUT: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`IDLE_TIMEOUT`] by name.
+pub mod idle_timeout {
+    pub const NO_HEARTBEAT: u32 = 0xFFFFFFFF;
+}
+
 /// guide, Constants and Status Codes, special values: (LineHandle / LineType)
 pub const LINE_HANDLE: ValueTable = ValueTable {
     name: "LineHandle",
@@ -1533,6 +2590,11 @@ pub const LINE_HANDLE: ValueTable = ValueTable {
         (0xFFFF, "NONE"),
     ],
 };
+
+/// The values of [`LINE_HANDLE`] by name.
+pub mod line_handle {
+    pub const NONE: u32 = 0xFFFF;
+}
 
 /// guide Table 49: SupervisoryAction Values
 pub const SUPERVISORY_ACTION: ValueTable = ValueTable {
@@ -1550,6 +2612,15 @@ pub const SUPERVISORY_ACTION: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`SUPERVISORY_ACTION`] by name.
+pub mod supervisory_action {
+    pub const SUPERVISOR_CLEAR: u32 = 0;
+    pub const SUPERVISOR_MONITOR: u32 = 1;
+    pub const SUPERVISOR_WHISPER: u32 = 2;
+    pub const SUPERVISOR_BARGE_IN: u32 = 3;
+    pub const SUPERVISOR_INTERCEPT: u32 = 4;
+}
+
 /// guide Table 73: Message Distribution Values
 pub const DISTRIBUTION: ValueTable = ValueTable {
     name: "Distribution",
@@ -1564,6 +2635,14 @@ pub const DISTRIBUTION: ValueTable = ValueTable {
         (3, "DISTRIBUTE_TO_ALL"),
     ],
 };
+
+/// The values of [`DISTRIBUTION`] by name.
+pub mod distribution {
+    pub const DISTRIBUTE_TO_CLIENT: u32 = 0;
+    pub const DISTRIBUTE_TO_SUPERVISOR: u32 = 1;
+    pub const DISTRIBUTE_TO_TEAM: u32 = 2;
+    pub const DISTRIBUTE_TO_ALL: u32 = 3;
+}
 
 /// guide Table 81: Call Variable Masks
 pub const CALL_VARIABLE_MASK: ValueTable = ValueTable {
@@ -1585,6 +2664,20 @@ pub const CALL_VARIABLE_MASK: ValueTable = ValueTable {
         (0x200, "CALL_VAR_10_MASK"),
     ],
 };
+
+/// The values of [`CALL_VARIABLE_MASK`] by name.
+pub mod call_variable_mask {
+    pub const CALL_VAR_1_MASK: u32 = 0x1;
+    pub const CALL_VAR_2_MASK: u32 = 0x2;
+    pub const CALL_VAR_3_MASK: u32 = 0x4;
+    pub const CALL_VAR_4_MASK: u32 = 0x8;
+    pub const CALL_VAR_5_MASK: u32 = 0x10;
+    pub const CALL_VAR_6_MASK: u32 = 0x20;
+    pub const CALL_VAR_7_MASK: u32 = 0x40;
+    pub const CALL_VAR_8_MASK: u32 = 0x80;
+    pub const CALL_VAR_9_MASK: u32 = 0x100;
+    pub const CALL_VAR_10_MASK: u32 = 0x200;
+}
 
 /// guide Table 91: Boolean Desk Settings Masks
 pub const DESK_SETTINGS_MASK: ValueTable = ValueTable {
@@ -1611,6 +2704,24 @@ pub const DESK_SETTINGS_MASK: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`DESK_SETTINGS_MASK`] by name.
+pub mod desk_settings_mask {
+    pub const DESK_AVAIL_AFTER_INCOMING_MASK: u32 = 0x1;
+    pub const DESK_AVAIL_AFTER_OUTGOING_MASK: u32 = 0x2;
+    pub const DESK_AUTO_ANSWER_ENABLED_MASK: u32 = 0x4;
+    pub const DESK_IDLE_REASON_REQUIRED_MASK: u32 = 0x8;
+    pub const DESK_LOGOUT_REASON_REQUIRED_MASK: u32 = 0x10;
+    pub const DESK_SUPERVISOR_CALLS_ALLOWED_MASK: u32 = 0x20;
+    pub const DESK_AGENT_TO_AGENT_CALLS_ALLOWED: u32 = 0x40;
+    pub const DESK_OUTBOUND_ACCESS_INTERNATIONAL_MASK: u32 = 0x80;
+    pub const DESK_OUTBOUND_ACCESS_PUBLIC_NET_MASK: u32 = 0x100;
+    pub const DESK_OUTBOUND_ACCESS_PRIVATE_NET_MASK: u32 = 0x200;
+    pub const DESK_OUTBOUND_ACCESS_OPERATOR_ASSISTED_MASK: u32 = 0x400;
+    pub const DESK_OUTBOUND_ACCESS_PBX_MASK: u32 = 0x800;
+    pub const DESK_NON_ACD_CALLS_ALLOWED_MASK: u32 = 0x1000;
+    pub const DESK_AGENT_CAN_SELECT_GROUP_MASK: u32 = 0x2000;
+}
+
 /// guide Table 128: Transfer Conference Setup Masks
 pub const TRANSFER_CONFERENCE_SETUP_MASK: ValueTable = ValueTable {
     name: "TransferConferenceSetupMask",
@@ -1629,6 +2740,18 @@ pub const TRANSFER_CONFERENCE_SETUP_MASK: ValueTable = ValueTable {
         (0x80, "TRANS_SETUP_ANY_SINGLE_CALL"),
     ],
 };
+
+/// The values of [`TRANSFER_CONFERENCE_SETUP_MASK`] by name.
+pub mod transfer_conference_setup_mask {
+    pub const CONF_SETUP_CONSULT_SPECIFIC: u32 = 0x1;
+    pub const CONF_SETUP_CONSULT_ANY: u32 = 0x2;
+    pub const CONF_SETUP_CONN_HELD: u32 = 0x4;
+    pub const CONF_SETUP_ANY_TWO_CALLS: u32 = 0x8;
+    pub const CONF_SETUP_SINGLE_ACD_CALL: u32 = 0x10;
+    pub const TRANS_SETUP_SINGLE_ACD_CALL: u32 = 0x20;
+    pub const CONF_SETUP_ANY_SINGLE_CALL: u32 = 0x40;
+    pub const TRANS_SETUP_ANY_SINGLE_CALL: u32 = 0x80;
+}
 
 /// guide Table 129: Call Control Masks
 pub const CALL_CONTROL_MASK: ValueTable = ValueTable {
@@ -1660,6 +2783,29 @@ pub const CALL_CONTROL_MASK: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`CALL_CONTROL_MASK`] by name.
+pub mod call_control_mask {
+    pub const CONTROL_QUERY_AGENT_STATE: u32 = 0x1;
+    pub const CONTROL_SET_AGENT_STATE: u32 = 0x2;
+    pub const CONTROL_ALTERNATE_CALL: u32 = 0x4;
+    pub const CONTROL_ANSWER_CALL: u32 = 0x8;
+    pub const CONTROL_CLEAR_CALL: u32 = 0x10;
+    pub const CONTROL_CLEAR_CONNECTION: u32 = 0x20;
+    pub const CONTROL_CONFERENCE_CALL: u32 = 0x40;
+    pub const CONTROL_CONSULTATION_CALL: u32 = 0x80;
+    pub const CONTROL_DEFLECT_CALL: u32 = 0x100;
+    pub const CONTROL_HOLD_CALL: u32 = 0x200;
+    pub const CONTROL_MAKE_CALL: u32 = 0x400;
+    pub const CONTROL_MAKE_PREDICTIVE_CALL: u32 = 0x800;
+    pub const CONTROL_RECONNECT_CALL: u32 = 0x1000;
+    pub const CONTROL_RETRIEVE_CALL: u32 = 0x2000;
+    pub const CONTROL_TRANSFER_CALL: u32 = 0x4000;
+    pub const CONTROL_QUERY_DEVICE_INFO: u32 = 0x8000;
+    pub const CONTROL_SNAPSHOT_CALL: u32 = 0x10000;
+    pub const CONTROL_SNAPSHOT_DEVICE: u32 = 0x20000;
+    pub const CONTROL_SEND_DTMF_SIGNAL: u32 = 0x40000;
+}
+
 /// guide Table 130: Other Feature Masks
 pub const OTHER_FEATURE_MASK: ValueTable = ValueTable {
     name: "OtherFeatureMask",
@@ -1672,6 +2818,12 @@ pub const OTHER_FEATURE_MASK: ValueTable = ValueTable {
         (0x2, "FEATURE_UNIQUE_CONSULT_CALLID"),
     ],
 };
+
+/// The values of [`OTHER_FEATURE_MASK`] by name.
+pub mod other_feature_mask {
+    pub const FEATURE_POST_ROUTE: u32 = 0x1;
+    pub const FEATURE_UNIQUE_CONSULT_CALLID: u32 = 0x2;
+}
 
 /// guide Table 168: CONFIG_END_EVENT Status values
 pub const CONFIG_END_STATUS: ValueTable = ValueTable {
@@ -1690,6 +2842,16 @@ pub const CONFIG_END_STATUS: ValueTable = ValueTable {
     ],
 };
 
+/// The values of [`CONFIG_END_STATUS`] by name.
+pub mod config_end_status {
+    pub const CONFIGEND_SUCCESS: u32 = 0;
+    pub const CONFIGEND_NO_SERVICE_PROVIDER: u32 = 1;
+    pub const CONFIGEND_UNKNOWN_CUSTOMER: u32 = 2;
+    pub const CONFIGEND_INVALID: u32 = 3;
+    pub const CONFIGEND_EMPTY: u32 = 4;
+    pub const CONFIGEND_PARTIAL: u32 = 5;
+}
+
 /// guide, ConfigOperation field description (AGENT_TEAM_CONFIG_EVENT)
 pub const CONFIG_OPERATION: ValueTable = ValueTable {
     name: "ConfigOperation",
@@ -1703,6 +2865,13 @@ pub const CONFIG_OPERATION: ValueTable = ValueTable {
         (2, "Remove Agent"),
     ],
 };
+
+/// The values of [`CONFIG_OPERATION`] by name.
+pub mod config_operation {
+    pub const RESTORE_PERMANENT_CONFIGURATION: u32 = 0;
+    pub const ADD_AGENT: u32 = 1;
+    pub const REMOVE_AGENT: u32 = 2;
+}
 
 /// Every value table.
 pub static ALL: &[&ValueTable] = &[

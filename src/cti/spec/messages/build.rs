@@ -1,16 +1,18 @@
 //! `const fn` builders that keep each generated layout close to the guide's table: one
 //! line per field, defaults for everything the guide leaves unmarked.
 
-use super::super::{FixedField, FloatField, Presence, ValueTable, WireType};
+use super::super::fields::FIELDS;
+use super::super::{FieldId, FixedField, FloatField, Presence, ValueTable, WireType};
 
 /// A fixed field of the given type (size from the type, present in every version).
-pub(crate) const fn fx(name: &'static str, ty: WireType) -> FixedField {
+pub(crate) const fn fx(id: FieldId, ty: WireType) -> FixedField {
     let size = match ty.fixed_size() {
         Some(s) => s as u8,
         None => panic!("fixed field without a fixed size"),
     };
     FixedField {
-        name,
+        id,
+        name: FIELDS[id.0 as usize].name,
         ty,
         size,
         values: None,
@@ -35,9 +37,10 @@ impl FixedField {
 }
 
 /// A required floating field with a published tag.
-pub(crate) const fn fl(name: &'static str, tag: u16, ty: WireType, max: u16) -> FloatField {
+pub(crate) const fn fl(id: FieldId, tag: u16, ty: WireType, max: u16) -> FloatField {
     FloatField {
-        name,
+        id,
+        name: FIELDS[id.0 as usize].name,
         tag: Some(tag),
         ty,
         max,
@@ -52,8 +55,8 @@ pub(crate) const fn fl(name: &'static str, tag: u16, ty: WireType, max: u16) -> 
 }
 
 /// A required floating field whose tag no source publishes.
-pub(crate) const fn fl_untagged(name: &'static str, ty: WireType, max: u16) -> FloatField {
-    let mut f = fl(name, 0, ty, max);
+pub(crate) const fn fl_untagged(id: FieldId, ty: WireType, max: u16) -> FloatField {
+    let mut f = fl(id, 0, ty, max);
     f.tag = None;
     f
 }
