@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{ctiscope_in, root};
+use common::{bless, bless_from, ctiscope_in, root};
 use std::collections::BTreeSet;
 
 /// (file name, synth arguments) from captures/make.sh.
@@ -46,9 +46,10 @@ fn check_output_of_every_capture_matches_its_snapshot() {
         let (out, err, code) = ctiscope_in(&["check", &name], &root().join("captures"));
         let actual = format!("{out}{err}exit {code}\n");
         let snap = root().join("tests/snapshots/captures").join(format!("{name}.check.txt"));
-        if std::env::var_os("CTISCOPE_BLESS").is_some() {
+        if bless() {
             std::fs::create_dir_all(snap.parent().unwrap()).unwrap();
             std::fs::write(&snap, &actual).unwrap();
+            continue;
         }
         let want = std::fs::read_to_string(&snap).unwrap_or_else(|e| panic!("{}: {e}", snap.display()));
         assert_eq!(want, actual, "check {name} differs from {}", snap.display());
@@ -168,5 +169,15 @@ fn check_reports_every_injected_fault_and_nothing_else() {
         let lost_total: u64 = lost.iter().map(|l| l.3).sum();
         let gap_total: u64 = gaps.iter().map(|g| g.3).sum();
         assert_eq!(gap_total, lost_total, "{name}: gap bytes vs lost bytes");
+    }
+}
+
+/// Golden files are rewritten only with `CTISCOPE_BLESS=1`; any other value is refused.
+#[test]
+fn only_bless_1_blesses() {
+    assert!(!bless_from(None));
+    assert!(bless_from(Some("1")));
+    for v in ["0", "", "true", "yes"] {
+        assert!(std::panic::catch_unwind(|| bless_from(Some(v))).is_err(), "CTISCOPE_BLESS={v:?}");
     }
 }

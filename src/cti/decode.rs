@@ -308,10 +308,18 @@ impl Decoded {
         self.spec.map(|s| s.name).or_else(|| spec::type_name(self.msg_type))
     }
 
-    /// First field with this dictionary id.
+    /// The fixed field with this dictionary id, found at its position in the layout of
+    /// this message's type and version (no search).
+    #[inline]
+    pub fn fixed(&self, id: FieldId) -> Option<&Field> {
+        let pos = *fixed_positions(self.spec?, self.version).get(usize::from(id.0))?;
+        self.fields.get(usize::from(pos)).filter(|f| f.meta.id == id && f.meta.part == Part::Fixed)
+    }
+
+    /// First field with this dictionary id, fixed or floating.
     #[inline]
     pub fn get(&self, id: FieldId) -> Option<&Field> {
-        self.fields.iter().find(|f| f.meta.id == id)
+        self.fixed(id).or_else(|| self.fields.iter().find(|f| f.meta.id == id))
     }
 
     /// Numeric value of the first field with this id.
@@ -797,6 +805,48 @@ fn by_message<T>(build: impl Fn(&'static MessageSpec) -> T) -> Vec<Option<T>> {
         v[m.id.index()] = Some(build(m));
     }
     v
+}
+
+/// Versions the fixed-position tables distinguish; a later version has the layout of this
+/// one (every fixed field is older, checked when the tables are built).
+const POSITION_VERSIONS: usize = 32;
+/// No fixed field of this id in the layout.
+const NO_POSITION: u8 = u8::MAX;
+
+/// Where each dictionary field sits in the fixed part of one message layout: one table per
+/// set of fixed fields the message has across versions.
+struct FixedPositions {
+    by_version: [u8; POSITION_VERSIONS],
+    tables: Vec<Box<[u8]>>,
+}
+
+/// For `m` at `version`: [`FieldId`] -> index of the field among the decoded fields (the
+/// fixed fields come first, in wire order), or [`NO_POSITION`].
+fn fixed_positions(m: &'static MessageSpec, version: u32) -> &'static [u8] {
+    static ALL: std::sync::OnceLock<Vec<Option<FixedPositions>>> = std::sync::OnceLock::new();
+    let all = ALL.get_or_init(|| {
+        by_message(|m| {
+            assert!(m.fixed.iter().all(|f| usize::from(f.since) < POSITION_VERSIONS), "{}", m.name);
+            let mut by_version = [0u8; POSITION_VERSIONS];
+            let mut tables: Vec<Box<[u8]>> = Vec::new();
+            for v in 0..POSITION_VERSIONS as u32 {
+                if v == 0 || m.fixed.iter().any(|f| u32::from(f.since) == v) {
+                    let mut t = vec![NO_POSITION; spec::fields::FIELDS.len()].into_boxed_slice();
+                    for (i, (_, f)) in spec::fixed_layout_indexed(m, v).enumerate() {
+                        let slot = &mut t[usize::from(f.id.0)];
+                        if *slot == NO_POSITION {
+                            *slot = u8::try_from(i).expect("fixed parts have few fields");
+                        }
+                    }
+                    tables.push(t);
+                }
+                by_version[v as usize] = (tables.len() - 1) as u8;
+            }
+            FixedPositions { by_version, tables }
+        })
+    });
+    let p = all[m.id.index()].as_ref().expect("every spec message has fixed positions");
+    &p.tables[usize::from(p.by_version[(version as usize).min(POSITION_VERSIONS - 1)])]
 }
 
 /// The metas of the fixed entries of `m` (built once for every message).
@@ -1703,5 +1753,52 @@ mod tests {
         // Bytes that trip a naive zero test (0x80, 0x01 after a zero borrow).
         assert_eq!(first_nul(&[0x80, 0x01, 0x00, 0x01, 0x80, 0x80, 0x80, 0x80, 0x01]), Some(2));
         assert_eq!(first_nul(&[0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x00]), Some(8));
+    }
+}
+
+#[cfg(test)]
+mod lookup_tests {
+    use super::*;
+    use crate::cti::encode::MessageBuilder;
+    use crate::cti::spec::fields::field;
+
+    fn open_conf(version: u32) -> Vec<u8> {
+        let mut b = MessageBuilder::named("OPEN_CONF", version);
+        b.set("InvokeID", 7).unwrap().set("AgentState", 3).unwrap();
+        if version >= 24 {
+            b.set("SessionType", 2).unwrap();
+        }
+        b.text("AgentID", "1001").unwrap();
+        b.build()
+    }
+
+    /// `fixed` finds a fixed field at its position in the version's layout, `get` any field
+    /// by id, and both agree with the search by name.
+    #[test]
+    fn lookups_by_id_follow_the_layout_of_the_version() {
+        for version in [14, 18, 19, 20, 24, 25] {
+            let frame = open_conf(version);
+            let d = decode(&frame, version, VersionSource::Seen);
+            assert!(d.anomalies.is_empty(), "{version}: {:?}", d.anomalies);
+            for id in [field::InvokeID, field::AgentState, field::SessionType, field::DepartmentID, field::AgentID] {
+                let by_name = d.field(id.name()).map(|f| f.offset);
+                assert_eq!(d.get(id).map(|f| f.offset), by_name, "{version} {}", id.name());
+                let fixed = d.fields.iter().find(|f| f.meta.id == id && f.meta.part == Part::Fixed);
+                assert_eq!(d.fixed(id).map(|f| f.offset), fixed.map(|f| f.offset), "{version} {}", id.name());
+            }
+            assert_eq!(d.number_of(field::InvokeID), Some(7));
+            assert_eq!(d.fixed(field::SessionType).is_some(), version >= 24, "{version}");
+            assert_eq!(d.fixed(field::DepartmentID).is_some(), version >= 19, "{version}");
+            assert!(d.fixed(field::AgentID).is_none(), "a floating field is not fixed");
+            assert_eq!(d.text_of(&frame, field::AgentID).as_deref(), Some("1001"));
+            assert_eq!(d.message_type(), MessageType::OPEN_CONF);
+        }
+        // A fixed part cut short: the position holds another (raw) field, which is not it.
+        let frame = open_conf(24);
+        let mut short = frame[..20].to_vec();
+        short[0..4].copy_from_slice(&12u32.to_be_bytes());
+        let d = decode(&short, 24, VersionSource::Seen);
+        assert!(d.fixed(field::AgentState).is_none());
+        assert_eq!(d.get(field::AgentState).map(|f| f.offset), d.field("AgentState").map(|f| f.offset));
     }
 }

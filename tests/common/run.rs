@@ -8,9 +8,19 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `CTISCOPE_BLESS=1`: write the golden files instead of comparing with them.
+/// `CTISCOPE_BLESS=1` (exactly): write the golden files instead of comparing with them.
+/// Any other value is refused, so that `CTISCOPE_BLESS=0` cannot bless by surprise.
 pub fn bless() -> bool {
-    std::env::var_os("CTISCOPE_BLESS").is_some()
+    bless_from(std::env::var("CTISCOPE_BLESS").ok().as_deref())
+}
+
+/// [`bless`] for a value of `CTISCOPE_BLESS` (`None`: unset).
+pub fn bless_from(value: Option<&str>) -> bool {
+    match value {
+        Some("1") => true,
+        Some(v) => panic!("CTISCOPE_BLESS={v:?}: set it to 1 to rewrite the golden files, or unset it"),
+        None => false,
+    }
 }
 
 /// Run the binary in `dir`; returns (stdout, stderr, exit code; -1 if killed by a signal).
@@ -35,6 +45,7 @@ pub fn snapshot_in(dir: &str, name: &str, actual: &str) {
     if bless() {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, actual).unwrap();
+        return;
     }
     let want = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     if want != actual {
