@@ -1764,7 +1764,8 @@ mod lookup_tests {
 
     fn open_conf(version: u32) -> Vec<u8> {
         let mut b = MessageBuilder::named("OPEN_CONF", version);
-        b.set("InvokeID", 7).unwrap().set("AgentState", 3).unwrap();
+        b.set("InvokeID", 7).unwrap().set("AgentState", 3).unwrap().set("PeripheralType", 17).unwrap();
+        b.number("NumPeripherals", 0).unwrap();
         if version >= 24 {
             b.set("SessionType", 2).unwrap();
         }
@@ -1780,7 +1781,9 @@ mod lookup_tests {
             let frame = open_conf(version);
             let d = decode(&frame, version, VersionSource::Seen);
             assert!(d.anomalies.is_empty(), "{version}: {:?}", d.anomalies);
-            for id in [field::InvokeID, field::AgentState, field::SessionType, field::DepartmentID, field::AgentID] {
+            for id in
+                [field::InvokeID, field::AgentState, field::SessionType, field::DepartmentID, field::AgentID]
+            {
                 let by_name = d.field(id.name()).map(|f| f.offset);
                 assert_eq!(d.get(id).map(|f| f.offset), by_name, "{version} {}", id.name());
                 let fixed = d.fields.iter().find(|f| f.meta.id == id && f.meta.part == Part::Fixed);
