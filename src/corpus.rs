@@ -251,14 +251,17 @@ pub fn manifest_line(e: &Entry) -> String {
 mod tests {
     use super::*;
     use crate::cti::encode::MessageBuilder;
+    use crate::cti::spec::fields::field;
+    use crate::cti::spec::values::agent_state;
+    use crate::cti::spec::MessageType;
 
     fn sample() -> Vec<u8> {
-        let mut m = MessageBuilder::named("AGENT_STATE_EVENT", 24);
-        m.set("AgentState", 3)
+        let mut m = MessageBuilder::for_type(MessageType::AGENT_STATE_EVENT, 24);
+        m.set(field::AgentState, agent_state::AGENT_STATE_AVAILABLE.into())
             .unwrap()
-            .text("AgentID", "1001")
+            .text(field::AgentID, "1001")
             .unwrap()
-            .text("AgentExtension", "3001")
+            .text(field::AgentExtension, "3001")
             .unwrap();
         m.build()
     }

@@ -13,6 +13,8 @@
 //! At protocol version 15 the tags above 255 cannot be sent (1-byte tags): those fields are
 //! left out there.
 //!
+//! Fields are set through the encoder by their dictionary ids.
+//!
 //! The decoded message must carry no anomaly, its fixed fields must be the ones set (by name,
 //! in order) and its floating fields the ones added (tag, name, value, group instance), in
 //! order.
@@ -288,7 +290,7 @@ fn build(spec: &'static MessageSpec, version: u32, kind: Kind, cap: usize) -> In
             Some(n) => u64::from(n),
             None => numeric_value(f.ty, f.values, size, i),
         };
-        b.set(f.name, v).unwrap();
+        b.set(f.id, v).unwrap();
         fixed.push((f.name, v, size));
     }
     let mut floating = Vec::new();
@@ -329,9 +331,9 @@ fn build(spec: &'static MessageSpec, version: u32, kind: Kind, cap: usize) -> In
             }
         };
         match &want {
-            Want::Num(v, _) => b.number(f.name, *v),
-            Want::Text(s) => b.text(f.name, s),
-            Want::Bytes(d) => b.bytes(f.name, d),
+            Want::Num(v, _) => b.number(f.id, *v),
+            Want::Text(s) => b.text(f.id, s),
+            Want::Bytes(d) => b.bytes(f.id, d),
             Want::NamedVar(n, v) => b.named_var(n, v),
             Want::NamedArray(i, n, v) => b.named_array(*i, n, v),
         }

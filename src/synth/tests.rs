@@ -55,3 +55,34 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
     assert_eq!(a, b);
     assert_ne!(a, c);
 }
+
+#[test]
+fn enumerated_and_mask_values_are_named_in_their_tables() {
+    use crate::cti::spec::ValueKind;
+    let mut unnamed = std::collections::BTreeSet::new();
+    let mut checked = 0;
+    for v in [15, 19, 24, 25] {
+        let cfg = Config { monitors: 2, agents: 5, ..small(v, 4) };
+        for m in messages(&cfg) {
+            let d = decode(&m.bytes, v, VersionSource::Forced);
+            for f in &d.fields {
+                let (Some(table), Some(n)) = (f.values(), f.number()) else { continue };
+                let named = match table.kind {
+                    ValueKind::Special => continue,
+                    _ => u32::try_from(n).is_ok_and(|n| table.knows(n)),
+                };
+                checked += 1;
+                if !named {
+                    unnamed.insert(format!(
+                        "{} {}={n} ({})",
+                        d.type_name().unwrap_or("?"),
+                        f.name(),
+                        table.name
+                    ));
+                }
+            }
+        }
+    }
+    assert!(checked > 10_000, "{checked} values checked");
+    assert!(unnamed.is_empty(), "{unnamed:#?}");
+}

@@ -1,7 +1,7 @@
 //! Packets to capture records: builds each TCP segment behind the chosen link layer and
 //! writes it with the pcap or pcapng writer, counting frames and bytes.
 
-use super::Format;
+use super::config::Format;
 use crate::capture::build::{tcp_frame, Link, TcpSpec};
 use crate::capture::write::{PcapNgWriter, PcapWriter};
 use crate::TimestampNs;

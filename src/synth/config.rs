@@ -1,0 +1,211 @@
+//! What the generator can be told: the session mix, protocol version, link layer and
+//! capture format, the faults to inject and when to stop; and the parsers of the command
+//! line's sizes and start times.
+
+use crate::capture::build::Link;
+
+/// Capture file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Pcap,
+    PcapNg,
+}
+
+/// Fault rates (probabilities per segment or per message) and flags.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Faults {
+    /// Data segment not captured (the peer still acknowledges it).
+    pub lost: f64,
+    /// Two adjacent data segments of one direction written in swapped order.
+    pub reorder: f64,
+    /// A data segment captured again later, identical.
+    pub retransmit: f64,
+    /// A data segment captured again later with different bytes.
+    pub diverge: f64,
+    /// The capture starts after the handshake and OPEN exchange of some connections.
+    pub midstream: bool,
+    /// The file ends inside a packet record.
+    pub truncate: bool,
+    /// A request (other than OPEN_REQ and CLOSE_REQ) whose confirm is never sent.
+    pub unanswered: f64,
+    /// A call event sent after the call's END_CALL_EVENT (per call).
+    pub after_end: f64,
+    /// A floating string longer than its maximum (per call, in BEGIN_CALL_EVENT).
+    pub oversize: f64,
+    /// NumNamedVariables disagreeing with the NAMEDVARs present (per call, in
+    /// CALL_DATA_UPDATE_EVENT).
+    pub bad_count: f64,
+}
+
+impl Faults {
+    /// Parses `lost=0.01,reorder=0.01,midstream,...`.
+    pub fn parse(s: &str) -> Result<Faults, String> {
+        let mut f = Faults::default();
+        for item in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
+            let (name, value) = match item.split_once('=') {
+                Some((n, v)) => (n.trim(), Some(v.trim())),
+                None => (item, None),
+            };
+            let rate = |v: Option<&str>| -> Result<f64, String> {
+                let v = v.ok_or_else(|| format!("fault {name} needs a rate: {name}=0.01"))?;
+                let r: f64 = v.parse().map_err(|_| format!("fault {name}: {v:?} is not a number"))?;
+                if !(0.0..=1.0).contains(&r) {
+                    return Err(format!("fault {name}: rate {r} is not between 0 and 1"));
+                }
+                Ok(r)
+            };
+            let flag = |v: Option<&str>| -> Result<bool, String> {
+                match v {
+                    None | Some("1") | Some("true") | Some("yes") => Ok(true),
+                    Some("0") | Some("false") | Some("no") => Ok(false),
+                    Some(x) => Err(format!("fault {name}: {x:?} is not a flag value")),
+                }
+            };
+            match name {
+                "lost" => f.lost = rate(value)?,
+                "reorder" => f.reorder = rate(value)?,
+                "retransmit" => f.retransmit = rate(value)?,
+                "diverge" => f.diverge = rate(value)?,
+                "midstream" => f.midstream = flag(value)?,
+                "truncate" => f.truncate = flag(value)?,
+                "unanswered" => f.unanswered = rate(value)?,
+                "after-end" => f.after_end = rate(value)?,
+                "oversize" => f.oversize = rate(value)?,
+                "bad-count" => f.bad_count = rate(value)?,
+                _ => {
+                    return Err(format!(
+                        "unknown fault {name:?} (known: lost, reorder, retransmit, diverge, midstream, truncate, unanswered, after-end, oversize, bad-count)"
+                    ))
+                }
+            }
+        }
+        Ok(f)
+    }
+}
+
+/// When generation stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// When every session has closed.
+    Sessions,
+    /// Once the capture holds at least this many bytes (sessions keep running meanwhile).
+    Bytes(u64),
+    /// Once this many messages have been written.
+    Messages(u64),
+}
+
+/// Everything the generator can be told.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub seed: u64,
+    /// Agent desktop sessions (CLIENT_EVENTS | CLIENT_CONTROL | CALL_DATA_UPDATE), one per
+    /// agent, for the first agents.
+    pub desktops: u32,
+    /// All Events sessions (CTI bridges).
+    pub bridges: u32,
+    /// Peripheral Monitor sessions, each monitoring a few agents' devices.
+    pub monitors: u32,
+    /// Agents taking calls (at least `desktops`); agents beyond the desktops are seen by
+    /// bridges and monitors only.
+    pub agents: u32,
+    /// Calls each agent takes before logging out; `None` keeps taking calls until the
+    /// duration ends or the limit is reached.
+    pub calls_per_agent: Option<u32>,
+    /// Seconds of traffic; call durations are compressed to fit.
+    pub duration_s: f64,
+    pub version: u32,
+    pub server_port: u16,
+    pub link: Link,
+    pub ipv6: bool,
+    pub format: Format,
+    pub faults: Faults,
+    pub limit: Limit,
+    /// Capture start, nanoseconds since the epoch.
+    pub start_ns: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            seed: 1,
+            desktops: 3,
+            bridges: 1,
+            monitors: 1,
+            agents: 3,
+            calls_per_agent: Some(4),
+            duration_s: 600.0,
+            version: 24,
+            server_port: 42027,
+            link: Link::Ethernet,
+            ipv6: false,
+            format: Format::Pcap,
+            faults: Faults::default(),
+            limit: Limit::Sessions,
+            start_ns: DEFAULT_START_NS,
+        }
+    }
+}
+
+/// 2026-01-05T09:00:00Z.
+pub const DEFAULT_START_NS: i64 = 1_767_603_600 * 1_000_000_000;
+
+/// Parses a size: a number with an optional K, M, G or T suffix (powers of 1024; a
+/// trailing B or iB is allowed).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let t = t.strip_suffix("iB").or_else(|| t.strip_suffix('B')).unwrap_or(t);
+    let (num, mult) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('m' | 'M') => (&t[..t.len() - 1], 1 << 20),
+        Some('g' | 'G') => (&t[..t.len() - 1], 1 << 30),
+        Some('t' | 'T') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    let n: f64 = num.trim().parse().map_err(|_| format!("{s:?} is not a size (examples: 500K, 200M, 1G)"))?;
+    if n < 0.0 || !n.is_finite() {
+        return Err(format!("{s:?} is not a size"));
+    }
+    Ok((n * mult as f64) as u64)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SS[.fff]Z` (UTC) into nanoseconds since the epoch.
+pub fn parse_start(s: &str) -> Result<i64, String> {
+    let err = || format!("{s:?} is not a UTC time like 2026-01-05T09:00:00Z");
+    let t = s.trim().strip_suffix('Z').ok_or_else(err)?;
+    let (date, time) = t.split_once(['T', ' ']).ok_or_else(err)?;
+    let mut d = date.split('-');
+    let y: i64 = d.next().ok_or_else(err)?.parse().map_err(|_| err())?;
+    let mo: u32 = d.next().ok_or_else(err)?.parse().map_err(|_| err())?;
+    let da: u32 = d.next().ok_or_else(err)?.parse().map_err(|_| err())?;
+    let (hms, frac) = match time.split_once('.') {
+        Some((a, b)) => (a, b),
+        None => (time, ""),
+    };
+    let mut h = hms.split(':');
+    let hh: i64 = h.next().ok_or_else(err)?.parse().map_err(|_| err())?;
+    let mm: i64 = h.next().ok_or_else(err)?.parse().map_err(|_| err())?;
+    let ss: i64 = h.next().ok_or_else(err)?.parse().map_err(|_| err())?;
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&da) || hh > 23 || mm > 59 || ss > 60 {
+        return Err(err());
+    }
+    let mut ns: i64 = 0;
+    if !frac.is_empty() {
+        if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(err());
+        }
+        ns = format!("{frac:0<9}").parse().map_err(|_| err())?;
+    }
+    let secs = days_from_civil(y, mo, da) * 86_400 + hh * 3600 + mm * 60 + ss;
+    Ok(secs * 1_000_000_000 + ns)
+}
