@@ -1,10 +1,11 @@
 //! The analysis commands and report writers.
 
-use ctiscope::analysis::{self, report, Analyzer, Settings, TimelineFilter};
+use ctiscope::analysis::{self, Analyzer, Settings, TimelineFilter};
 use ctiscope::cti::encode::MessageBuilder;
 use ctiscope::cti::framing::Frame;
 use ctiscope::net::tcp::{ConnEnd, ConnStart};
 use ctiscope::pipeline::{Detection, Direction, Event, Flow};
+use ctiscope::render::report;
 use std::net::SocketAddr;
 use std::process::Command;
 
@@ -92,7 +93,8 @@ fn sample(settings: Settings) -> analysis::Report {
             length: bytes.len() as u32 - 8,
             bytes,
         };
-        a.event(&Event::Message { flow, version: Some(24), frame: f }, None);
+        let d = ctiscope::cti::decode::decode(bytes, 24, ctiscope::cti::decode::VersionSource::Seen);
+        a.event(&Event::Message { flow, frame: f }, Some(&d));
     }
     a.event(&Event::ConnectionEnd { conn: 0, end: ConnEnd::Fin, frame: 10, ts_ns: 10_000_000 }, None);
     a.finish()

@@ -1,39 +1,30 @@
-//! Calls (followed through CALL_DATA_UPDATE_EVENT's new identifiers), monitors and agents.
+//! Calls, followed from BEGIN_CALL_EVENT (or their first event) to END_CALL_EVENT through
+//! CALL_DATA_UPDATE_EVENT's new identifiers, per connection; the calls that ended are
+//! summarised and remembered for a while (events after END_CALL_EVENT).
 
-use super::fields::{Name, View};
-use super::report::CallSummary;
-use super::session::{Conn, Pending, SERVICE_PERIPHERAL_MONITOR};
-use super::{Analyzer, Findings, Settings};
-use crate::cti::decode::{named_value, range_str, same_name, Decoded, Value};
-use crate::cti::framing::Frame;
-use crate::cti::spec::{values, Role};
+use super::findings::Findings;
+use super::settings::Settings;
+use super::state::{Conn, Msg};
+use super::types::CallSummary;
+use crate::cti::decode::{named_value, range_bytes, range_str, Decoded, Field, Value};
+use crate::cti::spec::fields::field;
+use crate::cti::spec::values::call_id::NULL_CALL_ID;
+use crate::cti::spec::values::call_msg_mask::BEGIN_CALL_MASK;
+use crate::cti::spec::values::connection_device_id_type::CONNECTION_ID_NONE;
+use crate::cti::spec::values::event_cause::CEC_CALL_PARTY_UPDATE_IND;
+use crate::cti::spec::values::peripheral_id::NULL_PERIPHERAL_ID;
+use crate::cti::spec::{FieldId, MessageType, Role};
 use crate::net::tcp::ConnId;
-use crate::pipeline::{Direction, Flow};
+use crate::pipeline::Direction;
 use crate::IntMap;
 use crate::{FastMap, TimestampNs};
 use smallvec::{smallvec, SmallVec};
 use std::borrow::Cow;
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
-const BEGIN_CALL_EVENT: u32 = 23;
-const END_CALL_EVENT: u32 = 24;
-const CALL_DATA_UPDATE_EVENT: u32 = 25;
-const SET_CALL_DATA_REQ: u32 = 26;
-const CALL_DELIVERED_EVENT: u32 = 9;
-const CALL_ESTABLISHED_EVENT: u32 = 10;
-const CALL_HELD_EVENT: u32 = 11;
-const CALL_RETRIEVED_EVENT: u32 = 12;
-const CALL_CLEARED_EVENT: u32 = 13;
-const CALL_CONNECTION_CLEARED_EVENT: u32 = 14;
-const AGENT_STATE_EVENT: u32 = 30;
-const QUERY_AGENT_STATE_REQ: u32 = 36;
-const SET_AGENT_STATE_REQ: u32 = 38;
-/// CallMsgMask bit asking for BEGIN_CALL_EVENT.
-const BEGIN_CALL_MASK: u32 = 0x2000;
-/// EventCause of the call-state rebuild after an active/standby switchover.
-const CEC_CALL_PARTY_UPDATE_IND: u64 = 50;
-const NULL_ID: u64 = 0xFFFF_FFFF;
+/// A call id naming no call.
+const NULL_ID: u64 = NULL_CALL_ID as u64;
 
 /// The guide's call identification: PeripheralID, ConnectionCallID, ConnectionDeviceIDType,
 /// ConnectionDeviceID.
@@ -127,7 +118,6 @@ pub(crate) struct ConnCalls {
     live_n: usize,
     /// Live calls that had more than one ConnectionCallID, per group of `live`.
     renamed: FastMap<(u32, u32), u32>,
-    pub monitors_reported: BTreeSet<u32>,
 }
 
 /// Position in `group` of the call with this key, or the first when the message does not
@@ -322,85 +312,102 @@ impl CallTables {
     }
 }
 
-/// What the call and agent handling of a message works on besides its connection.
+/// What the call handling of a message works on besides its connection.
 pub(crate) struct CallCtx<'a> {
     pub settings: &'a Settings,
     pub findings: &'a mut Findings,
     pub calls: &'a mut CallTables,
-    pub agents: &'a mut AgentTables,
-}
-
-#[derive(Debug)]
-pub(crate) struct Agent {
-    pub id: String,
-    pub peripheral: Option<u32>,
-    pub extension: Option<String>,
-    pub instrument: Option<String>,
-    pub conns: BTreeSet<ConnId>,
-    pub states: Vec<(TimestampNs, u64, ConnId, State)>,
-    pub states_dropped: u64,
-    pub current: Option<(State, TimestampNs)>,
-    pub time_in: BTreeMap<State, i64>,
-    pub skill_groups: BTreeSet<u32>,
-    /// Request name -> (answered positively, failed).
-    pub requests: BTreeMap<&'static str, (u64, u64)>,
-}
-
-/// An agent state as printed: its name without `AGENT_STATE_`, or its number.
-pub(crate) type State = Cow<'static, str>;
-
-impl Agent {
-    fn new(id: String) -> Self {
-        Agent {
-            id,
-            peripheral: None,
-            extension: None,
-            instrument: None,
-            conns: BTreeSet::new(),
-            states: Vec::new(),
-            states_dropped: 0,
-            current: None,
-            time_in: BTreeMap::new(),
-            skill_groups: BTreeSet::new(),
-            requests: BTreeMap::new(),
-        }
-    }
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct AgentTables {
-    /// By the UTF-8 of the AgentID, so that a message's AgentID is looked up without first
-    /// checking it as text (sorted when the report is built).
-    pub agents: FastMap<Box<[u8]>, Agent>,
 }
 
 /// The call a message names: its ConnectionCallID (`call`, read by the caller),
 /// ConnectionDeviceIDType and ConnectionDeviceID, or with `new` the NewConnection... ones of
 /// CALL_DATA_UPDATE_EVENT.
 #[inline(always)]
-fn call_key<'b>(v: &View<'_>, frame: &'b [u8], call: Option<u64>, new: bool) -> Option<KeyRef<'b>> {
+fn call_key<'b>(d: &Decoded, frame: &'b [u8], call: Option<u64>, new: bool) -> Option<KeyRef<'b>> {
     let (dev_type, device) = if new {
-        (Name::NewConnectionDeviceIDType, Name::NewConnectionDeviceID)
+        (field::NewConnectionDeviceIDType, field::NewConnectionDeviceID)
     } else {
-        (Name::ConnectionDeviceIDType, Name::ConnectionDeviceID)
+        (field::ConnectionDeviceIDType, field::ConnectionDeviceID)
     };
     let call = call?;
     if call == NULL_ID {
         return None;
     }
     Some(KeyRef {
-        peripheral: v.fixed_num(Name::PeripheralID).unwrap_or(NULL_ID) as u32,
+        peripheral: fixed_num(d, field::PeripheralID).unwrap_or(u64::from(NULL_PERIPHERAL_ID)) as u32,
         call_id: call as u32,
-        dev_type: v.fixed_num(dev_type).unwrap_or(0xFFFF) as u16,
-        device: v.text_utf8(frame, device).unwrap_or_default(),
+        dev_type: fixed_num(d, dev_type).unwrap_or(u64::from(CONNECTION_ID_NONE)) as u16,
+        device: text_utf8(d, frame, device).unwrap_or_default(),
     })
+}
+
+/// Numeric value of a fixed field (found at its place in the layout).
+#[inline(always)]
+pub(crate) fn fixed_num(d: &Decoded, id: FieldId) -> Option<u64> {
+    d.fixed(id).and_then(|f| f.number())
+}
+
+/// The first field with this id, as [`Decoded::get`] finds it, for a field that no layout
+/// has in its fixed part ([`FLOATING_ONLY`]): searched among the floating fields only.
+#[inline(always)]
+pub(crate) fn floating(d: &Decoded, id: FieldId) -> Option<&Field> {
+    debug_assert!(FLOATING_ONLY.contains(&id));
+    // The fixed fields come first, all before the floating part's offset.
+    let start = d.fields.partition_point(|f| f.offset < d.floating_offset);
+    d.fields[start..].iter().find(|f| f.meta.id == id)
+}
+
+/// The fields [`floating`] looks up: floating in every layout that carries them.
+pub(crate) const FLOATING_ONLY: [FieldId; 5] = [
+    field::ConnectionDeviceID,
+    field::NewConnectionDeviceID,
+    field::AgentID,
+    field::AgentExtension,
+    field::AgentInstrument,
+];
+
+/// The text of the first field `id` ([`floating`]), as UTF-8 bytes (cheaper than
+/// [`Decoded::text_of`]: see [`lossy_utf8`]).
+#[inline(always)]
+pub(crate) fn text_utf8<'b>(d: &Decoded, frame: &'b [u8], id: FieldId) -> Option<Cow<'b, [u8]>> {
+    match floating(d, id)?.value {
+        Value::Text { start, len } => Some(lossy_utf8(frame, start, len)),
+        _ => None,
+    }
+}
+
+/// The UTF-8 bytes of the lossy text of a (start, len) range of the frame: the bytes of
+/// [`range_str`], borrowed from the frame after a mere ASCII check in the common case.
+#[inline(always)]
+pub(crate) fn lossy_utf8(frame: &[u8], start: u32, len: u32) -> Cow<'_, [u8]> {
+    let bytes = range_bytes(frame, (start, len));
+    // Short texts: an inlined loop without branches beats the word-at-a-time check.
+    if bytes.iter().fold(0, |all, b| all | b) < 0x80 {
+        Cow::Borrowed(bytes)
+    } else {
+        not_ascii_utf8(bytes)
+    }
+}
+
+/// [`lossy_utf8`] of bytes that are not all ASCII.
+#[cold]
+fn not_ascii_utf8(bytes: &[u8]) -> Cow<'_, [u8]> {
+    match String::from_utf8_lossy(bytes) {
+        Cow::Borrowed(_) => Cow::Borrowed(bytes),
+        Cow::Owned(text) => Cow::Owned(text.into_bytes()),
+    }
+}
+
+/// Whether a field carries a call variable (CallVariable1 to 10, CallWrapupData).
+fn is_call_variable(id: FieldId) -> bool {
+    id == field::CallWrapupData || crate::cti::spec::CALL_VARIABLES.contains(&id)
 }
 
 /// Call variables and ECC variables a message carries.
 fn call_vars(d: &Decoded, frame: &[u8], out: &mut BTreeMap<String, String>) {
     for f in &d.fields {
         match f.value {
-            Value::Text { .. } if f.name().starts_with("CallVariable") || f.name() == "CallWrapupData" => {
+            Value::Text { .. } if is_call_variable(f.meta.id) => {
                 out.insert(f.name().to_string(), f.text(frame).unwrap_or_default().into_owned());
             }
             Value::NamedVar { name, value_len } => {
@@ -443,7 +450,7 @@ impl Call {
     }
 
     #[inline]
-    fn record(&mut self, id: u32, name: &'static str, frame: u64, ts: TimestampNs, cap: usize) {
+    fn record(&mut self, id: MessageType, name: &'static str, frame: u64, ts: TimestampNs, cap: usize) {
         self.last_ts = self.last_ts.max(ts);
         if self.events.len() < cap {
             self.events.push((ts, frame, name));
@@ -451,21 +458,21 @@ impl Call {
             self.events_dropped += 1;
         }
         match id {
-            CALL_DELIVERED_EVENT => {
+            MessageType::CALL_DELIVERED_EVENT => {
                 self.delivered.get_or_insert(ts);
             }
-            CALL_ESTABLISHED_EVENT => {
+            MessageType::CALL_ESTABLISHED_EVENT => {
                 self.established.get_or_insert(ts);
             }
-            CALL_HELD_EVENT => {
+            MessageType::CALL_HELD_EVENT => {
                 self.held_since.get_or_insert(ts);
             }
-            CALL_RETRIEVED_EVENT => {
+            MessageType::CALL_RETRIEVED_EVENT => {
                 if let Some(h) = self.held_since.take() {
                     self.hold_ns += ts - h;
                 }
             }
-            CALL_CLEARED_EVENT | CALL_CONNECTION_CLEARED_EVENT => {
+            MessageType::CALL_CLEARED_EVENT | MessageType::CALL_CONNECTION_CLEARED_EVENT => {
                 self.cleared.get_or_insert(ts);
             }
             _ => {}
@@ -503,275 +510,224 @@ impl Call {
     }
 }
 
-impl Analyzer {
+impl CallTables {
     /// Calls still live when their connection ended.
-    pub(crate) fn calls_conn_end(&mut self, conn: ConnId, calls: ConnCalls, ts: TimestampNs) {
+    pub(crate) fn conn_end(
+        &mut self,
+        settings: &Settings,
+        findings: &mut Findings,
+        conn: ConnId,
+        calls: ConnCalls,
+        ts: TimestampNs,
+    ) {
         for call in calls.into_sorted() {
-            self.calls.finish(&self.settings, &mut self.findings, conn, call, ts, false);
-        }
-    }
-
-    /// The capture ended: close the agents' current states.
-    pub(crate) fn calls_finish(&mut self) {
-        let end = self.last_ts;
-        for a in self.agents.agents.values_mut() {
-            if let Some((s, since)) = a.current.take() {
-                *a.time_in.entry(s).or_insert(0) += end - since;
-            }
+            self.finish(settings, findings, conn, call, ts, false);
         }
     }
 }
 
-/// Calls, monitors and agents for one message. Returns the call ids of the call the
-/// message belongs to (for the timeline).
-#[allow(clippy::too_many_arguments)]
+/// What a message does to the calls it names, with what the settings ask to keep.
+struct CallMsg<'a, 'm, 'f> {
+    m: &'a Msg<'m, 'f>,
+    /// Events kept per call (0 without summaries: calls are followed for the rules only).
+    cap_events: usize,
+    keep_vars: bool,
+    summaries: bool,
+    /// The call ids the message belongs to matter only to the timeline.
+    keep_aliases: bool,
+}
+
+/// Calls for one message. Returns the call ids of the call the message belongs to (for
+/// the timeline).
 #[inline(always)]
-pub(crate) fn call_message(
-    cx: CallCtx<'_>,
-    c: &mut Conn,
-    flow: &Flow,
-    frame: &Frame<'_>,
-    v: &View<'_>,
-    id: u32,
-    name: &'static str,
-    matched: Option<&Pending>,
-) -> Vec<u32> {
-    let d = v.d;
-    let ts = frame.ts_ns;
-    let fr = frame.last_frame;
-    // Without summaries, calls are followed for the rules only.
-    let cap_events = if cx.settings.call_summaries { cx.settings.max_events_per_call } else { 0 };
-    let keep_vars = cx.settings.call_summaries;
-    let summaries = cx.settings.call_summaries;
-    // The call ids the message belongs to matter only to the timeline.
-    let keep_aliases = cx.settings.timeline.is_some();
-    let f = cx.findings;
-    let spec = d.spec;
+pub(crate) fn call_message(cx: CallCtx<'_>, c: &Conn, calls: &mut ConnCalls, m: &Msg<'_, '_>) -> Vec<u32> {
     let mut aliases = Vec::new();
-
-    // Monitors (checked once the session's monitors are known).
-    let pm = c.services_granted.is_some_and(|s| s & SERVICE_PERIPHERAL_MONITOR != 0);
-    if flow.dir == Direction::ToClient
-        && spec.is_some_and(|s| s.role == Role::Event)
-        && pm
-        && c.monitors_known
-        && c.complete(1)
-    {
-        if let Some(m) = v.fixed_num(Name::MonitorID) {
-            if m != 0
-                && m != NULL_ID
-                && !c.monitors.contains(&(m as u32))
-                && c.calls.monitors_reported.insert(m as u32)
-            {
-                f.push(
-                        "monitor-unknown",
-                        Some(flow.conn),
-                        vec![fr],
-                        ts,
-                        format!("{name} names MonitorID {m}, which no OPEN_CONF or MONITOR_START_CONF created (or MONITOR_STOP_CONF ended)"),
-                    );
-            }
-        }
-    }
-
-    // Agents.
-    if id == AGENT_STATE_EVENT && flow.dir == Direction::ToClient {
-        // As UTF-8 bytes, the table's keys.
-        let agent_id: Option<Cow<'_, [u8]>> = v
-            .text_utf8(frame.bytes, Name::AgentID)
-            .filter(|s| !s.is_empty())
-            .or_else(|| c.agent_id.as_deref().map(|a| Cow::Borrowed(a.as_bytes())))
-            .or_else(|| {
-                v.text(frame.bytes, Name::AgentExtension)
-                    .or_else(|| c.agent_extension.as_deref().map(Cow::Borrowed))
-                    .map(|e| Cow::Owned(format!("ext:{e}").into_bytes()))
-            });
-        if let Some(aid) = agent_id {
-            let agents = &mut cx.agents.agents;
-            if !agents.contains_key(&*aid) {
-                if agents.len() >= cx.settings.max_agents {
-                    f.limit("max_agents", Some(flow.conn), fr, ts);
-                } else {
-                    let id = String::from_utf8_lossy(&aid).into_owned();
-                    agents.insert(Box::from(&*aid), Agent::new(id));
-                }
-            }
-            if summaries {
-                if let Some(a) = agents.get_mut(&*aid) {
-                    agent_state(a, v, frame, c, flow.conn, cx.settings.max_states_per_agent);
-                }
-            }
-        }
-    }
-    if let Some(p) = matched.filter(|_| summaries) {
-        if matches!(p.req, QUERY_AGENT_STATE_REQ | SET_AGENT_STATE_REQ) {
-            let aid = p.agent.as_deref().or(c.agent_id.as_deref());
-            if let Some(a) = aid.and_then(|aid| cx.agents.agents.get_mut(aid.as_bytes())) {
-                let e = a.requests.entry(p.name).or_insert((0, 0));
-                if spec.is_some_and(|s| Some(s.id.0) == p.confirm) {
-                    e.0 += 1;
-                } else {
-                    e.1 += 1;
-                }
-            }
-        }
-    }
-
-    // Calls.
-    let Some(spec) = spec else {
+    let Some(spec) = m.d.spec else {
         return aliases;
     };
-    let is_event = spec.role == Role::Event && flow.dir == Direction::ToClient;
-    let is_request = spec.role == Role::Request && flow.dir == Direction::ToServer;
+    let is_event = spec.role == Role::Event && m.flow.dir == Direction::ToClient;
+    let is_request = spec.role == Role::Request && m.flow.dir == Direction::ToServer;
     let call_related = is_request || (is_event && is_client_events(spec.service));
     if !call_related {
         return aliases;
     }
-    let calls = &mut c.calls;
+    let summaries = cx.settings.call_summaries;
+    let cm = CallMsg {
+        m,
+        cap_events: if summaries { cx.settings.max_events_per_call } else { 0 },
+        keep_vars: summaries,
+        summaries,
+        keep_aliases: cx.settings.timeline.is_some(),
+    };
+    let (d, id, name, fr, ts) = (m.d, m.id, m.name, m.fr, m.ts);
     // Conference and transfer name the calls by Primary/Secondary call id.
-    let call_id = v.fixed_num(Name::ConnectionCallID);
+    let call_id = fixed_num(d, field::ConnectionCallID);
     if is_event && call_id.is_none() {
-        for n in [Name::PrimaryCallID, Name::SecondaryCallID] {
-            let Some(cid) = v.fixed_num(n).filter(|&v| v != NULL_ID) else {
+        for n in [field::PrimaryCallID, field::SecondaryCallID] {
+            let Some(cid) = fixed_num(d, n).filter(|&v| v != NULL_ID) else {
                 continue;
             };
-            let periph = v.fixed_num(Name::PeripheralID).unwrap_or(NULL_ID) as u32;
+            let periph = fixed_num(d, field::PeripheralID).unwrap_or(u64::from(NULL_PERIPHERAL_ID)) as u32;
             for (g, i) in calls.with_id(periph, cid as u32) {
                 let call = &mut calls.live.get_mut(&g).expect("live group")[i];
-                call.record(id, name, fr, ts, cap_events);
-                if keep_aliases {
+                call.record(id, name, fr, ts, cm.cap_events);
+                if cm.keep_aliases {
                     aliases.extend(call.ids.iter().copied());
                 }
             }
         }
         return aliases;
     }
-    let Some(key) = call_key(v, frame.bytes, call_id, false) else {
+    let Some(key) = call_key(d, m.frame.bytes, call_id, false) else {
         return aliases;
     };
-    let group = (key.peripheral, key.call_id);
     // Exact key, or the live call with the same peripheral and call id when the message
     // does not carry the device.
     if is_request {
         if let Some((_, call)) = calls.find_mut(&key) {
-            call.record(id, name, fr, ts, cap_events);
-            if id == SET_CALL_DATA_REQ {
+            call.record(id, name, fr, ts, cm.cap_events);
+            if id == MessageType::SET_CALL_DATA_REQ {
                 call.data_set = true;
-                if keep_vars {
-                    call_vars(d, frame.bytes, &mut call.vars);
+                if cm.keep_vars {
+                    call_vars(d, m.frame.bytes, &mut call.vars);
                 }
             }
-            if keep_aliases {
+            if cm.keep_aliases {
                 aliases.extend(call.ids.iter().copied());
             }
         }
         return aliases;
     }
-    let max_live = cx.settings.max_live_calls;
-    let live_n = calls.live_n;
-    match id {
-        BEGIN_CALL_EVENT => {
-            if let Some((_, call)) = calls.find_mut(&key) {
-                let prev_frame = call.begin_frame.unwrap_or(call.first_frame);
-                let k = &call.key;
-                f.push_lazy("call-begin-duplicate", Some(flow.conn), &[prev_frame, fr], ts, || {
-                    format!("second BEGIN_CALL_EVENT for {k}")
-                });
-                call.record(id, name, fr, ts, cap_events);
-                if keep_aliases {
-                    aliases.extend(call.ids.iter().copied());
-                }
-            } else if live_n >= max_live {
-                f.limit("max_live_calls", Some(flow.conn), fr, ts);
-            } else {
-                cx.calls.ended.remove(flow.conn, &key);
-                let key = key.to_key();
-                let seq = cx.calls.next_seq;
-                cx.calls.next_seq += 1;
-                let mut call = Call::new(seq, key, fr, ts);
-                call.begin_frame = Some(fr);
-                call.record(id, name, fr, ts, cap_events);
-                if keep_vars {
-                    call_vars(d, frame.bytes, &mut call.vars);
-                }
-                if keep_aliases {
-                    aliases.extend(call.ids.iter().copied());
-                }
-                calls.put(call);
-            }
-        }
-        _ => {
-            let (i, call) = match calls.find_mut(&key) {
-                Some(found) => found,
-                None => {
-                    if cx.calls.ended.contains(flow.conn, &key) {
-                        let key = key.to_key();
-                        f.push_lazy("call-event-after-end", Some(flow.conn), &[fr], ts, || {
-                            format!("{name} for {key} after its END_CALL_EVENT")
-                        });
-                        aliases.push(key.call_id);
-                        return aliases;
-                    }
-                    let key = key.to_key();
-                    let monitor = v.fixed_num(Name::MonitorID).unwrap_or(0);
-                    let check = c.complete(1)
-                        && c.call_msg_mask.is_some_and(|m| m & BEGIN_CALL_MASK != 0)
-                        && (monitor == 0 || monitor == NULL_ID)
-                        && v.num(Name::EventCause) != Some(CEC_CALL_PARTY_UPDATE_IND);
-                    if check {
-                        f.push_lazy("call-event-before-begin", Some(flow.conn), &[fr], ts, || {
-                            format!("{name} for {key}, whose BEGIN_CALL_EVENT was not sent")
-                        });
-                    }
-                    if live_n >= max_live {
-                        f.limit("max_live_calls", Some(flow.conn), fr, ts);
-                        aliases.push(key.call_id);
-                        return aliases;
-                    }
-                    let seq = cx.calls.next_seq;
-                    cx.calls.next_seq += 1;
-                    let calls = &mut c.calls;
-                    let i = calls.put(Call::new(seq, key, fr, ts));
-                    let call = &mut calls.live.get_mut(&group).expect("live group")[i];
-                    (i, call)
-                }
-            };
-            call.record(id, name, fr, ts, cap_events);
-            let mut rekey = None;
-            if id == CALL_DATA_UPDATE_EVENT {
-                if keep_vars {
-                    call_vars(d, frame.bytes, &mut call.vars);
-                }
-                rekey = call_key(v, frame.bytes, v.fixed_num(Name::NewConnectionCallID), true)
-                    .map(|nk| CallKey { peripheral: call.key.peripheral, ..nk.to_key() });
-            }
-            if let Some(nk) = rekey {
-                // Under its new identification (replacing a live call that had it).
-                let calls = &mut c.calls;
-                let mut call = calls.take(group, i);
-                add_id(&mut call.ids, nk.call_id);
-                call.key = nk;
-                if keep_aliases {
-                    aliases.extend(call.ids.iter().copied());
-                }
-                calls.put(call);
-            } else if id == END_CALL_EVENT {
-                let mut call = c.calls.take(group, i);
-                if keep_aliases {
-                    aliases.extend(call.ids.iter().copied());
-                }
-                call.end_frame = Some(fr);
-                let remember = cx.settings.max_ended_calls;
-                cx.calls.ended.insert(flow.conn, &call.key, remember);
-                if summaries {
-                    cx.calls.finish(cx.settings, f, flow.conn, call, ts, true);
-                }
-            } else if keep_aliases {
-                aliases.extend(call.ids.iter().copied());
-            }
-        }
+    if id == MessageType::BEGIN_CALL_EVENT {
+        begin(cx, calls, &cm, key, &mut aliases);
+    } else {
+        call_event(cx, c, calls, &cm, key, &mut aliases);
     }
     aliases
+}
+
+/// BEGIN_CALL_EVENT: a new live call (or a duplicate).
+fn begin(
+    cx: CallCtx<'_>,
+    calls: &mut ConnCalls,
+    cm: &CallMsg<'_, '_, '_>,
+    key: KeyRef<'_>,
+    aliases: &mut Vec<u32>,
+) {
+    let m = cm.m;
+    let (id, name, fr, ts, conn) = (m.id, m.name, m.fr, m.ts, m.flow.conn);
+    let f = cx.findings;
+    if let Some((_, call)) = calls.find_mut(&key) {
+        let prev_frame = call.begin_frame.unwrap_or(call.first_frame);
+        let k = &call.key;
+        f.push_lazy("call-begin-duplicate", Some(conn), &[prev_frame, fr], ts, || {
+            format!("second BEGIN_CALL_EVENT for {k}")
+        });
+        call.record(id, name, fr, ts, cm.cap_events);
+        if cm.keep_aliases {
+            aliases.extend(call.ids.iter().copied());
+        }
+    } else if calls.live_n >= cx.settings.max_live_calls {
+        f.limit("max_live_calls", Some(conn), fr, ts);
+    } else {
+        cx.calls.ended.remove(conn, &key);
+        let key = key.to_key();
+        let seq = cx.calls.next_seq;
+        cx.calls.next_seq += 1;
+        let mut call = Call::new(seq, key, fr, ts);
+        call.begin_frame = Some(fr);
+        call.record(id, name, fr, ts, cm.cap_events);
+        if cm.keep_vars {
+            call_vars(m.d, m.frame.bytes, &mut call.vars);
+        }
+        if cm.keep_aliases {
+            aliases.extend(call.ids.iter().copied());
+        }
+        calls.put(call);
+    }
+}
+
+/// Any other call event: the live call it names (begun here when its BEGIN_CALL_EVENT was
+/// not seen), renamed by CALL_DATA_UPDATE_EVENT, ended by END_CALL_EVENT.
+fn call_event(
+    cx: CallCtx<'_>,
+    c: &Conn,
+    calls: &mut ConnCalls,
+    cm: &CallMsg<'_, '_, '_>,
+    key: KeyRef<'_>,
+    aliases: &mut Vec<u32>,
+) {
+    let m = cm.m;
+    let (d, id, name, fr, ts, conn) = (m.d, m.id, m.name, m.fr, m.ts, m.flow.conn);
+    let f = cx.findings;
+    let group = (key.peripheral, key.call_id);
+    let live_n = calls.live_n;
+    let (i, call) = match calls.find_mut(&key) {
+        Some(found) => found,
+        None => {
+            if cx.calls.ended.contains(conn, &key) {
+                let key = key.to_key();
+                f.push_lazy("call-event-after-end", Some(conn), &[fr], ts, || {
+                    format!("{name} for {key} after its END_CALL_EVENT")
+                });
+                aliases.push(key.call_id);
+                return;
+            }
+            let key = key.to_key();
+            let monitor = fixed_num(d, field::MonitorID).unwrap_or(0);
+            let check = c.complete(1)
+                && c.call_msg_mask.is_some_and(|m| m & BEGIN_CALL_MASK != 0)
+                && (monitor == 0 || monitor == NULL_ID)
+                && d.number_of(field::EventCause) != Some(u64::from(CEC_CALL_PARTY_UPDATE_IND));
+            if check {
+                f.push_lazy("call-event-before-begin", Some(conn), &[fr], ts, || {
+                    format!("{name} for {key}, whose BEGIN_CALL_EVENT was not sent")
+                });
+            }
+            if live_n >= cx.settings.max_live_calls {
+                f.limit("max_live_calls", Some(conn), fr, ts);
+                aliases.push(key.call_id);
+                return;
+            }
+            let seq = cx.calls.next_seq;
+            cx.calls.next_seq += 1;
+            let i = calls.put(Call::new(seq, key, fr, ts));
+            let call = &mut calls.live.get_mut(&group).expect("live group")[i];
+            (i, call)
+        }
+    };
+    call.record(id, name, fr, ts, cm.cap_events);
+    let mut rekey = None;
+    if id == MessageType::CALL_DATA_UPDATE_EVENT {
+        if cm.keep_vars {
+            call_vars(d, m.frame.bytes, &mut call.vars);
+        }
+        rekey = call_key(d, m.frame.bytes, fixed_num(d, field::NewConnectionCallID), true)
+            .map(|nk| CallKey { peripheral: call.key.peripheral, ..nk.to_key() });
+    }
+    if let Some(nk) = rekey {
+        // Under its new identification (replacing a live call that had it).
+        let mut call = calls.take(group, i);
+        add_id(&mut call.ids, nk.call_id);
+        call.key = nk;
+        if cm.keep_aliases {
+            aliases.extend(call.ids.iter().copied());
+        }
+        calls.put(call);
+    } else if id == MessageType::END_CALL_EVENT {
+        let mut call = calls.take(group, i);
+        if cm.keep_aliases {
+            aliases.extend(call.ids.iter().copied());
+        }
+        call.end_frame = Some(fr);
+        let remember = cx.settings.max_ended_calls;
+        cx.calls.ended.insert(conn, &call.key, remember);
+        if cm.summaries {
+            cx.calls.finish(cx.settings, f, conn, call, ts, true);
+        }
+    } else if cm.keep_aliases {
+        aliases.extend(call.ids.iter().copied());
+    }
 }
 
 /// The service of the call events (`MessageSpec::service`).
@@ -784,46 +740,6 @@ fn is_client_events(service: &'static str) -> bool {
     std::ptr::eq(service, CLIENT_EVENTS) || service == CLIENT_EVENTS
 }
 
-/// What an AGENT_STATE_EVENT tells about its agent, for the agent's summary.
-fn agent_state(a: &mut Agent, v: &View<'_>, frame: &Frame<'_>, c: &Conn, conn: ConnId, max_states: usize) {
-    let (ts, fr) = (frame.ts_ns, frame.last_frame);
-    let state: State = v.num(Name::AgentState).map_or(Cow::Borrowed("?"), |v| {
-        values::AGENT_STATE
-            .name_of(v as u32)
-            .map_or(Cow::Owned(v.to_string()), |n| Cow::Borrowed(n.strip_prefix("AGENT_STATE_").unwrap_or(n)))
-    });
-    a.peripheral = v.fixed_num(Name::PeripheralID).map(|v| v as u32).or(a.peripheral);
-    let ext = v.text(frame.bytes, Name::AgentExtension);
-    if let Some(e) = ext.as_deref().or(c.agent_extension.as_deref()) {
-        set_text(&mut a.extension, e);
-    }
-    let instrument = v.text(frame.bytes, Name::AgentInstrument);
-    if let Some(i) = instrument.as_deref().or(c.agent_instrument.as_deref()) {
-        set_text(&mut a.instrument, i);
-    }
-    a.conns.insert(conn);
-    if let Some(sg) = v.fixed_num(Name::SkillGroupNumber).filter(|&v| v != NULL_ID) {
-        a.skill_groups.insert(sg as u32);
-    }
-    for fl in v.d.fields.iter().filter(|x| same_name(x.name(), "FltSkillGroupNumber")) {
-        if let Some(v) = fl.number().filter(|&v| v != NULL_ID) {
-            a.skill_groups.insert(v as u32);
-        }
-    }
-    let changed = a.current.as_ref().is_none_or(|(s, _)| *s != state);
-    if changed {
-        if let Some((s, since)) = a.current.take() {
-            *a.time_in.entry(s).or_insert(0) += ts - since;
-        }
-        a.current = Some((state.clone(), ts));
-        if a.states.len() < max_states {
-            a.states.push((ts, fr, conn, state));
-        } else {
-            a.states_dropped += 1;
-        }
-    }
-}
-
 /// The borrowed form of a key.
 fn key_ref(k: &CallKey) -> KeyRef<'_> {
     KeyRef {
@@ -834,16 +750,18 @@ fn key_ref(k: &CallKey) -> KeyRef<'_> {
     }
 }
 
-/// Set `slot` to `text`, allocating only when it changes.
-fn set_text(slot: &mut Option<String>, text: &str) {
-    if slot.as_deref() != Some(text) {
-        *slot = Some(text.to_string());
-    }
-}
-
 #[cfg(test)]
 mod ended_tests {
     use super::*;
+
+    #[test]
+    fn floating_only_fields_are_in_no_fixed_part() {
+        for m in crate::cti::spec::messages() {
+            for f in m.fixed {
+                assert!(!FLOATING_ONLY.contains(&f.id), "{} has {} in its fixed part", m.name, f.id.name());
+            }
+        }
+    }
 
     fn key(call_id: u32, device: &str) -> CallKey {
         CallKey { peripheral: 5000, call_id, dev_type: 0, device: device.to_string() }

@@ -1,6 +1,7 @@
 //! Rules over hand-made event streams: each rule triggered, and the look-alike cases
 //! (mid-stream start, gaps, valid answers) that must not trigger it.
 
+use super::types::dir_index;
 use super::*;
 use crate::cti::encode::MessageBuilder;
 use crate::cti::framing::{Frame, SkipReason};
@@ -64,7 +65,8 @@ fn run_with(start: ConnStart, steps: Vec<Step>, settings: Settings) -> Report {
                     bytes,
                 };
                 offsets[di] += bytes.len() as u64;
-                a.event(&Event::Message { flow: flow(*dir), version: Some(V), frame: f }, None);
+                let d = crate::cti::decode::decode(bytes, V, crate::cti::decode::VersionSource::Seen);
+                a.event(&Event::Message { flow: flow(*dir), frame: f }, Some(&d));
             }
             Step::Gap(dir, ms) => a.event(
                 &Event::Gap {
@@ -685,14 +687,22 @@ fn timeline_filters() {
         run_with(ConnStart::Handshake, steps(), settings)
     };
     let r = with(TimelineFilter { call: Some(7), ..TimelineFilter::default() });
-    let what: Vec<&str> = r.timeline.iter().map(|e| e.what.as_str()).collect();
+    let what: Vec<&str> = r
+        .timeline
+        .iter()
+        .map(|e| match &e.what {
+            TimelineWhat::Message { name, .. } => *name,
+            TimelineWhat::Finding { rule, .. } => rule,
+        })
+        .collect();
     assert_eq!(
         what,
         vec!["BEGIN_CALL_EVENT", "ANSWER_CALL_REQ", "ANSWER_CALL_CONF", "CALL_ESTABLISHED_EVENT"]
     );
     let r = with(TimelineFilter { invoke: Some(2), ..TimelineFilter::default() });
     assert_eq!(r.timeline.len(), 2);
-    assert!(r.timeline[1].detail.contains("answers ANSWER_CALL_REQ"));
+    let TimelineWhat::Message { detail, .. } = &r.timeline[1].what else { panic!("a message") };
+    assert_eq!(detail.answers.as_ref().map(|a| a.request), Some("ANSWER_CALL_REQ"));
     let r = with(TimelineFilter::default());
     let messages = r.timeline.iter().filter(|e| e.direction.is_some()).count();
     assert_eq!(messages, 7);

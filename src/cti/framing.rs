@@ -120,6 +120,28 @@ pub enum SkipReason {
     StreamEnd,
 }
 
+impl SkipReason {
+    /// The word for the reason (JSON `reason`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::Midstream => "midstream",
+            SkipReason::AfterGap => "after_gap",
+            SkipReason::Implausible => "implausible_header",
+            SkipReason::StreamEnd => "stream_end",
+        }
+    }
+
+    /// Why the bytes were skipped, as a phrase.
+    pub fn explain(self) -> &'static str {
+        match self {
+            SkipReason::Midstream => "the capture started mid-stream",
+            SkipReason::AfterGap => "after a gap",
+            SkipReason::Implausible => "after an implausible header",
+            SkipReason::StreamEnd => "the stream ended",
+        }
+    }
+}
+
 /// What the framer reports.
 #[derive(Debug)]
 pub enum FramerEvent<'a> {

@@ -109,6 +109,16 @@ pub enum ConnStart {
     Midstream,
 }
 
+impl ConnStart {
+    /// The word for how the connection started (JSON `start`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnStart::Handshake => "handshake",
+            ConnStart::Midstream => "midstream",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnEnd {
     Fin,
@@ -121,6 +131,19 @@ pub enum ConnEnd {
     Evicted,
 }
 
+impl ConnEnd {
+    /// The word for how the connection ended (JSON `end`, the `stats` connection table).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnEnd::Fin => "fin",
+            ConnEnd::Rst => "rst",
+            ConnEnd::CaptureEnd => "capture_end",
+            ConnEnd::Reused => "reused",
+            ConnEnd::Evicted => "evicted",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GapReason {
     /// More than `max_buffered_per_direction` bytes were waiting beyond the hole.
@@ -131,6 +154,28 @@ pub enum GapReason {
     ConnectionEnd,
     /// The snap length cut the segment: its payload was not all captured.
     Truncated,
+}
+
+impl GapReason {
+    /// The word for the reason (JSON `reason`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GapReason::BufferLimit => "buffer_limit",
+            GapReason::AckedPastHole => "acked_past_hole",
+            GapReason::ConnectionEnd => "connection_end",
+            GapReason::Truncated => "snaplen",
+        }
+    }
+
+    /// Why the gap was declared, as a phrase.
+    pub fn explain(self) -> &'static str {
+        match self {
+            GapReason::BufferLimit => "later data exceeded the reassembly buffer",
+            GapReason::AckedPastHole => "acknowledged by the peer, never captured",
+            GapReason::ConnectionEnd => "the connection ended with the hole open",
+            GapReason::Truncated => "cut by the capture's snap length",
+        }
+    }
 }
 
 /// What reassembly produces, in capture order.

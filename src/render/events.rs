@@ -1,8 +1,6 @@
 //! JSON objects for the pipeline events that are not messages (connections, gaps, resyncs,
 //! reassembly findings). Every object carries `"event"`; messages carry `"event":"message"`.
 
-use crate::cti::framing::SkipReason;
-use crate::net::tcp::{ConnEnd, ConnStart, GapReason};
 use crate::pipeline::{Detection, Event, Flow};
 use crate::render::json::{write_str, SCHEMA_VERSION};
 use crate::render::time;
@@ -27,34 +25,6 @@ fn flow(w: &mut dyn Write, f: &Flow) -> io::Result<()> {
     )
 }
 
-pub fn gap_reason(r: GapReason) -> &'static str {
-    match r {
-        GapReason::BufferLimit => "buffer_limit",
-        GapReason::AckedPastHole => "acked_past_hole",
-        GapReason::ConnectionEnd => "connection_end",
-        GapReason::Truncated => "snaplen",
-    }
-}
-
-pub fn skip_reason(r: SkipReason) -> &'static str {
-    match r {
-        SkipReason::Midstream => "midstream",
-        SkipReason::AfterGap => "after_gap",
-        SkipReason::Implausible => "implausible_header",
-        SkipReason::StreamEnd => "stream_end",
-    }
-}
-
-pub fn conn_end(e: ConnEnd) -> &'static str {
-    match e {
-        ConnEnd::Fin => "fin",
-        ConnEnd::Rst => "rst",
-        ConnEnd::CaptureEnd => "capture_end",
-        ConnEnd::Reused => "reused",
-        ConnEnd::Evicted => "evicted",
-    }
-}
-
 /// Write a non-message event as one JSON object (no newline). Messages are written by
 /// [`crate::render::json::write_message`].
 pub fn write_event_json(w: &mut dyn Write, ev: &Event<'_>) -> io::Result<()> {
@@ -64,10 +34,7 @@ pub fn write_event_json(w: &mut dyn Write, ev: &Event<'_>) -> io::Result<()> {
             write!(
                 w,
                 ",\"connection\":{conn},\"client\":\"{client}\",\"server\":\"{server}\",\"start\":\"{}\",\"detection\":\"{}\"}}",
-                match start {
-                    ConnStart::Handshake => "handshake",
-                    ConnStart::Midstream => "midstream",
-                },
+                start.as_str(),
                 match detection {
                     Detection::Port => "port",
                     Detection::Heuristic => "heuristic",
@@ -82,7 +49,7 @@ pub fn write_event_json(w: &mut dyn Write, ev: &Event<'_>) -> io::Result<()> {
         Event::Gap { flow: f, offset, len, reason, frame, ts_ns } => {
             head(w, "gap", *frame, *ts_ns)?;
             flow(w, f)?;
-            write!(w, ",\"stream_offset\":{offset},\"length\":{len},\"reason\":\"{}\"}}", gap_reason(*reason))
+            write!(w, ",\"stream_offset\":{offset},\"length\":{len},\"reason\":\"{}\"}}", reason.as_str())
         }
         Event::Skipped { flow: f, offset, len, reason, first_frame, last_frame, ts_ns } => {
             head(w, "resync", *last_frame, *ts_ns)?;
@@ -90,7 +57,7 @@ pub fn write_event_json(w: &mut dyn Write, ev: &Event<'_>) -> io::Result<()> {
             write!(
                 w,
                 ",\"frames\":[{first_frame},{last_frame}],\"stream_offset\":{offset},\"skipped\":{len},\"reason\":\"{}\"}}",
-                skip_reason(*reason)
+                reason.as_str()
             )
         }
         Event::Incomplete { flow: f, offset, msg_type, have, need, first_frame, last_frame, ts_ns } => {
@@ -120,7 +87,7 @@ pub fn write_event_json(w: &mut dyn Write, ev: &Event<'_>) -> io::Result<()> {
         }
         Event::ConnectionEnd { conn, end, frame, ts_ns } => {
             head(w, "connection_end", *frame, *ts_ns)?;
-            write!(w, ",\"connection\":{conn},\"end\":\"{}\"}}", conn_end(*end))
+            write!(w, ",\"connection\":{conn},\"end\":\"{}\"}}", end.as_str())
         }
         Event::PacketIssue { frame, ts_ns, issue } => {
             head(w, "packet_issue", *frame, *ts_ns)?;

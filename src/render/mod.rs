@@ -1,10 +1,20 @@
-//! Output renderers: summary lines, the `-V` tree, hex dumps, JSON, and the shared value
-//! and time formatting.
+//! Output renderers: everything ctiscope prints.
+//!
+//! - [`summary`]: one line per pipeline event (tshark style);
+//! - [`tree`] and [`hex`]: the `-V` field tree and hex dumps;
+//! - [`json`] and [`events`]: JSON objects for messages and the other events;
+//! - [`value`]: how decoded values read (named enums and masks, text, bytes);
+//! - [`report`]: the analysis [`Report`](crate::analysis::Report) as text tables and JSON
+//!   (findings, timeline, statistics) and the rule list;
+//! - [`time`]: timestamps and durations (re-exported from [`crate::time`]).
+//!
+//! Renderers read the decoded messages and the analysis's data; nothing else imports them.
 
 pub mod events;
 pub mod hex;
 pub mod json;
+pub mod report;
 pub mod summary;
-pub mod time;
+pub use crate::time;
 pub mod tree;
 pub mod value;

@@ -1,6 +1,7 @@
 //! One line per event, tshark style: frame number, time, source → destination, what.
 
-use crate::cti::spec;
+use crate::cti::spec::fields::field;
+use crate::cti::spec::{FieldId, MessageType};
 use crate::net::tcp::{ConnEnd, ConnStart, GapReason};
 use crate::pipeline::{Detection, Event, Flow};
 use crate::render::time;
@@ -27,72 +28,21 @@ pub struct Summary {
 }
 
 /// Fields shown on a message's summary line, when present, in this order.
-pub const SUMMARY_FIELDS: &[&str] = &[
-    "InvokeID",
-    "VersionNumber",
-    "MonitorID",
-    "ConnectionCallID",
-    "ConnectionDeviceID",
-    "AgentID",
-    "AgentExtension",
-    "AgentState",
-    "EventCause",
-    "Status",
-    "FailureCode",
-    "SystemEventID",
-    "ServicesGranted",
+pub const SUMMARY_FIELDS: &[FieldId] = &[
+    field::InvokeID,
+    field::VersionNumber,
+    field::MonitorID,
+    field::ConnectionCallID,
+    field::ConnectionDeviceID,
+    field::AgentID,
+    field::AgentExtension,
+    field::AgentState,
+    field::EventCause,
+    field::Status,
+    field::FailureCode,
+    field::SystemEventID,
+    field::ServicesGranted,
 ];
-
-/// Where each of [`SUMMARY_FIELDS`] is found in a message type: the index of a fixed field,
-/// or a floating tag. Computed once per message layout.
-#[derive(Clone, Copy)]
-enum Slot {
-    Absent,
-    Fixed(usize),
-    Floating(u16),
-}
-
-fn summary_slots(spec: &'static spec::MessageSpec) -> &'static [Slot] {
-    static PLANS: std::sync::OnceLock<Vec<Vec<Slot>>> = std::sync::OnceLock::new();
-    let plans = PLANS.get_or_init(|| {
-        let max = spec::messages().iter().map(|m| m.id.index()).max().unwrap_or(0);
-        let mut v = vec![Vec::new(); max + 1];
-        for m in spec::messages() {
-            v[m.id.index()] = SUMMARY_FIELDS
-                .iter()
-                .map(|name| {
-                    if let Some(i) = m.fixed.iter().position(|f| f.name == *name) {
-                        Slot::Fixed(i)
-                    } else if let Some(t) = m.floating.iter().find(|f| f.name == *name).and_then(|f| f.tag) {
-                        Slot::Floating(t)
-                    } else {
-                        Slot::Absent
-                    }
-                })
-                .collect();
-        }
-        v
-    });
-    &plans[spec.id.index()]
-}
-
-/// The decoded field for summary slot `slot`, if the message has it.
-fn summary_field(d: &crate::cti::decode::Decoded, slot: usize) -> Option<&crate::cti::decode::Field> {
-    use crate::cti::decode::Part;
-    let Some(spec) = d.spec else {
-        return d.field(SUMMARY_FIELDS[slot]);
-    };
-    match summary_slots(spec)[slot] {
-        Slot::Absent => None,
-        // Fixed fields come first, in layout order; a field cut short is raw but present.
-        Slot::Fixed(i) => match d.fields.get(i) {
-            Some(f) if f.part() == Part::Fixed && f.name() == SUMMARY_FIELDS[slot] => Some(f),
-            // A layout shifted by a field its version lacks: look the field up by name.
-            _ => d.field(SUMMARY_FIELDS[slot]),
-        },
-        Slot::Floating(t) => d.fields.iter().find(|f| f.part() == Part::Floating && f.tag == Some(t)),
-    }
-}
 
 /// The timestamp an event is shown with.
 pub fn event_ts(ev: &Event<'_>) -> TimestampNs {
@@ -117,10 +67,7 @@ pub fn guide_max_message(version: Option<u32>) -> usize {
 
 /// `NAME (n)` or `UNKNOWN (n)`.
 pub fn type_label(msg_type: u32) -> String {
-    match spec::type_name(msg_type) {
-        Some(n) => format!("{n} ({msg_type})"),
-        None => format!("UNKNOWN ({msg_type})"),
-    }
+    MessageType(msg_type).label()
 }
 
 impl Summary {
@@ -203,10 +150,10 @@ impl Summary {
         b.extend_from_slice(b" (");
         b.extend_from_slice(num.format(frame.msg_type).as_bytes());
         b.push(b')');
-        for (slot, name) in SUMMARY_FIELDS.iter().enumerate() {
-            if let Some(f) = summary_field(d, slot) {
+        for &id in SUMMARY_FIELDS {
+            if let Some(f) = d.get(id) {
                 b.push(b' ');
-                b.extend_from_slice(name.as_bytes());
+                b.extend_from_slice(id.name().as_bytes());
                 b.push(b'=');
                 push_short(b, f, frame.bytes);
             }
@@ -249,10 +196,10 @@ impl Summary {
                 };
                 writeln!(w, "[connection {conn}] CTI client {client}, server {server} ({start}; {how})")
             }
-            Event::Message { flow, version, frame } => {
+            Event::Message { flow, frame } => {
                 self.prefix(w, frame.last_frame, frame.ts_ns, Some(flow))?;
                 write!(w, "{} len={}", type_label(frame.msg_type), frame.bytes.len())?;
-                let max = guide_max_message(*version);
+                let max = guide_max_message(None);
                 if frame.bytes.len() > max {
                     write!(w, " [over the guide's {max}-byte maximum]")?;
                 }

@@ -127,6 +127,16 @@ impl MessageType {
     pub fn name(self) -> Option<&'static str> {
         type_name(self.0)
     }
+
+    /// The name of this number, or `UNKNOWN`.
+    pub fn name_or_unknown(self) -> &'static str {
+        self.name().unwrap_or("UNKNOWN")
+    }
+
+    /// `NAME (n)`, or `UNKNOWN (n)` for a number no source names.
+    pub fn label(self) -> String {
+        format!("{} ({})", self.name_or_unknown(), self.0)
+    }
 }
 
 impl From<u32> for MessageType {
@@ -187,6 +197,20 @@ pub fn count_maximum(message: MessageType, field: FieldId) -> Option<u32> {
     let rows = counts::COUNT_MAXIMA.iter().filter(|(_, f, _)| *f == field);
     rows.filter(|(m, _, _)| m.is_none_or(|m| m == message)).map(|e| e.2).next()
 }
+
+/// The call variables CallVariable1 to CallVariable10, in order.
+pub const CALL_VARIABLES: [FieldId; 10] = [
+    fields::field::CallVariable1,
+    fields::field::CallVariable2,
+    fields::field::CallVariable3,
+    fields::field::CallVariable4,
+    fields::field::CallVariable5,
+    fields::field::CallVariable6,
+    fields::field::CallVariable7,
+    fields::field::CallVariable8,
+    fields::field::CallVariable9,
+    fields::field::CallVariable10,
+];
 
 /// The dictionary id of a field name (exact spelling).
 pub fn field_id(name: &str) -> Option<FieldId> {

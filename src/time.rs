@@ -1,4 +1,6 @@
-//! Timestamp formatting (UTC, integer nanoseconds, no floating point).
+//! Time and duration formatting (UTC, integer nanoseconds, no floating point): timestamps
+//! for every output and durations in seconds for the analysis's findings. The renderers
+//! re-export it as `render::time`.
 
 use crate::TimestampNs;
 

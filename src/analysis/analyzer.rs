@@ -1,0 +1,353 @@
+//! The [`Analyzer`]: takes the pipeline's events with their decoded messages, one at a time,
+//! hands each to the modules that follow sessions, requests, configuration, calls, agents
+//! and the timeline, and builds the [`Report`] at the end.
+
+use super::agents::AgentTables;
+use super::calls::{self, CallCtx, CallTables, ConnCalls};
+use super::config::{self, ConfigState, ServerSide};
+use super::findings::Findings;
+use super::invoke::{self, InvokeLimits};
+use super::report::{self, Report};
+use super::session;
+use super::settings::Settings;
+use super::state::{Conn, Msg};
+use super::stats::StatsAcc;
+use super::timeline;
+use super::types::{dir_index, TimelineEntry};
+use crate::cti::decode::Decoded;
+use crate::cti::framing::Frame;
+use crate::cti::spec::fields::field;
+use crate::cti::spec::{MessageType, Role};
+use crate::net::tcp::{ConnEnd, ConnId, ConnStart};
+use crate::pipeline::{Direction, Event, Flow};
+use crate::IntMap;
+use crate::TimestampNs;
+use std::net::SocketAddr;
+
+/// What the analysis keeps of one connection.
+#[derive(Debug)]
+struct ConnEntry {
+    session: Conn,
+    config: ConfigState,
+    calls: ConnCalls,
+}
+
+impl ConnEntry {
+    fn new(id: ConnId, midstream: bool, frame: u64, ts: TimestampNs) -> Self {
+        ConnEntry {
+            session: Conn::new(id, midstream, frame, ts),
+            config: ConfigState::default(),
+            calls: ConnCalls::default(),
+        }
+    }
+}
+
+/// The analyzer.
+pub struct Analyzer {
+    settings: Settings,
+    conns: IntMap<ConnId, ConnEntry>,
+    findings: Findings,
+    calls: CallTables,
+    agents: AgentTables,
+    stats: StatsAcc,
+    timeline: Vec<TimelineEntry>,
+    first_ts: Option<TimestampNs>,
+    last_ts: TimestampNs,
+    last_frame: u64,
+}
+
+impl Analyzer {
+    pub fn new(settings: Settings) -> Self {
+        Analyzer {
+            findings: Findings { cap: settings.max_findings_per_rule, ..Findings::default() },
+            settings,
+            conns: IntMap::default(),
+            calls: CallTables::default(),
+            agents: AgentTables::default(),
+            stats: StatsAcc::default(),
+            timeline: Vec::new(),
+            first_ts: None,
+            last_ts: 0,
+            last_frame: 0,
+        }
+    }
+
+    fn clock(&mut self, frame: u64, ts: TimestampNs) {
+        if self.first_ts.is_none() {
+            self.first_ts = Some(ts);
+        }
+        self.last_ts = self.last_ts.max(ts);
+        self.last_frame = self.last_frame.max(frame);
+    }
+
+    /// Consume one pipeline event with its decoded message (`Some` for every
+    /// `Event::Message`: the analysis does not decode; a message without one is ignored).
+    pub fn event(&mut self, ev: &Event<'_>, decoded: Option<&Decoded>) {
+        self.findings.seq += 1;
+        // Messages, nearly every event, without the other events' code around them.
+        if let Event::Message { flow, frame, .. } = ev {
+            self.clock(frame.last_frame, frame.ts_ns);
+            debug_assert!(decoded.is_some(), "a message is handed in decoded");
+            if let Some(d) = decoded {
+                self.message(flow, frame, d);
+            }
+        } else {
+            self.other_event(ev);
+        }
+    }
+
+    /// [`Analyzer::event`] for the events other than messages.
+    #[inline(never)]
+    fn other_event(&mut self, ev: &Event<'_>) {
+        match ev {
+            Event::Connection { conn, client, server, start, frame, ts_ns, .. } => {
+                self.clock(*frame, *ts_ns);
+                self.connection(*conn, *client, *server, *start, *frame, *ts_ns);
+            }
+            Event::Message { .. } => unreachable!("handled by event"),
+            Event::Gap { flow, offset, len, reason, frame, ts_ns } => {
+                self.clock(*frame, *ts_ns);
+                self.lost(flow.conn, flow.dir, *ts_ns);
+                self.findings.push(
+                    "tcp-gap",
+                    Some(flow.conn),
+                    vec![*frame],
+                    *ts_ns,
+                    format!(
+                        "{} bytes of the {} stream not captured at offset {offset} ({})",
+                        len,
+                        flow.dir.as_str(),
+                        reason.explain()
+                    ),
+                );
+            }
+            Event::Skipped { flow, offset, len, reason, first_frame, last_frame, ts_ns } => {
+                self.clock(*last_frame, *ts_ns);
+                self.lost(flow.conn, flow.dir, *ts_ns);
+                self.findings.push(
+                    "cti-resync",
+                    Some(flow.conn),
+                    vec![*first_frame, *last_frame],
+                    *ts_ns,
+                    format!(
+                        "{len} bytes of the {} stream skipped at offset {offset} looking for a message header ({})",
+                        flow.dir.as_str(),
+                        reason.explain()
+                    ),
+                );
+            }
+            Event::Incomplete { flow, msg_type, have, need, first_frame, last_frame, ts_ns, .. } => {
+                self.clock(*last_frame, *ts_ns);
+                self.lost(flow.conn, flow.dir, *ts_ns);
+                self.findings.push(
+                    "cti-incomplete",
+                    Some(flow.conn),
+                    vec![*first_frame, *last_frame],
+                    *ts_ns,
+                    format!(
+                        "{} cut short: {have} of {need} bytes ({})",
+                        MessageType(*msg_type).label(),
+                        flow.dir.as_str()
+                    ),
+                );
+            }
+            Event::Implausible { flow, msg_type, length, frame, ts_ns, .. } => {
+                self.clock(*frame, *ts_ns);
+                self.lost(flow.conn, flow.dir, *ts_ns);
+                self.findings.push(
+                    "cti-implausible-length",
+                    Some(flow.conn),
+                    vec![*frame],
+                    *ts_ns,
+                    format!(
+                        "header of {} with MessageLength {length} ({})",
+                        MessageType(*msg_type).label(),
+                        flow.dir.as_str()
+                    ),
+                );
+            }
+            Event::Conflict { flow, offset, len, frame, ts_ns } => {
+                self.clock(*frame, *ts_ns);
+                self.findings.push(
+                    "tcp-retransmission-conflict",
+                    Some(flow.conn),
+                    vec![*frame],
+                    *ts_ns,
+                    format!(
+                        "retransmitted {len} bytes at offset {offset} of the {} stream differ from the first copy (first copy kept)",
+                        flow.dir.as_str()
+                    ),
+                );
+            }
+            Event::Limit { conn, setting, frame, ts_ns } => {
+                self.clock(*frame, *ts_ns);
+                self.findings.push(
+                    "capture-limit",
+                    *conn,
+                    vec![*frame],
+                    *ts_ns,
+                    format!("limit {setting} reached"),
+                );
+            }
+            Event::ConnectionEnd { conn, end, frame, ts_ns } => {
+                self.clock(*frame, *ts_ns);
+                self.close_conn(*conn, Some(*end), *frame, *ts_ns);
+            }
+            Event::PacketIssue { frame, ts_ns, issue } => {
+                self.clock(*frame, *ts_ns);
+                self.findings.push("packet-issue", None, vec![*frame], *ts_ns, issue.clone());
+            }
+        }
+    }
+
+    fn connection(
+        &mut self,
+        id: ConnId,
+        client: SocketAddr,
+        server: SocketAddr,
+        start: ConnStart,
+        frame: u64,
+        ts: TimestampNs,
+    ) {
+        if self.conns.contains_key(&id) {
+            self.close_conn(id, None, frame, ts);
+        }
+        let mut c = ConnEntry::new(id, start == ConnStart::Midstream, frame, ts);
+        c.session.client = Some(client);
+        c.session.server = Some(server);
+        self.conns.insert(id, c);
+    }
+
+    /// The connection of a message or a loss (one without a Connection event before it is
+    /// taken as mid-stream).
+    fn conn_mut(&mut self, id: ConnId, frame: u64, ts: TimestampNs) -> &mut ConnEntry {
+        self.conns.entry(id).or_insert_with(|| ConnEntry::new(id, true, frame, ts))
+    }
+
+    /// Bytes of one direction were lost.
+    fn lost(&mut self, id: ConnId, dir: Direction, ts: TimestampNs) {
+        let c = &mut self.conn_mut(id, 0, ts).session;
+        c.lost[dir_index(dir)] = true;
+        if dir == Direction::ToServer {
+            c.client_lost_since = true;
+            for s in std::mem::take(&mut c.suspects) {
+                if let Some((rule, message)) = s.if_lost {
+                    self.findings.push_at(s.seq, rule, Some(id), s.frames, s.ts, message);
+                }
+            }
+        }
+    }
+
+    /// End a connection: report what is left open and keep its summary.
+    fn close_conn(&mut self, id: ConnId, end: Option<ConnEnd>, frame: u64, ts: TimestampNs) {
+        let Some(mut e) = self.conns.remove(&id) else {
+            return;
+        };
+        let timeout = self.settings.request_timeout_ns;
+        let f = &mut self.findings;
+        session::close(&mut e.session, f, end, frame, ts);
+        invoke::at_end(&mut e.session, f, ts, timeout);
+        config::at_end(&e.config, e.session.lost[1], f, id, end, frame, ts, timeout);
+        self.calls.conn_end(&self.settings, f, id, e.calls, ts);
+        self.stats.conns.push(session::summary(&e.session, end, ts));
+    }
+
+    /// Handle one message.
+    fn message(&mut self, flow: &Flow, frame: &Frame<'_>, d: &Decoded) {
+        let (fr, ts) = (frame.last_frame, frame.ts_ns);
+        let di = dir_index(flow.dir);
+        let id = d.spec.map_or(MessageType(frame.msg_type), |s| s.id);
+        let name: &'static str = d.type_name().unwrap_or("UNKNOWN");
+        let role = d.spec.map(|s| s.role);
+        self.stats.count(name, frame.msg_type, flow.dir);
+        if !d.anomalies.is_empty() {
+            self.findings.anomalies(flow.conn, fr, ts, name, d);
+        }
+        let m = Msg { flow, frame, d, id, name, role, fr, ts };
+        let settings = &self.settings;
+        let timeout = settings.request_timeout_ns;
+        let entry = self.conns.entry(flow.conn).or_insert_with(|| ConnEntry::new(flow.conn, true, fr, ts));
+        let c = &mut entry.session;
+        let f = &mut self.findings;
+        c.messages[di] += 1;
+        c.bytes[di] += frame.bytes.len() as u64;
+        c.last_frame = fr;
+        c.last_ts = ts;
+        let invoke = d.fixed(field::InvokeID).and_then(|f| f.number()).map(|v| v as u32);
+
+        session::directions(c, f, flow, frame);
+        session::order(c, f, flow, id, name, role, fr, ts);
+        session::session_message(c, f, &mut self.stats, flow, id, d, frame);
+
+        // Invoke matching. The call ids and the agent a message names: for the timeline, and
+        // the agent of a request for the agent's summary (kept with the request for its
+        // answer).
+        let timeline = settings.timeline.is_some();
+        let want_agent =
+            timeline || (settings.call_summaries && role == Some(Role::Request) && invoke.is_some());
+        let mut call_ids = if timeline { timeline::call_ids(d) } else { Vec::new() };
+        let agent = if want_agent {
+            calls::floating(d, field::AgentID).and_then(|f| f.text(frame.bytes)).map(|a| a.into_owned())
+        } else {
+            None
+        };
+        let names = invoke::Names { call: call_ids.first().copied(), agent };
+        let lim = InvokeLimits {
+            timeout,
+            max_pending: settings.max_pending_invokes,
+            max_latency_samples: settings.max_latency_samples,
+        };
+        let matched = invoke.and_then(|inv| invoke::matching(c, f, &mut self.stats, &m, inv, &names, lim));
+        session::answered(c, f, &mut self.stats, flow.conn, id, d, matched.as_ref(), fr, ts);
+
+        // Configuration acquisition.
+        if entry.config.involves(id) {
+            let server = ServerSide { complete: c.complete(1), lost: c.lost[1] };
+            config::message(&mut entry.config, server, f, &mut self.stats, &m, timeout);
+        }
+        if flow.dir == Direction::ToClient {
+            invoke::timeouts(c, f, flow.conn, ts, timeout);
+        }
+
+        // Monitors, agents, calls.
+        session::monitors(c, f, flow, d, name, fr, ts);
+        self.agents.message(settings, f, c, &m);
+        if let Some(p) = matched.as_ref().filter(|_| settings.call_summaries) {
+            self.agents.answer(c, &m, p);
+        }
+        let cx = CallCtx { settings, findings: f, calls: &mut self.calls };
+        let aliases = calls::call_message(cx, c, &mut entry.calls, &m);
+
+        if let Some(filter) = &settings.timeline {
+            for a in aliases {
+                if !call_ids.contains(&a) {
+                    call_ids.push(a);
+                }
+            }
+            let names = timeline::Names { invoke, call_ids, agent: names.agent, matched: matched.as_ref() };
+            timeline::message(&mut self.timeline, settings, filter, f, &m, names);
+        }
+    }
+
+    /// The capture ended: close what is still open and build the report.
+    pub fn finish(mut self) -> Report {
+        let mut ids: Vec<ConnId> = self.conns.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            self.close_conn(id, None, self.last_frame, self.last_ts);
+        }
+        self.agents.finish(self.last_ts);
+        let findings = std::mem::take(&mut self.findings).into_sorted(self.last_ts);
+        let mut timeline = std::mem::take(&mut self.timeline);
+        timeline::finish(&mut timeline, &self.settings, &findings, self.last_frame);
+        report::build(report::Parts {
+            findings,
+            stats: self.stats,
+            calls: self.calls,
+            agents: self.agents,
+            timeline,
+            first_ts: self.first_ts,
+            last_ts: self.last_ts,
+        })
+    }
+}

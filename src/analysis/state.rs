@@ -1,0 +1,277 @@
+//! What the analysis knows of one connection's session, shared by the modules that follow
+//! it: open state, what OPEN_REQ and OPEN_CONF said, outstanding requests, monitors, and
+//! which bytes were lost, with the findings whose verdict waits on a loss ([`Suspect`]).
+
+use super::findings::Findings;
+use crate::cti::decode::Decoded;
+use crate::cti::framing::Frame;
+use crate::cti::spec::{MessageType, Role};
+use crate::net::tcp::ConnId;
+use crate::pipeline::Flow;
+use crate::TimestampNs;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::SocketAddr;
+
+/// The message being analysed, and what every module reads of it.
+#[derive(Clone, Copy)]
+pub(crate) struct Msg<'a, 'f> {
+    pub flow: &'a Flow,
+    pub frame: &'a Frame<'f>,
+    pub d: &'a Decoded,
+    /// Its type (the spec's id, else the header's).
+    pub id: MessageType,
+    pub name: &'static str,
+    pub role: Option<Role>,
+    /// Its last capture frame and its time.
+    pub fr: u64,
+    pub ts: TimestampNs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OpenState {
+    /// Mid-stream start: the opening was not captured.
+    Unknown,
+    NotOpen,
+    Requested,
+    Open,
+    Refused,
+}
+
+impl OpenState {
+    /// The session column of `stats` (`closed` once CLOSE_CONF was seen).
+    pub fn as_str(self, closed: bool) -> &'static str {
+        match self {
+            OpenState::Unknown => "not captured",
+            OpenState::NotOpen => "not opened",
+            OpenState::Requested => "open requested",
+            OpenState::Open if closed => "closed",
+            OpenState::Open => "open",
+            OpenState::Refused => "refused",
+        }
+    }
+}
+
+/// An outstanding request.
+#[derive(Debug, Clone)]
+pub(crate) struct Pending {
+    pub req: MessageType,
+    pub name: &'static str,
+    /// Its positive confirm.
+    pub confirm: Option<MessageType>,
+    pub frame: u64,
+    pub ts: TimestampNs,
+    /// Reported as unanswered already.
+    pub reported: bool,
+    pub call: Option<u32>,
+    pub agent: Option<String>,
+    pub monitor: Option<u32>,
+}
+
+/// Suspects kept per connection; beyond it the oldest is decided at once.
+const MAX_SUSPECTS: usize = 1_024;
+
+/// A finding about a server message that holds only if no client bytes sent before it were
+/// lost. A loss in the client direction can be declared after the server message is seen
+/// (the server's acknowledgement reveals the hole, or later data overflows the buffer), so
+/// the verdict waits: a loss in the client direction turns it into `if_lost` (or drops it),
+/// a client message captured after it settles it, and so does the end of the connection.
+#[derive(Debug)]
+pub(crate) struct Suspect {
+    /// Frame of the server message.
+    pub frame: u64,
+    pub rule: &'static str,
+    pub frames: Vec<u64>,
+    pub ts: TimestampNs,
+    /// Event-order position of the server message.
+    pub seq: u64,
+    pub message: String,
+    /// What stands instead when client bytes turn out lost.
+    pub if_lost: Option<(&'static str, String)>,
+    /// A later client message confirms it (else it dismisses it).
+    pub confirmed_by_data: bool,
+}
+
+impl Suspect {
+    pub fn report(self, conn: ConnId, f: &mut Findings) {
+        f.push_at(self.seq, self.rule, Some(conn), self.frames, self.ts, self.message);
+    }
+}
+
+/// One connection's session.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    pub id: ConnId,
+    pub client: Option<SocketAddr>,
+    pub server: Option<SocketAddr>,
+    pub midstream: bool,
+    pub first_frame: u64,
+    pub first_ts: TimestampNs,
+    pub last_frame: u64,
+    pub last_ts: TimestampNs,
+    /// Bytes were lost in this direction (gap, resync, incomplete message).
+    pub lost: [bool; 2],
+    /// This direction was judged not captured at all (one-direction capture).
+    pub uncaptured: [bool; 2],
+    /// A client message sent before any server message while the open was outstanding:
+    /// reported as `session-not-open` only once the server direction proves captured.
+    pub early_client: Option<(u64, TimestampNs, &'static str)>,
+    /// Findings about server messages that hold only if the client direction is complete up
+    /// to them; decided later (see [`Suspect`]).
+    pub suspects: VecDeque<Suspect>,
+    pub open: OpenState,
+    pub open_req_frame: Option<u64>,
+    pub version: Option<u32>,
+    pub idle_timeout: Option<u64>,
+    pub services_requested: Option<u32>,
+    pub services_granted: Option<u32>,
+    pub call_msg_mask: Option<u32>,
+    pub client_id: Option<String>,
+    pub agent_id: Option<String>,
+    pub agent_extension: Option<String>,
+    pub agent_instrument: Option<String>,
+    pub session_type: Option<u64>,
+    /// The session ended abnormally on the server's word (FAILURE_EVENT, FAILURE_CONF to an
+    /// open or heartbeat): a reset after it is expected.
+    pub server_failure: bool,
+    /// Last client message, and whether bytes were lost since.
+    pub last_client: Option<(TimestampNs, u64)>,
+    pub client_lost_since: bool,
+    pub close_req: Option<u64>,
+    pub close_conf: Option<u64>,
+    pub after_close_reported: bool,
+    pub not_open_reported: bool,
+    pub standby_reported: bool,
+    /// Outstanding requests by (direction, InvokeID).
+    pub pending: BTreeMap<(usize, u32), Pending>,
+    pub next_deadline: Option<TimestampNs>,
+    pub pending_overflow: bool,
+    /// MonitorIDs in force; `monitors_known` once OPEN_CONF was seen.
+    pub monitors: BTreeSet<u32>,
+    pub monitors_known: bool,
+    /// Unknown MonitorIDs reported already.
+    pub monitors_reported: BTreeSet<u32>,
+    pub messages: [u64; 2],
+    pub bytes: [u64; 2],
+}
+
+impl Conn {
+    pub fn new(id: ConnId, midstream: bool, frame: u64, ts: TimestampNs) -> Self {
+        Conn {
+            id,
+            client: None,
+            server: None,
+            midstream,
+            first_frame: frame,
+            first_ts: ts,
+            last_frame: frame,
+            last_ts: ts,
+            lost: [false; 2],
+            uncaptured: [false; 2],
+            early_client: None,
+            suspects: VecDeque::new(),
+            open: if midstream { OpenState::Unknown } else { OpenState::NotOpen },
+            open_req_frame: None,
+            version: None,
+            idle_timeout: None,
+            services_requested: None,
+            services_granted: None,
+            call_msg_mask: None,
+            client_id: None,
+            agent_id: None,
+            agent_extension: None,
+            agent_instrument: None,
+            session_type: None,
+            server_failure: false,
+            last_client: None,
+            client_lost_since: false,
+            close_req: None,
+            close_conf: None,
+            after_close_reported: false,
+            not_open_reported: false,
+            standby_reported: false,
+            pending: BTreeMap::new(),
+            next_deadline: None,
+            pending_overflow: false,
+            monitors: BTreeSet::new(),
+            monitors_known: false,
+            monitors_reported: BTreeSet::new(),
+            messages: [0; 2],
+            bytes: [0; 2],
+        }
+    }
+
+    /// Everything in this direction was captured from the session's start.
+    pub fn complete(&self, dir: usize) -> bool {
+        !self.midstream && !self.lost[dir]
+    }
+
+    pub fn any_lost(&self) -> bool {
+        self.lost[0] || self.lost[1]
+    }
+
+    pub fn recompute_deadline(&mut self, timeout: i64) {
+        self.next_deadline = self.pending.values().filter(|p| !p.reported).map(|p| p.ts + timeout).min();
+    }
+
+    /// Queue a finding whose verdict waits (see [`Suspect`]).
+    pub fn suspect(&mut self, f: &mut Findings, s: Suspect) {
+        if self.suspects.len() >= MAX_SUSPECTS {
+            if let Some(old) = self.suspects.pop_front() {
+                old.report(self.id, f);
+            }
+        }
+        self.suspects.push_back(s);
+    }
+
+    /// Settle the suspects about server messages captured before frame `first_frame` of a
+    /// client message.
+    #[cold]
+    #[inline(never)]
+    pub fn settle_suspects(&mut self, f: &mut Findings, first_frame: u64) {
+        // Suspects are queued in capture order.
+        while self.suspects.front().is_some_and(|s| s.frame < first_frame) {
+            let s = self.suspects.pop_front().expect("front");
+            if s.confirmed_by_data {
+                s.report(self.id, f);
+            }
+        }
+    }
+
+    /// Judge direction `dir` not captured: it carried no message while the other one shows
+    /// that it must have (a server message needs an OPEN_REQ; a request past its timeout
+    /// needs an answer). Reported once per direction.
+    pub fn mark_uncaptured(&mut self, f: &mut Findings, dir: usize, why: &str, frame: u64, ts: TimestampNs) {
+        if self.uncaptured[dir] {
+            return;
+        }
+        self.uncaptured[dir] = true;
+        let already_lost = self.lost[dir];
+        self.lost[dir] = true;
+        if dir == 0 {
+            self.client_lost_since = true;
+        }
+        if already_lost {
+            // A gap or a resync in that direction was reported already.
+            return;
+        }
+        let name = if dir == 0 { "client->server" } else { "server->client" };
+        let message =
+            format!("no {name} message captured, yet {why}; rules that need that direction are not applied");
+        if dir == 0 {
+            // Dismissed if the client's bytes turn out lost in a gap or client messages follow.
+            let s = Suspect {
+                frame,
+                rule: "direction-not-captured",
+                frames: vec![frame],
+                ts,
+                seq: f.seq,
+                message,
+                if_lost: None,
+                confirmed_by_data: false,
+            };
+            self.suspect(f, s);
+        } else {
+            f.push("direction-not-captured", Some(self.id), vec![frame], ts, message);
+        }
+    }
+}
