@@ -25,8 +25,8 @@
 
 use ctiscope::capture::build::{tcp_frame, Link, TcpSpec};
 use ctiscope::capture::write::PcapWriter;
-use ctiscope::cti::decode::{Decoded, Decoder, VersionState};
 use ctiscope::pipeline::{Event, Pipeline, Settings};
+use ctiscope::stage::Stage;
 use std::io::{BufWriter, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -213,22 +213,15 @@ fn settings(case: &str) -> Settings {
 fn child(case: &str, path: &str) {
     let t = Instant::now();
     let mut p = Pipeline::new(settings(case));
-    let decoder = Decoder::default();
-    let mut d = Decoded::default();
-    let mut versions: ctiscope::IntMap<u32, VersionState> = Default::default();
+    let mut stage = Stage::new(None);
     let (mut messages, mut limits, mut issues) = (0u64, 0u64, 0u64);
-    let mut sink = |ev: Event<'_>| match &ev {
-        Event::Message { flow, version, frame } => {
+    let mut sink = |ev: Event<'_>| match (&ev, stage.decode(&ev)) {
+        (Event::Message { .. }, Some(d)) => {
             messages += 1;
-            let st = versions.entry(flow.conn).or_default();
-            decoder.decode_into(frame.bytes, *version, st, &mut d);
             std::hint::black_box(d.fields.len());
         }
-        Event::Limit { .. } => limits += 1,
-        Event::PacketIssue { .. } => issues += 1,
-        Event::ConnectionEnd { conn, .. } => {
-            versions.remove(conn);
-        }
+        (Event::Limit { .. }, _) => limits += 1,
+        (Event::PacketIssue { .. }, _) => issues += 1,
         _ => {}
     };
     let res = ctiscope::capture::read_path(path, &mut |pkt| p.packet(pkt, &mut sink));

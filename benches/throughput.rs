@@ -12,8 +12,8 @@
 //! output to /dev/null, several times; the table reports the median time. Output: a Markdown
 //! table on stdout, the one the README quotes.
 
-use ctiscope::cti::decode::{Decoded, Decoder, VersionState};
 use ctiscope::pipeline::{Event, Pipeline, Settings};
+use ctiscope::stage::Stage;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -40,18 +40,15 @@ fn child(mode: &str, path: &str) {
         }
         "frame" | "decode" => {
             let mut p = Pipeline::new(Settings::default());
-            let decoder = Decoder::default();
-            let mut d = Decoded::default();
-            let mut versions: ctiscope::IntMap<u32, VersionState> = Default::default();
+            let mut stage = Stage::new(None);
             let mut sink = |ev: Event<'_>| {
-                if let Event::Message { flow, version, frame } = &ev {
-                    messages += 1;
-                    if mode == "frame" {
+                if mode == "frame" {
+                    if let Event::Message { frame, .. } = &ev {
+                        messages += 1;
                         std::hint::black_box(frame.bytes.len());
-                        return;
                     }
-                    let st = versions.entry(flow.conn).or_default();
-                    decoder.decode_into(frame.bytes, *version, st, &mut d);
+                } else if let Some(d) = stage.decode(&ev) {
+                    messages += 1;
                     std::hint::black_box(d.fields.len());
                 }
             };

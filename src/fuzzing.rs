@@ -8,6 +8,7 @@ use crate::cti::decode::{self, Decoded, Decoder, VersionSource, VersionState};
 use crate::cti::framing::{Framer, FramerEvent, HEADER_LEN};
 use crate::pipeline::{Event, Pipeline, Settings};
 use crate::render::{events, json, summary::Summary, tree};
+use crate::stage::Stage;
 
 /// First byte: protocol version (13..=25) or, above that range, "infer from the bytes".
 pub fn decode_frame(data: &[u8]) {
@@ -92,19 +93,16 @@ pub fn framer_stream(data: &[u8]) {
 /// Arbitrary bytes as a capture file through everything.
 pub fn capture_pipeline(data: &[u8]) {
     let mut p = Pipeline::new(Settings::default());
-    let mut d = Decoded::default();
-    let decoder = Decoder::default();
-    let mut versions = std::collections::HashMap::new();
+    let mut stage = Stage::new(None);
     let mut sink = std::io::sink();
     let mut summary = Summary::default();
-    let mut handle = |ev: Event<'_>| {
-        if let Event::Message { flow, version, frame } = &ev {
-            let st: &mut VersionState = versions.entry(flow.conn).or_default();
-            decoder.decode_into(frame.bytes, *version, st, &mut d);
-            check_decoded(frame.bytes, &d);
-            tree::write_tree(&mut sink, flow, frame, &d).expect("sink");
-            json::write_message(&mut sink, flow, frame, &d).expect("sink");
-        } else {
+    let mut handle = |ev: Event<'_>| match (&ev, stage.decode(&ev)) {
+        (Event::Message { flow, frame }, Some(d)) => {
+            check_decoded(frame.bytes, d);
+            tree::write_tree(&mut sink, flow, frame, d).expect("sink");
+            json::write_message(&mut sink, flow, frame, d).expect("sink");
+        }
+        _ => {
             events::write_event_json(&mut sink, &ev).expect("sink");
             summary.write_event(&mut sink, &ev).expect("sink");
         }

@@ -9,10 +9,14 @@
 //! 3. [`cti::framing`] cuts each direction's byte stream into CTI messages
 //!    ([`cti::framing::Frame`]: 8-byte header plus body, with the capture frame numbers and
 //!    timestamp of its bytes), resynchronising after gaps and mid-stream starts;
-//! 4. [`pipeline`] ties the stages together and says which side of a connection is the
-//!    CTI client;
-//! 5. [`render`] prints what came out; [`analysis`] follows sessions, requests, calls and
-//!    agents and reports rule violations.
+//! 4. [`pipeline`] ties these together and says which side of a connection is the CTI
+//!    client: [`pipeline::Event`]s, framed messages among them, in capture order;
+//! 5. [`stage`], the decode stage, learns each connection's protocol version (OPEN_REQ,
+//!    `--protocol-version`, inference) and decodes every message once, handing on each
+//!    event with its decoded message ([`parallel`] does the same on several threads,
+//!    delivering in capture order);
+//! 6. [`render`] prints what came out; [`analysis`] follows sessions, requests, calls and
+//!    agents and reports rule violations. Both take the decoded messages of the stage.
 //!
 //! Decoding one message from its bytes (a HEARTBEAT_REQ with InvokeID 7):
 //!
@@ -25,13 +29,13 @@
 //! assert!(d.anomalies.is_empty());
 //! ```
 //!
-//! And a whole capture, event by event:
+//! And a whole capture, event by event, each message decoded:
 //!
 //! ```no_run
-//! use ctiscope::pipeline::{run_path, Event, Settings};
-//! run_path("captures/contact-center.pcapng", &Settings::default(), &mut |ev| {
-//!     if let Event::Message { flow, frame, .. } = ev {
-//!         println!("{} {} type {}", flow.conn, flow.dir.as_str(), frame.msg_type);
+//! use ctiscope::pipeline::{Event, Settings};
+//! ctiscope::stage::run_path("captures/contact-center.pcapng", &Settings::default(), None, &mut |ev, d| {
+//!     if let (Event::Message { flow, .. }, Some(d)) = (ev, d) {
+//!         println!("{} {} {}", flow.conn, flow.dir.as_str(), d.type_name().unwrap_or("UNKNOWN"));
 //!     }
 //! })
 //! .expect("readable capture");
@@ -49,7 +53,9 @@ pub mod net;
 pub mod parallel;
 pub mod pipeline;
 pub mod render;
+pub mod stage;
 pub mod synth;
+pub mod time;
 
 /// Hash map for the per-packet and per-message tables (connections, flows).
 pub type FastMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;

@@ -1,6 +1,19 @@
 //! The pipeline from captured packets to CTI messages: link/IP slicing, TCP reassembly,
 //! CTI framing, and the decision of which side of each connection is the CTI client.
 //!
+//! ```text
+//! capture -> net (slicing, TCP reassembly) -> framing -> decode stage -> consumers
+//! \______________ this module: Pipeline, Event ______/   crate::stage   render, analysis
+//! ```
+//!
+//! [`Pipeline`] turns packets into [`Event`]s in capture order: connections, framed
+//! messages ([`Event::Message`], the bytes of one message, not decoded), and everything
+//! framing and reassembly have to say about the bytes around them (gaps, skipped bytes,
+//! incomplete and implausible messages, retransmission conflicts, limits). It knows nothing
+//! of protocol versions: the decode stage ([`crate::stage`]) learns each connection's
+//! version and decodes every message once, and consumers take `(event, decoded)` from it
+//! (in line, [`crate::stage::run_path`]; on several threads, [`crate::parallel`]).
+//!
 //! Which connections are CTI, and which side is the client:
 //! - A connection to one of the server ports (`--port`, default 42027 and 43027: side A
 //!   and side B of a CTI Server pair) is CTI; the endpoint on that port is the server.
@@ -15,7 +28,7 @@
 //! - Connections that are not CTI are dropped silently.
 
 use crate::capture::Packet;
-use crate::cti::framing::{self, Frame, Framer, FramerEvent, FramingSettings, SkipReason, HEADER_LEN};
+use crate::cti::framing::{self, Frame, Framer, FramerEvent, FramingSettings, SkipReason};
 use crate::cti::spec::{self, Origin};
 use crate::net::tcp::{
     ConnEnd, ConnId, ConnStart, GapReason, Reassembler, ReassemblySettings, Side, StreamEvent,
@@ -103,11 +116,9 @@ pub enum Event<'a> {
         frame: u64,
         ts_ns: TimestampNs,
     },
-    /// A complete CTI message.
+    /// A complete CTI message, not yet decoded (see [`crate::stage`]).
     Message {
         flow: Flow,
-        /// Protocol version from this connection's OPEN_REQ, when it was captured.
-        version: Option<u32>,
         frame: Frame<'a>,
     },
     /// Stream bytes that were never captured.
@@ -227,7 +238,6 @@ struct ConnState {
     detection: Detection,
     client: Side,
     framers: [Framer; 2],
-    version: Option<u32>,
     /// A header over the framer's hard length cap (`max_message_length`) was reported.
     length_limit_reported: bool,
     /// Last frame and timestamp seen, for events at the connection end.
@@ -374,7 +384,6 @@ fn stream_event(
                 detection: Detection::Port,
                 client: Side::A,
                 framers: [new_framer(settings, start), new_framer(settings, start)],
-                version: None,
                 length_limit_reported: false,
                 last_frame: frame,
                 last_ts: ts_ns,
@@ -412,8 +421,8 @@ fn stream_event(
                 return;
             }
             let flow = c.flow(conn, side);
-            let ConnState { framers, version, client, length_limit_reported, .. } = c;
-            let mut cx = FramerCx { flow, is_client: side == *client, version, length_limit_reported, ts_ns };
+            let ConnState { framers, length_limit_reported, .. } = c;
+            let mut cx = FramerCx { flow, length_limit_reported, ts_ns };
             framers[side.index()]
                 .push(offset, data, frame, ts_ns, &mut |fev| framer_event(fev, &mut cx, stats, sink));
         }
@@ -432,8 +441,8 @@ fn stream_event(
             stats.gaps += 1;
             stats.gap_bytes += len;
             sink(Event::Gap { flow, offset, len, reason, frame, ts_ns });
-            let ConnState { framers, version, client, length_limit_reported, .. } = c;
-            let mut cx = FramerCx { flow, is_client: side == *client, version, length_limit_reported, ts_ns };
+            let ConnState { framers, length_limit_reported, .. } = c;
+            let mut cx = FramerCx { flow, length_limit_reported, ts_ns };
             framers[side.index()].gap(offset, len, frame, &mut |fev| framer_event(fev, &mut cx, stats, sink));
         }
         StreamEvent::Conflict { conn, side, offset, len, frame, ts_ns } => {
@@ -537,8 +546,6 @@ fn first_header_type(data: &[u8], from_start: bool, st: &FramingSettings) -> Opt
 /// What [`framer_event`] needs of the connection and direction a framer belongs to.
 struct FramerCx<'a> {
     flow: Flow,
-    is_client: bool,
-    version: &'a mut Option<u32>,
     length_limit_reported: &'a mut bool,
     ts_ns: TimestampNs,
 }
@@ -552,14 +559,9 @@ fn framer_event(
     let (flow, ts_ns) = (cx.flow, cx.ts_ns);
     match fev {
         FramerEvent::Frame(frame) => {
-            // OPEN_REQ (type 3): VersionNumber at body offset 4.
-            if cx.is_client && frame.msg_type == 3 && frame.bytes.len() >= HEADER_LEN + 8 {
-                let b = &frame.bytes[HEADER_LEN + 4..HEADER_LEN + 8];
-                *cx.version = Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
-            }
             stats.messages += 1;
             stats.message_bytes += frame.bytes.len() as u64;
-            sink(Event::Message { flow, version: *cx.version, frame });
+            sink(Event::Message { flow, frame });
         }
         FramerEvent::Skipped { offset, len, first_frame, last_frame, reason } => {
             stats.skipped_bytes += len;
@@ -594,16 +596,16 @@ fn finish_conn(
     let ts_ns = ts_ns.max(c.last_ts);
     for side in [Side::A, Side::B] {
         let flow = c.flow(conn, side);
-        let is_client = side == c.client;
-        let ConnState { framers, version, length_limit_reported, .. } = &mut c;
-        let mut cx = FramerCx { flow, is_client, version, length_limit_reported, ts_ns };
+        let ConnState { framers, length_limit_reported, .. } = &mut c;
+        let mut cx = FramerCx { flow, length_limit_reported, ts_ns };
         framers[side.index()].finish(frame, ts_ns, &mut |fev| framer_event(fev, &mut cx, stats, sink));
     }
     sink(Event::ConnectionEnd { conn, end, frame, ts_ns });
 }
 
-/// Run the whole pipeline over a capture path ("-" for stdin). Returns the capture error,
-/// if any, after every event before it was delivered.
+/// Run the pipeline over a capture path ("-" for stdin): messages come framed, not decoded
+/// ([`crate::stage::run_path`] adds the decode stage). Returns the capture error, if any,
+/// after every event before it was delivered.
 pub fn run_path(
     path: &str,
     settings: &Settings,

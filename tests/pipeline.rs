@@ -1,12 +1,15 @@
-//! Capture → reassembly → framing, end to end over real pcap / pcapng bytes.
+//! Capture → reassembly → framing → decode stage, end to end over real pcap / pcapng bytes.
 
 mod common;
 
 use common::*;
 use ctiscope::capture::build::Link;
 use ctiscope::capture::read_bytes;
+use ctiscope::cti::decode::VersionSource;
 use ctiscope::net::tcp::{ConnEnd, ConnStart, GapReason};
+use ctiscope::parallel;
 use ctiscope::pipeline::{Direction, Event, Pipeline, Settings};
+use ctiscope::stage::{self, Stage};
 use proptest::prelude::*;
 
 /// A compact, comparable view of the events.
@@ -160,6 +163,86 @@ fn midstream_start_inside_a_message_reports_skipped_bytes() {
     let skipped = sm[2].len() as u64 - 5;
     assert!(evs.contains(&E::Skip(0, Direction::ToClient, 0, skipped)), "{evs:?}");
     assert_eq!(messages(&evs), vec![(0, Direction::ToClient, 23), (0, Direction::ToClient, 24)]);
+}
+
+/// Through the decode stage: (message type, version, where the version came from) of every
+/// message; checks that exactly the messages come decoded.
+fn decoded(bytes: &[u8], forced: Option<u32>) -> Vec<(u32, u32, VersionSource)> {
+    let mut p = Pipeline::new(Settings::default());
+    let mut stage = Stage::new(forced);
+    let mut out = Vec::new();
+    let mut sink = |ev: Event<'_>| match (&ev, stage.decode(&ev)) {
+        (Event::Message { frame, .. }, Some(d)) => {
+            assert_eq!(d.msg_type, frame.msg_type);
+            out.push((d.msg_type, d.version, d.version_source.expect("decoded")));
+        }
+        (Event::Message { .. }, None) => panic!("a message without its decoded form"),
+        (other, Some(_)) => panic!("{other:?} decoded"),
+        (_, None) => {}
+    };
+    read_bytes("t", bytes, &mut |pkt| p.packet(pkt, &mut sink)).unwrap();
+    p.finish(&mut sink);
+    out
+}
+
+#[test]
+fn the_decode_stage_decodes_every_message_with_the_open_req_version() {
+    for v in [15, 19, 24] {
+        let conv = desktop_conv(Link::Ethernet, "10.0.0.5:51000", "10.0.0.1:42027", v, 1460, TS0);
+        let got = decoded(&pcap_bytes(1, &conv.pkts), None);
+        let want: Vec<_> = desktop_types().iter().map(|&(_, t)| (t, v, VersionSource::Seen)).collect();
+        assert_eq!(got, want, "the OPEN_REQ itself is decoded with its VersionNumber");
+        // `--protocol-version` wins over the OPEN_REQ.
+        let forced = decoded(&pcap_bytes(1, &conv.pkts), Some(20));
+        assert!(forced.iter().all(|&(_, fv, src)| (fv, src) == (20, VersionSource::Forced)), "{forced:?}");
+    }
+}
+
+#[test]
+fn without_its_open_req_a_connection_is_decoded_with_an_inferred_or_assumed_version() {
+    let conv = desktop_conv(Link::Ethernet, "10.0.0.5:51000", "10.0.0.1:42027", 15, 1460, TS0);
+    // Drop the handshake, OPEN_REQ and OPEN_CONF.
+    let got = decoded(&pcap_bytes(1, &conv.pkts[5..]), None);
+    assert_eq!(got.len(), desktop_types().len() - 2);
+    assert!(got.iter().all(|&(_, _, src)| src != VersionSource::Seen), "{got:?}");
+    // The event with floating fields decides the layout: 1-byte floating headers.
+    let state = got.iter().find(|m| m.0 == 30).expect("AGENT_STATE_EVENT");
+    assert_eq!(state.2, VersionSource::Inferred, "{got:?}");
+    assert!(state.1 <= 19, "{got:?}");
+}
+
+#[test]
+fn the_pool_hands_on_what_the_stage_does_on_every_shipped_capture() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut paths = Vec::new();
+    for dir in ["captures", "tests/data"] {
+        for e in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
+            let path = e.unwrap().path();
+            let name = path.to_string_lossy().to_string();
+            if [".pcap", ".pcapng", ".gz"].iter().any(|x| name.ends_with(x)) {
+                paths.push(name);
+            }
+        }
+    }
+    assert!(paths.len() > 20);
+    let line = |ev: &Event<'_>, d: Option<&ctiscope::cti::decode::Decoded>| {
+        format!("{ev:?} {:?}", d.map(|d| (d.version, d.version_source, d.fields.len(), d.anomalies.len())))
+    };
+    for path in paths {
+        let mut want = Vec::new();
+        let want_res =
+            stage::run_path(&path, &Settings::default(), None, &mut |ev, d| want.push(line(ev, d)))
+                .map_err(|e| e.to_string());
+        for (jobs, items) in [(2, 3), (3, 1)] {
+            let mut got = Vec::new();
+            let res = parallel::run_path(&path, &Settings::default(), None, jobs, items, &mut |ev, d| {
+                got.push(line(ev, d))
+            })
+            .map_err(|e| e.to_string());
+            assert!(got == want, "{path}: -j {jobs}");
+            assert_eq!(res, want_res, "{path}");
+        }
+    }
 }
 
 #[test]

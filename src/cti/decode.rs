@@ -289,6 +289,9 @@ pub struct Decoded {
     pub anomalies_dropped: u32,
     /// Offset of the floating part in the frame.
     pub floating_offset: u32,
+    /// [`FieldId`] -> index of the fixed field in `fields`, for the layout of this message's
+    /// type and version (empty for an unknown type).
+    positions: &'static [u8],
 }
 
 impl Decoded {
@@ -301,6 +304,7 @@ impl Decoded {
         self.anomalies.clear();
         self.anomalies_dropped = 0;
         self.floating_offset = 0;
+        self.positions = &[];
     }
 
     /// The spec name or None for an unknown type.
@@ -312,14 +316,22 @@ impl Decoded {
     /// this message's type and version (no search).
     #[inline]
     pub fn fixed(&self, id: FieldId) -> Option<&Field> {
-        let pos = *fixed_positions(self.spec?, self.version).get(usize::from(id.0))?;
+        let pos = *self.positions.get(usize::from(id.0))?;
         self.fields.get(usize::from(pos)).filter(|f| f.meta.id == id && f.meta.part == Part::Fixed)
     }
 
-    /// First field with this dictionary id, fixed or floating.
+    /// First field with this dictionary id, fixed or floating. A field the layout does not
+    /// carry is not searched for: only the layout's own fields carry dictionary ids (an
+    /// unknown tag or a tag the message does not carry has [`FieldId::NONE`]).
     #[inline]
     pub fn get(&self, id: FieldId) -> Option<&Field> {
-        self.fixed(id).or_else(|| self.fields.iter().find(|f| f.meta.id == id))
+        let search = || self.fields.iter().find(|f| f.meta.id == id);
+        match self.positions.get(usize::from(id.0)) {
+            Some(&NO_POSITION) => None,
+            Some(&FLOATING_ONLY) | None => search(),
+            // A fixed part cut short (raw or missing fields) falls back to the search.
+            Some(_) => self.fixed(id).or_else(search),
+        }
     }
 
     /// Numeric value of the first field with this id.
@@ -445,6 +457,7 @@ pub fn decode_at(frame: &[u8], version: u32, source: VersionSource, d: &mut Deco
         decode_fixed(frame, spec, ix, version, d)
     };
     d.floating_offset = floating_start as u32;
+    d.positions = fixed_positions(spec, version);
     if floating_start >= frame.len() {
         // A body cut inside the fixed part (fixed_part_short) never reached the floating
         // part: its fields are not also reported missing.
@@ -810,18 +823,21 @@ fn by_message<T>(build: impl Fn(&'static MessageSpec) -> T) -> Vec<Option<T>> {
 /// Versions the fixed-position tables distinguish; a later version has the layout of this
 /// one (every fixed field is older, checked when the tables are built).
 const POSITION_VERSIONS: usize = 32;
-/// No fixed field of this id in the layout.
+/// No field of this id in the layout, fixed or floating.
 const NO_POSITION: u8 = u8::MAX;
+/// No fixed field of this id in the layout, but a floating one.
+const FLOATING_ONLY: u8 = u8::MAX - 1;
 
-/// Where each dictionary field sits in the fixed part of one message layout: one table per
-/// set of fixed fields the message has across versions.
+/// Where each dictionary field sits in one message layout: its index in the fixed part,
+/// [`FLOATING_ONLY`] or [`NO_POSITION`]; one table per set of fixed fields the message has
+/// across versions.
 struct FixedPositions {
     by_version: [u8; POSITION_VERSIONS],
     tables: Vec<Box<[u8]>>,
 }
 
 /// For `m` at `version`: [`FieldId`] -> index of the field among the decoded fields (the
-/// fixed fields come first, in wire order), or [`NO_POSITION`].
+/// fixed fields come first, in wire order), [`FLOATING_ONLY`] or [`NO_POSITION`].
 fn fixed_positions(m: &'static MessageSpec, version: u32) -> &'static [u8] {
     static ALL: std::sync::OnceLock<Vec<Option<FixedPositions>>> = std::sync::OnceLock::new();
     let all = ALL.get_or_init(|| {
@@ -835,7 +851,16 @@ fn fixed_positions(m: &'static MessageSpec, version: u32) -> &'static [u8] {
                     for (i, (_, f)) in spec::fixed_layout_indexed(m, v).enumerate() {
                         let slot = &mut t[usize::from(f.id.0)];
                         if *slot == NO_POSITION {
-                            *slot = u8::try_from(i).expect("fixed parts have few fields");
+                            *slot = u8::try_from(i)
+                                .ok()
+                                .filter(|&i| i < FLOATING_ONLY)
+                                .expect("few fixed fields");
+                        }
+                    }
+                    for f in m.floating {
+                        let slot = &mut t[usize::from(f.id.0)];
+                        if *slot == NO_POSITION {
+                            *slot = FLOATING_ONLY;
                         }
                     }
                     tables.push(t);

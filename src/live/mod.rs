@@ -19,7 +19,9 @@ mod ring;
 
 use crate::capture::write::PcapNgWriter;
 use crate::capture::Packet;
+use crate::cti::decode::Decoded;
 use crate::pipeline::{Event, Pipeline, Settings};
+use crate::stage::Stage;
 use crate::TimestampNs;
 use ring::{Ring, RingConfig, RingPacket, SockKind};
 use std::io::{self, Write};
@@ -319,10 +321,11 @@ pub struct Limits {
     pub duration: Option<Duration>,
 }
 
-/// What [`run`] reports besides the pipeline's events.
+/// What [`run`] reports: the pipeline's events, each with its decoded message (the decode
+/// stage's output, see [`crate::stage`]), and what the capture itself has to say.
 #[derive(Debug)]
 pub enum LiveEvent<'a, 'b> {
-    Pipeline(&'a Event<'b>),
+    Pipeline(&'a Event<'b>, Option<&'a Decoded>),
     /// The kernel dropped `dropped` packets (ring full) since the previous report.
     KernelDrops {
         dropped: u64,
@@ -371,19 +374,22 @@ const POLL_MS: i32 = 100;
 
 /// Captures until a limit is reached, `stop` is raised or `sink` fails: every packet is
 /// written to `write` (flushed after every batch, so the file is valid up to the last
-/// whole batch at any moment), fed to a [`Pipeline`], and every event handed to `sink`.
+/// whole batch at any moment), fed to a [`Pipeline`] and the decode [`Stage`] (`forced`:
+/// `--protocol-version`), and every event handed to `sink` with its decoded message.
 /// At the end the pipeline is finished (its closing events go to `sink`) and the kernel's
 /// drop count is read a last time. A `sink` error stops the capture; the error is returned
 /// after the file is flushed.
 pub fn run<W: Write>(
     cap: &mut Capture,
     settings: &Settings,
+    forced: Option<u32>,
     limits: Limits,
     stop: &AtomicBool,
     mut write: Option<&mut PcapNgWriter<W>>,
     sink: &mut dyn FnMut(LiveEvent<'_, '_>) -> io::Result<()>,
 ) -> Result<Summary, RunError> {
     let mut pipeline = Pipeline::new(settings.clone());
+    let mut stage = Stage::new(forced);
     let iface = match write.as_deref_mut() {
         Some(w) => Some(w.add_interface(cap.linktype(), cap.snaplen).map_err(RunError::Write)?),
         None => None,
@@ -419,7 +425,8 @@ pub fn run<W: Write>(
                             stopped = Some(StopReason::Count);
                         }
                     }
-                    if let Err(e) = sink(LiveEvent::Pipeline(&ev)) {
+                    let d = stage.decode(&ev);
+                    if let Err(e) = sink(LiveEvent::Pipeline(&ev, d)) {
                         out_err = Some(e);
                     }
                 });
@@ -486,7 +493,8 @@ pub fn run<W: Write>(
     if out_err.is_none() {
         pipeline.finish(&mut |ev| {
             if out_err.is_none() {
-                if let Err(e) = sink(LiveEvent::Pipeline(&ev)) {
+                let d = stage.decode(&ev);
+                if let Err(e) = sink(LiveEvent::Pipeline(&ev, d)) {
                     out_err = Some(e);
                 }
             }

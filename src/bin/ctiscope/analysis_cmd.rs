@@ -4,9 +4,10 @@ use crate::args::{
     AnalysisArgs, CheckArgs, CheckFormat, FailOn, FileArgs, OutFormat, PipelineArgs, StatsArgs, TimelineArgs,
 };
 use crate::{EXIT_INPUT, EXIT_OK};
-use ctiscope::analysis::{self, report, Analyzer, Report, Severity, TimelineFilter};
-use ctiscope::cti::decode::Decoder;
-use ctiscope::pipeline;
+use ctiscope::analysis::{self, Analyzer, Report, Severity, TimelineFilter};
+use ctiscope::cti::decode::Decoded;
+use ctiscope::pipeline::Event;
+use ctiscope::render::report;
 use std::io::{self, Write};
 
 /// Exit status of `check` when a finding at or above `--fail-on` was found.
@@ -41,24 +42,17 @@ fn analyze_inputs(
     let mut status = EXIT_OK;
     for name in &inputs {
         let mut an = Analyzer::new(settings.clone());
-        an.force_version(a.protocol.protocol_version);
+        let forced = a.protocol.protocol_version;
         let jobs = match a.jobs {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
         // One core: decoding in line is cheaper than handing messages between threads.
+        let mut sink = |ev: &Event<'_>, d: Option<&Decoded>| an.event(ev, d);
         let res = if jobs > 1 && name != "-" {
-            let decoder = Decoder { forced: a.protocol.protocol_version };
-            ctiscope::parallel::run_path_decoded(
-                name,
-                &psettings,
-                &decoder,
-                jobs,
-                a.batch_items,
-                &mut |ev, d| an.event(ev, d),
-            )
+            ctiscope::parallel::run_path(name, &psettings, forced, jobs, a.batch_items, &mut sink)
         } else {
-            pipeline::run_path(name, &psettings, &mut |ev| an.event(&ev, None))
+            ctiscope::stage::run_path(name, &psettings, forced, &mut sink)
         };
         let report = an.finish();
         each(name, &report)?;

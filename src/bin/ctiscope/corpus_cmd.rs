@@ -5,8 +5,9 @@ use crate::{EXIT_INPUT, EXIT_OK};
 use ctiscope::capture::build::{tcp_frame, Link, TcpSpec};
 use ctiscope::capture::write::PcapWriter;
 use ctiscope::corpus::{manifest_line, Corpus, CorpusFormat, CorpusSettings};
-use ctiscope::cti::decode::DEFAULT_VERSION;
+use ctiscope::cti::decode::{VersionSource, DEFAULT_VERSION};
 use ctiscope::pipeline::{self, Direction, Event, Settings};
+use ctiscope::stage::Versions;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
@@ -125,12 +126,15 @@ pub fn run(a: CorpusArgs, settings: Settings) -> io::Result<u8> {
     let (mut files, mut status) = (0u64, EXIT_OK);
     for input in &inputs {
         let mut err: Option<io::Error> = None;
+        let mut versions = Versions::new(None);
         let res = pipeline::run_path(input, &settings, &mut |ev| {
-            let Event::Message { flow, version, frame } = ev else { return };
+            let chosen = versions.choose(&ev);
+            let (Event::Message { flow, frame }, Some((v, source))) = (ev, chosen) else { return };
             if err.is_some() {
                 return;
             }
-            let v = version.unwrap_or(DEFAULT_VERSION);
+            // The version of the connection's OPEN_REQ, else the default.
+            let v = if source == VersionSource::Seen { v } else { DEFAULT_VERSION };
             for e in corpus.offer(frame.bytes, v, frame.last_frame, flow.conn, flow.dir.as_str()) {
                 let r = std::fs::write(dir.join(&e.file), &e.bytes)
                     .and_then(|_| writeln!(manifest, "{}", manifest_line(&e)))

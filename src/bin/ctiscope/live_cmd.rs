@@ -6,9 +6,10 @@ use crate::args::{
     SelectArgs, ShowArgs, StatsArgs, TimeArg, TimelineArgs,
 };
 use crate::{Printer, EXIT_INPUT, EXIT_OK};
-use ctiscope::analysis::{self, report, Analyzer, Report, Severity, TimelineFilter};
+use ctiscope::analysis::{self, Analyzer, Report, Severity, TimelineFilter};
 use ctiscope::capture::write::PcapNgWriter;
 use ctiscope::live::{self, Capture, Limits, LiveEvent, RunError, StopReason, Summary};
+use ctiscope::render::report;
 use ctiscope::render::time;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -171,13 +172,14 @@ pub fn decode(
     let settings = crate::settings(pipeline);
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    let mut printer = Printer::new(show, protocol, filter);
+    let mut printer = Printer::new(show, filter);
     let mut buf = Vec::new();
     let mut first_ts = None;
-    let res = live::run(&mut cap, &settings, limits(l), stop, writer.as_mut(), &mut |ev| match ev {
-        LiveEvent::Pipeline(ev) => {
+    let forced = protocol.protocol_version;
+    let res = live::run(&mut cap, &settings, forced, limits(l), stop, writer.as_mut(), &mut |ev| match ev {
+        LiveEvent::Pipeline(ev, d) => {
             buf.clear();
-            printer.event(&mut buf, ev)?;
+            printer.event(&mut buf, ev, d)?;
             out.write_all(&buf)
         }
         LiveEvent::KernelDrops { dropped, frame, ts_ns } => {
@@ -238,11 +240,11 @@ fn analyze(
     let (mut cap, mut writer) = open(p, l)?;
     let stop = live::stop_on_signals();
     let mut an = Analyzer::new(settings);
-    an.force_version(a.protocol.protocol_version);
     let psettings = crate::settings(p);
-    let res = live::run(&mut cap, &psettings, limits(l), stop, writer.as_mut(), &mut |ev| {
-        if let LiveEvent::Pipeline(ev) = ev {
-            an.event(ev, None);
+    let forced = a.protocol.protocol_version;
+    let res = live::run(&mut cap, &psettings, forced, limits(l), stop, writer.as_mut(), &mut |ev| {
+        if let LiveEvent::Pipeline(ev, d) = ev {
+            an.event(ev, d);
         }
         Ok(())
     });

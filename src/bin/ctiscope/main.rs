@@ -7,16 +7,15 @@ mod live_cmd;
 mod parallel;
 mod synth_cmd;
 
-use args::{
-    Cli, Command, DecodeArgs, OutFormat, PipelineArgs, ProtocolArgs, SelectArgs, ShowArgs, SpecArgs, TimeArg,
-};
+use args::{Cli, Command, DecodeArgs, OutFormat, PipelineArgs, SelectArgs, ShowArgs, SpecArgs, TimeArg};
 use clap::Parser;
-use ctiscope::cti::decode::{Decoded, Decoder, VersionState};
+use ctiscope::cti::decode::Decoded;
 use ctiscope::cti::spec;
 use ctiscope::net::tcp::ConnId;
-use ctiscope::pipeline::{self, Event, Settings};
+use ctiscope::pipeline::{Event, Settings};
 use ctiscope::render::summary::{Summary, TimeFormat};
 use ctiscope::render::{events, hex, json, tree};
+use ctiscope::stage;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
@@ -300,15 +299,11 @@ fn event_conn(ev: &Event<'_>) -> Option<ConnId> {
     }
 }
 
-/// Everything needed to print messages in the chosen mode.
+/// What printing keeps from one event to the next: the filter, the time reference and the
+/// `-T json` array. Events come decoded from the decode stage.
 pub(crate) struct Printer {
-    format: OutFormat,
-    verbose: bool,
-    hex: bool,
+    style: Style,
     pub(crate) summary: Summary,
-    pub(crate) decoder: Decoder,
-    pub(crate) versions: ctiscope::IntMap<ConnId, VersionState>,
-    decoded: Decoded,
     /// Objects written so far in the current `-T json` array.
     json_count: u64,
     pub(crate) filter: Filter,
@@ -324,27 +319,22 @@ fn time_format(t: TimeArg) -> TimeFormat {
 }
 
 impl Printer {
-    pub(crate) fn new(a: &ShowArgs, p: &ProtocolArgs, filter: Filter) -> Self {
+    pub(crate) fn new(a: &ShowArgs, filter: Filter) -> Self {
         Printer {
-            format: a.format,
-            verbose: a.verbose,
-            hex: a.hex,
+            style: Style { format: a.format, verbose: a.verbose, hex: a.hex },
             summary: Summary::new(time_format(a.time)),
-            decoder: Decoder { forced: p.protocol_version },
-            versions: ctiscope::IntMap::default(),
-            decoded: Decoded::default(),
             json_count: 0,
             filter,
         }
     }
 
     pub(crate) fn style(&self) -> Style {
-        Style { format: self.format, verbose: self.verbose, hex: self.hex }
+        self.style
     }
 
     /// Separator before the next `-T json` array element.
     pub(crate) fn next_sep(&mut self) -> &'static [u8] {
-        let sep: &'static [u8] = match (self.format, self.json_count) {
+        let sep: &'static [u8] = match (self.style.format, self.json_count) {
             (OutFormat::Json, 0) => b"[\n",
             (OutFormat::Json, _) => b",\n",
             _ => b"",
@@ -353,48 +343,33 @@ impl Printer {
         sep
     }
 
-    /// Render one event into `w` (a buffer: messages are built in place, not copied).
-    pub(crate) fn event(&mut self, w: &mut Vec<u8>, ev: &Event<'_>) -> io::Result<()> {
-        if let Event::ConnectionEnd { conn, .. } = ev {
-            self.versions.remove(conn);
-        }
+    /// What printing keeps of each event, in capture order, when every event is shown (no
+    /// filter): the time reference; returns the event's separator.
+    pub(crate) fn sequence(&mut self, ev: &Event<'_>) -> &'static [u8] {
         self.summary.set_first_ts(ctiscope::render::summary::event_ts(ev));
-        if let Event::Message { flow, version, frame } = ev {
-            let st = self.versions.entry(flow.conn).or_default();
-            self.decoder.decode_into(frame.bytes, *version, st, &mut self.decoded);
-            if self.filter.is_active()
-                && !self.filter.message(flow.conn, frame.msg_type, frame.bytes, &self.decoded)
-            {
+        self.next_sep()
+    }
+
+    /// Render one event, with its decoded message, into `w` (a buffer: messages are built
+    /// in place, not copied), unless the filter leaves it out.
+    pub(crate) fn event(&mut self, w: &mut Vec<u8>, ev: &Event<'_>, d: Option<&Decoded>) -> io::Result<()> {
+        self.summary.set_first_ts(ctiscope::render::summary::event_ts(ev));
+        if let (Event::Message { flow, frame }, Some(d)) = (ev, d) {
+            if self.filter.is_active() && !self.filter.message(flow.conn, frame.msg_type, frame.bytes, d) {
                 return Ok(());
             }
             let sep = self.next_sep();
-            return render_message(&self.style(), &self.summary, w, sep, flow, frame, &self.decoded);
+            return render_message(&self.style, &self.summary, w, sep, flow, frame, d);
         }
         if !self.filter.event(event_conn(ev)) {
             return Ok(());
         }
-        match self.format {
-            OutFormat::Text => {
-                self.summary.write_event(w, ev)?;
-                if self.verbose || self.hex {
-                    writeln!(w)?;
-                }
-                Ok(())
-            }
-            OutFormat::Json | OutFormat::Jsonl => {
-                let sep = self.next_sep();
-                w.write_all(sep)?;
-                events::write_event_json(w, ev)?;
-                if self.format == OutFormat::Jsonl {
-                    writeln!(w)?;
-                }
-                Ok(())
-            }
-        }
+        let sep = self.next_sep();
+        render_event(&self.style, &self.summary, w, sep, ev)
     }
 
     fn end(&mut self, w: &mut dyn Write) -> io::Result<()> {
-        if self.format == OutFormat::Json {
+        if self.style.format == OutFormat::Json {
             w.write_all(if self.json_count == 0 { b"[]\n" } else { b"\n]\n" })?;
         }
         Ok(())
@@ -409,8 +384,38 @@ pub(crate) struct Style {
     pub hex: bool,
 }
 
-/// Render one decoded message in the chosen style; `sep` goes before a JSON element.
-/// Needs no mutable state, so worker threads render messages in parallel (`-j`).
+/// Render one event other than a message in the chosen style; `sep` goes before a JSON
+/// element. Needs no mutable state, so worker threads render in parallel (`-j`): the time
+/// reference in `summary` is set before.
+pub(crate) fn render_event(
+    style: &Style,
+    summary: &Summary,
+    w: &mut Vec<u8>,
+    sep: &[u8],
+    ev: &Event<'_>,
+) -> io::Result<()> {
+    match style.format {
+        OutFormat::Text => {
+            // The reference is set: the line needs no state of its own.
+            summary.clone().write_event(w, ev)?;
+            if style.verbose || style.hex {
+                writeln!(w)?;
+            }
+            Ok(())
+        }
+        OutFormat::Json | OutFormat::Jsonl => {
+            w.write_all(sep)?;
+            events::write_event_json(w, ev)?;
+            if style.format == OutFormat::Jsonl {
+                writeln!(w)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Render one decoded message in the chosen style; `sep` goes before a JSON element. Needs
+/// no mutable state either.
 pub(crate) fn render_message(
     style: &Style,
     summary: &Summary,
@@ -468,11 +473,11 @@ fn decode(a: DecodeArgs) -> io::Result<u8> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut status = EXIT_OK;
-    let mut printer = Printer::new(&a.show, &a.protocol, filter);
+    let mut printer = Printer::new(&a.show, filter);
+    let forced = a.protocol.protocol_version;
     for input in &inputs {
         let live = input == "-";
         printer.summary = Summary::new(time_format(a.show.time));
-        printer.versions.clear();
         if inputs.len() > 1 && a.show.format == OutFormat::Text {
             writeln!(out, "# {input}")?;
         }
@@ -481,17 +486,17 @@ fn decode(a: DecodeArgs) -> io::Result<u8> {
             n => n,
         };
         let res = if parallel::usable(jobs, input, &printer) {
-            parallel::decode_file(input, &settings, &mut printer, jobs, a.batch_items, &mut out)?
+            parallel::decode_file(input, &settings, forced, &mut printer, jobs, a.batch_items, &mut out)?
         } else {
             let mut write_err: Option<io::Error> = None;
             // Events are rendered into this buffer, which goes out when it is full (or after
             // every event when reading stdin, which may be a live pipe).
             let mut buf: Vec<u8> = Vec::with_capacity(OUT_CHUNK + 4096);
-            let res = pipeline::run_path(input, &settings, &mut |ev| {
+            let res = stage::run_path(input, &settings, forced, &mut |ev, d| {
                 if write_err.is_some() {
                     return;
                 }
-                let mut r = printer.event(&mut buf, &ev);
+                let mut r = printer.event(&mut buf, ev, d);
                 if r.is_ok() && (live || buf.len() >= OUT_CHUNK) {
                     r = out.write_all(&buf).and_then(|_| if live { out.flush() } else { Ok(()) });
                     buf.clear();
