@@ -139,3 +139,39 @@ fn framer_survives_mutated_streams() {
         fuzzing::framer_stream(&input);
     }
 }
+
+fn corpus(target: &str) -> Vec<Vec<u8>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    paths.sort();
+    paths.iter().map(|p| std::fs::read(p).unwrap()).collect()
+}
+
+#[test]
+fn encode_decode_round_trips_mutated_plans() {
+    // Every input is a plan: mutations change the layout, the version and the choices.
+    let mut rng = Rng::new(0x5eed_0004);
+    let seeds = corpus("encode_decode");
+    assert!(seeds.len() >= 8, "encode_decode seeds present");
+    for s in &seeds {
+        fuzzing::encode_decode(s);
+    }
+    for _ in 0..3000 {
+        let s = &seeds[rng.below(seeds.len())];
+        fuzzing::encode_decode(&mutate(&mut rng, s));
+    }
+}
+
+#[test]
+fn tcp_reassembly_conserves_mutated_schedules() {
+    let mut rng = Rng::new(0x5eed_0005);
+    let seeds = corpus("tcp_reassembly");
+    assert!(!seeds.is_empty(), "tcp_reassembly seeds present");
+    for _ in 0..1500 {
+        let s = &seeds[rng.below(seeds.len())];
+        fuzzing::tcp_reassembly(&mutate(&mut rng, s));
+    }
+}
