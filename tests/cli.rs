@@ -507,3 +507,29 @@ fn parallel_analysis_gives_identical_output() {
 fn snapshot(name: &str, actual: &str) {
     snapshot_in("", name, actual);
 }
+
+/// Byte options take K, M and G suffixes (powers of 1024), as `synth --size` does.
+#[test]
+fn byte_options_take_size_suffixes() {
+    let cap = "captures/faults-lost.pcap";
+    let (plain, _, code) = ctiscope(&["decode", cap]);
+    assert_eq!(code, 0);
+    for args in [
+        ["--max-buffered", "1M"],
+        ["--max-buffered-total", "256M"],
+        ["--max-message-length", "64K"],
+        ["--max-message-length", "65536"],
+    ] {
+        let (out, err, code) = ctiscope(&["decode", args[0], args[1], cap]);
+        assert_eq!((code, err.as_str()), (0, ""), "{args:?}");
+        assert_eq!(out, plain, "{args:?} is the default");
+    }
+    let (small, _, _) = ctiscope(&["decode", "--max-buffered", "2K", cap]);
+    let (bytes, _, _) = ctiscope(&["decode", "--max-buffered", "2048", cap]);
+    assert_eq!(small, bytes);
+    for bad in ["1x", "K", "5G"] {
+        let (_, err, code) = ctiscope(&["decode", "--max-message-length", bad, cap]);
+        assert_eq!(code, 2, "{bad}");
+        assert!(err.contains("--max-message-length"), "{bad}: {err}");
+    }
+}

@@ -81,18 +81,25 @@ pub struct PipelineArgs {
 #[derive(Args, Debug, Clone)]
 #[command(next_help_heading = "Limits")]
 pub struct LimitArgs {
-    /// Out-of-order bytes buffered per TCP direction before a missing segment is declared a gap.
-    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    /// Out-of-order bytes buffered per TCP direction before a missing segment is declared a gap
+    /// (K, M, G suffixes: powers of 1024).
+    #[arg(long, value_name = "BYTES", default_value = "1M", value_parser = bytes::<usize>)]
     pub max_buffered: usize,
     /// Out-of-order bytes buffered across all connections; beyond it, holes are declared gaps.
-    #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]
+    #[arg(long, value_name = "BYTES", default_value = "256M", value_parser = bytes::<usize>)]
     pub max_buffered_total: usize,
     /// TCP connections tracked at once; beyond it the least recently active is dropped.
     #[arg(long, value_name = "N", default_value_t = 65_536)]
     pub max_connections: usize,
     /// Largest MessageLength framed; a larger header is treated as corrupt.
-    #[arg(long, value_name = "BYTES", default_value_t = 1 << 16)]
+    #[arg(long, value_name = "BYTES", default_value = "64K", value_parser = bytes::<u32>)]
     pub max_message_length: u32,
+}
+
+/// A byte count, plain or with a K, M or G suffix (powers of 1024), as `synth --size` takes it.
+fn bytes<T: TryFrom<u64>>(s: &str) -> Result<T, String> {
+    let n = ctiscope::synth::parse_size(s)?;
+    T::try_from(n).map_err(|_| format!("{s:?} is too large here"))
 }
 
 /// The protocol version messages are decoded with.
