@@ -18,11 +18,14 @@ use std::path::{Path, PathBuf};
 const TS0: i64 = 1_767_600_000_000_000_000; // 2026-01-05 08:00:00 UTC
 const V: u32 = 24;
 
-/// Every capture of `tests/data/`, sorted.
+/// Every capture directly in `tests/data/` (not its subfolders, which hold captures with
+/// tests of their own), sorted.
 fn data_captures() -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(root().join("tests/data"))
         .unwrap()
-        .map(|e| format!("tests/data/{}", e.unwrap().file_name().to_string_lossy()))
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_file())
+        .map(|e| format!("tests/data/{}", e.file_name().to_string_lossy()))
         .collect();
     v.sort();
     assert!(v.len() >= 10, "tests/data holds the test captures");
