@@ -6,13 +6,14 @@
 
 mod common;
 
+use common::messages::{add_valid, base, named_value};
 use common::*;
 use ctiscope::analysis::{Analyzer, Report, Settings};
 use ctiscope::capture::build::Link;
 use ctiscope::cti::decode::{decode, Decoded, VersionSource, NAMED_DATA_BUDGET};
 use ctiscope::cti::encode::MessageBuilder;
 use ctiscope::cti::framing::Frame;
-use ctiscope::cti::spec::{self, fields::field, FloatField, MessageType, ValueKind, WireType};
+use ctiscope::cti::spec::{self, fields::field, FloatField, MessageType, WireType};
 use ctiscope::net::tcp::{ConnEnd, ConnStart};
 use ctiscope::pipeline::{Detection, Direction, Event, Flow};
 use std::collections::BTreeMap;
@@ -25,51 +26,6 @@ use std::net::SocketAddr;
 fn codes(d: &Decoded) -> Vec<&'static str> {
     assert_eq!(d.anomalies_dropped, 0);
     d.anomalies.iter().map(|a| a.code).collect()
-}
-
-/// A named value of a table that fits `size` bytes (the first non-zero one).
-fn named_value(t: &spec::ValueTable, size: usize) -> u64 {
-    let max = if size >= 4 { u64::from(u32::MAX) } else { (1u64 << (8 * size)) - 1 };
-    t.entries.iter().map(|e| u64::from(e.0)).find(|&v| v != 0 && v <= max).expect("a named value")
-}
-
-/// A builder of `name` at `version` with named values in its fixed enumerations and its
-/// required floating fields (outside groups and lists): a message without anomalies.
-fn base(name: &str, version: u32) -> MessageBuilder {
-    let mut b = MessageBuilder::named(name, version);
-    let spec = b.spec();
-    for f in spec::fixed_layout(spec, version) {
-        if let Some(t) = f.values.filter(|t| t.kind == ValueKind::Enum) {
-            b.set(f.name, named_value(t, usize::from(f.size))).unwrap();
-        }
-    }
-    for f in spec.floating {
-        let fits = f.tag.is_some_and(|t| t <= 255 || version >= 20);
-        if f.presence == spec::Presence::Required && f.group.is_none() && f.repeat.is_none() && fits {
-            add_valid(&mut b, f, 4);
-        }
-    }
-    b
-}
-
-/// Adds a valid value for `f`; a string gets `len` characters (at most its maximum).
-fn add_valid(b: &mut MessageBuilder, f: &FloatField, len: usize) {
-    let text: String = "s".repeat(len.min(usize::from(f.max) - 1));
-    match f.ty {
-        WireType::String => b.text(f.name, &text),
-        WireType::Unspec => b.bytes(f.name, &[]),
-        WireType::NamedVar => b.named_var("v", "x"),
-        WireType::NamedArray => b.named_array(0, "a", "x"),
-        ty => {
-            let size = ty.fixed_size().unwrap();
-            let v = match f.values.filter(|t| t.kind != ValueKind::Special) {
-                Some(t) => named_value(t, size),
-                None => 1,
-            };
-            b.number(f.name, v)
-        }
-    }
-    .unwrap();
 }
 
 fn floating_max(message: &str, name: &str) -> usize {

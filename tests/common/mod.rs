@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod messages;
 mod run;
 #[allow(unused_imports)]
 pub use run::*;

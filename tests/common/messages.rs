@@ -1,0 +1,51 @@
+//! Messages without anomalies, for tests that spoil them or push one field to a limit.
+
+use ctiscope::cti::encode::MessageBuilder;
+use ctiscope::cti::spec::{self, FloatField, ValueKind, WireType};
+
+/// A named value of a table that fits `size` bytes (the first non-zero one).
+pub fn named_value(t: &spec::ValueTable, size: usize) -> u64 {
+    let max = if size >= 4 { u64::from(u32::MAX) } else { (1u64 << (8 * size)) - 1 };
+    t.entries.iter().map(|e| u64::from(e.0)).find(|&v| v != 0 && v <= max).expect("a named value")
+}
+
+/// A builder of `name` at `version` whose fixed enumerations hold named values (the other
+/// fixed fields are 0) and that carries its required floating fields (outside groups and
+/// lists): a message without anomalies, to spoil.
+pub fn base(name: &str, version: u32) -> MessageBuilder {
+    let mut b = MessageBuilder::named(name, version);
+    let spec = b.spec();
+    for f in spec::fixed_layout(spec, version) {
+        if let Some(t) = f.values.filter(|t| t.kind == ValueKind::Enum) {
+            b.set(f.name, named_value(t, usize::from(f.size))).unwrap();
+        }
+    }
+    let fits = |f: &FloatField| f.tag.is_some_and(|t| t <= 255 || version >= 20);
+    for f in spec.floating {
+        let required = f.presence == spec::Presence::Required;
+        if required && f.group.is_none() && f.repeat.is_none() && fits(f) {
+            add_valid(&mut b, f, 4);
+        }
+    }
+    b
+}
+
+/// Adds a valid value for `f`; a string gets `len` characters (at most its maximum).
+pub fn add_valid(b: &mut MessageBuilder, f: &FloatField, len: usize) {
+    let text: String = std::iter::repeat_n('s', len.min(usize::from(f.max) - 1)).collect();
+    match f.ty {
+        WireType::String => b.text(f.name, &text),
+        WireType::Unspec => b.bytes(f.name, &[]),
+        WireType::NamedVar => b.named_var("v", "x"),
+        WireType::NamedArray => b.named_array(0, "a", "x"),
+        ty => {
+            let size = ty.fixed_size().unwrap();
+            let v = match f.values.filter(|t| t.kind != ValueKind::Special) {
+                Some(t) => named_value(t, size),
+                None => 1,
+            };
+            b.number(f.name, v)
+        }
+    }
+    .unwrap();
+}
