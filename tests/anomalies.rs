@@ -4,13 +4,13 @@
 
 mod common;
 
-use common::messages::{add_valid, base, named_value};
+use common::messages::{base, config_agents, named_value};
 use ctiscope::cti::decode::{
     decode, Decoded, Part, Value, VersionSource, ANOMALY_CODES, MAX_ANOMALIES_PER_MESSAGE, NAMED_DATA_BUDGET,
 };
 use ctiscope::cti::encode::MessageBuilder;
 use ctiscope::cti::framing::{GUIDE_MAX_MESSAGE_OLD, GUIDE_MAX_MESSAGE_V24, HEADER_LEN};
-use ctiscope::cti::spec::{self, FloatField, ValueKind};
+use ctiscope::cti::spec::{self, ValueKind};
 
 /// The codes the tests of this file trigger, one test each (checked against ANOMALY_CODES).
 const EXERCISED: &[&str] = &[
@@ -368,49 +368,27 @@ fn named_data_too_much() {
     assert_anomalies(&d24(&b.build()), &[]);
 }
 
-/// CONFIG_AGENT_EVENT with `records` full records (every field at its maximum length, 100
-/// skills and 40 MRDs each).
-fn big_config(version: u32, records: u16) -> Vec<u8> {
-    let mut b = base("CONFIG_AGENT_EVENT", version);
-    b.set("NumRecords", u64::from(records)).unwrap();
-    let spec = b.spec();
-    let wide = |f: &FloatField| f.tag.is_none_or(|t| t > 255 && version <= 19);
-    for _ in 0..records {
-        for f in spec.floating.iter().filter(|f| !wide(f)) {
-            match f.repeat {
-                Some("NumSkills") => (0..100).for_each(|_| add_valid(&mut b, f, 0)),
-                Some("NumMRDs") => (0..40).for_each(|_| add_valid(&mut b, f, 0)),
-                _ => match f.name {
-                    "NumSkills" => b.number(f.name, 100).map(drop).unwrap(),
-                    "NumMRDs" => b.number(f.name, 40).map(drop).unwrap(),
-                    _ => add_valid(&mut b, f, 255),
-                },
-            }
-        }
-    }
-    b.build()
-}
-
 #[test]
 fn message_too_large() {
     for (version, limit) in [(24, GUIDE_MAX_MESSAGE_V24 as usize), (15, GUIDE_MAX_MESSAGE_OLD as usize)] {
         // The fewest records (at most 10, NumRecords' maximum) that exceed the limit.
-        let n =
-            (1..=10).find(|&n| big_config(version, n).len() > limit).expect("ten records exceed the limit");
+        let n = (1..=10)
+            .find(|&n| config_agents(version, n, 0).len() > limit)
+            .expect("ten records exceed the limit");
         assert!(n > 1);
-        let frame = big_config(version, n);
+        let frame = config_agents(version, n, 0);
         let d = decode(&frame, version, VersionSource::Forced);
         assert_anomalies(&d, &[("message_too_large", None, 0)]);
         // Every record is still decoded.
         let records = d.fields.iter().filter(|f| f.name() == "RecordType").count();
         assert_eq!(records, usize::from(n));
         // One record less is within the limit.
-        let frame = big_config(version, n - 1);
+        let frame = config_agents(version, n - 1, 0);
         assert!(frame.len() <= limit);
         assert_anomalies(&decode(&frame, version, VersionSource::Forced), &[]);
     }
     // A message within the PV24 limit but above the older one.
-    let frame = big_config(24, 3);
+    let frame = config_agents(24, 3, 0);
     assert!((GUIDE_MAX_MESSAGE_OLD as usize..=GUIDE_MAX_MESSAGE_V24 as usize).contains(&frame.len()));
     assert_anomalies(&d24(&frame), &[]);
 }

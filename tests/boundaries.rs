@@ -6,14 +6,14 @@
 
 mod common;
 
-use common::messages::{add_valid, base, named_value};
+use common::messages::{base, config_agents, named_value};
 use common::*;
 use ctiscope::analysis::{Analyzer, Report, Settings};
 use ctiscope::capture::build::Link;
 use ctiscope::cti::decode::{decode, Decoded, VersionSource, NAMED_DATA_BUDGET};
 use ctiscope::cti::encode::MessageBuilder;
 use ctiscope::cti::framing::Frame;
-use ctiscope::cti::spec::{self, fields::field, FloatField, MessageType, WireType};
+use ctiscope::cti::spec::{self, fields::field, MessageType};
 use ctiscope::net::tcp::{ConnEnd, ConnStart};
 use ctiscope::pipeline::{Detection, Direction, Event, Flow};
 use std::collections::BTreeMap;
@@ -87,37 +87,6 @@ fn count_over_max_only_above_the_documented_maximum() {
     let own = spec::count_maximum(MessageType::SET_AGENT_STATE_REQ, field::NumSkillGroups).unwrap();
     let general = spec::count_maximum(MessageType::AGENT_STATE_EVENT, field::NumSkillGroups).unwrap();
     assert_eq!((own, general), (10, 20));
-}
-
-/// CONFIG_AGENT_EVENT with `records` records, every string at its maximum length but for
-/// `shrink` characters taken off the strings (from the first), so the frame is exactly
-/// `shrink` bytes shorter than the full one.
-fn config_agents(version: u32, records: u16, mut shrink: usize) -> Vec<u8> {
-    let mut b = base("CONFIG_AGENT_EVENT", version);
-    b.set("NumRecords", u64::from(records)).unwrap();
-    let spec = b.spec();
-    let wide = |f: &FloatField| f.tag.is_none_or(|t| t > 255 && version <= 19);
-    for _ in 0..records {
-        for f in spec.floating.iter().filter(|f| !wide(f)) {
-            match f.repeat {
-                Some("NumSkills") => (0..100).for_each(|_| add_valid(&mut b, f, 0)),
-                Some("NumMRDs") => (0..40).for_each(|_| add_valid(&mut b, f, 0)),
-                _ => match f.name {
-                    "NumSkills" => b.number(f.name, 100).map(drop).unwrap(),
-                    "NumMRDs" => b.number(f.name, 40).map(drop).unwrap(),
-                    _ if f.ty == WireType::String => {
-                        let full = usize::from(f.max) - 1;
-                        let cut = shrink.min(full);
-                        shrink -= cut;
-                        add_valid(&mut b, f, full - cut);
-                    }
-                    _ => add_valid(&mut b, f, 255),
-                },
-            }
-        }
-    }
-    assert_eq!(shrink, 0, "not enough string bytes to shrink");
-    b.build()
 }
 
 /// A CONFIG_AGENT_EVENT of exactly `size` bytes, header included.

@@ -49,3 +49,34 @@ pub fn add_valid(b: &mut MessageBuilder, f: &FloatField, len: usize) {
     }
     .unwrap();
 }
+
+/// CONFIG_AGENT_EVENT with `records` records, every string at its maximum length but for
+/// `shrink` characters taken off the strings (from the first), so the frame is exactly
+/// `shrink` bytes shorter than the full one (skills and MRDs at their maxima, 100 and 40).
+pub fn config_agents(version: u32, records: u16, mut shrink: usize) -> Vec<u8> {
+    let mut b = base("CONFIG_AGENT_EVENT", version);
+    b.set("NumRecords", u64::from(records)).unwrap();
+    let spec = b.spec();
+    let wide = |f: &FloatField| f.tag.is_none_or(|t| t > 255 && version <= 19);
+    for _ in 0..records {
+        for f in spec.floating.iter().filter(|f| !wide(f)) {
+            match f.repeat {
+                Some("NumSkills") => (0..100).for_each(|_| add_valid(&mut b, f, 0)),
+                Some("NumMRDs") => (0..40).for_each(|_| add_valid(&mut b, f, 0)),
+                _ => match f.name {
+                    "NumSkills" => b.number(f.name, 100).map(drop).unwrap(),
+                    "NumMRDs" => b.number(f.name, 40).map(drop).unwrap(),
+                    _ if f.ty == WireType::String => {
+                        let full = usize::from(f.max) - 1;
+                        let cut = shrink.min(full);
+                        shrink -= cut;
+                        add_valid(&mut b, f, full - cut);
+                    }
+                    _ => add_valid(&mut b, f, 255),
+                },
+            }
+        }
+    }
+    assert_eq!(shrink, 0, "not enough string bytes to shrink");
+    b.build()
+}
