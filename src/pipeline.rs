@@ -83,6 +83,14 @@ impl Direction {
             Direction::ToClient => "server->client",
         }
     }
+
+    /// The side that sends in this direction: `client` or `server`.
+    pub fn sender(self) -> &'static str {
+        match self {
+            Direction::ToServer => "client",
+            Direction::ToClient => "server",
+        }
+    }
 }
 
 /// One direction of one connection, with its endpoints.
@@ -117,19 +125,9 @@ pub enum Event<'a> {
         ts_ns: TimestampNs,
     },
     /// A complete CTI message, not yet decoded (see [`crate::stage`]).
-    Message {
-        flow: Flow,
-        frame: Frame<'a>,
-    },
+    Message { flow: Flow, frame: Frame<'a> },
     /// Stream bytes that were never captured.
-    Gap {
-        flow: Flow,
-        offset: u64,
-        len: u64,
-        reason: GapReason,
-        frame: u64,
-        ts_ns: TimestampNs,
-    },
+    Gap { flow: Flow, offset: u64, len: u64, reason: GapReason, frame: u64, ts_ns: TimestampNs },
     /// Bytes skipped while looking for a message header.
     Skipped {
         flow: Flow,
@@ -152,42 +150,23 @@ pub enum Event<'a> {
         ts_ns: TimestampNs,
     },
     /// A header with an impossible MessageLength in a synced stream.
-    Implausible {
-        flow: Flow,
-        offset: u64,
-        msg_type: u32,
-        length: u32,
-        frame: u64,
-        ts_ns: TimestampNs,
-    },
+    Implausible { flow: Flow, offset: u64, msg_type: u32, length: u32, frame: u64, ts_ns: TimestampNs },
     /// A retransmission whose bytes differ from the first copy.
-    Conflict {
-        flow: Flow,
-        offset: u64,
-        len: u64,
-        frame: u64,
-        ts_ns: TimestampNs,
-    },
+    Conflict { flow: Flow, offset: u64, len: u64, frame: u64, ts_ns: TimestampNs },
     /// A limit setting was reached.
-    Limit {
-        conn: Option<ConnId>,
-        setting: &'static str,
-        frame: u64,
-        ts_ns: TimestampNs,
-    },
+    Limit { conn: Option<ConnId>, setting: &'static str, frame: u64, ts_ns: TimestampNs },
     ConnectionEnd {
         conn: ConnId,
         end: ConnEnd,
+        /// The side whose RST (or first FIN) ended the connection, as the direction of what
+        /// it sends (`ToServer`: the client); `None` when it did not end by FIN or RST.
+        by: Option<Direction>,
         frame: u64,
         ts_ns: TimestampNs,
     },
     /// A packet that could not be sliced (reported once per link type for unsupported
     /// link types).
-    PacketIssue {
-        frame: u64,
-        ts_ns: TimestampNs,
-        issue: String,
-    },
+    PacketIssue { frame: u64, ts_ns: TimestampNs, issue: String },
 }
 
 impl Event<'_> {
@@ -215,8 +194,8 @@ impl Event<'_> {
                 Event::Conflict { flow, offset, len, frame, ts_ns }
             }
             Event::Limit { conn, setting, frame, ts_ns } => Event::Limit { conn, setting, frame, ts_ns },
-            Event::ConnectionEnd { conn, end, frame, ts_ns } => {
-                Event::ConnectionEnd { conn, end, frame, ts_ns }
+            Event::ConnectionEnd { conn, end, by, frame, ts_ns } => {
+                Event::ConnectionEnd { conn, end, by, frame, ts_ns }
             }
             Event::PacketIssue { frame, ts_ns, issue } => Event::PacketIssue { frame, ts_ns, issue },
         })
@@ -363,7 +342,7 @@ impl Pipeline {
         ids.sort_unstable();
         for id in ids {
             let c = conns.remove(&id).expect("id from keys");
-            finish_conn(id, c, ConnEnd::CaptureEnd, self.last_frame, self.last_ts, stats, sink);
+            finish_conn(id, c, ConnEnd::CaptureEnd, None, self.last_frame, self.last_ts, stats, sink);
         }
     }
 }
@@ -460,9 +439,10 @@ fn stream_event(
                 sink(Event::Limit { conn, setting, frame, ts_ns });
             }
         }
-        StreamEvent::ConnectionEnd { conn, end, frame, ts_ns } => {
+        StreamEvent::ConnectionEnd { conn, end, by, frame, ts_ns } => {
             if let Some(c) = conns.remove(&conn) {
-                finish_conn(conn, c, end, frame, ts_ns, stats, sink);
+                let by = by.map(|side| c.flow(conn, side).dir);
+                finish_conn(conn, c, end, by, frame, ts_ns, stats, sink);
             }
         }
     }
@@ -584,6 +564,7 @@ fn finish_conn(
     conn: ConnId,
     mut c: ConnState,
     end: ConnEnd,
+    by: Option<Direction>,
     frame: u64,
     ts_ns: TimestampNs,
     stats: &mut Stats,
@@ -600,7 +581,7 @@ fn finish_conn(
         let mut cx = FramerCx { flow, length_limit_reported, ts_ns };
         framers[side.index()].finish(frame, ts_ns, &mut |fev| framer_event(fev, &mut cx, stats, sink));
     }
-    sink(Event::ConnectionEnd { conn, end, frame, ts_ns });
+    sink(Event::ConnectionEnd { conn, end, by, frame, ts_ns });
 }
 
 /// Run the pipeline over a capture path ("-" for stdin): messages come framed, not decoded

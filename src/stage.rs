@@ -211,7 +211,13 @@ mod tests {
         assert_eq!(v.choose(&msg(Direction::ToClient, &open)).unwrap().1, VersionSource::Assumed);
         assert_eq!(v.choose(&msg(Direction::ToServer, &open)), Some((19, VersionSource::Seen)));
         assert_eq!(v.choose(&msg(Direction::ToClient, &heartbeat)), Some((19, VersionSource::Seen)));
-        let end = Event::ConnectionEnd { conn: 1, end: crate::net::tcp::ConnEnd::Fin, frame: 2, ts_ns: 0 };
+        let end = Event::ConnectionEnd {
+            conn: 1,
+            end: crate::net::tcp::ConnEnd::Fin,
+            by: None,
+            frame: 2,
+            ts_ns: 0,
+        };
         assert_eq!(v.choose(&end), None);
         assert_eq!(v.choose(&msg(Direction::ToServer, &heartbeat)).unwrap().1, VersionSource::Assumed);
         // `--protocol-version` wins.

@@ -96,7 +96,10 @@ fn sample(settings: Settings) -> analysis::Report {
         let d = ctiscope::cti::decode::decode(bytes, 24, ctiscope::cti::decode::VersionSource::Seen);
         a.event(&Event::Message { flow, frame: f }, Some(&d));
     }
-    a.event(&Event::ConnectionEnd { conn: 0, end: ConnEnd::Fin, frame: 10, ts_ns: 10_000_000 }, None);
+    a.event(
+        &Event::ConnectionEnd { conn: 0, end: ConnEnd::Fin, by: None, frame: 10, ts_ns: 10_000_000 },
+        None,
+    );
     a.finish()
 }
 

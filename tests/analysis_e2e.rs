@@ -623,7 +623,7 @@ fn decode_filter_by_session() {
     assert_eq!(code, 0);
     let (msgs, events) = summary_parts(&out);
     assert_eq!(msgs.len(), 9, "{out}");
-    assert_eq!(events, ["[connection 2] CTI client 10.20.0.17:50002, server 10.10.1.22:9000 (handshake captured; recognised by CTI header heuristic)", "[connection 2] closed (FIN)"]);
+    assert_eq!(events, ["[connection 2] CTI client 10.20.0.17:50002, server 10.10.1.22:9000 (handshake captured; recognised by CTI header heuristic)", "[connection 2] closed (FIN) by the client"]);
     assert!(out.lines().all(|l| all.lines().any(|a| a == l)), "a subset of the unfiltered lines");
     assert!(!out.contains("10.20.0.15"), "{out}");
     // Criteria combine.

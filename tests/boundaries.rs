@@ -208,7 +208,7 @@ fn run(steps: &[Step], settings: Settings) -> Report {
                 a.event(&Event::Message { flow: Flow { conn: 0, dir: *dir, src, dst }, frame: f }, Some(&d));
             }
             Step::End(end, ts) => {
-                a.event(&Event::ConnectionEnd { conn: 0, end: *end, frame, ts_ns: *ts }, None)
+                a.event(&Event::ConnectionEnd { conn: 0, end: *end, by: None, frame, ts_ns: *ts }, None)
             }
         }
     }

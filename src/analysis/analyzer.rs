@@ -189,7 +189,7 @@ impl Analyzer {
                     format!("limit {setting} reached"),
                 );
             }
-            Event::ConnectionEnd { conn, end, frame, ts_ns } => {
+            Event::ConnectionEnd { conn, end, frame, ts_ns, .. } => {
                 self.clock(*frame, *ts_ns);
                 self.close_conn(*conn, Some(*end), *frame, *ts_ns);
             }

@@ -91,9 +91,10 @@ fn run_with(start: ConnStart, steps: Vec<Step>, settings: Settings) -> Report {
                 },
                 None,
             ),
-            Step::End(end, ms) => {
-                a.event(&Event::ConnectionEnd { conn: 0, end: *end, frame, ts_ns: ms * 1_000_000 }, None)
-            }
+            Step::End(end, ms) => a.event(
+                &Event::ConnectionEnd { conn: 0, end: *end, by: None, frame, ts_ns: ms * 1_000_000 },
+                None,
+            ),
         }
     }
     a.finish()

@@ -192,44 +192,19 @@ pub enum StreamEvent<'a> {
     /// In-order bytes of one direction. `offset` is the stream offset of `data[0]`
     /// (0 = first byte after the SYN, or the first byte seen mid-stream). Consecutive Data
     /// events of one direction are contiguous unless a Gap event lies between them.
-    Data {
-        conn: ConnId,
-        side: Side,
-        offset: u64,
-        data: &'a [u8],
-        frame: u64,
-        ts_ns: TimestampNs,
-    },
+    Data { conn: ConnId, side: Side, offset: u64, data: &'a [u8], frame: u64, ts_ns: TimestampNs },
     /// Bytes `offset .. offset+len` of one direction were never captured; data resumes at
     /// `offset+len`.
-    Gap {
-        conn: ConnId,
-        side: Side,
-        offset: u64,
-        len: u64,
-        reason: GapReason,
-        frame: u64,
-        ts_ns: TimestampNs,
-    },
+    Gap { conn: ConnId, side: Side, offset: u64, len: u64, reason: GapReason, frame: u64, ts_ns: TimestampNs },
     /// A retransmission carried bytes that differ from the first copy (first copy wins).
-    Conflict {
-        conn: ConnId,
-        side: Side,
-        offset: u64,
-        len: u64,
-        frame: u64,
-        ts_ns: TimestampNs,
-    },
+    Conflict { conn: ConnId, side: Side, offset: u64, len: u64, frame: u64, ts_ns: TimestampNs },
     /// A setting's limit was reached (reported once per connection and setting).
-    Limit {
-        conn: Option<ConnId>,
-        setting: &'static str,
-        frame: u64,
-        ts_ns: TimestampNs,
-    },
+    Limit { conn: Option<ConnId>, setting: &'static str, frame: u64, ts_ns: TimestampNs },
     ConnectionEnd {
         conn: ConnId,
         end: ConnEnd,
+        /// The side whose RST (or first FIN) ended it; `None` for the other ends.
+        by: Option<Side>,
         frame: u64,
         ts_ns: TimestampNs,
     },
@@ -305,6 +280,8 @@ struct Conn {
     dirs: [Dir; 2],
     limit_buffered_reported: bool,
     limit_chunks_reported: bool,
+    /// The side that ended the connection: its RST, or the first FIN.
+    closed_by: Option<Side>,
 }
 
 impl Conn {
@@ -476,6 +453,7 @@ impl Reassembler {
             dirs: [Dir::default(), Dir::default()],
             limit_buffered_reported: false,
             limit_chunks_reported: false,
+            closed_by: None,
         };
         let slot = match self.free.pop() {
             Some(s) => {
@@ -514,7 +492,8 @@ impl Reassembler {
             let mut cx = ctx(&conn, side, &self.settings, &mut self.stats, frame, ts_ns, out);
             conn.dirs[side.index()].flush(&mut cx);
         }
-        out(StreamEvent::ConnectionEnd { conn: conn.id, end, frame, ts_ns });
+        let by = if matches!(end, ConnEnd::Fin | ConnEnd::Rst) { conn.closed_by } else { None };
+        out(StreamEvent::ConnectionEnd { conn: conn.id, end, by, frame, ts_ns });
         if matches!(end, ConnEnd::Fin | ConnEnd::Rst) {
             if self.closed.len() >= self.settings.max_connections.max(1) {
                 // Bounded memory: forget all closed pairs at once (rarely, amortized O(1)).
@@ -631,6 +610,9 @@ fn process(
             dir.limits(&mut cx);
             dir.check_acked(&mut cx);
         }
+    }
+    if rst || (fin && conn.closed_by.is_none()) {
+        conn.closed_by = Some(side);
     }
     if fin && !rst {
         let dir = &mut conn.dirs[d];

@@ -85,9 +85,13 @@ pub fn write_event_json(w: &mut dyn Write, ev: &Event<'_>) -> io::Result<()> {
             }
             write!(w, ",\"setting\":\"{setting}\"}}")
         }
-        Event::ConnectionEnd { conn, end, frame, ts_ns } => {
+        Event::ConnectionEnd { conn, end, by, frame, ts_ns } => {
             head(w, "connection_end", *frame, *ts_ns)?;
-            write!(w, ",\"connection\":{conn},\"end\":\"{}\"}}", end.as_str())
+            write!(w, ",\"connection\":{conn},\"end\":\"{}\"", end.as_str())?;
+            if let Some(by) = by {
+                write!(w, ",\"by\":\"{}\"", by.sender())?;
+            }
+            write!(w, "}}")
         }
         Event::PacketIssue { frame, ts_ns, issue } => {
             head(w, "packet_issue", *frame, *ts_ns)?;

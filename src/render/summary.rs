@@ -257,8 +257,12 @@ impl Summary {
                     None => writeln!(w, "[limit] {setting} reached"),
                 }
             }
-            Event::ConnectionEnd { conn, end, frame, ts_ns } => {
+            Event::ConnectionEnd { conn, end, by, frame, ts_ns } => {
                 self.prefix(w, *frame, *ts_ns, None)?;
+                if let (Some(by), ConnEnd::Fin | ConnEnd::Rst) = (by, end) {
+                    let how = if *end == ConnEnd::Fin { "closed (FIN)" } else { "reset (RST)" };
+                    return writeln!(w, "[connection {conn}] {how} by the {}", by.sender());
+                }
                 let how = match end {
                     ConnEnd::Fin => "closed (FIN)",
                     ConnEnd::Rst => "reset (RST)",

@@ -48,7 +48,7 @@ fn own(e: StreamEvent<'_>) -> Ev {
             assert_eq!(ts_ns, frame as i64 * 1000);
             Ev::Limit { conn, setting, frame }
         }
-        StreamEvent::ConnectionEnd { conn, end, frame, ts_ns } => {
+        StreamEvent::ConnectionEnd { conn, end, frame, ts_ns, .. } => {
             assert_eq!(ts_ns, frame as i64 * 1000);
             Ev::End { conn, end, frame }
         }
