@@ -342,7 +342,7 @@ impl Pipeline {
         ids.sort_unstable();
         for id in ids {
             let c = conns.remove(&id).expect("id from keys");
-            finish_conn(id, c, ConnEnd::CaptureEnd, None, self.last_frame, self.last_ts, stats, sink);
+            finish_conn(id, c, (ConnEnd::CaptureEnd, None), self.last_frame, self.last_ts, stats, sink);
         }
     }
 }
@@ -442,7 +442,7 @@ fn stream_event(
         StreamEvent::ConnectionEnd { conn, end, by, frame, ts_ns } => {
             if let Some(c) = conns.remove(&conn) {
                 let by = by.map(|side| c.flow(conn, side).dir);
-                finish_conn(conn, c, end, by, frame, ts_ns, stats, sink);
+                finish_conn(conn, c, (end, by), frame, ts_ns, stats, sink);
             }
         }
     }
@@ -563,8 +563,7 @@ fn framer_event(
 fn finish_conn(
     conn: ConnId,
     mut c: ConnState,
-    end: ConnEnd,
-    by: Option<Direction>,
+    (end, by): (ConnEnd, Option<Direction>),
     frame: u64,
     ts_ns: TimestampNs,
     stats: &mut Stats,
