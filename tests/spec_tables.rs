@@ -665,3 +665,142 @@ fn value_constants_are_the_table_values() {
     let c = value_table("ConfigEndStatus").unwrap();
     assert!(c.entries.iter().any(|e| e.0 == config_end_status::CONFIGEND_PARTIAL));
 }
+
+/// The summary rule of spec/README.md ("Summary fields") for one field of a layout:
+/// (reading group, rank), or `None` when the field is never on a summary line.
+fn summary_kind(m: &MessageSpec, name: &str, fixed: bool) -> Option<(u8, u8)> {
+    let carries = |n: &str| m.fixed.iter().any(|f| f.name == n) || m.floating.iter().any(|f| f.name == n);
+    const PARTIES: [&str; 6] =
+        ["Calling", "Called", "Transferring", "Transferred", "Controller", "AddedParty"];
+    const OUTCOMES: [&str; 9] = [
+        "AgentState",
+        "EventCause",
+        "Status",
+        "FailureCode",
+        "SystemEventID",
+        "ServicesGranted",
+        "ConfigEndStatus",
+        "ConfigkeyStatus",
+        "RecordFailureCause",
+    ];
+    match name {
+        n if n.ends_with("InvokeID") && !n.starts_with("Num") => Some((0, 0)),
+        "VersionNumber" | "ClientID" => Some((1, 0)),
+        "MonitorID" => Some((2, 5)),
+        n if n.ends_with("CallID") && !n.starts_with("RouterCallKey") => Some((3, if fixed { 1 } else { 8 })),
+        "ConnectionDeviceID" if carries("ConnectionCallID") => Some((3, 2)),
+        "NewConnectionDeviceID" if carries("NewConnectionCallID") => Some((3, 2)),
+        n if n.strip_suffix("DeviceID").is_some_and(|p| PARTIES.contains(&p)) => Some((4, 6)),
+        "AgentID" | "AgentExtension" => Some((5, 3)),
+        "AgentInstrument" => Some((5, 7)),
+        n if OUTCOMES.contains(&n) => Some((6, 4)),
+        _ => None,
+    }
+}
+
+/// Every layout's summary list follows the rule: exactly the candidates when they fit, the
+/// lowest ranks otherwise (never losing a request or call identifier), in reading order,
+/// each a field the layout carries once (not a repeating floating field), never PeripheralID.
+#[test]
+fn summary_fields_follow_the_rule() {
+    use ctiscope::cti::spec::SUMMARY_MAX;
+    assert_eq!(SUMMARY_MAX, 6, "spec/README.md documents six");
+    let mut capped = Vec::new();
+    for m in messages() {
+        let mut candidates: Vec<(&str, (u8, u8))> = Vec::new();
+        let fixed = m.fixed.iter().map(|f| (f.name, true));
+        let floating = m.floating.iter().filter(|f| f.repeat.is_none()).map(|f| (f.name, false));
+        for (name, is_fixed) in fixed.chain(floating) {
+            if let Some(k) = summary_kind(m, name, is_fixed) {
+                candidates.push((name, k));
+            }
+        }
+        let summary: Vec<&str> = m.summary.iter().map(|f| f.name()).collect();
+        let unique: HashSet<&str> = summary.iter().copied().collect();
+        assert_eq!(unique.len(), summary.len(), "{}: {summary:?}", m.name);
+        assert!(summary.len() <= SUMMARY_MAX, "{}: {summary:?}", m.name);
+        assert!(!summary.contains(&"PeripheralID"), "{}", m.name);
+        for name in &summary {
+            assert!(candidates.iter().any(|c| c.0 == *name), "{}: {name} is not a summary field", m.name);
+        }
+        // Every fixed call id (RouterCallKey* aside) and InvokeID is shown.
+        for f in m.fixed {
+            let call = f.name.ends_with("CallID") && !f.name.starts_with("RouterCallKey");
+            if call || f.name == "InvokeID" {
+                assert!(summary.contains(&f.name), "{}: {} missing from {summary:?}", m.name, f.name);
+            }
+        }
+        if candidates.len() <= SUMMARY_MAX {
+            assert_eq!(unique.len(), candidates.len(), "{}: {summary:?} vs {candidates:?}", m.name);
+        } else {
+            assert_eq!(summary.len(), SUMMARY_MAX, "{}", m.name);
+            let worst_kept =
+                summary.iter().map(|n| candidates.iter().find(|c| c.0 == *n).unwrap().1 .1).max();
+            for (name, (_, rank)) in &candidates {
+                if !summary.contains(name) {
+                    assert!(*rank > 1 && Some(*rank) >= worst_kept, "{}: {name} dropped", m.name);
+                }
+            }
+            capped.push(m.name);
+        }
+        // Reading order: request, session, monitor, calls, parties, agent, outcome.
+        let groups: Vec<u8> =
+            summary.iter().map(|n| candidates.iter().find(|c| c.0 == *n).unwrap().1 .0).collect();
+        assert!(groups.windows(2).all(|w| w[0] <= w[1]), "{}: {summary:?}", m.name);
+        // A connection's device follows its call id.
+        for (call, device) in
+            [("ConnectionCallID", "ConnectionDeviceID"), ("NewConnectionCallID", "NewConnectionDeviceID")]
+        {
+            if let Some(i) = summary.iter().position(|n| *n == device) {
+                assert_eq!(summary.get(i.wrapping_sub(1)), Some(&call), "{}: {summary:?}", m.name);
+            }
+        }
+        if let Some(i) = summary.iter().position(|n| *n == "ConnectionCallID") {
+            assert!(summary[..i].iter().all(|n| !n.ends_with("CallID")), "{}: {summary:?}", m.name);
+        }
+    }
+    capped.sort_unstable();
+    assert_eq!(
+        capped,
+        ["CALL_DELIVERED_EVENT", "OPEN_CONF", "START_RECORDING_REQ", "STOP_RECORDING_REQ"],
+        "the layouts spec/README.md names as capped"
+    );
+    let names = |n: &str| by_name(n).summary.iter().map(|f| f.name()).collect::<Vec<_>>();
+    assert_eq!(
+        names("CALL_TRANSFERRED_EVENT"),
+        [
+            "MonitorID",
+            "PrimaryCallID",
+            "SecondaryCallID",
+            "TransferringDeviceID",
+            "TransferredDeviceID",
+            "EventCause"
+        ]
+    );
+    assert_eq!(
+        names("CALL_DATA_UPDATE_EVENT"),
+        [
+            "MonitorID",
+            "ConnectionCallID",
+            "ConnectionDeviceID",
+            "NewConnectionCallID",
+            "NewConnectionDeviceID"
+        ]
+    );
+    assert_eq!(
+        names("CALL_DELIVERED_EVENT"),
+        [
+            "MonitorID",
+            "ConnectionCallID",
+            "ConnectionDeviceID",
+            "CallingDeviceID",
+            "CalledDeviceID",
+            "EventCause"
+        ]
+    );
+    assert_eq!(
+        names("OPEN_REQ"),
+        ["InvokeID", "VersionNumber", "ClientID", "AgentID", "AgentExtension", "AgentInstrument"]
+    );
+    assert!(names("CONFIG_BEGIN_EVENT").is_empty());
+}

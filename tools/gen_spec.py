@@ -293,6 +293,94 @@ FIELD_NOTES = {
         "size of the type. With 4 the fixed part would be 30 bytes instead of 28.",
 }
 
+# ---------------------------------------------------------------------------------------
+# Summary fields: what `ctiscope decode` shows on a message's one-line summary
+# ---------------------------------------------------------------------------------------
+
+# Each layout gets `summary`: the fields a reader scans for, in reading order, at most
+# SUMMARY_MAX of them. The rule, over the field names of the layout (fixed and floating;
+# a floating field that repeats, `repeat` set, is left out: one line cannot show a list):
+#
+#   kind        fields                                                       kept rank
+#   request     InvokeID, and any other name ending in InvokeID that is not a
+#               count (PreCallInvokeID)                                          0
+#   session     VersionNumber, ClientID                                          0
+#   monitor     MonitorID                                                        5
+#   call        names ending in CallID, but RouterCallKeyCallID (a routing key,
+#               not a call connection): ConnectionCallID first, then the
+#               fixed part's in wire order (rank 1), then the floating part's
+#               (rank 8: optional extras such as SecondaryConnectionCallID)       1 / 8
+#   connection  ConnectionDeviceID after ConnectionCallID and
+#               NewConnectionDeviceID after NewConnectionCallID: the connection
+#               the message is about is its call id and device id. The devices
+#               of the other call ids (Primary/Secondary, Active/Held, ...) are
+#               the acting party's, shown by the party fields or AgentInstrument  2
+#   party       the other parties of the call: SUMMARY_PARTIES + "DeviceID".
+#               The device that acts on the event's own connection (Alerting,
+#               Answering, Holding, Retrieving, Releasing, Diverting, Failing)
+#               is that connection's device, already shown as
+#               ConnectionDeviceID, and is left out                              6
+#   agent       AgentID, AgentExtension (rank 3); AgentInstrument (rank 7: most
+#               often the extension again)                                    3 / 7
+#   outcome     SUMMARY_OUTCOMES: the enumerations that state a result or a
+#               state                                                            4
+#
+# PeripheralID is never shown: it names the peripheral (one per PIM, the same on
+# nearly every message of a connection), which the -V tree and JSON carry.
+#
+# A layout with more than SUMMARY_MAX candidates keeps the SUMMARY_MAX of lowest rank
+# (ties: the first in reading order) and shows them in reading order. With ranks above,
+# identifiers of the request and of the call are dropped last; the generator refuses a
+# layout that would lose one of rank 0 or 1. Six fields keep a line near 250 characters
+# with typical values (call ids of 8 digits, extensions, named enumerations).
+SUMMARY_MAX = 6
+SUMMARY_SESSION = ["VersionNumber", "ClientID"]
+SUMMARY_PARTIES = ["Calling", "Called", "Transferring", "Transferred", "Controller", "AddedParty"]
+SUMMARY_OUTCOMES = ["AgentState", "EventCause", "Status", "FailureCode", "SystemEventID", "ServicesGranted",
+                    "ConfigEndStatus", "ConfigkeyStatus", "RecordFailureCause"]
+# Devices shown after their call id (the connection the message is about).
+SUMMARY_CONNECTIONS = {"ConnectionCallID": "ConnectionDeviceID", "NewConnectionCallID": "NewConnectionDeviceID"}
+
+
+def summary_fields(m):
+    """The summary fields of layout `m`, in reading order: [(field, kept rank)]."""
+    fixed = [f["field"] for f in m["fixed"] if f["type"] != "MHDR"]
+    floating = [f["field"] for f in m["floating"] if not f.get("repeat")]
+    names = fixed + floating
+    out = []
+
+    def add(name, rank):
+        if name in names and name not in (n for n, _ in out):
+            out.append((name, rank))
+
+    for n in names:
+        if n.endswith("InvokeID") and not n.startswith("Num"):
+            add(n, 0)
+    for n in SUMMARY_SESSION:
+        add(n, 0)
+    add("MonitorID", 5)
+    calls = [n for n in names if n.endswith("CallID") and not n.startswith("RouterCallKey")]
+    calls.sort(key=lambda n: n != "ConnectionCallID")  # stable: wire order otherwise
+    for n in calls:
+        add(n, 1 if n in fixed else 8)
+        if n in SUMMARY_CONNECTIONS:
+            add(SUMMARY_CONNECTIONS[n], 2)
+    for p in SUMMARY_PARTIES:
+        add(p + "DeviceID", 6)
+    add("AgentID", 3)
+    add("AgentExtension", 3)
+    add("AgentInstrument", 7)
+    for n in SUMMARY_OUTCOMES:
+        add(n, 4)
+    assert "PeripheralID" not in (n for n, _ in out)
+    if len(out) > SUMMARY_MAX:
+        keep = sorted(range(len(out)), key=lambda i: (out[i][1], i))[:SUMMARY_MAX]
+        lost = [out[i] for i in range(len(out)) if i not in keep]
+        assert all(rank > 1 for _, rank in lost), (m["name"], lost)
+        out = [out[i] for i in sorted(keep)]
+    return [n for n, _ in out]
+
+
 SERVICE_MODULES = {
     "Session Management": "session",
     "Client Events": "client_events",
@@ -481,7 +569,9 @@ def gen_message(m, ids, tables_used):
         if note:
             s += f".note({rust_str(note)})"
         o.append(s + ",\n")
-    o.append("    ],\n    notes: &[\n")
+    o.append("    ],\n    summary: &[")
+    o.append(", ".join(f"F::{n}" for n in summary_fields(m)))
+    o.append("],\n    notes: &[\n")
     notes = list(m["notes"])
     if m.get("type_pv24"):
         notes.append(f"MessageType {m['type']} in the chapter (PV25); {m['type_pv24']} in the PV24 "
@@ -616,6 +706,8 @@ def gen_messages(msgs, fields):
     o.append("mod build;\npub(crate) use build::{fl, fl_untagged, fx};\n\n")
     for mod in sorted(by_mod):
         o.append(f"pub mod {mod};\n")
+    o.append("\n/// Most fields on a layout's summary line (`MessageSpec::summary`).\n")
+    o.append(f"pub const SUMMARY_MAX: usize = {SUMMARY_MAX};\n")
     o.append("\n/// Every layout, sorted by id (chapter numbering for the network recording messages).\n")
     o.append("pub static ALL: &[MessageSpec] = &[\n")
     for m in srt:

@@ -6,6 +6,8 @@
 //! - [`value`]: how decoded values read (named enums and masks, text, bytes);
 //! - [`report`]: the analysis [`Report`](crate::analysis::Report) as text tables and JSON
 //!   (findings, timeline, statistics) and the rule list;
+//! - [`style`]: how text output looks on a terminal (tables fitted to its width,
+//!   coloured severities) and off one (plain);
 //! - [`time`]: timestamps and durations (re-exported from [`crate::time`]).
 //!
 //! Renderers read the decoded messages and the analysis's data; nothing else imports them.
@@ -14,6 +16,7 @@ pub mod events;
 pub mod hex;
 pub mod json;
 pub mod report;
+pub mod style;
 pub mod summary;
 pub use crate::time;
 pub mod tree;

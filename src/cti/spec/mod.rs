@@ -305,6 +305,11 @@ pub struct MessageSpec {
     pub fixed: &'static [FixedField],
     /// Floating fields allowed, in the guide's order.
     pub floating: &'static [FloatField],
+    /// The fields a one-line summary shows, when present, in this order: the message's
+    /// identifiers (InvokeID, call ids, the connection's device, the other parties, the
+    /// agent) and the enumerations that state its outcome, at most [`SUMMARY_MAX`].
+    /// Chosen by `tools/gen_spec.py` from the field names (the rule: spec/README.md).
+    pub summary: &'static [FieldId],
     /// Corrections and remarks (transcription fixes, disagreements between sources).
     pub notes: &'static [&'static str],
 }
@@ -370,6 +375,9 @@ impl MessageSpec {
         self.id.0
     }
 }
+
+/// Most fields in a layout's [`MessageSpec::summary`].
+pub const SUMMARY_MAX: usize = messages::SUMMARY_MAX;
 
 /// Every message layout, sorted by id. The network recording messages carry the chapter's
 /// (PV25) numbers 268-275; see [`message`] for the PV24 numbers.

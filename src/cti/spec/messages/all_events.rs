@@ -41,6 +41,7 @@ pub const CALL_TRANSLATION_ROUTE_EVENT: MessageSpec = MessageSpec {
         fl(F::NamedVariable, 82, NamedVar, 251).optional().repeat("NumNamedVariables"),
         fl(F::NamedArray, 83, NamedArray, 252).optional().repeat("NumNamedArrays"),
     ],
+    summary: &[],
     notes: &[
         "The Peripheral Monitor section refers to this table as \"Table 5-28\" (a leftover from an older edition).",
         "CallVariable2..CallVariable9 expanded from the guide's \"...\" row between CallVariable1 and CallVariable10 (tags 14-21, same type/size/presence as CallVariable1).",

@@ -52,6 +52,7 @@ pub const SET_CALL_DATA_REQ: MessageSpec = MessageSpec {
         fl(F::RouterCallKeySequenceNumber, 110, UInt, 4).optional().group("RouterCallKey").note("Printed \"RouterCallKey SequenceNumber\"."),
         fl(F::CallOriginatedFrom, 232, UChar, 1).conditional().condition("dialer only: value 'D' tags a call as originated from the dialer").note("Printed \"CallOriginated From\"."),
     ],
+    summary: &[F::InvokeID, F::ConnectionCallID, F::ConnectionDeviceID],
     notes: &[
         "CallOriginatedFrom is UCHAR 1 (value 'D' for dialer).",
         "CallVariable2..CallVariable9 expanded from the guide's \"...\" row between CallVariable1 and CallVariable10 (tags 14-21, same type/size/presence as CallVariable1).",
@@ -73,6 +74,7 @@ pub const SET_CALL_DATA_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
     ],
 };
@@ -95,6 +97,7 @@ pub const RELEASE_CALL_REQ: MessageSpec = MessageSpec {
     floating: &[
         fl(F::ConnectionDeviceID, 25, String, 64).note("Printed \"Connection DeviceID\"."),
     ],
+    summary: &[F::InvokeID, F::ConnectionCallID, F::ConnectionDeviceID],
     notes: &[
         "PDF artifacts fixed: floating-part header printed \"Byte Size\" instead of \"Max. Size\"; 3 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -114,6 +117,7 @@ pub const RELEASE_CALL_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
     ],
 };
@@ -141,6 +145,7 @@ pub const SET_DEVICE_ATTRIBUTES_REQ: MessageSpec = MessageSpec {
     floating: &[
         fl(F::CallingDeviceID, 27, String, 64),
     ],
+    summary: &[F::InvokeID, F::CallingDeviceID],
     notes: &[
         "Listed under the Call Data Update service.",
     ],
@@ -160,6 +165,7 @@ pub const SET_DEVICE_ATTRIBUTES_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
     ],
 };

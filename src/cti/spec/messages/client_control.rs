@@ -22,6 +22,7 @@ pub const CONTROL_FAILURE_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID, F::FailureCode],
     notes: &[
         "FailureCode value text mentions GENERIC__UNSPECIFIED_REJECTION (70) with a double underscore.",
         "PDF artifacts fixed: 1 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
@@ -48,6 +49,7 @@ pub const QUERY_AGENT_STATE_REQ: MessageSpec = MessageSpec {
         fl(F::AgentID, 5, String, 12).conditional().condition("at least one of ICMAgentID (fixed), AgentExtension, AgentID, AgentInstrument must be provided"),
         fl(F::AgentInstrument, 6, String, 64).conditional().condition("at least one of ICMAgentID (fixed), AgentExtension, AgentID, AgentInstrument must be provided"),
     ],
+    summary: &[F::InvokeID, F::AgentID, F::AgentExtension, F::AgentInstrument],
     notes: &[
     ],
 };
@@ -84,6 +86,7 @@ pub const QUERY_AGENT_STATE_CONF: MessageSpec = MessageSpec {
         fl(F::InternalAgentState, 255, UShort, 2).values(&values::AGENT_STATE),
         fl(F::MaxBeyondTaskLimit, 266, UInt, 4),
     ],
+    summary: &[F::InvokeID, F::AgentID, F::AgentExtension, F::AgentInstrument, F::AgentState],
     notes: &[
         "The floating header prints \"Max Size\" (no period).",
         "InternalAgentState (tag 255) is described as reserved for Cisco internal use.",
@@ -122,6 +125,7 @@ pub const SET_AGENT_STATE_REQ: MessageSpec = MessageSpec {
         fl(F::SkillGroupNumber, 62, Int, 4).optional().condition("may be required by some peripherals for AGENT_STATE_LOGIN / AGENT_STATE_LOGOUT; none = log out of all skill groups").repeat("NumSkillGroups").group("SkillGroup").values(&values::SKILL_GROUP).note("Chapter type INT differs from spec/tags.tsv type UINT for tag 62."),
         fl(F::SkillGroupPriority, 64, UShort, 2).repeat("NumSkillGroups").group("SkillGroup"),
     ],
+    summary: &[F::InvokeID, F::AgentID, F::AgentInstrument, F::AgentState],
     notes: &[
         "SSOEnabled has no data type and no size printed; USHORT 2 taken from spec/tags.tsv tag 257 (SSO_ENABLED_TAG).",
         "SkillGroupNumber printed INT (spec/tags.tsv: UINT).",
@@ -143,6 +147,7 @@ pub const SET_AGENT_STATE_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
     ],
 };
@@ -169,6 +174,7 @@ pub const ALTERNATE_CALL_REQ: MessageSpec = MessageSpec {
         fl(F::OtherConnectionDeviceID, 52, String, 64).note("Printed \"OtherConnection Device ID\"."),
         fl(F::AgentInstrument, 6, String, 64).optional(),
     ],
+    summary: &[F::InvokeID, F::ActiveConnectionCallID, F::OtherConnectionCallID, F::AgentInstrument],
     notes: &[
         "PDF artifacts fixed: 6 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -188,6 +194,7 @@ pub const ALTERNATE_CALL_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
     ],
 };
@@ -211,6 +218,7 @@ pub const ANSWER_CALL_REQ: MessageSpec = MessageSpec {
         fl(F::ConnectionDeviceID, 25, String, 64).note("Printed \"ConnectionDevice ID\"."),
         fl(F::AgentInstrument, 6, String, 64).optional(),
     ],
+    summary: &[F::InvokeID, F::ConnectionCallID, F::ConnectionDeviceID, F::AgentInstrument],
     notes: &[
         "PDF artifacts fixed: 2 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -230,6 +238,7 @@ pub const ANSWER_CALL_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
         "PDF artifacts fixed: MessageType printed as 'Message Type = 43' (spacing artifact).",
     ],
@@ -254,6 +263,7 @@ pub const CLEAR_CALL_REQ: MessageSpec = MessageSpec {
         fl(F::ConnectionDeviceID, 25, String, 64).note("Printed \"ConnectionDevice ID\"."),
         fl(F::AgentInstrument, 6, String, 64).optional(),
     ],
+    summary: &[F::InvokeID, F::ConnectionCallID, F::ConnectionDeviceID, F::AgentInstrument],
     notes: &[
         "PDF artifacts fixed: 2 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -273,6 +283,7 @@ pub const CLEAR_CALL_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
         "PDF artifacts fixed: MessageType printed as 'Message Type = 45' (spacing artifact).",
     ],
@@ -300,6 +311,7 @@ pub const CLEAR_CONNECTION_REQ: MessageSpec = MessageSpec {
         fl(F::CTIOSCILClientID, 217, String, 64),
         fl(F::RequestingDeviceID, 219, String, 64).optional(),
     ],
+    summary: &[F::InvokeID, F::ConnectionCallID, F::ConnectionDeviceID, F::AgentInstrument],
     notes: &[
         "Fixed field RequestingDeviceIDType carries \"(optional)\" although fixed fields are always present; the marker is recorded in the note, the field is kept.",
         "CTIOSCILClientID is unmarked (required as printed).",
@@ -320,6 +332,7 @@ pub const CLEAR_CONNECTION_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
     ],
 };
@@ -374,6 +387,7 @@ pub const CONFERENCE_CALL_REQ: MessageSpec = MessageSpec {
         fl(F::AuthorizationCode, 77, String, 40).optional().note("Printed \"Authorization Code (optional)\"."),
         fl(F::AccountCode, 78, String, 40).optional(),
     ],
+    summary: &[F::InvokeID, F::HeldConnectionCallID, F::ActiveConnectionCallID, F::AgentInstrument],
     notes: &[
         "PostRoute carries footnote 1: the PostRoute flag is not supported with CUCM / UCCE System PG.",
         "CallVariable2..CallVariable9 expanded from the guide's \"...\" row between CallVariable1 and CallVariable10 (tags 14-21, same type/size/presence as CallVariable1).",
@@ -404,6 +418,7 @@ pub const CONFERENCE_CALL_CONF: MessageSpec = MessageSpec {
         fl(F::ConnectedPartyDeviceIDType, 40, UShort, 2).optional().repeat("NumParties").group("ConnectedParty").values(&values::DEVICE_ID_TYPE).note("Printed \"ConnectedParty DeviceIDType (optional)\"."),
         fl(F::ConnectedPartyDeviceID, 41, String, 64).optional().repeat("NumParties").group("ConnectedParty").note("Printed \"ConnectedParty DeviceID (optional)\"."),
     ],
+    summary: &[F::InvokeID, F::NewConnectionCallID, F::NewConnectionDeviceID],
     notes: &[
         "PDF artifacts fixed: 6 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -457,6 +472,7 @@ pub const CONSULTATION_CALL_REQ: MessageSpec = MessageSpec {
         fl(F::AuthorizationCode, 77, String, 40).optional().note("Printed \"Authorization Code (optional)\"."),
         fl(F::AccountCode, 78, String, 40).optional(),
     ],
+    summary: &[F::InvokeID, F::ActiveConnectionCallID, F::AgentInstrument],
     notes: &[
         "PostRoute carries footnote 2: the PostRoute flag is not supported with CUCM / UCCE System PG.",
         "CallVariable2..CallVariable9 expanded from the guide's \"...\" row between CallVariable1 and CallVariable10 (tags 14-21, same type/size/presence as CallVariable1).",
@@ -483,6 +499,7 @@ pub const CONSULTATION_CALL_CONF: MessageSpec = MessageSpec {
     floating: &[
         fl(F::NewConnectionDeviceID, 47, String, 64).note("Printed \"NewConnection DeviceID\"."),
     ],
+    summary: &[F::InvokeID, F::NewConnectionCallID, F::NewConnectionDeviceID],
     notes: &[
         "PDF artifacts fixed: 3 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -509,6 +526,7 @@ pub const DEFLECT_CALL_REQ: MessageSpec = MessageSpec {
         fl(F::CalledDeviceID, 28, String, 64),
         fl(F::AgentInstrument, 6, String, 64).optional(),
     ],
+    summary: &[F::InvokeID, F::ConnectionCallID, F::ConnectionDeviceID, F::CalledDeviceID, F::AgentInstrument],
     notes: &[
         "PDF artifacts fixed: 2 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -528,6 +546,7 @@ pub const DEFLECT_CALL_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
     ],
 };
@@ -552,6 +571,7 @@ pub const HOLD_CALL_REQ: MessageSpec = MessageSpec {
         fl(F::ConnectionDeviceID, 25, String, 64).note("Printed \"ConnectionDevice ID\"."),
         fl(F::AgentInstrument, 6, String, 64).optional(),
     ],
+    summary: &[F::InvokeID, F::ConnectionCallID, F::ConnectionDeviceID, F::AgentInstrument],
     notes: &[
         "PDF artifacts fixed: 1 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -571,6 +591,7 @@ pub const HOLD_CALL_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
     ],
 };
@@ -621,6 +642,7 @@ pub const MAKE_CALL_REQ: MessageSpec = MessageSpec {
         fl(F::AccountCode, 78, String, 40).optional(),
         fl(F::CCT, 84, String, 4).optional().condition("required for the Aspect PIM unless CallPlacementType is CPT_OUTBOUND"),
     ],
+    summary: &[F::InvokeID, F::AgentInstrument],
     notes: &[
         "PostRoute carries footnote 3: the PostRoute flag is not supported with CUCM / UCCE System PG.",
         "Fixed field spelled \"SkilGroupNumber\" in the guide (kept as printed).",
@@ -648,6 +670,7 @@ pub const MAKE_CALL_CONF: MessageSpec = MessageSpec {
     floating: &[
         fl(F::NewConnectionDeviceID, 47, String, 64).note("Printed \"NewConnection DeviceID\"."),
     ],
+    summary: &[F::InvokeID, F::NewConnectionCallID, F::NewConnectionDeviceID],
     notes: &[
         "PDF artifacts fixed: 3 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -704,6 +727,7 @@ pub const MAKE_PREDICTIVE_CALL_REQ: MessageSpec = MessageSpec {
         fl(F::OriginatingLineID, 80, String, 40).optional().note("Chapter max 40 differs from spec/tags.tsv max 64 for tag 80."),
         fl(F::CCT, 84, String, 4).optional().condition("required for the Aspect PIM unless CallPlacementType is CPT_OUTBOUND"),
     ],
+    summary: &[F::InvokeID],
     notes: &[
         "AnswerDetectControl1/2 are printed with type \"ULONG\" (not a CTI data type); read as UINT 4.",
         "OriginatingLineID max printed 40; spec/tags.tsv gives 64 for tag 80.",
@@ -731,6 +755,7 @@ pub const MAKE_PREDICTIVE_CALL_CONF: MessageSpec = MessageSpec {
     floating: &[
         fl(F::NewConnectionDeviceID, 47, String, 64),
     ],
+    summary: &[F::InvokeID, F::NewConnectionCallID, F::NewConnectionDeviceID],
     notes: &[
     ],
 };
@@ -757,6 +782,7 @@ pub const RECONNECT_CALL_REQ: MessageSpec = MessageSpec {
         fl(F::HeldConnectionDeviceID, 53, String, 64).note("Printed \"HeldConnectionDevice ID\"."),
         fl(F::AgentInstrument, 6, String, 64).optional(),
     ],
+    summary: &[F::InvokeID, F::ActiveConnectionCallID, F::HeldConnectionCallID, F::AgentInstrument],
     notes: &[
         "PDF artifacts fixed: 4 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -776,6 +802,7 @@ pub const RECONNECT_CALL_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
         "PDF artifacts fixed: MessageType printed as 'Message Type = 61' (spacing artifact).",
     ],
@@ -800,6 +827,7 @@ pub const RETRIEVE_CALL_REQ: MessageSpec = MessageSpec {
         fl(F::HeldConnectionDeviceID, 53, String, 64).note("Printed \"HeldConnection DeviceID\"."),
         fl(F::AgentInstrument, 6, String, 64).optional(),
     ],
+    summary: &[F::InvokeID, F::HeldConnectionCallID, F::AgentInstrument],
     notes: &[
         "PDF artifacts fixed: 3 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -819,6 +847,7 @@ pub const RETRIEVE_CALL_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
     ],
 };
@@ -873,6 +902,7 @@ pub const TRANSFER_CALL_REQ: MessageSpec = MessageSpec {
         fl(F::AuthorizationCode, 77, String, 40).optional(),
         fl(F::AccountCode, 78, String, 40).optional(),
     ],
+    summary: &[F::InvokeID, F::ActiveConnectionCallID, F::HeldConnectionCallID, F::AgentInstrument],
     notes: &[
         "PostRoute carries footnote 4: the PostRoute flag is not supported with CUCM / UCCE System PG.",
         "CallVariable2..CallVariable9 expanded from the guide's \"...\" row between CallVariable1 and CallVariable10 (tags 14-21, same type/size/presence as CallVariable1).",
@@ -903,6 +933,7 @@ pub const TRANSFER_CALL_CONF: MessageSpec = MessageSpec {
         fl(F::ConnectedPartyDeviceIDType, 40, UShort, 2).optional().repeat("NumParties").group("ConnectedParty").values(&values::DEVICE_ID_TYPE),
         fl(F::ConnectedPartyDeviceID, 41, String, 64).optional().repeat("NumParties").group("ConnectedParty"),
     ],
+    summary: &[F::InvokeID, F::NewConnectionCallID, F::NewConnectionDeviceID],
     notes: &[
         "PDF artifacts fixed: 2 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -925,6 +956,7 @@ pub const QUERY_DEVICE_INFO_REQ: MessageSpec = MessageSpec {
     floating: &[
         fl(F::AgentInstrument, 6, String, 64),
     ],
+    summary: &[F::InvokeID, F::AgentInstrument],
     notes: &[
     ],
 };
@@ -958,6 +990,7 @@ pub const QUERY_DEVICE_INFO_CONF: MessageSpec = MessageSpec {
         fl(F::LineHandle, 70, UShort, 2).repeat("NumLines").group("Line").values(&values::LINE_HANDLE),
         fl(F::LineType, 71, UShort, 2).repeat("NumLines").group("Line").values(&values::LINE_TYPE),
     ],
+    summary: &[F::InvokeID],
     notes: &[
         "LineHandle/LineType repeat NumLines times (max 10); the Call Control mask table (129) restarts its values at 0x000020 after a page break and the Other Feature masks (130) print truncated \"0x000000\" values - mask values not taken from here.",
         "PDF artifacts fixed: 2 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
@@ -982,6 +1015,7 @@ pub const SNAPSHOT_CALL_REQ: MessageSpec = MessageSpec {
     floating: &[
         fl(F::ConnectionDeviceID, 25, String, 64).note("Printed \"ConnectionDevice ID\"."),
     ],
+    summary: &[F::InvokeID, F::ConnectionCallID, F::ConnectionDeviceID],
     notes: &[
         "PDF artifacts fixed: 2 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -1043,6 +1077,7 @@ pub const SNAPSHOT_CALL_CONF: MessageSpec = MessageSpec {
         fl(F::NumOfEnabledServices, 310, UShort, 2).optional().group("EnabledServices"),
         fl(F::FltEnabledServices, 309, UShort, 0).optional().max_expr("2*NumOfEnabledServices").group("EnabledServices").values(&values::ENABLED_AGENT_SERVICE).note("Type printed 'USHORT NumOfEnabledServices': one field holding NumOfEnabledServices USHORT values. Type printed \"USHORT NumOfEnabledServices\". Max printed \"2* NumOfCalls\"."),
     ],
+    summary: &[F::InvokeID, F::COCCConnectionCallID],
     notes: &[
         "ProtocolReferenceGUID max printed 40 (64 in NETWORK_RECORDING_TARGET_INFO_EVENT).",
         "FltEnabledServices size printed \"2* NumOfCalls\" - a typo for 2*NumOfEnabledServices.",
@@ -1069,6 +1104,7 @@ pub const SNAPSHOT_DEVICE_REQ: MessageSpec = MessageSpec {
     floating: &[
         fl(F::AgentInstrument, 6, String, 64),
     ],
+    summary: &[F::InvokeID, F::AgentInstrument],
     notes: &[
     ],
 };
@@ -1093,6 +1129,7 @@ pub const SNAPSHOT_DEVICE_CONF: MessageSpec = MessageSpec {
         fl(F::CallState, 75, UShort, 2).optional().repeat("NumCalls").group("Call").values(&values::LOCAL_CONNECTION_STATE),
         fl(F::SilentMonitorStatus, 218, UShort, 2).optional().repeat("NumCalls").group("Call").values(&values::SILENT_MONITOR_STATUS),
     ],
+    summary: &[F::InvokeID],
     notes: &[
         "PDF artifacts fixed: 2 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -1121,6 +1158,7 @@ pub const SEND_DTMF_SIGNAL_REQ: MessageSpec = MessageSpec {
         fl(F::AgentInstrument, 6, String, 64).optional(),
         fl(F::CTIOSCILClientID, 217, String, 64),
     ],
+    summary: &[F::InvokeID, F::ConnectionCallID, F::ConnectionDeviceID, F::AgentInstrument],
     notes: &[
         "CTIOSCILClientID is unmarked (required as printed).",
         "PDF artifacts fixed: 1 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
@@ -1141,6 +1179,7 @@ pub const SEND_DTMF_SIGNAL_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
     ],
 };
@@ -1166,6 +1205,7 @@ pub const SUPERVISOR_ASSIST_REQ: MessageSpec = MessageSpec {
         fl(F::AgentID, 5, String, 12).conditional().condition("for clients with ALL EVENTS or PERIPHERAL MONITOR service, at least one of AgentExtension, AgentID, AgentInstrument must be provided"),
         fl(F::AgentInstrument, 6, String, 64).conditional().condition("for clients with ALL EVENTS or PERIPHERAL MONITOR service, at least one of AgentExtension, AgentID, AgentInstrument must be provided"),
     ],
+    summary: &[F::InvokeID, F::ConnectionCallID, F::ConnectionDeviceID, F::AgentID, F::AgentExtension, F::AgentInstrument],
     notes: &[
         "MessageType printed 118 is correct here (REGISTER_VARIABLES_CONF wrongly reuses 118).",
         "PDF artifacts fixed: 2 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
@@ -1191,6 +1231,7 @@ pub const SUPERVISOR_ASSIST_CONF: MessageSpec = MessageSpec {
     floating: &[
         fl(F::ConnectionDeviceID, 25, String, 64).note("Printed \"ConnectionDevice ID\"."),
     ],
+    summary: &[F::InvokeID, F::ConnectionCallID, F::ConnectionDeviceID],
     notes: &[
         "PDF artifacts fixed: 2 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -1215,6 +1256,7 @@ pub const BAD_CALL_REQ: MessageSpec = MessageSpec {
         fl(F::ConnectionDeviceID, 25, String, 64).note("Printed \"Connection DeviceID\"."),
         fl(F::AgentID, 5, String, 12),
     ],
+    summary: &[F::InvokeID, F::ConnectionCallID, F::ConnectionDeviceID, F::AgentID],
     notes: &[
         "PDF artifacts fixed: 1 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -1234,6 +1276,7 @@ pub const BAD_CALL_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
     ],
 };
@@ -1255,6 +1298,7 @@ pub const AGENT_GREETING_CONTROL_REQ: MessageSpec = MessageSpec {
     floating: &[
         fl(F::AgentID, 5, String, 12).note("Type printed \"String\"."),
     ],
+    summary: &[F::InvokeID, F::AgentID],
     notes: &[
         "A stray \"Fixed Part\" header appears inside the floating part (page split); AgentID stays in the floating part.",
         "AgentID type printed \"String\" (mixed case); normalised to STRING.",
@@ -1276,6 +1320,7 @@ pub const AGENT_GREETING_CONTROL_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
     ],
 };
@@ -1301,6 +1346,7 @@ pub const START_NETWORK_RECORDING_REQ: MessageSpec = MessageSpec {
         fl(F::ConnectionDeviceID, 25, String, 64),
         fl(F::AgentInstrument, 6, String, 64).optional(),
     ],
+    summary: &[F::InvokeID, F::ConnectionCallID, F::ConnectionDeviceID, F::AgentInstrument],
     notes: &[
         "MessageType printed 268; PV24 table (the PV24 guide (Messaging Conventions)) gives 267 (network-recording numbering shifted +1 in PV25). The chapter number is kept.",
         "InvocationType values are printed as a numbered list \"1. Silent Recording 2. User Recording\"; the numeric wire values are not stated.",
@@ -1323,6 +1369,7 @@ pub const START_NETWORK_RECORDING_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
         "MessageType printed 269; PV24 table (the PV24 guide (Messaging Conventions)) gives 268 (network-recording numbering shifted +1 in PV25). The chapter number is kept.",
         "MessageType 269 in the chapter (PV25); 268 in the PV24 message table. message() picks the PV24 number for protocol versions <= 24.",
@@ -1349,6 +1396,7 @@ pub const STOP_NETWORK_RECORDING_REQ: MessageSpec = MessageSpec {
         fl(F::ConnectionDeviceID, 25, String, 64),
         fl(F::AgentInstrument, 6, String, 64).optional(),
     ],
+    summary: &[F::InvokeID, F::ConnectionCallID, F::ConnectionDeviceID, F::AgentInstrument],
     notes: &[
         "MessageType printed 270; PV24 table (the PV24 guide (Messaging Conventions)) gives 269 (network-recording numbering shifted +1 in PV25). The chapter number is kept.",
         "MessageType 270 in the chapter (PV25); 269 in the PV24 message table. message() picks the PV24 number for protocol versions <= 24.",
@@ -1369,6 +1417,7 @@ pub const STOP_NETWORK_RECORDING_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
         "MessageType printed 271; PV24 table (the PV24 guide (Messaging Conventions)) gives 270 (network-recording numbering shifted +1 in PV25). The chapter number is kept. Note 271 is NETWORK_RECORDING_STARTED_EVENT in the PV24 numbering.",
         "MessageType 271 in the chapter (PV25); 270 in the PV24 message table. message() picks the PV24 number for protocol versions <= 24.",

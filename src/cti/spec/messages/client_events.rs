@@ -54,6 +54,7 @@ pub const BEGIN_CALL_EVENT: MessageSpec = MessageSpec {
         fl(F::CTIClientTimestamp, 24, Time, 4).optional().repeat("NumCTIClients").group("CTIClient"),
         fl(F::CallReferenceID, 223, Unspec, 32).optional(),
     ],
+    summary: &[F::MonitorID, F::ConnectionCallID, F::ConnectionDeviceID],
     notes: &[
         "CTIClientSignature is unmarked (required per entry) while CTIClientTimestamp is printed \"(optional)\"; both repeat NumCTIClients times, each timestamp immediately after its signature.",
         "CallVariable2..CallVariable9 expanded from the guide's \"...\" row between CallVariable1 and CallVariable10 (tags 14-21, same type/size/presence as CallVariable1).",
@@ -80,6 +81,7 @@ pub const END_CALL_EVENT: MessageSpec = MessageSpec {
     floating: &[
         fl(F::ConnectionDeviceID, 25, String, 64),
     ],
+    summary: &[F::MonitorID, F::ConnectionCallID, F::ConnectionDeviceID],
     notes: &[
     ],
 };
@@ -106,6 +108,7 @@ pub const CALL_AGENT_GREETING_EVENT: MessageSpec = MessageSpec {
         fl(F::AgentID, 5, String, 12),
         fl_untagged(F::GreetingType, String, 32).note("No GreetingType tag exists in spec/tags.tsv (no *GREETING* tag at all); tag unknown."),
     ],
+    summary: &[F::MonitorID, F::ConnectionCallID, F::ConnectionDeviceID, F::AgentID],
     notes: &[
         "ConnectionDeviceIDType text is copied from ConnectionCallID (\"The Call ID value assigned...\").",
         "PDF artifacts fixed: floating-part header printed \"Byte Size\" instead of \"Max. Size\".",
@@ -167,6 +170,7 @@ pub const CALL_DATA_UPDATE_EVENT: MessageSpec = MessageSpec {
         fl(F::CTIClientTimestamp, 24, Time, 4).optional().repeat("NumCTIClients").group("CTIClient"),
         fl(F::CallReferenceID, 223, Unspec, 32).optional(),
     ],
+    summary: &[F::MonitorID, F::ConnectionCallID, F::ConnectionDeviceID, F::NewConnectionCallID, F::NewConnectionDeviceID],
     notes: &[
         "RouterCallKeyDay and RouterCallKeyCallID are printed \"(optional)\" but RouterCallKeySequenceNumber is unmarked (kept required as printed).",
         "The message always carries all ECC variables of the call; the client must replace its stored ECC variables.",
@@ -235,6 +239,7 @@ pub const CALL_DELIVERED_EVENT: MessageSpec = MessageSpec {
         fl(F::NamedVariable, 82, NamedVar, 251).optional().repeat("NumNamedVariables"),
         fl(F::NamedArray, 83, NamedArray, 252).optional().repeat("NumNamedArrays"),
     ],
+    summary: &[F::MonitorID, F::ConnectionCallID, F::ConnectionDeviceID, F::CallingDeviceID, F::CalledDeviceID, F::EventCause],
     notes: &[
         "SecondaryConnectionCallID is unmarked (required as printed) although its text describes a Unified CCX-only consultation call ID.",
         "ANI_II carries the marker \"(V11+)\" (protocol version 11 and later) in the guide.",
@@ -281,6 +286,7 @@ pub const CALL_ESTABLISHED_EVENT: MessageSpec = MessageSpec {
         fl(F::TrunkNumber, 121, UInt, 4).optional(),
         fl(F::TrunkGroupNumber, 122, UInt, 4).optional().note("Printed \"TrunkGroup Number (optional)\"."),
     ],
+    summary: &[F::MonitorID, F::ConnectionCallID, F::ConnectionDeviceID, F::CallingDeviceID, F::CalledDeviceID, F::EventCause],
     notes: &[
         "PDF artifacts fixed: 4 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -309,6 +315,7 @@ pub const CALL_HELD_EVENT: MessageSpec = MessageSpec {
         fl(F::ConnectionDeviceID, 25, String, 64).note("Printed \"ConnectionDevice ID\"."),
         fl(F::HoldingDeviceID, 31, String, 64).optional(),
     ],
+    summary: &[F::MonitorID, F::ConnectionCallID, F::ConnectionDeviceID, F::EventCause],
     notes: &[
         "PDF artifacts fixed: 3 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -337,6 +344,7 @@ pub const CALL_RETRIEVED_EVENT: MessageSpec = MessageSpec {
         fl(F::ConnectionDeviceID, 25, String, 64),
         fl(F::RetrievingDeviceID, 32, String, 64).optional(),
     ],
+    summary: &[F::MonitorID, F::ConnectionCallID, F::ConnectionDeviceID, F::EventCause],
     notes: &[
     ],
 };
@@ -362,6 +370,7 @@ pub const CALL_CLEARED_EVENT: MessageSpec = MessageSpec {
     floating: &[
         fl(F::ConnectionDeviceID, 25, String, 64).note("Printed \"ConnectionDevice ID\"."),
     ],
+    summary: &[F::MonitorID, F::ConnectionCallID, F::ConnectionDeviceID, F::EventCause],
     notes: &[
         "PDF artifacts fixed: 1 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -390,6 +399,7 @@ pub const CALL_CONNECTION_CLEARED_EVENT: MessageSpec = MessageSpec {
         fl(F::ConnectionDeviceID, 25, String, 64).note("Printed \"ConnectionDevice ID\"."),
         fl(F::ReleasingDeviceID, 33, String, 64).optional(),
     ],
+    summary: &[F::MonitorID, F::ConnectionCallID, F::ConnectionDeviceID, F::EventCause],
     notes: &[
         "PDF artifacts fixed: 1 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -427,6 +437,7 @@ pub const CALL_ORIGINATED_EVENT: MessageSpec = MessageSpec {
         fl(F::CallingDeviceID, 27, String, 64).optional(),
         fl(F::CalledDeviceID, 28, String, 64).optional(),
     ],
+    summary: &[F::MonitorID, F::ConnectionCallID, F::ConnectionDeviceID, F::CallingDeviceID, F::CalledDeviceID, F::EventCause],
     notes: &[
         "PDF artifacts fixed: 3 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -457,6 +468,7 @@ pub const CALL_FAILED_EVENT: MessageSpec = MessageSpec {
         fl(F::FailingDeviceID, 34, String, 64).optional(),
         fl(F::CalledDeviceID, 28, String, 64).optional(),
     ],
+    summary: &[F::MonitorID, F::ConnectionCallID, F::ConnectionDeviceID, F::CalledDeviceID, F::EventCause],
     notes: &[
     ],
 };
@@ -498,6 +510,7 @@ pub const CALL_CONFERENCED_EVENT: MessageSpec = MessageSpec {
         fl(F::ConnectedPartyDeviceIDType, 40, UShort, 2).optional().repeat("NumParties").group("ConnectedParty").values(&values::DEVICE_ID_TYPE).note("Printed \"ConnectedPartyDevice IDType (optional)\"."),
         fl(F::ConnectedPartyDeviceID, 41, String, 64).optional().repeat("NumParties").group("ConnectedParty").note("Printed \"ConnectedParty DeviceID (optional)\"."),
     ],
+    summary: &[F::MonitorID, F::PrimaryCallID, F::SecondaryCallID, F::ControllerDeviceID, F::AddedPartyDeviceID, F::EventCause],
     notes: &[
         "PDF artifacts fixed: 3 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -540,6 +553,7 @@ pub const CALL_TRANSFERRED_EVENT: MessageSpec = MessageSpec {
         fl(F::ConnectedPartyDeviceIDType, 40, UShort, 2).optional().repeat("NumParties").group("ConnectedParty").values(&values::DEVICE_ID_TYPE).note("Printed \"ConnectedPartyDevice IDType (optional)\"."),
         fl(F::ConnectedPartyDeviceID, 41, String, 64).optional().repeat("NumParties").group("ConnectedParty").note("Printed \"ConnectedParty DeviceID (optional)\"."),
     ],
+    summary: &[F::MonitorID, F::PrimaryCallID, F::SecondaryCallID, F::TransferringDeviceID, F::TransferredDeviceID, F::EventCause],
     notes: &[
         "PDF artifacts fixed: 3 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -572,6 +586,7 @@ pub const CALL_DIVERTED_EVENT: MessageSpec = MessageSpec {
         fl(F::DivertingDeviceID, 44, String, 64).optional(),
         fl(F::CalledDeviceID, 28, String, 64).optional(),
     ],
+    summary: &[F::MonitorID, F::ConnectionCallID, F::ConnectionDeviceID, F::CalledDeviceID, F::EventCause],
     notes: &[
         "PDF artifacts fixed: 1 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -610,6 +625,7 @@ pub const CALL_SERVICE_INITIATED_EVENT: MessageSpec = MessageSpec {
         fl(F::COConnectionCallID, 229, UInt, 4).optional().group("COC").values(&values::CALL_ID),
         fl(F::COCallConnectionDeviceIDType, 230, UShort, 2).optional().group("COC").values(&values::CONNECTION_DEVICE_ID_TYPE).note("Printed \"COCallConnection DeviceIDType (optional)\"."),
     ],
+    summary: &[F::MonitorID, F::ConnectionCallID, F::ConnectionDeviceID, F::COConnectionCallID, F::CallingDeviceID, F::EventCause],
     notes: &[
         "COConnectionCallID / COCallConnectionDeviceIDType are given without the matching COCallConnectionDeviceID (tag 231) that SNAPSHOT_CALL_CONF has; the guide spells COConnectionCallID here and COCCConnectionCallID in SNAPSHOT_CALL_CONF (both tag 229).",
         "PDF artifacts fixed: 1 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
@@ -661,6 +677,7 @@ pub const AGENT_STATE_EVENT: MessageSpec = MessageSpec {
         fl(F::FltSkillGroupState, 65, UShort, 2).repeat("NumFltSkillGroups").group("FltSkillGroup").values(&values::AGENT_STATE),
         fl(F::MaxBeyondTaskLimit, 266, UInt, 4),
     ],
+    summary: &[F::MonitorID, F::AgentID, F::AgentExtension, F::AgentInstrument, F::AgentState],
     notes: &[
         "Fixed SkillGroupNumber printed with type \"USINT\" (typo), read as UINT 4.",
         "NumFltSkillGroups counts the FltSkillGroupNumber/ID/Priority/State entries (up to 99); the floating descriptions say \"see NumSkillGroups\", a leftover name.",
@@ -699,6 +716,7 @@ pub const CALL_REACHED_NETWORK_EVENT: MessageSpec = MessageSpec {
         fl(F::TrunkNumber, 121, UInt, 4).optional(),
         fl(F::TrunkGroupNumber, 122, UInt, 4).optional().note("Printed \"TrunkGroup Number (optional)\"."),
     ],
+    summary: &[F::MonitorID, F::ConnectionCallID, F::ConnectionDeviceID, F::CalledDeviceID, F::EventCause],
     notes: &[
         "PDF artifacts fixed: 3 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -740,6 +758,7 @@ pub const CALL_QUEUED_EVENT: MessageSpec = MessageSpec {
         fl(F::SkillGroupID, 63, UInt, 4).repeat("NumSkillGroups").group("SkillGroup").values(&values::SKILL_GROUP),
         fl(F::SkillGroupPriority, 64, UShort, 2).repeat("NumSkillGroups").group("SkillGroup"),
     ],
+    summary: &[F::MonitorID, F::ConnectionCallID, F::ConnectionDeviceID, F::CallingDeviceID, F::CalledDeviceID, F::EventCause],
     notes: &[
         "Floating SkillGroupNumber printed as INT here, UINT in CALL_DEQUEUED_EVENT and in spec/tags.tsv (tag 62).",
         "PDF artifacts fixed: 5 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
@@ -775,6 +794,7 @@ pub const CALL_DEQUEUED_EVENT: MessageSpec = MessageSpec {
         fl(F::SkillGroupID, 63, UInt, 4).repeat("NumSkillGroups").group("SkillGroup").values(&values::SKILL_GROUP),
         fl(F::SkillGroupPriority, 64, UShort, 2).repeat("NumSkillGroups").group("SkillGroup"),
     ],
+    summary: &[F::MonitorID, F::ConnectionCallID, F::ConnectionDeviceID, F::EventCause],
     notes: &[
         "PDF artifacts fixed: 3 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -800,6 +820,7 @@ pub const CALL_ATTRIBUTE_CHANGE_EVENT: MessageSpec = MessageSpec {
     floating: &[
         fl(F::ConnectionDeviceID, 25, String, 64).optional(),
     ],
+    summary: &[F::MonitorID],
     notes: &[
         "The chapter prints no MessageType for this message (\"Standard message header.\" only); type 240 is taken from spec/message_types.tsv, where it comes from the PV14 message table (a PV13/14 C++ client header) - the PV24 table shows 239-241 as reserved.",
         "MonitorID is \"Always 0\"; PeripheralID carries the note \"(CRS_PERIPHERAL_ID for ICD)\" and PeripheralType \"(PT_CRS or PT_IPCC)\" in the field-name column (removed from the field names).",
@@ -858,6 +879,7 @@ pub const AGENT_PRE_CALL_EVENT: MessageSpec = MessageSpec {
         fl(F::FltEnabledServices, 309, UShort, 0).optional().max_expr("2*NumOfEnabledServices").group("EnabledServices").values(&values::ENABLED_AGENT_SERVICE).note("Type printed 'USHORT *NumOfEnabledServices': one field holding NumOfEnabledServices USHORT values. Type printed \"USHORT *NumOfEnabledServices\". Max printed \"2* NumOfEnabledServices\"."),
         fl(F::CcaiConfigId, 311, String, 40).optional(),
     ],
+    summary: &[F::PreCallInvokeID, F::MonitorID, F::AgentID, F::AgentInstrument],
     notes: &[
         "PreCallInvokeID printed with type \"UNIT\" (typo), read as UINT.",
         "ProtocolReferenceGUID max printed 40 here (64 in NETWORK_RECORDING_TARGET_INFO_EVENT and spec/tags.tsv).",
@@ -886,6 +908,7 @@ pub const AGENT_PRE_CALL_ABORT_EVENT: MessageSpec = MessageSpec {
         fl(F::RouterCallKeyCallID, 73, UInt, 4).group("RouterCallKey").note("Printed \"RouterCallKey CallID\"."),
         fl(F::RouterCallKeySequenceNumber, 110, UInt, 4).group("RouterCallKey").note("Printed \"RouterCallKey SequenceNumber\"."),
     ],
+    summary: &[F::MonitorID, F::AgentInstrument],
     notes: &[
         "The fixed-part header row prints \"Max. Size\" instead of \"Byte Size\" (PDF/table artifact).",
         "PDF artifacts fixed: 2 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
@@ -923,6 +946,7 @@ pub const RTP_STARTED_EVENT: MessageSpec = MessageSpec {
         fl(F::SendingAddress, 125, String, 64),
         fl(F::SendingPort, 126, UInt, 4),
     ],
+    summary: &[F::MonitorID, F::ConnectionCallID, F::ConnectionDeviceID, F::AgentID, F::AgentExtension, F::AgentInstrument],
     notes: &[
         "ClientAddress/SendingAddress grew from 16 to 64 bytes in protocol version 19 (spec/tags.tsv).",
         "PDF artifacts fixed: 2 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
@@ -955,6 +979,7 @@ pub const RTP_STOPPED_EVENT: MessageSpec = MessageSpec {
         fl(F::SendingAddress, 125, String, 64),
         fl(F::SendingPort, 126, UInt, 4),
     ],
+    summary: &[F::MonitorID, F::ConnectionCallID, F::ConnectionDeviceID, F::AgentID, F::AgentExtension, F::AgentInstrument],
     notes: &[
         "ClientAddress/SendingAddress grew from 16 to 64 bytes in protocol version 19 (spec/tags.tsv).",
         "PDF artifacts fixed: 2 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
@@ -981,6 +1006,7 @@ pub const NETWORK_RECORDING_STARTED_EVENT: MessageSpec = MessageSpec {
         fl(F::ConnectionDeviceID, 25, String, 64),
         fl(F::RecordingDeviceID, 300, String, 64).optional(),
     ],
+    summary: &[F::MonitorID, F::ConnectionCallID, F::ConnectionDeviceID],
     notes: &[
         "MessageType printed 272; spec/message_types.tsv (PV24 message table, the PV24 guide (Messaging Conventions)) gives 271 - every network-recording message is shifted by +1 in this chapter (PV25) relative to PV24. The chapter number is kept.",
         "MessageType 272 in the chapter (PV25); 271 in the PV24 message table. message() picks the PV24 number for protocol versions <= 24.",
@@ -1007,6 +1033,7 @@ pub const NETWORK_RECORDING_ENDED_EVENT: MessageSpec = MessageSpec {
         fl(F::ConnectionDeviceID, 25, String, 64),
         fl(F::RecordingDeviceID, 300, String, 64).optional(),
     ],
+    summary: &[F::MonitorID, F::ConnectionCallID, F::ConnectionDeviceID],
     notes: &[
         "MessageType printed 273; PV24 table (the PV24 guide (Messaging Conventions)) gives 272 (network-recording numbering shifted +1 in PV25). The chapter number is kept.",
         "RecordingDeviceType: byte size not printed; 2 taken from its type USHORT.",
@@ -1035,6 +1062,7 @@ pub const NETWORK_RECORDING_FAILED_EVENT: MessageSpec = MessageSpec {
         fl(F::ConnectionDeviceID, 25, String, 64),
         fl(F::RecordingDeviceID, 300, String, 64).optional(),
     ],
+    summary: &[F::MonitorID, F::ConnectionCallID, F::ConnectionDeviceID, F::RecordFailureCause],
     notes: &[
         "MessageType printed 274; PV24 table (the PV24 guide (Messaging Conventions)) gives 273 (network-recording numbering shifted +1 in PV25). The chapter number is kept.",
         "PDF artifacts fixed: table split across pages: 1 repeated header row(s) removed and the parts stitched.",
@@ -1073,6 +1101,7 @@ pub const NETWORK_RECORDING_TARGET_INFO_EVENT: MessageSpec = MessageSpec {
         fl(F::RecorderType, 298, UShort, 2).optional().values(&values::RECORDER_TYPE),
         fl(F::RecorderStatus, 299, UShort, 2).optional().values(&values::RECORDER_STATUS),
     ],
+    summary: &[F::MonitorID, F::ConnectionCallID, F::ConnectionDeviceID],
     notes: &[
         "MessageType printed 275; PV24 table (the PV24 guide (Messaging Conventions)) gives 274 and skips 275 (network-recording numbering shifted +1 in PV25). The chapter number is kept.",
         "RecorderStatus text repeats the RecorderType wording (\"denotes the type of recorder\") but lists status values 0 unknown, 1 success, 2 failure.",

@@ -31,6 +31,7 @@ pub const CLIENT_SESSION_OPENED_EVENT: MessageSpec = MessageSpec {
         fl(F::AgentID, 5, String, 12).optional(),
         fl(F::AgentInstrument, 6, String, 64).optional(),
     ],
+    summary: &[F::ClientID, F::AgentID, F::AgentExtension, F::AgentInstrument, F::ServicesGranted],
     notes: &[
     ],
 };
@@ -58,6 +59,7 @@ pub const CLIENT_SESSION_CLOSED_EVENT: MessageSpec = MessageSpec {
         fl(F::AgentID, 5, String, 12).optional(),
         fl(F::AgentInstrument, 6, String, 64).optional(),
     ],
+    summary: &[F::ClientID, F::AgentID, F::AgentExtension, F::AgentInstrument, F::Status],
     notes: &[
     ],
 };
@@ -77,6 +79,7 @@ pub const SESSION_MONITOR_START_REQ: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
         "PDF artifacts fixed: MessageType printed as 'MessageType =101' (spacing artifact).",
     ],
@@ -97,6 +100,7 @@ pub const SESSION_MONITOR_START_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID, F::MonitorID],
     notes: &[
     ],
 };
@@ -116,6 +120,7 @@ pub const SESSION_MONITOR_STOP_REQ: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID, F::MonitorID],
     notes: &[
         "PDF artifacts fixed: MessageType printed as 'MessageType =103' (spacing artifact).",
     ],
@@ -135,6 +140,7 @@ pub const SESSION_MONITOR_STOP_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
         "PDF artifacts fixed: MessageType printed as 'MessageType =104' (spacing artifact).",
     ],

@@ -21,6 +21,7 @@ pub const CONFIG_REQUEST_KEY_EVENT: MessageSpec = MessageSpec {
     floating: &[
         fl(F::CustomerID, 131, UInt, 4),
     ],
+    summary: &[],
     notes: &[
         "Described without a numbered table (\"CONFIG_REQUEST_KEY_EVENT Message Format\" heading only).",
         "Sent by the client although named _EVENT; no InvokeID (only one configuration request may be outstanding). Answered by CONFIG_KEY_EVENT.",
@@ -49,6 +50,7 @@ pub const CONFIG_KEY_EVENT: MessageSpec = MessageSpec {
         fl(F::PeripheralConfigKey, 269, Unspec, 8),
         fl(F::AgentDeskSettingsConfigKey, 270, Unspec, 8),
     ],
+    summary: &[F::ConfigkeyStatus],
     notes: &[
         "Answer to CONFIG_REQUEST_KEY_EVENT; role \"event\" by the naming rule (no InvokeID).",
         "Field spelled \"ConfigkeyStatus\" (lower-case k) in the guide; values CONFIG_SUCCESS 0, CONFIG_SERVICE_PROVIDER 1, CONFIG_NO_KEY_SUPPORT 2, CONFIG_UNKNOWN_CUSTOMER 3.",
@@ -74,6 +76,7 @@ pub const CONFIG_REQUEST_EVENT: MessageSpec = MessageSpec {
     floating: &[
         fl(F::CustomerID, 131, UInt, 4),
     ],
+    summary: &[],
     notes: &[
         "Sent by the client although named _EVENT; no InvokeID. The server answers with CONFIG_BEGIN_EVENT, the CONFIG_*_EVENT records, then CONFIG_END_EVENT (\"confirm\" names the closing CONFIG_END_EVENT).",
         "ConfigInformation bits: 1 service, 2 skill group, 4 agent, 8 device, 16 call type, 32 MRD, 64 peripheral, 128 agent desk settings, 512 agent services; ConfigMsgMask text adds 0x100 terminal information.",
@@ -102,6 +105,7 @@ pub const CONFIG_BEGIN_EVENT: MessageSpec = MessageSpec {
         fl(F::PeripheralConfigKey, 269, Unspec, 8),
         fl(F::AgentDeskConfigKey, 270, Unspec, 8),
     ],
+    summary: &[],
     notes: &[
         "First message of the answer to CONFIG_REQUEST_EVENT (or of an unsolicited update block); role \"event\" by the naming rule.",
         "Key field names differ from CONFIG_KEY_EVENT: \"CallTypeConfKey\" (vs CallTypeConfigKey) and \"AgentDeskConfigKey\" (vs AgentDeskSettingsConfigKey); kept as printed, same tags 209/270.",
@@ -139,6 +143,7 @@ pub const CONFIG_SERVICE_EVENT: MessageSpec = MessageSpec {
         fl(F::ServiceMember, 187, UInt, 4).repeat("NumServiceMembers").group("Record").note("Type printed 'UNIT[NumServiceMembers]': array element repeated NumServiceMembers times (\"UNIT\" is a typo for UINT). Type printed \"UNIT[NumServiceMembers]\"."),
         fl(F::ServicePriority, 188, UShort, 2).repeat("NumServiceMembers").group("Record").note("Type printed 'USHORT[NumServiceMembers]': array element repeated NumServiceMembers times. Type printed \"USHORT[NumServiceMembers]\"."),
     ],
+    summary: &[],
     notes: &[
         "The table has no size column (cut at the page edge); sizes/maxima filled from the data types and spec/tags.tsv.",
         "ServiceMember printed with type \"UNIT[NumServiceMembers]\" (typo UNIT), read as UINT repeated NumServiceMembers times.",
@@ -175,6 +180,7 @@ pub const CONFIG_SKILL_GROUP_EVENT: MessageSpec = MessageSpec {
         fl(F::FltPrecisionQueueName, 265, String, 32).repeat("NumRecords").group("Record"),
         fl(F::ConfigParam, 176, String, 255).repeat("NumRecords").group("Record"),
     ],
+    summary: &[],
     notes: &[
         "Header cells truncated to \"Byte\" and \"Max\" (page edge).",
         "FltSkillGroupPriority max printed \"2 * Num\" (cut off at the page edge); recorded as 2 (one USHORT). The cut text suggests \"2 * Num<something>\", i.e. an array counted by a field that this layout does not contain. Value \"(0) for UCCE\".",
@@ -216,6 +222,7 @@ pub const CONFIG_AGENT_EVENT: MessageSpec = MessageSpec {
         fl(F::FltAgentMRDID, 262, UInt, 4).repeat("NumMRDs").group("Record").note("Type printed 'UINT[NumMRDs]': array element repeated NumMRDs times. Type printed \"UINT[NumMRDs]\"."),
         fl(F::FltAgentMRDState, 263, UShort, 2).repeat("NumMRDs").group("Record").values(&values::AGENT_STATE).note("Type printed 'USHORT[NumMRDs]': array element repeated NumMRDs times. Type printed \"USHORT[NumMRDs]\"."),
     ],
+    summary: &[],
     notes: &[
         "The table has no size column; sizes/maxima filled from the data types and spec/tags.tsv.",
         "AgentType values are named CONFIG_AGENT / CONFIG_SUPERVISOR without numbers (spec/values.tsv: unresolved 0/1 vs 1/2).",
@@ -245,6 +252,7 @@ pub const CONFIG_TERMINAL_EVENT: MessageSpec = MessageSpec {
         fl(F::NumInstruments, 305, UShort, 2).repeat("NumRecords").group("Record"),
         fl(F::Instrument, 6, String, 64).repeat("NumInstruments").group("Record").note("Tag 6 AGENT_INSTRUMENT_TAG per spec/tags.tsv note on 305 (FLT_NUM_INSTRUMENTS is followed by AGENT_INSTRUMENT_TAG entries)."),
     ],
+    summary: &[],
     notes: &[
         "The table has no size column; sizes/maxima filled from spec/tags.tsv (302-305, 6).",
         "MessageType 276 is only in this chapter (spec/message_types.tsv: number only in the PV25 guide (Application Level Interfaces)).",
@@ -285,6 +293,7 @@ pub const CONFIG_AGENT_DESK_SETTINGS_EVENT: MessageSpec = MessageSpec {
         fl(F::PlayZipTone, 307, UInt, 4).repeat("NumRecords").group("Record"),
         fl(F::ACDSharedLineUsage, 306, UInt, 4).repeat("NumRecords").group("Record"),
     ],
+    summary: &[],
     notes: &[
         "The table has no size column; sizes/maxima filled from spec/tags.tsv.",
         "FltDefaultDevicePortAddress: type printed \"String\" without size; spec/tags.tsv gives STRING 4 for tag 287 (noted there as a probable editorial error, the sibling tag 93 is STRING 32).",
@@ -310,6 +319,7 @@ pub const CONFIG_PERIPHERAL_EVENT: MessageSpec = MessageSpec {
         fl(F::ConfigPeripheralID, 271, UInt, 4).repeat("NumRecords").group("Record").values(&values::PERIPHERAL_ID),
         fl(F::DefaultAgentDeskSettingsID, 272, UInt, 4).repeat("NumRecords").group("Record"),
     ],
+    summary: &[],
     notes: &[
         "The table has no size column; sizes/maxima filled from spec/tags.tsv.",
         "Floating part = NumRecords records (group \"Record\"); fields of a record have repeat \"NumRecords\"; array elements inside a record have repeat set to the counting field of the same record (a floating field, not a fixed one).",
@@ -340,6 +350,7 @@ pub const CONFIG_DEVICE_EVENT: MessageSpec = MessageSpec {
         fl(F::Extension, 173, String, 16).conditional().condition("present if the device has one (\"(if any)\")").repeat("NumRecords").group("Record"),
         fl(F::Description, 134, String, 128).repeat("NumRecords").group("Record"),
     ],
+    summary: &[],
     notes: &[
         "DeviceType values 0..7 (unknown, service, skill group, agent ID, agent device extension, route point, CTI port, call control group).",
         "Floating part = NumRecords records (group \"Record\"); fields of a record have repeat \"NumRecords\"; array elements inside a record have repeat set to the counting field of the same record (a floating field, not a fixed one).",
@@ -367,6 +378,7 @@ pub const CONFIG_CALL_TYPE_EVENT: MessageSpec = MessageSpec {
         fl(F::ServiceLevelThreshold, 174, UInt, 4).repeat("NumRecords").group("Record"),
         fl(F::ServiceLevelType, 175, UInt, 4).repeat("NumRecords").group("Record"),
     ],
+    summary: &[],
     notes: &[
         "Floating part = NumRecords records (group \"Record\"); fields of a record have repeat \"NumRecords\"; array elements inside a record have repeat set to the counting field of the same record (a floating field, not a fixed one).",
     ],
@@ -392,6 +404,7 @@ pub const CONFIG_MRD_EVENT: MessageSpec = MessageSpec {
         fl(F::FltMaxTaskDuration, 250, UInt, 4).repeat("NumRecords").group("Record"),
         fl(F::FltInterruptible, 251, Bool, 2).repeat("NumRecords").group("Record"),
     ],
+    summary: &[],
     notes: &[
         "MessageType printed 245 (that is CONFIG_CALL_TYPE_EVENT); spec/message_types.tsv records this as an editorial error: CONFIG_MRD_EVENT = 254.",
         "Floating part = NumRecords records (group \"Record\"); fields of a record have repeat \"NumRecords\"; array elements inside a record have repeat set to the counting field of the same record (a floating field, not a fixed one).",
@@ -417,6 +430,7 @@ pub const CONFIG_AGENT_SERVICE_EVENT: MessageSpec = MessageSpec {
         fl(F::FltEnabledServices, 309, UShort, 0).optional().max_expr("2*NumOfEnabledServices").repeat("NumRecords").group("Record").values(&values::ENABLED_AGENT_SERVICE).note("One floating field holding NumOfEnabledServices USHORT values: length 2*NumOfEnabledServices (printed max '2* NumOfEnabledServices'). Max printed \"2* NumOfEnabledServices\"."),
         fl(F::RecordType, 183, UShort, 2).repeat("NumRecords").group("Record").values(&values::RECORD_TYPE),
     ],
+    summary: &[],
     notes: &[
         "NumRecords printed split as \"Num Records\".",
         "RecordType is printed last in the record (every other CONFIG_* record starts with RecordType); the order of the guide is kept.",
@@ -442,6 +456,7 @@ pub const CONFIG_END_EVENT: MessageSpec = MessageSpec {
     floating: &[
         fl(F::Text, 7, String, 255).optional(),
     ],
+    summary: &[F::ConfigEndStatus],
     notes: &[
         "Closes the answer to CONFIG_REQUEST_EVENT (named as its \"confirm\"); may also come alone to report an error or an empty configuration. Role \"event\" by the naming rule.",
         "ConfigEndStatus values: CONFIGEND_SUCCESS 0, NO_SERVICE_PROVIDER 1, UNKNOWN_CUSTOMER 2, INVALID 3, EMPTY 4, PARTIAL 5 (Table 168).",

@@ -28,6 +28,7 @@ pub const SYSTEM_EVENT: MessageSpec = MessageSpec {
         fl(F::Text, 7, String, 255).optional(),
         fl(F::EventDeviceID, 206, String, 64).conditional().condition("present if a device ID is reported (initially only used by Unified CCX for SYS_DEVICE_IN_SERVICE / SYS_DEVICE_OUT_OF_SERVICE)"),
     ],
+    summary: &[F::SystemEventID],
     notes: &[
         "Text description contains the typo \"SystemEperiphventID\".",
     ],
@@ -50,6 +51,7 @@ pub const CLIENT_EVENT_REPORT_REQ: MessageSpec = MessageSpec {
         fl(F::ObjectName, 66, String, 128).optional(),
         fl(F::Text, 7, String, 255),
     ],
+    summary: &[F::InvokeID],
     notes: &[
     ],
 };
@@ -68,6 +70,7 @@ pub const CLIENT_EVENT_REPORT_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
         "PDF artifacts fixed: MessageType printed as 'Message Type = 33' (spacing artifact).",
     ],
@@ -95,6 +98,7 @@ pub const USER_MESSAGE_REQ: MessageSpec = MessageSpec {
         fl(F::Text, 7, String, 255),
         fl(F::CTIOSCILClientID, 217, String, 64).note("Printed \"CTIOSCILClient ID\"."),
     ],
+    summary: &[F::InvokeID, F::ClientID, F::AgentID, F::AgentExtension, F::AgentInstrument],
     notes: &[
         "CTIOSCILClientID is unmarked (required as printed); in practice it is only used by CTI OS.",
         "PDF artifacts fixed: floating-part header printed \"Byte Size\" instead of \"Max. Size\"; 1 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
@@ -115,6 +119,7 @@ pub const USER_MESSAGE_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
         "PDF artifacts fixed: MessageType printed as 'Message Type = 108' (spacing artifact).",
     ],
@@ -137,6 +142,7 @@ pub const USER_MESSAGE_EVENT: MessageSpec = MessageSpec {
         fl(F::ClientID, 1, String, 64),
         fl(F::Text, 7, String, 255),
     ],
+    summary: &[F::ClientID],
     notes: &[
     ],
 };
@@ -159,6 +165,7 @@ pub const QUERY_AGENT_STATISTICS_REQ: MessageSpec = MessageSpec {
         fl(F::AgentID, 5, String, 12).conditional().condition("for clients with ALL EVENTS or PERIPHERAL MONITOR service, at least one of AgentExtension, AgentID, AgentInstrument must be provided"),
         fl(F::AgentInstrument, 6, String, 64).conditional().condition("for clients with ALL EVENTS or PERIPHERAL MONITOR service, at least one of AgentExtension, AgentID, AgentInstrument must be provided"),
     ],
+    summary: &[F::InvokeID, F::AgentID, F::AgentExtension, F::AgentInstrument],
     notes: &[
     ],
 };
@@ -265,6 +272,7 @@ pub const QUERY_AGENT_STATISTICS_CONF: MessageSpec = MessageSpec {
         fl(F::AgentID, 5, String, 12),
         fl(F::AgentInstrument, 6, String, 64),
     ],
+    summary: &[F::InvokeID, F::AgentID, F::AgentExtension, F::AgentInstrument],
     notes: &[
         "The floating AgentExtension/AgentID/AgentInstrument are unmarked (required as printed).",
         "Fixed part: MessageHeader, InvokeID, PeripheralID + 84 UINT statistics fields (42 \"...Session\" + 42 \"...Today\").",
@@ -289,6 +297,7 @@ pub const QUERY_SKILL_GROUP_STATISTICS_REQ: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
         "The table has no Byte Size column (cut at the page edge); sizes filled from the data types (MHDR 8, UINT 4).",
     ],
@@ -456,6 +465,7 @@ pub const QUERY_SKILL_GROUP_STATISTICS_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
         "The table is cut at the right page edge: the type column reads \"MHI\", \"UIN\" or \"U\" and the Byte Size column is missing. Read as MHDR 8 and UINT 4 for every statistics field (all counters/times are UINT in the request/related tables and in older guides); flag if a decoder sees a different length.",
         "A sub-heading row \"Real-Time Statistics\" inside the fixed part was skipped.",
@@ -483,6 +493,7 @@ pub const REGISTER_VARIABLES_REQ: MessageSpec = MessageSpec {
         fl(F::NamedVariable, 82, NamedVar, 251).optional().repeat("NumNamedVariables"),
         fl(F::NamedArray, 83, NamedArray, 252).optional().repeat("NumNamedArrays"),
     ],
+    summary: &[F::InvokeID],
     notes: &[
         "InvokeID text reads \"Set to the value of the InvokeID from the corresponding request message\" although this is the request (copy error).",
         "PDF artifacts fixed: 3 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
@@ -503,6 +514,7 @@ pub const REGISTER_VARIABLES_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
         "MessageType printed 118 (that is SUPERVISOR_ASSIST_REQ); spec/message_types.tsv records this as an editorial error: REGISTER_VARIABLES_CONF = 111.",
         "InvokeID text reads like a request (\"An ID for this request message...\") (copy error).",
@@ -537,6 +549,7 @@ pub const SET_APP_DATA_REQ: MessageSpec = MessageSpec {
         fl(F::FltCallTypeID, 210, UInt, 4).optional(),
         fl(F::PreCallInvokeID, 221, UInt, 4).optional().note("Type printed \"UNIT\"."),
     ],
+    summary: &[F::InvokeID, F::PreCallInvokeID],
     notes: &[
         "PreCallInvokeID printed with type \"UNIT\" (typo), read as UINT.",
         "No NumNamedVariables/NumNamedArrays in this request; no named variables are carried.",
@@ -558,6 +571,7 @@ pub const SET_APP_DATA_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
     ],
 };
@@ -592,6 +606,7 @@ pub const START_RECORDING_REQ: MessageSpec = MessageSpec {
         fl(F::AgentID, 5, String, 12).conditional().condition("for requesting clients with ALL EVENTS or PERIPHERAL MONITOR service, at least one of AgentExtension, AgentID, AgentInstrument must be provided"),
         fl(F::AgentInstrument, 6, String, 64).conditional().condition("for requesting clients with ALL EVENTS or PERIPHERAL MONITOR service, at least one of AgentExtension, AgentID, AgentInstrument must be provided"),
     ],
+    summary: &[F::InvokeID, F::ClientID, F::ConnectionCallID, F::ConnectionDeviceID, F::AgentID, F::AgentExtension],
     notes: &[
         "Fixed field \"RTPTType\" is spelled so in the guide (RTPType in RTP_STARTED_EVENT); kept as printed.",
         "Direction in the spec/message_types.tsv sense is \"both\": client -> CTI Server, then forwarded CTI Server -> registered recording server.",
@@ -617,6 +632,7 @@ pub const START_RECORDING_CONF: MessageSpec = MessageSpec {
         fl(F::ClientID, 1, String, 64).conditional().condition("client only: added by the CTI Server when the message is forwarded to the requesting client"),
         fl(F::ClientAddress, 81, String, 64).conditional().condition("client only: added by the CTI Server when the message is forwarded to the requesting client"),
     ],
+    summary: &[F::InvokeID, F::ClientID],
     notes: &[
         "Sent by the recording server to the CTI Server and forwarded to the requesting client.",
     ],
@@ -649,6 +665,7 @@ pub const STOP_RECORDING_REQ: MessageSpec = MessageSpec {
         fl(F::AgentID, 5, String, 12).conditional().condition("for requesting clients with ALL EVENTS or PERIPHERAL MONITOR service, at least one of AgentExtension, AgentID, AgentInstrument must be provided"),
         fl(F::AgentInstrument, 6, String, 64).conditional().condition("for requesting clients with ALL EVENTS or PERIPHERAL MONITOR service, at least one of AgentExtension, AgentID, AgentInstrument must be provided"),
     ],
+    summary: &[F::InvokeID, F::ClientID, F::ConnectionCallID, F::ConnectionDeviceID, F::AgentID, F::AgentExtension],
     notes: &[
         "PDF artifacts fixed: 1 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -670,6 +687,7 @@ pub const STOP_RECORDING_CONF: MessageSpec = MessageSpec {
         fl(F::ClientID, 1, String, 64).conditional().condition("client only: added by the CTI Server when the message is forwarded to the requesting client"),
         fl(F::ClientAddress, 81, String, 64).conditional().condition("client only: added by the CTI Server when the message is forwarded to the requesting client"),
     ],
+    summary: &[F::InvokeID, F::ClientID],
     notes: &[
         "PDF artifacts fixed: MessageType printed as 'MessageType= 150' (spacing artifact).",
     ],
@@ -691,6 +709,7 @@ pub const AGENT_DESK_SETTINGS_REQ: MessageSpec = MessageSpec {
     floating: &[
         fl(F::AgentID, 5, String, 12).optional(),
     ],
+    summary: &[F::InvokeID, F::AgentID],
     notes: &[
         "InvokeID text reads \"Set to the same value as the InvokeID from the corresponding request message\" although this is the request (copy error).",
     ],
@@ -728,6 +747,7 @@ pub const AGENT_DESK_SETTINGS_CONF: MessageSpec = MessageSpec {
         fl(F::PlayZipTone, 307, UInt, 4),
         fl(F::ACDSharedLineUsage, 306, UInt, 4),
     ],
+    summary: &[F::InvokeID],
     notes: &[
         "PlayZipTone and ACDSharedLineUsage are UINT floating fields (tags 307/306).",
         "PDF artifacts fixed: 10 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
@@ -757,6 +777,7 @@ pub const SET_AGENT_SERVICE_DATA_REQ: MessageSpec = MessageSpec {
         fl_untagged(F::NumPosAnsSugstns, UShort, 2).optional().note("Conflict: the PV24 change list and a PV24 C++/Rust client assign 312 to NUM_POSITIVE_ANSWERS_SUGGESTIONS, but the PV25 tag table (the PV25 guide (Constants and Status Codes)) names 312 MEDIA_TYPE_TAG. Candidate 312, not decided."),
         fl_untagged(F::NumNegAnsSugstns, UShort, 2).optional().note("Conflict: the PV24 change list and a PV24 C++/Rust client assign 313 to NUM_NEGATIVE_ANSWERS_SUGGESTIONS, but the PV25 tag table (the PV25 guide (Constants and Status Codes)) names 313 MEDIA_PROVIDER_TAG. Candidate 313, not decided."),
     ],
+    summary: &[F::InvokeID],
     notes: &[
         "MessageType printed 283; spec/message_types.tsv has no number for this message (\"number not found in any source\") - the chapter number is used.",
         "Fixed field \"RouterCallKey\" is printed so; its text says \"allows the setting of the RouterCallKeySequenceNumber\" while the next field is RouterCallKeySequenceNumber - probably RouterCallKeyCallID. Kept as printed.",
@@ -779,6 +800,7 @@ pub const SET_AGENT_SERVICE_DATA_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::Status],
     notes: &[
         "MessageType printed 284; spec/message_types.tsv has no number for this message - the chapter number is used.",
         "The first body field is printed \"NumInvokeID\" although its text is the usual InvokeID echo; kept as printed (it is the InvokeID).",

@@ -18,6 +18,9 @@ pub mod server;
 pub mod session;
 pub mod supervisor;
 
+/// Most fields on a layout's summary line (`MessageSpec::summary`).
+pub const SUMMARY_MAX: usize = 6;
+
 /// Every layout, sorted by id (chapter numbering for the network recording messages).
 pub static ALL: &[MessageSpec] = &[
     session::FAILURE_CONF,

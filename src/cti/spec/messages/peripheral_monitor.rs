@@ -28,6 +28,7 @@ pub const MONITOR_START_REQ: MessageSpec = MessageSpec {
         fl(F::ConnectionDeviceID, 25, String, 64).conditional().condition("required for a call monitor"),
         fl(F::MonitoredDeviceID, 76, String, 64).conditional().condition("required for a device monitor").note("Printed \"MonitoredDevice ID (required for device monitor)\"."),
     ],
+    summary: &[F::InvokeID, F::ConnectionCallID, F::ConnectionDeviceID],
     notes: &[
         "PDF artifacts fixed: 3 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -48,6 +49,7 @@ pub const MONITOR_START_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID, F::MonitorID],
     notes: &[
     ],
 };
@@ -67,6 +69,7 @@ pub const MONITOR_STOP_REQ: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID, F::MonitorID],
     notes: &[
     ],
 };
@@ -85,6 +88,7 @@ pub const MONITOR_STOP_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
     ],
 };
@@ -106,6 +110,7 @@ pub const CHANGE_MONITOR_MASK_REQ: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID, F::MonitorID],
     notes: &[
     ],
 };
@@ -124,6 +129,7 @@ pub const CHANGE_MONITOR_MASK_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
     ],
 };

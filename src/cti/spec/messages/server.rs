@@ -22,6 +22,7 @@ pub const REGISTER_SERVICE_REQ: MessageSpec = MessageSpec {
     floating: &[
         fl(F::ServiceName, 94, String, 64),
     ],
+    summary: &[F::InvokeID],
     notes: &[
     ],
 };
@@ -41,6 +42,7 @@ pub const REGISTER_SERVICE_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
     ],
 };
@@ -60,6 +62,7 @@ pub const UNREGISTER_SERVICE_REQ: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
         "PDF artifacts fixed: 1 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -79,6 +82,7 @@ pub const UNREGISTER_SERVICE_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
     ],
 };

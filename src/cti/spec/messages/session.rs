@@ -22,6 +22,7 @@ pub const FAILURE_CONF: MessageSpec = MessageSpec {
     floating: &[
         fl(F::CTIOSCILClientID, 217, String, 64).optional().note("Allowed in FAILURE_CONF per the PV25 guide (Constants and Status Codes) tag table (spec/tags.tsv 217)."),
     ],
+    summary: &[F::InvokeID, F::Status],
     notes: &[
         "Negative reply to any request; replaces the positive _CONF.",
         "DISAGREEMENT (docs/protocol.md \u{a7}10 Where sources disagree): the PV24 guide chapter (the PV24 guide (Messaging Conventions)) prints InvokeID UINT + FailureCode USHORT + PeripheralErrorCode UINT (10-byte body, the CONTROL_FAILURE_CONF layout copied by mistake); ucce-ctidriver vector, a PV13/14 C++ client, the Unified CCX CTI protocol guide and older guides use the 8-byte body recorded here.",
@@ -43,6 +44,7 @@ pub const FAILURE_EVENT: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::Status],
     notes: &[
         "Unsolicited; sent with E_CTI_CTI_SERVER_OFFLINE when the server wants the session closed, and when a registered named variable disappears.",
         "the Unified CCX CTI protocol guide adds an optional TEXT (tag 7); not listed for UCCE.",
@@ -82,6 +84,7 @@ pub const OPEN_REQ: MessageSpec = MessageSpec {
         fl_untagged(F::UniqueInstanceID, String, 64).optional().note("PV25 only. Tag number not published (tags 301 and 308 are unassigned in the PV25 table)."),
         fl(F::AGENT_ID_LONG, 194, String, 32).optional().note("Only listed for OPEN_REQ in the PV25 guide (Constants and Status Codes) tag table; no layout row; size from ucce-ctidriver. Presence assumed optional."),
     ],
+    summary: &[F::InvokeID, F::VersionNumber, F::ClientID, F::AgentID, F::AgentExtension, F::AgentInstrument],
     notes: &[
         "Fixed body 44 bytes (fixed_size 52 with the header). Reserved1-3 must be 0.",
         "IdleTimeout 0xFFFFFFFF = no heartbeats; below 20 -> E_CTI_INVALID_TIMEOUT. PeripheralID 0xFFFFFFFF (NULL_PERIPHERAL_ID) unless Client Events.",
@@ -117,6 +120,7 @@ pub const OPEN_CONF: MessageSpec = MessageSpec {
         fl(F::FltPeripheralID, 208, UInt, 4).conditional().condition("repeated NumPeripherals times").repeat("NumPeripherals").group("Peripheral").values(&values::PERIPHERAL_ID).note("The repeat counter NumPeripherals is itself a floating field (tag 228), not a fixed one."),
         fl(F::MultilineAgentControl, 224, UShort, 2).conditional().condition("follows each FltPeripheralID").repeat("NumPeripherals").group("Peripheral").values(&values::MULTILINE_AGENT_CONTROL).note("docs/protocol.md \u{a7}6: each FltPeripheralID is followed by 224; the ucce-ctidriver PV20 sample carries 224 once without any 208, so it may also appear on its own."),
     ],
+    summary: &[F::InvokeID, F::MonitorID, F::AgentID, F::AgentExtension, F::AgentState, F::ServicesGranted],
     notes: &[
         "Fixed part depends on the negotiated protocol version: body 26 bytes for PV14-18 (up to AgentState; a PV13/14 C++ client struct), 30 bytes for PV19-23 (+DepartmentID; ucce-ctidriver PV20 sample), 32 bytes for PV24+ (+SessionType; the PV25 guide (Session Management), ctm_rs). fixed_size records the PV24+ layout; fixed_size_by_version lists all three (header included).",
         "SessionType: 0 unknown, 1 active, 2 standby; the guide gives only its type USHORT (size 2 assumed).",
@@ -139,6 +143,7 @@ pub const HEARTBEAT_REQ: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
         "The server never sends heartbeats; it may answer with FAILURE_CONF when offline.",
     ],
@@ -158,6 +163,7 @@ pub const HEARTBEAT_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
         "Echoes the HEARTBEAT_REQ InvokeID.",
     ],
@@ -178,6 +184,7 @@ pub const CLOSE_REQ: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID, F::Status],
     notes: &[
         "Status = reason: E_CTI_NO_ERROR (client initiated), E_CTI_CTI_SERVER_OFFLINE, E_CTI_TIMEOUT.",
     ],
@@ -197,6 +204,7 @@ pub const CLOSE_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
     ],
 };
@@ -214,6 +222,7 @@ pub const STANDBY_ACTIVE_EVENT_MSG: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[],
     notes: &[
         "PV24+. Body not documented (standby side announces it is becoming active); fixed_size left null.",
     ],
@@ -233,6 +242,7 @@ pub const ACTIVE_MAINTENANCE_REQ_MSG: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
         "PV24+. Sent by the active CTI Server only to sessions opened with CTI_SERVICE_ACTIVE_STANDBY (0x02000000). Body provisional: the PV25 guide (Session Management) table headings are shuffled (this table is titled ACTIVE_MAINTENANCE_RESP).",
         "Role \"request\" although the name ends in _MSG (it carries _REQ and is answered by ACTIVE_MAINTENANCE_RESP_MSG within 5 s); it is a server->client request.",
@@ -254,6 +264,7 @@ pub const ACTIVE_MAINTENANCE_RESP_MSG: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
         "PV24+. 1 accept, 0 reject; must arrive within 5 s, silence = reject. Body provisional (shuffled the PV25 guide (Session Management) headings).",
         "Role \"confirm\" although the name ends in _MSG (answer to ACTIVE_MAINTENANCE_REQ_MSG).",
@@ -274,6 +285,7 @@ pub const ACTIVE_MAINTENANCE_EVENT_MSG: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[],
     notes: &[
         "PV24+. One BOOL with no field name in the PV25 guide (Session Management): 1 continue into maintenance, 0 cancel (any single reject cancels). The field name \"Unnamed\" is a placeholder, not from the guide. Body provisional.",
     ],
@@ -292,6 +304,7 @@ pub const STOPPING_REQUESTS_TO_THIS_SIDE_IND: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[],
     notes: &[
         "PV24+. Body not documented; expected within 5 s of ACTIVE_MAINTENANCE_EVENT_MSG, after which the server closes the socket. fixed_size left null.",
     ],

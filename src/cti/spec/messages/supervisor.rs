@@ -32,6 +32,7 @@ pub const SUPERVISE_CALL_REQ: MessageSpec = MessageSpec {
         fl(F::AgentInstrument, 6, String, 64).conditional().condition("either the connection (call ID + device ID) or one of AgentExtension, AgentID, AgentInstrument must be provided"),
         fl(F::SupervisorInstrument, 85, String, 64).conditional().condition("required for clients with ALL EVENTS or PERIPHERAL MONITOR service").note("Printed \"Supervisor Instrument\"."),
     ],
+    summary: &[F::InvokeID, F::AgentConnectionCallID, F::SupervisorConnectionCallID, F::AgentID, F::AgentExtension, F::AgentInstrument],
     notes: &[
         "The floating-field texts talk about \"ConnectionCallID and ConnectionDeviceID\" although the fields are named AgentConnectionCallID/AgentConnectionDeviceID.",
         "PDF artifacts fixed: 7 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
@@ -55,6 +56,7 @@ pub const SUPERVISE_CALL_CONF: MessageSpec = MessageSpec {
     floating: &[
         fl(F::ConnectionDeviceID, 25, String, 64).note("Printed \"ConnectionDevice ID\"."),
     ],
+    summary: &[F::InvokeID, F::ConnectionCallID, F::ConnectionDeviceID],
     notes: &[
         "PDF artifacts fixed: 1 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -83,6 +85,7 @@ pub const EMERGENCY_CALL_REQ: MessageSpec = MessageSpec {
         fl(F::AgentID, 5, String, 12).conditional().condition("for clients with ALL EVENTS or PERIPHERAL MONITOR service, at least one of AgentExtension, AgentID, AgentInstrument must be provided"),
         fl(F::AgentInstrument, 6, String, 64).conditional().condition("for clients with ALL EVENTS or PERIPHERAL MONITOR service, at least one of AgentExtension, AgentID, AgentInstrument must be provided"),
     ],
+    summary: &[F::InvokeID, F::ConnectionCallID, F::ConnectionDeviceID, F::AgentID, F::AgentExtension, F::AgentInstrument],
     notes: &[
         "The chapter prints this layout twice: Table 51 (Supervisor service) and Table 139 (Client Control service); the two copies have identical fields. The first is used.",
         "PDF artifacts fixed: 2 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
@@ -110,6 +113,7 @@ pub const EMERGENCY_CALL_CONF: MessageSpec = MessageSpec {
     floating: &[
         fl(F::ConnectionDeviceID, 25, String, 64).note("Printed \"ConnectionDevice ID\"."),
     ],
+    summary: &[F::InvokeID, F::ConnectionCallID, F::ConnectionDeviceID],
     notes: &[
         "The chapter prints this layout twice: Table 52 (Supervisor service) and Table 140 (Client Control service); the two copies have identical fields. The first is used.",
         "PDF artifacts fixed: 2 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
@@ -141,6 +145,7 @@ pub const EMERGENCY_CALL_EVENT: MessageSpec = MessageSpec {
         fl(F::AgentID, 5, String, 12),
         fl(F::AgentInstrument, 6, String, 64),
     ],
+    summary: &[F::ClientID, F::ConnectionCallID, F::ConnectionDeviceID, F::AgentID, F::AgentExtension, F::AgentInstrument],
     notes: &[
         "The chapter prints this layout twice: Table 53 (Supervisor service) and Table 141 (Client Control service); the two copies have identical fields. The first is used.",
         "PDF artifacts fixed: 2 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
@@ -170,6 +175,7 @@ pub const AGENT_TEAM_CONFIG_EVENT: MessageSpec = MessageSpec {
         fl(F::AtcAgentState, 88, UShort, 2).repeat("NumberOfAgents").group("TeamMember").values(&values::AGENT_STATE),
         fl(F::AtcStateDuration, 89, UInt, 4).repeat("NumberOfAgents").group("TeamMember"),
     ],
+    summary: &[],
     notes: &[
         "NumberOfAgents (max 64) counts the AtcAgentID/AgentFlags/AtcAgentState/AtcStateDuration entries; the text calls them \"AgentID, AgentFlag, AgentState, and StateDuration\".",
         "DepartmentID (last fixed field) is present from protocol version 19 (docs/protocol.md \u{a7}8 Protocol versions).",
@@ -191,6 +197,7 @@ pub const LIST_AGENT_TEAM_REQ: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
     ],
 };
@@ -213,6 +220,7 @@ pub const LIST_AGENT_TEAM_CONF: MessageSpec = MessageSpec {
     floating: &[
         fl(F::TeamID, 92, UInt, 4).repeat("NumberOfAgentTeams").note("Tag 92 LIST_TEAM_ID_TAG (spec/tags.tsv: LIST_AGENT_TEAM_CONF)."),
     ],
+    summary: &[F::InvokeID],
     notes: &[
         "PDF artifacts fixed: 2 field name(s) had PDF line-break spaces or footnote marks removed (see printed_name).",
     ],
@@ -233,6 +241,7 @@ pub const MONITOR_AGENT_TEAM_START_REQ: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
     ],
 };
@@ -252,6 +261,7 @@ pub const MONITOR_AGENT_TEAM_START_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID, F::MonitorID],
     notes: &[
     ],
 };
@@ -271,6 +281,7 @@ pub const MONITOR_AGENT_TEAM_STOP_REQ: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID, F::MonitorID],
     notes: &[
     ],
 };
@@ -289,6 +300,7 @@ pub const MONITOR_AGENT_TEAM_STOP_CONF: MessageSpec = MessageSpec {
     ],
     floating: &[
     ],
+    summary: &[F::InvokeID],
     notes: &[
     ],
 };
