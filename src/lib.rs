@@ -88,6 +88,9 @@ impl std::hash::Hasher for IntHasher {
 /// A map keyed by integers the capture does not choose (see [`IntHasher`]).
 pub type IntMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<IntHasher>>;
 
+/// A set of integers the capture does not choose (see [`IntHasher`]).
+pub type IntSet<K> = std::collections::HashSet<K, std::hash::BuildHasherDefault<IntHasher>>;
+
 /// Timestamps are integer nanoseconds since 1970-01-01 00:00:00 UTC, end to end.
 pub type TimestampNs = i64;
 

@@ -126,12 +126,23 @@ fn findings_as_json_lines_and_table() {
     sorted.sort_unstable();
     assert_eq!(firsts, sorted);
 
-    let mut buf = Vec::new();
-    report::write_findings_table(&mut buf, &r).unwrap();
-    let table = String::from_utf8(buf).unwrap();
-    assert!(table.contains("| severity"));
-    assert!(table.contains("confirm-wrong-type"));
-    assert!(table.trim_end().lines().last().unwrap().contains("1 error,"));
+    // Every finding has its identifiers as keys: the confirm of the wrong type names its
+    // request, InvokeID and confirm.
+    let wrong = rows.iter().find(|r| r["rule"] == "confirm-wrong-type").unwrap();
+    assert!(wrong["invoke"].is_u64(), "{wrong}");
+    assert!(wrong["request"].is_string() && wrong["confirm"].is_string(), "{wrong}");
+
+    for listing in [report::Listing::Grouped, report::Listing::All] {
+        let mut buf = Vec::new();
+        report::write_check(&mut buf, &r, listing).unwrap();
+        let table = String::from_utf8(buf).unwrap();
+        assert!(table.contains("| severity"));
+        assert!(table.contains("confirm-wrong-type"));
+        assert!(table.trim_end().lines().last().unwrap().contains("1 error,"), "{table}");
+        // The headline comes first and names the error.
+        assert!(table.lines().next().unwrap().starts_with("1 error, "), "{table}");
+        assert!(table.lines().nth(1).unwrap().starts_with("  error: "), "{table}");
+    }
 }
 
 #[test]

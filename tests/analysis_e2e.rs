@@ -348,11 +348,24 @@ fn request_never_answered() {
     s.close(3);
     expect("unanswered", &s, &[("invoke-unanswered", &[q])], 0);
 
-    // Still within the timeout when the capture ends: a note.
+    // The session closes within the timeout with the request outstanding: the server
+    // answered CLOSE_REQ and never the query.
     let mut s = Script::new();
     s.open(0);
     let q = s.send(C, &query_agent_state(2));
     s.close(3);
+    expect("closed", &s, &[("invoke-unanswered", &[q])], 0);
+    let file = s.write("closed-text");
+    let (out, _, _) = ctiscope(&["check", "--all", file.path()]);
+    assert!(out.contains("never answered: the server closed the session (CLOSE_CONF"), "{out}");
+
+    // Still within the timeout when the capture ends: a note.
+    let mut s = Script::new();
+    s.open(0);
+    let q = s.send(C, &query_agent_state(2));
+    s.wait(1);
+    s.send(C, &inv("HEARTBEAT_REQ", 9));
+    s.send(S, &inv("HEARTBEAT_CONF", 9));
     expect("pending", &s, &[("invoke-pending-at-end", &[q])], 0);
 }
 

@@ -294,14 +294,16 @@ fn a_confirm_differing_only_above_bit_16_answers_nothing() {
         s.push(Step::Msg(TO_C, 31 * MS, with_invoke("HEARTBEAT_CONF", 0x4321)));
         s.push(Step::End(ConnEnd::Fin, 40 * MS));
         let r = run(&s, Settings::default());
-        // Sorted by first frame: the request (frame 4), then the confirm (frame 5).
+        // Sorted by first frame: the request (frame 4), never answered before the
+        // connection closed, then the confirm (frame 5).
         assert_eq!(
             rules(&r),
-            ["invoke-pending-at-end", "confirm-unmatched"],
+            ["invoke-unanswered", "confirm-unmatched"],
             "{req} / {conf}: {:#?}",
             r.findings
         );
         assert_eq!(r.findings[0].frames, [4], "the request is still outstanding");
+        assert_eq!(r.findings[0].subject.invoke, Some(req));
         assert_eq!(r.findings[1].frames, [5]);
         assert_eq!(
             r.findings[1].message,
@@ -351,21 +353,41 @@ fn request_timeout_is_reached_at_exactly_the_timeout() {
     assert_eq!(Settings::default().request_timeout_ns, 15 * SECOND);
     for t in [15 * SECOND, 2_500 * MS] {
         let settings = || timeout_settings(t);
-        // A server message at the timeout or after it: the request is unanswered (the
-        // boundary is inclusive); before it: answered later, nothing to report.
+        let secs = ctiscope::time::format_seconds(t, 0);
+        // A confirm at the timeout or after it, even as the first server message after
+        // the deadline: the request is unanswered (the boundary is inclusive), and the
+        // finding says when the answer came; before it: nothing to report.
         for (after, unanswered) in
             [(t - 50 * MS, false), (t - MS, false), (t, true), (t + MS, true), (t + 50 * MS, true)]
         {
-            let r = timed("CLEAR_CALL_REQ", settings(), Some(after), Some(after + 100 * MS));
-            let want: &[&str] = if unanswered { &["invoke-unanswered"] } else { &[] };
-            assert_eq!(rules(&r), want, "timeout {t}, server event {after} ns after: {:#?}", r.findings);
+            for event in [None, Some(after - MS)] {
+                let r = timed("CLEAR_CALL_REQ", settings(), event, Some(after));
+                let want: &[&str] = if unanswered { &["invoke-unanswered"] } else { &[] };
+                assert_eq!(rules(&r), want, "timeout {t}, confirm {after} ns after: {:#?}", r.findings);
+                assert_eq!(r.latency["CLEAR_CALL_REQ"].max_ns, after);
+                if unanswered {
+                    let f = &r.findings[0];
+                    let confirm_frame = if event.is_some() { 6 } else { 5 };
+                    assert_eq!(f.frames, [4, confirm_frame]);
+                    assert_eq!(f.subject.invoke, Some(7));
+                    assert_eq!(f.subject.request, Some("CLEAR_CALL_REQ"));
+                    assert_eq!(f.subject.latency_ns, Some(after));
+                    assert!(f.message.starts_with("CLEAR_CALL_REQ (InvokeID 7) sent at "), "{}", f.message);
+                    let answered = format!(
+                        "not answered within {secs} s; answered by CLEAR_CALL_CONF (frame {confirm_frame}) after {} s",
+                        ctiscope::time::format_seconds(after, 3)
+                    );
+                    assert!(f.message.ends_with(&answered), "{}", f.message);
+                }
+            }
+            // A server message at the deadline without the confirm: unanswered at once.
+            let r = timed("CLEAR_CALL_REQ", settings(), Some(after), None);
             if unanswered {
-                assert_eq!(r.findings[0].frames, [4]);
-                let secs = ctiscope::time::format_seconds(t, 0);
-                assert_eq!(r.findings[0].message, format!("CLEAR_CALL_REQ not answered within {secs} s"));
+                assert_eq!(rules(&r), ["invoke-unanswered"]);
+                assert!(r.findings[0].message.ends_with(&format!("not answered within {secs} s")));
             }
         }
-        // The connection ends with the request outstanding: unanswered from the timeout on,
+        // The capture ends with the request outstanding: unanswered from the timeout on,
         // pending before it.
         for (end_after, rule) in [
             (t - 50 * MS, "invoke-pending-at-end"),
@@ -376,17 +398,21 @@ fn request_timeout_is_reached_at_exactly_the_timeout() {
         ] {
             let mut s = opened(NO_HEARTBEAT);
             s.push(Step::Msg(TO_S, 10 * MS, with_invoke("CLEAR_CALL_REQ", 7)));
-            s.push(Step::End(ConnEnd::Fin, 10 * MS + end_after));
+            s.push(Step::End(ConnEnd::CaptureEnd, 10 * MS + end_after));
             let r = run(&s, settings());
             assert_eq!(rules(&r), [rule], "timeout {t}, end {end_after} ns after: {:#?}", r.findings);
-        }
-        // The confirm itself, whenever it comes: the request is answered (today a late
-        // confirm that is the first server message after the deadline is not reported;
-        // only its latency shows it).
-        for after in [t - 50 * MS, t - MS, t, t + MS, t + 50 * MS] {
-            let r = timed("CLEAR_CALL_REQ", settings(), None, Some(after));
-            assert_eq!(rules(&r), Vec::<&str>::new(), "confirm {after} ns after: {:#?}", r.findings);
-            assert_eq!(r.latency["CLEAR_CALL_REQ"].max_ns, after);
+            // The connection itself ends (FIN) with the request outstanding: never answered,
+            // whenever.
+            let mut s = opened(NO_HEARTBEAT);
+            s.push(Step::Msg(TO_S, 10 * MS, with_invoke("CLEAR_CALL_REQ", 7)));
+            s.push(Step::End(ConnEnd::Fin, 10 * MS + end_after));
+            let r = run(&s, settings());
+            assert_eq!(rules(&r), ["invoke-unanswered"], "FIN {end_after} ns after: {:#?}", r.findings);
+            assert!(
+                r.findings[0].message.contains("never answered: the connection was closed"),
+                "{}",
+                r.findings[0].message
+            );
         }
     }
 }
@@ -397,18 +423,18 @@ fn heartbeat_answered_just_inside_or_just_outside_the_timeout() {
     for (after, late) in
         [(t - 50 * MS, false), (t - MS, false), (t, true), (t + MS, true), (t + 50 * MS, true)]
     {
-        // Another server message at `after`, the HEARTBEAT_CONF 1 ms later.
-        let r = timed("HEARTBEAT_REQ", Settings::default(), Some(after), Some(after + MS));
+        // Another server message 1 ms before, then the HEARTBEAT_CONF at `after`.
+        let r = timed("HEARTBEAT_REQ", Settings::default(), Some(after - MS), Some(after));
         let want: &[&str] = if late { &["heartbeat-unanswered"] } else { &[] };
-        assert_eq!(rules(&r), want, "server message {after} ns after: {:#?}", r.findings);
-        // The HEARTBEAT_CONF alone: answered, whenever.
+        assert_eq!(rules(&r), want, "HEARTBEAT_CONF {after} ns after: {:#?}", r.findings);
+        // The HEARTBEAT_CONF alone: the same.
         let r = timed("HEARTBEAT_REQ", Settings::default(), None, Some(after));
-        assert_eq!(rules(&r), Vec::<&str>::new(), "HEARTBEAT_CONF {after} ns after: {:#?}", r.findings);
+        assert_eq!(rules(&r), want, "HEARTBEAT_CONF alone {after} ns after: {:#?}", r.findings);
     }
     // With a custom timeout.
     let t = 5 * SECOND;
     for (after, late) in [(t - MS, false), (t, true), (t + MS, true)] {
-        let r = timed("HEARTBEAT_REQ", timeout_settings(t), Some(after), Some(after + MS));
+        let r = timed("HEARTBEAT_REQ", timeout_settings(t), Some(after - MS), Some(after));
         let want: &[&str] = if late { &["heartbeat-unanswered"] } else { &[] };
         assert_eq!(rules(&r), want, "server message {after} ns after: {:#?}", r.findings);
     }
@@ -475,8 +501,7 @@ impl Drop for TempCapture {
     }
 }
 
-/// Open session, CLEAR_CALL_REQ at t0, a SYSTEM_EVENT `after` ns later, the confirm and a
-/// close 100 ms after that.
+/// Open session, CLEAR_CALL_REQ at t0, its confirm `after` ns later, then a close.
 fn timeout_capture(after: i64) -> Vec<u8> {
     let (cm, sm) = desktop_session(V);
     let mut c =
@@ -487,13 +512,9 @@ fn timeout_capture(after: i64) -> Vec<u8> {
     c.send(S, &sm[0], 1460);
     c.send(C, &with_invoke("CLEAR_CALL_REQ", 70000), 1460);
     let t0 = c.ts;
-    let mut e = base("SYSTEM_EVENT", V);
-    e.set("PGStatus", 0).unwrap().set("SystemEventID", 1).unwrap();
     c.ts = t0 + after - MS; // push adds 1 ms
-    c.send(S, &e.build(), 1460);
-    assert_eq!(c.ts, t0 + after);
-    c.ts += 99 * MS;
     c.send(S, &with_invoke("CLEAR_CALL_CONF", 70000), 1460);
+    assert_eq!(c.ts, t0 + after);
     c.send(C, &cm[2], 1460);
     c.send(S, &sm[5], 1460);
     c.close();
@@ -518,7 +539,7 @@ fn request_timeout_option_through_the_binary() {
         let cap = TempCapture::new(&format!("timeout-{after}.pcap"), &timeout_capture(after));
         let got = check_rules(cap.path(), &[]);
         let want: Vec<String> = if unanswered { vec!["invoke-unanswered".into()] } else { vec![] };
-        assert_eq!(got, want, "default timeout, server message {after} ns after the request");
+        assert_eq!(got, want, "default timeout, confirm {after} ns after the request");
         // --request-timeout: the same boundary at 2.5 s.
         let got = check_rules(cap.path(), &["--request-timeout", "2.5"]);
         assert_eq!(got, ["invoke-unanswered"], "2.5 s");
@@ -527,7 +548,7 @@ fn request_timeout_option_through_the_binary() {
         let cap = TempCapture::new(&format!("timeout-short-{after}.pcap"), &timeout_capture(after));
         let got = check_rules(cap.path(), &["--request-timeout", "2.5"]);
         let want: Vec<String> = if unanswered { vec!["invoke-unanswered".into()] } else { vec![] };
-        assert_eq!(got, want, "timeout 2.5 s, server message {after} ns after the request");
+        assert_eq!(got, want, "timeout 2.5 s, confirm {after} ns after the request");
         let (out, _, code) = ctiscope(&["check", "--request-timeout", "2.5", cap.path()]);
         assert_eq!(code, 0, "invoke-unanswered is a warning: {out}");
     }

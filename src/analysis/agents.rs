@@ -30,8 +30,8 @@ pub(crate) struct Agent {
     pub current: Option<(State, TimestampNs)>,
     pub time_in: BTreeMap<State, i64>,
     pub skill_groups: BTreeSet<u32>,
-    /// Request name -> (answered positively, failed).
-    pub requests: BTreeMap<&'static str, (u64, u64)>,
+    /// Request name -> outcomes.
+    pub requests: BTreeMap<&'static str, RequestCounts>,
 }
 
 /// An agent state as printed: its name without `AGENT_STATE_`, or its number.
@@ -63,62 +63,129 @@ pub(crate) struct AgentTables {
 }
 
 impl AgentTables {
-    /// An AGENT_STATE_EVENT: its agent (by AgentID, else the session's AgentID, else the
-    /// extension) is counted against `max_agents` and, with summaries, its state recorded.
-    pub(crate) fn message(&mut self, settings: &Settings, f: &mut Findings, c: &Conn, m: &Msg<'_, '_>) {
-        if m.id != MessageType::AGENT_STATE_EVENT || m.flow.dir != Direction::ToClient {
+    /// The agent with this AgentID (by its UTF-8), added if the table has room.
+    fn agent_mut(
+        &mut self,
+        settings: &Settings,
+        f: &mut Findings,
+        aid: &[u8],
+        at: (ConnId, u64, TimestampNs),
+    ) -> Option<&mut Agent> {
+        if !self.agents.contains_key(aid) {
+            if self.agents.len() >= settings.max_agents {
+                f.limit("max_agents", Some(at.0), at.1, at.2);
+                return None;
+            }
+            let id = String::from_utf8_lossy(aid).into_owned();
+            self.agents.insert(Box::from(aid), Agent::new(id));
+        }
+        self.agents.get_mut(aid)
+    }
+
+    /// A message about agents' states: AGENT_STATE_EVENT (its agent by AgentID, else the
+    /// session's AgentID, else the extension) is counted against `max_agents` and, with
+    /// summaries, its state recorded; with summaries, QUERY_AGENT_STATE_CONF (the agent the
+    /// query named, else the session's) and AGENT_TEAM_CONFIG_EVENT (each member's state)
+    /// record states too.
+    pub(crate) fn message(
+        &mut self,
+        settings: &Settings,
+        f: &mut Findings,
+        c: &Conn,
+        m: &Msg<'_, '_>,
+        matched: Option<&Pending>,
+    ) {
+        if m.flow.dir != Direction::ToClient {
             return;
+        }
+        match m.id {
+            MessageType::AGENT_STATE_EVENT => {}
+            MessageType::QUERY_AGENT_STATE_CONF if settings.call_summaries => {
+                let aid =
+                    matched.and_then(|p| p.agent.clone()).or_else(|| c.identity.agent().map(str::to_string));
+                let state = m.d.number_of(field::AgentState);
+                if let (Some(aid), Some(v)) = (aid, state) {
+                    let max = settings.max_states_per_agent;
+                    if let Some(a) = self.agent_mut(settings, f, aid.as_bytes(), (m.flow.conn, m.fr, m.ts)) {
+                        a.conns.insert(m.flow.conn);
+                        learn_state(a, state_name(v), m.ts, m.fr, m.flow.conn, max);
+                    }
+                }
+                return;
+            }
+            MessageType::AGENT_TEAM_CONFIG_EVENT if settings.call_summaries => {
+                let bytes = m.frame.bytes;
+                let ids = m.d.fields.iter().filter(|x| x.meta.id == field::AtcAgentID);
+                let states = m.d.fields.iter().filter(|x| x.meta.id == field::AtcAgentState);
+                let max = settings.max_states_per_agent;
+                for (id, st) in ids.zip(states) {
+                    let (Some(aid), Some(v)) = (id.text(bytes), st.number()) else { continue };
+                    if aid.is_empty() {
+                        continue;
+                    }
+                    if let Some(a) = self.agent_mut(settings, f, aid.as_bytes(), (m.flow.conn, m.fr, m.ts)) {
+                        learn_state(a, state_name(v), m.ts, m.fr, m.flow.conn, max);
+                    }
+                }
+                return;
+            }
+            _ => return,
         }
         let bytes = m.frame.bytes;
         // As UTF-8 bytes, the table's keys.
         let agent_id: Option<Cow<'_, [u8]>> = text_utf8(m.d, bytes, field::AgentID)
             .filter(|s| !s.is_empty())
-            .or_else(|| c.agent_id.as_deref().map(|a| Cow::Borrowed(a.as_bytes())))
+            .or_else(|| c.identity.agent_id.as_deref().map(|a| Cow::Borrowed(a.as_bytes())))
             .or_else(|| {
                 floating(m.d, field::AgentExtension)
                     .and_then(|f| f.text(bytes))
-                    .or_else(|| c.agent_extension.as_deref().map(Cow::Borrowed))
+                    .or_else(|| c.identity.extension.as_deref().map(Cow::Borrowed))
                     .map(|e| Cow::Owned(format!("ext:{e}").into_bytes()))
             });
         let Some(aid) = agent_id else { return };
-        let agents = &mut self.agents;
-        if !agents.contains_key(&*aid) {
-            if agents.len() >= settings.max_agents {
-                f.limit("max_agents", Some(m.flow.conn), m.fr, m.ts);
-            } else {
-                let id = String::from_utf8_lossy(&aid).into_owned();
-                agents.insert(Box::from(&*aid), Agent::new(id));
-            }
-        }
-        if settings.call_summaries {
-            if let Some(a) = agents.get_mut(&*aid) {
-                agent_state(a, m, c, settings.max_states_per_agent);
+        let summaries = settings.call_summaries;
+        let max = settings.max_states_per_agent;
+        if let Some(a) = self.agent_mut(settings, f, &aid, (m.flow.conn, m.fr, m.ts)) {
+            if summaries {
+                agent_state(a, m, c, max);
             }
         }
     }
 
-    /// The answer to an agent request (QUERY_AGENT_STATE_REQ, SET_AGENT_STATE_REQ), counted
-    /// for its agent: positive when it is the request's own confirm.
-    pub(crate) fn answer(&mut self, c: &Conn, m: &Msg<'_, '_>, p: &Pending) {
-        if !matches!(p.req, MessageType::QUERY_AGENT_STATE_REQ | MessageType::SET_AGENT_STATE_REQ) {
+    /// The outcome of a request made by an agent (its own AgentID, else the desktop session's
+    /// agent): answered by its confirm (ok), by a failure (failed), or never (`None`).
+    /// OPEN_REQ, HEARTBEAT_REQ and CLOSE_REQ are the session's, not the agent's.
+    pub(crate) fn request_outcome(
+        &mut self,
+        settings: &Settings,
+        f: &mut Findings,
+        c: &Conn,
+        p: &Pending,
+        answer: Option<MessageType>,
+        at: (u64, TimestampNs),
+    ) {
+        let session =
+            matches!(p.req, MessageType::HEARTBEAT_REQ | MessageType::OPEN_REQ | MessageType::CLOSE_REQ);
+        if session || !settings.call_summaries {
             return;
         }
-        let aid = p.agent.as_deref().or(c.agent_id.as_deref());
-        if let Some(a) = aid.and_then(|aid| self.agents.get_mut(aid.as_bytes())) {
-            let e = a.requests.entry(p.name).or_insert((0, 0));
-            if m.d.spec.is_some_and(|s| Some(s.id) == p.confirm) {
-                e.0 += 1;
-            } else {
-                e.1 += 1;
-            }
+        let Some(aid) = p.agent.clone().or_else(|| c.identity.agent().map(str::to_string)) else { return };
+        let Some(a) = self.agent_mut(settings, f, aid.as_bytes(), (c.id, at.0, at.1)) else { return };
+        a.conns.insert(c.id);
+        let e = a.requests.entry(p.name).or_default();
+        match answer {
+            Some(id) if Some(id) == p.confirm => e.ok += 1,
+            Some(_) => e.failed += 1,
+            None => e.unanswered += 1,
         }
     }
 
-    /// The capture ended at `end`: close the agents' current states.
+    /// The capture ended at `end`: close the agents' current states (kept as their final
+    /// state).
     pub(crate) fn finish(&mut self, end: TimestampNs) {
         for a in self.agents.values_mut() {
-            if let Some((s, since)) = a.current.take() {
-                *a.time_in.entry(s).or_insert(0) += end - since;
+            if let Some((s, since)) = &a.current {
+                *a.time_in.entry(s.clone()).or_insert(0) += (end - since).max(0);
             }
         }
     }
@@ -144,26 +211,57 @@ impl AgentTables {
                 time_in_state: ag.time_in.into_iter().map(|(s, ns)| (s.into_owned(), ns)).collect(),
                 skill_groups: ag.skill_groups.into_iter().collect(),
                 requests: ag.requests,
+                final_state: ag.current.map(|(s, _)| s.into_owned()),
             })
             .collect()
+    }
+}
+
+/// How many requests of one type an agent made ended each way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestCounts {
+    /// Answered by the request's own confirm.
+    pub ok: u64,
+    /// Answered by FAILURE_CONF, CONTROL_FAILURE_CONF or another confirm.
+    pub failed: u64,
+    /// Never answered (within the request timeout, or before the session ended).
+    pub unanswered: u64,
+}
+
+/// An agent state as printed: its name without `AGENT_STATE_`, or its number.
+fn state_name(v: u64) -> State {
+    values::AGENT_STATE
+        .name_of(v as u32)
+        .map_or(Cow::Owned(v.to_string()), |n| Cow::Borrowed(n.strip_prefix("AGENT_STATE_").unwrap_or(n)))
+}
+
+/// A state learnt for an agent at `ts` (recorded when it differs from the current one).
+fn learn_state(a: &mut Agent, state: State, ts: TimestampNs, fr: u64, conn: ConnId, max_states: usize) {
+    let changed = a.current.as_ref().is_none_or(|(s, _)| *s != state);
+    if changed {
+        if let Some((s, since)) = a.current.take() {
+            *a.time_in.entry(s).or_insert(0) += (ts - since).max(0);
+        }
+        a.current = Some((state.clone(), ts));
+        if a.states.len() < max_states {
+            a.states.push((ts, fr, conn, state));
+        } else {
+            a.states_dropped += 1;
+        }
     }
 }
 
 /// What an AGENT_STATE_EVENT tells about its agent, for the agent's summary.
 fn agent_state(a: &mut Agent, m: &Msg<'_, '_>, c: &Conn, max_states: usize) {
     let (d, bytes, ts, fr, conn) = (m.d, m.frame.bytes, m.ts, m.fr, m.flow.conn);
-    let state: State = d.number_of(field::AgentState).map_or(Cow::Borrowed("?"), |v| {
-        values::AGENT_STATE
-            .name_of(v as u32)
-            .map_or(Cow::Owned(v.to_string()), |n| Cow::Borrowed(n.strip_prefix("AGENT_STATE_").unwrap_or(n)))
-    });
+    let state: State = d.number_of(field::AgentState).map_or(Cow::Borrowed("?"), state_name);
     a.peripheral = fixed_num(d, field::PeripheralID).map(|v| v as u32).or(a.peripheral);
     let ext = floating(d, field::AgentExtension).and_then(|f| f.text(bytes));
-    if let Some(e) = ext.as_deref().or(c.agent_extension.as_deref()) {
+    if let Some(e) = ext.as_deref().or(c.identity.extension.as_deref()) {
         set_text(&mut a.extension, e);
     }
     let instrument = floating(d, field::AgentInstrument).and_then(|f| f.text(bytes));
-    if let Some(i) = instrument.as_deref().or(c.agent_instrument.as_deref()) {
+    if let Some(i) = instrument.as_deref().or(c.identity.instrument.as_deref()) {
         set_text(&mut a.instrument, i);
     }
     a.conns.insert(conn);
@@ -175,18 +273,7 @@ fn agent_state(a: &mut Agent, m: &Msg<'_, '_>, c: &Conn, max_states: usize) {
             a.skill_groups.insert(v as u32);
         }
     }
-    let changed = a.current.as_ref().is_none_or(|(s, _)| *s != state);
-    if changed {
-        if let Some((s, since)) = a.current.take() {
-            *a.time_in.entry(s).or_insert(0) += ts - since;
-        }
-        a.current = Some((state.clone(), ts));
-        if a.states.len() < max_states {
-            a.states.push((ts, fr, conn, state));
-        } else {
-            a.states_dropped += 1;
-        }
-    }
+    learn_state(a, state, ts, fr, conn, max_states);
 }
 
 /// Set `slot` to `text`, allocating only when it changes.

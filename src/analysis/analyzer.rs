@@ -6,7 +6,9 @@ use super::agents::AgentTables;
 use super::calls::{self, CallCtx, CallTables, ConnCalls};
 use super::config::{self, ConfigState, ServerSide};
 use super::findings::Findings;
+use super::identity::Identity;
 use super::invoke::{self, InvokeLimits};
+use super::links::Links;
 use super::report::{self, Report};
 use super::session;
 use super::settings::Settings;
@@ -50,6 +52,7 @@ pub struct Analyzer {
     calls: CallTables,
     agents: AgentTables,
     stats: StatsAcc,
+    links: Links,
     timeline: Vec<TimelineEntry>,
     first_ts: Option<TimestampNs>,
     last_ts: TimestampNs,
@@ -65,6 +68,7 @@ impl Analyzer {
             calls: CallTables::default(),
             agents: AgentTables::default(),
             stats: StatsAcc::default(),
+            links: Links::default(),
             timeline: Vec::new(),
             first_ts: None,
             last_ts: 0,
@@ -189,9 +193,9 @@ impl Analyzer {
                     format!("limit {setting} reached"),
                 );
             }
-            Event::ConnectionEnd { conn, end, frame, ts_ns, .. } => {
+            Event::ConnectionEnd { conn, end, by, frame, ts_ns } => {
                 self.clock(*frame, *ts_ns);
-                self.close_conn(*conn, Some(*end), *frame, *ts_ns);
+                self.close_conn(*conn, Some(*end), *by, *frame, *ts_ns);
             }
             Event::PacketIssue { frame, ts_ns, issue } => {
                 self.clock(*frame, *ts_ns);
@@ -210,7 +214,7 @@ impl Analyzer {
         ts: TimestampNs,
     ) {
         if self.conns.contains_key(&id) {
-            self.close_conn(id, None, frame, ts);
+            self.close_conn(id, None, None, frame, ts);
         }
         let mut c = ConnEntry::new(id, start == ConnStart::Midstream, frame, ts);
         c.session.client = Some(client);
@@ -231,25 +235,35 @@ impl Analyzer {
         if dir == Direction::ToServer {
             c.client_lost_since = true;
             for s in std::mem::take(&mut c.suspects) {
-                if let Some((rule, message)) = s.if_lost {
-                    self.findings.push_at(s.seq, rule, Some(id), s.frames, s.ts, message);
-                }
+                s.report_if_lost(id, &mut self.findings);
             }
         }
     }
 
     /// End a connection: report what is left open and keep its summary.
-    fn close_conn(&mut self, id: ConnId, end: Option<ConnEnd>, frame: u64, ts: TimestampNs) {
+    fn close_conn(
+        &mut self,
+        id: ConnId,
+        end: Option<ConnEnd>,
+        by: Option<Direction>,
+        frame: u64,
+        ts: TimestampNs,
+    ) {
         let Some(mut e) = self.conns.remove(&id) else {
             return;
         };
         let timeout = self.settings.request_timeout_ns;
         let f = &mut self.findings;
-        session::close(&mut e.session, f, end, frame, ts);
-        invoke::at_end(&mut e.session, f, ts, timeout);
+        let ending = session::ending(&e.session, end, by, ts);
+        for p in e.session.pending.values() {
+            self.agents.request_outcome(&self.settings, f, &e.session, p, None, (frame, ts));
+        }
+        invoke::at_end(&mut e.session, f, ending, timeout);
+        session::close(&mut e.session, f, end, by, frame, ts);
         config::at_end(&e.config, e.session.lost[1], f, id, end, frame, ts, timeout);
         self.calls.conn_end(&self.settings, f, id, e.calls, ts);
-        self.stats.conns.push(session::summary(&e.session, end, ts));
+        self.links.ended(&e.session, end, by, frame, ts);
+        self.stats.conns.push(session::summary(&e.session, end, by, frame, ts));
     }
 
     /// Handle one message.
@@ -261,7 +275,7 @@ impl Analyzer {
         let role = d.spec.map(|s| s.role);
         self.stats.count(name, frame.msg_type, flow.dir);
         if !d.anomalies.is_empty() {
-            self.findings.anomalies(flow.conn, fr, ts, name, d);
+            self.findings.anomalies(flow.conn, fr, ts, name, d, frame.bytes);
         }
         let m = Msg { flow, frame, d, id, name, role, fr, ts };
         let settings = &self.settings;
@@ -277,7 +291,18 @@ impl Analyzer {
 
         session::directions(c, f, flow, frame);
         session::order(c, f, flow, id, name, role, fr, ts);
+        if Identity::teaches(id) {
+            c.identity.observe(flow.dir, id, d, frame.bytes);
+        }
         session::session_message(c, f, &mut self.stats, flow, id, d, frame);
+        if id == MessageType::OPEN_REQ && flow.dir == Direction::ToServer && c.follows.is_none() {
+            c.follows = self.links.opened(f, c, fr, ts);
+        }
+        // Requests past their timeout are judged before a server message answers one, so
+        // that a late answer is reported late.
+        if flow.dir == Direction::ToClient {
+            invoke::timeouts(c, f, flow.conn, ts, timeout);
+        }
 
         // Invoke matching. The call ids and the agent a message names: for the timeline, and
         // the agent of a request for the agent's summary (kept with the request for its
@@ -305,15 +330,12 @@ impl Analyzer {
             let server = ServerSide { complete: c.complete(1), lost: c.lost[1] };
             config::message(&mut entry.config, server, f, &mut self.stats, &m, timeout);
         }
-        if flow.dir == Direction::ToClient {
-            invoke::timeouts(c, f, flow.conn, ts, timeout);
-        }
 
         // Monitors, agents, calls.
         session::monitors(c, f, flow, d, name, fr, ts);
-        self.agents.message(settings, f, c, &m);
-        if let Some(p) = matched.as_ref().filter(|_| settings.call_summaries) {
-            self.agents.answer(c, &m, p);
+        self.agents.message(settings, f, c, &m, matched.as_ref());
+        if let Some(p) = &matched {
+            self.agents.request_outcome(settings, f, c, p, Some(id), (fr, ts));
         }
         let cx = CallCtx { settings, findings: f, calls: &mut self.calls };
         let aliases = calls::call_message(cx, c, &mut entry.calls, &m);
@@ -324,7 +346,13 @@ impl Analyzer {
                     call_ids.push(a);
                 }
             }
-            let names = timeline::Names { invoke, call_ids, agent: names.agent, matched: matched.as_ref() };
+            let names = timeline::Names {
+                invoke,
+                call_ids,
+                agent: names.agent,
+                session: &c.identity,
+                matched: matched.as_ref(),
+            };
             timeline::message(&mut self.timeline, settings, filter, f, &m, names);
         }
     }
@@ -334,14 +362,17 @@ impl Analyzer {
         let mut ids: Vec<ConnId> = self.conns.keys().copied().collect();
         ids.sort_unstable();
         for id in ids {
-            self.close_conn(id, None, self.last_frame, self.last_ts);
+            self.close_conn(id, None, None, self.last_frame, self.last_ts);
         }
         self.agents.finish(self.last_ts);
-        let findings = std::mem::take(&mut self.findings).into_sorted(self.last_ts);
+        let (mut findings, groups) = std::mem::take(&mut self.findings).into_sorted(self.last_ts);
+        report::name_connections(&mut findings, &self.stats.conns);
         let mut timeline = std::mem::take(&mut self.timeline);
-        timeline::finish(&mut timeline, &self.settings, &findings, self.last_frame);
+        timeline::finish(&mut timeline, &self.settings, &findings, &self.stats.conns, self.last_frame);
         report::build(report::Parts {
             findings,
+            groups,
+            attempts: (self.links.refused, self.links.empty),
             stats: self.stats,
             calls: self.calls,
             agents: self.agents,

@@ -2,7 +2,7 @@
 //! CALL_DATA_UPDATE_EVENT's new identifiers, per connection; the calls that ended are
 //! summarised and remembered for a while (events after END_CALL_EVENT).
 
-use super::findings::Findings;
+use super::findings::{Cause, Findings, Subject};
 use super::settings::Settings;
 use super::state::{Conn, Msg};
 use super::types::CallSummary;
@@ -34,6 +34,19 @@ pub(crate) struct CallKey {
     pub call_id: u32,
     pub dev_type: u16,
     pub device: String,
+}
+
+impl CallKey {
+    /// The call as a finding's subject.
+    pub fn subject(&self, message: Option<&'static str>) -> Subject {
+        Subject {
+            message,
+            peripheral: Some(self.peripheral),
+            call: Some(self.call_id),
+            device: Some(self.device.clone()),
+            ..Subject::default()
+        }
+    }
 }
 
 impl std::fmt::Display for CallKey {
@@ -487,6 +500,7 @@ impl Call {
         CallSummary {
             seq: self.seq,
             conn,
+            conns: vec![conn],
             peripheral: self.key.peripheral,
             call_ids: self.ids.into_vec(),
             device_type: self.key.dev_type,
@@ -620,8 +634,9 @@ fn begin(
     if let Some((_, call)) = calls.find_mut(&key) {
         let prev_frame = call.begin_frame.unwrap_or(call.first_frame);
         let k = &call.key;
-        f.push_lazy("call-begin-duplicate", Some(conn), &[prev_frame, fr], ts, || {
-            format!("second BEGIN_CALL_EVENT for {k}")
+        let cause = Cause::new(Some(name), "second BEGIN_CALL_EVENT for a live call");
+        f.report("call-begin-duplicate", Some(conn), &[prev_frame, fr], ts, cause, || {
+            (format!("second BEGIN_CALL_EVENT for {k}"), k.subject(Some(name)))
         });
         call.record(id, name, fr, ts, cm.cap_events);
         if cm.keep_aliases {
@@ -667,8 +682,9 @@ fn call_event(
         None => {
             if cx.calls.ended.contains(conn, &key) {
                 let key = key.to_key();
-                f.push_lazy("call-event-after-end", Some(conn), &[fr], ts, || {
-                    format!("{name} for {key} after its END_CALL_EVENT")
+                let cause = Cause::new(Some(name), "after the call's END_CALL_EVENT");
+                f.report("call-event-after-end", Some(conn), &[fr], ts, cause, || {
+                    (format!("{name} for {key} after its END_CALL_EVENT"), key.subject(Some(name)))
                 });
                 aliases.push(key.call_id);
                 return;
@@ -680,8 +696,12 @@ fn call_event(
                 && (monitor == 0 || monitor == NULL_ID)
                 && d.number_of(field::EventCause) != Some(u64::from(CEC_CALL_PARTY_UPDATE_IND));
             if check {
-                f.push_lazy("call-event-before-begin", Some(conn), &[fr], ts, || {
-                    format!("{name} for {key}, whose BEGIN_CALL_EVENT was not sent")
+                let cause = Cause::new(Some(name), "for a call whose BEGIN_CALL_EVENT was not sent");
+                f.report("call-event-before-begin", Some(conn), &[fr], ts, cause, || {
+                    (
+                        format!("{name} for {key}, whose BEGIN_CALL_EVENT was not sent"),
+                        key.subject(Some(name)),
+                    )
                 });
             }
             if live_n >= cx.settings.max_live_calls {

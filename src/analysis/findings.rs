@@ -3,10 +3,81 @@
 
 use super::rules::{self, Severity};
 use crate::cti::decode::Decoded;
+use crate::cti::spec::fields::field;
 use crate::cti::spec::ValueTable;
 use crate::net::tcp::ConnId;
 use crate::TimestampNs;
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+
+/// What a finding is about: the identifiers a support engineer searches for. Every field is
+/// optional; the renderers show the ones set, as typed JSON keys and in the sentence.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Subject {
+    /// The message type the finding is about (the request, for an unanswered one).
+    pub message: Option<&'static str>,
+    /// The field, for a decode anomaly.
+    pub field: Option<&'static str>,
+    pub invoke: Option<u32>,
+    /// The request and the confirm of an invoke.
+    pub request: Option<&'static str>,
+    pub confirm: Option<&'static str>,
+    /// The agent: AgentID, extension, instrument (of the message, else of the session).
+    pub agent: Option<String>,
+    pub extension: Option<String>,
+    pub instrument: Option<String>,
+    pub peripheral: Option<u32>,
+    /// The call: ConnectionCallID and its device.
+    pub call: Option<u32>,
+    pub device: Option<String>,
+    /// Request to confirm (or to the end, for one never answered).
+    pub latency_ns: Option<i64>,
+    /// The side that acted (`client` or `server`): who reset, who closed.
+    pub by: Option<&'static str>,
+    /// The connection's endpoints and ClientID (filled in from the connection when the
+    /// report is built).
+    pub client: Option<String>,
+    pub server: Option<String>,
+    pub client_id: Option<String>,
+    /// Another connection the finding links to (the session a client reopened).
+    pub related_conn: Option<ConnId>,
+}
+
+/// What makes findings the same: the rule, the message type and field, and a reason in
+/// words without identifiers. Findings with equal causes make one row of `check`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Cause {
+    pub message: Option<&'static str>,
+    pub field: Option<&'static str>,
+    pub reason: Cow<'static, str>,
+}
+
+impl Cause {
+    /// The cause of findings that group by rule alone.
+    pub const fn rule() -> Cause {
+        Cause { message: None, field: None, reason: Cow::Borrowed("") }
+    }
+
+    pub fn new(message: Option<&'static str>, reason: impl Into<Cow<'static, str>>) -> Cause {
+        Cause { message, field: None, reason: reason.into() }
+    }
+
+    /// The cause in words: `MESSAGE.Field: reason`, or the rule's description.
+    pub fn text(&self, rule_id: &str) -> String {
+        let what = match (self.message, self.field) {
+            (Some(m), Some(f)) => format!("{m}.{f}"),
+            (Some(m), None) => m.to_string(),
+            (None, Some(f)) => f.to_string(),
+            (None, None) => String::new(),
+        };
+        match (what.is_empty(), self.reason.is_empty()) {
+            (true, true) => rules::rule(rule_id).description.to_string(),
+            (true, false) => self.reason.to_string(),
+            (false, true) => format!("{what}: {}", rules::rule(rule_id).description),
+            (false, false) => format!("{what}: {}", self.reason),
+        }
+    }
+}
 
 /// One finding.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,8 +88,12 @@ pub struct Finding {
     /// Capture frame numbers involved, in order.
     pub frames: Vec<u64>,
     pub ts_ns: TimestampNs,
+    /// The sentence, naming what the finding is about.
     pub message: String,
     pub reference: String,
+    /// Its cause in words (the row of `check` it belongs to).
+    pub cause: String,
+    pub subject: Box<Subject>,
     /// Position in the capture's event order (the order `decode` prints), for the timeline.
     pub(crate) seq: u64,
 }
@@ -30,11 +105,45 @@ impl Finding {
     }
 }
 
-/// Where findings go: counts per rule and the cap.
+/// Findings with one cause: one row of `check`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub rule: &'static str,
+    pub severity: Severity,
+    pub message: Option<&'static str>,
+    pub field: Option<&'static str>,
+    /// The cause in words.
+    pub cause: String,
+    pub reference: String,
+    pub count: u64,
+    /// Distinct connections (counted up to [`MAX_GROUP_CONNS`]; `conns_more` beyond).
+    pub conns: u64,
+    pub conns_more: bool,
+    pub first_frame: Option<u64>,
+    pub last_frame: Option<u64>,
+    pub first_ts: TimestampNs,
+    pub last_ts: TimestampNs,
+    /// The first occurrence's sentence.
+    pub example: String,
+}
+
+/// Distinct connections counted per group.
+pub const MAX_GROUP_CONNS: usize = 4_096;
+/// Distinct causes kept; further causes count in one group per rule.
+const MAX_GROUPS: usize = 4_096;
+
+#[derive(Debug)]
+pub(crate) struct GroupAcc {
+    group: Group,
+    conns: crate::IntSet<ConnId>,
+}
+
+/// Where findings go: grouped by cause, counted per rule and listed up to a cap.
 #[derive(Debug, Default)]
 pub(crate) struct Findings {
     pub list: Vec<Finding>,
     pub per_rule: BTreeMap<&'static str, u64>,
+    pub(crate) groups: HashMap<(&'static str, Cause), GroupAcc>,
     pub cap: usize,
     /// Limits already reported.
     pub limits: Vec<&'static str>,
@@ -49,27 +158,115 @@ impl Findings {
         self.per_rule.get(rule_id).is_none_or(|&n| (n as usize) < self.cap)
     }
 
-    /// Push a finding whose message is built only if it will be listed.
-    pub fn push_lazy(
+    /// Report a finding with its cause; its sentence and subject are built only if it will be
+    /// listed.
+    pub fn report(
         &mut self,
         rule_id: &'static str,
         conn: Option<ConnId>,
         frames: &[u64],
         ts_ns: TimestampNs,
-        message: impl FnOnce() -> String,
+        cause: Cause,
+        build: impl FnOnce() -> (String, Subject),
     ) {
-        if self.listing(rule_id) {
-            self.push(rule_id, conn, frames.to_vec(), ts_ns, message());
-        } else {
-            self.count_only(rule_id);
-        }
+        let r = rules::rule(rule_id);
+        let at = At { conn, frames, ts_ns };
+        self.report_with(r.id, r.severity, r.reference, at, cause, build);
     }
 
-    /// Count a finding without listing it (the rule is past its cap).
-    pub fn count_only(&mut self, rule_id: &'static str) {
+    /// [`Findings::report`] with a severity and reference of its own (decode anomalies).
+    fn report_with(
+        &mut self,
+        rule_id: &'static str,
+        severity: Severity,
+        reference: &str,
+        at: At<'_>,
+        cause: Cause,
+        build: impl FnOnce() -> (String, Subject),
+    ) {
+        let listed = self.listing(rule_id);
         *self.per_rule.entry(rule_id).or_insert(0) += 1;
+        let built = listed.then(build);
+        let group = self.group(rule_id, severity, reference, &at, cause);
+        let Some((message, subject)) = built else { return };
+        if group.example.is_empty() {
+            group.example = message.clone();
+        }
+        let cause = group.cause.clone();
+        let mut frames = at.frames.to_vec();
+        frames.sort_unstable();
+        frames.dedup();
+        self.list.push(Finding {
+            rule: rule_id,
+            severity,
+            conn: at.conn,
+            frames,
+            ts_ns: at.ts_ns,
+            message,
+            reference: reference.to_string(),
+            cause,
+            subject: Box::new(subject),
+            seq: self.seq,
+        });
     }
 
+    /// Count an occurrence in its group (created on first sight).
+    fn group(
+        &mut self,
+        rule_id: &'static str,
+        severity: Severity,
+        reference: &str,
+        at: &At<'_>,
+        cause: Cause,
+    ) -> &mut Group {
+        let key = if self.groups.len() >= MAX_GROUPS && !self.groups.contains_key(&(rule_id, cause.clone())) {
+            // Too many distinct causes: the rest count under the rule.
+            (rule_id, Cause::new(None, "further causes of this rule (too many distinct causes to list)"))
+        } else {
+            (rule_id, cause)
+        };
+        let acc = self.groups.entry(key).or_insert_with_key(|(rule_id, cause)| GroupAcc {
+            group: Group {
+                rule: rule_id,
+                severity,
+                message: cause.message,
+                field: cause.field,
+                cause: cause.text(rule_id),
+                reference: reference.to_string(),
+                count: 0,
+                conns: 0,
+                conns_more: false,
+                first_frame: None,
+                last_frame: None,
+                first_ts: at.ts_ns,
+                last_ts: at.ts_ns,
+                example: String::new(),
+            },
+            conns: crate::IntSet::default(),
+        });
+        let g = &mut acc.group;
+        g.count += 1;
+        if let Some(c) = at.conn {
+            if acc.conns.len() < MAX_GROUP_CONNS {
+                if acc.conns.insert(c) {
+                    g.conns += 1;
+                }
+            } else if !acc.conns.contains(&c) {
+                g.conns_more = true;
+            }
+        }
+        if let Some(&lo) = at.frames.iter().min() {
+            g.first_frame = Some(g.first_frame.map_or(lo, |f| f.min(lo)));
+        }
+        if let Some(&hi) = at.frames.iter().max() {
+            g.last_frame = Some(g.last_frame.map_or(hi, |f| f.max(hi)));
+        }
+        g.first_ts = g.first_ts.min(at.ts_ns);
+        g.last_ts = g.last_ts.max(at.ts_ns);
+        g
+    }
+
+    /// Push a finding grouped under its rule, with no subject but its connection.
     pub fn push(
         &mut self,
         rule_id: &'static str,
@@ -78,45 +275,24 @@ impl Findings {
         ts_ns: TimestampNs,
         message: String,
     ) {
-        let r = rules::rule(rule_id);
-        self.push_with(r.id, r.severity, conn, frames, ts_ns, message, r.reference.into());
+        self.report(rule_id, conn, &frames, ts_ns, Cause::rule(), || (message, Subject::default()));
     }
 
     /// Push a finding decided later than the event it is about (event-order position `seq`).
-    pub fn push_at(
+    #[allow(clippy::too_many_arguments)]
+    pub fn report_at(
         &mut self,
         seq: u64,
         rule_id: &'static str,
         conn: Option<ConnId>,
-        frames: Vec<u64>,
+        frames: &[u64],
         ts_ns: TimestampNs,
-        message: String,
+        cause: Cause,
+        build: impl FnOnce() -> (String, Subject),
     ) {
         let now = std::mem::replace(&mut self.seq, seq);
-        self.push(rule_id, conn, frames, ts_ns, message);
+        self.report(rule_id, conn, frames, ts_ns, cause, build);
         self.seq = now;
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    pub fn push_with(
-        &mut self,
-        rule_id: &'static str,
-        severity: Severity,
-        conn: Option<ConnId>,
-        mut frames: Vec<u64>,
-        ts_ns: TimestampNs,
-        message: String,
-        reference: String,
-    ) {
-        let n = self.per_rule.entry(rule_id).or_insert(0);
-        *n += 1;
-        if *n as usize > self.cap {
-            return;
-        }
-        frames.sort_unstable();
-        frames.dedup();
-        let seq = self.seq;
-        self.list.push(Finding { rule: rule_id, severity, conn, frames, ts_ns, message, reference, seq });
     }
 
     /// Report reaching an analysis limit, once per setting.
@@ -125,20 +301,54 @@ impl Findings {
             return;
         }
         self.limits.push(setting);
-        self.push(
-            "analysis-limit",
-            conn,
-            vec![frame],
-            ts,
-            format!("analysis limit {setting} reached: further entries are not kept"),
-        );
+        self.report("analysis-limit", conn, &[frame], ts, Cause::new(None, setting), || {
+            (format!("analysis limit {setting} reached: further entries are not kept"), Subject::default())
+        });
     }
 }
 
 impl Findings {
+    /// A request reported unanswered at its timeout was answered later: its finding (if
+    /// listed) says when.
+    pub fn answered_late(
+        &mut self,
+        conn: ConnId,
+        req_frame: u64,
+        inv: u32,
+        confirm: &'static str,
+        fr: u64,
+        latency: i64,
+    ) {
+        let found = self.list.iter_mut().rev().find(|x| {
+            matches!(x.rule, "invoke-unanswered" | "heartbeat-unanswered")
+                && x.conn == Some(conn)
+                && x.subject.invoke == Some(inv)
+                && x.frames.first() == Some(&req_frame)
+        });
+        if let Some(x) = found {
+            x.message.push_str(&format!(
+                "; answered by {confirm} (frame {fr}) after {} s",
+                crate::time::format_seconds(latency, 3)
+            ));
+            x.frames.push(fr);
+            x.subject.confirm = Some(confirm);
+            x.subject.latency_ns = Some(latency);
+        }
+    }
+}
+
+/// Where a finding is: its connection, frames and time.
+pub(crate) struct At<'a> {
+    pub conn: Option<ConnId>,
+    pub frames: &'a [u64],
+    pub ts_ns: TimestampNs,
+}
+
+impl Findings {
     /// The findings listed, sorted by first frame (then rule, connection, message), with one
-    /// finding per rule past its cap saying how many more there were.
-    pub fn into_sorted(self, last_ts: TimestampNs) -> Vec<Finding> {
+    /// finding per rule past its cap saying how many more there were; and the groups, errors
+    /// first, then by count.
+    pub fn into_sorted(self, last_ts: TimestampNs) -> (Vec<Finding>, Vec<Group>) {
         let mut list = self.list;
         let cap = self.cap as u64;
         for (rule_id, n) in &self.per_rule {
@@ -155,6 +365,8 @@ impl Findings {
                         n - cap
                     ),
                     reference: r.reference.to_string(),
+                    cause: String::new(),
+                    subject: Box::default(),
                     seq: u64::MAX,
                 });
             }
@@ -166,27 +378,74 @@ impl Findings {
                 .then(a.conn.cmp(&b.conn))
                 .then(a.message.cmp(&b.message))
         });
-        list
+        let mut groups: Vec<Group> = self.groups.into_values().map(|a| a.group).collect();
+        groups.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then(b.count.cmp(&a.count))
+                .then(a.first_frame.cmp(&b.first_frame))
+                .then(a.rule.cmp(b.rule))
+                .then(a.cause.cmp(&b.cause))
+        });
+        (list, groups)
     }
 }
 
 impl Findings {
-    /// Findings for the decode anomalies of a message.
+    /// Findings for the decode anomalies of a message, grouped by message type, field and
+    /// anomaly code.
     #[cold]
     #[inline(never)]
-    pub fn anomalies(&mut self, conn: ConnId, fr: u64, ts: TimestampNs, name: &'static str, d: &Decoded) {
+    pub fn anomalies(
+        &mut self,
+        conn: ConnId,
+        fr: u64,
+        ts: TimestampNs,
+        name: &'static str,
+        d: &Decoded,
+        bytes: &[u8],
+    ) {
+        // What the message is about, for the sentence and the subject (read only when a
+        // finding will be listed: past the cap, anomalies are only counted).
+        let listed = d.anomalies.iter().any(|a| self.listing(rules::anomaly_rule_id(a.code)));
+        let number = |id| d.fixed(id).filter(|_| listed).and_then(|f| f.number()).map(|v| v as u32);
+        let call = number(field::ConnectionCallID);
+        let invoke = number(field::InvokeID);
+        let agent = if listed { d.text_of(bytes, field::AgentID).filter(|t| !t.is_empty()) } else { None };
+        let agent = agent.map(|t| t.into_owned());
+        let mut about = Vec::new();
+        if let Some(i) = invoke {
+            about.push(format!("InvokeID {i}"));
+        }
+        if let Some(c) = call {
+            about.push(format!("call {c}"));
+        }
+        if let Some(a) = &agent {
+            about.push(format!("agent {a}"));
+        }
+        let about = if about.is_empty() { String::new() } else { format!(" ({})", about.join(", ")) };
         for a in &d.anomalies {
             let rid = rules::anomaly_rule_id(a.code);
-            if !self.listing(rid) {
-                self.count_only(rid);
-                continue;
-            }
             let sev = rules::anomaly_severity(a.code);
+            let rule = rules::rule(rid);
             let reference = match d.spec.and_then(|s| s.table) {
-                Some(t) => format!("guide Table {t}; {}", rules::rule(rid).reference),
-                None => rules::rule(rid).reference.to_string(),
+                Some(t) => Cow::Owned(format!("guide Table {t}; {}", rule.reference)),
+                None => Cow::Borrowed(rule.reference),
             };
-            self.push_with(rid, sev, Some(conn), vec![fr], ts, format!("{name}: {}", a.message), reference);
+            let cause =
+                Cause { message: Some(name), field: a.field, reason: Cow::Borrowed(rule.description) };
+            let at = At { conn: Some(conn), frames: &[fr], ts_ns: ts };
+            self.report_with(rid, sev, &reference, at, cause, || {
+                let subject = Subject {
+                    message: Some(name),
+                    field: a.field,
+                    invoke,
+                    call,
+                    agent: agent.clone(),
+                    ..Subject::default()
+                };
+                (format!("{name}{about}: {}", a.message), subject)
+            });
         }
     }
 }

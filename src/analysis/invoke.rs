@@ -2,7 +2,7 @@
 //! back; a confirm of the wrong type, a confirm that answers nothing, a reused InvokeID and
 //! a request past its timeout are reported.
 
-use super::findings::Findings;
+use super::findings::{Cause, Findings, Subject};
 use super::state::{Conn, Msg, Pending, Suspect};
 use super::stats::StatsAcc;
 use super::types::dir_index;
@@ -52,16 +52,19 @@ fn request(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>, inv: u32, names: &Na
     let key = (dir_index(m.flow.dir), inv);
     let s = m.d.spec.expect("role from spec");
     if let Some(prev) = c.pending.get(&key) {
-        f.push(
-            "invoke-reused",
-            Some(m.flow.conn),
-            vec![prev.frame, fr],
-            ts,
-            format!(
-                "InvokeID {inv} of {name} reused while {} (frame {}) is outstanding",
-                prev.name, prev.frame
-            ),
-        );
+        let cause = Cause::new(Some(name), "InvokeID reused while a request with it is outstanding");
+        f.report("invoke-reused", Some(m.flow.conn), &[prev.frame, fr], ts, cause, || {
+            let mut subject = c.subject(Some(name));
+            subject.invoke = Some(inv);
+            subject.request = Some(prev.name);
+            (
+                format!(
+                    "InvokeID {inv} of {name} reused while {} (frame {}) is outstanding",
+                    prev.name, prev.frame
+                ),
+                subject,
+            )
+        });
     }
     if c.pending.len() >= lim.max_pending && !c.pending.contains_key(&key) {
         c.pending_overflow = true;
@@ -81,6 +84,7 @@ fn request(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>, inv: u32, names: &Na
             call: names.call,
             agent: names.agent.clone(),
             monitor: monitor.map(|v| v as u32),
+            invoke: inv,
         },
     );
     let dl = ts + lim.timeout;
@@ -104,22 +108,42 @@ fn confirm(
     let generic = matches!(id, MessageType::FAILURE_CONF | MessageType::CONTROL_FAILURE_CONF);
     if !generic && p.confirm.is_some_and(|e| e != id) {
         let expected = p.confirm.and_then(|e| crate::cti::spec::message(e.0, None)).map_or("?", |m| m.name);
-        f.push(
-            "confirm-wrong-type",
-            Some(m.flow.conn),
-            vec![p.frame, fr],
-            ts,
-            format!(
-                "{} (InvokeID {inv}) answered by {name}, expected {expected}, FAILURE_CONF or CONTROL_FAILURE_CONF",
-                p.name
-            ),
-        );
+        let cause = Cause::new(Some(p.name), format!("answered by {name}, expected {expected}"));
+        f.report("confirm-wrong-type", Some(m.flow.conn), &[p.frame, fr], ts, cause, || {
+            let mut subject = c.request_subject(&p, inv);
+            subject.confirm = Some(name);
+            subject.latency_ns = Some(ts - p.ts);
+            (
+                format!(
+                    "{} answered by {name}, expected {expected}, FAILURE_CONF or CONTROL_FAILURE_CONF",
+                    describe(&p, &subject)
+                ),
+                subject,
+            )
+        });
     }
     stats.latency(p.name, ts - p.ts, lim.max_latency_samples);
     if p.reported {
+        // Reported as unanswered at its timeout: the finding learns the answer.
+        f.answered_late(m.flow.conn, p.frame, inv, name, fr, ts - p.ts);
         c.recompute_deadline(lim.timeout);
     }
     Some(p)
+}
+
+/// A request in words: `SET_AGENT_STATE_REQ (InvokeID 17, agent 1001, call 16795322)`.
+pub(crate) fn describe(p: &Pending, s: &Subject) -> String {
+    let mut parts = vec![format!("InvokeID {}", p.invoke)];
+    match (&s.agent, &s.extension) {
+        (Some(a), Some(e)) => parts.push(format!("agent {a}, extension {e}")),
+        (Some(a), None) => parts.push(format!("agent {a}")),
+        (None, Some(e)) => parts.push(format!("extension {e}")),
+        (None, None) => {}
+    }
+    if let Some(call) = p.call {
+        parts.push(format!("call {call}"));
+    }
+    format!("{} ({})", p.name, parts.join(", "))
 }
 
 /// A confirm whose request is not outstanding: an error when both directions were captured
@@ -132,46 +156,44 @@ fn unmatched(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>, inv: u32) {
         // once for the connection).
         return;
     }
+    let mut subject = c.subject(Some(name));
+    subject.invoke = Some(inv);
+    subject.confirm = Some(name);
     if !c.complete(1 - di) {
         let why = if c.midstream {
             "the request was sent before the capture started"
         } else {
             "the request was lost in a gap"
         };
-        f.push(
-            "confirm-request-not-captured",
-            Some(flow.conn),
-            vec![fr],
-            ts,
-            format!("{name} with InvokeID {inv}: {why}"),
-        );
+        let cause = Cause::new(Some(name), why);
+        f.report("confirm-request-not-captured", Some(flow.conn), &[fr], ts, cause, || {
+            (format!("{name} with InvokeID {inv}: {why}"), subject)
+        });
         return;
     }
-    // Messages are built only while their rules are listed.
     let unmatched = "confirm-unmatched";
-    let message = if f.listing(unmatched) {
-        format!("{name} with InvokeID {inv} answers no outstanding request")
-    } else {
-        String::new()
-    };
+    let cause = Cause::new(Some(name), "answers no outstanding request");
     if flow.dir != Direction::ToClient {
-        f.push(unmatched, Some(flow.conn), vec![fr], ts, message);
+        f.report(unmatched, Some(flow.conn), &[fr], ts, cause, || {
+            (format!("{name} with InvokeID {inv} answers no outstanding request"), subject)
+        });
         return;
     }
-    let lost_rule = "confirm-request-not-captured";
-    let lost_message = if f.listing(lost_rule) {
-        format!("{name} with InvokeID {inv}: the request was lost in a gap")
-    } else {
-        String::new()
-    };
+    let lost_why = "the request was lost in a gap";
     let s = Suspect {
         frame: fr,
         rule: unmatched,
         frames: vec![fr],
         ts,
         seq: f.seq,
-        message,
-        if_lost: Some((lost_rule, lost_message)),
+        message: format!("{name} with InvokeID {inv} answers no outstanding request"),
+        cause,
+        subject,
+        if_lost: Some((
+            "confirm-request-not-captured",
+            format!("{name} with InvokeID {inv}: {lost_why}"),
+            Cause::new(Some(name), lost_why),
+        )),
         confirmed_by_data: true,
     };
     c.suspect(f, s);
@@ -186,36 +208,77 @@ fn unanswered_rule(p: &Pending) -> &'static str {
     }
 }
 
-/// Requests past their timeout, judged on server messages only: once one is delivered,
-/// every server byte before it was delivered or declared lost, so a missing answer is not
-/// still in the reassembly buffer. A silent server is judged when the connection ends.
+/// Requests past their timeout, judged on server messages only (before the message is
+/// matched, so that a late answer is still a late answer): once one is delivered, every
+/// server byte before it was delivered or declared lost, so a missing answer is not still in
+/// the reassembly buffer. A silent server is judged when the connection ends.
 pub(crate) fn timeouts(c: &mut Conn, f: &mut Findings, conn: ConnId, ts: TimestampNs, timeout: i64) {
     if c.next_deadline.is_none_or(|dl| ts < dl) {
         return;
     }
     let answer_lost = c.lost[1];
+    let mut due: Vec<Pending> = Vec::new();
     for p in c.pending.values_mut() {
         if !p.reported && ts - p.ts >= timeout {
             p.reported = true;
-            if answer_lost {
-                continue;
+            if !answer_lost {
+                due.push(p.clone());
             }
-            f.push(
-                unanswered_rule(p),
-                Some(conn),
-                vec![p.frame],
-                p.ts,
-                format!("{} not answered within {} s", p.name, crate::time::format_seconds(timeout, 0)),
-            );
         }
+    }
+    for p in due {
+        unanswered(c, f, conn, &p, timeout, None);
     }
     c.recompute_deadline(timeout);
 }
 
-/// A connection ends with requests outstanding: unanswered past their timeout, or still
-/// pending (the answer may be lost, or the capture ended first).
-pub(crate) fn at_end(c: &mut Conn, f: &mut Findings, ts: TimestampNs, timeout: i64) {
+/// Report a request not answered within the timeout (`end`: never answered, and why).
+fn unanswered(
+    c: &mut Conn,
+    f: &mut Findings,
+    conn: ConnId,
+    p: &Pending,
+    timeout: i64,
+    end: Option<(String, i64)>,
+) {
+    if p.req == MessageType::HEARTBEAT_REQ {
+        c.heartbeats_unanswered += 1;
+    }
+    let secs = crate::time::format_seconds(timeout, 0);
+    let cause = match &end {
+        None => Cause::new(Some(p.name), format!("not answered within {secs} s")),
+        Some(_) => Cause::new(Some(p.name), "never answered before the session ended"),
+    };
+    f.report(unanswered_rule(p), Some(conn), &[p.frame], p.ts, cause, || {
+        let mut subject = c.request_subject(p, p.invoke);
+        let sent = crate::time::format_utc(p.ts, 3);
+        let text = match end {
+            None => format!("{} sent at {sent} not answered within {secs} s", describe(p, &subject)),
+            Some((why, elapsed)) => {
+                subject.latency_ns = Some(elapsed);
+                format!("{} sent at {sent} never answered: {why}", describe(p, &subject))
+            }
+        };
+        (text, subject)
+    });
+}
+
+/// How a connection ended, for requests left outstanding.
+#[derive(Debug, Clone)]
+pub(crate) struct Ending {
+    /// The connection really ended (FIN, RST, a new connection on its ports), not the capture.
+    pub ended: bool,
+    /// A sentence: `the server closed the session (CLOSE_CONF, frame 88)`.
+    pub why: String,
+    pub ts: TimestampNs,
+}
+
+/// A connection ends with requests outstanding: unanswered past their timeout, never answered
+/// because the session ended, or still pending when the capture ended (the answer may be
+/// lost, or the capture ended first).
+pub(crate) fn at_end(c: &mut Conn, f: &mut Findings, end: Ending, timeout: i64) {
     let id = c.id;
+    let ts = end.ts;
     if !c.pending.is_empty() && c.messages[1] == 0 && !c.midstream {
         let p = c.pending.values().map(|p| (p.frame, p.ts)).min().expect("not empty");
         c.mark_uncaptured(
@@ -227,36 +290,46 @@ pub(crate) fn at_end(c: &mut Conn, f: &mut Findings, ts: TimestampNs, timeout: i
         );
     }
     let answer_lost = c.lost[1];
-    for p in c.pending.values() {
-        if p.reported || c.uncaptured[1] {
-            continue;
-        }
+    let pending: Vec<Pending> = c.pending.values().filter(|p| !p.reported).cloned().collect();
+    if c.uncaptured[1] {
+        return;
+    }
+    for p in pending {
         let elapsed = ts - p.ts;
-        if elapsed >= timeout && !answer_lost {
-            f.push(
-                unanswered_rule(p),
-                Some(id),
-                vec![p.frame],
-                p.ts,
-                format!(
-                    "{} never answered ({} s before the end)",
-                    p.name,
-                    crate::time::format_seconds(elapsed, 3)
-                ),
-            );
+        if answer_lost {
+            let cause =
+                Cause::new(Some(p.name), "still unanswered at the end: the answer may be lost in a gap");
+            f.report("invoke-pending-at-end", Some(id), &[p.frame], p.ts, cause, || {
+                let subject = c.request_subject(&p, p.invoke);
+                (
+                    format!(
+                        "{} still unanswered at the end: the answer may be lost in a gap",
+                        describe(&p, &subject)
+                    ),
+                    subject,
+                )
+            });
+        } else if end.ended {
+            let why = format!("{} {} s after it", end.why, crate::time::format_seconds(elapsed, 3));
+            unanswered(c, f, id, &p, timeout, Some((why, elapsed)));
+        } else if elapsed >= timeout {
+            let why = format!("the capture ended {} s after it", crate::time::format_seconds(elapsed, 3));
+            unanswered(c, f, id, &p, timeout, Some((why, elapsed)));
         } else {
-            let why = if answer_lost {
-                "the answer may be lost in a gap"
-            } else {
-                "the connection or capture ended before its timeout"
-            };
-            f.push(
-                "invoke-pending-at-end",
-                Some(id),
-                vec![p.frame],
-                p.ts,
-                format!("{} still unanswered at the end: {why}", p.name),
-            );
+            let cause =
+                Cause::new(Some(p.name), "still unanswered when the capture ended, before its timeout");
+            f.report("invoke-pending-at-end", Some(id), &[p.frame], p.ts, cause, || {
+                let mut subject = c.request_subject(&p, p.invoke);
+                subject.latency_ns = Some(elapsed);
+                (
+                    format!(
+                        "{} still unanswered when the capture ended {} s after it, before its timeout",
+                        describe(&p, &subject),
+                        crate::time::format_seconds(elapsed, 3)
+                    ),
+                    subject,
+                )
+            });
         }
     }
 }

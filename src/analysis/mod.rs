@@ -41,7 +41,9 @@ mod analyzer;
 mod calls;
 mod config;
 mod findings;
+pub mod identity;
 mod invoke;
+mod links;
 pub mod report;
 pub mod rules;
 mod session;
@@ -55,7 +57,7 @@ mod types;
 mod tests;
 
 pub use analyzer::Analyzer;
-pub use findings::Finding;
+pub use findings::{Cause, Finding, Group, Subject};
 pub use report::{
     AgentSummary, Answered, CallSummary, ConnSummary, LatencyStats, MessageDetail, Report, TimelineEntry,
     TimelineWhat,

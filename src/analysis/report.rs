@@ -4,7 +4,7 @@
 
 use super::agents::AgentTables;
 use super::calls::CallTables;
-use super::findings::Finding;
+use super::findings::{Finding, Group};
 use super::rules::Severity;
 use super::stats::StatsAcc;
 pub use super::types::{
@@ -19,6 +19,12 @@ use std::collections::BTreeMap;
 pub struct Report {
     /// Sorted by first frame.
     pub findings: Vec<Finding>,
+    /// The findings grouped by cause: errors first, then by count.
+    pub groups: Vec<Group>,
+    /// Connection attempts that carried no CTI: refused by the server, and closed without
+    /// data (they are also in `connections`, marked `cti: false`).
+    pub refused: u64,
+    pub empty: u64,
     /// Sorted by connection number.
     pub connections: Vec<ConnSummary>,
     /// (type label, direction) -> count.
@@ -38,14 +44,16 @@ pub struct Report {
 
 impl Report {
     /// Findings at or above a severity.
-    pub fn count_at_least(&self, s: Severity) -> usize {
-        self.findings.iter().filter(|f| f.severity >= s).count()
+    pub fn count_at_least(&self, s: Severity) -> u64 {
+        self.groups.iter().filter(|g| g.severity >= s).map(|g| g.count).sum()
     }
 }
 
 /// The tables the report is built from.
 pub(crate) struct Parts {
     pub findings: Vec<Finding>,
+    pub groups: Vec<Group>,
+    pub attempts: (u64, u64),
     pub stats: StatsAcc,
     pub calls: CallTables,
     pub agents: AgentTables,
@@ -57,10 +65,13 @@ pub(crate) struct Parts {
 pub(crate) fn build(p: Parts) -> Report {
     let mut connections = p.stats.conns;
     connections.sort_by_key(|c| (c.conn, c.first_frame));
-    let mut calls = p.calls.done;
+    let mut calls = merge_calls(p.calls.done);
     calls.sort_by_key(|c| (c.first_frame, c.seq));
     Report {
         findings: p.findings,
+        groups: p.groups,
+        refused: p.attempts.0,
+        empty: p.attempts.1,
         connections,
         messages: StatsAcc::message_counts(&p.stats.by_type, p.stats.messages),
         latency: StatsAcc::latency_stats(p.stats.latency),
@@ -72,4 +83,106 @@ pub(crate) fn build(p: Parts) -> Report {
         first_ts: p.first_ts,
         last_ts: p.last_ts,
     }
+}
+
+/// Each finding learns its connection's endpoints and ClientID, and the session's agent where
+/// it names none.
+pub(crate) fn name_connections(findings: &mut [Finding], conns: &[ConnSummary]) {
+    let by_id: crate::IntMap<u32, &ConnSummary> = conns.iter().map(|c| (c.conn, c)).collect();
+    for f in findings {
+        let Some(c) = f.conn.and_then(|id| by_id.get(&id)) else { continue };
+        let s = &mut f.subject;
+        s.client.clone_from(&c.client);
+        s.server.clone_from(&c.server);
+        s.client_id.clone_from(&c.client_id);
+        if s.agent.is_none() && s.extension.is_none() && c.desktop {
+            s.agent.clone_from(&c.agent_id);
+            s.extension.clone_from(&c.extension);
+            s.instrument.clone_from(&c.instrument);
+        }
+    }
+}
+
+/// One summary per call across the connections that report it (monitors, bridges, desktops):
+/// summaries of different connections that share a (PeripheralID, call id) and overlap in
+/// time are one call (a call id used again later, or on the same connection after its
+/// END_CALL_EVENT, is another call). The merged summary keeps the
+/// view with the most events (ring, talk and hold times, events), the union of call ids,
+/// variables and connections, the earliest start and the latest end.
+pub(crate) fn merge_calls(done: Vec<CallSummary>) -> Vec<CallSummary> {
+    // Union-find over the summaries, joined through their (peripheral, call id) pairs.
+    let mut parent: Vec<usize> = (0..done.len()).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    let mut by_id: std::collections::HashMap<(u32, u32), Vec<usize>> = std::collections::HashMap::new();
+    for (i, c) in done.iter().enumerate() {
+        for &id in &c.call_ids {
+            by_id.entry((c.peripheral, id)).or_default().push(i);
+        }
+    }
+    for mut views in by_id.into_values() {
+        if views.len() < 2 {
+            continue;
+        }
+        views.sort_by_key(|&i| (done[i].first_ts, i));
+        // Sweep in start order, joining each view to the earlier views of other
+        // connections still running when it starts.
+        let mut active: Vec<usize> = Vec::new();
+        for i in views {
+            active.retain(|&j| done[j].last_ts >= done[i].first_ts);
+            for &j in &active {
+                if done[j].conn != done[i].conn {
+                    let (a, b) = (root(&mut parent, j), root(&mut parent, i));
+                    if a != b {
+                        parent[a.max(b)] = a.min(b);
+                    }
+                }
+            }
+            active.push(i);
+        }
+    }
+    let mut groups: BTreeMap<usize, Vec<CallSummary>> = BTreeMap::new();
+    for (i, c) in done.into_iter().enumerate() {
+        let r = root(&mut parent, i);
+        groups.entry(r).or_default().push(c);
+    }
+    groups
+        .into_values()
+        .map(|mut views| {
+            let best = views
+                .iter()
+                .enumerate()
+                .max_by_key(|(i, v)| (v.events.len() as u64 + v.events_dropped, std::cmp::Reverse(*i)))
+                .map_or(0, |(i, _)| i);
+            let mut m = views.swap_remove(best);
+            for v in views {
+                m.conns.extend(v.conns);
+                for id in v.call_ids {
+                    if !m.call_ids.contains(&id) {
+                        m.call_ids.push(id);
+                    }
+                }
+                for (k, val) in v.vars {
+                    m.vars.entry(k).or_insert(val);
+                }
+                m.begin_seen |= v.begin_seen;
+                m.ended |= v.ended;
+                m.data_set |= v.data_set;
+                if (v.first_frame, v.seq) < (m.first_frame, m.seq) {
+                    m.first_frame = v.first_frame;
+                    m.seq = v.seq;
+                }
+                m.first_ts = m.first_ts.min(v.first_ts);
+                m.last_ts = m.last_ts.max(v.last_ts);
+            }
+            m.conns.sort_unstable();
+            m.conns.dedup();
+            m
+        })
+        .collect()
 }

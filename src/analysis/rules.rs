@@ -73,6 +73,9 @@ const BASE: &[Rule] = &[
     r("reset-without-close", Warning,
       "the connection was reset (RST) without a CLOSE_REQ, a refused open or a server failure before it",
       "docs/protocol.md §7.4 Closing a session"),
+    r("session-reconnect", Warning,
+      "a session ended without CLOSE_REQ (reset, closed, FAILURE_EVENT, heartbeats unanswered) and the same client (ClientID, agent or instrument) opened another: a reconnect, or a failover to the other side",
+      "docs/protocol.md §7.2 Heartbeats, §7.6 Active and standby servers"),
     // Invokes.
     r("invoke-unanswered", Warning,
       "a request got no confirm within the request timeout (the guide allows 10 to 15 seconds for control requests)",

@@ -2,7 +2,8 @@
 //! the close, the client's idle timeout, requests to a standby server, one-direction
 //! captures, monitors, failures, and the end of a connection.
 
-use super::findings::{value_name, Findings};
+use super::findings::{value_name, Cause, Findings, Subject};
+use super::invoke::Ending;
 use super::state::{Conn, OpenState, Pending, Suspect};
 use super::stats::StatsAcc;
 use super::types::ConnSummary;
@@ -148,12 +149,17 @@ fn not_open(c: &mut Conn, f: &mut Findings, flow: &Flow, name: &'static str, fr:
             ts,
             seq: f.seq,
             message,
+            cause: Cause::new(Some(name), "server message before the session was opened"),
+            subject: Subject { message: Some(name), ..Subject::default() },
             if_lost: None,
             confirmed_by_data: true,
         };
         c.suspect(f, s);
     } else {
-        f.push("session-not-open", Some(flow.conn), frames, ts, message);
+        let cause = Cause::new(Some(name), "client message before the session was opened");
+        f.report("session-not-open", Some(flow.conn), &frames, ts, cause, || {
+            (message, Subject { message: Some(name), ..Subject::default() })
+        });
     }
 }
 
@@ -167,8 +173,7 @@ pub(crate) fn session_message(
     d: &Decoded,
     frame: &Frame<'_>,
 ) {
-    let (fr, ts, bytes) = (frame.last_frame, frame.ts_ns, frame.bytes);
-    let text = |id| d.text_of(bytes, id).map(|t| t.into_owned());
+    let (fr, ts) = (frame.last_frame, frame.ts_ns);
     match id {
         MessageType::OPEN_REQ if flow.dir == Direction::ToServer => {
             if let Some(prev) = c.open_req_frame {
@@ -188,12 +193,7 @@ pub(crate) fn session_message(
                 _ => d.number_of(field::VersionNumber).map(|v| v as u32),
             };
             c.idle_timeout = d.number_of(field::IdleTimeout);
-            c.services_requested = d.number_of(field::ServicesRequested).map(|v| v as u32);
             c.call_msg_mask = d.number_of(field::CallMsgMask).map(|v| v as u32);
-            c.client_id = text(field::ClientID);
-            c.agent_id = text(field::AgentID);
-            c.agent_extension = text(field::AgentExtension);
-            c.agent_instrument = text(field::AgentInstrument);
             if c.open == OpenState::NotOpen || c.open == OpenState::Unknown {
                 c.open = OpenState::Requested;
             }
@@ -206,20 +206,18 @@ pub(crate) fn session_message(
             if let Some(m) = d.number_of(field::MonitorID).filter(|&m| m != 0) {
                 c.monitors.insert(m as u32);
             }
-            if c.agent_id.is_none() {
-                c.agent_id = text(field::AgentID);
-            }
-            if c.agent_extension.is_none() {
-                c.agent_extension = text(field::AgentExtension);
-            }
         }
         MessageType::FAILURE_EVENT => {
             c.server_failure = true;
+            c.failure_event.get_or_insert(fr);
             let status = d.number_of(field::Status);
             stats.failure(MessageType::FAILURE_EVENT, status);
-            f.push_lazy("failure-event", Some(flow.conn), &[fr], ts, || {
-                let st = status.map_or("?".to_string(), status_name);
-                format!("FAILURE_EVENT with status {st}")
+            let st = status.map_or("?".to_string(), status_name);
+            let cause = Cause::new(Some("FAILURE_EVENT"), format!("status {st}"));
+            f.report("failure-event", Some(flow.conn), &[fr], ts, cause, || {
+                let who =
+                    c.identity.describe_agent().map_or(String::new(), |a| format!(" to the desktop of {a}"));
+                (format!("FAILURE_EVENT with status {st}{who}"), c.subject(Some("FAILURE_EVENT")))
             });
         }
         MessageType::CLOSE_REQ if flow.dir == Direction::ToServer => {
@@ -328,28 +326,72 @@ pub(crate) fn monitors(
 
 /// A connection ends: the suspects still waiting stand, and a reset without CLOSE_REQ is
 /// reported.
-pub(crate) fn close(c: &mut Conn, f: &mut Findings, end: Option<ConnEnd>, frame: u64, ts: TimestampNs) {
+pub(crate) fn close(
+    c: &mut Conn,
+    f: &mut Findings,
+    end: Option<ConnEnd>,
+    by: Option<Direction>,
+    frame: u64,
+    ts: TimestampNs,
+) {
     for s in std::mem::take(&mut c.suspects) {
         s.report(c.id, f);
     }
     if end == Some(ConnEnd::Rst)
+        && c.carried_cti()
         && c.close_req.is_none()
         && !c.server_failure
         && !c.lost[0]
         && c.open != OpenState::Refused
     {
-        f.push(
-            "reset-without-close",
-            Some(c.id),
-            vec![frame],
-            ts,
-            "connection reset without CLOSE_REQ".into(),
-        );
+        let who = by.map_or("one side", Direction::sender);
+        let cause = Cause::new(None, format!("connection reset by the {who} without CLOSE_REQ"));
+        f.report("reset-without-close", Some(c.id), &[frame], ts, cause, || {
+            let mut subject = c.subject(None);
+            subject.by = by.map(Direction::sender);
+            let mut text = format!("connection reset by the {who} without CLOSE_REQ");
+            if let Some(a) = c.identity.describe_agent() {
+                text.push_str(&format!(" (desktop of {a})"));
+            }
+            if c.heartbeats_unanswered > 0 {
+                let n = c.heartbeats_unanswered;
+                text.push_str(&format!(
+                    " after {n} unanswered HEARTBEAT_REQ{}",
+                    if n == 1 { "" } else { "s" }
+                ));
+            }
+            (text, subject)
+        });
     }
 }
 
+/// How a connection ended, for the requests it leaves outstanding.
+pub(crate) fn ending(c: &Conn, end: Option<ConnEnd>, by: Option<Direction>, ts: TimestampNs) -> Ending {
+    let ended = matches!(end, Some(ConnEnd::Fin | ConnEnd::Rst | ConnEnd::Reused));
+    let who = by.map_or("one side", Direction::sender);
+    let why = if let Some(fr) = c.close_conf {
+        format!("the server closed the session (CLOSE_CONF, frame {fr})")
+    } else if let Some(fr) = c.failure_event {
+        format!("the server ended the session (FAILURE_EVENT, frame {fr})")
+    } else {
+        match end {
+            Some(ConnEnd::Rst) => format!("the connection was reset by the {who}"),
+            Some(ConnEnd::Fin) => format!("the connection was closed by the {who}"),
+            Some(ConnEnd::Reused) => "a new connection replaced it".to_string(),
+            _ => "the capture ended".to_string(),
+        }
+    };
+    Ending { ended, why, ts }
+}
+
 /// The summary of a connection that ended (`end` None: the capture ended).
-pub(crate) fn summary(c: &Conn, end: Option<ConnEnd>, ts: TimestampNs) -> ConnSummary {
+pub(crate) fn summary(
+    c: &Conn,
+    end: Option<ConnEnd>,
+    by: Option<Direction>,
+    frame: u64,
+    ts: TimestampNs,
+) -> ConnSummary {
     ConnSummary {
         conn: c.id,
         client: c.client.map(|a| a.to_string()),
@@ -359,10 +401,18 @@ pub(crate) fn summary(c: &Conn, end: Option<ConnEnd>, ts: TimestampNs) -> ConnSu
         first_ts: c.first_ts,
         last_ts: c.last_ts.max(ts),
         end: end.unwrap_or(ConnEnd::CaptureEnd).as_str(),
+        end_by: by.map(Direction::sender),
+        end_frame: frame,
+        cti: c.carried_cti(),
+        extension: c.identity.extension.clone(),
+        instrument: c.identity.instrument.clone(),
+        desktop: c.identity.is_desktop(),
+        follows: c.follows,
+        heartbeats_unanswered: c.heartbeats_unanswered,
         open: c.open.as_str(c.close_conf.is_some()),
         version: c.version,
-        client_id: c.client_id.clone(),
-        agent_id: c.agent_id.clone(),
+        client_id: c.identity.client_id.clone(),
+        agent_id: c.identity.agent().map(str::to_string),
         services_granted: c.services_granted,
         session_type: c.session_type,
         messages: c.messages,

@@ -2,7 +2,8 @@
 //! it: open state, what OPEN_REQ and OPEN_CONF said, outstanding requests, monitors, and
 //! which bytes were lost, with the findings whose verdict waits on a loss ([`Suspect`]).
 
-use super::findings::Findings;
+use super::findings::{Cause, Findings, Subject};
+use super::identity::Identity;
 use crate::cti::decode::Decoded;
 use crate::cti::framing::Frame;
 use crate::cti::spec::{MessageType, Role};
@@ -65,6 +66,7 @@ pub(crate) struct Pending {
     pub call: Option<u32>,
     pub agent: Option<String>,
     pub monitor: Option<u32>,
+    pub invoke: u32,
 }
 
 /// Suspects kept per connection; beyond it the oldest is decided at once.
@@ -85,15 +87,28 @@ pub(crate) struct Suspect {
     /// Event-order position of the server message.
     pub seq: u64,
     pub message: String,
-    /// What stands instead when client bytes turn out lost.
-    pub if_lost: Option<(&'static str, String)>,
+    pub cause: Cause,
+    pub subject: Subject,
+    /// What stands instead when client bytes turn out lost: rule, sentence, cause.
+    pub if_lost: Option<(&'static str, String, Cause)>,
     /// A later client message confirms it (else it dismisses it).
     pub confirmed_by_data: bool,
 }
 
 impl Suspect {
     pub fn report(self, conn: ConnId, f: &mut Findings) {
-        f.push_at(self.seq, self.rule, Some(conn), self.frames, self.ts, self.message);
+        let (message, subject) = (self.message, self.subject);
+        f.report_at(self.seq, self.rule, Some(conn), &self.frames, self.ts, self.cause, || {
+            (message, subject)
+        });
+    }
+
+    /// The client bytes before it turned out lost: what stands instead, if anything.
+    pub fn report_if_lost(self, conn: ConnId, f: &mut Findings) {
+        if let Some((rule, message, cause)) = self.if_lost {
+            let subject = self.subject;
+            f.report_at(self.seq, rule, Some(conn), &self.frames, self.ts, cause, || (message, subject));
+        }
     }
 }
 
@@ -122,17 +137,20 @@ pub(crate) struct Conn {
     pub open_req_frame: Option<u64>,
     pub version: Option<u32>,
     pub idle_timeout: Option<u64>,
-    pub services_requested: Option<u32>,
     pub services_granted: Option<u32>,
     pub call_msg_mask: Option<u32>,
-    pub client_id: Option<String>,
-    pub agent_id: Option<String>,
-    pub agent_extension: Option<String>,
-    pub agent_instrument: Option<String>,
+    /// ClientID and, for a desktop, its agent.
+    pub identity: Identity,
     pub session_type: Option<u64>,
     /// The session ended abnormally on the server's word (FAILURE_EVENT, FAILURE_CONF to an
     /// open or heartbeat): a reset after it is expected.
     pub server_failure: bool,
+    /// The FAILURE_EVENT that ended the session, if one did.
+    pub failure_event: Option<u64>,
+    /// HEARTBEAT_REQs reported unanswered.
+    pub heartbeats_unanswered: u32,
+    /// The lost session of the same client this one reopened, and the time between them.
+    pub follows: Option<(ConnId, i64)>,
     /// Last client message, and whether bytes were lost since.
     pub last_client: Option<(TimestampNs, u64)>,
     pub client_lost_since: bool,
@@ -173,15 +191,14 @@ impl Conn {
             open_req_frame: None,
             version: None,
             idle_timeout: None,
-            services_requested: None,
             services_granted: None,
             call_msg_mask: None,
-            client_id: None,
-            agent_id: None,
-            agent_extension: None,
-            agent_instrument: None,
+            identity: Identity::default(),
             session_type: None,
             server_failure: false,
+            failure_event: None,
+            heartbeats_unanswered: 0,
+            follows: None,
             last_client: None,
             client_lost_since: false,
             close_req: None,
@@ -198,6 +215,42 @@ impl Conn {
             messages: [0; 2],
             bytes: [0; 2],
         }
+    }
+
+    /// A finding's subject on this session: the message type and, for a desktop, its agent.
+    pub fn subject(&self, message: Option<&'static str>) -> Subject {
+        let id = &self.identity;
+        let desktop = id.is_desktop();
+        let agent = |s: &Option<String>| if desktop { s.clone() } else { None };
+        Subject {
+            message,
+            agent: agent(&id.agent_id),
+            extension: agent(&id.extension),
+            instrument: agent(&id.instrument),
+            ..Subject::default()
+        }
+    }
+
+    /// A request's subject: its InvokeID, type, call and agent (its own AgentID, else the
+    /// session's).
+    pub fn request_subject(&self, p: &Pending, inv: u32) -> Subject {
+        let mut s = self.subject(Some(p.name));
+        s.invoke = Some(inv);
+        s.request = Some(p.name);
+        s.call = p.call;
+        if let Some(a) = &p.agent {
+            if s.agent.as_deref() != Some(a) {
+                s.agent = Some(a.clone());
+                s.extension = None;
+                s.instrument = None;
+            }
+        }
+        s
+    }
+
+    /// Whether the connection carried any CTI: a message, or bytes lost in a gap.
+    pub fn carried_cti(&self) -> bool {
+        self.messages != [0, 0] || self.any_lost()
     }
 
     /// Everything in this direction was captured from the session's start.
@@ -266,6 +319,8 @@ impl Conn {
                 ts,
                 seq: f.seq,
                 message,
+                cause: Cause::new(None, format!("no {name} message captured")),
+                subject: Subject::default(),
                 if_lost: None,
                 confirmed_by_data: false,
             };

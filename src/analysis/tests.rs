@@ -1,7 +1,7 @@
 //! Rules over hand-made event streams: each rule triggered, and the look-alike cases
 //! (mid-stream start, gaps, valid answers) that must not trigger it.
 
-use super::types::dir_index;
+use super::types::{dir_index, RequestCounts};
 use super::*;
 use crate::cti::encode::MessageBuilder;
 use crate::cti::framing::{Frame, SkipReason};
@@ -622,7 +622,8 @@ fn agent_timeline_and_requests() {
     assert_eq!(a.time_in_state["AVAILABLE"], 4_000_000_000);
     assert_eq!(a.time_in_state["TALKING"], 3_000_000_000);
     assert_eq!(a.skill_groups, vec![12]);
-    assert_eq!(a.requests["SET_AGENT_STATE_REQ"], (1, 0));
+    assert_eq!(a.requests["SET_AGENT_STATE_REQ"], RequestCounts { ok: 1, failed: 0, unanswered: 0 });
+    assert_eq!(a.final_state.as_deref(), Some("TALKING"));
 }
 
 #[test]
@@ -691,15 +692,23 @@ fn timeline_filters() {
     let what: Vec<&str> = r
         .timeline
         .iter()
-        .map(|e| match &e.what {
-            TimelineWhat::Message { name, .. } => *name,
-            TimelineWhat::Finding { rule, .. } => rule,
+        .filter_map(|e| match &e.what {
+            TimelineWhat::Message { name, .. } => Some(*name),
+            _ => None,
         })
         .collect();
     assert_eq!(
         what,
         vec!["BEGIN_CALL_EVENT", "ANSWER_CALL_REQ", "ANSWER_CALL_CONF", "CALL_ESTABLISHED_EVENT"]
     );
+    // The findings about call 7 (its events carry test values the tables do not name) are
+    // in place beside its messages, in time order; no connection rows for a call.
+    let findings: Vec<&TimelineEntry> =
+        r.timeline.iter().filter(|e| matches!(e.what, TimelineWhat::Finding { .. })).collect();
+    assert!(!findings.is_empty());
+    assert!(findings.iter().all(|e| e.call == Some(7)));
+    assert!(r.timeline.windows(2).all(|w| w[0].ts_ns <= w[1].ts_ns));
+    assert!(!r.timeline.iter().any(|e| matches!(e.what, TimelineWhat::Connection { .. })));
     let r = with(TimelineFilter { invoke: Some(2), ..TimelineFilter::default() });
     assert_eq!(r.timeline.len(), 2);
     let TimelineWhat::Message { detail, .. } = &r.timeline[1].what else { panic!("a message") };

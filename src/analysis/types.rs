@@ -2,6 +2,7 @@
 //! statistics, timeline entries), shared by the modules that build it. Plain data: the
 //! renderers (the `render::report` module) print it.
 
+pub use super::agents::RequestCounts;
 use super::rules::Severity;
 use crate::cti::decode::Field;
 use crate::cti::spec::FieldId;
@@ -23,10 +24,25 @@ pub struct ConnSummary {
     pub first_ts: TimestampNs,
     pub last_ts: TimestampNs,
     pub end: &'static str,
+    /// Who sent the RST or the first FIN: `client` or `server`.
+    pub end_by: Option<&'static str>,
+    /// The frame at which it ended (the last of the capture if it did not).
+    pub end_frame: u64,
+    /// It carried CTI (a message, or bytes lost in a gap); else it was an attempt: refused or
+    /// closed without data.
+    pub cti: bool,
     pub open: &'static str,
     pub version: Option<u32>,
     pub client_id: Option<String>,
+    /// The session's agent (a desktop's AgentID, else its extension or instrument).
     pub agent_id: Option<String>,
+    pub extension: Option<String>,
+    pub instrument: Option<String>,
+    /// The session serves one agent.
+    pub desktop: bool,
+    /// The lost session of the same client this one reopened, and the time between them.
+    pub follows: Option<(u32, i64)>,
+    pub heartbeats_unanswered: u32,
     pub services_granted: Option<u32>,
     pub session_type: Option<u64>,
     /// Messages and bytes per direction (client->server, server->client).
@@ -39,7 +55,10 @@ pub struct ConnSummary {
 #[derive(Debug, Clone)]
 pub struct CallSummary {
     pub seq: u64,
+    /// The connection whose view of the call this summary keeps (the one with the most
+    /// events), and every connection that reported the call.
     pub conn: u32,
+    pub conns: Vec<u32>,
     pub peripheral: u32,
     pub call_ids: Vec<u32>,
     pub device_type: u16,
@@ -74,7 +93,9 @@ pub struct AgentSummary {
     pub states_dropped: u64,
     pub time_in_state: BTreeMap<String, i64>,
     pub skill_groups: Vec<u32>,
-    pub requests: BTreeMap<&'static str, (u64, u64)>,
+    pub requests: BTreeMap<&'static str, RequestCounts>,
+    /// The last state learnt (AGENT_STATE_EVENT, QUERY_AGENT_STATE_CONF, AGENT_TEAM_CONFIG_EVENT).
+    pub final_state: Option<String>,
 }
 
 /// Latency of one request type.
@@ -109,6 +130,8 @@ pub enum TimelineWhat {
     Message { name: &'static str, detail: MessageDetail },
     /// A finding.
     Finding { rule: &'static str, severity: Severity, message: String },
+    /// A connection's start or end, in words.
+    Connection { start: bool, detail: String },
 }
 
 /// What a timeline line shows of a message: the fields of [`DETAIL_FIELDS`] it carries,

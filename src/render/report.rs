@@ -2,11 +2,11 @@
 //! JSON or JSON lines), statistics and the rule list.
 
 use crate::analysis::report::{MessageDetail, Report, TimelineEntry, TimelineWhat, SCHEMA};
-use crate::analysis::{Finding, Severity};
+use crate::analysis::{Finding, Group, Severity};
 use crate::cti::spec::fields::field;
 use crate::pipeline::Direction;
-use crate::render::{time, value};
-use comfy_table::{presets, Table};
+use crate::render::{style, time, value};
+use comfy_table::{Cell, Table};
 use serde_json::{json, Value as Json};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -17,6 +17,8 @@ pub fn timeline_what(e: &TimelineEntry) -> Cow<'static, str> {
     match &e.what {
         TimelineWhat::Message { name, .. } => Cow::Borrowed(name),
         TimelineWhat::Finding { rule, .. } => Cow::Owned(format!("finding {rule}")),
+        TimelineWhat::Connection { start: true, .. } => Cow::Borrowed("connection start"),
+        TimelineWhat::Connection { start: false, .. } => Cow::Borrowed("connection end"),
     }
 }
 
@@ -26,6 +28,7 @@ pub fn timeline_detail(e: &TimelineEntry) -> String {
     match &e.what {
         TimelineWhat::Message { detail, .. } => message_detail(detail),
         TimelineWhat::Finding { severity, message, .. } => format!("[{}] {message}", severity.as_str()),
+        TimelineWhat::Connection { detail, .. } => detail.clone(),
     }
 }
 
@@ -45,64 +48,230 @@ fn opt<T: ToString>(v: &Option<T>) -> String {
     v.as_ref().map_or_else(|| "-".to_string(), |x| x.to_string())
 }
 
+/// A table in the current style: fitted to a terminal, as wide as its content elsewhere.
 fn new_table(header: Vec<&str>) -> Table {
-    let mut t = Table::new();
-    t.load_style(presets::ASCII_MARKDOWN);
-    t.force_no_tty();
-    t.set_header(header);
-    t
+    style::current().table(header)
 }
 
 fn frames_text(frames: &[u64]) -> String {
     frames.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(",")
 }
 
-/// The findings table and a one-line summary.
-pub fn write_findings_table(w: &mut dyn Write, r: &Report) -> io::Result<()> {
+/// How `check` lists findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Listing {
+    /// One row per cause, with its count (the default).
+    #[default]
+    Grouped,
+    /// One row per finding (`check --all`).
+    All,
+}
+
+/// `check` as text: the headline, the findings (grouped by cause, or every one), and a
+/// one-line summary.
+pub fn write_check(w: &mut dyn Write, r: &Report, listing: Listing) -> io::Result<()> {
+    for line in headline(r) {
+        writeln!(w, "{line}")?;
+    }
     if !r.findings.is_empty() {
-        let mut t = new_table(vec!["severity", "rule", "connection", "frames", "message", "reference"]);
-        for f in &r.findings {
-            t.add_row(vec![
-                f.severity.as_str().to_string(),
-                f.rule.to_string(),
-                opt(&f.conn),
-                frames_text(&f.frames),
-                f.message.clone(),
-                f.reference.clone(),
-            ]);
+        writeln!(w)?;
+        match listing {
+            Listing::Grouped => write_groups_table(w, r)?,
+            Listing::All => write_findings_table(w, r)?,
         }
-        writeln!(w, "{t}")?;
     }
     writeln!(w, "{}", summary_line(r))
 }
 
-/// `N findings: E errors, W warnings, N notes (C connections, M messages)`, each noun in
-/// the singular for a count of one.
-pub fn summary_line(r: &Report) -> String {
-    let count = |s| r.findings.iter().filter(|f| f.severity == s).count() as u64;
-    let n = |k: u64, noun: &str| if k == 1 { format!("1 {noun}") } else { format!("{k} {noun}s") };
-    let messages: u64 = r.messages.values().sum();
-    format!(
-        "{}: {}, {}, {} ({}, {})",
-        n(r.findings.len() as u64, "finding"),
-        n(count(Severity::Error), "error"),
-        n(count(Severity::Warning), "warning"),
-        n(count(Severity::Note), "note"),
-        n(r.connections.len() as u64, "connection"),
-        n(messages, "message")
-    )
+/// The findings, one row per cause: severity, count, connections, frames, what, rule.
+fn write_groups_table(w: &mut dyn Write, r: &Report) -> io::Result<()> {
+    let mut t = new_table(vec!["severity", "count", "conns", "frames", "what", "rule", "reference"]);
+    for g in &r.groups {
+        t.add_row(vec![
+            style::current().severity_cell(g.severity),
+            Cell::new(g.count),
+            Cell::new(format!("{}{}", g.conns, if g.conns_more { "+" } else { "" })),
+            Cell::new(frame_range(g.first_frame, g.last_frame)),
+            Cell::new(if g.count == 1 && !g.example.is_empty() { &g.example } else { &g.cause }),
+            Cell::new(g.rule),
+            Cell::new(&g.reference),
+        ]);
+    }
+    writeln!(w, "{t}")?;
+    writeln!(w, "(one row per cause; `check --all` lists every finding with its identifiers)")
 }
 
-/// One finding as a JSON object.
+fn frame_range(first: Option<u64>, last: Option<u64>) -> String {
+    match (first, last) {
+        (Some(a), Some(b)) if a == b => a.to_string(),
+        (Some(a), Some(b)) => format!("{a}-{b}"),
+        _ => "-".to_string(),
+    }
+}
+
+/// Every finding listed, one row each.
+pub fn write_findings_table(w: &mut dyn Write, r: &Report) -> io::Result<()> {
+    let mut t = new_table(vec!["severity", "rule", "connection", "frames", "message", "reference"]);
+    for f in &r.findings {
+        t.add_row(vec![
+            style::current().severity_cell(f.severity),
+            Cell::new(f.rule),
+            Cell::new(opt(&f.conn)),
+            Cell::new(frames_text(&f.frames)),
+            Cell::new(&f.message),
+            Cell::new(&f.reference),
+        ]);
+    }
+    writeln!(w, "{t}")
+}
+
+/// Rows of the headline: the groups worth reading first.
+const HEADLINE_ROWS: usize = 6;
+/// A group is told by its findings' own sentences up to this count.
+const HEADLINE_EXAMPLES: u64 = 3;
+
+/// What went wrong in this capture, in the few lines a person reads first: the most serious
+/// causes, each with its count or the sentences naming who and what.
+pub fn headline(r: &Report) -> Vec<String> {
+    let mut out = Vec::new();
+    let cti = r.connections.iter().filter(|c| c.cti).count();
+    let messages: u64 = r.messages.values().sum();
+    if r.groups.is_empty() {
+        // The summary line says it all.
+        return out;
+    }
+    let count = |s: Severity| r.groups.iter().filter(|g| g.severity == s).map(|g| g.count).sum::<u64>();
+    out.push(format!(
+        "{}, {}, {} in {} on {}:",
+        plural(count(Severity::Error), "error"),
+        plural(count(Severity::Warning), "warning"),
+        plural(count(Severity::Note), "note"),
+        plural(messages, "message"),
+        plural(cti as u64, "CTI connection")
+    ));
+    for g in r.groups.iter().take(HEADLINE_ROWS) {
+        let sev = style::current().severity(g.severity);
+        if g.count <= HEADLINE_EXAMPLES {
+            let examples: Vec<&str> = r
+                .findings
+                .iter()
+                .filter(|f| f.rule == g.rule && f.cause == g.cause)
+                .map(|f| f.message.as_str())
+                .collect();
+            if examples.len() as u64 == g.count {
+                for e in examples {
+                    out.push(format!("  {sev}: {e}"));
+                }
+                continue;
+            }
+        }
+        let conns = if g.conns > 1 { format!(" on {} connections", g.conns) } else { String::new() };
+        out.push(format!(
+            "  {sev}: {} x {}{conns} (frames {})",
+            g.count,
+            g.cause,
+            frame_range(g.first_frame, g.last_frame)
+        ));
+    }
+    if r.groups.len() > HEADLINE_ROWS {
+        out.push(format!("  ... and {} more causes below", r.groups.len() - HEADLINE_ROWS));
+    }
+    out
+}
+
+fn plural(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// `N findings: E errors, W warnings, N notes (C connections, M messages)`, each noun in
+/// the singular for a count of one; connection attempts without CTI are counted apart.
+pub fn summary_line(r: &Report) -> String {
+    let count = |s: Severity| r.groups.iter().filter(|g| g.severity == s).map(|g| g.count).sum::<u64>();
+    let total: u64 = r.groups.iter().map(|g| g.count).sum();
+    let messages: u64 = r.messages.values().sum();
+    let cti = r.connections.iter().filter(|c| c.cti).count() as u64;
+    let mut s = format!(
+        "{}: {}, {}, {} ({}, {})",
+        plural(total, "finding"),
+        plural(count(Severity::Error), "error"),
+        plural(count(Severity::Warning), "warning"),
+        plural(count(Severity::Note), "note"),
+        plural(cti, "connection"),
+        plural(messages, "message")
+    );
+    if r.refused + r.empty > 0 {
+        s.push_str(&format!(
+            "; {} without CTI ({} refused, {} closed without data)",
+            plural(r.refused + r.empty, "connection attempt"),
+            r.refused,
+            r.empty
+        ));
+    }
+    s
+}
+
+/// One finding as a JSON object: its identifiers as typed keys beside the sentence.
 pub fn finding_json(f: &Finding) -> Json {
-    json!({
+    let mut o = json!({
         "schema": SCHEMA,
         "rule": f.rule,
         "severity": f.severity.as_str(),
         "frames": f.frames,
         "connection": f.conn,
+        "time": time::format_rfc3339(f.ts_ns),
+        "epoch_ns": f.ts_ns,
         "message": f.message,
+        "cause": f.cause,
         "reference": f.reference,
+    });
+    let m = o.as_object_mut().expect("object");
+    let s = &f.subject;
+    let mut put = |k: &str, v: Json| {
+        if !v.is_null() {
+            m.insert(k.to_string(), v);
+        }
+    };
+    put("message_type", json!(s.message));
+    put("field", json!(s.field));
+    put("invoke", json!(s.invoke));
+    put("request", json!(s.request));
+    put("confirm", json!(s.confirm));
+    put("agent", json!(s.agent));
+    put("extension", json!(s.extension));
+    put("instrument", json!(s.instrument));
+    put("peripheral", json!(s.peripheral));
+    put("call", json!(s.call));
+    put("device", json!(s.device));
+    put("latency_ns", json!(s.latency_ns));
+    put("by", json!(s.by));
+    put("client", json!(s.client));
+    put("server", json!(s.server));
+    put("client_id", json!(s.client_id));
+    put("related_connection", json!(s.related_conn));
+    o
+}
+
+/// One group of findings as a JSON object.
+pub fn group_json(g: &Group) -> Json {
+    json!({
+        "rule": g.rule,
+        "severity": g.severity.as_str(),
+        "cause": g.cause,
+        "message_type": g.message,
+        "field": g.field,
+        "count": g.count,
+        "connections": g.conns,
+        "connections_more": g.conns_more,
+        "first_frame": g.first_frame,
+        "last_frame": g.last_frame,
+        "first_time": time::format_rfc3339(g.first_ts),
+        "last_time": time::format_rfc3339(g.last_ts),
+        "example": g.example,
+        "reference": g.reference,
     })
 }
 
@@ -112,6 +281,28 @@ pub fn write_findings_jsonl(w: &mut dyn Write, r: &Report) -> io::Result<()> {
         writeln!(w, "{}", finding_json(f))?;
     }
     Ok(())
+}
+
+/// `check -T json`: one object with the headline, the groups, every finding listed and the
+/// counts.
+pub fn check_json(r: &Report) -> Json {
+    let count = |s: Severity| r.groups.iter().filter(|g| g.severity == s).map(|g| g.count).sum::<u64>();
+    json!({
+        "schema": SCHEMA,
+        "headline": headline(r),
+        "groups": r.groups.iter().map(group_json).collect::<Vec<_>>(),
+        "findings": r.findings.iter().map(finding_json).collect::<Vec<_>>(),
+        "summary": {
+            "findings": r.groups.iter().map(|g| g.count).sum::<u64>(),
+            "errors": count(Severity::Error),
+            "warnings": count(Severity::Warning),
+            "notes": count(Severity::Note),
+            "connections": r.connections.iter().filter(|c| c.cti).count(),
+            "attempts_refused": r.refused,
+            "attempts_empty": r.empty,
+            "messages": r.messages.values().sum::<u64>(),
+        },
+    })
 }
 
 fn entry_json(e: &TimelineEntry) -> Json {
@@ -171,9 +362,31 @@ fn secs(ns: i64) -> String {
     time::format_seconds(ns, 3)
 }
 
-/// Statistics as text tables.
+/// Seconds with milliseconds and the unit: `12.345 s`.
+fn secs_unit(ns: i64) -> String {
+    format!("{} s", secs(ns))
+}
+
+/// A table under its heading, or `none` when it has no rows.
+fn section(w: &mut dyn Write, heading: &str, t: Table) -> io::Result<()> {
+    writeln!(w, "{heading}")?;
+    if t.row_iter().next().is_none() {
+        writeln!(w, "none\n")
+    } else {
+        writeln!(w, "{t}\n")
+    }
+}
+
+/// `rst by client`, `fin by server`, `capture_end`.
+fn end_text(end: &str, by: Option<&str>) -> String {
+    match by {
+        Some(by) => format!("{end} by {by}"),
+        None => end.to_string(),
+    }
+}
+
+/// Statistics as text tables; durations carry their unit.
 pub fn write_stats(w: &mut dyn Write, r: &Report) -> io::Result<()> {
-    writeln!(w, "Messages per type and direction")?;
     let mut by_type: BTreeMap<&str, [u64; 2]> = BTreeMap::new();
     for ((label, dir), n) in &r.messages {
         let e = by_type.entry(label.as_str()).or_insert([0, 0]);
@@ -183,9 +396,8 @@ pub fn write_stats(w: &mut dyn Write, r: &Report) -> io::Result<()> {
     for (label, [a, b]) in &by_type {
         t.add_row(vec![label.to_string(), a.to_string(), b.to_string()]);
     }
-    writeln!(w, "{t}\n")?;
+    section(w, "Messages per type and direction", t)?;
 
-    writeln!(w, "Connections")?;
     let mut t = new_table(vec![
         "conn",
         "client",
@@ -194,13 +406,14 @@ pub fn write_stats(w: &mut dyn Write, r: &Report) -> io::Result<()> {
         "session",
         "version",
         field::ClientID.name(),
-        field::AgentID.name(),
+        "agent",
         "msgs c->s",
         "msgs s->c",
         "end",
         "gaps",
+        "reopens",
     ]);
-    for c in &r.connections {
+    for c in r.connections.iter().filter(|c| c.cti) {
         t.add_row(vec![
             c.conn.to_string(),
             opt(&c.client),
@@ -212,13 +425,32 @@ pub fn write_stats(w: &mut dyn Write, r: &Report) -> io::Result<()> {
             opt(&c.agent_id),
             c.messages[0].to_string(),
             c.messages[1].to_string(),
-            c.end.to_string(),
+            end_text(c.end, c.end_by),
             if c.lost { "yes" } else { "no" }.to_string(),
+            c.follows.map_or("-".to_string(), |(conn, ns)| format!("conn {conn} after {}", secs_unit(ns))),
         ]);
     }
-    writeln!(w, "{t}\n")?;
+    section(w, "Connections", t)?;
 
-    writeln!(w, "Request latency (milliseconds)")?;
+    let attempts: Vec<_> = r.connections.iter().filter(|c| !c.cti).collect();
+    if !attempts.is_empty() {
+        let mut t = new_table(vec!["conn", "client", "server", "time", "end"]);
+        for c in &attempts {
+            t.add_row(vec![
+                c.conn.to_string(),
+                opt(&c.client),
+                opt(&c.server),
+                time::format_utc(c.first_ts, 3),
+                if c.end == "rst" && c.end_by == Some("server") {
+                    "refused (reset by server)".to_string()
+                } else {
+                    end_text(c.end, c.end_by)
+                },
+            ]);
+        }
+        section(w, "Connection attempts without CTI", t)?;
+    }
+
     let mut t = new_table(vec!["request", "count", "p50", "p90", "p99", "max"]);
     for (name, l) in &r.latency {
         t.add_row(vec![
@@ -230,14 +462,13 @@ pub fn write_stats(w: &mut dyn Write, r: &Report) -> io::Result<()> {
             millis(l.max_ns),
         ]);
     }
-    writeln!(w, "{t}\n")?;
+    section(w, "Request latency (milliseconds)", t)?;
 
-    writeln!(w, "Failures")?;
     let mut t = new_table(vec!["failure", "count"]);
     for (name, n) in &r.failures {
         t.add_row(vec![name.clone(), n.to_string()]);
     }
-    writeln!(w, "{t}\n")?;
+    section(w, "Failures", t)?;
 
     writeln!(w, "Calls")?;
     /// Calls listed one per row; the counts cover every call kept.
@@ -245,18 +476,22 @@ pub fn write_stats(w: &mut dyn Write, r: &Report) -> io::Result<()> {
     let ended = r.calls.iter().filter(|c| c.ended).count();
     let begun = r.calls.iter().filter(|c| c.begin_seen).count();
     let with_data = r.calls.iter().filter(|c| c.data_set).count();
-    writeln!(
-        w,
-        "{} calls ({} with BEGIN_CALL_EVENT, {} ended, {} with SET_CALL_DATA_REQ){}",
-        r.calls.len(),
-        begun,
-        ended,
-        with_data,
-        if r.calls_dropped > 0 { format!(", {} more not kept", r.calls_dropped) } else { String::new() }
-    )?;
+    if r.calls.is_empty() && r.calls_dropped == 0 {
+        writeln!(w, "none")?;
+    } else {
+        writeln!(
+            w,
+            "{} ({} with BEGIN_CALL_EVENT, {} ended, {} with SET_CALL_DATA_REQ){}",
+            plural(r.calls.len() as u64, "call"),
+            begun,
+            ended,
+            with_data,
+            if r.calls_dropped > 0 { format!(", {} more not kept", r.calls_dropped) } else { String::new() }
+        )?;
+    }
     if !r.calls.is_empty() {
         let mut t = new_table(vec![
-            "conn",
+            "connections",
             "call ids",
             "device",
             "first frame",
@@ -269,14 +504,14 @@ pub fn write_stats(w: &mut dyn Write, r: &Report) -> io::Result<()> {
         ]);
         for c in r.calls.iter().take(CALL_ROWS) {
             t.add_row(vec![
-                c.conn.to_string(),
+                c.conns.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","),
                 c.call_ids.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","),
                 c.device.clone(),
                 c.first_frame.to_string(),
                 (c.events.len() as u64 + c.events_dropped).to_string(),
-                c.ring_ns.map_or("-".into(), secs),
-                c.talk_ns.map_or("-".into(), secs),
-                secs(c.hold_ns),
+                c.ring_ns.map_or("-".into(), secs_unit),
+                c.talk_ns.map_or("-".into(), secs_unit),
+                secs_unit(c.hold_ns),
                 c.vars.len().to_string(),
                 if c.ended { "yes" } else { "no" }.to_string(),
             ]);
@@ -292,28 +527,37 @@ pub fn write_stats(w: &mut dyn Write, r: &Report) -> io::Result<()> {
     }
     writeln!(w)?;
 
-    writeln!(w, "Agents")?;
     let mut t = new_table(vec![
         "agent",
         "extension",
         "connections",
+        "final state",
         "state changes",
         "time in state",
         "skill groups",
-        "requests (ok/failed)",
+        "requests (ok/failed/unanswered)",
     ]);
     for a in &r.agents {
         t.add_row(vec![
             a.id.clone(),
             opt(&a.extension),
             a.conns.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","),
+            opt(&a.final_state),
             (a.states.len() as u64 + a.states_dropped).to_string(),
-            a.time_in_state.iter().map(|(s, ns)| format!("{s} {}", secs(*ns))).collect::<Vec<_>>().join(", "),
+            a.time_in_state
+                .iter()
+                .map(|(s, ns)| format!("{s} {}", secs_unit(*ns)))
+                .collect::<Vec<_>>()
+                .join(", "),
             a.skill_groups.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","),
-            a.requests.iter().map(|(n, (ok, bad))| format!("{n} {ok}/{bad}")).collect::<Vec<_>>().join(", "),
+            a.requests
+                .iter()
+                .map(|(n, c)| format!("{n} {}/{}/{}", c.ok, c.failed, c.unanswered))
+                .collect::<Vec<_>>()
+                .join(", "),
         ]);
     }
-    writeln!(w, "{t}\n")?;
+    section(w, "Agents", t)?;
     writeln!(w, "{}", summary_line(r))
 }
 
@@ -329,4 +573,153 @@ pub fn write_rules(w: &mut dyn Write) -> io::Result<()> {
         ]);
     }
     writeln!(w, "{t}")
+}
+
+/// Every rule as JSON: an array of objects.
+pub fn rules_json() -> Json {
+    Json::Array(
+        crate::analysis::rules()
+            .iter()
+            .map(|r| {
+                json!({
+                    "rule": r.id,
+                    "severity": r.severity.as_str(),
+                    "description": r.description,
+                    "reference": r.reference,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// The rows of each `stats` table as JSON, in the order the text prints them. Durations are
+/// in nanoseconds (`_ns`), as everywhere in the JSON output.
+fn stats_tables(r: &Report) -> Vec<(&'static str, Vec<Json>)> {
+    let messages = r
+        .messages
+        .iter()
+        .map(|((label, dir), n)| json!({"message": label, "direction": dir, "count": n}))
+        .collect();
+    let connections = r
+        .connections
+        .iter()
+        .map(|c| {
+            json!({
+                "connection": c.conn,
+                "client": c.client,
+                "server": c.server,
+                "start": if c.midstream { "midstream" } else { "handshake" },
+                "cti": c.cti,
+                "session": c.open,
+                "version": c.version,
+                "client_id": c.client_id,
+                "agent": c.agent_id,
+                "extension": c.extension,
+                "instrument": c.instrument,
+                "desktop": c.desktop,
+                "messages": c.messages,
+                "bytes": c.bytes,
+                "end": c.end,
+                "end_by": c.end_by,
+                "end_frame": c.end_frame,
+                "first_frame": c.first_frame,
+                "first_time": time::format_rfc3339(c.first_ts),
+                "last_time": time::format_rfc3339(c.last_ts),
+                "heartbeats_unanswered": c.heartbeats_unanswered,
+                "follows": c.follows.map(|(conn, ns)| json!({"connection": conn, "after_ns": ns})),
+                "lost": c.lost,
+            })
+        })
+        .collect();
+    let latency = r
+        .latency
+        .iter()
+        .map(|(name, l)| {
+            json!({"request": name, "count": l.count, "p50_ns": l.p50_ns, "p90_ns": l.p90_ns, "p99_ns": l.p99_ns, "max_ns": l.max_ns})
+        })
+        .collect();
+    let failures = r.failures.iter().map(|(name, n)| json!({"failure": name, "count": n})).collect();
+    let calls = r
+        .calls
+        .iter()
+        .map(|c| {
+            json!({
+                "connections": c.conns,
+                "peripheral": c.peripheral,
+                "call_ids": c.call_ids,
+                "device": c.device,
+                "first_frame": c.first_frame,
+                "first_time": time::format_rfc3339(c.first_ts),
+                "last_time": time::format_rfc3339(c.last_ts),
+                "events": c.events.len() as u64 + c.events_dropped,
+                "ring_ns": c.ring_ns,
+                "talk_ns": c.talk_ns,
+                "hold_ns": c.hold_ns,
+                "variables": c.vars,
+                "begin_seen": c.begin_seen,
+                "ended": c.ended,
+            })
+        })
+        .collect();
+    let agents = r
+        .agents
+        .iter()
+        .map(|a| {
+            let requests: serde_json::Map<String, Json> = a
+                .requests
+                .iter()
+                .map(|(n, c)| {
+                    (n.to_string(), json!({"ok": c.ok, "failed": c.failed, "unanswered": c.unanswered}))
+                })
+                .collect();
+            json!({
+                "agent": a.id,
+                "peripheral": a.peripheral,
+                "extension": a.extension,
+                "instrument": a.instrument,
+                "connections": a.conns,
+                "final_state": a.final_state,
+                "state_changes": a.states.len() as u64 + a.states_dropped,
+                "time_in_state_ns": a.time_in_state,
+                "skill_groups": a.skill_groups,
+                "requests": requests,
+            })
+        })
+        .collect();
+    vec![
+        ("messages", messages),
+        ("connections", connections),
+        ("latency", latency),
+        ("failures", failures),
+        ("calls", calls),
+        ("agents", agents),
+    ]
+}
+
+/// `stats -T json`: one object, a key per table, and the summary.
+pub fn stats_json(r: &Report) -> Json {
+    let mut o = serde_json::Map::new();
+    o.insert("schema".into(), json!(SCHEMA));
+    for (name, rows) in stats_tables(r) {
+        o.insert(name.into(), Json::Array(rows));
+    }
+    o.insert("calls_not_kept".into(), json!(r.calls_dropped));
+    o.insert("attempts_refused".into(), json!(r.refused));
+    o.insert("attempts_empty".into(), json!(r.empty));
+    o.insert("summary".into(), json!(summary_line(r)));
+    Json::Object(o)
+}
+
+/// `stats -T jsonl`: one object per table row, with a `table` key.
+pub fn write_stats_jsonl(w: &mut dyn Write, r: &Report) -> io::Result<()> {
+    for (name, rows) in stats_tables(r) {
+        for mut row in rows {
+            if let Some(m) = row.as_object_mut() {
+                m.insert("table".into(), json!(name));
+                m.insert("schema".into(), json!(SCHEMA));
+            }
+            writeln!(w, "{row}")?;
+        }
+    }
+    Ok(())
 }

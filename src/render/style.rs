@@ -39,6 +39,20 @@ pub fn columns_width(value: Option<&str>) -> Option<u16> {
     value.and_then(|v| v.trim().parse::<u16>().ok()).filter(|&w| w > 0)
 }
 
+/// The style the analysis reports are printed in, set once by the command line
+/// ([`set_current`]); plain until then, so library users and tests get plain output.
+static CURRENT: std::sync::OnceLock<Style> = std::sync::OnceLock::new();
+
+/// Print the analysis reports in this style from now on (the first call wins).
+pub fn set_current(style: Style) {
+    let _ = CURRENT.set(style);
+}
+
+/// The style reports are printed in: the one set with [`set_current`], else plain.
+pub fn current() -> Style {
+    CURRENT.get().copied().unwrap_or(Style::plain())
+}
+
 impl Style {
     /// The style for stdout as it is: a terminal gets fitted tables, and colour unless
     /// `NO_COLOR` is set to a non-empty value; its width is the terminal's (as comfy-table

@@ -1,7 +1,8 @@
 //! `check`, `timeline`, `stats` and `rules`: the analysis commands.
 
 use crate::args::{
-    AnalysisArgs, CheckArgs, CheckFormat, FailOn, FileArgs, OutFormat, PipelineArgs, StatsArgs, TimelineArgs,
+    AnalysisArgs, CheckArgs, CheckFormat, FailOn, FileArgs, OutFormat, PipelineArgs, RulesArgs, StatsArgs,
+    TimelineArgs,
 };
 use crate::{EXIT_INPUT, EXIT_OK};
 use ctiscope::analysis::{self, Analyzer, Report, Severity, TimelineFilter};
@@ -86,13 +87,10 @@ pub fn check(a: CheckArgs) -> io::Result<u8> {
     let settings = analysis::Settings { call_summaries: false, ..analysis_settings(&a.analysis) };
     let status = analyze_inputs(&a.files, &a.pipeline, &a.analysis, settings, &mut |name, r| {
         failing |= r.count_at_least(threshold) > 0;
-        match a.format {
-            CheckFormat::Text => {
-                header(&mut out, many, name)?;
-                report::write_findings_table(&mut out, r)
-            }
-            CheckFormat::Jsonl => report::write_findings_jsonl(&mut out, r),
+        if a.format == CheckFormat::Text {
+            header(&mut out, many, name)?;
         }
+        write_check(&mut out, r, a.format, a.all)
     })?;
     out.flush()?;
     Ok(if status != EXIT_OK {
@@ -134,18 +132,49 @@ pub fn stats(a: StatsArgs) -> io::Result<u8> {
         &a.analysis,
         analysis_settings(&a.analysis),
         &mut |name, r| {
-            header(&mut out, many, name)?;
-            report::write_stats(&mut out, r)
+            if a.format == OutFormat::Text {
+                header(&mut out, many, name)?;
+            }
+            write_stats(&mut out, r, a.format)
         },
     )?;
     out.flush()?;
     Ok(status)
 }
 
-pub fn rules() -> io::Result<u8> {
+/// `check`'s report in the format asked for.
+pub(crate) fn write_check(w: &mut dyn Write, r: &Report, format: CheckFormat, all: bool) -> io::Result<()> {
+    match format {
+        CheckFormat::Text => {
+            let listing = if all { report::Listing::All } else { report::Listing::Grouped };
+            report::write_check(w, r, listing)
+        }
+        CheckFormat::Json => writeln!(w, "{}", report::check_json(r)),
+        CheckFormat::Jsonl => report::write_findings_jsonl(w, r),
+    }
+}
+
+/// `stats` in the format asked for.
+pub(crate) fn write_stats(w: &mut dyn Write, r: &Report, format: OutFormat) -> io::Result<()> {
+    match format {
+        OutFormat::Text => report::write_stats(w, r),
+        OutFormat::Json => writeln!(w, "{}", report::stats_json(r)),
+        OutFormat::Jsonl => report::write_stats_jsonl(w, r),
+    }
+}
+
+pub fn rules(a: RulesArgs) -> io::Result<u8> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    report::write_rules(&mut out)?;
+    match a.format {
+        OutFormat::Text => report::write_rules(&mut out)?,
+        OutFormat::Json => writeln!(out, "{}", report::rules_json())?,
+        OutFormat::Jsonl => {
+            for r in report::rules_json().as_array().into_iter().flatten() {
+                writeln!(out, "{r}")?;
+            }
+        }
+    }
     out.flush()?;
     Ok(EXIT_OK)
 }

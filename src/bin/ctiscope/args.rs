@@ -40,7 +40,15 @@ pub enum Command {
     /// Message counts, request latency, failures, sessions, calls and agents.
     Stats(StatsArgs),
     /// List the rules `check` applies.
-    Rules,
+    Rules(RulesArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RulesArgs {
+    /// Output format: a table (text), one JSON array (json) or one JSON object per rule
+    /// (jsonl).
+    #[arg(short = 'T', value_enum, default_value_t = OutFormat::Text, help_heading = "Output")]
+    pub format: OutFormat,
 }
 
 /// The capture files to read.
@@ -277,6 +285,7 @@ pub struct AnalysisArgs {
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum CheckFormat {
     Text,
+    Json,
     Jsonl,
 }
 
@@ -291,9 +300,13 @@ pub enum FailOn {
 pub struct CheckArgs {
     #[command(flatten)]
     pub files: FileArgs,
-    /// Output format: a table (text) or one JSON object per finding (jsonl).
+    /// Output format: a headline and a table (text), one JSON object with the headline, the
+    /// groups and every finding (json), or one JSON object per finding (jsonl).
     #[arg(short = 'T', value_enum, default_value_t = CheckFormat::Text, help_heading = "Output")]
     pub format: CheckFormat,
+    /// List every finding with its identifiers, one row each, instead of one row per cause.
+    #[arg(long, help_heading = "Output")]
+    pub all: bool,
     /// Exit with status 1 when a finding at or above this severity is found.
     #[arg(long, value_name = "LEVEL", value_enum, default_value_t = FailOn::Error, help_heading = "Output")]
     pub fail_on: FailOn,
@@ -336,6 +349,10 @@ pub struct TimelineArgs {
 pub struct StatsArgs {
     #[command(flatten)]
     pub files: FileArgs,
+    /// Output format: tables (text), one JSON object (json) or one JSON object per table row
+    /// (jsonl, each with a `table` key).
+    #[arg(short = 'T', value_enum, default_value_t = OutFormat::Text, help_heading = "Output")]
+    pub format: OutFormat,
     #[command(flatten)]
     pub analysis: AnalysisArgs,
     #[command(flatten)]

@@ -2,8 +2,8 @@
 //! analyse when the capture stops (`check`, `timeline`, `stats`).
 
 use crate::args::{
-    AnalysisArgs, CheckArgs, CheckFormat, Command, FailOn, LiveArgs, OutFormat, PipelineArgs, ProtocolArgs,
-    SelectArgs, ShowArgs, StatsArgs, TimeArg, TimelineArgs,
+    AnalysisArgs, CheckArgs, Command, FailOn, LiveArgs, OutFormat, PipelineArgs, ProtocolArgs, SelectArgs,
+    ShowArgs, StatsArgs, TimeArg, TimelineArgs,
 };
 use crate::{Printer, EXIT_INPUT, EXIT_OK};
 use ctiscope::analysis::{self, Analyzer, Report, Severity, TimelineFilter};
@@ -268,10 +268,7 @@ pub fn check(a: CheckArgs) -> io::Result<u8> {
     };
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    match a.format {
-        CheckFormat::Text => report::write_findings_table(&mut out, &report)?,
-        CheckFormat::Jsonl => report::write_findings_jsonl(&mut out, &report)?,
-    }
+    crate::analysis_cmd::write_check(&mut out, &report, a.format, a.all)?;
     out.flush()?;
     Ok(if report.count_at_least(threshold) > 0 { 1 } else { EXIT_OK })
 }
@@ -302,7 +299,7 @@ pub fn stats(a: StatsArgs) -> io::Result<u8> {
     };
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    report::write_stats(&mut out, &report)?;
+    crate::analysis_cmd::write_stats(&mut out, &report, a.format)?;
     out.flush()?;
     Ok(EXIT_OK)
 }

@@ -144,6 +144,8 @@ fn run(cli: Cli) -> io::Result<u8> {
     if let Some(code) = live_cmd::check_args(&cli.command) {
         return Ok(code);
     }
+    // Reports fit a terminal and colour their severities there; plain into pipes and files.
+    ctiscope::render::style::set_current(ctiscope::render::style::Style::detect());
     match cli.command {
         Command::Decode(a) if a.live.interface.is_some() => {
             live_cmd::decode(&a.show, &a.select, &a.protocol, &a.pipeline, &a.live)
@@ -157,7 +159,7 @@ fn run(cli: Cli) -> io::Result<u8> {
         Command::Check(a) => analysis_cmd::check(a),
         Command::Timeline(a) => analysis_cmd::timeline(a),
         Command::Stats(a) => analysis_cmd::stats(a),
-        Command::Rules => analysis_cmd::rules(),
+        Command::Rules(a) => analysis_cmd::rules(a),
         Command::Synth(a) => synth_cmd::run(a),
         Command::Corpus(a) => {
             let s = settings(&a.pipeline);
