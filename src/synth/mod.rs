@@ -35,7 +35,11 @@
 //! - `tcp`: both TCP stacks of every connection, and the TCP faults;
 //! - `session`: CTI sessions (OPEN, configuration, monitors, heartbeats, CLOSE);
 //! - `agent`: agents and their calls, and the call-level protocol faults;
-//! - `engine`: the driver that sets everything up and runs the queue.
+//! - `engine`: the driver that sets everything up and runs the queue;
+//! - `script`: hand-placed packets of TCP connections at chosen times, merged into one
+//!   capture with their frame and connection numbers;
+//! - [`scenario`]: scripted session stories (failover, refused connections, requests left
+//!   pending, a late confirm) with a truth file of what an analysis must find.
 
 mod agent;
 mod center;
@@ -44,6 +48,8 @@ mod engine;
 pub mod msgs;
 mod queue;
 pub mod rng;
+pub mod scenario;
+mod script;
 mod session;
 mod strip;
 mod tcp;
@@ -56,4 +62,5 @@ mod tests;
 pub use config::{parse_size, parse_start, Config, DropField, Faults, Format, Limit, DEFAULT_START_NS};
 pub use engine::{generate, messages, Summary};
 pub use rng::Rng;
+pub use scenario::{write_scenario, Scenario, ScenarioConfig, ScenarioSummary};
 pub use truth::GeneratedMessage;
