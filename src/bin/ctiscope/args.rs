@@ -388,8 +388,8 @@ pub struct SynthArgs {
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: String,
     /// Write a scripted session story instead of a simulation, with its truth file
-    /// (--truth): failover, dead-server, no-cti, server-close-pending, late-confirm. Takes
-    /// --format, --start, --truth, --truth-messages and --faults drop-field=... only.
+    /// (--truth). Takes --format, --start, --truth, --truth-messages and --faults
+    /// drop-field=... only.
     #[arg(long, value_enum, value_name = "NAME", conflicts_with_all = [
         "seed", "clients", "desktops", "bridges", "monitors", "agents", "calls_per_agent",
         "duration", "protocol_version", "server_port", "link", "ipv6", "size", "messages",
