@@ -704,3 +704,43 @@ fn the_shipped_failover_capture_and_truth() {
     check_truth("failover", &Made { decoded: lines(&out), ..made });
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `--truth-messages` with a scenario lists exactly the messages `decode` finds.
+#[test]
+fn message_truth_of_scenarios() {
+    let dir = tmp("messages");
+    for name in SCENARIOS {
+        let (_, err, code) =
+            ctiscope_in(&["synth", "--scenario", name, "-w", "m.pcap", "--truth-messages", "m.jsonl"], &dir);
+        assert_eq!(code, 0, "{err}");
+        let want = lines(&std::fs::read_to_string(dir.join("m.jsonl")).unwrap());
+        let (out, _, _) = ctiscope_in(&["decode", "-T", "jsonl", "m.pcap"], &dir);
+        let got: Vec<(u64, String, String, u64, u64, u64)> = lines(&out)
+            .iter()
+            .filter(|e| e["event"] == "message")
+            .map(|e| {
+                let f = e["frames"][0].as_u64().unwrap();
+                let dir = s(e, "direction").to_string();
+                (
+                    u(e, "connection"),
+                    dir,
+                    s(e, "type").to_string(),
+                    u(e, "stream_offset"),
+                    u(e, "length") + 8,
+                    f,
+                )
+            })
+            .collect();
+        let want: Vec<_> = want
+            .iter()
+            .map(|m| {
+                assert_eq!(m["first_frame"], m["last_frame"]);
+                let dir = s(m, "direction").to_string();
+                let ty = s(m, "type").to_string();
+                (u(m, "connection"), dir, ty, u(m, "stream_offset"), u(m, "length"), u(m, "first_frame"))
+            })
+            .collect();
+        assert_eq!(got, want, "{name}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

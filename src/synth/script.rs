@@ -352,11 +352,14 @@ impl Done {
         (t(self.order.first()), t(self.order.last()))
     }
 
-    /// One line per CTI message, as the message truth file of the simulation writes them:
-    /// connection, direction, type, stream offset, length and frames.
+    /// One line per CTI message in capture order, as the message truth file of the
+    /// simulation writes them: connection, direction, type, stream offset, length (header
+    /// included) and frames.
     pub fn message_lines(&self) -> Vec<String> {
-        self.messages
-            .iter()
+        let mut order: Vec<&SentMessage> = self.messages.iter().collect();
+        order.sort_by_key(|m| self.frame(m.pkt));
+        order
+            .into_iter()
             .map(|m| {
                 let dir = if m.from == End::Client { "client->server" } else { "server->client" };
                 let frame = self.frame(m.pkt);
