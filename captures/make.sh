@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates the captures in this directory with `ctiscope synth` (deterministic per seed).
+# Regenerates the captures in this directory with `ctiscope synth` (deterministic per seed;
+# a --scenario line writes a scripted session story, the same bytes every time).
 # tests/captures.rs checks that the committed files are exactly what these lines write, and
 # compares `ctiscope check` on each with tests/snapshots/captures/.
 #
@@ -23,4 +24,5 @@ faults-reorder-retransmit.pcap|--seed 7 --desktops 2 --bridges 1 --monitors 0 --
 faults-protocol.pcap|--seed 8 --desktops 2 --bridges 1 --monitors 0 --calls-per-agent 2 --faults unanswered=0.05,after-end=0.3,oversize=0.1,bad-count=0.1 --truth faults-protocol.truth.jsonl
 midstream.pcap|--seed 9 --desktops 2 --bridges 1 --monitors 0 --calls-per-agent 2 --faults midstream --truth midstream.truth.jsonl
 truncated.pcap|--seed 10 --desktops 1 --bridges 1 --monitors 0 --calls-per-agent 1 --faults truncate --truth truncated.truth.jsonl
+failover.pcap|--scenario failover --truth failover.truth.jsonl
 LIST

@@ -1,6 +1,8 @@
 //! The curated captures in `captures/`: each is exactly what its `captures/make.sh` line
 //! writes, `ctiscope check` on each matches its golden output, and on the captures made with
 //! faults `check` reports every injected fault (from the synth truth file) and nothing else.
+//! (A `--scenario` capture's truth file is checked against the capture by
+//! tests/scenarios.rs.)
 
 mod common;
 
@@ -56,10 +58,16 @@ fn check_output_of_every_capture_matches_its_snapshot() {
     }
 }
 
+/// A `--scenario` recipe: a scripted story whose truth file lists what an analysis must
+/// find (tests/scenarios.rs checks it against the capture), not synth fault lines.
+fn is_scenario(args: &[String]) -> bool {
+    args.iter().any(|a| a == "--scenario")
+}
+
 #[test]
 fn clean_captures_pass_check() {
     for (name, args) in recipes() {
-        if args.iter().any(|a| a == "--faults") {
+        if args.iter().any(|a| a == "--faults") || is_scenario(&args) {
             continue;
         }
         let (out, _, code) = ctiscope_in(&["check", &name], &root().join("captures"));
@@ -99,6 +107,9 @@ fn expected(fault: &serde_json::Value) -> Option<(String, String)> {
 fn check_reports_every_injected_fault_and_nothing_else() {
     let dir = root().join("captures");
     for (name, args) in recipes() {
+        if is_scenario(&args) {
+            continue;
+        }
         let Some(i) = args.iter().position(|a| a == "--truth") else { continue };
         let truth = std::fs::read_to_string(dir.join(&args[i + 1])).unwrap();
         let mut want: BTreeSet<(String, String)> = BTreeSet::new();

@@ -3,6 +3,7 @@
 //! line's sizes and start times.
 
 use crate::capture::build::Link;
+use crate::cti::spec::{self, FieldId, MessageType};
 
 /// Capture file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +36,96 @@ pub struct Faults {
     /// NumNamedVariables disagreeing with the NAMEDVARs present (per call, in
     /// CALL_DATA_UPDATE_EVENT).
     pub bad_count: f64,
+    /// A floating field left out of every message that carries it.
+    pub drop_field: Option<DropField>,
+}
+
+/// The `drop-field` fault: a floating field that is never sent, as by an implementation
+/// that does not know it. Every message whose layout carries the field loses each
+/// occurrence of it, and its MessageLength shrinks accordingly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DropField {
+    /// The field, by its dictionary id.
+    pub field: FieldId,
+    /// Only messages of this type; `None`: every message type.
+    pub message: Option<MessageType>,
+}
+
+impl DropField {
+    /// Parses `FIELD` or `MESSAGE.FIELD` (`Direction`, `AGENT_STATE_EVENT.Direction`): the
+    /// field must be a floating field of the dictionary, of that message when one is named.
+    pub fn parse(s: &str) -> Result<DropField, String> {
+        let s = s.trim();
+        let (message, name) = match s.split_once('.') {
+            Some((m, f)) => (Some(m.trim()), f.trim()),
+            None => (None, s),
+        };
+        if name.is_empty() {
+            return Err("fault drop-field needs a field: drop-field=Direction or drop-field=AGENT_STATE_EVENT.Direction".into());
+        }
+        let field = spec::field_id(name).ok_or_else(|| {
+            let close = spec::fields::BY_NAME.iter().find(|(n, _)| n.eq_ignore_ascii_case(name));
+            match close {
+                Some((n, _)) => format!("fault drop-field: no field {name:?} in the field dictionary (did you mean {n}?)"),
+                None => format!(
+                    "fault drop-field: no field {name:?} in the field dictionary (field names are spelt as in the guide: Direction, AgentID, CallVariable1, ...)"
+                ),
+            }
+        })?;
+        let floats = |m: &spec::MessageSpec| m.floating.iter().any(|f| f.id == field && f.tag.is_some());
+        let message = match message {
+            Some(m) => {
+                let ms = spec::message_by_name(m).ok_or_else(|| {
+                    format!(
+                        "fault drop-field: no message {m:?} (message names as `ctiscope spec` lists them)"
+                    )
+                })?;
+                if !floats(ms) {
+                    return Err(format!(
+                        "fault drop-field: {name} is not a floating field of {} (`ctiscope spec {}` lists its fields)",
+                        ms.name, ms.name
+                    ));
+                }
+                Some(ms.id)
+            }
+            None => {
+                if !spec::messages().iter().any(floats) {
+                    return Err(format!(
+                        "fault drop-field: {name} is not a floating field of any message (fixed fields cannot be left out)"
+                    ));
+                }
+                None
+            }
+        };
+        Ok(DropField { field, message })
+    }
+
+    /// Does this fault apply to messages of layout `m`?
+    pub fn applies_to(&self, m: &spec::MessageSpec) -> bool {
+        self.message.is_none_or(|t| t == m.id)
+    }
+
+    /// The field's name.
+    pub fn field_name(&self) -> &'static str {
+        self.field.name()
+    }
+
+    /// The message's name, when the fault names one.
+    pub fn message_name(&self) -> Option<&'static str> {
+        self.message.and_then(|t| spec::message(t.0, None)).map(|m| m.name)
+    }
+
+    /// The truth line: which field, in which message, and how many messages lost it.
+    pub fn truth_line(&self, messages: u64) -> String {
+        let message = match self.message_name() {
+            Some(m) => format!("\"{m}\""),
+            None => "null".to_string(),
+        };
+        format!(
+            "{{\"kind\":\"drop-field\",\"fault\":\"drop-field\",\"field\":\"{}\",\"message\":{message},\"messages\":{messages}}}",
+            self.field_name()
+        )
+    }
 }
 
 impl Faults {
@@ -72,9 +163,19 @@ impl Faults {
                 "after-end" => f.after_end = rate(value)?,
                 "oversize" => f.oversize = rate(value)?,
                 "bad-count" => f.bad_count = rate(value)?,
+                "drop-field" => {
+                    if f.drop_field.is_some() {
+                        return Err("fault drop-field: given twice (one field per run)".into());
+                    }
+                    let v = value.ok_or_else(|| {
+                        "fault drop-field needs a field: drop-field=Direction or drop-field=AGENT_STATE_EVENT.Direction"
+                            .to_string()
+                    })?;
+                    f.drop_field = Some(DropField::parse(v)?);
+                }
                 _ => {
                     return Err(format!(
-                        "unknown fault {name:?} (known: lost, reorder, retransmit, diverge, midstream, truncate, unanswered, after-end, oversize, bad-count)"
+                        "unknown fault {name:?} (known: lost, reorder, retransmit, diverge, midstream, truncate, unanswered, after-end, oversize, bad-count, drop-field)"
                     ))
                 }
             }

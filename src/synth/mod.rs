@@ -16,7 +16,7 @@
 //! Faults can be injected at the TCP level (lost, reordered, retransmitted and divergent
 //! segments, a capture starting mid-stream, a truncated file) and at the protocol level
 //! (unanswered requests, call events after END_CALL_EVENT, oversize strings, wrong count
-//! fields). Each injected fault is one JSON line of the truth file; every message written
+//! fields, a floating field never sent). Each injected fault is one JSON line of the truth file; every message written
 //! is one JSON line of the message truth file.
 //!
 //! Generation streams: memory depends on the number of connections and agents, not on the
@@ -27,6 +27,7 @@
 //! - `config`: what the generator is told ([`Config`], [`Faults`], [`Limit`], [`Format`]);
 //! - [`rng`]: the deterministic random stream;
 //! - [`msgs`]: every message the sessions exchange, built from the spec tables;
+//! - `strip`: the drop-field fault, a floating field cut out of a built message;
 //! - `wire`: segments to pcap or pcapng records;
 //! - `queue`: the clock, the event queue and the pace of human durations;
 //! - `truth`: the truth files (faults, messages);
@@ -34,7 +35,11 @@
 //! - `tcp`: both TCP stacks of every connection, and the TCP faults;
 //! - `session`: CTI sessions (OPEN, configuration, monitors, heartbeats, CLOSE);
 //! - `agent`: agents and their calls, and the call-level protocol faults;
-//! - `engine`: the driver that sets everything up and runs the queue.
+//! - `engine`: the driver that sets everything up and runs the queue;
+//! - `script`: hand-placed packets of TCP connections at chosen times, merged into one
+//!   capture with their frame and connection numbers;
+//! - [`scenario`]: scripted session stories (failover, refused connections, requests left
+//!   pending, a late confirm) with a truth file of what an analysis must find.
 
 mod agent;
 mod center;
@@ -43,7 +48,10 @@ mod engine;
 pub mod msgs;
 mod queue;
 pub mod rng;
+pub mod scenario;
+mod script;
 mod session;
+mod strip;
 mod tcp;
 mod truth;
 mod wire;
@@ -51,7 +59,8 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
-pub use config::{parse_size, parse_start, Config, Faults, Format, Limit, DEFAULT_START_NS};
+pub use config::{parse_size, parse_start, Config, DropField, Faults, Format, Limit, DEFAULT_START_NS};
 pub use engine::{generate, messages, Summary};
 pub use rng::Rng;
+pub use scenario::{write_scenario, Scenario, ScenarioConfig, ScenarioSummary};
 pub use truth::GeneratedMessage;

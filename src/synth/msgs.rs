@@ -246,6 +246,51 @@ pub fn close_req(v: u32, invoke: u32) -> Vec<u8> {
     m.build()
 }
 
+/// FAILURE_EVENT with a [`spec::values::status_code`] (E_CTI_CTI_SERVER_OFFLINE: the server
+/// wants the session closed).
+pub fn failure_event(v: u32, status: u32) -> Vec<u8> {
+    let mut m = M::new(MessageType::FAILURE_EVENT, v);
+    m.set(field::Status, status);
+    m.build()
+}
+
+/// QUERY_AGENT_STATE_REQ for the agent at its instrument.
+pub fn query_agent_state_req(v: u32, invoke: u32, a: &AgentInfo) -> Vec<u8> {
+    let mut m = M::new(MessageType::QUERY_AGENT_STATE_REQ, v);
+    m.set(field::InvokeID, invoke)
+        .set(field::PeripheralID, a.peripheral_id)
+        .set(field::MRDID, 1u32)
+        .set(field::ICMAgentID, a.icm_agent_id);
+    m.text(field::AgentInstrument, &a.ext);
+    m.build()
+}
+
+/// QUERY_AGENT_STATE_CONF: the agent in an [`agent_state`], no skill group listed.
+pub fn query_agent_state_conf(v: u32, invoke: u32, a: &AgentInfo, state: u32) -> Vec<u8> {
+    let mut m = M::new(MessageType::QUERY_AGENT_STATE_CONF, v);
+    let available = if state == agent_state::AGENT_STATE_AVAILABLE {
+        agent_availability_status::ICM_AVAILABLE
+    } else {
+        agent_availability_status::NOT_AVAILABLE
+    };
+    m.set(field::InvokeID, invoke)
+        .set(field::AgentState, state)
+        .set(field::NumSkillGroups, 0u32)
+        .set(field::MRDID, 1u32)
+        .set(field::NumTasks, 0u32)
+        .set(field::AgentMode, agent_mode::ROUTABLE)
+        .set(field::MaxTaskLimit, 1u32)
+        .set(field::ICMAgentID, a.icm_agent_id)
+        .set(field::AgentAvailabilityStatus, available)
+        .set(field::DepartmentID, 0u32);
+    m.text(field::AgentID, &a.id)
+        .text(field::AgentExtension, &a.ext)
+        .text(field::AgentInstrument, &a.ext)
+        .num(field::InternalAgentState, state)
+        .num(field::MaxBeyondTaskLimit, 0u32);
+    m.build()
+}
+
 /// FAILURE_CONF with a [`spec::values::status_code`].
 pub fn failure_conf(v: u32, invoke: u32, status: u32) -> Vec<u8> {
     let mut m = M::new(MessageType::FAILURE_CONF, v);

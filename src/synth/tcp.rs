@@ -9,6 +9,7 @@
 use super::config::{Faults, Limit};
 use super::queue::{Queue, MS, US};
 use super::rng::Rng;
+use super::strip::drop_floating;
 use super::truth::{GeneratedMessage, MessageRecord, ProtoFault, Truth};
 use super::wire::Wire;
 use crate::capture::build::TcpSpec;
@@ -143,6 +144,8 @@ pub struct Tcp<'a, W: Write> {
     last_ts: i64,
     messages: u64,
     fault_count: u64,
+    /// Messages the drop-field fault changed.
+    dropped_field: u64,
     scratch: Vec<u8>,
     stop: bool,
 }
@@ -169,6 +172,7 @@ impl<'a, W: Write> Tcp<'a, W> {
             last_ts: start,
             messages: 0,
             fault_count: 0,
+            dropped_field: 0,
             scratch: Vec::with_capacity(2048),
             stop: false,
         }
@@ -379,6 +383,15 @@ impl<'a, W: Write> Tcp<'a, W> {
         if conn.closed || conn.fin_sent[d] {
             return Ok(());
         }
+        let bytes = match self.faults.drop_field.as_ref().and_then(|f| drop_floating(&bytes, conn.version, f))
+        {
+            Some(stripped) => {
+                self.dropped_field += 1;
+                self.fault_count += 1;
+                stripped
+            }
+            None => bytes,
+        };
         let (_, type_id) = parse_header(&bytes).expect("a whole message");
         conn.queue[d].push_back(MsgRec {
             off: conn.written[d],
@@ -602,7 +615,7 @@ impl<'a, W: Write> Tcp<'a, W> {
     /// on the first connection is written cut in half, so that the file ends inside its
     /// record. Returns the totals and the collected messages.
     pub fn finish(self, truncate: bool) -> io::Result<(Totals, Vec<GeneratedMessage>)> {
-        let Tcp { conns, wire, mut truth, last_ts, messages, fault_count, .. } = self;
+        let Tcp { conns, wire, mut truth, last_ts, messages, fault_count, faults, dropped_field, .. } = self;
         let mut totals = Totals { packets: wire.frames, bytes: wire.bytes, messages, faults: fault_count };
         if truncate {
             let c = &conns[0];
@@ -623,6 +636,9 @@ impl<'a, W: Write> Tcp<'a, W> {
             ))?;
         } else {
             wire.finish()?;
+        }
+        if let Some(f) = &faults.drop_field {
+            truth.fault(&f.truth_line(dropped_field))?;
         }
         let collected = truth.finish()?;
         Ok((totals, collected))

@@ -48,9 +48,14 @@ impl<W: Write> Wire<W> {
     /// Writes one segment; returns its frame number.
     pub fn write(&mut self, ts_ns: TimestampNs, seg: &TcpSpec<'_>) -> io::Result<u64> {
         let frame = tcp_frame(self.link, seg);
+        self.write_frame(ts_ns, &frame)
+    }
+
+    /// Writes one link-layer frame built elsewhere; returns its frame number.
+    pub fn write_frame(&mut self, ts_ns: TimestampNs, frame: &[u8]) -> io::Result<u64> {
         match &mut self.out {
-            Out::Pcap(w) => w.write_packet(ts_ns, &frame)?,
-            Out::Ng(w) => w.write_packet(0, ts_ns, &frame)?,
+            Out::Pcap(w) => w.write_packet(ts_ns, frame)?,
+            Out::Ng(w) => w.write_packet(0, ts_ns, frame)?,
         }
         self.bytes += self.record_len(frame.len());
         self.frames += 1;

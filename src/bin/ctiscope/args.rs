@@ -404,6 +404,14 @@ pub struct SynthArgs {
     /// Capture file to write ("-" for stdout).
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: String,
+    /// Write a scripted session story instead of a simulation, with its truth file
+    /// (--truth). Takes --format, --start, --truth, --truth-messages and --faults
+    /// drop-field=... only.
+    #[arg(long, value_enum, value_name = "NAME", conflicts_with_all = [
+        "seed", "clients", "desktops", "bridges", "monitors", "agents", "calls_per_agent",
+        "duration", "protocol_version", "server_port", "link", "ipv6", "size", "messages",
+    ])]
+    pub scenario: Option<SynthScenario>,
     /// Capture format.
     #[arg(long, value_enum, default_value_t = SynthFormat::Pcap)]
     pub format: SynthFormat,
@@ -445,10 +453,11 @@ pub struct SynthArgs {
     /// IPv6 addresses instead of IPv4.
     #[arg(long)]
     pub ipv6: bool,
-    /// Faults to inject, e.g. lost=0.01,reorder=0.01,retransmit=0.01,diverge=0.005,midstream,truncate,unanswered=0.01,after-end=0.02,oversize=0.02,bad-count=0.02.
+    /// Faults to inject, e.g. lost=0.01,reorder=0.01,retransmit=0.01,diverge=0.005,midstream,truncate,unanswered=0.01,after-end=0.02,oversize=0.02,bad-count=0.02,drop-field=Direction (or drop-field=AGENT_STATE_EVENT.Direction).
     #[arg(long, value_name = "LIST")]
     pub faults: Option<String>,
-    /// Write one JSON line per injected fault to this file.
+    /// Write one JSON line per injected fault to this file (with --scenario: one per fact
+    /// the analysis must find).
     #[arg(long, value_name = "FILE")]
     pub truth: Option<String>,
     /// Write one JSON line per message written (connection, direction, type, stream offset, frames).
@@ -469,6 +478,15 @@ pub struct SynthArgs {
 pub enum SynthFormat {
     Pcap,
     Pcapng,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SynthScenario {
+    Failover,
+    DeadServer,
+    NoCti,
+    ServerClosePending,
+    LateConfirm,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]

@@ -1,9 +1,10 @@
-//! `ctiscope synth`: turns the command line into a [`ctiscope::synth::Config`] and writes
-//! the capture and truth files.
+//! `ctiscope synth`: turns the command line into a [`ctiscope::synth::Config`] (or, with
+//! `--scenario`, a [`ctiscope::synth::ScenarioConfig`]) and writes the capture and truth
+//! files.
 
-use crate::args::{SynthArgs, SynthFormat, SynthLink};
+use crate::args::{SynthArgs, SynthFormat, SynthLink, SynthScenario};
 use ctiscope::capture::build::Link;
-use ctiscope::synth::{self, Config, Faults, Format, Limit};
+use ctiscope::synth::{self, Config, Faults, Format, Limit, Scenario, ScenarioConfig};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 
@@ -56,10 +57,7 @@ fn config(a: &SynthArgs) -> Result<Config, String> {
             SynthLink::Raw => Link::Raw,
         },
         ipv6: a.ipv6,
-        format: match a.format {
-            SynthFormat::Pcap => Format::Pcap,
-            SynthFormat::Pcapng => Format::PcapNg,
-        },
+        format: format(a.format),
         faults: match &a.faults {
             Some(f) => Faults::parse(f)?,
             None => Faults::default(),
@@ -69,13 +67,85 @@ fn config(a: &SynthArgs) -> Result<Config, String> {
     })
 }
 
+fn format(f: SynthFormat) -> Format {
+    match f {
+        SynthFormat::Pcap => Format::Pcap,
+        SynthFormat::Pcapng => Format::PcapNg,
+    }
+}
+
+/// The scenario, its start and format, and the one fault a scenario takes (drop-field).
+fn scenario_config(a: &SynthArgs, s: SynthScenario) -> Result<(Scenario, ScenarioConfig), String> {
+    let scenario = match s {
+        SynthScenario::Failover => Scenario::Failover,
+        SynthScenario::DeadServer => Scenario::DeadServer,
+        SynthScenario::NoCti => Scenario::NoCti,
+        SynthScenario::ServerClosePending => Scenario::ServerClosePending,
+        SynthScenario::LateConfirm => Scenario::LateConfirm,
+    };
+    let faults = match &a.faults {
+        Some(f) => Faults::parse(f)?,
+        None => Faults::default(),
+    };
+    if (Faults { drop_field: None, ..faults.clone() }) != Faults::default() {
+        return Err("--scenario takes only the drop-field fault (--faults drop-field=FIELD)".into());
+    }
+    let cfg = ScenarioConfig {
+        format: format(a.format),
+        start_ns: synth::parse_start(&a.start)?,
+        drop_field: faults.drop_field,
+    };
+    Ok((scenario, cfg))
+}
+
 fn create(path: &str) -> io::Result<BufWriter<File>> {
     File::create(path)
         .map(|f| BufWriter::with_capacity(1 << 20, f))
         .map_err(|e| io::Error::new(e.kind(), format!("{path}: {e}")))
 }
 
+/// `--scenario`: one scripted story and its truth file.
+fn run_scenario(a: &SynthArgs, s: SynthScenario) -> io::Result<u8> {
+    let (scenario, cfg) = match scenario_config(a, s) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ctiscope synth: {e}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let mut truth = a.truth.as_deref().map(create).transpose()?;
+    let mut truth_messages = a.truth_messages.as_deref().map(create).transpose()?;
+    let truth_w = truth.as_mut().map(|w| w as &mut dyn Write);
+    let msgs_w = truth_messages.as_mut().map(|w| w as &mut dyn Write);
+    let summary = if a.write == "-" {
+        let stdout = io::stdout();
+        let mut out = BufWriter::new(stdout.lock());
+        let s = synth::write_scenario(scenario, &cfg, &mut out, truth_w, msgs_w)?;
+        out.flush()?;
+        s
+    } else {
+        let mut out = create(&a.write)?;
+        let s = synth::write_scenario(scenario, &cfg, &mut out, truth_w, msgs_w)?;
+        out.flush()?;
+        s
+    };
+    if a.write != "-" {
+        eprintln!(
+            "ctiscope synth: scenario {}: {} packets, {} messages, {} connections, {} truth lines",
+            scenario.name(),
+            summary.packets,
+            summary.messages,
+            summary.connections,
+            summary.facts
+        );
+    }
+    Ok(EXIT_OK)
+}
+
 pub fn run(a: SynthArgs) -> io::Result<u8> {
+    if let Some(s) = a.scenario {
+        return run_scenario(&a, s);
+    }
     let cfg = match config(&a) {
         Ok(c) => c,
         Err(e) => {
