@@ -35,6 +35,15 @@ pub fn format_utc(ts_ns: TimestampNs, digits: u32) -> String {
     out
 }
 
+/// `10:00:00.123` (UTC time of day, `digits` fractional digits): for sentences, whose
+/// findings carry the full time beside them.
+pub fn format_time_of_day(ts_ns: TimestampNs, digits: u32) -> String {
+    let (_, h, mi, s, n) = split(ts_ns);
+    let mut out = format!("{h:02}:{mi:02}:{s:02}");
+    push_fraction(&mut out, n, digits);
+    out
+}
+
 /// Append `2024-05-01 10:00:00.123456` (as [`format_utc`]) to a byte buffer.
 pub fn push_utc(b: &mut Vec<u8>, ts_ns: TimestampNs, digits: u32) {
     if !push_datetime(b, ts_ns, b' ', digits) {

@@ -251,7 +251,7 @@ fn unanswered(
     };
     f.report(unanswered_rule(p), Some(conn), &[p.frame], p.ts, cause, || {
         let mut subject = c.request_subject(p, p.invoke);
-        let sent = crate::time::format_utc(p.ts, 3);
+        let sent = crate::time::format_time_of_day(p.ts, 3);
         let text = match end {
             None => format!("{} sent at {sent} not answered within {secs} s", describe(p, &subject)),
             Some((why, elapsed)) => {

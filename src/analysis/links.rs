@@ -51,8 +51,8 @@ pub(crate) struct Links {
 /// `side A (10.10.0.1:42027)`, or the address.
 pub(crate) fn server_name(s: Option<SocketAddr>) -> String {
     match s {
-        Some(a) if a.port() == 42027 => format!("side A ({a})"),
-        Some(a) if a.port() == 43027 => format!("side B ({a})"),
+        Some(a) if a.port() == 42027 => format!("side A {a}"),
+        Some(a) if a.port() == 43027 => format!("side B {a}"),
         Some(a) => format!("server {a}"),
         None => "the server".to_string(),
     }
@@ -107,6 +107,9 @@ impl Links {
             _ => "replaced by a new connection on the same ports".to_string(),
         });
         let who = match (id.describe_agent(), &id.client_id) {
+            (Some(a), Some(cid)) if a.ends_with(')') => {
+                format!("desktop of {}, ClientID {cid})", a.trim_end_matches(')'))
+            }
             (Some(a), Some(cid)) => format!("desktop of {a} (ClientID {cid})"),
             (Some(a), None) => format!("desktop of {a}"),
             (None, Some(cid)) => format!("client {cid}"),
@@ -146,7 +149,9 @@ impl Links {
         };
         let i = self.lost.iter().rposition(|l| l.conn != c.id && same(l))?;
         let l = self.lost.remove(i)?;
-        let gap = ts - l.ts;
+        // From the end of the lost session to the start of the new connection.
+        let gap = c.first_ts.max(l.ts) - l.ts;
+        let _ = ts;
         let failover = l.server.map(|s| s.ip()) != c.server.map(|s| s.ip())
             || l.server.map(|s| s.port()) != c.server.map(|s| s.port());
         let (what, reason) = if failover {
@@ -169,7 +174,7 @@ impl Links {
                 l.who,
                 server_name(l.server),
                 l.conn,
-                crate::time::format_utc(l.ts, 3),
+                crate::time::format_time_of_day(l.ts, 3),
                 l.why,
                 server_name(c.server),
                 c.id,
