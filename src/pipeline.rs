@@ -248,7 +248,16 @@ pub struct Stats {
     pub skipped_bytes: u64,
     /// Packets that could not be sliced (malformed headers, unsupported link types).
     pub packet_issues: u64,
+    /// TCP connections seen.
+    pub tcp_connections: u64,
+    /// Server-side ports of the TCP connections seen (the port a SYN went to, else the lower
+    /// one), the first [`MAX_PORTS_SEEN`] distinct ones: what to try with `--port` when a
+    /// capture shows no CTI.
+    pub tcp_ports: Vec<u16>,
 }
+
+/// Distinct TCP ports kept in [`Stats::tcp_ports`].
+pub const MAX_PORTS_SEEN: usize = 32;
 
 /// The whole pipeline: feed packets, get [`Event`]s.
 pub struct Pipeline {
@@ -356,6 +365,12 @@ fn stream_event(
 ) {
     match ev {
         StreamEvent::ConnectionStart { conn, a, b, start, frame, ts_ns } => {
+            stats.tcp_connections += 1;
+            // `a` sent the SYN when the handshake was seen.
+            let port = if start == ConnStart::Handshake { b.port() } else { a.port().min(b.port()) };
+            if stats.tcp_ports.len() < MAX_PORTS_SEEN && !stats.tcp_ports.contains(&port) {
+                stats.tcp_ports.push(port);
+            }
             let mut st = ConnState {
                 addrs: [a, b],
                 start,

@@ -504,7 +504,20 @@ fn no_cti_prints_nothing() {
     assert_eq!(ports, want);
     assert!(made.decoded.is_empty(), "{:?}", made.decoded);
     let (out, err, code) = ctiscope_in(&["decode", "no-cti.pcap"], &dir);
-    assert_eq!((out.as_str(), err.as_str(), code), ("", "", 0));
+    assert_eq!((out.as_str(), code), ("", 0));
+    let ports = want.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ");
+    assert_eq!(
+        err,
+        format!(
+            "ctiscope: no-cti.pcap: no CTI connection in {} packets; TCP ports seen: {ports}; try --port\n",
+            packets.len()
+        )
+    );
+    // check says the same and passes.
+    let (out, err2, code) = ctiscope_in(&["check", "no-cti.pcap"], &dir);
+    assert_eq!(code, 0);
+    assert_eq!(err2, err);
+    assert!(out.starts_with("0 findings"), "{out}");
     let _ = std::fs::remove_dir_all(dir);
 }
 

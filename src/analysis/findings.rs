@@ -125,6 +125,36 @@ pub struct Group {
     pub last_ts: TimestampNs,
     /// The first occurrence's sentence.
     pub example: String,
+    /// What the first [`MAX_GROUP_IDS`] occurrences are about, in short: `call 7 (frame
+    /// 120)`, `InvokeID 12 agent 1001 (frame 88)`.
+    pub ids: Vec<String>,
+    /// `ids` names every occurrence.
+    pub ids_complete: bool,
+}
+
+/// Occurrences named in a group's `ids`.
+pub const MAX_GROUP_IDS: usize = 50;
+
+impl Subject {
+    /// The subject in a few words, for a list: `InvokeID 12 agent 1001`, `call 7`, ...
+    pub fn short(&self, conn: Option<ConnId>) -> String {
+        let mut parts = Vec::new();
+        if let Some(i) = self.invoke {
+            parts.push(format!("InvokeID {i}"));
+        }
+        if let Some(c) = self.call {
+            parts.push(format!("call {c}"));
+        }
+        if let Some(a) = self.agent.as_ref().or(self.extension.as_ref()) {
+            parts.push(format!("agent {a}"));
+        }
+        if parts.is_empty() {
+            if let Some(c) = conn {
+                parts.push(format!("connection {c}"));
+            }
+        }
+        parts.join(" ")
+    }
 }
 
 /// Distinct connections counted per group.
@@ -136,7 +166,15 @@ const MAX_GROUPS: usize = 4_096;
 pub(crate) struct GroupAcc {
     group: Group,
     conns: crate::IntSet<ConnId>,
+    /// What the first occurrences are about, and their frames (the same call seen on
+    /// several connections is one entry).
+    ids: Vec<(String, Vec<u64>)>,
+    /// Occurrences `ids` names.
+    named: u64,
 }
+
+/// Frames named per entry of a group's `ids`.
+const MAX_ID_FRAMES: usize = 8;
 
 /// Where findings go: grouped by cause, counted per rule and listed up to a cap.
 #[derive(Debug, Default)]
@@ -187,12 +225,28 @@ impl Findings {
         let listed = self.listing(rule_id);
         *self.per_rule.entry(rule_id).or_insert(0) += 1;
         let built = listed.then(build);
-        let group = self.group(rule_id, severity, reference, &at, cause);
+        let acc = self.group(rule_id, severity, reference, &at, cause);
         let Some((message, subject)) = built else { return };
-        if group.example.is_empty() {
-            group.example = message.clone();
+        if acc.group.example.is_empty() {
+            acc.group.example = message.clone();
         }
-        let cause = group.cause.clone();
+        let what = subject.short(at.conn);
+        let frame = at.frames.iter().min().copied();
+        match acc.ids.iter().position(|(w, _)| *w == what) {
+            Some(i) => {
+                let frames = &mut acc.ids[i].1;
+                if frames.len() < MAX_ID_FRAMES {
+                    frames.extend(frame);
+                }
+                acc.named += 1;
+            }
+            None if acc.ids.len() < MAX_GROUP_IDS => {
+                acc.ids.push((what, frame.into_iter().collect()));
+                acc.named += 1;
+            }
+            None => {}
+        }
+        let cause = acc.group.cause.clone();
         let mut frames = at.frames.to_vec();
         frames.sort_unstable();
         frames.dedup();
@@ -218,7 +272,7 @@ impl Findings {
         reference: &str,
         at: &At<'_>,
         cause: Cause,
-    ) -> &mut Group {
+    ) -> &mut GroupAcc {
         let key = if self.groups.len() >= MAX_GROUPS && !self.groups.contains_key(&(rule_id, cause.clone())) {
             // Too many distinct causes: the rest count under the rule.
             (rule_id, Cause::new(None, "further causes of this rule (too many distinct causes to list)"))
@@ -241,8 +295,12 @@ impl Findings {
                 first_ts: at.ts_ns,
                 last_ts: at.ts_ns,
                 example: String::new(),
+                ids: Vec::new(),
+                ids_complete: false,
             },
             conns: crate::IntSet::default(),
+            ids: Vec::new(),
+            named: 0,
         });
         let g = &mut acc.group;
         g.count += 1;
@@ -263,7 +321,7 @@ impl Findings {
         }
         g.first_ts = g.first_ts.min(at.ts_ns);
         g.last_ts = g.last_ts.max(at.ts_ns);
-        g
+        acc
     }
 
     /// Push a finding grouped under its rule, with no subject but its connection.
@@ -378,7 +436,39 @@ impl Findings {
                 .then(a.conn.cmp(&b.conn))
                 .then(a.message.cmp(&b.message))
         });
-        let mut groups: Vec<Group> = self.groups.into_values().map(|a| a.group).collect();
+        // A group's example is its first listed finding as it finally reads (a late answer
+        // adds to an unanswered request's sentence).
+        let mut firsts: HashMap<(&str, &str), &str> = HashMap::new();
+        for f in &list {
+            firsts.entry((f.rule, f.cause.as_str())).or_insert(f.message.as_str());
+        }
+        let mut groups: Vec<Group> = self
+            .groups
+            .into_values()
+            .map(|a| {
+                let mut g = a.group;
+                g.ids_complete = a.named == g.count;
+                g.ids = a
+                    .ids
+                    .into_iter()
+                    .map(|(what, frames)| {
+                        let n = frames.len();
+                        let frames = frames.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+                        match (what.is_empty(), n) {
+                            (_, 0) => what,
+                            (true, 1) => format!("frame {frames}"),
+                            (true, _) => format!("frames {frames}"),
+                            (false, 1) => format!("{what} (frame {frames})"),
+                            (false, _) => format!("{what} (frames {frames})"),
+                        }
+                    })
+                    .collect();
+                if let Some(m) = firsts.get(&(g.rule, g.cause.as_str())) {
+                    g.example = m.to_string();
+                }
+                g
+            })
+            .collect();
         groups.sort_by(|a, b| {
             b.severity
                 .cmp(&a.severity)
@@ -426,14 +516,21 @@ impl Findings {
         let about = if about.is_empty() { String::new() } else { format!(" ({})", about.join(", ")) };
         for a in &d.anomalies {
             let rid = rules::anomaly_rule_id(a.code);
-            let sev = rules::anomaly_severity(a.code);
+            let mut sev = rules::anomaly_severity(a.code);
             let rule = rules::rule(rid);
+            let mut reason = Cow::Borrowed(rule.description);
+            if a.code == "required_missing" && a.field.is_some_and(|f| unmarked_required(d, f)) {
+                // Where the guide and implementations disagree: said once, as a note.
+                sev = Severity::Note;
+                reason = Cow::Borrowed(
+                    "required only as printed: the guide leaves the field unmarked and implementations commonly omit it (docs/protocol.md §10 Presence marks)",
+                );
+            }
             let reference = match d.spec.and_then(|s| s.table) {
                 Some(t) => Cow::Owned(format!("guide Table {t}; {}", rule.reference)),
                 None => Cow::Borrowed(rule.reference),
             };
-            let cause =
-                Cause { message: Some(name), field: a.field, reason: Cow::Borrowed(rule.description) };
+            let cause = Cause { message: Some(name), field: a.field, reason };
             let at = At { conn: Some(conn), frames: &[fr], ts_ns: ts };
             self.report_with(rid, sev, &reference, at, cause, || {
                 let subject = Subject {
@@ -448,6 +545,16 @@ impl Findings {
             });
         }
     }
+}
+
+/// Whether the spec records field `f` of the message as required only because the guide
+/// left it unmarked (a message note "F is unmarked (required as printed)").
+fn unmarked_required(d: &Decoded, f: &str) -> bool {
+    d.spec.is_some_and(|s| {
+        s.notes.iter().any(|n| {
+            n.strip_prefix(f).is_some_and(|rest| rest.starts_with(" is unmarked (required as printed)"))
+        })
+    })
 }
 
 /// Name of a value in a table with its number (`NAME (n)`), or the number.

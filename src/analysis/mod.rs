@@ -40,7 +40,7 @@ mod agents;
 mod analyzer;
 mod calls;
 mod config;
-mod findings;
+pub mod findings;
 pub mod identity;
 mod invoke;
 mod links;
@@ -57,7 +57,7 @@ mod types;
 mod tests;
 
 pub use analyzer::Analyzer;
-pub use findings::{Cause, Finding, Group, Subject};
+pub use findings::{Cause, Finding, Group, Subject, MAX_GROUP_IDS};
 pub use report::{
     AgentSummary, Answered, CallSummary, ConnSummary, LatencyStats, MessageDetail, Report, TimelineEntry,
     TimelineWhat,

@@ -40,6 +40,9 @@ pub struct Report {
     pub timeline: Vec<TimelineEntry>,
     pub first_ts: Option<TimestampNs>,
     pub last_ts: TimestampNs,
+    /// The capture could not be read to its end: where and why (set by the caller, which
+    /// reads the capture).
+    pub cut_short: Option<String>,
 }
 
 impl Report {
@@ -82,6 +85,7 @@ pub(crate) fn build(p: Parts) -> Report {
         timeline: p.timeline,
         first_ts: p.first_ts,
         last_ts: p.last_ts,
+        cut_short: None,
     }
 }
 

@@ -84,21 +84,48 @@ pub fn write_check(w: &mut dyn Write, r: &Report, listing: Listing) -> io::Resul
 }
 
 /// The findings, one row per cause: severity, count, connections, frames, what, rule.
+///
+/// On a terminal the reference column is left out, so that the table fits; `--all`, the
+/// JSON output and `ctiscope rules` give it.
 fn write_groups_table(w: &mut dyn Write, r: &Report) -> io::Result<()> {
-    let mut t = new_table(vec!["severity", "count", "conns", "frames", "what", "rule", "reference"]);
+    let tty = style::current().tty;
+    let mut header = vec!["severity", "count", "conns", "frames", "what", "rule"];
+    if !tty {
+        header.push("reference");
+    }
+    let mut t = new_table(header);
     for g in &r.groups {
-        t.add_row(vec![
+        let mut row = vec![
             style::current().severity_cell(g.severity),
             Cell::new(g.count),
             Cell::new(format!("{}{}", g.conns, if g.conns_more { "+" } else { "" })),
             Cell::new(frame_range(g.first_frame, g.last_frame)),
-            Cell::new(if g.count == 1 && !g.example.is_empty() { &g.example } else { &g.cause }),
+            Cell::new(group_what(g)),
             Cell::new(g.rule),
-            Cell::new(&g.reference),
-        ]);
+        ];
+        if !tty {
+            row.push(Cell::new(&g.reference));
+        }
+        t.add_row(row);
     }
     writeln!(w, "{t}")?;
     writeln!(w, "(one row per cause; `check --all` lists every finding with its identifiers)")
+}
+
+/// A group in words: the sentence of its only finding, or its cause and what each
+/// occurrence is about (up to [`MAX_GROUP_IDS`](crate::analysis::findings::MAX_GROUP_IDS)).
+fn group_what(g: &Group) -> String {
+    if g.count == 1 && !g.example.is_empty() {
+        return g.example.clone();
+    }
+    if g.ids_complete {
+        return format!("{}: {}", g.cause, g.ids.join(", "));
+    }
+    if g.ids.is_empty() || g.count > 2 * crate::analysis::MAX_GROUP_IDS as u64 {
+        // Too many to name: `check --all` lists them.
+        return g.cause.clone();
+    }
+    format!("{}: {}, ...", g.cause, g.ids.join(", "))
 }
 
 fn frame_range(first: Option<u64>, last: Option<u64>) -> String {
@@ -129,6 +156,8 @@ pub fn write_findings_table(w: &mut dyn Write, r: &Report) -> io::Result<()> {
 const HEADLINE_ROWS: usize = 6;
 /// A group is told by its findings' own sentences up to this count.
 const HEADLINE_EXAMPLES: u64 = 3;
+/// Beyond that, the occurrences are named in short up to this count.
+const HEADLINE_NAMED: usize = 6;
 
 /// What went wrong in this capture, in the few lines a person reads first: the most serious
 /// causes, each with its count or the sentences naming who and what.
@@ -166,12 +195,12 @@ pub fn headline(r: &Report) -> Vec<String> {
             }
         }
         let conns = if g.conns > 1 { format!(" on {} connections", g.conns) } else { String::new() };
-        out.push(format!(
-            "  {sev}: {} x {}{conns} (frames {})",
-            g.count,
-            g.cause,
-            frame_range(g.first_frame, g.last_frame)
-        ));
+        let named = if g.ids_complete && g.ids.len() <= HEADLINE_NAMED {
+            format!(": {}", g.ids.join(", "))
+        } else {
+            format!(" (frames {})", frame_range(g.first_frame, g.last_frame))
+        };
+        out.push(format!("  {sev}: {} x {}{conns}{named}", g.count, g.cause));
     }
     if r.groups.len() > HEADLINE_ROWS {
         out.push(format!("  ... and {} more causes below", r.groups.len() - HEADLINE_ROWS));
@@ -210,6 +239,9 @@ pub fn summary_line(r: &Report) -> String {
             r.refused,
             r.empty
         ));
+    }
+    if let Some(why) = &r.cut_short {
+        s.push_str(&format!("\ncapture cut short, the report covers what was read: {why}"));
     }
     s
 }
@@ -271,6 +303,8 @@ pub fn group_json(g: &Group) -> Json {
         "first_time": time::format_rfc3339(g.first_ts),
         "last_time": time::format_rfc3339(g.last_ts),
         "example": g.example,
+        "ids": g.ids,
+        "ids_complete": g.ids_complete,
         "reference": g.reference,
     })
 }

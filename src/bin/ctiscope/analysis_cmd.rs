@@ -55,7 +55,16 @@ fn analyze_inputs(
         } else {
             ctiscope::stage::run_path(name, &psettings, forced, &mut sink)
         };
-        let report = an.finish();
+        let mut report = an.finish();
+        match &res {
+            Ok(stats) => no_cti_note(name, stats, &report),
+            Err(e) => report.cut_short = Some(e.to_string()),
+        }
+        if let Some(filter) = settings.timeline.as_ref().filter(|f| **f != TimelineFilter::default()) {
+            if report.timeline.is_empty() && res.is_ok() {
+                eprintln!("ctiscope: {name}: the selection ({}) matches nothing", describe_filter(filter));
+            }
+        }
         each(name, &report)?;
         if let Err(e) = res {
             // The error names the input.
@@ -64,6 +73,42 @@ fn analyze_inputs(
         }
     }
     Ok(status)
+}
+
+/// A capture in which no connection carried CTI is said so on stderr, with the TCP ports it
+/// holds (`--port` selects other server ports).
+pub(crate) fn no_cti_note(name: &str, stats: &ctiscope::pipeline::Stats, r: &Report) {
+    if r.connections.iter().any(|c| c.cti) || !r.messages.is_empty() {
+        return;
+    }
+    if !r.connections.is_empty() {
+        eprintln!(
+            "ctiscope: {name}: no CTI exchanged in {} packets: {} connection attempts to a CTI port carried no data ({} refused by the server)",
+            stats.packets,
+            r.connections.len(),
+            r.refused
+        );
+        return;
+    }
+    crate::no_cti_note(name, stats);
+}
+
+/// The timeline selection in words: `agent 1001, call 7`.
+fn describe_filter(f: &TimelineFilter) -> String {
+    let mut parts = Vec::new();
+    if let Some(a) = &f.agent {
+        parts.push(format!("agent {a}"));
+    }
+    if let Some(c) = f.call {
+        parts.push(format!("call {c}"));
+    }
+    if let Some(s) = f.session {
+        parts.push(format!("session {s}"));
+    }
+    if let Some(i) = f.invoke {
+        parts.push(format!("InvokeID {i}"));
+    }
+    parts.join(", ")
 }
 
 fn header(w: &mut dyn Write, many: bool, name: &str) -> io::Result<()> {

@@ -9,10 +9,11 @@ mod synth_cmd;
 
 use args::{Cli, Command, DecodeArgs, OutFormat, PipelineArgs, SelectArgs, ShowArgs, SpecArgs, TimeArg};
 use clap::Parser;
+use ctiscope::analysis::identity::Identity;
 use ctiscope::cti::decode::Decoded;
-use ctiscope::cti::spec;
+use ctiscope::cti::spec::{self, MessageType};
 use ctiscope::net::tcp::ConnId;
-use ctiscope::pipeline::{Event, Settings};
+use ctiscope::pipeline::{Direction, Event, Settings};
 use ctiscope::render::summary::{Summary, TimeFormat};
 use ctiscope::render::{events, hex, json, tree};
 use ctiscope::stage;
@@ -225,6 +226,8 @@ pub(crate) struct Filter {
     /// Message type numbers; empty means any.
     types: Vec<u32>,
     session: Option<ConnId>,
+    /// Who each session is, for `--agent` (a connection's entry goes when it ends).
+    identities: ctiscope::IntMap<ConnId, Identity>,
 }
 
 impl Filter {
@@ -241,7 +244,13 @@ impl Filter {
             };
             types.push(id);
         }
-        Ok(Filter { call: a.call, agent: a.agent.clone(), types, session: a.session })
+        Ok(Filter {
+            call: a.call,
+            agent: a.agent.clone(),
+            types,
+            session: a.session,
+            identities: Default::default(),
+        })
     }
 
     pub(crate) fn is_active(&self) -> bool {
@@ -256,9 +265,20 @@ impl Filter {
         }
     }
 
-    fn message(&self, conn: ConnId, msg_type: u32, bytes: &[u8], d: &Decoded) -> bool {
+    fn message(&mut self, conn: ConnId, dir: Direction, msg_type: u32, bytes: &[u8], d: &Decoded) -> bool {
         if self.session.is_some_and(|s| s != conn) {
             return false;
+        }
+        // With --agent, follow each session's identity: a desktop's messages are its
+        // agent's, AgentID or not.
+        let mut session_agent = false;
+        if let Some(agent) = &self.agent {
+            let id = MessageType(msg_type);
+            let identity = self.identities.entry(conn).or_default();
+            if Identity::teaches(id) {
+                identity.observe(dir, id, d, bytes);
+            }
+            session_agent = identity.is_agent(agent);
         }
         if !self.types.is_empty() && !self.types.contains(&msg_type) {
             return false;
@@ -273,7 +293,7 @@ impl Filter {
                 return false;
             }
         }
-        if let Some(agent) = &self.agent {
+        if let Some(agent) = self.agent.as_ref().filter(|_| !session_agent) {
             let names_agent = d.fields.iter().any(|f| {
                 matches!(f.name(), "AgentID" | "AgentExtension" | "AgentInstrument")
                     && f.text(bytes).is_some_and(|t| t == agent.as_str())
@@ -284,6 +304,22 @@ impl Filter {
         }
         true
     }
+}
+
+/// A capture without any CTI connection is said so on stderr, with the TCP ports it holds.
+pub(crate) fn no_cti_note(input: &str, stats: &ctiscope::pipeline::Stats) {
+    let ports = if stats.tcp_ports.is_empty() {
+        "no TCP connection".to_string()
+    } else {
+        let mut p = stats.tcp_ports.clone();
+        p.sort_unstable();
+        let more = if p.len() >= ctiscope::pipeline::MAX_PORTS_SEEN { ", ..." } else { "" };
+        format!(
+            "TCP ports seen: {}{more}; try --port",
+            p.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")
+        )
+    };
+    eprintln!("ctiscope: {input}: no CTI connection in {} packets; {ports}", stats.packets);
 }
 
 /// The connection an event belongs to, if any.
@@ -309,6 +345,8 @@ pub(crate) struct Printer {
     /// Objects written so far in the current `-T json` array.
     json_count: u64,
     pub(crate) filter: Filter,
+    /// Messages the filter selected in the current input.
+    pub(crate) selected: u64,
 }
 
 /// The time column format asked for with `-t`.
@@ -327,6 +365,7 @@ impl Printer {
             summary: Summary::new(time_format(a.time)),
             json_count: 0,
             filter,
+            selected: 0,
         }
     }
 
@@ -357,11 +396,17 @@ impl Printer {
     pub(crate) fn event(&mut self, w: &mut Vec<u8>, ev: &Event<'_>, d: Option<&Decoded>) -> io::Result<()> {
         self.summary.set_first_ts(ctiscope::render::summary::event_ts(ev));
         if let (Event::Message { flow, frame }, Some(d)) = (ev, d) {
-            if self.filter.is_active() && !self.filter.message(flow.conn, frame.msg_type, frame.bytes, d) {
+            if self.filter.is_active()
+                && !self.filter.message(flow.conn, flow.dir, frame.msg_type, frame.bytes, d)
+            {
                 return Ok(());
             }
+            self.selected += 1;
             let sep = self.next_sep();
             return render_message(&self.style, &self.summary, w, sep, flow, frame, d);
+        }
+        if let Event::ConnectionEnd { conn, .. } = ev {
+            self.filter.identities.remove(conn);
         }
         if !self.filter.event(event_conn(ev)) {
             return Ok(());
@@ -515,13 +560,25 @@ fn decode(a: DecodeArgs) -> io::Result<u8> {
             if let Some(e) = write_err {
                 return Err(e);
             }
-            res.map(|_| ())
+            res
         };
-        if let Err(e) = res {
-            out.flush()?;
-            eprintln!("ctiscope: error: {e}");
-            status = EXIT_INPUT;
+        match res {
+            Ok(stats) => {
+                if stats.cti_connections == 0 {
+                    out.flush()?;
+                    no_cti_note(input, &stats);
+                } else if printer.filter.is_active() && printer.selected == 0 {
+                    out.flush()?;
+                    eprintln!("ctiscope: {input}: the selection matches no message");
+                }
+            }
+            Err(e) => {
+                out.flush()?;
+                eprintln!("ctiscope: error: {e}");
+                status = EXIT_INPUT;
+            }
         }
+        printer.selected = 0;
     }
     printer.end(&mut out)?;
     out.flush()?;

@@ -68,7 +68,7 @@ pub(crate) fn decode_file(
     jobs: usize,
     batch_items: usize,
     out: &mut dyn Write,
-) -> io::Result<Result<(), CaptureError>> {
+) -> io::Result<Result<ctiscope::pipeline::Stats, CaptureError>> {
     let work = Render { style: printer.style(), summary: OnceLock::new() };
     let mut write_err: Option<io::Error> = None;
     let mut tag = |ev: &Event<'_>| {
@@ -95,7 +95,7 @@ pub(crate) fn decode_file(
     );
     match write_err {
         Some(e) => Err(e),
-        None => Ok(res.map(|_| ())),
+        None => Ok(res),
     }
 }
 
