@@ -719,3 +719,39 @@ fn timeline_filters() {
     // No timeline unless asked.
     assert!(run(steps()).timeline.is_empty());
 }
+
+#[test]
+fn agent_states_learnt_from_queries_and_team_events() {
+    // A query names agent 1002: its confirm's state is the agent's.
+    let mut q = b("QUERY_AGENT_STATE_REQ");
+    q.set("InvokeID", 2).unwrap();
+    q.set("PeripheralID", 5000).unwrap();
+    q.text("AgentID", "1002").unwrap();
+    let mut qc = b("QUERY_AGENT_STATE_CONF");
+    qc.set("InvokeID", 2).unwrap();
+    qc.set("AgentState", 3).unwrap();
+    // A team event gives each member's state.
+    let mut team = b("AGENT_TEAM_CONFIG_EVENT");
+    team.set("PeripheralID", 5000).unwrap();
+    team.set("NumberOfAgents", 2).unwrap();
+    team.text("AtcAgentID", "1003").unwrap();
+    team.number("AtcAgentState", 2).unwrap();
+    team.text("AtcAgentID", "1004").unwrap();
+    team.number("AtcAgentState", 4).unwrap();
+    let mut s = opened(60, 0);
+    s.push(Step::Msg(S, 1_000, q.build()));
+    s.push(Step::Msg(C, 1_001, qc.build()));
+    s.push(Step::Msg(C, 2_000, team.build()));
+    s.push(Step::End(ConnEnd::Fin, 5_000));
+    let r = run(s);
+    let get = |id: &str| {
+        r.agents.iter().find(|a| a.id == id).unwrap_or_else(|| panic!("agent {id}: {:#?}", r.agents))
+    };
+    let a = get("1002");
+    assert_eq!(a.final_state.as_deref(), Some("AVAILABLE"));
+    assert_eq!(a.time_in_state["AVAILABLE"], 3_999_000_000);
+    assert_eq!(a.requests["QUERY_AGENT_STATE_REQ"], RequestCounts { ok: 1, failed: 0, unanswered: 0 });
+    assert_eq!(get("1003").final_state.as_deref(), Some("NOT_READY"));
+    assert_eq!(get("1004").final_state.as_deref(), Some("TALKING"));
+    assert_eq!(get("1004").time_in_state["TALKING"], 3_000_000_000);
+}
