@@ -376,3 +376,32 @@ fn check_json_has_the_headline_groups_and_findings() {
     assert_eq!(serde_json::from_str::<Json>(&out).unwrap().as_array().unwrap().len(), rules.len());
     let _ = s.path();
 }
+
+#[test]
+fn stats_for_one_agent() {
+    let s = Scenario::new("failover");
+    let (out, err, code) = s.run(&["stats", "--agent", "1001", "-T", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let st: Json = serde_json::from_str(&out).unwrap();
+    assert_eq!(st["agent_selected"], "1001");
+    let conns: Vec<u64> =
+        st["connections"].as_array().unwrap().iter().map(|c| c["connection"].as_u64().unwrap()).collect();
+    assert_eq!(conns, [0, 2, 7], "the agent's desktop sessions only");
+    let agents = st["agents"].as_array().unwrap();
+    assert_eq!(agents.len(), 1);
+    assert_eq!(agents[0]["agent"], "1001");
+    // By extension too.
+    let (out5, _, _) = s.run(&["stats", "--agent", "5001", "-T", "json"]);
+    let st5: Json = serde_json::from_str(&out5).unwrap();
+    assert_eq!(st5["connections"], st["connections"]);
+    // The text lists the findings about the agent, and says which tables are capture-wide.
+    let (text, _, _) = s.run(&["stats", "--agent", "1001"]);
+    assert!(text.contains("Messages per type and direction (whole capture)"), "{text}");
+    assert!(text.contains("Findings about agent 1001"), "{text}");
+    assert!(text.contains("session-reconnect"), "{text}");
+    assert!(!text.contains("desk-1002"), "{text}");
+    // An agent not in the capture says so.
+    let (_, err, code) = s.run(&["stats", "--agent", "9999"]);
+    assert_eq!(code, 0);
+    assert!(err.contains("no session or state of agent 9999"), "{err}");
+}

@@ -143,12 +143,16 @@ impl AgentTables {
                     .map(|e| Cow::Owned(format!("ext:{e}").into_bytes()))
             });
         let Some(aid) = agent_id else { return };
-        let summaries = settings.call_summaries;
+        if !settings.call_summaries {
+            // Only counted against max_agents: one lookup.
+            if !self.agents.contains_key(&*aid) {
+                self.agent_mut(settings, f, &aid, (m.flow.conn, m.fr, m.ts));
+            }
+            return;
+        }
         let max = settings.max_states_per_agent;
         if let Some(a) = self.agent_mut(settings, f, &aid, (m.flow.conn, m.fr, m.ts)) {
-            if summaries {
-                agent_state(a, m, c, max);
-            }
+            agent_state(a, m, c, max);
         }
     }
 

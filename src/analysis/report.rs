@@ -43,9 +43,34 @@ pub struct Report {
     /// The capture could not be read to its end: where and why (set by the caller, which
     /// reads the capture).
     pub cut_short: Option<String>,
+    /// The agent the report was narrowed to ([`Report::select_agent`]).
+    pub agent_selected: Option<String>,
 }
 
 impl Report {
+    /// Keep only what concerns one agent (`stats --agent`): the agent's desktop sessions (by
+    /// AgentID, extension or instrument), its row of the agent table, the calls its sessions
+    /// or its extension saw, and the findings naming it or its sessions (regrouped). The
+    /// message counts, latency and failures stay those of the whole capture.
+    pub fn select_agent(&mut self, agent: &str) {
+        let names = |a: &Option<String>| a.as_deref() == Some(agent);
+        self.connections
+            .retain(|c| c.desktop && (names(&c.agent_id) || names(&c.extension) || names(&c.instrument)));
+        let sessions: Vec<u32> = self.connections.iter().map(|c| c.conn).collect();
+        let mine = |conn: &Option<u32>| conn.is_some_and(|c| sessions.contains(&c));
+        self.agents.retain(|a| a.id == agent || names(&a.extension) || names(&a.instrument));
+        let devices: Vec<String> = self.agents.iter().filter_map(|a| a.extension.clone()).collect();
+        self.calls.retain(|c| c.conns.iter().any(|x| sessions.contains(x)) || devices.contains(&c.device));
+        self.findings.retain(|f| {
+            let s = &f.subject;
+            names(&s.agent) || names(&s.extension) || names(&s.instrument) || mine(&f.conn)
+        });
+        self.groups = regroup(&self.findings);
+        self.refused = 0;
+        self.empty = 0;
+        self.agent_selected = Some(agent.to_string());
+    }
+
     /// Findings at or above a severity.
     pub fn count_at_least(&self, s: Severity) -> u64 {
         self.groups.iter().filter(|g| g.severity >= s).map(|g| g.count).sum()
@@ -86,6 +111,7 @@ pub(crate) fn build(p: Parts) -> Report {
         first_ts: p.first_ts,
         last_ts: p.last_ts,
         cut_short: None,
+        agent_selected: None,
     }
 }
 
@@ -189,4 +215,49 @@ pub(crate) fn merge_calls(done: Vec<CallSummary>) -> Vec<CallSummary> {
             m
         })
         .collect()
+}
+
+/// Groups rebuilt from listed findings (after a selection), in the report's order.
+fn regroup(findings: &[Finding]) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
+    for f in findings.iter().filter(|f| !f.cause.is_empty()) {
+        let first = f.frames.first().copied();
+        let last = f.frames.last().copied();
+        match groups.iter_mut().find(|g| g.rule == f.rule && g.cause == f.cause) {
+            Some(g) => {
+                g.count += 1;
+                g.first_frame = g.first_frame.min(first).or(first);
+                g.last_frame = g.last_frame.max(last);
+                g.last_ts = g.last_ts.max(f.ts_ns);
+                g.ids.push(f.subject.short(f.conn));
+            }
+            None => groups.push(Group {
+                rule: f.rule,
+                severity: f.severity,
+                message: f.subject.message,
+                field: f.subject.field,
+                cause: f.cause.clone(),
+                reference: f.reference.clone(),
+                count: 1,
+                conns: 1,
+                conns_more: false,
+                first_frame: first,
+                last_frame: last,
+                first_ts: f.ts_ns,
+                last_ts: f.ts_ns,
+                example: f.message.clone(),
+                ids: vec![f.subject.short(f.conn)],
+                ids_complete: true,
+            }),
+        }
+    }
+    for g in &mut groups {
+        let conns: std::collections::BTreeSet<Option<u32>> =
+            findings.iter().filter(|f| f.rule == g.rule && f.cause == g.cause).map(|f| f.conn).collect();
+        g.conns = conns.len() as u64;
+    }
+    groups.sort_by(|a, b| {
+        b.severity.cmp(&a.severity).then(b.count.cmp(&a.count)).then(a.first_frame.cmp(&b.first_frame))
+    });
+    groups
 }

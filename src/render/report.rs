@@ -430,7 +430,8 @@ pub fn write_stats(w: &mut dyn Write, r: &Report) -> io::Result<()> {
     for (label, [a, b]) in &by_type {
         t.add_row(vec![label.to_string(), a.to_string(), b.to_string()]);
     }
-    section(w, "Messages per type and direction", t)?;
+    let whole = if r.agent_selected.is_some() { " (whole capture)" } else { "" };
+    section(w, &format!("Messages per type and direction{whole}"), t)?;
 
     let mut t = new_table(vec![
         "conn",
@@ -496,13 +497,13 @@ pub fn write_stats(w: &mut dyn Write, r: &Report) -> io::Result<()> {
             millis(l.max_ns),
         ]);
     }
-    section(w, "Request latency (milliseconds)", t)?;
+    section(w, &format!("Request latency (milliseconds){whole}"), t)?;
 
     let mut t = new_table(vec!["failure", "count"]);
     for (name, n) in &r.failures {
         t.add_row(vec![name.clone(), n.to_string()]);
     }
-    section(w, "Failures", t)?;
+    section(w, &format!("Failures{whole}"), t)?;
 
     writeln!(w, "Calls")?;
     /// Calls listed one per row; the counts cover every call kept.
@@ -741,6 +742,7 @@ pub fn stats_json(r: &Report) -> Json {
     o.insert("attempts_refused".into(), json!(r.refused));
     o.insert("attempts_empty".into(), json!(r.empty));
     o.insert("summary".into(), json!(summary_line(r)));
+    o.insert("agent_selected".into(), json!(r.agent_selected));
     Json::Object(o)
 }
 

@@ -180,7 +180,22 @@ pub fn stats(a: StatsArgs) -> io::Result<u8> {
             if a.format == OutFormat::Text {
                 header(&mut out, many, name)?;
             }
-            write_stats(&mut out, r, a.format)
+            match &a.agent {
+                Some(agent) => {
+                    let mut r = r.clone();
+                    r.select_agent(agent);
+                    if r.connections.is_empty() && r.agents.is_empty() {
+                        eprintln!("ctiscope: {name}: no session or state of agent {agent}");
+                    }
+                    write_stats(&mut out, &r, a.format)?;
+                    if a.format == OutFormat::Text && !r.findings.is_empty() {
+                        writeln!(out, "\nFindings about agent {agent}")?;
+                        report::write_check(&mut out, &r, report::Listing::All)?;
+                    }
+                    Ok(())
+                }
+                None => write_stats(&mut out, r, a.format),
+            }
         },
     )?;
     out.flush()?;

@@ -353,6 +353,11 @@ pub struct StatsArgs {
     /// (jsonl, each with a `table` key).
     #[arg(short = 'T', value_enum, default_value_t = OutFormat::Text, help_heading = "Output")]
     pub format: OutFormat,
+    /// Only this agent (AgentID, extension or instrument): its desktop sessions, its calls,
+    /// its row and the findings about it; message counts, latency and failures stay the
+    /// whole capture's.
+    #[arg(long, value_name = "ID", help_heading = "Selection")]
+    pub agent: Option<String>,
     #[command(flatten)]
     pub analysis: AnalysisArgs,
     #[command(flatten)]
