@@ -405,3 +405,28 @@ fn stats_for_one_agent() {
     assert_eq!(code, 0);
     assert!(err.contains("no session or state of agent 9999"), "{err}");
 }
+
+#[test]
+fn agent_requests_are_counted_from_the_first() {
+    // The first SET_AGENT_STATE_REQ (the login) is answered before the agent's first
+    // AGENT_STATE_EVENT: it counts all the same.
+    let (out, _, _) = ctiscope(&["stats", "-T", "json", "captures/contact-center.pcapng"]);
+    let st: Json = serde_json::from_str(&out).unwrap();
+    for (agent, session) in [("1001", "3"), ("1002", "2")] {
+        let a = st["agents"].as_array().unwrap().iter().find(|a| a["agent"] == agent).unwrap();
+        let (dec, _, _) =
+            ctiscope(&["decode", "-T", "jsonl", "--session", session, "captures/contact-center.pcapng"]);
+        let confs = lines(&dec).iter().filter(|r| r["type"] == "SET_AGENT_STATE_CONF").count() as u64;
+        assert!(confs > 0);
+        assert_eq!(a["requests"]["SET_AGENT_STATE_REQ"]["ok"], confs, "agent {agent}");
+        assert_eq!(a["final_state"], "LOGOUT");
+    }
+}
+
+#[test]
+fn a_timeline_selecting_nothing_says_so() {
+    let (out, err, code) = ctiscope(&["timeline", "--agent", "9999", "captures/contact-center.pcapng"]);
+    assert_eq!(code, 0);
+    assert!(out.trim_end().ends_with("0 entries"), "{out}");
+    assert!(err.contains("the selection (agent 9999) matches nothing"), "{err}");
+}
