@@ -52,6 +52,12 @@ pub struct Settings {
     pub net: NetSettings,
     /// Packet issues reported one by one; beyond it they are counted (`--max-packet-issues`).
     pub max_packet_issues: u64,
+    /// Only packets from this time on (`--since`): earlier ones are skipped before anything
+    /// reads them.
+    pub since: Option<crate::time::TimeBound>,
+    /// Only packets up to this time (`--until`): the read stops at the first packet after
+    /// it (captures are written in time order).
+    pub until: Option<crate::time::TimeBound>,
 }
 
 impl Default for Settings {
@@ -63,6 +69,8 @@ impl Default for Settings {
             framing: FramingSettings::default(),
             net: NetSettings::default(),
             max_packet_issues: 1000,
+            since: None,
+            until: None,
         }
     }
 }
@@ -271,6 +279,8 @@ pub struct Pipeline {
     stats: Stats,
     last_frame: u64,
     last_ts: TimestampNs,
+    /// The capture's first packet, for a time window relative to it.
+    first_packet_ts: Option<TimestampNs>,
 }
 
 impl Pipeline {
@@ -284,8 +294,21 @@ impl Pipeline {
             stats: Stats::default(),
             last_frame: 0,
             last_ts: 0,
+            first_packet_ts: None,
             settings,
         }
+    }
+
+    /// Whether a packet falls in the `--since`/`--until` window (bounds relative to the
+    /// first packet count from the capture's first packet, inside the window or not). Past
+    /// `--until` the read is asked to stop.
+    fn in_window(&mut self, ts: TimestampNs) -> bool {
+        let first = *self.first_packet_ts.get_or_insert(ts);
+        if self.settings.until.is_some_and(|u| ts > u.resolve(first)) {
+            crate::capture::stop_reading();
+            return false;
+        }
+        self.settings.since.is_none_or(|s| ts >= s.resolve(first))
     }
 
     pub fn stats(&self) -> &Stats {
@@ -294,6 +317,9 @@ impl Pipeline {
 
     /// Process one captured packet.
     pub fn packet(&mut self, pkt: &Packet<'_>, sink: &mut dyn FnMut(Event<'_>)) {
+        if (self.settings.since.is_some() || self.settings.until.is_some()) && !self.in_window(pkt.ts_ns) {
+            return;
+        }
         self.stats.packets += 1;
         self.last_frame = pkt.frame;
         self.last_ts = pkt.ts_ns;

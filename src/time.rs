@@ -27,6 +27,17 @@ fn split(ts_ns: TimestampNs) -> ((i64, u32, u32), u32, u32, u32, u32) {
     (civil_from_days(days), sod / 3600, sod % 3600 / 60, sod % 60, nanos)
 }
 
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// `2024-05-01 10:00:00.123456` (UTC, `digits` fractional digits, 0..=9).
 pub fn format_utc(ts_ns: TimestampNs, digits: u32) -> String {
     let ((y, mo, d), h, mi, s, n) = split(ts_ns);
@@ -181,4 +192,94 @@ mod tests {
         }
         assert_eq!(civil_from_days(146_097), (2370, 1, 1));
     }
+}
+
+/// Parses a UTC time, `YYYY-MM-DDTHH:MM:SS[.fff]Z` or `YYYY-MM-DD HH:MM:SS[.fff]` (the `Z`
+/// optional), into nanoseconds since the epoch.
+pub fn parse_utc(s: &str) -> Result<i64, String> {
+    let err = || format!("{s:?} is not a UTC time like 2026-01-05T09:00:00Z");
+    let t = s.trim();
+    let t = t.strip_suffix('Z').unwrap_or(t);
+    let (date, time) = t.split_once(['T', ' ']).ok_or_else(err)?;
+    let mut d = date.split('-');
+    let y: i64 = d.next().ok_or_else(err)?.parse().map_err(|_| err())?;
+    let mo: u32 = d.next().ok_or_else(err)?.parse().map_err(|_| err())?;
+    let da: u32 = d.next().ok_or_else(err)?.parse().map_err(|_| err())?;
+    let (hms, frac) = match time.split_once('.') {
+        Some((a, b)) => (a, b),
+        None => (time, ""),
+    };
+    let mut h = hms.split(':');
+    let hh: i64 = h.next().ok_or_else(err)?.parse().map_err(|_| err())?;
+    let mm: i64 = h.next().ok_or_else(err)?.parse().map_err(|_| err())?;
+    let ss: i64 = h.next().ok_or_else(err)?.parse().map_err(|_| err())?;
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&da) || hh > 23 || mm > 59 || ss > 60 {
+        return Err(err());
+    }
+    let mut ns: i64 = 0;
+    if !frac.is_empty() {
+        if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(err());
+        }
+        ns = format!("{frac:0<9}").parse().map_err(|_| err())?;
+    }
+    let secs = days_from_civil(y, mo, da) * 86_400 + hh * 3600 + mm * 60 + ss;
+    Ok(secs * 1_000_000_000 + ns)
+}
+
+/// A bound of a time window (`--since`, `--until`): an absolute time, or seconds after the
+/// capture's first packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeBound {
+    At(TimestampNs),
+    AfterFirst(i64),
+}
+
+impl TimeBound {
+    /// `2026-01-05 09:00:18`, `2026-01-05T09:00:18.5Z` (UTC), or an offset in seconds from
+    /// the first packet: `30`, `+30`, `1.5`, `90s`.
+    pub fn parse(s: &str) -> Result<TimeBound, String> {
+        let t = s.trim();
+        let num = t.strip_prefix('+').unwrap_or(t);
+        let num = num.strip_suffix('s').unwrap_or(num);
+        if !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            let secs: f64 = num.parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
+            return Ok(TimeBound::AfterFirst((secs * 1e9).round() as i64));
+        }
+        parse_utc(t)
+            .map(TimeBound::At)
+            .map_err(|_| format!("{s:?} is neither a UTC time like \"2026-01-05 09:00:18\" nor seconds after the first packet like 30"))
+    }
+
+    /// The bound as a time, given the capture's first packet.
+    pub fn resolve(self, first: TimestampNs) -> TimestampNs {
+        match self {
+            TimeBound::At(t) => t,
+            TimeBound::AfterFirst(d) => first.saturating_add(d),
+        }
+    }
+}
+
+/// The machine's local UTC offset at `ts` (from `TZ` or the system zone, daylight saving
+/// included), in nanoseconds; 0 when it cannot be told.
+pub fn local_offset_ns(ts: TimestampNs) -> i64 {
+    let secs = ts.div_euclid(1_000_000_000) as libc::time_t;
+    // SAFETY: localtime_r writes only into `tm`, which lives on this stack frame; it reads
+    // the zone set up by tzset (called once).
+    unsafe {
+        static TZSET: std::sync::Once = std::sync::Once::new();
+        TZSET.call_once(|| tzset());
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&secs, &mut tm).is_null() {
+            return 0;
+        }
+        // c_long: 64 bits here, 32 on other targets.
+        #[allow(clippy::useless_conversion)]
+        let off = i64::from(tm.tm_gmtoff);
+        off * 1_000_000_000
+    }
+}
+
+extern "C" {
+    fn tzset();
 }

@@ -104,6 +104,27 @@ pub enum CaptureFormat {
     PcapNg,
 }
 
+thread_local! {
+    /// Set by [`stop_reading`]: the capture read on this thread ends after the packet being
+    /// delivered.
+    static STOP: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Stop the capture being read on this thread after the packet being delivered, as if the
+/// file ended there (`-c N`, `--until`). Called from the packet callback (or from what it
+/// calls); the next read on the thread starts afresh.
+pub fn stop_reading() {
+    STOP.with(|s| s.set(true));
+}
+
+pub(crate) fn stop_requested() -> bool {
+    STOP.with(|s| s.get())
+}
+
+pub(crate) fn clear_stop() {
+    STOP.with(|s| s.set(false));
+}
+
 /// Reads a capture from `path` (`"-"` is standard input) and calls `f` for every packet,
 /// in order. Regular files are memory-mapped (zero copy); when mapping fails (empty files,
 /// FIFOs, some special files) the file is read as a stream. Gzip compression is detected

@@ -184,6 +184,7 @@ pub(crate) fn run<S: Source>(
     f: &mut dyn FnMut(&Packet<'_>),
 ) -> Result<CaptureInfo, CaptureError> {
     let mut ctx = Ctx { name, gzip, frame: 1 };
+    super::clear_stop();
     let head = src.fill(4).map_err(|e| ctx.io_err(0, e))?;
     if head.is_empty() {
         return Err(ctx.err(0, CaptureErrorKind::Empty));
@@ -265,6 +266,9 @@ fn pcap<S: Source>(
     src.consume(24);
     let frac_ns: i64 = if nanos { 1 } else { 1000 };
     loop {
+        if super::stop_requested() {
+            return Ok(());
+        }
         let off = src.offset();
         let rh = src.fill(16).map_err(|e| ctx.io_err(off, e))?;
         if rh.is_empty() {
@@ -349,6 +353,9 @@ fn pcapng<S: Source>(
     let mut ifaces: Vec<Iface> = Vec::new();
     let mut last_ts: i64 = 0;
     loop {
+        if super::stop_requested() {
+            return Ok(());
+        }
         let off = src.offset();
         let head = src.fill(12).map_err(|e| ctx.io_err(off, e))?;
         if head.is_empty() {

@@ -7,14 +7,24 @@ use crate::render::time;
 use crate::TimestampNs;
 use std::io::{self, Write};
 
-/// How the time column is shown (`-t`).
+/// How the time column is shown (`-t`, as tshark's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TimeFormat {
-    /// UTC date and time with microseconds (`-t ad`, the default).
+    /// UTC date and time with microseconds (`-t ud`, the default).
     #[default]
     Absolute,
-    /// Seconds since the first event printed for the capture (`-t r`).
+    /// UTC time of day (`-t u`).
+    UtcTime,
+    /// Local date and time (`-t ad`), in the zone of the machine (`TZ`).
+    Local,
+    /// Local time of day (`-t a`).
+    LocalTime,
+    /// Seconds since the first event of the capture (`-t r`).
     Relative,
+    /// Seconds since the previous message or event of the capture, shown or not (`-t d`).
+    Delta,
+    /// Seconds since the previous line shown (`-t dd`).
+    DeltaShown,
     /// Seconds since the epoch (`-t e`).
     Epoch,
 }
@@ -24,6 +34,11 @@ pub enum TimeFormat {
 pub struct Summary {
     pub time_format: TimeFormat,
     first_ts: Option<TimestampNs>,
+    /// `-t d`: the event before the one being shown.
+    prev_ts: Option<TimestampNs>,
+    base_ts: Option<TimestampNs>,
+    /// `-t dd`: the last line shown.
+    shown_ts: Option<TimestampNs>,
 }
 
 /// The fields shown on a message's summary line, when present, in this order: the
@@ -62,19 +77,35 @@ pub fn type_label(msg_type: u32) -> String {
 
 impl Summary {
     pub fn new(time_format: TimeFormat) -> Self {
-        Summary { time_format, first_ts: None }
+        Summary { time_format, ..Summary::default() }
     }
 
-    /// Set the reference for relative times (the first packet of the capture).
+    /// Set the reference for relative times (the first packet of the capture), and for
+    /// `-t d` the previous event: called for every event in capture order.
     pub fn set_first_ts(&mut self, ts: TimestampNs) {
         if self.first_ts.is_none() {
             self.first_ts = Some(ts);
         }
+        if self.time_format == TimeFormat::Delta {
+            self.base_ts = Some(self.prev_ts.unwrap_or(ts));
+            self.prev_ts = Some(ts);
+        }
+    }
+
+    /// A line with this time was shown (for `-t dd`).
+    pub fn shown(&mut self, ts: TimestampNs) {
+        self.shown_ts = Some(ts);
+    }
+
+    /// Whether lines must be rendered in order by one thread: deltas depend on the line
+    /// before.
+    pub fn sequential(&self) -> bool {
+        matches!(self.time_format, TimeFormat::Delta | TimeFormat::DeltaShown)
     }
 
     /// Relative times count from the first timestamp given to [`Summary::set_first_ts`]
     /// (or to `write_event`); until then from the line's own time.
-    fn time(&self, ts: TimestampNs) -> String {
+    pub fn time(&self, ts: TimestampNs) -> String {
         match self.time_format {
             TimeFormat::Absolute => time::format_utc(ts, 6),
             TimeFormat::Relative => {
@@ -82,6 +113,11 @@ impl Summary {
                 time::format_seconds(ts - first, 6)
             }
             TimeFormat::Epoch => time::format_seconds(ts, 6),
+            TimeFormat::UtcTime => time::format_time_of_day(ts, 6),
+            TimeFormat::Local => time::format_utc(ts + time::local_offset_ns(ts), 6),
+            TimeFormat::LocalTime => time::format_time_of_day(ts + time::local_offset_ns(ts), 6),
+            TimeFormat::Delta => time::format_seconds(ts - self.base_ts.unwrap_or(ts), 6),
+            TimeFormat::DeltaShown => time::format_seconds(ts - self.shown_ts.unwrap_or(ts), 6),
         }
     }
 

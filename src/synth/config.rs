@@ -269,44 +269,8 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     Ok((n * mult as f64) as u64)
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m as i64 + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Parses `YYYY-MM-DDTHH:MM:SS[.fff]Z` (UTC) into nanoseconds since the epoch.
+/// Parses `YYYY-MM-DDTHH:MM:SS[.fff]Z` (UTC) into nanoseconds since the epoch (see
+/// [`crate::time::parse_utc`]).
 pub fn parse_start(s: &str) -> Result<i64, String> {
-    let err = || format!("{s:?} is not a UTC time like 2026-01-05T09:00:00Z");
-    let t = s.trim().strip_suffix('Z').ok_or_else(err)?;
-    let (date, time) = t.split_once(['T', ' ']).ok_or_else(err)?;
-    let mut d = date.split('-');
-    let y: i64 = d.next().ok_or_else(err)?.parse().map_err(|_| err())?;
-    let mo: u32 = d.next().ok_or_else(err)?.parse().map_err(|_| err())?;
-    let da: u32 = d.next().ok_or_else(err)?.parse().map_err(|_| err())?;
-    let (hms, frac) = match time.split_once('.') {
-        Some((a, b)) => (a, b),
-        None => (time, ""),
-    };
-    let mut h = hms.split(':');
-    let hh: i64 = h.next().ok_or_else(err)?.parse().map_err(|_| err())?;
-    let mm: i64 = h.next().ok_or_else(err)?.parse().map_err(|_| err())?;
-    let ss: i64 = h.next().ok_or_else(err)?.parse().map_err(|_| err())?;
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&da) || hh > 23 || mm > 59 || ss > 60 {
-        return Err(err());
-    }
-    let mut ns: i64 = 0;
-    if !frac.is_empty() {
-        if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(err());
-        }
-        ns = format!("{frac:0<9}").parse().map_err(|_| err())?;
-    }
-    let secs = days_from_civil(y, mo, da) * 86_400 + hh * 3600 + mm * 60 + ss;
-    Ok(secs * 1_000_000_000 + ns)
+    crate::time::parse_utc(s)
 }

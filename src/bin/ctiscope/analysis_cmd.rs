@@ -28,6 +28,7 @@ fn analyze_inputs(
     files: &FileArgs,
     pipeline: &PipelineArgs,
     a: &AnalysisArgs,
+    count: Option<u64>,
     settings: analysis::Settings,
     each: &mut dyn FnMut(&str, &Report) -> io::Result<()>,
 ) -> io::Result<u8> {
@@ -45,11 +46,22 @@ fn analyze_inputs(
         let mut an = Analyzer::new(settings.clone());
         let forced = a.protocol.protocol_version;
         let jobs = match a.jobs {
+            // `-c` stops the read from the analysing thread: one thread.
+            _ if count.is_some() => 1,
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
         // One core: decoding in line is cheaper than handing messages between threads.
-        let mut sink = |ev: &Event<'_>, d: Option<&Decoded>| an.event(ev, d);
+        let mut seen = 0u64;
+        let mut sink = |ev: &Event<'_>, d: Option<&Decoded>| {
+            an.event(ev, d);
+            if let (Event::Message { .. }, Some(n)) = (ev, count) {
+                seen += 1;
+                if seen >= n {
+                    ctiscope::capture::stop_reading();
+                }
+            }
+        };
         let res = if jobs > 1 && name != "-" {
             ctiscope::parallel::run_path(name, &psettings, forced, jobs, a.batch_items, &mut sink)
         } else {
@@ -130,13 +142,14 @@ pub fn check(a: CheckArgs) -> io::Result<u8> {
     let mut failing = false;
     // Findings only: no call summaries.
     let settings = analysis::Settings { call_summaries: false, ..analysis_settings(&a.analysis) };
-    let status = analyze_inputs(&a.files, &a.pipeline, &a.analysis, settings, &mut |name, r| {
-        failing |= r.count_at_least(threshold) > 0;
-        if a.format == CheckFormat::Text {
-            header(&mut out, many, name)?;
-        }
-        write_check(&mut out, r, a.format, a.all)
-    })?;
+    let status =
+        analyze_inputs(&a.files, &a.pipeline, &a.analysis, a.live.count, settings, &mut |name, r| {
+            failing |= r.count_at_least(threshold) > 0;
+            if a.format == CheckFormat::Text {
+                header(&mut out, many, name)?;
+            }
+            write_check(&mut out, r, a.format, a.all)
+        })?;
     out.flush()?;
     Ok(if status != EXIT_OK {
         status
@@ -155,7 +168,9 @@ pub fn timeline(a: TimelineArgs) -> io::Result<u8> {
         Some(TimelineFilter { call: a.call, agent: a.agent.clone(), session: a.session, invoke: a.invoke });
     let many = a.files.inputs().len() > 1;
     let status =
-        analyze_inputs(&a.files, &a.pipeline, &a.analysis, settings, &mut |name, r| match a.format {
+        analyze_inputs(&a.files, &a.pipeline, &a.analysis, a.live.count, settings, &mut |name, r| match a
+            .format
+        {
             OutFormat::Text => {
                 header(&mut out, many, name)?;
                 report::write_timeline_table(&mut out, r)
@@ -175,6 +190,7 @@ pub fn stats(a: StatsArgs) -> io::Result<u8> {
         &a.files,
         &a.pipeline,
         &a.analysis,
+        a.live.count,
         analysis_settings(&a.analysis),
         &mut |name, r| {
             if a.format == OutFormat::Text {

@@ -81,6 +81,14 @@ pub struct PipelineArgs {
     /// Do not look for CTI traffic on other ports.
     #[arg(long)]
     pub no_heuristics: bool,
+    /// Only packets from this time on: a UTC time ("2026-01-05 09:00:18", RFC 3339) or
+    /// seconds after the first packet (30, 1.5); earlier packets are skipped unread.
+    #[arg(long, value_name = "TIME", value_parser = ctiscope::time::TimeBound::parse, help_heading = "Selection")]
+    pub since: Option<ctiscope::time::TimeBound>,
+    /// Only packets up to this time (same forms as --since); the read stops at the first
+    /// packet after it.
+    #[arg(long, value_name = "TIME", value_parser = ctiscope::time::TimeBound::parse, help_heading = "Selection")]
+    pub until: Option<ctiscope::time::TimeBound>,
     #[command(flatten)]
     pub limits: LimitArgs,
 }
@@ -130,10 +138,11 @@ pub struct LiveArgs {
     /// [src|dst] host ADDR, not, and, or, parentheses. Default: TCP on the --port ports.
     #[arg(short = 'f', value_name = "FILTER")]
     pub filter: Option<String>,
-    /// Also write every captured packet to this pcapng file.
+    /// Live: also write every captured packet to this pcapng file. `decode` of files: write
+    /// the packets that carried the selected messages (see --whole-connections).
     #[arg(short = 'w', value_name = "FILE")]
     pub write: Option<String>,
-    /// Stop after N CTI messages.
+    /// Stop after N messages (with `decode`, N selected messages).
     #[arg(short = 'c', value_name = "N")]
     pub count: Option<u64>,
     /// Stop after this many seconds.
@@ -145,18 +154,16 @@ pub struct LiveArgs {
 }
 
 impl LiveArgs {
-    /// The live-only options given without `-i`, by name.
-    pub fn stray(&self) -> Vec<&'static str> {
+    /// The live-only options given without `-i`, by name (`-w` also works on files with
+    /// `decode`, `-c` with every command).
+    pub fn stray(&self, decode: bool) -> Vec<&'static str> {
         let mut v = Vec::new();
         if self.interface.is_none() {
             if self.filter.is_some() {
                 v.push("-f");
             }
-            if self.write.is_some() {
+            if self.write.is_some() && !decode {
                 v.push("-w");
-            }
-            if self.count.is_some() {
-                v.push("-c");
             }
             if self.duration.is_some() {
                 v.push("--duration");
@@ -168,10 +175,20 @@ impl LiveArgs {
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum TimeArg {
-    /// UTC date and time.
+    /// UTC date and time (the default).
+    Ud,
+    /// UTC time of day.
+    U,
+    /// Local date and time (the machine's zone, `TZ`).
     Ad,
-    /// Seconds since the first line printed for the capture.
+    /// Local time of day.
+    A,
+    /// Seconds since the first packet of the capture.
     R,
+    /// Seconds since the previous message or event of the capture.
+    D,
+    /// Seconds since the previous line shown.
+    Dd,
     /// Seconds since the epoch.
     E,
 }
@@ -188,7 +205,7 @@ pub enum OutFormat {
 #[command(next_help_heading = "Output")]
 pub struct ShowArgs {
     /// Time column format.
-    #[arg(short = 't', value_enum, default_value_t = TimeArg::Ad)]
+    #[arg(short = 't', value_enum, default_value_t = TimeArg::Ud)]
     pub time: TimeArg,
     /// Print the full decode tree of each message.
     #[arg(short = 'V', long = "verbose")]
@@ -240,6 +257,10 @@ pub struct DecodeArgs {
     /// Messages per batch handed to a decoding thread (tests use small batches).
     #[arg(long, hide = true, default_value_t = 8192)]
     pub batch_items: usize,
+    /// With -w on a file: every packet of each connection that holds a selected message,
+    /// its handshake and close included, instead of only the packets of the messages.
+    #[arg(long, help_heading = "Output")]
+    pub whole_connections: bool,
     #[command(flatten)]
     pub live: LiveArgs,
 }

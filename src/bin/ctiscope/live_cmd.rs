@@ -3,7 +3,7 @@
 
 use crate::args::{
     AnalysisArgs, CheckArgs, Command, FailOn, LiveArgs, OutFormat, PipelineArgs, ProtocolArgs, SelectArgs,
-    ShowArgs, StatsArgs, TimeArg, TimelineArgs,
+    ShowArgs, StatsArgs, TimelineArgs,
 };
 use crate::{Printer, EXIT_INPUT, EXIT_OK};
 use ctiscope::analysis::{self, Analyzer, Report, Severity, TimelineFilter};
@@ -30,7 +30,7 @@ pub fn check_args(cmd: &Command) -> Option<u8> {
         eprintln!("ctiscope: `live` needs an interface: `ctiscope live -i IFACE` (`lo`, `eth0`, `any`...)");
         return Some(EXIT_INPUT);
     }
-    let stray = live.stray();
+    let stray = live.stray(matches!(cmd, Command::Decode(_)));
     if !stray.is_empty() {
         eprintln!("ctiscope: {} apply only to live capture: add `-i IFACE`", stray.join(", "));
         return Some(EXIT_INPUT);
@@ -124,19 +124,16 @@ fn finish(res: Result<Summary, RunError>, write: Option<&str>) -> io::Result<u8>
 fn write_drops(
     w: &mut dyn Write,
     format: OutFormat,
-    time_arg: TimeArg,
-    first_ts: &mut Option<i64>,
+    summary: &mut ctiscope::render::summary::Summary,
     dropped: u64,
     frame: u64,
     ts_ns: i64,
 ) -> io::Result<()> {
     match format {
         OutFormat::Text => {
-            let t = match time_arg {
-                TimeArg::Ad => time::format_utc(ts_ns, 6),
-                TimeArg::R => time::format_seconds(ts_ns - *first_ts.get_or_insert(ts_ns), 6),
-                TimeArg::E => time::format_seconds(ts_ns, 6),
-            };
+            summary.set_first_ts(ts_ns);
+            let t = summary.time(ts_ns);
+            summary.shown(ts_ns);
             writeln!(w, "{frame:>6} {t} [kernel drops] {dropped} packets dropped by the kernel")
         }
         OutFormat::Json | OutFormat::Jsonl => write!(
@@ -174,7 +171,6 @@ pub fn decode(
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut printer = Printer::new(show, filter);
     let mut buf = Vec::new();
-    let mut first_ts = None;
     let forced = protocol.protocol_version;
     let res = live::run(&mut cap, &settings, forced, limits(l), stop, writer.as_mut(), &mut |ev| match ev {
         LiveEvent::Pipeline(ev, d) => {
@@ -184,7 +180,7 @@ pub fn decode(
         }
         LiveEvent::KernelDrops { dropped, frame, ts_ns } => {
             out.write_all(printer.next_sep())?;
-            write_drops(&mut out, show.format, show.time, &mut first_ts, dropped, frame, ts_ns)?;
+            write_drops(&mut out, show.format, &mut printer.summary, dropped, frame, ts_ns)?;
             if show.format == OutFormat::Jsonl {
                 writeln!(out)?;
             }

@@ -179,6 +179,8 @@ fn settings(a: &PipelineArgs) -> Settings {
     s.reassembly.max_connections = a.limits.max_connections;
     s.reassembly.max_buffered_total = a.limits.max_buffered_total;
     s.framing.hard_max_length = a.limits.max_message_length;
+    s.since = a.since;
+    s.until = a.until;
     s
 }
 
@@ -347,13 +349,57 @@ pub(crate) struct Printer {
     pub(crate) filter: Filter,
     /// Messages the filter selected in the current input.
     pub(crate) selected: u64,
+    /// `-c N`: stop reading after N selected messages.
+    pub(crate) limit: Option<u64>,
+    /// `-w OUT` on a file: what to cut, and the connections seen (address pair and first
+    /// frame) for `--whole-connections`.
+    pub(crate) cut: Option<CutState>,
+}
+
+/// What `decode -w OUT FILE` collects during the decode pass.
+#[derive(Default)]
+pub(crate) struct CutState {
+    pub cut: ctiscope::cut::Cut,
+    pub whole: bool,
+    /// Open connections: their address pair, first frame, and whether a message of theirs
+    /// was selected.
+    pub conns: ctiscope::IntMap<ConnId, (std::net::SocketAddr, std::net::SocketAddr, u64, bool)>,
+}
+
+impl CutState {
+    fn event(&mut self, ev: &Event<'_>, selected: bool) {
+        match ev {
+            Event::Connection { conn, client, server, frame, .. } => {
+                self.conns.insert(*conn, (*client, *server, *frame, false));
+            }
+            Event::Message { flow, frame } if selected => {
+                self.cut.message(flow.src, flow.dst, frame.first_frame, frame.last_frame);
+                if let Some(c) = self.conns.get_mut(&flow.conn) {
+                    c.3 = true;
+                }
+            }
+            Event::ConnectionEnd { conn, frame, .. } => {
+                if let Some((a, b, start, true)) = self.conns.remove(conn) {
+                    if self.whole {
+                        self.cut.connection(a, b, start, *frame);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// The time column format asked for with `-t`.
 fn time_format(t: TimeArg) -> TimeFormat {
     match t {
-        TimeArg::Ad => TimeFormat::Absolute,
+        TimeArg::Ud => TimeFormat::Absolute,
+        TimeArg::U => TimeFormat::UtcTime,
+        TimeArg::Ad => TimeFormat::Local,
+        TimeArg::A => TimeFormat::LocalTime,
         TimeArg::R => TimeFormat::Relative,
+        TimeArg::D => TimeFormat::Delta,
+        TimeArg::Dd => TimeFormat::DeltaShown,
         TimeArg::E => TimeFormat::Epoch,
     }
 }
@@ -366,6 +412,8 @@ impl Printer {
             json_count: 0,
             filter,
             selected: 0,
+            limit: None,
+            cut: None,
         }
     }
 
@@ -394,25 +442,43 @@ impl Printer {
     /// Render one event, with its decoded message, into `w` (a buffer: messages are built
     /// in place, not copied), unless the filter leaves it out.
     pub(crate) fn event(&mut self, w: &mut Vec<u8>, ev: &Event<'_>, d: Option<&Decoded>) -> io::Result<()> {
-        self.summary.set_first_ts(ctiscope::render::summary::event_ts(ev));
+        let ts = ctiscope::render::summary::event_ts(ev);
+        self.summary.set_first_ts(ts);
         if let (Event::Message { flow, frame }, Some(d)) = (ev, d) {
-            if self.filter.is_active()
-                && !self.filter.message(flow.conn, flow.dir, frame.msg_type, frame.bytes, d)
-            {
+            let selected = !self.filter.is_active()
+                || self.filter.message(flow.conn, flow.dir, frame.msg_type, frame.bytes, d);
+            if let Some(c) = &mut self.cut {
+                c.event(ev, selected);
+            }
+            if !selected || self.limit.is_some_and(|n| self.selected >= n) {
+                // Past `-c N`, the rest of the packet that completed the Nth is not shown.
                 return Ok(());
             }
             self.selected += 1;
+            if self.limit.is_some_and(|n| self.selected >= n) {
+                ctiscope::capture::stop_reading();
+            }
             let sep = self.next_sep();
-            return render_message(&self.style, &self.summary, w, sep, flow, frame, d);
+            render_message(&self.style, &self.summary, w, sep, flow, frame, d)?;
+            self.summary.shown(ts);
+            return Ok(());
         }
         if let Event::ConnectionEnd { conn, .. } = ev {
             self.filter.identities.remove(conn);
+        }
+        if let Some(c) = &mut self.cut {
+            c.event(ev, false);
+        }
+        if self.limit.is_some_and(|n| self.selected >= n) && !matches!(ev, Event::ConnectionEnd { .. }) {
+            return Ok(());
         }
         if !self.filter.event(event_conn(ev)) {
             return Ok(());
         }
         let sep = self.next_sep();
-        render_event(&self.style, &self.summary, w, sep, ev)
+        render_event(&self.style, &self.summary, w, sep, ev)?;
+        self.summary.shown(ts);
+        Ok(())
     }
 
     fn end(&mut self, w: &mut dyn Write) -> io::Result<()> {
@@ -521,6 +587,19 @@ fn decode(a: DecodeArgs) -> io::Result<u8> {
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut status = EXIT_OK;
     let mut printer = Printer::new(&a.show, filter);
+    printer.limit = a.live.count;
+    if let Some(out) = &a.live.write {
+        if inputs.len() != 1 || inputs[0] == "-" {
+            eprintln!(
+                "ctiscope: -w {out} cuts one capture file (read twice): give exactly one FILE, not stdin"
+            );
+            return Ok(EXIT_INPUT);
+        }
+        printer.cut = Some(CutState { whole: a.whole_connections, ..CutState::default() });
+    } else if a.whole_connections {
+        eprintln!("ctiscope: --whole-connections goes with -w OUT");
+        return Ok(EXIT_INPUT);
+    }
     let forced = a.protocol.protocol_version;
     for input in &inputs {
         let live = input == "-";
@@ -562,6 +641,23 @@ fn decode(a: DecodeArgs) -> io::Result<u8> {
             }
             res
         };
+        if let (Some(out), Some(c), true) = (&a.live.write, printer.cut.take(), res.is_ok()) {
+            // The pass that decoded also chose the packets: now copy them.
+            let mut c = c;
+            // Connections still open at the end were ended by the capture's end.
+            for (_, (x, y, start, sel)) in c.conns.drain() {
+                if sel && c.whole {
+                    c.cut.connection(x, y, start, u64::MAX - 1);
+                }
+            }
+            match c.cut.write(input, out, settings.net)? {
+                Ok(w) => eprintln!("ctiscope: wrote {} packets ({} bytes) to {out}", w.packets, w.bytes),
+                Err(e) => {
+                    eprintln!("ctiscope: error: {e}");
+                    status = EXIT_INPUT;
+                }
+            }
+        }
         match res {
             Ok(stats) => {
                 if stats.cti_connections == 0 {

@@ -102,5 +102,10 @@ pub(crate) fn decode_file(
 /// Can this run use worker threads? Live input needs each line as it arrives, and the
 /// message filters need the decoded message on the main thread.
 pub(crate) fn usable(jobs: usize, input: &str, printer: &Printer) -> bool {
-    jobs > 1 && input != "-" && !printer.filter.is_active()
+    jobs > 1
+        && input != "-"
+        && !printer.filter.is_active()
+        && printer.limit.is_none()
+        && printer.cut.is_none()
+        && !printer.summary.sequential()
 }
