@@ -188,7 +188,8 @@ fn time_formats_as_tshark() {
     assert_eq!(first("r", &[])[0], "10.007607");
     // dd: since the previous line shown; d: since the previous event of the capture.
     let column = |fmt: &str| -> Vec<f64> {
-        let (out, _, _) = ctiscope(&["decode", "-t", fmt, "--type", "HEARTBEAT_REQ", "-c", "3", CAP]);
+        let args = ["decode", "-t", fmt, "--session", "0", "--type", "HEARTBEAT_REQ", "-c", "3", CAP];
+        let (out, _, _) = ctiscope(&args);
         out.lines().map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap()).collect()
     };
     let (e, dd, d) = (column("e"), column("dd"), column("d"));
@@ -213,4 +214,23 @@ fn time_formats_as_tshark() {
     } else {
         assert!(out.contains(" 2026-01-05 09:00:10.022754 "), "without zone data, UTC: {out}");
     }
+}
+
+#[test]
+fn with_a_filter_only_connections_holding_a_selected_message_show() {
+    let (out, _, _) = ctiscope(&["decode", "--type", "CALL_TRANSFERRED_EVENT", CAP]);
+    let conns_with_messages: std::collections::BTreeSet<&str> = out
+        .lines()
+        .filter(|l| l.contains(" → ") && !l.contains('['))
+        .map(|l| l.split_whitespace().nth(5).unwrap())
+        .collect();
+    let bracket: Vec<&str> = out.lines().filter(|l| l.contains("[connection ")).collect();
+    // A start and an end line for each connection that holds a transfer, none for the others.
+    assert_eq!(bracket.len(), 2 * conns_with_messages.len(), "{out}");
+    let (all, _, _) = ctiscope(&["decode", CAP]);
+    let total = all.lines().filter(|l| l.contains("[connection ") && l.contains("CTI client")).count();
+    assert!(total > conns_with_messages.len());
+    // Each connection line comes before its first selected message.
+    let first_msg = out.lines().position(|l| l.contains("CALL_TRANSFERRED_EVENT")).unwrap();
+    assert!(out.lines().take(first_msg).any(|l| l.contains("CTI client")));
 }

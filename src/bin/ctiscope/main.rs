@@ -227,7 +227,7 @@ pub(crate) struct Filter {
     agent: Option<String>,
     /// Message type numbers; empty means any.
     types: Vec<u32>,
-    session: Option<ConnId>,
+    pub(crate) session: Option<ConnId>,
     /// Who each session is, for `--agent` (a connection's entry goes when it ends).
     identities: ctiscope::IntMap<ConnId, Identity>,
 }
@@ -354,7 +354,17 @@ pub(crate) struct Printer {
     /// `-w OUT` on a file: what to cut, and the connections seen (address pair and first
     /// frame) for `--whole-connections`.
     pub(crate) cut: Option<CutState>,
+    /// With a message filter: the connection, gap and resync lines of each connection,
+    /// held until one of its messages is selected (then shown, and the connection's later
+    /// lines as they come) or the connection ends (then dropped). At most
+    /// [`HELD_PER_CONNECTION`] lines are held per connection.
+    held: ctiscope::IntMap<ConnId, Vec<Vec<u8>>>,
+    showing: ctiscope::IntSet<ConnId>,
 }
+
+/// Lines held per connection until one of its messages is selected: its connection line and
+/// the first gaps and resyncs.
+const HELD_PER_CONNECTION: usize = 8;
 
 /// What `decode -w OUT FILE` collects during the decode pass.
 #[derive(Default)]
@@ -414,7 +424,14 @@ impl Printer {
             selected: 0,
             limit: None,
             cut: None,
+            held: Default::default(),
+            showing: Default::default(),
         }
+    }
+
+    /// Whether the lines of a connection wait for one of its messages to be selected.
+    fn holds(&self) -> bool {
+        self.filter.is_active() && self.filter.session.is_none()
     }
 
     pub(crate) fn style(&self) -> Style {
@@ -458,6 +475,14 @@ impl Printer {
             if self.limit.is_some_and(|n| self.selected >= n) {
                 ctiscope::capture::stop_reading();
             }
+            if self.holds() && self.showing.insert(flow.conn) {
+                // The connection's held lines come first.
+                for line in self.held.remove(&flow.conn).unwrap_or_default() {
+                    let sep = self.next_sep();
+                    w.extend_from_slice(sep);
+                    w.extend_from_slice(&line);
+                }
+            }
             let sep = self.next_sep();
             render_message(&self.style, &self.summary, w, sep, flow, frame, d)?;
             self.summary.shown(ts);
@@ -474,6 +499,26 @@ impl Printer {
         }
         if !self.filter.event(event_conn(ev)) {
             return Ok(());
+        }
+        if let Some(conn) = event_conn(ev).filter(|_| self.holds()) {
+            let end = matches!(ev, Event::ConnectionEnd { .. });
+            if !self.showing.contains(&conn) {
+                // No message of it selected yet: hold the line (dropped at its end).
+                if end {
+                    self.held.remove(&conn);
+                } else {
+                    let held = self.held.entry(conn).or_default();
+                    if held.len() < HELD_PER_CONNECTION {
+                        let mut line = Vec::new();
+                        render_event(&self.style, &self.summary, &mut line, b"", ev)?;
+                        held.push(line);
+                    }
+                }
+                return Ok(());
+            }
+            if end {
+                self.showing.remove(&conn);
+            }
         }
         let sep = self.next_sep();
         render_event(&self.style, &self.summary, w, sep, ev)?;
