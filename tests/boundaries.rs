@@ -667,3 +667,97 @@ fn midstream_in_every_output_mode() {
         snapshot_in("midstream", name, &out);
     }
 }
+
+/// `decode -T jsonl` of packets: the non-message events.
+fn stream_events(name: &str, pkts: &[Pkt], extra: &[&str]) -> Vec<serde_json::Value> {
+    let cap = TempCapture::new(name, &pcap_bytes(1, pkts));
+    let mut args = vec!["decode", "-T", "jsonl"];
+    args.extend_from_slice(extra);
+    args.push(cap.path());
+    let (out, err, code) = ctiscope(&args);
+    assert_eq!(code, 0, "{err}");
+    out.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["event"] != "message")
+        .collect()
+}
+
+/// A connection whose client loses its first 100 bytes and then sends `k` bytes the server
+/// never acknowledges: `k` out-of-order bytes wait for the hole.
+fn held_bytes(client: &str, k: usize, ts: i64) -> Conv {
+    let mut c = Conv::new(Link::Ethernet, client, "10.0.0.2:42027", [1000, 5000], ts);
+    c.handshake();
+    c.lose(C, 100);
+    c.send(C, &vec![0x55; k], 1460);
+    c
+}
+
+#[test]
+fn max_buffered_declares_a_gap_beyond_exactly_n_bytes() {
+    let n = 1000usize;
+    for (k, over) in [(n - 1, false), (n, false), (n + 1, true)] {
+        let c = held_bytes("10.0.0.1:50000", k, 1_767_600_000 * SECOND);
+        let ev = stream_events(&format!("buffered-{k}.pcap"), &c.pkts, &["--max-buffered", "1000"]);
+        let gaps: Vec<&serde_json::Value> = ev.iter().filter(|e| e["event"] == "gap").collect();
+        assert_eq!(gaps.len(), 1, "{k}: {ev:?}");
+        let want = if over { "buffer_limit" } else { "connection_end" };
+        assert_eq!(gaps[0]["reason"], want, "{k} bytes held, limit {n}");
+        assert_eq!(gaps[0]["length"], 100);
+        let limits = ev
+            .iter()
+            .filter(|e| e["event"] == "limit" && e["setting"] == "max_buffered_per_direction")
+            .count();
+        assert_eq!(limits, usize::from(over), "{k}");
+    }
+}
+
+#[test]
+fn max_buffered_total_counts_every_connection() {
+    // Two connections hold 600 bytes and 400 + d bytes; the capture-wide budget is 1000.
+    for (d, over) in [(0usize, false), (1, true)] {
+        let a = held_bytes("10.0.0.1:50000", 600, 1_767_600_000 * SECOND);
+        let b = held_bytes("10.0.0.3:50001", 400 + d, 1_767_600_000 * SECOND + 100 * MS);
+        let mut pkts = a.pkts.clone();
+        pkts.extend(b.pkts.iter().cloned());
+        let ev = stream_events(
+            &format!("total-{d}.pcap"),
+            &pkts,
+            &["--max-buffered-total", "1000", "--max-buffered", "1M"],
+        );
+        let limit_gaps = ev.iter().filter(|e| e["event"] == "gap" && e["reason"] == "buffer_limit").count();
+        assert_eq!(limit_gaps, usize::from(over), "400 + {d}: {ev:?}");
+        let limits =
+            ev.iter().filter(|e| e["event"] == "limit" && e["setting"] == "max_buffered_total").count();
+        assert_eq!(limits, usize::from(over));
+    }
+}
+
+#[test]
+fn max_connections_evicts_only_beyond_n() {
+    let n = 3;
+    for (k, over) in [(n - 1, false), (n, false), (n + 1, true)] {
+        let mut pkts = Vec::new();
+        for i in 0..k {
+            let mut c = Conv::new(
+                Link::Ethernet,
+                &format!("10.0.0.1:{}", 50000 + i),
+                "10.0.0.2:42027",
+                [1000, 5000],
+                1_767_600_000 * SECOND + i as i64 * 10 * MS,
+            );
+            c.handshake();
+            pkts.extend(c.pkts);
+        }
+        pkts.sort_by_key(|p| p.0);
+        let ev = stream_events(&format!("conns-{k}.pcap"), &pkts, &["--max-connections", "3"]);
+        let evicted = ev.iter().filter(|e| e["event"] == "connection_end" && e["end"] == "evicted").count();
+        assert_eq!(evicted, usize::from(over), "{k} connections: {ev:?}");
+        let limits = ev.iter().filter(|e| e["event"] == "limit" && e["setting"] == "max_connections").count();
+        assert_eq!(limits, usize::from(over));
+        if over {
+            // The least recently active one: the first.
+            let e = ev.iter().find(|e| e["end"] == "evicted").unwrap();
+            assert_eq!(e["connection"], 0);
+        }
+    }
+}
