@@ -47,6 +47,7 @@ pub mod analysis;
 pub mod capture;
 pub mod corpus;
 pub mod cti;
+pub mod filter;
 pub mod fuzzing;
 pub mod live;
 pub mod net;
