@@ -33,11 +33,16 @@ pub(crate) enum Target {
 /// The compiled expression.
 #[derive(Debug, Clone)]
 pub(crate) enum Node {
-    And(Box<Node>, Box<Node>),
-    Or(Box<Node>, Box<Node>),
+    /// Two or more terms, evaluated in order until one is false.
+    And(Vec<Node>),
+    /// Two or more terms, evaluated in order until one is true.
+    Or(Vec<Node>),
     Not(Box<Node>),
     Test(Test),
 }
+
+/// Most parentheses and negations one inside the other.
+pub(crate) const MAX_NESTING: usize = 100;
 
 /// One test of one target.
 #[derive(Debug, Clone)]
@@ -703,6 +708,8 @@ fn target(word: &str, col: usize) -> Result<(Target, String), FilterError> {
 struct Parser {
     toks: Vec<Token>,
     pos: usize,
+    /// Parentheses and negations open around the current token.
+    depth: usize,
     fields: Vec<FieldId>,
     pseudo: u32,
 }
@@ -722,23 +729,36 @@ impl Parser {
 
     /// `or` level; `after`: the operator or parenthesis before it, for messages.
     fn or(&mut self, after: Option<&Token>) -> Result<Node, FilterError> {
-        let mut left = self.and(after)?;
+        let mut terms = vec![self.and(after)?];
         while self.peek().tok == Tok::Or {
             let op = self.next();
-            let right = self.and(Some(&op))?;
-            left = Node::Or(Box::new(left), Box::new(right));
+            terms.push(self.and(Some(&op))?);
         }
-        Ok(left)
+        Ok(if terms.len() == 1 { terms.pop().expect("one term") } else { Node::Or(terms) })
     }
 
     fn and(&mut self, after: Option<&Token>) -> Result<Node, FilterError> {
-        let mut left = self.not(after)?;
+        let mut terms = vec![self.not(after)?];
         while self.peek().tok == Tok::And {
             let op = self.next();
-            let right = self.not(Some(&op))?;
-            left = Node::And(Box::new(left), Box::new(right));
+            terms.push(self.not(Some(&op))?);
         }
-        Ok(left)
+        Ok(if terms.len() == 1 { terms.pop().expect("one term") } else { Node::And(terms) })
+    }
+
+    /// Enter a negation or parenthesis at `t`.
+    fn nest(&mut self, t: &Token) -> Result<(), FilterError> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return Err(FilterError::new(
+                t.col,
+                format!(
+                    "'{}' at column {} is nested too deeply: at most {MAX_NESTING} parentheses and negations inside each other",
+                    t.text, t.col
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn not(&mut self, after: Option<&Token>) -> Result<Node, FilterError> {
@@ -746,10 +766,14 @@ impl Parser {
         match t.tok {
             Tok::Not => {
                 self.next();
-                Ok(Node::Not(Box::new(self.not(Some(&t))?)))
+                self.nest(&t)?;
+                let inner = self.not(Some(&t))?;
+                self.depth -= 1;
+                Ok(Node::Not(Box::new(inner)))
             }
             Tok::LParen => {
                 self.next();
+                self.nest(&t)?;
                 if self.peek().tok == Tok::RParen {
                     return Err(FilterError::new(t.col, format!("empty parentheses at column {}", t.col)));
                 }
@@ -757,6 +781,7 @@ impl Parser {
                 match self.peek().tok {
                     Tok::RParen => {
                         self.next();
+                        self.depth -= 1;
                         Ok(inner)
                     }
                     Tok::End => Err(FilterError::new(t.col, format!("unclosed '(' at column {}", t.col))),
@@ -931,7 +956,7 @@ fn unexpected(t: &Token, wanted: &str) -> FilterError {
 
 pub(crate) fn compile(expr: &str) -> Result<Filter, FilterError> {
     let toks = lex::tokens(expr)?;
-    let mut p = Parser { toks, pos: 0, fields: Vec::new(), pseudo: 0 };
+    let mut p = Parser { toks, pos: 0, depth: 0, fields: Vec::new(), pseudo: 0 };
     let root = p.or(None)?;
     let end = p.peek();
     match end.tok {

@@ -34,8 +34,8 @@ enum Occ<'a> {
 
 pub(crate) fn eval(n: &Node, r: &Record<'_>) -> bool {
     match n {
-        Node::And(a, b) => eval(a, r) && eval(b, r),
-        Node::Or(a, b) => eval(a, r) || eval(b, r),
+        Node::And(terms) => terms.iter().all(|t| eval(t, r)),
+        Node::Or(terms) => terms.iter().any(|t| eval(t, r)),
         Node::Not(a) => !eval(a, r),
         Node::Test(t) => test(t, r),
     }

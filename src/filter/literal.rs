@@ -186,7 +186,17 @@ pub(crate) fn ip_net(s: &str) -> Option<(IpAddr, u8)> {
         Some(_) => return None,
         None => max,
     };
-    (prefix <= max).then_some((addr, prefix))
+    if prefix > max {
+        return None;
+    }
+    // An IPv4-mapped IPv6 address is the IPv4 address, as the endpoints are compared.
+    match addr {
+        IpAddr::V6(v6) if prefix >= 96 => match v6.to_ipv4_mapped() {
+            Some(v4) => Some((IpAddr::V4(v4), prefix - 96)),
+            None => Some((addr, prefix)),
+        },
+        _ => Some((addr, prefix)),
+    }
 }
 
 /// Is `a` in the network `net`/`prefix` (same address family)?
@@ -323,6 +333,7 @@ mod tests {
         assert!(in_net("fe80::1".parse().unwrap(), a, p));
         assert!(!in_net("10.0.0.1".parse().unwrap(), a, p));
         assert_eq!(ip_net("::1"), Some(("::1".parse().unwrap(), 128)));
+        assert_eq!(ip_net("::ffff:10.0.0.0/104"), Some(("10.0.0.0".parse().unwrap(), 8)));
         for bad in ["10.0.0.256", "10.0.0.0/33", "10.0.0.0/", "::1/129", "host"] {
             assert_eq!(ip_net(bad), None, "{bad}");
         }

@@ -113,12 +113,33 @@
 //! - `&` is true when the field's value and the constant have a bit in common
 //!   (`ServicesRequested & 0x14`: either bit); `==` compares the whole value.
 //! - `contains` finds a substring in text (bytes in UNSPEC fields); `matches` is a regular
-//!   expression (Rust `regex` syntax) searched in the text, not anchored. Both apply to text
-//!   fields, NAMEDVAR/NAMEDARRAY fields and their names and values, `type` (its name),
-//!   `anomaly` and `finding`.
+//!   expression (Rust `regex` syntax) searched in the text, not anchored, case-sensitive
+//!   unless it starts with `(?i)`. Both apply to text fields, NAMEDVAR/NAMEDARRAY fields
+//!   and their names and values, `type` (its name), `anomaly` and `finding`; their operand
+//!   is a string, or a word taken as written (`type contains CALL`).
 //! - `ip.addr == 10.20.0.0/16` matches a network; an address compares only with `==`, `!=`
 //!   and `in`.
 //! - `<` and friends apply to numbers and times only: comparing text with them is an error.
+//!
+//! ### Errors
+//!
+//! Every error is found when the filter is compiled, before the capture is read, and names
+//! the column (in characters, from 1) where it was found:
+//!
+//! ```text
+//! unknown field 'AgentId' at column 1; did you mean 'AgentID'?
+//! unknown value 'AGENT_STATE_TALKIN' for AgentState at column 15; did you mean 'AGENT_STATE_TALKING'?
+//! unclosed '(' at column 1
+//! '==' at column 9 needs a value after it
+//! '<' at column 9 compares numbers and times, and AgentID is text
+//! invalid regular expression "(ab" at column 23: unclosed group
+//! empty set '{}' at column 13
+//! unexpected '1002' at column 17; expected '&&', '||' or the end of the filter
+//! ```
+//!
+//! Suggestions are the name that differs only in case, else the closest by edit distance
+//! (with transpositions), within a third of the name's length. At most 100 parentheses and
+//! negations may be nested inside each other.
 
 mod compile;
 mod eval;

@@ -475,7 +475,9 @@ fn ipv6_addresses() {
     m.none(&["ip.addr == 10.10.1.20", "ip.src == fe80::2", "ip.addr == 0.0.0.0/0"]);
     // An IPv4 address carried as IPv4-mapped IPv6 is the IPv4 address.
     m.src = "[::ffff:10.20.0.2]:53650".parse().unwrap();
-    m.all(&["ip.src == 10.20.0.2", "ip.addr == 10.20.0.0/16"]);
+    m.all(&["ip.src == 10.20.0.2", "ip.addr == 10.20.0.0/16", "ip.src == ::ffff:10.20.0.2"]);
+    m.src = "10.20.0.2:53650".parse().unwrap();
+    m.all(&["ip.src == ::ffff:10.20.0.2", "ip.src == \"::ffff:10.20.0.0/112\""]);
 }
 
 #[test]
@@ -849,4 +851,32 @@ fn every_field_and_value_name_compiles() {
                 .unwrap_or_else(|e| panic!("{e}"));
         }
     }
+}
+
+#[test]
+fn long_chains_and_deep_nesting() {
+    let m = open_req();
+    // A long chain is one list of terms: no recursion per term when matching.
+    let chain = vec!["InvokeID == 1"; 5000].join(" && ");
+    assert!(m.is(&chain));
+    let chain = vec!["ANI"; 5000].join(" or ") + " or AgentID";
+    assert!(m.is(&chain));
+    let deep = format!("{}InvokeID{}", "(".repeat(compile::MAX_NESTING), ")".repeat(compile::MAX_NESTING));
+    assert!(m.is(&deep));
+    let nots = format!("{}InvokeID", "!".repeat(compile::MAX_NESTING));
+    assert!(m.is(&nots));
+    // Parentheses closed do not count against the limit.
+    let siblings = vec!["((InvokeID))"; 500].join(" && ");
+    assert!(m.is(&siblings));
+    let too_deep = format!("{}InvokeID{}", "(".repeat(101), ")".repeat(101));
+    assert_eq!(
+        error(&too_deep),
+        (
+            101,
+            "'(' at column 101 is nested too deeply: at most 100 parentheses and negations inside each other"
+                .to_string()
+        )
+    );
+    let too_many_nots = format!("{}InvokeID", "!".repeat(101));
+    assert_eq!(error(&too_many_nots).0, 101);
 }
