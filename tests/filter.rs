@@ -273,3 +273,150 @@ fn a_filter_names_what_it_reads() {
     assert!(f.uses(Pseudo::Finding));
     assert!(!Filter::compile("AgentID").unwrap().uses(Pseudo::Finding));
 }
+
+/// Pieces filters are made of, right and wrong.
+const PIECES: &[&str] = &[
+    "AgentID",
+    "cti.AgentState",
+    "AgentId",
+    "FltSkillGroupNumber",
+    "NamedVariable",
+    "NamedArray.index",
+    "NamedVariable.name",
+    "ServicesRequested",
+    "ClientPassword",
+    "ICMCentralControllerTime",
+    "EventCause",
+    "frame",
+    "time",
+    "reltime",
+    "conn",
+    "dir",
+    "type",
+    "version",
+    "len",
+    "anomaly",
+    "finding",
+    "ip.addr",
+    "tcp.port",
+    "==",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "=",
+    "eq",
+    "&",
+    "&&",
+    "||",
+    "|",
+    "!",
+    "and",
+    "or",
+    "not",
+    "in",
+    "contains",
+    "matches",
+    "~",
+    "(",
+    ")",
+    "{",
+    "}",
+    ",",
+    "1001",
+    "-1",
+    "0x1F",
+    "0x",
+    "1..5",
+    "5..1",
+    "1.5",
+    "TALKING",
+    "AGENT_STATE_TALKING",
+    "BUSY",
+    "CTI_SERVICE_CLIENT_EVENTS",
+    "client",
+    "server",
+    "AGENT_STATE_EVENT",
+    "trailing_bytes",
+    "invoke-unanswered",
+    "10.0.0.0/8",
+    "fe80::1",
+    "2026-01-05",
+    "\"2026-01-05 09:00:18.5\"",
+    "\"abc\"",
+    "'x\\'y'",
+    "\"\\x4\"",
+    "\"(ab\"",
+    "\"^a.*$\"",
+    "\"unterminated",
+    "é",
+    "@",
+    "\t",
+];
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+    /// Compiling never panics; an error names a column inside the expression (or just after
+    /// it), and says so; a filter that compiles matches a message without panicking.
+    #[test]
+    fn any_expression_compiles_or_points_at_its_error(
+        picks in proptest::collection::vec(0..PIECES.len(), 0..12),
+        glue in proptest::collection::vec(proptest::bool::ANY, 12),
+    ) {
+        let mut expr = String::new();
+        for (i, &p) in picks.iter().enumerate() {
+            if i > 0 && glue[i] {
+                expr.push(' ');
+            }
+            expr.push_str(PIECES[p]);
+        }
+        match Filter::compile(&expr) {
+            Ok(f) => {
+                let m = sample();
+                let _ = f.matches(&m.record());
+            }
+            Err(e) => {
+                let chars = expr.chars().count();
+                proptest::prop_assert!(e.column >= 1 && e.column <= chars + 1, "{expr}: {e}");
+                let at = format!("at column {}", e.column);
+                proptest::prop_assert!(e.message.contains(&at), "{expr}: {e}");
+            }
+        }
+    }
+}
+
+/// One AGENT_STATE_EVENT to match arbitrary filters against.
+struct Sample {
+    decoded: Decoded,
+    bytes: Vec<u8>,
+}
+
+impl Sample {
+    fn record(&self) -> Record<'_> {
+        Record {
+            decoded: &self.decoded,
+            bytes: &self.bytes,
+            frame: 1,
+            ts_ns: 0,
+            first_ts_ns: 0,
+            conn: 0,
+            dir: Direction::ToClient,
+            src: "10.10.1.20:42027".parse().unwrap(),
+            dst: "[fe80::1]:50000".parse().unwrap(),
+            findings: &["invoke-unanswered"],
+        }
+    }
+}
+
+fn sample() -> Sample {
+    use ctiscope::cti::encode::MessageBuilder;
+    let mut b = MessageBuilder::named("AGENT_STATE_EVENT", 24);
+    b.set(field::AgentState, 4).unwrap().set(field::NumFltSkillGroups, 1).unwrap();
+    b.text(field::AgentID, "1001").unwrap();
+    b.number(field::FltSkillGroupNumber, 5).unwrap();
+    let bytes = b.build();
+    let decoded = ctiscope::cti::decode::decode(&bytes, 24, ctiscope::cti::decode::VersionSource::Seen);
+    Sample { decoded, bytes }
+}
