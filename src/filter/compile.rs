@@ -807,6 +807,7 @@ impl Parser {
             Tok::Cmp(c) => {
                 self.next();
                 let v = self.value(&op)?;
+                self.split_time(d, &v)?;
                 match c {
                     CmpOp::Eq | CmpOp::Ne => {
                         let mut set = Set::default();
@@ -852,6 +853,24 @@ impl Parser {
             _ => (Pred::Exists, false),
         };
         Ok(Node::Test(Test { target, pred, all_not }))
+    }
+
+    /// An unquoted date followed by a time of day (`time == 2026-01-05 09:00:18`): the
+    /// space ends the word, so the two are one value only in quotes.
+    fn split_time(&self, d: Domain, v: &Val) -> Result<(), FilterError> {
+        let time = matches!(d, Domain::Time) || matches!(d, Domain::Field(p) if p.time);
+        let date = !v.quoted && v.bytes.len() == 10 && utc_time(v.str().unwrap_or("")).is_some();
+        match &self.peek().tok {
+            Tok::Word(w)
+                if time && date && w.starts_with(|c: char| c.is_ascii_digit()) && w.contains(':') =>
+            {
+                Err(v.err(format!(
+                    "a date and time are written in quotes: \"{} {w}\" at column {}",
+                    v.written, v.col
+                )))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The value after operator `op`.

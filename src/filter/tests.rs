@@ -774,6 +774,11 @@ fn type_errors() {
         ("reltime < 1,5", 12, "unexpected ',' at column 12; expected '&&', '||' or the end of the filter"),
         ("reltime == x", 12, "expected seconds (as in 12.5) for reltime at column 12, found x"),
         (
+            "time >= 2026-01-05 09:00:18",
+            9,
+            "a date and time are written in quotes: \"2026-01-05 09:00:18\" at column 9",
+        ),
+        (
             "ip.addr == 10.0.0.256",
             12,
             "expected an IPv4 or IPv6 address (a network: 10.0.0.0/8) for ip.addr at column 12, found 10.0.0.256",
