@@ -59,8 +59,8 @@ mod tests;
 pub use analyzer::Analyzer;
 pub use findings::{Cause, Finding, Group, Subject, MAX_GROUP_IDS};
 pub use report::{
-    AgentSummary, Answered, CallSummary, ConnSummary, LatencyStats, MessageDetail, Report, TimelineEntry,
-    TimelineWhat,
+    AgentSummary, Answered, CallSummary, ConnSummary, FrameSet, LatencyStats, MessageDetail, Report,
+    TimelineEntry, TimelineWhat,
 };
 pub use rules::{rule, rules, Rule, Severity};
 pub use settings::{Settings, TimelineFilter};

@@ -45,6 +45,32 @@ pub struct Report {
     pub cut_short: Option<String>,
     /// The agent the report was narrowed to ([`Report::select_agent`]).
     pub agent_selected: Option<String>,
+    /// The report was narrowed to the messages of a display filter ([`Report::select_frames`]).
+    pub display_selected: bool,
+}
+
+/// The frames of the messages a display filter selected, and their connections: a bit per
+/// frame number (an eighth of a byte per frame of the capture).
+#[derive(Debug, Default, Clone)]
+pub struct FrameSet {
+    bits: Vec<u64>,
+    pub conns: crate::IntSet<u32>,
+}
+
+impl FrameSet {
+    pub fn insert(&mut self, frame: u64, conn: u32) {
+        let (w, b) = ((frame / 64) as usize, frame % 64);
+        if w >= self.bits.len() {
+            self.bits.resize(w + 1, 0);
+        }
+        self.bits[w] |= 1 << b;
+        self.conns.insert(conn);
+    }
+
+    pub fn contains(&self, frame: u64) -> bool {
+        let (w, b) = ((frame / 64) as usize, frame % 64);
+        self.bits.get(w).is_some_and(|x| x & (1 << b) != 0)
+    }
 }
 
 impl Report {
@@ -69,6 +95,29 @@ impl Report {
         self.refused = 0;
         self.empty = 0;
         self.agent_selected = Some(agent.to_string());
+    }
+
+    /// Keep only what concerns the messages a display filter selected (`-Y` on `check`,
+    /// `timeline`, `stats`): the findings pointing at one of their frames (regrouped), the
+    /// timeline's lines of those messages and findings, the connections that hold one, and
+    /// the message counts of the selected messages (`messages`). Latency, failures, calls
+    /// and agents stay the whole capture's.
+    pub fn select_frames(&mut self, selected: &FrameSet, messages: BTreeMap<(String, &'static str), u64>) {
+        self.findings.retain(|f| f.frames.iter().any(|&fr| selected.contains(fr)));
+        self.groups = regroup(&self.findings);
+        let conns: std::collections::BTreeSet<u32> = selected.conns.iter().copied().collect();
+        self.connections.retain(|c| conns.contains(&c.conn));
+        self.timeline.retain(|e| match &e.what {
+            TimelineWhat::Message { .. } => selected.contains(e.frame),
+            TimelineWhat::Finding { .. } => {
+                e.conn.is_none_or(|c| conns.contains(&c)) && selected.contains(e.frame)
+            }
+            TimelineWhat::Connection { .. } => e.conn.is_some_and(|c| conns.contains(&c)),
+        });
+        self.messages = messages;
+        self.refused = 0;
+        self.empty = 0;
+        self.display_selected = true;
     }
 
     /// Findings at or above a severity.
@@ -112,6 +161,7 @@ pub(crate) fn build(p: Parts) -> Report {
         last_ts: p.last_ts,
         cut_short: None,
         agent_selected: None,
+        display_selected: false,
     }
 }
 

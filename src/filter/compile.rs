@@ -695,14 +695,20 @@ fn target(word: &str, col: usize) -> Result<(Target, String), FilterError> {
     if type_names().any(|t| t == bare) {
         m.push_str(&format!("; did you mean 'type == {bare}'?"));
     } else {
-        let names = fields::BY_NAME.iter().map(|e| e.0);
-        let pseudo = Pseudo::ALL.iter().map(|p| p.name()).filter(|_| !prefixed);
-        if let Some(s) = suggest(bare, names.chain(pseudo)) {
+        if let Some(s) = suggest_field(bare, prefixed) {
             let prefix = if prefixed { "cti." } else { "" };
             m.push_str(&format!("; did you mean '{prefix}{s}'?"));
         }
     }
     Err(FilterError::new(col, m))
+}
+
+/// The field (or, unless `prefixed` with `cti.`, the pseudo-field) a misspelt name most
+/// likely meant.
+pub(crate) fn suggest_field(bare: &str, prefixed: bool) -> Option<&'static str> {
+    let names = fields::BY_NAME.iter().map(|e| e.0);
+    let pseudo = Pseudo::ALL.iter().map(|p| p.name()).filter(|_| !prefixed);
+    suggest(bare, names.chain(pseudo))
 }
 
 struct Parser {

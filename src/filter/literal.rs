@@ -48,17 +48,7 @@ pub(crate) fn seconds(w: &str) -> Option<(i128, i128)> {
     Some((if neg { -ns } else { ns }, unit))
 }
 
-/// Days since 1970-01-01 of a civil date (proleptic Gregorian): the inverse of
-/// [`crate::time::civil_from_days`].
-pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (i64::from(m) + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
+pub(crate) use crate::time::days_from_civil;
 
 fn days_in_month(y: i64, m: u32) -> u32 {
     match m {

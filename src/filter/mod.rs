@@ -224,6 +224,13 @@ impl Pseudo {
     }
 }
 
+/// The field or pseudo-field a misspelt name most likely meant (`AgentId`: `AgentID`), for
+/// the other places that take field names (`-e`).
+pub fn suggest_name(name: &str) -> Option<&'static str> {
+    let bare = name.strip_prefix("cti.");
+    compile::suggest_field(bare.unwrap_or(name), bare.is_some())
+}
+
 /// One message as a filter sees it: the decoded message and its frame, and where and when
 /// it was captured.
 #[derive(Debug, Clone, Copy)]

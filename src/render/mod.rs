@@ -3,6 +3,7 @@
 //! - [`summary`]: one line per pipeline event (tshark style);
 //! - [`tree`] and [`hex`]: the `-V` field tree and hex dumps;
 //! - [`json`] and [`events`]: JSON objects for messages and the other events;
+//! - [`fields`]: `-T fields -e ...`, the listed fields of each message, tshark style;
 //! - [`value`]: how decoded values read (named enums and masks, text, bytes);
 //! - [`report`]: the analysis [`Report`](crate::analysis::Report) as text tables and JSON
 //!   (findings, timeline, statistics) and the rule list;
@@ -13,6 +14,7 @@
 //! Renderers read the decoded messages and the analysis's data; nothing else imports them.
 
 pub mod events;
+pub mod fields;
 pub mod hex;
 pub mod json;
 pub mod report;

@@ -430,7 +430,7 @@ pub fn write_stats(w: &mut dyn Write, r: &Report) -> io::Result<()> {
     for (label, [a, b]) in &by_type {
         t.add_row(vec![label.to_string(), a.to_string(), b.to_string()]);
     }
-    let whole = if r.agent_selected.is_some() { " (whole capture)" } else { "" };
+    let whole = if r.agent_selected.is_some() || r.display_selected { " (whole capture)" } else { "" };
     section(w, &format!("Messages per type and direction{whole}"), t)?;
 
     let mut t = new_table(vec![
@@ -505,7 +505,9 @@ pub fn write_stats(w: &mut dyn Write, r: &Report) -> io::Result<()> {
     }
     section(w, &format!("Failures{whole}"), t)?;
 
-    writeln!(w, "Calls")?;
+    // Calls and agents are narrowed by --agent, not by -Y.
+    let calls_whole = if r.display_selected && r.agent_selected.is_none() { " (whole capture)" } else { "" };
+    writeln!(w, "Calls{calls_whole}")?;
     /// Calls listed one per row; the counts cover every call kept.
     const CALL_ROWS: usize = 100;
     let ended = r.calls.iter().filter(|c| c.ended).count();
@@ -592,7 +594,7 @@ pub fn write_stats(w: &mut dyn Write, r: &Report) -> io::Result<()> {
                 .join(", "),
         ]);
     }
-    section(w, "Agents", t)?;
+    section(w, &format!("Agents{calls_whole}"), t)?;
     writeln!(w, "{}", summary_line(r))
 }
 

@@ -92,6 +92,11 @@ impl Summary {
         }
     }
 
+    /// The capture's first time, once seen.
+    pub fn first_ts(&self) -> Option<TimestampNs> {
+        self.first_ts
+    }
+
     /// A line with this time was shown (for `-t dd`).
     pub fn shown(&mut self, ts: TimestampNs) {
         self.shown_ts = Some(ts);

@@ -41,6 +41,20 @@ fn analyze_inputs(
         return Ok(EXIT_INPUT);
     }
     let psettings = crate::settings(pipeline);
+    let display = match &a.display {
+        Some(expr) => match ctiscope::filter::Filter::compile(expr) {
+            Ok(f) if f.uses(ctiscope::filter::Pseudo::Finding) => {
+                eprintln!("ctiscope: `finding` in -Y selects by the analysis's own result: use it with `decode -Y`, or `check -T jsonl | jq`");
+                return Ok(EXIT_INPUT);
+            }
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!("ctiscope: bad display filter: {e}\n{}", crate::indent(&e.pointer(expr)));
+                return Ok(EXIT_INPUT);
+            }
+        },
+        None => None,
+    };
     let mut status = EXIT_OK;
     for name in &inputs {
         let mut an = Analyzer::new(settings.clone());
@@ -53,8 +67,34 @@ fn analyze_inputs(
         };
         // One core: decoding in line is cheaper than handing messages between threads.
         let mut seen = 0u64;
+        let mut selected = analysis::FrameSet::default();
+        let mut counts: std::collections::BTreeMap<(u32, &'static str, &'static str), u64> =
+            Default::default();
+        let mut first_ts: Option<i64> = None;
         let mut sink = |ev: &Event<'_>, d: Option<&Decoded>| {
             an.event(ev, d);
+            if let (Some(f), Event::Message { flow, frame }, Some(d)) = (&display, ev, d) {
+                let first = *first_ts.get_or_insert(frame.ts_ns);
+                let r = ctiscope::filter::Record {
+                    decoded: d,
+                    bytes: frame.bytes,
+                    frame: frame.last_frame,
+                    ts_ns: frame.ts_ns,
+                    first_ts_ns: first,
+                    conn: flow.conn,
+                    dir: flow.dir,
+                    src: flow.src,
+                    dst: flow.dst,
+                    findings: &[],
+                };
+                if f.matches(&r) {
+                    selected.insert(frame.last_frame, flow.conn);
+                    let name = d.type_name().unwrap_or("UNKNOWN");
+                    *counts.entry((frame.msg_type, name, flow.dir.as_str())).or_insert(0) += 1;
+                }
+            } else if first_ts.is_none() {
+                first_ts = Some(ctiscope::render::summary::event_ts(ev));
+            }
             if let (Event::Message { .. }, Some(n)) = (ev, count) {
                 seen += 1;
                 if seen >= n {
@@ -68,6 +108,14 @@ fn analyze_inputs(
             ctiscope::stage::run_path(name, &psettings, forced, &mut sink)
         };
         let mut report = an.finish();
+        if display.is_some() {
+            let messages =
+                counts.into_iter().map(|((ty, name, dir), n)| ((format!("{name} ({ty})"), dir), n)).collect();
+            report.select_frames(&selected, messages);
+            if report.messages.is_empty() && res.is_ok() {
+                eprintln!("ctiscope: {name}: the display filter selects no message");
+            }
+        }
         match &res {
             Ok(stats) => no_cti_note(name, stats, &report),
             Err(e) => report.cut_short = Some(e.to_string()),
@@ -253,4 +301,26 @@ pub fn rules(a: RulesArgs) -> io::Result<u8> {
     }
     out.flush()?;
     Ok(EXIT_OK)
+}
+
+/// The rules of the findings that point at each frame of a capture (for a display filter
+/// on `finding`): an analysis pass like `check`'s, read before the decode. A read error
+/// leaves what was found before it.
+pub(crate) fn findings_by_frame(
+    input: &str,
+    settings: &ctiscope::pipeline::Settings,
+    forced: Option<u32>,
+) -> std::collections::HashMap<u64, Vec<&'static str>> {
+    let mut an = Analyzer::new(analysis::Settings { call_summaries: false, ..analysis::Settings::default() });
+    let _ = ctiscope::stage::run_path(input, settings, forced, &mut |ev, d| an.event(ev, d));
+    let mut map: std::collections::HashMap<u64, Vec<&'static str>> = std::collections::HashMap::new();
+    for f in an.finish().findings {
+        for fr in f.frames {
+            let rules = map.entry(fr).or_default();
+            if !rules.contains(&f.rule) {
+                rules.push(f.rule);
+            }
+        }
+    }
+    map
 }

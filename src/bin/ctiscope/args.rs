@@ -200,6 +200,16 @@ pub enum OutFormat {
     Jsonl,
 }
 
+/// How `decode` and `live` print.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ShowFormat {
+    Text,
+    Json,
+    Jsonl,
+    /// The fields given with -e, one line per message.
+    Fields,
+}
+
 /// How `decode` and `live` show messages.
 #[derive(Args, Debug, Clone)]
 #[command(next_help_heading = "Output")]
@@ -213,9 +223,22 @@ pub struct ShowArgs {
     /// Print a hex dump of each message (below its tree with -V).
     #[arg(short = 'x', long = "hex")]
     pub hex: bool,
-    /// Output format: text (default), json (one array) or jsonl (one object per line).
-    #[arg(short = 'T', value_enum, default_value_t = OutFormat::Text)]
-    pub format: OutFormat,
+    /// Output format: text (default), json (one array), jsonl (one object per line) or
+    /// fields (the -e fields of each message, tshark style).
+    #[arg(short = 'T', value_enum, default_value_t = ShowFormat::Text)]
+    pub format: ShowFormat,
+    /// With -T fields: a field to print (spec name, `cti.` prefix optional, or a
+    /// pseudo-field of the display filters: frame, time, reltime, conn, dir, type, version,
+    /// len, anomaly, ip.src, ip.dst, tcp.srcport, ...); repeatable, in order.
+    #[arg(short = 'e', value_name = "FIELD")]
+    pub fields: Vec<String>,
+    /// With -T fields: header=y|n, separator=C|/t|/s, quote=d|s|n, occurrence=f|l|a,
+    /// aggregator=C (repeatable).
+    #[arg(short = 'E', value_name = "OPTION=VALUE")]
+    pub field_options: Vec<String>,
+    /// Numbers instead of enumeration and mask names in -T fields.
+    #[arg(short = 'n', long = "raw-values")]
+    pub raw_values: bool,
 }
 
 /// Which messages `decode` and `live` show.
@@ -235,6 +258,10 @@ pub struct SelectArgs {
     /// Only this connection number: its messages and its gaps, resyncs and connection lines.
     #[arg(long, value_name = "N")]
     pub session: Option<u32>,
+    /// Display filter, Wireshark style (README "Filters"): AgentState == TALKING && AgentID
+    /// == 1001, type in {HEARTBEAT_REQ HEARTBEAT_CONF}, ...
+    #[arg(short = 'Y', value_name = "EXPR")]
+    pub display: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -291,6 +318,11 @@ pub struct AnalysisArgs {
     /// Findings listed per rule; further ones are counted in one summary line.
     #[arg(long, value_name = "N", default_value_t = 1_000)]
     pub max_findings_per_rule: usize,
+    /// Display filter (README "Filters"): report only on the messages it selects (the
+    /// analysis still follows every message): their findings, timeline lines, counts and
+    /// connections.
+    #[arg(short = 'Y', value_name = "EXPR", help_heading = "Selection")]
+    pub display: Option<String>,
     #[command(flatten)]
     pub protocol: ProtocolArgs,
     /// Threads (0: one per core): one reads the capture, one analyses, the others decode,

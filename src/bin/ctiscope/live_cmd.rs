@@ -3,7 +3,7 @@
 
 use crate::args::{
     AnalysisArgs, CheckArgs, Command, FailOn, LiveArgs, OutFormat, PipelineArgs, ProtocolArgs, SelectArgs,
-    ShowArgs, StatsArgs, TimelineArgs,
+    ShowArgs, ShowFormat, StatsArgs, TimelineArgs,
 };
 use crate::{Printer, EXIT_INPUT, EXIT_OK};
 use ctiscope::analysis::{self, Analyzer, Report, Severity, TimelineFilter};
@@ -123,20 +123,21 @@ fn finish(res: Result<Summary, RunError>, write: Option<&str>) -> io::Result<u8>
 /// Writes the kernel-drop report in the output format.
 fn write_drops(
     w: &mut dyn Write,
-    format: OutFormat,
+    format: ShowFormat,
     summary: &mut ctiscope::render::summary::Summary,
     dropped: u64,
     frame: u64,
     ts_ns: i64,
 ) -> io::Result<()> {
     match format {
-        OutFormat::Text => {
+        ShowFormat::Fields => Ok(()),
+        ShowFormat::Text => {
             summary.set_first_ts(ts_ns);
             let t = summary.time(ts_ns);
             summary.shown(ts_ns);
             writeln!(w, "{frame:>6} {t} [kernel drops] {dropped} packets dropped by the kernel")
         }
-        OutFormat::Json | OutFormat::Jsonl => write!(
+        ShowFormat::Json | ShowFormat::Jsonl => write!(
             w,
             "{{\"schema\":{},\"event\":\"kernel_drops\",\"frame\":{frame},\"time\":\"{}\",\"epoch_ns\":{ts_ns},\"dropped\":{dropped}}}",
             ctiscope::render::json::SCHEMA_VERSION,
@@ -181,7 +182,7 @@ pub fn decode(
         LiveEvent::KernelDrops { dropped, frame, ts_ns } => {
             out.write_all(printer.next_sep())?;
             write_drops(&mut out, show.format, &mut printer.summary, dropped, frame, ts_ns)?;
-            if show.format == OutFormat::Jsonl {
+            if show.format == ShowFormat::Jsonl {
                 writeln!(out)?;
             }
             Ok(())

@@ -7,13 +7,14 @@ mod live_cmd;
 mod parallel;
 mod synth_cmd;
 
-use args::{Cli, Command, DecodeArgs, OutFormat, PipelineArgs, SelectArgs, ShowArgs, SpecArgs, TimeArg};
+use args::{Cli, Command, DecodeArgs, PipelineArgs, SelectArgs, ShowArgs, ShowFormat, SpecArgs, TimeArg};
 use clap::Parser;
 use ctiscope::analysis::identity::Identity;
 use ctiscope::cti::decode::Decoded;
 use ctiscope::cti::spec::{self, MessageType};
 use ctiscope::net::tcp::ConnId;
-use ctiscope::pipeline::{Direction, Event, Settings};
+use ctiscope::pipeline::{Event, Settings};
+use ctiscope::render::fields::FieldsFormat;
 use ctiscope::render::summary::{Summary, TimeFormat};
 use ctiscope::render::{events, hex, json, tree};
 use ctiscope::stage;
@@ -230,6 +231,16 @@ pub(crate) struct Filter {
     pub(crate) session: Option<ConnId>,
     /// Who each session is, for `--agent` (a connection's entry goes when it ends).
     identities: ctiscope::IntMap<ConnId, Identity>,
+    /// `-Y`, compiled.
+    display: Option<ctiscope::filter::Filter>,
+    /// For a display filter that reads `finding`: the rules of the findings pointing at
+    /// each frame (from an analysis pass before the decode).
+    pub(crate) findings: std::collections::HashMap<u64, Vec<&'static str>>,
+}
+
+/// Lines indented by four spaces (an expression and its caret under an error).
+fn indent(s: &str) -> String {
+    s.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
 }
 
 impl Filter {
@@ -246,17 +257,35 @@ impl Filter {
             };
             types.push(id);
         }
+        let display = match &a.display {
+            Some(expr) => Some(
+                ctiscope::filter::Filter::compile(expr)
+                    .map_err(|e| format!("bad display filter: {e}\n{}", indent(&e.pointer(expr))))?,
+            ),
+            None => None,
+        };
         Ok(Filter {
             call: a.call,
             agent: a.agent.clone(),
             types,
             session: a.session,
             identities: Default::default(),
+            display,
+            findings: Default::default(),
         })
     }
 
     pub(crate) fn is_active(&self) -> bool {
-        self.call.is_some() || self.agent.is_some() || !self.types.is_empty() || self.session.is_some()
+        self.call.is_some()
+            || self.agent.is_some()
+            || !self.types.is_empty()
+            || self.session.is_some()
+            || self.display.is_some()
+    }
+
+    /// Whether the display filter reads the findings (run the analysis first).
+    pub(crate) fn needs_findings(&self) -> bool {
+        self.display.as_ref().is_some_and(|f| f.uses(ctiscope::filter::Pseudo::Finding))
     }
 
     /// A non-message event of connection `conn` (`None`: not tied to a connection).
@@ -267,9 +296,22 @@ impl Filter {
         }
     }
 
-    fn message(&mut self, conn: ConnId, dir: Direction, msg_type: u32, bytes: &[u8], d: &Decoded) -> bool {
+    fn message(
+        &mut self,
+        flow: &ctiscope::pipeline::Flow,
+        frame: &ctiscope::cti::framing::Frame<'_>,
+        d: &Decoded,
+        first_ts: i64,
+    ) -> bool {
+        let (conn, dir, msg_type, bytes) = (flow.conn, flow.dir, frame.msg_type, frame.bytes);
         if self.session.is_some_and(|s| s != conn) {
             return false;
+        }
+        if let Some(f) = &self.display {
+            let findings = self.findings.get(&frame.last_frame).map_or(&[][..], |v| v.as_slice());
+            if !f.matches(&record(flow, frame, d, first_ts, findings)) {
+                return false;
+            }
         }
         // With --agent, follow each session's identity: a desktop's messages are its
         // agent's, AgentID or not.
@@ -417,7 +459,7 @@ fn time_format(t: TimeArg) -> TimeFormat {
 impl Printer {
     pub(crate) fn new(a: &ShowArgs, filter: Filter) -> Self {
         Printer {
-            style: Style { format: a.format, verbose: a.verbose, hex: a.hex },
+            style: Style { format: a.format, verbose: a.verbose, hex: a.hex, fields: None },
             summary: Summary::new(time_format(a.time)),
             json_count: 0,
             filter,
@@ -441,8 +483,8 @@ impl Printer {
     /// Separator before the next `-T json` array element.
     pub(crate) fn next_sep(&mut self) -> &'static [u8] {
         let sep: &'static [u8] = match (self.style.format, self.json_count) {
-            (OutFormat::Json, 0) => b"[\n",
-            (OutFormat::Json, _) => b",\n",
+            (ShowFormat::Json, 0) => b"[\n",
+            (ShowFormat::Json, _) => b",\n",
             _ => b"",
         };
         self.json_count += 1;
@@ -462,8 +504,8 @@ impl Printer {
         let ts = ctiscope::render::summary::event_ts(ev);
         self.summary.set_first_ts(ts);
         if let (Event::Message { flow, frame }, Some(d)) = (ev, d) {
-            let selected = !self.filter.is_active()
-                || self.filter.message(flow.conn, flow.dir, frame.msg_type, frame.bytes, d);
+            let first = self.summary.first_ts().unwrap_or(frame.ts_ns);
+            let selected = !self.filter.is_active() || self.filter.message(flow, frame, d, first);
             if let Some(c) = &mut self.cut {
                 c.event(ev, selected);
             }
@@ -527,7 +569,7 @@ impl Printer {
     }
 
     fn end(&mut self, w: &mut dyn Write) -> io::Result<()> {
-        if self.style.format == OutFormat::Json {
+        if self.style.format == ShowFormat::Json {
             w.write_all(if self.json_count == 0 { b"[]\n" } else { b"\n]\n" })?;
         }
         Ok(())
@@ -537,9 +579,11 @@ impl Printer {
 /// How messages are shown.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Style {
-    pub format: OutFormat,
+    pub format: ShowFormat,
     pub verbose: bool,
     pub hex: bool,
+    /// `-T fields`: the columns and `-E` options (made once per run).
+    pub fields: Option<&'static FieldsFormat>,
 }
 
 /// Render one event other than a message in the chosen style; `sep` goes before a JSON
@@ -553,7 +597,7 @@ pub(crate) fn render_event(
     ev: &Event<'_>,
 ) -> io::Result<()> {
     match style.format {
-        OutFormat::Text => {
+        ShowFormat::Text => {
             // The reference is set: the line needs no state of its own.
             summary.clone().write_event(w, ev)?;
             if style.verbose || style.hex {
@@ -561,14 +605,16 @@ pub(crate) fn render_event(
             }
             Ok(())
         }
-        OutFormat::Json | OutFormat::Jsonl => {
+        ShowFormat::Json | ShowFormat::Jsonl => {
             w.write_all(sep)?;
             events::write_event_json(w, ev)?;
-            if style.format == OutFormat::Jsonl {
+            if style.format == ShowFormat::Jsonl {
                 writeln!(w)?;
             }
             Ok(())
         }
+        // Fields are of messages only.
+        ShowFormat::Fields => Ok(()),
     }
 }
 
@@ -584,7 +630,7 @@ pub(crate) fn render_message(
     d: &Decoded,
 ) -> io::Result<()> {
     match style.format {
-        OutFormat::Text => {
+        ShowFormat::Text => {
             if style.verbose {
                 tree::write_tree(w, flow, frame, d)?;
             } else {
@@ -597,15 +643,64 @@ pub(crate) fn render_message(
                 writeln!(w)?;
             }
         }
-        OutFormat::Json | OutFormat::Jsonl => {
+        ShowFormat::Json | ShowFormat::Jsonl => {
             w.extend_from_slice(sep);
             json::push_message(w, flow, frame, d);
-            if style.format == OutFormat::Jsonl {
+            if style.format == ShowFormat::Jsonl {
                 w.push(b'\n');
+            }
+        }
+        ShowFormat::Fields => {
+            if let Some(f) = style.fields {
+                let r = record(flow, frame, d, summary.first_ts().unwrap_or(frame.ts_ns), &[]);
+                f.push_line(w, &r);
             }
         }
     }
     Ok(())
+}
+
+/// The `-T fields` format from `-e`, `-E` and `-n` (made once, for the whole run).
+pub(crate) fn fields_format(a: &ShowArgs) -> Result<Option<&'static FieldsFormat>, String> {
+    if a.format != ShowFormat::Fields {
+        if !a.fields.is_empty() || !a.field_options.is_empty() {
+            return Err("-e and -E go with -T fields".into());
+        }
+        return Ok(None);
+    }
+    if a.fields.is_empty() {
+        return Err("-T fields needs at least one -e FIELD".into());
+    }
+    let mut f = FieldsFormat { raw: a.raw_values, ..FieldsFormat::default() };
+    for e in &a.fields {
+        f.add_column(e)?;
+    }
+    for o in &a.field_options {
+        f.option(o)?;
+    }
+    Ok(Some(Box::leak(Box::new(f))))
+}
+
+/// A message as display filters and `-T fields` read it.
+fn record<'a>(
+    flow: &ctiscope::pipeline::Flow,
+    frame: &'a ctiscope::cti::framing::Frame<'_>,
+    d: &'a Decoded,
+    first_ts: i64,
+    findings: &'a [&'static str],
+) -> ctiscope::filter::Record<'a> {
+    ctiscope::filter::Record {
+        decoded: d,
+        bytes: frame.bytes,
+        frame: frame.last_frame,
+        ts_ns: frame.ts_ns,
+        first_ts_ns: first_ts,
+        conn: flow.conn,
+        dir: flow.dir,
+        src: flow.src,
+        dst: flow.dst,
+        findings,
+    }
 }
 
 /// Rendered output handed to stdout in pieces of about this size.
@@ -632,6 +727,17 @@ fn decode(a: DecodeArgs) -> io::Result<u8> {
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut status = EXIT_OK;
     let mut printer = Printer::new(&a.show, filter);
+    match fields_format(&a.show) {
+        Ok(f) => printer.style.fields = f,
+        Err(e) => {
+            eprintln!("ctiscope: {e}");
+            return Ok(EXIT_INPUT);
+        }
+    }
+    if printer.filter.needs_findings() && inputs.iter().any(|i| i == "-") {
+        eprintln!("ctiscope: a display filter on `finding` reads the capture twice (the analysis first): give files, not stdin");
+        return Ok(EXIT_INPUT);
+    }
     printer.limit = a.live.count;
     if let Some(out) = &a.live.write {
         if inputs.len() != 1 || inputs[0] == "-" {
@@ -646,10 +752,19 @@ fn decode(a: DecodeArgs) -> io::Result<u8> {
         return Ok(EXIT_INPUT);
     }
     let forced = a.protocol.protocol_version;
+    if let Some(f) = printer.style.fields.filter(|f| f.header) {
+        let mut b = Vec::new();
+        f.push_header(&mut b);
+        out.write_all(&b)?;
+    }
     for input in &inputs {
         let live = input == "-";
         printer.summary = Summary::new(time_format(a.show.time));
-        if inputs.len() > 1 && a.show.format == OutFormat::Text {
+        if printer.filter.needs_findings() {
+            printer.filter.findings =
+                analysis_cmd::findings_by_frame(input, &settings, a.protocol.protocol_version);
+        }
+        if inputs.len() > 1 && a.show.format == ShowFormat::Text {
             writeln!(out, "# {input}")?;
         }
         let jobs = match a.jobs {
