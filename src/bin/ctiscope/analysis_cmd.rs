@@ -41,19 +41,9 @@ fn analyze_inputs(
         return Ok(EXIT_INPUT);
     }
     let psettings = crate::settings(pipeline);
-    let display = match &a.display {
-        Some(expr) => match ctiscope::filter::Filter::compile(expr) {
-            Ok(f) if f.uses(ctiscope::filter::Pseudo::Finding) => {
-                eprintln!("ctiscope: `finding` in -Y selects by the analysis's own result: use it with `decode -Y`, or `check -T jsonl | jq`");
-                return Ok(EXIT_INPUT);
-            }
-            Ok(f) => Some(f),
-            Err(e) => {
-                eprintln!("ctiscope: bad display filter: {e}\n{}", crate::indent(&e.pointer(expr)));
-                return Ok(EXIT_INPUT);
-            }
-        },
-        None => None,
+    let display = match Selection::compile(a) {
+        Ok(d) => d,
+        Err(code) => return Ok(code),
     };
     let mut status = EXIT_OK;
     for name in &inputs {
@@ -67,33 +57,11 @@ fn analyze_inputs(
         };
         // One core: decoding in line is cheaper than handing messages between threads.
         let mut seen = 0u64;
-        let mut selected = analysis::FrameSet::default();
-        let mut counts: std::collections::BTreeMap<(u32, &'static str, &'static str), u64> =
-            Default::default();
-        let mut first_ts: Option<i64> = None;
+        let mut selection = display.clone().map(Selection::new);
         let mut sink = |ev: &Event<'_>, d: Option<&Decoded>| {
             an.event(ev, d);
-            if let (Some(f), Event::Message { flow, frame }, Some(d)) = (&display, ev, d) {
-                let first = *first_ts.get_or_insert(frame.ts_ns);
-                let r = ctiscope::filter::Record {
-                    decoded: d,
-                    bytes: frame.bytes,
-                    frame: frame.last_frame,
-                    ts_ns: frame.ts_ns,
-                    first_ts_ns: first,
-                    conn: flow.conn,
-                    dir: flow.dir,
-                    src: flow.src,
-                    dst: flow.dst,
-                    findings: &[],
-                };
-                if f.matches(&r) {
-                    selected.insert(frame.last_frame, flow.conn);
-                    let name = d.type_name().unwrap_or("UNKNOWN");
-                    *counts.entry((frame.msg_type, name, flow.dir.as_str())).or_insert(0) += 1;
-                }
-            } else if first_ts.is_none() {
-                first_ts = Some(ctiscope::render::summary::event_ts(ev));
+            if let Some(sel) = &mut selection {
+                sel.event(ev, d);
             }
             if let (Event::Message { .. }, Some(n)) = (ev, count) {
                 seen += 1;
@@ -108,13 +76,8 @@ fn analyze_inputs(
             ctiscope::stage::run_path(name, &psettings, forced, &mut sink)
         };
         let mut report = an.finish();
-        if display.is_some() {
-            let messages =
-                counts.into_iter().map(|((ty, name, dir), n)| ((format!("{name} ({ty})"), dir), n)).collect();
-            report.select_frames(&selected, messages);
-            if report.messages.is_empty() && res.is_ok() {
-                eprintln!("ctiscope: {name}: the display filter selects no message");
-            }
+        if let Some(sel) = selection {
+            sel.apply(name, &mut report, res.is_ok());
         }
         match &res {
             Ok(stats) => no_cti_note(name, stats, &report),
@@ -323,4 +286,68 @@ pub(crate) fn findings_by_frame(
         }
     }
     map
+}
+
+/// `-Y` on `check`, `timeline` and `stats`: the analysis follows every message, and the
+/// report is narrowed to the messages the filter selects ([`Report::select_frames`]).
+pub(crate) struct Selection {
+    filter: ctiscope::filter::Filter,
+    frames: analysis::FrameSet,
+    counts: std::collections::BTreeMap<(u32, &'static str, &'static str), u64>,
+    first_ts: Option<i64>,
+}
+
+impl Selection {
+    /// The compiled `-Y` (`Err`: the exit status, the error said on stderr).
+    pub(crate) fn compile(a: &AnalysisArgs) -> Result<Option<ctiscope::filter::Filter>, u8> {
+        let Some(expr) = &a.display else { return Ok(None) };
+        match ctiscope::filter::Filter::compile(expr) {
+            Ok(f) if f.uses(ctiscope::filter::Pseudo::Finding) => {
+                eprintln!("ctiscope: `finding` in -Y selects by the analysis's own result: use it with `decode -Y`, or `check -T jsonl | jq`");
+                Err(EXIT_INPUT)
+            }
+            Ok(f) => Ok(Some(f)),
+            Err(e) => {
+                eprintln!("ctiscope: bad display filter: {e}\n{}", crate::indent(&e.pointer(expr)));
+                Err(EXIT_INPUT)
+            }
+        }
+    }
+
+    pub(crate) fn new(filter: ctiscope::filter::Filter) -> Self {
+        Selection { filter, frames: Default::default(), counts: Default::default(), first_ts: None }
+    }
+
+    /// One event, in capture order.
+    pub(crate) fn event(&mut self, ev: &Event<'_>, d: Option<&Decoded>) {
+        let first = *self.first_ts.get_or_insert_with(|| ctiscope::render::summary::event_ts(ev));
+        let (Event::Message { flow, frame }, Some(d)) = (ev, d) else { return };
+        let r = ctiscope::filter::Record {
+            decoded: d,
+            bytes: frame.bytes,
+            frame: frame.last_frame,
+            ts_ns: frame.ts_ns,
+            first_ts_ns: first,
+            conn: flow.conn,
+            dir: flow.dir,
+            src: flow.src,
+            dst: flow.dst,
+            findings: &[],
+        };
+        if self.filter.matches(&r) {
+            self.frames.insert(frame.last_frame, flow.conn);
+            let name = d.type_name().unwrap_or("UNKNOWN");
+            *self.counts.entry((frame.msg_type, name, flow.dir.as_str())).or_insert(0) += 1;
+        }
+    }
+
+    /// Narrow the report; say so when nothing was selected.
+    pub(crate) fn apply(self, name: &str, report: &mut Report, complete: bool) {
+        let messages =
+            self.counts.into_iter().map(|((ty, n, dir), c)| ((format!("{n} ({ty})"), dir), c)).collect();
+        report.select_frames(&self.frames, messages);
+        if report.messages.is_empty() && complete {
+            eprintln!("ctiscope: {name}: the display filter selects no message");
+        }
+    }
 }

@@ -234,6 +234,8 @@ fn analyze(
     a: &AnalysisArgs,
     settings: analysis::Settings,
 ) -> Result<Report, u8> {
+    let display = crate::analysis_cmd::Selection::compile(a)?;
+    let mut selection = display.map(crate::analysis_cmd::Selection::new);
     let (mut cap, mut writer) = open(p, l)?;
     let stop = live::stop_on_signals();
     let mut an = Analyzer::new(settings);
@@ -242,6 +244,9 @@ fn analyze(
     let res = live::run(&mut cap, &psettings, forced, limits(l), stop, writer.as_mut(), &mut |ev| {
         if let LiveEvent::Pipeline(ev, d) = ev {
             an.event(ev, d);
+            if let Some(sel) = &mut selection {
+                sel.event(ev, d);
+            }
         }
         Ok(())
     });
@@ -250,7 +255,11 @@ fn analyze(
     if code != EXIT_OK {
         return Err(code);
     }
-    Ok(an.finish())
+    let mut report = an.finish();
+    if let Some(sel) = selection {
+        sel.apply(l.interface.as_deref().unwrap_or("live"), &mut report, true);
+    }
+    Ok(report)
 }
 
 pub fn check(a: CheckArgs) -> io::Result<u8> {
