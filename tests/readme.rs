@@ -118,3 +118,111 @@ fn the_readme_names_only_files_in_the_repository() {
         }
     }
 }
+
+/// Words of a shell line: blanks split, single and double quotes group (no escapes).
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut in_word = false;
+    for c in line.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => cur.push(c),
+            None if c == '\'' || c == '"' => {
+                quote = Some(c);
+                in_word = true;
+            }
+            None if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            None => {
+                cur.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        words.push(cur);
+    }
+    words
+}
+
+/// The "Filters" section's examples run on the shipped captures, and each filter selects
+/// messages in at least one of them.
+#[test]
+fn every_filter_example_runs_and_selects_something() {
+    let text = readme();
+    let section = &text[text.find("## Filters").expect("a Filters section")..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+    let lines: Vec<Vec<String>> = section
+        .split("```")
+        .skip(1)
+        .step_by(2)
+        .flat_map(|b| b.lines().map(str::to_string).collect::<Vec<_>>())
+        .map(|l| l.split(" #").next().unwrap().trim().to_string())
+        .filter(|l| l.starts_with("ctiscope ") && l.contains(" FILE"))
+        .map(|l| shell_words(&l))
+        .collect();
+    assert!(
+        lines.iter().filter(|w| w.iter().any(|x| x == "-Y")).count() >= 10,
+        "ten filter examples: {lines:?}"
+    );
+    let captures: Vec<String> = std::fs::read_dir(root().join("captures"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
+        .map(|p| p.strip_prefix(root()).unwrap().to_string_lossy().into_owned())
+        .collect();
+    for words in &lines {
+        let mut selected = 0;
+        for cap in &captures {
+            let args: Vec<String> = words[1..]
+                .iter()
+                .map(|w| {
+                    if w == "FILE" {
+                        cap.clone()
+                    } else {
+                        w.replace(".pcapng", &format!("-{}.pcapng", std::process::id()))
+                    }
+                })
+                .collect();
+            if args.iter().any(|a| a == "-w") {
+                // The cut goes to a temporary file.
+                let mut a = args.clone();
+                let i = a.iter().position(|x| x == "-w").unwrap();
+                a[i + 1] = std::env::temp_dir()
+                    .join(format!("readme-cut-{}.pcapng", std::process::id()))
+                    .to_string_lossy()
+                    .into_owned();
+                let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+                let (code, _) = run(&refs);
+                assert!(code == 0 || cap.contains("truncated"), "{words:?} on {cap}: exit {code}");
+                let _ = std::fs::remove_file(&a[i + 1]);
+                selected += 1;
+                continue;
+            }
+            let mut a = args.clone();
+            if a[0] == "decode" && !a.iter().any(|x| x == "-T") {
+                a.splice(1..1, ["-T".to_string(), "jsonl".to_string()]);
+            }
+            let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+            let (code, out) = run(&refs);
+            // truncated.pcap is damaged on purpose: exit 2 after what could be read.
+            let damaged = cap.contains("truncated") && code == 2;
+            assert!(
+                code == 0 || (code == 1 && a[0] == "check") || damaged,
+                "{words:?} on {cap}: exit {code}"
+            );
+            selected += match a[0].as_str() {
+                "decode" if a.iter().any(|x| x == "fields") => out.lines().count(),
+                "decode" => out.lines().filter(|l| l.contains("\"event\":\"message\"")).count(),
+                _ => usize::from(!out.is_empty()),
+            };
+        }
+        assert!(selected > 0, "{words:?} selects nothing in the shipped captures");
+    }
+}

@@ -239,6 +239,9 @@ pub struct ShowArgs {
     /// Numbers instead of enumeration and mask names in -T fields.
     #[arg(short = 'n', long = "raw-values")]
     pub raw_values: bool,
+    /// Print no message or event (with -w: only write the cut; with -c: only count).
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
 }
 
 /// Which messages `decode` and `live` show.

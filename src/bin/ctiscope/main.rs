@@ -459,7 +459,7 @@ fn time_format(t: TimeArg) -> TimeFormat {
 impl Printer {
     pub(crate) fn new(a: &ShowArgs, filter: Filter) -> Self {
         Printer {
-            style: Style { format: a.format, verbose: a.verbose, hex: a.hex, fields: None },
+            style: Style { format: a.format, quiet: a.quiet, verbose: a.verbose, hex: a.hex, fields: None },
             summary: Summary::new(time_format(a.time)),
             json_count: 0,
             filter,
@@ -517,6 +517,9 @@ impl Printer {
             if self.limit.is_some_and(|n| self.selected >= n) {
                 ctiscope::capture::stop_reading();
             }
+            if self.style.quiet {
+                return Ok(());
+            }
             if self.holds() && self.showing.insert(flow.conn) {
                 // The connection's held lines come first.
                 for line in self.held.remove(&flow.conn).unwrap_or_default() {
@@ -536,7 +539,9 @@ impl Printer {
         if let Some(c) = &mut self.cut {
             c.event(ev, false);
         }
-        if self.limit.is_some_and(|n| self.selected >= n) && !matches!(ev, Event::ConnectionEnd { .. }) {
+        if self.style.quiet
+            || (self.limit.is_some_and(|n| self.selected >= n) && !matches!(ev, Event::ConnectionEnd { .. }))
+        {
             return Ok(());
         }
         if !self.filter.event(event_conn(ev)) {
@@ -569,7 +574,7 @@ impl Printer {
     }
 
     fn end(&mut self, w: &mut dyn Write) -> io::Result<()> {
-        if self.style.format == ShowFormat::Json {
+        if self.style.format == ShowFormat::Json && !self.style.quiet {
             w.write_all(if self.json_count == 0 { b"[]\n" } else { b"\n]\n" })?;
         }
         Ok(())
@@ -580,6 +585,8 @@ impl Printer {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Style {
     pub format: ShowFormat,
+    /// `-q`: nothing printed.
+    pub quiet: bool,
     pub verbose: bool,
     pub hex: bool,
     /// `-T fields`: the columns and `-E` options (made once per run).
@@ -596,6 +603,9 @@ pub(crate) fn render_event(
     sep: &[u8],
     ev: &Event<'_>,
 ) -> io::Result<()> {
+    if style.quiet {
+        return Ok(());
+    }
     match style.format {
         ShowFormat::Text => {
             // The reference is set: the line needs no state of its own.
@@ -629,6 +639,9 @@ pub(crate) fn render_message(
     frame: &ctiscope::cti::framing::Frame<'_>,
     d: &Decoded,
 ) -> io::Result<()> {
+    if style.quiet {
+        return Ok(());
+    }
     match style.format {
         ShowFormat::Text => {
             if style.verbose {
