@@ -183,6 +183,29 @@ fn main() {
         command(&format!("decode -j {cores}"), false);
         command(&format!("check -j {cores}"), false);
     }
+    // A display filter selecting about 1% of the messages (CALL_ORIGINATED_EVENT is 1.3% of
+    // synth's traffic), printed; and the same selection cut into a file with -w.
+    let filter = "type == CALL_ORIGINATED_EVENT".to_string();
+    cli.push((
+        "filter -j1".into(),
+        format!("`ctiscope decode -j 1 -Y '{filter}' > /dev/null` (about 1% of the messages)"),
+        vec!["decode".into(), "-j".into(), "1".into(), "-Y".into(), filter.clone()],
+    ));
+    let cut = std::env::temp_dir().join(format!("ctiscope-bench-cut-{}.pcapng", std::process::id()));
+    cli.push((
+        "cut -j1".into(),
+        format!("`ctiscope decode -j 1 -q -Y '{filter}' -w OUT` (the same selection, cut into a file)"),
+        vec![
+            "decode".into(),
+            "-j".into(),
+            "1".into(),
+            "-q".into(),
+            "-Y".into(),
+            filter,
+            "-w".into(),
+            cut.to_string_lossy().into_owned(),
+        ],
+    ));
     let tshark_ok =
         Command::new("tshark").arg("-v").stdout(Stdio::null()).status().is_ok_and(|s| s.success());
     let small = tshark_ok
