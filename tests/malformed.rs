@@ -721,3 +721,82 @@ fn fragment_buffer_limit_is_reported_once() {
     assert_eq!(limits, vec![("max_fragment_bytes", None)]);
     assert_eq!(issues, 0);
 }
+
+/// An AGENT_STATE_EVENT of the shape synth writes (160 body bytes), its InvokeID-free body
+/// marked by `k` so that each message of a stream is told apart.
+fn state_event(k: u32) -> Vec<u8> {
+    let mut b = ctiscope::cti::encode::MessageBuilder::named("AGENT_STATE_EVENT", 24);
+    b.set("PeripheralID", 5000).unwrap();
+    b.set("AgentState", 3).unwrap();
+    b.set("ICMAgentID", u64::from(k)).unwrap();
+    b.text("AgentID", &format!("{}", 1000 + k)).unwrap();
+    b.text("AgentExtension", "40001").unwrap();
+    b.build()
+}
+
+/// One wrong MessageLength costs the damaged message and at most the one after it, in
+/// segments of one message each and of several: a length one byte long or short, four or
+/// eight bytes long, or with its high bit flipped.
+#[test]
+fn one_wrong_length_loses_at_most_two_messages() {
+    let n = 60u32;
+    let stream: Vec<Vec<u8>> =
+        (0..n).map(|k| if k % 3 == 0 { heartbeat(k) } else { state_event(k) }).collect();
+    let marker = |line: &str| -> Option<u32> {
+        if let Some(i) = line.find("InvokeID=") {
+            return line[i + 9..].split_whitespace().next().and_then(|v| v.parse().ok());
+        }
+        line.find("AgentID=")
+            .and_then(|i| line[i + 8..].split_whitespace().next())
+            .and_then(|v| v.parse::<u32>().ok())
+            .map(|a| a - 1000)
+    };
+    let damaged = 20usize; // an AGENT_STATE_EVENT
+    assert_ne!(damaged % 3, 0);
+    for (what, change) in [
+        ("+1", (|l: u32| l + 1) as fn(u32) -> u32),
+        ("-1", |l| l - 1),
+        ("+4", |l| l + 4),
+        ("+8", |l| l + 8),
+        ("high bit", |l| l ^ 0x8000_0000),
+    ] {
+        for mss in [1460usize, 200] {
+            let mut bytes = Vec::new();
+            let mut segments: Vec<Vec<u8>> = Vec::new();
+            for (k, m) in stream.iter().enumerate() {
+                let mut m = m.clone();
+                if k == damaged {
+                    let l = u32::from_be_bytes(m[..4].try_into().unwrap());
+                    m[..4].copy_from_slice(&change(l).to_be_bytes());
+                }
+                bytes.extend_from_slice(&m);
+                segments.push(m);
+            }
+            // mss 200: one message per segment (each message fits); 1460: several per segment.
+            let cap = if mss == 200 {
+                let mut c = Conv::new(Link::Ethernet, CLIENT, SERVER, [1000, 5000], TS0);
+                c.handshake();
+                for s in &segments {
+                    c.send(S, s, 1460);
+                }
+                c.close();
+                pcap_bytes(1, &c.pkts)
+            } else {
+                server_sends(&bytes, mss)
+            };
+            let (r, _) = decode(&format!("wrong-length-{mss}.pcap"), &cap);
+            assert_eq!(r.code, 0, "{}", r.err);
+            let lines =
+                r.out.lines().filter(|l| l.contains(" → ") && l.contains(" len=") && !l.contains("] "));
+            let seen: Vec<u32> = lines.filter_map(marker).collect();
+            let lost: Vec<u32> = (0..n).filter(|k| !seen.contains(k)).collect();
+            assert!(
+                lost.iter().all(|&k| k == damaged as u32 || k == damaged as u32 + 1),
+                "{what}, mss {mss}: lost {lost:?}\n{}",
+                r.out
+            );
+            // Nothing after the damage is lost, and nothing waits for a giant length.
+            assert!(!r.out.contains("[incomplete]"), "{what}, mss {mss}:\n{}", r.out);
+        }
+    }
+}

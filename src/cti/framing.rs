@@ -13,6 +13,21 @@
 //!
 //! In the synced state frames are cut straight out of the data handed in (no copy); only a
 //! frame split across segments is assembled in a buffer, bounded by the hard length cap.
+//!
+//! One wrong MessageLength must not lose the rest of a direction: in sync, a complete
+//! message is accepted when the 8 bytes after it (if they are already there) are a
+//! plausible header, or when it ends where the data handed in ends (segments usually end on
+//! message boundaries). When the bytes after it are not a plausible header but one starts
+//! within 8 bytes before or after that point (confirmed by the header after it, when those
+//! bytes are there), the message's own length is taken as damaged:
+//! the framer backs off to the byte after the message's start and resynchronises on the
+//! next confirmed header, reporting the bytes it skipped (`bad_length`). (With no plausible
+//! header nearby, the message stands and what follows is judged on its own: a corrupt
+//! header, or a type the tables do not know.) So a length off by one, four or eight bytes, or a flipped high bit, costs
+//! the damaged message and at most the one after it. Plausible means a MessageType of the
+//! tables and a MessageLength within the PV24 guide's 12500-byte maximum, for every
+//! protocol version (the older guides' 4329 bytes are not enforced here: that is a decode
+//! finding, not a framing error).
 
 use crate::cti::spec;
 use crate::TimestampNs;
@@ -116,6 +131,9 @@ pub enum SkipReason {
     AfterGap,
     /// A header with an impossible length (beyond the hard cap) was met in sync.
     Implausible,
+    /// In sync, a message was not followed by a plausible header: its length was taken as
+    /// damaged.
+    BadLength,
     /// The stream ended before a plausible header was found.
     StreamEnd,
 }
@@ -127,6 +145,7 @@ impl SkipReason {
             SkipReason::Midstream => "midstream",
             SkipReason::AfterGap => "after_gap",
             SkipReason::Implausible => "implausible_header",
+            SkipReason::BadLength => "bad_length",
             SkipReason::StreamEnd => "stream_end",
         }
     }
@@ -137,6 +156,7 @@ impl SkipReason {
             SkipReason::Midstream => "the capture started mid-stream",
             SkipReason::AfterGap => "after a gap",
             SkipReason::Implausible => "after an implausible header",
+            SkipReason::BadLength => "a message's length did not lead to a plausible next header",
             SkipReason::StreamEnd => "the stream ended",
         }
     }
@@ -323,10 +343,38 @@ impl Framer {
         let mut offset = offset;
         if self.synced && !self.buf.is_empty() {
             // Complete the pending frame from the new bytes.
+            let had_header = self.buf.len() >= HEADER_LEN;
             let consumed = self.fill_pending(data, frame);
+            if !had_header && self.buf.len() >= HEADER_LEN {
+                let (len, ty) = parse_header(&self.buf).expect("header complete");
+                if !plausible_header(len, ty, &self.settings) {
+                    // The header and everything after it, as one run of bytes.
+                    let mut held = self.buf.clone();
+                    held.extend_from_slice(&data[consumed..]);
+                    if self.header_misplaced(&held) {
+                        let (start, first) = (self.buf_offset, self.buf_first_frame);
+                        self.buf.clear();
+                        self.back_off_held(start, first, held, frame, ts_ns, &mut |e| out(e));
+                        return;
+                    }
+                }
+            }
             self.buf_last_frame = frame;
             data = &data[consumed..];
             offset += consumed as u64;
+            if self.pending_complete() && !self.next_plausible(data) && {
+                let mut joined = self.buf.clone();
+                joined.extend_from_slice(data);
+                self.length_damaged(&joined, self.buf.len())
+            } {
+                // The pending frame's length led nowhere: back off over it and what follows.
+                let mut held = std::mem::take(&mut self.buf);
+                held.extend_from_slice(data);
+                let start = self.buf_offset;
+                let first = self.buf_first_frame;
+                self.back_off_held(start, first, held, frame, ts_ns, &mut |e| out(e));
+                return;
+            }
             if !self.emit_pending(frame, ts_ns, &mut |e| out(e)) {
                 // Still incomplete (all of `data` consumed) or resync started.
                 if !self.synced {
@@ -399,6 +447,87 @@ impl Framer {
         }
         self.buf_offset += self.buf.len() as u64;
         self.buf.clear();
+    }
+
+    /// Whether the bytes after a complete message may follow it: nothing yet (or fewer than
+    /// a header's bytes), or a plausible header.
+    #[inline]
+    fn next_plausible(&self, rest: &[u8]) -> bool {
+        match parse_header(rest) {
+            None => true,
+            Some((len, ty)) => plausible_header(len, ty, &self.settings),
+        }
+    }
+
+    /// The header after a message (at `need` in `msg`, which starts with the message) is not
+    /// plausible: is the message's own length to blame? Yes when a plausible header starts
+    /// within 8 bytes before or after where the length points (a length off by a few bytes);
+    /// otherwise the message is kept and what follows it is judged on its own (a corrupt
+    /// header, a type the tables do not know).
+    #[cold]
+    fn length_damaged(&self, msg: &[u8], need: usize) -> bool {
+        let lo = need.saturating_sub(HEADER_LEN).max(HEADER_LEN);
+        (lo..need + HEADER_LEN).filter(|&p| p != need).any(|p| {
+            // A header there, confirmed by the one after it (or not refuted for want of bytes).
+            let b = msg.get(p..).unwrap_or(&[]);
+            b.len() >= HEADER_LEN && !matches!(probe(b, &self.settings, false), Probe::Reject)
+        })
+    }
+
+    /// In sync, `b` starts with what should be a header but is not a plausible one: does a
+    /// confirmed header start 1 to 7 bytes on? Then a previous length was off by that much.
+    #[cold]
+    fn header_misplaced(&self, b: &[u8]) -> bool {
+        (1..HEADER_LEN).any(|p| {
+            let w = b.get(p..).unwrap_or(&[]);
+            w.len() >= HEADER_LEN && matches!(probe(w, &self.settings, false), Probe::Accept)
+        })
+    }
+
+    /// The pending frame in `buf` has all its bytes.
+    fn pending_complete(&self) -> bool {
+        parse_header(&self.buf).is_some_and(|(len, _)| {
+            len <= self.settings.hard_max_length && self.buf.len() >= HEADER_LEN + len as usize
+        })
+    }
+
+    /// In sync, the message at `offset` (the start of `data`) was not followed by a
+    /// plausible header: skip its first byte and resynchronise on what follows.
+    fn back_off(
+        &mut self,
+        offset: u64,
+        data: &[u8],
+        frame: u64,
+        ts_ns: TimestampNs,
+        out: &mut dyn FnMut(FramerEvent<'_>),
+    ) {
+        self.synced = false;
+        self.unsynced_reason = SkipReason::BadLength;
+        self.skip = Some((offset, frame));
+        self.buf.clear();
+        self.buf_offset = offset + 1;
+        self.buf_first_frame = frame;
+        self.push_unsynced(offset + 1, &data[1..], frame, ts_ns, out);
+    }
+
+    /// [`Framer::back_off`] for a message assembled in the buffer: `held` is the message
+    /// and the bytes after it, starting at `start` (first seen in capture frame `first`).
+    fn back_off_held(
+        &mut self,
+        start: u64,
+        first: u64,
+        held: Vec<u8>,
+        frame: u64,
+        ts_ns: TimestampNs,
+        out: &mut dyn FnMut(FramerEvent<'_>),
+    ) {
+        self.synced = false;
+        self.unsynced_reason = SkipReason::BadLength;
+        self.skip = Some((start, first));
+        self.buf.clear();
+        self.buf_offset = start + 1;
+        self.buf_first_frame = first;
+        self.push_unsynced(start + 1, &held[1..], frame, ts_ns, out);
     }
 
     /// Append to the pending frame what it still needs from `data`; returns bytes used.
@@ -481,9 +610,17 @@ impl Framer {
                 self.buf_first_frame = frame;
                 return self.push_unsynced(offset + 1, &data[1..], frame, ts_ns, &mut |e| out(e));
             }
+            if !plausible_header(len, ty, &self.settings) && self.header_misplaced(data) {
+                // Not a header, and one starts a few bytes on: the previous length was off.
+                return self.back_off(offset, data, frame, ts_ns, &mut |e| out(e));
+            }
             let need = HEADER_LEN + len as usize;
             if data.len() < need {
                 break;
+            }
+            if !self.next_plausible(&data[need..]) && self.length_damaged(data, need) {
+                // The length led nowhere: back off and resynchronise after this start.
+                return self.back_off(offset, data, frame, ts_ns, &mut |e| out(e));
             }
             out(FramerEvent::Frame(Frame {
                 offset,

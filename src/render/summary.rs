@@ -252,6 +252,9 @@ impl Summary {
                     crate::cti::framing::SkipReason::Midstream => "capture started mid-stream",
                     crate::cti::framing::SkipReason::AfterGap => "after a gap",
                     crate::cti::framing::SkipReason::Implausible => "after an implausible header",
+                    crate::cti::framing::SkipReason::BadLength => {
+                        "a message length that led to no plausible header"
+                    }
                     crate::cti::framing::SkipReason::StreamEnd => "stream ended",
                 };
                 writeln!(
