@@ -800,3 +800,20 @@ fn one_wrong_length_loses_at_most_two_messages() {
         }
     }
 }
+
+#[test]
+fn gzip_with_trailing_garbage_says_so() {
+    let mut gz =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/desktop-ethernet.pcap.gz")).unwrap();
+    gz.extend_from_slice(b"GARBAGE AFTER THE GZIP DATA");
+    let (r, _) = decode("trailing.pcap.gz", &gz);
+    assert_eq!(r.code, 2);
+    assert!(r.err.contains("trailing garbage"), "{}", r.err);
+    // Every message before it was decoded.
+    let (plain, _) = decode(
+        "plain.pcap.gz",
+        &std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/desktop-ethernet.pcap.gz")).unwrap(),
+    );
+    assert_eq!(r.messages().len(), plain.messages().len());
+    assert!(!r.messages().is_empty());
+}

@@ -135,7 +135,12 @@ impl Ctx<'_> {
         CaptureError { input: self.name.to_string(), frame: self.frame, offset, kind }
     }
     fn io_err(&self, offset: u64, e: std::io::Error) -> CaptureError {
-        let kind = if self.gzip {
+        let kind = if self.gzip && offset > 0 && e.to_string().contains("invalid gzip header") {
+            // The decoder finished a gzip member and found no other after it.
+            CaptureErrorKind::Gzip(
+                "trailing garbage: bytes after the end of the gzip data are not gzip (every packet before them was read)".into(),
+            )
+        } else if self.gzip {
             CaptureErrorKind::Gzip(e.to_string())
         } else {
             CaptureErrorKind::Io(e.to_string())
