@@ -349,6 +349,53 @@ const EPB: u32 = 0x0000_0006;
 ///
 /// A Simple Packet Block has no timestamp: it is given the timestamp of the packet before
 /// it (0 if it is the first packet).
+/// Block types a resynchronising reader accepts: the section header, interface
+/// description, packet (obsolete, simple, enhanced), name resolution, interface
+/// statistics and decryption secrets blocks.
+const KNOWN_BLOCKS: [u32; 8] = [SHB, IDB, OBSOLETE_PB, SPB, 4, 5, EPB, 10];
+
+/// How far past a damaged block the reader looks for the next valid one.
+const RESYNC_WINDOW: usize = 4 * 1024 * 1024;
+
+/// After a damaged block at the current position: the distance to the next position (on a
+/// 4-byte boundary, within [`RESYNC_WINDOW`]) where a block of a known type starts whose
+/// leading and trailing lengths agree, if any.
+fn next_block<S: Source>(src: &mut S, be: bool) -> std::io::Result<Option<usize>> {
+    let mut p = 4;
+    while p < RESYNC_WINDOW {
+        let b = src.fill(p + 8)?;
+        if b.len() < p + 8 {
+            return Ok(None);
+        }
+        let raw = u32::from_le_bytes([b[p], b[p + 1], b[p + 2], b[p + 3]]);
+        let t = if raw == SHB { SHB } else { u32_at(b, p, be) };
+        if KNOWN_BLOCKS.contains(&t) {
+            let len = if t == SHB {
+                // The section's own byte order decides.
+                let magic = b.get(p + 8..p + 12);
+                match magic {
+                    Some([0x1a, 0x2b, 0x3c, 0x4d]) => u32_at(b, p + 4, true),
+                    Some([0x4d, 0x3c, 0x2b, 0x1a]) => u32_at(b, p + 4, false),
+                    _ => 0,
+                }
+            } else {
+                u32_at(b, p + 4, be)
+            } as usize;
+            if (12..=MAX_PCAPNG_BLOCK as usize).contains(&len) && len % 4 == 0 {
+                let whole = src.fill(p + len)?;
+                if whole.len() >= p + len {
+                    let be_here = if t == SHB { whole[p + 8] == 0x1a } else { be };
+                    if u32_at(whole, p + len - 4, be_here) as usize == len {
+                        return Ok(Some(p));
+                    }
+                }
+            }
+        }
+        p += 4;
+    }
+    Ok(None)
+}
+
 fn pcapng<S: Source>(
     ctx: &mut Ctx<'_>,
     src: &mut S,
@@ -357,6 +404,9 @@ fn pcapng<S: Source>(
     let mut be = false;
     let mut ifaces: Vec<Iface> = Vec::new();
     let mut last_ts: i64 = 0;
+    // Damaged blocks skipped: (offset of the first, bytes skipped in all, first reason, the
+    // frame number the damage came at).
+    let mut damage: Option<(u64, u64, String, u64)> = None;
     loop {
         if super::stop_requested() {
             return Ok(());
@@ -364,7 +414,17 @@ fn pcapng<S: Source>(
         let off = src.offset();
         let head = src.fill(12).map_err(|e| ctx.io_err(off, e))?;
         if head.is_empty() {
-            return Ok(());
+            return match damage {
+                None => Ok(()),
+                Some((at, skipped, why, frame)) => {
+                    let mut e = ctx.malformed(
+                        at,
+                        format!("{why}; {skipped} bytes of damaged blocks were skipped, every block after them was read"),
+                    );
+                    e.frame = frame;
+                    Err(e)
+                }
+            };
         }
         if head.len() < 8 {
             return Err(ctx.truncated(off, "pcapng block header"));
@@ -391,33 +451,40 @@ fn pcapng<S: Source>(
         }
         let btype = u32_at(head, 0, be);
         let blen = u32_at(head, 4, be);
-        if blen < 12 || blen % 4 != 0 {
-            return Err(ctx.malformed(
-                off,
-                format!("block at offset {off} (type 0x{btype:08x}) has bad length {blen}"),
-            ));
-        }
-        if blen > MAX_PCAPNG_BLOCK {
-            return Err(ctx.malformed(
-                off,
-                format!(
-                    "block at offset {off} (type 0x{btype:08x}) has length {blen}, over the {MAX_PCAPNG_BLOCK}-byte limit"
-                ),
-            ));
+        let bad_len = if blen < 12 || blen % 4 != 0 {
+            Some(format!("block at offset {off} (type 0x{btype:08x}) has bad length {blen}"))
+        } else if blen > MAX_PCAPNG_BLOCK {
+            Some(format!(
+                "block at offset {off} (type 0x{btype:08x}) has length {blen}, over the {MAX_PCAPNG_BLOCK}-byte limit"
+            ))
+        } else {
+            None
+        };
+        let bad_trailer = bad_len.is_none() && {
+            let block = src.fill(blen as usize).map_err(|e| ctx.io_err(off, e))?;
+            block.len() >= blen as usize && u32_at(block, blen as usize - 4, be) != blen
+        };
+        if bad_len.is_some() || bad_trailer {
+            let why = bad_len.unwrap_or_else(|| {
+                let block = src.fill(blen as usize).unwrap_or(&[]);
+                let trailer = if block.len() >= blen as usize { u32_at(block, blen as usize - 4, be) } else { 0 };
+                format!("block at offset {off} (type 0x{btype:08x}) has length {blen} but trailing length {trailer}")
+            });
+            // Look for the next block whose type is known and whose two lengths agree.
+            match next_block(src, be).map_err(|e| ctx.io_err(off, e))? {
+                Some(skip) => {
+                    src.consume(skip);
+                    let d = damage.get_or_insert((off, 0, why, ctx.frame));
+                    d.1 += skip as u64;
+                    continue;
+                }
+                None => return Err(ctx.malformed(off, format!("{why}; no valid block follows it"))),
+            }
         }
         let blen = blen as usize;
         let block = src.fill(blen).map_err(|e| ctx.io_err(off, e))?;
         if block.len() < blen {
             return Err(ctx.truncated(off, "pcapng block"));
-        }
-        let trailer = u32_at(block, blen - 4, be);
-        if trailer as usize != blen {
-            return Err(ctx.malformed(
-                off,
-                format!(
-                    "block at offset {off} (type 0x{btype:08x}) has length {blen} but trailing length {trailer}"
-                ),
-            ));
         }
         let bad = |what: &str| format!("bad {what} at offset {off}");
         match btype {

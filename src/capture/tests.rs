@@ -315,19 +315,24 @@ fn bad_pcapng_block_lengths() {
     let at = 104usize;
     let set_len = |d: &mut Vec<u8>, v: u32| d[at + 4..at + 8].copy_from_slice(&v.to_le_bytes());
 
+    // The damaged block is skipped up to the next block whose type and two lengths agree
+    // (the second packet's, 40 bytes on): the packets after it are read, and the error still
+    // says the file was damaged and where.
     for bad in [8u32, 42] {
         let mut d = good.clone();
         set_len(&mut d, bad);
-        let (v, r) = bytes(&d);
-        assert!(v.is_empty());
-        let err = r.unwrap_err();
-        assert_eq!((err.frame, err.offset), (1, at as u64));
-        assert_eq!(
-            err.kind,
-            CaptureErrorKind::Malformed(format!(
-                "block at offset 104 (type 0x00000006) has bad length {bad}"
-            ))
-        );
+        for (v, r) in [bytes(&d), stream(&mut Cursor::new(&d))] {
+            assert_eq!(v.len(), 3, "the three packets after the damaged block");
+            assert_eq!(v[0].data, b"raw-2");
+            let err = r.unwrap_err();
+            assert_eq!(err.offset, at as u64);
+            assert_eq!(
+                err.kind,
+                CaptureErrorKind::Malformed(format!(
+                    "block at offset 104 (type 0x00000006) has bad length {bad}; 40 bytes of damaged blocks were skipped, every block after them was read"
+                ))
+            );
+        }
     }
     // Longer than what is left.
     let mut d = good.clone();
@@ -344,12 +349,20 @@ fn bad_pcapng_block_lengths() {
     let mut d = good.clone();
     d[at + 36..at + 40].copy_from_slice(&44u32.to_le_bytes());
     let (v, r) = bytes(&d);
-    assert!(v.is_empty());
+    assert_eq!(v.len(), 3);
     assert_eq!(
         r.unwrap_err().kind,
         CaptureErrorKind::Malformed(
-            "block at offset 104 (type 0x00000006) has length 40 but trailing length 44".into()
+            "block at offset 104 (type 0x00000006) has length 40 but trailing length 44; 40 bytes of damaged blocks were skipped, every block after them was read".into()
         )
+    );
+    // Garbage with no valid block after it: the error says so.
+    let mut d = good[..at].to_vec();
+    d.extend_from_slice(&[0xee; 64]);
+    let (v, r) = bytes(&d);
+    assert!(v.is_empty());
+    assert!(
+        matches!(r.unwrap_err().kind, CaptureErrorKind::Malformed(ref m) if m.contains("no valid block follows it"))
     );
     // The file cut inside the last block: the packets before it are delivered.
     let (v, r) = bytes(&good[..good.len() - 3]);
