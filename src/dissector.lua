@@ -459,7 +459,7 @@ local function decode_message(buf, pinfo, root, conv)
       else
         local t = TAGS[tag]
         if t == nil then
-          item = tree:add(PF[F_UNKNOWN_TAG], range)
+          item = tree:add(PF[F_UNKNOWN_TAG], buf(ds, dlen))
           anomaly(item, pinfo, "unknown_tag", "floating tag " .. tag .. " is not defined by any source")
         else
           item = add_floating_value(tree, pinfo, buf, t.f, t.ty, false, off, ds, dlen, t.vt, range)

@@ -371,3 +371,27 @@ const LUA_HEADER_NOTES: &str = r#"--
 
 /// The table-driven decoder (Lua), after the tables.
 pub const LUA_DECODER: &str = include_str!("dissector.lua");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_is_deterministic_and_says_what_made_it() {
+        let a = lua_plugin();
+        assert_eq!(a, lua_plugin());
+        let head: Vec<&str> = a.lines().take(3).collect();
+        assert!(head[1].contains(env!("CARGO_PKG_VERSION")), "{}", head[1]);
+        assert!(head[2].contains("digest fnv1a64:"), "{}", head[2]);
+    }
+
+    #[test]
+    fn every_field_name_has_one_kind() {
+        let kinds = field_kinds();
+        for f in fields::FIELDS {
+            assert!(kinds.contains_key(f.name), "{}", f.name);
+        }
+        assert_eq!(kinds["AgentID"], FieldKind::Str);
+        assert_eq!(kinds["InvokeID"], FieldKind::Uint);
+    }
+}

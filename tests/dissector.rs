@@ -5,6 +5,12 @@
 //!
 //! Skipped (with a message) when tshark is not installed; CI installs it (.ci/run).
 
+mod common;
+
+use common::messages::base;
+use common::{pcap_bytes, Conv, C, S};
+use ctiscope::capture::build::Link;
+use ctiscope::cti::encode::MessageBuilder;
 use ctiscope::cti::spec::{self, WireType};
 use ctiscope::dissector::{field_kinds, FieldKind};
 use serde_json::Value;
@@ -112,6 +118,12 @@ fn ctiscope_messages(file: &Path, kinds: &BTreeMap<&str, FieldKind>) -> Messages
         for f in j["floating"].as_array().unwrap() {
             fields.push(from_ctiscope(kinds, f["name"].as_str().unwrap(), &f["value"]));
         }
+        for a in j["anomalies"].as_array().unwrap() {
+            let code = a["code"].as_str().unwrap();
+            if !NOT_CHECKED.contains(&code) {
+                fields.push((format!("{ANOMALY}{code}"), String::new()));
+            }
+        }
         fields.sort();
         msgs.insert((frame, k), (j["type_id"].as_u64().unwrap(), fields));
     }
@@ -155,6 +167,12 @@ fn from_tshark(kinds: &BTreeMap<&str, FieldKind>, name: &str, v: &str) -> (Strin
     (name.to_string(), value)
 }
 
+/// Anomaly codes the plugin does not check (its expert info has the others).
+const NOT_CHECKED: &[&str] = &["count_mismatch", "count_over_max", "too_many_anomalies"];
+
+/// The name prefix under which anomalies are compared with the plugin's expert info.
+const ANOMALY: &str = "anomaly:";
+
 /// Keys of the plugin's own that ctiscope's JSON has elsewhere or not at all.
 const NOT_FIELDS: &[&str] =
     &["type", "length", "version", "version_source", "tag", "request_in", "response_in", "latency"];
@@ -162,6 +180,15 @@ const NOT_FIELDS: &[&str] =
 fn flatten(kinds: &BTreeMap<&str, FieldKind>, v: &Value, out: &mut Fields) {
     let Value::Object(o) = v else { return };
     for (k, x) in o {
+        if k == "_ws.expert" {
+            for e in std::slice::from_ref(x).iter().chain(x.as_array().into_iter().flatten()) {
+                let Value::Object(e) = e else { continue };
+                for code in e.keys().filter_map(|k| k.strip_prefix("cti.")) {
+                    out.push((format!("{ANOMALY}{code}"), String::new()));
+                }
+            }
+            continue;
+        }
         if let Some(name) = k.strip_prefix("cti.") {
             if !name.ends_with("_tree") && !NOT_FIELDS.contains(&name) {
                 match x {
@@ -227,11 +254,67 @@ fn tshark_messages(plugin: &Path, file: &Path, kinds: &BTreeMap<&str, FieldKind>
     msgs
 }
 
+/// `frame` with `extra` bytes appended and its MessageLength fixed.
+fn append(mut frame: Vec<u8>, extra: &[u8]) -> Vec<u8> {
+    frame.extend_from_slice(extra);
+    let len = (frame.len() - 8) as u32;
+    frame[..4].copy_from_slice(&len.to_be_bytes());
+    frame
+}
+
+/// A PV24 session whose messages carry the anomalies the plugin reports as expert info.
+fn anomaly_capture() -> Vec<u8> {
+    let mut open = base("OPEN_REQ", 24);
+    open.set("VersionNumber", 24).unwrap();
+    let req = "SET_AGENT_STATE_REQ";
+    let agent_tag = base(req, 24).tag_of("AgentID").unwrap().0;
+    let frames: Vec<Vec<u8>> = vec![
+        open.build(),
+        // trailing_bytes
+        append(base("HEARTBEAT_REQ", 24).build(), &[1, 2, 3]),
+        // unknown_tag
+        base(req, 24).raw(999, b"xyz").unwrap().build(),
+        // required_missing (and the zero enumerations of an empty fixed part)
+        MessageBuilder::named(req, 24).build(),
+        // value_too_long
+        base(req, 24)
+            .raw(agent_tag, &[b'7'; 40].iter().copied().chain([0]).collect::<Vec<u8>>())
+            .unwrap()
+            .build(),
+        // tag_not_allowed, string_without_nul
+        base(req, 24).raw(1, b"client").unwrap().build(),
+        // floating_past_end
+        append(base(req, 24).build(), &[0, 4, 0, 20, b'1', b'2']),
+        // floating_header_truncated
+        append(base(req, 24).build(), &[0, 4, 0]),
+        // a fixed part cut short
+        {
+            let f = base(req, 24).build();
+            append(f[..14].to_vec(), &[])
+        },
+    ];
+    let mut c = Conv::new(
+        Link::Ethernet,
+        "10.1.0.1:50100",
+        "10.1.0.2:42027",
+        [1000, 9000],
+        1_767_600_000_000_000_000,
+    );
+    c.handshake();
+    for f in &frames {
+        c.send(C, f, 1400);
+        c.ack(S);
+    }
+    c.close();
+    pcap_bytes(1, &c.pkts)
+}
+
 #[derive(Default)]
 struct Tally {
     files: usize,
     messages: usize,
     fields: usize,
+    anomalies: usize,
     one_side: usize,
     differences: Vec<String>,
 }
@@ -261,7 +344,8 @@ fn compare(plugin: &Path, file: &Path, label: &str, kinds: &BTreeMap<&str, Field
     }
     for (key, (ty, fields), (ty2, fields2)) in pairs {
         t.messages += 1;
-        t.fields += fields.len();
+        t.fields += fields.iter().filter(|f| !f.0.starts_with(ANOMALY)).count();
+        t.anomalies += fields.iter().filter(|f| f.0.starts_with(ANOMALY)).count();
         if ty != ty2 || fields != fields2 {
             let only_ours: Vec<_> = fields.iter().filter(|f| !fields2.contains(f)).collect();
             let only_theirs: Vec<_> = fields2.iter().filter(|f| !fields.contains(f)).collect();
@@ -320,12 +404,28 @@ fn lua_plugin_shows_what_ctiscope_decodes() {
         ctiscope(&["synth", "--protocol-version", &vs, "--messages", "2000", "-w", f.to_str().unwrap()]);
         compare(&plugin, &f, &format!("synth v{v}"), &kinds, &mut t);
     }
+    let f = dir.join("anomalies.pcap");
+    std::fs::write(&f, anomaly_capture()).unwrap();
+    compare(&plugin, &f, "crafted anomalies", &kinds, &mut t);
+    // Anomalies: oversized values and messages, bad counts, a dropped field.
+    let f = dir.join("synth-faults.pcap");
+    ctiscope(&[
+        "synth",
+        "--messages",
+        "3000",
+        "--faults",
+        "oversize=0.02,bad-count=0.02,drop-field=AgentID",
+        "-w",
+        f.to_str().unwrap(),
+    ]);
+    compare(&plugin, &f, "synth faults", &kinds, &mut t);
     let _ = std::fs::remove_dir_all(&dir);
     eprintln!(
-        "compared {} captures: {} messages, {} fields; {} messages on one side only (framing, listed); {} differences",
+        "compared {} captures: {} messages, {} fields, {} anomalies; {} messages on one side only (framing, listed); {} differences",
         t.files,
         t.messages,
         t.fields,
+        t.anomalies,
         t.one_side,
         t.differences.len()
     );
