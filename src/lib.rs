@@ -48,6 +48,7 @@ pub mod capture;
 pub mod corpus;
 pub mod cti;
 pub mod cut;
+pub mod dissector;
 pub mod filter;
 pub mod fuzzing;
 pub mod live;

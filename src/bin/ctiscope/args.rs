@@ -41,6 +41,18 @@ pub enum Command {
     Stats(StatsArgs),
     /// List the rules `check` applies.
     Rules(RulesArgs),
+    /// Write a Wireshark Lua dissector generated from the spec tables (--lua).
+    Dissector(DissectorArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DissectorArgs {
+    /// Write the Lua plugin (the only kind of dissector so far).
+    #[arg(long, required = true)]
+    pub lua: bool,
+    /// Output file ("-" for stdout).
+    #[arg(short = 'o', long = "output", value_name = "FILE", default_value = "-")]
+    pub output: String,
 }
 
 #[derive(Args, Debug)]

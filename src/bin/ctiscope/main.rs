@@ -162,6 +162,7 @@ fn run(cli: Cli) -> io::Result<u8> {
         Command::Timeline(a) => analysis_cmd::timeline(a),
         Command::Stats(a) => analysis_cmd::stats(a),
         Command::Rules(a) => analysis_cmd::rules(a),
+        Command::Dissector(a) => dissector_cmd(a),
         Command::Synth(a) => synth_cmd::run(a),
         Command::Corpus(a) => {
             let s = settings(&a.pipeline);
@@ -183,6 +184,16 @@ fn settings(a: &PipelineArgs) -> Settings {
     s.since = a.since;
     s.until = a.until;
     s
+}
+
+fn dissector_cmd(a: args::DissectorArgs) -> io::Result<u8> {
+    let lua = ctiscope::dissector::lua_plugin();
+    if a.output == "-" {
+        io::stdout().lock().write_all(lua.as_bytes())?;
+    } else {
+        std::fs::write(&a.output, lua)?;
+    }
+    Ok(0)
 }
 
 fn spec_cmd(a: SpecArgs) -> io::Result<u8> {
