@@ -293,8 +293,65 @@ fn main() {
                 }),
             );
         }
-        let what = "`ctiscope decode -T jsonl -j 1` on tshark's capture";
+        // tshark with ctiscope's generated Lua plugin: CTI dissected in Wireshark itself.
+        let plugin = std::env::temp_dir().join(format!("ctiscope-bench-cti-{}.lua", std::process::id()));
+        let made = Command::new(&bin)
+            .args(["dissector", "--lua", "-o"])
+            .arg(&plugin)
+            .status()
+            .is_ok_and(|s| s.success());
+        if made {
+            let script = format!("lua_script:{}", plugin.display());
+            for (mode, what, extra) in [
+                (
+                    "tshark+cti",
+                    "`tshark -n -X lua_script:cti.lua -r FILE` (summary lines, CTI decoded)",
+                    vec![],
+                ),
+                (
+                    "tshark+cti -V",
+                    "`tshark -n -V -X lua_script:cti.lua -r FILE` (every field of every message)",
+                    vec!["-V"],
+                ),
+            ] {
+                let script = script.clone();
+                add(
+                    mode,
+                    what,
+                    small,
+                    Some(small_msgs),
+                    runs.min(2),
+                    Box::new(move || {
+                        let mut c = Command::new("tshark");
+                        c.arg("-n").args(&extra).args(["-X", &script, "-r"]).arg(small);
+                        c
+                    }),
+                );
+            }
+        }
         let bin = &bin;
+        for (mode, what, a) in [
+            ("ctiscope (same file)", "`ctiscope decode -j 1` on tshark's capture", vec!["decode", "-j", "1"]),
+            (
+                "ctiscope -V (same file)",
+                "`ctiscope decode -V -j 1` on tshark's capture",
+                vec!["decode", "-V", "-j", "1"],
+            ),
+        ] {
+            add(
+                mode,
+                what,
+                small,
+                Some(small_msgs),
+                runs,
+                Box::new(move || {
+                    let mut c = Command::new(bin);
+                    c.args(&a).arg(small);
+                    c
+                }),
+            );
+        }
+        let what = "`ctiscope decode -T jsonl -j 1` on tshark's capture";
         add(
             "ctiscope jsonl (same file)",
             what,
