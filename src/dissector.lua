@@ -70,8 +70,8 @@ cti.fields = all_fields
 local EXPERT = {}
 local experts = {}
 for _, a in ipairs(ANOMALIES) do
-  local sev = expert.severity.WARN
-  if a[1] == "unknown_enum_value" or a[1] == "unknown_mask_bits" then sev = expert.severity.NOTE end
+  -- The severity of ctiscope's finding for the code.
+  local sev = ({ error = expert.severity.ERROR, warn = expert.severity.WARN, note = expert.severity.NOTE })[a[3]]
   local e = ProtoExpert.new("cti." .. a[1], a[2], expert.group.MALFORMED, sev)
   EXPERT[a[1]] = e
   experts[#experts + 1] = e

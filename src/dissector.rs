@@ -310,9 +310,15 @@ fn lua_tables() -> String {
         }
         s.push_str("}\n");
     }
+    // Each code with its meaning and the severity of ctiscope's finding for it.
     s.push_str("local ANOMALIES = {\n");
     for (code, meaning) in ANOMALY_CODES {
-        let _ = writeln!(s, "  {{{}, {}}},", lua_str(code), lua_str(meaning));
+        let sev = match crate::analysis::rules::anomaly_severity(code) {
+            crate::analysis::Severity::Error => "error",
+            crate::analysis::Severity::Warning => "warn",
+            crate::analysis::Severity::Note => "note",
+        };
+        let _ = writeln!(s, "  {{{}, {}, {}}},", lua_str(code), lua_str(meaning), lua_str(sev));
     }
     s.push_str("}\n");
     let _ = writeln!(

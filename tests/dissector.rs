@@ -121,7 +121,9 @@ fn ctiscope_messages(file: &Path, kinds: &BTreeMap<&str, FieldKind>) -> Messages
         for a in j["anomalies"].as_array().unwrap() {
             let code = a["code"].as_str().unwrap();
             if !NOT_CHECKED.contains(&code) {
-                fields.push((format!("{ANOMALY}{code}"), String::new()));
+                // The severity of ctiscope's finding for the code, as the plugin must give it.
+                let sev = ctiscope::analysis::rules::anomaly_severity(code).as_str().to_string();
+                fields.push((format!("{ANOMALY}{code}"), sev));
             }
         }
         fields.sort();
@@ -183,8 +185,19 @@ fn flatten(kinds: &BTreeMap<&str, FieldKind>, v: &Value, out: &mut Fields) {
         if k == "_ws.expert" {
             for e in std::slice::from_ref(x).iter().chain(x.as_array().into_iter().flatten()) {
                 let Value::Object(e) = e else { continue };
+                // Wireshark's severity levels: note 0x00400000, warn 0x00600000, error 0x00800000.
+                let sev = match e
+                    .get("_ws.expert.severity")
+                    .and_then(|s| s.as_str())
+                    .and_then(|s| s.parse::<u64>().ok())
+                {
+                    Some(0x0040_0000) => "note",
+                    Some(0x0060_0000) => "warning",
+                    Some(0x0080_0000) => "error",
+                    _ => "?",
+                };
                 for code in e.keys().filter_map(|k| k.strip_prefix("cti.")) {
-                    out.push((format!("{ANOMALY}{code}"), String::new()));
+                    out.push((format!("{ANOMALY}{code}"), sev.to_string()));
                 }
             }
             continue;
