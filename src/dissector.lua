@@ -174,8 +174,17 @@ local function choose_version(buf, ty, conv)
   return DEFAULT_VERSION, "assumed"
 end
 
+-- Anomalies of the message being dissected: as ctiscope, at most MAX_ANOMALIES, the last of
+-- them a too_many_anomalies when there are more.
+local MAX_ANOMALIES = 64
+local anomaly_count = 0
 local function anomaly(item, pinfo, code, text)
-  item:add_proto_expert_info(EXPERT[code], code .. ": " .. text)
+  anomaly_count = anomaly_count + 1
+  if anomaly_count < MAX_ANOMALIES then
+    item:add_proto_expert_info(EXPERT[code], code .. ": " .. text)
+  elseif anomaly_count == MAX_ANOMALIES then
+    item:add_proto_expert_info(EXPERT["too_many_anomalies"], "too_many_anomalies: more anomalies than are kept per message")
+  end
 end
 
 local function mask_names(vt, v)
@@ -357,6 +366,7 @@ local function decode_message(buf, pinfo, root, conv)
     frame_versions[key] = {version, vsource}
   end
   local tname = TYPES[ty] or "UNKNOWN"
+  anomaly_count = 0
   local tree = root:add(cti, buf(), "CTI " .. tname)
   tree:add(f_length, buf(0, 4))
   tree:add(f_type, buf(4, 4))
@@ -379,6 +389,9 @@ local function decode_message(buf, pinfo, root, conv)
     return table.concat(info, " "), m, nil
   end
   local shown = {}
+  -- Count fields: the first value of each field, at message level, with its item.
+  local declared = {}
+  local tagcount = {}
   local off = HEADER_LEN
   local short = false
   for _, f in ipairs(m.fixed) do
@@ -393,8 +406,11 @@ local function decode_message(buf, pinfo, root, conv)
           off = blen
         end
       else
-        local _, text = add_number(tree, pinfo, f.f, f.ty, buf(off, f.size), buf, off, f.vt)
+        local item, text = add_number(tree, pinfo, f.f, f.ty, buf(off, f.size), buf, off, f.vt)
         if shown[f.f] == nil then shown[f.f] = text end
+        if declared[f.f] == nil and (f.size == 1 or f.size == 2 or f.size == 4) then
+          declared[f.f] = {buf(off, f.size):uint(), item}
+        end
         off = off + f.size
       end
     end
@@ -444,10 +460,14 @@ local function decode_message(buf, pinfo, root, conv)
       elseif s then
         gcur = 0
       end
+      tagcount[tag] = (tagcount[tag] or 0) + 1
       local item
       if s then
         local text
         item, text = add_floating_value(parent, pinfo, buf, s.f, s.ty, s.arr, off, ds, dlen, s.vt, range)
+        if s.g == 0 and declared[s.f] == nil and (dlen == 1 or dlen == 2 or dlen == 4) then
+          declared[s.f] = {buf(ds, dlen):uint(), item}
+        end
         if shown[s.f] == nil and text then shown[s.f] = text end
         if s.ty == "nv" or s.ty == "na" then named = named + dlen end
         if s.max ~= 0 and dlen > s.max then
@@ -480,6 +500,26 @@ local function decode_message(buf, pinfo, root, conv)
       anomaly(tree, pinfo, "named_data_too_much", "NAMEDVAR and NAMEDARRAY data total " .. named .. " bytes")
     end
     check_required()
+    for _, c in ipairs(m.cnt) do
+      local d = declared[c.f]
+      if d ~= nil then
+        local v, item = d[1], d[2]
+        local name = FIELDS[c.f][1]
+        if c.max >= 0 and v > c.max then
+          anomaly(item, pinfo, "count_over_max", name .. " = " .. v .. ", above the documented maximum of " .. c.max)
+        end
+        local present = 0
+        if c.rec then
+          present = tagcount[183] or 0
+        else
+          for _, t in ipairs(c.mem) do present = math.max(present, tagcount[t] or 0) end
+        end
+        -- NumFltSkillGroups 0 means one set in the fixed part (AGENT_STATE_EVENT).
+        if v ~= present and not (name == "NumFltSkillGroups" and v == 0 and present <= 1) then
+          anomaly(item, pinfo, "count_mismatch", name .. " = " .. v .. " but " .. present .. " are present")
+        end
+      end
+    end
   end
   for _, fi in ipairs(m.sum) do
     if shown[fi] ~= nil then info[#info + 1] = FIELDS[fi][1] .. "=" .. shown[fi] end

@@ -292,6 +292,28 @@ fn lua_tables() -> String {
                 let _ = write!(s, "{{{t}, {}, {}}},", lua_str(f.name), decode::tag_since(t));
             }
         }
+        // Count fields of repeated floating fields, as the decoder checks them: the count's
+        // documented maximum, its member tags (or RecordType, 183, for configuration
+        // records), and whether it is a fixed field.
+        s.push_str("},\n   cnt={");
+        let mut names: Vec<&str> = Vec::new();
+        for f in m.floating {
+            let Some(name) = f.repeat else { continue };
+            if names.contains(&name) {
+                continue;
+            }
+            names.push(name);
+            let members: Vec<u16> =
+                m.floating.iter().filter(|x| x.repeat == Some(name)).filter_map(|x| x.tag).collect();
+            let max = spec::field_id(name).and_then(|id| spec::count_maximum(m.id, id)).map_or(-1, i64::from);
+            let _ = write!(
+                s,
+                "{{f={}, max={max}, rec={}, mem={{{}}}}},",
+                fidx(name),
+                members.contains(&183),
+                members.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(",")
+            );
+        }
         s.push_str("},\n   sum={");
         for id in m.summary {
             let _ = write!(s, "{},", fidx(id.name()));

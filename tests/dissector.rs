@@ -120,11 +120,9 @@ fn ctiscope_messages(file: &Path, kinds: &BTreeMap<&str, FieldKind>) -> Messages
         }
         for a in j["anomalies"].as_array().unwrap() {
             let code = a["code"].as_str().unwrap();
-            if !NOT_CHECKED.contains(&code) {
-                // The severity of ctiscope's finding for the code, as the plugin must give it.
-                let sev = ctiscope::analysis::rules::anomaly_severity(code).as_str().to_string();
-                fields.push((format!("{ANOMALY}{code}"), sev));
-            }
+            // The severity of ctiscope's finding for the code, as the plugin must give it.
+            let sev = ctiscope::analysis::rules::anomaly_severity(code).as_str().to_string();
+            fields.push((format!("{ANOMALY}{code}"), sev));
         }
         fields.sort();
         msgs.insert((frame, k), (j["type_id"].as_u64().unwrap(), fields));
@@ -168,9 +166,6 @@ fn from_tshark(kinds: &BTreeMap<&str, FieldKind>, name: &str, v: &str) -> (Strin
     };
     (name.to_string(), value)
 }
-
-/// Anomaly codes the plugin does not check (its expert info has the others).
-const NOT_CHECKED: &[&str] = &["count_mismatch", "count_over_max", "too_many_anomalies"];
 
 /// The name prefix under which anomalies are compared with the plugin's expert info.
 const ANOMALY: &str = "anomaly:";
@@ -305,6 +300,21 @@ fn anomaly_capture() -> Vec<u8> {
             let f = base(req, 24).build();
             append(f[..14].to_vec(), &[])
         },
+        // too_many_anomalies: 70 unknown tags, of which 63 are kept and then the cap
+        {
+            let mut b = base(req, 24);
+            for _ in 0..70 {
+                b.raw(999, b"x").unwrap();
+            }
+            b.build()
+        },
+        // count_mismatch and count_over_max: NumSkillGroups says 25 (the maximum is 20)
+        // and no skill group follows
+        {
+            let mut b = base(req, 24);
+            b.set("NumSkillGroups", 25).unwrap();
+            b.build()
+        },
     ];
     let mut c = Conv::new(
         Link::Ethernet,
@@ -328,6 +338,8 @@ struct Tally {
     messages: usize,
     fields: usize,
     anomalies: usize,
+    /// Anomaly codes met in the compared messages.
+    codes: std::collections::BTreeSet<String>,
     one_side: usize,
     differences: Vec<String>,
 }
@@ -359,6 +371,9 @@ fn compare(plugin: &Path, file: &Path, label: &str, kinds: &BTreeMap<&str, Field
         t.messages += 1;
         t.fields += fields.iter().filter(|f| !f.0.starts_with(ANOMALY)).count();
         t.anomalies += fields.iter().filter(|f| f.0.starts_with(ANOMALY)).count();
+        for f in fields.iter().filter_map(|f| f.0.strip_prefix(ANOMALY)) {
+            t.codes.insert(f.to_string());
+        }
         if ty != ty2 || fields != fields2 {
             let only_ours: Vec<_> = fields.iter().filter(|f| !fields2.contains(f)).collect();
             let only_theirs: Vec<_> = fields2.iter().filter(|f| !fields.contains(f)).collect();
@@ -446,4 +461,15 @@ fn lua_plugin_shows_what_ctiscope_decodes() {
         eprintln!("  {d}");
     }
     assert!(t.differences.is_empty(), "{} differences", t.differences.len());
+    // The crafted capture and the faults make the plugin show these codes, each compared.
+    for code in [
+        "count_mismatch",
+        "count_over_max",
+        "too_many_anomalies",
+        "unknown_tag",
+        "value_too_long",
+        "fixed_part_short",
+    ] {
+        assert!(t.codes.contains(code), "{code} was not compared: {:?}", t.codes);
+    }
 }
