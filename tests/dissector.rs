@@ -473,3 +473,71 @@ fn lua_plugin_shows_what_ctiscope_decodes() {
         assert!(t.codes.contains(code), "{code} was not compared: {:?}", t.codes);
     }
 }
+
+/// The plugin pairs each confirm with its request by InvokeID per connection, as ctiscope
+/// does: `cti.request_in` and `cti.latency` on the confirm, `cti.response_in` on the request
+/// (tshark's second pass), on every request/confirm pair of the shipped capture.
+#[test]
+fn lua_plugin_pairs_requests_and_confirms() {
+    if !have_tshark() {
+        eprintln!("skipped: tshark not installed");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("ctiscope-dissector-pairs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let plugin = dir.join("cti.lua");
+    ctiscope(&["dissector", "--lua", "-o", plugin.to_str().unwrap()]);
+    let cap = root().join("captures/contact-center.pcapng");
+    // ctiscope's pairs: (confirm frame, request frame, latency in ns) from the timeline.
+    let timeline = ctiscope(&["timeline", "-T", "jsonl", cap.to_str().unwrap()]);
+    let mut want: Vec<(u64, u64)> = Vec::new();
+    for l in timeline.lines() {
+        let v: Value = serde_json::from_str(l).unwrap();
+        let detail = v["detail"].as_str().unwrap_or("");
+        if let Some(i) = detail.find("(frame ") {
+            let req: u64 = detail[i + 7..].split(')').next().unwrap().parse().unwrap();
+            want.push((v["frame"].as_u64().unwrap(), req));
+        }
+    }
+    assert!(want.len() > 50);
+    let out = Command::new("tshark")
+        .args(["-n", "-2", "-X"])
+        .arg(format!("lua_script:{}", plugin.display()))
+        .arg("-r")
+        .arg(&cap)
+        .args(["-Y", "cti.request_in", "-T", "fields", "-e", "frame.number", "-e", "cti.request_in"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut got: Vec<(u64, u64)> = Vec::new();
+    for l in text.lines() {
+        let mut cols = l.split('\t');
+        let frame: u64 = cols.next().unwrap().parse().unwrap();
+        for r in cols.next().unwrap_or("").split(',').filter(|x| !x.is_empty()) {
+            got.push((frame, r.parse().unwrap()));
+        }
+    }
+    want.sort_unstable();
+    got.sort_unstable();
+    assert_eq!(got, want, "confirm frame, request frame");
+    // The requests point at their answers.
+    let out = Command::new("tshark")
+        .args(["-n", "-2", "-X"])
+        .arg(format!("lua_script:{}", plugin.display()))
+        .arg("-r")
+        .arg(&cap)
+        .args(["-Y", "cti.response_in", "-T", "fields", "-e", "frame.number", "-e", "cti.response_in"])
+        .output()
+        .unwrap();
+    let mut back: Vec<(u64, u64)> = Vec::new();
+    for l in String::from_utf8_lossy(&out.stdout).lines() {
+        let mut cols = l.split('\t');
+        let frame: u64 = cols.next().unwrap().parse().unwrap();
+        for r in cols.next().unwrap_or("").split(',').filter(|x| !x.is_empty()) {
+            back.push((r.parse().unwrap(), frame));
+        }
+    }
+    back.sort_unstable();
+    assert_eq!(back, want, "request frame -> response frame");
+    let _ = std::fs::remove_dir_all(&dir);
+}
