@@ -354,7 +354,7 @@ impl Framer {
                     if self.header_misplaced(&held) {
                         let (start, first) = (self.buf_offset, self.buf_first_frame);
                         self.buf.clear();
-                        self.back_off_held(start, first, held, frame, ts_ns, &mut |e| out(e));
+                        self.back_off(start, first, &held, frame, ts_ns, &mut |e| out(e));
                         return;
                     }
                 }
@@ -362,18 +362,17 @@ impl Framer {
             self.buf_last_frame = frame;
             data = &data[consumed..];
             offset += consumed as u64;
-            if self.pending_complete() && !self.next_plausible(data) && {
-                let mut joined = self.buf.clone();
-                joined.extend_from_slice(data);
-                self.length_damaged(&joined, self.buf.len())
-            } {
-                // The pending frame's length led nowhere: back off over it and what follows.
-                let mut held = std::mem::take(&mut self.buf);
+            if self.pending_complete() && !self.next_plausible(data) {
+                // The pending frame and what follows it, as one run of bytes.
+                let mut held = self.buf.clone();
                 held.extend_from_slice(data);
-                let start = self.buf_offset;
-                let first = self.buf_first_frame;
-                self.back_off_held(start, first, held, frame, ts_ns, &mut |e| out(e));
-                return;
+                if self.length_damaged(&held, self.buf.len()) {
+                    // Its length led nowhere: back off over it and what follows.
+                    let (start, first) = (self.buf_offset, self.buf_first_frame);
+                    self.buf.clear();
+                    self.back_off(start, first, &held, frame, ts_ns, &mut |e| out(e));
+                    return;
+                }
             }
             if !self.emit_pending(frame, ts_ns, &mut |e| out(e)) {
                 // Still incomplete (all of `data` consumed) or resync started.
@@ -491,32 +490,14 @@ impl Framer {
         })
     }
 
-    /// In sync, the message at `offset` (the start of `data`) was not followed by a
-    /// plausible header: skip its first byte and resynchronise on what follows.
+    /// In sync, the message starting `bytes` (at stream offset `start`, first seen in capture
+    /// frame `first`) was not followed by a plausible header: skip its first byte and
+    /// resynchronise on what follows.
     fn back_off(
-        &mut self,
-        offset: u64,
-        data: &[u8],
-        frame: u64,
-        ts_ns: TimestampNs,
-        out: &mut dyn FnMut(FramerEvent<'_>),
-    ) {
-        self.synced = false;
-        self.unsynced_reason = SkipReason::BadLength;
-        self.skip = Some((offset, frame));
-        self.buf.clear();
-        self.buf_offset = offset + 1;
-        self.buf_first_frame = frame;
-        self.push_unsynced(offset + 1, &data[1..], frame, ts_ns, out);
-    }
-
-    /// [`Framer::back_off`] for a message assembled in the buffer: `held` is the message
-    /// and the bytes after it, starting at `start` (first seen in capture frame `first`).
-    fn back_off_held(
         &mut self,
         start: u64,
         first: u64,
-        held: Vec<u8>,
+        bytes: &[u8],
         frame: u64,
         ts_ns: TimestampNs,
         out: &mut dyn FnMut(FramerEvent<'_>),
@@ -527,7 +508,7 @@ impl Framer {
         self.buf.clear();
         self.buf_offset = start + 1;
         self.buf_first_frame = first;
-        self.push_unsynced(start + 1, &held[1..], frame, ts_ns, out);
+        self.push_unsynced(start + 1, &bytes[1..], frame, ts_ns, out);
     }
 
     /// Append to the pending frame what it still needs from `data`; returns bytes used.
@@ -612,7 +593,7 @@ impl Framer {
             }
             if !plausible_header(len, ty, &self.settings) && self.header_misplaced(data) {
                 // Not a header, and one starts a few bytes on: the previous length was off.
-                return self.back_off(offset, data, frame, ts_ns, &mut |e| out(e));
+                return self.back_off(offset, frame, data, frame, ts_ns, &mut |e| out(e));
             }
             let need = HEADER_LEN + len as usize;
             if data.len() < need {
@@ -620,7 +601,7 @@ impl Framer {
             }
             if !self.next_plausible(&data[need..]) && self.length_damaged(data, need) {
                 // The length led nowhere: back off and resynchronise after this start.
-                return self.back_off(offset, data, frame, ts_ns, &mut |e| out(e));
+                return self.back_off(offset, frame, data, frame, ts_ns, &mut |e| out(e));
             }
             out(FramerEvent::Frame(Frame {
                 offset,
