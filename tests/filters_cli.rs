@@ -239,3 +239,31 @@ fn analysis_commands_report_on_the_selected_messages() {
     let (_, err, _) = ctiscope(&["stats", "-Y", "AgentID == 4242", FAILOVER]);
     assert!(err.contains("selects no message"), "{err}");
 }
+
+#[test]
+fn agent_and_display_filter_combine() {
+    // The OPEN_REQ that names the desktop's agent is not selected by -Y, yet it still
+    // teaches the session its agent: the agent's SET_AGENT_STATE_REQs (no AgentID) match.
+    let (out, _, code) = ctiscope(&[
+        "decode",
+        "-T",
+        "jsonl",
+        "--agent",
+        "1001",
+        "-Y",
+        "type == SET_AGENT_STATE_REQ",
+        FAILOVER,
+    ]);
+    assert_eq!(code, 0);
+    let got = jsonl(&out);
+    let (all, _, _) = ctiscope(&[
+        "decode",
+        "-T",
+        "jsonl",
+        "-Y",
+        "type == SET_AGENT_STATE_REQ && ip.src == 10.10.1.10",
+        FAILOVER,
+    ]);
+    assert_eq!(frames_of(&got), frames_of(&jsonl(&all)));
+    assert!(!got.is_empty());
+}

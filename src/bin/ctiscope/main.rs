@@ -318,12 +318,6 @@ impl Filter {
         if self.session.is_some_and(|s| s != conn) {
             return false;
         }
-        if let Some(f) = &self.display {
-            let findings = self.findings.get(&frame.last_frame).map_or(&[][..], |v| v.as_slice());
-            if !f.matches(&record(flow, frame, d, first_ts, findings)) {
-                return false;
-            }
-        }
         // With --agent, follow each session's identity: a desktop's messages are its
         // agent's, AgentID or not.
         let mut session_agent = false;
@@ -356,6 +350,12 @@ impl Filter {
             if !names_agent {
                 return false;
             }
+        }
+        // The display filter last: the session identities above learn from every message,
+        // and the cheap criteria decide first.
+        if let Some(f) = &self.display {
+            let findings = self.findings.get(&frame.last_frame).map_or(&[][..], |v| v.as_slice());
+            return f.matches(&record(flow, frame, d, first_ts, findings));
         }
         true
     }
