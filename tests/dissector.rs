@@ -3,12 +3,13 @@
 //! versions 13 to 25 must show, message by message, the same type and the same fields with
 //! the same values as `ctiscope decode -T jsonl`.
 //!
-//! Skipped (with a message) when tshark is not installed; CI installs it (.ci/run).
+//! Skipped (with a message) when tshark is not installed; CI installs it (.ci/run) and
+//! requires it (`CTISCOPE_REQUIRE_TOOLS=1`).
 
 mod common;
 
 use common::messages::base;
-use common::{pcap_bytes, Conv, C, S};
+use common::{pcap_bytes, tool_available, Conv, C, S};
 use ctiscope::capture::build::Link;
 use ctiscope::cti::encode::MessageBuilder;
 use ctiscope::cti::spec::{self, WireType};
@@ -399,8 +400,7 @@ fn compare(plugin: &Path, file: &Path, label: &str, kinds: &BTreeMap<&str, Field
 
 #[test]
 fn lua_plugin_shows_what_ctiscope_decodes() {
-    if !have_tshark() {
-        eprintln!("skipped: tshark not installed");
+    if !tool_available("tshark", have_tshark()) {
         return;
     }
     let dir = std::env::temp_dir().join(format!("ctiscope-dissector-{}", std::process::id()));
@@ -479,8 +479,7 @@ fn lua_plugin_shows_what_ctiscope_decodes() {
 /// (tshark's second pass), on every request/confirm pair of the shipped capture.
 #[test]
 fn lua_plugin_pairs_requests_and_confirms() {
-    if !have_tshark() {
-        eprintln!("skipped: tshark not installed");
+    if !tool_available("tshark", have_tshark()) {
         return;
     }
     let dir = std::env::temp_dir().join(format!("ctiscope-dissector-pairs-{}", std::process::id()));

@@ -23,6 +23,21 @@ pub fn bless_from(value: Option<&str>) -> bool {
     }
 }
 
+/// Whether an outside tool the test needs (tshark, a browser, a Python package) is there.
+/// Without it the test is skipped with a message, unless `CTISCOPE_REQUIRE_TOOLS=1` (set by
+/// `.ci/run`, which installs every such tool): then a missing tool fails the test, so CI can
+/// never pass by skipping.
+pub fn tool_available(tool: &str, present: bool) -> bool {
+    if present {
+        return true;
+    }
+    if std::env::var("CTISCOPE_REQUIRE_TOOLS").as_deref() == Ok("1") {
+        panic!("{tool} is not installed, and CTISCOPE_REQUIRE_TOOLS=1 says it must be (.ci/run installs it)");
+    }
+    eprintln!("skipped: {tool} is not installed (.ci/run installs it)");
+    false
+}
+
 /// Run the binary in `dir`; returns (stdout, stderr, exit code; -1 if killed by a signal).
 pub fn ctiscope_in(args: &[&str], dir: &Path) -> (String, String, i32) {
     let out = Command::new(env!("CARGO_BIN_EXE_ctiscope")).args(args).current_dir(dir).output().unwrap();
