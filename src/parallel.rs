@@ -33,7 +33,7 @@
 //! consumer that wants no more.
 
 use crate::capture::CaptureError;
-use crate::cti::decode::{decode_at, Decoded, VersionSource};
+use crate::cti::decode::{decode_choice, Choice, Decoded};
 use crate::cti::framing::{Frame, FrameInfo};
 use crate::pipeline::{self, Event, Flow, Settings, Stats};
 use crate::stage::Versions;
@@ -75,15 +75,7 @@ impl Work for DecodeOnly {
 }
 
 enum Item<T> {
-    Message {
-        flow: Flow,
-        version: u32,
-        source: VersionSource,
-        info: FrameInfo,
-        start: usize,
-        end: usize,
-        tag: T,
-    },
+    Message { flow: Flow, choice: Choice, info: FrameInfo, start: usize, end: usize, tag: T },
     Other(Event<'static>, T),
 }
 
@@ -123,10 +115,10 @@ impl<W: Work> Batch<W> {
         let mut k = 0;
         for it in &self.items {
             match it {
-                Item::Message { flow, version, source, info, start, end, tag } => {
+                Item::Message { flow, choice, info, start, end, tag } => {
                     let bytes = &self.arena[*start..*end];
                     let d = &mut self.decoded[k];
-                    decode_at(bytes, *version, *source, d);
+                    decode_choice(bytes, choice, d);
                     k += usize::from(keep);
                     work.message(&mut self.out, flow, &info.with(bytes), d, *tag);
                 }
@@ -389,13 +381,12 @@ impl<'p, 'w, 'd, W: Work> Reader<'p, 'w, 'd, W> {
         let Some(b) = self.batch.as_mut() else { return };
         match ev {
             Event::Message { flow, frame } => {
-                let (version, source) = self.versions.message(flow, frame);
+                let choice = self.versions.message(flow, frame);
                 let start = b.arena.len();
                 b.arena.extend_from_slice(frame.bytes);
                 b.items.push(Item::Message {
                     flow: *flow,
-                    version,
-                    source,
+                    choice,
                     info: frame.info(),
                     start,
                     end: b.arena.len(),

@@ -11,7 +11,8 @@
 //! threads take the decoded message from here and never decode on their own.
 //!
 //! The stage is the one place that knows each connection's protocol version ([`Versions`]),
-//! in this order of precedence ([`Decoder::choose_version`], with its [`VersionSource`]):
+//! in this order of precedence ([`Decoder::choose_version`], with its
+//! [`VersionSource`](crate::cti::decode::VersionSource)):
 //! `--protocol-version` when given (forced); otherwise the VersionNumber of the connection's
 //! OPEN_REQ when the client's OPEN_REQ was captured (seen: read where the spec table puts it
 //! in the fixed part, and the OPEN_REQ itself is decoded with it); otherwise the version
@@ -37,7 +38,7 @@
 //! ```
 
 use crate::capture::CaptureError;
-use crate::cti::decode::{decode_at, Decoded, Decoder, VersionSource, VersionState};
+use crate::cti::decode::{decode_choice, Choice, Decoded, Decoder, VersionState};
 use crate::cti::framing::{Frame, HEADER_LEN};
 use crate::cti::spec::{self, fields::field, MessageType};
 use crate::net::tcp::ConnId;
@@ -100,7 +101,7 @@ impl Versions {
     /// The version `ev` is decoded with and where it came from, for a message (None for any
     /// other event). A client's OPEN_REQ sets its connection's version, itself included; a
     /// connection's end forgets it.
-    pub fn choose(&mut self, ev: &Event<'_>) -> Option<(u32, VersionSource)> {
+    pub fn choose(&mut self, ev: &Event<'_>) -> Option<Choice> {
         match ev {
             Event::Message { flow, frame } => Some(self.message(flow, frame)),
             Event::ConnectionEnd { conn, .. } => {
@@ -113,14 +114,14 @@ impl Versions {
 
     /// [`Versions::choose`] for a message.
     #[inline(always)]
-    pub(crate) fn message(&mut self, flow: &Flow, frame: &Frame<'_>) -> (u32, VersionSource) {
+    pub(crate) fn message(&mut self, flow: &Flow, frame: &Frame<'_>) -> Choice {
         let c = self.conns.entry(flow.conn).or_default();
         if flow.dir == Direction::ToServer {
             if let Some(v) = self.open_req.version(frame) {
                 c.seen = Some(v);
             }
         }
-        self.decoder.choose_version(frame.bytes, c.seen, &mut c.inference)
+        self.decoder.choose(frame.bytes, c.seen, &mut c.inference)
     }
 }
 
@@ -143,8 +144,8 @@ impl Stage {
     pub fn decode(&mut self, ev: &Event<'_>) -> Option<&Decoded> {
         match ev {
             Event::Message { flow, frame } => {
-                let (version, source) = self.versions.message(flow, frame);
-                decode_at(frame.bytes, version, source, &mut self.decoded);
+                let choice = self.versions.message(flow, frame);
+                decode_choice(frame.bytes, &choice, &mut self.decoded);
                 Some(&self.decoded)
             }
             other => {
@@ -174,6 +175,7 @@ pub fn run_path(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cti::decode::VersionSource;
 
     fn flow(dir: Direction) -> Flow {
         Flow { conn: 1, dir, src: "10.0.0.1:50000".parse().unwrap(), dst: "10.0.0.2:42027".parse().unwrap() }
@@ -205,12 +207,18 @@ mod tests {
         let mut v = Versions::new(None);
         let heartbeat = [0, 0, 0, 4, 0, 0, 0, 5, 0, 0, 0, 7];
         let msg = |dir, bytes| Event::Message { flow: flow(dir), frame: frame(bytes) };
-        assert_eq!(v.choose(&msg(Direction::ToServer, &heartbeat)).unwrap().1, VersionSource::Assumed);
+        assert_eq!(v.choose(&msg(Direction::ToServer, &heartbeat)).unwrap().source, VersionSource::Assumed);
         // From the server an OPEN_REQ teaches nothing.
         let open = open_req(19, 8);
-        assert_eq!(v.choose(&msg(Direction::ToClient, &open)).unwrap().1, VersionSource::Assumed);
-        assert_eq!(v.choose(&msg(Direction::ToServer, &open)), Some((19, VersionSource::Seen)));
-        assert_eq!(v.choose(&msg(Direction::ToClient, &heartbeat)), Some((19, VersionSource::Seen)));
+        assert_eq!(v.choose(&msg(Direction::ToClient, &open)).unwrap().source, VersionSource::Assumed);
+        assert_eq!(
+            v.choose(&msg(Direction::ToServer, &open)).map(|c| (c.version, c.source)),
+            Some((19, VersionSource::Seen))
+        );
+        assert_eq!(
+            v.choose(&msg(Direction::ToClient, &heartbeat)).map(|c| (c.version, c.source)),
+            Some((19, VersionSource::Seen))
+        );
         let end = Event::ConnectionEnd {
             conn: 1,
             end: crate::net::tcp::ConnEnd::Fin,
@@ -219,9 +227,12 @@ mod tests {
             ts_ns: 0,
         };
         assert_eq!(v.choose(&end), None);
-        assert_eq!(v.choose(&msg(Direction::ToServer, &heartbeat)).unwrap().1, VersionSource::Assumed);
+        assert_eq!(v.choose(&msg(Direction::ToServer, &heartbeat)).unwrap().source, VersionSource::Assumed);
         // `--protocol-version` wins.
         let mut forced = Versions::new(Some(15));
-        assert_eq!(forced.choose(&msg(Direction::ToServer, &open)), Some((15, VersionSource::Forced)));
+        assert_eq!(
+            forced.choose(&msg(Direction::ToServer, &open)).map(|c| (c.version, c.source)),
+            Some((15, VersionSource::Forced))
+        );
     }
 }

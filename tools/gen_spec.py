@@ -259,7 +259,7 @@ VERSION_GATED = {}
 def load_versions():
     """spec/versions.tsv: fixed-field since-versions, tag since-versions (ranges), the first
     version with 2-byte floating headers, and (version, size) of the maximum message size."""
-    tag_since, sizes, two_byte = [], [], None
+    tag_since, tag_until, sizes, two_byte = [], [], [], None
     for r in tsv_rows("versions.tsv"):
         v, change, subject = int(r["version"]), r["change"], r["subject"]
         if change == "fixed_field":
@@ -268,11 +268,14 @@ def load_versions():
         elif change == "tag":
             a, _, b = subject.partition("-")
             tag_since.append((int(a), int(b or a), v))
+        elif change == "tag_removed":
+            a, _, b = subject.partition("-")
+            tag_until.append((int(a), int(b or a), v - 1))
         elif change == "floating_header":
             two_byte = v
         elif change == "max_message_size":
             sizes.append((v, int(subject)))
-    return sorted(tag_since), two_byte, sorted(sizes)
+    return sorted(tag_since), sorted(tag_until), two_byte, sorted(sizes)
 
 
 # Notes added to messages where the sources disagree and a choice was made here.
@@ -648,7 +651,7 @@ def gen_fields(msgs, tag_since):
     return fields
 
 
-def gen_versions(tag_since, two_byte, sizes):
+def gen_versions(tag_since, tag_until, two_byte, sizes):
     o = [HEADER, "//! What changed between protocol versions (spec/versions.tsv) that decoding depends on.\n\n",
          "/// First protocol version whose floating fields have 2-byte tags and lengths (1-byte\n",
          "/// before it).\n",
@@ -658,6 +661,11 @@ def gen_versions(tag_since, two_byte, sizes):
     for a, b, v in tag_since:
         o.append(f"        {a}..={b} => {v},\n" if a != b else f"        {a} => {v},\n")
     o.append("        _ => 0,\n    }\n}\n\n")
+    o.append("/// Last protocol version that defines a floating tag (`u32::MAX`: still defined).\n")
+    o.append("pub const fn tag_until(tag: u16) -> u32 {\n    match tag {\n")
+    for a, b, v in tag_until:
+        o.append(f"        {a}..={b} => {v},\n" if a != b else f"        {a} => {v},\n")
+    o.append("        _ => u32::MAX,\n    }\n}\n\n")
     o.append("/// The guide's maximum message size (header included) at a protocol version.\n")
     o.append("pub const fn max_message_size(version: u32) -> usize {\n")
     # sizes: (version, size): the size from that row's version on; the first also before it.
@@ -733,7 +741,7 @@ def gen_messages(msgs, fields):
 
 
 def main():
-    tag_since, two_byte, sizes = load_versions()
+    tag_since, tag_until, two_byte, sizes = load_versions()
     tables = build_value_tables()
     tags = load_tags(tables)
     for num, _, _, _, values in tags:
@@ -749,7 +757,7 @@ def main():
     gen_tags(tags)
     fields = gen_fields(msgs, tag_since)
     gen_messages(msgs, fields)
-    gen_versions(tag_since, two_byte, sizes)
+    gen_versions(tag_since, tag_until, two_byte, sizes)
     gen_counts(fields)
     print(f"{len(tables)} value tables, {len(tags)} tags, {len(msgs)} messages -> {OUT}")
 

@@ -14,6 +14,7 @@ use crate::cti::spec::{
     self, FieldId, FixedField, FloatField, MessageSpec, MessageType, Presence, ValueKind, ValueTable,
     WireType,
 };
+use smallvec::SmallVec;
 use std::borrow::Cow;
 
 /// Combined NAMEDVAR + NAMEDARRAY data allowed per message (docs/protocol.md §5 Named
@@ -76,7 +77,7 @@ pub const ANOMALY_CODES: &[(&str, &str)] = &[
     ("too_many_anomalies", "more anomalies than are kept per message"),
 ];
 
-pub use crate::cti::spec::versions::{max_message_size, tag_since};
+pub use crate::cti::spec::versions::{max_message_size, tag_since, tag_until};
 
 /// One decode anomaly.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -289,6 +290,9 @@ pub struct Decoded {
     pub anomalies_dropped: u32,
     /// Offset of the floating part in the frame.
     pub floating_offset: u32,
+    /// Decoded with the fixed part of another protocol version than `version`, because the
+    /// bytes fit that layout and not the connection's ([`Decoder::choose`]).
+    pub variant: Option<Variant>,
     /// [`FieldId`] -> index of the fixed field in `fields`, for the layout of this message's
     /// type and version (empty for an unknown type).
     positions: &'static [u8],
@@ -304,7 +308,14 @@ impl Decoded {
         self.anomalies.clear();
         self.anomalies_dropped = 0;
         self.floating_offset = 0;
+        self.variant = None;
         self.positions = &[];
+    }
+
+    /// The protocol version whose fixed part this message was decoded with: `version`
+    /// unless a [`Variant`] was chosen.
+    pub fn fixed_version(&self) -> u32 {
+        self.variant.map_or(self.version, |v| v.fixed_version)
     }
 
     /// The spec name or None for an unknown type.
@@ -396,8 +407,22 @@ pub fn decode(frame: &[u8], version: u32, source: VersionSource) -> Decoded {
     d
 }
 
-/// Decode into a reused [`Decoded`].
+/// Decode into a reused [`Decoded`], with the fixed part of `version`.
 pub fn decode_at(frame: &[u8], version: u32, source: VersionSource, d: &mut Decoded) {
+    decode_layout(frame, version, version, source, d);
+}
+
+/// Decode as [`Decoder::choose`] chose: at the connection's version, with the fixed part of
+/// the variant when there is one.
+pub fn decode_choice(frame: &[u8], c: &Choice, d: &mut Decoded) {
+    let fixed = c.variant.map_or(c.version, |v| v.fixed_version);
+    decode_layout(frame, c.version, fixed, c.source, d);
+    d.variant = c.variant;
+}
+
+/// Decode at protocol `version` (numbering, floating headers, sizes, tags) with the fixed
+/// part of `fixed_version`.
+fn decode_layout(frame: &[u8], version: u32, fixed_version: u32, source: VersionSource, d: &mut Decoded) {
     d.clear();
     d.version = version;
     d.version_source = Some(source);
@@ -450,18 +475,18 @@ pub fn decode_at(frame: &[u8], version: u32, source: VersionSource, d: &mut Deco
     d.spec = Some(spec);
     // The common case: every fixed field is present at this version, and all of them are
     // in the frame.
-    let complete = version >= ix.fixed_since && HEADER_LEN + ix.fixed_size <= frame.len();
+    let complete = fixed_version >= ix.fixed_since && HEADER_LEN + ix.fixed_size <= frame.len();
     let floating_start = if complete {
         decode_fixed_complete(frame, ix, d)
     } else {
-        decode_fixed(frame, spec, ix, version, d)
+        decode_fixed(frame, spec, ix, fixed_version, d)
     };
     d.floating_offset = floating_start as u32;
-    d.positions = fixed_positions(spec, version);
+    d.positions = fixed_positions(spec, fixed_version);
     if floating_start >= frame.len() {
         // A body cut inside the fixed part (fixed_part_short) never reached the floating
         // part: its fields are not also reported missing.
-        if complete || HEADER_LEN + spec::fixed_size(spec, version) <= frame.len() {
+        if complete || HEADER_LEN + spec::fixed_size(spec, fixed_version) <= frame.len() {
             check_required(ix, &TagSet::default(), d);
         }
         return;
@@ -478,6 +503,11 @@ pub fn decode_at(frame: &[u8], version: u32, source: VersionSource, d: &mut Deco
         return;
     }
     let mut walk = Walk::default();
+    // A version the connection stated (OPEN_REQ, --protocol-version) defines its tags; an
+    // inferred or assumed one only stands for a layout.
+    if matches!(source, VersionSource::Seen | VersionSource::Forced) {
+        walk.version_bit = version_bit(version);
+    }
     match tlv_width(version) {
         1 => decode_floating::<1>(frame, spec, ix, floating_start, &mut walk, d),
         _ => decode_floating::<2>(frame, spec, ix, floating_start, &mut walk, d),
@@ -921,6 +951,8 @@ struct Slot {
     unique: bool,
     /// Index + 1 of the tag's instance counter (0: no count field counts this tag).
     count_ix: u8,
+    /// The protocol versions that do not define the tag ([`undefined_versions`]).
+    undefined: u32,
 }
 
 /// A count field of a message layout and the fields it counts.
@@ -984,6 +1016,7 @@ fn build_index(m: &'static MessageSpec) -> MsgIndex {
                 first_member: f.group.is_some() && m.floating[..i].iter().all(|x| x.group != f.group),
                 unique: f.repeat.is_none() && f.group.is_none(),
                 count_ix: 0,
+                undefined: f.tag.map_or(0, undefined_versions),
             }
         })
         .collect();
@@ -1137,6 +1170,20 @@ struct Walk {
     /// Fields per instance counter (see [`Slot::count_ix`]).
     counts: [u32; COUNTED_TAGS],
     named_bytes: usize,
+    /// [`version_bit`] of the connection's version when its tags are checked against it,
+    /// else 0.
+    version_bit: u32,
+}
+
+/// The bit of protocol `version` in [`Slot::undefined`] (versions from 31 share the last).
+fn version_bit(version: u32) -> u32 {
+    1 << version.min(31)
+}
+
+/// The versions that do not define `tag`, as bits (see [`version_bit`]).
+fn undefined_versions(tag: u16) -> u32 {
+    let (since, until) = (tag_since(tag), tag_until(tag));
+    (0..32u32).filter(|&v| v < since || v > until).fold(0, |m, v| m | 1 << v)
 }
 
 /// Walk the floating part, whose tags and lengths are `W` bytes each.
@@ -1216,6 +1263,9 @@ fn floating_field(
     // The name is read where an anomaly needs it, not held across the walk.
     if len > s.limit {
         value_too_long(s.meta.name, len, s.max, off, d);
+    }
+    if s.undefined & walk.version_bit != 0 {
+        tag_not_in_version(s.meta.name, tag, walk.version_bit, off, d);
     }
     walk.named_bytes += if s.named { len } else { 0 };
     let repeated = walk.seen.replace(tag);
@@ -1332,6 +1382,26 @@ fn floating_field_general(
         header: (2 * w) as u8,
     });
     data_start + data_len
+}
+
+/// The anomaly of a field of the message whose tag the connection's protocol version does
+/// not define (introduced later, or removed): decoded all the same.
+#[cold]
+#[inline(never)]
+fn tag_not_in_version(name: &'static str, tag: u16, version_bit: u32, off: usize, d: &mut Decoded) {
+    let version = version_bit.trailing_zeros();
+    let version = if version == 31 { d.version } else { version };
+    let defined = match (tag_since(tag), tag_until(tag)) {
+        (since, u32::MAX) => format!("defined from protocol version {since}"),
+        (0, until) => format!("defined up to protocol version {until}"),
+        (since, until) => format!("defined in protocol versions {since} to {until}"),
+    };
+    d.anomaly(
+        "tag_not_allowed",
+        Some(name),
+        off,
+        format!("tag {tag} ({name}) is not defined at protocol version {version} ({defined}); decoded all the same"),
+    );
 }
 
 /// The anomaly of a floating value longer than its maximum.
@@ -1528,7 +1598,7 @@ fn check_required(ix: &MsgIndex, present: &TagSet, d: &mut Decoded) {
     }
     for &(tag, name, since) in &ix.required {
         // A field the connection's protocol version does not know yet cannot be missing.
-        if since > d.version {
+        if since > d.version || tag_until(tag) < d.version {
             continue;
         }
         if !present.contains(tag) {
@@ -1544,10 +1614,170 @@ fn check_required(ix: &MsgIndex, present: &TagSet, d: &mut Decoded) {
 }
 
 /// Picks the protocol version per connection: the OPEN_REQ's when seen, a forced one, or one
-/// inferred from the bytes, kept once a message decided it.
+/// inferred from the bytes, kept once a message decided it; and the fixed-part layout per
+/// message type where the bytes chose another version's ([`Variant`]).
 #[derive(Debug, Clone, Default)]
 pub struct VersionState {
     pub inferred: Option<u32>,
+    /// Per message type, the variant its messages on this connection were last decoded
+    /// with: the next message of the type starts from it.
+    variants: SmallVec<[(u32, Variant); 1]>,
+}
+
+/// How one message is decoded ([`Decoder::choose`], [`decode_choice`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Choice {
+    /// The connection's protocol version.
+    pub version: u32,
+    pub source: VersionSource,
+    /// The fixed part of another version, when the bytes fit it and not the version's own.
+    pub variant: Option<Variant>,
+}
+
+/// Why the fixed part of the connection's version did not fit a message's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Misfit {
+    /// The message is shorter than that fixed part.
+    FixedPartShort,
+    /// The floating fields after it do not end exactly at the message end.
+    FloatingPastEnd,
+    /// The floating fields after it include a tag no source defines.
+    UnknownTag(u16),
+}
+
+impl Misfit {
+    /// What went wrong, as a sentence part ("the message is shorter than its fixed part").
+    pub fn describe(self) -> String {
+        match self {
+            Misfit::FixedPartShort => "the message is shorter than that fixed part".to_string(),
+            Misfit::FloatingPastEnd => {
+                "the floating fields after it do not end at the message end".to_string()
+            }
+            Misfit::UnknownTag(t) => {
+                format!("the floating fields after it meet tag {t}, which no source defines")
+            }
+        }
+    }
+
+    /// A stable code for the JSON output.
+    pub fn code(self) -> &'static str {
+        match self {
+            Misfit::FixedPartShort => "fixed_part_short",
+            Misfit::FloatingPastEnd => "floating_past_end",
+            Misfit::UnknownTag(_) => "unknown_tag",
+        }
+    }
+}
+
+/// A message decoded with the fixed part of another protocol version than its connection's.
+///
+/// Implementations do not all follow the version history: some send a message without a
+/// fixed field its version adds (DepartmentID at 19, SessionType at 24), or with one a later
+/// version adds. Where a message type's fixed part differs between versions, a message
+/// whose bytes do not fit its connection's layout (the floating walk does not end at the
+/// message end, meets an unknown tag, or the message is shorter than the fixed part) is
+/// decoded with the neighbouring layout that fits, and its connection keeps that layout for
+/// the next messages of the type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Variant {
+    /// The version whose fixed part was used.
+    pub fixed_version: u32,
+    /// What the connection's own layout met.
+    pub misfit: Misfit,
+    /// Chosen for an earlier message of the type on the connection, and kept: this
+    /// message fits it (the connection's own layout was not tried again).
+    pub remembered: bool,
+}
+
+impl Variant {
+    /// The fixed fields this layout lacks or adds compared with `version`'s, e.g.
+    /// "without DepartmentID".
+    pub fn difference(&self, spec: &MessageSpec, version: u32) -> String {
+        let (lo, hi) = (self.fixed_version.min(version), self.fixed_version.max(version));
+        let names: Vec<&str> = spec
+            .fixed
+            .iter()
+            .filter(|f| u32::from(f.since) > lo && u32::from(f.since) <= hi)
+            .map(|f| f.name)
+            .collect();
+        let how = if self.fixed_version < version { "without" } else { "with" };
+        format!("{how} {}", names.join(", "))
+    }
+
+    /// The sentence a tree, a finding and the JSON give: "fixed part of protocol version
+    /// 18 (without DepartmentID): at version 19 the floating fields ...".
+    pub fn describe(&self, spec: &MessageSpec, version: u32) -> String {
+        let kept =
+            if self.remembered { ", as for earlier messages of this type on the connection" } else { "" };
+        format!(
+            "fixed part of protocol version {} ({}){kept}: with the fixed part of version {version}, {}",
+            self.fixed_version,
+            self.difference(spec, version),
+            self.misfit.describe()
+        )
+    }
+}
+
+/// The protocol versions whose fixed parts a message type's variants are taken from.
+pub const VARIANT_VERSIONS: std::ops::RangeInclusive<u32> = 13..=25;
+
+/// Versions `.0` to `.1` of a message type share one fixed part, of `.2` bytes after the
+/// header.
+type FixedGroup = (u32, u32, usize);
+
+/// The distinct fixed parts of a message type over [`VARIANT_VERSIONS`], in version order;
+/// empty when it has only one.
+fn fixed_groups(spec: &'static MessageSpec) -> &'static [FixedGroup] {
+    static ALL: std::sync::OnceLock<Vec<Option<Vec<FixedGroup>>>> = std::sync::OnceLock::new();
+    let all = ALL.get_or_init(|| {
+        by_message(|m| {
+            let mut groups: Vec<FixedGroup> = Vec::new();
+            for v in VARIANT_VERSIONS {
+                // Gated fields are the last of their fixed parts: the size tells them apart.
+                let size = spec::fixed_size(m, v);
+                match groups.last_mut() {
+                    Some(g) if g.2 == size => g.1 = v,
+                    _ => groups.push((v, v, size)),
+                }
+            }
+            if groups.len() < 2 {
+                groups.clear();
+            }
+            groups
+        })
+    });
+    all[spec.id.index()].as_deref().unwrap_or(&[])
+}
+
+/// Whether the floating part of `frame` walks cleanly after a fixed part of `fixed_size`
+/// bytes, with floating headers of `w` bytes: it ends exactly at the message end and every
+/// tag is one a source defines.
+fn fits(frame: &[u8], fixed_size: usize, w: usize) -> Result<(), Misfit> {
+    let mut off = HEADER_LEN + fixed_size;
+    if off > frame.len() {
+        return Err(Misfit::FixedPartShort);
+    }
+    while off < frame.len() {
+        if off + 2 * w > frame.len() {
+            return Err(Misfit::FloatingPastEnd);
+        }
+        let (tag, len) = if w == 1 {
+            (frame[off] as u16, frame[off + 1] as usize)
+        } else {
+            (
+                u16::from_be_bytes([frame[off], frame[off + 1]]),
+                u16::from_be_bytes([frame[off + 2], frame[off + 3]]) as usize,
+            )
+        };
+        if spec::tag(tag).is_none() {
+            return Err(Misfit::UnknownTag(tag));
+        }
+        off += 2 * w + len;
+    }
+    if off != frame.len() {
+        return Err(Misfit::FloatingPastEnd);
+    }
+    Ok(())
 }
 
 /// Representative versions of the distinct wire layouts, in order of preference: 2-byte
@@ -1628,8 +1858,68 @@ impl Decoder {
     /// Decode `frame` of a connection whose OPEN_REQ said `seen` (if captured); `state` is
     /// the connection's inference state.
     pub fn decode_into(&self, frame: &[u8], seen: Option<u32>, state: &mut VersionState, d: &mut Decoded) {
+        let c = self.choose(frame, seen, state);
+        decode_choice(frame, &c, d);
+    }
+
+    /// The version `frame` is decoded with ([`Decoder::choose_version`]) and the fixed-part
+    /// layout ([`Variant`]): for a message type whose fixed part differs between versions,
+    /// the layout its connection last used for the type is tried first, then the
+    /// connection's own, then the other versions' nearest first; the first whose floating
+    /// walk fits is taken. When none fits, the message is decoded with the first tried and
+    /// its anomalies say what is wrong. Every other message costs one table lookup.
+    pub fn choose(&self, frame: &[u8], seen: Option<u32>, state: &mut VersionState) -> Choice {
         let (version, source) = self.choose_version(frame, seen, state);
-        decode_at(frame, version, source, d);
+        let mut c = Choice { version, source, variant: None };
+        let Some((_, ty)) = crate::cti::framing::parse_header(frame) else { return c };
+        let Some((spec, _)) = layout(ty, version) else { return c };
+        let groups = fixed_groups(spec);
+        if groups.is_empty() {
+            return c;
+        }
+        let w = tlv_width(version);
+        let kept = state.variants.iter().position(|(t, _)| *t == ty);
+        if let Some(i) = kept {
+            let v = state.variants[i].1;
+            if fits(frame, spec::fixed_size(spec, v.fixed_version), w).is_ok() {
+                c.variant = Some(Variant { remembered: true, ..v });
+                return c;
+            }
+        }
+        let own_size = spec::fixed_size(spec, version);
+        let misfit = match fits(frame, own_size, w) {
+            Ok(()) => {
+                if let Some(i) = kept {
+                    state.variants.remove(i);
+                }
+                return c;
+            }
+            Err(m) => m,
+        };
+        // The other layouts, nearest to the connection's version first; each at the version
+        // of its range closest to the connection's.
+        let mut others: Vec<u32> = groups
+            .iter()
+            .filter(|g| g.2 != own_size)
+            .map(|g| if g.1 < version { g.1 } else { g.0 })
+            .collect();
+        others.sort_by_key(|&v| (v.abs_diff(version), v));
+        for fv in others {
+            if fits(frame, spec::fixed_size(spec, fv), w).is_ok() {
+                let v = Variant { fixed_version: fv, misfit, remembered: false };
+                match kept {
+                    Some(i) => state.variants[i].1 = v,
+                    None => state.variants.push((ty, v)),
+                }
+                c.variant = Some(v);
+                return c;
+            }
+        }
+        // Nothing fits: the layout the connection has been using.
+        if let Some(i) = kept {
+            c.variant = Some(Variant { remembered: true, ..state.variants[i].1 });
+        }
+        c
     }
 
     /// The version `frame` is decoded with, and where it came from; updates the

@@ -18,7 +18,7 @@
 //! built ([`FieldKey`]), for code that reads names from data.
 
 use crate::cti::framing::{parse_header, HEADER_LEN};
-use crate::cti::spec::versions::{tag_since, TWO_BYTE_FLOATING_SINCE};
+use crate::cti::spec::versions::{tag_since, tag_until, TWO_BYTE_FLOATING_SINCE};
 use crate::cti::spec::{self, FieldId, FixedField, FloatField, MessageSpec, MessageType, WireType};
 use std::ops::Range;
 
@@ -120,7 +120,9 @@ impl FieldKey for &str {
 /// version, and does it fit the floating headers (1 byte before
 /// [`TWO_BYTE_FLOATING_SINCE`])?
 pub fn tag_carried(tag: u16, version: u32) -> bool {
-    tag_since(tag) <= version && (version >= TWO_BYTE_FLOATING_SINCE || tag <= 0xff)
+    tag_since(tag) <= version
+        && version <= tag_until(tag)
+        && (version >= TWO_BYTE_FLOATING_SINCE || tag <= 0xff)
 }
 
 /// Where fixed field `field` of `spec` lies in a frame at protocol `version` (header

@@ -20,7 +20,8 @@ pub fn base(name: &str, version: u32) -> MessageBuilder {
             b.set(f.name, named_value(t, usize::from(f.size))).unwrap();
         }
     }
-    let fits = |f: &FloatField| f.tag.is_some_and(|t| t <= 255 || version >= 20);
+    // Only the tags the version defines (and its floating headers can carry).
+    let fits = |f: &FloatField| f.tag.is_some_and(|t| ctiscope::cti::encode::tag_carried(t, version));
     for f in spec.floating {
         let required = f.presence == spec::Presence::Required;
         if required && f.group.is_none() && f.repeat.is_none() && fits(f) {
@@ -57,7 +58,7 @@ pub fn config_agents(version: u32, records: u16, mut shrink: usize) -> Vec<u8> {
     let mut b = base("CONFIG_AGENT_EVENT", version);
     b.set("NumRecords", u64::from(records)).unwrap();
     let spec = b.spec();
-    let wide = |f: &FloatField| f.tag.is_none_or(|t| t > 255 && version <= 19);
+    let wide = |f: &FloatField| f.tag.is_none_or(|t| !ctiscope::cti::encode::tag_carried(t, version));
     for _ in 0..records {
         for f in spec.floating.iter().filter(|f| !wide(f)) {
             match f.repeat {

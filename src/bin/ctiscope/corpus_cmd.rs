@@ -5,7 +5,7 @@ use crate::{EXIT_INPUT, EXIT_OK};
 use ctiscope::capture::build::{tcp_frame, Link, TcpSpec};
 use ctiscope::capture::write::PcapWriter;
 use ctiscope::corpus::{manifest_line, Corpus, CorpusFormat, CorpusSettings};
-use ctiscope::cti::decode::{VersionSource, DEFAULT_VERSION};
+use ctiscope::cti::decode::{Choice, VersionSource, DEFAULT_VERSION};
 use ctiscope::pipeline::{self, Direction, Event, Settings};
 use ctiscope::stage::Versions;
 use std::io::{self, BufWriter, Write};
@@ -129,7 +129,10 @@ pub fn run(a: CorpusArgs, settings: Settings) -> io::Result<u8> {
         let mut versions = Versions::new(None);
         let res = pipeline::run_path(input, &settings, &mut |ev| {
             let chosen = versions.choose(&ev);
-            let (Event::Message { flow, frame }, Some((v, source))) = (ev, chosen) else { return };
+            let (Event::Message { flow, frame }, Some(Choice { version: v, source, .. })) = (ev, chosen)
+            else {
+                return;
+            };
             if err.is_some() {
                 return;
             }

@@ -23,6 +23,14 @@ pub const fn tag_since(tag: u16) -> u32 {
     }
 }
 
+/// Last protocol version that defines a floating tag (`u32::MAX`: still defined).
+pub const fn tag_until(tag: u16) -> u32 {
+    match tag {
+        226..=227 => 18,
+        _ => u32::MAX,
+    }
+}
+
 /// The guide's maximum message size (header included) at a protocol version.
 pub const fn max_message_size(version: u32) -> usize {
     if version >= 16 { 12500 } else { 4329 }
