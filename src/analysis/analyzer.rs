@@ -5,7 +5,7 @@
 use super::agents::AgentTables;
 use super::calls::{self, CallCtx, CallTables, ConnCalls};
 use super::config::{self, ConfigState, ServerSide};
-use super::findings::Findings;
+use super::findings::{Cause, Findings};
 use super::identity::Identity;
 use super::invoke::{self, InvokeLimits};
 use super::links::Links;
@@ -288,6 +288,21 @@ impl Analyzer {
         c.last_frame = fr;
         c.last_ts = ts;
         let invoke = d.fixed(field::InvokeID).and_then(|f| f.number()).map(|v| v as u32);
+        if let (Some(v), Some(spec)) = (d.variant, d.spec) {
+            if !c.variants_noted.contains(&id.0) {
+                c.variants_noted.push(id.0);
+                let subject = c.subject(Some(name));
+                let reason = format!("decoded with the {}", v.describe(spec, d.version));
+                f.report(
+                    "layout-variant",
+                    Some(flow.conn),
+                    &[fr],
+                    ts,
+                    Cause::new(Some(name), reason.clone()),
+                    || (format!("{name}: {reason}"), subject),
+                );
+            }
+        }
 
         session::directions(c, f, flow, frame);
         session::order(c, f, flow, id, name, role, fr, ts);

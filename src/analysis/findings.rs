@@ -519,6 +519,14 @@ impl Findings {
             let mut sev = rules::anomaly_severity(a.code);
             let rule = rules::rule(rid);
             let mut reason = Cow::Borrowed(rule.description);
+            if a.code == "tag_not_allowed" && a.field.is_some_and(|f| outside_version(d, f)) {
+                // A tag the connection's version does not define (introduced later, or
+                // removed): the implementation follows another version's tag set.
+                sev = Severity::Note;
+                reason = Cow::Borrowed(
+                    "a tag the connection's protocol version does not define: implementations do not all follow the version history (docs/protocol.md §8 Protocol versions)",
+                );
+            }
             if a.code == "required_missing" && a.field.is_some_and(|f| unmarked_required(d, f)) {
                 // Where the guide and implementations disagree: said once, as a note.
                 sev = Severity::Note;
@@ -545,6 +553,16 @@ impl Findings {
             });
         }
     }
+}
+
+/// Whether the tag of field `f` (a field of the message, or a tag by its name) lies outside
+/// the protocol versions that define it, at the message's version.
+fn outside_version(d: &Decoded, f: &str) -> bool {
+    let own = d.spec.and_then(|s| s.floating.iter().find(|x| x.name == f)).and_then(|x| x.tag);
+    let tag = own.or_else(|| crate::cti::spec::tags().iter().find(|t| t.name == f).map(|t| t.tag));
+    tag.is_some_and(|t| {
+        crate::cti::decode::tag_since(t) > d.version || crate::cti::decode::tag_until(t) < d.version
+    })
 }
 
 /// Whether the spec records field `f` of the message as required only because the guide

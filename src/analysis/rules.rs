@@ -127,6 +127,10 @@ const BASE: &[Rule] = &[
     r("monitor-unknown", Warning,
       "an event names a MonitorID that no OPEN_CONF or MONITOR_START_CONF created (or that MONITOR_STOP_CONF ended), on a Peripheral Monitor session",
       "guide Tables 34-37; docs/protocol.md §7.7 Monitors"),
+    // Protocol versions.
+    r("layout-variant", Note,
+      "messages of a type were decoded with the fixed part of a neighbouring protocol version, because their bytes fit it and not the connection's (an implementation that does not follow the version history); said once per connection and message type",
+      "spec/versions.tsv; docs/protocol.md §8 Protocol versions"),
     // Capture and reassembly.
     r("direction-not-captured", Note,
       "one direction of a connection carried no message although the other shows it must have (server messages without an OPEN_REQ, requests never answered): it is missing from the capture, and rules that need both directions are not applied",

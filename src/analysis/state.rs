@@ -170,6 +170,8 @@ pub(crate) struct Conn {
     pub monitors_reported: BTreeSet<u32>,
     pub messages: [u64; 2],
     pub bytes: [u64; 2],
+    /// Message types already reported decoded with a layout variant (`layout-variant`).
+    pub variants_noted: smallvec::SmallVec<[u32; 2]>,
 }
 
 impl Conn {
@@ -214,6 +216,7 @@ impl Conn {
             monitors_reported: BTreeSet::new(),
             messages: [0; 2],
             bytes: [0; 2],
+            variants_noted: smallvec::SmallVec::new(),
         }
     }
 

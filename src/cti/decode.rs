@@ -1357,11 +1357,17 @@ fn floating_field_general(
             format!("floating tag {tag} is not defined by any source ({data_len} bytes kept raw)"),
         ),
         Some(t) => {
+            let version = d.version;
+            let outside = if tag_since(tag) > version || tag_until(tag) < version {
+                format!(", and protocol version {version} does not define it ({})", defined_in(tag))
+            } else {
+                String::new()
+            };
             d.anomaly(
                 "tag_not_allowed",
                 Some(t.name),
                 off,
-                format!("tag {tag} ({}) is not a field of {}", t.name, spec.name),
+                format!("tag {tag} ({}) is not a field of {}{outside}", t.name, spec.name),
             );
             if let Some(max) = t.max.filter(|&m| m > 0 && data_len > usize::from(m)) {
                 value_too_long(name, data_len, max, off, d);
@@ -1391,17 +1397,23 @@ fn floating_field_general(
 fn tag_not_in_version(name: &'static str, tag: u16, version_bit: u32, off: usize, d: &mut Decoded) {
     let version = version_bit.trailing_zeros();
     let version = if version == 31 { d.version } else { version };
-    let defined = match (tag_since(tag), tag_until(tag)) {
-        (since, u32::MAX) => format!("defined from protocol version {since}"),
-        (0, until) => format!("defined up to protocol version {until}"),
-        (since, until) => format!("defined in protocol versions {since} to {until}"),
-    };
+    let defined = defined_in(tag);
     d.anomaly(
         "tag_not_allowed",
         Some(name),
         off,
         format!("tag {tag} ({name}) is not defined at protocol version {version} ({defined}); decoded all the same"),
     );
+}
+
+/// The protocol versions that define `tag`, as words.
+pub fn defined_in(tag: u16) -> String {
+    match (tag_since(tag), tag_until(tag)) {
+        (0, u32::MAX) => "defined in every version".to_string(),
+        (since, u32::MAX) => format!("defined from protocol version {since}"),
+        (0, until) => format!("defined up to protocol version {until}"),
+        (since, until) => format!("defined in protocol versions {since} to {until}"),
+    }
 }
 
 /// The anomaly of a floating value longer than its maximum.
@@ -1641,20 +1653,30 @@ pub enum Misfit {
     FixedPartShort,
     /// The floating fields after it do not end exactly at the message end.
     FloatingPastEnd,
-    /// The floating fields after it include a tag no source defines.
-    UnknownTag(u16),
+    /// The floating fields after it include a tag that is not a field of the message.
+    ForeignTag(u16),
+    /// A required floating field (this tag) is absent after it.
+    RequiredMissing(u16),
 }
 
 impl Misfit {
-    /// What went wrong, as a sentence part ("the message is shorter than its fixed part").
-    pub fn describe(self) -> String {
+    /// What went wrong with a message of `spec`, as a sentence part ("the message is shorter
+    /// than that fixed part").
+    pub fn describe(self, spec: &MessageSpec) -> String {
+        let field = |t: u16| match spec.floating.iter().find(|f| f.tag == Some(t)) {
+            Some(f) => format!("{} (tag {t})", f.name),
+            None => format!("tag {t}"),
+        };
         match self {
             Misfit::FixedPartShort => "the message is shorter than that fixed part".to_string(),
             Misfit::FloatingPastEnd => {
                 "the floating fields after it do not end at the message end".to_string()
             }
-            Misfit::UnknownTag(t) => {
-                format!("the floating fields after it meet tag {t}, which no source defines")
+            Misfit::ForeignTag(t) => {
+                format!("the floating fields after it meet tag {t}, which is not a field of {}", spec.name)
+            }
+            Misfit::RequiredMissing(t) => {
+                format!("the floating fields after it lack the required {}", field(t))
             }
         }
     }
@@ -1664,7 +1686,8 @@ impl Misfit {
         match self {
             Misfit::FixedPartShort => "fixed_part_short",
             Misfit::FloatingPastEnd => "floating_past_end",
-            Misfit::UnknownTag(_) => "unknown_tag",
+            Misfit::ForeignTag(_) => "tag_not_allowed",
+            Misfit::RequiredMissing(_) => "required_missing",
         }
     }
 }
@@ -1713,7 +1736,7 @@ impl Variant {
             "fixed part of protocol version {} ({}){kept}: with the fixed part of version {version}, {}",
             self.fixed_version,
             self.difference(spec, version),
-            self.misfit.describe()
+            self.misfit.describe(spec)
         )
     }
 }
@@ -1750,13 +1773,15 @@ fn fixed_groups(spec: &'static MessageSpec) -> &'static [FixedGroup] {
 }
 
 /// Whether the floating part of `frame` walks cleanly after a fixed part of `fixed_size`
-/// bytes, with floating headers of `w` bytes: it ends exactly at the message end and every
-/// tag is one a source defines.
-fn fits(frame: &[u8], fixed_size: usize, w: usize) -> Result<(), Misfit> {
+/// bytes, with floating headers of `w` bytes: it ends exactly at the message end, every tag
+/// is a field of the message, and the required fields the connection's `version` defines
+/// are there.
+fn fits(frame: &[u8], ix: &MsgIndex, version: u32, fixed_size: usize, w: usize) -> Result<(), Misfit> {
     let mut off = HEADER_LEN + fixed_size;
     if off > frame.len() {
         return Err(Misfit::FixedPartShort);
     }
+    let mut seen = TagSet::default();
     while off < frame.len() {
         if off + 2 * w > frame.len() {
             return Err(Misfit::FloatingPastEnd);
@@ -1769,15 +1794,22 @@ fn fits(frame: &[u8], fixed_size: usize, w: usize) -> Result<(), Misfit> {
                 u16::from_be_bytes([frame[off + 2], frame[off + 3]]) as usize,
             )
         };
-        if spec::tag(tag).is_none() {
-            return Err(Misfit::UnknownTag(tag));
+        if ix.by_tag.get(usize::from(tag)).is_none_or(|&i| i == 0) {
+            return Err(Misfit::ForeignTag(tag));
         }
+        seen.insert(tag);
         off += 2 * w + len;
     }
     if off != frame.len() {
         return Err(Misfit::FloatingPastEnd);
     }
-    Ok(())
+    let missing = |&&(t, _, since): &&(u16, &str, u32)| {
+        since <= version && version <= tag_until(t) && !seen.contains(t)
+    };
+    match ix.required.iter().find(missing) {
+        Some(&(t, _, _)) => Err(Misfit::RequiredMissing(t)),
+        None => Ok(()),
+    }
 }
 
 /// Representative versions of the distinct wire layouts, in order of preference: 2-byte
@@ -1872,7 +1904,7 @@ impl Decoder {
         let (version, source) = self.choose_version(frame, seen, state);
         let mut c = Choice { version, source, variant: None };
         let Some((_, ty)) = crate::cti::framing::parse_header(frame) else { return c };
-        let Some((spec, _)) = layout(ty, version) else { return c };
+        let Some((spec, ix)) = layout(ty, version) else { return c };
         let groups = fixed_groups(spec);
         if groups.is_empty() {
             return c;
@@ -1881,13 +1913,13 @@ impl Decoder {
         let kept = state.variants.iter().position(|(t, _)| *t == ty);
         if let Some(i) = kept {
             let v = state.variants[i].1;
-            if fits(frame, spec::fixed_size(spec, v.fixed_version), w).is_ok() {
+            if fits(frame, ix, version, spec::fixed_size(spec, v.fixed_version), w).is_ok() {
                 c.variant = Some(Variant { remembered: true, ..v });
                 return c;
             }
         }
         let own_size = spec::fixed_size(spec, version);
-        let misfit = match fits(frame, own_size, w) {
+        let misfit = match fits(frame, ix, version, own_size, w) {
             Ok(()) => {
                 if let Some(i) = kept {
                     state.variants.remove(i);
@@ -1905,7 +1937,7 @@ impl Decoder {
             .collect();
         others.sort_by_key(|&v| (v.abs_diff(version), v));
         for fv in others {
-            if fits(frame, spec::fixed_size(spec, fv), w).is_ok() {
+            if fits(frame, ix, version, spec::fixed_size(spec, fv), w).is_ok() {
                 let v = Variant { fixed_version: fv, misfit, remembered: false };
                 match kept {
                     Some(i) => state.variants[i].1 = v,

@@ -183,6 +183,19 @@ impl MessageBuilder {
         Self::new(spec::message_by_name(name).unwrap_or_else(|| panic!("no message {name}")), version)
     }
 
+    /// The same message with the fixed part of protocol `fixed_version` instead of its own
+    /// (floating headers and tags stay those of its version), as implementations that do not
+    /// follow the version history send it: OPEN_CONF without SessionType at 24, or
+    /// AGENT_STATE_EVENT without DepartmentID at 19. Values set before are kept where the
+    /// field is still there.
+    pub fn with_fixed_part_of(mut self, fixed_version: u32) -> Self {
+        let old = std::mem::take(&mut self.fixed);
+        self.fixed = spec::fixed_layout(self.spec, fixed_version)
+            .map(|f| (f, old.iter().find(|(o, _)| std::ptr::eq(*o, f)).map_or(0, |o| o.1)))
+            .collect();
+        self
+    }
+
     pub fn spec(&self) -> &'static MessageSpec {
         self.spec
     }

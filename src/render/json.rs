@@ -236,7 +236,19 @@ pub fn push_message(b: &mut Vec<u8>, flow: &Flow, frame: &Frame<'_>, d: &Decoded
     push_u64(b, d.version as u64);
     b.extend_from_slice(b",\"version_source\":\"");
     b.extend_from_slice(d.version_source.map_or("assumed", |s| s.as_str()).as_bytes());
-    b.extend_from_slice(b"\",\"type\":");
+    b.push(b'"');
+    if let (Some(v), Some(spec)) = (d.variant, d.spec) {
+        b.extend_from_slice(b",\"layout_variant\":{\"fixed_part_version\":");
+        push_u64(b, v.fixed_version as u64);
+        b.extend_from_slice(b",\"misfit\":\"");
+        b.extend_from_slice(v.misfit.code().as_bytes());
+        b.extend_from_slice(b"\",\"remembered\":");
+        b.extend_from_slice(if v.remembered { b"true" } else { b"false" });
+        b.extend_from_slice(b",\"reason\":");
+        push_str(b, &v.describe(spec, d.version));
+        b.push(b'}');
+    }
+    b.extend_from_slice(b",\"type\":");
     match d.type_name() {
         Some(n) => push_name(b, n),
         None => b.extend_from_slice(b"null"),

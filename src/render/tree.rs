@@ -31,6 +31,9 @@ pub fn write_tree(w: &mut dyn Write, flow: &Flow, frame: &Frame<'_>, d: &Decoded
         d.version,
         d.version_source.map_or("?", |s| s.as_str())
     )?;
+    if let (Some(v), Some(spec)) = (d.variant, d.spec) {
+        writeln!(w, "    Layout: {}", v.describe(spec, d.version))?;
+    }
     writeln!(w, "    Header")?;
     writeln!(w, "        {:<8}MessageLength: {}", "0+4", frame.length)?;
     writeln!(w, "        {:<8}MessageType: {name} ({})", "4+4", d.msg_type)?;

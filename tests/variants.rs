@@ -1,0 +1,408 @@
+//! What real implementations send where the version history and the wire disagree: fixed
+//! parts of a neighbouring version (DepartmentID missing at 19, SessionType missing at 24,
+//! DepartmentID already at 18), tags the version does not define, and the network recording
+//! messages renumbered at 25. Frames are built with the encoder at both versions, put in real
+//! captures with and without the OPEN_REQ, and read back through the binary.
+
+mod common;
+
+use common::{ctiscope, pcap_bytes, Conv, C, S};
+use ctiscope::capture::build::Link;
+use ctiscope::cti::decode::{decode, Decoder, VersionSource, VersionState};
+use ctiscope::cti::encode::MessageBuilder;
+use serde_json::Value as J;
+
+/// How an implementation lays out the messages whose fixed parts changed.
+#[derive(Clone, Copy)]
+struct Dialect {
+    /// Protocol version of the session (OPEN_REQ.VersionNumber).
+    version: u32,
+    /// The version whose fixed part its OPEN_CONF has.
+    open_conf: u32,
+    /// The version whose fixed part its AGENT_STATE_EVENT and QUERY_AGENT_STATE_CONF have.
+    agent_state: u32,
+}
+
+fn open_req(v: u32) -> Vec<u8> {
+    let mut b = MessageBuilder::named("OPEN_REQ", v);
+    b.set("InvokeID", 1).unwrap().set("VersionNumber", u64::from(v)).unwrap();
+    b.set("IdleTimeout", 120).unwrap().set("PeripheralID", 5000).unwrap();
+    b.set("ServicesRequested", 0x7).unwrap().set("CallMsgMask", 0xffff).unwrap();
+    b.set("AgentStateMask", 0x3ff).unwrap();
+    b.text("ClientID", "desk1").unwrap().bytes("ClientPassword", b"").unwrap();
+    b.text("AgentExtension", "3001").unwrap().text("AgentID", "1001").unwrap();
+    b.build()
+}
+
+fn open_conf(d: Dialect) -> Vec<u8> {
+    let mut b = MessageBuilder::named("OPEN_CONF", d.version).with_fixed_part_of(d.open_conf);
+    b.set("InvokeID", 1).unwrap().set("ServicesGranted", 0x7).unwrap();
+    b.set("PeripheralOnline", 1).unwrap().set("PeripheralType", 17).unwrap().set("AgentState", 2).unwrap();
+    b.number("NumPeripherals", 0).unwrap();
+    if d.open_conf >= 19 {
+        b.set("DepartmentID", 12).unwrap();
+    }
+    if d.open_conf >= 24 {
+        b.set("SessionType", 1).unwrap();
+    }
+    b.text("AgentID", "1001").unwrap().text("AgentExtension", "3001").unwrap();
+    b.build()
+}
+
+fn agent_state(d: Dialect, state: u64) -> Vec<u8> {
+    let mut b = MessageBuilder::named("AGENT_STATE_EVENT", d.version).with_fixed_part_of(d.agent_state);
+    b.set("PeripheralID", 5000).unwrap().set("AgentState", state).unwrap().set("PeripheralType", 17).unwrap();
+    if d.agent_state >= 19 {
+        b.set("DepartmentID", 12).unwrap();
+    }
+    b.text("AgentID", "1001").unwrap().text("AgentExtension", "3001").unwrap();
+    if d.version >= 16 {
+        b.number("Direction", 0).unwrap();
+    }
+    if d.version >= 22 {
+        b.number("MaxBeyondTaskLimit", 0).unwrap();
+    }
+    b.build()
+}
+
+fn query(d: Dialect) -> (Vec<u8>, Vec<u8>) {
+    let mut q = MessageBuilder::named("QUERY_AGENT_STATE_REQ", d.version);
+    q.set("InvokeID", 5).unwrap().set("PeripheralID", 5000).unwrap();
+    q.text("AgentInstrument", "3001").unwrap();
+    let mut c = MessageBuilder::named("QUERY_AGENT_STATE_CONF", d.version).with_fixed_part_of(d.agent_state);
+    c.set("InvokeID", 5).unwrap().set("AgentState", 3).unwrap();
+    if d.agent_state >= 19 {
+        c.set("DepartmentID", 12).unwrap();
+    }
+    c.text("AgentID", "1001").unwrap().text("AgentExtension", "3001").unwrap();
+    if d.version >= 19 {
+        c.number("InternalAgentState", 3).unwrap();
+    }
+    if d.version >= 22 {
+        c.number("MaxBeyondTaskLimit", 0).unwrap();
+    }
+    (q.build(), c.build())
+}
+
+/// A desktop session in `d`'s dialect; without `with_open_req` the client's OPEN_REQ is not
+/// in the capture (the server's answer is).
+fn capture(d: Dialect, with_open_req: bool) -> std::path::PathBuf {
+    let mut c = Conv::new(
+        Link::Ethernet,
+        "10.0.0.5:50000",
+        "10.0.0.1:42027",
+        [1000, 5000],
+        1_700_000_000_000_000_000,
+    );
+    c.handshake();
+    if with_open_req {
+        c.send(C, &open_req(d.version), 1460);
+    } else {
+        c.lose(C, open_req(d.version).len() as u32);
+    }
+    c.send(S, &open_conf(d), 1460);
+    c.send(S, &agent_state(d, 3), 1460);
+    let (q, qc) = query(d);
+    c.send(C, &q, 1460);
+    c.send(S, &qc, 1460);
+    c.send(S, &agent_state(d, 2), 1460);
+    c.send(S, &agent_state(d, 3), 1460);
+    c.close();
+    let dir = std::env::temp_dir().join(format!("ctiscope-variants-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let name = format!("v{}-conf{}-state{}-{}.pcap", d.version, d.open_conf, d.agent_state, with_open_req);
+    let path = dir.join(name);
+    std::fs::write(&path, pcap_bytes(1, &c.pkts)).unwrap();
+    path
+}
+
+fn jsonl(path: &std::path::Path) -> Vec<J> {
+    let (out, err, code) = ctiscope(&["decode", "-T", "jsonl", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    out.lines().map(|l| serde_json::from_str(l).unwrap()).filter(|j: &J| j["event"] == "message").collect()
+}
+
+/// The layout variant of each message: (type, fixed_part_version, remembered).
+fn variants(msgs: &[J]) -> Vec<(String, Option<u64>, Option<bool>)> {
+    msgs.iter()
+        .map(|m| {
+            let v = &m["layout_variant"];
+            (
+                m["type"].as_str().unwrap().to_string(),
+                v["fixed_part_version"].as_u64(),
+                v["remembered"].as_bool(),
+            )
+        })
+        .collect()
+}
+
+fn check_json(path: &std::path::Path) -> J {
+    let (out, err, _) = ctiscope(&["check", "--all", "-T", "json", path.to_str().unwrap()]);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"))
+}
+
+/// The value of floating field `name` of a message.
+fn floating<'a>(m: &'a J, name: &str) -> &'a J {
+    m["floating"].as_array().unwrap().iter().find(|f| f["name"] == name).map_or(&J::Null, |f| &f["value"])
+}
+
+fn assert_clean_and_right(msgs: &[J], d: Dialect) {
+    assert_eq!(msgs.len(), if msgs[0]["type"] == "OPEN_REQ" { 7 } else { 6 });
+    for m in msgs {
+        assert_eq!(m["anomalies"].as_array().map_or(0, |a| a.len()), 0, "{m}");
+        if m["type"] == "AGENT_STATE_EVENT"
+            || m["type"] == "QUERY_AGENT_STATE_CONF"
+            || m["type"] == "OPEN_CONF"
+        {
+            assert_eq!(floating(m, "AgentID"), "1001", "{m}");
+            assert_eq!(floating(m, "AgentExtension"), "3001", "{m}");
+            let has_dept = m["fields"].get("DepartmentID").is_some();
+            let want = if m["type"] == "OPEN_CONF" { d.open_conf >= 19 } else { d.agent_state >= 19 };
+            if m["version_source"] == "seen" {
+                assert_eq!(has_dept, want, "{m}");
+            }
+            if has_dept {
+                assert_eq!(m["fields"]["DepartmentID"], 12, "{m}");
+            }
+        }
+    }
+    let states: Vec<_> = msgs
+        .iter()
+        .filter(|m| m["type"] == "AGENT_STATE_EVENT")
+        .map(|m| m["fields"]["AgentState"].as_u64().unwrap())
+        .collect();
+    assert_eq!(states, [3, 2, 3]);
+}
+
+/// The public PV19 codec: OPEN_CONF and AGENT_STATE_EVENT without DepartmentID.
+const PV19_WITHOUT_DEPARTMENT: Dialect = Dialect { version: 19, open_conf: 18, agent_state: 18 };
+/// A PV24 server whose OPEN_CONF ends before SessionType.
+const PV24_WITHOUT_SESSION_TYPE: Dialect = Dialect { version: 24, open_conf: 23, agent_state: 24 };
+/// A PV18 server that already sends DepartmentID.
+const PV18_WITH_DEPARTMENT: Dialect = Dialect { version: 18, open_conf: 19, agent_state: 19 };
+/// A PV24 server without DepartmentID anywhere (2-byte floating headers, PV18 fixed parts).
+const PV24_WITHOUT_DEPARTMENT: Dialect = Dialect { version: 24, open_conf: 18, agent_state: 18 };
+
+#[test]
+fn neighbouring_fixed_parts_decode_cleanly_with_the_open_req() {
+    for (d, want) in [
+        (
+            PV19_WITHOUT_DEPARTMENT,
+            vec![
+                ("OPEN_REQ", None, None),
+                ("OPEN_CONF", Some(18), Some(false)),
+                ("AGENT_STATE_EVENT", Some(18), Some(false)),
+                ("QUERY_AGENT_STATE_REQ", None, None),
+                ("QUERY_AGENT_STATE_CONF", Some(18), Some(false)),
+                ("AGENT_STATE_EVENT", Some(18), Some(true)),
+                ("AGENT_STATE_EVENT", Some(18), Some(true)),
+            ],
+        ),
+        (
+            PV24_WITHOUT_SESSION_TYPE,
+            vec![
+                ("OPEN_REQ", None, None),
+                ("OPEN_CONF", Some(23), Some(false)),
+                ("AGENT_STATE_EVENT", None, None),
+                ("QUERY_AGENT_STATE_REQ", None, None),
+                ("QUERY_AGENT_STATE_CONF", None, None),
+                ("AGENT_STATE_EVENT", None, None),
+                ("AGENT_STATE_EVENT", None, None),
+            ],
+        ),
+        (
+            PV18_WITH_DEPARTMENT,
+            vec![
+                ("OPEN_REQ", None, None),
+                ("OPEN_CONF", Some(19), Some(false)),
+                ("AGENT_STATE_EVENT", Some(19), Some(false)),
+                ("QUERY_AGENT_STATE_REQ", None, None),
+                ("QUERY_AGENT_STATE_CONF", Some(19), Some(false)),
+                ("AGENT_STATE_EVENT", Some(19), Some(true)),
+                ("AGENT_STATE_EVENT", Some(19), Some(true)),
+            ],
+        ),
+        (
+            PV24_WITHOUT_DEPARTMENT,
+            vec![
+                ("OPEN_REQ", None, None),
+                ("OPEN_CONF", Some(18), Some(false)),
+                ("AGENT_STATE_EVENT", Some(18), Some(false)),
+                ("QUERY_AGENT_STATE_REQ", None, None),
+                ("QUERY_AGENT_STATE_CONF", Some(18), Some(false)),
+                ("AGENT_STATE_EVENT", Some(18), Some(true)),
+                ("AGENT_STATE_EVENT", Some(18), Some(true)),
+            ],
+        ),
+    ] {
+        let path = capture(d, true);
+        let msgs = jsonl(&path);
+        assert_clean_and_right(&msgs, d);
+        let got = variants(&msgs);
+        let want: Vec<_> = want.into_iter().map(|(t, v, r)| (t.to_string(), v, r)).collect();
+        assert_eq!(got, want, "{}", path.display());
+        for m in &msgs {
+            assert_eq!(m["version_source"], "seen");
+            assert_eq!(m["protocol_version"], d.version);
+            if let Some(reason) = m["layout_variant"]["reason"].as_str() {
+                let v = m["layout_variant"]["fixed_part_version"].as_u64().unwrap();
+                assert!(reason.starts_with(&format!("fixed part of protocol version {v} (with")), "{reason}");
+                assert!(reason.contains("DepartmentID") || reason.contains("SessionType"), "{reason}");
+            }
+        }
+
+        // One note per connection and message type, nothing else to say.
+        let report = check_json(&path);
+        let findings = report["findings"].as_array().unwrap();
+        let notes: Vec<_> = findings.iter().filter(|f| f["rule"] == "layout-variant").collect();
+        let types: std::collections::BTreeSet<_> = msgs
+            .iter()
+            .filter(|m| m.get("layout_variant").is_some())
+            .map(|m| m["type"].to_string())
+            .collect();
+        assert_eq!(notes.len(), types.len(), "{notes:#?}");
+        for n in &notes {
+            assert_eq!(n["severity"], "note");
+        }
+        let others: Vec<_> = findings.iter().filter(|f| f["rule"] != "layout-variant").collect();
+        assert!(others.is_empty(), "{others:#?}");
+        std::fs::remove_file(&path).unwrap();
+    }
+}
+
+#[test]
+fn neighbouring_fixed_parts_decode_cleanly_without_the_open_req() {
+    // Not PV18_WITH_DEPARTMENT: without its OPEN_REQ a PV18 session that sends DepartmentID
+    // is byte for byte a PV19 session whose QUERY_AGENT_STATE_CONF lacks the required
+    // InternalAgentState, and is decoded as that.
+    for d in [PV19_WITHOUT_DEPARTMENT, PV24_WITHOUT_SESSION_TYPE, PV24_WITHOUT_DEPARTMENT] {
+        let path = capture(d, false);
+        let msgs = jsonl(&path);
+        assert_eq!(msgs[0]["type"], "OPEN_CONF");
+        assert_clean_and_right(&msgs, d);
+        // No more than one note per connection and message type.
+        let report = check_json(&path);
+        let notes =
+            report["findings"].as_array().unwrap().iter().filter(|f| f["rule"] == "layout-variant").count();
+        assert!(notes <= 3, "{}: {notes} layout notes", path.display());
+        std::fs::remove_file(&path).unwrap();
+    }
+}
+
+#[test]
+fn the_tree_names_the_layout() {
+    let path = capture(PV19_WITHOUT_DEPARTMENT, true);
+    let (out, err, code) = ctiscope(&["decode", "-V", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(
+            "    Layout: fixed part of protocol version 18 (without DepartmentID): with the fixed part of version 19,"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("as for earlier messages of this type on the connection"), "{out}");
+    std::fs::remove_file(&path).unwrap();
+}
+
+/// Without the variant the same bytes are what the issue describes: anomalies all over.
+#[test]
+fn the_connection_layout_alone_leaves_anomalies() {
+    let d = PV19_WITHOUT_DEPARTMENT;
+    let frame = agent_state(d, 3);
+    let plain = decode(&frame, 19, VersionSource::Seen);
+    assert!(!plain.anomalies.is_empty());
+    let mut st = VersionState::default();
+    let c = Decoder::default().choose(&frame, Some(19), &mut st);
+    assert_eq!(c.variant.map(|v| v.fixed_version), Some(18));
+    // A message that fits the connection's layout again is decoded with it, and the
+    // connection forgets the variant.
+    let normal = agent_state(Dialect { agent_state: 19, ..d }, 3);
+    let c = Decoder::default().choose(&normal, Some(19), &mut st);
+    assert_eq!(c.variant, None);
+    let c = Decoder::default().choose(&frame, Some(19), &mut st);
+    assert_eq!(c.variant.map(|v| (v.fixed_version, v.remembered)), Some((18, false)));
+    // Damage that no layout explains is decoded with the connection's and reported.
+    let mut cut = frame.clone();
+    cut.truncate(cut.len() - 3);
+    let len = (cut.len() - 8) as u32;
+    cut[0..4].copy_from_slice(&len.to_be_bytes());
+    let mut fresh = VersionState::default();
+    let c = Decoder::default().choose(&cut, Some(19), &mut fresh);
+    assert_eq!(c.variant, None);
+}
+
+/// RTP_STARTED_EVENT of the PV19 codec still carries the IPv6 address tags 226/227, which the
+/// history removes at 19 (and no layout of the chapter lists): decoded by their tag names all
+/// the same, with `tag_not_allowed` saying the version does not define them, which `check`
+/// reports as a note.
+#[test]
+fn tags_the_version_removed_are_decoded_all_the_same() {
+    let mut b = MessageBuilder::named("RTP_STARTED_EVENT", 19);
+    b.set("PeripheralID", 5000).unwrap();
+    b.text("ConnectionDeviceID", "3001").unwrap();
+    b.raw(226, b"fe80::1\0").unwrap().raw(227, b"fe80::2\0").unwrap();
+    let frame = b.build();
+    let d = decode(&frame, 19, VersionSource::Seen);
+    let not_allowed: Vec<_> = d.anomalies.iter().filter(|a| a.code == "tag_not_allowed").collect();
+    assert_eq!(not_allowed.len(), 2, "{:#?}", d.anomalies);
+    assert!(
+        not_allowed[0].message.ends_with(
+            "is not a field of RTP_STARTED_EVENT, and protocol version 19 does not define it (defined in protocol versions 14 to 18)"
+        ),
+        "{}",
+        not_allowed[0].message
+    );
+    for (tag, name, text) in
+        [(226, "CLIENT_ADDRESS_IPV6_TAG", "fe80::1"), (227, "SENDING_ADDRESS_IPV6_TAG", "fe80::2")]
+    {
+        let got = d.fields.iter().find(|x| x.tag == Some(tag)).expect("kept");
+        assert_eq!(got.name(), name);
+        assert_eq!(got.text(&frame).as_deref(), Some(text));
+    }
+
+    // In a capture: `check` says it as a note, once per field.
+    let mut c = Conv::new(
+        Link::Ethernet,
+        "10.0.0.5:50000",
+        "10.0.0.1:42027",
+        [1000, 5000],
+        1_700_000_000_000_000_000,
+    );
+    c.handshake();
+    c.send(C, &open_req(19), 1460);
+    c.send(S, &open_conf(Dialect { version: 19, open_conf: 19, agent_state: 19 }), 1460);
+    c.send(S, &frame, 1460);
+    c.send(S, &frame, 1460);
+    c.close();
+    let path = std::env::temp_dir().join(format!("ctiscope-variants-rtp-{}.pcap", std::process::id()));
+    std::fs::write(&path, pcap_bytes(1, &c.pkts)).unwrap();
+    let report = check_json(&path);
+    let groups: Vec<_> = report["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["rule"] == "decode-tag-not-allowed")
+        .collect();
+    assert_eq!(groups.len(), 2, "{groups:#?}");
+    for g in groups {
+        assert_eq!((g["severity"].as_str(), g["count"].as_u64()), (Some("note"), Some(2)), "{g}");
+    }
+    std::fs::remove_file(&path).unwrap();
+}
+
+/// A field of the message that a later version introduces, at an earlier stated version.
+#[test]
+fn fields_a_later_version_adds_are_decoded_all_the_same() {
+    let mut b = MessageBuilder::named("AGENT_STATE_EVENT", 15);
+    b.set("PeripheralID", 5000).unwrap().set("AgentState", 3).unwrap().set("PeripheralType", 17).unwrap();
+    b.text("AgentID", "1001").unwrap().raw(244, &[0, 0, 0, 1]).unwrap();
+    let frame = b.build();
+    let d = decode(&frame, 15, VersionSource::Seen);
+    let a: Vec<_> = d.anomalies.iter().map(|a| (a.code, a.field)).collect();
+    assert_eq!(a, [("tag_not_allowed", Some("Direction"))]);
+    assert!(d.anomalies[0].message.contains("(defined from protocol version 16); decoded all the same"));
+    assert_eq!(d.number("Direction"), Some(1));
+    // Inferred or assumed versions stand for a layout, not a tag set: nothing to say.
+    assert!(decode(&frame, 15, VersionSource::Inferred).anomalies.is_empty());
+    assert!(decode(&frame, 16, VersionSource::Seen).anomalies.is_empty());
+}
