@@ -10,6 +10,7 @@ use common::{ctiscope, pcap_bytes, Conv, C, S};
 use ctiscope::capture::build::Link;
 use ctiscope::cti::decode::{decode, Decoder, VersionSource, VersionState};
 use ctiscope::cti::encode::MessageBuilder;
+use ctiscope::cti::spec;
 use serde_json::Value as J;
 
 /// How an implementation lays out the messages whose fixed parts changed.
@@ -405,4 +406,168 @@ fn fields_a_later_version_adds_are_decoded_all_the_same() {
     // Inferred or assumed versions stand for a layout, not a tag set: nothing to say.
     assert!(decode(&frame, 15, VersionSource::Inferred).anomalies.is_empty());
     assert!(decode(&frame, 16, VersionSource::Seen).anomalies.is_empty());
+}
+
+/// The network recording messages: 267-274 up to protocol version 24, 268-275 from 25.
+#[test]
+fn renumbered_messages_are_read_by_version() {
+    for (name, v24, v25) in [
+        ("START_NETWORK_RECORDING_REQ", 267, 268),
+        ("START_NETWORK_RECORDING_CONF", 268, 269),
+        ("NETWORK_RECORDING_TARGET_INFO_EVENT", 274, 275),
+    ] {
+        for (version, number) in [(23, v24), (24, v24), (25, v25)] {
+            let frame = MessageBuilder::named(name, version).build();
+            assert_eq!(u32::from_be_bytes(frame[4..8].try_into().unwrap()), number, "{name} at {version}");
+            let d = decode(&frame, version, VersionSource::Seen);
+            assert_eq!(d.type_name(), Some(name), "{name} at {version}");
+        }
+        assert_eq!(spec::type_name_at(v24, 24), Some(name));
+        assert_eq!(spec::type_name_at(v25, 25), Some(name));
+    }
+    // 268 is START_NETWORK_RECORDING_CONF up to 24 and START_NETWORK_RECORDING_REQ from 25.
+    let conf24 = MessageBuilder::named("START_NETWORK_RECORDING_CONF", 24).build();
+    assert_eq!(decode(&conf24, 24, VersionSource::Seen).type_name(), Some("START_NETWORK_RECORDING_CONF"));
+    // 267 means nothing at 25: said so, not named after its PV24 meaning.
+    let mut stray = MessageBuilder::named("START_NETWORK_RECORDING_REQ", 24).build();
+    stray.truncate(8);
+    stray[0..4].copy_from_slice(&0u32.to_be_bytes());
+    let d = decode(&stray, 25, VersionSource::Seen);
+    assert_eq!(d.type_name(), None);
+    assert_eq!(d.anomalies[0].code, "unknown_message_type");
+    assert!(
+        d.anomalies[0].message.contains("not assigned at protocol version 25"),
+        "{}",
+        d.anomalies[0].message
+    );
+
+    // In captures at both versions, `--type NAME` selects the message by name whatever its
+    // number.
+    for version in [24, 25] {
+        let mut c = Conv::new(
+            Link::Ethernet,
+            "10.0.0.5:50000",
+            "10.0.0.1:42027",
+            [1000, 5000],
+            1_700_000_000_000_000_000,
+        );
+        c.handshake();
+        c.send(C, &open_req(version), 1460);
+        c.send(S, &open_conf(Dialect { version, open_conf: version, agent_state: version }), 1460);
+        let mut req = MessageBuilder::named("START_NETWORK_RECORDING_REQ", version);
+        req.set("InvokeID", 9).unwrap().set("PeripheralID", 5000).unwrap();
+        req.text("ConnectionDeviceID", "3001").unwrap();
+        c.send(C, &req.build(), 1460);
+        let mut conf = MessageBuilder::named("START_NETWORK_RECORDING_CONF", version);
+        conf.set("InvokeID", 9).unwrap();
+        c.send(S, &conf.build(), 1460);
+        c.close();
+        let path =
+            std::env::temp_dir().join(format!("ctiscope-renumbered-{version}-{}.pcap", std::process::id()));
+        std::fs::write(&path, pcap_bytes(1, &c.pkts)).unwrap();
+        let p = path.to_str().unwrap();
+        let (out, err, code) =
+            ctiscope(&["decode", "-T", "jsonl", "--type", "START_NETWORK_RECORDING_REQ", p]);
+        assert_eq!(code, 0, "{err}");
+        let msgs: Vec<J> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let msgs: Vec<_> = msgs.iter().filter(|m| m["event"] == "message").collect();
+        assert_eq!(msgs.len(), 1, "{out}");
+        assert_eq!(msgs[0]["type_id"], if version == 24 { 267 } else { 268 });
+        assert_eq!(msgs[0]["anomalies"].as_array().map_or(0, |a| a.len()), 0, "{}", msgs[0]);
+        // The request and its confirm pair up at both versions.
+        let report = check_json(&path);
+        assert!(report["findings"].as_array().unwrap().is_empty(), "{report:#}");
+        std::fs::remove_file(&path).unwrap();
+    }
+}
+
+/// `ctiscope spec` never contradicts itself: each number's line names exactly the messages
+/// `spec NUMBER` describes, and `spec NAME` gives every number the name has had.
+#[test]
+fn spec_lists_every_number_with_its_versions() {
+    let (list, _, code) = ctiscope(&["spec"]);
+    assert_eq!(code, 0);
+    let line =
+        |n: u32| list.lines().find(|l| l.trim_start().starts_with(&format!("{n} "))).unwrap().to_string();
+    assert_eq!(line(267).trim(), "267 START_NETWORK_RECORDING_REQ (up to protocol version 24)");
+    assert_eq!(
+        line(268).trim(),
+        "268 START_NETWORK_RECORDING_CONF (up to protocol version 24); START_NETWORK_RECORDING_REQ (from protocol version 25)"
+    );
+    assert_eq!(line(275).trim(), "275 NETWORK_RECORDING_TARGET_INFO_EVENT (from protocol version 25)");
+    for n in 260..=280u32 {
+        let l = line(n);
+        let (out, _, code) = ctiscope(&["spec", &n.to_string()]);
+        assert_eq!(code, 0);
+        for m in spec::type_meanings(n) {
+            assert!(l.contains(m.name), "{l}");
+            if m.layout.is_some() {
+                assert!(out.contains(&format!("{} (MessageType ", m.name)), "spec {n}:\n{out}");
+            }
+        }
+    }
+    let (out, _, _) = ctiscope(&["spec", "268"]);
+    assert!(out.starts_with(
+        "MessageType 268 is START_NETWORK_RECORDING_CONF up to protocol version 24 and START_NETWORK_RECORDING_REQ from protocol version 25."
+    ));
+    let (out, _, _) = ctiscope(&["spec", "268", "--protocol-version", "25"]);
+    assert!(out.starts_with("START_NETWORK_RECORDING_REQ (MessageType 267 up to protocol version 24, 268 from protocol version 25)"), "{out}");
+    let (_, err, code) = ctiscope(&["spec", "267", "--protocol-version", "25"]);
+    assert_eq!((code, err.trim()), (2, "ctiscope: MessageType 267 is not assigned at protocol version 25"));
+    let (list25, _, _) = ctiscope(&["spec", "--protocol-version", "25"]);
+    assert!(!list25.lines().any(|l| l.trim_start().starts_with("267 ")), "{list25}");
+    assert!(list25.lines().any(|l| l.trim() == "268 START_NETWORK_RECORDING_REQ"), "{list25}");
+    // Field versions: since and until.
+    let (out, _, _) = ctiscope(&["spec", "AGENT_STATE_EVENT"]);
+    assert!(out.contains("DepartmentID                       INT        4  since PV19"), "{out}");
+    assert!(out.lines().any(|l| l.contains("DIRECTION_TAG") && l.ends_with("since PV16")), "{out}");
+}
+
+/// An empty ClientPassword at 24: length 0, one NUL byte, or left out.
+#[test]
+fn an_empty_client_password_in_its_three_forms() {
+    let open = |password: Option<&[u8]>| {
+        let mut b = MessageBuilder::named("OPEN_REQ", 24);
+        b.set("InvokeID", 1).unwrap().set("VersionNumber", 24).unwrap().set("IdleTimeout", 120).unwrap();
+        b.text("ClientID", "desk1").unwrap();
+        if let Some(p) = password {
+            b.bytes("ClientPassword", p).unwrap();
+        }
+        b.build()
+    };
+    for (password, anomalies) in [(Some(&b""[..]), 0), (Some(&b"\0"[..]), 0), (None, 1)] {
+        let frame = open(password);
+        let d = decode(&frame, 24, VersionSource::Seen);
+        let codes: Vec<_> = d.anomalies.iter().map(|a| (a.code, a.field)).collect();
+        assert_eq!(codes.len(), anomalies, "{codes:?}");
+        if anomalies == 1 {
+            assert_eq!(codes[0], ("required_missing", Some("ClientPassword")));
+        } else {
+            assert_eq!(d.field("ClientPassword").map(|f| f.data_len()), password.map(|p| p.len() as u32));
+        }
+        let mut c = Conv::new(
+            Link::Ethernet,
+            "10.0.0.5:50000",
+            "10.0.0.1:42027",
+            [1000, 5000],
+            1_700_000_000_000_000_000,
+        );
+        c.handshake();
+        c.send(C, &frame, 1460);
+        c.send(S, &open_conf(Dialect { version: 24, open_conf: 24, agent_state: 24 }), 1460);
+        c.close();
+        let path =
+            std::env::temp_dir().join(format!("ctiscope-password-{anomalies}-{}.pcap", std::process::id()));
+        std::fs::write(&path, pcap_bytes(1, &c.pkts)).unwrap();
+        let report = check_json(&path);
+        let findings = report["findings"].as_array().unwrap();
+        assert_eq!(findings.len(), anomalies, "{findings:#?}");
+        for f in findings {
+            assert_eq!(
+                (f["rule"].as_str(), f["severity"].as_str()),
+                (Some("decode-required-missing"), Some("note"))
+            );
+        }
+        std::fs::remove_file(&path).unwrap();
+    }
 }

@@ -527,6 +527,14 @@ impl Findings {
                     "a tag the connection's protocol version does not define: implementations do not all follow the version history (docs/protocol.md §8 Protocol versions)",
                 );
             }
+            if a.code == "required_missing"
+                && a.field.is_some_and(|f| OMITTED_WHEN_EMPTY.contains(&(name, f)))
+            {
+                sev = Severity::Note;
+                reason = Cow::Borrowed(
+                    "required even when empty, but implementations send an empty value as length 0, as one NUL byte or not at all (docs/protocol.md §8.1 Layout variants)",
+                );
+            }
             if a.code == "required_missing" && a.field.is_some_and(|f| unmarked_required(d, f)) {
                 // Where the guide and implementations disagree: said once, as a note.
                 sev = Severity::Note;
@@ -554,6 +562,9 @@ impl Findings {
         }
     }
 }
+
+/// Required fields (message, field) that implementations leave out when they are empty.
+const OMITTED_WHEN_EMPTY: &[(&str, &str)] = &[("OPEN_REQ", "ClientPassword")];
 
 /// Whether the tag of field `f` (a field of the message, or a tag by its name) lies outside
 /// the protocol versions that define it, at the message's version.

@@ -320,7 +320,7 @@ impl Decoded {
 
     /// The spec name or None for an unknown type.
     pub fn type_name(&self) -> Option<&'static str> {
-        self.spec.map(|s| s.name).or_else(|| spec::type_name(self.msg_type))
+        self.spec.map(|s| s.name).or_else(|| spec::type_name_at(self.msg_type, self.version))
     }
 
     /// The fixed field with this dictionary id, found at its position in the layout of
@@ -449,14 +449,23 @@ fn decode_layout(frame: &[u8], version: u32, fixed_version: u32, source: Version
         );
     }
     let Some((spec, ix)) = layout(ty, version) else {
-        if spec::type_info(ty).is_some() {
+        if let Some(name) = spec::type_name_at(ty, version) {
             d.anomaly(
                 "layout_unknown",
                 None,
                 HEADER_LEN,
+                format!("no source documents the body of {name}: shown as raw bytes"),
+            );
+        } else if let Some(m) = spec::type_meanings(ty).first() {
+            // A number that means something only at other versions (renumbered).
+            d.anomaly(
+                "unknown_message_type",
+                None,
+                4,
                 format!(
-                    "no source documents the body of {}: shown as raw bytes",
-                    spec::type_name(ty).unwrap_or("?")
+                    "MessageType {ty} is not assigned at protocol version {version} (it is {} {})",
+                    m.name,
+                    m.versions()
                 ),
             );
         } else {

@@ -575,4 +575,7 @@ pub enum SynthLink {
 pub struct SpecArgs {
     /// Message name (e.g. AGENT_STATE_EVENT) or number; without it, every message type.
     pub message: Option<String>,
+    /// Only what the number means at this protocol version (numbers 267-275 changed at 25).
+    #[arg(long = "protocol-version", value_name = "N")]
+    pub protocol_version: Option<u32>,
 }

@@ -199,32 +199,84 @@ fn dissector_cmd(a: args::DissectorArgs) -> io::Result<u8> {
 fn spec_cmd(a: SpecArgs) -> io::Result<u8> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    match a.message {
+    let at = |m: &spec::TypeMeaning| a.protocol_version.is_none_or(|v| m.at(v));
+    match &a.message {
         None => {
             for t in spec::types::MESSAGE_TYPES {
-                let layout =
-                    if spec::message(t.id, None).is_some() { "" } else { "  (layout not documented)" };
-                writeln!(out, "{:>3} {}{layout}", t.id, t.name)?;
+                let meanings: Vec<_> = spec::type_meanings(t.id).into_iter().filter(at).collect();
+                let several =
+                    meanings.len() > 1 || meanings.iter().any(|m| m.since.is_some() || m.until.is_some());
+                let text: Vec<String> = meanings
+                    .iter()
+                    .map(|m| {
+                        let layout = if m.layout.is_some() { "" } else { ", layout not documented" };
+                        match (several && a.protocol_version.is_none(), layout) {
+                            (true, _) => format!("{} ({}{layout})", m.name, m.versions()),
+                            (false, "") => m.name.to_string(),
+                            (false, _) => format!("{}  (layout not documented)", m.name),
+                        }
+                    })
+                    .collect();
+                if !text.is_empty() {
+                    writeln!(out, "{:>3} {}", t.id, text.join("; "))?;
+                }
             }
         }
         Some(q) => {
-            let m = match q.parse::<u32>() {
-                Ok(n) => spec::message(n, None),
-                Err(_) => spec::message_by_name(&q),
-            };
-            match m {
-                Some(m) => write!(out, "{}", spec::describe(m))?,
-                None => {
-                    let known = q.parse::<u32>().ok().and_then(spec::type_name);
-                    match known {
-                        Some(name) => writeln!(out, "{q} is {name}: no source documents its layout")?,
-                        None => {
-                            out.flush()?;
-                            eprintln!("ctiscope: no message type {q:?}; `ctiscope spec` lists them");
-                            return Ok(EXIT_INPUT);
+            let layouts: Vec<&spec::MessageSpec> = match q.parse::<u32>() {
+                Ok(n) => {
+                    let meanings: Vec<_> = spec::type_meanings(n).into_iter().filter(at).collect();
+                    if meanings.len() > 1 {
+                        let said: Vec<String> =
+                            meanings.iter().map(|m| format!("{} {}", m.name, m.versions())).collect();
+                        writeln!(out, "MessageType {n} is {}.\n", said.join(" and "))?;
+                    }
+                    let known = meanings.iter().map(|m| m.name).collect::<Vec<_>>();
+                    let layouts: Vec<_> = meanings.iter().filter_map(|m| m.layout).collect();
+                    if layouts.is_empty() {
+                        out.flush()?;
+                        return Ok(match (known.first(), a.protocol_version) {
+                            (Some(name), _) => {
+                                writeln!(out, "{n} is {name}: no source documents its layout")?;
+                                out.flush()?;
+                                EXIT_OK
+                            }
+                            (None, Some(v)) if !spec::type_meanings(n).is_empty() => {
+                                eprintln!(
+                                    "ctiscope: MessageType {n} is not assigned at protocol version {v}"
+                                );
+                                EXIT_INPUT
+                            }
+                            _ => {
+                                eprintln!("ctiscope: no message type {q:?}; `ctiscope spec` lists them");
+                                EXIT_INPUT
+                            }
+                        });
+                    }
+                    layouts
+                }
+                Err(_) => match spec::message_by_name(q) {
+                    Some(m) => vec![m],
+                    None => {
+                        match spec::types::MESSAGE_TYPES.iter().find(|t| t.name.eq_ignore_ascii_case(q)) {
+                            Some(t) => {
+                                writeln!(out, "{} is {}: no source documents its layout", t.id, t.name)?;
+                                out.flush()?;
+                                return Ok(EXIT_OK);
+                            }
+                            None => {
+                                eprintln!("ctiscope: no message type {q:?}; `ctiscope spec` lists them");
+                                return Ok(EXIT_INPUT);
+                            }
                         }
                     }
+                },
+            };
+            for (i, m) in layouts.iter().enumerate() {
+                if i > 0 {
+                    writeln!(out)?;
                 }
+                write!(out, "{}", spec::describe(m))?;
             }
         }
     }
@@ -237,8 +289,9 @@ fn spec_cmd(a: SpecArgs) -> io::Result<u8> {
 pub(crate) struct Filter {
     call: Option<u32>,
     agent: Option<String>,
-    /// Message type numbers; empty means any.
-    types: Vec<u32>,
+    /// Message types, by wire number or by name (a name follows the numbering of each
+    /// message's protocol version); empty means any.
+    types: Vec<TypeSel>,
     pub(crate) session: Option<ConnId>,
     /// Who each session is, for `--agent` (a connection's entry goes when it ends).
     identities: ctiscope::IntMap<ConnId, Identity>,
@@ -247,6 +300,13 @@ pub(crate) struct Filter {
     /// For a display filter that reads `finding`: the rules of the findings pointing at
     /// each frame (from an analysis pass before the decode).
     pub(crate) findings: std::collections::HashMap<u64, Vec<&'static str>>,
+}
+
+/// A `--type` criterion.
+#[derive(Debug, Clone, Copy)]
+enum TypeSel {
+    Number(u32),
+    Name(&'static str),
 }
 
 /// Lines indented by four spaces (an expression and its caret under an error).
@@ -258,15 +318,17 @@ impl Filter {
     pub(crate) fn new(a: &SelectArgs) -> Result<Self, String> {
         let mut types = Vec::new();
         for t in &a.types {
-            let id = match t.parse::<u32>() {
-                Ok(n) => n,
+            let sel = match t.parse::<u32>() {
+                Ok(n) => TypeSel::Number(n),
                 Err(_) => spec::types::MESSAGE_TYPES
                     .iter()
-                    .find(|m| m.name.eq_ignore_ascii_case(t))
-                    .map(|m| m.id)
+                    .map(|m| m.name)
+                    .chain(spec::messages().iter().map(|m| m.name))
+                    .find(|m| m.eq_ignore_ascii_case(t))
+                    .map(TypeSel::Name)
                     .ok_or_else(|| format!("no message type {t:?}; `ctiscope spec` lists them"))?,
             };
-            types.push(id);
+            types.push(sel);
         }
         let display = match &a.display {
             Some(expr) => Some(
@@ -329,8 +391,15 @@ impl Filter {
             }
             session_agent = identity.is_agent(agent);
         }
-        if !self.types.is_empty() && !self.types.contains(&msg_type) {
-            return false;
+        if !self.types.is_empty() {
+            let name = d.type_name();
+            let wanted = |t: &TypeSel| match *t {
+                TypeSel::Number(n) => n == msg_type,
+                TypeSel::Name(want) => name == Some(want),
+            };
+            if !self.types.iter().any(wanted) {
+                return false;
+            }
         }
         if let Some(call) = self.call {
             let names_call = d.fields.iter().any(|f| {

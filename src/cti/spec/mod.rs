@@ -347,6 +347,93 @@ pub fn type_name(id: u32) -> Option<&'static str> {
     type_info(id).map(|t| t.name)
 }
 
+/// The last protocol version with the PV24 numbers of the network recording messages.
+pub const PV24_NUMBERING_UNTIL: u32 = 24;
+
+/// One meaning of a MessageType number over a range of protocol versions.
+#[derive(Debug, Clone, Copy)]
+pub struct TypeMeaning {
+    /// The message's name.
+    pub name: &'static str,
+    /// First protocol version with this meaning (None: every version up to `until`).
+    pub since: Option<u32>,
+    /// Last protocol version with this meaning (None: every version from `since`).
+    pub until: Option<u32>,
+    /// Its layout, when a source documents one.
+    pub layout: Option<&'static MessageSpec>,
+}
+
+impl TypeMeaning {
+    /// Whether the meaning holds at protocol `version`.
+    pub fn at(&self, version: u32) -> bool {
+        self.since.is_none_or(|s| version >= s) && self.until.is_none_or(|u| version <= u)
+    }
+
+    /// The versions as words: "up to protocol version 24", "from protocol version 25", or
+    /// "" for every version.
+    pub fn versions(&self) -> String {
+        match (self.since, self.until) {
+            (None, None) => String::new(),
+            (None, Some(u)) => format!("up to protocol version {u}"),
+            (Some(s), None) => format!("from protocol version {s}"),
+            (Some(s), Some(u)) => format!("protocol versions {s} to {u}"),
+        }
+    }
+}
+
+/// Every meaning MessageType `id` has had, oldest first. The network recording messages were
+/// renumbered at PV25 (the PV24 table numbers them 267-274, the PV25 chapter 268-275), so
+/// 268-274 have two meanings, 267 one up to PV24 and 275 one from PV25; every other number
+/// has one meaning in every version (none when no source names it).
+pub fn type_meanings(id: u32) -> Vec<TypeMeaning> {
+    let renumbered = messages::PV24_NUMBERS;
+    let old = renumbered.iter().find(|(o, _)| *o == id);
+    let new = renumbered.iter().any(|(_, n)| *n == id);
+    if old.is_none() && !new {
+        let layout = message(id, None);
+        return type_info(id)
+            .map(|t| TypeMeaning {
+                name: layout.map_or(t.name, |m| m.name),
+                since: None,
+                until: None,
+                layout,
+            })
+            .into_iter()
+            .collect();
+    }
+    let mut v = Vec::new();
+    if let Some(&(_, chapter)) = old {
+        let layout = message(chapter, None);
+        let name = layout.map_or("?", |m| m.name);
+        v.push(TypeMeaning { name, since: None, until: Some(PV24_NUMBERING_UNTIL), layout });
+    }
+    if new {
+        let layout = message(id, None);
+        let name = layout.map_or("?", |m| m.name);
+        v.push(TypeMeaning { name, since: Some(PV24_NUMBERING_UNTIL + 1), until: None, layout });
+    }
+    v
+}
+
+/// The name of MessageType `id` at protocol `version`, if it has one then.
+pub fn type_name_at(id: u32, version: u32) -> Option<&'static str> {
+    let renumbered = messages::PV24_NUMBERS;
+    if !renumbered.iter().any(|(o, n)| *o == id || *n == id) {
+        return type_name(id);
+    }
+    type_meanings(id).into_iter().find(|m| m.at(version)).map(|m| m.name)
+}
+
+/// Every MessageType number a layout has had: (number, meaning's versions).
+pub fn numbers_of(spec: &MessageSpec) -> Vec<(u32, TypeMeaning)> {
+    let mut v = Vec::new();
+    if let Some(&(old, _)) = messages::PV24_NUMBERS.iter().find(|(_, new)| *new == spec.id.0) {
+        v.extend(type_meanings(old).into_iter().filter(|m| m.name == spec.name).map(|m| (old, m)));
+    }
+    v.extend(type_meanings(spec.id.0).into_iter().filter(|m| m.name == spec.name).map(|m| (spec.id.0, m)));
+    v
+}
+
 /// Highest MessageType number any source assigns.
 pub const MAX_MESSAGE_TYPE: u32 = 284;
 
@@ -481,7 +568,14 @@ pub fn describe(spec: &MessageSpec) -> String {
         Origin::Server => "server -> client",
         Origin::Both => "either side",
     };
-    let _ = writeln!(s, "{} (MessageType {})", spec.name, spec.id.0);
+    let numbers: Vec<String> = numbers_of(spec)
+        .iter()
+        .map(|(n, m)| match m.versions().as_str() {
+            "" => n.to_string(),
+            v => format!("{n} {v}"),
+        })
+        .collect();
+    let _ = writeln!(s, "{} (MessageType {})", spec.name, numbers.join(", "));
     match spec.table {
         Some(t) => {
             let _ = writeln!(s, "  guide table: {t}");
@@ -495,10 +589,6 @@ pub fn describe(spec: &MessageSpec) -> String {
     if let Some(c) = spec.confirm {
         let name = message(c.0, None).map_or("?", |m| m.name);
         let _ = writeln!(s, "  confirm: {name} ({})", c.0);
-    }
-    let renumbered = messages::PV24_NUMBERS.iter().find(|(_, new)| *new == spec.id);
-    if let Some((old, _)) = renumbered {
-        let _ = writeln!(s, "  MessageType {old} up to protocol version 24");
     }
     let total = fixed_size(spec, u32::MAX);
     let _ = writeln!(s, "  fixed part ({total} bytes after the 8-byte header):");
@@ -567,6 +657,17 @@ pub fn describe(spec: &MessageSpec) -> String {
             }
             if let Some(t) = f.values {
                 let _ = write!(s, ", values: {}", t.name);
+            }
+            if let Some(t) = f.tag {
+                match (versions::tag_since(t), versions::tag_until(t)) {
+                    (0, u32::MAX) => {}
+                    (since, u32::MAX) => {
+                        let _ = write!(s, ", since PV{since}");
+                    }
+                    (since, until) => {
+                        let _ = write!(s, ", PV{since} to PV{until}");
+                    }
+                }
             }
             s.push('\n');
             if let Some(c) = f.condition {
