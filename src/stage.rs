@@ -125,6 +125,17 @@ impl Versions {
     }
 }
 
+impl Versions {
+    /// Remember the fixed-part layout a message of `conn` was decoded with, so that the next
+    /// message of its type starts from it ([`Choice::start`]). Only the in-line stage
+    /// learns: the layout [`decode_choice`] settles on does not depend on it.
+    pub fn learn(&mut self, conn: ConnId, d: &Decoded) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.inference.learn(d.msg_type, d);
+        }
+    }
+}
+
 /// The decode stage in line: [`Versions`] and one reused [`Decoded`].
 #[derive(Debug)]
 pub struct Stage {
@@ -146,6 +157,9 @@ impl Stage {
             Event::Message { flow, frame } => {
                 let choice = self.versions.message(flow, frame);
                 decode_choice(frame.bytes, &choice, &mut self.decoded);
+                if choice.start.is_some() || self.decoded.variant.is_some() {
+                    self.versions.learn(flow.conn, &self.decoded);
+                }
                 Some(&self.decoded)
             }
             other => {

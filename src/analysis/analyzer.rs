@@ -288,20 +288,8 @@ impl Analyzer {
         c.last_frame = fr;
         c.last_ts = ts;
         let invoke = d.fixed(field::InvokeID).and_then(|f| f.number()).map(|v| v as u32);
-        if let (Some(v), Some(spec)) = (d.variant, d.spec) {
-            if !c.variants_noted.contains(&id.0) {
-                c.variants_noted.push(id.0);
-                let subject = c.subject(Some(name));
-                let reason = format!("decoded with the {}", v.describe(spec, d.version));
-                f.report(
-                    "layout-variant",
-                    Some(flow.conn),
-                    &[fr],
-                    ts,
-                    Cause::new(Some(name), reason.clone()),
-                    || (format!("{name}: {reason}"), subject),
-                );
-            }
+        if d.variant.is_some() {
+            layout_variant(c, f, flow, d, name, fr, ts);
         }
 
         session::directions(c, f, flow, frame);
@@ -396,4 +384,27 @@ impl Analyzer {
             last_ts: self.last_ts,
         })
     }
+}
+
+/// A message decoded with another version's fixed part: said once per connection and type.
+#[cold]
+#[inline(never)]
+fn layout_variant(
+    c: &mut Conn,
+    f: &mut Findings,
+    flow: &Flow,
+    d: &Decoded,
+    name: &'static str,
+    fr: u64,
+    ts: TimestampNs,
+) {
+    let (Some(v), Some(spec)) = (d.variant, d.spec) else { return };
+    if c.variants_noted.contains(&spec.id.0) {
+        return;
+    }
+    c.variants_noted.push(spec.id.0);
+    let subject = c.subject(Some(name));
+    let reason = format!("decoded with the {}", v.describe(spec, d.version));
+    let cause = Cause::new(Some(name), reason.clone());
+    f.report("layout-variant", Some(flow.conn), &[fr], ts, cause, || (format!("{name}: {reason}"), subject));
 }

@@ -412,12 +412,60 @@ pub fn decode_at(frame: &[u8], version: u32, source: VersionSource, d: &mut Deco
     decode_layout(frame, version, version, source, d);
 }
 
-/// Decode as [`Decoder::choose`] chose: at the connection's version, with the fixed part of
-/// the variant when there is one.
+/// Decode at the version [`Decoder::choose`] chose, with the fixed part the bytes fit
+/// ([`Variant`]): the connection's own when its floating walk fits, else the nearest other
+/// version's that fits, else the connection's own again (its anomalies say what is wrong).
+/// The outcome depends on the bytes and the version only; `c.start`, the layout the
+/// connection last used for the type, only saves a decode when it is the one.
+///
+/// A message that decodes without an anomaly with the connection's own fixed part costs
+/// nothing more: the other layouts are tried only after it leaves anomalies.
 pub fn decode_choice(frame: &[u8], c: &Choice, d: &mut Decoded) {
-    let fixed = c.variant.map_or(c.version, |v| v.fixed_version);
-    decode_layout(frame, c.version, fixed, c.source, d);
-    d.variant = c.variant;
+    let first = c.start.unwrap_or(c.version);
+    decode_layout(frame, c.version, first, c.source, d);
+    if first == c.version && d.anomalies.is_empty() {
+        return;
+    }
+    settle_layout(frame, c, first, d);
+}
+
+/// [`decode_choice`] after the first decode: decide the layout and decode again if the
+/// first was not it.
+#[cold]
+#[inline(never)]
+fn settle_layout(frame: &[u8], c: &Choice, decoded_with: u32, d: &mut Decoded) {
+    let own = c.version;
+    let Some(spec) = d.spec else { return };
+    let groups = fixed_groups(spec);
+    if groups.is_empty() && decoded_with == own {
+        return;
+    }
+    let ix = msg_index(spec);
+    let size = |v: u32| spec::fixed_size(spec, v);
+    let redo = |v: u32, d: &mut Decoded| {
+        if size(v) != size(decoded_with) {
+            decode_layout(frame, own, v, c.source, d);
+        }
+    };
+    let w = tlv_width(own);
+    let misfit = match fits(frame, ix, own, size(own), w) {
+        Ok(()) => return redo(own, d),
+        Err(m) => m,
+    };
+    // The other layouts, nearest to the connection's version first; each at the version of
+    // its range closest to the connection's.
+    let own_size = size(own);
+    let mut others: SmallVec<[u32; 4]> =
+        groups.iter().filter(|g| g.2 != own_size).map(|g| if g.1 < own { g.1 } else { g.0 }).collect();
+    others.sort_by_key(|&v| (v.abs_diff(own), v));
+    for fv in others {
+        if fits(frame, ix, own, size(fv), w).is_ok() {
+            redo(fv, d);
+            d.variant = Some(Variant { fixed_version: fv, misfit });
+            return;
+        }
+    }
+    redo(own, d);
 }
 
 /// Decode at protocol `version` (numbering, floating headers, sizes, tags) with the fixed
@@ -512,17 +560,50 @@ fn decode_layout(frame: &[u8], version: u32, fixed_version: u32, source: Version
         return;
     }
     let mut walk = Walk::default();
-    // A version the connection stated (OPEN_REQ, --protocol-version) defines its tags; an
-    // inferred or assumed one only stands for a layout.
-    if matches!(source, VersionSource::Seen | VersionSource::Forced) {
-        walk.version_bit = version_bit(version);
-    }
     match tlv_width(version) {
         1 => decode_floating::<1>(frame, spec, ix, floating_start, &mut walk, d),
         _ => decode_floating::<2>(frame, spec, ix, floating_start, &mut walk, d),
     }
+    // A version the connection stated (OPEN_REQ, --protocol-version) defines its tags; an
+    // inferred or assumed one only stands for a layout. Only the message's tags that some
+    // version leaves out are looked at, once the walk is done.
+    if matches!(source, VersionSource::Seen | VersionSource::Forced)
+        && walk.seen.intersects(ix.undefined_at(version))
+    {
+        tags_outside_version(ix, version, d);
+    }
     check_counts(ix, &walk.counts, d);
     check_required(ix, &walk.seen, d);
+}
+
+/// The fields of the message whose tags protocol `version` does not define (introduced
+/// later, or removed): decoded all the same, each with a `tag_not_allowed`.
+#[cold]
+#[inline(never)]
+fn tags_outside_version(ix: &MsgIndex, version: u32, d: &mut Decoded) {
+    let bit = version_bit(version);
+    let outside: Vec<(&'static str, u16, u32)> = d
+        .fields
+        .iter()
+        .filter(|f| f.meta.spec.is_some())
+        .filter_map(|f| {
+            let tag = f.tag?;
+            let i = *ix.by_tag.get(usize::from(tag))?;
+            let s = ix.slots.get(usize::from(i).checked_sub(1)?)?;
+            (undefined_versions(tag) & bit != 0).then_some((s.meta.name, tag, f.offset))
+        })
+        .collect();
+    for (name, tag, off) in outside {
+        d.anomaly(
+            "tag_not_allowed",
+            Some(name),
+            off as usize,
+            format!(
+                "tag {tag} ({name}) is not defined at protocol version {version} ({}); decoded all the same",
+                defined_in(tag)
+            ),
+        );
+    }
 }
 
 /// A fixed-part field of `size` bytes at frame offset `off`.
@@ -782,6 +863,12 @@ impl TagSet {
             self.0[tag as usize / 64] |= 1 << (tag % 64);
         }
     }
+    /// Whether the sets share a tag (branch-free over the words).
+    #[inline(always)]
+    fn intersects(&self, other: &TagSet) -> bool {
+        let (a, b) = (&self.0, &other.0);
+        (a[0] & b[0]) | (a[1] & b[1]) | (a[2] & b[2]) | (a[3] & b[3]) | (a[4] & b[4]) != 0
+    }
     fn contains(&self, tag: u16) -> bool {
         (tag as usize) < TAG_SPACE && self.0[tag as usize / 64] & (1 << (tag % 64)) != 0
     }
@@ -816,6 +903,10 @@ struct MsgIndex {
     required: Vec<(u16, &'static str, u32)>,
     /// Their tags.
     required_tags: TagSet,
+    /// Per protocol version (from 31 on, the last), the index in `undefined_sets` of the
+    /// set of its floating fields' tags that the version does not define.
+    undefined_by_version: [u8; 32],
+    undefined_sets: Vec<TagSet>,
     /// Highest `since` of the fixed fields: from this version on every fixed field is present.
     fixed_since: u32,
     /// Size of the whole fixed part (every field present).
@@ -960,8 +1051,6 @@ struct Slot {
     unique: bool,
     /// Index + 1 of the tag's instance counter (0: no count field counts this tag).
     count_ix: u8,
-    /// The protocol versions that do not define the tag ([`undefined_versions`]).
-    undefined: u32,
 }
 
 /// A count field of a message layout and the fields it counts.
@@ -1025,7 +1114,6 @@ fn build_index(m: &'static MessageSpec) -> MsgIndex {
                 first_member: f.group.is_some() && m.floating[..i].iter().all(|x| x.group != f.group),
                 unique: f.repeat.is_none() && f.group.is_none(),
                 count_ix: 0,
-                undefined: f.tag.map_or(0, undefined_versions),
             }
         })
         .collect();
@@ -1073,6 +1161,21 @@ fn build_index(m: &'static MessageSpec) -> MsgIndex {
     for &(t, _, _) in &required {
         required_tags.insert(t);
     }
+    let mut undefined_by_version = [0u8; 32];
+    let mut undefined_sets: Vec<TagSet> = Vec::new();
+    for (v, slot) in undefined_by_version.iter_mut().enumerate() {
+        let mut set = TagSet::default();
+        for t in m.floating.iter().filter_map(|f| f.tag) {
+            if undefined_versions(t) & version_bit(v as u32) != 0 {
+                set.insert(t);
+            }
+        }
+        let i = undefined_sets.iter().position(|x| x.0 == set.0).unwrap_or_else(|| {
+            undefined_sets.push(set);
+            undefined_sets.len() - 1
+        });
+        *slot = u8::try_from(i).expect("few distinct sets");
+    }
     let fixed_metas = fixed_metas(m);
     let mut off = HEADER_LEN;
     let fixed_fields: Vec<Field> = m
@@ -1103,12 +1206,22 @@ fn build_index(m: &'static MessageSpec) -> MsgIndex {
         counters,
         required,
         required_tags,
+        undefined_by_version,
+        undefined_sets,
         fixed_since: m.fixed.iter().map(|f| u32::from(f.since)).max().unwrap_or(0),
         fixed_size: spec::fixed_size(m, u32::MAX),
         fixed_metas,
         fixed_fields,
         fixed_checked,
         fixed_reads,
+    }
+}
+
+impl MsgIndex {
+    /// The tags of the message's floating fields that protocol `version` does not define.
+    #[inline]
+    fn undefined_at(&self, version: u32) -> &TagSet {
+        &self.undefined_sets[usize::from(self.undefined_by_version[version.min(31) as usize])]
     }
 }
 
@@ -1179,9 +1292,6 @@ struct Walk {
     /// Fields per instance counter (see [`Slot::count_ix`]).
     counts: [u32; COUNTED_TAGS],
     named_bytes: usize,
-    /// [`version_bit`] of the connection's version when its tags are checked against it,
-    /// else 0.
-    version_bit: u32,
 }
 
 /// The bit of protocol `version` in [`Slot::undefined`] (versions from 31 share the last).
@@ -1272,9 +1382,6 @@ fn floating_field(
     // The name is read where an anomaly needs it, not held across the walk.
     if len > s.limit {
         value_too_long(s.meta.name, len, s.max, off, d);
-    }
-    if s.undefined & walk.version_bit != 0 {
-        tag_not_in_version(s.meta.name, tag, walk.version_bit, off, d);
     }
     walk.named_bytes += if s.named { len } else { 0 };
     let repeated = walk.seen.replace(tag);
@@ -1397,22 +1504,6 @@ fn floating_field_general(
         header: (2 * w) as u8,
     });
     data_start + data_len
-}
-
-/// The anomaly of a field of the message whose tag the connection's protocol version does
-/// not define (introduced later, or removed): decoded all the same.
-#[cold]
-#[inline(never)]
-fn tag_not_in_version(name: &'static str, tag: u16, version_bit: u32, off: usize, d: &mut Decoded) {
-    let version = version_bit.trailing_zeros();
-    let version = if version == 31 { d.version } else { version };
-    let defined = defined_in(tag);
-    d.anomaly(
-        "tag_not_allowed",
-        Some(name),
-        off,
-        format!("tag {tag} ({name}) is not defined at protocol version {version} ({defined}); decoded all the same"),
-    );
 }
 
 /// The protocol versions that define `tag`, as words.
@@ -1613,10 +1704,18 @@ fn check_counts(ix: &MsgIndex, counts: &[u32; COUNTED_TAGS], d: &mut Decoded) {
     }
 }
 
+#[inline(always)]
 fn check_required(ix: &MsgIndex, present: &TagSet, d: &mut Decoded) {
     if ix.required_tags.0.iter().zip(present.0).all(|(r, p)| r & !p == 0) {
         return;
     }
+    report_missing(ix, present, d);
+}
+
+/// The required fields absent from the message, each with its anomaly.
+#[cold]
+#[inline(never)]
+fn report_missing(ix: &MsgIndex, present: &TagSet, d: &mut Decoded) {
     for &(tag, name, since) in &ix.required {
         // A field the connection's protocol version does not know yet cannot be missing.
         if since > d.version || tag_until(tag) < d.version {
@@ -1640,9 +1739,30 @@ fn check_required(ix: &MsgIndex, present: &TagSet, d: &mut Decoded) {
 #[derive(Debug, Clone, Default)]
 pub struct VersionState {
     pub inferred: Option<u32>,
-    /// Per message type, the variant its messages on this connection were last decoded
-    /// with: the next message of the type starts from it.
-    variants: SmallVec<[(u32, Variant); 1]>,
+    /// Per message type, the fixed-part version of the [`Variant`] its last message on this
+    /// connection was decoded with: the next message of the type starts from it.
+    variants: SmallVec<[(u32, u32); 1]>,
+}
+
+impl VersionState {
+    /// Remember the layout `d` (of MessageType `ty`) was decoded with, for the next message
+    /// of its type ([`Choice::start`]).
+    pub fn learn(&mut self, ty: u32, d: &Decoded) {
+        let kept = self.variants.iter().position(|(t, _)| *t == ty);
+        match (d.variant, kept) {
+            (Some(v), Some(i)) => self.variants[i].1 = v.fixed_version,
+            (Some(v), None) => self.variants.push((ty, v.fixed_version)),
+            (None, Some(i)) => {
+                self.variants.remove(i);
+            }
+            (None, None) => {}
+        }
+    }
+
+    /// Whether the connection has decoded some message type with a [`Variant`].
+    pub fn has_variants(&self) -> bool {
+        !self.variants.is_empty()
+    }
 }
 
 /// How one message is decoded ([`Decoder::choose`], [`decode_choice`]).
@@ -1651,8 +1771,9 @@ pub struct Choice {
     /// The connection's protocol version.
     pub version: u32,
     pub source: VersionSource,
-    /// The fixed part of another version, when the bytes fit it and not the version's own.
-    pub variant: Option<Variant>,
+    /// The fixed-part version to try first: the [`Variant`] the connection last used for the
+    /// message's type, if any (a hint: [`decode_choice`] decides).
+    pub start: Option<u32>,
 }
 
 /// Why the fixed part of the connection's version did not fit a message's bytes.
@@ -1708,17 +1829,13 @@ impl Misfit {
 /// version adds. Where a message type's fixed part differs between versions, a message
 /// whose bytes do not fit its connection's layout (the floating walk does not end at the
 /// message end, meets an unknown tag, or the message is shorter than the fixed part) is
-/// decoded with the neighbouring layout that fits, and its connection keeps that layout for
-/// the next messages of the type.
+/// decoded with the neighbouring layout that fits ([`decode_choice`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Variant {
     /// The version whose fixed part was used.
     pub fixed_version: u32,
     /// What the connection's own layout met.
     pub misfit: Misfit,
-    /// Chosen for an earlier message of the type on the connection, and kept: this
-    /// message fits it (the connection's own layout was not tried again).
-    pub remembered: bool,
 }
 
 impl Variant {
@@ -1739,10 +1856,8 @@ impl Variant {
     /// The sentence a tree, a finding and the JSON give: "fixed part of protocol version
     /// 18 (without DepartmentID): at version 19 the floating fields ...".
     pub fn describe(&self, spec: &MessageSpec, version: u32) -> String {
-        let kept =
-            if self.remembered { ", as for earlier messages of this type on the connection" } else { "" };
         format!(
-            "fixed part of protocol version {} ({}){kept}: with the fixed part of version {version}, {}",
+            "fixed part of protocol version {} ({}): with the fixed part of version {version}, {}",
             self.fixed_version,
             self.difference(spec, version),
             self.misfit.describe(spec)
@@ -1901,64 +2016,21 @@ impl Decoder {
     pub fn decode_into(&self, frame: &[u8], seen: Option<u32>, state: &mut VersionState, d: &mut Decoded) {
         let c = self.choose(frame, seen, state);
         decode_choice(frame, &c, d);
+        if c.start.is_some() || d.variant.is_some() {
+            state.learn(d.msg_type, d);
+        }
     }
 
-    /// The version `frame` is decoded with ([`Decoder::choose_version`]) and the fixed-part
-    /// layout ([`Variant`]): for a message type whose fixed part differs between versions,
-    /// the layout its connection last used for the type is tried first, then the
-    /// connection's own, then the other versions' nearest first; the first whose floating
-    /// walk fits is taken. When none fits, the message is decoded with the first tried and
-    /// its anomalies say what is wrong. Every other message costs one table lookup.
+    /// The version `frame` is decoded with ([`Decoder::choose_version`]), and the fixed
+    /// part to try first: the one the connection last used for the message's type
+    /// ([`VersionState::learn`]).
     pub fn choose(&self, frame: &[u8], seen: Option<u32>, state: &mut VersionState) -> Choice {
         let (version, source) = self.choose_version(frame, seen, state);
-        let mut c = Choice { version, source, variant: None };
-        let Some((_, ty)) = crate::cti::framing::parse_header(frame) else { return c };
-        let Some((spec, ix)) = layout(ty, version) else { return c };
-        let groups = fixed_groups(spec);
-        if groups.is_empty() {
-            return c;
-        }
-        let w = tlv_width(version);
-        let kept = state.variants.iter().position(|(t, _)| *t == ty);
-        if let Some(i) = kept {
-            let v = state.variants[i].1;
-            if fits(frame, ix, version, spec::fixed_size(spec, v.fixed_version), w).is_ok() {
-                c.variant = Some(Variant { remembered: true, ..v });
-                return c;
+        let mut c = Choice { version, source, start: None };
+        if state.has_variants() {
+            if let Some((_, ty)) = crate::cti::framing::parse_header(frame) {
+                c.start = state.variants.iter().find(|(t, _)| *t == ty).map(|(_, v)| *v);
             }
-        }
-        let own_size = spec::fixed_size(spec, version);
-        let misfit = match fits(frame, ix, version, own_size, w) {
-            Ok(()) => {
-                if let Some(i) = kept {
-                    state.variants.remove(i);
-                }
-                return c;
-            }
-            Err(m) => m,
-        };
-        // The other layouts, nearest to the connection's version first; each at the version
-        // of its range closest to the connection's.
-        let mut others: Vec<u32> = groups
-            .iter()
-            .filter(|g| g.2 != own_size)
-            .map(|g| if g.1 < version { g.1 } else { g.0 })
-            .collect();
-        others.sort_by_key(|&v| (v.abs_diff(version), v));
-        for fv in others {
-            if fits(frame, ix, version, spec::fixed_size(spec, fv), w).is_ok() {
-                let v = Variant { fixed_version: fv, misfit, remembered: false };
-                match kept {
-                    Some(i) => state.variants[i].1 = v,
-                    None => state.variants.push((ty, v)),
-                }
-                c.variant = Some(v);
-                return c;
-            }
-        }
-        // Nothing fits: the layout the connection has been using.
-        if let Some(i) = kept {
-            c.variant = Some(Variant { remembered: true, ..state.variants[i].1 });
         }
         c
     }

@@ -242,9 +242,7 @@ pub fn push_message(b: &mut Vec<u8>, flow: &Flow, frame: &Frame<'_>, d: &Decoded
         push_u64(b, v.fixed_version as u64);
         b.extend_from_slice(b",\"misfit\":\"");
         b.extend_from_slice(v.misfit.code().as_bytes());
-        b.extend_from_slice(b"\",\"remembered\":");
-        b.extend_from_slice(if v.remembered { b"true" } else { b"false" });
-        b.extend_from_slice(b",\"reason\":");
+        b.extend_from_slice(b"\",\"reason\":");
         push_str(b, &v.describe(spec, d.version));
         b.push(b'}');
     }
