@@ -622,9 +622,8 @@ pub fn tcp_reassembly(data: &[u8]) {
     let stream: Vec<u8> = (0..len).map(|i| (i as u32).wrapping_mul(2_654_435_761).to_be_bytes()[0]).collect();
     let settings = if small {
         ReassemblySettings {
-            max_buffered_per_direction: 64 + usize::from(ctl[6]) * 4,
+            max_buffered_per_direction: 256 + usize::from(ctl[6]) * 8,
             retransmit_window: usize::from(ctl[5]),
-            max_chunks_per_direction: 1 + usize::from(ctl[4] % 8),
             ..ReassemblySettings::default()
         }
     } else {

@@ -692,10 +692,16 @@ fn held_bytes(client: &str, k: usize, ts: i64) -> Conv {
     c
 }
 
+/// What the buffer budgets count for out-of-order bytes besides the bytes: per chunk of
+/// adjacent segments 96 bytes, and per segment (up to 64 of them) a 24-byte mark (README,
+/// "Limits"). `held_bytes` holds one chunk of one segment.
+const ONE_CHUNK: usize = 96 + 24;
+
 #[test]
 fn max_buffered_declares_a_gap_beyond_exactly_n_bytes() {
     let n = 1000usize;
-    for (k, over) in [(n - 1, false), (n, false), (n + 1, true)] {
+    let room = n - ONE_CHUNK;
+    for (k, over) in [(room - 1, false), (room, false), (room + 1, true)] {
         let c = held_bytes("10.0.0.1:50000", k, 1_767_600_000 * SECOND);
         let ev = stream_events(&format!("buffered-{k}.pcap"), &c.pkts, &["--max-buffered", "1000"]);
         let gaps: Vec<&serde_json::Value> = ev.iter().filter(|e| e["event"] == "gap").collect();
@@ -713,7 +719,8 @@ fn max_buffered_declares_a_gap_beyond_exactly_n_bytes() {
 
 #[test]
 fn max_buffered_total_counts_every_connection() {
-    // Two connections hold 600 bytes and 400 + d bytes; the capture-wide budget is 1000.
+    // Two connections hold 600 bytes and 400 + d bytes, each in one chunk; the capture-wide
+    // budget is 1000 bytes and the two chunks' bookkeeping.
     for (d, over) in [(0usize, false), (1, true)] {
         let a = held_bytes("10.0.0.1:50000", 600, 1_767_600_000 * SECOND);
         let b = held_bytes("10.0.0.3:50001", 400 + d, 1_767_600_000 * SECOND + 100 * MS);
@@ -722,7 +729,7 @@ fn max_buffered_total_counts_every_connection() {
         let ev = stream_events(
             &format!("total-{d}.pcap"),
             &pkts,
-            &["--max-buffered-total", "1000", "--max-buffered", "1M"],
+            &["--max-buffered-total", &(1000 + 2 * ONE_CHUNK).to_string(), "--max-buffered", "1M"],
         );
         let limit_gaps = ev.iter().filter(|e| e["event"] == "gap" && e["reason"] == "buffer_limit").count();
         assert_eq!(limit_gaps, usize::from(over), "400 + {d}: {ev:?}");

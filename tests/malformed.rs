@@ -580,17 +580,46 @@ fn out_of_order_segments_are_bounded() {
     // Every byte is a message or a reported gap.
     assert_eq!(st.message_bytes + st.gap_bytes + st.skipped_bytes, 40_000 * 96);
     assert!(seen.len() > 40_000 * 8 / 2, "most messages survive: {}", seen.len());
-    // Many scattered chunks: the chunk limit is named once too.
+    // Many scattered chunks: their bookkeeping counts against the same budget, named once.
     let mut s = Settings::default();
-    s.reassembly.max_chunks_per_direction = 100;
+    s.reassembly.max_buffered_per_direction = 20_000;
     let mut limits = vec![];
     pipeline_over(&cap, s, &mut |ev| {
         if let Event::Limit { setting, .. } = ev {
             limits.push(*setting);
         }
     });
-    // Holes are skipped at 100 chunks, long before 1 MiB is buffered.
-    assert_eq!(limits, vec!["max_chunks_per_direction"]);
+    assert_eq!(limits, vec!["max_buffered_per_direction"]);
+}
+
+#[test]
+fn one_byte_segments_in_reverse_order_lose_nothing() {
+    // 8,400 heartbeats (100,800 bytes) sent as one-byte segments, last byte first: each
+    // joins the buffered bytes after it, far below the 1 MiB buffer, and every message is
+    // decoded once the first byte arrives.
+    let mut c = Conv::new(Link::Ethernet, CLIENT, SERVER, [1000, 5000], TS0);
+    c.handshake();
+    let stream: Vec<u8> = (0..8_400u32).flat_map(heartbeat).collect();
+    let base = c.seq[S];
+    for (i, b) in stream.iter().enumerate().rev() {
+        let f = c.segment(S, base.wrapping_add(i as u32), PSH | ACK, &[*b]);
+        c.push(f);
+    }
+    let cap = pcap_bytes(1, &c.pkts);
+    let mut invokes = vec![];
+    let mut other = vec![];
+    let st = pipeline_over(&cap, Settings::default(), &mut |ev| match ev {
+        Event::Message { frame, .. } => {
+            invokes.push(u32::from_be_bytes(frame.bytes[8..12].try_into().unwrap()))
+        }
+        Event::Gap { .. } | Event::Limit { .. } | Event::Skipped { .. } | Event::Incomplete { .. } => {
+            other.push(format!("{ev:?}"))
+        }
+        _ => {}
+    });
+    assert!(other.is_empty(), "{other:?}");
+    assert_eq!(invokes, (0..8_400).collect::<Vec<_>>());
+    assert_eq!(st.message_bytes, 100_800);
 }
 
 #[test]

@@ -71,7 +71,9 @@ impl Side {
 #[derive(Debug, Clone)]
 pub struct ReassemblySettings {
     /// Out-of-order bytes buffered per direction before the oldest hole is declared a gap
-    /// and skipped (`--max-buffered`).
+    /// and skipped (`--max-buffered`). The bookkeeping counts too: each chunk of adjacent
+    /// segments costs its bytes, a 24-byte mark per up to 64 bytes of segments, and 96
+    /// bytes, so that many tiny scattered segments are bounded by the same budget.
     pub max_buffered_per_direction: usize,
     /// Connections tracked at once (`--max-connections`); beyond it the least recently
     /// active connection is closed (reported).
@@ -80,9 +82,6 @@ pub struct ReassemblySettings {
     /// retransmissions with; older overlaps are counted as retransmissions without
     /// comparison. 0 disables comparison.
     pub retransmit_window: usize,
-    /// Separate out-of-order chunks buffered per direction before the oldest hole is
-    /// skipped (bounds the bookkeeping for many tiny, scattered segments).
-    pub max_chunks_per_direction: usize,
     /// Out-of-order bytes buffered across all connections (`--max-buffered-total`): when
     /// exceeded, the direction that adds more has its holes declared gaps at once. Bounds
     /// memory whatever the number of connections.
@@ -95,7 +94,6 @@ impl Default for ReassemblySettings {
             max_buffered_per_direction: 1 << 20,
             max_connections: 65_536,
             retransmit_window: 64 << 10,
-            max_chunks_per_direction: 16_384,
             max_buffered_total: 256 << 20,
         }
     }
@@ -279,7 +277,6 @@ struct Conn {
     a: SocketAddr,
     dirs: [Dir; 2],
     limit_buffered_reported: bool,
-    limit_chunks_reported: bool,
     /// The side that ended the connection: its RST, or the first FIN.
     closed_by: Option<Side>,
 }
@@ -452,7 +449,6 @@ impl Reassembler {
             a,
             dirs: [Dir::default(), Dir::default()],
             limit_buffered_reported: false,
-            limit_chunks_reported: false,
             closed_by: None,
         };
         let slot = match self.free.pop() {
@@ -554,7 +550,6 @@ fn ctx<'o, 'f>(
         frame,
         ts_ns,
         max_buffered: settings.max_buffered_per_direction,
-        max_chunks: settings.max_chunks_per_direction,
         max_total: settings.max_buffered_total,
         window: settings.retransmit_window,
         stats,
@@ -594,14 +589,9 @@ fn process(
             let mut cx = ctx(conn, side, settings, stats, seg.frame, seg.ts_ns, out);
             let dir = &mut conn.dirs[d];
             dir.data(off, seg.payload, wire, &mut cx);
-            let (over_bytes, over_chunks) = dir.over_limits(&cx);
-            if over_bytes && !conn.limit_buffered_reported {
+            if dir.over_limit(&cx) && !conn.limit_buffered_reported {
                 conn.limit_buffered_reported = true;
                 limit(&mut cx, "max_buffered_per_direction");
-            }
-            if over_chunks && !conn.limit_chunks_reported {
-                conn.limit_chunks_reported = true;
-                limit(&mut cx, "max_chunks_per_direction");
             }
             if dir.over_total(&cx) && !cx.stats.total_limit_reported {
                 cx.stats.total_limit_reported = true;

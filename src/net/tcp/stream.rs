@@ -12,28 +12,45 @@ pub(super) struct Ctx<'o, 'f> {
     pub frame: u64,
     pub ts_ns: TimestampNs,
     pub max_buffered: usize,
-    pub max_chunks: usize,
     pub max_total: usize,
     pub window: usize,
     pub stats: &'o mut ReassemblyStats,
     pub out: &'o mut (dyn FnMut(StreamEvent<'_>) + 'f),
 }
 
-/// Start of the bytes that one captured segment contributed to a buffered chunk.
+/// Start of the bytes that captured segments contributed to a buffered chunk, and the
+/// frame that carried the last of them.
 #[derive(Debug, Clone, Copy)]
 struct Mark {
-    /// Index into the chunk's bytes.
-    at: usize,
+    /// Stream offset of the first byte.
+    off: u64,
     frame: u64,
     ts_ns: TimestampNs,
 }
 
+/// A chunk keeps one mark per segment, so that every delivered byte names the frame that
+/// carried it, up to this many marks. Beyond, a mark absorbs the segments next to it while it
+/// spans at most [`MARK_SPAN`] bytes: a flood of tiny segments then costs a mark per
+/// `MARK_SPAN` bytes, and the frame a delivered byte is attributed to is off by at most that
+/// span. Segments of `MARK_SPAN` bytes or more never share a mark.
+pub(super) const EXACT_MARKS: usize = 64;
+
+/// The most bytes a shared mark spans.
+pub(super) const MARK_SPAN: u64 = 64;
+
+/// What one mark costs.
+pub(super) const MARK_BYTES: usize = std::mem::size_of::<Mark>();
+
+/// What one chunk costs besides its bytes and marks (map entry, headers), counted against
+/// the byte budgets.
+pub(super) const CHUNK_OVERHEAD: usize = 96;
+
 /// Buffered, not yet deliverable part of the stream.
 #[derive(Debug)]
 enum Chunk {
-    /// Captured bytes; consecutive segments are appended to one chunk, each keeping the
-    /// frame that carried it.
-    Bytes { data: Vec<u8>, marks: Vec<Mark> },
+    /// Captured bytes; adjacent segments, before or after, join one chunk, each keeping the
+    /// frame that carried it (within [`MARK_SPAN`]).
+    Bytes { data: VecDeque<u8>, marks: VecDeque<Mark> },
     /// Bytes cut by the snap length: reported as a `Truncated` gap when reached.
     Missing { len: u64, frame: u64, ts_ns: TimestampNs },
 }
@@ -44,6 +61,16 @@ impl Chunk {
             Chunk::Bytes { data, .. } => data.len() as u64,
             Chunk::Missing { len, .. } => *len,
         }
+    }
+
+    /// The memory the chunk holds, as the budgets count it: its bytes, its marks and
+    /// [`CHUNK_OVERHEAD`].
+    fn cost(&self) -> usize {
+        CHUNK_OVERHEAD
+            + match self {
+                Chunk::Bytes { data, marks } => data.len() + marks.len() * MARK_BYTES,
+                Chunk::Missing { .. } => 0,
+            }
     }
 }
 
@@ -65,9 +92,10 @@ pub(super) struct Dir {
     pub next: u64,
     /// Highest offset acknowledged by the other side.
     acked: u64,
-    /// Out-of-order chunks by start offset: non-empty, non-overlapping, all `>= next`.
+    /// Out-of-order chunks by start offset: non-empty, non-overlapping, all `>= next`;
+    /// adjacent byte chunks are joined.
     buf: BTreeMap<u64, Chunk>,
-    /// Captured bytes held in `buf`.
+    /// What `buf` costs ([`Chunk::cost`]).
     buf_bytes: usize,
     /// The last delivered bytes not yet acknowledged, ending at `next` (at most the
     /// retransmission window; cleared at a gap).
@@ -232,8 +260,8 @@ impl Dir {
                         let new = &b[(pos - s) as usize..(ov_end - s) as usize];
                         match self.buf.get(&cs) {
                             Some(Chunk::Bytes { data, .. }) => {
-                                let old = &data[(pos - cs) as usize..(ov_end - cs) as usize];
-                                match diff_span(old, &[], 0, new) {
+                                let (h1, h2) = data.as_slices();
+                                match diff_span(h1, h2, (pos - cs) as usize, new) {
                                     None => cx.stats.retransmitted_bytes += new.len() as u64,
                                     Some((f, l)) => {
                                         conflict(pos + f as u64, (l - f + 1) as u64, new.len(), cx)
@@ -267,28 +295,71 @@ impl Dir {
         }
     }
 
-    /// Buffers a piece that overlaps nothing buffered.
+    /// Buffers a piece that overlaps nothing buffered, joined with the byte chunks that end
+    /// where it starts and start where it ends.
     fn insert(&mut self, pos: u64, piece: Src<'_>, cx: &mut Ctx<'_, '_>) {
-        match piece {
-            Src::Bytes(b) => {
-                cx.stats.out_of_order_segments += 1;
-                self.buf_bytes += b.len();
-                cx.stats.buffered_now += b.len();
-                let mark = |at| Mark { at, frame: cx.frame, ts_ns: cx.ts_ns };
-                // Append to the chunk that ends right here, if any.
-                if let Some((&cs, Chunk::Bytes { data, marks })) = self.buf.range_mut(..pos).next_back() {
-                    if cs + data.len() as u64 == pos {
-                        marks.push(mark(data.len()));
-                        data.extend_from_slice(b);
-                        return;
-                    }
-                }
-                self.buf.insert(pos, Chunk::Bytes { data: b.to_vec(), marks: vec![mark(0)] });
-            }
+        let b = match piece {
+            Src::Bytes(b) => b,
             Src::Missing(len) => {
-                self.buf.insert(pos, Chunk::Missing { len, frame: cx.frame, ts_ns: cx.ts_ns });
+                let c = Chunk::Missing { len, frame: cx.frame, ts_ns: cx.ts_ns };
+                self.account(0, c.cost(), cx);
+                self.buf.insert(pos, c);
+                return;
             }
+        };
+        cx.stats.out_of_order_segments += 1;
+        let end = pos + b.len() as u64;
+        let mark = Mark { off: pos, frame: cx.frame, ts_ns: cx.ts_ns };
+        let before = match self.buf.range(..pos).next_back() {
+            Some((&cs, c @ Chunk::Bytes { .. })) if cs + c.len() == pos => Some(cs),
+            _ => None,
+        };
+        let after = matches!(self.buf.get(&end), Some(Chunk::Bytes { .. }));
+        let (start, mut chunk) = match before {
+            Some(cs) => {
+                let mut c = self.take(cs, cx);
+                if let Chunk::Bytes { data, marks } = &mut c {
+                    data.extend(b);
+                    push_mark_back(marks, mark, end);
+                }
+                (cs, c)
+            }
+            None if after => {
+                let mut c = self.take(end, cx);
+                if let Chunk::Bytes { data, marks } = &mut c {
+                    let chunk_end = end + data.len() as u64;
+                    for &x in b.iter().rev() {
+                        data.push_front(x);
+                    }
+                    push_mark_front(marks, mark, chunk_end);
+                }
+                (pos, c)
+            }
+            None => {
+                let c = Chunk::Bytes { data: b.iter().copied().collect(), marks: VecDeque::from([mark]) };
+                (pos, c)
+            }
+        };
+        if before.is_some() && after {
+            // The piece filled the hole between two chunks: one chunk now.
+            let next = self.take(end, cx);
+            chunk = join(start, chunk, end, next);
         }
+        self.account(0, chunk.cost(), cx);
+        self.buf.insert(start, chunk);
+    }
+
+    /// Removes the chunk at `start` from the buffer and its cost from the budgets.
+    fn take(&mut self, start: u64, cx: &mut Ctx<'_, '_>) -> Chunk {
+        let c = self.buf.remove(&start).expect("the chunk is buffered");
+        self.account(c.cost(), 0, cx);
+        c
+    }
+
+    /// A chunk's cost leaves the budgets (`minus`) or joins them (`plus`).
+    fn account(&mut self, minus: usize, plus: usize, cx: &mut Ctx<'_, '_>) {
+        self.buf_bytes = self.buf_bytes - minus + plus;
+        cx.stats.buffered_now = cx.stats.buffered_now - minus + plus;
     }
 
     /// Delivers bytes at `next`.
@@ -337,14 +408,15 @@ impl Dir {
                 break;
             }
             let start = *entry.key();
-            match entry.remove() {
-                Chunk::Bytes { data, marks } => {
-                    self.buf_bytes -= data.len();
-                    cx.stats.buffered_now -= data.len();
+            let chunk = entry.remove();
+            self.account(chunk.cost(), 0, cx);
+            match chunk {
+                Chunk::Bytes { mut data, marks } => {
+                    let data = data.make_contiguous();
                     for (i, m) in marks.iter().enumerate() {
-                        let to = marks.get(i + 1).map_or(data.len(), |n| n.at);
-                        let off = start + m.at as u64;
-                        self.deliver(off, &data[m.at..to], m.frame, m.ts_ns, cx);
+                        let at = (m.off - start) as usize;
+                        let to = marks.get(i + 1).map_or(data.len(), |n| (n.off - start) as usize);
+                        self.deliver(m.off, &data[at..to], m.frame, m.ts_ns, cx);
                     }
                 }
                 Chunk::Missing { len, frame, ts_ns } => self.gap(len, GapReason::Truncated, frame, ts_ns, cx),
@@ -374,9 +446,9 @@ impl Dir {
         }
     }
 
-    /// Whether the buffer is over its byte limit, and over its chunk limit.
-    pub fn over_limits(&self, cx: &Ctx<'_, '_>) -> (bool, bool) {
-        (self.buf_bytes > cx.max_buffered, self.buf.len() > cx.max_chunks)
+    /// Whether the buffer (bytes and bookkeeping, [`Chunk::cost`]) is over its limit.
+    pub fn over_limit(&self, cx: &Ctx<'_, '_>) -> bool {
+        self.buf_bytes > cx.max_buffered
     }
 
     /// The capture-wide budget is exceeded and this direction holds buffered bytes.
@@ -386,7 +458,7 @@ impl Dir {
 
     /// Skips holes while the buffer is over its limits.
     pub fn limits(&mut self, cx: &mut Ctx<'_, '_>) {
-        while self.over_limits(cx) != (false, false) || self.over_total(cx) {
+        while self.over_limit(cx) || self.over_total(cx) {
             let before = (self.next, self.buf.len());
             self.skip_hole(u64::MAX, GapReason::BufferLimit, cx);
             if (self.next, self.buf.len()) == before {
@@ -401,6 +473,55 @@ impl Dir {
         while self.has_buffered() {
             self.skip_hole(u64::MAX, GapReason::ConnectionEnd, cx);
         }
+    }
+}
+
+/// A piece appended to a chunk: `m` starts it, the chunk now ends at `end`. Past
+/// [`EXACT_MARKS`], the last mark absorbs it while the mark spans at most [`MARK_SPAN`]
+/// bytes, and takes its frame (the frame of the mark's last byte).
+fn push_mark_back(marks: &mut VecDeque<Mark>, m: Mark, end: u64) {
+    let share = marks.len() >= EXACT_MARKS;
+    match marks.back_mut() {
+        Some(last) if share && end - last.off <= MARK_SPAN => {
+            last.frame = m.frame;
+            last.ts_ns = m.ts_ns;
+        }
+        _ => marks.push_back(m),
+    }
+}
+
+/// A piece put in front of a chunk that ends at `chunk_end`: `m` starts it. Past
+/// [`EXACT_MARKS`], the first mark absorbs it while the mark spans at most [`MARK_SPAN`]
+/// bytes, and keeps its frame (its last byte is still its own).
+fn push_mark_front(marks: &mut VecDeque<Mark>, m: Mark, chunk_end: u64) {
+    let first_end = marks.get(1).map_or(chunk_end, |n| n.off);
+    let share = marks.len() >= EXACT_MARKS;
+    match marks.front_mut() {
+        Some(first) if share && first_end - m.off <= MARK_SPAN => first.off = m.off,
+        _ => marks.push_front(m),
+    }
+}
+
+/// Two adjacent byte chunks, `a` at `sa` and `b` at `sb` right after it, as one: the smaller
+/// one's bytes move (so that joining costs at most the smaller size).
+fn join(sa: u64, a: Chunk, sb: u64, b: Chunk) -> Chunk {
+    let (Chunk::Bytes { data: mut da, marks: mut ma }, Chunk::Bytes { data: mut db, marks: mut mb }) = (a, b)
+    else {
+        unreachable!("only byte chunks are joined")
+    };
+    debug_assert_eq!(sa + da.len() as u64, sb);
+    if da.len() >= db.len() {
+        da.extend(db);
+        ma.extend(mb);
+        Chunk::Bytes { data: da, marks: ma }
+    } else {
+        for &x in da.iter().rev() {
+            db.push_front(x);
+        }
+        for m in ma.into_iter().rev() {
+            mb.push_front(m);
+        }
+        Chunk::Bytes { data: db, marks: mb }
     }
 }
 

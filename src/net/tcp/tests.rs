@@ -295,7 +295,9 @@ fn overlaps_older_than_the_window_are_not_compared() {
 
 #[test]
 fn buffer_limit_skips_the_hole() {
-    let mut h = H::with(ReassemblySettings { max_buffered_per_direction: 10, ..Default::default() });
+    // Room for 10 bytes in one chunk with one mark.
+    let budget = stream::CHUNK_OVERHEAD + stream::MARK_BYTES + 10;
+    let mut h = H::with(ReassemblySettings { max_buffered_per_direction: budget, ..Default::default() });
     h.handshake(100, 900);
     h.c(101, 901, ACK, b"ab");
     assert_eq!(h.c(113, 901, ACK, b"0123456"), vec![]); // frame 5, offset 12
@@ -578,19 +580,88 @@ fn consecutive_out_of_order_segments_share_one_chunk() {
         assert_eq!(h.c(2 + i * 2, 0, ACK, b"yz"), vec![]); // frames 2..=200_001
     }
     let v = h.c(1, 0, ACK, b"h"); // frame 200_002
-    assert_eq!(v.len(), 200_001);
+
+    // The first segments keep a mark each; from the 64th mark on, a mark takes up to 64
+    // bytes (32 segments), with the frame of its last segment.
+    let exact = stream::EXACT_MARKS as u64;
+    let span = stream::MARK_SPAN;
     assert_eq!(v[0], data(0, Side::A, 1, b"h", 200_002));
-    assert_eq!(v[1], data(0, Side::A, 2, b"yz", 2));
-    assert_eq!(v[200_000], data(0, Side::A, 400_000, b"yz", 200_001));
+    for k in 1..exact {
+        assert_eq!(v[k as usize], data(0, Side::A, 2 * k, b"yz", k + 1));
+    }
+    let block = b"yz".repeat(span as usize / 2);
+    assert_eq!(v[exact as usize], data(0, Side::A, 2 * exact, &block, exact + 32));
+    let shared = &v[exact as usize..];
+    assert_eq!(shared.len() as u64, (400_002 - 2 * exact).div_ceil(span));
+    let mut at = 2 * exact;
+    for e in shared {
+        let Ev::Data { offset, data, frame, .. } = e else { panic!("{e:?}") };
+        assert_eq!(*offset, at);
+        assert!(data.len() as u64 <= span);
+        assert_eq!(*frame, (offset + data.len() as u64) / 2, "the frame of the last segment");
+        at += data.len() as u64;
+    }
+    assert_eq!(at, 400_002);
     assert_eq!(h.r.stats().delivered_bytes, 400_002);
+    assert_eq!(h.r.stats().buffered_now, 0);
 }
 
 #[test]
-fn scattered_tiny_segments_are_bounded_by_the_chunk_limit() {
-    let mut h = H::with(ReassemblySettings { max_chunks_per_direction: 1000, ..Default::default() });
+fn segments_in_reverse_order_join_one_chunk() {
+    // 100,800 one-byte segments, last byte first: each joins the chunk after it, so the
+    // whole stream is held as one chunk and delivered when the first byte arrives.
+    let mut h = H::new();
+    h.c(0, 0, ACK, b"s"); // frame 1, offset 0
+    let n = 100_800u32;
+    for i in (0..n).rev() {
+        assert_eq!(h.c(2 + i, 0, ACK, &[(i % 251) as u8]), vec![]);
+    }
+    let cost = h.r.stats().buffered_now;
+    let marks = stream::EXACT_MARKS + (n as usize - stream::EXACT_MARKS).div_ceil(stream::MARK_SPAN as usize);
+    assert_eq!(cost, stream::CHUNK_OVERHEAD + n as usize + marks * stream::MARK_BYTES);
+    let v = h.c(1, 0, ACK, b"h");
+    let mut got = Vec::new();
+    for e in &v {
+        match e {
+            Ev::Data { data, .. } => got.extend_from_slice(data),
+            other => panic!("{other:?}"),
+        }
+    }
+    let want: Vec<u8> = std::iter::once(b'h').chain((0..n).map(|i| (i % 251) as u8)).collect();
+    assert_eq!(got, want);
+    assert_eq!((h.r.stats().gaps, h.r.stats().buffered_now), (0, 0));
+}
+
+#[test]
+fn a_segment_that_fills_the_hole_between_two_chunks_joins_them() {
+    let mut h = H::new();
+    h.c(0, 0, ACK, b"s"); // offset 0
+    assert_eq!(h.c(11, 0, ACK, b"klmno"), vec![]); // offsets 11..16
+    assert_eq!(h.c(3, 0, ACK, b"cde"), vec![]); // offsets 3..6
+    assert_eq!(h.c(6, 0, ACK, b"fghij"), vec![]); // offsets 6..11: joins both
+    let one = stream::CHUNK_OVERHEAD + 13 + 3 * stream::MARK_BYTES;
+    assert_eq!(h.r.stats().buffered_now, one, "one chunk, a mark per segment");
+    let v = h.c(1, 0, ACK, b"ab");
+    let got: Vec<u8> = v
+        .iter()
+        .flat_map(|e| match e {
+            Ev::Data { data, .. } => data.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(got, b"abcdefghijklmno");
+}
+
+#[test]
+fn scattered_tiny_segments_are_bounded_by_the_byte_budget() {
+    // Each one-byte segment with a hole on both sides is a chunk of its own: its byte, a
+    // mark and the chunk overhead count against the budget.
+    let per_chunk = 1 + stream::MARK_BYTES + stream::CHUNK_OVERHEAD;
+    let mut h =
+        H::with(ReassemblySettings { max_buffered_per_direction: 1000 * per_chunk, ..Default::default() });
     h.c(0, 0, ACK, b"s");
     let mut events = Vec::new();
-    // 200,000 one-byte segments in reverse order, each its own chunk.
+    // 200,000 one-byte segments in reverse order, a byte apart.
     for i in (0..200_000u32).rev() {
         events.extend(h.c(3 + 2 * i, 0, ACK, b"y"));
     }
@@ -599,7 +670,7 @@ fn scattered_tiny_segments_are_bounded_by_the_chunk_limit() {
     assert_eq!(
         events,
         vec![
-            Ev::Limit { conn: Some(0), setting: "max_chunks_per_direction", frame },
+            Ev::Limit { conn: Some(0), setting: "max_buffered_per_direction", frame },
             gap(0, Side::A, 1, 398_000, GapReason::BufferLimit, frame),
             data(0, Side::A, 398_001, b"y", frame),
         ]
@@ -699,7 +770,6 @@ proptest! {
                 max_buffered_per_direction: 16,
                 max_connections: 2,
                 retransmit_window: 8,
-                max_chunks_per_direction: 3,
                 max_buffered_total: 40,
             }
         } else {
@@ -733,8 +803,12 @@ proptest! {
 fn capture_wide_buffer_budget_bounds_all_connections_together() {
     // Each connection stays under its own limit (100 bytes), but together they exceed the
     // capture-wide budget (250 bytes): the connection that crosses it gives up its hole.
-    let settings =
-        ReassemblySettings { max_buffered_per_direction: 100, max_buffered_total: 250, ..Default::default() };
+    let per_chunk = stream::CHUNK_OVERHEAD + stream::MARK_BYTES;
+    let settings = ReassemblySettings {
+        max_buffered_per_direction: 100 + per_chunk,
+        max_buffered_total: 250 + 3 * per_chunk,
+        ..Default::default()
+    };
     let mut h = H::with(settings);
     let mut events = Vec::new();
     for i in 0..5u16 {
@@ -751,5 +825,5 @@ fn capture_wide_buffer_budget_bounds_all_connections_together() {
     assert!(events
         .iter()
         .any(|e| matches!(e, Ev::Gap { conn: 3, reason: GapReason::BufferLimit, len: 10, .. })));
-    assert!(h.r.stats().buffered_now <= 250 + 80, "{}", h.r.stats().buffered_now);
+    assert!(h.r.stats().buffered_now <= 250 + 3 * per_chunk + 80 + per_chunk, "{}", h.r.stats().buffered_now);
 }
