@@ -51,7 +51,7 @@ FACTS = """() => {
     findings: attr('.findings .vrow', 'data-frames'),
     groups: attr('section.findings table tr[data-rule]', 'data-rule'),
     agents: attr('svg.gantt [data-agent]', 'data-agent'),
-    state_bars: attr('svg.gantt rect.bar', 'data-frame'),
+    state_bars: attr('svg.gantt rect.bar', 'data-frames'),
     calls: attr('svg.calls [data-call]', 'data-call'),
     call_marks: attr('svg.calls rect.mark', 'data-frame'),
     latency: attr('.card[data-request]', 'data-request'),
@@ -99,19 +99,24 @@ def main():
         out["open_seconds"] = round(time.monotonic() - start, 2)
         out.update(page.evaluate(FACTS))
         if scroll:
-            # Scroll the ladder through its whole height in steps, timing each redraw.
-            t0 = time.monotonic()
-            steps = page.evaluate("""() => {
+            # Scroll the ladder through its whole height in 100 steps, each step waiting for
+            # the frame that redraws it: the slowest step says whether scrolling is smooth.
+            r = page.evaluate("""async () => {
               const s = document.querySelector('.ladder-scroll');
-              let n = 0;
-              for (let y = 0; y < s.scrollHeight && n < 200; y += s.scrollHeight / 200, n++) {
-                s.scrollTop = y; s.dispatchEvent(new Event('scroll'));
+              const frame = () => new Promise(r => requestAnimationFrame(() => r()));
+              const steps = [];
+              for (let k = 0; k < 100; k++) {
+                const t = performance.now();
+                s.scrollTop = (s.scrollHeight - s.clientHeight) * k / 99;
+                await frame(); await frame();
+                steps.push(performance.now() - t);
               }
-              return n;
+              steps.sort((a, b) => a - b);
+              return {total: steps.reduce((a, b) => a + b, 0) / 1000, max: steps[steps.length - 1], median: steps[50]};
             }""")
-            page.wait_for_timeout(200)
-            out["scroll_seconds"] = round(time.monotonic() - t0, 2)
-            out["scroll_steps"] = steps
+            out["scroll_seconds"] = round(r["total"], 2)
+            out["scroll_step_max_ms"] = round(r["max"], 1)
+            out["scroll_step_median_ms"] = round(r["median"], 1)
             out["arrows_after_scroll"] = page.evaluate("() => document.querySelectorAll('svg.ladder g.msg').length")
             page.evaluate("() => { const s = document.querySelector('.ladder-scroll'); s.scrollTop = 0; s.dispatchEvent(new Event('scroll')); }")
             page.wait_for_timeout(100)
@@ -131,6 +136,8 @@ def main():
             out["detail_tree"] = page.inner_text("#detail-tree")
             out["detail_title"] = page.inner_text("#detail-title")
             out["selected"] = page.evaluate("() => Array.from(document.querySelectorAll('svg.ladder .msg.selected')).map(e => e.getAttribute('data-frame'))")
+        if page.is_visible("#detail"):
+            page.click("#detail-close")
         shots = {}
         for name, sel in [("ladder", "section.view.ladder"), ("agents", "section.view.agents"),
                           ("calls", "section.view.calls"), ("latency", "section.view.latency"),

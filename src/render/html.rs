@@ -38,7 +38,7 @@ use std::net::SocketAddr;
 pub const DEFAULT_MAX_MESSAGES: usize = 150_000;
 /// `decode -V` trees per compressed chunk.
 pub const TREES_PER_CHUNK: usize = 256;
-/// Agent state reason codes remembered (by frame), for the Gantt's hover text.
+/// Agent state reason codes other than 0 remembered (by frame), for the Gantt's hover text.
 const MAX_REASONS: usize = 1_000_000;
 /// Requests waiting for their confirm, for the ladder's request-confirm links.
 const MAX_PENDING: usize = 100_000;
@@ -182,8 +182,9 @@ impl Ladder {
         let first = *self.first_ts.get_or_insert(ts);
         if let (Event::Message { frame, .. }, Some(d)) = (ev, d) {
             if self.reasons.len() < MAX_REASONS && d.get(field::AgentState).is_some() {
+                // Reason code 0 is "none": only the others are kept.
                 let code = d.number_of(field::EventReasonCode).or_else(|| d.number("ReasonCode"));
-                if let Some(c) = code {
+                if let Some(c) = code.filter(|&c| c != 0) {
                     self.reasons.insert(frame.last_frame, c);
                 }
             }
@@ -482,7 +483,7 @@ fn services(mask: u32) -> String {
     }
 }
 
-fn capture_json(c: Capture) -> (Json, Ladder, String) {
+fn capture_json(c: Capture) -> Prepared {
     let Capture { name, report: r, stats, ladder, selection } = c;
     let first = r.first_ts.or(ladder.first_ts).unwrap_or(0);
     let us = |t: i64| (t - first) / 1_000;
@@ -547,7 +548,9 @@ fn capture_json(c: Capture) -> (Json, Ladder, String) {
         })
         .collect();
     let groups: Vec<Json> = r.groups.iter().map(text::group_json).collect();
-    let agents: Vec<Json> = r
+    // Agents and calls, each serialised as it is built: their many small arrays never
+    // stand as JSON values all at once.
+    let agents: Vec<String> = r
         .agents
         .iter()
         .map(|a| {
@@ -558,7 +561,7 @@ fn capture_json(c: Capture) -> (Json, Ladder, String) {
                     json!([us(*ts), fr, conn, st, ladder.reasons.get(fr), row_of(&[*fr], Some(*conn))])
                 })
                 .collect();
-            json!({
+            serde_json::to_string(&json!({
                 "id": a.id,
                 "extension": a.extension,
                 "instrument": a.instrument,
@@ -566,7 +569,8 @@ fn capture_json(c: Capture) -> (Json, Ladder, String) {
                 "final": a.final_state,
                 "dropped": a.states_dropped,
                 "states": states,
-            })
+            }))
+            .expect("serialisable")
         })
         .collect();
     // Calls joined by a transfer or conference: the message that named both.
@@ -598,7 +602,7 @@ fn capture_json(c: Capture) -> (Json, Ladder, String) {
             }
         }
     }
-    let calls: Vec<Json> = r
+    let calls: Vec<String> = r
         .calls
         .iter()
         .enumerate()
@@ -608,7 +612,7 @@ fn capture_json(c: Capture) -> (Json, Ladder, String) {
                 .iter()
                 .map(|(ts, fr, name)| json!([us(*ts), fr, name, row_of(&[*fr], Some(c.conn))]))
                 .collect();
-            json!({
+            serde_json::to_string(&json!({
                 "ids": c.call_ids,
                 "peripheral": c.peripheral,
                 "device": c.device,
@@ -627,7 +631,8 @@ fn capture_json(c: Capture) -> (Json, Ladder, String) {
                 "segments": segments(c, first),
                 "joined": joined[i].iter().map(|(b, how)| json!([b, how])).collect::<Vec<_>>(),
                 "vars": c.vars,
-            })
+            }))
+            .expect("serialisable")
         })
         .collect();
     let unanswered = unanswered(&r);
@@ -680,12 +685,20 @@ fn capture_json(c: Capture) -> (Json, Ladder, String) {
         "sessions": sessions,
         "groups": groups,
         "findings": findings,
-        "agents": agents,
-        "calls": calls,
         "calls_dropped": r.calls_dropped,
         "latency": latency,
     });
-    (j, ladder, selection)
+    Prepared { head: j, agents, calls, ladder, selection }
+}
+
+/// A capture's data, ready to write: the small part as a JSON value, agents and calls
+/// serialised one by one, and the ladder written column by column.
+struct Prepared {
+    head: Json,
+    agents: Vec<String>,
+    calls: Vec<String>,
+    ladder: Ladder,
+    selection: String,
 }
 
 /// JSON that is safe inside a `<script>` element: every `<` escaped.
@@ -752,11 +765,21 @@ pub fn write_report(w: &mut dyn Write, captures: Vec<Capture>, title: &str) -> i
             if i > 0 {
                 d.write_all(b",")?;
             }
-            let (j, ladder, selection) = capture_json(c);
-            let text = serde_json::to_string(&j)?;
+            let p = capture_json(c);
+            let text = serde_json::to_string(&p.head)?;
             d.write_all(&text.as_bytes()[..text.len() - 1])?;
+            for (key, items) in [("agents", &p.agents), ("calls", &p.calls)] {
+                write!(d, ",\"{key}\":[")?;
+                for (k, item) in items.iter().enumerate() {
+                    if k > 0 {
+                        d.write_all(b",")?;
+                    }
+                    d.write_all(item.as_bytes())?;
+                }
+                d.write_all(b"]")?;
+            }
             d.write_all(b",\"ladder\":")?;
-            ladder.write_json(&mut d, &selection)?;
+            p.ladder.write_json(&mut d, &p.selection)?;
             d.write_all(b"}")?;
         }
         d.write_all(b"]}")?;

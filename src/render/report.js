@@ -617,7 +617,7 @@
         var y = AXIS + i * RH;
         var g = s('g', { 'class': 'trow' });
         if (i % 2) g.appendChild(s('rect', { x: left, y: y, width: wrap.clientWidth || width, height: RH, fill: '#f8f9fb' }));
-        opts.drawRow(g, i, y, RH, x);
+        opts.drawRow(g, i, y, RH, x, [(left - LABEL_W) / pxPerUs, (left + (wrap.clientWidth || width)) / pxPerUs]);
         g0.appendChild(g);
       }
       // The label column stays at the left edge.
@@ -677,16 +677,38 @@
     timeRows(host, cap, {
       cls: 'gantt', count: A.length, span: cap.span, axisLabel: 'agent · time (UTC)',
       label: function (i) { var a = A[i]; return a.id + (a.extension && a.extension !== a.id ? ' (ext ' + a.extension + ')' : ''); },
-      drawRow: function (g, i, y, RH, x) {
-        var a = A[i];
+      drawRow: function (g, i, y, RH, x, vis) {
+        var a = A[i], n = a.states.length;
         g.setAttribute('data-agent', a.id);
-        for (var k = 0; k < a.states.length; k++) {
-          var st = a.states[k], end = k + 1 < a.states.length ? a.states[k + 1][0] : cap.span;
-          var x0 = x(st[0]), w = Math.max(1.5, x(end) - x0);
-          var tip = a.id + ': ' + st[3] + ' ' + clock(cap, st[0], 3) + ' – ' + clock(cap, end, 3) + ' (' + dur((end - st[0]) * 1000) + ')' +
-            (st[4] !== null ? ', reason code ' + st[4] : '') + ', frame ' + st[1] + ', connection ' + st[2];
-          g.appendChild(s('rect', { 'class': 'bar', x: x0, y: y + 3, width: w, height: RH - 6, fill: used[st[3]], 'data-cap': ci, 'data-row': st[5] === null ? -1 : st[5], 'data-frame': st[1], 'data-state': st[3], 'data-info': tip }, title(tip)));
+        if (!a.starts) a.starts = a.states.map(function (st) { return st[0]; });
+        var end = function (k) { return k + 1 < n ? a.states[k + 1][0] : cap.span; };
+        // Bars narrower than two pixels are gathered into one, coloured by the state that
+        // held longest in it: zoomed out, a busy agent is not a solid smear of slivers.
+        var acc = null;
+        function flush() {
+          if (!acc) return;
+          var best = Object.keys(acc.time).sort(function (p, q) { return acc.time[q] - acc.time[p]; })[0];
+          var tip = a.id + ': ' + acc.frames.length + ' states ' + clock(cap, acc.t0, 3) + ' – ' + clock(cap, acc.t1, 3) + ', mostly ' + best + ' (zoom in to see each), frames ' + acc.frames[0] + '–' + acc.frames[acc.frames.length - 1];
+          g.appendChild(s('rect', { 'class': 'bar agg', x: acc.x0, y: y + 3, width: Math.max(1.5, acc.x1 - acc.x0), height: RH - 6, fill: used[best], 'data-cap': ci, 'data-row': acc.row, 'data-frame': acc.frames[0], 'data-frames': acc.frames.join(' '), 'data-state': best, 'data-info': tip }, title(tip)));
+          acc = null;
         }
+        for (var k = Math.max(0, lowerBound(a.starts, vis[0]) - 1); k < n && a.starts[k] <= vis[1]; k++) {
+          var st = a.states[k], e = end(k), x0 = x(st[0]), x1 = x(e);
+          if (x1 - x0 < 2) {
+            if (!acc) acc = { x0: x0, x1: x1, t0: st[0], t1: e, time: {}, frames: [], row: st[5] === null ? -1 : st[5] };
+            acc.x1 = x1;
+            acc.t1 = e;
+            acc.time[st[3]] = (acc.time[st[3]] || 0) + (e - st[0]);
+            acc.frames.push(st[1]);
+            if (acc.x1 - acc.x0 >= 2) flush();
+            continue;
+          }
+          flush();
+          var tip = a.id + ': ' + st[3] + ' ' + clock(cap, st[0], 3) + ' – ' + clock(cap, e, 3) + ' (' + dur((e - st[0]) * 1000) + ')' +
+            (st[4] !== null ? ', reason code ' + st[4] : '') + ', frame ' + st[1] + ', connection ' + st[2];
+          g.appendChild(s('rect', { 'class': 'bar', x: x0, y: y + 3, width: x1 - x0, height: RH - 6, fill: used[st[3]], 'data-cap': ci, 'data-row': st[5] === null ? -1 : st[5], 'data-frame': st[1], 'data-frames': st[1], 'data-state': st[3], 'data-info': tip }, title(tip)));
+        }
+        flush();
       }
     });
   }
