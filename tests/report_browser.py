@@ -51,7 +51,7 @@ FACTS = """() => {
     findings: attr('.findings .vrow', 'data-frames'),
     groups: attr('section.findings table tr[data-rule]', 'data-rule'),
     agents: attr('svg.gantt [data-agent]', 'data-agent'),
-    state_bars: attr('svg.gantt rect.bar', 'data-frames'),
+    state_bars: attr('svg.gantt rect.bar[data-frames]', 'data-frames'),
     calls: attr('svg.calls [data-call]', 'data-call'),
     call_marks: attr('svg.calls rect.mark', 'data-frame'),
     latency: attr('.card[data-request]', 'data-request'),

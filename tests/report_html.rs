@@ -145,13 +145,22 @@ fn the_data_holds_every_session_agent_call_and_finding_of_the_analysis() {
             |v: &Json| -> Vec<Json> { v.as_array().unwrap().iter().map(|f| f["frames"].clone()).collect() };
         assert_eq!(frames(&c["findings"]), frames(&check["findings"]), "{cap}");
         assert_eq!(c["headline"], check["headline"], "{cap}");
-        // Every finding about a drawn message points at its row, and the row holds one of
-        // its frames.
+        // Every finding about a drawn message points at its row: the row holds one of its
+        // frames, and of the messages a frame completed, the one of the type it names.
         let l = &c["ladder"];
-        for f in c["findings"].as_array().unwrap() {
-            if let Some(row) = f["row"].as_u64() {
-                let fr = &l["frame"][row as usize];
-                assert!(f["frames"].as_array().unwrap().contains(fr), "{cap}: {f}");
+        let type_at =
+            |i: usize| l["types"][l["ty"][i].as_u64().unwrap() as usize].as_str().unwrap().to_string();
+        for (f, named) in c["findings"].as_array().unwrap().iter().zip(check["findings"].as_array().unwrap())
+        {
+            let Some(row) = f["row"].as_u64().map(|r| r as usize) else { continue };
+            let fr = &l["frame"][row];
+            assert!(f["frames"].as_array().unwrap().contains(fr), "{cap}: {f}");
+            let Some(want) = named["message_type"].as_str() else { continue };
+            let same_frame = (0..l["frame"].as_array().unwrap().len())
+                .filter(|&i| &l["frame"][i] == fr && l["conn"][i] == f["conn"] && l["kind"][i] == 0)
+                .any(|i| type_at(i) == want);
+            if same_frame {
+                assert_eq!(type_at(row), want, "{cap}: {f}");
             }
         }
         // The ladder holds every message of the capture (under the cap), in capture order.

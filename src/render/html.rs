@@ -475,6 +475,9 @@ fn segments(c: &CallSummary, first: TimestampNs) -> Vec<Json> {
     out
 }
 
+/// The messages that tell an agent's state.
+const STATE_MESSAGES: &[&str] = &["AGENT_STATE_EVENT", "QUERY_AGENT_STATE_CONF", "AGENT_TEAM_CONFIG_EVENT"];
+
 /// A ServicesGranted mask, named.
 fn services(mask: u32) -> String {
     match crate::render::value::named(&values::SERVICE_MASK, mask) {
@@ -487,17 +490,26 @@ fn capture_json(c: Capture) -> Prepared {
     let Capture { name, report: r, stats, ladder, selection } = c;
     let first = r.first_ts.or(ladder.first_ts).unwrap_or(0);
     let us = |t: i64| (t - first) / 1_000;
-    // The ladder row of each frame, to link findings and agent states to their arrow.
-    let mut rows: crate::FastMap<(u64, u32), usize> = Default::default();
-    for i in (0..ladder.len()).rev() {
-        if ladder.kind[i] == RowKind::Message as u8 || !rows.contains_key(&(ladder.frame[i], ladder.conn[i]))
-        {
-            rows.insert((ladder.frame[i], ladder.conn[i]), i);
-        }
+    // The ladder rows of each frame and connection, to link findings, agent states and call
+    // events to their arrow: of the messages completed by one frame, the one of the type
+    // named, else the first.
+    let mut rows: crate::FastMap<(u64, u32), Vec<usize>> = Default::default();
+    for i in 0..ladder.len() {
+        rows.entry((ladder.frame[i], ladder.conn[i])).or_default().push(i);
     }
-    let row_of = |frames: &[u64], conn: Option<u32>| -> Option<usize> {
+    let is_message = |i: usize| ladder.kind[i] == RowKind::Message as u8;
+    let type_of = |i: usize| ladder.types[ladder.ty[i] as usize];
+    let row_of = |frames: &[u64], conn: Option<u32>, prefer: &[&str]| -> Option<usize> {
         let conn = conn?;
-        frames.iter().find_map(|f| rows.get(&(*f, conn)).copied())
+        let mut fallback = None;
+        for f in frames {
+            let Some(v) = rows.get(&(*f, conn)) else { continue };
+            if let Some(&i) = v.iter().find(|&&i| is_message(i) && prefer.contains(&type_of(i))) {
+                return Some(i);
+            }
+            fallback = fallback.or_else(|| v.iter().copied().find(|&i| is_message(i))).or(Some(v[0]));
+        }
+        fallback
     };
     let sessions: Vec<Json> = r
         .connections
@@ -543,7 +555,7 @@ fn capture_json(c: Capture) -> Prepared {
                 "t": us(f.ts_ns),
                 "message": f.message,
                 "cause": f.cause,
-                "row": row_of(&f.frames, f.conn),
+                "row": row_of(&f.frames, f.conn, &[f.subject.message.unwrap_or(""), f.subject.request.unwrap_or(""), f.subject.confirm.unwrap_or("")]),
             })
         })
         .collect();
@@ -558,7 +570,8 @@ fn capture_json(c: Capture) -> Prepared {
                 .states
                 .iter()
                 .map(|(ts, fr, conn, st)| {
-                    json!([us(*ts), fr, conn, st, ladder.reasons.get(fr), row_of(&[*fr], Some(*conn))])
+                    let row = row_of(&[*fr], Some(*conn), STATE_MESSAGES);
+                    json!([us(*ts), fr, conn, st, ladder.reasons.get(fr), row])
                 })
                 .collect();
             serde_json::to_string(&json!({
@@ -610,7 +623,7 @@ fn capture_json(c: Capture) -> Prepared {
             let events: Vec<Json> = c
                 .events
                 .iter()
-                .map(|(ts, fr, name)| json!([us(*ts), fr, name, row_of(&[*fr], Some(c.conn))]))
+                .map(|(ts, fr, name)| json!([us(*ts), fr, name, row_of(&[*fr], Some(c.conn), &[name])]))
                 .collect();
             serde_json::to_string(&json!({
                 "ids": c.call_ids,

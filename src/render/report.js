@@ -254,8 +254,8 @@
   }
 
   // ---- findings ------------------------------------------------------------------------
-  function frameLink(cap, ci, frame, conn) {
-    var row = cap.rowOf(frame, conn);
+  function frameLink(cap, ci, frame, conn, known) {
+    var row = known !== undefined && known !== null && cap.ladder.frame[known] === frame ? known : cap.rowOf(frame, conn);
     var a = h('a', { 'class': 'frame' + (row < 0 ? ' absent' : ''), 'data-cap': ci, 'data-row': row, 'data-frame': frame, 'data-goto': 1, text: frame });
     if (row < 0) a.setAttribute('title', 'not in the ladder: ' + cap.ladder.hint);
     return a;
@@ -288,7 +288,7 @@
       row.setAttribute('data-frame', f.frames.length ? f.frames[0] : '');
       row.setAttribute('data-frames', f.frames.join(' '));
       var frames = h('span');
-      f.frames.slice(0, 4).forEach(function (fr, k) { if (k) add(frames, ' '); add(frames, frameLink(cap, ci, fr, f.conn)); });
+      f.frames.slice(0, 4).forEach(function (fr, k) { if (k) add(frames, ' '); add(frames, frameLink(cap, ci, fr, f.conn, f.row)); });
       if (f.frames.length > 4) add(frames, ' …');
       add(row, [h('span', { 'class': sevClass(f.severity), text: f.severity }), h('span', { text: f.rule }), h('span', { text: f.conn === null ? '–' : f.conn }), frames, h('span', { text: f.message, title: f.message })]);
     });
@@ -673,7 +673,7 @@
     });
     host.appendChild(legend);
     var dropped = A.filter(function (a) { return a.dropped > 0; });
-    if (dropped.length) host.appendChild(h('p', { 'class': 'note', text: dropped.length + ' agents changed state more often than the analysis keeps (1,000 changes per agent): their rows end with the last change kept.' }));
+    if (dropped.length) host.appendChild(h('p', { 'class': 'note', text: dropped.length + ' agents changed state more often than the analysis keeps (1,000 changes per agent): after the last change kept, their rows show a grey band with the number of changes not kept and the final state.' }));
     timeRows(host, cap, {
       cls: 'gantt', count: A.length, span: cap.span, axisLabel: 'agent · time (UTC)',
       label: function (i) { var a = A[i]; return a.id + (a.extension && a.extension !== a.id ? ' (ext ' + a.extension + ')' : ''); },
@@ -681,7 +681,14 @@
         var a = A[i], n = a.states.length;
         g.setAttribute('data-agent', a.id);
         if (!a.starts) a.starts = a.states.map(function (st) { return st[0]; });
-        var end = function (k) { return k + 1 < n ? a.states[k + 1][0] : cap.span; };
+        // Past the changes kept, the next change is not known: the last kept state ends
+        // where it began, and a grey band says how many later changes were not kept.
+        var end = function (k) { return k + 1 < n ? a.states[k + 1][0] : a.dropped ? a.states[k][0] : cap.span; };
+        if (a.dropped && n && a.starts[n - 1] <= vis[1]) {
+          var t0 = a.starts[n - 1];
+          var tip0 = a.id + ': ' + num(a.dropped) + ' later state changes not kept (the analysis keeps 1,000 per agent) from ' + clock(cap, t0, 3) + '; final state ' + (a.final || '?');
+          g.appendChild(s('rect', { 'class': 'bar dropped', x: x(t0), y: y + 8, width: Math.max(1.5, x(cap.span) - x(t0)), height: RH - 16, fill: '#d0d4da', 'data-info': tip0, 'data-title': 'States not kept' }, title(tip0)));
+        }
         // Bars narrower than two pixels are gathered into one, coloured by the state that
         // held longest in it: zoomed out, a busy agent is not a solid smear of slivers.
         var acc = null;
