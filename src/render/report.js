@@ -415,41 +415,67 @@
       var last = Math.min(count, lowerBound(ys, top + hgt + ROW_H) + 1);
       pos.textContent = count ? ' ' + (first + 1) + '–' + last + ' of ' + num(count) : '';
       var at = function (k) { return rows ? rows[k] : k; };
-      if (last - first > 1500) { drawDense(g0, first, last, at); return; }
+      // More than one arrow per eight pixels would be a solid block.
+      if (last - first > Math.max(60, hgt / 8)) { drawDense(g0, first, last, at); drawTimes(g0, first, last, at, top, hgt); return; }
       var lastLabel = -1e9;
-      // The frame and time column stays at the left edge when the lanes scroll sideways.
-      var times = s('g', { 'class': 'time-column' });
-      var left = scroller.scrollLeft;
-      times.appendChild(s('rect', { x: left, y: top, width: TIME_W - 8, height: hgt, fill: '#ffffff', 'fill-opacity': 0.92 }));
       for (var k = first; k < last; k++) {
         var r = at(k), y = ys[k];
-        var labelled = y - lastLabel >= 26;
-        if (labelled) {
-          lastLabel = y;
-          times.appendChild(s('text', { x: left + 8, y: y + 4, 'class': 'time', text: L.frame[r] + '  ' + clock(cap, L.t[r]) }));
-        }
+        var labelled = y - lastLabel >= ROW_H;
+        if (labelled) lastLabel = y;
         drawRow(g0, r, y, labelled);
       }
       drawLinks(g0, first, last, at);
+      drawTimes(g0, first, last, at, top, hgt);
+    }
+    // The frame and time column, which stays at the left edge when the lanes scroll sideways.
+    function drawTimes(g0, first, last, at, top, hgt) {
+      var times = s('g', { 'class': 'time-column' });
+      var left = scroller.scrollLeft, lastLabel = -1e9;
+      times.appendChild(s('rect', { x: left, y: top, width: TIME_W - 8, height: hgt, fill: '#ffffff', 'fill-opacity': 0.92 }));
+      for (var k = first; k < last; k++) {
+        var r = at(k), y = ys[k];
+        if (y - lastLabel < ROW_H) continue;
+        lastLabel = y;
+        times.appendChild(s('text', { x: left + 8, y: y + 4, 'class': 'time', text: L.frame[r] + '  ' + clock(cap, L.t[r]) }));
+      }
       g0.appendChild(times);
     }
+    // Too many arrows for the height shown: one line per lane pair and band of pixels, its
+    // width growing with the messages it stands for, and the count and main types beside.
     function drawDense(g0, first, last, at) {
-      var bucket = -1, pairs = {}, cnt = 0, y0 = 0;
+      var BAND = 12, band = null, lastText = -1e9;
       function flush() {
-        Object.keys(pairs).forEach(function (p) {
+        if (!band) return;
+        var types = Object.keys(band.types).sort(function (p, q) { return band.types[q] - band.types[p]; });
+        var tip = num(band.n) + ' messages ' + clock(cap, band.t0, 3) + ' – ' + clock(cap, band.t1, 3) + ': ' +
+          types.slice(0, 4).map(function (t) { return t + ' ×' + band.types[t]; }).join(', ') + (types.length > 4 ? ', …' : '') + ' (zoom in to see each)';
+        var g = s('g', { 'class': 'dense', 'data-count': band.n, 'data-frame': band.frame, 'data-cap': ci, 'data-row': band.row, 'data-goto': 1 });
+        Object.keys(band.pairs).forEach(function (p) {
           var ab = p.split(','), x1 = laneX[ab[0]], x2 = laneX[ab[1]];
-          g0.appendChild(s('line', { x1: x1, x2: x2, y1: y0, y2: y0, stroke: '#46566e', 'stroke-opacity': 0.6 }));
+          g.appendChild(s('line', { x1: x1, x2: x2, y1: band.y, y2: band.y, stroke: '#46566e', 'stroke-width': Math.min(7, 1 + Math.log2(band.pairs[p])), 'stroke-opacity': 0.55 }));
         });
-        g0.appendChild(s('text', { x: scroller.scrollLeft + 8, y: y0 + 4, 'class': 'time', text: cnt + ' messages' }));
+        var lo = Math.min.apply(null, Object.keys(band.pairs).map(function (p) { var ab = p.split(','); return Math.min(laneX[ab[0]], laneX[ab[1]]); }));
+        if (band.y - lastText >= 36) {
+          lastText = band.y;
+          g.appendChild(s('rect', { x: lo + 4, y: band.y - 13, width: 460, height: 12, fill: '#ffffff', 'fill-opacity': 0.85 }));
+          g.appendChild(s('text', { x: lo + 8, y: band.y - 3, 'class': 'time', text: num(band.n) + ' messages: ' + types.slice(0, 3).join(', ') + (types.length > 3 ? ', …' : '') }));
+        }
+        g.appendChild(title(tip));
+        g0.appendChild(g);
+        band = null;
       }
       for (var k = first; k < last; k++) {
-        var b = Math.floor(ys[k] / 14);
-        if (b !== bucket) { if (cnt) flush(); bucket = b; pairs = {}; cnt = 0; y0 = ys[k]; }
-        var r = at(k);
-        pairs[L.src[r] + ',' + L.dst[r]] = 1;
-        cnt++;
+        var b = Math.floor(ys[k] / BAND), r = at(k);
+        if (band && band.b !== b) flush();
+        if (!band) band = { b: b, y: ys[k], n: 0, pairs: {}, types: {}, t0: L.t[r], frame: L.frame[r], row: r };
+        var key = L.src[r] + ',' + L.dst[r];
+        band.pairs[key] = (band.pairs[key] || 0) + 1;
+        var name = L.kind[r] === 0 ? L.types[L.ty[r]] : KIND[L.kind[r]];
+        band.types[name] = (band.types[name] || 0) + 1;
+        band.t1 = L.t[r];
+        band.n++;
       }
-      if (cnt) flush();
+      flush();
     }
     function drawRow(g0, r, y, labelled) {
       var x1 = laneX[L.src[r]], x2 = laneX[L.dst[r]], kind = L.kind[r];
