@@ -237,6 +237,27 @@ fn selectors_choose_the_ladder_and_the_cap_says_what_it_left_out() {
     assert_eq!(c["agents"].as_array().unwrap().len(), 1);
     assert_eq!(c["agents"][0]["id"], "1001");
 
+    // -Y: the ladder draws the messages it selects (and their connections' lines).
+    report(&["-Y", "type == HEARTBEAT_REQ", "captures/contact-center.pcapng"], &out);
+    let d = data(&std::fs::read_to_string(&out).unwrap());
+    let l = &d["captures"][0]["ladder"];
+    let types: Vec<&str> = l["kind"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(l["ty"].as_array().unwrap())
+        .filter(|(k, _)| k.as_u64() == Some(0))
+        .map(|(_, t)| l["types"][t.as_u64().unwrap() as usize].as_str().unwrap())
+        .collect();
+    assert!(!types.is_empty() && types.iter().all(|t| *t == "HEARTBEAT_REQ"), "{types:?}");
+
+    // Several captures: one report, a part each.
+    report(&["captures/contact-center.pcapng", "captures/faults-lost.pcap"], &out);
+    let d = data(&std::fs::read_to_string(&out).unwrap());
+    let files: Vec<&str> =
+        d["captures"].as_array().unwrap().iter().map(|c| c["file"].as_str().unwrap()).collect();
+    assert_eq!(files, ["captures/contact-center.pcapng", "captures/faults-lost.pcap"]);
+
     let err = report(&["--max-messages", "50", "captures/contact-center.pcapng"], &out);
     assert!(err.contains("leaves") && err.contains("--session"), "{err}");
     let d = data(&std::fs::read_to_string(&out).unwrap());
