@@ -138,6 +138,14 @@ def main():
             out["selected"] = page.evaluate("() => Array.from(document.querySelectorAll('svg.ladder .msg.selected')).map(e => e.getAttribute('data-frame'))")
         if page.is_visible("#detail"):
             page.click("#detail-close")
+        if "--call-view" in sys.argv:
+            # The first call's name opens its ladder across sessions.
+            page.locator("svg.calls .row-label").first.click()
+            page.wait_for_timeout(200)
+            out["call_view"] = page.eval_on_selector("section.view.ladder .toolbar select", "e => e.value")
+            out["call_arrows"] = page.evaluate("""() => Array.from(document.querySelectorAll(
+              'svg.ladder g.msg[data-kind="message"] > title')).map(e => e.textContent)""")
+            out["call_lanes"] = page.evaluate("() => Array.from(document.querySelectorAll('.ladder-lanes [data-lane]')).map(e => e.getAttribute('data-lane'))")
         shots = {}
         for name, sel in [("ladder", "section.view.ladder"), ("agents", "section.view.agents"),
                           ("calls", "section.view.calls"), ("latency", "section.view.latency"),

@@ -314,7 +314,7 @@ fn browser() -> Option<Browser> {
 impl Browser {
     fn open(&self, html: &Path, shots: &Path, click: Option<u64>, scroll: bool) -> Json {
         let mut cmd = Command::new(&self.python);
-        cmd.arg(root().join("tests/report_browser.py")).arg(html).arg(shots);
+        cmd.arg(root().join("tests/report_browser.py")).arg(html).arg(shots).arg("--call-view");
         if let Some(f) = click {
             cmd.args(["--click", &f.to_string()]);
         }
@@ -438,6 +438,21 @@ fn chromium_draws_every_session_agent_call_and_finding() {
             "the tree shown is not decode -V's:\n{tree}\n---\n{decoded}"
         );
         assert!(strings(&r["selected"]).contains(&click.to_string()));
+        // A click on the first call's name shows its messages on every session that
+        // reported it, each naming the call.
+        let call = c["calls"][0]["ids"][0].to_string();
+        assert_eq!(r["call_view"].as_str().unwrap().split('/').next().unwrap(), format!("call:{call}"));
+        let arrows = strings(&r["call_arrows"]);
+        // (and the confirms of its requests, which name only their InvokeID), from its start.
+        let names = |t: &String| t.contains(&format!("CallID={call}")) || t.contains("_CONF InvokeID=");
+        assert!(arrows.len() >= 5 && arrows.iter().all(names), "{cap}: {arrows:?}");
+        assert!(arrows[0].contains("BEGIN_CALL_EVENT"), "{cap}: {arrows:?}");
+        let sessions = c["calls"][0]["conns"].as_array().unwrap().len();
+        assert_eq!(
+            r["call_lanes"].as_array().unwrap().len(),
+            sessions + 1,
+            "{cap}: a lane per session and the server"
+        );
         assert_pictures(&r, &["ladder", "agents", "calls", "latency", "overview"]);
         assert!(r["pdf_bytes"].as_u64().unwrap() > 10_000, "print to PDF gave {}", r["pdf_bytes"]);
     }

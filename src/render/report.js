@@ -356,7 +356,8 @@
 
     var rows = [], ys = new Float64Array(0), lanes = [], laneX = {}, zoom = 1, width = 0, view = 'all', laneW = LANE_W;
     function layout() {
-      rows = view === 'all' ? null : byConn[Number(view.slice(5))];
+      var single = view.slice(0, 5) === 'conn:';
+      rows = view === 'all' ? null : single ? byConn[Number(view.slice(5))] : custom[view];
       var count = rows ? rows.length : n;
       var at = function (k) { return rows ? rows[k] : k; };
       // Lanes: a session's client then server; several sessions: the servers, then each
@@ -368,7 +369,7 @@
       }
       var srv = order.filter(function (a) { return servers[L.addrs[a]]; });
       var cli = order.filter(function (a) { return !servers[L.addrs[a]]; });
-      lanes = rows ? cli.concat(srv) : srv.concat(cli);
+      lanes = single ? cli.concat(srv) : srv.concat(cli);
       // Lanes share the width shown, between LANE_W and twice that.
       laneW = Math.max(LANE_W, Math.min(2 * LANE_W, ((scroller.clientWidth || 1200) - TIME_W - LINK_W) / Math.max(1, lanes.length)));
       laneX = {};
@@ -535,7 +536,49 @@
     function yOfRow(r) { var k = indexOfRow(r); return k < 0 ? null : ys[k]; }
     var selectedRow = -1;
     function shownRow(r) { return r === selectedRow; }
-    self.show = function (v) { view = v; sel.value = v; layout(); };
+    self.show = function (v) { view = v; sel.value = v; scroller.scrollTop = 0; layout(); };
+    // A view of chosen rows across sessions (a call, an agent), added to the view menu.
+    var custom = {};
+    self.showRows = function (key, label, list) {
+      // The confirm of each request shown comes with it (it names only the InvokeID).
+      var have = {};
+      list.forEach(function (r) { have[r] = 1; });
+      list.slice().forEach(function (r) { if (L.link[r] >= 0 && !have[L.link[r]]) { have[L.link[r]] = 1; list.push(L.link[r]); } });
+      list.sort(function (a, b) { return a - b; });
+      custom[key] = list;
+      if (!sel.querySelector('option[value="' + key + '"]')) sel.appendChild(h('option', { value: key, text: label + ' (' + num(list.length) + ')' }));
+      self.show(key);
+      host.scrollIntoView({ block: 'start' });
+    };
+    // The rows of a call: messages naming one of its ids in a call id field.
+    self.callRows = function (ids) {
+      var want = {}, out = [];
+      ids.forEach(function (x) { want[x] = 1; });
+      var re = /CallID=(\d+)/g;
+      for (var i = 0; i < n; i++) {
+        if (L.kind[i] !== 0) continue;
+        var m, label = L.label[i];
+        re.lastIndex = 0;
+        while ((m = re.exec(label))) if (want[m[1]]) { out.push(i); break; }
+      }
+      return out;
+    };
+    // The rows of an agent: its desktop sessions, and messages naming it elsewhere.
+    self.agentRows = function (a) {
+      var conns = {}, out = [], names = [a.id, a.extension, a.instrument].filter(function (x) { return x; });
+      cap.sessions.forEach(function (x) {
+        if (x.desktop && names.some(function (nm) { return nm === x.agent || nm === x.extension || nm === x.instrument; })) conns[x.conn] = 1;
+      });
+      var pats = [];
+      names.forEach(function (nm) { ['AgentID=', 'AgentExtension=', 'AgentInstrument='].forEach(function (k) { pats.push(k + nm); }); });
+      for (var i = 0; i < n; i++) {
+        if (conns[L.conn[i]]) { out.push(i); continue; }
+        if (L.kind[i] !== 0) continue;
+        var lb = ' ' + L.label[i] + ' ';
+        if (pats.some(function (p) { return lb.indexOf(' ' + p + ' ') >= 0; })) out.push(i);
+      }
+      return out;
+    };
     self.goto = function (r) {
       if (indexOfRow(r) < 0) self.show('all');
       var k = indexOfRow(r);
@@ -579,6 +622,16 @@
     var conns = Object.keys(byConn).map(Number).sort(function (a, b) { return a - b; });
     self.show(conns.length > 8 || conns.length === 1 ? 'conn:' + conns[0] : 'all');
     return self;
+  }
+  // Show the ladder of a call or an agent across sessions, from the rows drawn.
+  function ladderOf(cap, key, label, pick) {
+    var v = cap.ladderView;
+    var list = v.callRows ? pick(v) : [];
+    if (!list.length) {
+      showText(label, ['No message of ' + label.toLowerCase() + ' is in the ladder: ' + cap.ladder.hint + '.']);
+      return;
+    }
+    v.showRows(key, label, list);
   }
   function sevRank(s0) { return s0 === 'error' ? 3 : s0 === 'warning' ? 2 : 1; }
 
@@ -652,7 +705,7 @@
       lab.appendChild(s('text', { x: left + 6, y: axisY, 'class': 'lane-sub', text: opts.axisLabel }));
       for (var j = first; j < last; j++) {
         var lt = opts.label(j);
-        lab.appendChild(s('text', { x: left + 6, y: AXIS + j * RH + RH / 2 + 4, 'class': 'lane-label', text: fit(lt, LABEL_W - 12, 6.8) }, title(lt)));
+        lab.appendChild(s('text', { x: left + 6, y: AXIS + j * RH + RH / 2 + 4, 'class': 'lane-label row-label', 'data-i': j, text: fit(lt, LABEL_W - 12, 6.8) }, title(lt + (opts.onLabel ? '\n(click: its messages in the ladder)' : ''))));
       }
       g0.appendChild(lab);
       if (opts.after) opts.after(g0, first, last, AXIS, RH, x);
@@ -668,6 +721,10 @@
     zoomOut.addEventListener('click', function () { rezoom(0.5); });
     fitBtn.addEventListener('click', function () { zoom = 1; layout(); });
     wrap.addEventListener('scroll', onFrame(draw));
+    if (opts.onLabel) svg.addEventListener('click', function (e) {
+      var t = e.target.closest('.row-label');
+      if (t) opts.onLabel(Number(t.getAttribute('data-i')));
+    });
     window.addEventListener('resize', onFrame(layout));
     redrawers.push(layout);
     layout();
@@ -702,6 +759,7 @@
     if (dropped.length) host.appendChild(h('p', { 'class': 'note', text: dropped.length + ' agents changed state more often than the analysis keeps (1,000 changes per agent): after the last change kept, their rows show a grey band with the number of changes not kept and the final state.' }));
     timeRows(host, cap, {
       cls: 'gantt', count: A.length, span: cap.span, axisLabel: 'agent · time (UTC)',
+      onLabel: function (i) { ladderOf(cap, 'agent:' + A[i].id, 'Agent ' + A[i].id, function (v) { return v.agentRows(A[i]); }); },
       label: function (i) { var a = A[i]; return a.id + (a.extension && a.extension !== a.id ? ' (ext ' + a.extension + ')' : ''); },
       drawRow: function (g, i, y, RH, x, vis) {
         var a = A[i], n = a.states.length;
@@ -759,6 +817,7 @@
     if (cap.calls_dropped) host.appendChild(h('p', { 'class': 'note', text: num(cap.calls_dropped) + ' further calls are counted but not kept (the analysis keeps 10,000).' }));
     timeRows(host, cap, {
       cls: 'calls', count: C.length, span: cap.span, axisLabel: 'call · time (UTC)', labelW: 230,
+      onLabel: function (i) { ladderOf(cap, 'call:' + C[i].ids.join('/'), 'Call ' + C[i].ids.join('/'), function (v) { return v.callRows(C[i].ids.map(String)); }); },
       label: function (i) {
         var c = C[i];
         var j = c.joined.map(function (p) { return (p[1] === 'transfer' ? '⇄ ' : '⊕ ') + C[p[0]].ids[0]; }).join(' ');
@@ -888,9 +947,9 @@
     findingsView(views.findings, cap, ci);
     views.ladder.appendChild(h('p', { 'class': 'muted', text: 'Client and server as lanes, one arrow per message (type above, identifiers below, ↩ the latency of the request a confirm answers); the brackets on the right pair each request with its confirm; red dashes are bytes never captured and resyncs; dots mark findings. Scroll in time, zoom with − and +, click an arrow for its decoded tree.' }));
     ladderView(views.ladder, cap, ci);
-    views.agents.appendChild(h('p', { 'class': 'muted', text: 'One row per agent, one bar per state interval, from the state changes the sessions reported or answered queries with (as `stats` counts them); a bar ends at the next change or at the end of the capture.' }));
+    views.agents.appendChild(h('p', { 'class': 'muted', text: 'One row per agent, one bar per state interval, from the state changes the sessions reported or answered queries with (as `stats` counts them); a bar ends at the next change or at the end of the capture. Click an agent for its messages across sessions in the ladder.' }));
     ganttView(views.agents, cap, ci);
-    views.calls.appendChild(h('p', { 'class': 'muted', text: 'One row per call from its first to its last event, with its ringing, talking and hold intervals and a mark per event; calls joined by a transfer or conference are linked.' }));
+    views.calls.appendChild(h('p', { 'class': 'muted', text: 'One row per call from its first to its last event, with its ringing, talking and hold intervals and a mark per event; calls joined by a transfer or conference are linked. Click a call for its messages on every session that reported it in the ladder.' }));
     callsView(views.calls, cap, ci);
     views.latency.appendChild(h('p', { 'class': 'muted', text: 'Per request type: how long confirms took (log scale, five bins per decade; every request counted), the 50th, 90th and 99th percentiles, and requests never answered.' }));
     latencyView(views.latency, cap);
