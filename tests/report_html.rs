@@ -484,3 +484,34 @@ fn chromium_opens_and_scrolls_a_large_report_quickly() {
     assert_pictures(&r, &["ladder", "agents", "calls", "latency"]);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn every_shipped_capture_gives_a_report() {
+    let dir = tmp("all");
+    let out = dir.join("r.html");
+    let mut n = 0;
+    for folder in ["captures", "tests/data"] {
+        for e in std::fs::read_dir(root().join(folder)).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            if !(name.ends_with(".pcap") || name.ends_with(".pcapng") || name.ends_with(".gz")) {
+                continue;
+            }
+            let (_, err, code) = ctiscope(&["report", "-o", out.to_str().unwrap(), p.to_str().unwrap()]);
+            // A damaged capture is reported as far as it could be read, with exit status 2.
+            assert!(code == 0 || code == 2, "{name}: exit {code}: {err}");
+            assert!(!err.contains("panicked"), "{name}: {err}");
+            let d = data(&std::fs::read_to_string(&out).unwrap());
+            assert_eq!(d["captures"].as_array().unwrap().len(), 1, "{name}");
+            if code == 2 {
+                assert!(
+                    d["captures"][0]["cut_short"].is_string(),
+                    "{name}: the report says the read stopped"
+                );
+            }
+            n += 1;
+        }
+    }
+    assert!(n >= 20, "{n} captures");
+    std::fs::remove_dir_all(dir).unwrap();
+}

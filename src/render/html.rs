@@ -212,7 +212,8 @@ impl Ladder {
             }
             return;
         }
-        let t_us = (ts - first) / 1_000;
+        // Saturating: a capture's timestamps are whatever its file says.
+        let t_us = ts.saturating_sub(first) / 1_000;
         match (ev, d) {
             (Event::Message { flow, frame }, Some(d)) => {
                 let i = self.len();
@@ -235,7 +236,10 @@ impl Ladder {
                     }
                     (Some(Role::Confirm), Some(inv)) => {
                         if let Some(r) = self.pending.remove(&(flow.conn, 1 - dir, inv)) {
-                            let lat = (frame.ts_ns - first) - (self.t_us[r] * 1_000);
+                            let lat = frame
+                                .ts_ns
+                                .saturating_sub(first)
+                                .saturating_sub(self.t_us[r].saturating_mul(1_000));
                             let lat = lat.max(0);
                             self.link[r] = i as i64;
                             self.link[i] = r as i64;
@@ -444,7 +448,7 @@ fn unanswered(r: &Report) -> BTreeMap<&'static str, u64> {
 fn segments(c: &CallSummary, first: TimestampNs) -> Vec<Json> {
     let mut out = Vec::new();
     let (mut ring, mut talk, mut hold): (Option<i64>, Option<i64>, Option<i64>) = (None, None, None);
-    let us = |t: i64| (t - first) / 1_000;
+    let us = |t: i64| t.saturating_sub(first) / 1_000;
     let mut close = |kind: &str, from: &mut Option<i64>, to: i64| {
         if let Some(f) = from.take() {
             out.push(json!([kind, us(f), us(to)]));
@@ -489,7 +493,7 @@ fn services(mask: u32) -> String {
 fn capture_json(c: Capture) -> Prepared {
     let Capture { name, report: r, stats, ladder, selection } = c;
     let first = r.first_ts.or(ladder.first_ts).unwrap_or(0);
-    let us = |t: i64| (t - first) / 1_000;
+    let us = |t: i64| t.saturating_sub(first) / 1_000;
     // The ladder rows of each frame and connection, to link findings, agent states and call
     // events to their arrow: of the messages completed by one frame, the one of the type
     // named, else the first.
