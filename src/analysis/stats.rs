@@ -12,6 +12,46 @@ pub(crate) struct LatAcc {
     count: u64,
     max: i64,
     samples: Vec<i64>,
+    /// Every latency counted in its [`latency_bucket`] (exact, unlike the capped samples).
+    buckets: Vec<u64>,
+}
+
+/// Latency histogram bins per factor of ten.
+pub const LATENCY_BINS_PER_DECADE: u32 = 5;
+/// Lower bound of the first bin but one, in nanoseconds (1 µs): the first bin holds
+/// everything below it.
+const LATENCY_FIRST_NS: f64 = 1_000.0;
+/// Bins: below 1 µs, then five per decade from 1 µs to 1000 s, then everything above.
+pub const LATENCY_BUCKETS: usize = 2 + 9 * LATENCY_BINS_PER_DECADE as usize;
+
+/// The histogram bin of a latency: log scale, [`LATENCY_BINS_PER_DECADE`] bins per factor
+/// of ten from 1 µs; a negative latency (clock stepped back) counts in the first.
+pub fn latency_bucket(ns: i64) -> usize {
+    if (ns as f64) < LATENCY_FIRST_NS {
+        return 0;
+    }
+    let k = ((ns as f64 / LATENCY_FIRST_NS).log10() * f64::from(LATENCY_BINS_PER_DECADE)).floor();
+    let mut i = (1 + k.max(0.0) as usize).min(LATENCY_BUCKETS - 1);
+    // The bounds are rounded to whole nanoseconds: they decide near an edge.
+    while i > 1 && ns < latency_bucket_bounds(i).0 {
+        i -= 1;
+    }
+    while i < LATENCY_BUCKETS - 1 && ns >= latency_bucket_bounds(i).1 {
+        i += 1;
+    }
+    i
+}
+
+/// The bounds of a bin, `[from, to)` in nanoseconds (`to` is `i64::MAX` for the last).
+pub fn latency_bucket_bounds(i: usize) -> (i64, i64) {
+    let edge = |k: usize| {
+        (LATENCY_FIRST_NS * 10f64.powf(k as f64 / f64::from(LATENCY_BINS_PER_DECADE))).round() as i64
+    };
+    match i {
+        0 => (0, LATENCY_FIRST_NS as i64),
+        _ if i >= LATENCY_BUCKETS - 1 => (edge(LATENCY_BUCKETS - 2), i64::MAX),
+        _ => (edge(i - 1), edge(i)),
+    }
 }
 
 /// Counters gathered while analysing.
@@ -55,6 +95,10 @@ impl StatsAcc {
         let l = &mut self.latency[i].1;
         l.count += 1;
         l.max = l.max.max(ns);
+        if l.buckets.is_empty() {
+            l.buckets = vec![0; LATENCY_BUCKETS];
+        }
+        l.buckets[latency_bucket(ns)] += 1;
         if l.samples.len() < cap {
             l.samples.push(ns);
         }
@@ -99,6 +143,16 @@ impl StatsAcc {
                         p90_ns: percentile(&l.samples, 90),
                         p99_ns: percentile(&l.samples, 99),
                         max_ns: l.max,
+                        histogram: l
+                            .buckets
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, &n)| n > 0)
+                            .map(|(i, &n)| {
+                                let (from, to) = latency_bucket_bounds(i);
+                                (from, to, n)
+                            })
+                            .collect(),
                     },
                 )
             })
@@ -137,5 +191,44 @@ fn failure_label(msg_type: MessageType, code: Option<u64>) -> String {
     match code {
         Some(c) => format!("{name} {}", value_name(table, c)),
         None => format!("{name} ?"),
+    }
+}
+
+#[cfg(test)]
+mod histogram_tests {
+    use super::*;
+
+    #[test]
+    fn every_latency_falls_in_the_bin_whose_bounds_hold_it() {
+        let edges = (0..LATENCY_BUCKETS).flat_map(|i| {
+            let (a, b) = latency_bucket_bounds(i);
+            [a - 1, a, a + 1, b - 1, b]
+        });
+        for ns in [-5, 0, 999, 1_000, 1_584, 1_585, 9_999, 10_000, 2_500_000, 999_999_999_999, i64::MAX]
+            .into_iter()
+            .chain(edges)
+        {
+            let i = latency_bucket(ns);
+            let (from, to) = latency_bucket_bounds(i);
+            assert!(i < LATENCY_BUCKETS);
+            assert!(ns.max(0) >= from && (ns < to || to == i64::MAX), "{ns} in bin {i} [{from}, {to})");
+        }
+        // Bins are contiguous.
+        for i in 1..LATENCY_BUCKETS {
+            assert_eq!(latency_bucket_bounds(i - 1).1, latency_bucket_bounds(i).0, "bin {i}");
+        }
+    }
+
+    #[test]
+    fn the_histogram_counts_every_latency_even_past_the_sample_cap() {
+        let mut s = StatsAcc::default();
+        for ns in [1_000_000, 1_100_000, 50_000_000] {
+            s.latency("HEARTBEAT_REQ", ns, 1);
+        }
+        let l = &StatsAcc::latency_stats(s.latency)["HEARTBEAT_REQ"];
+        assert_eq!(l.count, 3);
+        assert_eq!(l.histogram.iter().map(|b| b.2).sum::<u64>(), 3);
+        assert_eq!(l.histogram.len(), 2, "{:?}", l.histogram);
+        assert_eq!(l.histogram[0], (1_000_000, 1_584_893, 2));
     }
 }

@@ -106,6 +106,9 @@ pub struct LatencyStats {
     pub p90_ns: i64,
     pub p99_ns: i64,
     pub max_ns: i64,
+    /// Every latency counted in log-scale bins (five per decade from 1 µs): the non-empty
+    /// bins, each `(from_ns, to_ns, count)` for latencies in `[from_ns, to_ns)`.
+    pub histogram: Vec<(i64, i64, u64)>,
 }
 
 /// One line of the timeline.

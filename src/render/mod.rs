@@ -7,6 +7,8 @@
 //! - [`value`]: how decoded values read (named enums and masks, text, bytes);
 //! - [`report`]: the analysis [`Report`](crate::analysis::Report) as text tables and JSON
 //!   (findings, timeline, statistics) and the rule list;
+//! - [`html`]: `ctiscope report`, one self-contained HTML file drawing a capture (ladders,
+//!   agent states, calls, latency, findings);
 //! - [`style`]: how text output looks on a terminal (tables fitted to its width,
 //!   coloured severities) and off one (plain);
 //! - [`time`]: timestamps and durations (re-exported from [`crate::time`]).
@@ -16,6 +18,7 @@
 pub mod events;
 pub mod fields;
 pub mod hex;
+pub mod html;
 pub mod json;
 pub mod report;
 pub mod style;

@@ -672,7 +672,9 @@ fn stats_tables(r: &Report) -> Vec<(&'static str, Vec<Json>)> {
         .latency
         .iter()
         .map(|(name, l)| {
-            json!({"request": name, "count": l.count, "p50_ns": l.p50_ns, "p90_ns": l.p90_ns, "p99_ns": l.p99_ns, "max_ns": l.max_ns})
+            let histogram: Vec<Json> =
+                l.histogram.iter().map(|&(from, to, n)| json!({"from_ns": from, "to_ns": to, "count": n})).collect();
+            json!({"request": name, "count": l.count, "p50_ns": l.p50_ns, "p90_ns": l.p90_ns, "p99_ns": l.p99_ns, "max_ns": l.max_ns, "histogram": histogram})
         })
         .collect();
     let failures = r.failures.iter().map(|(name, n)| json!({"failure": name, "count": n})).collect();

@@ -75,6 +75,32 @@ pub fn type_label(msg_type: u32) -> String {
     MessageType(msg_type).label()
 }
 
+/// The summary fields of a message (` Name=value` each), as its summary line shows them.
+pub fn push_fields(b: &mut Vec<u8>, bytes: &[u8], d: &crate::cti::decode::Decoded) {
+    for &id in summary_fields(d) {
+        if let Some(f) = d.get(id) {
+            b.push(b' ');
+            b.extend_from_slice(id.name().as_bytes());
+            b.push(b'=');
+            crate::render::value::push_short(b, f, bytes);
+        }
+    }
+}
+
+/// The anomaly count of a message (` [2 anomalies: code, …]`), as its summary line shows it.
+pub fn push_anomalies(b: &mut Vec<u8>, d: &crate::cti::decode::Decoded) {
+    if !d.anomalies.is_empty() {
+        // The last kept anomaly stands for the dropped ones when there were too many.
+        let marker = usize::from(d.anomalies_dropped > 0);
+        let n = d.anomalies.len() - marker + d.anomalies_dropped as usize;
+        let _ = write!(b, " [{n} anomal{}: {}", if n == 1 { "y" } else { "ies" }, d.anomalies[0].code);
+        if n > 1 {
+            b.extend_from_slice(", …".as_bytes());
+        }
+        b.push(b']');
+    }
+}
+
 impl Summary {
     pub fn new(time_format: TimeFormat) -> Self {
         Summary { time_format, ..Summary::default() }
@@ -165,7 +191,6 @@ impl Summary {
         frame: &crate::cti::framing::Frame<'_>,
         d: &crate::cti::decode::Decoded,
     ) {
-        use crate::render::value::push_short;
         let mut num = itoa::Buffer::new();
         let n = num.format(frame.last_frame);
         b.extend(std::iter::repeat_n(b' ', 6usize.saturating_sub(n.len())));
@@ -181,26 +206,10 @@ impl Summary {
         b.extend_from_slice(b" (");
         b.extend_from_slice(num.format(frame.msg_type).as_bytes());
         b.push(b')');
-        for &id in summary_fields(d) {
-            if let Some(f) = d.get(id) {
-                b.push(b' ');
-                b.extend_from_slice(id.name().as_bytes());
-                b.push(b'=');
-                push_short(b, f, frame.bytes);
-            }
-        }
+        push_fields(b, frame.bytes, d);
         b.extend_from_slice(b" len=");
         b.extend_from_slice(num.format(frame.bytes.len()).as_bytes());
-        if !d.anomalies.is_empty() {
-            // The last kept anomaly stands for the dropped ones when there were too many.
-            let marker = usize::from(d.anomalies_dropped > 0);
-            let n = d.anomalies.len() - marker + d.anomalies_dropped as usize;
-            let _ = write!(b, " [{n} anomal{}: {}", if n == 1 { "y" } else { "ies" }, d.anomalies[0].code);
-            if n > 1 {
-                b.extend_from_slice(", …".as_bytes());
-            }
-            b.push(b']');
-        }
+        push_anomalies(b, d);
         b.push(b'\n');
     }
 

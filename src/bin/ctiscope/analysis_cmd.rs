@@ -14,7 +14,7 @@ use std::io::{self, Write};
 /// Exit status of `check` when a finding at or above `--fail-on` was found.
 const EXIT_FINDINGS: u8 = 1;
 
-fn analysis_settings(a: &AnalysisArgs) -> analysis::Settings {
+pub(crate) fn analysis_settings(a: &AnalysisArgs) -> analysis::Settings {
     analysis::Settings {
         request_timeout_ns: (a.request_timeout.max(0.0) * 1e9) as i64,
         max_findings_per_rule: a.max_findings_per_rule,

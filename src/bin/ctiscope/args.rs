@@ -41,6 +41,9 @@ pub enum Command {
     Stats(StatsArgs),
     /// List the rules `check` applies.
     Rules(RulesArgs),
+    /// Write one self-contained HTML file that draws the capture: overview, findings, message
+    /// ladders, agent states, calls and request latency.
+    Report(ReportArgs),
     /// Write a Wireshark Lua dissector generated from the spec tables (--lua).
     Dissector(DissectorArgs),
 }
@@ -432,6 +435,35 @@ pub struct StatsArgs {
     pub pipeline: PipelineArgs,
     #[command(flatten)]
     pub live: LiveArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub files: FileArgs,
+    /// The HTML file to write ("-" for stdout).
+    #[arg(short = 'o', long = "output", value_name = "FILE", required = true, help_heading = "Output")]
+    pub output: String,
+    /// Draw the ladder of this connection only.
+    #[arg(long, value_name = "CONN", help_heading = "Selection")]
+    pub session: Option<u32>,
+    /// Draw the ladder of this agent across sessions (its desktop sessions and every message
+    /// carrying its AgentID, extension or instrument); the report keeps what concerns it,
+    /// as `stats --agent` does.
+    #[arg(long, value_name = "ID", help_heading = "Selection")]
+    pub agent: Option<String>,
+    /// Draw the ladder of this call across sessions (every message naming it in a call
+    /// identifier field, on each desktop, bridge and monitor that reported it).
+    #[arg(long, value_name = "ID", help_heading = "Selection")]
+    pub call: Option<u32>,
+    /// Events (messages, gaps, resyncs, connection lines) drawn in the ladders, each with its
+    /// decode tree; later ones are counted and the report says how to select them.
+    #[arg(long, value_name = "N", default_value_t = ctiscope::render::html::DEFAULT_MAX_MESSAGES, help_heading = "Limits")]
+    pub max_messages: usize,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
 }
 
 #[derive(Args, Debug)]

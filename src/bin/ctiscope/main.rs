@@ -5,6 +5,7 @@ mod args;
 mod corpus_cmd;
 mod live_cmd;
 mod parallel;
+mod report_cmd;
 mod synth_cmd;
 
 use args::{Cli, Command, DecodeArgs, PipelineArgs, SelectArgs, ShowArgs, ShowFormat, SpecArgs, TimeArg};
@@ -162,6 +163,7 @@ fn run(cli: Cli) -> io::Result<u8> {
         Command::Timeline(a) => analysis_cmd::timeline(a),
         Command::Stats(a) => analysis_cmd::stats(a),
         Command::Rules(a) => analysis_cmd::rules(a),
+        Command::Report(a) => report_cmd::run(a),
         Command::Dissector(a) => dissector_cmd(a),
         Command::Synth(a) => synth_cmd::run(a),
         Command::Corpus(a) => {
@@ -362,14 +364,14 @@ impl Filter {
     }
 
     /// A non-message event of connection `conn` (`None`: not tied to a connection).
-    fn event(&self, conn: Option<ConnId>) -> bool {
+    pub(crate) fn event(&self, conn: Option<ConnId>) -> bool {
         match (self.session, conn) {
             (Some(s), Some(c)) => s == c,
             _ => true,
         }
     }
 
-    fn message(
+    pub(crate) fn message(
         &mut self,
         flow: &ctiscope::pipeline::Flow,
         frame: &ctiscope::cti::framing::Frame<'_>,
@@ -447,7 +449,7 @@ pub(crate) fn no_cti_note(input: &str, stats: &ctiscope::pipeline::Stats) {
 }
 
 /// The connection an event belongs to, if any.
-fn event_conn(ev: &Event<'_>) -> Option<ConnId> {
+pub(crate) fn event_conn(ev: &Event<'_>) -> Option<ConnId> {
     match ev {
         Event::Connection { conn, .. } | Event::ConnectionEnd { conn, .. } => Some(*conn),
         Event::Message { flow, .. }
