@@ -11,6 +11,8 @@
 //!   (1,000,000 segments of 96 bytes);
 //! - `conns`: 100,000 simultaneous connections (handshake and one message each, none closed);
 //! - `tiny`: one 100,000-byte message in 100,000 one-byte segments;
+//! - `reversed`: 600 messages of 168 bytes (100,800 bytes) in one-byte segments, last byte
+//!   first (each joins the buffered bytes after it: nothing is lost);
 //! - `random`: 200 MB of random bytes to port 42027, no handshake;
 //! - `gzbomb`: 1 GB of zeros, gzip-compressed;
 //! - `gzbomb-pcap`: a pcap header followed by 1 GB of zeros, gzip-compressed (67 million
@@ -157,6 +159,20 @@ fn gen_tiny(path: &Path, len: usize) {
     w.flush().unwrap();
 }
 
+/// `n` 168-byte messages from the server, one byte per segment, the last byte first.
+fn gen_reversed(path: &Path, n: usize) {
+    let mut w = writer(path);
+    let (c, s) = (addr("10.0.0.1:50000"), addr("10.0.0.2:42027"));
+    seg(&mut w, TS0, (c, s), 999, 0, SYN, &[]);
+    seg(&mut w, TS0 + 1, (s, c), 4999, 1000, SYN | ACK, &[]);
+    let stream: Vec<u8> =
+        (0..n as u32).flat_map(|i| msg(5, &[i.to_be_bytes().as_slice(), &[0u8; 156]].concat())).collect();
+    for (k, (i, b)) in stream.iter().enumerate().rev().enumerate() {
+        seg(&mut w, TS0 + 2 + k as i64, (s, c), 5000 + i as u32, 1000, PSH | ACK, std::slice::from_ref(b));
+    }
+    w.flush().unwrap();
+}
+
 /// `bytes` random bytes from port 42027, no handshake, 1460 per segment.
 fn gen_random(path: &Path, bytes: usize) {
     let mut w = writer(path);
@@ -279,6 +295,11 @@ fn main() {
             format!("tiny{tag}"),
             "one message in one-byte segments",
             Box::new(move |p| gen_tiny(p, 100_000 / div)),
+        ));
+        cases.push((
+            format!("reversed{tag}"),
+            "168-byte messages in one-byte segments, last byte first",
+            Box::new(move |p| gen_reversed(p, (600 / div).max(4))),
         ));
         cases.push((
             format!("random{tag}"),
