@@ -178,6 +178,21 @@ pub enum Event<'a> {
 }
 
 impl Event<'_> {
+    /// The connection the event belongs to, if any.
+    pub fn conn(&self) -> Option<ConnId> {
+        match self {
+            Event::Connection { conn, .. } | Event::ConnectionEnd { conn, .. } => Some(*conn),
+            Event::Message { flow, .. }
+            | Event::Gap { flow, .. }
+            | Event::Skipped { flow, .. }
+            | Event::Incomplete { flow, .. }
+            | Event::Implausible { flow, .. }
+            | Event::Conflict { flow, .. } => Some(flow.conn),
+            Event::Limit { conn, .. } => *conn,
+            Event::PacketIssue { .. } => None,
+        }
+    }
+
     /// The event as an owned value, for every event but [`Event::Message`] (which borrows
     /// the message bytes): None for a message.
     pub fn detached(&self) -> Option<Event<'static>> {

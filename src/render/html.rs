@@ -192,7 +192,7 @@ impl Ladder {
         if let Event::Connection { conn, client, server, .. } = ev {
             self.endpoints.insert(*conn, (*client, *server));
         }
-        let conn = event_conn(ev);
+        let conn = ev.conn();
         if matches!(ev, Event::Message { .. }) && selected {
             self.selected += 1;
         }
@@ -383,21 +383,6 @@ impl Ladder {
         col!("lat", self.latency_ns);
         col!("trees", self.tree_chunks);
         w.write_all(b"}")
-    }
-}
-
-/// The connection an event belongs to.
-fn event_conn(ev: &Event<'_>) -> Option<ConnId> {
-    match ev {
-        Event::Connection { conn, .. } | Event::ConnectionEnd { conn, .. } => Some(*conn),
-        Event::Message { flow, .. }
-        | Event::Gap { flow, .. }
-        | Event::Skipped { flow, .. }
-        | Event::Incomplete { flow, .. }
-        | Event::Implausible { flow, .. }
-        | Event::Conflict { flow, .. } => Some(flow.conn),
-        Event::Limit { conn, .. } => *conn,
-        Event::PacketIssue { .. } => None,
     }
 }
 

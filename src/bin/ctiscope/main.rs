@@ -448,21 +448,6 @@ pub(crate) fn no_cti_note(input: &str, stats: &ctiscope::pipeline::Stats) {
     eprintln!("ctiscope: {input}: no CTI connection in {} packets; {ports}", stats.packets);
 }
 
-/// The connection an event belongs to, if any.
-pub(crate) fn event_conn(ev: &Event<'_>) -> Option<ConnId> {
-    match ev {
-        Event::Connection { conn, .. } | Event::ConnectionEnd { conn, .. } => Some(*conn),
-        Event::Message { flow, .. }
-        | Event::Gap { flow, .. }
-        | Event::Skipped { flow, .. }
-        | Event::Incomplete { flow, .. }
-        | Event::Implausible { flow, .. }
-        | Event::Conflict { flow, .. } => Some(flow.conn),
-        Event::Limit { conn, .. } => *conn,
-        Event::PacketIssue { .. } => None,
-    }
-}
-
 /// What printing keeps from one event to the next: the filter, the time reference and the
 /// `-T json` array. Events come decoded from the decode stage.
 pub(crate) struct Printer {
@@ -626,10 +611,10 @@ impl Printer {
         {
             return Ok(());
         }
-        if !self.filter.event(event_conn(ev)) {
+        if !self.filter.event(ev.conn()) {
             return Ok(());
         }
-        if let Some(conn) = event_conn(ev).filter(|_| self.holds()) {
+        if let Some(conn) = ev.conn().filter(|_| self.holds()) {
             let end = matches!(ev, Event::ConnectionEnd { .. });
             if !self.showing.contains(&conn) {
                 // No message of it selected yet: hold the line (dropped at its end).

@@ -66,7 +66,7 @@ pub fn run(a: ReportArgs) -> io::Result<u8> {
                 }
                 (Event::Message { .. }, None) => false,
                 _ => {
-                    let conn = crate::event_conn(ev);
+                    let conn = ev.conn();
                     filter.event(conn) && (!by_message || conn.is_some_and(|c| ladder.draws(c)))
                 }
             };
