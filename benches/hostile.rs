@@ -11,6 +11,8 @@
 //!   (1,000,000 segments of 96 bytes);
 //! - `conns`: 100,000 simultaneous connections (handshake and one message each, none closed);
 //! - `tiny`: one 100,000-byte message in 100,000 one-byte segments;
+//! - `incomplete`: 65,536 connections, each with the first 60 KB of a message that never
+//!   completes (held by the framers, within `--max-buffered-total`);
 //! - `reversed`: 600 messages of 168 bytes (100,800 bytes) in one-byte segments, last byte
 //!   first (each joins the buffered bytes after it: nothing is lost);
 //! - `random`: 200 MB of random bytes to port 42027, no handshake;
@@ -159,6 +161,27 @@ fn gen_tiny(path: &Path, len: usize) {
     w.flush().unwrap();
 }
 
+/// `n` connections, each sending the first 60,000 bytes of a 61,000-byte message.
+fn gen_incomplete(path: &Path, n: usize) {
+    let mut w = writer(path);
+    let mut ts = TS0;
+    let mut m = 60_992u32.to_be_bytes().to_vec();
+    m.extend(25u32.to_be_bytes());
+    m.resize(60_000, 0);
+    for i in 0..n {
+        let c =
+            addr(&format!("10.{}.{}.{}:{}", 1 + i / 65_536, (i / 256) % 256, i % 256, 20_000 + i % 40_000));
+        let s = addr("10.0.0.2:42027");
+        seg(&mut w, ts, (c, s), 999, 0, SYN, &[]);
+        seg(&mut w, ts + 1, (s, c), 4999, 1000, SYN | ACK, &[]);
+        for (k, piece) in m.chunks(1460).enumerate() {
+            seg(&mut w, ts + 2 + k as i64, (s, c), 5000 + (k * 1460) as u32, 1000, PSH | ACK, piece);
+        }
+        ts += 1000;
+    }
+    w.flush().unwrap();
+}
+
 /// `n` 168-byte messages from the server, one byte per segment, the last byte first.
 fn gen_reversed(path: &Path, n: usize) {
     let mut w = writer(path);
@@ -295,6 +318,11 @@ fn main() {
             format!("tiny{tag}"),
             "one message in one-byte segments",
             Box::new(move |p| gen_tiny(p, 100_000 / div)),
+        ));
+        cases.push((
+            format!("incomplete{tag}"),
+            "connections each holding the first 60 KB of a message",
+            Box::new(move |p| gen_incomplete(p, (65_536 / div).max(4))),
         ));
         cases.push((
             format!("reversed{tag}"),

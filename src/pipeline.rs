@@ -292,6 +292,9 @@ pub struct Pipeline {
     /// The IPv4 fragment budget (`max_fragment_bytes`) was reached and reported.
     fragment_limit_reported: bool,
     stats: Stats,
+    /// What the framers hold, counted against `max_buffered_total` with the reassembler's
+    /// buffers.
+    held: Held,
     last_frame: u64,
     last_ts: TimestampNs,
     /// The capture's first packet, for a time window relative to it.
@@ -307,6 +310,7 @@ impl Pipeline {
             reported_linktypes: Vec::new(),
             fragment_limit_reported: false,
             stats: Stats::default(),
+            held: Held::default(),
             last_frame: 0,
             last_ts: 0,
             first_packet_ts: None,
@@ -339,11 +343,21 @@ impl Pipeline {
         self.last_frame = pkt.frame;
         self.last_ts = pkt.ts_ns;
         let Pipeline {
-            settings, net, tcp, conns, stats, reported_linktypes, fragment_limit_reported, ..
+            settings,
+            net,
+            tcp,
+            conns,
+            stats,
+            held,
+            reported_linktypes,
+            fragment_limit_reported,
+            ..
         } = self;
         let res = net.decode(pkt, &mut |seg| {
             stats.tcp_segments += 1;
-            tcp.segment(seg, &mut |ev| stream_event(ev, settings, conns, stats, sink));
+            held.tcp = tcp.stats().buffered_now;
+            tcp.set_held_elsewhere(held.framers);
+            tcp.segment(seg, &mut |ev| stream_event(ev, settings, conns, stats, held, sink));
         });
         match res {
             Ok(()) => {}
@@ -385,15 +399,35 @@ impl Pipeline {
 
     /// The capture ended: flush reassembly and framers.
     pub fn finish(&mut self, sink: &mut dyn FnMut(Event<'_>)) {
-        let Pipeline { settings, tcp, conns, stats, .. } = self;
-        tcp.finish(&mut |ev| stream_event(ev, settings, conns, stats, sink));
+        let Pipeline { settings, tcp, conns, stats, held, .. } = self;
+        held.tcp = tcp.stats().buffered_now;
+        tcp.finish(&mut |ev| stream_event(ev, settings, conns, stats, held, sink));
         // Connections the reassembler ended are gone; any left are flushed here.
         let mut ids: Vec<ConnId> = conns.keys().copied().collect();
         ids.sort_unstable();
         for id in ids {
             let c = conns.remove(&id).expect("id from keys");
+            held.release(&c);
             finish_conn(id, c, (ConnEnd::CaptureEnd, None), self.last_frame, self.last_ts, stats, sink);
         }
+    }
+}
+
+/// What the framers hold (the messages they are assembling), for the buffer budget.
+#[derive(Debug, Default)]
+struct Held {
+    /// [`Framer::held`] over every connection's framers.
+    framers: usize,
+    /// The reassembler's buffered bytes when the segment being processed arrived.
+    tcp: usize,
+    /// `max_buffered_total` was reported by the framers' side.
+    limit_reported: bool,
+}
+
+impl Held {
+    /// A connection's framers go.
+    fn release(&mut self, c: &ConnState) {
+        self.framers -= c.framers[0].held() + c.framers[1].held();
     }
 }
 
@@ -402,6 +436,7 @@ fn stream_event(
     settings: &Settings,
     conns: &mut crate::IntMap<ConnId, ConnState>,
     stats: &mut Stats,
+    held: &mut Held,
     sink: &mut dyn FnMut(Event<'_>),
 ) {
     match ev {
@@ -458,8 +493,21 @@ fn stream_event(
             let flow = c.flow(conn, side);
             let ConnState { framers, length_limit_reported, .. } = c;
             let mut cx = FramerCx { flow, length_limit_reported, ts_ns };
-            framers[side.index()]
-                .push(offset, data, frame, ts_ns, &mut |fev| framer_event(fev, &mut cx, stats, sink));
+            let f = &mut framers[side.index()];
+            let before = f.held();
+            f.push(offset, data, frame, ts_ns, &mut |fev| framer_event(fev, &mut cx, stats, sink));
+            f.trim();
+            held.framers = held.framers - before + f.held();
+            if f.held() > before && held.framers + held.tcp > settings.reassembly.max_buffered_total {
+                // Over the budget by assembling this message: it is the one given up.
+                if !held.limit_reported {
+                    held.limit_reported = true;
+                    sink(Event::Limit { conn: None, setting: "max_buffered_total", frame, ts_ns });
+                }
+                let before = f.held();
+                f.abandon(frame, &mut |fev| framer_event(fev, &mut cx, stats, sink));
+                held.framers = held.framers - before + f.held();
+            }
         }
         StreamEvent::Gap { conn, side, offset, len, reason, frame, ts_ns } => {
             let Some(c) = conns.get_mut(&conn) else {
@@ -478,7 +526,11 @@ fn stream_event(
             sink(Event::Gap { flow, offset, len, reason, frame, ts_ns });
             let ConnState { framers, length_limit_reported, .. } = c;
             let mut cx = FramerCx { flow, length_limit_reported, ts_ns };
-            framers[side.index()].gap(offset, len, frame, &mut |fev| framer_event(fev, &mut cx, stats, sink));
+            let f = &mut framers[side.index()];
+            let before = f.held();
+            f.gap(offset, len, frame, &mut |fev| framer_event(fev, &mut cx, stats, sink));
+            f.trim();
+            held.framers = held.framers - before + f.held();
         }
         StreamEvent::Conflict { conn, side, offset, len, frame, ts_ns } => {
             let Some(c) = conns.get(&conn) else { return };
@@ -497,6 +549,7 @@ fn stream_event(
         }
         StreamEvent::ConnectionEnd { conn, end, by, frame, ts_ns } => {
             if let Some(c) = conns.remove(&conn) {
+                held.release(&c);
                 let by = by.map(|side| c.flow(conn, side).dir);
                 finish_conn(conn, c, (end, by), frame, ts_ns, stats, sink);
             }

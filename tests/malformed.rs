@@ -859,3 +859,35 @@ fn gzip_with_trailing_garbage_says_so() {
     assert_eq!(r.messages().len(), plain.messages().len());
     assert!(!r.messages().is_empty());
 }
+
+#[test]
+fn incomplete_messages_count_against_the_buffer_budget() {
+    // 40 connections, each with the first 10,000 bytes of a 12,000-byte message that never
+    // completes: together far beyond a 100 KB budget. The connection whose message crosses
+    // the budget gives it up (reported incomplete at once, the limit named once), so what
+    // is held stays bounded; every message is still accounted for.
+    let mut pkts = vec![];
+    for i in 0..40u32 {
+        let client = format!("10.1.0.{}:{}", i + 1, 20_000 + i);
+        let mut c = Conv::new(Link::Ethernet, &client, SERVER, [1000, 5000], TS0 + i as i64 * 10_000_000);
+        c.handshake();
+        let mut m = 11_992u32.to_be_bytes().to_vec();
+        m.extend(25u32.to_be_bytes());
+        m.extend(vec![0u8; 9_992]);
+        c.send(S, &m, 1460);
+        pkts.extend(c.pkts);
+    }
+    let p = tmp("held.pcap", &pcap_bytes(1, &pkts));
+    let r = ctiscope(&["decode", "--max-buffered-total", "100K"], &p);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert_eq!(r.count("[limit] max_buffered_total reached"), 1, "{}", r.out);
+    assert_eq!(r.count("[incomplete] CALL_DATA_UPDATE_EVENT"), 40, "{}", r.out);
+    // The rest of a message given up is skipped, with the reason.
+    let rests = r.count("[resync]");
+    assert!(rests > 0, "{}", r.out);
+    assert_eq!(r.count("rest of a message given up at max_buffered_total"), rests, "{}", r.out);
+    // Without the budget pressure every message waits for the end of its connection.
+    let r = ctiscope(&["decode"], &p);
+    assert_eq!(r.count("[limit]"), 0);
+    assert_eq!(r.count("[incomplete] CALL_DATA_UPDATE_EVENT"), 40);
+}

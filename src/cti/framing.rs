@@ -136,6 +136,9 @@ pub enum SkipReason {
     BadLength,
     /// The stream ended before a plausible header was found.
     StreamEnd,
+    /// The message being assembled was given up to keep within the buffer budget
+    /// (`max_buffered_total`); its other bytes are skipped.
+    BufferLimit,
 }
 
 impl SkipReason {
@@ -147,6 +150,7 @@ impl SkipReason {
             SkipReason::Implausible => "implausible_header",
             SkipReason::BadLength => "bad_length",
             SkipReason::StreamEnd => "stream_end",
+            SkipReason::BufferLimit => "buffer_limit",
         }
     }
 
@@ -158,6 +162,9 @@ impl SkipReason {
             SkipReason::Implausible => "after an implausible header",
             SkipReason::BadLength => "a message's length did not lead to a plausible next header",
             SkipReason::StreamEnd => "the stream ended",
+            SkipReason::BufferLimit => {
+                "the rest of a message given up at the buffer budget (max_buffered_total)"
+            }
         }
     }
 }
@@ -267,6 +274,9 @@ pub fn looks_like_cti(data: &[u8], from_start: bool, settings: &FramingSettings)
 }
 
 /// Frames one direction of one connection.
+/// Room a framer keeps for pending bytes once they are delivered (more is let go).
+const KEEP_CAPACITY: usize = 16 << 10;
+
 #[derive(Debug)]
 pub struct Framer {
     settings: FramingSettings,
@@ -316,6 +326,29 @@ impl Framer {
     /// Bytes currently held.
     pub fn buffered(&self) -> usize {
         self.buf.len()
+    }
+
+    /// The memory the framer holds for its pending bytes (what the budgets count).
+    pub fn held(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Lets go of a large buffer once nothing is pending in it: a connection that once
+    /// assembled a long message does not keep the room for it.
+    pub fn trim(&mut self) {
+        if self.buf.is_empty() && self.buf.capacity() > KEEP_CAPACITY {
+            self.buf = Vec::new();
+        }
+    }
+
+    /// Gives up the message being assembled to keep within the buffer budget: it is
+    /// reported incomplete (or the undecided bytes skipped), and the framer looks for the
+    /// next header, skipping the rest of that message as `buffer_limit`.
+    pub fn abandon(&mut self, frame: u64, out: &mut dyn FnMut(FramerEvent<'_>)) {
+        self.flush_held(frame, out);
+        self.buf = Vec::new();
+        self.synced = false;
+        self.unsynced_reason = SkipReason::BufferLimit;
     }
 
     /// Feed in-order bytes starting at stream offset `offset` carried by capture frame
@@ -783,6 +816,38 @@ mod tests {
                 Ev::F(117, 6, msg(6, &[0, 0, 0, 9]), 3, 3)
             ]
         );
+    }
+
+    #[test]
+    fn a_long_message_leaves_no_room_behind() {
+        let big = msg(9, &[1u8; 12_000]);
+        let small = msg(5, &[0, 0, 0, 1]);
+        let mut f = Framer::new_synced();
+        let mut evs = Vec::new();
+        collect(&mut f, &[(0, &big[..5_000], 1)], &mut evs);
+        assert!(f.held() >= 5_000, "the pending bytes are held");
+        let rest = [&big[5_000..], &small[..]].concat();
+        collect(&mut f, &[(5_000, &rest, 2)], &mut evs);
+        f.trim();
+        assert_eq!(evs.len(), 2);
+        assert!(f.held() <= KEEP_CAPACITY, "{} bytes kept", f.held());
+    }
+
+    #[test]
+    fn an_abandoned_message_is_reported_and_its_rest_skipped() {
+        let a = msg(9, &[1u8; 200]);
+        let b = msg(10, &[2u8; 10]);
+        let mut f = Framer::new_synced();
+        let mut evs = Vec::new();
+        collect(&mut f, &[(0, &a[..100], 1)], &mut evs);
+        f.abandon(1, &mut |e| evs.push(conv(e)));
+        assert_eq!(f.held(), 0);
+        let rest = [&a[100..], &b[..]].concat();
+        collect(&mut f, &[(100, &rest, 2)], &mut evs);
+        f.finish(3, 0, &mut |e| evs.push(conv(e)));
+        assert_eq!(evs[0], Ev::I(0, 100, 208));
+        assert!(matches!(evs[1], Ev::S(100, _, SkipReason::BufferLimit)), "{evs:?}");
+        assert_eq!(*evs.last().unwrap(), Ev::F(208, 10, b.clone(), 2, 2));
     }
 
     #[test]

@@ -238,6 +238,10 @@ pub struct ReassemblyStats {
     pub buffered_now: usize,
     /// `max_buffered_total` was reached (reported once per capture).
     pub total_limit_reported: bool,
+    /// Bytes held outside the reassembler that count against `max_buffered_total` too
+    /// (the messages the framers are assembling), as last told by
+    /// [`Reassembler::set_held_elsewhere`].
+    pub held_elsewhere: usize,
 }
 
 /// The unordered address pair of a connection, smaller address first. IPv4 pairs (nearly
@@ -342,6 +346,12 @@ impl Reassembler {
     }
 
     /// Counters so far.
+    /// Bytes held elsewhere that count against `max_buffered_total` (see
+    /// [`ReassemblyStats::held_elsewhere`]).
+    pub fn set_held_elsewhere(&mut self, n: usize) {
+        self.stats.held_elsewhere = n;
+    }
+
     pub fn stats(&self) -> &ReassemblyStats {
         &self.stats
     }

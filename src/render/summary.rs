@@ -265,6 +265,9 @@ impl Summary {
                         "a message length that led to no plausible header"
                     }
                     crate::cti::framing::SkipReason::StreamEnd => "stream ended",
+                    crate::cti::framing::SkipReason::BufferLimit => {
+                        "rest of a message given up at max_buffered_total"
+                    }
                 };
                 writeln!(
                     w,

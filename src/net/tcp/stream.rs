@@ -453,7 +453,7 @@ impl Dir {
 
     /// The capture-wide budget is exceeded and this direction holds buffered bytes.
     pub fn over_total(&self, cx: &Ctx<'_, '_>) -> bool {
-        cx.stats.buffered_now > cx.max_total && self.buf_bytes > 0
+        cx.stats.buffered_now + cx.stats.held_elsewhere > cx.max_total && self.buf_bytes > 0
     }
 
     /// Skips holes while the buffer is over its limits.
