@@ -9,10 +9,11 @@ use super::findings::Findings;
 use super::identity::Identity;
 use super::invoke::{self, InvokeLimits};
 use super::links::Links;
+use super::record::{Outcome, Record, RequestRecord};
 use super::report::{self, Report};
 use super::session;
 use super::settings::Settings;
-use super::state::{Conn, Msg};
+use super::state::{Conn, Msg, Pending};
 use super::stats::StatsAcc;
 use super::timeline;
 use super::types::{dir_index, TimelineEntry};
@@ -57,6 +58,9 @@ pub struct Analyzer {
     first_ts: Option<TimestampNs>,
     last_ts: TimestampNs,
     last_frame: u64,
+    /// Rows closed since the last [`Analyzer::drain`], when [`Analyzer::record`] asked for
+    /// them.
+    records: Option<Vec<Record>>,
 }
 
 impl Analyzer {
@@ -73,6 +77,20 @@ impl Analyzer {
             first_ts: None,
             last_ts: 0,
             last_frame: 0,
+            records: None,
+        }
+    }
+
+    /// Hand out rows as they close ([`Record`]: each request with its answer, each agent
+    /// state interval), to be taken with [`Analyzer::drain`] after each event.
+    pub fn record(&mut self) {
+        self.records.get_or_insert_with(Vec::new);
+    }
+
+    /// The rows closed since the last call, in the order they closed.
+    pub fn drain(&mut self, out: &mut dyn FnMut(Record)) {
+        if let Some(r) = &mut self.records {
+            r.drain(..).for_each(out);
         }
     }
 
@@ -258,6 +276,13 @@ impl Analyzer {
         for p in e.session.pending.values() {
             self.agents.request_outcome(&self.settings, f, &e.session, p, None, (frame, ts));
         }
+        if let Some(out) = &mut self.records {
+            let mut left: Vec<&Pending> = e.session.pending.values().collect();
+            left.sort_unstable_by_key(|p| (p.frame, p.invoke));
+            for p in left {
+                out.push(request_record(&e.session, id, p, None, None));
+            }
+        }
         invoke::at_end(&mut e.session, f, ending, timeout);
         session::close(&mut e.session, f, end, by, frame, ts);
         config::at_end(&e.config, e.session.lost[1], f, id, end, frame, ts, timeout);
@@ -333,9 +358,17 @@ impl Analyzer {
 
         // Monitors, agents, calls.
         session::monitors(c, f, flow, d, name, fr, ts);
-        self.agents.message(settings, f, c, &m, matched.as_ref());
+        self.agents.message(settings, f, c, &m, matched.as_ref(), self.records.as_mut());
         if let Some(p) = &matched {
             self.agents.request_outcome(settings, f, c, p, Some(id), (fr, ts));
+            if let Some(out) = &mut self.records {
+                let code = match id {
+                    MessageType::CONTROL_FAILURE_CONF => d.number_of(field::FailureCode),
+                    MessageType::FAILURE_CONF => d.number_of(field::Status),
+                    _ => None,
+                };
+                out.push(request_record(c, flow.conn, p, Some((id, name, fr, ts)), code));
+            }
         }
         let cx = CallCtx { settings, findings: f, calls: &mut self.calls };
         let aliases = calls::call_message(cx, c, &mut entry.calls, &m);
@@ -358,13 +391,20 @@ impl Analyzer {
     }
 
     /// The capture ended: close what is still open and build the report.
-    pub fn finish(mut self) -> Report {
+    pub fn finish(self) -> Report {
+        self.finish_into(&mut |_| {})
+    }
+
+    /// [`Analyzer::finish`], handing `out` the rows that close at the end (requests still
+    /// outstanding, agents' last states) when [`Analyzer::record`] asked for them.
+    pub fn finish_into(mut self, out: &mut dyn FnMut(Record)) -> Report {
         let mut ids: Vec<ConnId> = self.conns.keys().copied().collect();
         ids.sort_unstable();
         for id in ids {
             self.close_conn(id, None, None, self.last_frame, self.last_ts);
         }
-        self.agents.finish(self.last_ts);
+        self.agents.finish(self.last_ts, self.records.as_mut());
+        self.drain(out);
         let (mut findings, groups) = std::mem::take(&mut self.findings).into_sorted(self.last_ts);
         report::name_connections(&mut findings, &self.stats.conns);
         let mut timeline = std::mem::take(&mut self.timeline);
@@ -381,4 +421,34 @@ impl Analyzer {
             last_ts: self.last_ts,
         })
     }
+}
+
+/// The row of request `p` of connection `conn`, answered by `reply` (its type, name, frame and
+/// time) or never.
+fn request_record(
+    c: &Conn,
+    conn: ConnId,
+    p: &Pending,
+    reply: Option<(MessageType, &'static str, u64, TimestampNs)>,
+    failure_code: Option<u64>,
+) -> Record {
+    let outcome = match reply {
+        None => Outcome::Unanswered,
+        Some((id, ..)) if Some(id) == p.confirm => Outcome::Ok,
+        Some(_) => Outcome::Failed,
+    };
+    Record::Request(RequestRecord {
+        conn,
+        invoke: p.invoke,
+        request: p.name,
+        request_frame: p.frame,
+        request_ts: p.ts,
+        reply: reply.map(|(_, name, fr, ts)| (name, fr, ts)),
+        outcome,
+        failure_code,
+        agent: p.agent.clone().or_else(|| c.identity.agent().map(str::to_string)),
+        peripheral: p.peripheral,
+        call: p.call,
+        monitor: p.monitor,
+    })
 }

@@ -3,6 +3,7 @@
 mod analysis_cmd;
 mod args;
 mod corpus_cmd;
+mod export_cmd;
 mod live_cmd;
 mod parallel;
 mod synth_cmd;
@@ -163,6 +164,10 @@ fn run(cli: Cli) -> io::Result<u8> {
         Command::Stats(a) => analysis_cmd::stats(a),
         Command::Rules(a) => analysis_cmd::rules(a),
         Command::Dissector(a) => dissector_cmd(a),
+        Command::Export(a) => {
+            let s = settings(&a.pipeline);
+            export_cmd::run(a, s)
+        }
         Command::Synth(a) => synth_cmd::run(a),
         Command::Corpus(a) => {
             let s = settings(&a.pipeline);
