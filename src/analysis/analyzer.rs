@@ -353,7 +353,27 @@ impl Analyzer {
         // Configuration acquisition.
         if entry.config.involves(id) {
             let server = ServerSide { complete: c.complete(1), lost: c.lost[1] };
+            let before = entry.config.request;
             config::message(&mut entry.config, server, f, &mut self.stats, &m, timeout);
+            let done = matches!(id, MessageType::CONFIG_KEY_EVENT | MessageType::CONFIG_END_EVENT);
+            if let (Some(out), Some((kind, rf, rts, _)), true) = (&mut self.records, before, done) {
+                if entry.config.request.is_none() {
+                    out.push(Record::Request(RequestRecord {
+                        conn: flow.conn,
+                        invoke: None,
+                        request: kind.name(),
+                        request_frame: rf,
+                        request_ts: rts,
+                        reply: Some((name, fr, ts)),
+                        outcome: Outcome::Ok,
+                        failure_code: None,
+                        agent: None,
+                        peripheral: None,
+                        call: None,
+                        monitor: None,
+                    }));
+                }
+            }
         }
 
         // Monitors, agents, calls.
@@ -439,7 +459,7 @@ fn request_record(
     };
     Record::Request(RequestRecord {
         conn,
-        invoke: p.invoke,
+        invoke: Some(p.invoke),
         request: p.name,
         request_frame: p.frame,
         request_ts: p.ts,

@@ -34,11 +34,13 @@ impl Outcome {
     }
 }
 
-/// One request, matched to its answer by InvokeID as `check` and `stats` match it.
+/// One request, matched to its answer as `check` and `stats` match it: by InvokeID, or for
+/// a configuration request (CONFIG_REQUEST_EVENT, CONFIG_REQUEST_KEY_EVENT) by the
+/// CONFIG_END_EVENT or CONFIG_KEY_EVENT that completes it (no InvokeID then).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestRecord {
     pub conn: u32,
-    pub invoke: u32,
+    pub invoke: Option<u32>,
     /// The request's type name.
     pub request: &'static str,
     pub request_frame: u64,

@@ -517,7 +517,7 @@ fn record_row(t: &mut Tables, r: Record) -> Result<(), WriteError> {
             let w = &mut t.requests;
             w.begin_row(q.request_ts)?;
             w.int(Some(q.conn as i64));
-            w.int(Some(q.invoke as i64));
+            w.int(q.invoke.map(i64::from));
             w.text(Some(q.request));
             w.int(Some(q.request_frame as i64));
             w.time(Some(q.request_ts));

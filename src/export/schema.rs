@@ -52,7 +52,7 @@ pub static REQUESTS: TableDef = TableDef {
     doc: "One row per request, with the confirm, FAILURE_CONF or CONTROL_FAILURE_CONF that answered it (matched by InvokeID as `check` and `stats` match them), or none.",
     columns: &[
         c("connection", Int, true, "connection number"),
-        c("invoke_id", Int, true, "InvokeID"),
+        c("invoke_id", Int, false, "InvokeID (null for a configuration request, answered without one)"),
         c("request", Text, true, "request type name"),
         c("request_frame", Int, true, "frame of the request"),
         c("request_time", Time, true, "time of the request"),
