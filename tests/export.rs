@@ -234,3 +234,66 @@ fn the_display_filter_restricts_the_messages_table_only() {
     assert!(err.contains("finding"), "{err}");
     let _ = std::fs::remove_dir_all(&work);
 }
+
+#[test]
+fn the_spark_job_exports_a_fleet_and_the_fleet_queries_agree_on_duckdb_and_spark() {
+    let Some(py) = python_with("duckdb, pyspark") else {
+        tool_available("duckdb and pyspark (CTISCOPE_PYTHON)", false);
+        return;
+    };
+    let java = Command::new("java").arg("-version").output().is_ok_and(|o| o.status.success());
+    if !tool_available("java (for Spark)", java) {
+        return;
+    }
+    let work = scratch("spark");
+    let out = work.join("tables");
+    let synth = work.join("synth.pcap").to_string_lossy().into_owned();
+    let (_, err, code) = ctiscope(&["synth", "--seed", "3", "--size", "2M", "-w", &synth]);
+    assert_eq!(code, 0, "{err}");
+    let mut captures = vec![synth];
+    for c in ["captures/failover.pcap", "captures/contact-center.pcapng", "captures/faults-lost.pcap"] {
+        captures.push(root().join(c).to_string_lossy().into_owned());
+    }
+    let spark_json = work.join("spark.json");
+    let o = Command::new(&py)
+        .arg(root().join("tools/spark_export.py"))
+        .args(["--master", "local[2]", "--partitions", "2", "--ctiscope", env!("CARGO_BIN_EXE_ctiscope")])
+        .arg("--output")
+        .arg(&out)
+        .arg("--results")
+        .arg(&spark_json)
+        .args(&captures)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "spark_export.py: {err}");
+    assert!(err.contains("4 captures in 2 shares, 0 shares with failures"), "{err}");
+    // Every capture is in the dataset once.
+    assert_eq!(std::fs::read_dir(out.join("_manifest")).unwrap().count(), 4);
+    let duck_json = work.join("duckdb.json");
+    let o = Command::new(&py)
+        .arg(root().join("tools/fleet_queries.py"))
+        .arg("duckdb")
+        .arg(&out)
+        .arg("--results")
+        .arg(&duck_json)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "fleet_queries.py duckdb: {}", String::from_utf8_lossy(&o.stderr));
+    let spark: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&spark_json).unwrap()).unwrap();
+    let duck: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&duck_json).unwrap()).unwrap();
+    let queries = std::fs::read_to_string(root().join("docs/fleet-queries.sql")).unwrap();
+    let names: Vec<&str> = queries.lines().filter_map(|l| l.strip_prefix("-- name: ")).collect();
+    assert!(names.len() >= 8, "{names:?}");
+    for name in &names {
+        assert_eq!(spark[name], duck[name], "query {name}: Spark and DuckDB differ");
+    }
+    // The answers are about the four captures.
+    let per_capture = duck["messages_per_capture_and_day"].as_array().unwrap();
+    assert_eq!(per_capture.len(), 4, "{per_capture:?}");
+    let p99 = duck["p99_set_agent_state_latency_per_pg_per_hour"].as_array().unwrap();
+    assert!(!p99.is_empty(), "SET_AGENT_STATE_REQ latencies");
+    let _ = std::fs::remove_dir_all(&work);
+}
