@@ -297,3 +297,17 @@ fn the_spark_job_exports_a_fleet_and_the_fleet_queries_agree_on_duckdb_and_spark
     assert!(!p99.is_empty(), "SET_AGENT_STATE_REQ latencies");
     let _ = std::fs::remove_dir_all(&work);
 }
+
+#[test]
+fn docs_export_md_documents_every_table_and_column() {
+    let doc = std::fs::read_to_string(root().join("docs/export.md")).unwrap();
+    assert!(doc.contains(&format!("**Schema version {}**", ctiscope::export::schema::SCHEMA_VERSION)));
+    for t in ctiscope::export::schema::TABLES {
+        let at = doc.find(&format!("### `{}`", t.name)).unwrap_or_else(|| panic!("table {} in docs", t.name));
+        let section = &doc[at..];
+        let section = &section[..section[4..].find("\n### ").map_or(section.len(), |e| e + 4)];
+        for c in t.columns {
+            assert!(section.contains(&format!("| `{}` |", c.name)), "docs/export.md: {}.{}", t.name, c.name);
+        }
+    }
+}

@@ -498,7 +498,11 @@ fn message_row(
     m.text(status.as_deref());
     buf.clear();
     json::push_fields_flat(buf, d, bytes);
-    m.text(Some(&String::from_utf8_lossy(buf)));
+    // The JSON writer writes UTF-8 (text fields lossily converted): checked, not converted.
+    match std::str::from_utf8(buf) {
+        Ok(t) => m.text(Some(t)),
+        Err(_) => m.text(Some(&String::from_utf8_lossy(buf))),
+    }
     m.end_row()
 }
 

@@ -45,6 +45,7 @@ pub static MESSAGES: TableDef = TableDef {
         c("fields", Text, true, "every field of the message: one JSON object, by field name"),
     ],
     plain: &["fields", "time", "time_ns", "frame", "first_frame", "stream_offset"],
+    no_statistics: &["fields", "anomalies"],
 };
 
 pub static REQUESTS: TableDef = TableDef {
@@ -70,6 +71,7 @@ pub static REQUESTS: TableDef = TableDef {
         c("monitor_id", Int, false, "MonitorID of the request"),
     ],
     plain: &[],
+    no_statistics: &[],
 };
 
 pub static FINDINGS: TableDef = TableDef {
@@ -103,6 +105,7 @@ pub static FINDINGS: TableDef = TableDef {
         c("client_id", Text, false, "ClientID of the session"),
     ],
     plain: &[],
+    no_statistics: &[],
 };
 
 pub static SESSIONS: TableDef = TableDef {
@@ -139,6 +142,7 @@ pub static SESSIONS: TableDef = TableDef {
         c("lost", Bool, true, "bytes of it were not captured"),
     ],
     plain: &[],
+    no_statistics: &[],
 };
 
 pub static CALLS: TableDef = TableDef {
@@ -172,6 +176,7 @@ pub static CALLS: TableDef = TableDef {
         c("data_set", Bool, true, "SET_CALL_DATA_REQ was sent for it"),
     ],
     plain: &[],
+    no_statistics: &[],
 };
 
 pub static AGENT_STATES: TableDef = TableDef {
@@ -193,6 +198,7 @@ pub static AGENT_STATES: TableDef = TableDef {
         c("end_frame", Int, false, "frame of the message that reported the next state"),
     ],
     plain: &[],
+    no_statistics: &[],
 };
 
 pub static GAPS: TableDef = TableDef {
@@ -209,6 +215,7 @@ pub static GAPS: TableDef = TableDef {
         c("reason", Text, true, "buffer_limit, acked_past_hole, connection_end or snaplen"),
     ],
     plain: &[],
+    no_statistics: &[],
 };
 
 /// Every table, in the order of `docs/export.md`.

@@ -7,7 +7,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 /// Rows per row group: a row group is encoded and written when it fills, so a table holds
 /// at most this many rows in memory, whatever the capture's size.
-pub const ROW_GROUP_ROWS: usize = 65_536;
+pub const ROW_GROUP_ROWS: usize = 32_768;
 
 /// A column's type in the tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,8 +46,10 @@ pub struct TableDef {
     pub name: &'static str,
     pub doc: &'static str,
     pub columns: &'static [Column],
-    /// Columns written without a dictionary (long, mostly distinct strings).
+    /// Columns written without a dictionary (long, mostly distinct values).
     pub plain: &'static [&'static str],
+    /// Columns written without min/max statistics (long strings no query prunes on).
+    pub no_statistics: &'static [&'static str],
 }
 
 impl TableDef {
@@ -86,12 +88,32 @@ impl Builder {
         }
     }
 
+    /// The column so far; the builder starts again with room for as much, so that the
+    /// next row group grows no buffer.
     fn finish(&mut self) -> ArrayRef {
+        let rows = ROW_GROUP_ROWS;
         match self {
-            Builder::Time(b) => Arc::new(b.finish()),
-            Builder::Int(b) => Arc::new(b.finish()),
-            Builder::Text(b) => Arc::new(b.finish()),
-            Builder::Bool(b) => Arc::new(b.finish()),
+            Builder::Time(b) => {
+                let a = Arc::new(b.finish());
+                *b = TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC");
+                a
+            }
+            Builder::Int(b) => {
+                let a = Arc::new(b.finish());
+                *b = Int64Builder::with_capacity(rows);
+                a
+            }
+            Builder::Text(b) => {
+                let a = b.finish();
+                let bytes = a.value_data().len();
+                *b = StringBuilder::with_capacity(rows, bytes + bytes / 8);
+                Arc::new(a)
+            }
+            Builder::Bool(b) => {
+                let a = Arc::new(b.finish());
+                *b = BooleanBuilder::with_capacity(rows);
+                a
+            }
         }
     }
 }
@@ -175,6 +197,9 @@ impl Table {
             .set_created_by(format!("ctiscope {}", env!("CARGO_PKG_VERSION")));
         for c in self.def.plain {
             props = props.set_column_dictionary_enabled(ColumnPath::from(*c), false);
+        }
+        for c in self.def.no_statistics {
+            props = props.set_column_statistics_enabled(ColumnPath::from(*c), EnabledStatistics::None);
         }
         let writer = ArrowWriter::try_new(file, self.schema.clone(), Some(props.build()))
             .map_err(|e| werr(&path, e))?;
