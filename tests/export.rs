@@ -9,7 +9,9 @@
 
 mod common;
 
-use common::{ctiscope, root, tool_available};
+use common::{ctiscope, pcap_bytes, root, tool_available, Conv, C, S};
+use ctiscope::capture::build::Link;
+use ctiscope::cti::encode::MessageBuilder;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -235,6 +237,50 @@ fn the_display_filter_restricts_the_messages_table_only() {
     let _ = std::fs::remove_dir_all(&work);
 }
 
+/// A desktop session in which what two fleet queries look for happens once each: a call
+/// whose CALL_DATA_UPDATE_EVENT changes CallVariable5, and the agent turning NOT_READY
+/// right after a FAILURE_EVENT, and staying so to the end of the capture.
+fn fleet_story() -> Vec<u8> {
+    let v = 24;
+    let (cm, sm) = common::desktop_session(v);
+    // 2026-01-05 10:00:00 UTC.
+    let mut c = Conv::new(
+        Link::Ethernet,
+        "10.1.1.10:50001",
+        "10.1.0.1:42027",
+        [1000, 7000],
+        1_767_607_200_000_000_000,
+    );
+    c.handshake();
+    c.send(C, &cm[0], 1460);
+    c.send(S, &sm[0], 1460);
+    c.send(S, &sm[2], 1460);
+    let call = |b: &mut MessageBuilder| {
+        b.set("PeripheralID", 5000).unwrap().set("ConnectionCallID", 77).unwrap();
+        b.set("ConnectionDeviceIDType", 0).unwrap().set("PeripheralType", 17).unwrap();
+    };
+    let mut begin = common::messages::base("BEGIN_CALL_EVENT", v);
+    call(&mut begin);
+    begin.text("ConnectionDeviceID", "3001").unwrap().text("CallVariable5", "before").unwrap();
+    c.send(S, &begin.build(), 1460);
+    let mut update = common::messages::base("CALL_DATA_UPDATE_EVENT", v);
+    call(&mut update);
+    update.set("NewConnectionCallID", 77).unwrap();
+    update.text("ConnectionDeviceID", "3001").unwrap().text("NewConnectionDeviceID", "3001").unwrap();
+    update.text("CallVariable5", "after").unwrap();
+    c.send(S, &update.build(), 1460);
+    c.send(S, &sm[4], 1460);
+    let mut failure = MessageBuilder::named("FAILURE_EVENT", v);
+    failure.set("Status", 13).unwrap();
+    c.send(S, &failure.build(), 1460);
+    let mut not_ready = common::messages::base("AGENT_STATE_EVENT", v);
+    not_ready.set("PeripheralID", 5000).unwrap().set("AgentState", 2).unwrap();
+    not_ready.text("AgentID", "1001").unwrap().text("AgentExtension", "3001").unwrap();
+    c.send(S, &not_ready.build(), 1460);
+    c.ack(C);
+    pcap_bytes(1, &c.pkts)
+}
+
 #[test]
 fn the_spark_job_exports_a_fleet_and_the_fleet_queries_agree_on_duckdb_and_spark() {
     let Some(py) = python_with("duckdb, pyspark") else {
@@ -250,7 +296,11 @@ fn the_spark_job_exports_a_fleet_and_the_fleet_queries_agree_on_duckdb_and_spark
     let synth = work.join("synth.pcap").to_string_lossy().into_owned();
     let (_, err, code) = ctiscope(&["synth", "--seed", "3", "--size", "2M", "-w", &synth]);
     assert_eq!(code, 0, "{err}");
-    let mut captures = vec![synth];
+    let story = work.join("story.pcap");
+    std::fs::write(&story, fleet_story()).unwrap();
+    let (out_s, err, _) = ctiscope(&["check", "--all", story.to_str().unwrap()]);
+    assert!(!out_s.contains("anomal"), "the story decodes cleanly: {out_s} {err}");
+    let mut captures = vec![synth, story.to_string_lossy().into_owned()];
     for c in ["captures/failover.pcap", "captures/contact-center.pcapng", "captures/faults-lost.pcap"] {
         captures.push(root().join(c).to_string_lossy().into_owned());
     }
@@ -267,9 +317,9 @@ fn the_spark_job_exports_a_fleet_and_the_fleet_queries_agree_on_duckdb_and_spark
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "spark_export.py: {err}");
-    assert!(err.contains("4 captures in 2 shares, 0 shares with failures"), "{err}");
+    assert!(err.contains("5 captures in 2 shares, 0 shares with failures"), "{err}");
     // Every capture is in the dataset once.
-    assert_eq!(std::fs::read_dir(out.join("_manifest")).unwrap().count(), 4);
+    assert_eq!(std::fs::read_dir(out.join("_manifest")).unwrap().count(), 5);
     let duck_json = work.join("duckdb.json");
     let o = Command::new(&py)
         .arg(root().join("tools/fleet_queries.py"))
@@ -290,9 +340,16 @@ fn the_spark_job_exports_a_fleet_and_the_fleet_queries_agree_on_duckdb_and_spark
     for name in &names {
         assert_eq!(spark[name], duck[name], "query {name}: Spark and DuckDB differ");
     }
-    // The answers are about the four captures.
+    // The answers are about the five captures; the story's call and agent are found.
     let per_capture = duck["messages_per_capture_and_day"].as_array().unwrap();
-    assert_eq!(per_capture.len(), 4, "{per_capture:?}");
+    assert_eq!(per_capture.len(), 5, "{per_capture:?}");
+    let changed = duck["calls_whose_call_data_update_changed_callvariable5"].as_array().unwrap();
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert_eq!(changed[0][2], 77, "{changed:?}");
+    let stuck = duck["agents_not_ready_after_failure_event"].as_array().unwrap();
+    assert_eq!(stuck.len(), 1, "{stuck:?}");
+    assert_eq!(stuck[0][1], "1001", "{stuck:?}");
+    assert_eq!(stuck[0][4], false, "NOT_READY to the end of the capture: {stuck:?}");
     let p99 = duck["p99_set_agent_state_latency_per_pg_per_hour"].as_array().unwrap();
     assert!(!p99.is_empty(), "SET_AGENT_STATE_REQ latencies");
     let _ = std::fs::remove_dir_all(&work);
