@@ -159,6 +159,31 @@ fn scenario_captures_read_back_with_duckdb_as_their_truth_says() {
 }
 
 #[test]
+fn the_calls_of_a_busy_capture_stream_out_merged_as_stats_merges_them() {
+    let Some(py) = python_with("duckdb") else {
+        tool_available("duckdb (CTISCOPE_PYTHON)", false);
+        return;
+    };
+    let work = scratch("busy");
+    let out = work.join("tables");
+    let cap = work.join("busy.pcap").to_string_lossy().into_owned();
+    // 204 desktops and monitors: about 3,600 call views (one per connection that reports a
+    // call), so calls are handed out while the capture is read, not only at its end.
+    let (_, err, code) = ctiscope(&["synth", "--seed", "5", "--size", "8M", "-w", &cap]);
+    assert_eq!(code, 0, "{err}");
+    let plan = vec![own_outputs(&work, 0, &cap, None)];
+    let stats: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(work.join("0.stats")).unwrap()).unwrap();
+    let views: usize =
+        stats["calls"].as_array().unwrap().iter().map(|c| c["connections"].as_array().unwrap().len()).sum();
+    assert!(views > 3000, "{views} call views");
+    let (_, err, code) = ctiscope(&["export", "-o", out.to_str().unwrap(), &cap]);
+    assert_eq!(code, 0, "{err}");
+    run_checks(&py, &out, plan, &work);
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+#[test]
 fn a_capture_already_exported_is_skipped_unless_forced_and_an_unreadable_one_is_named() {
     let work = scratch("manifest");
     let out = work.join("tables");

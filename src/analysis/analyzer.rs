@@ -61,7 +61,17 @@ pub struct Analyzer {
     /// Rows closed since the last [`Analyzer::drain`], when [`Analyzer::record`] asked for
     /// them.
     records: Option<Vec<Record>>,
+    /// With records: the finished call views that, reached, make [`Analyzer::flush_calls`]
+    /// hand out the calls no live call can join any more.
+    calls_flush_at: usize,
 }
+
+/// Finished call views gathered before calls are handed out as records.
+const CALLS_FLUSH: usize = 2_048;
+
+/// Margin before the earliest start of a live call (capture times are not strictly in
+/// order across connections).
+const CALLS_FLUSH_MARGIN_NS: i64 = 5_000_000_000;
 
 impl Analyzer {
     pub fn new(settings: Settings) -> Self {
@@ -78,6 +88,7 @@ impl Analyzer {
             last_ts: 0,
             last_frame: 0,
             records: None,
+            calls_flush_at: CALLS_FLUSH,
         }
     }
 
@@ -85,6 +96,27 @@ impl Analyzer {
     /// state interval), to be taken with [`Analyzer::drain`] after each event.
     pub fn record(&mut self) {
         self.records.get_or_insert_with(Vec::new);
+    }
+
+    /// Hand out, as [`Record::Call`]s, the finished calls that no live call can join any
+    /// more: merged as the report merges them, whose every view ended before the earliest
+    /// start of a live call (and before `now`), with a margin.
+    fn flush_calls(&mut self, now: TimestampNs) {
+        let Some(out) = &mut self.records else { return };
+        if self.calls.done.len() < self.calls_flush_at {
+            return;
+        }
+        let live = self.conns.values().filter_map(|e| e.calls.min_first_ts()).min().unwrap_or(now);
+        let cutoff = live.min(now) - CALLS_FLUSH_MARGIN_NS;
+        let done = std::mem::take(&mut self.calls.done);
+        for views in report::group_calls(done) {
+            if views.iter().all(|v| v.last_ts < cutoff) {
+                out.push(Record::Call(report::combine_views(views)));
+            } else {
+                self.calls.done.extend(views);
+            }
+        }
+        self.calls_flush_at = self.calls.done.len() + CALLS_FLUSH;
     }
 
     /// The rows closed since the last call, in the order they closed.
@@ -112,6 +144,7 @@ impl Analyzer {
             debug_assert!(decoded.is_some(), "a message is handed in decoded");
             if let Some(d) = decoded {
                 self.message(flow, frame, d);
+                self.flush_calls(frame.ts_ns);
             }
         } else {
             self.other_event(ev);

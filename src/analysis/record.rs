@@ -1,5 +1,5 @@
 //! Rows for tables, handed out as the analysis closes them: each request with its answer
-//! (or none), and each interval an agent spent in one state. Off unless
+//! (or none), each interval an agent spent in one state, and each call. Off unless
 //! [`Analyzer::record`](super::Analyzer::record) turns it on; `ctiscope export` drains them
 //! after every event ([`Analyzer::drain`](super::Analyzer::drain)), so they are never all
 //! held at once.
@@ -7,10 +7,13 @@
 use crate::TimestampNs;
 
 /// A row closed by the analysis.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Record {
     Request(RequestRecord),
     AgentState(StateInterval),
+    /// A call, its views on several connections merged as in the report, once no call still
+    /// live can join it (the calls left at the end are in the report).
+    Call(crate::analysis::CallSummary),
 }
 
 /// How a request ended.

@@ -270,6 +270,7 @@ struct Tables {
     messages: Table,
     requests: Table,
     agent_states: Table,
+    calls: Table,
     gaps: Table,
 }
 
@@ -292,6 +293,7 @@ fn write_tables(
         messages: Table::new(&schema::MESSAGES, tmp, id),
         requests: Table::new(&schema::REQUESTS, tmp, id),
         agent_states: Table::new(&schema::AGENT_STATES, tmp, id),
+        calls: Table::new(&schema::CALLS, tmp, id),
         gaps: Table::new(&schema::GAPS, tmp, id),
     };
     let mut an = Analyzer::new(opts.analysis.clone());
@@ -391,13 +393,14 @@ fn write_tables(
     let empty_ts = report.first_ts.unwrap_or(0);
     let mut findings = Table::new(&schema::FINDINGS, tmp, id);
     let mut sessions = Table::new(&schema::SESSIONS, tmp, id);
-    let mut calls = Table::new(&schema::CALLS, tmp, id);
     findings_rows(&mut findings, &report)?;
     sessions_rows(&mut sessions, &report)?;
-    calls_rows(&mut calls, &report)?;
+    for c in &report.calls {
+        call_row(&mut t.calls, c)?;
+    }
     let mut rows = Vec::new();
     let mut files = Vec::new();
-    let Tables { messages, requests, agent_states, gaps } = t;
+    let Tables { messages, requests, agent_states, calls, gaps } = t;
     for tb in [messages, requests, findings, sessions, calls, agent_states, gaps] {
         rows.push((tb.def.name, tb.rows));
         files.extend(tb.finish(empty_ts)?);
@@ -561,6 +564,7 @@ fn record_row(t: &mut Tables, r: Record) -> Result<(), WriteError> {
             w.int(s.end_frame.map(|f| f as i64));
             w.end_row()
         }
+        Record::Call(c) => call_row(&mut t.calls, &c),
     }
 }
 
@@ -639,8 +643,8 @@ fn sessions_rows(w: &mut Table, r: &Report) -> Result<(), WriteError> {
     Ok(())
 }
 
-fn calls_rows(w: &mut Table, r: &Report) -> Result<(), WriteError> {
-    for c in &r.calls {
+fn call_row(w: &mut Table, c: &crate::analysis::CallSummary) -> Result<(), WriteError> {
+    {
         let at = |name: &str| c.events.iter().find(|e| e.2 == name).map(|e| e.0);
         w.begin_row(c.first_ts)?;
         w.int(Some(c.seq as i64));

@@ -147,7 +147,7 @@ pub static SESSIONS: TableDef = TableDef {
 
 pub static CALLS: TableDef = TableDef {
     name: "calls",
-    doc: "One row per call, its views on several connections merged (as `stats` lists calls; at most `max_calls`, 10000, per capture).",
+    doc: "One row per call, its views on several connections merged as `stats` merges them. Calls are written as the capture is read, once no call still live can join them, so there is no limit on their number.",
     columns: &[
         c("call", Int, true, "call number within the capture"),
         c("connection", Int, true, "the connection whose view of the call is kept (most events)"),
