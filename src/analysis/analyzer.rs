@@ -67,7 +67,7 @@ pub struct Analyzer {
 }
 
 /// Finished call views gathered before calls are handed out as records.
-const CALLS_FLUSH: usize = 2_048;
+const CALLS_FLUSH: usize = 1_024;
 
 /// Margin before the earliest start of a live call (capture times are not strictly in
 /// order across connections).

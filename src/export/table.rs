@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 /// Rows per row group: a row group is encoded and written when it fills, so a table holds
 /// at most this many rows in memory, whatever the capture's size.
-pub const ROW_GROUP_ROWS: usize = 32_768;
+pub const ROW_GROUP_ROWS: usize = 16_384;
 
 /// A column's type in the tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
