@@ -434,6 +434,7 @@ fn main() {
     let floor = &rows[0];
     let floor_mbs = floor.bytes as f64 / 1e6 / floor.secs;
     print_table(&rows, floor_mbs);
+    let _ = std::fs::remove_dir_all(&tables);
 
     // Memory on a larger capture: every ctiscope mode once (peak RSS must not grow with the
     // capture).

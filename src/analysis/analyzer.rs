@@ -93,7 +93,8 @@ impl Analyzer {
     }
 
     /// Hand out rows as they close ([`Record`]: each request with its answer, each agent
-    /// state interval), to be taken with [`Analyzer::drain`] after each event.
+    /// state interval, each call once no live call can join it), to be taken with
+    /// [`Analyzer::drain`] after each event. The analysis is otherwise the same.
     pub fn record(&mut self) {
         self.records.get_or_insert_with(Vec::new);
     }
