@@ -440,8 +440,11 @@ fn endpoints(flow: &Flow) -> Endpoints {
 }
 
 /// A value by its name in `t`, else its number.
-fn named(t: &ValueTable, v: u64) -> String {
-    u32::try_from(v).ok().and_then(|n| t.name_of(n)).map_or_else(|| v.to_string(), str::to_string)
+fn named(t: &ValueTable, v: u64) -> std::borrow::Cow<'static, str> {
+    match u32::try_from(v).ok().and_then(|n| t.name_of(n)) {
+        Some(name) => std::borrow::Cow::Borrowed(name),
+        None => std::borrow::Cow::Owned(v.to_string()),
+    }
 }
 
 fn num(d: &Decoded, id: FieldId) -> Option<i64> {

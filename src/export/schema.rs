@@ -45,7 +45,20 @@ pub static MESSAGES: TableDef = TableDef {
         c("fields", Text, true, "every field of the message: one JSON object, by field name"),
     ],
     plain: &["fields", "time", "time_ns", "frame", "first_frame", "stream_offset"],
-    no_statistics: &["fields", "anomalies"],
+    // Statistics are kept where a query prunes row groups: times, numbers, type, agent_id.
+    no_statistics: &[
+        "fields",
+        "anomalies",
+        "client",
+        "server",
+        "direction",
+        "version_source",
+        "connection_device_id",
+        "agent_extension",
+        "agent_instrument",
+        "agent_state",
+        "status",
+    ],
 };
 
 pub static REQUESTS: TableDef = TableDef {
