@@ -183,6 +183,20 @@ fn main() {
         command(&format!("decode -j {cores}"), false);
         command(&format!("check -j {cores}"), false);
     }
+    // Every table of the capture written as Parquet (forced: each run writes them again).
+    let tables = std::env::temp_dir().join(format!("ctiscope-bench-export-{}", std::process::id()));
+    cli.push((
+        "export".into(),
+        "`ctiscope export -j 1 --force -o DIR` (every Parquet table)".into(),
+        vec![
+            "export".into(),
+            "-j".into(),
+            "1".into(),
+            "--force".into(),
+            "-o".into(),
+            tables.to_string_lossy().into_owned(),
+        ],
+    ));
     // A display filter selecting about 1% of the messages (CALL_ORIGINATED_EVENT is 1.3% of
     // synth's traffic), printed; and the same selection cut into a file with -w.
     let filter = "type == CALL_ORIGINATED_EVENT".to_string();
@@ -420,6 +434,7 @@ fn main() {
     let floor = &rows[0];
     let floor_mbs = floor.bytes as f64 / 1e6 / floor.secs;
     print_table(&rows, floor_mbs);
+    let _ = std::fs::remove_dir_all(&tables);
 
     // Memory on a larger capture: every ctiscope mode once (peak RSS must not grow with the
     // capture).

@@ -49,6 +49,7 @@ pub mod corpus;
 pub mod cti;
 pub mod cut;
 pub mod dissector;
+pub mod export;
 pub mod filter;
 pub mod fuzzing;
 pub mod live;

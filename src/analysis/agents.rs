@@ -3,6 +3,7 @@
 
 use super::calls::{fixed_num, floating, text_utf8};
 use super::findings::Findings;
+use super::record::{Record, StateInterval};
 use super::settings::Settings;
 use super::state::{Conn, Msg, Pending};
 use super::types::AgentSummary;
@@ -28,6 +29,9 @@ pub(crate) struct Agent {
     pub states: Vec<(TimestampNs, u64, ConnId, State)>,
     pub states_dropped: u64,
     pub current: Option<(State, TimestampNs)>,
+    /// The connection, frame and EventReasonCode of the message that reported the current
+    /// state (for the interval rows of [`Record::AgentState`]).
+    pub current_from: (ConnId, u64, Option<u32>),
     pub time_in: BTreeMap<State, i64>,
     pub skill_groups: BTreeSet<u32>,
     /// Request name -> outcomes.
@@ -48,6 +52,7 @@ impl Agent {
             states: Vec::new(),
             states_dropped: 0,
             current: None,
+            current_from: (0, 0, None),
             time_in: BTreeMap::new(),
             skill_groups: BTreeSet::new(),
             requests: BTreeMap::new(),
@@ -94,6 +99,7 @@ impl AgentTables {
         c: &Conn,
         m: &Msg<'_, '_>,
         matched: Option<&Pending>,
+        mut out: Option<&mut Vec<Record>>,
     ) {
         if m.flow.dir != Direction::ToClient {
             return;
@@ -108,7 +114,8 @@ impl AgentTables {
                     let max = settings.max_states_per_agent;
                     if let Some(a) = self.agent_mut(settings, f, aid.as_bytes(), (m.flow.conn, m.fr, m.ts)) {
                         a.conns.insert(m.flow.conn);
-                        learn_state(a, state_name(v), m.ts, m.fr, m.flow.conn, max);
+                        let at = (m.ts, m.fr, m.flow.conn, None);
+                        learn_state(a, state_name(v), at, max, out.as_deref_mut());
                     }
                 }
                 return;
@@ -124,7 +131,8 @@ impl AgentTables {
                         continue;
                     }
                     if let Some(a) = self.agent_mut(settings, f, aid.as_bytes(), (m.flow.conn, m.fr, m.ts)) {
-                        learn_state(a, state_name(v), m.ts, m.fr, m.flow.conn, max);
+                        let at = (m.ts, m.fr, m.flow.conn, None);
+                        learn_state(a, state_name(v), at, max, out.as_deref_mut());
                     }
                 }
                 return;
@@ -152,7 +160,7 @@ impl AgentTables {
         }
         let max = settings.max_states_per_agent;
         if let Some(a) = self.agent_mut(settings, f, &aid, (m.flow.conn, m.fr, m.ts)) {
-            agent_state(a, m, c, max);
+            agent_state(a, m, c, max, out);
         }
     }
 
@@ -186,10 +194,20 @@ impl AgentTables {
 
     /// The capture ended at `end`: close the agents' current states (kept as their final
     /// state).
-    pub(crate) fn finish(&mut self, end: TimestampNs) {
+    /// With `out`, each agent's current state is handed out as an interval that did not end.
+    pub(crate) fn finish(&mut self, end: TimestampNs, out: Option<&mut Vec<Record>>) {
         for a in self.agents.values_mut() {
             if let Some((s, since)) = &a.current {
                 *a.time_in.entry(s.clone()).or_insert(0) += (end - since).max(0);
+            }
+        }
+        if let Some(out) = out {
+            let mut agents: Vec<&Agent> = self.agents.values().filter(|a| a.current.is_some()).collect();
+            agents.sort_unstable_by(|x, y| x.id.cmp(&y.id));
+            for a in agents {
+                if let Some((s, since)) = &a.current {
+                    out.push(interval(a, s, *since, None, end));
+                }
             }
         }
     }
@@ -239,10 +257,42 @@ fn state_name(v: u64) -> State {
         .map_or(Cow::Owned(v.to_string()), |n| Cow::Borrowed(n.strip_prefix("AGENT_STATE_").unwrap_or(n)))
 }
 
-/// A state learnt for an agent at `ts` (recorded when it differs from the current one).
-fn learn_state(a: &mut Agent, state: State, ts: TimestampNs, fr: u64, conn: ConnId, max_states: usize) {
+/// The interval of state `s`, reported at `since`, that ends at `end` (at frame `end_frame`,
+/// or with the capture).
+fn interval(a: &Agent, s: &State, since: TimestampNs, end_frame: Option<u64>, end: TimestampNs) -> Record {
+    let (conn, start_frame, reason_code) = a.current_from;
+    Record::AgentState(StateInterval {
+        agent: a.id.clone(),
+        peripheral: a.peripheral,
+        state: s.to_string(),
+        conn,
+        start_frame,
+        start_ts: since,
+        reason_code,
+        end_frame,
+        end_ts: end,
+        ended: end_frame.is_some(),
+    })
+}
+
+/// A state learnt for an agent at `at` (time, frame, connection, EventReasonCode), recorded
+/// when it differs from the current one; with `out`, the interval it closes is handed out.
+fn learn_state(
+    a: &mut Agent,
+    state: State,
+    at: (TimestampNs, u64, ConnId, Option<u32>),
+    max_states: usize,
+    out: Option<&mut Vec<Record>>,
+) {
+    let (ts, fr, conn, reason) = at;
     let changed = a.current.as_ref().is_none_or(|(s, _)| *s != state);
     if changed {
+        if let Some(out) = out {
+            if let Some((s, since)) = &a.current {
+                out.push(interval(a, s, *since, Some(fr), ts));
+            }
+            a.current_from = (conn, fr, reason);
+        }
         if let Some((s, since)) = a.current.take() {
             *a.time_in.entry(s).or_insert(0) += (ts - since).max(0);
         }
@@ -256,7 +306,7 @@ fn learn_state(a: &mut Agent, state: State, ts: TimestampNs, fr: u64, conn: Conn
 }
 
 /// What an AGENT_STATE_EVENT tells about its agent, for the agent's summary.
-fn agent_state(a: &mut Agent, m: &Msg<'_, '_>, c: &Conn, max_states: usize) {
+fn agent_state(a: &mut Agent, m: &Msg<'_, '_>, c: &Conn, max_states: usize, out: Option<&mut Vec<Record>>) {
     let (d, bytes, ts, fr, conn) = (m.d, m.frame.bytes, m.ts, m.fr, m.flow.conn);
     let state: State = d.number_of(field::AgentState).map_or(Cow::Borrowed("?"), state_name);
     a.peripheral = fixed_num(d, field::PeripheralID).map(|v| v as u32).or(a.peripheral);
@@ -277,7 +327,8 @@ fn agent_state(a: &mut Agent, m: &Msg<'_, '_>, c: &Conn, max_states: usize) {
             a.skill_groups.insert(v as u32);
         }
     }
-    learn_state(a, state, ts, fr, conn, max_states);
+    let reason = out.as_ref().and_then(|_| fixed_num(d, field::EventReasonCode)).map(|v| v as u32);
+    learn_state(a, state, (ts, fr, conn, reason), max_states, out);
 }
 
 /// Set `slot` to `text`, allocating only when it changes.

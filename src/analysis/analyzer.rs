@@ -9,10 +9,11 @@ use super::findings::{Cause, Findings};
 use super::identity::Identity;
 use super::invoke::{self, InvokeLimits};
 use super::links::Links;
+use super::record::{Outcome, Record, RequestRecord};
 use super::report::{self, Report};
 use super::session;
 use super::settings::Settings;
-use super::state::{Conn, Msg};
+use super::state::{Conn, Msg, Pending};
 use super::stats::StatsAcc;
 use super::timeline;
 use super::types::{dir_index, TimelineEntry};
@@ -57,7 +58,20 @@ pub struct Analyzer {
     first_ts: Option<TimestampNs>,
     last_ts: TimestampNs,
     last_frame: u64,
+    /// Rows closed since the last [`Analyzer::drain`], when [`Analyzer::record`] asked for
+    /// them.
+    records: Option<Vec<Record>>,
+    /// With records: the finished call views that, reached, make [`Analyzer::flush_calls`]
+    /// hand out the calls no live call can join any more.
+    calls_flush_at: usize,
 }
+
+/// Finished call views gathered before calls are handed out as records.
+const CALLS_FLUSH: usize = 1_024;
+
+/// Margin before the earliest start of a live call (capture times are not strictly in
+/// order across connections).
+const CALLS_FLUSH_MARGIN_NS: i64 = 5_000_000_000;
 
 impl Analyzer {
     pub fn new(settings: Settings) -> Self {
@@ -73,6 +87,43 @@ impl Analyzer {
             first_ts: None,
             last_ts: 0,
             last_frame: 0,
+            records: None,
+            calls_flush_at: CALLS_FLUSH,
+        }
+    }
+
+    /// Hand out rows as they close ([`Record`]: each request with its answer, each agent
+    /// state interval, each call once no live call can join it), to be taken with
+    /// [`Analyzer::drain`] after each event. The analysis is otherwise the same.
+    pub fn record(&mut self) {
+        self.records.get_or_insert_with(Vec::new);
+    }
+
+    /// Hand out, as [`Record::Call`]s, the finished calls that no live call can join any
+    /// more: merged as the report merges them, whose every view ended before the earliest
+    /// start of a live call (and before `now`), with a margin.
+    fn flush_calls(&mut self, now: TimestampNs) {
+        let Some(out) = &mut self.records else { return };
+        if self.calls.done.len() < self.calls_flush_at {
+            return;
+        }
+        let live = self.conns.values().filter_map(|e| e.calls.min_first_ts()).min().unwrap_or(now);
+        let cutoff = live.min(now) - CALLS_FLUSH_MARGIN_NS;
+        let done = std::mem::take(&mut self.calls.done);
+        for views in report::group_calls(done) {
+            if views.iter().all(|v| v.last_ts < cutoff) {
+                out.push(Record::Call(report::combine_views(views)));
+            } else {
+                self.calls.done.extend(views);
+            }
+        }
+        self.calls_flush_at = self.calls.done.len() + CALLS_FLUSH;
+    }
+
+    /// The rows closed since the last call, in the order they closed.
+    pub fn drain(&mut self, out: &mut dyn FnMut(Record)) {
+        if let Some(r) = &mut self.records {
+            r.drain(..).for_each(out);
         }
     }
 
@@ -94,6 +145,7 @@ impl Analyzer {
             debug_assert!(decoded.is_some(), "a message is handed in decoded");
             if let Some(d) = decoded {
                 self.message(flow, frame, d);
+                self.flush_calls(frame.ts_ns);
             }
         } else {
             self.other_event(ev);
@@ -258,6 +310,13 @@ impl Analyzer {
         for p in e.session.pending.values() {
             self.agents.request_outcome(&self.settings, f, &e.session, p, None, (frame, ts));
         }
+        if let Some(out) = &mut self.records {
+            let mut left: Vec<&Pending> = e.session.pending.values().collect();
+            left.sort_unstable_by_key(|p| (p.frame, p.invoke));
+            for p in left {
+                out.push(request_record(&e.session, id, p, None, None));
+            }
+        }
         invoke::at_end(&mut e.session, f, ending, timeout);
         session::close(&mut e.session, f, end, by, frame, ts);
         config::at_end(&e.config, e.session.lost[1], f, id, end, frame, ts, timeout);
@@ -331,14 +390,42 @@ impl Analyzer {
         // Configuration acquisition.
         if entry.config.involves(id) {
             let server = ServerSide { complete: c.complete(1), lost: c.lost[1] };
+            let before = entry.config.request;
             config::message(&mut entry.config, server, f, &mut self.stats, &m, timeout);
+            let done = matches!(id, MessageType::CONFIG_KEY_EVENT | MessageType::CONFIG_END_EVENT);
+            if let (Some(out), Some((kind, rf, rts, _)), true) = (&mut self.records, before, done) {
+                if entry.config.request.is_none() {
+                    out.push(Record::Request(RequestRecord {
+                        conn: flow.conn,
+                        invoke: None,
+                        request: kind.name(),
+                        request_frame: rf,
+                        request_ts: rts,
+                        reply: Some((name, fr, ts)),
+                        outcome: Outcome::Ok,
+                        failure_code: None,
+                        agent: None,
+                        peripheral: None,
+                        call: None,
+                        monitor: None,
+                    }));
+                }
+            }
         }
 
         // Monitors, agents, calls.
         session::monitors(c, f, flow, d, name, fr, ts);
-        self.agents.message(settings, f, c, &m, matched.as_ref());
+        self.agents.message(settings, f, c, &m, matched.as_ref(), self.records.as_mut());
         if let Some(p) = &matched {
             self.agents.request_outcome(settings, f, c, p, Some(id), (fr, ts));
+            if let Some(out) = &mut self.records {
+                let code = match id {
+                    MessageType::CONTROL_FAILURE_CONF => d.number_of(field::FailureCode),
+                    MessageType::FAILURE_CONF => d.number_of(field::Status),
+                    _ => None,
+                };
+                out.push(request_record(c, flow.conn, p, Some((id, name, fr, ts)), code));
+            }
         }
         let cx = CallCtx { settings, findings: f, calls: &mut self.calls };
         let aliases = calls::call_message(cx, c, &mut entry.calls, &m);
@@ -361,13 +448,20 @@ impl Analyzer {
     }
 
     /// The capture ended: close what is still open and build the report.
-    pub fn finish(mut self) -> Report {
+    pub fn finish(self) -> Report {
+        self.finish_into(&mut |_| {})
+    }
+
+    /// [`Analyzer::finish`], handing `out` the rows that close at the end (requests still
+    /// outstanding, agents' last states) when [`Analyzer::record`] asked for them.
+    pub fn finish_into(mut self, out: &mut dyn FnMut(Record)) -> Report {
         let mut ids: Vec<ConnId> = self.conns.keys().copied().collect();
         ids.sort_unstable();
         for id in ids {
             self.close_conn(id, None, None, self.last_frame, self.last_ts);
         }
-        self.agents.finish(self.last_ts);
+        self.agents.finish(self.last_ts, self.records.as_mut());
+        self.drain(out);
         let (mut findings, groups) = std::mem::take(&mut self.findings).into_sorted(self.last_ts);
         report::name_connections(&mut findings, &self.stats.conns);
         let mut timeline = std::mem::take(&mut self.timeline);
@@ -407,4 +501,34 @@ fn layout_variant(
     let reason = format!("decoded with the {}", v.describe(spec, d.version));
     let cause = Cause::new(Some(name), reason.clone());
     f.report("layout-variant", Some(flow.conn), &[fr], ts, cause, || (format!("{name}: {reason}"), subject));
+}
+
+/// The row of request `p` of connection `conn`, answered by `reply` (its type, name, frame and
+/// time) or never.
+fn request_record(
+    c: &Conn,
+    conn: ConnId,
+    p: &Pending,
+    reply: Option<(MessageType, &'static str, u64, TimestampNs)>,
+    failure_code: Option<u64>,
+) -> Record {
+    let outcome = match reply {
+        None => Outcome::Unanswered,
+        Some((id, ..)) if Some(id) == p.confirm => Outcome::Ok,
+        Some(_) => Outcome::Failed,
+    };
+    Record::Request(RequestRecord {
+        conn,
+        invoke: Some(p.invoke),
+        request: p.name,
+        request_frame: p.frame,
+        request_ts: p.ts,
+        reply: reply.map(|(_, name, fr, ts)| (name, fr, ts)),
+        outcome,
+        failure_code,
+        agent: p.agent.clone().or_else(|| c.identity.agent().map(str::to_string)),
+        peripheral: p.peripheral,
+        call: p.call,
+        monitor: p.monitor,
+    })
 }

@@ -147,6 +147,11 @@ fn position(group: &[Call], key: &KeyRef<'_>) -> Option<usize> {
 }
 
 impl ConnCalls {
+    /// The earliest start of this connection's live calls.
+    pub(crate) fn min_first_ts(&self) -> Option<TimestampNs> {
+        self.live.values().flat_map(|g| g.iter().map(|c| c.first_ts)).min()
+    }
+
     /// The live call with this key, or with its peripheral and call id when the message
     /// does not carry the device (the first in key order), and its position in its group.
     #[inline(always)]

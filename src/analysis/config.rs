@@ -48,7 +48,7 @@ impl ConfigReq {
         }
     }
 
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         self.request().name_or_unknown()
     }
 }

@@ -72,6 +72,7 @@ fn request(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>, inv: u32, names: &Na
         return;
     }
     let monitor = m.d.fixed(crate::cti::spec::fields::field::MonitorID).and_then(|f| f.number());
+    let peripheral = m.d.fixed(crate::cti::spec::fields::field::PeripheralID).and_then(|f| f.number());
     c.pending.insert(
         key,
         Pending {
@@ -85,6 +86,7 @@ fn request(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>, inv: u32, names: &Na
             agent: names.agent.clone(),
             monitor: monitor.map(|v| v as u32),
             invoke: inv,
+            peripheral: peripheral.map(|v| v as u32),
         },
     );
     let dl = ts + lim.timeout;

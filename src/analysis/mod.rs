@@ -34,7 +34,9 @@
 //! - `agents`: agent states and requests;
 //! - `timeline`: the messages and findings a filter selects;
 //! - [`report`]: the [`Report`], built at the end;
-//! - `analyzer`: the [`Analyzer`], which hands each event to the modules above.
+//! - `analyzer`: the [`Analyzer`], which hands each event to the modules above;
+//! - [`record`]: rows closed as the analysis goes (requests with their answers, agent state
+//!   intervals), for tables, when [`Analyzer::record`] asks for them.
 
 mod agents;
 mod analyzer;
@@ -44,6 +46,7 @@ pub mod findings;
 pub mod identity;
 mod invoke;
 mod links;
+pub mod record;
 pub mod report;
 pub mod rules;
 mod session;
@@ -58,6 +61,7 @@ mod tests;
 
 pub use analyzer::Analyzer;
 pub use findings::{Cause, Finding, Group, Subject, MAX_GROUP_IDS};
+pub use record::{Outcome, Record, RequestRecord, StateInterval};
 pub use report::{
     AgentSummary, Answered, CallSummary, ConnSummary, FrameSet, LatencyStats, MessageDetail, Report,
     TimelineEntry, TimelineWhat,

@@ -190,6 +190,11 @@ pub(crate) fn name_connections(findings: &mut [Finding], conns: &[ConnSummary]) 
 /// view with the most events (ring, talk and hold times, events), the union of call ids,
 /// variables and connections, the earliest start and the latest end.
 pub(crate) fn merge_calls(done: Vec<CallSummary>) -> Vec<CallSummary> {
+    group_calls(done).into_iter().map(combine_views).collect()
+}
+
+/// The views of [`merge_calls`] grouped by call, each group in `done`'s order.
+pub(crate) fn group_calls(done: Vec<CallSummary>) -> Vec<Vec<CallSummary>> {
     // Union-find over the summaries, joined through their (peripheral, call id) pairs.
     let mut parent: Vec<usize> = (0..done.len()).collect();
     fn root(parent: &mut [usize], mut i: usize) -> usize {
@@ -231,40 +236,40 @@ pub(crate) fn merge_calls(done: Vec<CallSummary>) -> Vec<CallSummary> {
         let r = root(&mut parent, i);
         groups.entry(r).or_default().push(c);
     }
-    groups
-        .into_values()
-        .map(|mut views| {
-            let best = views
-                .iter()
-                .enumerate()
-                .max_by_key(|(i, v)| (v.events.len() as u64 + v.events_dropped, std::cmp::Reverse(*i)))
-                .map_or(0, |(i, _)| i);
-            let mut m = views.swap_remove(best);
-            for v in views {
-                m.conns.extend(v.conns);
-                for id in v.call_ids {
-                    if !m.call_ids.contains(&id) {
-                        m.call_ids.push(id);
-                    }
-                }
-                for (k, val) in v.vars {
-                    m.vars.entry(k).or_insert(val);
-                }
-                m.begin_seen |= v.begin_seen;
-                m.ended |= v.ended;
-                m.data_set |= v.data_set;
-                if (v.first_frame, v.seq) < (m.first_frame, m.seq) {
-                    m.first_frame = v.first_frame;
-                    m.seq = v.seq;
-                }
-                m.first_ts = m.first_ts.min(v.first_ts);
-                m.last_ts = m.last_ts.max(v.last_ts);
+    groups.into_values().collect()
+}
+
+/// One call's views (of [`group_calls`]) merged into one summary.
+pub(crate) fn combine_views(mut views: Vec<CallSummary>) -> CallSummary {
+    let best = views
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, v)| (v.events.len() as u64 + v.events_dropped, std::cmp::Reverse(*i)))
+        .map_or(0, |(i, _)| i);
+    let mut m = views.swap_remove(best);
+    for v in views {
+        m.conns.extend(v.conns);
+        for id in v.call_ids {
+            if !m.call_ids.contains(&id) {
+                m.call_ids.push(id);
             }
-            m.conns.sort_unstable();
-            m.conns.dedup();
-            m
-        })
-        .collect()
+        }
+        for (k, val) in v.vars {
+            m.vars.entry(k).or_insert(val);
+        }
+        m.begin_seen |= v.begin_seen;
+        m.ended |= v.ended;
+        m.data_set |= v.data_set;
+        if (v.first_frame, v.seq) < (m.first_frame, m.seq) {
+            m.first_frame = v.first_frame;
+            m.seq = v.seq;
+        }
+        m.first_ts = m.first_ts.min(v.first_ts);
+        m.last_ts = m.last_ts.max(v.last_ts);
+    }
+    m.conns.sort_unstable();
+    m.conns.dedup();
+    m
 }
 
 /// Groups rebuilt from listed findings (after a selection), in the report's order.

@@ -67,6 +67,8 @@ pub(crate) struct Pending {
     pub agent: Option<String>,
     pub monitor: Option<u32>,
     pub invoke: u32,
+    /// The request's PeripheralID.
+    pub peripheral: Option<u32>,
 }
 
 /// Suspects kept per connection; beyond it the oldest is decided at once.

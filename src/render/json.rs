@@ -341,6 +341,63 @@ pub fn push_message(b: &mut Vec<u8>, flow: &Flow, frame: &Frame<'_>, d: &Decoded
     b.push(b'}');
 }
 
+/// Append every field of a message as one flat JSON object, for `export`'s `fields`
+/// column: `{"InvokeID":7,"AgentState":"AGENT_STATE_TALKING","CallVariable5":"..."}`, fixed
+/// and floating fields in wire order, each keyed by its name as in [`push_message`]'s
+/// `fields` and `floating`. An enumeration with a name for its value is that name (its
+/// `named`); every other value is as [`push_message`] writes it (masks and times as
+/// numbers). A name met again in the same message is keyed `Name#2`, `Name#3`, ...
+pub fn push_fields_flat(b: &mut Vec<u8>, d: &Decoded, bytes: &[u8]) {
+    thread_local! {
+        // Times each field id was met in the current message (touched entries reset after).
+        static SEEN: std::cell::RefCell<Vec<u16>> = std::cell::RefCell::new(vec![0; 1 << 16]);
+    }
+    SEEN.with(|cell| {
+        let mut seen = cell.borrow_mut();
+        b.push(b'{');
+        let mut first = true;
+        let mut unknown = 0u16;
+        for f in &d.fields {
+            let n = if f.meta.id == crate::cti::spec::FieldId::NONE {
+                unknown = unknown.saturating_add(1);
+                unknown
+            } else {
+                let c = &mut seen[f.meta.id.0 as usize];
+                *c = c.saturating_add(1);
+                *c
+            };
+            if !first {
+                b.push(b',');
+            }
+            first = false;
+            if n == 1 {
+                push_name(b, f.name());
+            } else {
+                b.push(b'"');
+                b.extend_from_slice(f.name().as_bytes());
+                b.push(b'#');
+                push_u64(b, n as u64);
+                b.push(b'"');
+            }
+            b.push(b':');
+            let named = match (f.values(), value::as_u32(f.value)) {
+                (Some(t), Some(n)) if t.kind != ValueKind::Mask => t.name_of(n),
+                _ => None,
+            };
+            match named {
+                Some(name) => push_name(b, name),
+                None => push_value(b, f.value, bytes),
+            }
+        }
+        for f in &d.fields {
+            if f.meta.id != crate::cti::spec::FieldId::NONE {
+                seen[f.meta.id.0 as usize] = 0;
+            }
+        }
+        b.push(b'}');
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,6 +46,52 @@ pub enum Command {
     Report(ReportArgs),
     /// Write a Wireshark Lua dissector generated from the spec tables (--lua).
     Dissector(DissectorArgs),
+    /// Write captures as Parquet tables (messages, requests, calls, agent states...) for
+    /// DuckDB, Spark and other SQL engines.
+    Export(ExportArgs),
+}
+
+/// Table format of `export`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Parquet,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Captures (pcap or pcapng, optionally gzip-compressed), folders (every capture in them,
+    /// recursively) or glob patterns (`'captures/*.pcapng'`); "-" reads stdin.
+    #[arg(value_name = "CAPTURE", required = true)]
+    pub inputs: Vec<String>,
+    /// Output folder: one Parquet file set per capture per table, and a manifest.
+    #[arg(short = 'o', long = "output", value_name = "DIR", required = true, help_heading = "Output")]
+    pub output: String,
+    /// Table format.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Parquet, help_heading = "Output")]
+    pub format: ExportFormat,
+    /// Export captures the manifest already lists again (their files are replaced).
+    #[arg(long, help_heading = "Output")]
+    pub force: bool,
+    /// Progress on stderr even when it is not a terminal (one line per capture).
+    #[arg(long, help_heading = "Output")]
+    pub progress: bool,
+    /// Captures exported at once (0: one per core).
+    #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 0, help_heading = "Limits")]
+    pub jobs: usize,
+    /// Display filter (README "Filters"): the messages table keeps only the messages it
+    /// selects (the other tables follow every message).
+    #[arg(short = 'Y', value_name = "EXPR", help_heading = "Selection")]
+    pub display: Option<String>,
+    /// Seconds after which an unanswered request is reported (findings).
+    #[arg(long, value_name = "S", default_value_t = 15.0, help_heading = "Analysis")]
+    pub request_timeout: f64,
+    /// Findings kept per rule.
+    #[arg(long, value_name = "N", default_value_t = 1_000, help_heading = "Analysis")]
+    pub max_findings_per_rule: usize,
+    #[command(flatten)]
+    pub protocol: ProtocolArgs,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
 }
 
 #[derive(Args, Debug)]

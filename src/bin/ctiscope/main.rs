@@ -3,6 +3,7 @@
 mod analysis_cmd;
 mod args;
 mod corpus_cmd;
+mod export_cmd;
 mod live_cmd;
 mod parallel;
 mod report_cmd;
@@ -165,6 +166,10 @@ fn run(cli: Cli) -> io::Result<u8> {
         Command::Rules(a) => analysis_cmd::rules(a),
         Command::Report(a) => report_cmd::run(a),
         Command::Dissector(a) => dissector_cmd(a),
+        Command::Export(a) => {
+            let s = settings(&a.pipeline);
+            export_cmd::run(a, s)
+        }
         Command::Synth(a) => synth_cmd::run(a),
         Command::Corpus(a) => {
             let s = settings(&a.pipeline);
