@@ -355,7 +355,6 @@ impl Pipeline {
         } = self;
         let res = net.decode(pkt, &mut |seg| {
             stats.tcp_segments += 1;
-            held.tcp = tcp.stats().buffered_now;
             tcp.set_held_elsewhere(held.framers);
             tcp.segment(seg, &mut |ev| stream_event(ev, settings, conns, stats, held, sink));
         });
@@ -400,7 +399,6 @@ impl Pipeline {
     /// The capture ended: flush reassembly and framers.
     pub fn finish(&mut self, sink: &mut dyn FnMut(Event<'_>)) {
         let Pipeline { settings, tcp, conns, stats, held, .. } = self;
-        held.tcp = tcp.stats().buffered_now;
         tcp.finish(&mut |ev| stream_event(ev, settings, conns, stats, held, sink));
         // Connections the reassembler ended are gone; any left are flushed here.
         let mut ids: Vec<ConnId> = conns.keys().copied().collect();
@@ -413,13 +411,15 @@ impl Pipeline {
     }
 }
 
+/// Framers holding fewer bytes than this keep them whatever the budget says (what they
+/// hold is bounded by the number of connections).
+const ABANDON_FROM: usize = 4 << 10;
+
 /// What the framers hold (the messages they are assembling), for the buffer budget.
 #[derive(Debug, Default)]
 struct Held {
     /// [`Framer::held`] over every connection's framers.
     framers: usize,
-    /// The reassembler's buffered bytes when the segment being processed arrived.
-    tcp: usize,
     /// `max_buffered_total` was reported by the framers' side.
     limit_reported: bool,
 }
@@ -478,7 +478,7 @@ fn stream_event(
             }
             conns.insert(conn, st);
         }
-        StreamEvent::Data { conn, side, offset, data, frame, ts_ns } => {
+        StreamEvent::Data { conn, side, offset, data, frame, ts_ns, buffered } => {
             let Some(c) = conns.get_mut(&conn) else {
                 return;
             };
@@ -498,14 +498,19 @@ fn stream_event(
             f.push(offset, data, frame, ts_ns, &mut |fev| framer_event(fev, &mut cx, stats, sink));
             f.trim();
             held.framers = held.framers - before + f.held();
-            if f.held() > before && held.framers + held.tcp > settings.reassembly.max_buffered_total {
-                // Over the budget by assembling this message: it is the one given up.
-                if !held.limit_reported {
-                    held.limit_reported = true;
-                    sink(Event::Limit { conn: None, setting: "max_buffered_total", frame, ts_ns });
-                }
+            if held.framers + buffered > settings.reassembly.max_buffered_total && f.held() > 0 {
                 let before = f.held();
-                f.abandon(frame, &mut |fev| framer_event(fev, &mut cx, stats, sink));
+                if f.buffered() >= ABANDON_FROM {
+                    // Over the budget while assembling this message: it is the one given up.
+                    if !held.limit_reported {
+                        held.limit_reported = true;
+                        sink(Event::Limit { conn: None, setting: "max_buffered_total", frame, ts_ns });
+                    }
+                    f.abandon(frame, &mut |fev| framer_event(fev, &mut cx, stats, sink));
+                } else {
+                    // A few pending bytes: kept, in no more room than they need.
+                    f.shrink();
+                }
                 held.framers = held.framers - before + f.held();
             }
         }
@@ -539,6 +544,13 @@ fn stream_event(
             }
         }
         StreamEvent::Limit { conn, setting, frame, ts_ns } => {
+            if conn.is_none() && setting == "max_buffered_total" {
+                // Reached by the reassembler's side or the framers': named once.
+                if held.limit_reported {
+                    return;
+                }
+                held.limit_reported = true;
+            }
             let relevant = match conn {
                 Some(id) => conns.get(&id).is_some_and(|c| c.kind == Kind::Cti),
                 None => true,

@@ -516,7 +516,7 @@ fn byte_options_take_size_suffixes() {
     assert_eq!(code, 0);
     for args in [
         ["--max-buffered", "1M"],
-        ["--max-buffered-total", "256M"],
+        ["--max-buffered-total", "96M"],
         ["--max-message-length", "64K"],
         ["--max-message-length", "65536"],
     ] {

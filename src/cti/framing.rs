@@ -275,7 +275,7 @@ pub fn looks_like_cti(data: &[u8], from_start: bool, settings: &FramingSettings)
 
 /// Frames one direction of one connection.
 /// Room a framer keeps for pending bytes once they are delivered (more is let go).
-const KEEP_CAPACITY: usize = 16 << 10;
+const KEEP_CAPACITY: usize = 4 << 10;
 
 #[derive(Debug)]
 pub struct Framer {
@@ -336,9 +336,14 @@ impl Framer {
     /// Lets go of a large buffer once nothing is pending in it: a connection that once
     /// assembled a long message does not keep the room for it.
     pub fn trim(&mut self) {
-        if self.buf.is_empty() && self.buf.capacity() > KEEP_CAPACITY {
-            self.buf = Vec::new();
+        if self.buf.capacity() > KEEP_CAPACITY && self.buf.len() <= self.buf.capacity() / 4 {
+            self.buf.shrink_to(self.buf.len().max(KEEP_CAPACITY / 2));
         }
+    }
+
+    /// Keeps no more room than the pending bytes need (under memory pressure).
+    pub fn shrink(&mut self) {
+        self.buf.shrink_to_fit();
     }
 
     /// Gives up the message being assembled to keep within the buffer budget: it is

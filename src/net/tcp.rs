@@ -82,9 +82,11 @@ pub struct ReassemblySettings {
     /// retransmissions with; older overlaps are counted as retransmissions without
     /// comparison. 0 disables comparison.
     pub retransmit_window: usize,
-    /// Out-of-order bytes buffered across all connections (`--max-buffered-total`): when
-    /// exceeded, the direction that adds more has its holes declared gaps at once. Bounds
-    /// memory whatever the number of connections.
+    /// What reassembly holds across all connections (`--max-buffered-total`): out-of-order
+    /// bytes, the retransmission windows, and what is held elsewhere and counted with them
+    /// ([`Reassembler::set_held_elsewhere`]: the messages the framers are assembling). When
+    /// exceeded, the direction that adds more has its holes declared gaps at once, or gives
+    /// up its retransmission window. Bounds memory whatever the number of connections.
     pub max_buffered_total: usize,
 }
 
@@ -94,7 +96,7 @@ impl Default for ReassemblySettings {
             max_buffered_per_direction: 1 << 20,
             max_connections: 65_536,
             retransmit_window: 64 << 10,
-            max_buffered_total: 256 << 20,
+            max_buffered_total: 96 << 20,
         }
     }
 }
@@ -190,7 +192,17 @@ pub enum StreamEvent<'a> {
     /// In-order bytes of one direction. `offset` is the stream offset of `data[0]`
     /// (0 = first byte after the SYN, or the first byte seen mid-stream). Consecutive Data
     /// events of one direction are contiguous unless a Gap event lies between them.
-    Data { conn: ConnId, side: Side, offset: u64, data: &'a [u8], frame: u64, ts_ns: TimestampNs },
+    /// `buffered`: what the reassembler holds for all connections once these bytes left
+    /// it (`ReassemblyStats::buffered_now`), for a budget shared with later stages.
+    Data {
+        conn: ConnId,
+        side: Side,
+        offset: u64,
+        data: &'a [u8],
+        frame: u64,
+        ts_ns: TimestampNs,
+        buffered: usize,
+    },
     /// Bytes `offset .. offset+len` of one direction were never captured; data resumes at
     /// `offset+len`.
     Gap { conn: ConnId, side: Side, offset: u64, len: u64, reason: GapReason, frame: u64, ts_ns: TimestampNs },
@@ -238,6 +250,13 @@ pub struct ReassemblyStats {
     pub buffered_now: usize,
     /// `max_buffered_total` was reached (reported once per capture).
     pub total_limit_reported: bool,
+    /// Room held for recently delivered bytes kept to compare retransmissions with (the
+    /// retransmission window of every direction), counted against `max_buffered_total`.
+    pub history_now: usize,
+    /// Directions that gave up their retransmission window to keep within
+    /// `max_buffered_total` (later retransmissions of those bytes are compared by
+    /// fingerprint only).
+    pub history_dropped: u64,
     /// Bytes held outside the reassembler that count against `max_buffered_total` too
     /// (the messages the framers are assembling), as last told by
     /// [`Reassembler::set_held_elsewhere`].
@@ -497,6 +516,7 @@ impl Reassembler {
         for side in [Side::A, Side::B] {
             let mut cx = ctx(&conn, side, &self.settings, &mut self.stats, frame, ts_ns, out);
             conn.dirs[side.index()].flush(&mut cx);
+            self.stats.history_now -= conn.dirs[side.index()].history_held();
         }
         let by = if matches!(end, ConnEnd::Fin | ConnEnd::Rst) { conn.closed_by } else { None };
         out(StreamEvent::ConnectionEnd { conn: conn.id, end, by, frame, ts_ns });

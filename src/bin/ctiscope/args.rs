@@ -162,8 +162,10 @@ pub struct LimitArgs {
     /// (K, M, G suffixes: powers of 1024).
     #[arg(long, value_name = "BYTES", default_value = "1M", value_parser = bytes::<usize>)]
     pub max_buffered: usize,
-    /// Out-of-order bytes buffered across all connections; beyond it, holes are declared gaps.
-    #[arg(long, value_name = "BYTES", default_value = "256M", value_parser = bytes::<usize>)]
+    /// What reassembly and framing hold across all connections (out-of-order bytes, the
+    /// retransmission windows, messages being assembled); beyond it, holes are declared gaps,
+    /// windows let go and the message crossing it given up.
+    #[arg(long, value_name = "BYTES", default_value = "96M", value_parser = bytes::<usize>)]
     pub max_buffered_total: usize,
     /// TCP connections tracked at once; beyond it the least recently active is dropped.
     #[arg(long, value_name = "N", default_value_t = 65_536)]

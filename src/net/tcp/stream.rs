@@ -368,15 +368,51 @@ impl Dir {
         if data.is_empty() {
             return;
         }
-        (cx.out)(StreamEvent::Data { conn: cx.conn, side: cx.side, offset: off, data, frame, ts_ns });
+        let buffered = cx.stats.buffered_now;
+        (cx.out)(StreamEvent::Data {
+            conn: cx.conn,
+            side: cx.side,
+            offset: off,
+            data,
+            frame,
+            ts_ns,
+            buffered,
+        });
         cx.stats.delivered_bytes += data.len() as u64;
         self.next += data.len() as u64;
+        let before = self.hist.capacity();
         remember(&mut self.hist, data, cx.window);
+        cx.stats.history_now = cx.stats.history_now - before + self.hist.capacity();
+        if cx.stats.buffered_now + cx.stats.history_now + cx.stats.held_elsewhere > cx.max_total {
+            self.drop_history(cx);
+        }
         if cx.window > 0 {
             if self.prints.len() == PRINTS {
                 self.prints.pop_front();
             }
             self.prints.push_back((off, data.len() as u32, fingerprint(data)));
+        }
+    }
+
+    /// Room held for the retransmission window.
+    pub fn history_held(&self) -> usize {
+        self.hist.capacity()
+    }
+
+    /// Lets go of the retransmission window to keep within `max_buffered_total`:
+    /// retransmissions of those bytes are then compared by fingerprint only.
+    #[cold]
+    fn drop_history(&mut self, cx: &mut Ctx<'_, '_>) {
+        if self.hist.capacity() == 0 {
+            return;
+        }
+        cx.stats.history_now -= self.hist.capacity();
+        cx.stats.history_dropped += 1;
+        self.hist = VecDeque::new();
+        if !cx.stats.total_limit_reported {
+            cx.stats.total_limit_reported = true;
+            let (frame, ts_ns) = (cx.frame, cx.ts_ns);
+            (cx.out)(StreamEvent::Limit { conn: None, setting: "max_buffered_total", frame, ts_ns });
         }
     }
 
@@ -453,7 +489,8 @@ impl Dir {
 
     /// The capture-wide budget is exceeded and this direction holds buffered bytes.
     pub fn over_total(&self, cx: &Ctx<'_, '_>) -> bool {
-        cx.stats.buffered_now + cx.stats.held_elsewhere > cx.max_total && self.buf_bytes > 0
+        cx.stats.buffered_now + cx.stats.history_now + cx.stats.held_elsewhere > cx.max_total
+            && self.buf_bytes > 0
     }
 
     /// Skips holes while the buffer is over its limits.

@@ -32,7 +32,7 @@ fn own(e: StreamEvent<'_>) -> Ev {
             assert_eq!(ts_ns, frame as i64 * 1000);
             Ev::Start { conn, a, b, start, frame }
         }
-        StreamEvent::Data { conn, side, offset, data, frame, ts_ns } => {
+        StreamEvent::Data { conn, side, offset, data, frame, ts_ns, .. } => {
             assert_eq!(ts_ns, frame as i64 * 1000);
             Ev::Data { conn, side, offset, data: data.to_vec(), frame }
         }
