@@ -24,33 +24,31 @@ const LATENCY_FIRST_NS: f64 = 1_000.0;
 /// Bins: below 1 µs, then five per decade from 1 µs to 1000 s, then everything above.
 pub const LATENCY_BUCKETS: usize = 2 + 9 * LATENCY_BINS_PER_DECADE as usize;
 
+/// The edges between the bins from 1 µs on, in nanoseconds (rounded to whole nanoseconds),
+/// computed once: `EDGES[k]` = 1 µs x 10^(k / [`LATENCY_BINS_PER_DECADE`]).
+fn latency_edges() -> &'static [i64; LATENCY_BUCKETS - 1] {
+    static EDGES: std::sync::OnceLock<[i64; LATENCY_BUCKETS - 1]> = std::sync::OnceLock::new();
+    EDGES.get_or_init(|| {
+        std::array::from_fn(|k| {
+            (LATENCY_FIRST_NS * 10f64.powf(k as f64 / f64::from(LATENCY_BINS_PER_DECADE))).round() as i64
+        })
+    })
+}
+
 /// The histogram bin of a latency: log scale, [`LATENCY_BINS_PER_DECADE`] bins per factor
 /// of ten from 1 µs; a negative latency (clock stepped back) counts in the first.
 pub fn latency_bucket(ns: i64) -> usize {
-    if (ns as f64) < LATENCY_FIRST_NS {
-        return 0;
-    }
-    let k = ((ns as f64 / LATENCY_FIRST_NS).log10() * f64::from(LATENCY_BINS_PER_DECADE)).floor();
-    let mut i = (1 + k.max(0.0) as usize).min(LATENCY_BUCKETS - 1);
-    // The bounds are rounded to whole nanoseconds: they decide near an edge.
-    while i > 1 && ns < latency_bucket_bounds(i).0 {
-        i -= 1;
-    }
-    while i < LATENCY_BUCKETS - 1 && ns >= latency_bucket_bounds(i).1 {
-        i += 1;
-    }
-    i
+    // Bin i (from 1) holds [EDGES[i - 1], EDGES[i]); the last, everything from its edge on.
+    latency_edges().partition_point(|&e| e <= ns)
 }
 
 /// The bounds of a bin, `[from, to)` in nanoseconds (`to` is `i64::MAX` for the last).
 pub fn latency_bucket_bounds(i: usize) -> (i64, i64) {
-    let edge = |k: usize| {
-        (LATENCY_FIRST_NS * 10f64.powf(k as f64 / f64::from(LATENCY_BINS_PER_DECADE))).round() as i64
-    };
+    let edges = latency_edges();
     match i {
-        0 => (0, LATENCY_FIRST_NS as i64),
-        _ if i >= LATENCY_BUCKETS - 1 => (edge(LATENCY_BUCKETS - 2), i64::MAX),
-        _ => (edge(i - 1), edge(i)),
+        0 => (0, edges[0]),
+        _ if i >= LATENCY_BUCKETS - 1 => (edges[LATENCY_BUCKETS - 2], i64::MAX),
+        _ => (edges[i - 1], edges[i]),
     }
 }
 
