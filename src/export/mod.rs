@@ -316,18 +316,7 @@ fn write_tables(
                 (Event::Message { flow, frame }, Some(d)) => {
                     let first = *first_ts.get_or_insert(frame.ts_ns);
                     if let Some(f) = &opts.filter {
-                        let rec = crate::filter::Record {
-                            decoded: d,
-                            bytes: frame.bytes,
-                            frame: frame.last_frame,
-                            ts_ns: frame.ts_ns,
-                            first_ts_ns: first,
-                            conn: flow.conn,
-                            dir: flow.dir,
-                            src: flow.src,
-                            dst: flow.dst,
-                            findings: &[],
-                        };
+                        let rec = crate::filter::Record::message(flow, frame, d, first, &[]);
                         if !f.matches(&rec) {
                             return Ok(());
                         }

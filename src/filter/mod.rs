@@ -255,6 +255,31 @@ pub struct Record<'a> {
     pub findings: &'a [&'static str],
 }
 
+impl<'a> Record<'a> {
+    /// The record of a framed, decoded message; `first_ts_ns` is the capture's first packet
+    /// time and `findings` the rules of the findings that point at it.
+    pub fn message(
+        flow: &crate::pipeline::Flow,
+        frame: &'a crate::cti::framing::Frame<'_>,
+        decoded: &'a Decoded,
+        first_ts_ns: i64,
+        findings: &'a [&'static str],
+    ) -> Self {
+        Record {
+            decoded,
+            bytes: frame.bytes,
+            frame: frame.last_frame,
+            ts_ns: frame.ts_ns,
+            first_ts_ns,
+            conn: flow.conn,
+            dir: flow.dir,
+            src: flow.src,
+            dst: flow.dst,
+            findings,
+        }
+    }
+}
+
 /// A filter that does not compile: where and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilterError {

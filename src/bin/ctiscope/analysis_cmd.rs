@@ -322,18 +322,7 @@ impl Selection {
     pub(crate) fn event(&mut self, ev: &Event<'_>, d: Option<&Decoded>) {
         let first = *self.first_ts.get_or_insert_with(|| ctiscope::render::summary::event_ts(ev));
         let (Event::Message { flow, frame }, Some(d)) = (ev, d) else { return };
-        let r = ctiscope::filter::Record {
-            decoded: d,
-            bytes: frame.bytes,
-            frame: frame.last_frame,
-            ts_ns: frame.ts_ns,
-            first_ts_ns: first,
-            conn: flow.conn,
-            dir: flow.dir,
-            src: flow.src,
-            dst: flow.dst,
-            findings: &[],
-        };
+        let r = ctiscope::filter::Record::message(flow, frame, d, first, &[]);
         if self.filter.matches(&r) {
             self.frames.insert(frame.last_frame, flow.conn);
             let name = d.type_name().unwrap_or("UNKNOWN");

@@ -431,7 +431,7 @@ impl Filter {
         // and the cheap criteria decide first.
         if let Some(f) = &self.display {
             let findings = self.findings.get(&frame.last_frame).map_or(&[][..], |v| v.as_slice());
-            return f.matches(&record(flow, frame, d, first_ts, findings));
+            return f.matches(&ctiscope::filter::Record::message(flow, frame, d, first_ts, findings));
         }
         true
     }
@@ -737,7 +737,13 @@ pub(crate) fn render_message(
         }
         ShowFormat::Fields => {
             if let Some(f) = style.fields {
-                let r = record(flow, frame, d, summary.first_ts().unwrap_or(frame.ts_ns), &[]);
+                let r = ctiscope::filter::Record::message(
+                    flow,
+                    frame,
+                    d,
+                    summary.first_ts().unwrap_or(frame.ts_ns),
+                    &[],
+                );
                 f.push_line(w, &r);
             }
         }
@@ -767,27 +773,6 @@ pub(crate) fn fields_format(a: &ShowArgs) -> Result<Option<&'static FieldsFormat
 }
 
 /// A message as display filters and `-T fields` read it.
-fn record<'a>(
-    flow: &ctiscope::pipeline::Flow,
-    frame: &'a ctiscope::cti::framing::Frame<'_>,
-    d: &'a Decoded,
-    first_ts: i64,
-    findings: &'a [&'static str],
-) -> ctiscope::filter::Record<'a> {
-    ctiscope::filter::Record {
-        decoded: d,
-        bytes: frame.bytes,
-        frame: frame.last_frame,
-        ts_ns: frame.ts_ns,
-        first_ts_ns: first_ts,
-        conn: flow.conn,
-        dir: flow.dir,
-        src: flow.src,
-        dst: flow.dst,
-        findings,
-    }
-}
-
 /// Rendered output handed to stdout in pieces of about this size.
 const OUT_CHUNK: usize = 64 << 10;
 
