@@ -165,3 +165,91 @@ fn stats_and_timeline_output() {
     sorted.sort_unstable();
     assert_eq!(times, sorted);
 }
+
+/// `n` connections that open and, when `close`, end without carrying CTI.
+fn attempts(settings: Settings, n: u32, close: bool) -> analysis::Report {
+    let mut a = Analyzer::new(settings);
+    let s = addr("10.0.0.2:42027");
+    for i in 0..n {
+        let c = SocketAddr::new(std::net::Ipv4Addr::from(0x0a01_0000 + i).into(), 50_000);
+        let (frame, ts_ns) = (u64::from(i) * 2 + 1, i64::from(i) * 1_000_000);
+        let start = Event::Connection {
+            conn: i,
+            client: c,
+            server: s,
+            start: ConnStart::Handshake,
+            detection: Detection::Port,
+            frame,
+            ts_ns,
+        };
+        a.event(&start, None);
+        if close {
+            let end = Event::ConnectionEnd {
+                conn: i,
+                end: ConnEnd::Fin,
+                by: None,
+                frame: frame + 1,
+                ts_ns: ts_ns + 1,
+            };
+            a.event(&end, None);
+        }
+    }
+    a.finish()
+}
+
+#[test]
+fn the_analysis_memory_budget_lets_the_oldest_summaries_go_and_says_so() {
+    // Unbounded: every attempt is listed.
+    let all = attempts(Settings::default(), 5_000, true);
+    assert_eq!(all.connections.len(), 5_000);
+    assert!(!all.connections_released.any());
+    // 256 KiB hold some hundreds of summaries: the latest are kept, the rest counted.
+    let r = attempts(Settings { max_analysis_memory: 256 << 10, ..Settings::default() }, 5_000, true);
+    let rel = r.connections_released;
+    assert!(r.connections.len() > 100 && r.connections.len() < 2_000, "{}", r.connections.len());
+    assert_eq!(r.connections.len() as u64 + rel.attempts, 5_000);
+    assert_eq!((rel.sessions, rel.live), (0, 0));
+    assert_eq!(r.connections.first().unwrap().conn as u64, rel.attempts, "the oldest went first");
+    assert_eq!(r.connections.last().unwrap().conn, 4_999);
+    assert_eq!((r.refused, r.empty), (0, 5_000), "attempts are counted whatever is kept");
+    let limits: Vec<_> = r.findings.iter().filter(|f| f.rule == "analysis-limit").collect();
+    assert_eq!(limits.len(), 1, "reported once");
+    assert!(limits[0].message.contains("max_analysis_memory"), "{}", limits[0].message);
+    let line = report::summary_line(&r);
+    assert!(
+        line.contains(&format!(
+            "{} connection summaries not kept (0 sessions, {} attempts) at --max-analysis-memory",
+            rel.attempts, rel.attempts
+        )),
+        "{line}"
+    );
+    let mut text = Vec::new();
+    report::write_stats(&mut text, &r).unwrap();
+    assert!(String::from_utf8(text).unwrap().contains("at --max-analysis-memory: counted above, not listed"));
+    let json = report::stats_json(&r);
+    assert_eq!(json["connections_released"]["attempts"], rel.attempts);
+    assert_eq!(json["connections"].as_array().unwrap().len(), r.connections.len());
+}
+
+#[test]
+fn the_analysis_memory_budget_lets_the_least_recently_active_open_connections_go() {
+    let r = attempts(Settings { max_analysis_memory: 256 << 10, ..Settings::default() }, 5_000, false);
+    let rel = r.connections_released;
+    assert!(rel.live > 0, "{rel:?}");
+    // Every connection is listed, or counted as let go (open, or its summary).
+    assert_eq!(r.connections.len() as u64 + rel.live + rel.attempts, 5_000);
+    // The ones let go while open are the first (least recently active).
+    assert!(r.connections.iter().all(|c| u64::from(c.conn) >= rel.live), "{rel:?}");
+}
+
+#[test]
+fn stats_json_is_written_row_by_row_as_the_whole_document() {
+    for r in [
+        sample(Settings { timeline: Some(TimelineFilter::default()), ..Settings::default() }),
+        attempts(Settings { max_analysis_memory: 64 << 10, ..Settings::default() }, 300, true),
+    ] {
+        let mut buf = Vec::new();
+        report::write_stats_json(&mut buf, &r).unwrap();
+        assert_eq!(String::from_utf8(buf).unwrap(), format!("{}\n", report::stats_json(&r)));
+    }
+}

@@ -644,6 +644,55 @@ fn many_connections_evict_once_reported() {
     assert!(c.out.contains("limit max_connections reached"), "{}", c.out);
 }
 
+/// Connections without CTI, every other one closed, the rest left open: what the analysis
+/// keeps of them stays within `--max-analysis-memory`; every one is still counted.
+#[test]
+fn handshake_only_connections_stay_within_the_analysis_budget() {
+    let n = 6_000u32;
+    let mut pkts = vec![];
+    for i in 0..n {
+        let client = format!("10.2.{}.{}:{}", i / 250, i % 250 + 1, 20_000 + i);
+        let mut c = Conv::new(Link::Ethernet, &client, SERVER, [1000, 5000], TS0 + i as i64 * 1_000_000);
+        c.handshake();
+        if i % 2 == 0 {
+            c.close();
+        }
+        pkts.extend(c.pkts);
+    }
+    let p = tmp("handshakes.pcap", &pcap_bytes(1, &pkts));
+    // Unbounded, every attempt is listed.
+    let all = ctiscope(&["stats", "-T", "json"], &p);
+    assert_eq!(all.code, 0, "{}", all.err);
+    let v: serde_json::Value = serde_json::from_str(&all.out).unwrap();
+    assert_eq!(v["connections"].as_array().unwrap().len(), n as usize);
+    assert_eq!(v["connections_released"], serde_json::json!({"sessions": 0, "attempts": 0, "live": 0}));
+    for cmd in ["stats", "check", "timeline"] {
+        let mut args = vec![cmd, "-T", "json", "--max-analysis-memory", "256K"];
+        if cmd == "timeline" {
+            args.extend(["--session", "1"]);
+        }
+        let r = ctiscope(&args, &p);
+        assert_eq!(r.code, 0, "{cmd}: {}", r.err);
+        let v: serde_json::Value = serde_json::from_str(&r.out).unwrap_or(serde_json::Value::Null);
+        if cmd == "stats" {
+            let kept = v["connections"].as_array().unwrap().len() as u64;
+            let rel = &v["connections_released"];
+            let attempts = rel["attempts"].as_u64().unwrap();
+            assert!(attempts > 0 && kept < 2_000, "{rel} with {kept} kept");
+            // Every connection is listed or counted; the three thousand closed ones are
+            // all counted as closed without data.
+            assert_eq!(kept + attempts + rel["live"].as_u64().unwrap(), n as u64, "{rel}");
+            assert_eq!(v["attempts_empty"], 3_000);
+            assert!(v["summary"].as_str().unwrap().contains("at --max-analysis-memory"), "{}", v["summary"]);
+        }
+        if cmd == "check" {
+            let limit = v["findings"].as_array().unwrap().iter().filter(|f| f["rule"] == "analysis-limit");
+            assert_eq!(limit.count(), 1, "reported once: {}", r.out);
+            assert!(r.out.contains("max_analysis_memory"), "{}", r.out);
+        }
+    }
+}
+
 #[test]
 fn random_bytes_on_the_server_port() {
     let mut c = Conv::new(Link::Ethernet, CLIENT, SERVER, [1000, 5000], TS0);

@@ -48,7 +48,9 @@ impl ConnEntry {
 /// The analyzer.
 pub struct Analyzer {
     settings: Settings,
-    conns: IntMap<ConnId, ConnEntry>,
+    /// Boxed: a table sized for 65,536 connections has twice as many slots, and an empty slot
+    /// costs only a pointer.
+    conns: IntMap<ConnId, Box<ConnEntry>>,
     findings: Findings,
     calls: CallTables,
     agents: AgentTables,
@@ -64,6 +66,26 @@ pub struct Analyzer {
     /// With records: the finished call views that, reached, make [`Analyzer::flush_calls`]
     /// hand out the calls no live call can join any more.
     calls_flush_at: usize,
+    /// What the live connections held at the last [`Analyzer::budget`] (estimated bytes).
+    live_held: usize,
+    /// Events until the next [`Analyzer::budget`].
+    budget_in: u32,
+}
+
+/// Events between two estimates of what the live connections hold: a connection grows by
+/// at most one pending request or live call per message, so the estimate is never far off.
+const BUDGET_EVERY: u32 = 4_096;
+
+/// Estimated bytes of a live connection's state, outside its requests and calls: its
+/// session, configuration and call maps, its allocation and two slots of the table.
+const LIVE_CONN_COST: usize =
+    std::mem::size_of::<ConnEntry>() + 16 + 2 * std::mem::size_of::<(ConnId, Box<ConnEntry>)>();
+/// Estimated bytes of one outstanding request (a B-tree entry and its node's share).
+const PENDING_COST: usize = std::mem::size_of::<((usize, u32), Pending)>() + 32;
+
+/// What one live connection holds, estimated.
+fn live_cost(e: &ConnEntry, call_cost: usize) -> usize {
+    LIVE_CONN_COST + e.session.pending.len() * PENDING_COST + e.calls.live_count() * call_cost
 }
 
 /// Finished call views gathered before calls are handed out as records.
@@ -89,6 +111,47 @@ impl Analyzer {
             last_frame: 0,
             records: None,
             calls_flush_at: CALLS_FLUSH,
+            live_held: 0,
+            budget_in: BUDGET_EVERY,
+        }
+    }
+
+    /// Keep what the analysis holds per connection within `max_analysis_memory`: the live
+    /// connections (estimated every [`BUDGET_EVERY`] events) and the summaries of those
+    /// that ended. Over it, the summaries of the connections that ended first go, then, if
+    /// the live connections alone hold more, the least recently active of them, until it
+    /// holds at most seven eighths of the budget; reported once (`analysis-limit`), and
+    /// counted in the report.
+    fn budget(&mut self, frame: u64, ts: TimestampNs, estimate: bool) {
+        let max = self.settings.max_analysis_memory;
+        if !estimate && self.live_held + self.stats.conns.bytes <= max {
+            return;
+        }
+        let call_cost = calls::live_call_cost(&self.settings);
+        self.live_held = self.conns.values().map(|e| live_cost(e, call_cost)).sum();
+        let target = max / 8 * 7;
+        if self.live_held + self.stats.conns.bytes <= max {
+            return;
+        }
+        self.findings.limit("max_analysis_memory", None, frame, ts);
+        while self.live_held + self.stats.conns.bytes > target && self.stats.conns.release_oldest() {}
+        if self.live_held <= target {
+            return;
+        }
+        // The least recently active first: as many as hold the excess on average, found
+        // without sorting them all.
+        let mut by_age: Vec<(TimestampNs, ConnId)> =
+            self.conns.iter().map(|(id, e)| (e.session.last_ts, *id)).collect();
+        let average = (self.live_held / by_age.len().max(1)).max(1);
+        let n = ((self.live_held - target).div_ceil(average)).clamp(1, by_age.len());
+        by_age.select_nth_unstable(n - 1);
+        by_age.truncate(n);
+        by_age.sort_unstable();
+        for (_, id) in by_age {
+            if let Some(e) = self.conns.remove(&id) {
+                self.live_held -= live_cost(&e, call_cost).min(self.live_held);
+                self.stats.conns.released.live += 1;
+            }
         }
     }
 
@@ -139,6 +202,12 @@ impl Analyzer {
     /// `Event::Message`: the analysis does not decode; a message without one is ignored).
     pub fn event(&mut self, ev: &Event<'_>, decoded: Option<&Decoded>) {
         self.findings.seq += 1;
+        self.budget_in -= 1;
+        if self.budget_in == 0 {
+            self.budget_in = BUDGET_EVERY;
+            let (frame, ts) = (self.last_frame, self.last_ts);
+            self.budget(frame, ts, true);
+        }
         // Messages, nearly every event, without the other events' code around them.
         if let Event::Message { flow, frame, .. } = ev {
             self.clock(frame.last_frame, frame.ts_ns);
@@ -268,7 +337,7 @@ impl Analyzer {
         if self.conns.contains_key(&id) {
             self.close_conn(id, None, None, frame, ts);
         }
-        let mut c = ConnEntry::new(id, start == ConnStart::Midstream, frame, ts);
+        let mut c = Box::new(ConnEntry::new(id, start == ConnStart::Midstream, frame, ts));
         c.session.client = Some(client);
         c.session.server = Some(server);
         self.conns.insert(id, c);
@@ -277,7 +346,7 @@ impl Analyzer {
     /// The connection of a message or a loss (one without a Connection event before it is
     /// taken as mid-stream).
     fn conn_mut(&mut self, id: ConnId, frame: u64, ts: TimestampNs) -> &mut ConnEntry {
-        self.conns.entry(id).or_insert_with(|| ConnEntry::new(id, true, frame, ts))
+        self.conns.entry(id).or_insert_with(|| Box::new(ConnEntry::new(id, true, frame, ts)))
     }
 
     /// Bytes of one direction were lost.
@@ -323,6 +392,7 @@ impl Analyzer {
         self.calls.conn_end(&self.settings, f, id, e.calls, ts);
         self.links.ended(&e.session, end, by, frame, ts);
         self.stats.conns.push(session::summary(&e.session, end, by, frame, ts));
+        self.budget(frame, ts, false);
     }
 
     /// Handle one message.
@@ -339,7 +409,8 @@ impl Analyzer {
         let m = Msg { flow, frame, d, id, name, role, fr, ts };
         let settings = &self.settings;
         let timeout = settings.request_timeout_ns;
-        let entry = self.conns.entry(flow.conn).or_insert_with(|| ConnEntry::new(flow.conn, true, fr, ts));
+        let entry =
+            self.conns.entry(flow.conn).or_insert_with(|| Box::new(ConnEntry::new(flow.conn, true, fr, ts)));
         let c = &mut entry.session;
         let f = &mut self.findings;
         c.messages[di] += 1;
@@ -463,9 +534,10 @@ impl Analyzer {
         self.agents.finish(self.last_ts, self.records.as_mut());
         self.drain(out);
         let (mut findings, groups) = std::mem::take(&mut self.findings).into_sorted(self.last_ts);
-        report::name_connections(&mut findings, &self.stats.conns);
+        let conns = self.stats.conns.kept.make_contiguous();
+        report::name_connections(&mut findings, conns);
         let mut timeline = std::mem::take(&mut self.timeline);
-        timeline::finish(&mut timeline, &self.settings, &findings, &self.stats.conns, self.last_frame);
+        timeline::finish(&mut timeline, &self.settings, &findings, conns, self.last_frame);
         report::build(report::Parts {
             findings,
             groups,

@@ -146,7 +146,20 @@ fn position(group: &[Call], key: &KeyRef<'_>) -> Option<usize> {
     (device.is_empty() && !group.is_empty()).then_some(0)
 }
 
+/// Estimated bytes of one live call: the call with as many events as it may keep, and its
+/// share of the maps.
+pub(crate) fn live_call_cost(settings: &Settings) -> usize {
+    std::mem::size_of::<Call>()
+        + settings.max_events_per_call * std::mem::size_of::<(TimestampNs, u64, &'static str)>()
+        + 64
+}
+
 impl ConnCalls {
+    /// Calls live on this connection.
+    pub(crate) fn live_count(&self) -> usize {
+        self.live_n
+    }
+
     /// The earliest start of this connection's live calls.
     pub(crate) fn min_first_ts(&self) -> Option<TimestampNs> {
         self.live.values().flat_map(|g| g.iter().map(|c| c.first_ts)).min()

@@ -68,3 +68,4 @@ pub use report::{
 };
 pub use rules::{rule, rules, Rule, Severity};
 pub use settings::{Settings, TimelineFilter};
+pub use stats::Released;

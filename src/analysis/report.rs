@@ -6,7 +6,7 @@ use super::agents::AgentTables;
 use super::calls::CallTables;
 use super::findings::{Finding, Group};
 use super::rules::Severity;
-use super::stats::StatsAcc;
+use super::stats::{Released, StatsAcc};
 pub use super::types::{
     AgentSummary, Answered, CallSummary, ConnSummary, LatencyStats, MessageDetail, TimelineEntry,
     TimelineWhat, DETAIL_FIELDS, SCHEMA,
@@ -27,6 +27,9 @@ pub struct Report {
     pub empty: u64,
     /// Sorted by connection number.
     pub connections: Vec<ConnSummary>,
+    /// Connections counted but not in `connections`: their summaries (or, for open ones,
+    /// their state) were let go at `--max-analysis-memory`.
+    pub connections_released: Released,
     /// (type label, direction) -> count.
     pub messages: BTreeMap<(String, &'static str), u64>,
     pub latency: BTreeMap<&'static str, LatencyStats>,
@@ -47,6 +50,13 @@ pub struct Report {
     pub agent_selected: Option<String>,
     /// The report was narrowed to the messages of a display filter ([`Report::select_frames`]).
     pub display_selected: bool,
+}
+
+impl Report {
+    /// CTI connections seen: those listed and those whose summary was not kept.
+    pub fn cti_connections(&self) -> u64 {
+        self.connections.iter().filter(|c| c.cti).count() as u64 + self.connections_released.sessions
+    }
 }
 
 /// The frames of the messages a display filter selected, and their connections: a bit per
@@ -140,7 +150,8 @@ pub(crate) struct Parts {
 }
 
 pub(crate) fn build(p: Parts) -> Report {
-    let mut connections = p.stats.conns;
+    let released = p.stats.conns.released;
+    let mut connections = Vec::from(p.stats.conns.kept);
     connections.sort_by_key(|c| (c.conn, c.first_frame));
     let mut calls = merge_calls(p.calls.done);
     calls.sort_by_key(|c| (c.first_frame, c.seq));
@@ -150,6 +161,7 @@ pub(crate) fn build(p: Parts) -> Report {
         refused: p.attempts.0,
         empty: p.attempts.1,
         connections,
+        connections_released: released,
         messages: StatsAcc::message_counts(&p.stats.by_type, p.stats.messages),
         latency: StatsAcc::latency_stats(p.stats.latency),
         failures: StatsAcc::failure_counts(p.stats.failures),

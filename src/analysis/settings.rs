@@ -30,6 +30,12 @@ pub struct Settings {
     /// Ended calls remembered across connections, the oldest forgotten first (for events
     /// after END_CALL_EVENT).
     pub max_ended_calls: usize,
+    /// Estimated bytes the analysis holds per connection: the live connections (session,
+    /// outstanding requests, live calls) and the summaries of those that ended
+    /// (`--max-analysis-memory`). Beyond it the summaries of the connections that ended
+    /// first are let go, then the least recently active live connections; counted in the
+    /// report and reported once.
+    pub max_analysis_memory: usize,
     /// Record a timeline, with this filter.
     pub timeline: Option<TimelineFilter>,
     /// Keep per-call and per-agent summaries (call events, variables, durations; agent
@@ -52,6 +58,7 @@ impl Default for Settings {
             max_latency_samples: 100_000,
             max_timeline_entries: 1_000_000,
             max_ended_calls: 16_384,
+            max_analysis_memory: 64 << 20,
             timeline: None,
             call_summaries: true,
         }

@@ -5,7 +5,7 @@ use super::findings::value_name;
 use super::types::{dir_index, ConnSummary, LatencyStats};
 use crate::cti::spec::{values, MessageType};
 use crate::pipeline::Direction;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 #[derive(Debug, Default)]
 pub(crate) struct LatAcc {
@@ -64,7 +64,7 @@ pub(crate) struct StatsAcc {
     pub latency: Vec<(&'static str, LatAcc)>,
     /// (failure message, status or failure code) -> count.
     pub failures: BTreeMap<(MessageType, Option<u64>), u64>,
-    pub conns: Vec<ConnSummary>,
+    pub conns: ConnSummaries,
 }
 
 /// MessageTypes counted in a table indexed by type (every documented type is below it).
@@ -228,5 +228,67 @@ mod histogram_tests {
         assert_eq!(l.histogram.iter().map(|b| b.2).sum::<u64>(), 3);
         assert_eq!(l.histogram.len(), 2, "{:?}", l.histogram);
         assert_eq!(l.histogram[0], (1_000_000, 1_584_893, 2));
+    }
+}
+
+/// The summaries of the connections that ended, in the order they ended, with what they
+/// hold counted against `Settings::max_analysis_memory`: when the analysis holds more, the
+/// summaries of the connections that ended first (the least recently active) are let go and
+/// counted in [`Released`].
+#[derive(Debug, Default)]
+pub(crate) struct ConnSummaries {
+    pub kept: VecDeque<ConnSummary>,
+    /// Estimated bytes of `kept` ([`summary_cost`]).
+    pub bytes: usize,
+    pub released: Released,
+}
+
+/// Connections whose analysis state was let go at `--max-analysis-memory`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Released {
+    /// Summaries of ended CTI sessions not kept (they are counted, not listed).
+    pub sessions: u64,
+    /// Summaries of ended connection attempts without CTI not kept.
+    pub attempts: u64,
+    /// Open connections whose state was let go (the least recently active first): their
+    /// outstanding requests and live calls are no longer followed, and a later message on
+    /// them starts their analysis again as mid-stream.
+    pub live: u64,
+}
+
+impl Released {
+    pub fn any(&self) -> bool {
+        self.sessions + self.attempts + self.live > 0
+    }
+}
+
+/// Estimated heap and inline bytes of one summary.
+pub(crate) fn summary_cost(s: &ConnSummary) -> usize {
+    let text = |o: &Option<String>| o.as_ref().map_or(0, |v| v.capacity() + 16);
+    std::mem::size_of::<ConnSummary>()
+        + text(&s.client)
+        + text(&s.server)
+        + text(&s.client_id)
+        + text(&s.agent_id)
+        + text(&s.extension)
+        + text(&s.instrument)
+}
+
+impl ConnSummaries {
+    pub fn push(&mut self, s: ConnSummary) {
+        self.bytes += summary_cost(&s);
+        self.kept.push_back(s);
+    }
+
+    /// Let the oldest summary go; false when none is left.
+    pub fn release_oldest(&mut self) -> bool {
+        let Some(s) = self.kept.pop_front() else { return false };
+        self.bytes -= summary_cost(&s);
+        if s.cti {
+            self.released.sessions += 1;
+        } else {
+            self.released.attempts += 1;
+        }
+        true
     }
 }

@@ -163,7 +163,7 @@ const HEADLINE_NAMED: usize = 6;
 /// causes, each with its count or the sentences naming who and what.
 pub fn headline(r: &Report) -> Vec<String> {
     let mut out = Vec::new();
-    let cti = r.connections.iter().filter(|c| c.cti).count();
+    let cti = r.cti_connections();
     let messages: u64 = r.messages.values().sum();
     if r.groups.is_empty() {
         // The summary line says it all.
@@ -176,7 +176,7 @@ pub fn headline(r: &Report) -> Vec<String> {
         plural(count(Severity::Warning), "warning"),
         plural(count(Severity::Note), "note"),
         plural(messages, "message"),
-        plural(cti as u64, "CTI connection")
+        plural(cti, "CTI connection")
     ));
     for g in r.groups.iter().take(HEADLINE_ROWS) {
         let sev = style::current().severity(g.severity);
@@ -222,7 +222,7 @@ pub fn summary_line(r: &Report) -> String {
     let count = |s: Severity| r.groups.iter().filter(|g| g.severity == s).map(|g| g.count).sum::<u64>();
     let total: u64 = r.groups.iter().map(|g| g.count).sum();
     let messages: u64 = r.messages.values().sum();
-    let cti = r.connections.iter().filter(|c| c.cti).count() as u64;
+    let cti = r.cti_connections();
     let mut s = format!(
         "{}: {}, {}, {} ({}, {})",
         plural(total, "finding"),
@@ -240,10 +240,41 @@ pub fn summary_line(r: &Report) -> String {
             r.empty
         ));
     }
+    if let Some(note) = released_note(r) {
+        s.push_str("; ");
+        s.push_str(&note);
+    }
     if let Some(why) = &r.cut_short {
         s.push_str(&format!("\ncapture cut short, the report covers what was read: {why}"));
     }
     s
+}
+
+/// What `--max-analysis-memory` let go, in words, if anything.
+fn released_note(r: &Report) -> Option<String> {
+    let rel = r.connections_released;
+    if !rel.any() {
+        return None;
+    }
+    let mut parts = Vec::new();
+    if rel.sessions + rel.attempts > 0 {
+        let n = rel.sessions + rel.attempts;
+        parts.push(format!(
+            "{n} connection {} not kept ({} sessions, {} attempts)",
+            if n == 1 { "summary" } else { "summaries" },
+            rel.sessions,
+            rel.attempts
+        ));
+    }
+    if rel.live > 0 {
+        parts.push(format!("{} let go while open", plural(rel.live, "connection")));
+    }
+    Some(format!("{} at --max-analysis-memory", parts.join(", ")))
+}
+
+fn released_json(r: &Report) -> Json {
+    let rel = r.connections_released;
+    json!({"sessions": rel.sessions, "attempts": rel.attempts, "live": rel.live})
 }
 
 /// One finding as a JSON object: its identifiers as typed keys beside the sentence.
@@ -331,7 +362,8 @@ pub fn check_json(r: &Report) -> Json {
             "errors": count(Severity::Error),
             "warnings": count(Severity::Warning),
             "notes": count(Severity::Note),
-            "connections": r.connections.iter().filter(|c| c.cti).count(),
+            "connections": r.cti_connections(),
+            "connections_released": released_json(r),
             "attempts_refused": r.refused,
             "attempts_empty": r.empty,
             "messages": r.messages.values().sum::<u64>(),
@@ -419,6 +451,10 @@ fn end_text(end: &str, by: Option<&str>) -> String {
     }
 }
 
+/// Rows of the `stats` connection, attempt and agent tables printed as text (a table is
+/// laid out whole in memory before it is printed; `-T json` lists every row).
+const TABLE_ROWS: usize = 10_000;
+
 /// Statistics as text tables; durations carry their unit.
 pub fn write_stats(w: &mut dyn Write, r: &Report) -> io::Result<()> {
     let mut by_type: BTreeMap<&str, [u64; 2]> = BTreeMap::new();
@@ -448,7 +484,8 @@ pub fn write_stats(w: &mut dyn Write, r: &Report) -> io::Result<()> {
         "gaps",
         "reopens",
     ]);
-    for c in r.connections.iter().filter(|c| c.cti) {
+    let sessions = r.connections.iter().filter(|c| c.cti).count();
+    for c in r.connections.iter().filter(|c| c.cti).take(TABLE_ROWS) {
         t.add_row(vec![
             c.conn.to_string(),
             opt(&c.client),
@@ -466,11 +503,12 @@ pub fn write_stats(w: &mut dyn Write, r: &Report) -> io::Result<()> {
         ]);
     }
     section(w, "Connections", t)?;
+    not_listed(w, sessions, "connections", "`--session N` or `-T json` shows one")?;
 
     let attempts: Vec<_> = r.connections.iter().filter(|c| !c.cti).collect();
     if !attempts.is_empty() {
         let mut t = new_table(vec!["conn", "client", "server", "time", "end"]);
-        for c in &attempts {
+        for c in attempts.iter().take(TABLE_ROWS) {
             t.add_row(vec![
                 c.conn.to_string(),
                 opt(&c.client),
@@ -484,6 +522,10 @@ pub fn write_stats(w: &mut dyn Write, r: &Report) -> io::Result<()> {
             ]);
         }
         section(w, "Connection attempts without CTI", t)?;
+        not_listed(w, attempts.len(), "connection attempts", "`-T json` lists them")?;
+    }
+    if let Some(note) = released_note(r) {
+        writeln!(w, "{note}: counted above, not listed\n")?;
     }
 
     let mut t = new_table(vec!["request", "count", "p50", "p90", "p99", "max"]);
@@ -574,7 +616,7 @@ pub fn write_stats(w: &mut dyn Write, r: &Report) -> io::Result<()> {
         "skill groups",
         "requests (ok/failed/unanswered)",
     ]);
-    for a in &r.agents {
+    for a in r.agents.iter().take(TABLE_ROWS) {
         t.add_row(vec![
             a.id.clone(),
             opt(&a.extension),
@@ -595,7 +637,17 @@ pub fn write_stats(w: &mut dyn Write, r: &Report) -> io::Result<()> {
         ]);
     }
     section(w, &format!("Agents{calls_whole}"), t)?;
+    not_listed(w, r.agents.len(), "agents", "`--agent ID` or `-T json` shows one")?;
     writeln!(w, "{}", summary_line(r))
+}
+
+/// Rows of a `stats` text table beyond [`TABLE_ROWS`]: how many were left out, and where
+/// to find them.
+fn not_listed(w: &mut dyn Write, rows: usize, what: &str, hint: &str) -> io::Result<()> {
+    if rows > TABLE_ROWS {
+        writeln!(w, "({} more {what} not listed; {hint})\n", rows - TABLE_ROWS)?;
+    }
+    Ok(())
 }
 
 /// Every rule as a table.
@@ -631,44 +683,38 @@ pub fn rules_json() -> Json {
 
 /// The rows of each `stats` table as JSON, in the order the text prints them. Durations are
 /// in nanoseconds (`_ns`), as everywhere in the JSON output.
-fn stats_tables(r: &Report) -> Vec<(&'static str, Vec<Json>)> {
-    let messages = r
-        .messages
-        .iter()
-        .map(|((label, dir), n)| json!({"message": label, "direction": dir, "count": n}))
-        .collect();
-    let connections = r
-        .connections
-        .iter()
-        .map(|c| {
-            json!({
-                "connection": c.conn,
-                "client": c.client,
-                "server": c.server,
-                "start": if c.midstream { "midstream" } else { "handshake" },
-                "cti": c.cti,
-                "session": c.open,
-                "version": c.version,
-                "client_id": c.client_id,
-                "agent": c.agent_id,
-                "extension": c.extension,
-                "instrument": c.instrument,
-                "desktop": c.desktop,
-                "messages": c.messages,
-                "bytes": c.bytes,
-                "end": c.end,
-                "end_by": c.end_by,
-                "end_frame": c.end_frame,
-                "first_frame": c.first_frame,
-                "first_time": time::format_rfc3339(c.first_ts),
-                "last_time": time::format_rfc3339(c.last_ts),
-                "heartbeats_unanswered": c.heartbeats_unanswered,
-                "follows": c.follows.map(|(conn, ns)| json!({"connection": conn, "after_ns": ns})),
-                "lost": c.lost,
-            })
+fn stats_tables(r: &Report) -> Vec<(&'static str, Rows<'_>)> {
+    let messages: Rows<'_> = Box::new(
+        r.messages.iter().map(|((label, dir), n)| json!({"message": label, "direction": dir, "count": n})),
+    );
+    let connections: Rows<'_> = Box::new(r.connections.iter().map(|c| {
+        json!({
+            "connection": c.conn,
+            "client": c.client,
+            "server": c.server,
+            "start": if c.midstream { "midstream" } else { "handshake" },
+            "cti": c.cti,
+            "session": c.open,
+            "version": c.version,
+            "client_id": c.client_id,
+            "agent": c.agent_id,
+            "extension": c.extension,
+            "instrument": c.instrument,
+            "desktop": c.desktop,
+            "messages": c.messages,
+            "bytes": c.bytes,
+            "end": c.end,
+            "end_by": c.end_by,
+            "end_frame": c.end_frame,
+            "first_frame": c.first_frame,
+            "first_time": time::format_rfc3339(c.first_ts),
+            "last_time": time::format_rfc3339(c.last_ts),
+            "heartbeats_unanswered": c.heartbeats_unanswered,
+            "follows": c.follows.map(|(conn, ns)| json!({"connection": conn, "after_ns": ns})),
+            "lost": c.lost,
         })
-        .collect();
-    let latency = r
+    }));
+    let latency: Rows<'_> = Box::new(r
         .latency
         .iter()
         .map(|(name, l)| {
@@ -676,55 +722,48 @@ fn stats_tables(r: &Report) -> Vec<(&'static str, Vec<Json>)> {
                 l.histogram.iter().map(|&(from, to, n)| json!({"from_ns": from, "to_ns": to, "count": n})).collect();
             json!({"request": name, "count": l.count, "p50_ns": l.p50_ns, "p90_ns": l.p90_ns, "p99_ns": l.p99_ns, "max_ns": l.max_ns, "histogram": histogram})
         })
-        .collect();
-    let failures = r.failures.iter().map(|(name, n)| json!({"failure": name, "count": n})).collect();
-    let calls = r
-        .calls
-        .iter()
-        .map(|c| {
-            json!({
-                "connections": c.conns,
-                "peripheral": c.peripheral,
-                "call_ids": c.call_ids,
-                "device": c.device,
-                "first_frame": c.first_frame,
-                "first_time": time::format_rfc3339(c.first_ts),
-                "last_time": time::format_rfc3339(c.last_ts),
-                "events": c.events.len() as u64 + c.events_dropped,
-                "ring_ns": c.ring_ns,
-                "talk_ns": c.talk_ns,
-                "hold_ns": c.hold_ns,
-                "variables": c.vars,
-                "begin_seen": c.begin_seen,
-                "ended": c.ended,
-            })
+        );
+    let failures: Rows<'_> =
+        Box::new(r.failures.iter().map(|(name, n)| json!({"failure": name, "count": n})));
+    let calls: Rows<'_> = Box::new(r.calls.iter().map(|c| {
+        json!({
+            "connections": c.conns,
+            "peripheral": c.peripheral,
+            "call_ids": c.call_ids,
+            "device": c.device,
+            "first_frame": c.first_frame,
+            "first_time": time::format_rfc3339(c.first_ts),
+            "last_time": time::format_rfc3339(c.last_ts),
+            "events": c.events.len() as u64 + c.events_dropped,
+            "ring_ns": c.ring_ns,
+            "talk_ns": c.talk_ns,
+            "hold_ns": c.hold_ns,
+            "variables": c.vars,
+            "begin_seen": c.begin_seen,
+            "ended": c.ended,
         })
-        .collect();
-    let agents = r
-        .agents
-        .iter()
-        .map(|a| {
-            let requests: serde_json::Map<String, Json> = a
-                .requests
-                .iter()
-                .map(|(n, c)| {
-                    (n.to_string(), json!({"ok": c.ok, "failed": c.failed, "unanswered": c.unanswered}))
-                })
-                .collect();
-            json!({
-                "agent": a.id,
-                "peripheral": a.peripheral,
-                "extension": a.extension,
-                "instrument": a.instrument,
-                "connections": a.conns,
-                "final_state": a.final_state,
-                "state_changes": a.states.len() as u64 + a.states_dropped,
-                "time_in_state_ns": a.time_in_state,
-                "skill_groups": a.skill_groups,
-                "requests": requests,
+    }));
+    let agents: Rows<'_> = Box::new(r.agents.iter().map(|a| {
+        let requests: serde_json::Map<String, Json> = a
+            .requests
+            .iter()
+            .map(|(n, c)| {
+                (n.to_string(), json!({"ok": c.ok, "failed": c.failed, "unanswered": c.unanswered}))
             })
+            .collect();
+        json!({
+            "agent": a.id,
+            "peripheral": a.peripheral,
+            "extension": a.extension,
+            "instrument": a.instrument,
+            "connections": a.conns,
+            "final_state": a.final_state,
+            "state_changes": a.states.len() as u64 + a.states_dropped,
+            "time_in_state_ns": a.time_in_state,
+            "skill_groups": a.skill_groups,
+            "requests": requests,
         })
-        .collect();
+    }));
     vec![
         ("messages", messages),
         ("connections", connections),
@@ -735,19 +774,52 @@ fn stats_tables(r: &Report) -> Vec<(&'static str, Vec<Json>)> {
     ]
 }
 
+/// The rows of one `stats` table, made one at a time.
+type Rows<'a> = Box<dyn Iterator<Item = Json> + 'a>;
+
+/// The keys of `stats -T json` after the tables.
+fn stats_trailer(r: &Report) -> [(&'static str, Json); 6] {
+    [
+        ("calls_not_kept", json!(r.calls_dropped)),
+        ("attempts_refused", json!(r.refused)),
+        ("attempts_empty", json!(r.empty)),
+        ("connections_released", released_json(r)),
+        ("summary", json!(summary_line(r))),
+        ("agent_selected", json!(r.agent_selected)),
+    ]
+}
+
 /// `stats -T json`: one object, a key per table, and the summary.
 pub fn stats_json(r: &Report) -> Json {
     let mut o = serde_json::Map::new();
     o.insert("schema".into(), json!(SCHEMA));
     for (name, rows) in stats_tables(r) {
-        o.insert(name.into(), Json::Array(rows));
+        o.insert(name.into(), Json::Array(rows.collect()));
     }
-    o.insert("calls_not_kept".into(), json!(r.calls_dropped));
-    o.insert("attempts_refused".into(), json!(r.refused));
-    o.insert("attempts_empty".into(), json!(r.empty));
-    o.insert("summary".into(), json!(summary_line(r)));
-    o.insert("agent_selected".into(), json!(r.agent_selected));
+    for (k, v) in stats_trailer(r) {
+        o.insert(k.into(), v);
+    }
     Json::Object(o)
+}
+
+/// [`stats_json`] written row by row, never whole in memory, and a newline: the same bytes
+/// as printing [`stats_json`].
+pub fn write_stats_json(w: &mut dyn Write, r: &Report) -> io::Result<()> {
+    write!(w, "{{\"schema\":{SCHEMA}")?;
+    for (name, rows) in stats_tables(r) {
+        write!(w, ",\"{name}\":[")?;
+        for (i, row) in rows.enumerate() {
+            if i > 0 {
+                w.write_all(b",")?;
+            }
+            write!(w, "{row}")?;
+        }
+        w.write_all(b"]")?;
+    }
+    for (k, v) in stats_trailer(r) {
+        write!(w, ",\"{k}\":{v}")?;
+    }
+    writeln!(w, "}}")
 }
 
 /// `stats -T jsonl`: one object per table row, with a `table` key.

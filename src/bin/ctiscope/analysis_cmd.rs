@@ -18,6 +18,7 @@ pub(crate) fn analysis_settings(a: &AnalysisArgs) -> analysis::Settings {
     analysis::Settings {
         request_timeout_ns: (a.request_timeout.max(0.0) * 1e9) as i64,
         max_findings_per_rule: a.max_findings_per_rule,
+        max_analysis_memory: a.max_analysis_memory,
         ..analysis::Settings::default()
     }
 }
@@ -245,7 +246,7 @@ pub(crate) fn write_check(w: &mut dyn Write, r: &Report, format: CheckFormat, al
 pub(crate) fn write_stats(w: &mut dyn Write, r: &Report, format: OutFormat) -> io::Result<()> {
     match format {
         OutFormat::Text => report::write_stats(w, r),
-        OutFormat::Json => writeln!(w, "{}", report::stats_json(r)),
+        OutFormat::Json => report::write_stats_json(w, r),
         OutFormat::Jsonl => report::write_stats_jsonl(w, r),
     }
 }

@@ -384,6 +384,12 @@ pub struct AnalysisArgs {
     /// Findings listed per rule; further ones are counted in one summary line.
     #[arg(long, value_name = "N", default_value_t = 1_000)]
     pub max_findings_per_rule: usize,
+    /// What the analysis holds per connection (open connections' sessions, outstanding
+    /// requests and live calls; the summaries of ended ones), estimated; beyond it the
+    /// summaries of the connections that ended first are not kept (counted, not listed), then
+    /// the least recently active open connections are let go (K, M, G suffixes).
+    #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = bytes::<usize>, help_heading = "Limits")]
+    pub max_analysis_memory: usize,
     /// Display filter (README "Filters"): report only on the messages it selects (the
     /// analysis still follows every message): their findings, timeline lines, counts and
     /// connections.

@@ -219,13 +219,7 @@ fn close_writer(w: Option<FileWriter>, path: Option<&str>) -> io::Result<u8> {
     }
 }
 
-fn analysis_settings(a: &AnalysisArgs) -> analysis::Settings {
-    analysis::Settings {
-        request_timeout_ns: (a.request_timeout.max(0.0) * 1e9) as i64,
-        max_findings_per_rule: a.max_findings_per_rule,
-        ..analysis::Settings::default()
-    }
-}
+use crate::analysis_cmd::analysis_settings;
 
 /// Captures until stopped and analyses everything captured.
 fn analyze(
