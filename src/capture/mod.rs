@@ -150,7 +150,10 @@ pub fn read_path(path: &str, f: &mut dyn FnMut(&Packet<'_>)) -> Result<CaptureIn
     };
     let mut file = std::fs::File::open(path).map_err(open_err)?;
     let is_file = file.metadata().map(|m| m.is_file()).unwrap_or(false);
-    if is_file {
+    // A gzip file is read as a stream: decompression copies every byte anyway, and the pages
+    // of a mapped compressed file could not be released behind the reader (the packets point
+    // into the decompressed data), so it would stay resident whole.
+    if is_file && !gzip_file(&mut file) {
         // SAFETY: the map is only read. A file truncated by another process while mapped
         // could fault; that is the accepted cost of zero-copy reading of capture files.
         if let Ok(map) = unsafe { memmap2::Mmap::map(&file) } {
@@ -158,6 +161,16 @@ pub fn read_path(path: &str, f: &mut dyn FnMut(&Packet<'_>)) -> Result<CaptureIn
         }
     }
     read_stream(path, &mut file, f)
+}
+
+/// The file starts with the gzip magic (read at its start, then rewound).
+fn gzip_file(file: &mut std::fs::File) -> bool {
+    use std::io::Seek;
+    let mut head = [0u8; 2];
+    let n = file.read(&mut head).unwrap_or(0);
+    let rewound = file.seek(std::io::SeekFrom::Start(0)).is_ok();
+    // A file that cannot be rewound is read as a stream from where it stands: nothing read.
+    n == 2 && rewound && matches!(read::magic(&head), Magic::Gzip)
 }
 
 /// Bytes of a mapped capture read between two releases of the pages behind the reader.
