@@ -133,6 +133,86 @@ pub fn framer_stream(data: &[u8]) {
     }
 }
 
+/// Input: a plan for a stream of well-formed messages (types the tables know, bodies of
+/// 16 to 300 bytes of field-like filler, as many as the input asks), one of which has its
+/// MessageLength damaged (one byte short or long, four or eight bytes long, or its high bit
+/// flipped), sent as TCP would carry it: one message per segment, or segments of 256 to
+/// 1500 bytes cut anywhere.
+///
+/// The framer's look-ahead: every message but the damaged one and the one after it is
+/// framed at its offset with its bytes, and nothing waits for the damaged length (no
+/// incomplete message is reported); the pieces still tile the stream. (Segments of a few
+/// bytes each are outside the promise: a message that ends where the data handed in ends is
+/// accepted without a look at the next header, see [`crate::cti::framing`].)
+pub fn framer_damaged_length(data: &[u8]) {
+    // Body bytes: a run of them read as a MessageLength is far over any limit.
+    const FILLER: u8 = 0xa5;
+    let mut c = Choices { data };
+    let types: Vec<u32> = (1..=40).filter(|&t| crate::cti::spec::type_info(t).is_some()).collect();
+    let n = 2 + c.upto(38);
+    let mut stream = Vec::new();
+    let mut starts = Vec::with_capacity(n);
+    for _ in 0..n {
+        let ty = types[c.upto(types.len() - 1)];
+        let len = 16 + c.upto(284) as u32;
+        starts.push(stream.len());
+        stream.extend_from_slice(&len.to_be_bytes());
+        stream.extend_from_slice(&ty.to_be_bytes());
+        stream.resize(stream.len() + len as usize, FILLER);
+    }
+    starts.push(stream.len());
+    let damaged = c.upto(n - 1);
+    let at = starts[damaged];
+    let len = u32::from_be_bytes(stream[at..at + 4].try_into().expect("4 bytes"));
+    let wrong = match c.byte() % 5 {
+        0 => len + 1,
+        1 => len - 1,
+        2 => len + 4,
+        3 => len + 8,
+        _ => len ^ 0x8000_0000,
+    };
+    stream[at..at + 4].copy_from_slice(&wrong.to_be_bytes());
+    // None: one message per segment.
+    let chunk = c.bool().then(|| 256 + c.upto(1_244));
+    let original = |i: usize| &stream[starts[i]..starts[i + 1]];
+    let mut f = Framer::new_synced();
+    let mut framed: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut covered = 0u64;
+    let mut incomplete = false;
+    let mut on = |ev: FramerEvent<'_>| match ev {
+        FramerEvent::Frame(fr) => {
+            covered += fr.bytes.len() as u64;
+            framed.push((fr.offset, fr.bytes.to_vec()));
+        }
+        FramerEvent::Skipped { len, .. } => covered += len,
+        FramerEvent::Incomplete { have, .. } => {
+            covered += have;
+            incomplete = true;
+        }
+        FramerEvent::Implausible { .. } => {}
+    };
+    let pieces: Vec<&[u8]> = match chunk {
+        Some(size) => stream.chunks(size).collect(),
+        None => starts.windows(2).map(|w| &stream[w[0]..w[1]]).collect(),
+    };
+    let mut off = 0u64;
+    for (i, piece) in pieces.into_iter().enumerate() {
+        f.push(off, piece, i as u64, 0, &mut on);
+        off += piece.len() as u64;
+    }
+    f.finish(0, 0, &mut on);
+    assert_eq!(covered, stream.len() as u64, "the pieces cover the stream");
+    for i in (0..n).filter(|&i| i != damaged && i != damaged + 1) {
+        let want = (starts[i] as u64, original(i).to_vec());
+        assert!(
+            framed.contains(&want),
+            "message {i} of {n} (damaged: {damaged}, length {len} -> {wrong}, {chunk:?}) not framed"
+        );
+    }
+    // A damaged last message may end the stream short of its length: that one waits.
+    assert!(!incomplete || damaged == n - 1, "an incomplete message after damage to {damaged} of {n}");
+}
+
 /// Arbitrary bytes as a capture file through everything.
 pub fn capture_pipeline(data: &[u8]) {
     let mut p = Pipeline::new(Settings::default());

@@ -104,3 +104,14 @@ fn tcp_reassembly_conserves_every_byte() {
     fuzzing::tcp_reassembly(&[0; 8]);
     fuzzing::tcp_reassembly(&[0xff; 600]);
 }
+
+#[test]
+fn one_damaged_length_costs_at_most_two_messages() {
+    for seed in SEEDS {
+        let mut rng = XorShift(seed);
+        for _ in 0..400 {
+            let len = (rng.next() % 400) as usize;
+            fuzzing::framer_damaged_length(&rng.bytes(len));
+        }
+    }
+}
