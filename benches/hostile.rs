@@ -15,7 +15,13 @@
 //!   completes (held by the framers, within `--max-buffered-total`);
 //! - `reversed`: 600 messages of 168 bytes (100,800 bytes) in one-byte segments, last byte
 //!   first (each joins the buffered bytes after it: nothing is lost);
+//! - `handshakes`: 2,000,000 connections to port 42027 with no CTI data: each a handshake,
+//!   every other one also closed with FINs (the rest left open, dropped at `--max-connections`);
+//!   run through the pipeline and also through `ctiscope check`, `stats` and `timeline`
+//!   (`-j 1`), whose per-connection state must stay within `--max-analysis-memory`;
 //! - `random`: 200 MB of random bytes to port 42027, no handshake;
+//! - `gz-random`: the `random` capture gzip-compressed (about 200 MB of compressed file: its
+//!   peak RSS should be that of `random`, not the file's size);
 //! - `gzbomb`: 1 GB of zeros, gzip-compressed;
 //! - `gzbomb-pcap`: a pcap header followed by 1 GB of zeros, gzip-compressed (67 million
 //!   empty records);
@@ -37,6 +43,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+const FIN: u8 = 0x01;
 const SYN: u8 = 0x02;
 const PSH: u8 = 0x08;
 const ACK: u8 = 0x10;
@@ -147,6 +154,28 @@ fn gen_conns(path: &Path, n: usize) {
     w.flush().unwrap();
 }
 
+/// `n` connections without CTI data: a handshake each, and every other one closed by both
+/// sides (FIN, FIN+ACK, ACK).
+fn gen_handshakes(path: &Path, n: usize) {
+    let mut w = writer(path);
+    let s = addr("10.0.0.2:42027");
+    let mut ts = TS0;
+    for i in 0..n {
+        let ip = std::net::Ipv4Addr::from(0x0a01_0000u32 + (i / 50_000) as u32);
+        let c = SocketAddr::new(ip.into(), 10_000 + (i % 50_000) as u16);
+        seg(&mut w, ts, (c, s), 999, 0, SYN, &[]);
+        seg(&mut w, ts + 1, (s, c), 4999, 1000, SYN | ACK, &[]);
+        seg(&mut w, ts + 2, (c, s), 1000, 5000, ACK, &[]);
+        if i % 2 == 0 {
+            seg(&mut w, ts + 3, (c, s), 1000, 5000, FIN | ACK, &[]);
+            seg(&mut w, ts + 4, (s, c), 5000, 1001, FIN | ACK, &[]);
+            seg(&mut w, ts + 5, (c, s), 1001, 5001, ACK, &[]);
+        }
+        ts += 1000;
+    }
+    w.flush().unwrap();
+}
+
 /// One message of `len` bytes (header included) from the server, one byte per segment.
 fn gen_tiny(path: &Path, len: usize) {
     let mut w = writer(path);
@@ -232,6 +261,18 @@ fn gen_gzbomb(path: &Path, prefix: &[u8], zeros: usize) {
         left -= n;
     }
     gz.finish().unwrap().flush().unwrap();
+}
+
+/// `gen_random`'s capture of `bytes`, gzip-compressed (random payloads hardly compress: the
+/// file is about as large as the capture).
+fn gen_random_gz(path: &Path, bytes: usize) {
+    let plain = path.with_extension("plain");
+    gen_random(&plain, bytes);
+    let f = std::fs::File::create(path).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(BufWriter::new(f), flate2::Compression::fast());
+    std::io::copy(&mut std::fs::File::open(&plain).unwrap(), &mut gz).unwrap();
+    gz.finish().unwrap().flush().unwrap();
+    std::fs::remove_file(plain).unwrap();
 }
 
 fn pcap_header() -> Vec<u8> {
@@ -330,11 +371,21 @@ fn main() {
             Box::new(move |p| gen_reversed(p, (600 / div).max(4))),
         ));
         cases.push((
+            format!("handshakes{tag}"),
+            "connections without CTI data, half of them closed",
+            Box::new(move |p| gen_handshakes(p, 2_000_000 / div)),
+        ));
+        cases.push((
             format!("random{tag}"),
             "random bytes to port 42027, mid-stream",
             Box::new(move |p| gen_random(p, 200_000_000 / div)),
         ));
     }
+    cases.push((
+        "gz-random".into(),
+        "the random case gzip-compressed (read as a stream, not mapped)",
+        Box::new(move |p| gen_random_gz(p, 200_000_000 / scale)),
+    ));
     cases.push((
         "gzbomb".into(),
         "1 GB of zeros, gzip",
@@ -371,10 +422,10 @@ fn main() {
     if full && want("clean") && clean.exists() {
         runs.push(("clean".into(), "synthetic CTI capture (synth-1G)".into(), clean));
     }
-    for (case, what, path) in runs {
-        let bytes = std::fs::metadata(&path).unwrap().len();
-        let _ = std::fs::read(&path).map(|v| v.len());
-        let out = Command::new(&me).args(["--child", &case]).arg(&path).output().unwrap();
+    for (case, what, path) in &runs {
+        let bytes = std::fs::metadata(path).unwrap().len();
+        let _ = std::fs::read(path).map(|v| v.len());
+        let out = Command::new(&me).args(["--child", case]).arg(path).output().unwrap();
         assert!(out.status.success(), "{case}: {}", String::from_utf8_lossy(&out.stderr));
         let s = String::from_utf8(out.stdout).unwrap();
         let v: Vec<&str> = s.split_whitespace().collect();
@@ -392,4 +443,39 @@ fn main() {
             v[7]
         );
     }
+    // The analysis keeps per-connection state of its own: the commands, as a user runs them.
+    println!();
+    println!("| case | command | seconds | peak RSS MB | exit |");
+    println!("|---|---|---:|---:|---:|");
+    for (case, _, path) in &runs {
+        if !["handshakes", "conns", "incomplete", "clean"].iter().any(|c| case.starts_with(c)) {
+            continue;
+        }
+        for cmd in
+            [&["check", "-j", "1"][..], &["stats", "-j", "1"], &["timeline", "-j", "1", "--session", "1"]]
+        {
+            let (secs, rss_kb, code) = run_command(cmd, path);
+            println!("| {case} | `{}` | {secs:.2} | {:.1} | {code} |", cmd.join(" "), rss_kb as f64 / 1024.0);
+        }
+    }
+}
+
+/// Runs `ctiscope ARGS PATH` with its output discarded: seconds, peak RSS (KiB), exit code.
+fn run_command(args: &[&str], path: &Path) -> (f64, u64, i32) {
+    let t = Instant::now();
+    // Waited for with wait4 below (to read the child's own peak RSS), not with Child::wait.
+    #[allow(clippy::zombie_processes)]
+    let child = Command::new(env!("CARGO_BIN_EXE_ctiscope"))
+        .args(args)
+        .arg(path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn ctiscope");
+    let mut status = 0;
+    // SAFETY: plain wait4 on our own child; rusage is written by the kernel.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
+    assert!(r > 0 && libc::WIFEXITED(status), "ctiscope {args:?} did not finish");
+    (t.elapsed().as_secs_f64(), ru.ru_maxrss as u64, libc::WEXITSTATUS(status))
 }
