@@ -153,6 +153,13 @@ fn agent_state_bit(state: u64) -> Option<u32> {
     }
 }
 
+/// The services the session was granted, once its OPEN_CONF was seen. ServicesGranted 0 (a
+/// session granted nothing, which a server would refuse rather than open) is taken as not
+/// known: nothing is judged by it.
+fn granted(c: &Conn) -> Option<u32> {
+    c.services_granted.filter(|&g| g != 0)
+}
+
 /// A floating text field present and not empty.
 fn has_text(d: &Decoded, bytes: &[u8], id: FieldId) -> bool {
     d.get(id).and_then(|f| f.text(bytes)).is_some_and(|t| !t.trim_end_matches('\0').is_empty())
@@ -210,7 +217,7 @@ fn client(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>) {
         c.masks.not_granted.remove(&inv);
         mask_change(c, m, inv);
     }
-    if let (Some(granted), OpenState::Open, Some(spec)) = (c.services_granted, c.open, d.spec) {
+    if let (Some(granted), OpenState::Open, Some(spec)) = (granted(c), c.open, d.spec) {
         not_granted(c, f, m, spec, granted, invoke);
         if granted & (sm::CTI_SERVICE_ALL_EVENTS | sm::CTI_SERVICE_PERIPHERAL_MONITOR) != 0 {
             agent_identity(c, f, m);
@@ -488,7 +495,7 @@ fn server(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>, matched: Option<&Pend
     if m.id == MessageType::CLIENT_SESSION_OPENED_EVENT {
         client_session_opened(c, f, m);
     }
-    let (Some(granted), Some(spec)) = (c.services_granted, d.spec) else { return };
+    let (Some(granted), Some(spec)) = (granted(c), d.spec) else { return };
     if let Some((bits, names)) = event_services(spec) {
         if granted & bits == 0 {
             report(
