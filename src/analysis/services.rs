@@ -22,8 +22,8 @@ use super::state::{Conn, Msg, OpenState, Pending, Suspect, MAX_MASK_ENTRIES};
 use crate::cti::decode::Decoded;
 use crate::cti::spec::fields::field;
 use crate::cti::spec::values::{
-    agent_state, agent_state_mask, call_id, call_msg_mask as cm, connection_device_id_type, device_id_type,
-    distribution, peripheral_id, service_mask as sm,
+    agent_state, agent_state_mask, call_id, call_msg_mask as cm, config_mask, config_type,
+    connection_device_id_type, device_id_type, distribution, peripheral_id, service_mask as sm,
 };
 use crate::cti::spec::{FieldId, MessageSpec, MessageType, Role};
 use crate::pipeline::Direction;
@@ -234,6 +234,7 @@ fn open_req(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>) {
     if let (Some(call), Some(agent)) = (d.number_of(field::CallMsgMask), d.number_of(field::AgentStateMask)) {
         c.masks.session = Some((call as u32, agent as u32));
     }
+    c.masks.config = d.number_of(field::ConfigMsgMask).map(|v| v as u32);
     // guide Supervisor Service: CTI_SERVICE_SUPERVISOR "requires CTI_SERVICE_CLIENT_EVENTS to
     // be specified as well". The guide states no other such pairing for OPEN_REQ.
     if let Some(r) = requested {
@@ -492,6 +493,14 @@ fn server(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>, matched: Option<&Pend
     if m.role != Some(Role::Event) {
         return;
     }
+    match m.id {
+        MessageType::CONFIG_BEGIN_EVENT => {
+            let unsolicited = u64::from(config_type::UNSOLICITED);
+            c.masks.config_block = Some(d.number_of(field::ConfigType) == Some(unsolicited));
+        }
+        MessageType::CONFIG_END_EVENT => c.masks.config_block = None,
+        _ => config_masked(c, f, m),
+    }
     if m.id == MessageType::CLIENT_SESSION_OPENED_EVENT {
         client_session_opened(c, f, m);
     }
@@ -586,6 +595,49 @@ fn client_session_opened(c: &Conn, f: &mut Findings, m: &Msg<'_, '_>) {
             ),
         );
     }
+}
+
+/// The ConfigMsgMask bit of a configuration record event (guide CONFIG_REQUEST_EVENT
+/// ConfigInformation, Table 155, whose bits OPEN_REQ ConfigMsgMask takes). The bits from
+/// 0x40 on (peripheral, agent desk settings, terminal, agent services) are printed only by
+/// the protocol version 25 guide and are not judged.
+fn config_bit(id: MessageType) -> Option<u32> {
+    use MessageType as T;
+    Some(match id {
+        T::CONFIG_SERVICE_EVENT => config_mask::SERVICE_INFORMATION,
+        T::CONFIG_SKILL_GROUP_EVENT => config_mask::SKILL_GROUP_INFORMATION,
+        T::CONFIG_AGENT_EVENT => config_mask::AGENT_INFORMATION,
+        T::CONFIG_DEVICE_EVENT => config_mask::DEVICE_INFORMATION,
+        T::CONFIG_CALL_TYPE_EVENT => config_mask::CALL_TYPE_INFORMATION,
+        T::CONFIG_MRD_EVENT => config_mask::MEDIA_ROUTING_DOMAIN_INFORMATION,
+        _ => return None,
+    })
+}
+
+/// A configuration record of an unsolicited update block that the OPEN_REQ ConfigMsgMask
+/// leaves out (`event-masked`): guide Configuration Acquisition Messages, "the server
+/// should honor the mask for the particular configuration event message types specified
+/// in the OPEN_REQ message". Records answering a CONFIG_REQUEST_EVENT (solicited blocks)
+/// follow its ConfigInformation instead and are not judged, nor is a zero mask, nor a block
+/// whose CONFIG_BEGIN_EVENT may have been lost.
+fn config_masked(c: &Conn, f: &mut Findings, m: &Msg<'_, '_>) {
+    let (Some(bit), Some(mask), Some(true)) = (config_bit(m.id), c.masks.config, c.masks.config_block) else {
+        return;
+    };
+    if mask == 0 || mask & bit != 0 || !c.complete(1) || c.open != OpenState::Open {
+        return;
+    }
+    report(
+        c,
+        f,
+        "event-masked",
+        m,
+        "configuration update left out by ConfigMsgMask".into(),
+        format!(
+            "{} in an unsolicited update block though the OPEN_REQ ConfigMsgMask (0x{mask:08x}) leaves it out (bit 0x{bit:08x})",
+            m.name
+        ),
+    );
 }
 
 /// An event the mask in force leaves out (`event-masked`): the masks of the monitor the

@@ -136,6 +136,10 @@ pub(crate) struct Masks {
     pub changes: BTreeMap<u32, (Option<u32>, u32, u32)>,
     /// A table overflowed: masks are no longer judged.
     pub unknown: bool,
+    /// OPEN_REQ ConfigMsgMask.
+    pub config: Option<u32>,
+    /// Inside a CONFIG_BEGIN_EVENT block: whether it is an unsolicited update block.
+    pub config_block: Option<bool>,
     /// Requests of a service the session was not granted, by InvokeID, waiting for their answer.
     pub not_granted: BTreeSet<u32>,
 }

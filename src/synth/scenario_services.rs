@@ -7,8 +7,9 @@
 //!   CTI_SERVICE_CLIENT_CONTROL with a CallMsgMask without CALL_HELD_MASK and an
 //!   AgentStateMask without AGENT_WORK_READY_MASK: SET_CALL_DATA_REQ (Call Data Update, not
 //!   granted) answered by SET_CALL_DATA_CONF, LIST_AGENT_TEAM_REQ (Supervisor, not granted)
-//!   answered by FAILURE_CONF, CALL_HELD_EVENT and AGENT_STATE_EVENT WORK_READY left out by
-//!   the masks, CLIENT_SESSION_OPENED_EVENT without Client Monitor;
+//!   answered by FAILURE_CONF, SNAPSHOT_DEVICE_REQ for another agent's device without All
+//!   Events, CALL_HELD_EVENT and AGENT_STATE_EVENT WORK_READY left out by the masks,
+//!   CLIENT_SESSION_OPENED_EVENT without Client Monitor;
 //! - connection 1, agent 1002's desktop asking for CTI_SERVICE_SUPERVISOR without
 //!   CTI_SERVICE_CLIENT_EVENTS and granted CTI_SERVICE_CLIENT_CONTROL only: an
 //!   AGENT_STATE_EVENT without Client Events;
@@ -21,15 +22,19 @@
 //!   naming neither call nor agent; SUPERVISE_CALL_REQ without a supervisor call whose
 //!   SupervisorConnectionCallID is not 0xffffffff; QUERY_AGENT_STATISTICS_REQ naming no agent;
 //!   a single step TRANSFER_CALL_REQ with HeldConnectionCallID 0 and HeldConnectionDeviceIDType
-//!   CONNECTION_ID_STATIC; QUERY_AGENT_STATE_REQ naming no agent.
+//!   CONNECTION_ID_STATIC; QUERY_AGENT_STATE_REQ naming no agent; USER_MESSAGE_REQ to the
+//!   team naming no agent; MONITOR_START_REQ for a call with MonitoredDeviceType
+//!   DEVID_DEVICE_IDENTIFIER; an unsolicited configuration update block whose skill group
+//!   record the OPEN_REQ ConfigMsgMask (agent information only) leaves out, and whose agent
+//!   record passes.
 //!
 //! Every session opens and closes cleanly (CLOSE_REQ, CLOSE_CONF, FIN).
 
 use super::*;
 use crate::cti::spec::fields::field;
 use crate::cti::spec::values::{
-    agent_state_mask, call_id, call_msg_mask as cm, call_type, connection_device_id_type as cdt,
-    device_id_type, supervisory_action,
+    agent_state_mask, call_id, call_msg_mask as cm, call_type, config_mask, config_type,
+    connection_device_id_type as cdt, device_id_type, distribution, supervisory_action,
 };
 
 const SERVER: &str = "10.10.0.1:42027";
@@ -48,8 +53,9 @@ impl Story {
         );
     }
 
-    /// Connect and open a session: OPEN_REQ with `requested` and the masks, OPEN_CONF with
-    /// `granted`. Returns the session and the OPEN_REQ's packet.
+    /// Connect and open a session: OPEN_REQ with `requested` and the masks (CallMsgMask,
+    /// AgentStateMask, ConfigMsgMask), OPEN_CONF with `granted`. Returns the session and the
+    /// OPEN_REQ's packet.
     #[allow(clippy::too_many_arguments)]
     fn open_session(
         &mut self,
@@ -59,7 +65,7 @@ impl Story {
         agent: Option<&AgentInfo>,
         requested: u32,
         granted: u32,
-        masks: (u32, u32),
+        masks: (u32, u32, u32),
     ) -> (S, Pkt) {
         let c = self.conn(addr(client), addr(SERVER));
         self.script.handshake(c, t, RTT);
@@ -71,7 +77,7 @@ impl Story {
             .set(field::ServicesRequested, requested)
             .set(field::CallMsgMask, masks.0)
             .set(field::AgentStateMask, masks.1)
-            .set(field::ConfigMsgMask, 0u32);
+            .set(field::ConfigMsgMask, masks.2);
         req.text(field::ClientID, client_id).bytes(field::ClientPassword, b"");
         if let Some(a) = agent {
             req.text(field::AgentExtension, &a.ext)
@@ -188,7 +194,7 @@ pub(super) fn service_violations(st: &mut Story) {
     let a1 = agent(1001);
     let t = st.at(1_000_000);
     let granted = CTI_SERVICE_CLIENT_EVENTS | CTI_SERVICE_CLIENT_CONTROL;
-    let masks = (all_calls & !cm::CALL_HELD_MASK, all_states & !agent_state_mask::AGENT_WORK_READY_MASK);
+    let masks = (all_calls & !cm::CALL_HELD_MASK, all_states & !agent_state_mask::AGENT_WORK_READY_MASK, 0);
     let (mut s0, _) = st.open_session("10.10.1.10:50001", t, "desk-1001", Some(&a1), granted, granted, masks);
     let c0 = s0.c;
     let call0 = call(16_800_001);
@@ -213,6 +219,20 @@ pub(super) fn service_violations(st: &mut Story) {
         |i| m::failure_conf(VERSION, i, status_code::E_CTI_FUNCTION_NOT_AVAILABLE),
     );
     st.violation("service-request-not-granted", c0, req);
+    let (req, _) = st.ask(
+        &mut s0,
+        t + 350 * MS,
+        |i| {
+            let mut r = m::M::new(MessageType::SNAPSHOT_DEVICE_REQ, VERSION);
+            r.set(field::InvokeID, i)
+                .set(field::PeripheralID, a1.peripheral_id)
+                .set(field::SnapshotDeviceType, device_id_type::DEVID_DEVICE_IDENTIFIER);
+            r.text(field::AgentInstrument, "5002");
+            r.build()
+        },
+        |i| m::control_failure_conf(VERSION, i, 70, 0),
+    );
+    st.violation("service-request-not-granted", c0, req);
     let p = st.event(&s0, t + 400 * MS, m::hold_event(VERSION, &a1, call0.call_id, true));
     st.violation("event-masked", c0, p);
     let ev = m::agent_state_event(VERSION, &a1, None, agent_state::AGENT_STATE_WORK_READY, 0, 0, false);
@@ -235,7 +255,7 @@ pub(super) fn service_violations(st: &mut Story) {
         Some(&a2),
         requested,
         CTI_SERVICE_CLIENT_CONTROL,
-        (all_calls, all_states),
+        (all_calls, all_states, 0),
     );
     let c1 = s1.c;
     st.violation("service-requires", c1, open);
@@ -251,8 +271,8 @@ pub(super) fn service_violations(st: &mut Story) {
         | CTI_SERVICE_CLIENT_CONTROL
         | CTI_SERVICE_SUPERVISOR
         | CTI_SERVICE_CLIENT_MONITOR;
-    let (mut s2, _) =
-        st.open_session("10.10.1.20:50201", t, "monitor-1", None, granted, granted, (all_calls, all_states));
+    let masks = (all_calls, all_states, config_mask::AGENT_INFORMATION);
+    let (mut s2, _) = st.open_session("10.10.1.20:50201", t, "monitor-1", None, granted, granted, masks);
     let c2 = s2.c;
     const MON: u32 = 11;
     let (req, _) = st.ask(
@@ -370,5 +390,62 @@ pub(super) fn service_violations(st: &mut Story) {
         fail,
     );
     st.violation("mrd-agent-missing", c2, req);
-    st.close_session(&mut s2, t + 1_400 * MS);
+    let (req, _) = st.ask(
+        &mut s2,
+        t + 1_400 * MS,
+        |i| {
+            let mut r = m::M::new(MessageType::USER_MESSAGE_REQ, VERSION);
+            r.set(field::InvokeID, i)
+                .set(field::PeripheralID, a1.peripheral_id)
+                .set(field::Distribution, distribution::DISTRIBUTE_TO_TEAM);
+            r.text(field::CTIOSCILClientID, "monitor-1").text(field::Text, "break at 10");
+            r.build()
+        },
+        fail,
+    );
+    st.violation("agent-identity-missing", c2, req);
+    let (req, _) = st.ask(
+        &mut s2,
+        t + 1_500 * MS,
+        |i| {
+            let mut r = m::M::new(MessageType::MONITOR_START_REQ, VERSION);
+            r.set(field::InvokeID, i)
+                .set(field::PeripheralID, a1.peripheral_id)
+                .set(field::ConnectionCallID, call2.call_id)
+                .set(field::CallMsgMask, all_calls)
+                .set(field::AgentStateMask, all_states)
+                .set(field::ConnectionDeviceIDType, cdt::CONNECTION_ID_STATIC)
+                .set(field::MonitoredDeviceType, device_id_type::DEVID_DEVICE_IDENTIFIER);
+            r.text(field::ConnectionDeviceID, &a1.ext);
+            r.build()
+        },
+        fail,
+    );
+    st.violation("sentinel-not-set", c2, req);
+    // An unsolicited update block: skill group records are left out by the ConfigMsgMask,
+    // agent records pass.
+    let mut begin = m::M::new(MessageType::CONFIG_BEGIN_EVENT, VERSION);
+    begin
+        .set(field::ConfigType, config_type::UNSOLICITED)
+        .set(field::ConfigInformation, config_mask::AGENT_INFORMATION | config_mask::SKILL_GROUP_INFORMATION);
+    let keys = [
+        field::ServiceConfigKey,
+        field::SkillGroupConfigKey,
+        field::AgentConfigKey,
+        field::DeviceConfigKey,
+        field::CallTypeConfKey,
+        field::PeripheralConfigKey,
+        field::AgentDeskConfigKey,
+    ];
+    for (i, k) in keys.into_iter().enumerate() {
+        begin.bytes(k, &(0x5e_0000 + i as u64).to_be_bytes());
+    }
+    st.event(&s2, t + 1_600 * MS, begin.build());
+    let sg = m::SkillGroupRec { number: 100, id: 5100, name: "Sales".into() };
+    let p =
+        st.event(&s2, t + 1_600 * MS + NEXT, m::config_skill_group_event(VERSION, a1.peripheral_id, &[sg]));
+    st.violation("event-masked", c2, p);
+    st.event(&s2, t + 1_600 * MS + 2 * NEXT, m::config_agent_event(VERSION, std::slice::from_ref(&a1)));
+    st.event(&s2, t + 1_600 * MS + 3 * NEXT, m::config_end_event(VERSION));
+    st.close_session(&mut s2, t + 1_700 * MS);
 }
