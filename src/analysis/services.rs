@@ -1,7 +1,8 @@
 //! Rules that depend on what the session asked for and was granted: the services of its
 //! requests and events (guide, the introduction of each service), the event masks in force
-//! (OPEN_REQ CallMsgMask and AgentStateMask, MONITOR_START_REQ and CHANGE_MONITOR_MASK_REQ,
-//! guide Tables 34 and 38), the fields required only of clients with some services
+//! (OPEN_REQ CallMsgMask, AgentStateMask and ConfigMsgMask, MONITOR_START_REQ and
+//! CHANGE_MONITOR_MASK_REQ, REGISTER_VARIABLES_REQ; guide Tables 34, 38, 80, 155; the
+//! CLIENT_EVENT_REPORT_REQ of Table 70 has no mask), the fields required only of clients with some services
 //! (guide Tables 51, 72, 76, 85, 87, 137, 139), the fields required in one of two forms
 //! (Tables 48, 96), and the sentinels a field must hold when something is absent
 //! (Tables 34, 41, 48, 124).
@@ -216,6 +217,9 @@ fn client(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>) {
     if let Some(inv) = invoke {
         c.masks.not_granted.remove(&inv);
         mask_change(c, m, inv);
+        if m.id == MessageType::REGISTER_VARIABLES_REQ {
+            c.masks.call_vars_asked = d.number_of(field::CallVariableMask).map(|v| (inv, v as u32));
+        }
     }
     if let (Some(granted), OpenState::Open, Some(spec)) = (granted(c), c.open, d.spec) {
         not_granted(c, f, m, spec, granted, invoke);
@@ -522,6 +526,7 @@ fn server(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>, matched: Option<&Pend
         }
     }
     masked(c, f, m, granted);
+    call_variables_masked(c, f, m);
 }
 
 /// The answer to request `p`: a mask change takes effect; a request not granted answered by
@@ -548,6 +553,13 @@ fn answered(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>, p: &Pending) {
                         w.session = Some((call, agent));
                     }
                 }
+            }
+        }
+    }
+    if p.req == MessageType::REGISTER_VARIABLES_REQ && positive {
+        if let Some((inv, mask)) = c.masks.call_vars_asked.take() {
+            if inv == p.invoke {
+                c.masks.call_vars = Some(mask);
             }
         }
     }
@@ -638,6 +650,48 @@ fn config_masked(c: &Conn, f: &mut Findings, m: &Msg<'_, '_>) {
             m.name
         ),
     );
+}
+
+/// An event carrying call variables the session's REGISTER_VARIABLES_REQ left out
+/// (`event-masked`): guide REGISTER_VARIABLES_REQ, "If a CTI Client does not want to receive
+/// all possible variables, it must explicitly register for each variable that it wants"
+/// (Table 80, CallVariableMask; Table 81). Judged from the positive
+/// REGISTER_VARIABLES_CONF on, with a mask other than zero, while the client direction is
+/// complete (a later registration lost in a gap could have widened it).
+fn call_variables_masked(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>) {
+    let Some(mask) = c.masks.call_vars.filter(|&v| v != 0) else { return };
+    if c.midstream || c.lost[0] {
+        return;
+    }
+    let d = m.d;
+    // CallVariable1..10 in CallVariableMask bit order (guide Table 81).
+    let extra: Vec<String> = crate::cti::spec::CALL_VARIABLES
+        .iter()
+        .enumerate()
+        .filter(|&(i, &id)| mask & (1 << i) == 0 && d.get(id).is_some())
+        .map(|(i, _)| format!("CallVariable{}", i + 1))
+        .collect();
+    if extra.is_empty() {
+        return;
+    }
+    let message = format!(
+        "{} carries {} though the session registered CallVariableMask 0x{mask:04x} (REGISTER_VARIABLES_REQ)",
+        m.name,
+        extra.join(", ")
+    );
+    let s = Suspect {
+        frame: m.fr,
+        rule: "event-masked",
+        frames: vec![m.fr],
+        ts: m.ts,
+        seq: f.seq,
+        message,
+        cause: Cause::new(Some(m.name), "call variables left out by CallVariableMask"),
+        subject: subject(c, m, None),
+        if_lost: None,
+        confirmed_by_data: true,
+    };
+    c.suspect(f, s);
 }
 
 /// An event the mask in force leaves out (`event-masked`): the masks of the monitor the

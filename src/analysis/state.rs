@@ -140,6 +140,10 @@ pub(crate) struct Masks {
     pub config: Option<u32>,
     /// Inside a CONFIG_BEGIN_EVENT block: whether it is an unsolicited update block.
     pub config_block: Option<bool>,
+    /// The CallVariableMask of the last REGISTER_VARIABLES_REQ confirmed, and the one
+    /// outstanding (InvokeID, mask).
+    pub call_vars: Option<u32>,
+    pub call_vars_asked: Option<(u32, u32)>,
     /// Requests of a service the session was not granted, by InvokeID, waiting for their answer.
     pub not_granted: BTreeSet<u32>,
 }

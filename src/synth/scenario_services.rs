@@ -5,7 +5,8 @@
 //!
 //! - connection 0, desktop of agent 1001, granted CTI_SERVICE_CLIENT_EVENTS |
 //!   CTI_SERVICE_CLIENT_CONTROL with a CallMsgMask without CALL_HELD_MASK and an
-//!   AgentStateMask without AGENT_WORK_READY_MASK: SET_CALL_DATA_REQ (Call Data Update, not
+//!   AgentStateMask without AGENT_WORK_READY_MASK, registered for CallVariable1 and 2 only:
+//!   a CALL_DATA_UPDATE_EVENT with CallVariable3, SET_CALL_DATA_REQ (Call Data Update, not
 //!   granted) answered by SET_CALL_DATA_CONF, LIST_AGENT_TEAM_REQ (Supervisor, not granted)
 //!   answered by FAILURE_CONF, SNAPSHOT_DEVICE_REQ for another agent's device without All
 //!   Events, CALL_HELD_EVENT and AGENT_STATE_EVENT WORK_READY left out by the masks,
@@ -33,7 +34,7 @@
 use super::*;
 use crate::cti::spec::fields::field;
 use crate::cti::spec::values::{
-    agent_state_mask, call_id, call_msg_mask as cm, call_type, config_mask, config_type,
+    agent_state_mask, call_id, call_msg_mask as cm, call_type, call_variable_mask, config_mask, config_type,
     connection_device_id_type as cdt, device_id_type, distribution, supervisory_action,
 };
 
@@ -197,9 +198,33 @@ pub(super) fn service_violations(st: &mut Story) {
     let masks = (all_calls & !cm::CALL_HELD_MASK, all_states & !agent_state_mask::AGENT_WORK_READY_MASK, 0);
     let (mut s0, _) = st.open_session("10.10.1.10:50001", t, "desk-1001", Some(&a1), granted, granted, masks);
     let c0 = s0.c;
-    let call0 = call(16_800_001);
+    let mut call0 = call(16_800_001);
+    st.ask(
+        &mut s0,
+        t + 50 * MS,
+        |i| {
+            let mut r = m::M::new(MessageType::REGISTER_VARIABLES_REQ, VERSION);
+            r.set(field::InvokeID, i)
+                .set(
+                    field::CallVariableMask,
+                    call_variable_mask::CALL_VAR_1_MASK | call_variable_mask::CALL_VAR_2_MASK,
+                )
+                .set(field::NumNamedVariables, 0u32)
+                .set(field::NumNamedArrays, 0u32);
+            r.build()
+        },
+        |i| m::invoke_only(MessageType::REGISTER_VARIABLES_CONF, VERSION, i),
+    );
     st.event(&s0, t + 100 * MS, m::begin_call_event(VERSION, &a1, &call0, &[], m::BuildFaults::default()));
     st.event(&s0, t + 100 * MS + NEXT, m::call_delivered_event(VERSION, &a1, &call0));
+    // CallVariable1 was registered, CallVariable3 not.
+    call0.vars = vec![(1, "4711".into())];
+    let update = |c: &m::CallInfo| m::call_data_update_event(VERSION, &a1, c, &[], m::BuildFaults::default());
+    st.event(&s0, t + 150 * MS, update(&call0));
+    call0.vars.push((3, "gold".into()));
+    let p = st.event(&s0, t + 160 * MS, update(&call0));
+    st.violation("event-masked", c0, p);
+    call0.vars.clear();
     let (req, conf) = st.ask(
         &mut s0,
         t + 200 * MS,
