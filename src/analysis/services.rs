@@ -30,16 +30,17 @@ use crate::cti::spec::{FieldId, MessageSpec, MessageType, Role};
 use crate::pipeline::Direction;
 
 /// Sessions that receive events for devices other than an agent's own phone (All Events,
-/// Peripheral Monitor, Client Monitor), or whose event filtering the guide does not
-/// describe (Supervisor team monitoring, agent reporting and task services). The
-/// session-wide masks of the OPEN_REQ are judged only on sessions with none of these.
+/// Peripheral Monitor, Client Monitor), or whose events the guide does not describe
+/// (Supervisor team monitoring, agent reporting, task services, update notifications).
+/// The session-wide masks of the OPEN_REQ are judged only on sessions with none of these.
 const BEYOND_OWN_PHONE: u32 = sm::CTI_SERVICE_ALL_EVENTS
     | sm::CTI_SERVICE_PERIPHERAL_MONITOR
     | sm::CTI_SERVICE_CLIENT_MONITOR
     | sm::CTI_SERVICE_SUPERVISOR
     | sm::CTI_SERVICE_AGENT_REPORTING
     | sm::CTI_SERVICE_ALL_TASK_EVENTS
-    | sm::CTI_SERVICE_TASK_MONITOR;
+    | sm::CTI_SERVICE_TASK_MONITOR
+    | sm::CTI_SERVICE_UPDATE_EVENTS;
 
 /// Client Control requests are allowed with any of these.
 const CONTROL: u32 =
@@ -83,7 +84,7 @@ fn request_services(spec: &MessageSpec) -> Option<(u32, &'static str)> {
 /// - Client Events events (guide Table 1) go to Client Events sessions and to the sessions
 ///   that see other devices' events (All Events, guide Table 31; Peripheral Monitor, Table
 ///   33; Client Monitor, Table 40), and to the services whose events the guide does not
-///   list (Supervisor, agent reporting, tasks);
+///   list (Supervisor, agent reporting, tasks, update notifications);
 /// - CALL_TRANSLATION_ROUTE_EVENT (All Events, guide Table 31) also goes to Peripheral
 ///   Monitor sessions (guide Peripheral Monitor Service) and Client Monitor ones;
 /// - CLIENT_SESSION_OPENED_EVENT and CLIENT_SESSION_CLOSED_EVENT need Client Monitor (guide
