@@ -11,6 +11,7 @@ use super::invoke::{self, InvokeLimits};
 use super::links::Links;
 use super::record::{Outcome, Record, RequestRecord};
 use super::report::{self, Report};
+use super::services;
 use super::session;
 use super::settings::Settings;
 use super::state::{Conn, Msg, Pending};
@@ -457,6 +458,7 @@ impl Analyzer {
         };
         let matched = invoke.and_then(|inv| invoke::matching(c, f, &mut self.stats, &m, inv, &names, lim));
         session::answered(c, f, &mut self.stats, flow.conn, id, d, matched.as_ref(), fr, ts);
+        services::message(c, f, &m, matched.as_ref());
 
         // Configuration acquisition.
         if entry.config.involves(id) {

@@ -31,6 +31,8 @@
 //! - `invoke`: requests matched to their confirms, timeouts;
 //! - `config`: configuration acquisition;
 //! - `calls`: calls from BEGIN_CALL_EVENT to END_CALL_EVENT;
+//! - `services`: the services of requests and events, the event masks in force, the
+//!   fields required of some sessions, and sentinels;
 //! - `agents`: agent states and requests;
 //! - `timeline`: the messages and findings a filter selects;
 //! - [`report`]: the [`Report`], built at the end;
@@ -49,6 +51,7 @@ mod links;
 pub mod record;
 pub mod report;
 pub mod rules;
+mod services;
 mod session;
 mod settings;
 mod state;

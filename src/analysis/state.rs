@@ -114,6 +114,40 @@ impl Suspect {
     }
 }
 
+/// Entries of each table of [`Masks`]; beyond it the masks are no longer judged on the
+/// connection (a change not followed could make an event look masked).
+pub(crate) const MAX_MASK_ENTRIES: usize = 256;
+
+/// The services a session asked for and the event masks in force, as the `services` module
+/// follows them.
+#[derive(Debug, Default)]
+pub(crate) struct Masks {
+    /// OPEN_REQ ServicesRequested.
+    pub requested: Option<u32>,
+    /// The session's own masks (OPEN_REQ CallMsgMask, AgentStateMask), widened by a
+    /// CHANGE_MONITOR_MASK_REQ until its confirm.
+    pub session: Option<(u32, u32)>,
+    /// OPEN_CONF MonitorID (the session's own monitor, when not zero).
+    pub open_monitor: Option<u32>,
+    /// Masks (call, agent state) of the monitors MONITOR_START_CONF created, by MonitorID.
+    pub monitors: BTreeMap<u32, (u32, u32)>,
+    /// MONITOR_START_REQ and CHANGE_MONITOR_MASK_REQ waiting for their confirm, by InvokeID:
+    /// the monitor changed (`None`: a new monitor, or the session's masks) and the masks asked.
+    pub changes: BTreeMap<u32, (Option<u32>, u32, u32)>,
+    /// A table overflowed: masks are no longer judged.
+    pub unknown: bool,
+    /// OPEN_REQ ConfigMsgMask.
+    pub config: Option<u32>,
+    /// Inside a CONFIG_BEGIN_EVENT block: whether it is an unsolicited update block.
+    pub config_block: Option<bool>,
+    /// The CallVariableMask of the last REGISTER_VARIABLES_REQ confirmed, and the one
+    /// outstanding (InvokeID, mask).
+    pub call_vars: Option<u32>,
+    pub call_vars_asked: Option<(u32, u32)>,
+    /// Requests of a service the session was not granted, by InvokeID, waiting for their answer.
+    pub not_granted: BTreeSet<u32>,
+}
+
 /// One connection's session.
 #[derive(Debug)]
 pub(crate) struct Conn {
@@ -141,6 +175,8 @@ pub(crate) struct Conn {
     pub idle_timeout: Option<u64>,
     pub services_granted: Option<u32>,
     pub call_msg_mask: Option<u32>,
+    /// What OPEN_REQ asked for and the event masks in force (module `services`).
+    pub masks: Masks,
     /// ClientID and, for a desktop, its agent.
     pub identity: Identity,
     pub session_type: Option<u64>,
@@ -197,6 +233,7 @@ impl Conn {
             idle_timeout: None,
             services_granted: None,
             call_msg_mask: None,
+            masks: Masks::default(),
             identity: Identity::default(),
             session_type: None,
             server_failure: false,

@@ -755,3 +755,106 @@ fn agent_states_learnt_from_queries_and_team_events() {
     assert_eq!(get("1004").final_state.as_deref(), Some("TALKING"));
     assert_eq!(get("1004").time_in_state["TALKING"], 3_000_000_000);
 }
+
+/// OPEN_REQ of a desktop: ServicesRequested, CallMsgMask and AgentStateMask as given.
+fn desktop_open_req(services: u64, call_mask: u64, agent_mask: u64) -> Vec<u8> {
+    let mut m = b("OPEN_REQ");
+    m.set("InvokeID", 1).unwrap();
+    m.set("VersionNumber", V as u64).unwrap();
+    m.set("IdleTimeout", 0xFFFF_FFFF).unwrap();
+    m.set("PeripheralID", 5000).unwrap();
+    m.set("ServicesRequested", services).unwrap();
+    m.set("CallMsgMask", call_mask).unwrap();
+    m.set("AgentStateMask", agent_mask).unwrap();
+    m.text("ClientID", "desk-1001").unwrap();
+    m.bytes("ClientPassword", b"").unwrap();
+    m.text("AgentInstrument", "1001").unwrap();
+    m.build()
+}
+
+const SERVICE_RULES: [&str; 9] = [
+    "service-request-not-granted",
+    "service-confirm-not-granted",
+    "service-event-not-granted",
+    "service-requires",
+    "event-masked",
+    "agent-identity-missing",
+    "call-or-agent-missing",
+    "mrd-agent-missing",
+    "sentinel-not-set",
+];
+
+/// The findings of the rules of module `services`, sorted by rule id.
+fn service_rules(r: &Report) -> Vec<&'static str> {
+    let mut v: Vec<_> = r.findings.iter().map(|f| f.rule).filter(|r| SERVICE_RULES.contains(r)).collect();
+    v.sort_unstable();
+    v
+}
+
+#[test]
+fn services_and_masks_need_the_session_and_a_complete_client_direction() {
+    // A desktop granted Client Events and Client Control, without CALL_HELD_MASK.
+    let masks = 0x3FF_FFFF & !0x8;
+    let open = || {
+        vec![Step::Msg(S, 0, desktop_open_req(0x5, masks, 0x3FF)), Step::Msg(C, 10, open_conf(1, 0x5, 1, 0))]
+    };
+    let set_call_data = || {
+        let mut m = b("SET_CALL_DATA_REQ");
+        m.set("InvokeID", 2).unwrap();
+        m.build()
+    };
+    // The violations.
+    let mut s = open();
+    s.push(Step::Msg(S, 100, set_call_data()));
+    s.push(Step::Msg(C, 110, inv("SET_CALL_DATA_CONF", 2)));
+    s.push(Step::Msg(C, 200, ev("CALL_HELD_EVENT", 7)));
+    s.push(Step::Msg(C, 300, ev("CALL_ESTABLISHED_EVENT", 7)));
+    let r = run(s);
+    assert_eq!(
+        service_rules(&r),
+        vec!["event-masked", "service-confirm-not-granted", "service-request-not-granted"],
+        "{:#?}",
+        r.findings
+    );
+    assert_eq!(find(&r, "service-confirm-not-granted").frames, vec![4, 5]);
+    assert_eq!(find(&r, "event-masked").frames, vec![6]);
+    assert_eq!(find(&r, "event-masked").subject.call, Some(7));
+    // The same failure answer is no confirm violation.
+    let mut s = open();
+    s.push(Step::Msg(S, 100, set_call_data()));
+    s.push(Step::Msg(C, 110, failure_conf(2, 12)));
+    assert_eq!(service_rules(&run(s)), vec!["service-request-not-granted"]);
+    // Mid-stream: services and masks unknown, nothing is judged.
+    let s = vec![
+        Step::Msg(S, 100, set_call_data()),
+        Step::Msg(C, 110, inv("SET_CALL_DATA_CONF", 2)),
+        Step::Msg(C, 200, ev("CALL_HELD_EVENT", 7)),
+    ];
+    assert!(service_rules(&run_mid(s)).is_empty());
+    // Client bytes lost before the event (a mask change may be in them): not judged.
+    let mut s = open();
+    s.push(Step::Gap(S, 150));
+    s.push(Step::Msg(C, 200, ev("CALL_HELD_EVENT", 7)));
+    assert!(!has(&run(s), "event-masked"));
+    // Client bytes declared lost after the event: the finding is dropped.
+    let mut s = open();
+    s.push(Step::Msg(C, 200, ev("CALL_HELD_EVENT", 7)));
+    s.push(Step::Gap(S, 250));
+    assert!(!has(&run(s), "event-masked"));
+    // A bridge (All Events) is not judged by its OPEN_REQ masks.
+    let s = vec![
+        Step::Msg(S, 0, desktop_open_req(0x10, masks, 0x3FF)),
+        Step::Msg(C, 10, open_conf(1, 0x10, 1, 0)),
+        Step::Msg(C, 200, ev("CALL_HELD_EVENT", 7)),
+    ];
+    assert!(service_rules(&run(s)).is_empty());
+    // Supervisor without Client Events; a call event without any event service.
+    let s = vec![
+        Step::Msg(S, 0, desktop_open_req(0x84, 0x3FF_FFFF, 0x3FF)),
+        Step::Msg(C, 10, open_conf(1, 0x4, 1, 0)),
+        Step::Msg(C, 200, ev("CALL_HELD_EVENT", 7)),
+        Step::Msg(C, 300, inv("HEARTBEAT_CONF", 9)),
+    ];
+    let r = run(s);
+    assert_eq!(service_rules(&r), vec!["service-event-not-granted", "service-requires"]);
+}

@@ -15,6 +15,7 @@
 //! | `no-cti` | HTTP on port 80, TLS records on port 443 and one DNS datagram: no CTI |
 //! | `server-close-pending` | two desktops on one server: the first sends SET_AGENT_STATE_REQ, then CLOSE_REQ, and the server answers only the CLOSE_REQ and closes; the second has a QUERY_AGENT_STATE_REQ outstanding when the server sends FAILURE_EVENT and closes |
 //! | `late-confirm` | one desktop without heartbeats whose SET_AGENT_STATE_REQ is answered after 17.2 s, with nothing from the server in between, and whose QUERY_AGENT_STATE_REQ is answered in 3 ms |
+//! | `service-violations` | three sessions that break the rules on services, event masks, session-dependent fields and sentinels (a desktop sending requests of services it was not granted and receiving masked and ungranted events, a desktop asking for Supervisor without Client Events, a Peripheral Monitor client with per-monitor masks and malformed requests); each violation is a `violation` line of the truth (module `scenario_services.rs`) |
 //!
 //! Desktops open with ServicesRequested CTI_SERVICE_CLIENT_EVENTS | CTI_SERVICE_CLIENT_CONTROL
 //! and their ClientID, AgentID, AgentExtension and AgentInstrument. Their SET_AGENT_STATE_REQ
@@ -44,7 +45,11 @@
 //! | `refused` | `conn`, `client`, `server`, `frame` (the SYN), `rst_frame`, `time` | a connection attempt answered by an RST, no data |
 //! | `failover` | `agent`, `client_id`, `from_conn`, `to_conn`, `from`, `to`, `from_end` (`rst`, `fin`), `from_end_frame`, `to_first_frame`, `gap_s`, `refused`, `time` | the agent's desktop opens its next session on another server; `gap_s` runs from the end of the old connection to the SYN of the new one, `refused` counts the attempts refused in between |
 //! | `no-cti` | `packets`, `tcp_ports` | the whole truth of `no-cti`: a capture without CTI |
+//! | `violation` | `rule`, `conn`, `frame`, `time` | `service-violations` only: a message that breaks rule `rule` of `ctiscope check`; `frame` is the message's (for `service-confirm-not-granted`, the confirm's) |
 //! | `drop-field` | `field`, `message` (null: every message type), `messages` (how many lost the field), `fault` | with `--faults drop-field=...` |
+
+#[path = "scenario_services.rs"]
+mod services;
 
 use super::config::{DropField, Format};
 use super::msgs::{self as m, AgentInfo};
@@ -84,15 +89,17 @@ pub enum Scenario {
     NoCti,
     ServerClosePending,
     LateConfirm,
+    ServiceViolations,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 6] = [
         Scenario::Failover,
         Scenario::DeadServer,
         Scenario::NoCti,
         Scenario::ServerClosePending,
         Scenario::LateConfirm,
+        Scenario::ServiceViolations,
     ];
 
     /// The name the command line takes.
@@ -103,6 +110,7 @@ impl Scenario {
             Scenario::NoCti => "no-cti",
             Scenario::ServerClosePending => "server-close-pending",
             Scenario::LateConfirm => "late-confirm",
+            Scenario::ServiceViolations => "service-violations",
         }
     }
 
@@ -147,6 +155,7 @@ pub fn write_scenario<W: Write>(
         Scenario::NoCti => no_cti(&mut st),
         Scenario::ServerClosePending => server_close_pending(&mut st),
         Scenario::LateConfirm => late_confirm(&mut st),
+        Scenario::ServiceViolations => services::service_violations(&mut st),
     }
     let Story { script, facts, header, .. } = st;
     let done = script.finish();

@@ -646,6 +646,7 @@ pub enum SynthScenario {
     NoCti,
     ServerClosePending,
     LateConfirm,
+    ServiceViolations,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
