@@ -253,3 +253,41 @@ fn stats_json_is_written_row_by_row_as_the_whole_document() {
         assert_eq!(String::from_utf8(buf).unwrap(), format!("{}\n", report::stats_json(&r)));
     }
 }
+
+#[test]
+fn a_timeline_takes_at_most_half_the_analysis_budget_and_says_where_it_stopped() {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/captures/contact-center.pcapng");
+    let run = |budget: &str| -> Vec<serde_json::Value> {
+        let out = bin()
+            .args(["timeline", "--agent", "1001", "-T", "jsonl", "--max-analysis-memory", budget, file])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+    let limited = |v: &[serde_json::Value]| {
+        v.iter()
+            .filter(|e| {
+                e["what"] == "finding analysis-limit"
+                    && e["detail"].as_str().unwrap().contains("max_analysis_memory")
+            })
+            .count()
+    };
+    let messages = |v: &[serde_json::Value]| v.iter().filter(|e| e["direction"].is_string()).count();
+    let whole = run("64M");
+    let cut = run("16K");
+    assert_eq!(limited(&whole), 0);
+    assert_eq!(limited(&cut), 1, "{cut:?}");
+    assert!(
+        messages(&cut) > 0 && messages(&cut) < messages(&whole),
+        "{} of {}",
+        messages(&cut),
+        messages(&whole)
+    );
+    // What was kept is the start of the story: the same entries as the whole timeline's.
+    let first = |v: &[serde_json::Value]| -> Vec<u64> {
+        v.iter().filter(|e| e["direction"].is_string()).map(|e| e["frame"].as_u64().unwrap()).collect()
+    };
+    let (w, c) = (first(&whole), first(&cut));
+    assert_eq!(&w[..c.len()], &c[..]);
+}

@@ -71,6 +71,8 @@ pub struct Analyzer {
     live_held: usize,
     /// Events until the next [`Analyzer::budget`].
     budget_in: u32,
+    /// Estimated bytes of the timeline's entries (at most half of `max_analysis_memory`).
+    timeline_bytes: usize,
 }
 
 /// Events between two estimates of what the live connections hold: a connection grows by
@@ -114,17 +116,18 @@ impl Analyzer {
             calls_flush_at: CALLS_FLUSH,
             live_held: 0,
             budget_in: BUDGET_EVERY,
+            timeline_bytes: 0,
         }
     }
 
-    /// Keep what the analysis holds per connection within `max_analysis_memory`: the live
-    /// connections (estimated every [`BUDGET_EVERY`] events) and the summaries of those
-    /// that ended. Over it, the summaries of the connections that ended first go, then, if
+    /// Keep what the analysis holds per connection within `max_analysis_memory`, less what
+    /// the timeline holds: the live connections (estimated every [`BUDGET_EVERY`] events)
+    /// and the summaries of those that ended. Over it, the summaries of the connections that ended first go, then, if
     /// the live connections alone hold more, the least recently active of them, until it
     /// holds at most seven eighths of the budget; reported once (`analysis-limit`), and
     /// counted in the report.
     fn budget(&mut self, frame: u64, ts: TimestampNs, estimate: bool) {
-        let max = self.settings.max_analysis_memory;
+        let max = self.settings.max_analysis_memory.saturating_sub(self.timeline_bytes);
         if !estimate && self.live_held + self.stats.conns.bytes <= max {
             return;
         }
@@ -516,7 +519,10 @@ impl Analyzer {
                 session: &c.identity,
                 matched: matched.as_ref(),
             };
-            timeline::message(&mut self.timeline, settings, filter, f, &m, names);
+            // The timeline may take half the budget; the connections the rest.
+            let room = (settings.max_analysis_memory / 2).saturating_sub(self.timeline_bytes);
+            self.timeline_bytes +=
+                timeline::message(&mut self.timeline, (settings, room), filter, f, &m, names);
         }
     }
 

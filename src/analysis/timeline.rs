@@ -39,15 +39,28 @@ pub(crate) struct Names<'a> {
     pub matched: Option<&'a Pending>,
 }
 
-/// Add a message to the timeline if the filter selects it.
+/// Estimated bytes of one entry.
+pub(crate) fn entry_cost(e: &TimelineEntry) -> usize {
+    let what = match &e.what {
+        TimelineWhat::Message { detail, .. } => {
+            detail.bytes.len() + detail.fields.capacity() * std::mem::size_of::<crate::cti::decode::Field>()
+        }
+        TimelineWhat::Finding { message, .. } => message.capacity(),
+        TimelineWhat::Connection { detail, .. } => detail.capacity(),
+    };
+    std::mem::size_of::<TimelineEntry>() + what + e.agent.as_ref().map_or(0, |a| a.capacity())
+}
+
+/// Add a message to the timeline if the filter selects it and `room` (bytes) holds it;
+/// returns the bytes it took.
 pub(crate) fn message(
     timeline: &mut Vec<TimelineEntry>,
-    settings: &Settings,
+    (settings, room): (&Settings, usize),
     filter: &TimelineFilter,
     f: &mut Findings,
     m: &Msg<'_, '_>,
     mut names: Names<'_>,
-) {
+) -> usize {
     if let Some(p) = names.matched {
         names.call_ids.extend(p.call);
     }
@@ -64,13 +77,13 @@ pub(crate) fn message(
             .as_ref()
             .is_none_or(|a| agent.as_deref() == Some(a.as_str()) || names.session.is_agent(a));
     if !ok {
-        return;
+        return 0;
     }
     if timeline.len() >= settings.max_timeline_entries {
         f.limit("max_timeline_entries", Some(conn), m.fr, m.ts);
-        return;
+        return 0;
     }
-    timeline.push(TimelineEntry {
+    let entry = TimelineEntry {
         ts_ns: m.ts,
         frame: m.fr,
         conn: Some(conn),
@@ -80,7 +93,14 @@ pub(crate) fn message(
         agent,
         invoke: names.invoke,
         seq: f.seq,
-    });
+    };
+    let cost = entry_cost(&entry);
+    if cost > room {
+        f.limit("max_analysis_memory", Some(conn), m.fr, m.ts);
+        return 0;
+    }
+    timeline.push(entry);
+    cost
 }
 
 /// What a timeline line shows of a message.
@@ -108,8 +128,12 @@ fn selects_conn(filter: &TimelineFilter, c: &ConnSummary) -> bool {
     filter.session.is_none_or(|s| s == c.conn) && agent_ok
 }
 
-/// Whether the filter selects a finding: by its connection, or by what it names.
+/// Whether the filter selects a finding: by its connection, or by what it names. A limit
+/// reached is always shown: it says the timeline may be incomplete.
 fn selects_finding(filter: &TimelineFilter, f: &Finding, agent_conns: &[u32]) -> bool {
+    if f.rule == "analysis-limit" {
+        return true;
+    }
     let s = &f.subject;
     let agent_ok = filter.agent.as_ref().is_none_or(|a| {
         [&s.agent, &s.extension, &s.instrument].iter().any(|x| x.as_deref() == Some(a.as_str()))
