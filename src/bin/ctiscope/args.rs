@@ -110,6 +110,11 @@ pub struct RulesArgs {
     /// (jsonl).
     #[arg(short = 'T', value_enum, default_value_t = OutFormat::Text, help_heading = "Output")]
     pub format: OutFormat,
+    /// Instead of the rules, every normative statement of the guide's "Application Level
+    /// Interfaces" chapter with the rule that checks it or the reason none can
+    /// (spec/coverage.tsv), and a summary line.
+    #[arg(long)]
+    pub coverage: bool,
 }
 
 /// The capture files to read.
