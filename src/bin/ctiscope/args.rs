@@ -106,8 +106,8 @@ pub struct DissectorArgs {
 
 #[derive(Args, Debug)]
 pub struct RulesArgs {
-    /// Output format: a table (text), one JSON array (json) or one JSON object per rule
-    /// (jsonl).
+    /// Output format: a table (text), one JSON array (json) or one JSON object per rule,
+    /// or per statement with --coverage (jsonl).
     #[arg(short = 'T', value_enum, default_value_t = OutFormat::Text, help_heading = "Output")]
     pub format: OutFormat,
     /// Instead of the rules, every normative statement of the guide's "Application Level
