@@ -21,6 +21,8 @@
 //! The modules, each importing only those listed before it:
 //!
 //! - [`rules`](mod@rules): every rule (id, severity, description, reference);
+//! - [`coverage`]: every normative statement of the guide's "Application Level Interfaces"
+//!   chapter with the rule that checks it or the reason none can (`spec/coverage.tsv`);
 //! - `settings`: limits and options ([`Settings`], [`TimelineFilter`]);
 //! - `types`: the data handed out (summaries, latency, timeline entries);
 //! - `findings`: [`Finding`]s, counted per rule and listed up to a cap;
@@ -44,6 +46,7 @@ mod agents;
 mod analyzer;
 mod calls;
 mod config;
+pub mod coverage;
 pub mod findings;
 pub mod identity;
 mod invoke;

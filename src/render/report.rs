@@ -1,6 +1,7 @@
 //! The analysis [`Report`] printed: findings (table or JSON lines), the timeline (table,
 //! JSON or JSON lines), statistics and the rule list.
 
+use crate::analysis::coverage::{Statement, Summary as CoverageSummary};
 use crate::analysis::report::{MessageDetail, Report, TimelineEntry, TimelineWhat, SCHEMA};
 use crate::analysis::{Finding, Group, Severity};
 use crate::cti::spec::fields::field;
@@ -662,6 +663,42 @@ pub fn write_rules(w: &mut dyn Write) -> io::Result<()> {
         ]);
     }
     writeln!(w, "{t}")
+}
+
+/// The coverage table as text: one row per statement of the guide, then the summary line.
+/// The rule and the reason share a column (a row has one of them), which leaves a terminal's
+/// width to the statement.
+pub fn write_coverage(w: &mut dyn Write, rows: &[Statement]) -> io::Result<()> {
+    let mut t = new_table(vec!["id", "reference", "statement", "rule, or why none"]);
+    for s in rows {
+        let checked = s.rule.or(s.reason).unwrap_or("");
+        t.add_row(vec![
+            s.id.to_string(),
+            s.reference.to_string(),
+            s.statement.to_string(),
+            checked.to_string(),
+        ]);
+    }
+    writeln!(w, "{t}")?;
+    writeln!(w, "{}", CoverageSummary::of(rows))
+}
+
+/// The coverage table as JSON: an array of objects with every column (`rule` or `reason`
+/// is null where the row has the other).
+pub fn coverage_json(rows: &[Statement]) -> Json {
+    Json::Array(
+        rows.iter()
+            .map(|s| {
+                json!({
+                    "id": s.id,
+                    "reference": s.reference,
+                    "statement": s.statement,
+                    "rule": s.rule,
+                    "reason": s.reason,
+                })
+            })
+            .collect(),
+    )
 }
 
 /// Every rule as JSON: an array of objects.

@@ -252,6 +252,9 @@ pub(crate) fn write_stats(w: &mut dyn Write, r: &Report, format: OutFormat) -> i
 }
 
 pub fn rules(a: RulesArgs) -> io::Result<u8> {
+    if a.coverage {
+        return coverage(a.format);
+    }
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     match a.format {
@@ -259,6 +262,26 @@ pub fn rules(a: RulesArgs) -> io::Result<u8> {
         OutFormat::Json => writeln!(out, "{}", report::rules_json())?,
         OutFormat::Jsonl => {
             for r in report::rules_json().as_array().into_iter().flatten() {
+                writeln!(out, "{r}")?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(EXIT_OK)
+}
+
+/// `rules --coverage`: the guide's statements with the rule that checks each or the reason
+/// none can.
+fn coverage(format: OutFormat) -> io::Result<u8> {
+    let rows =
+        analysis::coverage::coverage().map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.clone()))?;
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    match format {
+        OutFormat::Text => report::write_coverage(&mut out, rows)?,
+        OutFormat::Json => writeln!(out, "{}", report::coverage_json(rows))?,
+        OutFormat::Jsonl => {
+            for r in report::coverage_json(rows).as_array().into_iter().flatten() {
                 writeln!(out, "{r}")?;
             }
         }

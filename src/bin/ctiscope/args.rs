@@ -106,10 +106,15 @@ pub struct DissectorArgs {
 
 #[derive(Args, Debug)]
 pub struct RulesArgs {
-    /// Output format: a table (text), one JSON array (json) or one JSON object per rule
-    /// (jsonl).
+    /// Output format: a table (text), one JSON array (json) or one JSON object per rule,
+    /// or per statement with --coverage (jsonl).
     #[arg(short = 'T', value_enum, default_value_t = OutFormat::Text, help_heading = "Output")]
     pub format: OutFormat,
+    /// Instead of the rules, every normative statement of the guide's "Application Level
+    /// Interfaces" chapter with the rule that checks it or the reason none can
+    /// (spec/coverage.tsv), and a summary line.
+    #[arg(long)]
+    pub coverage: bool,
 }
 
 /// The capture files to read.
