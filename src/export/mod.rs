@@ -493,13 +493,9 @@ fn message_row(
     m.int(num(d, field::MonitorID));
     let status = d.get(field::Status).and_then(|f| f.number()).map(|v| named(&values::STATUS_CODE, v));
     m.text(status.as_deref());
-    buf.clear();
-    json::push_fields_flat(buf, d, bytes);
-    // The JSON writer writes UTF-8 (text fields lossily converted): checked, not converted.
-    match std::str::from_utf8(buf) {
-        Ok(t) => m.text(Some(t)),
-        Err(_) => m.text(Some(&String::from_utf8_lossy(buf))),
-    }
+    // Written in place: the JSON writer writes UTF-8 (text fields converted lossily), which
+    // the table checks once per row group.
+    m.text_with(|b| json::push_fields_flat(b, d, bytes));
     m.end_row()
 }
 
