@@ -9,10 +9,12 @@ result with Spark SQL.
 
     python tools/spark_export.py --master 'local[2]' --output DIR CAPTURE...   (local mode)
 
-Each executor needs the ctiscope binary (--ctiscope, or on its PATH) and read access to
-the captures. A capture the manifest already lists is skipped, so the job can be run again
-over a growing list. Exit status: 0 when every capture was exported (or was already), 1 when
-some could not be (each is named).
+A line of the list may be a glob pattern (`/data/pg*/2026-01-0?/*.pcap*`, `**` for any
+depth): ctiscope expands it on the executor that gets it, which then exports every capture
+it matches. Each executor needs the ctiscope binary (--ctiscope, or on its PATH) and read
+access to the captures. A capture the manifest already lists is skipped, so the job can be
+run again over a growing list. Exit status: 0 when every capture was exported (or was
+already), 1 when some could not be (each is named).
 """
 import argparse
 import json

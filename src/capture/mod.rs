@@ -125,6 +125,46 @@ pub(crate) fn clear_stop() {
     STOP.with(|s| s.set(false));
 }
 
+/// Input bytes read between two calls of the progress hook.
+pub const PROGRESS_STEP: u64 = 256 << 10;
+
+/// What [`set_progress_hook`] installs.
+pub type ProgressHook = Box<dyn FnMut(u64)>;
+
+thread_local! {
+    /// Set by [`set_progress_hook`].
+    static PROGRESS: std::cell::RefCell<Option<ProgressHook>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Make the captures [`read_path`] reads on this thread report how far they are: `hook` is
+/// called with the bytes of the file read so far (its position in the file, before any
+/// decompression) every [`PROGRESS_STEP`] bytes or so, and once with the bytes read when the
+/// read ends. `None` removes it. The position comes from the reader for free: the offset of
+/// the packet being delivered in a memory-mapped file, the bytes a stream has handed over.
+pub fn set_progress_hook(hook: Option<ProgressHook>) {
+    PROGRESS.with(|p| *p.borrow_mut() = hook);
+}
+
+/// A reader that reports the bytes read through it to the progress hook.
+struct Counted<'a> {
+    r: &'a mut dyn Read,
+    read: u64,
+    next: u64,
+    hook: &'a mut dyn FnMut(u64),
+}
+
+impl Read for Counted<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.r.read(buf)?;
+        self.read += n as u64;
+        if self.read >= self.next {
+            (self.hook)(self.read);
+            self.next = self.read + PROGRESS_STEP;
+        }
+        Ok(n)
+    }
+}
+
 /// Reads a capture from `path` (`"-"` is standard input) and calls `f` for every packet,
 /// in order. Regular files are memory-mapped (zero copy); when mapping fails (empty files,
 /// FIFOs, some special files) the file is read as a stream. Gzip compression is detected
@@ -133,10 +173,28 @@ pub(crate) fn clear_stop() {
 /// On a read error, every packet before the damage has been delivered when the error is
 /// returned.
 pub fn read_path(path: &str, f: &mut dyn FnMut(&Packet<'_>)) -> Result<CaptureInfo, CaptureError> {
+    let Some(mut hook) = PROGRESS.with(|p| p.borrow_mut().take()) else {
+        return read_path_with(path, f, None);
+    };
+    let res = read_path_with(path, f, Some(&mut *hook));
+    PROGRESS.with(|p| {
+        let mut p = p.borrow_mut();
+        if p.is_none() {
+            *p = Some(hook);
+        }
+    });
+    res
+}
+
+fn read_path_with(
+    path: &str,
+    f: &mut dyn FnMut(&Packet<'_>),
+    hook: Option<&mut dyn FnMut(u64)>,
+) -> Result<CaptureInfo, CaptureError> {
     if path == "-" {
         let stdin = std::io::stdin();
         let mut lock = stdin.lock();
-        return read_stream("<stdin>", &mut lock, f);
+        return read_counted("<stdin>", &mut lock, f, hook);
     }
     let open_err = |e: std::io::Error| CaptureError {
         input: path.to_string(),
@@ -157,10 +215,29 @@ pub fn read_path(path: &str, f: &mut dyn FnMut(&Packet<'_>)) -> Result<CaptureIn
         // SAFETY: the map is only read. A file truncated by another process while mapped
         // could fault; that is the accepted cost of zero-copy reading of capture files.
         if let Ok(map) = unsafe { memmap2::Mmap::map(&file) } {
-            return read_mapped(path, &map, f);
+            return match hook {
+                Some(hook) if matches!(read::magic(&map), Magic::Gzip) => {
+                    read_counted(path, &mut &map[..], f, Some(hook))
+                }
+                hook => read_mapped(path, &map, f, hook),
+            };
         }
     }
-    read_stream(path, &mut file, f)
+    read_counted(path, &mut file, f, hook)
+}
+
+/// [`read_stream`], the bytes taken from `r` reported to `hook`.
+fn read_counted(
+    name: &str,
+    r: &mut dyn Read,
+    f: &mut dyn FnMut(&Packet<'_>),
+    hook: Option<&mut dyn FnMut(u64)>,
+) -> Result<CaptureInfo, CaptureError> {
+    let Some(hook) = hook else { return read_stream(name, r, f) };
+    let mut counted = Counted { r, read: 0, next: PROGRESS_STEP, hook };
+    let res = read_stream(name, &mut counted, f);
+    (counted.hook)(counted.read);
+    res
 }
 
 /// The file starts with the gzip magic (read at its start, then rewound).
@@ -181,17 +258,28 @@ const RELEASE_EVERY: usize = 16 << 20;
 /// Only bytes before the packet being delivered are released: nothing downstream holds a
 /// borrowed packet once its callback has returned (reassembly and framing copy what they
 /// keep).
+///
+/// `hook` is told the offset of the packet being delivered every [`PROGRESS_STEP`] bytes,
+/// and the bytes read (the whole file, or up to the damage) at the end.
 fn read_mapped(
     name: &str,
     map: &memmap2::Mmap,
     f: &mut dyn FnMut(&Packet<'_>),
+    mut hook: Option<&mut dyn FnMut(u64)>,
 ) -> Result<CaptureInfo, CaptureError> {
     let _ = map.advise(memmap2::Advice::Sequential);
     let base = map.as_ptr() as usize;
     let page = 4096usize;
     let mut released = 0usize;
-    read_bytes(name, map, &mut |pkt| {
+    let mut next_report = if hook.is_some() { PROGRESS_STEP as usize } else { usize::MAX };
+    let res = read_bytes(name, map, &mut |pkt| {
         let at = (pkt.data.as_ptr() as usize).wrapping_sub(base);
+        if at >= next_report && at < map.len() {
+            if let Some(h) = hook.as_mut() {
+                h(at as u64);
+            }
+            next_report = at + PROGRESS_STEP as usize;
+        }
         if at < map.len() && at >= released + RELEASE_EVERY {
             let upto = at / page * page;
             // SAFETY: DONTNEED on a read-only file mapping only drops this process's copies
@@ -203,7 +291,14 @@ fn read_mapped(
             released = upto;
         }
         f(pkt)
-    })
+    });
+    if let Some(h) = hook {
+        h(match &res {
+            Ok(_) => map.len() as u64,
+            Err(e) => e.offset.min(map.len() as u64),
+        });
+    }
+    res
 }
 
 /// Reads a capture held in memory. `name` is used in error messages. Gzip-compressed data

@@ -469,3 +469,51 @@ fn big_endian_pcapng_section() {
     assert_eq!(r.unwrap().packets, 1);
     assert_eq!(v, vec![P { frame: 1, ts: 12_500_000_000, lt: 1, data: b"abc".to_vec(), orig: 60 }]);
 }
+
+/// A pcap of `n` packets of 1000 bytes each, plain and gzip-compressed (level 0: stored, so
+/// the compressed file is about as long as the plain one).
+fn big_pcap(n: usize) -> (Vec<u8>, Vec<u8>) {
+    let mut w = PcapWriter::new(Vec::new(), 1, 65535).unwrap();
+    for i in 0..n {
+        w.write_packet(T0 + i as i64, &[i as u8; 1000]).unwrap();
+    }
+    let plain = w.into_inner();
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+    e.write_all(&plain).unwrap();
+    (plain, e.finish().unwrap())
+}
+
+/// The positions the progress hook reports while `path` is read on this thread.
+fn reported(path: &std::path::Path) -> (Vec<u64>, u64) {
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let s = seen.clone();
+    set_progress_hook(Some(Box::new(move |at| s.borrow_mut().push(at))));
+    let mut packets = 0;
+    read_path(path.to_str().unwrap(), &mut |_| packets += 1).unwrap();
+    set_progress_hook(None);
+    let v = seen.borrow().clone();
+    (v, packets)
+}
+
+#[test]
+fn the_progress_hook_follows_the_position_in_the_file_mapped_or_compressed() {
+    let dir = std::env::temp_dir().join(format!("ctiscope-capture-progress-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (plain, gz) = big_pcap(2000);
+    for (name, data) in [("plain.pcap", &plain), ("stored.pcap.gz", &gz)] {
+        let path = dir.join(name);
+        std::fs::write(&path, data).unwrap();
+        let (at, packets) = reported(&path);
+        assert_eq!(packets, 2000, "{name}");
+        // About 2 MB read: a report per 256 KiB, growing, and the whole file at the end.
+        assert!(at.len() >= 7 && at.len() <= 10, "{name}: {at:?}");
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{name}: {at:?}");
+        assert!(at.windows(2).all(|w| w[1] - w[0] <= PROGRESS_STEP + 64 * 1024), "{name}: {at:?}");
+        assert_eq!(*at.last().unwrap(), data.len() as u64, "{name}");
+    }
+    // Without a hook, nothing is reported and the read is the same.
+    let (mut n, path) = (0, dir.join("plain.pcap"));
+    read_path(path.to_str().unwrap(), &mut |_| n += 1).unwrap();
+    assert_eq!(n, 2000);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -54,6 +54,8 @@ pub struct Options {
     pub forced_version: Option<u32>,
     /// `-Y`: the messages the `messages` table keeps.
     pub filter: Option<Filter>,
+    /// `--compression`.
+    pub compression: table::Codec,
 }
 
 /// Why a capture was not exported.
@@ -290,11 +292,11 @@ fn write_tables(
     opts: &Options,
 ) -> Result<(Vec<PathBuf>, Manifest), ExportError> {
     let mut t = Tables {
-        messages: Table::new(&schema::MESSAGES, tmp, id),
-        requests: Table::new(&schema::REQUESTS, tmp, id),
-        agent_states: Table::new(&schema::AGENT_STATES, tmp, id),
-        calls: Table::new(&schema::CALLS, tmp, id),
-        gaps: Table::new(&schema::GAPS, tmp, id),
+        messages: Table::new(&schema::MESSAGES, tmp, id, opts.compression),
+        requests: Table::new(&schema::REQUESTS, tmp, id, opts.compression),
+        agent_states: Table::new(&schema::AGENT_STATES, tmp, id, opts.compression),
+        calls: Table::new(&schema::CALLS, tmp, id, opts.compression),
+        gaps: Table::new(&schema::GAPS, tmp, id, opts.compression),
     };
     let mut an = Analyzer::new(opts.analysis.clone());
     an.record();
@@ -380,8 +382,8 @@ fn write_tables(
     });
     late?;
     let empty_ts = report.first_ts.unwrap_or(0);
-    let mut findings = Table::new(&schema::FINDINGS, tmp, id);
-    let mut sessions = Table::new(&schema::SESSIONS, tmp, id);
+    let mut findings = Table::new(&schema::FINDINGS, tmp, id, opts.compression);
+    let mut sessions = Table::new(&schema::SESSIONS, tmp, id, opts.compression);
     findings_rows(&mut findings, &report)?;
     sessions_rows(&mut sessions, &report)?;
     for c in &report.calls {
@@ -491,13 +493,9 @@ fn message_row(
     m.int(num(d, field::MonitorID));
     let status = d.get(field::Status).and_then(|f| f.number()).map(|v| named(&values::STATUS_CODE, v));
     m.text(status.as_deref());
-    buf.clear();
-    json::push_fields_flat(buf, d, bytes);
-    // The JSON writer writes UTF-8 (text fields lossily converted): checked, not converted.
-    match std::str::from_utf8(buf) {
-        Ok(t) => m.text(Some(t)),
-        Err(_) => m.text(Some(&String::from_utf8_lossy(buf))),
-    }
+    // Written in place: the JSON writer writes UTF-8 (text fields converted lossily), which
+    // the table checks once per row group.
+    m.text_with(|b| json::push_fields_flat(b, d, bytes));
     m.end_row()
 }
 

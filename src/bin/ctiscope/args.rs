@@ -51,6 +51,17 @@ pub enum Command {
     Export(ExportArgs),
 }
 
+/// Compression of `export`'s Parquet pages.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExportCompression {
+    /// Snappy: read by every engine.
+    Snappy,
+    /// LZ4_RAW: about a quarter smaller, as fast; DuckDB, pyarrow, Spark 3.3 or later.
+    Lz4,
+    /// Uncompressed: a little faster, several times larger.
+    None,
+}
+
 /// Table format of `export`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ExportFormat {
@@ -69,10 +80,14 @@ pub struct ExportArgs {
     /// Table format.
     #[arg(long, value_enum, default_value_t = ExportFormat::Parquet, help_heading = "Output")]
     pub format: ExportFormat,
+    /// Compression of the Parquet pages.
+    #[arg(long, value_enum, default_value_t = ExportCompression::Snappy, help_heading = "Output")]
+    pub compression: ExportCompression,
     /// Export captures the manifest already lists again (their files are replaced).
     #[arg(long, help_heading = "Output")]
     pub force: bool,
-    /// Progress on stderr even when it is not a terminal (one line per capture).
+    /// Progress on stderr even when it is not a terminal: a line per capture and about every
+    /// 2% of the bytes (a bar when stderr is a terminal, with or without this).
     #[arg(long, help_heading = "Output")]
     pub progress: bool,
     /// Captures exported at once (0: one per core).

@@ -1,29 +1,22 @@
 //! `export`: captures as Parquet tables (the library's `export` module), several captures
 //! at once, with progress on a terminal.
 
-use crate::args::ExportArgs;
+use crate::args::{ExportArgs, ExportCompression};
 use crate::{EXIT_INPUT, EXIT_OK};
+use ctiscope::export::table::Codec;
 use ctiscope::export::{self, Done, ExportError, Options};
 use ctiscope::pipeline::Settings;
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// File names read as captures in a folder.
 const CAPTURE_SUFFIXES: [&str; 6] = [".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz"];
-
-/// `*` (any run of characters) and `?` (one) against a file name.
-fn wildcard(pat: &[u8], name: &[u8]) -> bool {
-    match (pat.first(), name.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => wildcard(&pat[1..], name) || (!name.is_empty() && wildcard(pat, &name[1..])),
-        (Some(b'?'), Some(_)) => wildcard(&pat[1..], &name[1..]),
-        (Some(p), Some(n)) if p == n => wildcard(&pat[1..], &name[1..]),
-        _ => false,
-    }
-}
 
 fn is_capture(name: &str) -> bool {
     CAPTURE_SUFFIXES.iter().any(|s| name.ends_with(s))
@@ -43,11 +36,20 @@ fn walk(dir: &Path, out: &mut Vec<String>) -> io::Result<()> {
     Ok(())
 }
 
-/// The captures named by the command line: files as given, folders walked, glob patterns
-/// (`*`, `?` in the file name) expanded. An argument that names nothing is kept, to be
-/// reported as unreadable.
-fn expand(inputs: &[String]) -> Vec<String> {
+/// A glob pattern rather than a path: `*`, `?` or `[`.
+fn is_pattern(a: &str) -> bool {
+    a.contains(['*', '?', '['])
+}
+
+/// The captures named by the command line, and how many arguments named none (each
+/// reported): files as given, folders walked, glob patterns expanded (`*`, `?`, `[...]` in
+/// any part of the path, `**` for any depth of folders; a folder a pattern matches is
+/// walked). Each argument's captures are sorted; a capture named twice is read once. An
+/// argument that is neither a file, a folder nor a pattern is kept, to be reported as
+/// unreadable.
+fn expand(inputs: &[String]) -> (Vec<String>, u64) {
     let mut out = Vec::new();
+    let mut unmatched = 0u64;
     for a in inputs {
         let p = Path::new(a);
         if a == "-" || p.is_file() {
@@ -60,27 +62,38 @@ fn expand(inputs: &[String]) -> Vec<String> {
             if out.len() == before {
                 eprintln!("ctiscope: {a}: no capture in this folder ({})", CAPTURE_SUFFIXES.join(", "));
             }
-        } else if a.contains(['*', '?']) {
-            let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            let pat = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let mut hits: Vec<String> = std::fs::read_dir(dir)
-                .map(|rd| {
-                    rd.flatten()
-                        .filter(|e| e.path().is_file())
-                        .filter(|e| wildcard(pat.as_bytes(), e.file_name().to_string_lossy().as_bytes()))
-                        .map(|e| {
-                            if p.parent().is_some_and(|d| !d.as_os_str().is_empty()) {
-                                e.path().to_string_lossy().into_owned()
-                            } else {
-                                e.file_name().to_string_lossy().into_owned()
-                            }
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+        } else if is_pattern(a) {
+            let opts = glob::MatchOptions {
+                case_sensitive: true,
+                // As a shell: `*` stays within one folder name and skips hidden names.
+                require_literal_separator: true,
+                require_literal_leading_dot: true,
+            };
+            let paths = match glob::glob_with(a, opts) {
+                Ok(paths) => paths,
+                Err(e) => {
+                    eprintln!("ctiscope: {a}: bad pattern: {e}");
+                    unmatched += 1;
+                    continue;
+                }
+            };
+            let mut hits = Vec::new();
+            for m in paths {
+                match m {
+                    Ok(m) if m.is_dir() => {
+                        if let Err(e) = walk(&m, &mut hits) {
+                            eprintln!("ctiscope: {}: {e}", m.display());
+                        }
+                    }
+                    Ok(m) => hits.push(m.to_string_lossy().into_owned()),
+                    // A folder the pattern goes through that cannot be read.
+                    Err(e) => eprintln!("ctiscope: {a}: {e}"),
+                }
+            }
             hits.sort();
             if hits.is_empty() {
-                eprintln!("ctiscope: {a}: matches no file");
+                eprintln!("ctiscope: {a}: matches no capture");
+                unmatched += 1;
             }
             out.extend(hits);
         } else {
@@ -89,7 +102,7 @@ fn expand(inputs: &[String]) -> Vec<String> {
     }
     let mut seen = std::collections::HashSet::new();
     out.retain(|x| seen.insert(x.clone()));
-    out
+    (out, unmatched)
 }
 
 /// How the run went, for the summary.
@@ -103,19 +116,36 @@ struct Tally {
     bytes: u64,
 }
 
-/// Progress: a bar on a terminal, a line per capture with `--progress` elsewhere, else
+/// How progress is shown: a bar on a terminal, lines with `--progress` elsewhere, else
 /// nothing.
-enum Progress {
-    Bar(indicatif::ProgressBar, usize),
-    Lines { total: usize, bytes: u64, start: Instant },
+enum View {
+    Bar(indicatif::ProgressBar),
+    Lines,
     Quiet,
 }
 
+/// Progress of the whole run, fed by the capture readers of every job
+/// ([`ctiscope::capture::set_progress_hook`]: the reader's position in the file, every 256
+/// KiB) and by each capture's end.
+struct Progress {
+    view: View,
+    captures: usize,
+    /// Bytes of all the captures.
+    total: u64,
+    /// Bytes read so far.
+    read: AtomicU64,
+    done: AtomicUsize,
+    /// Lines: the bytes read at which the next line is due, and the bytes between lines.
+    next_line: AtomicU64,
+    step: u64,
+    start: Instant,
+}
+
 impl Progress {
-    fn new(terminal: bool, asked: bool, total: usize, bytes: u64) -> Self {
-        if terminal {
+    fn new(terminal: bool, asked: bool, captures: usize, total: u64) -> Self {
+        let view = if terminal {
             let bar = indicatif::ProgressBar::with_draw_target(
-                Some(bytes),
+                Some(total),
                 indicatif::ProgressDrawTarget::stderr(),
             );
             let style = indicatif::ProgressStyle::with_template(
@@ -124,38 +154,86 @@ impl Progress {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
             .progress_chars("=> ");
             bar.set_style(style);
-            bar.set_prefix(format!("0/{total} captures"));
-            Progress::Bar(bar, total)
+            bar.set_prefix(format!("0/{captures} captures"));
+            // Redrawn ten times a second, so that the rate and time left move on while a
+            // capture is hashed before it is read.
+            bar.enable_steady_tick(std::time::Duration::from_millis(100));
+            View::Bar(bar)
         } else if asked {
-            Progress::Lines { total, bytes, start: Instant::now() }
+            View::Lines
         } else {
-            Progress::Quiet
+            View::Quiet
+        };
+        // About one line per 2% of the bytes, at least 1 MiB and at most 256 MiB apart.
+        let step = (total / 50).clamp(1 << 20, 256 << 20);
+        Progress {
+            view,
+            captures,
+            total,
+            read: AtomicU64::new(0),
+            done: AtomicUsize::new(0),
+            next_line: AtomicU64::new(step),
+            step,
+            start: Instant::now(),
         }
     }
 
-    fn done(&self, name: &str, n: usize, size: u64, done_bytes: u64) {
-        match self {
-            Progress::Bar(b, total) => {
-                b.inc(size);
-                b.set_prefix(format!("{n}/{total} captures"));
+    fn shown(&self) -> bool {
+        !matches!(self.view, View::Quiet)
+    }
+
+    /// `bytes` more of the captures were read.
+    fn read(&self, bytes: u64) {
+        let now = self.read.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        match &self.view {
+            View::Bar(b) => b.set_position(now),
+            View::Lines => {
+                let due = self.next_line.load(Ordering::Relaxed);
+                let next = (now / self.step + 1) * self.step;
+                if now >= due
+                    && self
+                        .next_line
+                        .compare_exchange(due, next, Ordering::Relaxed, Ordering::Relaxed)
+                        .is_ok()
+                {
+                    self.line(None);
+                }
             }
-            Progress::Lines { total, bytes, start } => {
-                let secs = start.elapsed().as_secs_f64().max(1e-9);
-                let rate = done_bytes as f64 / secs;
-                let left = if rate > 0.0 { bytes.saturating_sub(done_bytes) as f64 / rate } else { 0.0 };
-                eprintln!(
-                    "ctiscope: export: {n}/{total} captures ({name}), {:.1} of {:.1} MB, {:.1} MB/s, {left:.0} s left",
-                    done_bytes as f64 / 1e6,
-                    *bytes as f64 / 1e6,
-                    rate / 1e6
-                );
-            }
-            Progress::Quiet => {}
+            View::Quiet => {}
         }
+    }
+
+    /// One more capture is done.
+    fn done(&self, name: &str) {
+        self.done.fetch_add(1, Ordering::Relaxed);
+        match &self.view {
+            View::Bar(b) => {
+                b.set_prefix(format!("{}/{} captures", self.done.load(Ordering::Relaxed), self.captures))
+            }
+            View::Lines => self.line(Some(name)),
+            View::Quiet => {}
+        }
+    }
+
+    /// `ctiscope: export: 1/3 captures (NAME), 12.0 of 300.0 MB, 110.2 MB/s, 3 s left`.
+    fn line(&self, finished: Option<&str>) {
+        let read = self.read.load(Ordering::Relaxed);
+        let secs = self.start.elapsed().as_secs_f64().max(1e-9);
+        let rate = read as f64 / secs;
+        let left = if rate > 0.0 { self.total.saturating_sub(read) as f64 / rate } else { 0.0 };
+        let name = finished.map(|n| format!(" ({n})")).unwrap_or_default();
+        eprintln!(
+            "ctiscope: export: {}/{} captures{name}, {:.1} of {:.1} MB, {:.1} MB/s, {left:.0} s left",
+            self.done.load(Ordering::Relaxed),
+            self.captures,
+            read as f64 / 1e6,
+            self.total as f64 / 1e6,
+            rate / 1e6
+        );
     }
 
     fn finish(&self) {
-        if let Progress::Bar(b, _) = self {
+        if let View::Bar(b) = &self.view {
             b.finish_and_clear();
         }
     }
@@ -181,7 +259,7 @@ pub fn run(a: ExportArgs, pipeline: Settings) -> io::Result<u8> {
         eprintln!("ctiscope: {}: cannot create the output folder: {e}", out.display());
         return Ok(EXIT_INPUT);
     }
-    let inputs = expand(&a.inputs);
+    let (inputs, unmatched) = expand(&a.inputs);
     if inputs.iter().filter(|i| *i == "-").count() > 1 {
         eprintln!("ctiscope: stdin (-) can be read once");
         return Ok(EXIT_INPUT);
@@ -197,6 +275,11 @@ pub fn run(a: ExportArgs, pipeline: Settings) -> io::Result<u8> {
         },
         forced_version: a.protocol.protocol_version,
         filter,
+        compression: match a.compression {
+            ExportCompression::Snappy => Codec::Snappy,
+            ExportCompression::Lz4 => Codec::Lz4,
+            ExportCompression::None => Codec::Uncompressed,
+        },
     };
     let sizes: Vec<u64> = inputs
         .iter()
@@ -204,7 +287,7 @@ pub fn run(a: ExportArgs, pipeline: Settings) -> io::Result<u8> {
         .collect();
     let total_bytes: u64 = sizes.iter().sum();
     let terminal = io::stderr().is_terminal();
-    let progress = Progress::new(terminal, a.progress, inputs.len(), total_bytes);
+    let progress = Arc::new(Progress::new(terminal, a.progress, inputs.len(), total_bytes));
     let jobs = match a.jobs {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
@@ -212,44 +295,61 @@ pub fn run(a: ExportArgs, pipeline: Settings) -> io::Result<u8> {
     .min(inputs.len().max(1));
     let queue: Mutex<VecDeque<(String, u64)>> =
         Mutex::new(inputs.iter().cloned().zip(sizes.iter().copied()).collect());
-    let tally = Mutex::new((Tally::default(), 0usize, 0u64));
+    let tally = Mutex::new(Tally { failed: unmatched, ..Tally::default() });
     let start = Instant::now();
     let fatal: Mutex<Option<String>> = Mutex::new(None);
     std::thread::scope(|scope| {
         for _ in 0..jobs {
-            scope.spawn(|| loop {
-                if fatal.lock().map_or(true, |f| f.is_some()) {
-                    return;
+            scope.spawn(|| {
+                // The bytes of the capture being read that the reader has reported.
+                let reported = Rc::new(Cell::new(0u64));
+                if progress.shown() {
+                    let (p, r) = (progress.clone(), reported.clone());
+                    ctiscope::capture::set_progress_hook(Some(Box::new(move |at| {
+                        let before = r.replace(at.max(r.get()));
+                        if at > before {
+                            p.read(at - before);
+                        }
+                    })));
                 }
-                let Some((name, size)) = queue.lock().ok().and_then(|mut q| q.pop_front()) else { return };
-                let res = export::export(&name, &opts);
-                let Ok(mut t) = tally.lock() else { return };
-                let (tl, n, done_bytes) = &mut *t;
-                *n += 1;
-                *done_bytes += size;
-                match res {
-                    Ok(Done::Exported(m)) => {
-                        tl.exported += 1;
-                        tl.bytes += m.size;
-                        tl.messages += m.rows.first().map_or(0, |r| r.1);
-                        if let Some(why) = &m.cut_short {
-                            tl.cut_short += 1;
-                            progress_println(&progress, &format!("ctiscope: {why} (exported up to there)"));
+                loop {
+                    if fatal.lock().map_or(true, |f| f.is_some()) {
+                        break;
+                    }
+                    let Some((name, size)) = queue.lock().ok().and_then(|mut q| q.pop_front()) else { break };
+                    let res = export::export(&name, &opts);
+                    // The whole file counts as read once it is done, whatever the reader saw.
+                    progress.read(size.saturating_sub(reported.replace(0)));
+                    let Ok(mut tl) = tally.lock() else { break };
+                    match res {
+                        Ok(Done::Exported(m)) => {
+                            tl.exported += 1;
+                            tl.bytes += m.size;
+                            tl.messages += m.rows.first().map_or(0, |r| r.1);
+                            if let Some(why) = &m.cut_short {
+                                tl.cut_short += 1;
+                                progress_println(
+                                    &progress,
+                                    &format!("ctiscope: {why} (exported up to there)"),
+                                );
+                            }
+                        }
+                        Ok(Done::Skipped(_)) => tl.skipped += 1,
+                        Err(ExportError::Unreadable(why)) => {
+                            tl.failed += 1;
+                            progress_println(&progress, &format!("ctiscope: {why} (not exported)"));
+                        }
+                        Err(ExportError::Write(why)) => {
+                            tl.failed += 1;
+                            if let Ok(mut f) = fatal.lock() {
+                                f.get_or_insert(why);
+                            }
                         }
                     }
-                    Ok(Done::Skipped(_)) => tl.skipped += 1,
-                    Err(ExportError::Unreadable(why)) => {
-                        tl.failed += 1;
-                        progress_println(&progress, &format!("ctiscope: {why} (not exported)"));
-                    }
-                    Err(ExportError::Write(why)) => {
-                        tl.failed += 1;
-                        if let Ok(mut f) = fatal.lock() {
-                            f.get_or_insert(why);
-                        }
-                    }
+                    drop(tl);
+                    progress.done(&name);
                 }
-                progress.done(&name, *n, size, *done_bytes);
+                ctiscope::capture::set_progress_hook(None);
             });
         }
     });
@@ -258,7 +358,7 @@ pub fn run(a: ExportArgs, pipeline: Settings) -> io::Result<u8> {
         eprintln!("ctiscope: error: cannot write the tables: {why}");
         return Ok(EXIT_INPUT);
     }
-    let (t, _, _) = tally.into_inner().unwrap_or_default();
+    let t = tally.into_inner().unwrap_or_default();
     if terminal || a.progress {
         let secs = start.elapsed().as_secs_f64();
         eprintln!(
@@ -278,8 +378,8 @@ pub fn run(a: ExportArgs, pipeline: Settings) -> io::Result<u8> {
 
 /// A line on stderr that does not tear the progress bar.
 fn progress_println(p: &Progress, line: &str) {
-    match p {
-        Progress::Bar(b, _) => b.suspend(|| eprintln!("{line}")),
+    match &p.view {
+        View::Bar(b) => b.suspend(|| eprintln!("{line}")),
         _ => eprintln!("{line}"),
     }
 }
