@@ -215,12 +215,7 @@ fn read_path_with(
         // SAFETY: the map is only read. A file truncated by another process while mapped
         // could fault; that is the accepted cost of zero-copy reading of capture files.
         if let Ok(map) = unsafe { memmap2::Mmap::map(&file) } {
-            return match hook {
-                Some(hook) if matches!(read::magic(&map), Magic::Gzip) => {
-                    read_counted(path, &mut &map[..], f, Some(hook))
-                }
-                hook => read_mapped(path, &map, f, hook),
-            };
+            return read_mapped(path, &map, f, hook);
         }
     }
     read_counted(path, &mut file, f, hook)
