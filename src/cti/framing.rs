@@ -21,7 +21,11 @@
 //! within 8 bytes before or after that point (confirmed by the header after it, when those
 //! bytes are there), the message's own length is taken as damaged:
 //! the framer backs off to the byte after the message's start and resynchronises on the
-//! next confirmed header, reporting the bytes it skipped (`bad_length`). (With no plausible
+//! next confirmed header, reporting the bytes it skipped (`bad_length`). A message that was
+//! accepted because the data ended with it, or fewer than 8 bytes after it, is judged by the
+//! header that comes next: when that is not plausible but one starts in the last 8 bytes of
+//! the message (its length was too long), the framer backs off and resynchronises from
+//! there on, losing the message whose header was swallowed. (With no plausible
 //! header nearby, the message stands and what follows is judged on its own: a corrupt
 //! header, or a type the tables do not know.) So a length off by one, four or eight bytes, or a flipped high bit, costs
 //! the damaged message and at most the one after it. Plausible means a MessageType of the
@@ -293,6 +297,10 @@ pub struct Framer {
     buf_last_frame: u64,
     /// Skipped-bytes run being accumulated while unsynced: (start offset, first frame).
     skip: Option<(u64, u64)>,
+    /// In sync: the last bytes of the stream before `buf_offset` (the end of the last
+    /// frame), up to a header's length, to look back into when a header is not plausible.
+    tail: [u8; HEADER_LEN],
+    tail_len: usize,
 }
 
 impl Framer {
@@ -316,6 +324,8 @@ impl Framer {
             buf_first_frame: 0,
             buf_last_frame: 0,
             skip: None,
+            tail: [0; HEADER_LEN],
+            tail_len: 0,
         }
     }
 
@@ -389,7 +399,7 @@ impl Framer {
                     // The header and everything after it, as one run of bytes.
                     let mut held = self.buf.clone();
                     held.extend_from_slice(&data[consumed..]);
-                    if self.header_misplaced(&held) {
+                    if self.header_misplaced(&held) || self.header_behind(&held) {
                         let (start, first) = (self.buf_offset, self.buf_first_frame);
                         self.buf.clear();
                         self.back_off(start, first, &held, frame, ts_ns, &mut |e| out(e));
@@ -433,6 +443,7 @@ impl Framer {
         let _ = len;
         self.flush_held(frame, out);
         self.synced = false;
+        self.tail_len = 0;
         self.unsynced_reason = SkipReason::AfterGap;
         self.buf_offset = offset + len;
     }
@@ -604,6 +615,9 @@ impl Framer {
             length: len,
             bytes: &self.buf[..need],
         }));
+        let (tail, len) =
+            (self.buf[need - HEADER_LEN..need].try_into().expect("a header's length"), HEADER_LEN);
+        (self.tail, self.tail_len) = (tail, len);
         self.buf_offset += need as u64;
         self.buf.clear();
         true
@@ -618,6 +632,8 @@ impl Framer {
         ts_ns: TimestampNs,
         out: &mut F,
     ) {
+        let all = data;
+        let mut first = true;
         while data.len() >= HEADER_LEN {
             let (len, ty) = parse_header(data).expect("length checked");
             if len > self.settings.hard_max_length {
@@ -629,10 +645,14 @@ impl Framer {
                 self.buf_first_frame = frame;
                 return self.push_unsynced(offset + 1, &data[1..], frame, ts_ns, &mut |e| out(e));
             }
-            if !plausible_header(len, ty, &self.settings) && self.header_misplaced(data) {
-                // Not a header, and one starts a few bytes on: the previous length was off.
+            if !plausible_header(len, ty, &self.settings)
+                && (self.header_misplaced(data) || (first && self.header_behind(data)))
+            {
+                // Not a header, and one starts a few bytes on or back: the previous length
+                // was off.
                 return self.back_off(offset, frame, data, frame, ts_ns, &mut |e| out(e));
             }
+            first = false;
             let need = HEADER_LEN + len as usize;
             if data.len() < need {
                 break;
@@ -653,6 +673,7 @@ impl Framer {
             data = &data[need..];
             offset += need as u64;
         }
+        self.remember_tail(&all[..all.len() - data.len()]);
         if !data.is_empty() {
             self.buf.clear();
             self.buf.extend_from_slice(data);
@@ -662,6 +683,38 @@ impl Framer {
         } else {
             self.buf_offset = offset;
         }
+    }
+
+    /// `framed` (whole frames) ends where the bytes held next begin: keep its last bytes.
+    #[inline]
+    fn remember_tail(&mut self, framed: &[u8]) {
+        let n = framed.len();
+        if n >= HEADER_LEN {
+            self.tail.copy_from_slice(&framed[n - HEADER_LEN..]);
+            self.tail_len = HEADER_LEN;
+        } else if n > 0 {
+            let keep = self.tail_len.min(HEADER_LEN - n);
+            self.tail.copy_within(self.tail_len - keep..self.tail_len, 0);
+            self.tail[keep..keep + n].copy_from_slice(framed);
+            self.tail_len = keep + n;
+        }
+    }
+
+    /// In sync, `b` starts with what should be a header but is not a plausible one: does a
+    /// plausible header (confirmed by the one after it, or not refuted for want of bytes)
+    /// start 1 to 8 bytes back, in the end of the last frame? Then that frame's length was
+    /// too long by that much, and the message whose header it swallowed is lost.
+    #[cold]
+    fn header_behind(&self, b: &[u8]) -> bool {
+        let t = self.tail_len;
+        if t == 0 {
+            return false;
+        }
+        let take = b.len().min(2 * HEADER_LEN + self.settings.resync_max_length as usize);
+        let mut held = Vec::with_capacity(t + take);
+        held.extend_from_slice(&self.tail[..t]);
+        held.extend_from_slice(&b[..take]);
+        (0..t).any(|p| !matches!(probe(&held[p..], &self.settings, false), Probe::Reject))
     }
 
     /// Unsynced: accumulate and scan for a plausible header.
@@ -720,6 +773,7 @@ impl Framer {
             }
         }
         self.synced = true;
+        self.tail_len = 0;
         let held = std::mem::take(&mut self.buf);
         let off = self.buf_offset;
         self.push_synced(off, &held, frame, ts_ns, out);
