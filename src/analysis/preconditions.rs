@@ -1,0 +1,735 @@
+//! Call-state preconditions and lifecycles: what a client's request presumes of the calls,
+//! agents and services its session knows, judged against what the session's own events
+//! established.
+//!
+//! - Call connections: the state of each (PeripheralID, ConnectionCallID,
+//!   ConnectionDeviceID) connection a session's call events name, with a static device
+//!   identifier (CONNECTION_ID_STATIC): alerting after CALL_DELIVERED_EVENT at the alerting
+//!   device, connected after CALL_ESTABLISHED_EVENT or CALL_RETRIEVED_EVENT, held after
+//!   CALL_HELD_EVENT at the holding device, gone after CALL_CONNECTION_CLEARED_EVENT or
+//!   CALL_CLEARED_EVENT, else the event's LocalConnectionState. A transfer, a conference,
+//!   a new call id (CALL_DATA_UPDATE_EVENT) or END_CALL_EVENT makes the calls unknown again.
+//!   HOLD_CALL_REQ, RETRIEVE_CALL_REQ, ANSWER_CALL_REQ, TRANSFER_CALL_REQ and
+//!   CONFERENCE_CALL_REQ are judged against it only when the state is known: set by an
+//!   event, with no call-control request for the call since (its outcome not yet
+//!   reported), on a connection captured from its start without loss in either direction.
+//!   The verdict waits for the next server message (or the connection's end): a gap in the
+//!   server's stream declared by then could hide an event that changed the state.
+//! - AGENT_PRE_CALL_ABORT_EVENT: the call it aborts must have been announced by an
+//!   AGENT_PRE_CALL_EVENT (same RouterCallKeyDay and RouterCallKeyCallID), on any
+//!   connection of the capture; judged only on a session captured from its start, at least
+//!   [`PRE_CALL_HORIZON_NS`] after it, so that the announcement could have been captured.
+//! - Server applications: a service registered with REGISTER_SERVICE_REQ (confirmed by
+//!   REGISTER_SERVICE_CONF) must be unregistered with UNREGISTER_SERVICE_REQ before
+//!   CLOSE_REQ.
+//! - Monitors across sessions: a client that reopens a lost session (as `links` finds it)
+//!   and names, in MONITOR_STOP_REQ or CHANGE_MONITOR_MASK_REQ, a MonitorID of its old
+//!   session must have created it again (MONITOR_START_CONF on the new session).
+//! - Agent desk settings: AGENT_DESK_SETTINGS_CONF's DeskSettingsMask, per agent, says
+//!   whether NOT_READY (idle) and LOGOUT need a reason code; SET_AGENT_STATE_REQ to those
+//!   states is checked for an EventReasonCode.
+//!
+//! Bounded: connections per session up to `max_live_calls` calls of
+//! [`MAX_DEVICES_PER_CALL`] devices, waiting verdicts up to [`MAX_WAITING`], registrations
+//! up to [`MAX_REGISTERED`], desk settings up to `max_agents` agents, announced pre-calls
+//! up to `max_ended_calls` (the oldest forgotten first).
+
+use super::calls::{fixed_num, text_utf8};
+use super::findings::{Cause, Findings, Subject};
+use super::links::Links;
+use super::settings::Settings;
+use super::state::{Conn, Msg, OpenState, Pending};
+use crate::cti::decode::Decoded;
+use crate::cti::spec::fields::field;
+use crate::cti::spec::values::agent_state::{AGENT_STATE_LOGOUT, AGENT_STATE_NOT_READY};
+use crate::cti::spec::values::call_id::NULL_CALL_ID;
+use crate::cti::spec::values::connection_device_id_type::CONNECTION_ID_STATIC;
+use crate::cti::spec::values::desk_settings_mask::{
+    DESK_IDLE_REASON_REQUIRED_MASK, DESK_LOGOUT_REASON_REQUIRED_MASK,
+};
+use crate::cti::spec::values::local_connection_state as lcs;
+use crate::cti::spec::values::peripheral_id::NULL_PERIPHERAL_ID;
+use crate::cti::spec::{FieldId, MessageType};
+use crate::pipeline::Direction;
+use crate::{FastMap, TimestampNs};
+use smallvec::SmallVec;
+use std::collections::{BTreeSet, HashSet, VecDeque};
+
+/// Devices remembered per call.
+pub(crate) const MAX_DEVICES_PER_CALL: usize = 16;
+/// Verdicts waiting per connection; beyond it the oldest is decided at once.
+pub(crate) const MAX_WAITING: usize = 64;
+/// Registered services remembered per session.
+pub(crate) const MAX_REGISTERED: usize = 64;
+/// Desk settings requests remembered per session while outstanding.
+const MAX_DESK_REQUESTS: usize = 16;
+/// A session must have been captured this long before an AGENT_PRE_CALL_ABORT_EVENT for
+/// the missing AGENT_PRE_CALL_EVENT to count: routing a call takes seconds, so an
+/// announcement older than this is not expected to be aborted.
+pub(crate) const PRE_CALL_HORIZON_NS: i64 = 60_000_000_000;
+
+/// A call id naming no call.
+const NULL_ID: u64 = NULL_CALL_ID as u64;
+
+/// The state of one call connection at one device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Initiated,
+    Alerting,
+    Connected,
+    Held,
+    Queued,
+    /// Cleared, failed or no relation to the device.
+    Gone,
+}
+
+impl State {
+    fn from_lcs(v: u64) -> Option<State> {
+        Some(match u32::try_from(v).ok()? {
+            lcs::LCS_NULL | lcs::LCS_FAIL => State::Gone,
+            lcs::LCS_INITIATE => State::Initiated,
+            lcs::LCS_ALERTING => State::Alerting,
+            lcs::LCS_CONNECT => State::Connected,
+            lcs::LCS_HOLD => State::Held,
+            lcs::LCS_QUEUED => State::Queued,
+            _ => return None,
+        })
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            State::Initiated => "initiated",
+            State::Alerting => "alerting",
+            State::Connected => "connected",
+            State::Held => "held",
+            State::Queued => "queued",
+            State::Gone => "cleared",
+        }
+    }
+}
+
+/// The connections of one call known from events: device, state, frame of the event.
+#[derive(Debug, Default)]
+struct CallState {
+    devices: SmallVec<[(Box<str>, State, u64); 2]>,
+    /// A call-control request named the call after the last event that set a state.
+    flux: bool,
+}
+
+impl CallState {
+    fn get(&self, device: &str) -> Option<(State, u64)> {
+        self.devices.iter().find(|d| &*d.0 == device).map(|d| (d.1, d.2))
+    }
+
+    fn set(&mut self, device: &str, s: Option<State>, frame: u64) {
+        let i = self.devices.iter().position(|d| &*d.0 == device);
+        match (i, s) {
+            (Some(i), Some(s)) => {
+                self.devices[i].1 = s;
+                self.devices[i].2 = frame;
+            }
+            (Some(i), None) => {
+                self.devices.remove(i);
+            }
+            (None, Some(s)) if self.devices.len() < MAX_DEVICES_PER_CALL => {
+                self.devices.push((device.into(), s, frame));
+            }
+            _ => {}
+        }
+        self.flux = false;
+    }
+
+    /// Devices with a live connection to the call.
+    fn live(&self) -> impl Iterator<Item = &str> {
+        self.devices.iter().filter(|d| d.1 != State::Gone).map(|d| &*d.0)
+    }
+}
+
+/// A finding about a request, reported once the server's next message shows no event was
+/// lost before it.
+#[derive(Debug)]
+struct Waiting {
+    seq: u64,
+    rule: &'static str,
+    frames: Vec<u64>,
+    ts: TimestampNs,
+    cause: Cause,
+    message: String,
+    subject: Subject,
+}
+
+/// What one connection's session holds for these rules.
+#[derive(Debug, Default)]
+pub(crate) struct ConnPre {
+    calls: FastMap<(u32, u32), CallState>,
+    waiting: VecDeque<Waiting>,
+    /// RegisteredServiceIDs confirmed and not unregistered, with the REGISTER_SERVICE_REQ
+    /// frame.
+    registered: Vec<(u32, u64)>,
+    /// REGISTER_SERVICE_REQs outstanding: InvokeID.
+    register_reqs: SmallVec<[u32; 2]>,
+    /// AGENT_DESK_SETTINGS_REQs outstanding: InvokeID and the AgentID they named.
+    desk_reqs: SmallVec<[(u32, Option<String>); 2]>,
+}
+
+/// What the rules keep across connections.
+#[derive(Debug, Default)]
+pub(crate) struct Preconditions {
+    /// DeskSettingsMask per AgentID, and the frame of its AGENT_DESK_SETTINGS_CONF.
+    desk: FastMap<String, (u32, u64)>,
+    /// Calls announced by AGENT_PRE_CALL_EVENT (RouterCallKeyDay, RouterCallKeyCallID).
+    announced: HashSet<(u64, u64)>,
+    announced_order: VecDeque<(u64, u64)>,
+}
+
+/// The call-control requests that change the state of the calls they name.
+fn changes_calls(id: MessageType) -> bool {
+    matches!(
+        id,
+        MessageType::ANSWER_CALL_REQ
+            | MessageType::HOLD_CALL_REQ
+            | MessageType::RETRIEVE_CALL_REQ
+            | MessageType::TRANSFER_CALL_REQ
+            | MessageType::CONFERENCE_CALL_REQ
+            | MessageType::CONSULTATION_CALL_REQ
+            | MessageType::ALTERNATE_CALL_REQ
+            | MessageType::RECONNECT_CALL_REQ
+            | MessageType::CLEAR_CALL_REQ
+            | MessageType::CLEAR_CONNECTION_REQ
+            | MessageType::RELEASE_CALL_REQ
+            | MessageType::DEFLECT_CALL_REQ
+    )
+}
+
+/// The call ids a request names.
+const REQUEST_CALL_IDS: [FieldId; 3] =
+    [field::ConnectionCallID, field::ActiveConnectionCallID, field::HeldConnectionCallID];
+
+/// The text of field `id` (fixed or floating).
+fn text(d: &Decoded, frame: &[u8], id: FieldId) -> Option<String> {
+    d.text_of(frame, id).map(|t| t.into_owned())
+}
+
+/// A connection a request names: peripheral, call id, device (static identifiers only).
+fn named(
+    d: &Decoded,
+    frame: &[u8],
+    call: FieldId,
+    ty: FieldId,
+    device: FieldId,
+) -> Option<(u32, u32, String)> {
+    let call = fixed_num(d, call).filter(|&c| c != NULL_ID)?;
+    if fixed_num(d, ty)? != u64::from(CONNECTION_ID_STATIC) {
+        return None;
+    }
+    let dev = text(d, frame, device).filter(|s| !s.is_empty())?;
+    Some((peripheral(d), call as u32, dev))
+}
+
+fn peripheral(d: &Decoded) -> u32 {
+    fixed_num(d, field::PeripheralID).unwrap_or(u64::from(NULL_PERIPHERAL_ID)) as u32
+}
+
+/// The session's knowledge is whole: captured from its start, nothing lost either way.
+fn whole(c: &Conn) -> bool {
+    c.complete(0) && c.complete(1)
+}
+
+impl Preconditions {
+    /// One message of connection `c`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn message(
+        &mut self,
+        settings: &Settings,
+        f: &mut Findings,
+        c: &Conn,
+        p: &mut ConnPre,
+        m: &Msg<'_, '_>,
+        matched: Option<&Pending>,
+        links: &Links,
+    ) {
+        let to_server = m.flow.dir == Direction::ToServer;
+        if !to_server && !p.waiting.is_empty() {
+            settle(c, p, f);
+        }
+        match m.id {
+            MessageType::AGENT_PRE_CALL_EVENT if !to_server => self.announce(settings, m),
+            MessageType::AGENT_PRE_CALL_ABORT_EVENT if !to_server => self.abort(f, c, m),
+            MessageType::AGENT_DESK_SETTINGS_REQ if to_server => {
+                if let Some(inv) = fixed_num(m.d, field::InvokeID) {
+                    if p.desk_reqs.len() >= MAX_DESK_REQUESTS {
+                        p.desk_reqs.remove(0);
+                    }
+                    p.desk_reqs.push((inv as u32, text(m.d, m.frame.bytes, field::AgentID)));
+                }
+            }
+            MessageType::AGENT_DESK_SETTINGS_CONF if !to_server => {
+                self.desk_settings(settings, c, p, m, matched);
+            }
+            MessageType::SET_AGENT_STATE_REQ if to_server => self.set_state(f, c, m),
+            MessageType::REGISTER_SERVICE_REQ if to_server => {
+                if let Some(inv) = fixed_num(m.d, field::InvokeID) {
+                    if p.register_reqs.len() >= MAX_REGISTERED {
+                        p.register_reqs.remove(0);
+                    }
+                    p.register_reqs.push(inv as u32);
+                }
+            }
+            MessageType::REGISTER_SERVICE_CONF if !to_server => {
+                let inv = fixed_num(m.d, field::InvokeID).map(|v| v as u32);
+                let (Some(inv), Some(q)) = (inv, matched) else { return };
+                if q.req != MessageType::REGISTER_SERVICE_REQ || !p.register_reqs.contains(&inv) {
+                    return;
+                }
+                p.register_reqs.retain(|i| *i != inv);
+                if let Some(id) = fixed_num(m.d, field::RegisteredServiceID) {
+                    if p.registered.len() < MAX_REGISTERED {
+                        p.registered.push((id as u32, q.frame));
+                    }
+                }
+            }
+            MessageType::UNREGISTER_SERVICE_REQ if to_server => {
+                if let Some(id) = fixed_num(m.d, field::RegisteredServiceID) {
+                    p.registered.retain(|r| u64::from(r.0) != id);
+                }
+            }
+            MessageType::CLOSE_REQ if to_server => unregister_missing(f, c, p, m),
+            MessageType::MONITOR_STOP_REQ | MessageType::CHANGE_MONITOR_MASK_REQ if to_server => {
+                monitor_not_recreated(f, c, m, links);
+            }
+            _ => {}
+        }
+        if to_server && m.role == Some(crate::cti::spec::Role::Request) && changes_calls(m.id) {
+            request(f, c, p, m);
+        } else if !to_server && m.role == Some(crate::cti::spec::Role::Event) {
+            event(settings, p, m);
+        }
+    }
+
+    /// The connection ended: the verdicts still waiting stand if nothing was lost.
+    pub(crate) fn conn_end(&mut self, f: &mut Findings, c: &Conn, p: &mut ConnPre) {
+        settle(c, p, f);
+    }
+
+    fn announce(&mut self, settings: &Settings, m: &Msg<'_, '_>) {
+        let Some(key) = router_key(m.d) else { return };
+        if self.announced.insert(key) {
+            self.announced_order.push_back(key);
+            while self.announced_order.len() > settings.max_ended_calls {
+                if let Some(old) = self.announced_order.pop_front() {
+                    self.announced.remove(&old);
+                }
+            }
+        }
+    }
+
+    fn abort(&mut self, f: &mut Findings, c: &Conn, m: &Msg<'_, '_>) {
+        let Some(key) = router_key(m.d) else { return };
+        if self.announced.contains(&key)
+            || !c.complete(1)
+            || c.open != OpenState::Open
+            || m.ts - c.first_ts < PRE_CALL_HORIZON_NS
+        {
+            return;
+        }
+        let instrument = text(m.d, m.frame.bytes, field::AgentInstrument);
+        let cause = Cause::new(Some(m.name), "for a call no AGENT_PRE_CALL_EVENT announced");
+        f.report("pre-call-abort-unannounced", Some(m.flow.conn), &[m.fr], m.ts, cause, || {
+            let mut s = c.subject(Some(m.name));
+            if instrument.is_some() {
+                s.instrument = instrument.clone();
+            }
+            let at = instrument.map_or(String::new(), |i| format!(" to instrument {i}"));
+            (
+                format!(
+                    "AGENT_PRE_CALL_ABORT_EVENT for the call with RouterCallKeyDay {} and RouterCallKeyCallID {}{at}, which no AGENT_PRE_CALL_EVENT announced although the session was captured for {} s before it",
+                    key.0,
+                    key.1,
+                    (m.ts - c.first_ts) / 1_000_000_000
+                ),
+                s,
+            )
+        });
+    }
+
+    fn desk_settings(
+        &mut self,
+        settings: &Settings,
+        c: &Conn,
+        p: &mut ConnPre,
+        m: &Msg<'_, '_>,
+        matched: Option<&Pending>,
+    ) {
+        let Some(inv) = fixed_num(m.d, field::InvokeID).map(|v| v as u32) else { return };
+        let Some(i) = p.desk_reqs.iter().position(|r| r.0 == inv) else { return };
+        let (_, named) = p.desk_reqs.remove(i);
+        if matched.is_none_or(|q| q.req != MessageType::AGENT_DESK_SETTINGS_REQ) {
+            return;
+        }
+        let agent = named.or_else(|| c.identity.agent().map(str::to_string));
+        let (Some(agent), Some(mask)) = (agent, fixed_num(m.d, field::DeskSettingsMask)) else { return };
+        if self.desk.len() >= settings.max_agents && !self.desk.contains_key(&agent) {
+            return;
+        }
+        self.desk.insert(agent, (mask as u32, m.fr));
+    }
+
+    fn set_state(&mut self, f: &mut Findings, c: &Conn, m: &Msg<'_, '_>) {
+        let Some(state) = fixed_num(m.d, field::AgentState) else { return };
+        let (need, what) = match u32::try_from(state) {
+            Ok(AGENT_STATE_NOT_READY) => (DESK_IDLE_REASON_REQUIRED_MASK, "NOT_READY (idle)"),
+            Ok(AGENT_STATE_LOGOUT) => (DESK_LOGOUT_REASON_REQUIRED_MASK, "LOGOUT"),
+            _ => return,
+        };
+        if m.d.number_of(field::EventReasonCode).is_some_and(|r| r != 0) {
+            return;
+        }
+        let own = text(m.d, m.frame.bytes, field::AgentID).filter(|a| !a.is_empty());
+        let Some(agent) = own.or_else(|| c.identity.agent().map(str::to_string)) else { return };
+        let Some(&(mask, desk_frame)) = self.desk.get(&agent) else { return };
+        if mask & need == 0 {
+            return;
+        }
+        let invoke = fixed_num(m.d, field::InvokeID).map(|v| v as u32);
+        let flag = if need == DESK_IDLE_REASON_REQUIRED_MASK {
+            "DESK_IDLE_REASON_REQUIRED_MASK"
+        } else {
+            "DESK_LOGOUT_REASON_REQUIRED_MASK"
+        };
+        let cause = Cause::new(
+            Some(m.name),
+            format!("to {what} without EventReasonCode, which the desk settings require"),
+        );
+        f.report("reason-code-missing", Some(m.flow.conn), &[desk_frame, m.fr], m.ts, cause, || {
+            let mut s = c.subject(Some(m.name));
+            s.invoke = invoke;
+            s.request = Some(m.name);
+            if s.agent.as_deref() != Some(agent.as_str()) {
+                s.agent = Some(agent.clone());
+                s.extension = None;
+                s.instrument = None;
+            }
+            (
+                format!(
+                    "SET_AGENT_STATE_REQ (InvokeID {}) sets agent {agent} to {what} with EventReasonCode 0, but the agent's desk settings (AGENT_DESK_SETTINGS_CONF, frame {desk_frame}) have {flag}: the desktop must ask the agent for a reason code",
+                    invoke.map_or("?".to_string(), |i| i.to_string()),
+                ),
+                s,
+            )
+        });
+    }
+}
+
+/// The call an AGENT_PRE_CALL_EVENT or AGENT_PRE_CALL_ABORT_EVENT is about.
+fn router_key(d: &Decoded) -> Option<(u64, u64)> {
+    Some((d.number_of(field::RouterCallKeyDay)?, d.number_of(field::RouterCallKeyCallID)?))
+}
+
+/// Report the waiting verdicts if nothing was lost, else drop them.
+fn settle(c: &Conn, p: &mut ConnPre, f: &mut Findings) {
+    let stand = whole(c);
+    for w in std::mem::take(&mut p.waiting) {
+        if stand {
+            let (message, subject) = (w.message, w.subject);
+            f.report_at(w.seq, w.rule, Some(c.id), &w.frames, w.ts, w.cause, || (message, subject));
+        }
+    }
+}
+
+/// A server event: the call connection states it sets.
+fn event(settings: &Settings, p: &mut ConnPre, m: &Msg<'_, '_>) {
+    let (d, bytes) = (m.d, m.frame.bytes);
+    let periph = peripheral(d);
+    match m.id {
+        MessageType::CALL_TRANSFERRED_EVENT | MessageType::CALL_CONFERENCED_EVENT => {
+            for n in [field::PrimaryCallID, field::SecondaryCallID] {
+                if let Some(id) = fixed_num(d, n) {
+                    p.calls.remove(&(periph, id as u32));
+                }
+            }
+            return;
+        }
+        MessageType::END_CALL_EVENT | MessageType::CALL_DATA_UPDATE_EVENT => {
+            let renamed = m.id == MessageType::END_CALL_EVENT
+                || fixed_num(d, field::NewConnectionCallID) != fixed_num(d, field::ConnectionCallID);
+            if let (true, Some(id)) = (renamed, fixed_num(d, field::ConnectionCallID)) {
+                p.calls.remove(&(periph, id as u32));
+            }
+            return;
+        }
+        _ => {}
+    }
+    let (change, device_field): (Option<State>, Option<FieldId>) = match m.id {
+        MessageType::CALL_DELIVERED_EVENT => (Some(State::Alerting), Some(field::AlertingDeviceID)),
+        MessageType::CALL_ESTABLISHED_EVENT => (Some(State::Connected), Some(field::AnsweringDeviceID)),
+        MessageType::CALL_HELD_EVENT => (Some(State::Held), Some(field::HoldingDeviceID)),
+        MessageType::CALL_RETRIEVED_EVENT => (Some(State::Connected), Some(field::RetrievingDeviceID)),
+        MessageType::CALL_CONNECTION_CLEARED_EVENT => (Some(State::Gone), Some(field::ReleasingDeviceID)),
+        MessageType::CALL_CLEARED_EVENT => (Some(State::Gone), None),
+        _ => (None, None),
+    };
+    let lcs = d.number_of(field::LocalConnectionState);
+    if change.is_none() && lcs.is_none() {
+        return;
+    }
+    let Some(call) = fixed_num(d, field::ConnectionCallID).filter(|&c| c != NULL_ID) else { return };
+    let key = (periph, call as u32);
+    if m.id == MessageType::CALL_CLEARED_EVENT {
+        if let Some(cs) = p.calls.get_mut(&key) {
+            for dev in cs.devices.iter_mut() {
+                dev.1 = State::Gone;
+                dev.2 = m.fr;
+            }
+            cs.flux = false;
+        }
+        return;
+    }
+    let static_id = fixed_num(d, field::ConnectionDeviceIDType) == Some(u64::from(CONNECTION_ID_STATIC));
+    let Some(dev) = text_utf8(d, bytes, field::ConnectionDeviceID).filter(|_| static_id) else {
+        // Without the connection's device the call's state is no longer known.
+        p.calls.remove(&key);
+        return;
+    };
+    let dev = String::from_utf8_lossy(&dev).into_owned();
+    // The event's device (alerting, answering, holding...) is this connection's: the
+    // change applies; else its LocalConnectionState says, if it is a state.
+    let at_device = device_field.and_then(|fid| text(d, bytes, fid)).is_some_and(|x| x == dev);
+    let state = if at_device { change } else { lcs.and_then(State::from_lcs) };
+    if !p.calls.contains_key(&key) {
+        if state.is_none() || p.calls.len() >= settings.max_live_calls {
+            return;
+        }
+        p.calls.insert(key, CallState::default());
+    }
+    if let Some(cs) = p.calls.get_mut(&key) {
+        cs.set(&dev, state, m.fr);
+        if cs.devices.is_empty() {
+            p.calls.remove(&key);
+        }
+    }
+}
+
+/// A call-control request: judged against the states known, then the calls it names are
+/// in flux until the next event.
+fn request(f: &mut Findings, c: &Conn, p: &mut ConnPre, m: &Msg<'_, '_>) {
+    let (d, bytes) = (m.d, m.frame.bytes);
+    if whole(c) {
+        let verdict = match m.id {
+            MessageType::HOLD_CALL_REQ => {
+                let n = named(
+                    d,
+                    bytes,
+                    field::ConnectionCallID,
+                    field::ConnectionDeviceIDType,
+                    field::ConnectionDeviceID,
+                );
+                n.and_then(|n| judge_one(p, n, |s| s == State::Held).map(|v| ("hold-already-held", v)))
+            }
+            MessageType::RETRIEVE_CALL_REQ => {
+                let n = named(
+                    d,
+                    bytes,
+                    field::HeldConnectionCallID,
+                    field::HeldConnectionDeviceIDType,
+                    field::HeldConnectionDeviceID,
+                );
+                n.and_then(|n| judge_one(p, n, |s| s != State::Held).map(|v| ("retrieve-not-held", v)))
+            }
+            MessageType::ANSWER_CALL_REQ => {
+                let n = named(
+                    d,
+                    bytes,
+                    field::ConnectionCallID,
+                    field::ConnectionDeviceIDType,
+                    field::ConnectionDeviceID,
+                );
+                n.and_then(|n| judge_one(p, n, |s| s != State::Alerting).map(|v| ("answer-not-alerting", v)))
+            }
+            _ => None,
+        };
+        if let Some((rule, (n, state, frame))) = verdict {
+            wait_one(f, c, p, m, rule, n, state, frame);
+        }
+        if matches!(m.id, MessageType::TRANSFER_CALL_REQ | MessageType::CONFERENCE_CALL_REQ) {
+            no_common_device(f, c, p, m);
+        }
+    }
+    for n in REQUEST_CALL_IDS {
+        if let Some(id) = fixed_num(d, n).filter(|&v| v != NULL_ID) {
+            if let Some(cs) = p.calls.get_mut(&(peripheral(d), id as u32)) {
+                cs.flux = true;
+            }
+        }
+    }
+}
+
+/// The connection a request names, its known state and the frame that set it, if the
+/// state is known and `bad` says it breaks the precondition.
+fn judge_one(
+    p: &ConnPre,
+    n: (u32, u32, String),
+    bad: impl Fn(State) -> bool,
+) -> Option<((u32, u32, String), State, u64)> {
+    let cs = p.calls.get(&(n.0, n.1)).filter(|cs| !cs.flux)?;
+    let (state, frame) = cs.get(&n.2)?;
+    bad(state).then_some((n, state, frame))
+}
+
+/// Queue a finding about a request until the server's next message.
+fn queue(f: &mut Findings, c: &Conn, p: &mut ConnPre, w: Waiting) {
+    if p.waiting.len() >= MAX_WAITING {
+        if let Some(old) = p.waiting.pop_front().filter(|_| whole(c)) {
+            let (message, subject) = (old.message, old.subject);
+            f.report_at(old.seq, old.rule, Some(c.id), &old.frames, old.ts, old.cause, || (message, subject));
+        }
+    }
+    p.waiting.push_back(w);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn wait_one(
+    f: &mut Findings,
+    c: &Conn,
+    p: &mut ConnPre,
+    m: &Msg<'_, '_>,
+    rule: &'static str,
+    n: (u32, u32, String),
+    state: State,
+    frame: u64,
+) {
+    let (periph, call, device) = n;
+    let invoke = fixed_num(m.d, field::InvokeID).map(|v| v as u32);
+    let reason = match rule {
+        "hold-already-held" => "for a call connection already held",
+        "retrieve-not-held" => "for a call connection not held",
+        _ => "for a call connection not alerting",
+    };
+    let cause = Cause::new(Some(m.name), reason);
+    let advice = match rule {
+        "hold-already-held" => "the desktop's view of the call is out of step: it should retrieve, not hold again",
+        "retrieve-not-held" => "only a held connection can be retrieved: the desktop's view of the call is out of step",
+        _ => "only an alerting connection can be answered: the desktop's view of the call is out of step (answered already, or answered elsewhere)",
+    };
+    let mut s = c.subject(Some(m.name));
+    s.invoke = invoke;
+    s.request = Some(m.name);
+    s.peripheral = Some(periph);
+    s.call = Some(call);
+    s.device = Some(device.clone());
+    let message = format!(
+        "{} (InvokeID {}) for call {call} at device {device} (peripheral {periph}), which is {} since frame {frame}: {advice}",
+        m.name,
+        invoke.map_or("?".to_string(), |i| i.to_string()),
+        state.describe()
+    );
+    let w = Waiting { seq: f.seq, rule, frames: vec![frame, m.fr], ts: m.ts, cause, message, subject: s };
+    queue(f, c, p, w);
+}
+
+/// TRANSFER_CALL_REQ or CONFERENCE_CALL_REQ: the held and the active call must have a
+/// device in common.
+fn no_common_device(f: &mut Findings, c: &Conn, p: &mut ConnPre, m: &Msg<'_, '_>) {
+    let (d, bytes) = (m.d, m.frame.bytes);
+    let periph = peripheral(d);
+    let (Some(active), Some(held)) = (
+        fixed_num(d, field::ActiveConnectionCallID).filter(|&v| v != NULL_ID),
+        fixed_num(d, field::HeldConnectionCallID).filter(|&v| v != NULL_ID),
+    ) else {
+        return;
+    };
+    let (Some(a), Some(h)) = (p.calls.get(&(periph, active as u32)), p.calls.get(&(periph, held as u32)))
+    else {
+        return;
+    };
+    if a.flux || h.flux {
+        return;
+    }
+    let adevs: BTreeSet<&str> = a.live().collect();
+    let hdevs: BTreeSet<&str> = h.live().collect();
+    if adevs.is_empty() || hdevs.is_empty() || adevs.intersection(&hdevs).next().is_some() {
+        return;
+    }
+    let frames: Vec<u64> = {
+        let mut v: Vec<u64> = a.devices.iter().chain(h.devices.iter()).map(|x| x.2).collect();
+        v.sort_unstable();
+        v.dedup();
+        v.retain(|&x| x != m.fr);
+        let mut out: Vec<u64> = v.into_iter().rev().take(2).collect();
+        out.push(m.fr);
+        out
+    };
+    let join = |s: &BTreeSet<&str>| s.iter().copied().collect::<Vec<_>>().join(", ");
+    let (al, hl) = (join(&adevs), join(&hdevs));
+    let invoke = fixed_num(d, field::InvokeID).map(|v| v as u32);
+    let active_dev = text(d, bytes, field::ActiveConnectionDeviceID);
+    let mut s = c.subject(Some(m.name));
+    s.invoke = invoke;
+    s.request = Some(m.name);
+    s.peripheral = Some(periph);
+    s.call = Some(active as u32);
+    s.device = active_dev;
+    let message = format!(
+        "{} (InvokeID {}) joins held call {held} (at {hl}) and active call {active} (at {al}), which have no device in common: the two calls must have connections to one common device",
+        m.name,
+        invoke.map_or("?".to_string(), |i| i.to_string()),
+    );
+    let cause = Cause::new(Some(m.name), "held and active calls with no device in common");
+    let w = Waiting {
+        seq: f.seq,
+        rule: "transfer-no-common-device",
+        frames,
+        ts: m.ts,
+        cause,
+        message,
+        subject: s,
+    };
+    queue(f, c, p, w);
+}
+
+/// CLOSE_REQ with services still registered.
+fn unregister_missing(f: &mut Findings, c: &Conn, p: &mut ConnPre, m: &Msg<'_, '_>) {
+    if p.registered.is_empty() || c.lost[0] {
+        return;
+    }
+    let ids: Vec<String> = p.registered.iter().map(|r| r.0.to_string()).collect();
+    let mut frames: Vec<u64> = p.registered.iter().map(|r| r.1).collect();
+    frames.push(m.fr);
+    let cause = Cause::new(Some(m.name), "with a registered service not unregistered");
+    f.report("unregister-missing", Some(m.flow.conn), &frames, m.ts, cause, || {
+        let who = c.identity.client_id.as_deref().map_or(String::new(), |id| format!(" {id}"));
+        (
+            format!(
+                "server application{who} closes its session with RegisteredServiceID {} still registered: it must send UNREGISTER_SERVICE_REQ before CLOSE_REQ",
+                ids.join(", ")
+            ),
+            c.subject(Some(m.name)),
+        )
+    });
+    p.registered.clear();
+}
+
+/// MONITOR_STOP_REQ or CHANGE_MONITOR_MASK_REQ naming a MonitorID of the client's lost
+/// session that this session did not create.
+fn monitor_not_recreated(f: &mut Findings, c: &Conn, m: &Msg<'_, '_>, links: &Links) {
+    let Some(mon) = fixed_num(m.d, field::MonitorID).map(|v| v as u32) else { return };
+    let Some((old_conn, old)) = links.monitors_before(c.id) else { return };
+    if !old.contains(&mon) || c.monitors.contains(&mon) || !c.monitors_known || !whole(c) {
+        return;
+    }
+    let invoke = fixed_num(m.d, field::InvokeID).map(|v| v as u32);
+    let cause = Cause::new(Some(m.name), "names a MonitorID of the lost session, not created again");
+    f.report("monitor-not-recreated", Some(m.flow.conn), &[m.fr], m.ts, cause, || {
+        let mut s = c.subject(Some(m.name));
+        s.invoke = invoke;
+        s.request = Some(m.name);
+        s.related_conn = Some(old_conn);
+        (
+            format!(
+                "{} (InvokeID {}) names MonitorID {mon}, created on the client's lost session (connection {old_conn}) and not created again on this one: after a reconnect or failover the client must send MONITOR_START_REQ again",
+                m.name,
+                invoke.map_or("?".to_string(), |i| i.to_string()),
+            ),
+            s,
+        )
+    });
+}
