@@ -11,8 +11,8 @@
 //!   a new call id (CALL_DATA_UPDATE_EVENT) or END_CALL_EVENT makes the calls unknown again.
 //!   HOLD_CALL_REQ, RETRIEVE_CALL_REQ, ANSWER_CALL_REQ, TRANSFER_CALL_REQ and
 //!   CONFERENCE_CALL_REQ are judged against it only when the state is known: set by an
-//!   event, with no call-control request for the call since (its outcome not yet
-//!   reported), on a connection captured from its start without loss in either direction.
+//!   event, with no call-control request for the call since that was not refused
+//!   (CONTROL_FAILURE_CONF, FAILURE_CONF), on a connection captured from its start without loss in either direction.
 //!   The verdict waits for the next server message (or the connection's end): a gap in the
 //!   server's stream declared by then could hide an event that changed the state.
 //! - AGENT_PRE_CALL_ABORT_EVENT: the call it aborts must have been announced by an
@@ -112,9 +112,15 @@ impl State {
 #[derive(Debug, Default)]
 struct CallState {
     devices: SmallVec<[(Box<str>, State, u64); 2]>,
-    /// A call-control request named the call after the last event that set a state.
-    flux: bool,
+    /// The call-control requests (InvokeIDs) that named the call after the last event
+    /// that set a state and were not refused: the state may be changing.
+    flux: SmallVec<[u32; 2]>,
+    /// More such requests than [`MAX_FLUX`]: only an event ends the doubt.
+    flux_full: bool,
 }
+
+/// Call-control requests remembered per call while their outcome is not known.
+const MAX_FLUX: usize = 4;
 
 impl CallState {
     fn get(&self, device: &str) -> Option<(State, u64)> {
@@ -136,7 +142,26 @@ impl CallState {
             }
             _ => {}
         }
-        self.flux = false;
+        self.settled();
+    }
+
+    /// An event set a state: no request is in doubt any more.
+    fn settled(&mut self) {
+        self.flux.clear();
+        self.flux_full = false;
+    }
+
+    /// The state may be changing.
+    fn in_flux(&self) -> bool {
+        self.flux_full || !self.flux.is_empty()
+    }
+
+    /// A call-control request named the call.
+    fn request(&mut self, invoke: Option<u32>) {
+        match invoke {
+            Some(i) if self.flux.len() < MAX_FLUX => self.flux.push(i),
+            _ => self.flux_full = true,
+        }
     }
 
     /// Devices with a live connection to the call.
@@ -298,6 +323,14 @@ impl Preconditions {
                 monitor_not_recreated(f, c, m, links);
             }
             _ => {}
+        }
+        if let (MessageType::CONTROL_FAILURE_CONF | MessageType::FAILURE_CONF, Some(q)) = (m.id, matched) {
+            if changes_calls(q.req) {
+                // Refused: the request changed nothing.
+                for cs in p.calls.values_mut() {
+                    cs.flux.retain(|i| *i != q.invoke);
+                }
+            }
         }
         if to_server && m.role == Some(crate::cti::spec::Role::Request) && changes_calls(m.id) {
             request(f, c, p, m);
@@ -480,7 +513,7 @@ fn event(settings: &Settings, p: &mut ConnPre, m: &Msg<'_, '_>) {
                 dev.1 = State::Gone;
                 dev.2 = m.fr;
             }
-            cs.flux = false;
+            cs.settled();
         }
         return;
     }
@@ -554,10 +587,11 @@ fn request(f: &mut Findings, c: &Conn, p: &mut ConnPre, m: &Msg<'_, '_>) {
             no_common_device(f, c, p, m);
         }
     }
+    let invoke = fixed_num(d, field::InvokeID).map(|v| v as u32);
     for n in REQUEST_CALL_IDS {
         if let Some(id) = fixed_num(d, n).filter(|&v| v != NULL_ID) {
             if let Some(cs) = p.calls.get_mut(&(peripheral(d), id as u32)) {
-                cs.flux = true;
+                cs.request(invoke);
             }
         }
     }
@@ -570,7 +604,7 @@ fn judge_one(
     n: (u32, u32, String),
     bad: impl Fn(State) -> bool,
 ) -> Option<((u32, u32, String), State, u64)> {
-    let cs = p.calls.get(&(n.0, n.1)).filter(|cs| !cs.flux)?;
+    let cs = p.calls.get(&(n.0, n.1)).filter(|cs| !cs.in_flux())?;
     let (state, frame) = cs.get(&n.2)?;
     bad(state).then_some((n, state, frame))
 }
@@ -641,7 +675,7 @@ fn no_common_device(f: &mut Findings, c: &Conn, p: &mut ConnPre, m: &Msg<'_, '_>
     else {
         return;
     };
-    if a.flux || h.flux {
+    if a.in_flux() || h.in_flux() {
         return;
     }
     let adevs: BTreeSet<&str> = a.live().collect();

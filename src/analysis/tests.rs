@@ -755,3 +755,6 @@ fn agent_states_learnt_from_queries_and_team_events() {
     assert_eq!(get("1004").final_state.as_deref(), Some("TALKING"));
     assert_eq!(get("1004").time_in_state["TALKING"], 3_000_000_000);
 }
+
+#[path = "preconditions_tests.rs"]
+mod preconditions_tests;

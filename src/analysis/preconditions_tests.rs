@@ -1,0 +1,118 @@
+//! The call-state preconditions over hand-made event streams: a request judged against
+//! the state the session's events set, and never after a loss, on a mid-stream start, or
+//! while an earlier request for the call may still be changing it.
+
+use super::*;
+
+/// CALL_HELD_EVENT (`held`) or CALL_RETRIEVED_EVENT of call 7 at device 1001.
+fn hold_ev(held: bool) -> Vec<u8> {
+    let (name, dev) = if held {
+        ("CALL_HELD_EVENT", "HoldingDeviceID")
+    } else {
+        ("CALL_RETRIEVED_EVENT", "RetrievingDeviceID")
+    };
+    let mut m = call_event(name, 7, "1001");
+    m.set("LocalConnectionState", if held { 4 } else { 3 }).unwrap();
+    m.text(dev, "1001").unwrap();
+    m.build()
+}
+
+/// HOLD_CALL_REQ for call 7 at device 1001.
+fn hold_req(invoke: u64) -> Vec<u8> {
+    let mut m = b("HOLD_CALL_REQ");
+    m.set("InvokeID", invoke).unwrap();
+    m.set("PeripheralID", 5000).unwrap();
+    m.set("ConnectionCallID", 7).unwrap();
+    m.set("ConnectionDeviceIDType", 0).unwrap();
+    m.text("ConnectionDeviceID", "1001").unwrap();
+    m.build()
+}
+
+fn control_failure(invoke: u64) -> Vec<u8> {
+    let mut m = b("CONTROL_FAILURE_CONF");
+    m.set("InvokeID", invoke).unwrap();
+    m.set("FailureCode", 22).unwrap();
+    m.build()
+}
+
+/// An opened session with call 7 begun and held at 1001 (frames 2-5).
+fn held() -> Vec<Step> {
+    let mut s = opened(0xFFFF_FFFF, BEGIN_MASK);
+    s.push(Step::Msg(C, 100, ev("BEGIN_CALL_EVENT", 7)));
+    s.push(Step::Msg(C, 200, hold_ev(true)));
+    s
+}
+
+#[test]
+fn hold_of_a_held_call() {
+    let mut s = held();
+    s.push(Step::Msg(S, 300, hold_req(2)));
+    s.push(Step::Msg(C, 310, control_failure(2)));
+    let r = run(s);
+    let f = find(&r, "hold-already-held");
+    assert_eq!(f.frames, vec![5, 6]);
+    assert_eq!(
+        (f.subject.call, f.subject.device.as_deref(), f.subject.invoke),
+        (Some(7), Some("1001"), Some(2))
+    );
+    // Retrieved, then held: correct.
+    let mut s = held();
+    s.push(Step::Msg(C, 250, hold_ev(false)));
+    s.push(Step::Msg(S, 300, hold_req(2)));
+    s.push(Step::Msg(C, 310, inv("HOLD_CALL_CONF", 2)));
+    assert!(!has(&run(s), "hold-already-held"));
+}
+
+#[test]
+fn no_verdict_after_a_loss_or_on_a_midstream_start() {
+    // A gap in the server's stream before the request: an event may be missing.
+    let mut s = held();
+    s.push(Step::Gap(C, 250));
+    s.push(Step::Msg(S, 300, hold_req(2)));
+    s.push(Step::Msg(C, 310, control_failure(2)));
+    assert!(!has(&run(s), "hold-already-held"));
+    // A gap declared after the request, before the server's next message: the verdict
+    // waited for it and is dropped.
+    let mut s = held();
+    s.push(Step::Msg(S, 300, hold_req(2)));
+    s.push(Step::Gap(C, 305));
+    s.push(Step::Msg(C, 310, control_failure(2)));
+    assert!(!has(&run(s), "hold-already-held"));
+    // Bytes of the client lost: a RETRIEVE_CALL_REQ may have been sent.
+    let mut s = held();
+    s.push(Step::Gap(S, 250));
+    s.push(Step::Msg(S, 300, hold_req(2)));
+    assert!(!has(&run(s), "hold-already-held"));
+    // Mid-stream: the session's start was not captured.
+    let mut s = vec![Step::Msg(C, 200, hold_ev(true))];
+    s.push(Step::Msg(S, 300, hold_req(2)));
+    s.push(Step::Msg(C, 310, control_failure(2)));
+    assert!(!has(&run_mid(s), "hold-already-held"));
+}
+
+#[test]
+fn a_request_in_progress_leaves_the_state_unknown() {
+    // HOLD_CALL_REQ confirmed, its CALL_HELD_EVENT not yet seen: a second hold is not judged.
+    let mut s = held();
+    s.push(Step::Msg(C, 250, hold_ev(false)));
+    s.push(Step::Msg(S, 300, hold_req(2)));
+    s.push(Step::Msg(C, 310, inv("HOLD_CALL_CONF", 2)));
+    s.push(Step::Msg(S, 320, hold_req(3)));
+    s.push(Step::Msg(C, 330, control_failure(3)));
+    assert!(!has(&run(s), "hold-already-held"));
+    // A refused hold changed nothing: the next hold is judged (and the call is held).
+    let mut s = held();
+    s.push(Step::Msg(S, 300, hold_req(2)));
+    s.push(Step::Msg(C, 310, control_failure(2)));
+    s.push(Step::Msg(S, 320, hold_req(3)));
+    s.push(Step::Msg(C, 330, control_failure(3)));
+    let r = run(s);
+    let holds: Vec<_> = r.findings.iter().filter(|f| f.rule == "hold-already-held").collect();
+    assert_eq!(holds.len(), 2, "{holds:#?}");
+    // END_CALL_EVENT forgets the call.
+    let mut s = held();
+    s.push(Step::Msg(C, 250, ev("END_CALL_EVENT", 7)));
+    s.push(Step::Msg(S, 300, hold_req(2)));
+    s.push(Step::Msg(C, 310, control_failure(2)));
+    assert!(!has(&run(s), "hold-already-held"));
+}
