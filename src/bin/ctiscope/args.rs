@@ -640,6 +640,7 @@ pub enum SynthScenario {
     NoCti,
     ServerClosePending,
     LateConfirm,
+    CallViolations,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]

@@ -82,6 +82,7 @@ fn scenario_config(a: &SynthArgs, s: SynthScenario) -> Result<(Scenario, Scenari
         SynthScenario::NoCti => Scenario::NoCti,
         SynthScenario::ServerClosePending => Scenario::ServerClosePending,
         SynthScenario::LateConfirm => Scenario::LateConfirm,
+        SynthScenario::CallViolations => Scenario::CallViolations,
     };
     let faults = match &a.faults {
         Some(f) => Faults::parse(f)?,
