@@ -9,6 +9,9 @@
 //!   CALL_HELD_EVENT at the holding device, gone after CALL_CONNECTION_CLEARED_EVENT or
 //!   CALL_CLEARED_EVENT, else the event's LocalConnectionState. A transfer, a conference,
 //!   a new call id (CALL_DATA_UPDATE_EVENT) or END_CALL_EVENT makes the calls unknown again.
+//!   The devices of a call, for TRANSFER_CALL_REQ and CONFERENCE_CALL_REQ, are those of
+//!   its live connections and every device its events named (alerting, answering, calling,
+//!   called, holding, retrieving).
 //!   HOLD_CALL_REQ, RETRIEVE_CALL_REQ, ANSWER_CALL_REQ, TRANSFER_CALL_REQ and
 //!   CONFERENCE_CALL_REQ are judged against it only when the state is known: set by an
 //!   event, with no call-control request for the call since that was not refused
@@ -117,7 +120,22 @@ struct CallState {
     flux: SmallVec<[u32; 2]>,
     /// More such requests than [`MAX_FLUX`]: only an event ends the doubt.
     flux_full: bool,
+    /// The other devices the call's events named (alerting, answering, calling, called,
+    /// holding, retrieving), up to [`MAX_DEVICES_PER_CALL`]: a device in common with
+    /// another call may be one of them.
+    named: SmallVec<[Box<str>; 2]>,
 }
+
+/// The fields of call events that name a device of the call (a route point the call was
+/// redirected from is not one).
+const DEVICE_FIELDS: [FieldId; 6] = [
+    field::AlertingDeviceID,
+    field::AnsweringDeviceID,
+    field::CallingDeviceID,
+    field::CalledDeviceID,
+    field::HoldingDeviceID,
+    field::RetrievingDeviceID,
+];
 
 /// Call-control requests remembered per call while their outcome is not known.
 const MAX_FLUX: usize = 4;
@@ -164,9 +182,24 @@ impl CallState {
         }
     }
 
-    /// Devices with a live connection to the call.
-    fn live(&self) -> impl Iterator<Item = &str> {
-        self.devices.iter().filter(|d| d.1 != State::Gone).map(|d| &*d.0)
+    /// Devices with a live connection to the call, and the devices its events named.
+    fn devices_of(&self) -> impl Iterator<Item = &str> {
+        let live = self.devices.iter().filter(|d| d.1 != State::Gone).map(|d| &*d.0);
+        live.chain(self.named.iter().map(|n| &**n))
+    }
+
+    /// Remember the devices an event names.
+    fn learn(&mut self, d: &Decoded, bytes: &[u8]) {
+        for fid in DEVICE_FIELDS {
+            if self.named.len() >= MAX_DEVICES_PER_CALL {
+                return;
+            }
+            if let Some(t) = d.text_of(bytes, fid).filter(|t| !t.is_empty()) {
+                if !self.named.iter().any(|n| **n == *t) {
+                    self.named.push(Box::from(&*t));
+                }
+            }
+        }
     }
 }
 
@@ -523,10 +556,10 @@ fn event(settings: &Settings, p: &mut ConnPre, m: &Msg<'_, '_>) {
         p.calls.remove(&key);
         return;
     };
-    let dev = String::from_utf8_lossy(&dev).into_owned();
+    let dev = String::from_utf8_lossy(&dev);
     // The event's device (alerting, answering, holding...) is this connection's: the
     // change applies; else its LocalConnectionState says, if it is a state.
-    let at_device = device_field.and_then(|fid| text(d, bytes, fid)).is_some_and(|x| x == dev);
+    let at_device = device_field.and_then(|fid| d.text_of(bytes, fid)).is_some_and(|x| x == dev);
     let state = if at_device { change } else { lcs.and_then(State::from_lcs) };
     if !p.calls.contains_key(&key) {
         if state.is_none() || p.calls.len() >= settings.max_live_calls {
@@ -536,6 +569,7 @@ fn event(settings: &Settings, p: &mut ConnPre, m: &Msg<'_, '_>) {
     }
     if let Some(cs) = p.calls.get_mut(&key) {
         cs.set(&dev, state, m.fr);
+        cs.learn(d, bytes);
         if cs.devices.is_empty() {
             p.calls.remove(&key);
         }
@@ -678,8 +712,8 @@ fn no_common_device(f: &mut Findings, c: &Conn, p: &mut ConnPre, m: &Msg<'_, '_>
     if a.in_flux() || h.in_flux() {
         return;
     }
-    let adevs: BTreeSet<&str> = a.live().collect();
-    let hdevs: BTreeSet<&str> = h.live().collect();
+    let adevs: BTreeSet<&str> = a.devices_of().collect();
+    let hdevs: BTreeSet<&str> = h.devices_of().collect();
     if adevs.is_empty() || hdevs.is_empty() || adevs.intersection(&hdevs).next().is_some() {
         return;
     }
@@ -703,7 +737,7 @@ fn no_common_device(f: &mut Findings, c: &Conn, p: &mut ConnPre, m: &Msg<'_, '_>
     s.call = Some(active as u32);
     s.device = active_dev;
     let message = format!(
-        "{} (InvokeID {}) joins held call {held} (at {hl}) and active call {active} (at {al}), which have no device in common: the two calls must have connections to one common device",
+        "{} (InvokeID {}) joins held call {held} (devices {hl}) and active call {active} (devices {al}), which by this session's events have no device in common: the two calls must have connections to one common device",
         m.name,
         invoke.map_or("?".to_string(), |i| i.to_string()),
     );
@@ -729,14 +763,18 @@ fn unregister_missing(f: &mut Findings, c: &Conn, p: &mut ConnPre, m: &Msg<'_, '
     let mut frames: Vec<u64> = p.registered.iter().map(|r| r.1).collect();
     frames.push(m.fr);
     let cause = Cause::new(Some(m.name), "with a registered service not unregistered");
+    let invoke = fixed_num(m.d, field::InvokeID).map(|v| v as u32);
     f.report("unregister-missing", Some(m.flow.conn), &frames, m.ts, cause, || {
         let who = c.identity.client_id.as_deref().map_or(String::new(), |id| format!(" {id}"));
+        let mut s = c.subject(Some(m.name));
+        s.invoke = invoke;
+        s.request = Some(m.name);
         (
             format!(
                 "server application{who} closes its session with RegisteredServiceID {} still registered: it must send UNREGISTER_SERVICE_REQ before CLOSE_REQ",
                 ids.join(", ")
             ),
-            c.subject(Some(m.name)),
+            s,
         )
     });
     p.registered.clear();
