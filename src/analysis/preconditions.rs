@@ -28,13 +28,16 @@
 //! - Monitors across sessions: a client that reopens a lost session (as `links` finds it)
 //!   and names, in MONITOR_STOP_REQ or CHANGE_MONITOR_MASK_REQ, a MonitorID of its old
 //!   session must have created it again (MONITOR_START_CONF on the new session).
-//! - Agent desk settings: AGENT_DESK_SETTINGS_CONF's DeskSettingsMask, per agent, says
-//!   whether NOT_READY (idle) and LOGOUT need a reason code; SET_AGENT_STATE_REQ to those
-//!   states is checked for an EventReasonCode.
+//! - Agent desk settings: AGENT_DESK_SETTINGS_CONF's DeskSettingsMask, per agent (else the
+//!   configuration's: CONFIG_AGENT_EVENT's AgentDeskSettingsID of the agent's LoginID, and
+//!   CONFIG_AGENT_DESK_SETTINGS_EVENT's FltDeskSettingsMask of that id), says whether
+//!   NOT_READY (idle) and LOGOUT need a reason code; SET_AGENT_STATE_REQ to those states is
+//!   checked for an EventReasonCode.
 //!
 //! Bounded: connections per session up to `max_live_calls` calls of
 //! [`MAX_DEVICES_PER_CALL`] devices, waiting verdicts up to [`MAX_WAITING`], registrations
-//! up to [`MAX_REGISTERED`], desk settings up to `max_agents` agents, announced pre-calls
+//! up to [`MAX_REGISTERED`], desk settings up to `max_agents` agents (and as many
+//! AgentDeskSettingsIDs), announced pre-calls
 //! up to `max_ended_calls` (the oldest forgotten first).
 
 use super::calls::{fixed_num, text_utf8};
@@ -235,6 +238,11 @@ pub(crate) struct ConnPre {
 pub(crate) struct Preconditions {
     /// DeskSettingsMask per AgentID, and the frame of its AGENT_DESK_SETTINGS_CONF.
     desk: FastMap<String, (u32, u64)>,
+    /// From the configuration: AgentDeskSettingsID per agent (CONFIG_AGENT_EVENT's
+    /// LoginID, the agent's peripheral number), and the mask and frame of each
+    /// AgentDeskSettingsID (CONFIG_AGENT_DESK_SETTINGS_EVENT).
+    agent_desk_id: FastMap<String, u64>,
+    desk_by_id: FastMap<u64, (u32, u64)>,
     /// Calls announced by AGENT_PRE_CALL_EVENT (RouterCallKeyDay, RouterCallKeyCallID).
     announced: HashSet<(u64, u64)>,
     announced_order: VecDeque<(u64, u64)>,
@@ -325,6 +333,9 @@ impl Preconditions {
                 self.desk_settings(settings, c, p, m, matched);
             }
             MessageType::SET_AGENT_STATE_REQ if to_server => self.set_state(f, c, m),
+            MessageType::CONFIG_AGENT_EVENT | MessageType::CONFIG_AGENT_DESK_SETTINGS_EVENT if !to_server => {
+                self.config(settings, m);
+            }
             MessageType::REGISTER_SERVICE_REQ if to_server => {
                 if let Some(inv) = fixed_num(m.d, field::InvokeID) {
                     if p.register_reqs.len() >= MAX_REGISTERED {
@@ -440,6 +451,45 @@ impl Preconditions {
         self.desk.insert(agent, (mask as u32, m.fr));
     }
 
+    /// Configuration records: which desk settings each agent has, and what each says.
+    fn config(&mut self, settings: &Settings, m: &Msg<'_, '_>) {
+        let agents = m.id == MessageType::CONFIG_AGENT_EVENT;
+        // Each record starts with its RecordType.
+        let mut id: Option<u64> = None;
+        let mut login: Option<String> = None;
+        let mut mask: Option<u64> = None;
+        let start = m.d.fields.partition_point(|f| f.offset < m.d.floating_offset);
+        let fields = m.d.fields[start..].iter().map(Some).chain(std::iter::once(None));
+        for fld in fields {
+            if fld.is_none_or(|f| f.meta.id == field::RecordType) {
+                let room = |n: usize| n < settings.max_agents;
+                match (agents, id.take(), login.take(), mask.take()) {
+                    (true, Some(id), Some(agent), _)
+                        if room(self.agent_desk_id.len()) || self.agent_desk_id.contains_key(&agent) =>
+                    {
+                        self.agent_desk_id.insert(agent, id);
+                    }
+                    (false, Some(id), _, Some(mask))
+                        if room(self.desk_by_id.len()) || self.desk_by_id.contains_key(&id) =>
+                    {
+                        self.desk_by_id.insert(id, (mask as u32, m.fr));
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            let Some(f) = fld else { continue };
+            match f.meta.id {
+                field::AgentDeskSettingsID => id = f.number().filter(|&v| v != u64::from(u32::MAX)),
+                field::LoginID => {
+                    login = f.text(m.frame.bytes).map(|t| t.into_owned()).filter(|t| !t.is_empty())
+                }
+                field::FltDeskSettingsMask => mask = f.number(),
+                _ => {}
+            }
+        }
+    }
+
     fn set_state(&mut self, f: &mut Findings, c: &Conn, m: &Msg<'_, '_>) {
         let Some(state) = fixed_num(m.d, field::AgentState) else { return };
         let (need, what) = match u32::try_from(state) {
@@ -452,7 +502,11 @@ impl Preconditions {
         }
         let own = text(m.d, m.frame.bytes, field::AgentID).filter(|a| !a.is_empty());
         let Some(agent) = own.or_else(|| c.identity.agent().map(str::to_string)) else { return };
-        let Some(&(mask, desk_frame)) = self.desk.get(&agent) else { return };
+        let configured = || {
+            let id = self.agent_desk_id.get(&agent)?;
+            self.desk_by_id.get(id)
+        };
+        let Some(&(mask, desk_frame)) = self.desk.get(&agent).or_else(configured) else { return };
         if mask & need == 0 {
             return;
         }
@@ -477,7 +531,7 @@ impl Preconditions {
             }
             (
                 format!(
-                    "SET_AGENT_STATE_REQ (InvokeID {}) sets agent {agent} to {what} with EventReasonCode 0, but the agent's desk settings (AGENT_DESK_SETTINGS_CONF, frame {desk_frame}) have {flag}: the desktop must ask the agent for a reason code",
+                    "SET_AGENT_STATE_REQ (InvokeID {}) sets agent {agent} to {what} with EventReasonCode 0, but the agent's desk settings (frame {desk_frame}) have {flag}: the desktop must ask the agent for a reason code",
                     invoke.map_or("?".to_string(), |i| i.to_string()),
                 ),
                 s,
@@ -534,11 +588,11 @@ fn event(settings: &Settings, p: &mut ConnPre, m: &Msg<'_, '_>) {
         MessageType::CALL_CLEARED_EVENT => (Some(State::Gone), None),
         _ => (None, None),
     };
+    let Some(call) = fixed_num(d, field::ConnectionCallID).filter(|&c| c != NULL_ID) else { return };
     let lcs = d.number_of(field::LocalConnectionState);
     if change.is_none() && lcs.is_none() {
         return;
     }
-    let Some(call) = fixed_num(d, field::ConnectionCallID).filter(|&c| c != NULL_ID) else { return };
     let key = (periph, call as u32);
     if m.id == MessageType::CALL_CLEARED_EVENT {
         if let Some(cs) = p.calls.get_mut(&key) {
@@ -569,7 +623,9 @@ fn event(settings: &Settings, p: &mut ConnPre, m: &Msg<'_, '_>) {
     }
     if let Some(cs) = p.calls.get_mut(&key) {
         cs.set(&dev, state, m.fr);
-        cs.learn(d, bytes);
+        if change.is_some() || m.id == MessageType::CALL_ORIGINATED_EVENT {
+            cs.learn(d, bytes);
+        }
         if cs.devices.is_empty() {
             p.calls.remove(&key);
         }

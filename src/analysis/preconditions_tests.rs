@@ -116,3 +116,52 @@ fn a_request_in_progress_leaves_the_state_unknown() {
     s.push(Step::Msg(C, 310, control_failure(2)));
     assert!(!has(&run(s), "hold-already-held"));
 }
+
+/// SET_AGENT_STATE_REQ of agent 1001 to `state` with `reason`.
+fn set_state(invoke: u64, state: u64, reason: u64) -> Vec<u8> {
+    let mut m = b("SET_AGENT_STATE_REQ");
+    m.set("InvokeID", invoke).unwrap();
+    m.set("PeripheralID", 5000).unwrap();
+    m.set("AgentState", state).unwrap();
+    m.set("EventReasonCode", reason).unwrap();
+    m.text("AgentInstrument", "5001").unwrap();
+    m.text("AgentID", "1001").unwrap();
+    m.build()
+}
+
+#[test]
+fn reason_codes_the_configured_desk_settings_require() {
+    // Agent 1001 has desk settings 3, which require a reason to log out (not to go idle).
+    let mut agents = b("CONFIG_AGENT_EVENT");
+    agents.set("NumRecords", 2).unwrap();
+    for (login, desk) in [("1000", 4), ("1001", 3)] {
+        agents.number("RecordType", 1).unwrap();
+        agents.number("FltPeripheralID", 5000).unwrap();
+        agents.number("AgentType", 0).unwrap();
+        agents.number("AgentDeskSettingsID", desk).unwrap();
+        agents.text("LoginID", login).unwrap();
+    }
+    let mut desks = b("CONFIG_AGENT_DESK_SETTINGS_EVENT");
+    desks.set("NumRecords", 2).unwrap();
+    for (desk, mask) in [(3, 0x10), (4, 0x08)] {
+        desks.number("RecordType", 1).unwrap();
+        desks.number("AgentDeskSettingsID", desk).unwrap();
+        desks.number("FltDeskSettingsMask", mask).unwrap();
+    }
+    let steps = |state: u64, reason: u64| {
+        let mut s = opened(0xFFFF_FFFF, 0);
+        s.push(Step::Msg(C, 100, agents.build()));
+        s.push(Step::Msg(C, 110, desks.build()));
+        s.push(Step::Msg(S, 200, set_state(2, state, reason)));
+        s.push(Step::Msg(C, 210, inv("SET_AGENT_STATE_CONF", 2)));
+        s
+    };
+    let r = run(steps(1, 0));
+    let f = find(&r, "reason-code-missing");
+    assert_eq!(f.frames, vec![5, 6]);
+    assert_eq!((f.subject.agent.as_deref(), f.subject.invoke), (Some("1001"), Some(2)));
+    assert!(f.message.contains("DESK_LOGOUT_REASON_REQUIRED_MASK"), "{}", f.message);
+    // With a reason, or to NOT_READY (agent 1000's settings require that, not 1001's).
+    assert!(!has(&run(steps(1, 5)), "reason-code-missing"));
+    assert!(!has(&run(steps(2, 0)), "reason-code-missing"));
+}

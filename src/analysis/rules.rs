@@ -150,8 +150,8 @@ const BASE: &[Rule] = &[
       "a client that reopened a lost session named, in MONITOR_STOP_REQ or CHANGE_MONITOR_MASK_REQ, a MonitorID of its old session without creating it again with MONITOR_START_REQ",
       "guide Tables 34-37; docs/protocol.md §7.7 Monitors"),
     r("reason-code-missing", Warning,
-      "SET_AGENT_STATE_REQ to NOT_READY or LOGOUT with EventReasonCode 0 (or none) for an agent whose desk settings (AGENT_DESK_SETTINGS_CONF DeskSettingsMask) require a reason for idle or logout",
-      "guide Tables 90, 91, 98"),
+      "SET_AGENT_STATE_REQ to NOT_READY or LOGOUT with EventReasonCode 0 (or none) for an agent whose desk settings (AGENT_DESK_SETTINGS_CONF DeskSettingsMask, or the configuration's CONFIG_AGENT_DESK_SETTINGS_EVENT for the agent's AgentDeskSettingsID) require a reason for idle or logout",
+      "guide Tables 90, 91, 98, 159, 161"),
     // Protocol versions.
     r("layout-variant", Note,
       "messages of a type were decoded with the fixed part of a neighbouring protocol version, because their bytes fit it and not the connection's (an implementation that does not follow the version history); said once per connection and message type",
