@@ -165,3 +165,34 @@ fn reason_codes_the_configured_desk_settings_require() {
     assert!(!has(&run(steps(1, 5)), "reason-code-missing"));
     assert!(!has(&run(steps(2, 0)), "reason-code-missing"));
 }
+
+/// AGENT_PRE_CALL_EVENT (`abort`: AGENT_PRE_CALL_ABORT_EVENT) for router call key (1, `call`).
+fn pre_call(call: u64, abort: bool) -> Vec<u8> {
+    let mut m = b(if abort { "AGENT_PRE_CALL_ABORT_EVENT" } else { "AGENT_PRE_CALL_EVENT" });
+    m.text("AgentInstrument", "5001").unwrap();
+    m.number("RouterCallKeyDay", 1).unwrap();
+    m.number("RouterCallKeyCallID", call).unwrap();
+    m.number("RouterCallKeySequenceNumber", 1).unwrap();
+    m.build()
+}
+
+#[test]
+fn pre_call_aborts_of_calls_never_announced() {
+    let steps = |announced: bool, at_ms: i64| {
+        let mut s = opened(0xFFFF_FFFF, 0);
+        if announced {
+            s.push(Step::Msg(C, at_ms - 500, pre_call(9, false)));
+        }
+        s.push(Step::Msg(C, at_ms, pre_call(9, true)));
+        s
+    };
+    let r = run(steps(false, 61_000));
+    let f = find(&r, "pre-call-abort-unannounced");
+    assert!(f.message.contains("RouterCallKeyCallID 9"), "{}", f.message);
+    assert_eq!(f.subject.instrument.as_deref(), Some("5001"));
+    assert!(!has(&run(steps(true, 61_000)), "pre-call-abort-unannounced"));
+    // Within a minute of the session's start the announcement may predate the capture.
+    assert!(!has(&run(steps(false, 30_000)), "pre-call-abort-unannounced"));
+    // Nor on a session whose start was not captured.
+    assert!(!has(&run_mid(vec![Step::Msg(C, 61_000, pre_call(9, true))]), "pre-call-abort-unannounced"));
+}
