@@ -246,6 +246,9 @@ pub(crate) struct Preconditions {
     /// Calls announced by AGENT_PRE_CALL_EVENT (RouterCallKeyDay, RouterCallKeyCallID).
     announced: HashSet<(u64, u64)>,
     announced_order: VecDeque<(u64, u64)>,
+    /// An announcement without a readable RouterCallKeyDay and RouterCallKeyCallID was
+    /// seen: no abort can be said unannounced.
+    unreadable_announcement: bool,
 }
 
 /// The call-control requests that change the state of the calls they name.
@@ -319,7 +322,9 @@ impl Preconditions {
             settle(c, p, f);
         }
         match m.id {
-            MessageType::AGENT_PRE_CALL_EVENT if !to_server => self.announce(settings, m),
+            MessageType::AGENT_PRE_CALL_EVENT | MessageType::AGENT_LEGACY_PRE_CALL_EVENT if !to_server => {
+                self.announce(settings, m);
+            }
             MessageType::AGENT_PRE_CALL_ABORT_EVENT if !to_server => self.abort(f, c, m),
             MessageType::AGENT_DESK_SETTINGS_REQ if to_server => {
                 if let Some(inv) = fixed_num(m.d, field::InvokeID) {
@@ -389,7 +394,11 @@ impl Preconditions {
     }
 
     fn announce(&mut self, settings: &Settings, m: &Msg<'_, '_>) {
-        let Some(key) = router_key(m.d) else { return };
+        let Some(key) = router_key(m.d) else {
+            // An announcement whose call cannot be read: any abort may be of its call.
+            self.unreadable_announcement = true;
+            return;
+        };
         if self.announced.insert(key) {
             self.announced_order.push_back(key);
             while self.announced_order.len() > settings.max_ended_calls {
@@ -403,6 +412,7 @@ impl Preconditions {
     fn abort(&mut self, f: &mut Findings, c: &Conn, m: &Msg<'_, '_>) {
         let Some(key) = router_key(m.d) else { return };
         if self.announced.contains(&key)
+            || self.unreadable_announcement
             || !c.complete(1)
             || c.open != OpenState::Open
             || m.ts - c.first_ts < PRE_CALL_HORIZON_NS
