@@ -15,12 +15,12 @@
 //!   HOLD_CALL_REQ, RETRIEVE_CALL_REQ, ANSWER_CALL_REQ, TRANSFER_CALL_REQ and
 //!   CONFERENCE_CALL_REQ are judged against it only when the state is known: set by an
 //!   event, with no call-control request for the call since that was not refused
-//!   (CONTROL_FAILURE_CONF, FAILURE_CONF), on a connection captured from its start without loss in either direction.
-//!   The verdict waits for the next server message (or the connection's end): a gap in the
+//!   (CONTROL_FAILURE_CONF, FAILURE_CONF), on a connection captured from its start without
+//!   loss in either direction. The verdict waits for the next server message (or the connection's end): a gap in the
 //!   server's stream declared by then could hide an event that changed the state.
 //! - AGENT_PRE_CALL_ABORT_EVENT: the call it aborts must have been announced by an
-//!   AGENT_PRE_CALL_EVENT (same RouterCallKeyDay and RouterCallKeyCallID), on any
-//!   connection of the capture; judged only on a session captured from its start, at least
+//!   AGENT_PRE_CALL_EVENT or AGENT_LEGACY_PRE_CALL_EVENT (same RouterCallKeyDay and
+//!   RouterCallKeyCallID), on any connection of the capture; judged only on a session captured from its start, at least
 //!   [`PRE_CALL_HORIZON_NS`] after it, so that the announcement could have been captured.
 //! - Server applications: a service registered with REGISTER_SERVICE_REQ (confirmed by
 //!   REGISTER_SERVICE_CONF) must be unregistered with UNREGISTER_SERVICE_REQ before
@@ -37,8 +37,8 @@
 //! Bounded: connections per session up to `max_live_calls` calls of
 //! [`MAX_DEVICES_PER_CALL`] devices, waiting verdicts up to [`MAX_WAITING`], registrations
 //! up to [`MAX_REGISTERED`], desk settings up to `max_agents` agents (and as many
-//! AgentDeskSettingsIDs), announced pre-calls
-//! up to `max_ended_calls` (the oldest forgotten first).
+//! AgentDeskSettingsIDs), announced pre-calls up to `max_ended_calls` (the oldest
+//! forgotten first).
 
 use super::calls::{fixed_num, text_utf8};
 use super::findings::{Cause, Findings, Subject};
