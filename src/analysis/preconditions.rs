@@ -15,8 +15,9 @@
 //!   HOLD_CALL_REQ, RETRIEVE_CALL_REQ, ANSWER_CALL_REQ, TRANSFER_CALL_REQ and
 //!   CONFERENCE_CALL_REQ are judged against it only when the state is known: set by an
 //!   event, with no call-control request for the call since that was not refused
-//!   (CONTROL_FAILURE_CONF, FAILURE_CONF), on a connection captured from its start without
-//!   loss in either direction. The verdict waits for the next server message (or the connection's end): a gap in the
+//!   (CONTROL_FAILURE_CONF, FAILURE_CONF), on a session granted CTI_SERVICE_CLIENT_CONTROL
+//!   (the others' call-control requests are refused anyway, and their events are not
+//!   followed) captured from its start without loss in either direction. The verdict waits for the next server message (or the connection's end): a gap in the
 //!   server's stream declared by then could hide an event that changed the state.
 //! - AGENT_PRE_CALL_ABORT_EVENT: the call it aborts must have been announced by an
 //!   AGENT_PRE_CALL_EVENT or AGENT_LEGACY_PRE_CALL_EVENT (same RouterCallKeyDay and
@@ -45,7 +46,7 @@ use super::findings::{Cause, Findings, Subject};
 use super::links::Links;
 use super::settings::Settings;
 use super::state::{Conn, Msg, OpenState, Pending};
-use crate::cti::decode::Decoded;
+use crate::cti::decode::{range_bytes, Decoded, Value};
 use crate::cti::spec::fields::field;
 use crate::cti::spec::values::agent_state::{AGENT_STATE_LOGOUT, AGENT_STATE_NOT_READY};
 use crate::cti::spec::values::call_id::NULL_CALL_ID;
@@ -55,10 +56,12 @@ use crate::cti::spec::values::desk_settings_mask::{
 };
 use crate::cti::spec::values::local_connection_state as lcs;
 use crate::cti::spec::values::peripheral_id::NULL_PERIPHERAL_ID;
-use crate::cti::spec::{FieldId, MessageType};
+use crate::cti::spec::values::service_mask::CTI_SERVICE_CLIENT_CONTROL;
+use crate::cti::spec::{FieldId, MessageType, Role};
 use crate::pipeline::Direction;
 use crate::{FastMap, TimestampNs};
 use smallvec::SmallVec;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashSet, VecDeque};
 
 /// Devices remembered per call.
@@ -114,10 +117,13 @@ impl State {
     }
 }
 
-/// The connections of one call known from events: device, state, frame of the event.
+/// A connection of a call: its device, its state and the frame of the event that set it.
+type Connection = (Box<[u8]>, State, u64);
+
+/// The connections of one call known from events.
 #[derive(Debug, Default)]
 struct CallState {
-    devices: SmallVec<[(Box<str>, State, u64); 2]>,
+    devices: SmallVec<[Connection; 2]>,
     /// The call-control requests (InvokeIDs) that named the call after the last event
     /// that set a state and were not refused: the state may be changing.
     flux: SmallVec<[u32; 2]>,
@@ -126,7 +132,7 @@ struct CallState {
     /// The other devices the call's events named (alerting, answering, calling, called,
     /// holding, retrieving), up to [`MAX_DEVICES_PER_CALL`]: a device in common with
     /// another call may be one of them.
-    named: SmallVec<[Box<str>; 2]>,
+    named: SmallVec<[Box<[u8]>; 2]>,
 }
 
 /// The fields of call events that name a device of the call (a route point the call was
@@ -144,11 +150,11 @@ const DEVICE_FIELDS: [FieldId; 6] = [
 const MAX_FLUX: usize = 4;
 
 impl CallState {
-    fn get(&self, device: &str) -> Option<(State, u64)> {
+    fn get(&self, device: &[u8]) -> Option<(State, u64)> {
         self.devices.iter().find(|d| &*d.0 == device).map(|d| (d.1, d.2))
     }
 
-    fn set(&mut self, device: &str, s: Option<State>, frame: u64) {
+    fn set(&mut self, device: &[u8], s: Option<State>, frame: u64) {
         let i = self.devices.iter().position(|d| &*d.0 == device);
         match (i, s) {
             (Some(i), Some(s)) => {
@@ -186,21 +192,25 @@ impl CallState {
     }
 
     /// Devices with a live connection to the call, and the devices its events named.
-    fn devices_of(&self) -> impl Iterator<Item = &str> {
+    fn devices_of(&self) -> impl Iterator<Item = &[u8]> {
         let live = self.devices.iter().filter(|d| d.1 != State::Gone).map(|d| &*d.0);
         live.chain(self.named.iter().map(|n| &**n))
     }
 
-    /// Remember the devices an event names.
+    /// Remember the devices an event names (one pass over its floating fields).
     fn learn(&mut self, d: &Decoded, bytes: &[u8]) {
-        for fid in DEVICE_FIELDS {
+        let start = d.fields.partition_point(|f| f.offset < d.floating_offset);
+        for f in &d.fields[start..] {
             if self.named.len() >= MAX_DEVICES_PER_CALL {
                 return;
             }
-            if let Some(t) = d.text_of(bytes, fid).filter(|t| !t.is_empty()) {
-                if !self.named.iter().any(|n| **n == *t) {
-                    self.named.push(Box::from(&*t));
-                }
+            let Value::Text { start, len } = f.value else { continue };
+            if !DEVICE_FIELDS.contains(&f.meta.id) {
+                continue;
+            }
+            let t = range_bytes(bytes, (start, len));
+            if !t.is_empty() && !self.named.iter().any(|n| **n == *t) {
+                self.named.push(Box::from(t));
             }
         }
     }
@@ -274,6 +284,14 @@ fn changes_calls(id: MessageType) -> bool {
 const REQUEST_CALL_IDS: [FieldId; 3] =
     [field::ConnectionCallID, field::ActiveConnectionCallID, field::HeldConnectionCallID];
 
+/// The bytes of text field `id` (fixed or floating), as captured.
+fn raw_text<'b>(d: &Decoded, bytes: &'b [u8], id: FieldId) -> Option<&'b [u8]> {
+    match d.get(id)?.value {
+        Value::Text { start, len } => Some(range_bytes(bytes, (start, len))),
+        _ => None,
+    }
+}
+
 /// The text of field `id` (fixed or floating).
 fn text(d: &Decoded, frame: &[u8], id: FieldId) -> Option<String> {
     d.text_of(frame, id).map(|t| t.into_owned())
@@ -305,8 +323,10 @@ fn whole(c: &Conn) -> bool {
 }
 
 impl Preconditions {
-    /// One message of connection `c`.
+    /// One message of connection `c`. Most messages concern none of these rules: they pass
+    /// a few comparisons of their type.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     pub(crate) fn message(
         &mut self,
         settings: &Settings,
@@ -321,6 +341,32 @@ impl Preconditions {
         if !to_server && !p.waiting.is_empty() {
             settle(c, p, f);
         }
+        if lifecycle(m.id) {
+            self.lifecycle(settings, f, c, p, m, matched, links, to_server);
+        }
+        if to_server {
+            if m.role == Some(Role::Request) && changes_calls(m.id) {
+                request(f, c, p, m);
+            }
+        } else if m.role == Some(Role::Event) && tracks_calls(c) {
+            event(settings, p, m);
+        }
+    }
+
+    /// The messages of the other rules, and the refusals of call-control requests.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn lifecycle(
+        &mut self,
+        settings: &Settings,
+        f: &mut Findings,
+        c: &Conn,
+        p: &mut ConnPre,
+        m: &Msg<'_, '_>,
+        matched: Option<&Pending>,
+        links: &Links,
+        to_server: bool,
+    ) {
         match m.id {
             MessageType::AGENT_PRE_CALL_EVENT | MessageType::AGENT_LEGACY_PRE_CALL_EVENT if !to_server => {
                 self.announce(settings, m);
@@ -349,19 +395,7 @@ impl Preconditions {
                     p.register_reqs.push(inv as u32);
                 }
             }
-            MessageType::REGISTER_SERVICE_CONF if !to_server => {
-                let inv = fixed_num(m.d, field::InvokeID).map(|v| v as u32);
-                let (Some(inv), Some(q)) = (inv, matched) else { return };
-                if q.req != MessageType::REGISTER_SERVICE_REQ || !p.register_reqs.contains(&inv) {
-                    return;
-                }
-                p.register_reqs.retain(|i| *i != inv);
-                if let Some(id) = fixed_num(m.d, field::RegisteredServiceID) {
-                    if p.registered.len() < MAX_REGISTERED {
-                        p.registered.push((id as u32, q.frame));
-                    }
-                }
-            }
+            MessageType::REGISTER_SERVICE_CONF if !to_server => registered(p, m, matched),
             MessageType::UNREGISTER_SERVICE_REQ if to_server => {
                 if let Some(id) = fixed_num(m.d, field::RegisteredServiceID) {
                     p.registered.retain(|r| u64::from(r.0) != id);
@@ -371,20 +405,15 @@ impl Preconditions {
             MessageType::MONITOR_STOP_REQ | MessageType::CHANGE_MONITOR_MASK_REQ if to_server => {
                 monitor_not_recreated(f, c, m, links);
             }
-            _ => {}
-        }
-        if let (MessageType::CONTROL_FAILURE_CONF | MessageType::FAILURE_CONF, Some(q)) = (m.id, matched) {
-            if changes_calls(q.req) {
-                // Refused: the request changed nothing.
-                for cs in p.calls.values_mut() {
-                    cs.flux.retain(|i| *i != q.invoke);
+            MessageType::CONTROL_FAILURE_CONF | MessageType::FAILURE_CONF if !to_server => {
+                if let Some(q) = matched.filter(|q| changes_calls(q.req)) {
+                    // Refused: the request changed nothing.
+                    for cs in p.calls.values_mut() {
+                        cs.flux.retain(|i| *i != q.invoke);
+                    }
                 }
             }
-        }
-        if to_server && m.role == Some(crate::cti::spec::Role::Request) && changes_calls(m.id) {
-            request(f, c, p, m);
-        } else if !to_server && m.role == Some(crate::cti::spec::Role::Event) {
-            event(settings, p, m);
+            _ => {}
         }
     }
 
@@ -556,6 +585,8 @@ fn router_key(d: &Decoded) -> Option<(u64, u64)> {
 }
 
 /// Report the waiting verdicts if nothing was lost, else drop them.
+#[cold]
+#[inline(never)]
 fn settle(c: &Conn, p: &mut ConnPre, f: &mut Findings) {
     let stand = whole(c);
     for w in std::mem::take(&mut p.waiting) {
@@ -567,6 +598,7 @@ fn settle(c: &Conn, p: &mut ConnPre, f: &mut Findings) {
 }
 
 /// A server event: the call connection states it sets.
+#[inline(never)]
 fn event(settings: &Settings, p: &mut ConnPre, m: &Msg<'_, '_>) {
     let (d, bytes) = (m.d, m.frame.bytes);
     let periph = peripheral(d);
@@ -620,30 +652,33 @@ fn event(settings: &Settings, p: &mut ConnPre, m: &Msg<'_, '_>) {
         p.calls.remove(&key);
         return;
     };
-    let dev = String::from_utf8_lossy(&dev);
     // The event's device (alerting, answering, holding...) is this connection's: the
     // change applies; else its LocalConnectionState says, if it is a state.
-    let at_device = device_field.and_then(|fid| d.text_of(bytes, fid)).is_some_and(|x| x == dev);
+    let at_device = device_field.and_then(|fid| raw_text(d, bytes, fid)).is_some_and(|x| x == &*dev);
     let state = if at_device { change } else { lcs.and_then(State::from_lcs) };
-    if !p.calls.contains_key(&key) {
-        if state.is_none() || p.calls.len() >= settings.max_live_calls {
-            return;
-        }
-        p.calls.insert(key, CallState::default());
+    let room = p.calls.len() < settings.max_live_calls;
+    let cs = match p.calls.entry(key) {
+        Entry::Occupied(o) => o.into_mut(),
+        Entry::Vacant(v) if room && state.is_some() => v.insert(CallState::default()),
+        Entry::Vacant(_) => return,
+    };
+    cs.set(&dev, state, m.fr);
+    if matches!(
+        m.id,
+        MessageType::CALL_DELIVERED_EVENT
+            | MessageType::CALL_ESTABLISHED_EVENT
+            | MessageType::CALL_ORIGINATED_EVENT
+    ) {
+        cs.learn(d, bytes);
     }
-    if let Some(cs) = p.calls.get_mut(&key) {
-        cs.set(&dev, state, m.fr);
-        if change.is_some() || m.id == MessageType::CALL_ORIGINATED_EVENT {
-            cs.learn(d, bytes);
-        }
-        if cs.devices.is_empty() {
-            p.calls.remove(&key);
-        }
+    if cs.devices.is_empty() {
+        p.calls.remove(&key);
     }
 }
 
 /// A call-control request: judged against the states known, then the calls it names are
 /// in flux until the next event.
+#[inline(never)]
 fn request(f: &mut Findings, c: &Conn, p: &mut ConnPre, m: &Msg<'_, '_>) {
     let (d, bytes) = (m.d, m.frame.bytes);
     if whole(c) {
@@ -705,7 +740,7 @@ fn judge_one(
     bad: impl Fn(State) -> bool,
 ) -> Option<((u32, u32, String), State, u64)> {
     let cs = p.calls.get(&(n.0, n.1)).filter(|cs| !cs.in_flux())?;
-    let (state, frame) = cs.get(&n.2)?;
+    let (state, frame) = cs.get(n.2.as_bytes())?;
     bad(state).then_some((n, state, frame))
 }
 
@@ -778,8 +813,8 @@ fn no_common_device(f: &mut Findings, c: &Conn, p: &mut ConnPre, m: &Msg<'_, '_>
     if a.in_flux() || h.in_flux() {
         return;
     }
-    let adevs: BTreeSet<&str> = a.devices_of().collect();
-    let hdevs: BTreeSet<&str> = h.devices_of().collect();
+    let adevs: BTreeSet<&[u8]> = a.devices_of().collect();
+    let hdevs: BTreeSet<&[u8]> = h.devices_of().collect();
     if adevs.is_empty() || hdevs.is_empty() || adevs.intersection(&hdevs).next().is_some() {
         return;
     }
@@ -792,7 +827,8 @@ fn no_common_device(f: &mut Findings, c: &Conn, p: &mut ConnPre, m: &Msg<'_, '_>
         out.push(m.fr);
         out
     };
-    let join = |s: &BTreeSet<&str>| s.iter().copied().collect::<Vec<_>>().join(", ");
+    let join =
+        |s: &BTreeSet<&[u8]>| s.iter().map(|d| String::from_utf8_lossy(d)).collect::<Vec<_>>().join(", ");
     let (al, hl) = (join(&adevs), join(&hdevs));
     let invoke = fixed_num(d, field::InvokeID).map(|v| v as u32);
     let active_dev = text(d, bytes, field::ActiveConnectionDeviceID);
@@ -818,6 +854,53 @@ fn no_common_device(f: &mut Findings, c: &Conn, p: &mut ConnPre, m: &Msg<'_, '_>
         subject: s,
     };
     queue(f, c, p, w);
+}
+
+/// REGISTER_SERVICE_CONF: the service its request registered.
+fn registered(p: &mut ConnPre, m: &Msg<'_, '_>, matched: Option<&Pending>) {
+    let inv = fixed_num(m.d, field::InvokeID).map(|v| v as u32);
+    let (Some(inv), Some(q)) = (inv, matched) else { return };
+    if q.req != MessageType::REGISTER_SERVICE_REQ || !p.register_reqs.contains(&inv) {
+        return;
+    }
+    p.register_reqs.retain(|i| *i != inv);
+    if let Some(id) = fixed_num(m.d, field::RegisteredServiceID) {
+        if p.registered.len() < MAX_REGISTERED {
+            p.registered.push((id as u32, q.frame));
+        }
+    }
+}
+
+/// The messages [`Preconditions::lifecycle`] handles.
+#[inline]
+fn lifecycle(id: MessageType) -> bool {
+    matches!(
+        id,
+        MessageType::AGENT_PRE_CALL_EVENT
+            | MessageType::AGENT_LEGACY_PRE_CALL_EVENT
+            | MessageType::AGENT_PRE_CALL_ABORT_EVENT
+            | MessageType::AGENT_DESK_SETTINGS_REQ
+            | MessageType::AGENT_DESK_SETTINGS_CONF
+            | MessageType::SET_AGENT_STATE_REQ
+            | MessageType::CONFIG_AGENT_EVENT
+            | MessageType::CONFIG_AGENT_DESK_SETTINGS_EVENT
+            | MessageType::REGISTER_SERVICE_REQ
+            | MessageType::REGISTER_SERVICE_CONF
+            | MessageType::UNREGISTER_SERVICE_REQ
+            | MessageType::CLOSE_REQ
+            | MessageType::MONITOR_STOP_REQ
+            | MessageType::CHANGE_MONITOR_MASK_REQ
+            | MessageType::CONTROL_FAILURE_CONF
+            | MessageType::FAILURE_CONF
+    )
+}
+
+/// Whether the call states of this session are followed: it may send call-control
+/// requests (CTI_SERVICE_CLIENT_CONTROL granted) and its requests can be judged (captured
+/// from its start, nothing lost).
+#[inline]
+fn tracks_calls(c: &Conn) -> bool {
+    c.services_granted.is_some_and(|s| s & CTI_SERVICE_CLIENT_CONTROL != 0) && whole(c)
 }
 
 /// CLOSE_REQ with services still registered.

@@ -35,9 +35,19 @@ fn control_failure(invoke: u64) -> Vec<u8> {
     m.build()
 }
 
+/// An opened session granted Client Control (and All Events), whose call-control requests
+/// are judged (frames 2 and 3).
+fn opened_control() -> Vec<Step> {
+    let services = 0x10 | crate::cti::spec::values::service_mask::CTI_SERVICE_CLIENT_CONTROL as u64;
+    vec![
+        Step::Msg(S, 0, open_req(1, 0xFFFF_FFFF, BEGIN_MASK)),
+        Step::Msg(C, 10, open_conf(1, services, 1, 0)),
+    ]
+}
+
 /// An opened session with call 7 begun and held at 1001 (frames 2-5).
 fn held() -> Vec<Step> {
-    let mut s = opened(0xFFFF_FFFF, BEGIN_MASK);
+    let mut s = opened_control();
     s.push(Step::Msg(C, 100, ev("BEGIN_CALL_EVENT", 7)));
     s.push(Step::Msg(C, 200, hold_ev(true)));
     s
@@ -55,6 +65,12 @@ fn hold_of_a_held_call() {
         (f.subject.call, f.subject.device.as_deref(), f.subject.invoke),
         (Some(7), Some("1001"), Some(2))
     );
+    // A session without Client Control is not followed: its requests are refused anyway.
+    let mut s = opened(0xFFFF_FFFF, BEGIN_MASK);
+    s.extend(held().into_iter().skip(2));
+    s.push(Step::Msg(S, 300, hold_req(2)));
+    s.push(Step::Msg(C, 310, control_failure(2)));
+    assert!(!has(&run(s), "hold-already-held"));
     // Retrieved, then held: correct.
     let mut s = held();
     s.push(Step::Msg(C, 250, hold_ev(false)));
