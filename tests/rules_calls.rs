@@ -226,3 +226,24 @@ fn silent_on_simulated_call_handling() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The scenario is the same bytes every time, in both formats, and small.
+#[test]
+fn the_scenario_is_deterministic() {
+    let (a, b) = (tmp("det-a"), tmp("det-b"));
+    for format in ["pcap", "pcapng"] {
+        let args = ["synth", "--scenario", "call-violations", "-w", "x", "--truth", "t", "--format", format];
+        for d in [&a, &b] {
+            let (_, err, code) = ctiscope_in(&args, d);
+            assert_eq!(code, 0, "{err}");
+        }
+        let read = |d: &PathBuf, f: &str| std::fs::read(d.join(f)).unwrap();
+        assert!(read(&a, "x") == read(&b, "x"), "{format}: different bytes");
+        assert_eq!(read(&a, "t"), read(&b, "t"));
+        let truth = lines(&String::from_utf8(read(&a, "t")).unwrap());
+        let packets = truth[0]["packets"].as_u64().unwrap();
+        assert!(packets > 0 && packets < 200, "{packets} packets");
+    }
+    let _ = std::fs::remove_dir_all(a);
+    let _ = std::fs::remove_dir_all(b);
+}
