@@ -64,8 +64,10 @@ use smallvec::SmallVec;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashSet, VecDeque};
 
-/// Devices remembered per call.
-pub(crate) const MAX_DEVICES_PER_CALL: usize = 16;
+/// Devices remembered per call, connections and named devices each (a call that names more
+/// is not judged by `transfer-no-common-device`: a device in common may be among those
+/// left out).
+pub(crate) const MAX_DEVICES_PER_CALL: usize = 8;
 /// Verdicts waiting per connection; beyond it the oldest is decided at once.
 pub(crate) const MAX_WAITING: usize = 64;
 /// Registered services remembered per session.
@@ -810,7 +812,9 @@ fn no_common_device(f: &mut Findings, c: &Conn, p: &mut ConnPre, m: &Msg<'_, '_>
     else {
         return;
     };
-    if a.in_flux() || h.in_flux() {
+    let full =
+        |cs: &CallState| cs.devices.len() >= MAX_DEVICES_PER_CALL || cs.named.len() >= MAX_DEVICES_PER_CALL;
+    if a.in_flux() || h.in_flux() || full(a) || full(h) {
         return;
     }
     let adevs: BTreeSet<&[u8]> = a.devices_of().collect();
