@@ -9,6 +9,7 @@ use super::findings::{Cause, Findings};
 use super::identity::Identity;
 use super::invoke::{self, InvokeLimits};
 use super::links::Links;
+use super::preconditions::{ConnPre, Preconditions};
 use super::record::{Outcome, Record, RequestRecord};
 use super::report::{self, Report};
 use super::services;
@@ -34,6 +35,7 @@ struct ConnEntry {
     session: Conn,
     config: ConfigState,
     calls: ConnCalls,
+    pre: ConnPre,
 }
 
 impl ConnEntry {
@@ -42,6 +44,7 @@ impl ConnEntry {
             session: Conn::new(id, midstream, frame, ts),
             config: ConfigState::default(),
             calls: ConnCalls::default(),
+            pre: ConnPre::default(),
         }
     }
 }
@@ -57,6 +60,7 @@ pub struct Analyzer {
     agents: AgentTables,
     stats: StatsAcc,
     links: Links,
+    pre: Preconditions,
     timeline: Vec<TimelineEntry>,
     first_ts: Option<TimestampNs>,
     last_ts: TimestampNs,
@@ -108,6 +112,7 @@ impl Analyzer {
             agents: AgentTables::default(),
             stats: StatsAcc::default(),
             links: Links::default(),
+            pre: Preconditions::default(),
             timeline: Vec::new(),
             first_ts: None,
             last_ts: 0,
@@ -394,6 +399,7 @@ impl Analyzer {
         session::close(&mut e.session, f, end, by, frame, ts);
         config::at_end(&e.config, e.session.lost[1], f, id, end, frame, ts, timeout);
         self.calls.conn_end(&self.settings, f, id, e.calls, ts);
+        self.pre.conn_end(f, &e.session, &mut e.pre);
         self.links.ended(&e.session, end, by, frame, ts);
         self.stats.conns.push(session::summary(&e.session, end, by, frame, ts));
         self.budget(frame, ts, false);
@@ -505,6 +511,7 @@ impl Analyzer {
         }
         let cx = CallCtx { settings, findings: f, calls: &mut self.calls };
         let aliases = calls::call_message(cx, c, &mut entry.calls, &m);
+        self.pre.message(settings, f, c, &mut entry.pre, &m, matched.as_ref(), &self.links);
 
         if let Some(filter) = &settings.timeline {
             for a in aliases {

@@ -36,12 +36,20 @@ struct Lost {
     why: String,
     /// Connection attempts from the client refused since.
     refused: u32,
+    /// The MonitorIDs the session had (up to [`MAX_MONITORS`]).
+    monitors: Vec<u32>,
 }
+
+/// MonitorIDs remembered per lost session.
+const MAX_MONITORS: usize = 256;
 
 /// The links between sessions.
 #[derive(Debug, Default)]
 pub(crate) struct Links {
     lost: VecDeque<Lost>,
+    /// Open sessions that reopened a lost one: (new connection, lost connection, the lost
+    /// session's MonitorIDs), at most [`MAX_LOST`], the oldest forgotten first.
+    reopened: VecDeque<(ConnId, ConnId, Vec<u32>)>,
     /// Connection attempts that carried no CTI: refused (reset by the server before any
     /// data), or closed after the handshake without data.
     pub refused: u64,
@@ -70,6 +78,9 @@ impl Links {
         frame: u64,
         ts: TimestampNs,
     ) {
+        if let Some(i) = self.reopened.iter().position(|r| r.0 == c.id) {
+            self.reopened.remove(i);
+        }
         if !c.carried_cti() {
             match end {
                 Some(ConnEnd::Rst) if by == Some(Direction::ToClient) => {
@@ -133,6 +144,7 @@ impl Links {
             ts,
             why: why.join(", "),
             refused: 0,
+            monitors: c.monitors.iter().copied().take(MAX_MONITORS).collect(),
         });
     }
 
@@ -148,7 +160,13 @@ impl Links {
                 || (l.instrument.is_some() && l.instrument == id.instrument)
         };
         let i = self.lost.iter().rposition(|l| l.conn != c.id && same(l))?;
-        let l = self.lost.remove(i)?;
+        let mut l = self.lost.remove(i)?;
+        if !l.monitors.is_empty() {
+            if self.reopened.len() >= MAX_LOST {
+                self.reopened.pop_front();
+            }
+            self.reopened.push_back((c.id, l.conn, std::mem::take(&mut l.monitors)));
+        }
         // From the end of the lost session to the start of the new connection.
         let gap = c.first_ts.max(l.ts) - l.ts;
         let _ = ts;
@@ -183,5 +201,11 @@ impl Links {
             (text, subject)
         });
         Some((l.conn, gap))
+    }
+
+    /// The lost session connection `conn` reopened, and the MonitorIDs it had (none: no
+    /// such session, or it had no monitor).
+    pub fn monitors_before(&self, conn: ConnId) -> Option<(ConnId, &[u32])> {
+        self.reopened.iter().rev().find(|r| r.0 == conn).map(|r| (r.1, r.2.as_slice()))
     }
 }

@@ -36,6 +36,9 @@
 //! - `services`: the services of requests and events, the event masks in force, the
 //!   fields required of some sessions, and sentinels;
 //! - `agents`: agent states and requests;
+//! - `preconditions`: what call-control requests presume of the calls' states (from the
+//!   session's events), pre-call aborts, service registrations, monitors across a
+//!   reconnect and the reason codes agent desk settings require;
 //! - `timeline`: the messages and findings a filter selects;
 //! - [`report`]: the [`Report`], built at the end;
 //! - `analyzer`: the [`Analyzer`], which hands each event to the modules above;
@@ -51,6 +54,7 @@ pub mod findings;
 pub mod identity;
 mod invoke;
 mod links;
+mod preconditions;
 pub mod record;
 pub mod report;
 pub mod rules;

@@ -858,3 +858,6 @@ fn services_and_masks_need_the_session_and_a_complete_client_direction() {
     let r = run(s);
     assert_eq!(service_rules(&r), vec!["service-event-not-granted", "service-requires"]);
 }
+
+#[path = "preconditions_tests.rs"]
+mod preconditions_tests;

@@ -16,6 +16,7 @@
 //! | `server-close-pending` | two desktops on one server: the first sends SET_AGENT_STATE_REQ, then CLOSE_REQ, and the server answers only the CLOSE_REQ and closes; the second has a QUERY_AGENT_STATE_REQ outstanding when the server sends FAILURE_EVENT and closes |
 //! | `late-confirm` | one desktop without heartbeats whose SET_AGENT_STATE_REQ is answered after 17.2 s, with nothing from the server in between, and whose QUERY_AGENT_STATE_REQ is answered in 3 ms |
 //! | `service-violations` | three sessions that break the rules on services, event masks, session-dependent fields and sentinels (a desktop sending requests of services it was not granted and receiving masked and ungranted events, a desktop asking for Supervisor without Client Events, a Peripheral Monitor client with per-monitor masks and malformed requests); each violation is a `violation` line of the truth (module `scenario_services.rs`) |
+//! | `call-violations` | an agent desktop, a CTI bridge, a recording server application and a Peripheral Monitor client, each breaking call-state preconditions or lifecycles of `check` at known frames (a hold of a held call, a retrieve of a connected one, an answer of a connected call, a transfer of two calls with no device in common, a pre-call abort never announced, a close with a service still registered, a MonitorID of a lost session used without re-creating it, NOT_READY without the reason code the desk settings require) beside the correct sequences (hold then retrieve, answer of an alerting call, a consultation and transfer, a pre-call then its abort, register then unregister, a monitor created again); see `scenario_calls.rs` |
 //!
 //! Desktops open with ServicesRequested CTI_SERVICE_CLIENT_EVENTS | CTI_SERVICE_CLIENT_CONTROL
 //! and their ClientID, AgentID, AgentExtension and AgentInstrument. Their SET_AGENT_STATE_REQ
@@ -45,11 +46,13 @@
 //! | `refused` | `conn`, `client`, `server`, `frame` (the SYN), `rst_frame`, `time` | a connection attempt answered by an RST, no data |
 //! | `failover` | `agent`, `client_id`, `from_conn`, `to_conn`, `from`, `to`, `from_end` (`rst`, `fin`), `from_end_frame`, `to_first_frame`, `gap_s`, `refused`, `time` | the agent's desktop opens its next session on another server; `gap_s` runs from the end of the old connection to the SYN of the new one, `refused` counts the attempts refused in between |
 //! | `no-cti` | `packets`, `tcp_ports` | the whole truth of `no-cti`: a capture without CTI |
-//! | `violation` | `rule`, `conn`, `frame`, `time` | `service-violations` only: a message that breaks rule `rule` of `ctiscope check`; `frame` is the message's (for `service-confirm-not-granted`, the confirm's) |
+//! | `violation` | `rule`, `conn`, `frame`, `time` | `service-violations` and `call-violations`: a message that breaks a rule of `check`: `rule` is the rule id `check` reports it under, `frame` the message's frame (for `service-confirm-not-granted`, the confirm's) |
 //! | `drop-field` | `field`, `message` (null: every message type), `messages` (how many lost the field), `fault` | with `--faults drop-field=...` |
 
 #[path = "scenario_services.rs"]
 mod services;
+#[path = "scenario_calls.rs"]
+mod calls;
 
 use super::config::{DropField, Format};
 use super::msgs::{self as m, AgentInfo};
@@ -90,16 +93,18 @@ pub enum Scenario {
     ServerClosePending,
     LateConfirm,
     ServiceViolations,
+    CallViolations,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 7] = [
         Scenario::Failover,
         Scenario::DeadServer,
         Scenario::NoCti,
         Scenario::ServerClosePending,
         Scenario::LateConfirm,
         Scenario::ServiceViolations,
+        Scenario::CallViolations,
     ];
 
     /// The name the command line takes.
@@ -111,6 +116,7 @@ impl Scenario {
             Scenario::ServerClosePending => "server-close-pending",
             Scenario::LateConfirm => "late-confirm",
             Scenario::ServiceViolations => "service-violations",
+            Scenario::CallViolations => "call-violations",
         }
     }
 
@@ -156,6 +162,7 @@ pub fn write_scenario<W: Write>(
         Scenario::ServerClosePending => server_close_pending(&mut st),
         Scenario::LateConfirm => late_confirm(&mut st),
         Scenario::ServiceViolations => services::service_violations(&mut st),
+        Scenario::CallViolations => calls::call_violations(&mut st),
     }
     let Story { script, facts, header, .. } = st;
     let done = script.finish();

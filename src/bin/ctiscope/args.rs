@@ -667,6 +667,7 @@ pub enum SynthScenario {
     ServerClosePending,
     LateConfirm,
     ServiceViolations,
+    CallViolations,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]

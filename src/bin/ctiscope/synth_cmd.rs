@@ -83,6 +83,7 @@ fn scenario_config(a: &SynthArgs, s: SynthScenario) -> Result<(Scenario, Scenari
         SynthScenario::ServerClosePending => Scenario::ServerClosePending,
         SynthScenario::LateConfirm => Scenario::LateConfirm,
         SynthScenario::ServiceViolations => Scenario::ServiceViolations,
+        SynthScenario::CallViolations => Scenario::CallViolations,
     };
     let faults = match &a.faults {
         Some(f) => Faults::parse(f)?,

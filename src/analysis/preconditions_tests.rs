@@ -1,0 +1,214 @@
+//! The call-state preconditions over hand-made event streams: a request judged against
+//! the state the session's events set, and never after a loss, on a mid-stream start, or
+//! while an earlier request for the call may still be changing it.
+
+use super::*;
+
+/// CALL_HELD_EVENT (`held`) or CALL_RETRIEVED_EVENT of call 7 at device 1001.
+fn hold_ev(held: bool) -> Vec<u8> {
+    let (name, dev) = if held {
+        ("CALL_HELD_EVENT", "HoldingDeviceID")
+    } else {
+        ("CALL_RETRIEVED_EVENT", "RetrievingDeviceID")
+    };
+    let mut m = call_event(name, 7, "1001");
+    m.set("LocalConnectionState", if held { 4 } else { 3 }).unwrap();
+    m.text(dev, "1001").unwrap();
+    m.build()
+}
+
+/// HOLD_CALL_REQ for call 7 at device 1001.
+fn hold_req(invoke: u64) -> Vec<u8> {
+    let mut m = b("HOLD_CALL_REQ");
+    m.set("InvokeID", invoke).unwrap();
+    m.set("PeripheralID", 5000).unwrap();
+    m.set("ConnectionCallID", 7).unwrap();
+    m.set("ConnectionDeviceIDType", 0).unwrap();
+    m.text("ConnectionDeviceID", "1001").unwrap();
+    m.build()
+}
+
+fn control_failure(invoke: u64) -> Vec<u8> {
+    let mut m = b("CONTROL_FAILURE_CONF");
+    m.set("InvokeID", invoke).unwrap();
+    m.set("FailureCode", 22).unwrap();
+    m.build()
+}
+
+/// An opened session granted Client Control (and All Events), whose call-control requests
+/// are judged (frames 2 and 3).
+fn opened_control() -> Vec<Step> {
+    let services = 0x10 | crate::cti::spec::values::service_mask::CTI_SERVICE_CLIENT_CONTROL as u64;
+    vec![
+        Step::Msg(S, 0, open_req(1, 0xFFFF_FFFF, BEGIN_MASK)),
+        Step::Msg(C, 10, open_conf(1, services, 1, 0)),
+    ]
+}
+
+/// An opened session with call 7 begun and held at 1001 (frames 2-5).
+fn held() -> Vec<Step> {
+    let mut s = opened_control();
+    s.push(Step::Msg(C, 100, ev("BEGIN_CALL_EVENT", 7)));
+    s.push(Step::Msg(C, 200, hold_ev(true)));
+    s
+}
+
+#[test]
+fn hold_of_a_held_call() {
+    let mut s = held();
+    s.push(Step::Msg(S, 300, hold_req(2)));
+    s.push(Step::Msg(C, 310, control_failure(2)));
+    let r = run(s);
+    let f = find(&r, "hold-already-held");
+    assert_eq!(f.frames, vec![5, 6]);
+    assert_eq!(
+        (f.subject.call, f.subject.device.as_deref(), f.subject.invoke),
+        (Some(7), Some("1001"), Some(2))
+    );
+    // A session without Client Control is not followed: its requests are refused anyway.
+    let mut s = opened(0xFFFF_FFFF, BEGIN_MASK);
+    s.extend(held().into_iter().skip(2));
+    s.push(Step::Msg(S, 300, hold_req(2)));
+    s.push(Step::Msg(C, 310, control_failure(2)));
+    assert!(!has(&run(s), "hold-already-held"));
+    // Retrieved, then held: correct.
+    let mut s = held();
+    s.push(Step::Msg(C, 250, hold_ev(false)));
+    s.push(Step::Msg(S, 300, hold_req(2)));
+    s.push(Step::Msg(C, 310, inv("HOLD_CALL_CONF", 2)));
+    assert!(!has(&run(s), "hold-already-held"));
+}
+
+#[test]
+fn no_verdict_after_a_loss_or_on_a_midstream_start() {
+    // A gap in the server's stream before the request: an event may be missing.
+    let mut s = held();
+    s.push(Step::Gap(C, 250));
+    s.push(Step::Msg(S, 300, hold_req(2)));
+    s.push(Step::Msg(C, 310, control_failure(2)));
+    assert!(!has(&run(s), "hold-already-held"));
+    // A gap declared after the request, before the server's next message: the verdict
+    // waited for it and is dropped.
+    let mut s = held();
+    s.push(Step::Msg(S, 300, hold_req(2)));
+    s.push(Step::Gap(C, 305));
+    s.push(Step::Msg(C, 310, control_failure(2)));
+    assert!(!has(&run(s), "hold-already-held"));
+    // Bytes of the client lost: a RETRIEVE_CALL_REQ may have been sent.
+    let mut s = held();
+    s.push(Step::Gap(S, 250));
+    s.push(Step::Msg(S, 300, hold_req(2)));
+    assert!(!has(&run(s), "hold-already-held"));
+    // Mid-stream: the session's start was not captured.
+    let mut s = vec![Step::Msg(C, 200, hold_ev(true))];
+    s.push(Step::Msg(S, 300, hold_req(2)));
+    s.push(Step::Msg(C, 310, control_failure(2)));
+    assert!(!has(&run_mid(s), "hold-already-held"));
+}
+
+#[test]
+fn a_request_in_progress_leaves_the_state_unknown() {
+    // HOLD_CALL_REQ confirmed, its CALL_HELD_EVENT not yet seen: a second hold is not judged.
+    let mut s = held();
+    s.push(Step::Msg(C, 250, hold_ev(false)));
+    s.push(Step::Msg(S, 300, hold_req(2)));
+    s.push(Step::Msg(C, 310, inv("HOLD_CALL_CONF", 2)));
+    s.push(Step::Msg(S, 320, hold_req(3)));
+    s.push(Step::Msg(C, 330, control_failure(3)));
+    assert!(!has(&run(s), "hold-already-held"));
+    // A refused hold changed nothing: the next hold is judged (and the call is held).
+    let mut s = held();
+    s.push(Step::Msg(S, 300, hold_req(2)));
+    s.push(Step::Msg(C, 310, control_failure(2)));
+    s.push(Step::Msg(S, 320, hold_req(3)));
+    s.push(Step::Msg(C, 330, control_failure(3)));
+    let r = run(s);
+    let holds: Vec<_> = r.findings.iter().filter(|f| f.rule == "hold-already-held").collect();
+    assert_eq!(holds.len(), 2, "{holds:#?}");
+    // END_CALL_EVENT forgets the call.
+    let mut s = held();
+    s.push(Step::Msg(C, 250, ev("END_CALL_EVENT", 7)));
+    s.push(Step::Msg(S, 300, hold_req(2)));
+    s.push(Step::Msg(C, 310, control_failure(2)));
+    assert!(!has(&run(s), "hold-already-held"));
+}
+
+/// SET_AGENT_STATE_REQ of agent 1001 to `state` with `reason`.
+fn set_state(invoke: u64, state: u64, reason: u64) -> Vec<u8> {
+    let mut m = b("SET_AGENT_STATE_REQ");
+    m.set("InvokeID", invoke).unwrap();
+    m.set("PeripheralID", 5000).unwrap();
+    m.set("AgentState", state).unwrap();
+    m.set("EventReasonCode", reason).unwrap();
+    m.text("AgentInstrument", "5001").unwrap();
+    m.text("AgentID", "1001").unwrap();
+    m.build()
+}
+
+#[test]
+fn reason_codes_the_configured_desk_settings_require() {
+    // Agent 1001 has desk settings 3, which require a reason to log out (not to go idle).
+    let mut agents = b("CONFIG_AGENT_EVENT");
+    agents.set("NumRecords", 2).unwrap();
+    for (login, desk) in [("1000", 4), ("1001", 3)] {
+        agents.number("RecordType", 1).unwrap();
+        agents.number("FltPeripheralID", 5000).unwrap();
+        agents.number("AgentType", 0).unwrap();
+        agents.number("AgentDeskSettingsID", desk).unwrap();
+        agents.text("LoginID", login).unwrap();
+    }
+    let mut desks = b("CONFIG_AGENT_DESK_SETTINGS_EVENT");
+    desks.set("NumRecords", 2).unwrap();
+    for (desk, mask) in [(3, 0x10), (4, 0x08)] {
+        desks.number("RecordType", 1).unwrap();
+        desks.number("AgentDeskSettingsID", desk).unwrap();
+        desks.number("FltDeskSettingsMask", mask).unwrap();
+    }
+    let steps = |state: u64, reason: u64| {
+        let mut s = opened(0xFFFF_FFFF, 0);
+        s.push(Step::Msg(C, 100, agents.build()));
+        s.push(Step::Msg(C, 110, desks.build()));
+        s.push(Step::Msg(S, 200, set_state(2, state, reason)));
+        s.push(Step::Msg(C, 210, inv("SET_AGENT_STATE_CONF", 2)));
+        s
+    };
+    let r = run(steps(1, 0));
+    let f = find(&r, "reason-code-missing");
+    assert_eq!(f.frames, vec![5, 6]);
+    assert_eq!((f.subject.agent.as_deref(), f.subject.invoke), (Some("1001"), Some(2)));
+    assert!(f.message.contains("DESK_LOGOUT_REASON_REQUIRED_MASK"), "{}", f.message);
+    // With a reason, or to NOT_READY (agent 1000's settings require that, not 1001's).
+    assert!(!has(&run(steps(1, 5)), "reason-code-missing"));
+    assert!(!has(&run(steps(2, 0)), "reason-code-missing"));
+}
+
+/// AGENT_PRE_CALL_EVENT (`abort`: AGENT_PRE_CALL_ABORT_EVENT) for router call key (1, `call`).
+fn pre_call(call: u64, abort: bool) -> Vec<u8> {
+    let mut m = b(if abort { "AGENT_PRE_CALL_ABORT_EVENT" } else { "AGENT_PRE_CALL_EVENT" });
+    m.text("AgentInstrument", "5001").unwrap();
+    m.number("RouterCallKeyDay", 1).unwrap();
+    m.number("RouterCallKeyCallID", call).unwrap();
+    m.number("RouterCallKeySequenceNumber", 1).unwrap();
+    m.build()
+}
+
+#[test]
+fn pre_call_aborts_of_calls_never_announced() {
+    let steps = |announced: bool, at_ms: i64| {
+        let mut s = opened(0xFFFF_FFFF, 0);
+        if announced {
+            s.push(Step::Msg(C, at_ms - 500, pre_call(9, false)));
+        }
+        s.push(Step::Msg(C, at_ms, pre_call(9, true)));
+        s
+    };
+    let r = run(steps(false, 61_000));
+    let f = find(&r, "pre-call-abort-unannounced");
+    assert!(f.message.contains("RouterCallKeyCallID 9"), "{}", f.message);
+    assert_eq!(f.subject.instrument.as_deref(), Some("5001"));
+    assert!(!has(&run(steps(true, 61_000)), "pre-call-abort-unannounced"));
+    // Within a minute of the session's start the announcement may predate the capture.
+    assert!(!has(&run(steps(false, 30_000)), "pre-call-abort-unannounced"));
+    // Nor on a session whose start was not captured.
+    assert!(!has(&run_mid(vec![Step::Msg(C, 61_000, pre_call(9, true))]), "pre-call-abort-unannounced"));
+}
