@@ -49,10 +49,10 @@
 //! | `violation` | `rule`, `conn`, `frame`, `time` | `service-violations` and `call-violations`: a message that breaks a rule of `check`: `rule` is the rule id `check` reports it under, `frame` the message's frame (for `service-confirm-not-granted`, the confirm's) |
 //! | `drop-field` | `field`, `message` (null: every message type), `messages` (how many lost the field), `fault` | with `--faults drop-field=...` |
 
-#[path = "scenario_services.rs"]
-mod services;
 #[path = "scenario_calls.rs"]
 mod calls;
+#[path = "scenario_services.rs"]
+mod services;
 
 use super::config::{DropField, Format};
 use super::msgs::{self as m, AgentInfo};
