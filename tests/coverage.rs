@@ -3,6 +3,7 @@
 //! requirement of the guide's "Application Level Interfaces" chapter checks at least one
 //! statement, and the command prints what the file holds.
 
+use ctiscope::analysis::rules::{PRECONDITION_RULES, SERVICE_RULES};
 use ctiscope::analysis::{self, coverage};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -129,25 +130,7 @@ fn every_rule_of_the_chapter_checks_a_statement() {
 #[test]
 fn the_rules_of_the_chapter_statements_are_named() {
     let named: BTreeSet<&str> = table().iter().filter_map(|s| s.rule).collect();
-    for id in [
-        "service-request-not-granted",
-        "service-confirm-not-granted",
-        "service-event-not-granted",
-        "service-requires",
-        "event-masked",
-        "agent-identity-missing",
-        "call-or-agent-missing",
-        "mrd-agent-missing",
-        "sentinel-not-set",
-        "hold-already-held",
-        "retrieve-not-held",
-        "transfer-no-common-device",
-        "answer-not-alerting",
-        "pre-call-abort-unannounced",
-        "unregister-missing",
-        "monitor-not-recreated",
-        "reason-code-missing",
-    ] {
+    for id in SERVICE_RULES.into_iter().chain(PRECONDITION_RULES) {
         assert!(named.contains(id), "{id} checks no statement");
     }
     // A statement the guide words as a requirement on the wire is the one its rule names.

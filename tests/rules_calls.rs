@@ -12,16 +12,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// The rules these tests are about.
-const RULES: [&str; 8] = [
-    "hold-already-held",
-    "retrieve-not-held",
-    "transfer-no-common-device",
-    "answer-not-alerting",
-    "pre-call-abort-unannounced",
-    "unregister-missing",
-    "monitor-not-recreated",
-    "reason-code-missing",
-];
+use ctiscope::analysis::rules::PRECONDITION_RULES as RULES;
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("ctiscope-rules-calls-{}-{name}", std::process::id()));

@@ -10,17 +10,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-const RULES: [&str; 9] = [
-    "service-request-not-granted",
-    "service-confirm-not-granted",
-    "service-event-not-granted",
-    "service-requires",
-    "event-masked",
-    "agent-identity-missing",
-    "call-or-agent-missing",
-    "mrd-agent-missing",
-    "sentinel-not-set",
-];
+use ctiscope::analysis::rules::SERVICE_RULES as RULES;
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("ctiscope-rules-services-{}-{name}", std::process::id()));

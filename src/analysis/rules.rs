@@ -214,6 +214,32 @@ const BASE: &[Rule] = &[
       "capture file"),
 ];
 
+/// The rules on services, masks and presence that depends on the session (module
+/// `services`).
+pub const SERVICE_RULES: [&str; 9] = [
+    "service-request-not-granted",
+    "service-confirm-not-granted",
+    "service-event-not-granted",
+    "service-requires",
+    "event-masked",
+    "agent-identity-missing",
+    "call-or-agent-missing",
+    "mrd-agent-missing",
+    "sentinel-not-set",
+];
+
+/// The call-state precondition and lifecycle rules (module `preconditions`).
+pub const PRECONDITION_RULES: [&str; 8] = [
+    "hold-already-held",
+    "retrieve-not-held",
+    "transfer-no-common-device",
+    "answer-not-alerting",
+    "pre-call-abort-unannounced",
+    "unregister-missing",
+    "monitor-not-recreated",
+    "reason-code-missing",
+];
+
 /// Severity of a decode anomaly code.
 pub fn anomaly_severity(code: &str) -> Severity {
     match code {
@@ -309,6 +335,14 @@ mod tests {
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), n);
+    }
+
+    #[test]
+    fn the_rule_families_name_rules_of_the_table() {
+        let ids: Vec<&str> = rules().iter().map(|r| r.id).collect();
+        for id in SERVICE_RULES.into_iter().chain(PRECONDITION_RULES) {
+            assert!(ids.contains(&id), "{id}");
+        }
     }
 
     #[test]

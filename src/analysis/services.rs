@@ -680,6 +680,12 @@ fn call_variables_masked(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>) {
         m.name,
         extra.join(", ")
     );
+    masked_event(c, f, m, message, "call variables left out by CallVariableMask".into());
+}
+
+/// An event the client's mask leaves out, `message` saying which: reported only once the
+/// client direction proves complete up to it (a mask change may have been lost).
+fn masked_event(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>, message: String, cause: String) {
     let s = Suspect {
         frame: m.fr,
         rule: "event-masked",
@@ -687,7 +693,7 @@ fn call_variables_masked(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>) {
         ts: m.ts,
         seq: f.seq,
         message,
-        cause: Cause::new(Some(m.name), "call variables left out by CallVariableMask"),
+        cause: Cause::new(Some(m.name), cause),
         subject: subject(c, m, None),
         if_lost: None,
         confirmed_by_data: true,
@@ -742,20 +748,7 @@ fn masked(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>, granted: u32) {
     let message = format!(
         "{what} sent though the {mask_name} of {whose} (0x{value:08x}) leaves it out (bit 0x{bit:08x})"
     );
-    let invoke = None;
-    let s = Suspect {
-        frame: m.fr,
-        rule: "event-masked",
-        frames: vec![m.fr],
-        ts: m.ts,
-        seq: f.seq,
-        message,
-        cause: Cause::new(Some(m.name), format!("left out by {mask_name}")),
-        subject: subject(c, m, invoke),
-        if_lost: None,
-        confirmed_by_data: true,
-    };
-    c.suspect(f, s);
+    masked_event(c, f, m, message, format!("left out by {mask_name}"));
 }
 
 #[cfg(test)]

@@ -772,17 +772,7 @@ fn desktop_open_req(services: u64, call_mask: u64, agent_mask: u64) -> Vec<u8> {
     m.build()
 }
 
-const SERVICE_RULES: [&str; 9] = [
-    "service-request-not-granted",
-    "service-confirm-not-granted",
-    "service-event-not-granted",
-    "service-requires",
-    "event-masked",
-    "agent-identity-missing",
-    "call-or-agent-missing",
-    "mrd-agent-missing",
-    "sentinel-not-set",
-];
+use super::rules::SERVICE_RULES;
 
 /// The findings of the rules of module `services`, sorted by rule id.
 fn service_rules(r: &Report) -> Vec<&'static str> {
