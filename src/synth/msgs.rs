@@ -349,21 +349,21 @@ pub fn config_request_event(v: u32) -> Vec<u8> {
     m.build()
 }
 
+/// The configuration keys of CONFIG_BEGIN_EVENT, in the order they are written.
+pub const CONFIG_KEYS: [FieldId; 7] = [
+    field::ServiceConfigKey,
+    field::SkillGroupConfigKey,
+    field::AgentConfigKey,
+    field::DeviceConfigKey,
+    field::CallTypeConfKey,
+    field::PeripheralConfigKey,
+    field::AgentDeskConfigKey,
+];
+
 pub fn config_begin_event(v: u32, keys: u64) -> Vec<u8> {
     let mut m = M::new(MessageType::CONFIG_BEGIN_EVENT, v);
     m.set(field::ConfigType, config_type::SOLICITED).set(field::ConfigInformation, CONFIG_MASK);
-    for (i, f) in [
-        field::ServiceConfigKey,
-        field::SkillGroupConfigKey,
-        field::AgentConfigKey,
-        field::DeviceConfigKey,
-        field::CallTypeConfKey,
-        field::PeripheralConfigKey,
-        field::AgentDeskConfigKey,
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    for (i, f) in CONFIG_KEYS.into_iter().enumerate() {
         m.bytes(f, &keys.wrapping_add(i as u64).to_be_bytes());
     }
     m.build()

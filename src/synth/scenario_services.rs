@@ -453,16 +453,7 @@ pub(super) fn service_violations(st: &mut Story) {
     begin
         .set(field::ConfigType, config_type::UNSOLICITED)
         .set(field::ConfigInformation, config_mask::AGENT_INFORMATION | config_mask::SKILL_GROUP_INFORMATION);
-    let keys = [
-        field::ServiceConfigKey,
-        field::SkillGroupConfigKey,
-        field::AgentConfigKey,
-        field::DeviceConfigKey,
-        field::CallTypeConfKey,
-        field::PeripheralConfigKey,
-        field::AgentDeskConfigKey,
-    ];
-    for (i, k) in keys.into_iter().enumerate() {
+    for (i, k) in m::CONFIG_KEYS.into_iter().enumerate() {
         begin.bytes(k, &(0x5e_0000 + i as u64).to_be_bytes());
     }
     st.event(&s2, t + 1_600 * MS, begin.build());
