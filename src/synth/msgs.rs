@@ -134,6 +134,28 @@ pub struct CallInfo {
     pub wrapup: Option<String>,
 }
 
+impl CallInfo {
+    /// A call without variables, CED or wrap-up data, routed on day 150000 with its
+    /// ConnectionCallID as RouterCallKeyCallID (the scripted scenarios' calls).
+    pub fn scripted(call_id: u32, call_type: u32, ani: &str, dialed: &str, service: u32) -> Self {
+        CallInfo {
+            call_id,
+            call_type,
+            ani: ani.to_string(),
+            dnis: dialed.to_string(),
+            dialed: dialed.to_string(),
+            ced: String::new(),
+            vars: Vec::new(),
+            ecc: Vec::new(),
+            arrays: Vec::new(),
+            router_day: 150_000,
+            router_call: call_id,
+            service,
+            wrapup: None,
+        }
+    }
+}
+
 /// Protocol faults a message builder can put into its message.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BuildFaults {

@@ -90,21 +90,7 @@ fn close_client(st: &mut Story, s: &mut Session, d: &mut Desk, t: i64) -> Pkt {
 }
 
 fn call(call_id: u32, ani: &str, dialed: &str) -> CallInfo {
-    CallInfo {
-        call_id,
-        call_type: call_type::CALLTYPE_PREROUTE_ACD_IN,
-        ani: ani.to_string(),
-        dnis: dialed.to_string(),
-        dialed: dialed.to_string(),
-        ced: String::new(),
-        vars: Vec::new(),
-        ecc: Vec::new(),
-        arrays: Vec::new(),
-        router_day: 150_000,
-        router_call: call_id,
-        service: 1,
-        wrapup: None,
-    }
+    CallInfo::scripted(call_id, call_type::CALLTYPE_PREROUTE_ACD_IN, ani, dialed, 1)
 }
 
 /// BEGIN_CALL_EVENT and CALL_DELIVERED_EVENT of `c` at the agent's extension.

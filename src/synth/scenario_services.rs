@@ -142,21 +142,7 @@ fn agent(id: u32) -> AgentInfo {
 }
 
 fn call(call_id: u32) -> m::CallInfo {
-    m::CallInfo {
-        call_id,
-        call_type: call_type::CALLTYPE_ACD_IN,
-        ani: "4085550100".into(),
-        dnis: "8005550199".into(),
-        dialed: "8005550199".into(),
-        ced: String::new(),
-        vars: Vec::new(),
-        ecc: Vec::new(),
-        arrays: Vec::new(),
-        router_day: 150_000,
-        router_call: call_id,
-        service: 0,
-        wrapup: None,
-    }
+    m::CallInfo::scripted(call_id, call_type::CALLTYPE_ACD_IN, "4085550100", "8005550199", 0)
 }
 
 /// Sets the MonitorID of an event (a fixed field: its offset is the header's 8 bytes and the
