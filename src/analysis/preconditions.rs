@@ -41,12 +41,12 @@
 //! AgentDeskSettingsIDs), announced pre-calls up to `max_ended_calls` (the oldest
 //! forgotten first).
 
-use super::calls::{fixed_num, text_utf8};
+use super::calls::{fixed_num, lossy_utf8};
 use super::findings::{Cause, Findings, Subject};
 use super::links::Links;
 use super::settings::Settings;
 use super::state::{Conn, Msg, OpenState, Pending};
-use crate::cti::decode::{range_bytes, Decoded, Value};
+use crate::cti::decode::{range_bytes, Decoded, Field, Value};
 use crate::cti::spec::fields::field;
 use crate::cti::spec::values::agent_state::{AGENT_STATE_LOGOUT, AGENT_STATE_NOT_READY};
 use crate::cti::spec::values::call_id::NULL_CALL_ID;
@@ -61,6 +61,7 @@ use crate::cti::spec::{FieldId, MessageType, Role};
 use crate::pipeline::Direction;
 use crate::{FastMap, TimestampNs};
 use smallvec::SmallVec;
+use std::borrow::Cow;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashSet, VecDeque};
 
@@ -119,8 +120,11 @@ impl State {
     }
 }
 
+/// A device name as captured: most fit inline, so following a call allocates nothing.
+type Device = SmallVec<[u8; 16]>;
+
 /// A connection of a call: its device, its state and the frame of the event that set it.
-type Connection = (Box<[u8]>, State, u64);
+type Connection = (Device, State, u64);
 
 /// The connections of one call known from events.
 #[derive(Debug, Default)]
@@ -134,7 +138,7 @@ struct CallState {
     /// The other devices the call's events named (alerting, answering, calling, called,
     /// holding, retrieving), up to [`MAX_DEVICES_PER_CALL`]: a device in common with
     /// another call may be one of them.
-    named: SmallVec<[Box<[u8]>; 2]>,
+    named: SmallVec<[Device; 2]>,
 }
 
 /// The fields of call events that name a device of the call (a route point the call was
@@ -153,11 +157,11 @@ const MAX_FLUX: usize = 4;
 
 impl CallState {
     fn get(&self, device: &[u8]) -> Option<(State, u64)> {
-        self.devices.iter().find(|d| &*d.0 == device).map(|d| (d.1, d.2))
+        self.devices.iter().find(|d| d.0[..] == *device).map(|d| (d.1, d.2))
     }
 
     fn set(&mut self, device: &[u8], s: Option<State>, frame: u64) {
-        let i = self.devices.iter().position(|d| &*d.0 == device);
+        let i = self.devices.iter().position(|d| d.0[..] == *device);
         match (i, s) {
             (Some(i), Some(s)) => {
                 self.devices[i].1 = s;
@@ -167,7 +171,7 @@ impl CallState {
                 self.devices.remove(i);
             }
             (None, Some(s)) if self.devices.len() < MAX_DEVICES_PER_CALL => {
-                self.devices.push((device.into(), s, frame));
+                self.devices.push((Device::from_slice(device), s, frame));
             }
             _ => {}
         }
@@ -195,8 +199,8 @@ impl CallState {
 
     /// Devices with a live connection to the call, and the devices its events named.
     fn devices_of(&self) -> impl Iterator<Item = &[u8]> {
-        let live = self.devices.iter().filter(|d| d.1 != State::Gone).map(|d| &*d.0);
-        live.chain(self.named.iter().map(|n| &**n))
+        let live = self.devices.iter().filter(|d| d.1 != State::Gone).map(|d| &d.0[..]);
+        live.chain(self.named.iter().map(|n| &n[..]))
     }
 
     /// Remember the devices an event names (one pass over its floating fields).
@@ -211,8 +215,8 @@ impl CallState {
                 continue;
             }
             let t = range_bytes(bytes, (start, len));
-            if !t.is_empty() && !self.named.iter().any(|n| **n == *t) {
-                self.named.push(Box::from(t));
+            if !t.is_empty() && !self.named.iter().any(|n| n[..] == *t) {
+                self.named.push(Device::from_slice(t));
             }
         }
     }
@@ -286,32 +290,21 @@ fn changes_calls(id: MessageType) -> bool {
 const REQUEST_CALL_IDS: [FieldId; 3] =
     [field::ConnectionCallID, field::ActiveConnectionCallID, field::HeldConnectionCallID];
 
-/// The bytes of text field `id` (fixed or floating), as captured.
-fn raw_text<'b>(d: &Decoded, bytes: &'b [u8], id: FieldId) -> Option<&'b [u8]> {
-    match d.get(id)?.value {
-        Value::Text { start, len } => Some(range_bytes(bytes, (start, len))),
-        _ => None,
-    }
-}
-
 /// The text of field `id` (fixed or floating).
 fn text(d: &Decoded, frame: &[u8], id: FieldId) -> Option<String> {
     d.text_of(frame, id).map(|t| t.into_owned())
 }
 
+/// A connection a request names: peripheral, call id, device.
+type Named<'b> = (u32, u32, Cow<'b, str>);
+
 /// A connection a request names: peripheral, call id, device (static identifiers only).
-fn named(
-    d: &Decoded,
-    frame: &[u8],
-    call: FieldId,
-    ty: FieldId,
-    device: FieldId,
-) -> Option<(u32, u32, String)> {
+fn named<'b>(d: &Decoded, frame: &'b [u8], call: FieldId, ty: FieldId, device: FieldId) -> Option<Named<'b>> {
     let call = fixed_num(d, call).filter(|&c| c != NULL_ID)?;
     if fixed_num(d, ty)? != u64::from(CONNECTION_ID_STATIC) {
         return None;
     }
-    let dev = text(d, frame, device).filter(|s| !s.is_empty())?;
+    let dev = d.text_of(frame, device).filter(|s| !s.is_empty())?;
     Some((peripheral(d), call as u32, dev))
 }
 
@@ -649,14 +642,31 @@ fn event(settings: &Settings, p: &mut ConnPre, m: &Msg<'_, '_>) {
         return;
     }
     let static_id = fixed_num(d, field::ConnectionDeviceIDType) == Some(u64::from(CONNECTION_ID_STATIC));
-    let Some(dev) = text_utf8(d, bytes, field::ConnectionDeviceID).filter(|_| static_id) else {
+    // One pass over the floating fields for the connection's device and the event's (the
+    // first field of each id, as `Decoded::get` finds it: both are floating in every layout).
+    let (mut conn_dev, mut ev_dev) = (None, None);
+    if static_id {
+        let start = d.fields.partition_point(|f| f.offset < d.floating_offset);
+        for fl in &d.fields[start..] {
+            if fl.meta.id == field::ConnectionDeviceID {
+                conn_dev.get_or_insert(fl);
+            } else if Some(fl.meta.id) == device_field {
+                ev_dev.get_or_insert(fl);
+            }
+        }
+    }
+    let text = |fl: Option<&Field>| match fl?.value {
+        Value::Text { start, len } => Some((start, len)),
+        _ => None,
+    };
+    let Some(dev) = text(conn_dev).map(|(start, len)| lossy_utf8(bytes, start, len)) else {
         // Without the connection's device the call's state is no longer known.
         p.calls.remove(&key);
         return;
     };
     // The event's device (alerting, answering, holding...) is this connection's: the
     // change applies; else its LocalConnectionState says, if it is a state.
-    let at_device = device_field.and_then(|fid| raw_text(d, bytes, fid)).is_some_and(|x| x == &*dev);
+    let at_device = text(ev_dev).is_some_and(|r| range_bytes(bytes, r) == &*dev);
     let state = if at_device { change } else { lcs.and_then(State::from_lcs) };
     let room = p.calls.len() < settings.max_live_calls;
     let cs = match p.calls.entry(key) {
@@ -724,6 +734,9 @@ fn request(f: &mut Findings, c: &Conn, p: &mut ConnPre, m: &Msg<'_, '_>) {
             no_common_device(f, c, p, m);
         }
     }
+    if p.calls.is_empty() {
+        return;
+    }
     let invoke = fixed_num(d, field::InvokeID).map(|v| v as u32);
     for n in REQUEST_CALL_IDS {
         if let Some(id) = fixed_num(d, n).filter(|&v| v != NULL_ID) {
@@ -736,11 +749,7 @@ fn request(f: &mut Findings, c: &Conn, p: &mut ConnPre, m: &Msg<'_, '_>) {
 
 /// The connection a request names, its known state and the frame that set it, if the
 /// state is known and `bad` says it breaks the precondition.
-fn judge_one(
-    p: &ConnPre,
-    n: (u32, u32, String),
-    bad: impl Fn(State) -> bool,
-) -> Option<((u32, u32, String), State, u64)> {
+fn judge_one<'b>(p: &ConnPre, n: Named<'b>, bad: impl Fn(State) -> bool) -> Option<(Named<'b>, State, u64)> {
     let cs = p.calls.get(&(n.0, n.1)).filter(|cs| !cs.in_flux())?;
     let (state, frame) = cs.get(n.2.as_bytes())?;
     bad(state).then_some((n, state, frame))
@@ -764,7 +773,7 @@ fn wait_one(
     p: &mut ConnPre,
     m: &Msg<'_, '_>,
     rule: &'static str,
-    n: (u32, u32, String),
+    n: Named<'_>,
     state: State,
     frame: u64,
 ) {
@@ -786,7 +795,7 @@ fn wait_one(
     s.request = Some(m.name);
     s.peripheral = Some(periph);
     s.call = Some(call);
-    s.device = Some(device.clone());
+    s.device = Some(device.to_string());
     let message = format!(
         "{} (InvokeID {}) for call {call} at device {device} (peripheral {periph}), which is {} since frame {frame}: {advice}",
         m.name,

@@ -26,8 +26,9 @@ use crate::cti::spec::values::{
     agent_state, agent_state_mask, call_id, call_msg_mask as cm, config_mask, config_type,
     connection_device_id_type, device_id_type, distribution, peripheral_id, service_mask as sm,
 };
-use crate::cti::spec::{FieldId, MessageSpec, MessageType, Role};
+use crate::cti::spec::{FieldId, MessageSpec, MessageType, Role, MAX_MESSAGE_TYPE};
 use crate::pipeline::Direction;
+use std::sync::OnceLock;
 
 /// Sessions that receive events for devices other than an agent's own phone (All Events,
 /// Peripheral Monitor, Client Monitor), or whose events the guide does not describe
@@ -106,6 +107,44 @@ fn event_services(spec: &MessageSpec) -> Option<(u32, &'static str)> {
     })
 }
 
+/// What the rules need to know of a message type, worked out once per type from the spec:
+/// the services of its requests ([`request_services`]) and events ([`event_services`]) as
+/// bits, 0 for none. A dense table of 12-byte entries stays in the processor's caches, where
+/// the spec's service names (strings compared per message) would not; the names are looked
+/// up again only for a finding.
+#[derive(Clone, Copy)]
+struct TypeServices {
+    request: u32,
+    event: u32,
+    /// The event is judged by a mask: CallMsgMask ([`call_event_bit`]) or AgentStateMask.
+    maskable: bool,
+    /// A configuration event: CONFIG_BEGIN_EVENT, CONFIG_END_EVENT or a record that
+    /// ConfigMsgMask judges ([`config_bit`]).
+    config: bool,
+}
+
+fn type_services(spec: &MessageSpec) -> TypeServices {
+    static TABLE: OnceLock<Vec<TypeServices>> = OnceLock::new();
+    const NONE: TypeServices = TypeServices { request: 0, event: 0, maskable: false, config: false };
+    let table = TABLE.get_or_init(|| {
+        let mut t = vec![NONE; MAX_MESSAGE_TYPE as usize + 1];
+        for s in crate::cti::spec::messages() {
+            if let Some(slot) = t.get_mut(s.id.0 as usize) {
+                *slot = TypeServices {
+                    request: request_services(s).map_or(0, |r| r.0),
+                    event: event_services(s).map_or(0, |e| e.0),
+                    maskable: s.id == MessageType::AGENT_STATE_EVENT || call_event_bit(s.id).is_some(),
+                    config: matches!(s.id, MessageType::CONFIG_BEGIN_EVENT | MessageType::CONFIG_END_EVENT)
+                        || config_bit(s.id).is_some(),
+                };
+            }
+        }
+        t
+    });
+    // Every spec's id is within the table (spec::MAX_MESSAGE_TYPE).
+    table.get(spec.id.0 as usize).copied().unwrap_or(NONE)
+}
+
 /// The CallMsgMask bit that lets event `id` through (guide Unsolicited Call Event Message
 /// Masks). AGENT_STATE_EVENT goes by AgentStateMask ([`agent_state_bit`]). The network
 /// recording events are not judged: their bits are printed only from protocol version 25.
@@ -174,9 +213,13 @@ fn names_agent(d: &Decoded, bytes: &[u8]) -> bool {
 
 /// Analyse one message (after the session, invoke and monitor modules): `matched` is the
 /// request a server message answers.
+///
+/// Most messages are server events: they take [`event`], kept short; the rest go out of line.
+#[inline]
 pub(crate) fn message(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>, matched: Option<&Pending>) {
     match m.flow.dir {
         Direction::ToServer => client(c, f, m),
+        Direction::ToClient if matched.is_none() && m.role == Some(Role::Event) => event(c, f, m),
         Direction::ToClient => server(c, f, m, matched),
     }
 }
@@ -205,6 +248,7 @@ fn report(c: &Conn, f: &mut Findings, rule: &'static str, m: &Msg<'_, '_>, reaso
     f.report(rule, Some(c.id), &[m.fr], m.ts, cause, || (text, subject(c, m, invoke)));
 }
 
+#[inline(never)]
 fn client(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>) {
     let d = m.d;
     if m.id == MessageType::OPEN_REQ && c.open_req_frame == Some(m.fr) {
@@ -297,16 +341,16 @@ fn not_granted(
     invoke: Option<u32>,
 ) {
     let mut why = None;
-    if let Some((bits, names)) = request_services(spec) {
-        if granted & bits == 0 {
-            why = Some((
-                format!("session not granted {names}"),
-                format!(
-                    "{} is a request of the {} service, which the session was not granted (ServicesGranted 0x{granted:08x}): the server should refuse it",
-                    m.name, spec.service
-                ),
-            ));
-        }
+    let bits = type_services(spec).request;
+    if bits != 0 && granted & bits == 0 {
+        let names = request_services(spec).map_or("", |r| r.1);
+        why = Some((
+            format!("session not granted {names}"),
+            format!(
+                "{} is a request of the {} service, which the session was not granted (ServicesGranted 0x{granted:08x}): the server should refuse it",
+                m.name, spec.service
+            ),
+        ));
     }
     // guide SNAPSHOT_DEVICE_REQ: "The CTI Client must be granted both Client Control and All
     // Events services to look at all devices."
@@ -485,49 +529,73 @@ fn presence(c: &Conn, f: &mut Findings, m: &Msg<'_, '_>) {
     }
 }
 
+/// A server message other than an unsolicited event: OPEN_CONF, and the answers to requests.
+#[inline(never)]
 fn server(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>, matched: Option<&Pending>) {
-    let d = m.d;
     if m.id == MessageType::OPEN_CONF {
-        c.masks.open_monitor = d.number_of(field::MonitorID).map(|v| v as u32).filter(|&v| v != 0);
+        c.masks.open_monitor = m.d.number_of(field::MonitorID).map(|v| v as u32).filter(|&v| v != 0);
         return;
     }
     if let Some(p) = matched {
         answered(c, f, m, p);
-        return;
     }
-    if m.role != Some(Role::Event) {
-        return;
-    }
-    match m.id {
-        MessageType::CONFIG_BEGIN_EVENT => {
-            let unsolicited = u64::from(config_type::UNSOLICITED);
-            c.masks.config_block = Some(d.number_of(field::ConfigType) == Some(unsolicited));
-        }
-        MessageType::CONFIG_END_EVENT => c.masks.config_block = None,
-        _ => config_masked(c, f, m),
+}
+
+/// A server event: its service, its mask, the configuration masks.
+#[inline(never)]
+fn event(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>) {
+    let Some(spec) = m.d.spec else { return };
+    let t = type_services(spec);
+    if t.config {
+        config_event(c, f, m);
     }
     if m.id == MessageType::CLIENT_SESSION_OPENED_EVENT {
         client_session_opened(c, f, m);
     }
-    let (Some(granted), Some(spec)) = (granted(c), d.spec) else { return };
-    if let Some((bits, names)) = event_services(spec) {
-        if granted & bits == 0 {
-            report(
-                c,
-                f,
-                "service-event-not-granted",
-                m,
-                format!("event for a session without {names}"),
-                format!(
-                    "{} is an event of the {} service, which the session was not granted (ServicesGranted 0x{granted:08x})",
-                    m.name, spec.service
-                ),
-            );
-            return;
-        }
+    let Some(granted) = granted(c) else { return };
+    if t.event != 0 && granted & t.event == 0 {
+        event_not_granted(c, f, m, spec, granted);
+        return;
     }
-    masked(c, f, m, granted);
-    call_variables_masked(c, f, m);
+    let w = &c.masks;
+    if t.maskable && (w.session.is_some() || !w.monitors.is_empty()) {
+        masked(c, f, m, granted);
+    }
+    if c.masks.call_vars.is_some() {
+        call_variables_masked(c, f, m);
+    }
+}
+
+/// `service-event-not-granted`.
+#[cold]
+#[inline(never)]
+fn event_not_granted(c: &Conn, f: &mut Findings, m: &Msg<'_, '_>, spec: &MessageSpec, granted: u32) {
+    let names = event_services(spec).map_or("", |e| e.1);
+    report(
+        c,
+        f,
+        "service-event-not-granted",
+        m,
+        format!("event for a session without {names}"),
+        format!(
+            "{} is an event of the {} service, which the session was not granted (ServicesGranted 0x{granted:08x})",
+            m.name, spec.service
+        ),
+    );
+}
+
+/// CONFIG_BEGIN_EVENT and CONFIG_END_EVENT delimit a block; a record in it may be masked.
+#[cold]
+#[inline(never)]
+fn config_event(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>) {
+    match m.id {
+        MessageType::CONFIG_BEGIN_EVENT => {
+            let unsolicited = u64::from(config_type::UNSOLICITED);
+            c.masks.config_block = Some(m.d.number_of(field::ConfigType) == Some(unsolicited));
+        }
+        MessageType::CONFIG_END_EVENT => c.masks.config_block = None,
+        _ => config_masked(c, f, m),
+    }
 }
 
 /// The answer to request `p`: a mask change takes effect; a request not granted answered by
@@ -713,15 +781,16 @@ fn masked(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>, granted: u32) {
     }
     let d = m.d;
     let monitor = d.fixed(field::MonitorID).and_then(|x| x.number()).unwrap_or(0) as u32;
-    let (masks, whose) = if monitor != 0 && Some(monitor) != w.open_monitor {
+    // Whose masks (a monitor's, else the session's) is named only in a finding.
+    let (masks, of_monitor) = if monitor != 0 && Some(monitor) != w.open_monitor {
         match w.monitors.get(&monitor) {
-            Some(&mm) => (mm, format!("MonitorID {monitor}")),
+            Some(&mm) => (mm, true),
             None => return,
         }
     } else {
         match w.session {
             Some(mm) if granted & sm::CTI_SERVICE_CLIENT_EVENTS != 0 && granted & BEYOND_OWN_PHONE == 0 => {
-                (mm, "the session (OPEN_REQ)".to_string())
+                (mm, false)
             }
             _ => return,
         }
@@ -745,6 +814,8 @@ fn masked(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>, granted: u32) {
     } else {
         m.name.to_string()
     };
+    let whose =
+        if of_monitor { format!("MonitorID {monitor}") } else { "the session (OPEN_REQ)".to_string() };
     let message = format!(
         "{what} sent though the {mask_name} of {whose} (0x{value:08x}) leaves it out (bit 0x{bit:08x})"
     );
@@ -791,6 +862,19 @@ mod tests {
         ];
         for s in crate::cti::spec::messages() {
             assert!(known.contains(&s.service), "{}: service {}", s.name, s.service);
+        }
+    }
+
+    #[test]
+    fn the_type_table_agrees_with_the_services_of_every_spec() {
+        for s in crate::cti::spec::messages() {
+            let t = type_services(s);
+            assert_eq!(t.request, request_services(s).map_or(0, |r| r.0), "{}", s.name);
+            assert_eq!(t.event, event_services(s).map_or(0, |e| e.0), "{}", s.name);
+            assert!(
+                request_services(s).is_none_or(|r| r.0 != 0) && event_services(s).is_none_or(|e| e.0 != 0)
+            );
+            assert_eq!(t.maskable, s.id == MessageType::AGENT_STATE_EVENT || call_event_bit(s.id).is_some());
         }
     }
 
