@@ -65,9 +65,38 @@ pub(crate) struct AgentTables {
     /// By the UTF-8 of the AgentID, so that a message's AgentID is looked up without first
     /// checking it as text (sorted when the report is built).
     pub agents: FastMap<Box<[u8]>, Agent>,
+    /// Estimated bytes the agents hold: each agent, its state history and its sets of
+    /// connections and skill groups. At most a quarter of `max_analysis_memory` ([`room`]).
+    ///
+    /// [`room`]: AgentTables::room
+    pub bytes: usize,
+}
+
+/// Estimated bytes of one agent outside its history and sets: the record, its table slot
+/// (twice, for the table's spare room), its AgentID as key and as text.
+const AGENT_COST: usize = std::mem::size_of::<Agent>() + 2 * std::mem::size_of::<(Box<[u8]>, Agent)>() + 64;
+/// Estimated bytes of one state in an agent's history.
+const STATE_COST: usize = std::mem::size_of::<(TimestampNs, u64, ConnId, State)>();
+/// Estimated bytes of one entry of an agent's set of connections or skill groups.
+const SET_COST: usize = 24;
+
+/// What an agent holds in its history and sets, as counted by [`AgentTables::bytes`].
+fn held(a: &Agent) -> usize {
+    a.states.len() * STATE_COST + (a.conns.len() + a.skill_groups.len()) * SET_COST
 }
 
 impl AgentTables {
+    /// Whether the agents may hold more: at most a quarter of `max_analysis_memory`. Past
+    /// it no agent is added and no agent's history or sets grow (its state changes are
+    /// still counted and its time in each state summed); reported once (`analysis-limit`).
+    fn room(&self, settings: &Settings, f: &mut Findings, at: (ConnId, u64, TimestampNs)) -> bool {
+        if self.bytes <= settings.max_analysis_memory / 4 {
+            return true;
+        }
+        f.limit("max_analysis_memory", Some(at.0), at.1, at.2);
+        false
+    }
+
     /// The agent with this AgentID (by its UTF-8), added if the table has room.
     fn agent_mut(
         &mut self,
@@ -81,6 +110,10 @@ impl AgentTables {
                 f.limit("max_agents", Some(at.0), at.1, at.2);
                 return None;
             }
+            if !self.room(settings, f, at) {
+                return None;
+            }
+            self.bytes += AGENT_COST + 2 * aid.len();
             let id = String::from_utf8_lossy(aid).into_owned();
             self.agents.insert(Box::from(aid), Agent::new(id));
         }
@@ -111,11 +144,16 @@ impl AgentTables {
                     matched.and_then(|p| p.agent.clone()).or_else(|| c.identity.agent().map(str::to_string));
                 let state = m.d.number_of(field::AgentState);
                 if let (Some(aid), Some(v)) = (aid, state) {
-                    let max = settings.max_states_per_agent;
+                    let grow = self.room(settings, f, (m.flow.conn, m.fr, m.ts));
+                    let max = if grow { settings.max_states_per_agent } else { 0 };
                     if let Some(a) = self.agent_mut(settings, f, aid.as_bytes(), (m.flow.conn, m.fr, m.ts)) {
-                        a.conns.insert(m.flow.conn);
+                        let before = held(a);
+                        if grow {
+                            a.conns.insert(m.flow.conn);
+                        }
                         let at = (m.ts, m.fr, m.flow.conn, None);
                         learn_state(a, state_name(v), at, max, out.as_deref_mut());
+                        self.bytes += held(a) - before;
                     }
                 }
                 return;
@@ -124,15 +162,18 @@ impl AgentTables {
                 let bytes = m.frame.bytes;
                 let ids = m.d.fields.iter().filter(|x| x.meta.id == field::AtcAgentID);
                 let states = m.d.fields.iter().filter(|x| x.meta.id == field::AtcAgentState);
-                let max = settings.max_states_per_agent;
                 for (id, st) in ids.zip(states) {
                     let (Some(aid), Some(v)) = (id.text(bytes), st.number()) else { continue };
                     if aid.is_empty() {
                         continue;
                     }
+                    let grow = self.room(settings, f, (m.flow.conn, m.fr, m.ts));
+                    let max = if grow { settings.max_states_per_agent } else { 0 };
                     if let Some(a) = self.agent_mut(settings, f, aid.as_bytes(), (m.flow.conn, m.fr, m.ts)) {
+                        let before = held(a);
                         let at = (m.ts, m.fr, m.flow.conn, None);
                         learn_state(a, state_name(v), at, max, out.as_deref_mut());
+                        self.bytes += held(a) - before;
                     }
                 }
                 return;
@@ -158,9 +199,12 @@ impl AgentTables {
             }
             return;
         }
-        let max = settings.max_states_per_agent;
+        let grow = self.room(settings, f, (m.flow.conn, m.fr, m.ts));
+        let max = if grow { settings.max_states_per_agent } else { 0 };
         if let Some(a) = self.agent_mut(settings, f, &aid, (m.flow.conn, m.fr, m.ts)) {
-            agent_state(a, m, c, max, out);
+            let before = held(a);
+            agent_state(a, m, c, max, grow, out);
+            self.bytes += held(a) - before;
         }
     }
 
@@ -182,13 +226,17 @@ impl AgentTables {
             return;
         }
         let Some(aid) = p.agent.clone().or_else(|| c.identity.agent().map(str::to_string)) else { return };
+        let grow = self.room(settings, f, (c.id, at.0, at.1));
         let Some(a) = self.agent_mut(settings, f, aid.as_bytes(), (c.id, at.0, at.1)) else { return };
-        a.conns.insert(c.id);
+        let added = grow && a.conns.insert(c.id);
         let e = a.requests.entry(p.name).or_default();
         match answer {
             Some(id) if Some(id) == p.confirm => e.ok += 1,
             Some(_) => e.failed += 1,
             None => e.unanswered += 1,
+        }
+        if added {
+            self.bytes += SET_COST;
         }
     }
 
@@ -306,7 +354,15 @@ fn learn_state(
 }
 
 /// What an AGENT_STATE_EVENT tells about its agent, for the agent's summary.
-fn agent_state(a: &mut Agent, m: &Msg<'_, '_>, c: &Conn, max_states: usize, out: Option<&mut Vec<Record>>) {
+/// With `grow` false its sets of connections and skill groups are not added to.
+fn agent_state(
+    a: &mut Agent,
+    m: &Msg<'_, '_>,
+    c: &Conn,
+    max_states: usize,
+    grow: bool,
+    out: Option<&mut Vec<Record>>,
+) {
     let (d, bytes, ts, fr, conn) = (m.d, m.frame.bytes, m.ts, m.fr, m.flow.conn);
     let state: State = d.number_of(field::AgentState).map_or(Cow::Borrowed("?"), state_name);
     a.peripheral = fixed_num(d, field::PeripheralID).map(|v| v as u32).or(a.peripheral);
@@ -318,13 +374,15 @@ fn agent_state(a: &mut Agent, m: &Msg<'_, '_>, c: &Conn, max_states: usize, out:
     if let Some(i) = instrument.as_deref().or(c.identity.instrument.as_deref()) {
         set_text(&mut a.instrument, i);
     }
-    a.conns.insert(conn);
-    if let Some(sg) = fixed_num(d, field::SkillGroupNumber).filter(|&v| v != NULL_SKILL_GROUP) {
-        a.skill_groups.insert(sg as u32);
-    }
-    for fl in d.fields.iter().filter(|x| x.meta.id == field::FltSkillGroupNumber) {
-        if let Some(v) = fl.number().filter(|&v| v != NULL_SKILL_GROUP) {
-            a.skill_groups.insert(v as u32);
+    if grow {
+        a.conns.insert(conn);
+        if let Some(sg) = fixed_num(d, field::SkillGroupNumber).filter(|&v| v != NULL_SKILL_GROUP) {
+            a.skill_groups.insert(sg as u32);
+        }
+        for fl in d.fields.iter().filter(|x| x.meta.id == field::FltSkillGroupNumber) {
+            if let Some(v) = fl.number().filter(|&v| v != NULL_SKILL_GROUP) {
+                a.skill_groups.insert(v as u32);
+            }
         }
     }
     let reason = out.as_ref().and_then(|_| fixed_num(d, field::EventReasonCode)).map(|v| v as u32);

@@ -126,13 +126,13 @@ impl Analyzer {
     }
 
     /// Keep what the analysis holds per connection within `max_analysis_memory`, less what
-    /// the timeline holds: the live connections (estimated every [`BUDGET_EVERY`] events)
+    /// the timeline (at most half of it) and the agents (at most a quarter) hold: the live connections (estimated every [`BUDGET_EVERY`] events)
     /// and the summaries of those that ended. Over it, the summaries of the connections that ended first go, then, if
     /// the live connections alone hold more, the least recently active of them, until it
     /// holds at most seven eighths of the budget; reported once (`analysis-limit`), and
     /// counted in the report.
     fn budget(&mut self, frame: u64, ts: TimestampNs, estimate: bool) {
-        let max = self.settings.max_analysis_memory.saturating_sub(self.timeline_bytes);
+        let max = self.settings.max_analysis_memory.saturating_sub(self.timeline_bytes + self.agents.bytes);
         if !estimate && self.live_held + self.stats.conns.bytes <= max {
             return;
         }

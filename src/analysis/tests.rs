@@ -626,6 +626,46 @@ fn agent_timeline_and_requests() {
     assert_eq!(a.final_state.as_deref(), Some("TALKING"));
 }
 
+/// 100 agents, each changing state 20 times.
+fn many_agents() -> Vec<Step> {
+    let mut s = opened(60, 0);
+    for round in 0..20i64 {
+        for agent in 0..100i64 {
+            s.push(Step::Msg(
+                C,
+                1_000 + round * 1_000 + agent,
+                agent_state(&format!("{}", 1000 + agent), 2 + round as u64 % 2),
+            ));
+        }
+    }
+    s
+}
+
+#[test]
+fn agents_hold_at_most_a_quarter_of_the_analysis_memory() {
+    // The default budget keeps every agent and every change.
+    let all = run_with(
+        ConnStart::Handshake,
+        many_agents(),
+        Settings { call_summaries: true, ..Settings::default() },
+    );
+    assert_eq!(all.agents.len(), 100);
+    assert!(all.agents.iter().all(|a| a.states.len() == 20 && a.states_dropped == 0));
+    assert!(!has(&all, "analysis-limit"));
+    // 64 KiB: the agents may hold 16 KiB. Agents past it are not added; the histories of
+    // those kept stop growing, but their changes are still counted and timed.
+    let small = Settings { call_summaries: true, max_analysis_memory: 64 << 10, ..Settings::default() };
+    let r = run_with(ConnStart::Handshake, many_agents(), small);
+    assert!(!r.agents.is_empty() && r.agents.len() < 100, "{} agents kept", r.agents.len());
+    let f = find(&r, "analysis-limit");
+    assert!(f.message.contains("max_analysis_memory"), "{}", f.message);
+    for a in &r.agents {
+        assert_eq!(a.states.len() as u64 + a.states_dropped, 20, "agent {}", a.id);
+        assert!(a.states.len() < 20, "agent {} kept its whole history", a.id);
+        assert_eq!(a.time_in_state.values().filter(|&&ns| ns > 0).count(), 2, "agent {}", a.id);
+    }
+}
+
 #[test]
 fn decode_anomalies_and_stream_losses_are_findings() {
     // OPEN_REQ without its required ClientID.

@@ -756,7 +756,7 @@
     });
     host.appendChild(legend);
     var dropped = A.filter(function (a) { return a.dropped > 0; });
-    if (dropped.length) host.appendChild(h('p', { 'class': 'note', text: dropped.length + ' agents changed state more often than the analysis keeps (1,000 changes per agent): after the last change kept, their rows show a grey band with the number of changes not kept and the final state.' }));
+    if (dropped.length) host.appendChild(h('p', { 'class': 'note', text: dropped.length + ' agents changed state more often than the analysis keeps (1,000 changes per agent, and the agents\' share of --max-analysis-memory): after the last change kept, their rows show a grey band with the number of changes not kept and the final state.' }));
     timeRows(host, cap, {
       cls: 'gantt', count: A.length, span: cap.span, axisLabel: 'agent · time (UTC)',
       onLabel: function (i) { ladderOf(cap, 'agent:' + A[i].id, 'Agent ' + A[i].id, function (v) { return v.agentRows(A[i]); }); },
@@ -770,7 +770,7 @@
         var end = function (k) { return k + 1 < n ? a.states[k + 1][0] : a.dropped ? a.states[k][0] : cap.span; };
         if (a.dropped && n && a.starts[n - 1] <= vis[1]) {
           var t0 = a.starts[n - 1];
-          var tip0 = a.id + ': ' + num(a.dropped) + ' later state changes not kept (the analysis keeps 1,000 per agent) from ' + clock(cap, t0, 3) + '; final state ' + (a.final || '?');
+          var tip0 = a.id + ': ' + num(a.dropped) + ' later state changes not kept (the analysis keeps 1,000 per agent, within its memory budget) from ' + clock(cap, t0, 3) + '; final state ' + (a.final || '?');
           g.appendChild(s('rect', { 'class': 'bar dropped', x: x(t0), y: y + 8, width: Math.max(1.5, x(cap.span) - x(t0)), height: RH - 16, fill: '#d0d4da', 'data-info': tip0, 'data-title': 'States not kept' }, title(tip0)));
         }
         // Bars narrower than two pixels are gathered into one, coloured by the state that
