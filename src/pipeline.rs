@@ -287,7 +287,9 @@ pub struct Pipeline {
     settings: Settings,
     net: NetDecoder,
     tcp: Reassembler,
-    conns: crate::IntMap<ConnId, ConnState>,
+    /// Boxed: the table keeps twice as many slots as connections (at 65,536 connections a
+    /// slot of the state itself would cost 40 MB), and an empty slot costs a pointer.
+    conns: crate::IntMap<ConnId, Box<ConnState>>,
     reported_linktypes: Vec<u32>,
     /// The IPv4 fragment budget (`max_fragment_bytes`) was reached and reported.
     fragment_limit_reported: bool,
@@ -434,7 +436,7 @@ impl Held {
 fn stream_event(
     ev: StreamEvent<'_>,
     settings: &Settings,
-    conns: &mut crate::IntMap<ConnId, ConnState>,
+    conns: &mut crate::IntMap<ConnId, Box<ConnState>>,
     stats: &mut Stats,
     held: &mut Held,
     sink: &mut dyn FnMut(Event<'_>),
@@ -476,7 +478,7 @@ fn stream_event(
             } else if !settings.heuristics {
                 st.kind = Kind::NotCti;
             }
-            conns.insert(conn, st);
+            conns.insert(conn, Box::new(st));
         }
         StreamEvent::Data { conn, side, offset, data, frame, ts_ns, buffered } => {
             let Some(c) = conns.get_mut(&conn) else {
@@ -491,7 +493,7 @@ fn stream_event(
                 return;
             }
             let flow = c.flow(conn, side);
-            let ConnState { framers, length_limit_reported, .. } = c;
+            let ConnState { framers, length_limit_reported, .. } = &mut **c;
             let mut cx = FramerCx { flow, length_limit_reported, ts_ns };
             let f = &mut framers[side.index()];
             let before = f.held();
@@ -529,7 +531,7 @@ fn stream_event(
             stats.gaps += 1;
             stats.gap_bytes += len;
             sink(Event::Gap { flow, offset, len, reason, frame, ts_ns });
-            let ConnState { framers, length_limit_reported, .. } = c;
+            let ConnState { framers, length_limit_reported, .. } = &mut **c;
             let mut cx = FramerCx { flow, length_limit_reported, ts_ns };
             let f = &mut framers[side.index()];
             let before = f.held();
@@ -683,7 +685,7 @@ fn framer_event(
 
 fn finish_conn(
     conn: ConnId,
-    mut c: ConnState,
+    mut c: Box<ConnState>,
     (end, by): (ConnEnd, Option<Direction>),
     frame: u64,
     ts_ns: TimestampNs,
@@ -697,7 +699,7 @@ fn finish_conn(
     let ts_ns = ts_ns.max(c.last_ts);
     for side in [Side::A, Side::B] {
         let flow = c.flow(conn, side);
-        let ConnState { framers, length_limit_reported, .. } = &mut c;
+        let ConnState { framers, length_limit_reported, .. } = &mut *c;
         let mut cx = FramerCx { flow, length_limit_reported, ts_ns };
         framers[side.index()].finish(frame, ts_ns, &mut |fev| framer_event(fev, &mut cx, stats, sink));
     }

@@ -103,7 +103,7 @@ pub(super) struct Dir {
     /// Fingerprints (offset, length, FNV-1a) of the last delivered pieces: a retransmission
     /// of bytes that already left `hist` (acknowledged, or older than the window) is still
     /// compared when it repeats a piece's exact range, as retransmissions normally do.
-    prints: VecDeque<(u64, u32, u64)>,
+    prints: VecDeque<(u64, u64)>,
     /// Stream offset of the FIN, once seen.
     pub fin: Option<u64>,
     /// Highest sequence number (exclusive) this side used, serial order.
@@ -215,8 +215,9 @@ impl Dir {
         if end <= hist_start {
             cx.stats.retransmitted_bytes += bytes.len() as u64;
             // Outside the byte window: compare with the fingerprint of the same range.
-            let fp = self.prints.iter().find(|p| p.0 == start && p.1 as usize == bytes.len());
-            if let Some(&(_, _, h)) = fp {
+            let key = print_key(start, bytes.len());
+            let fp = self.prints.iter().find(|p| Some(p.0) == key);
+            if let Some(&(_, h)) = fp {
                 if h != fingerprint(bytes) {
                     conflict(start, bytes.len() as u64, bytes.len(), cx);
                 }
@@ -380,35 +381,38 @@ impl Dir {
         });
         cx.stats.delivered_bytes += data.len() as u64;
         self.next += data.len() as u64;
-        let before = self.hist.capacity();
+        let before = self.history_held();
         remember(&mut self.hist, data, cx.window);
-        cx.stats.history_now = cx.stats.history_now - before + self.hist.capacity();
-        if cx.stats.buffered_now + cx.stats.history_now + cx.stats.held_elsewhere > cx.max_total {
-            self.drop_history(cx);
-        }
-        if cx.window > 0 {
+        if let (true, Some(key)) = (cx.window > 0, print_key(off, data.len())) {
             if self.prints.len() == PRINTS {
                 self.prints.pop_front();
             }
-            self.prints.push_back((off, data.len() as u32, fingerprint(data)));
+            self.prints.push_back((key, fingerprint(data)));
+        }
+        cx.stats.history_now = cx.stats.history_now - before + self.history_held();
+        if cx.stats.buffered_now + cx.stats.history_now + cx.stats.held_elsewhere > cx.max_total {
+            self.drop_history(cx);
         }
     }
 
-    /// Room held for the retransmission window.
+    /// Room held for the retransmission window and the fingerprints of delivered pieces.
     pub fn history_held(&self) -> usize {
-        self.hist.capacity()
+        self.hist.capacity() + self.prints.capacity() * std::mem::size_of::<(u64, u64)>()
     }
 
-    /// Lets go of the retransmission window to keep within `max_buffered_total`:
-    /// retransmissions of those bytes are then compared by fingerprint only.
+    /// Lets go of the retransmission window and the fingerprints to keep within
+    /// `max_buffered_total`: retransmissions of those bytes are then counted without being
+    /// compared.
     #[cold]
     fn drop_history(&mut self, cx: &mut Ctx<'_, '_>) {
-        if self.hist.capacity() == 0 {
+        let held = self.history_held();
+        if held == 0 {
             return;
         }
-        cx.stats.history_now -= self.hist.capacity();
+        cx.stats.history_now -= held;
         cx.stats.history_dropped += 1;
         self.hist = VecDeque::new();
+        self.prints = VecDeque::new();
         if !cx.stats.total_limit_reported {
             cx.stats.total_limit_reported = true;
             let (frame, ts_ns) = (cx.frame, cx.ts_ns);
@@ -619,6 +623,13 @@ fn fingerprint(data: &[u8]) -> u64 {
 /// Delivered pieces whose fingerprints are kept per direction.
 const PRINTS: usize = 32;
 
+/// A delivered piece's offset and length in one word (the offset's low 48 bits, the length's
+/// 16), so that a fingerprint costs 16 bytes; `None` for a piece that does not fit (never in
+/// practice: 256 TiB into a stream, or a piece over 64 KiB), which then has no fingerprint.
+fn print_key(offset: u64, len: usize) -> Option<u64> {
+    (offset < 1 << 48 && len < 1 << 16).then_some(offset << 16 | len as u64)
+}
+
 /// Appends delivered bytes to the window of recently delivered data, keeping at most
 /// `window` bytes.
 fn remember(hist: &mut VecDeque<u8>, data: &[u8], window: usize) {
@@ -685,5 +696,20 @@ mod fingerprint_tests {
         // Zero bytes at the end are not lost in the padding of the last word.
         assert_ne!(fingerprint(&[1, 2, 3]), fingerprint(&[1, 2, 3, 0]));
         assert_eq!(fingerprint(&data), whole, "repeatable");
+    }
+}
+
+#[cfg(test)]
+mod print_key_tests {
+    use super::print_key;
+
+    #[test]
+    fn offset_and_length_share_a_word_within_their_bits() {
+        assert_eq!(print_key(0, 0), Some(0));
+        assert_eq!(print_key(1, 2), Some(1 << 16 | 2));
+        assert_eq!(print_key((1 << 48) - 1, 65_535), Some(u64::MAX));
+        assert_eq!(print_key(1 << 48, 1), None);
+        assert_eq!(print_key(5, 65_536), None);
+        assert_ne!(print_key(1, 2), print_key(2, 1));
     }
 }

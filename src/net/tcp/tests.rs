@@ -294,6 +294,41 @@ fn overlaps_older_than_the_window_are_not_compared() {
 }
 
 #[test]
+fn pieces_older_than_the_window_are_compared_by_fingerprint() {
+    let mut h = H::with(ReassemblySettings { retransmit_window: 4, ..Default::default() });
+    h.handshake(100, 900);
+    h.c(101, 901, ACK, b"abcdef"); // frame 4: offsets 0..6
+    h.c(107, 901, ACK, b"ghijkl"); // frame 5: offsets 6..12, the window holds 8..12
+                                   // The first piece again, wholly outside the window: the same bytes, nothing to say.
+    assert_eq!(h.c(101, 901, ACK, b"abcdef"), vec![]);
+    // Other bytes in exactly its range: its fingerprint differs.
+    assert_eq!(
+        h.c(101, 901, ACK, b"abcdeX"), // frame 7
+        vec![Ev::Conflict { conn: 0, side: Side::A, offset: 0, len: 6, frame: 7 }]
+    );
+    // A range that was not one piece (same start, other length): counted, not compared.
+    assert_eq!(h.c(101, 901, ACK, b"abXX"), vec![]);
+    assert_eq!(h.r.stats().conflicts, 1);
+    assert_eq!(h.r.stats().retransmitted_bytes, 6 + 6 + 4);
+}
+
+#[test]
+fn fingerprints_count_against_the_capture_wide_budget() {
+    // 64 bytes for everything: each delivery's window and fingerprints pass it and are let go.
+    let mut h = H::with(ReassemblySettings { max_buffered_total: 64, ..Default::default() });
+    h.handshake(100, 900);
+    for i in 0..40u32 {
+        h.c(101 + 10 * i, 901, ACK, b"0123456789");
+        assert!(h.r.stats().history_now <= 64, "{} bytes held", h.r.stats().history_now);
+    }
+    assert!(h.r.stats().history_dropped >= 40);
+    // A changed copy of a delivered piece can no longer be compared: counted only.
+    assert_eq!(h.c(101, 901, ACK, b"X123456789"), vec![]);
+    assert_eq!(h.r.stats().conflicts, 0);
+    assert_eq!(h.r.stats().retransmitted_bytes, 10);
+}
+
+#[test]
 fn buffer_limit_skips_the_hole() {
     // Room for 10 bytes in one chunk with one mark.
     let budget = stream::CHUNK_OVERHEAD + stream::MARK_BYTES + 10;
