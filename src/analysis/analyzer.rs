@@ -92,7 +92,10 @@ const PENDING_COST: usize = std::mem::size_of::<((usize, u32), Pending)>() + 32;
 
 /// What one live connection holds, estimated.
 fn live_cost(e: &ConnEntry, call_cost: usize) -> usize {
-    LIVE_CONN_COST + e.session.pending.len() * PENDING_COST + e.calls.live_count() * call_cost
+    LIVE_CONN_COST
+        + e.session.pending.len() * PENDING_COST
+        + e.calls.live_count() * call_cost
+        + e.calls.vars_bytes()
 }
 
 /// Finished call views gathered before calls are handed out as records.

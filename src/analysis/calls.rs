@@ -72,6 +72,8 @@ pub(crate) struct Call {
     pub events: Vec<(TimestampNs, u64, &'static str)>,
     pub events_dropped: u64,
     pub vars: BTreeMap<String, String>,
+    /// Estimated bytes of `vars` ([`var_cost`]), at most [`MAX_VAR_BYTES`].
+    pub vars_held: usize,
     pub data_set: bool,
     pub delivered: Option<TimestampNs>,
     pub established: Option<TimestampNs>,
@@ -129,6 +131,8 @@ pub(crate) struct ConnCalls {
     live: FastMap<(u32, u32), Group>,
     /// Calls in `live`.
     live_n: usize,
+    /// What the live calls' variables hold ([`Call::vars_held`]).
+    vars_bytes: usize,
     /// Live calls that had more than one ConnectionCallID, per group of `live`.
     renamed: FastMap<(u32, u32), u32>,
 }
@@ -160,6 +164,11 @@ impl ConnCalls {
         self.live_n
     }
 
+    /// Estimated bytes of the live calls' variables.
+    pub(crate) fn vars_bytes(&self) -> usize {
+        self.vars_bytes
+    }
+
     /// The earliest start of this connection's live calls.
     pub(crate) fn min_first_ts(&self) -> Option<TimestampNs> {
         self.live.values().flat_map(|g| g.iter().map(|c| c.first_ts)).min()
@@ -184,6 +193,7 @@ impl ConnCalls {
             slot.remove();
         }
         self.live_n -= 1;
+        self.vars_bytes -= call.vars_held;
         if call.ids.len() > 1 {
             unrenamed(&mut self.renamed, group);
         }
@@ -198,12 +208,14 @@ impl ConnCalls {
         if call.ids.len() > 1 {
             *self.renamed.entry(group).or_insert(0) += 1;
         }
+        self.vars_bytes += call.vars_held;
         let calls = self.live.entry(group).or_default();
         match calls.binary_search_by(|c| {
             (c.key.dev_type, c.key.device.as_str()).cmp(&(k.dev_type, k.device.as_str()))
         }) {
             Ok(i) => {
                 let old = std::mem::replace(&mut calls[i], call);
+                self.vars_bytes -= old.vars_held;
                 if old.ids.len() > 1 {
                     unrenamed(&mut self.renamed, group);
                 }
@@ -434,26 +446,40 @@ fn is_call_variable(id: FieldId) -> bool {
     id == field::CallWrapupData || crate::cti::spec::CALL_VARIABLES.contains(&id)
 }
 
-/// Call variables and ECC variables a message carries.
-fn call_vars(d: &Decoded, frame: &[u8], out: &mut BTreeMap<String, String>) {
+/// Most bytes of variables a call keeps ([`var_cost`]): about 40 variables of 100 bytes.
+/// A variable not yet known that would pass it is not kept; the values of those kept are
+/// still updated (a longer value that would pass it is not).
+pub(crate) const MAX_VAR_BYTES: usize = 8 << 10;
+
+/// Estimated bytes of one kept variable: its name and value, their headers and its share
+/// of the map's node.
+fn var_cost(name: &str, value: &str) -> usize {
+    name.len() + value.len() + 2 * std::mem::size_of::<String>() + 16
+}
+
+/// Call variables and ECC variables a message carries, kept within [`MAX_VAR_BYTES`].
+fn call_vars(d: &Decoded, frame: &[u8], call: &mut Call) {
     for f in &d.fields {
-        match f.value {
+        let (name, value) = match f.value {
             Value::Text { .. } if is_call_variable(f.meta.id) => {
-                out.insert(f.name().to_string(), f.text(frame).unwrap_or_default().into_owned());
+                (Cow::Borrowed(f.name()), f.text(frame).unwrap_or_default())
             }
             Value::NamedVar { name, value_len } => {
-                let value = named_value(name, value_len);
-                out.insert(range_str(frame, name).into_owned(), range_str(frame, value).into_owned());
+                (range_str(frame, name), range_str(frame, named_value(name, value_len)))
             }
-            Value::NamedArray { index, name, value_len } => {
-                let value = named_value(name, value_len);
-                out.insert(
-                    format!("{}[{index}]", range_str(frame, name)),
-                    range_str(frame, value).into_owned(),
-                );
-            }
-            _ => {}
+            Value::NamedArray { index, name, value_len } => (
+                Cow::Owned(format!("{}[{index}]", range_str(frame, name))),
+                range_str(frame, named_value(name, value_len)),
+            ),
+            _ => continue,
+        };
+        let old = call.vars.get(&*name).map_or(0, |v| var_cost(&name, v));
+        let new = var_cost(&name, &value);
+        if call.vars_held - old + new > MAX_VAR_BYTES {
+            continue;
         }
+        call.vars_held = call.vars_held - old + new;
+        call.vars.insert(name.into_owned(), value.into_owned());
     }
 }
 
@@ -470,6 +496,7 @@ impl Call {
             events: Vec::new(),
             events_dropped: 0,
             vars: BTreeMap::new(),
+            vars_held: 0,
             data_set: false,
             delivered: None,
             established: None,
@@ -616,18 +643,22 @@ pub(crate) fn call_message(cx: CallCtx<'_>, c: &Conn, calls: &mut ConnCalls, m: 
     // Exact key, or the live call with the same peripheral and call id when the message
     // does not carry the device.
     if is_request {
+        let mut grown = 0;
         if let Some((_, call)) = calls.find_mut(&key) {
             call.record(id, name, fr, ts, cm.cap_events);
             if id == MessageType::SET_CALL_DATA_REQ {
                 call.data_set = true;
                 if cm.keep_vars {
-                    call_vars(d, m.frame.bytes, &mut call.vars);
+                    let before = call.vars_held;
+                    call_vars(d, m.frame.bytes, call);
+                    grown = call.vars_held.wrapping_sub(before);
                 }
             }
             if cm.keep_aliases {
                 aliases.extend(call.ids.iter().copied());
             }
         }
+        calls.vars_bytes = calls.vars_bytes.wrapping_add(grown);
         return aliases;
     }
     if id == MessageType::BEGIN_CALL_EVENT {
@@ -671,7 +702,7 @@ fn begin(
         call.begin_frame = Some(fr);
         call.record(id, name, fr, ts, cm.cap_events);
         if cm.keep_vars {
-            call_vars(m.d, m.frame.bytes, &mut call.vars);
+            call_vars(m.d, m.frame.bytes, &mut call);
         }
         if cm.keep_aliases {
             aliases.extend(call.ids.iter().copied());
@@ -736,14 +767,20 @@ fn call_event(
     };
     call.record(id, name, fr, ts, cm.cap_events);
     let mut rekey = None;
+    // The change in the call's variables (wrapping: they may shrink), added to the
+    // connection's total before the call leaves the table or the borrow ends.
+    let mut calls_grown = 0usize;
     if id == MessageType::CALL_DATA_UPDATE_EVENT {
         if cm.keep_vars {
-            call_vars(d, m.frame.bytes, &mut call.vars);
+            let before = call.vars_held;
+            call_vars(d, m.frame.bytes, call);
+            calls_grown = call.vars_held.wrapping_sub(before);
         }
         rekey = call_key(d, m.frame.bytes, fixed_num(d, field::NewConnectionCallID), true)
             .map(|nk| CallKey { peripheral: call.key.peripheral, ..nk.to_key() });
     }
     if let Some(nk) = rekey {
+        calls.vars_bytes = calls.vars_bytes.wrapping_add(calls_grown);
         // Under its new identification (replacing a live call that had it).
         let mut call = calls.take(group, i);
         add_id(&mut call.ids, nk.call_id);
@@ -753,6 +790,7 @@ fn call_event(
         }
         calls.put(call);
     } else if id == MessageType::END_CALL_EVENT {
+        calls.vars_bytes = calls.vars_bytes.wrapping_add(calls_grown);
         let mut call = calls.take(group, i);
         if cm.keep_aliases {
             aliases.extend(call.ids.iter().copied());
@@ -763,8 +801,11 @@ fn call_event(
         if cm.summaries {
             cx.calls.finish(cx.settings, f, conn, call, ts, true);
         }
-    } else if cm.keep_aliases {
-        aliases.extend(call.ids.iter().copied());
+    } else {
+        if cm.keep_aliases {
+            aliases.extend(call.ids.iter().copied());
+        }
+        calls.vars_bytes = calls.vars_bytes.wrapping_add(calls_grown);
     }
 }
 

@@ -513,6 +513,42 @@ fn call_lifecycle_and_durations() {
 }
 
 #[test]
+fn a_call_keeps_at_most_its_share_of_variables() {
+    let mut s = opened(60, BEGIN_MASK);
+    s.push(Step::Msg(C, 1_000, ev("BEGIN_CALL_EVENT", 7)));
+    // 200 updates, each naming 5 new ECC variables of 60-byte values: 1,000 variables.
+    let value = "v".repeat(60);
+    for i in 0..200 {
+        let mut upd = call_event("CALL_DATA_UPDATE_EVENT", 7, "1001");
+        upd.set("NewConnectionCallID", 7).unwrap();
+        upd.set("NewConnectionDeviceIDType", 0).unwrap();
+        upd.text("NewConnectionDeviceID", "1001").unwrap();
+        for k in 0..5 {
+            upd.named_var(&format!("user.v{}", i * 5 + k), &value).unwrap();
+        }
+        s.push(Step::Msg(C, 2_000 + i, upd.build()));
+    }
+    // A variable already kept still takes its new value.
+    let mut upd = call_event("CALL_DATA_UPDATE_EVENT", 7, "1001");
+    upd.set("NewConnectionCallID", 7).unwrap();
+    upd.set("NewConnectionDeviceIDType", 0).unwrap();
+    upd.text("NewConnectionDeviceID", "1001").unwrap();
+    upd.named_var("user.v0", "last").unwrap();
+    s.push(Step::Msg(C, 3_000, upd.build()));
+    s.push(Step::Msg(C, 9_200, ev("END_CALL_EVENT", 7)));
+    let r = run(s);
+    let c = &r.calls[0];
+    let held: usize =
+        c.vars.iter().map(|(n, v)| n.len() + v.len() + 2 * std::mem::size_of::<String>() + 16).sum();
+    assert!(held <= super::calls::MAX_VAR_BYTES, "{held} bytes of variables kept");
+    // The first ones are kept, up to the limit, and no more.
+    assert!(c.vars.len() > 20 && c.vars.len() < 1_000, "{} variables", c.vars.len());
+    assert_eq!(c.vars["user.v1"], value);
+    assert_eq!(c.vars["user.v0"], "last");
+    assert!(!c.vars.contains_key("user.v999"));
+}
+
+#[test]
 fn call_events_out_of_place() {
     let mut s = opened(60, BEGIN_MASK);
     s.push(Step::Msg(C, 1_000, ev("CALL_DELIVERED_EVENT", 7)));
