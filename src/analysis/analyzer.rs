@@ -129,13 +129,15 @@ impl Analyzer {
     }
 
     /// Keep what the analysis holds per connection within `max_analysis_memory`, less what
-    /// the timeline (at most half of it) and the agents (at most a quarter) hold: the live connections (estimated every [`BUDGET_EVERY`] events)
+    /// the timeline (at most half of it), the agents and the finished calls (at most a
+    /// quarter each) hold: the live connections (estimated every [`BUDGET_EVERY`] events)
     /// and the summaries of those that ended. Over it, the summaries of the connections that ended first go, then, if
     /// the live connections alone hold more, the least recently active of them, until it
     /// holds at most seven eighths of the budget; reported once (`analysis-limit`), and
     /// counted in the report.
     fn budget(&mut self, frame: u64, ts: TimestampNs, estimate: bool) {
-        let max = self.settings.max_analysis_memory.saturating_sub(self.timeline_bytes + self.agents.bytes);
+        let others = self.timeline_bytes + self.agents.bytes + self.calls.done_bytes;
+        let max = self.settings.max_analysis_memory.saturating_sub(others);
         if !estimate && self.live_held + self.stats.conns.bytes <= max {
             return;
         }
@@ -192,6 +194,7 @@ impl Analyzer {
                 self.calls.done.extend(views);
             }
         }
+        self.calls.recount();
         self.calls_flush_at = self.calls.done.len() + CALLS_FLUSH;
     }
 

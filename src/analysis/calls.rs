@@ -272,6 +272,9 @@ fn unrenamed(renamed: &mut FastMap<(u32, u32), u32>, group: (u32, u32)) {
 pub(crate) struct CallTables {
     pub next_seq: u64,
     pub done: Vec<CallSummary>,
+    /// Estimated bytes of `done` ([`done_cost`]): at most a quarter of
+    /// `max_analysis_memory`.
+    pub done_bytes: usize,
     pub dropped: u64,
     /// Calls ended recently, on any connection.
     pub ended: EndedCalls,
@@ -351,8 +354,31 @@ impl CallTables {
             findings.limit("max_calls", Some(conn), call.first_frame, end_ts);
             return;
         }
-        self.done.push(call.summary(conn, end_ts, ended));
+        let summary = call.summary(conn, end_ts, ended);
+        let cost = done_cost(&summary);
+        if self.done_bytes + cost > settings.max_analysis_memory / 4 {
+            self.dropped += 1;
+            findings.limit("max_analysis_memory", Some(conn), summary.first_frame, end_ts);
+            return;
+        }
+        self.done_bytes += cost;
+        self.done.push(summary);
     }
+
+    /// The finished calls were replaced (handed out as records, the rest kept).
+    pub(crate) fn recount(&mut self) {
+        self.done_bytes = self.done.iter().map(done_cost).sum();
+    }
+}
+
+/// Estimated bytes of a finished call: its summary, its events, its ids and connections,
+/// its device and its variables.
+pub(crate) fn done_cost(c: &CallSummary) -> usize {
+    std::mem::size_of::<CallSummary>()
+        + c.events.len() * std::mem::size_of::<(TimestampNs, u64, &'static str)>()
+        + (c.call_ids.len() + c.conns.len()) * 4
+        + c.device.len()
+        + c.vars.iter().map(|(n, v)| var_cost(n, v)).sum::<usize>()
 }
 
 /// What the call handling of a message works on besides its connection.

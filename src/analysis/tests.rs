@@ -548,6 +548,30 @@ fn a_call_keeps_at_most_its_share_of_variables() {
     assert!(!c.vars.contains_key("user.v999"));
 }
 
+/// 200 calls, each begun and ended.
+fn many_calls() -> Vec<Step> {
+    let mut s = opened(60, BEGIN_MASK);
+    for call in 0..200u64 {
+        s.push(Step::Msg(C, 1_000 + 2 * call as i64, ev("BEGIN_CALL_EVENT", 100 + call)));
+        s.push(Step::Msg(C, 1_001 + 2 * call as i64, ev("END_CALL_EVENT", 100 + call)));
+    }
+    s
+}
+
+#[test]
+fn finished_calls_hold_at_most_a_quarter_of_the_analysis_memory() {
+    let all = run(many_calls());
+    assert_eq!((all.calls.len(), all.calls_dropped), (200, 0));
+    // 64 KiB: the finished calls may hold 16 KiB; the first ones are kept, the rest counted.
+    let small = Settings { max_analysis_memory: 64 << 10, ..Settings::default() };
+    let r = run_with(ConnStart::Handshake, many_calls(), small);
+    assert!(r.calls_dropped > 0 && r.calls.len() as u64 + r.calls_dropped == 200, "{} kept", r.calls.len());
+    let held: usize = r.calls.iter().map(super::calls::done_cost).sum();
+    assert!(held <= 16 << 10, "{held} bytes of finished calls");
+    assert!(find(&r, "analysis-limit").message.contains("max_analysis_memory"));
+    assert_eq!(r.calls[0].call_ids, vec![100]);
+}
+
 #[test]
 fn call_events_out_of_place() {
     let mut s = opened(60, BEGIN_MASK);
