@@ -103,6 +103,14 @@ fn confirm(
 ) -> Option<Pending> {
     let (fr, ts, name, id) = (m.fr, m.ts, m.name, m.id);
     let di = dir_index(m.flow.dir);
+    // A confirm sent in segments (guide Table 56, LIST_AGENT_TEAM_CONF: More "1: more
+    // messages to follow") answers its request with its last segment; the others leave it
+    // outstanding.
+    let more =
+        m.d.fixed(crate::cti::spec::fields::field::More).and_then(|x| x.number()).is_some_and(|v| v != 0);
+    if more && c.pending.contains_key(&(1 - di, inv)) {
+        return None;
+    }
     let Some(p) = c.pending.remove(&(1 - di, inv)) else {
         unmatched(c, f, m, inv);
         return None;

@@ -386,6 +386,39 @@ fn confirm_of_the_wrong_type() {
 }
 
 #[test]
+fn a_confirm_in_segments_answers_with_its_last() {
+    let mut q = b("LIST_AGENT_TEAM_REQ");
+    q.set("InvokeID", 5).unwrap();
+    q.set("SupervisorID", 77).unwrap();
+    let conf = |more: u64, segment: u64| {
+        let mut m = b("LIST_AGENT_TEAM_CONF");
+        m.set("InvokeID", 5).unwrap();
+        m.set("NumberOfAgentTeams", 1).unwrap();
+        m.set("SegmentNumber", segment).unwrap();
+        m.set("More", more).unwrap();
+        m.number("TeamID", 10 + segment).unwrap();
+        m.build()
+    };
+    use crate::cti::spec::values::service_mask::{CTI_SERVICE_CLIENT_EVENTS, CTI_SERVICE_SUPERVISOR};
+    let supervisor = u64::from(CTI_SERVICE_CLIENT_EVENTS | CTI_SERVICE_SUPERVISOR);
+    let opened =
+        || vec![Step::Msg(S, 0, open_req(1, 60, 0)), Step::Msg(C, 10, open_conf(1, supervisor, 1, 0))];
+    let mut s = opened();
+    s.push(Step::Msg(S, 100, q.build()));
+    s.push(Step::Msg(C, 110, conf(1, 1)));
+    s.push(Step::Msg(C, 120, conf(1, 2)));
+    s.push(Step::Msg(C, 130, conf(0, 3)));
+    let r = run(s);
+    assert!(rules_of(&r).is_empty(), "{:#?}", r.findings);
+    // A segment after the last one answers nothing.
+    let mut s = opened();
+    s.push(Step::Msg(S, 100, q.build()));
+    s.push(Step::Msg(C, 110, conf(0, 1)));
+    s.push(Step::Msg(C, 120, conf(0, 2)));
+    assert_eq!(rules_of(&run(s)), vec!["confirm-unmatched"]);
+}
+
+#[test]
 fn invoke_reused_while_outstanding() {
     let mut s = opened(60, 0);
     s.push(Step::Msg(S, 100, inv("CLEAR_CALL_REQ", 2)));
