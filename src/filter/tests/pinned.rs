@@ -14,3 +14,16 @@ fn suggested_names() {
     // Nothing near.
     assert_eq!(suggest_name("qqqqqqqqqqqqqqqq"), None);
 }
+
+#[test]
+fn a_keyword_written_as_a_word_is_read_as_a_value_where_one_is_expected() {
+    // The word is the value (text wants quotes), not a missing value.
+    assert_eq!(
+        error("ClientID == and"),
+        (13, "unquoted text 'and' for ClientID at column 13: write it in quotes, \"and\"".to_string())
+    );
+    assert_eq!(error("ClientID in {eq}").0, 14);
+    // Written as symbols, operators are never values.
+    assert_eq!(error("ClientID == &&"), (10, "'==' at column 10 needs a value after it".to_string()));
+    assert_eq!(error("ClientID == =="), (10, "'==' at column 10 needs a value after it".to_string()));
+}
