@@ -415,3 +415,53 @@ fn failures_that_answer_nothing_are_counted() {
     assert!(failures.iter().any(|(k, n)| k.starts_with("FAILURE_CONF ") && *n == 1), "{failures:?}");
     assert!(failures.iter().any(|(k, n)| k.starts_with("CONTROL_FAILURE_CONF ") && *n == 1), "{failures:?}");
 }
+
+#[test]
+fn a_failed_heartbeat_is_a_server_failure() {
+    // The server refused a heartbeat: its reset needs no CLOSE_REQ.
+    let reset_after = |req: &str| {
+        let mut s = opened(60, 0);
+        s.push(Step::Msg(S, 100, inv(req, 2)));
+        s.push(Step::Msg(C, 110, failure_conf(2, 5)));
+        s.push(Step::End(ConnEnd::Rst, 200));
+        run(s)
+    };
+    assert!(!has(&reset_after("HEARTBEAT_REQ"), "reset-without-close"));
+    // Any other request refused is not.
+    assert!(has(&reset_after("CLEAR_CALL_REQ"), "reset-without-close"));
+}
+
+#[test]
+fn unknown_monitors_are_judged_on_server_events_with_the_monitor_service() {
+    // Without the peripheral monitor service (0x20), MonitorIDs are not followed.
+    let r = run(vec![
+        Step::Msg(S, 0, open_req(1, 60, 0)),
+        Step::Msg(C, 10, open_conf(1, 0x10, 1, 0)),
+        Step::Msg(C, 40, monitored(5)),
+    ]);
+    assert!(!has(&r, "monitor-unknown"), "{:#?}", r.findings);
+    // With it, a client request naming a monitor is not an event from the server.
+    let mut stop = b("MONITOR_STOP_REQ");
+    stop.set("InvokeID", 3).unwrap();
+    stop.set("MonitorID", 99).unwrap();
+    let r = run(vec![
+        Step::Msg(S, 0, open_req(1, 60, 0)),
+        Step::Msg(C, 10, open_conf(1, 0x20, 1, 0)),
+        Step::Msg(S, 40, stop.build()),
+    ]);
+    assert!(!has(&r, "monitor-unknown"), "{:#?}", r.findings);
+}
+
+#[test]
+fn a_reset_after_unanswered_heartbeats_counts_them() {
+    let mut s = opened(60, 0);
+    s.push(Step::Msg(S, 100, inv("HEARTBEAT_REQ", 2)));
+    s.push(Step::Msg(S, 200, inv("HEARTBEAT_REQ", 3)));
+    s.push(Step::End(ConnEnd::Rst, 300));
+    let r = run(s);
+    assert_eq!(r.connections[0].heartbeats_unanswered, 2);
+    assert_eq!(
+        find(&r, "reset-without-close").message,
+        "connection reset by the one side without CLOSE_REQ after 2 unanswered HEARTBEAT_REQs"
+    );
+}

@@ -27,3 +27,25 @@ fn a_keyword_written_as_a_word_is_read_as_a_value_where_one_is_expected() {
     assert_eq!(error("ClientID == &&"), (10, "'==' at column 10 needs a value after it".to_string()));
     assert_eq!(error("ClientID == =="), (10, "'==' at column 10 needs a value after it".to_string()));
 }
+
+#[test]
+fn tokens_carry_their_columns_in_characters() {
+    let toks = crate::filter::lex::tokens("InvokeID==1 && ClientID contains \"é\"").unwrap();
+    let cols: Vec<(usize, &str)> = toks.iter().map(|t| (t.col, t.text.as_str())).collect();
+    assert_eq!(
+        cols,
+        vec![
+            (1, "InvokeID"),
+            (9, "=="),
+            (11, "1"),
+            (13, "&&"),
+            (16, "ClientID"),
+            (25, "contains"),
+            (34, "\"é\""),
+            (37, "")
+        ]
+    );
+    // The end is one past the last character.
+    assert_eq!(crate::filter::lex::tokens("").unwrap()[0].col, 1);
+    assert_eq!(crate::filter::lex::tokens("ab").unwrap()[1].col, 3);
+}

@@ -1,0 +1,141 @@
+//! Framing pinned value by value: a frame's parts, the words and phrases of the skip
+//! reasons (the JSON `reason` of docs/json-schema.md), and the framer's boundaries.
+
+use super::framing::*;
+
+/// A message of type 3 (HEARTBEAT_REQ) with `body`.
+fn msg(body: &[u8]) -> Vec<u8> {
+    let mut m = (body.len() as u32).to_be_bytes().to_vec();
+    m.extend_from_slice(&3u32.to_be_bytes());
+    m.extend_from_slice(body);
+    m
+}
+
+#[test]
+fn a_frame_is_its_header_and_body() {
+    let bytes = msg(&[0, 0, 0, 9]);
+    let f =
+        Frame { offset: 0, first_frame: 1, last_frame: 1, ts_ns: 0, msg_type: 3, length: 4, bytes: &bytes };
+    assert_eq!(f.body(), &[0, 0, 0, 9]);
+    let info = f.info();
+    assert_eq!((info.msg_type, info.length), (3, 4));
+    assert_eq!(info.with(&bytes).body(), &[0, 0, 0, 9]);
+}
+
+#[test]
+fn skip_reasons_in_words() {
+    let all = [
+        (SkipReason::Midstream, "midstream", "the capture started mid-stream"),
+        (SkipReason::AfterGap, "after_gap", "after a gap"),
+        (SkipReason::Implausible, "implausible_header", "after an implausible header"),
+        (SkipReason::BadLength, "bad_length", "a message's length did not lead to a plausible next header"),
+        (SkipReason::StreamEnd, "stream_end", "the stream ended"),
+        (
+            SkipReason::BufferLimit,
+            "buffer_limit",
+            "the rest of a message given up at the buffer budget (max_buffered_total)",
+        ),
+    ];
+    for (reason, word, phrase) in all {
+        assert_eq!(reason.as_str(), word);
+        assert_eq!(reason.explain(), phrase);
+    }
+}
+
+/// Message of type `ty` (5 HEARTBEAT_REQ, 6 HEARTBEAT_CONF) with `body`.
+fn typed(ty: u32, body: &[u8]) -> Vec<u8> {
+    let mut m = (body.len() as u32).to_be_bytes().to_vec();
+    m.extend_from_slice(&ty.to_be_bytes());
+    m.extend_from_slice(body);
+    m
+}
+
+/// (offset, length, reason) of a skip, or (offset, type, length) of a frame.
+#[derive(Debug, PartialEq)]
+enum Ev {
+    Frame(u64, u32, u32),
+    Skip(u64, u64, SkipReason),
+    Incomplete(u64, u64, u64),
+}
+
+fn push_in(f: &mut Framer, stream: &[u8], chunk: usize, evs: &mut Vec<Ev>) {
+    for (i, c) in stream.chunks(chunk).enumerate() {
+        f.push((i * chunk) as u64, c, i as u64 + 1, 0, &mut |e| evs.push(own(e)));
+    }
+}
+
+fn own(e: FramerEvent<'_>) -> Ev {
+    match e {
+        FramerEvent::Frame(f) => Ev::Frame(f.offset, f.msg_type, f.length),
+        FramerEvent::Skipped { offset, len, reason, .. } => Ev::Skip(offset, len, reason),
+        FramerEvent::Incomplete { offset, have, need, .. } => Ev::Incomplete(offset, have, need),
+        FramerEvent::Implausible { .. } => panic!("no implausible header here"),
+    }
+}
+
+#[test]
+fn a_midstream_framer_fed_one_byte_at_a_time_finds_every_message() {
+    // Five bytes of the end of an earlier message, then three messages.
+    let mut stream = vec![0xff; 5];
+    stream.extend(typed(5, &[0, 0, 0, 1]));
+    stream.extend(typed(6, &[0, 0, 0, 1]));
+    stream.extend(typed(5, &[0, 0, 0, 2, 0, 0, 0, 0]));
+    for chunk in [1, 2, 3, 7, 11, stream.len()] {
+        let mut f = Framer::new_midstream();
+        let mut evs = Vec::new();
+        push_in(&mut f, &stream, chunk, &mut evs);
+        f.finish(99, 0, &mut |e| evs.push(own(e)));
+        assert_eq!(
+            evs,
+            vec![
+                Ev::Skip(0, 5, SkipReason::Midstream),
+                Ev::Frame(5, 5, 4),
+                Ev::Frame(17, 6, 4),
+                Ev::Frame(29, 5, 8)
+            ],
+            "chunks of {chunk}"
+        );
+    }
+}
+
+#[test]
+fn at_the_end_a_whole_message_stands_without_a_header_after_it() {
+    // Junk, a message, and three bytes of a header the stream ends inside.
+    let mut stream = vec![0xff; 5];
+    stream.extend(typed(5, &[0, 0, 0, 1]));
+    stream.extend([0, 0, 0]);
+    let mut f = Framer::new_midstream();
+    let mut evs = Vec::new();
+    push_in(&mut f, &stream, stream.len(), &mut evs);
+    assert!(evs.is_empty(), "{evs:?}");
+    f.finish(2, 0, &mut |e| evs.push(own(e)));
+    assert_eq!(
+        evs,
+        vec![Ev::Skip(0, 5, SkipReason::Midstream), Ev::Frame(5, 5, 4), Ev::Incomplete(17, 3, 8)]
+    );
+    // A message cut by the end is not one.
+    let mut f = Framer::new_midstream();
+    let mut evs = Vec::new();
+    push_in(&mut f, &stream[..15], 15, &mut evs);
+    f.finish(2, 0, &mut |e| evs.push(own(e)));
+    assert_eq!(evs, vec![Ev::Skip(0, 15, SkipReason::Midstream)]);
+}
+
+#[test]
+fn cti_is_recognised_mid_stream_up_to_the_last_header() {
+    let settings = FramingSettings::default();
+    assert!(!looks_like_cti(&[0xff; 20], false, &settings));
+    assert!(!looks_like_cti(&[0xff; 3], false, &settings));
+    // A lone header with no body, ending exactly where the data ends.
+    let mut data = vec![0xff; 3];
+    data.extend(typed(5, &[]));
+    assert!(looks_like_cti(&data, false, &settings));
+    // Two messages after junk.
+    let mut data = vec![0xff; 3];
+    data.extend(typed(5, &[0, 0, 0, 1]));
+    data.extend(typed(6, &[0, 0, 0, 1]));
+    assert!(looks_like_cti(&data, false, &settings));
+    // From the start, the first bytes must be the header.
+    assert!(!looks_like_cti(&data, true, &settings));
+    assert!(looks_like_cti(&data[3..], true, &settings));
+}
