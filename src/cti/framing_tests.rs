@@ -135,7 +135,81 @@ fn cti_is_recognised_mid_stream_up_to_the_last_header() {
     data.extend(typed(5, &[0, 0, 0, 1]));
     data.extend(typed(6, &[0, 0, 0, 1]));
     assert!(looks_like_cti(&data, false, &settings));
+    // A header of a type the tables do not know is no header, whatever its length says.
+    let mut data = vec![0xff; 3];
+    data.extend([0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff]);
+    assert!(!looks_like_cti(&data, false, &settings));
+    // A message followed by too few bytes to confirm it is not enough either.
+    let mut data = vec![0xff; 3];
+    data.extend(typed(5, &[0, 0, 0, 1]));
+    data.extend([0, 0, 0]);
+    assert!(!looks_like_cti(&data, false, &settings));
+    data.extend([0, 0, 0, 0, 6]);
+    assert!(looks_like_cti(&data, false, &settings));
     // From the start, the first bytes must be the header.
     assert!(!looks_like_cti(&data, true, &settings));
     assert!(looks_like_cti(&data[3..], true, &settings));
+}
+
+#[test]
+fn synced_from_the_first_header_found_until_a_gap() {
+    let mut f = Framer::new_midstream();
+    assert!(!f.is_synced());
+    let mut stream = vec![0xff; 2];
+    stream.extend(typed(5, &[0, 0, 0, 1]));
+    let mut evs = Vec::new();
+    push_in(&mut f, &stream, stream.len(), &mut evs);
+    assert!(f.is_synced());
+    f.gap(14, 10, 2, &mut |e| evs.push(own(e)));
+    assert!(!f.is_synced());
+    assert_eq!(evs, vec![Ev::Skip(0, 2, SkipReason::Midstream), Ev::Frame(2, 5, 4)]);
+    assert!(Framer::new_synced().is_synced());
+}
+
+#[test]
+fn the_bytes_held_are_the_message_being_assembled() {
+    let m = typed(5, &[0, 0, 0, 1, 2, 3]);
+    let mut f = Framer::new_synced();
+    let mut evs = Vec::new();
+    f.push(0, &m[..3], 1, 0, &mut |e| evs.push(own(e)));
+    assert_eq!(f.buffered(), 3);
+    f.push(3, &m[3..11], 2, 0, &mut |e| evs.push(own(e)));
+    assert_eq!(f.buffered(), 11);
+    assert!(f.held() >= 11);
+    f.push(11, &m[11..], 3, 0, &mut |e| evs.push(own(e)));
+    assert_eq!(f.buffered(), 0);
+    assert_eq!(evs, vec![Ev::Frame(0, 5, 6)]);
+}
+
+#[test]
+fn a_long_message_leaves_no_room_behind_even_with_the_next_one_begun() {
+    // A 12,000-byte message assembled from two pieces, then 10 bytes of the next one.
+    let big = typed(9, &[1u8; 12_000]);
+    let next = typed(5, &[0, 0, 0, 1, 2, 3, 4, 5]);
+    let mut f = Framer::new_synced();
+    let mut evs = Vec::new();
+    f.push(0, &big[..5_000], 1, 0, &mut |e| evs.push(own(e)));
+    let rest = [&big[5_000..], &next[..10]].concat();
+    f.push(5_000, &rest, 2, 0, &mut |e| evs.push(own(e)));
+    assert_eq!(evs, vec![Ev::Frame(0, 9, 12_000)]);
+    assert_eq!(f.buffered(), 10);
+    f.trim();
+    assert_eq!(f.buffered(), 10);
+    assert!(f.held() <= 4 << 10, "{} bytes kept", f.held());
+    // The message then completes from what was kept.
+    f.push(12_018, &next[10..], 3, 0, &mut |e| evs.push(own(e)));
+    assert_eq!(evs[1], Ev::Frame(12_008, 5, 8));
+}
+
+#[test]
+fn under_pressure_a_framer_keeps_no_more_room_than_its_bytes() {
+    let big = typed(9, &[1u8; 12_000]);
+    let mut f = Framer::new_synced();
+    let mut evs = Vec::new();
+    f.push(0, &big[..5_000], 1, 0, &mut |e| evs.push(own(e)));
+    f.push(5_000, &big[5_000..], 2, 0, &mut |e| evs.push(own(e)));
+    assert_eq!(evs, vec![Ev::Frame(0, 9, 12_000)]);
+    assert!(f.held() > 0);
+    f.shrink();
+    assert_eq!(f.held(), 0);
 }

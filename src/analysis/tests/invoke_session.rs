@@ -465,3 +465,23 @@ fn a_reset_after_unanswered_heartbeats_counts_them() {
         "connection reset by the one side without CLOSE_REQ after 2 unanswered HEARTBEAT_REQs"
     );
 }
+
+#[test]
+fn a_request_never_answered_says_how_the_connection_ended() {
+    let ended = |end: ConnEnd| {
+        let mut s = opened(60, 0);
+        s.push(Step::Msg(S, 100, inv("CLEAR_CALL_REQ", 2)));
+        s.push(Step::End(end, 200));
+        find(&run(s), "invoke-unanswered").message.clone()
+    };
+    let sent = "CLEAR_CALL_REQ (InvokeID 2) sent at 00:00:00.100 never answered";
+    assert_eq!(
+        ended(ConnEnd::Rst),
+        format!("{sent}: the connection was reset by the one side 0.100 s after it")
+    );
+    assert_eq!(
+        ended(ConnEnd::Fin),
+        format!("{sent}: the connection was closed by the one side 0.100 s after it")
+    );
+    assert_eq!(ended(ConnEnd::Reused), format!("{sent}: a new connection replaced it 0.100 s after it"));
+}

@@ -49,3 +49,18 @@ fn tokens_carry_their_columns_in_characters() {
     assert_eq!(crate::filter::lex::tokens("").unwrap()[0].col, 1);
     assert_eq!(crate::filter::lex::tokens("ab").unwrap()[1].col, 3);
 }
+
+#[test]
+fn string_errors_point_at_the_string() {
+    assert_eq!(error("ClientID == \"abc"), (13, "unterminated string at column 13".to_string()));
+    assert_eq!(error("ClientID == 'abc\\"), (13, "unterminated string at column 13".to_string()));
+    // One hex digit where the string ends.
+    assert_eq!(
+        error("ClientID == \"\\x4"),
+        (14, "'\\x' at column 14 needs two hex digits, as in \\x41".to_string())
+    );
+    assert_eq!(
+        error("ClientID == \"\\x4g\""),
+        (14, "'\\x' at column 14 needs two hex digits, as in \\x41".to_string())
+    );
+}

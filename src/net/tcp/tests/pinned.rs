@@ -28,3 +28,47 @@ fn starts_ends_and_gaps_in_words() {
         assert_eq!(reason.explain(), phrase);
     }
 }
+
+#[test]
+fn an_ipv6_connection_is_one_connection_both_ways() {
+    // Client address above the server's, then below it: both directions of each are one
+    // connection.
+    for (c, s) in [("[fe80::9]:40000", "[fe80::1]:42027"), ("[fe80::1]:40000", "[fe80::9]:42027")] {
+        let (c, s): (SocketAddr, SocketAddr) = (c.parse().unwrap(), s.parse().unwrap());
+        let mut h = H::new();
+        assert_eq!(
+            h.seg(c, s, 1000, 0, SYN, b""),
+            vec![Ev::Start { conn: 0, a: c, b: s, start: ConnStart::Handshake, frame: 1 }]
+        );
+        assert_eq!(h.seg(s, c, 5000, 1001, SYN | ACK, b""), vec![]);
+        assert_eq!(h.seg(c, s, 1001, 5001, ACK | PSH, b"req"), vec![data(0, Side::A, 0, b"req", 3)]);
+        assert_eq!(h.seg(s, c, 5001, 1004, ACK | PSH, b"conf"), vec![data(0, Side::B, 0, b"conf", 4)]);
+        assert_eq!(h.r.open_connections(), 1);
+    }
+}
+
+#[test]
+fn sides_in_order() {
+    assert_eq!((Side::A.other(), Side::B.other()), (Side::B, Side::A));
+    assert_eq!((Side::A.index(), Side::B.index()), (0, 1));
+}
+
+#[test]
+fn bytes_held_elsewhere_are_counted() {
+    let mut r = Reassembler::new(ReassemblySettings::default());
+    assert_eq!(r.stats().held_elsewhere, 0);
+    r.set_held_elsewhere(12_345);
+    assert_eq!(r.stats().held_elsewhere, 12_345);
+    r.set_held_elsewhere(7);
+    assert_eq!(r.stats().held_elsewhere, 7);
+}
+
+#[test]
+fn every_segment_is_counted() {
+    let mut h = H::new();
+    h.handshake(1000, 5000);
+    h.c(1001, 5001, ACK | PSH, b"abc");
+    assert_eq!(h.r.stats().segments, 4);
+    assert_eq!(h.r.stats().connections, 1);
+    assert_eq!(h.r.stats().delivered_bytes, 3);
+}
