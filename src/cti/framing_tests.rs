@@ -56,6 +56,7 @@ enum Ev {
     Frame(u64, u32, u32),
     Skip(u64, u64, SkipReason),
     Incomplete(u64, u64, u64),
+    Implausible(u64, u32),
 }
 
 fn push_in(f: &mut Framer, stream: &[u8], chunk: usize, evs: &mut Vec<Ev>) {
@@ -69,7 +70,7 @@ fn own(e: FramerEvent<'_>) -> Ev {
         FramerEvent::Frame(f) => Ev::Frame(f.offset, f.msg_type, f.length),
         FramerEvent::Skipped { offset, len, reason, .. } => Ev::Skip(offset, len, reason),
         FramerEvent::Incomplete { offset, have, need, .. } => Ev::Incomplete(offset, have, need),
-        FramerEvent::Implausible { .. } => panic!("no implausible header here"),
+        FramerEvent::Implausible { offset, length, .. } => Ev::Implausible(offset, length),
     }
 }
 
@@ -212,4 +213,71 @@ fn under_pressure_a_framer_keeps_no_more_room_than_its_bytes() {
     assert!(f.held() > 0);
     f.shrink();
     assert_eq!(f.held(), 0);
+}
+
+/// Events of a synced framer fed `stream` cut at `cuts`, then finished.
+fn framed(stream: &[u8], cuts: &[usize]) -> Vec<Ev> {
+    let mut f = Framer::new_synced();
+    let mut evs = Vec::new();
+    let mut bounds = vec![0];
+    bounds.extend_from_slice(cuts);
+    bounds.push(stream.len());
+    for (i, w) in bounds.windows(2).enumerate() {
+        f.push(w[0] as u64, &stream[w[0]..w[1]], i as u64 + 1, 0, &mut |e| evs.push(own(e)));
+    }
+    f.finish(99, 0, &mut |e| evs.push(own(e)));
+    evs
+}
+
+#[test]
+fn a_message_completed_from_the_next_segment_is_followed_at_its_offset() {
+    let a = typed(5, &[0, 0, 0, 1, 9, 9, 9, 9]);
+    let b = typed(6, &[0, 0, 0, 1]);
+    let stream = [&a[..], &b[..]].concat();
+    for cut in [3, 5, 8, 12] {
+        assert_eq!(framed(&stream, &[cut]), vec![Ev::Frame(0, 5, 8), Ev::Frame(16, 6, 4)], "cut at {cut}");
+    }
+}
+
+#[test]
+fn a_length_two_short_found_when_the_header_after_it_is_split() {
+    // A says 4 body bytes but carries 6: its declared end falls 2 bytes before B's header.
+    let mut a = typed(5, &[0, 0, 0, 1, 7, 7]);
+    a[3] = 4;
+    let b = typed(6, &[0, 0, 0, 1]);
+    let c = typed(5, &[0, 0, 0, 2]);
+    let stream = [&a[..], &b[..], &c[..]].concat();
+    // Whole, A is taken as damaged at once: the bytes from its start to B are skipped.
+    let whole = framed(&stream, &[]);
+    assert_eq!(whole, vec![Ev::Skip(0, 14, SkipReason::BadLength), Ev::Frame(14, 6, 4), Ev::Frame(26, 5, 4)]);
+    // The segment ends 3 bytes into what A's length points at: A stands (nothing refutes
+    // it yet), and those bytes, not a plausible header with B 2 bytes on, are skipped.
+    let split = framed(&stream, &[15]);
+    assert_eq!(
+        split,
+        vec![
+            Ev::Frame(0, 5, 4),
+            Ev::Skip(12, 2, SkipReason::BadLength),
+            Ev::Frame(14, 6, 4),
+            Ev::Frame(26, 5, 4)
+        ]
+    );
+    // Cut inside A: completed from the next segment and judged there like the whole.
+    assert_eq!(framed(&stream, &[6]), whole);
+}
+
+#[test]
+fn a_length_past_the_hard_cap_split_across_segments_resynchronises_at_once() {
+    // A header saying 1 MiB (beyond the 64 KiB cap), split 3 + 5 bytes, then a message.
+    let mut stream = typed(0x7fff_ffff, &[]);
+    stream[1] = 0x10;
+    let b = typed(6, &[0, 0, 0, 1]);
+    stream.extend(&b);
+    let evs = framed(&stream, &[3]);
+    assert_eq!(
+        evs,
+        vec![Ev::Implausible(0, 1 << 20), Ev::Skip(0, 8, SkipReason::Implausible), Ev::Frame(8, 6, 4)]
+    );
+    // Whole, the same.
+    assert_eq!(framed(&stream, &[]), evs);
 }

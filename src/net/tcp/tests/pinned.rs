@@ -72,3 +72,44 @@ fn every_segment_is_counted() {
     assert_eq!(h.r.stats().connections, 1);
     assert_eq!(h.r.stats().delivered_bytes, 3);
 }
+
+#[test]
+fn a_closed_connection_gives_back_its_retransmission_window() {
+    let mut h = H::new();
+    h.handshake(1000, 5000);
+    h.c(1001, 5001, ACK | PSH, b"request");
+    h.s(5001, 1008, ACK | PSH, b"confirm");
+    let held = h.r.stats().history_now;
+    assert!(held >= 14, "{held}");
+    assert_eq!(h.c(1008, 5008, RST, b""), vec![Ev::End { conn: 0, end: ConnEnd::Rst, frame: 6 }]);
+    assert_eq!(h.r.stats().history_now, 0);
+    // Two connections: closing one gives back its own room only.
+    let mut h = H::new();
+    h.handshake(1000, 5000);
+    h.c(1001, 5001, ACK | PSH, b"request");
+    let one = h.r.stats().history_now;
+    let other: SocketAddr = "10.0.0.3:40001".parse().unwrap();
+    h.seg(other, srv(), 7000, 0, SYN, b"");
+    h.seg(other, srv(), 7001, 0, ACK | PSH, b"request");
+    assert_eq!(h.r.stats().history_now, 2 * one);
+    h.c(1008, 5001, RST, b"");
+    assert_eq!(h.r.stats().history_now, one);
+}
+
+#[test]
+fn late_segments_of_every_closed_connection_are_ignored() {
+    let mut h = H::new();
+    let other: SocketAddr = "10.0.0.3:40001".parse().unwrap();
+    h.handshake(1000, 5000);
+    h.seg(other, srv(), 7000, 0, SYN, b"");
+    h.seg(srv(), other, 9000, 7001, SYN | ACK, b"");
+    h.seg(other, srv(), 7001, 9001, ACK, b"");
+    h.c(1001, 5001, RST, b"");
+    h.seg(other, srv(), 7001, 9001, RST, b"");
+    assert_eq!(h.r.open_connections(), 0);
+    // Late ACKs of both connections, the first closed first.
+    assert_eq!(h.s(5001, 1001, ACK, b""), vec![]);
+    assert_eq!(h.seg(srv(), other, 9001, 7001, ACK, b""), vec![]);
+    assert_eq!(h.r.stats().ignored_after_close, 2);
+    assert_eq!(h.r.open_connections(), 0);
+}
