@@ -281,3 +281,43 @@ fn a_length_past_the_hard_cap_split_across_segments_resynchronises_at_once() {
     // Whole, the same.
     assert_eq!(framed(&stream, &[]), evs);
 }
+
+#[test]
+fn a_header_of_an_unknown_type_with_no_header_near_is_framed_as_it_is() {
+    // A, then B of a type the tables do not know (no plausible header within 8 bytes of
+    // A's end), then C: A's length is not to blame, and B is cut at its own length.
+    let a = typed(5, &[0xee; 4]);
+    let b = typed(0x7fff_0000, &[9; 4]);
+    let c = typed(6, &[0, 0, 0, 1]);
+    let stream = [&a[..], &b[..], &c[..]].concat();
+    let expected = vec![Ev::Frame(0, 5, 4), Ev::Frame(12, 0x7fff_0000, 4), Ev::Frame(24, 6, 4)];
+    assert_eq!(framed(&stream, &[]), expected);
+    assert_eq!(framed(&stream, &[6]), expected);
+}
+
+#[test]
+fn bytes_held_unsynced_are_skipped_at_a_gap_and_at_the_end() {
+    let mut f = Framer::new_midstream();
+    let mut evs = Vec::new();
+    f.push(0, &[0xff; 10], 1, 0, &mut |e| evs.push(own(e)));
+    // Only the last 7 bytes could still start a header.
+    assert_eq!(f.buffered(), 7);
+    f.gap(10, 5, 2, &mut |e| evs.push(own(e)));
+    assert_eq!(evs, vec![Ev::Skip(0, 10, SkipReason::Midstream)]);
+    assert_eq!(f.buffered(), 0);
+    f.push(15, &[0xff; 6], 3, 0, &mut |e| evs.push(own(e)));
+    f.finish(4, 0, &mut |e| evs.push(own(e)));
+    assert_eq!(evs[1..], [Ev::Skip(15, 6, SkipReason::AfterGap)]);
+    // Nothing held, nothing skipped.
+    let mut f = Framer::new_midstream();
+    let mut evs = Vec::new();
+    f.gap(0, 5, 1, &mut |e| evs.push(own(e)));
+    f.finish(2, 0, &mut |e| evs.push(own(e)));
+    assert_eq!(evs, vec![]);
+    // In sync, a message cut by a gap is incomplete: 5 of its 12 bytes.
+    let mut f = Framer::new_synced();
+    let mut evs = Vec::new();
+    f.push(0, &typed(5, &[0, 0, 0, 1])[..5], 1, 0, &mut |e| evs.push(own(e)));
+    f.gap(5, 3, 2, &mut |e| evs.push(own(e)));
+    assert_eq!(evs, vec![Ev::Incomplete(0, 5, 12)]);
+}

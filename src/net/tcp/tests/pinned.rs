@@ -113,3 +113,16 @@ fn late_segments_of_every_closed_connection_are_ignored() {
     assert_eq!(h.r.stats().ignored_after_close, 2);
     assert_eq!(h.r.open_connections(), 0);
 }
+
+#[test]
+fn a_bare_ack_does_not_start_a_mid_stream_direction() {
+    // Mid-stream: the client's first segment is an ACK without data at 999, its first
+    // bytes come at 1000: they are offset 0, with nothing lost before them.
+    let mut h = H::new();
+    assert_eq!(
+        h.c(999, 5000, ACK, b""),
+        vec![Ev::Start { conn: 0, a: cli(), b: srv(), start: ConnStart::Midstream, frame: 1 }]
+    );
+    assert_eq!(h.c(1000, 5000, ACK | PSH, b"abc"), vec![data(0, Side::A, 0, b"abc", 2)]);
+    assert_eq!(h.finish(), vec![Ev::End { conn: 0, end: ConnEnd::CaptureEnd, frame: 2 }]);
+}
