@@ -126,3 +126,41 @@ fn a_bare_ack_does_not_start_a_mid_stream_direction() {
     assert_eq!(h.c(1000, 5000, ACK | PSH, b"abc"), vec![data(0, Side::A, 0, b"abc", 2)]);
     assert_eq!(h.finish(), vec![Ev::End { conn: 0, end: ConnEnd::CaptureEnd, frame: 2 }]);
 }
+
+/// The side `by` of the ConnectionEnd after `segs` (src is the client when true; seq, flags).
+fn ended_by(segs: &[(bool, u32, u8)]) -> Option<Option<Side>> {
+    let mut r = Reassembler::new(ReassemblySettings::default());
+    let mut by = None;
+    let handshake = [(true, 1000, SYN), (false, 5000, SYN | ACK), (true, 1001, ACK)];
+    for (i, &(client, seq, flags)) in handshake.iter().chain(segs).enumerate() {
+        let (src, dst) = if client { (cli(), srv()) } else { (srv(), cli()) };
+        let ack = if client { 5001 } else { 1001 };
+        let seg = TcpSegment {
+            frame: i as u64 + 1,
+            ts_ns: 0,
+            src,
+            dst,
+            seq,
+            ack,
+            flags: TcpFlags(if flags == SYN { SYN } else { flags | ACK }),
+            payload: b"",
+            wire_payload_len: 0,
+        };
+        r.segment(&seg, &mut |e| {
+            if let StreamEvent::ConnectionEnd { by: b, .. } = e {
+                by = Some(b);
+            }
+        });
+    }
+    by
+}
+
+#[test]
+fn a_connection_is_ended_by_its_first_fin_or_its_rst() {
+    // The server's FIN first, then the client's.
+    assert_eq!(ended_by(&[(false, 5001, FIN), (true, 1001, FIN)]), Some(Some(Side::B)));
+    assert_eq!(ended_by(&[(true, 1001, FIN), (false, 5001, FIN)]), Some(Some(Side::A)));
+    // A RST after the other side's FIN: the RST ended it.
+    assert_eq!(ended_by(&[(true, 1001, FIN), (false, 5001, RST)]), Some(Some(Side::B)));
+    assert_eq!(ended_by(&[(false, 5001, RST)]), Some(Some(Side::B)));
+}
