@@ -321,3 +321,34 @@ fn bytes_held_unsynced_are_skipped_at_a_gap_and_at_the_end() {
     f.gap(5, 3, 2, &mut |e| evs.push(own(e)));
     assert_eq!(evs, vec![Ev::Incomplete(0, 5, 12)]);
 }
+
+#[test]
+fn a_length_one_long_found_in_the_header_after_it() {
+    // A says 5 body bytes but carries 4: its declared end falls 1 byte into B's header.
+    let mut a = typed(5, &[0xee; 4]);
+    a[3] = 5;
+    let b = typed(6, &[0xee; 4]);
+    let c = typed(5, &[0xee; 4]);
+    let stream = [&a[..], &b[..], &c[..]].concat();
+    // Whole: A's length leads nowhere, and B starts 1 byte before where it points.
+    assert_eq!(
+        framed(&stream, &[]),
+        vec![Ev::Skip(0, 12, SkipReason::BadLength), Ev::Frame(12, 6, 4), Ev::Frame(24, 5, 4)]
+    );
+    // The segment ends where A's length points: A stands, then the next bytes are not a
+    // header but one starts 1 byte back, in A's end; B, whose header A swallowed, is lost.
+    let lost_b = vec![Ev::Frame(0, 5, 5), Ev::Skip(13, 11, SkipReason::BadLength), Ev::Frame(24, 5, 4)];
+    assert_eq!(framed(&stream, &[13]), lost_b);
+    // The next header itself split: the same, judged once it is whole.
+    assert_eq!(framed(&stream, &[13, 16]), lost_b);
+}
+
+#[test]
+fn a_short_message_completed_from_the_next_segment() {
+    let a = typed(5, &[0, 0, 0, 1]);
+    let b = typed(6, &[0, 0, 0, 1]);
+    let stream = [&a[..], &b[..]].concat();
+    for cut in 1..12 {
+        assert_eq!(framed(&stream, &[cut]), vec![Ev::Frame(0, 5, 4), Ev::Frame(12, 6, 4)], "cut at {cut}");
+    }
+}
