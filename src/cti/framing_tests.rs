@@ -242,7 +242,7 @@ fn a_message_completed_from_the_next_segment_is_followed_at_its_offset() {
 #[test]
 fn a_length_two_short_found_when_the_header_after_it_is_split() {
     // A says 4 body bytes but carries 6: its declared end falls 2 bytes before B's header.
-    let mut a = typed(5, &[0, 0, 0, 1, 7, 7]);
+    let mut a = typed(5, &[0xee, 0xee, 0xee, 0xee, 0, 0]);
     a[3] = 4;
     let b = typed(6, &[0, 0, 0, 1]);
     let c = typed(5, &[0, 0, 0, 2]);
@@ -262,6 +262,8 @@ fn a_length_two_short_found_when_the_header_after_it_is_split() {
             Ev::Frame(26, 5, 4)
         ]
     );
+    // Cut where A's length points: the next segment starts with what is not a header.
+    assert_eq!(framed(&stream, &[12]), split);
     // Cut inside A: completed from the next segment and judged there like the whole.
     assert_eq!(framed(&stream, &[6]), whole);
 }
@@ -293,6 +295,7 @@ fn a_header_of_an_unknown_type_with_no_header_near_is_framed_as_it_is() {
     let expected = vec![Ev::Frame(0, 5, 4), Ev::Frame(12, 0x7fff_0000, 4), Ev::Frame(24, 6, 4)];
     assert_eq!(framed(&stream, &[]), expected);
     assert_eq!(framed(&stream, &[6]), expected);
+    assert_eq!(framed(&stream, &[12]), expected);
 }
 
 #[test]
@@ -350,5 +353,19 @@ fn a_short_message_completed_from_the_next_segment() {
     let stream = [&a[..], &b[..]].concat();
     for cut in 1..12 {
         assert_eq!(framed(&stream, &[cut]), vec![Ev::Frame(0, 5, 4), Ev::Frame(12, 6, 4)], "cut at {cut}");
+    }
+}
+
+#[test]
+fn the_hard_length_cap_is_inclusive() {
+    // MessageLength 65536 (the cap) waits for its body; 65537 is implausible at once.
+    let header = |len: u32| [len.to_be_bytes(), 5u32.to_be_bytes()].concat();
+    for cuts in [&[][..], &[3][..]] {
+        assert_eq!(framed(&header(1 << 16), cuts), vec![Ev::Incomplete(0, 8, 8 + (1 << 16))], "{cuts:?}");
+        assert_eq!(
+            framed(&header((1 << 16) + 1), cuts),
+            vec![Ev::Implausible(0, (1 << 16) + 1), Ev::Skip(0, 8, SkipReason::Implausible)],
+            "{cuts:?}"
+        );
     }
 }
