@@ -369,3 +369,15 @@ fn the_hard_length_cap_is_inclusive() {
         );
     }
 }
+
+#[test]
+fn a_mid_stream_capture_starting_on_a_header_skips_nothing() {
+    let stream = [typed(5, &[0, 0, 0, 1]), typed(6, &[0, 0, 0, 1])].concat();
+    for chunk in [1, 5, 12, stream.len()] {
+        let mut f = Framer::new_midstream();
+        let mut evs = Vec::new();
+        push_in(&mut f, &stream, chunk, &mut evs);
+        f.finish(99, 0, &mut |e| evs.push(own(e)));
+        assert_eq!(evs, vec![Ev::Frame(0, 5, 4), Ev::Frame(12, 6, 4)], "chunks of {chunk}");
+    }
+}
