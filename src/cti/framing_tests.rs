@@ -147,6 +147,13 @@ fn cti_is_recognised_mid_stream_up_to_the_last_header() {
     assert!(!looks_like_cti(&data, false, &settings));
     data.extend([0, 0, 0, 0, 6]);
     assert!(looks_like_cti(&data, false, &settings));
+    // Confirmed by the next header, with bytes after that one (no message ends exactly
+    // where the data ends).
+    let mut data = vec![0xff; 3];
+    data.extend(typed(5, &[0, 0, 0, 1]));
+    data.extend(typed(6, &[0xee; 4]));
+    data.extend([0xff; 3]);
+    assert!(looks_like_cti(&data, false, &settings));
     // From the start, the first bytes must be the header.
     assert!(!looks_like_cti(&data, true, &settings));
     assert!(looks_like_cti(&data[3..], true, &settings));

@@ -488,19 +488,18 @@ fn a_request_never_answered_says_how_the_connection_ended() {
 
 #[test]
 fn an_answer_exactly_at_the_timeout_is_late() {
-    // Timeout 2 s: sent at 0.1 s, answered at 2.1 s, its deadline.
-    let mut s = opened(60, 0);
-    s.push(Step::Msg(S, 100, inv("CLEAR_CALL_REQ", 2)));
-    s.push(Step::Msg(C, 2_100, inv("CLEAR_CALL_CONF", 2)));
-    let settings = Settings { request_timeout_ns: 2_000_000_000, ..Settings::default() };
-    let r = run_with(ConnStart::Handshake, s, settings);
+    // Timeout 2 s, mid-stream (no other request's deadline): sent at 0.1 s, answered at
+    // 2.1 s, its deadline.
+    let late = |at: i64| {
+        let s =
+            vec![Step::Msg(S, 100, inv("CLEAR_CALL_REQ", 2)), Step::Msg(C, at, inv("CLEAR_CALL_CONF", 2))];
+        let settings = Settings { request_timeout_ns: 2_000_000_000, ..Settings::default() };
+        run_with(ConnStart::Midstream, s, settings)
+    };
+    let r = late(2_100);
     let f = find(&r, "invoke-unanswered");
-    assert_eq!(f.frames, vec![4, 5]);
+    assert_eq!(f.frames, vec![2, 3]);
     assert_eq!(f.subject.latency_ns, Some(2_000_000_000));
     // A millisecond earlier it is in time.
-    let mut s = opened(60, 0);
-    s.push(Step::Msg(S, 100, inv("CLEAR_CALL_REQ", 2)));
-    s.push(Step::Msg(C, 2_099, inv("CLEAR_CALL_CONF", 2)));
-    let settings = Settings { request_timeout_ns: 2_000_000_000, ..Settings::default() };
-    assert!(rules_of(&run_with(ConnStart::Handshake, s, settings)).is_empty());
+    assert!(rules_of(&late(2_099)).is_empty(), "{:#?}", late(2_099).findings);
 }
