@@ -375,6 +375,10 @@ fn the_hard_length_cap_is_inclusive() {
             "{cuts:?}"
         );
     }
+    // At the cap, a header split from its body keeps every body byte that follows it.
+    let mut stream = header(1 << 16);
+    stream.extend([7; 10]);
+    assert_eq!(framed(&stream, &[3]), vec![Ev::Incomplete(0, 18, 8 + (1 << 16))]);
 }
 
 #[test]
