@@ -984,3 +984,6 @@ fn services_and_masks_need_the_session_and_a_complete_client_direction() {
 
 #[path = "preconditions_tests.rs"]
 mod preconditions_tests;
+
+/// Invoke matching and session rules pinned value by value (latencies, texts, boundaries).
+mod invoke_session;

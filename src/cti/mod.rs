@@ -5,3 +5,6 @@ pub mod decode;
 pub mod encode;
 pub mod framing;
 pub mod spec;
+
+#[cfg(test)]
+mod framing_tests;

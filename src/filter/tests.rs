@@ -885,3 +885,6 @@ fn long_chains_and_deep_nesting() {
     let too_many_nots = format!("{}InvokeID", "!".repeat(101));
     assert_eq!(error(&too_many_nots).0, 101);
 }
+
+/// The engine's edges pinned value by value.
+mod pinned;

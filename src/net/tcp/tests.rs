@@ -862,3 +862,6 @@ fn capture_wide_buffer_budget_bounds_all_connections_together() {
         .any(|e| matches!(e, Ev::Gap { conn: 3, reason: GapReason::BufferLimit, len: 10, .. })));
     assert!(h.r.stats().buffered_now <= 250 + 3 * per_chunk + 80 + per_chunk, "{}", h.r.stats().buffered_now);
 }
+
+/// Reassembly pinned value by value.
+mod pinned;
