@@ -136,6 +136,19 @@ fn gen_ooo(path: &Path, segments: usize) {
     w.flush().unwrap();
 }
 
+/// The `i`th of many client addresses: 50,000 ports on each address from 10.1.0.0 on.
+fn nth_client(i: usize) -> SocketAddr {
+    let ip = std::net::Ipv4Addr::from(0x0a01_0000u32 + (i / 50_000) as u32);
+    SocketAddr::new(ip.into(), 10_000 + (i % 50_000) as u16)
+}
+
+/// A three-way handshake from client `c` to server `s` at `ts` (client ISN 999, server 4999).
+fn handshake(w: &mut Out, ts: i64, (c, s): (SocketAddr, SocketAddr)) {
+    seg(w, ts, (c, s), 999, 0, SYN, &[]);
+    seg(w, ts + 1, (s, c), 4999, 1000, SYN | ACK, &[]);
+    seg(w, ts + 2, (c, s), 1000, 5000, ACK, &[]);
+}
+
 /// `n` connections, each a handshake and one heartbeat from the client, none closed.
 fn gen_conns(path: &Path, n: usize) {
     let mut w = writer(path);
@@ -143,11 +156,8 @@ fn gen_conns(path: &Path, n: usize) {
     let hb = heartbeat(1);
     let mut ts = TS0;
     for i in 0..n {
-        let ip = std::net::Ipv4Addr::from(0x0a01_0000u32 + (i / 50_000) as u32);
-        let c = SocketAddr::new(ip.into(), 10_000 + (i % 50_000) as u16);
-        seg(&mut w, ts, (c, s), 999, 0, SYN, &[]);
-        seg(&mut w, ts + 1, (s, c), 4999, 1000, SYN | ACK, &[]);
-        seg(&mut w, ts + 2, (c, s), 1000, 5000, ACK, &[]);
+        let c = nth_client(i);
+        handshake(&mut w, ts, (c, s));
         seg(&mut w, ts + 3, (c, s), 1000, 5000, PSH | ACK, &hb);
         ts += 1000;
     }
@@ -161,11 +171,8 @@ fn gen_handshakes(path: &Path, n: usize) {
     let s = addr("10.0.0.2:42027");
     let mut ts = TS0;
     for i in 0..n {
-        let ip = std::net::Ipv4Addr::from(0x0a01_0000u32 + (i / 50_000) as u32);
-        let c = SocketAddr::new(ip.into(), 10_000 + (i % 50_000) as u16);
-        seg(&mut w, ts, (c, s), 999, 0, SYN, &[]);
-        seg(&mut w, ts + 1, (s, c), 4999, 1000, SYN | ACK, &[]);
-        seg(&mut w, ts + 2, (c, s), 1000, 5000, ACK, &[]);
+        let c = nth_client(i);
+        handshake(&mut w, ts, (c, s));
         if i % 2 == 0 {
             seg(&mut w, ts + 3, (c, s), 1000, 5000, FIN | ACK, &[]);
             seg(&mut w, ts + 4, (s, c), 5000, 1001, FIN | ACK, &[]);

@@ -120,6 +120,28 @@ impl AgentTables {
         self.agents.get_mut(aid)
     }
 
+    /// Let `change` record what a message tells of the agent with this AgentID (added if
+    /// the table has room), given the most states its history may hold and whether its
+    /// sets may grow: neither grows once the agents hold their share ([`Self::room`]). What
+    /// its history and sets grew by is counted in [`Self::bytes`].
+    fn update(
+        &mut self,
+        settings: &Settings,
+        f: &mut Findings,
+        aid: &[u8],
+        at: (ConnId, u64, TimestampNs),
+        change: impl FnOnce(&mut Agent, usize, bool),
+    ) {
+        let grow = self.room(settings, f, at);
+        let max = if grow { settings.max_states_per_agent } else { 0 };
+        if let Some(a) = self.agent_mut(settings, f, aid, at) {
+            let before = held(a);
+            change(a, max, grow);
+            let grown = held(a) - before;
+            self.bytes += grown;
+        }
+    }
+
     /// A message about agents' states: AGENT_STATE_EVENT (its agent by AgentID, else the
     /// session's AgentID, else the extension) is counted against `max_agents` and, with
     /// summaries, its state recorded; with summaries, QUERY_AGENT_STATE_CONF (the agent the
@@ -144,17 +166,13 @@ impl AgentTables {
                     matched.and_then(|p| p.agent.clone()).or_else(|| c.identity.agent().map(str::to_string));
                 let state = m.d.number_of(field::AgentState);
                 if let (Some(aid), Some(v)) = (aid, state) {
-                    let grow = self.room(settings, f, (m.flow.conn, m.fr, m.ts));
-                    let max = if grow { settings.max_states_per_agent } else { 0 };
-                    if let Some(a) = self.agent_mut(settings, f, aid.as_bytes(), (m.flow.conn, m.fr, m.ts)) {
-                        let before = held(a);
+                    self.update(settings, f, aid.as_bytes(), (m.flow.conn, m.fr, m.ts), |a, max, grow| {
                         if grow {
                             a.conns.insert(m.flow.conn);
                         }
                         let at = (m.ts, m.fr, m.flow.conn, None);
                         learn_state(a, state_name(v), at, max, out.as_deref_mut());
-                        self.bytes += held(a) - before;
-                    }
+                    });
                 }
                 return;
             }
@@ -167,14 +185,10 @@ impl AgentTables {
                     if aid.is_empty() {
                         continue;
                     }
-                    let grow = self.room(settings, f, (m.flow.conn, m.fr, m.ts));
-                    let max = if grow { settings.max_states_per_agent } else { 0 };
-                    if let Some(a) = self.agent_mut(settings, f, aid.as_bytes(), (m.flow.conn, m.fr, m.ts)) {
-                        let before = held(a);
+                    self.update(settings, f, aid.as_bytes(), (m.flow.conn, m.fr, m.ts), |a, max, _| {
                         let at = (m.ts, m.fr, m.flow.conn, None);
                         learn_state(a, state_name(v), at, max, out.as_deref_mut());
-                        self.bytes += held(a) - before;
-                    }
+                    });
                 }
                 return;
             }
@@ -199,13 +213,9 @@ impl AgentTables {
             }
             return;
         }
-        let grow = self.room(settings, f, (m.flow.conn, m.fr, m.ts));
-        let max = if grow { settings.max_states_per_agent } else { 0 };
-        if let Some(a) = self.agent_mut(settings, f, &aid, (m.flow.conn, m.fr, m.ts)) {
-            let before = held(a);
-            agent_state(a, m, c, max, grow, out);
-            self.bytes += held(a) - before;
-        }
+        self.update(settings, f, &aid, (m.flow.conn, m.fr, m.ts), |a, max, grow| {
+            agent_state(a, m, c, max, grow, out)
+        });
     }
 
     /// The outcome of a request made by an agent (its own AgentID, else the desktop session's
@@ -226,18 +236,17 @@ impl AgentTables {
             return;
         }
         let Some(aid) = p.agent.clone().or_else(|| c.identity.agent().map(str::to_string)) else { return };
-        let grow = self.room(settings, f, (c.id, at.0, at.1));
-        let Some(a) = self.agent_mut(settings, f, aid.as_bytes(), (c.id, at.0, at.1)) else { return };
-        let added = grow && a.conns.insert(c.id);
-        let e = a.requests.entry(p.name).or_default();
-        match answer {
-            Some(id) if Some(id) == p.confirm => e.ok += 1,
-            Some(_) => e.failed += 1,
-            None => e.unanswered += 1,
-        }
-        if added {
-            self.bytes += SET_COST;
-        }
+        self.update(settings, f, aid.as_bytes(), (c.id, at.0, at.1), |a, _, grow| {
+            if grow {
+                a.conns.insert(c.id);
+            }
+            let e = a.requests.entry(p.name).or_default();
+            match answer {
+                Some(id) if Some(id) == p.confirm => e.ok += 1,
+                Some(_) => e.failed += 1,
+                None => e.unanswered += 1,
+            }
+        });
     }
 
     /// The capture ended at `end`: close the agents' current states (kept as their final
