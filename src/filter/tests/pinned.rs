@@ -64,3 +64,119 @@ fn string_errors_point_at_the_string() {
         (14, "'\\x' at column 14 needs two hex digits, as in \\x41".to_string())
     );
 }
+
+#[test]
+fn integers_take_no_sign_but_a_minus() {
+    use crate::filter::literal::integer;
+    assert_eq!(integer("42"), Some(42));
+    assert_eq!(integer("-0x10"), Some(-16));
+    // Rust's own parser takes a leading '+'; the filter language does not.
+    assert_eq!(integer("+5"), None);
+    assert_eq!(integer("0x+5"), None);
+    assert_eq!(integer(""), None);
+    assert_eq!(integer("-"), None);
+}
+
+#[test]
+fn february_the_29th_only_in_leap_years() {
+    use crate::filter::literal::utc_time;
+    let day = 86_400_000_000_000i128;
+    // 2000 is divisible by 400, 2024 by 4; 1900 and 2100 by 100 only.
+    assert_eq!(utc_time("2000-02-29"), Some((11_016 * day, day)));
+    assert!(utc_time("2024-02-29").is_some());
+    assert_eq!(utc_time("1900-02-29"), None);
+    assert_eq!(utc_time("2100-02-29"), None);
+    assert_eq!(utc_time("2023-02-29"), None);
+    assert!(utc_time("2023-02-28").is_some());
+}
+
+#[test]
+fn a_time_offset_counts_hours_and_minutes() {
+    use crate::filter::literal::utc_time;
+    let utc = utc_time("2026-01-05 09:00Z").unwrap();
+    // 11:30 at +02:30 is 09:00 UTC; 06:45 at -02:15 too.
+    assert_eq!(utc_time("2026-01-05 11:30+02:30"), Some(utc));
+    assert_eq!(utc_time("2026-01-05T06:45-02:15"), Some(utc));
+    assert_eq!(utc_time("2026-01-05 09:00+24:00"), None);
+}
+
+#[test]
+fn prefix_lengths_are_digits_only() {
+    use crate::filter::literal::ip_net;
+    let v4 = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    assert_eq!(ip_net("10.10.0.0/16"), Some((v4("10.10.0.0"), 16)));
+    assert_eq!(ip_net("10.10.0.0/+16"), None);
+    assert_eq!(ip_net("10.10.0.0/"), None);
+    assert_eq!(ip_net("10.10.0.0/33"), None);
+    // IPv4-mapped IPv6: the IPv4 network.
+    assert_eq!(ip_net("::ffff:10.10.0.0/112"), Some((v4("10.10.0.0"), 16)));
+}
+
+#[test]
+fn edit_distances_count_transpositions_of_neighbours_once() {
+    use crate::filter::literal::distance;
+    let cases = [
+        ("", "abc", 3),
+        ("kitten", "sitting", 3),
+        ("flaw", "lawn", 2),
+        // One transposition, wherever it is.
+        ("ab", "ba", 1),
+        ("abcdef", "abcdfe", 1),
+        ("abcdef", "bacdef", 1),
+        ("AgentState", "agnetstate", 1),
+        ("AgentExtension", "AgentExtnesion", 1),
+        // Optimal string alignment: a transposed pair is not edited again.
+        ("ca", "abc", 3),
+    ];
+    for (a, b, d) in cases {
+        assert_eq!(distance(a, b), d, "{a} / {b}");
+        assert_eq!(distance(b, a), d, "{b} / {a}");
+    }
+}
+
+#[test]
+fn a_family_of_two_names_has_short_forms() {
+    // AllocationState: ALLOC_CALL_DELIVERED and ALLOC_CALL_ESTABLISHED.
+    let t = crate::cti::spec::value_table("AllocationState").unwrap();
+    let shorts = crate::filter::compile::short_names(t);
+    let pairs: Vec<_> = t.entries.iter().map(|e| e.1).zip(shorts.iter().copied()).collect();
+    assert!(pairs.contains(&("ALLOC_CALL_DELIVERED", Some("DELIVERED"))), "{pairs:?}");
+    assert!(pairs.contains(&("ALLOC_CALL_ESTABLISHED", Some("ESTABLISHED"))), "{pairs:?}");
+}
+
+#[test]
+fn a_set_may_mix_quoted_and_bare_elements() {
+    assert!(Filter::compile("AgentID in {\"1001\" 1002}").is_ok());
+    assert!(Filter::compile("AgentID in {1002, \"1001\"}").is_ok());
+}
+
+#[test]
+fn only_named_variables_have_a_name_and_a_value() {
+    assert!(Filter::compile("NamedVariable.name == \"user.x\"").is_ok());
+    assert!(Filter::compile("NamedArray.index == 1").is_ok());
+    for expr in ["AgentID.name == \"x\"", "AgentID.value == \"x\"", "NamedVariable.index == 1"] {
+        let (col, msg) = error(expr);
+        assert_eq!(col, 1, "{expr}: {msg}");
+    }
+}
+
+#[test]
+fn true_and_false_are_values_of_boolean_fields_only() {
+    assert!(Filter::compile("PeripheralOnline < true").is_ok());
+    assert!(Filter::compile("PeripheralOnline >= false").is_ok());
+    let (col, msg) = error("InvokeID < true");
+    assert_eq!(col, 12, "{msg}");
+    let (col, msg) = error("PeripheralOnline < maybe");
+    assert_eq!(col, 20, "{msg}");
+}
+
+#[test]
+fn only_an_unquoted_date_before_a_time_of_day_asks_for_quotes() {
+    let quotes = "a date and time are written in quotes";
+    assert!(error("time >= 2026-01-05 09:00").1.contains(quotes));
+    // Seconds since 1970 are a time too, but not a date: the word after it is just unexpected.
+    for expr in ["time >= 1767603618.5 09:00", "time >= \"2026-01-05\" 09:00", "frame >= 2026010509 09:00"] {
+        let (_, msg) = error(expr);
+        assert!(!msg.contains(quotes), "{expr}: {msg}");
+    }
+}
