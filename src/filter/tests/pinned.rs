@@ -180,3 +180,122 @@ fn only_an_unquoted_date_before_a_time_of_day_asks_for_quotes() {
         assert!(!msg.contains(quotes), "{expr}: {msg}");
     }
 }
+
+#[test]
+fn seconds_have_at_most_twelve_whole_digits() {
+    use crate::filter::literal::seconds;
+    let s = 1_000_000_000i128;
+    assert_eq!(seconds("999999999999"), Some((999_999_999_999 * s, s)));
+    assert_eq!(seconds("1000000000000"), None);
+    assert_eq!(seconds("10000000000000"), None);
+    assert_eq!(seconds("+5"), None);
+    assert_eq!(seconds(""), None);
+    assert_eq!(seconds(".5"), None);
+    assert_eq!(seconds("5."), None);
+    assert_eq!(seconds("-2.25"), Some((-2_250_000_000, 10_000_000)));
+}
+
+#[test]
+fn times_of_day_to_their_last_minute_and_second() {
+    use crate::filter::literal::utc_time;
+    let day = utc_time("2026-04-30").unwrap().0;
+    let s = 1_000_000_000i128;
+    assert_eq!(utc_time("2026-04-30 23:59"), Some((day + (23 * 3600 + 59 * 60) * s, 60 * s)));
+    assert_eq!(utc_time("2026-04-30 23:59:59"), Some((day + 86_399 * s, s)));
+    assert_eq!(utc_time("2026-04-30 24:00"), None);
+    assert_eq!(utc_time("2026-04-30 23:60"), None);
+    assert_eq!(utc_time("2026-04-30 23:59:60"), None);
+    // Thirty days have April, June, September and November.
+    for m in ["04", "06", "09", "11"] {
+        assert!(utc_time(&format!("2026-{m}-30")).is_some(), "{m}");
+        assert_eq!(utc_time(&format!("2026-{m}-31")), None, "{m}");
+    }
+    assert!(utc_time("2026-05-31").is_some());
+    // Offsets up to 23:59.
+    assert_eq!(utc_time("2026-04-30 23:59+23:59"), Some((day, 60 * s)));
+    assert_eq!(utc_time("2026-04-30 23:59+00:59"), Some((day + (23 * 3600) * s, 60 * s)));
+    assert_eq!(utc_time("2026-04-30 23:59+00:60"), None);
+}
+
+#[test]
+fn a_mapped_address_is_an_ipv4_network_only_from_prefix_96() {
+    use crate::filter::literal::ip_net;
+    let a = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    assert_eq!(ip_net("::ffff:10.10.0.0/96"), Some((a("10.10.0.0"), 0)));
+    assert_eq!(ip_net("::ffff:10.10.0.0/64"), Some((a("::ffff:10.10.0.0"), 64)));
+}
+
+#[test]
+fn the_first_of_equally_close_names_is_suggested() {
+    use crate::filter::literal::suggest;
+    assert_eq!(suggest("abx", ["aby", "abz"]), Some("aby"));
+    assert_eq!(suggest("abx", ["abz", "aby"]), Some("abz"));
+    // A closer one later wins.
+    assert_eq!(suggest("abcdef", ["abcxyf", "abcdex"]), Some("abcdex"));
+}
+
+/// OPEN_CONF with PeripheralOnline set and ICMCentralControllerTime 2026-01-05 09:00:18.
+fn open_conf() -> Msg {
+    let mut b = MessageBuilder::named("OPEN_CONF", 24);
+    b.set(field::InvokeID, 1).unwrap().set(field::PeripheralOnline, 1).unwrap();
+    b.set(field::ICMCentralControllerTime, 1_767_603_618).unwrap();
+    b.number(field::NumPeripherals, 0).unwrap();
+    Msg::new(&b, Direction::ToClient)
+}
+
+#[test]
+fn true_and_false_order_as_one_and_zero() {
+    let m = open_conf();
+    m.all(&["PeripheralOnline >= true", "PeripheralOnline > false", "PeripheralOnline <= true"]);
+    m.none(&["PeripheralOnline < true", "PeripheralOnline <= false"]);
+}
+
+#[test]
+fn a_time_in_a_set_covers_the_whole_seconds_within_its_precision() {
+    let m = open_conf();
+    m.all(&[
+        "ICMCentralControllerTime in {\"2026-01-05 09:00:18\"}",
+        "ICMCentralControllerTime in {\"2026-01-05 09:00\"}",
+        "ICMCentralControllerTime in {\"2026-01-05 09:00:17.9\" \"2026-01-05 09:00:18.0\"}",
+    ]);
+    // 17.9 s to 17.999... holds no whole second.
+    m.none(&["ICMCentralControllerTime in {\"2026-01-05 09:00:17.9\"}"]);
+    // The capture time to the microsecond written: 09:00:18.364264.
+    let r = open_req();
+    r.all(&["time in {\"2026-01-05 09:00:18.364264\"}", "time in {\"2026-01-05 09:00:18.36\"}"]);
+    r.none(&["time in {\"2026-01-05 09:00:18.364263\"}", "time in {\"2026-01-05 09:00:18.35\"}"]);
+}
+
+#[test]
+fn a_range_is_a_set_element_only() {
+    assert!(Filter::compile("InvokeID in {1..3}").is_ok());
+    let (col, msg) = error("InvokeID == 1..3");
+    assert_eq!(col, 13, "{msg}");
+}
+
+#[test]
+fn bit_tests_of_numbers_and_of_the_frame_number() {
+    let m = open_req();
+    // Frame 39: bits 0, 1, 2 and 5.
+    m.all(&["frame & 1", "frame & 0x20"]);
+    m.none(&["frame & 8"]);
+    let (_, msg) = error("InvokeID & abc");
+    assert!(msg.contains("a number"), "{msg}");
+}
+
+#[test]
+fn negations_side_by_side_do_not_add_up_to_a_nesting() {
+    let many = vec!["!frame"; 3 * crate::filter::compile::MAX_NESTING].join(" || ");
+    assert!(Filter::compile(&many).is_ok());
+    let many = vec!["(frame)"; 3 * crate::filter::compile::MAX_NESTING].join(" || ");
+    assert!(Filter::compile(&many).is_ok());
+}
+
+#[test]
+fn a_date_asks_for_quotes_only_before_a_time_of_day() {
+    let quotes = "a date and time are written in quotes";
+    for expr in ["time >= 2026-01-05 0900", "time >= 2026-01-05 a:b", "time >= 2026-01-05 abc"] {
+        let (_, msg) = error(expr);
+        assert!(!msg.contains(quotes), "{expr}: {msg}");
+    }
+}
