@@ -2233,3 +2233,7 @@ mod lookup_tests {
         assert_eq!(d.get(field::AgentState).map(|f| f.offset), d.field("AgentState").map(|f| f.offset));
     }
 }
+
+#[cfg(test)]
+#[path = "decode_tests.rs"]
+mod pinned_tests;

@@ -1,0 +1,206 @@
+//! The decoder's parts pinned value by value: tag sets, the anomaly cap, version inference
+//! and the choice of a fixed part, the words of its codes.
+
+use super::*;
+
+#[test]
+fn tag_sets_meet_in_every_word() {
+    for tag in [0u16, 63, 64, 127, 128, 191, 192, 255, 256, 319] {
+        let (mut a, mut b) = (TagSet::default(), TagSet::default());
+        a.insert(tag);
+        assert!(a.contains(tag));
+        assert!(!b.intersects(&a) && !a.intersects(&b), "{tag}: empty");
+        b.insert(tag ^ 1);
+        assert!(!a.intersects(&b), "{tag} and {}", tag ^ 1);
+        b.insert(tag);
+        assert!(a.intersects(&b) && b.intersects(&a), "{tag}");
+        assert!(b.replace(tag), "{tag} was in");
+        assert!(!TagSet::default().replace(tag), "{tag} was not in");
+    }
+    // Beyond the space: never in.
+    let mut a = TagSet::default();
+    a.insert(320);
+    assert!(!a.contains(320) && !a.replace(320));
+}
+
+#[test]
+fn the_anomaly_cap_keeps_63_then_a_marker_and_counts_the_rest() {
+    for n in [MAX_ANOMALIES_PER_MESSAGE - 1, MAX_ANOMALIES_PER_MESSAGE, MAX_ANOMALIES_PER_MESSAGE + 1] {
+        let mut d = Decoded::default();
+        for i in 0..n {
+            d.anomaly("trailing_bytes", None, i, format!("number {i}"));
+        }
+        if n < MAX_ANOMALIES_PER_MESSAGE {
+            assert_eq!((d.anomalies.len(), d.anomalies_dropped), (n, 0));
+            assert!(d.anomalies.iter().all(|a| a.code == "trailing_bytes"));
+            continue;
+        }
+        assert_eq!(d.anomalies.len(), MAX_ANOMALIES_PER_MESSAGE, "{n}");
+        assert_eq!(d.anomalies_dropped as usize, n - (MAX_ANOMALIES_PER_MESSAGE - 1), "{n}");
+        let last = d.anomalies.last().unwrap();
+        assert_eq!((last.code, last.offset), ("too_many_anomalies", MAX_ANOMALIES_PER_MESSAGE as u32 - 1));
+        assert_eq!(last.message, "more than 63 anomalies: the rest are counted, not kept");
+        assert_eq!(d.anomalies[MAX_ANOMALIES_PER_MESSAGE - 2].message, "number 62");
+    }
+}
+
+#[test]
+fn codes_in_words() {
+    let sources = [
+        (VersionSource::Seen, "seen"),
+        (VersionSource::Inferred, "inferred"),
+        (VersionSource::Forced, "forced"),
+        (VersionSource::Assumed, "assumed"),
+    ];
+    for (s, w) in sources {
+        assert_eq!(s.as_str(), w);
+    }
+    let misfits = [
+        (Misfit::FixedPartShort, "fixed_part_short"),
+        (Misfit::FloatingPastEnd, "floating_past_end"),
+        (Misfit::ForeignTag(1), "tag_not_allowed"),
+        (Misfit::RequiredMissing(1), "required_missing"),
+    ];
+    for (m, w) in misfits {
+        assert_eq!(m.code(), w);
+        assert!(ANOMALY_CODES.iter().any(|(c, _)| *c == w), "{w} is a documented code");
+    }
+}
+
+/// Everything one decode says, in words: version, its source and fixed part, the variant
+/// and why, every field (part, type, place, value, group) and every anomaly.
+fn dump(frame: &[u8], d: &Decoded, out: &mut String) {
+    use std::fmt::Write;
+    let _ = write!(
+        out,
+        "type {} {:?} v{} {} fixed v{} floating@{}",
+        d.msg_type,
+        d.type_name(),
+        d.version,
+        d.version_source.map_or("-", VersionSource::as_str),
+        d.fixed_version(),
+        d.floating_offset
+    );
+    if let (Some(v), Some(spec)) = (d.variant, d.spec) {
+        let _ = write!(
+            out,
+            " variant {} {}: {}",
+            v.misfit.code(),
+            v.difference(spec, d.version),
+            v.describe(spec, d.version)
+        );
+    }
+    out.push('\n');
+    for f in &d.fields {
+        let _ = writeln!(
+            out,
+            "  {:?} {} {:?} {:?} @{}+{} data {}+{} {:?} group {:?} number {:?} text {:?}",
+            f.part(),
+            f.name(),
+            f.ty(),
+            f.tag,
+            f.offset,
+            f.len,
+            f.data_offset(),
+            f.data_len(),
+            f.value,
+            f.group(),
+            f.number(),
+            f.values().map(|t| value_names(t, f.number().unwrap_or(0) as u32)),
+        );
+        let _ = frame;
+    }
+    for a in &d.anomalies {
+        let _ = writeln!(out, "  ! {} {:?} @{} {}", a.code, a.field, a.offset, a.message);
+    }
+    let _ = writeln!(out, "  dropped {}", d.anomalies_dropped);
+}
+
+/// Each input of the decoder's fuzz corpus decoded every way the decoder is used: at the
+/// version its first byte names (or inferred, as the fuzz harness does), and on connections
+/// whose OPEN_REQ said 24 (twice in a row: the second starts from the layout the first
+/// chose) and 15. One line per input: a summary and a digest of the whole dump.
+fn corpus_line(name: &str, data: &[u8]) -> (String, String) {
+    let mut text = String::new();
+    let mut summary = String::new();
+    let Some((&v, frame)) = data.split_first() else { return (format!("{name} empty"), text) };
+    let mut d = Decoded::default();
+    if (13..=25).contains(&v) {
+        decode_at(frame, u32::from(v), VersionSource::Forced, &mut d);
+    } else {
+        let mut st = VersionState::default();
+        Decoder::default().decode_into(frame, None, &mut st, &mut d);
+    }
+    text.push_str(&format!("infer {:?}\n", infer_version(frame)));
+    dump(frame, &d, &mut text);
+    let codes = |d: &Decoded| d.anomalies.iter().map(|a| a.code).collect::<Vec<_>>().join(",");
+    summary.push_str(&format!(
+        "{name} {} v{} {} fields {} [{}]",
+        d.type_name().unwrap_or("?"),
+        d.version,
+        d.version_source.map_or("-", VersionSource::as_str),
+        d.fields.len(),
+        codes(&d)
+    ));
+    for (seen, times) in [(24, 2), (15, 1)] {
+        let mut st = VersionState::default();
+        for _ in 0..times {
+            Decoder::default().decode_into(frame, Some(seen), &mut st, &mut d);
+            dump(frame, &d, &mut text);
+        }
+        if let Some(var) = d.variant {
+            summary.push_str(&format!(" at{seen}:fixed{}:{}", var.fixed_version, var.misfit.code()));
+        }
+    }
+    // FNV-1a: a stable digest, fast enough unoptimised.
+    let digest =
+        text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    (format!("{summary} {digest:016x}"), text)
+}
+
+/// The decoder's fuzz corpus decoded as `tests/snapshots/decode-corpus.txt` says (one line
+/// per input: type, version, fields, anomaly codes, variants, and a digest of everything).
+/// `CTISCOPE_BLESS=1` rewrites it from the whole corpus; otherwise the inputs it lists are
+/// decoded again (inputs fuzzing adds later are not its concern) and a difference prints
+/// the whole decode of the first input that changed.
+#[test]
+fn the_fuzz_corpus_decodes_as_recorded() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("fuzz/corpus/decode_frame");
+    let golden = root.join("tests/snapshots/decode-corpus.txt");
+    let bless = match std::env::var("CTISCOPE_BLESS").ok().as_deref() {
+        Some("1") => true,
+        Some(v) => panic!("CTISCOPE_BLESS={v:?}: set it to 1 to rewrite the golden files, or unset it"),
+        None => false,
+    };
+    let names: Vec<String> = if bless {
+        let mut n: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        n.sort();
+        n
+    } else {
+        let text = std::fs::read_to_string(&golden).unwrap();
+        text.lines().map(|l| l.split(' ').next().unwrap().to_string()).collect()
+    };
+    assert!(names.len() > 800, "the corpus has its {} inputs", names.len());
+    let mut got = String::new();
+    let mut dumps = Vec::new();
+    for n in &names {
+        let data = std::fs::read(dir.join(n)).unwrap_or_else(|e| panic!("{n}: {e}"));
+        let (line, text) = corpus_line(n, &data);
+        got.push_str(&line);
+        got.push('\n');
+        dumps.push(text);
+    }
+    if bless {
+        std::fs::write(&golden, &got).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&golden).unwrap();
+    for ((g, w), text) in got.lines().zip(want.lines()).zip(&dumps) {
+        assert_eq!(g, w, "the decode of this input changed (CTISCOPE_BLESS=1 to record it):\n{text}");
+    }
+    assert_eq!(got.lines().count(), want.lines().count());
+}
