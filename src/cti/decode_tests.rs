@@ -108,8 +108,16 @@ fn dump(frame: &[u8], d: &Decoded, out: &mut String) {
             f.number(),
             f.values().map(|t| value_names(t, f.number().unwrap_or(0) as u32)),
         );
-        let _ = frame;
+        // The lookups by id: the fixed field at its position, the first field of the id.
+        let id = f.meta.id;
+        let _ = writeln!(
+            out,
+            "    fixed {:?} get {:?}",
+            d.fixed(id).map(|x| x.offset),
+            d.get(id).map(|x| x.offset)
+        );
     }
+    let _ = frame;
     for a in &d.anomalies {
         let _ = writeln!(out, "  ! {} {:?} @{} {}", a.code, a.field, a.offset, a.message);
     }
@@ -203,4 +211,13 @@ fn the_fuzz_corpus_decodes_as_recorded() {
         assert_eq!(g, w, "the decode of this input changed (CTISCOPE_BLESS=1 to record it):\n{text}");
     }
     assert_eq!(got.lines().count(), want.lines().count());
+}
+
+#[test]
+fn names_are_the_same_only_when_equal() {
+    assert!(same_name("AgentID", "AgentID"));
+    assert!(!same_name("AgentID", "AgentIE"));
+    // Same length and last byte, other bytes.
+    assert!(!same_name("ab", "cb") && !same_name("AgentID", "ClientID"));
+    assert!(!same_name("AgentID", "AgentIDs"));
 }
