@@ -221,3 +221,36 @@ fn names_are_the_same_only_when_equal() {
     assert!(!same_name("ab", "cb") && !same_name("AgentID", "ClientID"));
     assert!(!same_name("AgentID", "AgentIDs"));
 }
+
+/// AGENT_STATE_EVENT at version 24, its fixed part zero, then `tail` as its floating part.
+fn agent_state_with(tail: &[u8]) -> Vec<u8> {
+    let spec = spec::messages().iter().find(|m| m.name == "AGENT_STATE_EVENT").unwrap();
+    let mut frame = vec![0u8; HEADER_LEN + spec::fixed_size(spec, 24)];
+    frame[4..8].copy_from_slice(&spec.id.0.to_be_bytes());
+    frame.extend_from_slice(tail);
+    let len = (frame.len() - HEADER_LEN) as u32;
+    frame[0..4].copy_from_slice(&len.to_be_bytes());
+    frame
+}
+
+#[test]
+fn a_floating_field_one_byte_past_the_end_keeps_no_byte() {
+    let spec = spec::messages().iter().find(|m| m.name == "AGENT_STATE_EVENT").unwrap();
+    let f = spec.floating.iter().find(|f| f.ty == WireType::String && f.tag.is_some()).unwrap();
+    let tag = f.tag.unwrap();
+    for declared in [1u16, 2] {
+        let mut tail = tag.to_be_bytes().to_vec();
+        tail.extend_from_slice(&declared.to_be_bytes());
+        let frame = agent_state_with(&tail);
+        let d = decode(&frame, 24, VersionSource::Forced);
+        let last = d.fields.last().unwrap();
+        assert_eq!((last.name(), last.offset as usize, last.len), (f.name, frame.len() - 4, 4));
+        assert_eq!(last.data_len(), 0);
+        let past: Vec<_> = d.anomalies.iter().filter(|a| a.code == "floating_past_end").collect();
+        assert_eq!(past.len(), 1, "{declared}: {:?}", d.anomalies);
+        assert_eq!(
+            past[0].message,
+            format!("tag {tag} ({}) declares {declared} bytes but only 0 remain in the message", f.name)
+        );
+    }
+}
