@@ -1344,7 +1344,7 @@ fn decode_floating<const W: usize>(
         off = match slot {
             // The common case: a field of this message, inside the message.
             Some(s) if data_start + len <= frame.len() => {
-                floating_field(frame, ix, s, tag, off, w, len, walk, d)
+                floating_field(frame, ix, s, tag, off, data_start, len, walk, d)
             }
             _ => floating_field_general(frame, spec, ix, slot, tag, off, w, len, walk, d),
         };
@@ -1362,8 +1362,8 @@ fn decode_floating<const W: usize>(
     }
 }
 
-/// Decode a floating field of this message that lies inside the message; returns the
-/// offset after it.
+/// Decode a floating field of this message that lies inside the message, its value at
+/// `data_start` (after its tag and length); returns the offset after it.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn floating_field(
@@ -1372,12 +1372,11 @@ fn floating_field(
     s: &'static Slot,
     tag: u16,
     off: usize,
-    w: usize,
+    data_start: usize,
     len: usize,
     walk: &mut Walk,
     d: &mut Decoded,
 ) -> usize {
-    let data_start = off + 2 * w;
     let data = &frame[data_start..data_start + len];
     // The name is read where an anomaly needs it, not held across the walk.
     if len > s.limit {
@@ -1409,11 +1408,11 @@ fn floating_field(
     d.fields.push(Field {
         meta: &s.meta,
         offset: off as u32,
-        len: (2 * w + len) as u32,
+        len: (data_start + len - off) as u32,
         value,
         tag: Some(tag),
         instance,
-        header: (2 * w) as u8,
+        header: (data_start - off) as u8,
     });
     if s.unique && repeated {
         let name = s.meta.name;
@@ -1463,7 +1462,7 @@ fn floating_field_general(
     }
     if let Some(s) = slot {
         // A field of this message: decoded as one inside the message, from what is there.
-        return floating_field(frame, ix, s, tag, off, w, data_len, walk, d);
+        return floating_field(frame, ix, s, tag, off, data_start, data_len, walk, d);
     }
     match tspec {
         None => d.anomaly(
@@ -1485,7 +1484,7 @@ fn floating_field_general(
                 off,
                 format!("tag {tag} ({}) is not a field of {}{outside}", t.name, spec.name),
             );
-            if let Some(max) = t.max.filter(|&m| m > 0 && data_len > usize::from(m)) {
+            if let Some(max) = t.max.filter(|&m| data_len > usize::from(m)) {
                 value_too_long(name, data_len, max, off, d);
             }
         }

@@ -224,8 +224,13 @@ fn names_are_the_same_only_when_equal() {
 
 /// AGENT_STATE_EVENT at version 24, its fixed part zero, then `tail` as its floating part.
 fn agent_state_with(tail: &[u8]) -> Vec<u8> {
+    agent_state_at(24, tail)
+}
+
+/// AGENT_STATE_EVENT with the fixed part of `version`, zero, then `tail`.
+fn agent_state_at(version: u32, tail: &[u8]) -> Vec<u8> {
     let spec = spec::messages().iter().find(|m| m.name == "AGENT_STATE_EVENT").unwrap();
-    let mut frame = vec![0u8; HEADER_LEN + spec::fixed_size(spec, 24)];
+    let mut frame = vec![0u8; HEADER_LEN + spec::fixed_size(spec, version)];
     frame[4..8].copy_from_slice(&spec.id.0.to_be_bytes());
     frame.extend_from_slice(tail);
     let len = (frame.len() - HEADER_LEN) as u32;
@@ -251,6 +256,67 @@ fn a_floating_field_one_byte_past_the_end_keeps_no_byte() {
         assert_eq!(
             past[0].message,
             format!("tag {tag} ({}) declares {declared} bytes but only 0 remain in the message", f.name)
+        );
+    }
+}
+
+/// A floating field's tag and length at `version`'s width, then `data`.
+fn tlv(version: u32, tag: u16, data: &[u8]) -> Vec<u8> {
+    let mut b = if tlv_width(version) == 1 {
+        vec![tag as u8, data.len() as u8]
+    } else {
+        let mut b = tag.to_be_bytes().to_vec();
+        b.extend_from_slice(&(data.len() as u16).to_be_bytes());
+        b
+    };
+    b.extend_from_slice(data);
+    b
+}
+
+#[test]
+fn a_foreign_tag_is_too_long_one_byte_over_its_maximum() {
+    // CLIENT_ID_TAG (1), a STRING of at most 64 bytes, is not a field of AGENT_STATE_EVENT.
+    assert_eq!(spec::tag(1).unwrap().max, Some(64));
+    // No tag has a maximum of 0 (a tag without one has None).
+    assert!((0..=u16::MAX).filter_map(spec::tag).all(|t| t.max != Some(0)));
+    for (n, too_long) in [(63, false), (64, false), (65, true)] {
+        let mut data = vec![b'c'; n - 1];
+        data.push(0);
+        let d = decode(&agent_state_at(24, &tlv(24, 1, &data)), 24, VersionSource::Forced);
+        let codes: Vec<_> = d.anomalies.iter().map(|a| a.code).collect();
+        assert_eq!(codes.contains(&"value_too_long"), too_long, "{n}: {codes:?}");
+        assert!(codes.contains(&"tag_not_allowed"), "{n}: {codes:?}");
+        if too_long {
+            let a = d.anomalies.iter().find(|a| a.code == "value_too_long").unwrap();
+            assert_eq!(a.message, format!("CLIENT_ID_TAG is {n} bytes, its maximum is 64"));
+        }
+    }
+}
+
+#[test]
+fn a_foreign_tag_says_when_the_version_does_not_define_it() {
+    // FLT_ENABLED_SERVICES (309) from version 24; CLIENT_ADDRESS_IPV6_TAG (226) up to 18.
+    let cases = [
+        (309, 23, true),
+        (309, 24, false),
+        (309, 25, false),
+        (226, 17, false),
+        (226, 18, false),
+        (226, 19, true),
+    ];
+    for (tag, version, outside) in cases {
+        let data: &[u8] = if tag == 309 { &[0, 1] } else { b"::1\0" };
+        let d = decode(&agent_state_at(version, &tlv(version, tag, data)), version, VersionSource::Forced);
+        let a = d
+            .anomalies
+            .iter()
+            .find(|a| a.code == "tag_not_allowed")
+            .unwrap_or_else(|| panic!("{tag} at {version}: {:?}", d.anomalies));
+        assert_eq!(
+            a.message.contains(&format!("protocol version {version} does not define it")),
+            outside,
+            "{tag} at {version}: {}",
+            a.message
         );
     }
 }
