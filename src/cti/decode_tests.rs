@@ -2,6 +2,7 @@
 //! and the choice of a fixed part, the words of its codes.
 
 use super::*;
+use crate::cti::encode::MessageBuilder;
 
 #[test]
 fn tag_sets_meet_in_every_word() {
@@ -347,4 +348,38 @@ fn a_whole_older_fixed_part_without_floating_fields_lacks_its_required_ones() {
         checked += 1;
     }
     assert!(checked > 0, "some message type is there to check");
+}
+
+#[test]
+fn tag_sets_meet_when_two_words_share_a_bit() {
+    // Tags 5 + 64 k share bit 5 of their words: the words' intersections are equal, and
+    // the sets meet however many words do.
+    for i in 0..5u16 {
+        for j in i + 1..5 {
+            let (mut a, mut b) = (TagSet::default(), TagSet::default());
+            for t in [5 + 64 * i, 5 + 64 * j] {
+                a.insert(t);
+                b.insert(t);
+            }
+            assert!(a.intersects(&b), "words {i} and {j}");
+        }
+    }
+    let (mut a, mut b) = (TagSet::default(), TagSet::default());
+    for w in 0..5u16 {
+        a.insert(7 + 64 * w);
+        b.insert(7 + 64 * w);
+    }
+    assert!(a.intersects(&b), "all five words");
+}
+
+#[test]
+fn a_boolean_with_a_value_table_is_checked_against_it() {
+    for (value, unknown) in [(0, false), (1, false), (7, true)] {
+        let mut b = MessageBuilder::named("ACTIVE_MAINTENANCE_RESP_MSG", 24);
+        b.set("MaintenanceModeAccepted", value).unwrap();
+        let frame = b.build();
+        let d = decode(&frame, 24, VersionSource::Forced);
+        let codes: Vec<_> = d.anomalies.iter().map(|a| a.code).collect();
+        assert_eq!(codes.contains(&"unknown_enum_value"), unknown, "{value}: {codes:?}");
+    }
 }
