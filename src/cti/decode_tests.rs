@@ -383,3 +383,76 @@ fn a_boolean_with_a_value_table_is_checked_against_it() {
         assert_eq!(codes.contains(&"unknown_enum_value"), unknown, "{value}: {codes:?}");
     }
 }
+
+#[test]
+fn required_tags_are_defined_to_the_last_version_and_leave_a_word_free() {
+    // What the shortcuts of check_required and report_missing rely on (see
+    // .cargo/mutants.toml): no required tag ends at a version, and no message requires
+    // tags in every word of a tag set.
+    for spec in spec::messages() {
+        let ix = msg_index(spec);
+        for &(tag, name, _) in &ix.required {
+            assert_eq!(tag_until(tag), u32::MAX, "{} {name}", spec.name);
+        }
+        assert!(ix.required_tags.0.contains(&0), "{}", spec.name);
+    }
+}
+
+#[test]
+fn a_required_field_is_missing_from_the_version_that_adds_it() {
+    // A message type with a required field some version adds: absent at that version,
+    // it is missing; one version before, it is not.
+    let mut checked = 0;
+    for spec in spec::messages() {
+        let ix = msg_index(spec);
+        for &(tag, name, since) in ix.required.iter().filter(|r| r.2 > 15) {
+            for (v, missing) in [(since - 1, false), (since, true)] {
+                if spec::message(spec.id.0, Some(v)).map(|m| m.name) != Some(spec.name) {
+                    continue;
+                }
+                let mut frame = vec![0u8; HEADER_LEN + spec::fixed_size(spec, v)];
+                frame[4..8].copy_from_slice(&spec.id.0.to_be_bytes());
+                let len = (frame.len() - HEADER_LEN) as u32;
+                frame[0..4].copy_from_slice(&len.to_be_bytes());
+                let d = decode(&frame, v, VersionSource::Forced);
+                let said = d.anomalies.iter().any(|a| a.code == "required_missing" && a.field == Some(name));
+                assert_eq!(said, missing, "{} {name} (tag {tag}) at {v}", spec.name);
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 2, "{checked}");
+}
+
+#[test]
+fn no_skill_group_counted_is_one_in_the_fixed_part() {
+    // NumFltSkillGroups 0 in AGENT_STATE_EVENT: the one skill group of the fixed part, so no
+    // floating group or one is right, two are not; other counts are exact.
+    let group = |n: u32| {
+        let mut t = Vec::new();
+        for tag in [62u16, 63, 64, 65] {
+            let data = if tag == 64 { 1u16.to_be_bytes().to_vec() } else { n.to_be_bytes().to_vec() };
+            t.extend_from_slice(&tlv(24, tag, &data));
+        }
+        t
+    };
+    let spec = spec::messages().iter().find(|m| m.name == "AGENT_STATE_EVENT").unwrap();
+    let at = HEADER_LEN
+        + spec.fixed[..spec.fixed.iter().position(|f| f.name == "NumFltSkillGroups").unwrap()]
+            .iter()
+            .map(|f| f.ty.fixed_size().unwrap())
+            .sum::<usize>();
+    for (declared, groups, mismatch) in
+        [(0u16, 1, false), (0, 2, true), (1, 1, false), (1, 2, true), (2, 1, true), (2, 2, false)]
+    {
+        let mut tail = Vec::new();
+        for g in 0..groups {
+            tail.extend_from_slice(&group(100 + g));
+        }
+        let mut frame = agent_state_at(24, &tail);
+        frame[at..at + 2].copy_from_slice(&declared.to_be_bytes());
+        let d = decode(&frame, 24, VersionSource::Forced);
+        let said = d.anomalies.iter().any(|a| a.code == "count_mismatch");
+        assert_eq!(said, mismatch, "{declared} declared, {groups} present: {:?}", d.anomalies);
+    }
+}
