@@ -299,3 +299,11 @@ fn a_date_asks_for_quotes_only_before_a_time_of_day() {
         assert!(!msg.contains(quotes), "{expr}: {msg}");
     }
 }
+
+#[test]
+fn a_relative_time_in_a_set_covers_its_precision() {
+    // 12.5 s after the first packet.
+    let m = open_req();
+    m.all(&["reltime in {12.5}", "reltime in {12}", "reltime in {1 12.50}"]);
+    m.none(&["reltime in {12.4}", "reltime in {12.49}", "reltime in {13}"]);
+}
