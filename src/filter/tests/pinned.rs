@@ -307,3 +307,13 @@ fn a_relative_time_in_a_set_covers_its_precision() {
     m.all(&["reltime in {12.5}", "reltime in {12}", "reltime in {1 12.50}"]);
     m.none(&["reltime in {12.4}", "reltime in {12.49}", "reltime in {13}"]);
 }
+
+#[test]
+fn fractions_of_a_second_to_nine_digits() {
+    use crate::filter::literal::utc_time;
+    let s = utc_time("2026-01-05 09:00:18").unwrap().0;
+    assert_eq!(utc_time("2026-01-05 09:00:18.364264001"), Some((s + 364_264_001, 1)));
+    assert_eq!(utc_time("2026-01-05 09:00:18.36426400"), Some((s + 364_264_000, 10)));
+    assert_eq!(utc_time("2026-01-05 09:00:18.3642640011"), None);
+    assert_eq!(utc_time("2026-01-05 09:00:18."), None);
+}
