@@ -231,6 +231,16 @@ fn agent_state_with(tail: &[u8]) -> Vec<u8> {
 /// AGENT_STATE_EVENT with the fixed part of `version`, zero, then `tail`.
 fn agent_state_at(version: u32, tail: &[u8]) -> Vec<u8> {
     let spec = spec::messages().iter().find(|m| m.name == "AGENT_STATE_EVENT").unwrap();
+    with_fixed_part(spec, version, tail)
+}
+
+/// A message of `spec` with the fixed part of `version`, zero, and nothing after it.
+fn fixed_part_only(spec: &MessageSpec, version: u32) -> Vec<u8> {
+    with_fixed_part(spec, version, &[])
+}
+
+/// A message of `spec` with the fixed part of `version`, zero, then `tail`.
+fn with_fixed_part(spec: &MessageSpec, version: u32, tail: &[u8]) -> Vec<u8> {
     let mut frame = vec![0u8; HEADER_LEN + spec::fixed_size(spec, version)];
     frame[4..8].copy_from_slice(&spec.id.0.to_be_bytes());
     frame.extend_from_slice(tail);
@@ -337,11 +347,7 @@ fn a_whole_older_fixed_part_without_floating_fields_lacks_its_required_ones() {
         if !required {
             continue;
         }
-        let mut frame = vec![0u8; HEADER_LEN + spec::fixed_size(spec, v)];
-        frame[4..8].copy_from_slice(&spec.id.0.to_be_bytes());
-        let len = (frame.len() - HEADER_LEN) as u32;
-        frame[0..4].copy_from_slice(&len.to_be_bytes());
-        let d = decode(&frame, v, VersionSource::Forced);
+        let d = decode(&fixed_part_only(spec, v), v, VersionSource::Forced);
         let codes: Vec<_> = d.anomalies.iter().map(|a| a.code).collect();
         assert!(codes.contains(&"required_missing"), "{} at {v}: {codes:?}", spec.name);
         assert!(!codes.contains(&"fixed_part_short"), "{} at {v}: {codes:?}", spec.name);
@@ -410,11 +416,7 @@ fn a_required_field_is_missing_from_the_version_that_adds_it() {
                 if spec::message(spec.id.0, Some(v)).map(|m| m.name) != Some(spec.name) {
                     continue;
                 }
-                let mut frame = vec![0u8; HEADER_LEN + spec::fixed_size(spec, v)];
-                frame[4..8].copy_from_slice(&spec.id.0.to_be_bytes());
-                let len = (frame.len() - HEADER_LEN) as u32;
-                frame[0..4].copy_from_slice(&len.to_be_bytes());
-                let d = decode(&frame, v, VersionSource::Forced);
+                let d = decode(&fixed_part_only(spec, v), v, VersionSource::Forced);
                 let said = d.anomalies.iter().any(|a| a.code == "required_missing" && a.field == Some(name));
                 assert_eq!(said, missing, "{} {name} (tag {tag}) at {v}", spec.name);
                 checked += 1;

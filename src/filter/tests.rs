@@ -552,13 +552,19 @@ fn anomalies_and_findings() {
     agent_state_event().none(&["anomaly", "anomaly != trailing_bytes"]);
 }
 
-#[test]
-fn bool_and_time_fields() {
+/// OPEN_CONF from the server: PeripheralOnline set, ICMCentralControllerTime
+/// 2026-01-05 09:00:18.
+fn open_conf() -> Msg {
     let mut b = MessageBuilder::named("OPEN_CONF", 24);
     b.set(field::InvokeID, 1).unwrap().set(field::PeripheralOnline, 1).unwrap();
     b.set(field::ICMCentralControllerTime, 1_767_603_618).unwrap();
     b.number(field::NumPeripherals, 0).unwrap();
-    let m = Msg::new(&b, Direction::ToClient);
+    Msg::new(&b, Direction::ToClient)
+}
+
+#[test]
+fn bool_and_time_fields() {
+    let m = open_conf();
     m.all(&[
         "PeripheralOnline == true",
         "PeripheralOnline == 1",

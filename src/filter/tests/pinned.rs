@@ -234,15 +234,6 @@ fn the_first_of_equally_close_names_is_suggested() {
     assert_eq!(suggest("abcdef", ["abcxyf", "abcdex"]), Some("abcdex"));
 }
 
-/// OPEN_CONF with PeripheralOnline set and ICMCentralControllerTime 2026-01-05 09:00:18.
-fn open_conf() -> Msg {
-    let mut b = MessageBuilder::named("OPEN_CONF", 24);
-    b.set(field::InvokeID, 1).unwrap().set(field::PeripheralOnline, 1).unwrap();
-    b.set(field::ICMCentralControllerTime, 1_767_603_618).unwrap();
-    b.number(field::NumPeripherals, 0).unwrap();
-    Msg::new(&b, Direction::ToClient)
-}
-
 #[test]
 fn true_and_false_order_as_one_and_zero() {
     let m = open_conf();
