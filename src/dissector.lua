@@ -62,7 +62,8 @@ local f_tag = ProtoField.uint16("cti.tag", "Floating tag", base.DEC)
 local f_request_in = ProtoField.framenum("cti.request_in", "Request in", base.NONE, frametype and frametype.REQUEST or nil)
 local f_response_in = ProtoField.framenum("cti.response_in", "Response in", base.NONE, frametype and frametype.RESPONSE or nil)
 local f_latency = ProtoField.relative_time("cti.latency", "Latency")
-for _, p in ipairs({f_type, f_length, f_version, f_version_source, f_tag, f_request_in, f_response_in, f_latency}) do
+local f_fixed_version = ProtoField.uint32("cti.fixed_part_version", "Fixed part of protocol version", base.DEC)
+for _, p in ipairs({f_type, f_length, f_version, f_version_source, f_tag, f_request_in, f_response_in, f_latency, f_fixed_version}) do
   all_fields[#all_fields + 1] = p
 end
 cti.fields = all_fields
@@ -76,6 +77,9 @@ for _, a in ipairs(ANOMALIES) do
   EXPERT[a[1]] = e
   experts[#experts + 1] = e
 end
+-- A message decoded with another version's fixed part (ctiscope's layout-variant note).
+local e_variant = ProtoExpert.new("cti.layout_variant", "fixed part of another protocol version", expert.group.PROTOCOL, expert.severity.NOTE)
+experts[#experts + 1] = e_variant
 cti.experts = experts
 
 local f_tcp_stream = Field.new("tcp.stream")
@@ -110,6 +114,96 @@ local function layout(ty, version)
   if version <= 24 then i = BY24[ty] else i = BY25[ty] end
   if i then return MSG[i] end
   return nil
+end
+
+-- The distinct fixed parts of a message over the versions ctiscope takes variants from,
+-- in version order: {first version, last version, size}; empty when it has only one.
+local groups_of = {}
+local function fixed_groups(m)
+  local g = groups_of[m]
+  if g then return g end
+  g = {}
+  for v = VARIANT_FIRST, VARIANT_LAST do
+    local size = fixed_size(m, v)
+    local last = g[#g]
+    if last and last[3] == size then last[2] = v else g[#g + 1] = {v, v, size} end
+  end
+  if #g < 2 then g = {} end
+  groups_of[m] = g
+  return g
+end
+
+local function floating_name(m, tag)
+  local s = m.fl[tag]
+  if s then return FIELDS[s.f][1] .. " (tag " .. tag .. ")" end
+  return "tag " .. tag
+end
+
+-- Why the floating part does not walk cleanly after a fixed part of fsize bytes, with the
+-- connection's version (floating headers, required fields); nil when it does: it ends at
+-- the message end, every tag is a field of the message, the required fields are there.
+local function misfit(buf, m, version, fsize)
+  local blen = buf:len()
+  local off = HEADER_LEN + fsize
+  if off > blen then return "the message is shorter than that fixed part" end
+  local w = tlv_width(version)
+  local seen = {}
+  while off < blen do
+    if off + 2 * w > blen then return "the floating fields after it do not end at the message end" end
+    local tag, len
+    if w == 1 then tag, len = buf(off, 1):uint(), buf(off + 1, 1):uint()
+    else tag, len = buf(off, 2):uint(), buf(off + 2, 2):uint() end
+    if not m.fl[tag] then
+      return "the floating fields after it meet tag " .. tag .. ", which is not a field of " .. m.name
+    end
+    seen[tag] = true
+    off = off + 2 * w + len
+  end
+  if off ~= blen then return "the floating fields after it do not end at the message end" end
+  for _, r in ipairs(m.req) do
+    if r[3] <= version and version <= r[4] and not seen[r[1]] then
+      return "the floating fields after it lack the required " .. floating_name(m, r[1])
+    end
+  end
+  return nil
+end
+
+-- The fixed part to decode with, as ctiscope chooses it: the connection's version's when
+-- the floating part walks cleanly after it, else the nearest other version's that does
+-- (each distinct fixed part at the version of its range closest to the connection's),
+-- else the connection's again. Returns the version and, for another one, the sentence
+-- ctiscope gives.
+local function choose_fixed(buf, m, version)
+  local groups = fixed_groups(m)
+  if #groups == 0 then return version, nil end
+  local own = fixed_size(m, version)
+  local why = misfit(buf, m, version, own)
+  if why == nil then return version, nil end
+  local others = {}
+  for _, g in ipairs(groups) do
+    if g[3] ~= own then
+      if g[2] < version then others[#others + 1] = g[2] else others[#others + 1] = g[1] end
+    end
+  end
+  table.sort(others, function(a, b)
+    local da, db = math.abs(a - version), math.abs(b - version)
+    if da ~= db then return da < db end
+    return a < b
+  end)
+  for _, fv in ipairs(others) do
+    if misfit(buf, m, version, fixed_size(m, fv)) == nil then
+      local lo, hi = math.min(fv, version), math.max(fv, version)
+      local names = {}
+      for _, f in ipairs(m.fixed) do
+        if f.since > lo and f.since <= hi then names[#names + 1] = FIELDS[f.f][1] end
+      end
+      local how = "with"
+      if fv < version then how = "without" end
+      return fv, "fixed part of protocol version " .. fv .. " (" .. how .. " " .. table.concat(names, ", ") ..
+        "): with the fixed part of version " .. version .. ", " .. why
+    end
+  end
+  return version, nil
 end
 
 -- How well the floating part walks at a version (ctiscope's inference).
@@ -388,6 +482,11 @@ local function decode_message(buf, pinfo, root, conv)
     if blen > HEADER_LEN then tree:add(PF[F_BODY], buf(HEADER_LEN)) end
     return table.concat(info, " "), m, nil
   end
+  local fixed_version, variant = choose_fixed(buf, m, version)
+  if variant then
+    local item = tree:add(f_fixed_version, fixed_version):set_generated()
+    item:add_proto_expert_info(e_variant, variant)
+  end
   local shown = {}
   -- Count fields: the first value of each field, at message level, with its item.
   local declared = {}
@@ -395,10 +494,10 @@ local function decode_message(buf, pinfo, root, conv)
   local off = HEADER_LEN
   local short = false
   for _, f in ipairs(m.fixed) do
-    if f.since <= version then
+    if f.since <= fixed_version then
       if off + f.size > blen then
         if not short then
-          anomaly(tree, pinfo, "fixed_part_short", "body has " .. (blen - HEADER_LEN) .. " bytes, the fixed part of " .. m.name .. " needs " .. fixed_size(m, version))
+          anomaly(tree, pinfo, "fixed_part_short", "body has " .. (blen - HEADER_LEN) .. " bytes, the fixed part of " .. m.name .. " needs " .. fixed_size(m, fixed_version))
           short = true
         end
         if off < blen then
@@ -418,7 +517,7 @@ local function decode_message(buf, pinfo, root, conv)
   local seen = {}
   local function check_required()
     for _, r in ipairs(m.req) do
-      if r[3] <= version and not seen[r[1]] then
+      if r[3] <= version and version <= r[4] and not seen[r[1]] then
         anomaly(tree, pinfo, "required_missing", "required field " .. r[2] .. " (tag " .. r[1] .. ") is absent")
       end
     end

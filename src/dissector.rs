@@ -289,7 +289,8 @@ fn lua_tables() -> String {
             .filter(|f| f.presence == spec::Presence::Required && f.repeat.is_none() && f.group.is_none())
         {
             if let Some(t) = f.tag {
-                let _ = write!(s, "{{{t}, {}, {}}},", lua_str(f.name), decode::tag_since(t));
+                let until = crate::cti::spec::versions::tag_until(t);
+                let _ = write!(s, "{{{t}, {}, {}, {until}}},", lua_str(f.name), decode::tag_since(t));
             }
         }
         // Count fields of repeated floating fields, as the decoder checks them: the count's
@@ -345,10 +346,13 @@ fn lua_tables() -> String {
     s.push_str("}\n");
     let _ = writeln!(
         s,
-        "local TWO_BYTE_FLOATING_SINCE = {}\nlocal DEFAULT_VERSION = {}\nlocal NAMED_DATA_BUDGET = {}",
+        "local TWO_BYTE_FLOATING_SINCE = {}\nlocal DEFAULT_VERSION = {}\nlocal NAMED_DATA_BUDGET = {}\n\
+         local VARIANT_FIRST, VARIANT_LAST = {}, {}",
         spec::versions::TWO_BYTE_FLOATING_SINCE,
         decode::DEFAULT_VERSION,
-        decode::NAMED_DATA_BUDGET
+        decode::NAMED_DATA_BUDGET,
+        decode::VARIANT_VERSIONS.start(),
+        decode::VARIANT_VERSIONS.end()
     );
     s
 }

@@ -8,6 +8,7 @@
 
 mod common;
 
+use common::dialects::{self, *};
 use common::messages::base;
 use common::{pcap_bytes, tool_available, Conv, C, S};
 use ctiscope::capture::build::Link;
@@ -56,6 +57,10 @@ const FRAMING_DIFFERS: &[(&str, &str)] = &[
     (
         "tests/data/gap.pcap",
         "bytes lost: ctiscope resynchronises after the gap, tshark's reassembly waits for them",
+    ),
+    (
+        "its OPEN_REQ lost",
+        "the client's first bytes lost: ctiscope reads the client from its next message, tshark's reassembly waits for them",
     ),
 ];
 
@@ -118,6 +123,12 @@ fn ctiscope_messages(file: &Path, kinds: &BTreeMap<&str, FieldKind>) -> Messages
         }
         for f in j["floating"].as_array().unwrap() {
             fields.push(from_ctiscope(kinds, f["name"].as_str().unwrap(), &f["value"]));
+        }
+        // A message decoded with another version's fixed part: the plugin gives the
+        // version as a generated field and a note.
+        if let Some(v) = j["layout_variant"]["fixed_part_version"].as_u64() {
+            fields.push(("fixed_part_version".to_string(), v.to_string()));
+            fields.push((format!("{ANOMALY}layout_variant"), "note".to_string()));
         }
         for a in j["anomalies"].as_array().unwrap() {
             let code = a["code"].as_str().unwrap();
@@ -432,6 +443,21 @@ fn lua_plugin_shows_what_ctiscope_decodes() {
         ctiscope(&["synth", "--protocol-version", &vs, "--messages", "2000", "-w", f.to_str().unwrap()]);
         compare(&plugin, &f, &format!("synth v{v}"), &kinds, &mut t);
     }
+    // What real implementations send: fixed parts of a neighbouring version, with and
+    // without the OPEN_REQ (the version stated, then inferred).
+    for d in
+        [PV19_WITHOUT_DEPARTMENT, PV24_WITHOUT_SESSION_TYPE, PV18_WITH_DEPARTMENT, PV24_WITHOUT_DEPARTMENT]
+    {
+        for with_open_req in [true, false] {
+            let f = dialects::capture(d, with_open_req);
+            let open_req = if with_open_req { "with its OPEN_REQ" } else { "its OPEN_REQ lost" };
+            let label = format!(
+                "PV{} session, fixed parts of {} and {}, {open_req}",
+                d.version, d.open_conf, d.agent_state
+            );
+            compare(&plugin, &f, &label, &kinds, &mut t);
+        }
+    }
     let f = dir.join("anomalies.pcap");
     std::fs::write(&f, anomaly_capture()).unwrap();
     compare(&plugin, &f, "crafted anomalies", &kinds, &mut t);
@@ -469,6 +495,7 @@ fn lua_plugin_shows_what_ctiscope_decodes() {
         "unknown_tag",
         "value_too_long",
         "fixed_part_short",
+        "layout_variant",
     ] {
         assert!(t.codes.contains(code), "{code} was not compared: {:?}", t.codes);
     }

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod dialects;
 pub mod messages;
 mod run;
 #[allow(unused_imports)]
