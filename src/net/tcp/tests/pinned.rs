@@ -164,3 +164,171 @@ fn a_connection_is_ended_by_its_first_fin_or_its_rst() {
     assert_eq!(ended_by(&[(true, 1001, FIN), (false, 5001, RST)]), Some(Some(Side::B)));
     assert_eq!(ended_by(&[(false, 5001, RST)]), Some(Some(Side::B)));
 }
+
+#[test]
+fn an_older_retransmission_does_not_move_the_end_of_a_sides_sequence_space() {
+    let mut h = H::new();
+    h.handshake(100, 900);
+    h.c(101, 901, ACK, b"req"); // frame 4: the client's space ends at 104
+    h.c(104, 901, FIN | ACK, b""); // frame 5: ... at 105
+    h.c(101, 901, ACK, b"req"); // frame 6: the request again, ending at 104
+    assert_eq!(h.s(901, 105, FIN | ACK, b"").last(), Some(&Ev::End { conn: 0, end: ConnEnd::Fin, frame: 7 }));
+    // The client's final ACK, at the end of its space, belongs to the closed connection.
+    assert_eq!(h.c(105, 902, ACK, b"x"), vec![]);
+    assert_eq!(h.r.stats().ignored_after_close, 1);
+    assert_eq!(h.r.open_connections(), 0);
+}
+
+#[test]
+fn holes_acknowledged_past_are_skipped_one_after_the_other() {
+    let mut h = H::new();
+    h.handshake(100, 900);
+    h.c(111, 901, ACK, b"klmno"); // frame 4: offsets 10..15 after a hole
+    h.c(131, 901, ACK, b"UVWXY"); // frame 5: offsets 30..35 after another
+                                  // The server acknowledges up to offset 33: both holes were never captured.
+    assert_eq!(
+        h.s(901, 134, ACK, b""),
+        vec![
+            gap(0, Side::A, 0, 10, GapReason::AckedPastHole, 6),
+            data(0, Side::A, 10, b"klmno", 4),
+            gap(0, Side::A, 15, 15, GapReason::AckedPastHole, 6),
+            data(0, Side::A, 30, b"UVWXY", 5),
+        ]
+    );
+}
+
+#[test]
+fn a_conflict_with_buffered_bytes_names_the_differing_span() {
+    let mut h = H::new();
+    h.handshake(100, 900);
+    h.c(111, 901, ACK, b"klmnopqrst"); // frame 4: offsets 10..20, buffered
+                                       // Offsets 12..18 again, differing at 14 and 16.
+    assert_eq!(
+        h.c(113, 901, ACK, b"mnXpYr"), // frame 5
+        vec![Ev::Conflict { conn: 0, side: Side::A, offset: 14, len: 3, frame: 5 }]
+    );
+    assert_eq!(h.r.stats().conflicts, 1);
+    assert_eq!(h.r.stats().conflict_bytes, 6);
+    assert_eq!(h.r.stats().retransmitted_bytes, 0);
+    // Same bytes again: repeated, no conflict.
+    assert_eq!(h.c(113, 901, ACK, b"mnopqr"), vec![]);
+    assert_eq!(h.r.stats().retransmitted_bytes, 6);
+    // A second conflict adds its own overlap.
+    assert_eq!(
+        h.c(119, 901, ACK, b"Z"), // frame 7
+        vec![Ev::Conflict { conn: 0, side: Side::A, offset: 18, len: 1, frame: 7 }]
+    );
+    assert_eq!(h.r.stats().conflict_bytes, 7);
+}
+
+#[test]
+fn bytes_over_a_gap_the_snap_length_left_stay_a_gap() {
+    let mut h = H::new();
+    h.handshake(100, 900);
+    // Offsets 10..20 on the wire, 4 of them captured: 14..20 is a hole of the snap length.
+    h.wire(cli(), srv(), 111, 901, ACK, b"klmn", 10); // frame 4
+                                                      // A copy with all ten bytes: the captured ones are repeated, the others stay a gap.
+    assert_eq!(h.c(111, 901, ACK, b"klmnopqrst"), vec![]);
+    assert_eq!(h.r.stats().retransmitted_bytes, 10);
+}
+
+#[test]
+fn a_retransmission_reaching_into_the_window_is_compared_inside_it() {
+    let mut h = H::with(ReassemblySettings { retransmit_window: 8, ..Default::default() });
+    h.handshake(100, 900);
+    h.c(101, 901, ACK, b"abcdefghij"); // frame 4: offsets 0..10
+    h.c(111, 901, ACK, b"klmnopqrst"); // frame 5: offsets 10..20, the window holds 12..20
+                                       // Offsets 5..17: 5..12 are older than the window (counted), 12..17 are compared.
+    assert_eq!(h.c(106, 901, ACK, b"fghijklmnopq"), vec![]);
+    assert_eq!(h.r.stats().retransmitted_bytes, 12);
+    assert_eq!(
+        h.c(106, 901, ACK, b"fghijklmnXpq"), // frame 7
+        vec![Ev::Conflict { conn: 0, side: Side::A, offset: 14, len: 1, frame: 7 }]
+    );
+}
+
+#[test]
+fn a_window_of_nothing_compares_nothing() {
+    let mut h = H::with(ReassemblySettings { retransmit_window: 0, ..Default::default() });
+    h.handshake(100, 900);
+    h.c(101, 901, ACK, b"abcdef");
+    assert_eq!(h.r.stats().history_now, 0);
+    assert_eq!(h.c(101, 901, ACK, b"abXdef"), vec![]);
+    assert_eq!(h.r.stats().conflicts, 0);
+    assert_eq!(h.r.stats().retransmitted_bytes, 6);
+}
+
+/// The room one delivery of `bytes` leaves held (window and fingerprint), measured.
+fn room_after_one_delivery(bytes: &[u8]) -> usize {
+    let mut h = H::new();
+    h.handshake(100, 900);
+    h.c(101, 901, ACK, bytes);
+    h.r.stats().history_now
+}
+
+#[test]
+fn the_budget_lets_the_window_go_only_beyond_it() {
+    let held = room_after_one_delivery(b"abcdef");
+    assert!(held > 0);
+    for (budget, elsewhere, dropped) in [(held, 0, 0), (held - 1, 0, 1), (held + 5, 5, 0), (held + 4, 5, 1)] {
+        let mut h = H::with(ReassemblySettings { max_buffered_total: budget, ..Default::default() });
+        h.r.set_held_elsewhere(elsewhere);
+        h.handshake(100, 900);
+        h.c(101, 901, ACK, b"abcdef");
+        let s = h.r.stats();
+        assert_eq!(s.history_dropped, dropped, "budget {budget}, {elsewhere} held elsewhere");
+        assert_eq!(s.history_now, if dropped == 1 { 0 } else { held });
+    }
+    // Two directions: the one that lets its window go gives back its own room only.
+    let mut h = H::with(ReassemblySettings { max_buffered_total: held + held / 2, ..Default::default() });
+    h.handshake(100, 900);
+    h.c(101, 901, ACK, b"abcdef");
+    h.s(901, 107, ACK, b"ghijkl");
+    assert_eq!(h.r.stats().history_dropped, 1);
+    assert_eq!(h.r.stats().history_now, held);
+}
+
+#[test]
+fn out_of_order_bytes_are_given_up_only_beyond_the_budget() {
+    // A hole of 5 bytes, then 10 bytes buffered: the chunk costs its bytes, its overhead
+    // and one mark; nothing was delivered, so no window is held.
+    let cost = stream::CHUNK_OVERHEAD + stream::MARK_BYTES + 10;
+    for (elsewhere, given_up) in [(1000 - cost, false), (1001 - cost, true)] {
+        let mut h = H::with(ReassemblySettings { max_buffered_total: 1000, ..Default::default() });
+        h.r.set_held_elsewhere(elsewhere);
+        h.handshake(100, 900);
+        let ev = h.c(106, 901, ACK, b"fghijklmno");
+        if given_up {
+            assert_eq!(
+                ev,
+                vec![
+                    Ev::Limit { conn: None, setting: "max_buffered_total", frame: 4 },
+                    gap(0, Side::A, 0, 5, GapReason::BufferLimit, 4),
+                    data(0, Side::A, 5, b"fghijklmno", 4),
+                ]
+            );
+        } else {
+            assert_eq!(ev, vec![], "{elsewhere} held elsewhere");
+            assert_eq!(h.r.stats().buffered_now, cost);
+            assert_eq!(h.r.stats().history_now, 0);
+        }
+    }
+}
+
+#[test]
+fn a_direction_with_nothing_buffered_has_nothing_to_give_up() {
+    // The framers hold more than the whole budget: the direction delivering in order has
+    // no hole to skip, only its window to let go.
+    let mut h = H::with(ReassemblySettings { max_buffered_total: 100, ..Default::default() });
+    h.r.set_held_elsewhere(1000);
+    h.handshake(100, 900);
+    assert_eq!(
+        h.c(101, 901, ACK, b"abc"),
+        vec![
+            data(0, Side::A, 0, b"abc", 4),
+            Ev::Limit { conn: None, setting: "max_buffered_total", frame: 4 }
+        ]
+    );
+    assert_eq!(h.c(104, 901, ACK, b"def"), vec![data(0, Side::A, 3, b"def", 5)]);
+    assert_eq!(h.r.stats().gaps, 0);
+}
