@@ -575,6 +575,16 @@ local function decode_message(buf, pinfo, root, conv)
         if s.uniq and seen[tag] then
           anomaly(item, pinfo, "duplicate_field", FIELDS[s.f][1] .. " (tag " .. tag .. ") appears more than once; it is not a list member")
         end
+        -- A version the connection stated defines its tags; an inferred or assumed one
+        -- only stands for a layout.
+        local since, till = TAG_SINCE[tag] or 0, TAG_UNTIL[tag]
+        if (vsource == "seen" or vsource == "forced") and (version < since or (till and version > till)) then
+          local defined
+          if till and since > 0 then defined = "defined in protocol versions " .. since .. " to " .. till
+          elseif till then defined = "defined up to protocol version " .. till
+          else defined = "defined from protocol version " .. since end
+          anomaly(item, pinfo, "tag_not_allowed", "tag " .. tag .. " (" .. FIELDS[s.f][1] .. ") is not defined at protocol version " .. version .. " (" .. defined .. "); decoded all the same")
+        end
       else
         local t = TAGS[tag]
         if t == nil then

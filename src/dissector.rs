@@ -215,10 +215,19 @@ fn lua_tables() -> String {
         );
     }
     s.push_str("}\n");
+    // The versions that define a tag: the first (when not every one) and the last (when
+    // a version removed it).
     s.push_str("local TAG_SINCE = {");
     for tag in 0..=u16::MAX {
         let v = decode::tag_since(tag);
         if v > 0 {
+            let _ = write!(s, "[{tag}]={v},");
+        }
+    }
+    s.push_str("}\nlocal TAG_UNTIL = {");
+    for tag in 0..=u16::MAX {
+        let v = crate::cti::spec::versions::tag_until(tag);
+        if v < u32::MAX {
             let _ = write!(s, "[{tag}]={v},");
         }
     }

@@ -274,6 +274,36 @@ fn tshark_messages(plugin: &Path, file: &Path, kinds: &BTreeMap<&str, FieldKind>
     msgs
 }
 
+/// A PV15 desktop session whose AGENT_STATE_EVENTs carry Direction (tag 244), which
+/// protocol version 16 introduced; without its OPEN_REQ the version is inferred.
+fn later_field_capture(with_open_req: bool) -> Vec<u8> {
+    let mut c = Conv::new(
+        Link::Ethernet,
+        "10.0.0.5:50000",
+        "10.0.0.1:42027",
+        [1000, 5000],
+        1_700_000_000_000_000_000,
+    );
+    c.handshake();
+    if with_open_req {
+        c.send(C, &dialects::open_req(15), 1460);
+        c.send(S, &dialects::open_conf(Dialect { version: 15, open_conf: 15, agent_state: 15 }), 1460);
+    }
+    for state in [3, 2] {
+        let mut b = MessageBuilder::named("AGENT_STATE_EVENT", 15);
+        b.set("PeripheralID", 5000)
+            .unwrap()
+            .set("AgentState", state)
+            .unwrap()
+            .set("PeripheralType", 17)
+            .unwrap();
+        b.text("AgentID", "1001").unwrap().raw(244, &[0, 0, 0, 1]).unwrap();
+        c.send(S, &b.build(), 1460);
+    }
+    c.close();
+    pcap_bytes(1, &c.pkts)
+}
+
 /// `frame` with `extra` bytes appended and its MessageLength fixed.
 fn append(mut frame: Vec<u8>, extra: &[u8]) -> Vec<u8> {
     frame.extend_from_slice(extra);
@@ -457,6 +487,19 @@ fn lua_plugin_shows_what_ctiscope_decodes() {
             );
             compare(&plugin, &f, &label, &kinds, &mut t);
         }
+    }
+    // A field a later version adds, at a stated version (tag_not_allowed) and an inferred
+    // one (no anomaly).
+    for with_open_req in [true, false] {
+        let f = dir.join(format!("later-field-{with_open_req}.pcap"));
+        std::fs::write(&f, later_field_capture(with_open_req)).unwrap();
+        compare(
+            &plugin,
+            &f,
+            &format!("PV15 session, a PV16 field, open_req {with_open_req}"),
+            &kinds,
+            &mut t,
+        );
     }
     let f = dir.join("anomalies.pcap");
     std::fs::write(&f, anomaly_capture()).unwrap();
