@@ -277,14 +277,7 @@ fn tshark_messages(plugin: &Path, file: &Path, kinds: &BTreeMap<&str, FieldKind>
 /// A PV15 desktop session whose AGENT_STATE_EVENTs carry Direction (tag 244), which
 /// protocol version 16 introduced; without its OPEN_REQ the version is inferred.
 fn later_field_capture(with_open_req: bool) -> Vec<u8> {
-    let mut c = Conv::new(
-        Link::Ethernet,
-        "10.0.0.5:50000",
-        "10.0.0.1:42027",
-        [1000, 5000],
-        1_700_000_000_000_000_000,
-    );
-    c.handshake();
+    let mut c = dialects::desktop_connection();
     if with_open_req {
         c.send(C, &dialects::open_req(15), 1460);
         c.send(S, &dialects::open_conf(Dialect { version: 15, open_conf: 15, agent_state: 15 }), 1460);

@@ -279,14 +279,7 @@ fn tags_the_version_removed_are_decoded_all_the_same() {
     }
 
     // In a capture: `check` says it as a note, once per field.
-    let mut c = Conv::new(
-        Link::Ethernet,
-        "10.0.0.5:50000",
-        "10.0.0.1:42027",
-        [1000, 5000],
-        1_700_000_000_000_000_000,
-    );
-    c.handshake();
+    let mut c = desktop_connection();
     c.send(C, &open_req(19), 1460);
     c.send(S, &open_conf(Dialect { version: 19, open_conf: 19, agent_state: 19 }), 1460);
     c.send(S, &frame, 1460);

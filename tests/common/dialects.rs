@@ -78,9 +78,8 @@ pub fn query(d: Dialect) -> (Vec<u8>, Vec<u8>) {
     (q.build(), c.build())
 }
 
-/// A desktop session in `d`'s dialect; without `with_open_req` the client's OPEN_REQ is not
-/// in the capture (the server's answer is).
-pub fn capture(d: Dialect, with_open_req: bool) -> std::path::PathBuf {
+/// A desktop's connection to the CTI server, after its handshake.
+pub fn desktop_connection() -> Conv {
     let mut c = Conv::new(
         Link::Ethernet,
         "10.0.0.5:50000",
@@ -89,6 +88,13 @@ pub fn capture(d: Dialect, with_open_req: bool) -> std::path::PathBuf {
         1_700_000_000_000_000_000,
     );
     c.handshake();
+    c
+}
+
+/// A desktop session in `d`'s dialect; without `with_open_req` the client's OPEN_REQ is not
+/// in the capture (the server's answer is).
+pub fn capture(d: Dialect, with_open_req: bool) -> std::path::PathBuf {
+    let mut c = desktop_connection();
     if with_open_req {
         c.send(C, &open_req(d.version), 1460);
     } else {
