@@ -354,14 +354,7 @@ fn renumbered_messages_are_read_by_version() {
     // In captures at both versions, `--type NAME` selects the message by name whatever its
     // number.
     for version in [24, 25] {
-        let mut c = Conv::new(
-            Link::Ethernet,
-            "10.0.0.5:50000",
-            "10.0.0.1:42027",
-            [1000, 5000],
-            1_700_000_000_000_000_000,
-        );
-        c.handshake();
+        let mut c = desktop_connection();
         c.send(C, &open_req(version), 1460);
         c.send(S, &open_conf(Dialect { version, open_conf: version, agent_state: version }), 1460);
         let mut req = MessageBuilder::named("START_NETWORK_RECORDING_REQ", version);
