@@ -7,8 +7,7 @@
 mod common;
 
 use common::dialects::*;
-use common::{ctiscope, pcap_bytes, Conv, C, S};
-use ctiscope::capture::build::Link;
+use common::{ctiscope, pcap_bytes, C, S};
 use ctiscope::cti::decode::{decode, Decoder, VersionSource, VersionState};
 use ctiscope::cti::encode::MessageBuilder;
 use ctiscope::cti::spec;
@@ -448,14 +447,7 @@ fn an_empty_client_password_in_its_three_forms() {
         } else {
             assert_eq!(d.field("ClientPassword").map(|f| f.data_len()), password.map(|p| p.len() as u32));
         }
-        let mut c = Conv::new(
-            Link::Ethernet,
-            "10.0.0.5:50000",
-            "10.0.0.1:42027",
-            [1000, 5000],
-            1_700_000_000_000_000_000,
-        );
-        c.handshake();
+        let mut c = desktop_connection();
         c.send(C, &frame, 1460);
         c.send(S, &open_conf(Dialect { version: 24, open_conf: 24, agent_state: 24 }), 1460);
         c.close();
