@@ -579,11 +579,7 @@ local function decode_message(buf, pinfo, root, conv)
         -- only stands for a layout.
         local since, till = TAG_SINCE[tag] or 0, TAG_UNTIL[tag]
         if (vsource == "seen" or vsource == "forced") and (version < since or (till and version > till)) then
-          local defined
-          if till and since > 0 then defined = "defined in protocol versions " .. since .. " to " .. till
-          elseif till then defined = "defined up to protocol version " .. till
-          else defined = "defined from protocol version " .. since end
-          anomaly(item, pinfo, "tag_not_allowed", "tag " .. tag .. " (" .. FIELDS[s.f][1] .. ") is not defined at protocol version " .. version .. " (" .. defined .. "); decoded all the same")
+          anomaly(item, pinfo, "tag_not_allowed", "tag " .. tag .. " (" .. FIELDS[s.f][1] .. ") is not defined at protocol version " .. version .. " (" .. TAG_DEFINED[tag] .. "); decoded all the same")
         end
       else
         local t = TAGS[tag]

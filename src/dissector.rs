@@ -231,6 +231,13 @@ fn lua_tables() -> String {
             let _ = write!(s, "[{tag}]={v},");
         }
     }
+    // ctiscope's words for the versions of each tag that not every version defines.
+    s.push_str("}\nlocal TAG_DEFINED = {");
+    for tag in 0..=u16::MAX {
+        if decode::tag_since(tag) > 0 || crate::cti::spec::versions::tag_until(tag) < u32::MAX {
+            let _ = write!(s, "[{tag}]={},", lua_str(&decode::defined_in(tag)));
+        }
+    }
     s.push_str("}\n");
     // Messages.
     s.push_str("local MSG = {\n");

@@ -185,7 +185,8 @@ fn holes_acknowledged_past_are_skipped_one_after_the_other() {
     h.handshake(100, 900);
     h.c(111, 901, ACK, b"klmno"); // frame 4: offsets 10..15 after a hole
     h.c(131, 901, ACK, b"UVWXY"); // frame 5: offsets 30..35 after another
-                                  // The server acknowledges up to offset 33: both holes were never captured.
+
+    // The server acknowledges up to offset 33: both holes were never captured.
     assert_eq!(
         h.s(901, 134, ACK, b""),
         vec![
@@ -202,7 +203,8 @@ fn a_conflict_with_buffered_bytes_names_the_differing_span() {
     let mut h = H::new();
     h.handshake(100, 900);
     h.c(111, 901, ACK, b"klmnopqrst"); // frame 4: offsets 10..20, buffered
-                                       // Offsets 12..18 again, differing at 14 and 16.
+
+    // Offsets 12..18 again, differing at 14 and 16.
     assert_eq!(
         h.c(113, 901, ACK, b"mnXpYr"), // frame 5
         vec![Ev::Conflict { conn: 0, side: Side::A, offset: 14, len: 3, frame: 5 }]
@@ -227,7 +229,8 @@ fn bytes_over_a_gap_the_snap_length_left_stay_a_gap() {
     h.handshake(100, 900);
     // Offsets 10..20 on the wire, 4 of them captured: 14..20 is a hole of the snap length.
     h.wire(cli(), srv(), 111, 901, ACK, b"klmn", 10); // frame 4
-                                                      // A copy with all ten bytes: the captured ones are repeated, the others stay a gap.
+
+    // A copy with all ten bytes: the captured ones are repeated, the others stay a gap.
     assert_eq!(h.c(111, 901, ACK, b"klmnopqrst"), vec![]);
     assert_eq!(h.r.stats().retransmitted_bytes, 10);
 }
@@ -238,7 +241,8 @@ fn a_retransmission_reaching_into_the_window_is_compared_inside_it() {
     h.handshake(100, 900);
     h.c(101, 901, ACK, b"abcdefghij"); // frame 4: offsets 0..10
     h.c(111, 901, ACK, b"klmnopqrst"); // frame 5: offsets 10..20, the window holds 12..20
-                                       // Offsets 5..17: 5..12 are older than the window (counted), 12..17 are compared.
+
+    // Offsets 5..17: 5..12 are older than the window (counted), 12..17 are compared.
     assert_eq!(h.c(106, 901, ACK, b"fghijklmnopq"), vec![]);
     assert_eq!(h.r.stats().retransmitted_bytes, 12);
     assert_eq!(
