@@ -12,8 +12,10 @@
 //!   The devices of a call, for TRANSFER_CALL_REQ and CONFERENCE_CALL_REQ, are those of
 //!   its live connections and every device its events named (alerting, answering, calling,
 //!   called, holding, retrieving).
-//!   HOLD_CALL_REQ, RETRIEVE_CALL_REQ, ANSWER_CALL_REQ, TRANSFER_CALL_REQ and
-//!   CONFERENCE_CALL_REQ are judged against it only when the state is known: set by an
+//!   HOLD_CALL_REQ, CONSULTATION_CALL_REQ, RETRIEVE_CALL_REQ, RECONNECT_CALL_REQ,
+//!   ANSWER_CALL_REQ, DEFLECT_CALL_REQ, ALTERNATE_CALL_REQ ([`preconditions_of`]),
+//!   TRANSFER_CALL_REQ and CONFERENCE_CALL_REQ are judged against it only when the state
+//!   is known: set by an
 //!   event, with no call-control request for the call since that was not refused
 //!   (CONTROL_FAILURE_CONF, FAILURE_CONF), on a session granted CTI_SERVICE_CLIENT_CONTROL
 //!   (the others' call-control requests are refused anyway, and their events are not
@@ -287,8 +289,12 @@ fn changes_calls(id: MessageType) -> bool {
 }
 
 /// The call ids a request names.
-const REQUEST_CALL_IDS: [FieldId; 3] =
-    [field::ConnectionCallID, field::ActiveConnectionCallID, field::HeldConnectionCallID];
+const REQUEST_CALL_IDS: [FieldId; 4] = [
+    field::ConnectionCallID,
+    field::ActiveConnectionCallID,
+    field::HeldConnectionCallID,
+    field::OtherConnectionCallID,
+];
 
 /// The text of field `id` (fixed or floating).
 fn text(d: &Decoded, frame: &[u8], id: FieldId) -> Option<String> {
@@ -694,39 +700,12 @@ fn event(settings: &Settings, p: &mut ConnPre, m: &Msg<'_, '_>) {
 fn request(f: &mut Findings, c: &Conn, p: &mut ConnPre, m: &Msg<'_, '_>) {
     let (d, bytes) = (m.d, m.frame.bytes);
     if whole(c) {
-        let verdict = match m.id {
-            MessageType::HOLD_CALL_REQ => {
-                let n = named(
-                    d,
-                    bytes,
-                    field::ConnectionCallID,
-                    field::ConnectionDeviceIDType,
-                    field::ConnectionDeviceID,
-                );
-                n.and_then(|n| judge_one(p, n, |s| s == State::Held).map(|v| ("hold-already-held", v)))
-            }
-            MessageType::RETRIEVE_CALL_REQ => {
-                let n = named(
-                    d,
-                    bytes,
-                    field::HeldConnectionCallID,
-                    field::HeldConnectionDeviceIDType,
-                    field::HeldConnectionDeviceID,
-                );
-                n.and_then(|n| judge_one(p, n, |s| s != State::Held).map(|v| ("retrieve-not-held", v)))
-            }
-            MessageType::ANSWER_CALL_REQ => {
-                let n = named(
-                    d,
-                    bytes,
-                    field::ConnectionCallID,
-                    field::ConnectionDeviceIDType,
-                    field::ConnectionDeviceID,
-                );
-                n.and_then(|n| judge_one(p, n, |s| s != State::Alerting).map(|v| ("answer-not-alerting", v)))
-            }
-            _ => None,
-        };
+        // The connections the request names and the state each must not be in; the first
+        // connection found breaking its precondition is the verdict.
+        let verdict = preconditions_of(m.id).iter().find_map(|&(call, ty, device, bad, rule)| {
+            let n = named(d, bytes, call, ty, device)?;
+            judge_one(p, n, bad).map(|v| (rule, v))
+        });
         if let Some((rule, (n, state, frame))) = verdict {
             wait_one(f, c, p, m, rule, n, state, frame);
         }
@@ -747,9 +726,51 @@ fn request(f: &mut Findings, c: &Conn, p: &mut ConnPre, m: &Msg<'_, '_>) {
     }
 }
 
+/// A connection a request names (call id, device type and device fields), the states it
+/// must not be in, and the rule that says so.
+type Precondition = (FieldId, FieldId, FieldId, fn(State) -> bool, &'static str);
+
+/// What each call-control request presumes of the connections it names: HOLD_CALL_REQ
+/// (guide Table 114) and CONSULTATION_CALL_REQ ("you cannot use it for a call that is
+/// already on hold", Table 110) a connection not held; RETRIEVE_CALL_REQ (Table 122) and
+/// RECONNECT_CALL_REQ ("retrieving an existing held call", Table 120) a held one;
+/// ANSWER_CALL_REQ (Table 102) and DEFLECT_CALL_REQ ("take an alerting call", Table 112)
+/// an alerting one; ALTERNATE_CALL_REQ ("placing an active call on hold and then either
+/// retrieving a previously held call or answering an alerting call", Table 100) an active
+/// connection not held and the other held or alerting.
+fn preconditions_of(id: MessageType) -> &'static [Precondition] {
+    use field::*;
+    const HELD: fn(State) -> bool = |s| s == State::Held;
+    const NOT_HELD: fn(State) -> bool = |s| s != State::Held;
+    const NOT_ALERTING: fn(State) -> bool = |s| s != State::Alerting;
+    const NEITHER: fn(State) -> bool = |s| s != State::Held && s != State::Alerting;
+    const CONN: (FieldId, FieldId, FieldId) = (ConnectionCallID, ConnectionDeviceIDType, ConnectionDeviceID);
+    const ACTIVE: (FieldId, FieldId, FieldId) =
+        (ActiveConnectionCallID, ActiveConnectionDeviceIDType, ActiveConnectionDeviceID);
+    const HOLDING: (FieldId, FieldId, FieldId) =
+        (HeldConnectionCallID, HeldConnectionDeviceIDType, HeldConnectionDeviceID);
+    const OTHER: (FieldId, FieldId, FieldId) =
+        (OtherConnectionCallID, OtherConnectionDeviceIDType, OtherConnectionDeviceID);
+    match id {
+        MessageType::HOLD_CALL_REQ => &[(CONN.0, CONN.1, CONN.2, HELD, "hold-already-held")],
+        MessageType::CONSULTATION_CALL_REQ => &[(ACTIVE.0, ACTIVE.1, ACTIVE.2, HELD, "hold-already-held")],
+        MessageType::RETRIEVE_CALL_REQ | MessageType::RECONNECT_CALL_REQ => {
+            &[(HOLDING.0, HOLDING.1, HOLDING.2, NOT_HELD, "retrieve-not-held")]
+        }
+        MessageType::ANSWER_CALL_REQ | MessageType::DEFLECT_CALL_REQ => {
+            &[(CONN.0, CONN.1, CONN.2, NOT_ALERTING, "answer-not-alerting")]
+        }
+        MessageType::ALTERNATE_CALL_REQ => &[
+            (ACTIVE.0, ACTIVE.1, ACTIVE.2, HELD, "hold-already-held"),
+            (OTHER.0, OTHER.1, OTHER.2, NEITHER, "retrieve-not-held"),
+        ],
+        _ => &[],
+    }
+}
+
 /// The connection a request names, its known state and the frame that set it, if the
 /// state is known and `bad` says it breaks the precondition.
-fn judge_one<'b>(p: &ConnPre, n: Named<'b>, bad: impl Fn(State) -> bool) -> Option<(Named<'b>, State, u64)> {
+fn judge_one<'b>(p: &ConnPre, n: Named<'b>, bad: fn(State) -> bool) -> Option<(Named<'b>, State, u64)> {
     let cs = p.calls.get(&(n.0, n.1)).filter(|cs| !cs.in_flux())?;
     let (state, frame) = cs.get(n.2.as_bytes())?;
     bad(state).then_some((n, state, frame))
@@ -779,15 +800,30 @@ fn wait_one(
 ) {
     let (periph, call, device) = n;
     let invoke = fixed_num(m.d, field::InvokeID).map(|v| v as u32);
-    let reason = match rule {
-        "hold-already-held" => "for a call connection already held",
-        "retrieve-not-held" => "for a call connection not held",
+    let reason = match (rule, m.id) {
+        ("hold-already-held", _) => "for a call connection already held",
+        ("retrieve-not-held", MessageType::ALTERNATE_CALL_REQ) => {
+            "for a call connection neither held nor alerting"
+        }
+        ("retrieve-not-held", _) => "for a call connection not held",
         _ => "for a call connection not alerting",
     };
     let cause = Cause::new(Some(m.name), reason);
-    let advice = match rule {
-        "hold-already-held" => "the desktop's view of the call is out of step: it should retrieve, not hold again",
-        "retrieve-not-held" => "only a held connection can be retrieved: the desktop's view of the call is out of step",
+    let advice = match (rule, m.id) {
+        ("hold-already-held", MessageType::CONSULTATION_CALL_REQ) => {
+            "a consultation call puts the active call on hold, so it cannot start from a held one: the desktop's view of the call is out of step"
+        }
+        ("hold-already-held", MessageType::ALTERNATE_CALL_REQ) => {
+            "alternating puts the active call on hold, so it cannot be held already: the desktop's view of the call is out of step"
+        }
+        ("hold-already-held", _) => "the desktop's view of the call is out of step: it should retrieve, not hold again",
+        ("retrieve-not-held", MessageType::ALTERNATE_CALL_REQ) => {
+            "alternating retrieves a held call or answers an alerting one: the desktop's view of the call is out of step"
+        }
+        ("retrieve-not-held", _) => "only a held connection can be retrieved: the desktop's view of the call is out of step",
+        (_, MessageType::DEFLECT_CALL_REQ) => {
+            "only an alerting connection can be deflected: the desktop's view of the call is out of step (answered already, or answered elsewhere)"
+        }
         _ => "only an alerting connection can be answered: the desktop's view of the call is out of step (answered already, or answered elsewhere)",
     };
     let mut s = c.subject(Some(m.name));

@@ -212,3 +212,79 @@ fn pre_call_aborts_of_calls_never_announced() {
     // Nor on a session whose start was not captured.
     assert!(!has(&run_mid(vec![Step::Msg(C, 61_000, pre_call(9, true))]), "pre-call-abort-unannounced"));
 }
+
+/// A call-control request `name` naming, for each prefix ("", "Active", "Held", "Other"),
+/// the connection of `call` at device 1001.
+fn naming(name: &str, invoke: u64, connections: &[(&str, u64)]) -> Vec<u8> {
+    let mut m = b(name);
+    m.set("InvokeID", invoke).unwrap();
+    m.set("PeripheralID", 5000).unwrap();
+    for &(prefix, call) in connections {
+        m.set(format!("{prefix}ConnectionCallID").as_str(), call).unwrap();
+        m.set(format!("{prefix}ConnectionDeviceIDType").as_str(), 0).unwrap();
+        m.text(format!("{prefix}ConnectionDeviceID").as_str(), "1001").unwrap();
+    }
+    m.build()
+}
+
+/// The rules of the precondition findings of `steps`, and their messages.
+fn verdicts(steps: Vec<Step>) -> Vec<(&'static str, String)> {
+    let r = run(steps);
+    let rules = ["hold-already-held", "retrieve-not-held", "answer-not-alerting"];
+    r.findings.iter().filter(|f| rules.contains(&f.rule)).map(|f| (f.rule, f.message.clone())).collect()
+}
+
+#[test]
+fn the_other_call_control_requests_presume_their_states_too() {
+    // Call 7 is held at 1001 (frame 5).
+    let on_held = |req: Vec<u8>| {
+        let mut s = held();
+        s.push(Step::Msg(S, 300, req));
+        s.push(Step::Msg(C, 310, control_failure(2)));
+        verdicts(s)
+    };
+    let v = on_held(naming("CONSULTATION_CALL_REQ", 2, &[("Active", 7)]));
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!(v[0].0, "hold-already-held");
+    assert!(v[0].1.starts_with("CONSULTATION_CALL_REQ (InvokeID 2) for call 7 at device 1001 (peripheral 5000), which is held since frame 5: a consultation call puts the active call on hold"), "{v:?}");
+    let v = on_held(naming("ALTERNATE_CALL_REQ", 2, &[("Active", 7), ("Other", 8)]));
+    assert_eq!(v.iter().map(|v| v.0).collect::<Vec<_>>(), vec!["hold-already-held"]);
+    assert!(v[0].1.contains("alternating puts the active call on hold"), "{v:?}");
+    let v = on_held(naming("DEFLECT_CALL_REQ", 2, &[("", 7)]));
+    assert_eq!(v.iter().map(|v| v.0).collect::<Vec<_>>(), vec!["answer-not-alerting"]);
+    assert!(v[0].1.contains("only an alerting connection can be deflected"), "{v:?}");
+    // Reconnecting to a held call, or alternating to it, is what they are for.
+    assert!(on_held(naming("RECONNECT_CALL_REQ", 2, &[("Active", 8), ("Held", 7)])).is_empty());
+    assert!(on_held(naming("ALTERNATE_CALL_REQ", 2, &[("Active", 8), ("Other", 7)])).is_empty());
+
+    // Call 7 retrieved at 1001 (frame 6): connected, neither held nor alerting.
+    let on_connected = |req: Vec<u8>| {
+        let mut s = held();
+        s.push(Step::Msg(C, 250, hold_ev(false)));
+        s.push(Step::Msg(S, 300, req));
+        s.push(Step::Msg(C, 310, control_failure(2)));
+        verdicts(s)
+    };
+    let v = on_connected(naming("RECONNECT_CALL_REQ", 2, &[("Active", 8), ("Held", 7)]));
+    assert_eq!(v.iter().map(|v| v.0).collect::<Vec<_>>(), vec!["retrieve-not-held"]);
+    assert!(
+        v[0].1.contains("which is connected since frame 6: only a held connection can be retrieved"),
+        "{v:?}"
+    );
+    let v = on_connected(naming("ALTERNATE_CALL_REQ", 2, &[("Active", 8), ("Other", 7)]));
+    assert_eq!(v.iter().map(|v| v.0).collect::<Vec<_>>(), vec!["retrieve-not-held"]);
+    assert!(v[0].1.contains("alternating retrieves a held call or answers an alerting one"), "{v:?}");
+    assert!(on_connected(naming("CONSULTATION_CALL_REQ", 2, &[("Active", 7)])).is_empty());
+}
+
+#[test]
+fn alternating_leaves_both_calls_in_flux() {
+    // After ALTERNATE_CALL_REQ names call 7 as its other call (not refused), the call's
+    // state is no longer known: a HOLD_CALL_REQ right after it is not judged.
+    let mut s = held();
+    s.push(Step::Msg(S, 300, naming("ALTERNATE_CALL_REQ", 2, &[("Active", 8), ("Other", 7)])));
+    s.push(Step::Msg(C, 310, inv("ALTERNATE_CALL_CONF", 2)));
+    s.push(Step::Msg(S, 400, hold_req(3)));
+    s.push(Step::Msg(C, 410, control_failure(3)));
+    assert!(verdicts(s).is_empty());
+}

@@ -152,22 +152,28 @@ const BASE: &[Rule] = &[
     r("mrd-agent-missing", Error,
       "QUERY_AGENT_STATE_REQ without MRDID and one of ICMAgentID, AgentExtension, AgentID, AgentInstrument",
       "guide Table 96; docs/protocol.md §7.8 Services and masks"),
+    r("conditional-field-missing", Error,
+      "a request lacks a field the guide requires in its case: SET_AGENT_STATE_REQ to AGENT_STATE_LOGIN or AGENT_STATE_LOGOUT without AgentID (or without AgentPassword unless SSOEnabled is 1), MONITOR_START_REQ without the call monitor's ConnectionDeviceID or the device monitor's MonitoredDeviceID, USER_MESSAGE_REQ to DISTRIBUTE_TO_CLIENT without ClientID, CONFERENCE_CALL_REQ or TRANSFER_CALL_REQ with neither HeldConnectionDeviceID nor DialedNumber, QUERY_SKILL_GROUP_STATISTICS_REQ with both SkillGroupNumber and SkillGroupID NULL_SKILL_GROUP, SUPERVISE_CALL_REQ without SupervisorInstrument from a client with All Events or Peripheral Monitor service",
+      "guide Tables 34, 48, 72, 78, 98, 108, 124; docs/protocol.md §7.8 Services and masks"),
+    r("value-not-zero", Warning,
+      "a field the guide sets to zero holds another value: QUERY_DEVICE_INFO_REQ's Reserved, CALL_ATTRIBUTE_CHANGE_EVENT's MonitorID (always 0), CALL_AGENT_GREETING_EVENT's PeripheralErrorCode unless EventCode is FAILED",
+      "guide Tables 4, 22, 126"),
     r("sentinel-not-set", Error,
       "a field the guide says must hold a sentinel when something is absent does not: a single step TRANSFER_CALL_REQ's HeldConnectionCallID 0xffffffff and HeldConnectionDeviceIDType CONNECTION_ID_NONE, SUPERVISE_CALL_REQ's SupervisorConnectionCallID 0xffffffff with no supervisor call, MONITOR_START_REQ's ConnectionDeviceIDType/MonitoredDeviceType, CLIENT_SESSION_OPENED_EVENT's PeripheralID",
       "guide Tables 34, 41, 48, 124; docs/protocol.md §7.8 Services and masks"),
     // Call-state preconditions and lifecycles.
     r("hold-already-held", Warning,
-      "HOLD_CALL_REQ for a call connection that the session's own events (CALL_HELD_EVENT) show already held at that device, with no call-control request for the call since",
-      "guide Table 114 (HOLD_CALL_REQ places an existing call connection into the held state)"),
+      "HOLD_CALL_REQ, CONSULTATION_CALL_REQ or ALTERNATE_CALL_REQ (which put the active call on hold) for a call connection that the session's own events (CALL_HELD_EVENT) show already held at that device, with no call-control request for the call since",
+      "guide Tables 100, 110, 114 (HOLD_CALL_REQ places an existing call connection into the held state; CONSULTATION_CALL_REQ cannot be used for a call already on hold)"),
     r("retrieve-not-held", Warning,
-      "RETRIEVE_CALL_REQ for a call connection that the session's own events show not held at that device (alerting, connected or cleared)",
-      "guide Table 122 (RETRIEVE_CALL_REQ retrieves an existing held connection)"),
+      "RETRIEVE_CALL_REQ or RECONNECT_CALL_REQ for a call connection that the session's own events show not held at that device (alerting, connected or cleared); ALTERNATE_CALL_REQ for another call neither held nor alerting",
+      "guide Tables 100, 120, 122 (RETRIEVE_CALL_REQ retrieves an existing held connection; RECONNECT_CALL_REQ retrieves an existing held call)"),
     r("transfer-no-common-device", Warning,
       "TRANSFER_CALL_REQ or CONFERENCE_CALL_REQ joining a held and an active call that, by the session's own events, have no device in common",
       "guide Tables 108, 124 (the two calls must have connections to a single common device)"),
     r("answer-not-alerting", Warning,
-      "ANSWER_CALL_REQ for a call connection that the session's own events show not alerting at that device (connected, held or cleared already)",
-      "guide Table 102 (ANSWER_CALL_REQ connects an alerting call at the device that is alerting)"),
+      "ANSWER_CALL_REQ or DEFLECT_CALL_REQ for a call connection that the session's own events show not alerting at that device (connected, held or cleared already)",
+      "guide Tables 102, 112 (ANSWER_CALL_REQ connects an alerting call at the device that is alerting; DEFLECT_CALL_REQ takes an alerting call from a known device)"),
     r("pre-call-abort-unannounced", Warning,
       "AGENT_PRE_CALL_ABORT_EVENT for a call (RouterCallKeyDay, RouterCallKeyCallID) that no captured AGENT_PRE_CALL_EVENT announced, on a session captured from its start and for at least a minute before",
       "guide Tables 23, 24 (the abort is for a call previously announced by AGENT_PRE_CALL_EVENT)"),
@@ -216,7 +222,7 @@ const BASE: &[Rule] = &[
 
 /// The rules on services, masks and presence that depends on the session (module
 /// `services`).
-pub const SERVICE_RULES: [&str; 9] = [
+pub const SERVICE_RULES: [&str; 11] = [
     "service-request-not-granted",
     "service-confirm-not-granted",
     "service-event-not-granted",
@@ -225,6 +231,8 @@ pub const SERVICE_RULES: [&str; 9] = [
     "agent-identity-missing",
     "call-or-agent-missing",
     "mrd-agent-missing",
+    "conditional-field-missing",
+    "value-not-zero",
     "sentinel-not-set",
 ];
 

@@ -4,12 +4,14 @@
 //! CHANGE_MONITOR_MASK_REQ, REGISTER_VARIABLES_REQ; guide Tables 34, 38, 80, 155; the
 //! CLIENT_EVENT_REPORT_REQ of Table 70 has no mask), the fields required only of clients with some services
 //! (guide Tables 51, 72, 76, 85, 87, 137, 139), the fields required in one of two forms
-//! (Tables 48, 96), and the sentinels a field must hold when something is absent
-//! (Tables 34, 41, 48, 124).
+//! (Tables 48, 96), the fields a request needs in its case (Tables 34, 48, 72, 98, 108,
+//! 124), the fields set to zero (Tables 4, 22, 126), and the sentinels a field must hold
+//! when something is absent (Tables 34, 41, 48, 124).
 //!
-//! Nothing is judged without the session's opening: the services are those of the OPEN_CONF
-//! (ServicesGranted) and the masks those of the OPEN_REQ, so a capture that starts
-//! mid-session gives no finding here. A mask change lost in a gap could make an event look
+//! The fields a message needs in its case, its zeros and its sentinels are judged on the
+//! message alone. Nothing else is judged without the session's opening: the services are those of
+//! the OPEN_CONF (ServicesGranted) and the masks those of the OPEN_REQ, so a capture that
+//! starts mid-session gives no other finding here. A mask change lost in a gap could make an event look
 //! masked: masks are judged only while the client direction is complete, and a finding
 //! about an event waits (as a [`Suspect`]) until a later client message shows that no client
 //! bytes before it were lost.
@@ -23,8 +25,9 @@ use super::state::{Conn, Msg, OpenState, Pending, Suspect, MAX_MASK_ENTRIES};
 use crate::cti::decode::Decoded;
 use crate::cti::spec::fields::field;
 use crate::cti::spec::values::{
-    agent_state, agent_state_mask, call_id, call_msg_mask as cm, config_mask, config_type,
-    connection_device_id_type, device_id_type, distribution, peripheral_id, service_mask as sm,
+    agent_greeting_event_code, agent_state, agent_state_mask, call_id, call_msg_mask as cm, config_mask,
+    config_type, connection_device_id_type, device_id_type, distribution, peripheral_id, service_mask as sm,
+    skill_group, sso_enabled,
 };
 use crate::cti::spec::{FieldId, MessageSpec, MessageType, Role, MAX_MESSAGE_TYPE};
 use crate::pipeline::Direction;
@@ -399,6 +402,17 @@ fn agent_identity(c: &Conn, f: &mut Findings, m: &Msg<'_, '_>) {
         }),
         _ => false,
     };
+    // guide Table 48: "SupervisorInstrument: This field is required for clients with ALL
+    // EVENTS or PERIPHERAL MONITOR service."
+    if m.id == T::SUPERVISE_CALL_REQ && !has_text(d, m.frame.bytes, field::SupervisorInstrument) {
+        missing(
+            c,
+            f,
+            m,
+            "SupervisorInstrument",
+            "from a client with All Events or Peripheral Monitor service",
+        );
+    }
     if applies && !names_agent(d, m.frame.bytes) {
         report(
             c,
@@ -414,9 +428,137 @@ fn agent_identity(c: &Conn, f: &mut Findings, m: &Msg<'_, '_>) {
     }
 }
 
+/// `conditional-field-missing`: a field the request must carry is not there.
+fn missing(c: &Conn, f: &mut Findings, m: &Msg<'_, '_>, what: &str, when: &str) {
+    report(
+        c,
+        f,
+        "conditional-field-missing",
+        m,
+        format!("no {what} {when}").trim_end().to_string(),
+        format!(
+            "{} has no {what}{}{when}: the guide requires {}",
+            m.name,
+            if when.is_empty() { "" } else { " " },
+            if what.contains(" or ") { "one of them" } else { "it then" }
+        ),
+    );
+}
+
+/// Fields a request must carry in some cases (`conditional-field-missing`): guide Tables
+/// 34 (MONITOR_START_REQ), 72 (USER_MESSAGE_REQ), 78 (QUERY_SKILL_GROUP_STATISTICS_REQ),
+/// 98 (SET_AGENT_STATE_REQ), 108 and 124 (CONFERENCE_CALL_REQ, TRANSFER_CALL_REQ). Table 48's SupervisorInstrument depends on
+/// the session's services: see [`agent_identity`].
+fn conditional(c: &Conn, f: &mut Findings, m: &Msg<'_, '_>) {
+    let (d, bytes) = (m.d, m.frame.bytes);
+    match m.id {
+        MessageType::SET_AGENT_STATE_REQ => {
+            // Table 98: AgentID "required when AgentState is AGENT_STATE_LOGIN or
+            // AGENT_STATE_LOGOUT"; AgentPassword too, "and the SSOEnabled element is not
+            // set to 1". A password may be empty: the field itself is what is required.
+            let state = d.number_of(field::AgentState);
+            let name = match state.map(|s| s as u32) {
+                Some(agent_state::AGENT_STATE_LOGIN) => "AGENT_STATE_LOGIN",
+                Some(agent_state::AGENT_STATE_LOGOUT) => "AGENT_STATE_LOGOUT",
+                _ => return,
+            };
+            let when = format!("with AgentState {name}");
+            if !has_text(d, bytes, field::AgentID) {
+                missing(c, f, m, "AgentID", &when);
+            }
+            let sso = d.number_of(field::SSOEnabled) == Some(u64::from(sso_enabled::ENABLED));
+            if !sso && d.get(field::AgentPassword).is_none() {
+                missing(c, f, m, "AgentPassword", &format!("{when} and SSOEnabled not 1"));
+            }
+        }
+        MessageType::MONITOR_START_REQ => {
+            // Table 34: ConnectionDeviceID "required for call monitor", MonitoredDeviceID
+            // "required for device monitor". The kind is what the types say: a device
+            // monitor has ConnectionDeviceIDType CONNECTION_ID_NONE, a call monitor
+            // MonitoredDeviceType DEVID_NONE.
+            let call = has_text(d, bytes, field::ConnectionDeviceID);
+            let device = has_text(d, bytes, field::MonitoredDeviceID);
+            let no_conn = d.number_of(field::ConnectionDeviceIDType)
+                == Some(u64::from(connection_device_id_type::CONNECTION_ID_NONE));
+            let no_dev =
+                d.number_of(field::MonitoredDeviceType) == Some(u64::from(device_id_type::DEVID_NONE));
+            let (what, when) = match (no_conn, no_dev) {
+                (true, false) if !device => {
+                    ("MonitoredDeviceID", "for a device monitor (ConnectionDeviceIDType CONNECTION_ID_NONE)")
+                }
+                (false, true) if !call => {
+                    ("ConnectionDeviceID", "for a call monitor (MonitoredDeviceType DEVID_NONE)")
+                }
+                _ if !call && !device => ("ConnectionDeviceID or MonitoredDeviceID", ""),
+                _ => return,
+            };
+            missing(c, f, m, what, when);
+        }
+        MessageType::USER_MESSAGE_REQ => {
+            // Table 72: ClientID "Required if the distribution field specifies
+            // DISTRIBUTE_TO_CLIENT."
+            let to_client =
+                d.number_of(field::Distribution) == Some(u64::from(distribution::DISTRIBUTE_TO_CLIENT));
+            if to_client && !has_text(d, bytes, field::ClientID) {
+                missing(c, f, m, "ClientID", "with Distribution DISTRIBUTE_TO_CLIENT");
+            }
+        }
+        MessageType::QUERY_SKILL_GROUP_STATISTICS_REQ => {
+            // Table 78: SkillGroupNumber "May contain the special value NULL_SKILL_GROUP when
+            // SkillGroupID is supplied", and SkillGroupID when SkillGroupNumber is: not both.
+            let null = Some(u64::from(skill_group::NULL_SKILL_GROUP));
+            if d.number_of(field::SkillGroupNumber) == null && d.number_of(field::SkillGroupID) == null {
+                missing(c, f, m, "SkillGroupNumber or SkillGroupID", "(both NULL_SKILL_GROUP)");
+            }
+        }
+        // Tables 108, 124: "Either a HeldConnectionDeviceID or DialedNumber is required."
+        MessageType::CONFERENCE_CALL_REQ | MessageType::TRANSFER_CALL_REQ
+            if !has_text(d, bytes, field::HeldConnectionDeviceID)
+                && !has_text(d, bytes, field::DialedNumber) =>
+        {
+            missing(c, f, m, "HeldConnectionDeviceID or DialedNumber", "");
+        }
+        _ => {}
+    }
+}
+
+/// `value-not-zero`: a field the guide sets to zero holds another value. guide Table 126
+/// (QUERY_DEVICE_INFO_REQ Reserved: "set this field to zero"), Table 22
+/// (CALL_ATTRIBUTE_CHANGE_EVENT MonitorID: "Always 0"), Table 4 (CALL_AGENT_GREETING_EVENT
+/// PeripheralErrorCode: "Zero otherwise", unless EventCode is 2, FAILED).
+#[cold]
+#[inline(never)]
+fn must_be_zero(c: &Conn, f: &mut Findings, m: &Msg<'_, '_>) {
+    let d = m.d;
+    let (id, when) = match m.id {
+        MessageType::QUERY_DEVICE_INFO_REQ => (field::Reserved, "(reserved: the client sets it to zero)"),
+        MessageType::CALL_ATTRIBUTE_CHANGE_EVENT => (field::MonitorID, "(always 0 in this event)"),
+        MessageType::CALL_AGENT_GREETING_EVENT
+            if d.number_of(field::EventCode) != Some(u64::from(agent_greeting_event_code::FAILED)) =>
+        {
+            (field::PeripheralErrorCode, "(zero unless EventCode is FAILED)")
+        }
+        _ => return,
+    };
+    let Some(v) = d.number_of(id).filter(|&v| v != 0) else { return };
+    let name = d.get(id).map_or("?", |fl| fl.meta.name);
+    report(
+        c,
+        f,
+        "value-not-zero",
+        m,
+        format!("{name} not zero"),
+        format!("{} has {name} {v} {when}: the guide requires zero", m.name),
+    );
+}
+
 /// Presence in one of two forms and sentinels, in client requests.
 fn presence(c: &Conn, f: &mut Findings, m: &Msg<'_, '_>) {
     let (d, bytes) = (m.d, m.frame.bytes);
+    conditional(c, f, m);
+    if m.id == MessageType::QUERY_DEVICE_INFO_REQ {
+        must_be_zero(c, f, m);
+    }
     let null_call = u64::from(call_id::NULL_CALL_ID);
     let none_type = u64::from(connection_device_id_type::CONNECTION_ID_NONE);
     match m.id {
@@ -549,8 +691,12 @@ fn event(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>) {
     if t.config {
         config_event(c, f, m);
     }
-    if m.id == MessageType::CLIENT_SESSION_OPENED_EVENT {
-        client_session_opened(c, f, m);
+    match m.id {
+        MessageType::CLIENT_SESSION_OPENED_EVENT => client_session_opened(c, f, m),
+        MessageType::CALL_ATTRIBUTE_CHANGE_EVENT | MessageType::CALL_AGENT_GREETING_EVENT => {
+            must_be_zero(c, f, m);
+        }
+        _ => {}
     }
     let Some(granted) = granted(c) else { return };
     if t.event != 0 && granted & t.event == 0 {

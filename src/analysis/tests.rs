@@ -640,8 +640,12 @@ fn call_events_out_of_place() {
 
 #[test]
 fn monitors() {
+    // A device monitor of 1001.
     let mut start = b("MONITOR_START_REQ");
     start.set("InvokeID", 2).unwrap();
+    start.set("ConnectionDeviceIDType", 0xFFFF).unwrap();
+    start.set("MonitoredDeviceType", 0).unwrap();
+    start.text("MonitoredDeviceID", "1001").unwrap();
     let mut conf = b("MONITOR_START_CONF");
     conf.set("InvokeID", 2).unwrap();
     conf.set("MonitorID", 77).unwrap();
@@ -984,6 +988,9 @@ fn services_and_masks_need_the_session_and_a_complete_client_direction() {
 
 #[path = "preconditions_tests.rs"]
 mod preconditions_tests;
+
+#[path = "presence_tests.rs"]
+mod presence_tests;
 
 /// Invoke matching and session rules pinned value by value (latencies, texts, boundaries).
 mod invoke_session;

@@ -3,8 +3,11 @@
 //!
 //! - Agent 1001's desktop (extension 5001): desk settings that require a reason code for
 //!   idle and logout; a call delivered and answered, held and retrieved (correct), then held
-//!   twice (`hold-already-held`), retrieved twice (`retrieve-not-held`) and answered again
-//!   while connected (`answer-not-alerting`); a consultation call and a correct transfer;
+//!   twice (`hold-already-held`), a consultation call started from it while held
+//!   (`hold-already-held`) and a deflection of it (`answer-not-alerting`), retrieved twice
+//!   (`retrieve-not-held`), answered again while connected (`answer-not-alerting`) and
+//!   reconnected to as if held (`retrieve-not-held`); a consultation call and a correct
+//!   transfer;
 //!   NOT_READY without a reason code (`reason-code-missing`), then with one.
 //! - A CTI bridge (All Events and Client Control) that sees a call at extension 5002 and
 //!   another, held, at 5003, and asks to transfer one to the other
@@ -211,6 +214,23 @@ fn agent_desktop(st: &mut Story) {
     let refusal = refuse(&req, CF_INVALID_OBJECT_STATE);
     let p = ask(st, &mut s, st.at(45_000_000), req, Some(refusal));
     violation(st, "hold-already-held", &s, p);
+    // A consultation call from the held call (it would put it on hold), and a deflection of
+    // it (it is not alerting).
+    let req = m::consultation_call_req(VERSION, d.next_invoke(), &a, c.call_id, "5009", false);
+    let refusal = refuse(&req, CF_INVALID_OBJECT_STATE);
+    let p = ask(st, &mut s, st.at(46_000_000), req, Some(refusal));
+    violation(st, "hold-already-held", &s, p);
+    let mut b = M::new(MessageType::DEFLECT_CALL_REQ, VERSION);
+    b.set(field::InvokeID, d.next_invoke())
+        .set(field::PeripheralID, a.peripheral_id)
+        .set(field::ConnectionCallID, c.call_id)
+        .set(field::ConnectionDeviceIDType, connection_device_id_type::CONNECTION_ID_STATIC)
+        .set(field::CalledDeviceType, 0u32);
+    b.text(field::ConnectionDeviceID, &a.ext).text(field::CalledDeviceID, "5009");
+    let req = b.build();
+    let refusal = refuse(&req, CF_INVALID_OBJECT_STATE);
+    let p = ask(st, &mut s, st.at(47_000_000), req, Some(refusal));
+    violation(st, "answer-not-alerting", &s, p);
     // Retrieved, then retrieved again.
     let req = retrieve(&mut d);
     ask(st, &mut s, st.at(50_000_000), req, None);
@@ -224,6 +244,20 @@ fn agent_desktop(st: &mut Story) {
     let refusal = refuse(&req, CF_INVALID_OBJECT_STATE);
     let p = ask(st, &mut s, st.at(60_000_000), req, Some(refusal));
     violation(st, "answer-not-alerting", &s, p);
+    // Reconnected to the call as if it were held.
+    let mut b = M::new(MessageType::RECONNECT_CALL_REQ, VERSION);
+    let stat = connection_device_id_type::CONNECTION_ID_STATIC;
+    b.set(field::InvokeID, d.next_invoke())
+        .set(field::PeripheralID, a.peripheral_id)
+        .set(field::ActiveConnectionCallID, 9009u32)
+        .set(field::HeldConnectionCallID, c.call_id)
+        .set(field::ActiveConnectionDeviceIDType, stat)
+        .set(field::HeldConnectionDeviceIDType, stat);
+    b.text(field::ActiveConnectionDeviceID, &a.ext).text(field::HeldConnectionDeviceID, &a.ext);
+    let req = b.build();
+    let refusal = refuse(&req, CF_INVALID_OBJECT_STATE);
+    let p = ask(st, &mut s, st.at(62_000_000), req, Some(refusal));
+    violation(st, "retrieve-not-held", &s, p);
 
     // A consultation call to 5009, answered, and a correct transfer.
     let target = "5009";

@@ -10,7 +10,9 @@
 //!   granted) answered by SET_CALL_DATA_CONF, LIST_AGENT_TEAM_REQ (Supervisor, not granted)
 //!   answered by FAILURE_CONF, SNAPSHOT_DEVICE_REQ for another agent's device without All
 //!   Events, CALL_HELD_EVENT and AGENT_STATE_EVENT WORK_READY left out by the masks,
-//!   CLIENT_SESSION_OPENED_EVENT without Client Monitor;
+//!   CLIENT_SESSION_OPENED_EVENT without Client Monitor; CALL_AGENT_GREETING_EVENT ENDED_OK
+//!   with a PeripheralErrorCode, CALL_ATTRIBUTE_CHANGE_EVENT with a MonitorID and
+//!   QUERY_DEVICE_INFO_REQ with its Reserved field set (each a field the guide sets to zero);
 //! - connection 1, agent 1002's desktop asking for CTI_SERVICE_SUPERVISOR without
 //!   CTI_SERVICE_CLIENT_EVENTS and granted CTI_SERVICE_CLIENT_CONTROL only: an
 //!   AGENT_STATE_EVENT without Client Events;
@@ -25,7 +27,13 @@
 //!   a single step TRANSFER_CALL_REQ with HeldConnectionCallID 0 and HeldConnectionDeviceIDType
 //!   CONNECTION_ID_STATIC; QUERY_AGENT_STATE_REQ naming no agent; USER_MESSAGE_REQ to the
 //!   team naming no agent; MONITOR_START_REQ for a call with MonitoredDeviceType
-//!   DEVID_DEVICE_IDENTIFIER; an unsolicited configuration update block whose skill group
+//!   DEVID_DEVICE_IDENTIFIER; requests without a field their case requires
+//!   (SUPERVISE_CALL_REQ without SupervisorInstrument, SET_AGENT_STATE_REQ logging out
+//!   without AgentPassword and logging in without AgentID, a device monitor without
+//!   MonitoredDeviceID, USER_MESSAGE_REQ to DISTRIBUTE_TO_CLIENT without ClientID,
+//!   CONFERENCE_CALL_REQ with neither HeldConnectionDeviceID nor DialedNumber,
+//!   QUERY_SKILL_GROUP_STATISTICS_REQ with both skill group fields NULL_SKILL_GROUP); an
+//!   unsolicited configuration update block whose skill group
 //!   record the OPEN_REQ ConfigMsgMask (agent information only) leaves out, and whose agent
 //!   record passes.
 //!
@@ -34,8 +42,9 @@
 use super::*;
 use crate::cti::spec::fields::field;
 use crate::cti::spec::values::{
-    agent_state_mask, call_id, call_msg_mask as cm, call_type, call_variable_mask, config_mask, config_type,
-    connection_device_id_type as cdt, device_id_type, distribution, supervisory_action,
+    agent_greeting_event_code, agent_state, agent_state_mask, call_id, call_msg_mask as cm, call_type,
+    call_variable_mask, config_mask, config_type, connection_device_id_type as cdt, device_id_type,
+    distribution, peripheral_type, skill_group, supervisory_action,
 };
 
 const SERVER: &str = "10.10.0.1:42027";
@@ -181,7 +190,9 @@ pub(super) fn service_violations(st: &mut Story) {
     let a1 = agent(1001);
     let t = st.at(1_000_000);
     let granted = CTI_SERVICE_CLIENT_EVENTS | CTI_SERVICE_CLIENT_CONTROL;
-    let masks = (all_calls & !cm::CALL_HELD_MASK, all_states & !agent_state_mask::AGENT_WORK_READY_MASK, 0);
+    // The desktop asks for agent greeting events too (a bit beyond m::CALL_MSG_MASK).
+    let calls = (all_calls | cm::CALL_AGENT_GREETING_MASK) & !cm::CALL_HELD_MASK;
+    let masks = (calls, all_states & !agent_state_mask::AGENT_WORK_READY_MASK, 0);
     let (mut s0, _) = st.open_session("10.10.1.10:50001", t, "desk-1001", Some(&a1), granted, granted, masks);
     let c0 = s0.c;
     let mut call0 = call(16_800_001);
@@ -252,6 +263,39 @@ pub(super) fn service_violations(st: &mut Story) {
     let ev = session_opened(7, a1.peripheral_id, CTI_SERVICE_CLIENT_EVENTS);
     let p = st.event(&s0, t + 600 * MS, ev);
     st.violation("service-event-not-granted", c0, p);
+    // Fields the guide sets to zero: a greeting that ended well with a PeripheralErrorCode,
+    // an attribute change with a MonitorID, a device query with its Reserved field set.
+    let mut e = m::M::new(MessageType::CALL_AGENT_GREETING_EVENT, VERSION);
+    e.set(field::PeripheralID, a1.peripheral_id)
+        .set(field::ConnectionDeviceIDType, cdt::CONNECTION_ID_STATIC)
+        .set(field::ConnectionCallID, call0.call_id)
+        .set(field::EventCode, agent_greeting_event_code::ENDED_OK)
+        .set(field::PeripheralErrorCode, 7u32);
+    e.text(field::ConnectionDeviceID, &a1.ext).text(field::AgentID, &a1.id);
+    let p = st.event(&s0, t + 650 * MS, e.build());
+    st.violation("value-not-zero", c0, p);
+    let mut e = m::M::new(MessageType::CALL_ATTRIBUTE_CHANGE_EVENT, VERSION);
+    e.set(field::MonitorID, 3u32)
+        .set(field::PeripheralID, a1.peripheral_id)
+        .set(field::PeripheralType, peripheral_type::PT_ENTERPRISE_AGENT)
+        .set(field::ConnectionDeviceIDType, cdt::CONNECTION_ID_STATIC)
+        .set(field::CallTypeID, 1u32)
+        .set(field::ServiceNumber, 1u32);
+    e.text(field::ConnectionDeviceID, &a1.ext);
+    let p = st.event(&s0, t + 660 * MS, e.build());
+    st.violation("value-not-zero", c0, p);
+    let (req, _) = st.ask(
+        &mut s0,
+        t + 670 * MS,
+        |i| {
+            let mut r = m::M::new(MessageType::QUERY_DEVICE_INFO_REQ, VERSION);
+            r.set(field::InvokeID, i).set(field::PeripheralID, a1.peripheral_id).set(field::Reserved, 1u32);
+            r.text(field::AgentInstrument, &a1.ext);
+            r.build()
+        },
+        |i| m::control_failure_conf(VERSION, i, 70, 0),
+    );
+    st.violation("value-not-zero", c0, req);
     st.event(&s0, t + 700 * MS, m::end_call_event(VERSION, &a1, call0.call_id));
     st.close_session(&mut s0, t + 800 * MS);
 
@@ -334,7 +378,7 @@ pub(super) fn service_violations(st: &mut Story) {
     st.event(&s2, t + 700 * MS, ev(m::end_call_event(VERSION, &a1, call2.call_id)));
     let p = st.event(&s2, t + 800 * MS, session_opened(8, a1.peripheral_id, CTI_SERVICE_ALL_EVENTS));
     st.violation("sentinel-not-set", c2, p);
-    let supervise = |i: u32, agent_call: u32, sup_call: u32, named: bool| {
+    let supervise = |i: u32, agent_call: u32, sup_call: u32, named: bool, instrument: bool| {
         let mut r = m::M::new(MessageType::SUPERVISE_CALL_REQ, VERSION);
         r.set(field::InvokeID, i)
             .set(field::PeripheralID, a1.peripheral_id)
@@ -346,18 +390,21 @@ pub(super) fn service_violations(st: &mut Story) {
         if named {
             r.text(field::AgentID, &a1.id);
         }
-        r.text(field::SupervisorInstrument, "5099");
+        if instrument {
+            r.text(field::SupervisorInstrument, "5099");
+        }
         r.build()
     };
     let fail = |i: u32| m::failure_conf(VERSION, i, status_code::E_CTI_FUNCTION_NOT_AVAILABLE);
     let (req, _) = st.ask(
         &mut s2,
         t + 900 * MS,
-        |i| supervise(i, call_id::NULL_CALL_ID, call_id::NULL_CALL_ID, false),
+        |i| supervise(i, call_id::NULL_CALL_ID, call_id::NULL_CALL_ID, false, true),
         fail,
     );
     st.violation("call-or-agent-missing", c2, req);
-    let (req, _) = st.ask(&mut s2, t + 1_000 * MS, |i| supervise(i, call_id::NULL_CALL_ID, 4242, true), fail);
+    let (req, _) =
+        st.ask(&mut s2, t + 1_000 * MS, |i| supervise(i, call_id::NULL_CALL_ID, 4242, true, true), fail);
     st.violation("sentinel-not-set", c2, req);
     let (req, _) = st.ask(
         &mut s2,
@@ -401,17 +448,17 @@ pub(super) fn service_violations(st: &mut Story) {
         fail,
     );
     st.violation("mrd-agent-missing", c2, req);
+    // USER_MESSAGE_REQ from the monitor client, naming neither agent nor client.
+    let user_message = |i: u32, to: u32, text: &str| {
+        let mut r = m::M::new(MessageType::USER_MESSAGE_REQ, VERSION);
+        r.set(field::InvokeID, i).set(field::PeripheralID, a1.peripheral_id).set(field::Distribution, to);
+        r.text(field::CTIOSCILClientID, "monitor-1").text(field::Text, text);
+        r.build()
+    };
     let (req, _) = st.ask(
         &mut s2,
         t + 1_400 * MS,
-        |i| {
-            let mut r = m::M::new(MessageType::USER_MESSAGE_REQ, VERSION);
-            r.set(field::InvokeID, i)
-                .set(field::PeripheralID, a1.peripheral_id)
-                .set(field::Distribution, distribution::DISTRIBUTE_TO_TEAM);
-            r.text(field::CTIOSCILClientID, "monitor-1").text(field::Text, "break at 10");
-            r.build()
-        },
+        |i| user_message(i, distribution::DISTRIBUTE_TO_TEAM, "break at 10"),
         fail,
     );
     st.violation("agent-identity-missing", c2, req);
@@ -433,6 +480,98 @@ pub(super) fn service_violations(st: &mut Story) {
         fail,
     );
     st.violation("sentinel-not-set", c2, req);
+    // Fields a request must carry in its case: SupervisorInstrument from a Peripheral
+    // Monitor client, AgentPassword for a logout, AgentID for a login, a device monitor's
+    // MonitoredDeviceID, ClientID for DISTRIBUTE_TO_CLIENT, a conference's other party.
+    let (req, _) = st.ask(
+        &mut s2,
+        t + 1_510 * MS,
+        |i| supervise(i, call_id::NULL_CALL_ID, call_id::NULL_CALL_ID, true, false),
+        fail,
+    );
+    st.violation("conditional-field-missing", c2, req);
+    let set_state = |i: u32, state: u32, id: bool, password: bool| {
+        let mut r = m::M::new(MessageType::SET_AGENT_STATE_REQ, VERSION);
+        r.set(field::InvokeID, i)
+            .set(field::PeripheralID, a1.peripheral_id)
+            .set(field::AgentState, state)
+            .set(field::AgentWorkMode, 0u32)
+            .set(field::NumSkillGroups, 0u32)
+            .set(field::EventReasonCode, 0u32)
+            .set(field::ForcedFlag, 0u32)
+            .set(field::AgentServiceReq, 0u32);
+        r.text(field::AgentInstrument, &a1.ext);
+        if id {
+            r.text(field::AgentID, &a1.id);
+        }
+        if password {
+            r.bytes(field::AgentPassword, b"\0");
+        }
+        r.build()
+    };
+    let (req, _) =
+        st.ask(&mut s2, t + 1_520 * MS, |i| set_state(i, agent_state::AGENT_STATE_LOGOUT, true, false), fail);
+    st.violation("conditional-field-missing", c2, req);
+    let (req, _) =
+        st.ask(&mut s2, t + 1_530 * MS, |i| set_state(i, agent_state::AGENT_STATE_LOGIN, false, true), fail);
+    st.violation("conditional-field-missing", c2, req);
+    // Not ready needs neither.
+    st.ask(&mut s2, t + 1_535 * MS, |i| set_state(i, agent_state::AGENT_STATE_NOT_READY, false, false), fail);
+    let (req, _) = st.ask(
+        &mut s2,
+        t + 1_540 * MS,
+        |i| {
+            let mut r = m::M::new(MessageType::MONITOR_START_REQ, VERSION);
+            r.set(field::InvokeID, i)
+                .set(field::PeripheralID, a1.peripheral_id)
+                .set(field::ConnectionCallID, call_id::NULL_CALL_ID)
+                .set(field::CallMsgMask, all_calls)
+                .set(field::AgentStateMask, all_states)
+                .set(field::ConnectionDeviceIDType, cdt::CONNECTION_ID_NONE)
+                .set(field::MonitoredDeviceType, device_id_type::DEVID_DEVICE_IDENTIFIER);
+            r.build()
+        },
+        fail,
+    );
+    st.violation("conditional-field-missing", c2, req);
+    let (req, _) = st.ask(
+        &mut s2,
+        t + 1_550 * MS,
+        |i| user_message(i, distribution::DISTRIBUTE_TO_CLIENT, "call me"),
+        fail,
+    );
+    st.violation("conditional-field-missing", c2, req);
+    let (req, _) = st.ask(
+        &mut s2,
+        t + 1_560 * MS,
+        |i| {
+            let mut r = m::M::new(MessageType::CONFERENCE_CALL_REQ, VERSION);
+            r.set(field::InvokeID, i)
+                .set(field::PeripheralID, a1.peripheral_id)
+                .set(field::HeldConnectionCallID, call_id::NULL_CALL_ID)
+                .set(field::ActiveConnectionCallID, call2.call_id)
+                .set(field::HeldConnectionDeviceIDType, cdt::CONNECTION_ID_NONE)
+                .set(field::ActiveConnectionDeviceIDType, cdt::CONNECTION_ID_STATIC);
+            r.text(field::ActiveConnectionDeviceID, &a1.ext);
+            r.build()
+        },
+        |i| m::control_failure_conf(VERSION, i, 70, 0),
+    );
+    st.violation("conditional-field-missing", c2, req);
+    let (req, _) = st.ask(
+        &mut s2,
+        t + 1_570 * MS,
+        |i| {
+            let mut r = m::M::new(MessageType::QUERY_SKILL_GROUP_STATISTICS_REQ, VERSION);
+            r.set(field::InvokeID, i)
+                .set(field::PeripheralID, a1.peripheral_id)
+                .set(field::SkillGroupNumber, skill_group::NULL_SKILL_GROUP)
+                .set(field::SkillGroupID, skill_group::NULL_SKILL_GROUP);
+            r.build()
+        },
+        fail,
+    );
+    st.violation("conditional-field-missing", c2, req);
     // An unsolicited update block: skill group records are left out by the ConfigMsgMask,
     // agent records pass.
     let mut begin = m::M::new(MessageType::CONFIG_BEGIN_EVENT, VERSION);
