@@ -227,11 +227,19 @@ fn naming(name: &str, invoke: u64, connections: &[(&str, u64)]) -> Vec<u8> {
     m.build()
 }
 
-/// The rules of the precondition findings of `steps`, and their messages.
-fn verdicts(steps: Vec<Step>) -> Vec<(&'static str, String)> {
+/// The precondition findings of `steps`: rule, cause and sentence.
+fn verdicts(steps: Vec<Step>) -> Vec<(&'static str, String, String)> {
     let r = run(steps);
     let rules = ["hold-already-held", "retrieve-not-held", "answer-not-alerting"];
-    r.findings.iter().filter(|f| rules.contains(&f.rule)).map(|f| (f.rule, f.message.clone())).collect()
+    let found = r.findings.iter().filter(|f| rules.contains(&f.rule));
+    found.map(|f| (f.rule, f.cause.clone(), f.message.clone())).collect()
+}
+
+/// The one finding of `v`: its rule and cause, and whether its sentence has `advice`.
+fn one(v: &[(&'static str, String, String)], rule: &str, cause: &str, advice: &str) {
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!((v[0].0, v[0].1.as_str()), (rule, cause), "{v:?}");
+    assert!(v[0].2.contains(advice), "{v:?}");
 }
 
 #[test]
@@ -243,16 +251,24 @@ fn the_other_call_control_requests_presume_their_states_too() {
         s.push(Step::Msg(C, 310, control_failure(2)));
         verdicts(s)
     };
-    let v = on_held(naming("CONSULTATION_CALL_REQ", 2, &[("Active", 7)]));
-    assert_eq!(v.len(), 1, "{v:?}");
-    assert_eq!(v[0].0, "hold-already-held");
-    assert!(v[0].1.starts_with("CONSULTATION_CALL_REQ (InvokeID 2) for call 7 at device 1001 (peripheral 5000), which is held since frame 5: a consultation call puts the active call on hold"), "{v:?}");
-    let v = on_held(naming("ALTERNATE_CALL_REQ", 2, &[("Active", 7), ("Other", 8)]));
-    assert_eq!(v.iter().map(|v| v.0).collect::<Vec<_>>(), vec!["hold-already-held"]);
-    assert!(v[0].1.contains("alternating puts the active call on hold"), "{v:?}");
-    let v = on_held(naming("DEFLECT_CALL_REQ", 2, &[("", 7)]));
-    assert_eq!(v.iter().map(|v| v.0).collect::<Vec<_>>(), vec!["answer-not-alerting"]);
-    assert!(v[0].1.contains("only an alerting connection can be deflected"), "{v:?}");
+    one(
+        &on_held(naming("CONSULTATION_CALL_REQ", 2, &[("Active", 7)])),
+        "hold-already-held",
+        "CONSULTATION_CALL_REQ: for a call connection already held",
+        "CONSULTATION_CALL_REQ (InvokeID 2) for call 7 at device 1001 (peripheral 5000), which is held since frame 5: a consultation call puts the active call on hold",
+    );
+    one(
+        &on_held(naming("ALTERNATE_CALL_REQ", 2, &[("Active", 7), ("Other", 8)])),
+        "hold-already-held",
+        "ALTERNATE_CALL_REQ: for a call connection already held",
+        "alternating puts the active call on hold",
+    );
+    one(
+        &on_held(naming("DEFLECT_CALL_REQ", 2, &[("", 7)])),
+        "answer-not-alerting",
+        "DEFLECT_CALL_REQ: for a call connection not alerting",
+        "only an alerting connection can be deflected",
+    );
     // Reconnecting to a held call, or alternating to it, is what they are for.
     assert!(on_held(naming("RECONNECT_CALL_REQ", 2, &[("Active", 8), ("Held", 7)])).is_empty());
     assert!(on_held(naming("ALTERNATE_CALL_REQ", 2, &[("Active", 8), ("Other", 7)])).is_empty());
@@ -265,16 +281,38 @@ fn the_other_call_control_requests_presume_their_states_too() {
         s.push(Step::Msg(C, 310, control_failure(2)));
         verdicts(s)
     };
-    let v = on_connected(naming("RECONNECT_CALL_REQ", 2, &[("Active", 8), ("Held", 7)]));
-    assert_eq!(v.iter().map(|v| v.0).collect::<Vec<_>>(), vec!["retrieve-not-held"]);
-    assert!(
-        v[0].1.contains("which is connected since frame 6: only a held connection can be retrieved"),
-        "{v:?}"
+    one(
+        &on_connected(naming("RECONNECT_CALL_REQ", 2, &[("Active", 8), ("Held", 7)])),
+        "retrieve-not-held",
+        "RECONNECT_CALL_REQ: for a call connection not held",
+        "which is connected since frame 6: only a held connection can be retrieved",
     );
-    let v = on_connected(naming("ALTERNATE_CALL_REQ", 2, &[("Active", 8), ("Other", 7)]));
-    assert_eq!(v.iter().map(|v| v.0).collect::<Vec<_>>(), vec!["retrieve-not-held"]);
-    assert!(v[0].1.contains("alternating retrieves a held call or answers an alerting one"), "{v:?}");
+    one(
+        &on_connected(naming("ALTERNATE_CALL_REQ", 2, &[("Active", 8), ("Other", 7)])),
+        "retrieve-not-held",
+        "ALTERNATE_CALL_REQ: for a call connection neither held nor alerting",
+        "alternating retrieves a held call or answers an alerting one",
+    );
+    one(
+        &on_connected(naming("ANSWER_CALL_REQ", 2, &[("", 7)])),
+        "answer-not-alerting",
+        "ANSWER_CALL_REQ: for a call connection not alerting",
+        "only an alerting connection can be answered",
+    );
     assert!(on_connected(naming("CONSULTATION_CALL_REQ", 2, &[("Active", 7)])).is_empty());
+    // The held call's own requests, once more.
+    one(
+        &on_held(naming("HOLD_CALL_REQ", 2, &[("", 7)])),
+        "hold-already-held",
+        "HOLD_CALL_REQ: for a call connection already held",
+        "it should retrieve, not hold again",
+    );
+    one(
+        &on_connected(naming("RETRIEVE_CALL_REQ", 2, &[("Held", 7)])),
+        "retrieve-not-held",
+        "RETRIEVE_CALL_REQ: for a call connection not held",
+        "only a held connection can be retrieved",
+    );
 }
 
 #[test]
