@@ -702,7 +702,7 @@ fn request(f: &mut Findings, c: &Conn, p: &mut ConnPre, m: &Msg<'_, '_>) {
     if whole(c) {
         // The connections the request names and the state each must not be in; the first
         // connection found breaking its precondition is the verdict.
-        let verdict = preconditions_of(m.id).iter().find_map(|&(call, ty, device, bad, rule)| {
+        let verdict = preconditions_of(m.id).iter().find_map(|&((call, ty, device), bad, rule)| {
             let n = named(d, bytes, call, ty, device)?;
             judge_one(p, n, bad).map(|v| (rule, v))
         });
@@ -728,7 +728,10 @@ fn request(f: &mut Findings, c: &Conn, p: &mut ConnPre, m: &Msg<'_, '_>) {
 
 /// A connection a request names (call id, device type and device fields), the states it
 /// must not be in, and the rule that says so.
-type Precondition = (FieldId, FieldId, FieldId, fn(State) -> bool, &'static str);
+type Precondition = (Fields, fn(State) -> bool, &'static str);
+
+/// A connection's call id, device type and device fields.
+type Fields = (FieldId, FieldId, FieldId);
 
 /// What each call-control request presumes of the connections it names: HOLD_CALL_REQ
 /// (guide Table 114) and CONSULTATION_CALL_REQ ("you cannot use it for a call that is
@@ -744,26 +747,22 @@ fn preconditions_of(id: MessageType) -> &'static [Precondition] {
     const NOT_HELD: fn(State) -> bool = |s| s != State::Held;
     const NOT_ALERTING: fn(State) -> bool = |s| s != State::Alerting;
     const NEITHER: fn(State) -> bool = |s| s != State::Held && s != State::Alerting;
-    const CONN: (FieldId, FieldId, FieldId) = (ConnectionCallID, ConnectionDeviceIDType, ConnectionDeviceID);
-    const ACTIVE: (FieldId, FieldId, FieldId) =
-        (ActiveConnectionCallID, ActiveConnectionDeviceIDType, ActiveConnectionDeviceID);
-    const HOLDING: (FieldId, FieldId, FieldId) =
-        (HeldConnectionCallID, HeldConnectionDeviceIDType, HeldConnectionDeviceID);
-    const OTHER: (FieldId, FieldId, FieldId) =
-        (OtherConnectionCallID, OtherConnectionDeviceIDType, OtherConnectionDeviceID);
+    const CONN: Fields = (ConnectionCallID, ConnectionDeviceIDType, ConnectionDeviceID);
+    const ACTIVE: Fields = (ActiveConnectionCallID, ActiveConnectionDeviceIDType, ActiveConnectionDeviceID);
+    const HOLDING: Fields = (HeldConnectionCallID, HeldConnectionDeviceIDType, HeldConnectionDeviceID);
+    const OTHER: Fields = (OtherConnectionCallID, OtherConnectionDeviceIDType, OtherConnectionDeviceID);
     match id {
-        MessageType::HOLD_CALL_REQ => &[(CONN.0, CONN.1, CONN.2, HELD, "hold-already-held")],
-        MessageType::CONSULTATION_CALL_REQ => &[(ACTIVE.0, ACTIVE.1, ACTIVE.2, HELD, "hold-already-held")],
+        MessageType::HOLD_CALL_REQ => &[(CONN, HELD, "hold-already-held")],
+        MessageType::CONSULTATION_CALL_REQ => &[(ACTIVE, HELD, "hold-already-held")],
         MessageType::RETRIEVE_CALL_REQ | MessageType::RECONNECT_CALL_REQ => {
-            &[(HOLDING.0, HOLDING.1, HOLDING.2, NOT_HELD, "retrieve-not-held")]
+            &[(HOLDING, NOT_HELD, "retrieve-not-held")]
         }
         MessageType::ANSWER_CALL_REQ | MessageType::DEFLECT_CALL_REQ => {
-            &[(CONN.0, CONN.1, CONN.2, NOT_ALERTING, "answer-not-alerting")]
+            &[(CONN, NOT_ALERTING, "answer-not-alerting")]
         }
-        MessageType::ALTERNATE_CALL_REQ => &[
-            (ACTIVE.0, ACTIVE.1, ACTIVE.2, HELD, "hold-already-held"),
-            (OTHER.0, OTHER.1, OTHER.2, NEITHER, "retrieve-not-held"),
-        ],
+        MessageType::ALTERNATE_CALL_REQ => {
+            &[(ACTIVE, HELD, "hold-already-held"), (OTHER, NEITHER, "retrieve-not-held")]
+        }
         _ => &[],
     }
 }

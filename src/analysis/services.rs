@@ -24,6 +24,7 @@ use super::findings::{Cause, Findings, Subject};
 use super::state::{Conn, Msg, OpenState, Pending, Suspect, MAX_MASK_ENTRIES};
 use crate::cti::decode::Decoded;
 use crate::cti::spec::fields::field;
+use crate::cti::spec::values::AGENT_STATE;
 use crate::cti::spec::values::{
     agent_greeting_event_code, agent_state, agent_state_mask, call_id, call_msg_mask as cm, config_mask,
     config_type, connection_device_id_type, device_id_type, distribution, peripheral_id, service_mask as sm,
@@ -429,97 +430,18 @@ fn agent_identity(c: &Conn, f: &mut Findings, m: &Msg<'_, '_>) {
 }
 
 /// `conditional-field-missing`: a field the request must carry is not there.
+/// `what` names one field, or two joined by " or "; `when` (if not empty) says the case.
 fn missing(c: &Conn, f: &mut Findings, m: &Msg<'_, '_>, what: &str, when: &str) {
+    let when = if when.is_empty() { String::new() } else { format!(" {when}") };
+    let required = if what.contains(" or ") { "one of them" } else { "it then" };
     report(
         c,
         f,
         "conditional-field-missing",
         m,
-        format!("no {what} {when}").trim_end().to_string(),
-        format!(
-            "{} has no {what}{}{when}: the guide requires {}",
-            m.name,
-            if when.is_empty() { "" } else { " " },
-            if what.contains(" or ") { "one of them" } else { "it then" }
-        ),
+        format!("no {what}{when}"),
+        format!("{} has no {what}{when}: the guide requires {required}", m.name),
     );
-}
-
-/// Fields a request must carry in some cases (`conditional-field-missing`): guide Tables
-/// 34 (MONITOR_START_REQ), 72 (USER_MESSAGE_REQ), 78 (QUERY_SKILL_GROUP_STATISTICS_REQ),
-/// 98 (SET_AGENT_STATE_REQ), 108 and 124 (CONFERENCE_CALL_REQ, TRANSFER_CALL_REQ). Table 48's SupervisorInstrument depends on
-/// the session's services: see [`agent_identity`].
-fn conditional(c: &Conn, f: &mut Findings, m: &Msg<'_, '_>) {
-    let (d, bytes) = (m.d, m.frame.bytes);
-    match m.id {
-        MessageType::SET_AGENT_STATE_REQ => {
-            // Table 98: AgentID "required when AgentState is AGENT_STATE_LOGIN or
-            // AGENT_STATE_LOGOUT"; AgentPassword too, "and the SSOEnabled element is not
-            // set to 1". A password may be empty: the field itself is what is required.
-            let state = d.number_of(field::AgentState);
-            let name = match state.map(|s| s as u32) {
-                Some(agent_state::AGENT_STATE_LOGIN) => "AGENT_STATE_LOGIN",
-                Some(agent_state::AGENT_STATE_LOGOUT) => "AGENT_STATE_LOGOUT",
-                _ => return,
-            };
-            let when = format!("with AgentState {name}");
-            if !has_text(d, bytes, field::AgentID) {
-                missing(c, f, m, "AgentID", &when);
-            }
-            let sso = d.number_of(field::SSOEnabled) == Some(u64::from(sso_enabled::ENABLED));
-            if !sso && d.get(field::AgentPassword).is_none() {
-                missing(c, f, m, "AgentPassword", &format!("{when} and SSOEnabled not 1"));
-            }
-        }
-        MessageType::MONITOR_START_REQ => {
-            // Table 34: ConnectionDeviceID "required for call monitor", MonitoredDeviceID
-            // "required for device monitor". The kind is what the types say: a device
-            // monitor has ConnectionDeviceIDType CONNECTION_ID_NONE, a call monitor
-            // MonitoredDeviceType DEVID_NONE.
-            let call = has_text(d, bytes, field::ConnectionDeviceID);
-            let device = has_text(d, bytes, field::MonitoredDeviceID);
-            let no_conn = d.number_of(field::ConnectionDeviceIDType)
-                == Some(u64::from(connection_device_id_type::CONNECTION_ID_NONE));
-            let no_dev =
-                d.number_of(field::MonitoredDeviceType) == Some(u64::from(device_id_type::DEVID_NONE));
-            let (what, when) = match (no_conn, no_dev) {
-                (true, false) if !device => {
-                    ("MonitoredDeviceID", "for a device monitor (ConnectionDeviceIDType CONNECTION_ID_NONE)")
-                }
-                (false, true) if !call => {
-                    ("ConnectionDeviceID", "for a call monitor (MonitoredDeviceType DEVID_NONE)")
-                }
-                _ if !call && !device => ("ConnectionDeviceID or MonitoredDeviceID", ""),
-                _ => return,
-            };
-            missing(c, f, m, what, when);
-        }
-        MessageType::USER_MESSAGE_REQ => {
-            // Table 72: ClientID "Required if the distribution field specifies
-            // DISTRIBUTE_TO_CLIENT."
-            let to_client =
-                d.number_of(field::Distribution) == Some(u64::from(distribution::DISTRIBUTE_TO_CLIENT));
-            if to_client && !has_text(d, bytes, field::ClientID) {
-                missing(c, f, m, "ClientID", "with Distribution DISTRIBUTE_TO_CLIENT");
-            }
-        }
-        MessageType::QUERY_SKILL_GROUP_STATISTICS_REQ => {
-            // Table 78: SkillGroupNumber "May contain the special value NULL_SKILL_GROUP when
-            // SkillGroupID is supplied", and SkillGroupID when SkillGroupNumber is: not both.
-            let null = Some(u64::from(skill_group::NULL_SKILL_GROUP));
-            if d.number_of(field::SkillGroupNumber) == null && d.number_of(field::SkillGroupID) == null {
-                missing(c, f, m, "SkillGroupNumber or SkillGroupID", "(both NULL_SKILL_GROUP)");
-            }
-        }
-        // Tables 108, 124: "Either a HeldConnectionDeviceID or DialedNumber is required."
-        MessageType::CONFERENCE_CALL_REQ | MessageType::TRANSFER_CALL_REQ
-            if !has_text(d, bytes, field::HeldConnectionDeviceID)
-                && !has_text(d, bytes, field::DialedNumber) =>
-        {
-            missing(c, f, m, "HeldConnectionDeviceID or DialedNumber", "");
-        }
-        _ => {}
-    }
 }
 
 /// `value-not-zero`: a field the guide sets to zero holds another value. guide Table 126
@@ -552,16 +474,52 @@ fn must_be_zero(c: &Conn, f: &mut Findings, m: &Msg<'_, '_>) {
     );
 }
 
-/// Presence in one of two forms and sentinels, in client requests.
+/// Presence in one of two forms, fields a request needs in its case
+/// (`conditional-field-missing`: guide Tables 34, 72, 78, 98, 108, 124; Table 48's
+/// SupervisorInstrument depends on the session's services, see [`agent_identity`]), zeros
+/// and sentinels, in client requests.
 fn presence(c: &Conn, f: &mut Findings, m: &Msg<'_, '_>) {
     let (d, bytes) = (m.d, m.frame.bytes);
-    conditional(c, f, m);
-    if m.id == MessageType::QUERY_DEVICE_INFO_REQ {
-        must_be_zero(c, f, m);
-    }
     let null_call = u64::from(call_id::NULL_CALL_ID);
     let none_type = u64::from(connection_device_id_type::CONNECTION_ID_NONE);
     match m.id {
+        MessageType::QUERY_DEVICE_INFO_REQ => must_be_zero(c, f, m),
+        MessageType::SET_AGENT_STATE_REQ => {
+            // Table 98: AgentID "required when AgentState is AGENT_STATE_LOGIN or
+            // AGENT_STATE_LOGOUT"; AgentPassword too, "and the SSOEnabled element is not
+            // set to 1". A password may be empty: the field itself is what is required.
+            let state = d.number_of(field::AgentState).map(|s| s as u32);
+            let Some(s) = state
+                .filter(|&s| s == agent_state::AGENT_STATE_LOGIN || s == agent_state::AGENT_STATE_LOGOUT)
+            else {
+                return;
+            };
+            let when = format!("with AgentState {}", AGENT_STATE.name_of(s).unwrap_or("?"));
+            if !has_text(d, bytes, field::AgentID) {
+                missing(c, f, m, "AgentID", &when);
+            }
+            let sso = d.number_of(field::SSOEnabled) == Some(u64::from(sso_enabled::ENABLED));
+            if !sso && d.get(field::AgentPassword).is_none() {
+                missing(c, f, m, "AgentPassword", &format!("{when} and SSOEnabled not 1"));
+            }
+        }
+        MessageType::USER_MESSAGE_REQ => {
+            // Table 72: ClientID "Required if the distribution field specifies
+            // DISTRIBUTE_TO_CLIENT."
+            let to_client =
+                d.number_of(field::Distribution) == Some(u64::from(distribution::DISTRIBUTE_TO_CLIENT));
+            if to_client && !has_text(d, bytes, field::ClientID) {
+                missing(c, f, m, "ClientID", "with Distribution DISTRIBUTE_TO_CLIENT");
+            }
+        }
+        MessageType::QUERY_SKILL_GROUP_STATISTICS_REQ => {
+            // Table 78: SkillGroupNumber "May contain the special value NULL_SKILL_GROUP when
+            // SkillGroupID is supplied", and SkillGroupID when SkillGroupNumber is: not both.
+            let null = Some(u64::from(skill_group::NULL_SKILL_GROUP));
+            if d.number_of(field::SkillGroupNumber) == null && d.number_of(field::SkillGroupID) == null {
+                missing(c, f, m, "SkillGroupNumber or SkillGroupID", "(both NULL_SKILL_GROUP)");
+            }
+        }
         MessageType::SUPERVISE_CALL_REQ => {
             // guide Table 48: "Either ConnectionCallID and ConnectionDeviceID, or one of
             // AgentExtension, AgentID, or AgentInstrument must be provided."
@@ -610,32 +568,15 @@ fn presence(c: &Conn, f: &mut Findings, m: &Msg<'_, '_>) {
                 );
             }
         }
-        // guide Table 124: with no held call (single step transfer) HeldConnectionCallID
-        // "must be set to 0xffffffff" and HeldConnectionDeviceIDType "must be set to
-        // CONNECTION_ID_NONE". No HeldConnectionDeviceID but a DialedNumber: no held call.
-        MessageType::TRANSFER_CALL_REQ
-            if !has_text(d, bytes, field::HeldConnectionDeviceID)
-                && has_text(d, bytes, field::DialedNumber) =>
-        {
-            let mut wrong = Vec::new();
-            if let Some(v) = d.number_of(field::HeldConnectionCallID).filter(|&v| v != null_call) {
-                wrong.push(format!("HeldConnectionCallID {v} (not 0xffffffff)"));
+        MessageType::TRANSFER_CALL_REQ | MessageType::CONFERENCE_CALL_REQ => {
+            let held = has_text(d, bytes, field::HeldConnectionDeviceID);
+            let dialed = has_text(d, bytes, field::DialedNumber);
+            // Tables 108, 124: "Either a HeldConnectionDeviceID or DialedNumber is required."
+            if !held && !dialed {
+                missing(c, f, m, "HeldConnectionDeviceID or DialedNumber", "");
             }
-            if let Some(v) = d.number_of(field::HeldConnectionDeviceIDType).filter(|&v| v != none_type) {
-                wrong.push(format!("HeldConnectionDeviceIDType {v} (not CONNECTION_ID_NONE)"));
-            }
-            if !wrong.is_empty() {
-                report(
-                        c,
-                        f,
-                        "sentinel-not-set",
-                        m,
-                        "single step transfer without the held call's sentinels".into(),
-                        format!(
-                            "TRANSFER_CALL_REQ is a single step transfer (DialedNumber, no HeldConnectionDeviceID) with {}: the guide requires the sentinels when there is no held call",
-                            wrong.join(" and ")
-                        ),
-                    );
+            if m.id == MessageType::TRANSFER_CALL_REQ && !held && dialed {
+                single_step_transfer(c, f, m);
             }
         }
         MessageType::MONITOR_START_REQ => {
@@ -666,8 +607,55 @@ fn presence(c: &Conn, f: &mut Findings, m: &Msg<'_, '_>) {
                     format!("MONITOR_START_REQ creates a monitor of {what} with {name} {v}: the guide requires {sentinel}"),
                 );
             }
+            // Table 34: ConnectionDeviceID "required for call monitor", MonitoredDeviceID
+            // "required for device monitor". The kind is what the types say: a device
+            // monitor has ConnectionDeviceIDType CONNECTION_ID_NONE, a call monitor
+            // MonitoredDeviceType DEVID_NONE.
+            let no_conn = d.number_of(field::ConnectionDeviceIDType) == Some(none_type);
+            let no_dev =
+                d.number_of(field::MonitoredDeviceType) == Some(u64::from(device_id_type::DEVID_NONE));
+            let (what, when) = match (no_conn, no_dev) {
+                (true, false) if !device => {
+                    ("MonitoredDeviceID", "for a device monitor (ConnectionDeviceIDType CONNECTION_ID_NONE)")
+                }
+                (false, true) if !call => {
+                    ("ConnectionDeviceID", "for a call monitor (MonitoredDeviceType DEVID_NONE)")
+                }
+                _ if !call && !device => ("ConnectionDeviceID or MonitoredDeviceID", ""),
+                _ => return,
+            };
+            missing(c, f, m, what, when);
         }
         _ => {}
+    }
+}
+
+/// guide Table 124: with no held call (single step transfer) HeldConnectionCallID "must be
+/// set to 0xffffffff" and HeldConnectionDeviceIDType "must be set to CONNECTION_ID_NONE".
+/// No HeldConnectionDeviceID but a DialedNumber: no held call.
+fn single_step_transfer(c: &Conn, f: &mut Findings, m: &Msg<'_, '_>) {
+    let d = m.d;
+    let null_call = u64::from(call_id::NULL_CALL_ID);
+    let none_type = u64::from(connection_device_id_type::CONNECTION_ID_NONE);
+    let mut wrong = Vec::new();
+    if let Some(v) = d.number_of(field::HeldConnectionCallID).filter(|&v| v != null_call) {
+        wrong.push(format!("HeldConnectionCallID {v} (not 0xffffffff)"));
+    }
+    if let Some(v) = d.number_of(field::HeldConnectionDeviceIDType).filter(|&v| v != none_type) {
+        wrong.push(format!("HeldConnectionDeviceIDType {v} (not CONNECTION_ID_NONE)"));
+    }
+    if !wrong.is_empty() {
+        report(
+            c,
+            f,
+            "sentinel-not-set",
+            m,
+            "single step transfer without the held call's sentinels".into(),
+            format!(
+                "TRANSFER_CALL_REQ is a single step transfer (DialedNumber, no HeldConnectionDeviceID) with {}: the guide requires the sentinels when there is no held call",
+                wrong.join(" and ")
+            ),
+        );
     }
 }
 
