@@ -422,8 +422,7 @@ pub(crate) fn fixed_num(d: &Decoded, id: FieldId) -> Option<u64> {
 pub(crate) fn floating(d: &Decoded, id: FieldId) -> Option<&Field> {
     debug_assert!(FLOATING_ONLY.contains(&id));
     // The fixed fields come first, all before the floating part's offset.
-    let start = d.fields.partition_point(|f| f.offset < d.floating_offset);
-    d.fields[start..].iter().find(|f| f.meta.id == id)
+    d.floating_fields().iter().find(|f| f.meta.id == id)
 }
 
 /// The fields [`floating`] looks up: floating in every layout that carries them.

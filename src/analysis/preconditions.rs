@@ -207,8 +207,7 @@ impl CallState {
 
     /// Remember the devices an event names (one pass over its floating fields).
     fn learn(&mut self, d: &Decoded, bytes: &[u8]) {
-        let start = d.fields.partition_point(|f| f.offset < d.floating_offset);
-        for f in &d.fields[start..] {
+        for f in d.floating_fields() {
             if self.named.len() >= MAX_DEVICES_PER_CALL {
                 return;
             }
@@ -498,8 +497,7 @@ impl Preconditions {
         let mut id: Option<u64> = None;
         let mut login: Option<String> = None;
         let mut mask: Option<u64> = None;
-        let start = m.d.fields.partition_point(|f| f.offset < m.d.floating_offset);
-        let fields = m.d.fields[start..].iter().map(Some).chain(std::iter::once(None));
+        let fields = m.d.floating_fields().iter().map(Some).chain(std::iter::once(None));
         for fld in fields {
             if fld.is_none_or(|f| f.meta.id == field::RecordType) {
                 let room = |n: usize| n < settings.max_agents;
@@ -652,8 +650,7 @@ fn event(settings: &Settings, p: &mut ConnPre, m: &Msg<'_, '_>) {
     // first field of each id, as `Decoded::get` finds it: both are floating in every layout).
     let (mut conn_dev, mut ev_dev) = (None, None);
     if static_id {
-        let start = d.fields.partition_point(|f| f.offset < d.floating_offset);
-        for fl in &d.fields[start..] {
+        for fl in d.floating_fields() {
             if fl.meta.id == field::ConnectionDeviceID {
                 conn_dev.get_or_insert(fl);
             } else if Some(fl.meta.id) == device_field {

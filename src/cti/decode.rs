@@ -296,6 +296,9 @@ pub struct Decoded {
     /// [`FieldId`] -> index of the fixed field in `fields`, for the layout of this message's
     /// type and version (empty for an unknown type).
     positions: &'static [u8],
+    /// Index in `fields` of the first field after the fixed part (`fields.len()` when there
+    /// is none): a field only the floating part carries is searched for from there.
+    floating_index: u32,
 }
 
 impl Decoded {
@@ -310,6 +313,7 @@ impl Decoded {
         self.floating_offset = 0;
         self.variant = None;
         self.positions = &[];
+        self.floating_index = 0;
     }
 
     /// The protocol version whose fixed part this message was decoded with: `version`
@@ -339,10 +343,19 @@ impl Decoded {
         let search = || self.fields.iter().find(|f| f.meta.id == id);
         match self.positions.get(usize::from(id.0)) {
             Some(&NO_POSITION) => None,
-            Some(&FLOATING_ONLY) | None => search(),
+            // Not a fixed field of this layout: only the floating part can hold it.
+            Some(&FLOATING_ONLY) => self.floating_fields().iter().find(|f| f.meta.id == id),
+            None => search(),
             // A fixed part cut short (raw or missing fields) falls back to the search.
             Some(_) => self.fixed(id).or_else(search),
         }
+    }
+
+    /// The fields after the fixed part, in wire order (those of the floating part, and the
+    /// raw bytes of what could not be read as one).
+    #[inline]
+    pub fn floating_fields(&self) -> &[Field] {
+        self.fields.get(self.floating_index as usize..).unwrap_or(&[])
     }
 
     /// Numeric value of the first field with this id.
@@ -539,6 +552,7 @@ fn decode_layout(frame: &[u8], version: u32, fixed_version: u32, source: Version
         decode_fixed(frame, spec, ix, fixed_version, d)
     };
     d.floating_offset = floating_start as u32;
+    d.floating_index = d.fields.len() as u32;
     d.positions = fixed_positions(spec, fixed_version);
     if floating_start >= frame.len() {
         // A body cut inside the fixed part (fixed_part_short) never reached the floating

@@ -214,6 +214,39 @@ fn the_fuzz_corpus_decodes_as_recorded() {
     assert_eq!(got.lines().count(), want.lines().count());
 }
 
+/// Over the whole fuzz corpus, at each input's version and at versions 24 and 15: the
+/// floating fields are those after the fixed part's offset, and a lookup by id (fixed,
+/// floating only, or absent from the layout) finds the first field with that id.
+#[test]
+fn lookups_by_id_find_the_first_field_of_the_id_over_the_corpus() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/decode_frame");
+    let mut checked = 0;
+    let mut floating_only = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let data = std::fs::read(e.unwrap().path()).unwrap();
+        let Some((&v, frame)) = data.split_first() else { continue };
+        for version in [u32::from(v).clamp(13, 25), 24, 15] {
+            let mut d = Decoded::default();
+            decode_at(frame, version, VersionSource::Forced, &mut d);
+            let after: Vec<_> = if d.spec.is_some() {
+                d.fields.iter().filter(|f| f.offset >= d.floating_offset).map(|f| f.offset).collect()
+            } else {
+                d.fields.iter().map(|f| f.offset).collect()
+            };
+            let got: Vec<_> = d.floating_fields().iter().map(|f| f.offset).collect();
+            assert_eq!(got, after, "{:?} at {version}", d.type_name());
+            let ids = d.spec.map_or(&[][..], |s| s.floating).iter().map(|f| f.id);
+            for id in ids.chain(d.fields.iter().map(|f| f.meta.id)).chain([FieldId(0), FieldId(1)]) {
+                let first = d.fields.iter().find(|f| f.meta.id == id).map(|f| f.offset);
+                assert_eq!(d.get(id).map(|f| f.offset), first, "{:?} at {version}: {id:?}", d.type_name());
+                floating_only += usize::from(first.is_some_and(|o| o >= d.floating_offset));
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 10_000 && floating_only > 1_000, "{checked} lookups, {floating_only} floating");
+}
+
 #[test]
 fn names_are_the_same_only_when_equal() {
     assert!(same_name("AgentID", "AgentID"));

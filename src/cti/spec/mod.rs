@@ -338,9 +338,27 @@ pub struct MessageTypeInfo {
 pub mod types;
 
 /// The entry of spec/message_types.tsv for a MessageType number.
+///
+/// One load per lookup: the framer asks it of every header it reads.
+#[inline]
 pub fn type_info(id: u32) -> Option<&'static MessageTypeInfo> {
-    types::MESSAGE_TYPES.binary_search_by_key(&id, |t| t.id).ok().map(|i| &types::MESSAGE_TYPES[i])
+    let pos = *TYPE_POSITIONS.get(usize::try_from(id).ok()?)?;
+    types::MESSAGE_TYPES.get(usize::from(pos).checked_sub(1)?)
 }
+
+/// For each MessageType number up to [`MAX_MESSAGE_TYPE`], its position in
+/// [`types::MESSAGE_TYPES`] plus one (0: no entry). Built at compile time: an entry beyond
+/// [`MAX_MESSAGE_TYPE`] or a table past `u16` fails the build.
+static TYPE_POSITIONS: [u16; MAX_MESSAGE_TYPE as usize + 1] = {
+    let mut t = [0u16; MAX_MESSAGE_TYPE as usize + 1];
+    let mut i = 0;
+    while i < types::MESSAGE_TYPES.len() {
+        assert!(i < u16::MAX as usize);
+        t[types::MESSAGE_TYPES[i].id as usize] = (i + 1) as u16;
+        i += 1;
+    }
+    t
+};
 
 /// The name of a MessageType number, if it has one.
 pub fn type_name(id: u32) -> Option<&'static str> {
@@ -690,6 +708,16 @@ pub fn describe(spec: &MessageSpec) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn type_info_finds_every_entry_and_nothing_else() {
+        for id in (0..=MAX_MESSAGE_TYPE + 2).chain([u32::MAX, 1 << 16]) {
+            let listed = types::MESSAGE_TYPES.iter().find(|t| t.id == id);
+            assert_eq!(type_info(id).map(|t| (t.id, t.name)), listed.map(|t| (t.id, t.name)), "{id}");
+        }
+        assert_eq!(type_info(283).map(|t| t.name), Some("SET_AGENT_SERVICE_DATA_REQ"));
+        assert!(type_info(0).is_none());
+    }
 
     #[test]
     fn lookups_reject_unknown_numbers() {
