@@ -999,3 +999,131 @@ fn monitor_not_recreated(f: &mut Findings, c: &Conn, m: &Msg<'_, '_>, links: &Li
         )
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_local_connection_state_has_its_state() {
+        let want = [
+            (lcs::LCS_NULL, Some(State::Gone)),
+            (lcs::LCS_INITIATE, Some(State::Initiated)),
+            (lcs::LCS_ALERTING, Some(State::Alerting)),
+            (lcs::LCS_CONNECT, Some(State::Connected)),
+            (lcs::LCS_HOLD, Some(State::Held)),
+            (lcs::LCS_QUEUED, Some(State::Queued)),
+            (lcs::LCS_FAIL, Some(State::Gone)),
+            (lcs::LCS_NONE, None),
+            (7, None),
+        ];
+        for (v, s) in want {
+            assert_eq!(State::from_lcs(u64::from(v)), s, "{v}");
+        }
+        assert_eq!(State::from_lcs(1 << 32), None, "a value past 32 bits is no state");
+        assert_eq!(State::from_lcs((1 << 32) | 4), None);
+        let words: Vec<_> =
+            [State::Initiated, State::Alerting, State::Connected, State::Held, State::Queued, State::Gone]
+                .map(State::describe)
+                .to_vec();
+        assert_eq!(words, ["initiated", "alerting", "connected", "held", "queued", "cleared"]);
+    }
+
+    #[test]
+    fn the_call_control_requests_change_calls_and_nothing_else_does() {
+        use MessageType as T;
+        let control = [
+            T::ANSWER_CALL_REQ,
+            T::HOLD_CALL_REQ,
+            T::RETRIEVE_CALL_REQ,
+            T::TRANSFER_CALL_REQ,
+            T::CONFERENCE_CALL_REQ,
+            T::CONSULTATION_CALL_REQ,
+            T::ALTERNATE_CALL_REQ,
+            T::RECONNECT_CALL_REQ,
+            T::CLEAR_CALL_REQ,
+            T::CLEAR_CONNECTION_REQ,
+            T::RELEASE_CALL_REQ,
+            T::DEFLECT_CALL_REQ,
+        ];
+        for m in crate::cti::spec::messages() {
+            assert_eq!(changes_calls(m.id), control.contains(&m.id), "{}", m.name);
+        }
+    }
+
+    #[test]
+    fn a_call_state_keeps_one_entry_per_device_and_its_doubts() {
+        let mut cs = CallState::default();
+        assert_eq!(cs.get(b"1001"), None);
+        cs.set(b"1001", Some(State::Alerting), 3);
+        cs.set(b"2002", Some(State::Connected), 4);
+        assert_eq!(cs.get(b"1001"), Some((State::Alerting, 3)));
+        assert_eq!(cs.get(b"100"), None, "a device is named whole");
+        // A request puts the call in doubt until the next event sets a state.
+        assert!(!cs.in_flux());
+        cs.request(Some(9));
+        assert!(cs.in_flux());
+        cs.set(b"1001", Some(State::Connected), 5);
+        assert_eq!(cs.get(b"1001"), Some((State::Connected, 5)));
+        assert!(!cs.in_flux(), "an event settles the doubt");
+        // More requests than are remembered: only an event ends the doubt.
+        for i in 0..=MAX_FLUX as u32 {
+            cs.request(Some(i));
+        }
+        assert!(cs.flux_full && cs.flux.len() == MAX_FLUX);
+        cs.flux.clear();
+        assert!(cs.in_flux(), "a full list stays in doubt when emptied");
+        cs.request(None);
+        cs.settled();
+        assert!(!cs.in_flux() && cs.flux.is_empty());
+        cs.request(None);
+        assert!(cs.flux_full && cs.flux.is_empty(), "a request without InvokeID is a doubt no answer ends");
+        // No state: the device is forgotten.
+        cs.set(b"2002", None, 6);
+        assert_eq!(cs.get(b"2002"), None);
+        assert_eq!(cs.devices.len(), 1);
+        cs.set(b"3003", None, 6);
+        assert_eq!(cs.devices.len(), 1, "no state for an unknown device adds nothing");
+        // At most MAX_DEVICES_PER_CALL devices.
+        for i in 0..2 * MAX_DEVICES_PER_CALL {
+            cs.set(format!("9{i}").as_bytes(), Some(State::Held), 7);
+        }
+        assert_eq!(cs.devices.len(), MAX_DEVICES_PER_CALL);
+        assert_eq!(cs.get(b"90"), Some((State::Held, 7)));
+        // Devices of the call: live connections, then the named ones; cleared ones are not.
+        let mut cs = CallState::default();
+        cs.set(b"1001", Some(State::Connected), 1);
+        cs.set(b"2002", Some(State::Gone), 1);
+        cs.named.push(Device::from_slice(b"3003"));
+        let devs: Vec<&[u8]> = cs.devices_of().collect();
+        assert_eq!(devs, [&b"1001"[..], &b"3003"[..]]);
+    }
+
+    #[test]
+    fn a_call_learns_the_devices_its_events_name() {
+        use crate::cti::encode::MessageBuilder;
+        let mut m = MessageBuilder::named("CALL_DELIVERED_EVENT", 24);
+        m.set("ConnectionCallID", 7).unwrap();
+        m.text("ConnectionDeviceID", "1001").unwrap();
+        m.text("AlertingDeviceID", "1001").unwrap();
+        m.text("CallingDeviceID", "5551").unwrap();
+        m.text("CalledDeviceID", "1001").unwrap();
+        m.text("LastRedirectDeviceID", "7777").unwrap();
+        let frame = m.build();
+        let d = crate::cti::decode::decode(&frame, 24, crate::cti::decode::VersionSource::Forced);
+        let mut cs = CallState::default();
+        cs.learn(&d, &frame);
+        let named: Vec<&[u8]> = cs.named.iter().map(|n| &n[..]).collect();
+        // Each device once, in wire order; the connection's own device and a redirecting
+        // route point are not among them.
+        assert_eq!(named, [&b"1001"[..], &b"5551"[..]]);
+        // At most MAX_DEVICES_PER_CALL.
+        let mut cs = CallState::default();
+        for i in 0..MAX_DEVICES_PER_CALL - 1 {
+            cs.named.push(Device::from_slice(format!("8{i}").as_bytes()));
+        }
+        cs.learn(&d, &frame);
+        assert_eq!(cs.named.len(), MAX_DEVICES_PER_CALL);
+        assert_eq!(&cs.named[MAX_DEVICES_PER_CALL - 1][..], b"1001");
+    }
+}

@@ -326,3 +326,217 @@ fn alternating_leaves_both_calls_in_flux() {
     s.push(Step::Msg(C, 410, control_failure(3)));
     assert!(verdicts(s).is_empty());
 }
+
+fn register(invoke: u64, confirm: bool, service: u64) -> Vec<u8> {
+    let mut m = b(if confirm { "REGISTER_SERVICE_CONF" } else { "REGISTER_SERVICE_REQ" });
+    m.set("InvokeID", invoke).unwrap();
+    if confirm {
+        m.set("RegisteredServiceID", service).unwrap();
+    } else {
+        m.text("ServiceName", "callback").unwrap();
+    }
+    m.build()
+}
+
+#[test]
+fn a_server_application_unregisters_before_it_closes() {
+    // Frames (after the handshake's): REGISTER_SERVICE_REQ 4 and 6, their confirms 5 and 7.
+    let steps = |unregister: Option<u64>| {
+        let mut s = opened(0xFFFF_FFFF, 0);
+        s.push(Step::Msg(S, 100, register(2, false, 0)));
+        s.push(Step::Msg(C, 110, register(2, true, 77)));
+        s.push(Step::Msg(S, 120, register(3, false, 0)));
+        s.push(Step::Msg(C, 130, register(3, true, 78)));
+        if let Some(id) = unregister {
+            let mut u = b("UNREGISTER_SERVICE_REQ");
+            u.set("InvokeID", 4).unwrap();
+            u.set("RegisteredServiceID", id).unwrap();
+            s.push(Step::Msg(S, 140, u.build()));
+        }
+        s.push(Step::Msg(S, 200, inv("CLOSE_REQ", 5)));
+        s.push(Step::Msg(C, 210, inv("CLOSE_CONF", 5)));
+        s
+    };
+    let r = run(steps(None));
+    let f = find(&r, "unregister-missing");
+    assert_eq!(f.frames, vec![4, 6, 8]);
+    assert_eq!((f.subject.invoke, f.subject.request), (Some(5), Some("CLOSE_REQ")));
+    assert!(f.message.contains("RegisteredServiceID 77, 78 still registered"), "{}", f.message);
+    // One unregistered: the other is still named.
+    let r = run(steps(Some(77)));
+    let f = find(&r, "unregister-missing");
+    assert!(f.message.contains("RegisteredServiceID 78 still"), "{}", f.message);
+    assert_eq!(f.frames, vec![6, 9]);
+    // A confirm that answers no REGISTER_SERVICE_REQ of the session registers nothing.
+    let mut s = opened(0xFFFF_FFFF, 0);
+    s.push(Step::Msg(C, 110, register(2, true, 77)));
+    s.push(Step::Msg(S, 200, inv("CLOSE_REQ", 5)));
+    assert!(!has(&run(s), "unregister-missing"));
+    // A refused registration registers nothing either.
+    let mut s = opened(0xFFFF_FFFF, 0);
+    s.push(Step::Msg(S, 100, register(2, false, 0)));
+    s.push(Step::Msg(C, 110, failure_conf(2, 12)));
+    s.push(Step::Msg(S, 200, inv("CLOSE_REQ", 5)));
+    assert!(!has(&run(s), "unregister-missing"));
+}
+
+/// TRANSFER_CALL_REQ joining held call 7 and active call 8.
+fn transfer(invoke: u64) -> Vec<u8> {
+    let mut m = b("TRANSFER_CALL_REQ");
+    m.set("InvokeID", invoke).unwrap();
+    m.set("PeripheralID", 5000).unwrap();
+    m.set("ActiveConnectionCallID", 8).unwrap();
+    m.set("HeldConnectionCallID", 7).unwrap();
+    m.set("ActiveConnectionDeviceIDType", 0).unwrap();
+    m.set("HeldConnectionDeviceIDType", 0).unwrap();
+    m.text("ActiveConnectionDeviceID", "1001").unwrap();
+    m.text("HeldConnectionDeviceID", "1001").unwrap();
+    m.build()
+}
+
+/// CALL_ESTABLISHED_EVENT of `call` at `device`, answered there.
+fn established(call: u64, device: &str) -> Vec<u8> {
+    let mut m = call_event("CALL_ESTABLISHED_EVENT", call, device);
+    m.set("LocalConnectionState", 3).unwrap();
+    m.text("AnsweringDeviceID", device).unwrap();
+    m.build()
+}
+
+#[test]
+fn a_transfer_joins_calls_with_a_device_in_common() {
+    // Held call 7 at 1001 (frames 4-5); call 8 at `other` (frames 6-7); the request 8.
+    let steps = |other: &str| {
+        let mut s = held();
+        s.push(Step::Msg(C, 250, ev("BEGIN_CALL_EVENT", 8)));
+        s.push(Step::Msg(C, 260, established(8, other)));
+        s.push(Step::Msg(S, 300, transfer(2)));
+        s.push(Step::Msg(C, 310, control_failure(2)));
+        s
+    };
+    let r = run(steps("2002"));
+    let f = find(&r, "transfer-no-common-device");
+    assert_eq!(f.frames, vec![5, 7, 8]);
+    assert_eq!((f.subject.call, f.subject.invoke, f.subject.peripheral), (Some(8), Some(2), Some(5000)));
+    assert!(
+        f.message.contains("held call 7 (devices 1001) and active call 8 (devices 2002)"),
+        "{}",
+        f.message
+    );
+    // A device in common.
+    assert!(!has(&run(steps("1001")), "transfer-no-common-device"));
+    // The held call's state in doubt (a request for it not answered yet).
+    let mut s = held();
+    s.push(Step::Msg(C, 250, ev("BEGIN_CALL_EVENT", 8)));
+    s.push(Step::Msg(C, 260, established(8, "2002")));
+    s.push(Step::Msg(S, 270, hold_req(3)));
+    s.push(Step::Msg(S, 300, transfer(2)));
+    assert!(!has(&run(s), "transfer-no-common-device"));
+}
+
+/// AGENT_DESK_SETTINGS_REQ for `agent` (or none named) and its confirm with `mask`.
+fn desk(invoke: u64, agent: Option<&str>, mask: u64) -> [Vec<u8>; 2] {
+    let mut q = b("AGENT_DESK_SETTINGS_REQ");
+    q.set("InvokeID", invoke).unwrap();
+    q.set("PeripheralID", 5000).unwrap();
+    if let Some(a) = agent {
+        q.text("AgentID", a).unwrap();
+    }
+    let mut c = b("AGENT_DESK_SETTINGS_CONF");
+    c.set("InvokeID", invoke).unwrap();
+    c.set("PeripheralID", 5000).unwrap();
+    c.set("DeskSettingsMask", mask).unwrap();
+    [q.build(), c.build()]
+}
+
+#[test]
+fn reason_codes_the_agents_own_desk_settings_require() {
+    // DESK_IDLE_REASON_REQUIRED_MASK (0x08) for agent 1001: frames 4 and 5, the request 6.
+    let steps = |agent: Option<&str>, mask: u64, state: u64, reason: u64| {
+        let mut s = opened(0xFFFF_FFFF, 0);
+        let [q, c] = desk(2, agent, mask);
+        s.push(Step::Msg(S, 100, q));
+        s.push(Step::Msg(C, 110, c));
+        s.push(Step::Msg(S, 200, set_state(3, state, reason)));
+        s.push(Step::Msg(C, 210, inv("SET_AGENT_STATE_CONF", 3)));
+        s
+    };
+    let r = run(steps(Some("1001"), 0x08, 2, 0));
+    let f = find(&r, "reason-code-missing");
+    assert_eq!(f.frames, vec![5, 6]);
+    assert_eq!((f.subject.agent.as_deref(), f.subject.invoke), (Some("1001"), Some(3)));
+    assert!(f.message.contains("NOT_READY (idle)") && f.message.contains("DESK_IDLE_REASON_REQUIRED_MASK"));
+    // Another agent's settings; settings that require nothing of NOT_READY; a reason given.
+    assert!(!has(&run(steps(Some("1002"), 0x08, 2, 0)), "reason-code-missing"));
+    assert!(!has(&run(steps(Some("1001"), 0x10, 2, 0)), "reason-code-missing"));
+    assert!(!has(&run(steps(Some("1001"), 0x08, 2, 7)), "reason-code-missing"));
+    // Logging out with the logout flag.
+    let r = run(steps(Some("1001"), 0x10, 1, 0));
+    assert!(find(&r, "reason-code-missing").message.contains("DESK_LOGOUT_REASON_REQUIRED_MASK"));
+    // A request that names no agent is about the session's agent, unknown here.
+    assert!(!has(&run(steps(None, 0x08, 2, 0)), "reason-code-missing"));
+    // A confirm that answers another request sets nothing.
+    let mut s = opened(0xFFFF_FFFF, 0);
+    let [q, _] = desk(2, Some("1001"), 0x08);
+    let [_, c] = desk(9, Some("1001"), 0x08);
+    s.push(Step::Msg(S, 100, q));
+    s.push(Step::Msg(C, 110, c));
+    s.push(Step::Msg(S, 200, set_state(3, 2, 0)));
+    assert!(!has(&run(s), "reason-code-missing"));
+}
+
+#[test]
+fn events_set_and_forget_the_call_states() {
+    // Call 7 held at 1001 (frame 5), then `events`, then HOLD_CALL_REQ for it.
+    let hold_after = |events: Vec<Vec<u8>>| {
+        let mut s = held();
+        for (i, e) in events.into_iter().enumerate() {
+            s.push(Step::Msg(C, 250 + i as i64, e));
+        }
+        s.push(Step::Msg(S, 300, hold_req(2)));
+        s.push(Step::Msg(C, 310, control_failure(2)));
+        verdicts(s)
+    };
+    assert_eq!(hold_after(vec![]).len(), 1, "held: a hold is judged");
+    // A transfer or conference naming the call, its end, or a new call id: no longer known.
+    for (name, first, second) in
+        [("CALL_TRANSFERRED_EVENT", 7, 9), ("CALL_CONFERENCED_EVENT", 9, 7), ("CALL_TRANSFERRED_EVENT", 9, 9)]
+    {
+        let mut m = b(name);
+        m.set("PeripheralID", 5000).unwrap();
+        m.set("PrimaryCallID", first).unwrap();
+        m.set("SecondaryCallID", second).unwrap();
+        assert_eq!(hold_after(vec![m.build()]).len(), usize::from(first != 7 && second != 7), "{name}");
+    }
+    assert!(hold_after(vec![ev("END_CALL_EVENT", 7)]).is_empty());
+    let update = |new: u64| {
+        let mut m = call_event("CALL_DATA_UPDATE_EVENT", 7, "1001");
+        m.set("NewConnectionCallID", new).unwrap();
+        m.build()
+    };
+    assert!(hold_after(vec![update(8)]).is_empty(), "renamed");
+    assert_eq!(hold_after(vec![update(7)]).len(), 1, "the same id: still held");
+    // Another call's end changes nothing.
+    assert_eq!(hold_after(vec![ev("END_CALL_EVENT", 8)]).len(), 1);
+    // Cleared: every connection gone (a hold of it is not "already held").
+    let mut cleared = call_event("CALL_CLEARED_EVENT", 7, "1001");
+    cleared.set("LocalConnectionState", 0).unwrap();
+    assert!(hold_after(vec![cleared.build()]).is_empty());
+    // An event of the call at another device: this connection's state is its
+    // LocalConnectionState (connected), or unknown when that is no state (LCS_NONE).
+    let elsewhere = |lcs: u64| {
+        let mut m = call_event("CALL_HELD_EVENT", 7, "1001");
+        m.set("LocalConnectionState", lcs).unwrap();
+        m.text("HoldingDeviceID", "2002").unwrap();
+        m.build()
+    };
+    assert!(hold_after(vec![elsewhere(3)]).is_empty(), "connected by its LocalConnectionState");
+    assert!(hold_after(vec![elsewhere(0xFFFF)]).is_empty(), "LCS_NONE: no longer known");
+    assert_eq!(hold_after(vec![elsewhere(4)]).len(), 1, "still held by its LocalConnectionState");
+    // An event without the connection's device: the call's state is no longer known.
+    let mut m = b("CALL_RETRIEVED_EVENT");
+    m.set("PeripheralID", 5000).unwrap();
+    m.set("ConnectionCallID", 7).unwrap();
+    m.set("ConnectionDeviceIDType", 0).unwrap();
+    m.set("LocalConnectionState", 4).unwrap();
+    assert!(hold_after(vec![m.build()]).is_empty());
+}
