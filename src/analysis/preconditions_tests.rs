@@ -3,6 +3,7 @@
 //! while an earlier request for the call may still be changing it.
 
 use super::*;
+use crate::analysis::preconditions::{MAX_DEVICES_PER_CALL, MAX_REGISTERED, MAX_WAITING};
 
 /// CALL_HELD_EVENT (`held`) or CALL_RETRIEVED_EVENT of call 7 at device 1001.
 fn hold_ev(held: bool) -> Vec<u8> {
@@ -539,4 +540,474 @@ fn events_set_and_forget_the_call_states() {
     m.set("ConnectionDeviceIDType", 0).unwrap();
     m.set("LocalConnectionState", 4).unwrap();
     assert!(hold_after(vec![m.build()]).is_empty());
+}
+
+#[test]
+fn pre_call_announcements_kept_unreadable_and_forgotten() {
+    let aborted = |steps: Vec<Step>, settings: Settings| {
+        let r = run_with(ConnStart::Handshake, steps, settings);
+        r.findings.iter().filter(|f| f.rule == "pre-call-abort-unannounced").count()
+    };
+    let abort_at = |ms: i64| {
+        let mut s = opened(0xFFFF_FFFF, 0);
+        s.push(Step::Msg(C, ms, pre_call(9, true)));
+        s
+    };
+    // The horizon: a minute after the session's first message.
+    assert_eq!(aborted(abort_at(60_000), Settings::default()), 1);
+    assert_eq!(aborted(abort_at(59_999), Settings::default()), 0);
+    let r = run(abort_at(61_000));
+    assert!(find(&r, "pre-call-abort-unannounced").message.contains("captured for 61 s before it"));
+    // An announcement whose call cannot be read (AGENT_LEGACY_PRE_CALL_EVENT, whose layout
+    // no source gives) may be of any call: no abort is said unannounced after it.
+    let mut legacy = vec![0, 0, 0, 4, 0, 0, 0, 189];
+    legacy.extend_from_slice(&[0, 0, 0, 1]);
+    let mut s = opened(0xFFFF_FFFF, 0);
+    s.push(Step::Msg(C, 1_000, legacy));
+    s.push(Step::Msg(C, 61_000, pre_call(9, true)));
+    assert_eq!(aborted(s, Settings::default()), 0);
+    // At most max_ended_calls announcements are kept, the oldest forgotten first.
+    let announced_then_aborted = |max: usize| {
+        let mut s = opened(0xFFFF_FFFF, 0);
+        s.push(Step::Msg(C, 1_000, pre_call(9, false)));
+        s.push(Step::Msg(C, 1_100, pre_call(10, false)));
+        s.push(Step::Msg(C, 1_200, pre_call(10, false)));
+        s.push(Step::Msg(C, 61_000, pre_call(9, true)));
+        aborted(s, Settings { max_ended_calls: max, ..Settings::default() })
+    };
+    assert_eq!(announced_then_aborted(1), 1, "call 9 forgotten for call 10");
+    assert_eq!(announced_then_aborted(2), 0, "a repeated announcement takes no room");
+}
+
+#[test]
+fn a_verdict_stands_once_the_server_speaks_again() {
+    // The server's next message settles the verdict: a loss after it changes nothing.
+    let mut s = held();
+    s.push(Step::Msg(S, 300, hold_req(2)));
+    s.push(Step::Msg(C, 310, control_failure(2)));
+    s.push(Step::Gap(C, 400));
+    s.push(Step::Msg(C, 410, ev("CALL_CLEARED_EVENT", 7)));
+    assert!(has(&run(s), "hold-already-held"));
+    // The client's next message does not: a gap in the server's stream before the server
+    // speaks again drops the verdict.
+    let mut s = held();
+    s.push(Step::Msg(S, 300, hold_req(2)));
+    s.push(Step::Msg(S, 305, inv("HEARTBEAT_REQ", 3)));
+    s.push(Step::Gap(C, 307));
+    s.push(Step::Msg(C, 310, control_failure(2)));
+    assert!(!has(&run(s), "hold-already-held"));
+    // A request that does not control calls leaves the call's state known.
+    let mut s = held();
+    let mut data = b("SET_CALL_DATA_REQ");
+    data.set("InvokeID", 3).unwrap();
+    data.set("PeripheralID", 5000).unwrap();
+    data.set("ConnectionCallID", 7).unwrap();
+    data.set("ConnectionDeviceIDType", 0).unwrap();
+    data.text("ConnectionDeviceID", "1001").unwrap();
+    s.push(Step::Msg(S, 250, data.build()));
+    s.push(Step::Msg(C, 260, inv("SET_CALL_DATA_CONF", 3)));
+    s.push(Step::Msg(S, 300, hold_req(2)));
+    s.push(Step::Msg(C, 310, control_failure(2)));
+    assert!(has(&run(s), "hold-already-held"));
+}
+
+#[test]
+fn the_lifecycle_rules_read_each_message_from_its_own_side() {
+    // Announced by the client: no announcement (a server event sent the wrong way).
+    let mut s = opened(0xFFFF_FFFF, 0);
+    s.push(Step::Msg(S, 1_000, pre_call(9, false)));
+    s.push(Step::Msg(C, 61_000, pre_call(9, true)));
+    assert!(has(&run(s), "pre-call-abort-unannounced"));
+    // An abort sent by the client is not judged.
+    let mut s = opened(0xFFFF_FFFF, 0);
+    s.push(Step::Msg(S, 61_000, pre_call(9, true)));
+    assert!(!has(&run(s), "pre-call-abort-unannounced"));
+    // Desk settings: the server's copy of a request, and the client's copy of a confirm,
+    // are neither the request nor its answer.
+    let [q, c] = desk(2, Some("1001"), 0x08);
+    let [q_other, c_other] = desk(2, Some("1002"), 0x08);
+    let mut s = opened(0xFFFF_FFFF, 0);
+    s.push(Step::Msg(C, 90, q_other));
+    s.push(Step::Msg(S, 100, q.clone()));
+    s.push(Step::Msg(C, 110, c.clone()));
+    s.push(Step::Msg(S, 200, set_state(3, 2, 0)));
+    assert!(has(&run(s), "reason-code-missing"), "the settings are agent 1001's");
+    let mut s = opened(0xFFFF_FFFF, 0);
+    s.push(Step::Msg(S, 100, q));
+    s.push(Step::Msg(S, 105, c_other));
+    s.push(Step::Msg(C, 110, c));
+    s.push(Step::Msg(S, 200, set_state(3, 2, 0)));
+    assert!(has(&run(s), "reason-code-missing"), "the request still waits for its answer");
+    // SET_AGENT_STATE_REQ is the client's: one from the server is not judged.
+    let mut s = opened(0xFFFF_FFFF, 0);
+    let [q, c] = desk(2, Some("1001"), 0x08);
+    s.push(Step::Msg(S, 100, q));
+    s.push(Step::Msg(C, 110, c));
+    s.push(Step::Msg(C, 200, set_state(3, 2, 0)));
+    assert!(!has(&run(s), "reason-code-missing"));
+    // Configuration records are the server's.
+    let mut agents = b("CONFIG_AGENT_EVENT");
+    agents.set("NumRecords", 1).unwrap();
+    agents.number("RecordType", 1).unwrap();
+    agents.number("FltPeripheralID", 5000).unwrap();
+    agents.number("AgentType", 0).unwrap();
+    agents.number("AgentDeskSettingsID", 3).unwrap();
+    agents.text("LoginID", "1001").unwrap();
+    let mut desks = b("CONFIG_AGENT_DESK_SETTINGS_EVENT");
+    desks.set("NumRecords", 1).unwrap();
+    desks.number("RecordType", 1).unwrap();
+    desks.number("AgentDeskSettingsID", 3).unwrap();
+    desks.number("FltDeskSettingsMask", 0x08).unwrap();
+    for (agents_from, desks_from, found) in [(C, C, true), (S, C, false), (C, S, false)] {
+        let mut s = opened(0xFFFF_FFFF, 0);
+        s.push(Step::Msg(agents_from, 100, agents.build()));
+        s.push(Step::Msg(desks_from, 110, desks.build()));
+        s.push(Step::Msg(S, 200, set_state(3, 2, 0)));
+        assert_eq!(has(&run(s), "reason-code-missing"), found, "{agents_from:?} {desks_from:?}");
+    }
+    // UNREGISTER_SERVICE_REQ and CLOSE_REQ are the client's.
+    let mut s = opened(0xFFFF_FFFF, 0);
+    s.push(Step::Msg(S, 100, register(2, false, 0)));
+    s.push(Step::Msg(C, 110, register(2, true, 77)));
+    let mut u = b("UNREGISTER_SERVICE_REQ");
+    u.set("InvokeID", 4).unwrap();
+    u.set("RegisteredServiceID", 77).unwrap();
+    s.push(Step::Msg(C, 140, u.build()));
+    s.push(Step::Msg(C, 150, inv("CLOSE_REQ", 6)));
+    s.push(Step::Msg(S, 200, inv("CLOSE_REQ", 5)));
+    let r = run(s);
+    assert_eq!(find(&r, "unregister-missing").frames, vec![4, 8]);
+}
+
+#[test]
+fn a_verdict_still_waiting_stands_at_the_connection_s_end() {
+    let mut s = held();
+    s.push(Step::Msg(S, 300, hold_req(2)));
+    s.push(Step::End(ConnEnd::Fin, 400));
+    assert!(has(&run(s), "hold-already-held"));
+}
+
+#[test]
+fn a_pre_call_abort_is_judged_on_an_open_session_a_minute_after_its_start() {
+    // Never opened (OPEN_REQ unanswered): not judged.
+    let s = vec![Step::Msg(S, 0, open_req(1, 0xFFFF_FFFF, 0)), Step::Msg(C, 61_000, pre_call(9, true))];
+    assert!(!has(&run(s), "pre-call-abort-unannounced"));
+    // The minute counts from the connection's first sight, not from the capture's start.
+    let steps = |abort_ms: i64| {
+        vec![
+            Step::Msg(S, 100_000, open_req(1, 0xFFFF_FFFF, 0)),
+            Step::Msg(C, 100_010, open_conf(1, 0x10, 1, 0)),
+            Step::Msg(C, abort_ms, pre_call(9, true)),
+        ]
+    };
+    let judged = |abort_ms| {
+        has(
+            &run_from(100_000, ConnStart::Handshake, steps(abort_ms), Settings::default()),
+            "pre-call-abort-unannounced",
+        )
+    };
+    assert!(!judged(130_000));
+    assert!(judged(160_000));
+}
+
+#[test]
+fn desk_settings_are_kept_for_at_most_max_agents() {
+    let one = Settings { max_agents: 1, ..Settings::default() };
+    // AGENT_DESK_SETTINGS_CONF: 1001's settings kept (and replaced), 1002's not.
+    let steps = |second: &str, mask: u64| {
+        let mut s = opened(0xFFFF_FFFF, 0);
+        for (i, (agent, m)) in [("1001", 0x10), (second, mask)].into_iter().enumerate() {
+            let [q, c] = desk(2 + i as u64, Some(agent), m);
+            s.push(Step::Msg(S, 100 + 20 * i as i64, q));
+            s.push(Step::Msg(C, 110 + 20 * i as i64, c));
+        }
+        s
+    };
+    let found = |mut s: Vec<Step>, agent: &str| {
+        let mut q = b("SET_AGENT_STATE_REQ");
+        q.set("InvokeID", 9).unwrap();
+        q.set("AgentState", 2).unwrap();
+        q.text("AgentID", agent).unwrap();
+        s.push(Step::Msg(S, 200, q.build()));
+        has(&run_with(ConnStart::Handshake, s, one.clone()), "reason-code-missing")
+    };
+    assert!(found(steps("1001", 0x08), "1001"), "1001's settings replaced");
+    assert!(!found(steps("1002", 0x08), "1002"), "no room for 1002");
+    // The configuration: the agents' desk settings ids and the settings of each id.
+    let config = |logins: &[(&str, u64)], desks: &[(u64, u64)]| {
+        let mut agents = b("CONFIG_AGENT_EVENT");
+        agents.set("NumRecords", logins.len() as u64).unwrap();
+        for &(login, id) in logins {
+            agents.number("RecordType", 1).unwrap();
+            agents.number("AgentDeskSettingsID", id).unwrap();
+            agents.text("LoginID", login).unwrap();
+        }
+        let mut d = b("CONFIG_AGENT_DESK_SETTINGS_EVENT");
+        d.set("NumRecords", desks.len() as u64).unwrap();
+        for &(id, mask) in desks {
+            d.number("RecordType", 1).unwrap();
+            d.number("AgentDeskSettingsID", id).unwrap();
+            d.number("FltDeskSettingsMask", mask).unwrap();
+        }
+        let mut s = opened(0xFFFF_FFFF, 0);
+        s.push(Step::Msg(C, 100, agents.build()));
+        s.push(Step::Msg(C, 110, d.build()));
+        s
+    };
+    assert!(found(config(&[("1001", 3), ("1001", 4)], &[(4, 0x08)]), "1001"), "an agent's id replaced");
+    assert!(!found(config(&[("1001", 3), ("1002", 4)], &[(4, 0x08)]), "1002"), "no room for 1002");
+    assert!(found(config(&[("1001", 3)], &[(3, 0), (3, 0x08)]), "1001"), "an id's settings replaced");
+    assert!(!found(config(&[("1001", 4)], &[(3, 0), (4, 0x08)]), "1001"), "no room for id 4");
+}
+
+#[test]
+fn each_call_event_sets_its_state_at_its_own_device() {
+    // Call 7 held at 1001 (frame 5), then `event` at 1001 with no LocalConnectionState
+    // state (LCS_NONE: the event's own change applies), then RETRIEVE_CALL_REQ, which
+    // presumes a held connection.
+    let retrieve_after = |name: &str, device_field: Option<&str>| {
+        let mut m = call_event(name, 7, "1001");
+        m.set("LocalConnectionState", 0xFFFF).unwrap();
+        if let Some(f) = device_field {
+            m.text(f, "1001").unwrap();
+        }
+        let mut s = held();
+        s.push(Step::Msg(C, 250, m.build()));
+        s.push(Step::Msg(S, 300, naming("RETRIEVE_CALL_REQ", 2, &[("Held", 7)])));
+        s.push(Step::Msg(C, 310, control_failure(2)));
+        verdicts(s).into_iter().map(|v| v.2).collect::<Vec<_>>()
+    };
+    for (name, field, state) in [
+        ("CALL_DELIVERED_EVENT", Some("AlertingDeviceID"), Some("alerting")),
+        ("CALL_ESTABLISHED_EVENT", Some("AnsweringDeviceID"), Some("connected")),
+        ("CALL_HELD_EVENT", Some("HoldingDeviceID"), None),
+        ("CALL_RETRIEVED_EVENT", Some("RetrievingDeviceID"), Some("connected")),
+        ("CALL_CONNECTION_CLEARED_EVENT", Some("ReleasingDeviceID"), Some("cleared")),
+        ("CALL_CLEARED_EVENT", None, Some("cleared")),
+    ] {
+        let v = retrieve_after(name, field);
+        match state {
+            Some(s) => {
+                assert_eq!(v.len(), 1, "{name}: {v:?}");
+                assert!(v[0].contains(&format!("which is {s} since frame 6")), "{name}: {v:?}");
+            }
+            None => assert!(v.is_empty(), "{name}: {v:?}"),
+        }
+    }
+    // An event that changes no state by itself sets the connection's LocalConnectionState.
+    let mut m = call_event("CALL_ORIGINATED_EVENT", 7, "1001");
+    m.set("LocalConnectionState", 3).unwrap();
+    let mut s = held();
+    s.push(Step::Msg(C, 250, m.build()));
+    s.push(Step::Msg(S, 300, naming("RETRIEVE_CALL_REQ", 2, &[("Held", 7)])));
+    assert_eq!(verdicts(s).len(), 1, "connected by CALL_ORIGINATED_EVENT's LocalConnectionState");
+}
+
+#[test]
+fn at_most_max_live_calls_are_followed() {
+    // Calls 7 and 8 alerting at 1001; an ANSWER_CALL_REQ of call 8 while it is connected.
+    let steps = |max: usize| {
+        let mut s = opened_control();
+        for call in [7, 8] {
+            let mut m = call_event("CALL_DELIVERED_EVENT", call, "1001");
+            m.set("LocalConnectionState", 2).unwrap();
+            m.text("AlertingDeviceID", "1001").unwrap();
+            s.push(Step::Msg(C, 100 + call as i64, m.build()));
+        }
+        s.push(Step::Msg(C, 200, established(8, "1001")));
+        s.push(Step::Msg(S, 300, naming("ANSWER_CALL_REQ", 2, &[("", 8)])));
+        s.push(Step::Msg(C, 310, control_failure(2)));
+        let settings = Settings { max_live_calls: max, ..Settings::default() };
+        run_with(ConnStart::Handshake, s, settings)
+            .findings
+            .iter()
+            .filter(|f| f.rule == "answer-not-alerting")
+            .count()
+    };
+    assert_eq!(steps(2), 1);
+    assert_eq!(steps(1), 0, "call 8 found no room");
+}
+
+#[test]
+fn verdicts_wait_together_and_the_oldest_goes_first_past_the_limit() {
+    // Two held calls, a hold of each, then a gap in the server's stream: both dropped.
+    let mut s = opened_control();
+    for call in [7, 8] {
+        let mut m = call_event("CALL_HELD_EVENT", call, "1001");
+        m.set("LocalConnectionState", 4).unwrap();
+        m.text("HoldingDeviceID", "1001").unwrap();
+        s.push(Step::Msg(C, 100 + call as i64, m.build()));
+    }
+    s.push(Step::Msg(S, 300, naming("HOLD_CALL_REQ", 2, &[("", 7)])));
+    s.push(Step::Msg(S, 301, naming("HOLD_CALL_REQ", 3, &[("", 8)])));
+    s.push(Step::Gap(C, 305));
+    s.push(Step::Msg(C, 310, control_failure(2)));
+    assert!(verdicts(s).is_empty());
+    // Past MAX_WAITING the oldest is decided at once: it stands despite the gap after.
+    let mut s = opened_control();
+    let n = MAX_WAITING as u64 + 1;
+    for call in 0..n {
+        let mut m = call_event("CALL_HELD_EVENT", 100 + call, "1001");
+        m.set("LocalConnectionState", 4).unwrap();
+        m.text("HoldingDeviceID", "1001").unwrap();
+        s.push(Step::Msg(C, 100 + call as i64, m.build()));
+    }
+    let settings = Settings { max_live_calls: 1_000, ..Settings::default() };
+    for call in 0..n {
+        s.push(Step::Msg(S, 1_000 + call as i64, naming("HOLD_CALL_REQ", 2 + call, &[("", 100 + call)])));
+    }
+    s.push(Step::Gap(C, 2_000));
+    s.push(Step::Msg(C, 2_010, control_failure(2)));
+    let r = run_with(ConnStart::Handshake, s, settings);
+    let held: Vec<_> = r.findings.iter().filter(|f| f.rule == "hold-already-held").collect();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].subject.call, Some(100));
+}
+
+#[test]
+fn a_transfer_is_not_judged_on_calls_whose_devices_are_not_all_known() {
+    // Held call 7 at 1001; active call 8 at 2002 with `named` more devices its events named.
+    let steps = |named: usize, cleared_active: bool| {
+        let mut s = held();
+        s.push(Step::Msg(C, 250, ev("BEGIN_CALL_EVENT", 8)));
+        if !cleared_active {
+            s.push(Step::Msg(C, 260, established(8, "2002")));
+        }
+        for i in 0..named {
+            let mut m = call_event("CALL_DELIVERED_EVENT", 8, "2002");
+            m.set("LocalConnectionState", 3).unwrap();
+            m.text("AlertingDeviceID", "2002").unwrap();
+            m.text("CallingDeviceID", &format!("7{i:03}")).unwrap();
+            s.push(Step::Msg(C, 270 + i as i64, m.build()));
+        }
+        if cleared_active {
+            let mut m = call_event("CALL_CONNECTION_CLEARED_EVENT", 8, "2002");
+            m.set("LocalConnectionState", 0).unwrap();
+            m.text("ReleasingDeviceID", "2002").unwrap();
+            s.push(Step::Msg(C, 290, m.build()));
+        }
+        s.push(Step::Msg(S, 300, transfer(2)));
+        s.push(Step::Msg(C, 310, control_failure(2)));
+        has(&run(s), "transfer-no-common-device")
+    };
+    assert!(steps(MAX_DEVICES_PER_CALL - 2, false), "a call's devices all known");
+    assert!(!steps(MAX_DEVICES_PER_CALL, false), "the active call names as many devices as are kept");
+    // The active call's only connection cleared, no device named: nothing to compare.
+    assert!(!steps(0, true));
+}
+
+#[test]
+fn registrations_are_kept_per_request_and_at_most_max_registered() {
+    let close = |mut s: Vec<Step>| {
+        s.push(Step::Msg(S, 5_000, inv("CLOSE_REQ", 999)));
+        run(s).findings.into_iter().find(|f| f.rule == "unregister-missing")
+    };
+    // Two registrations outstanding at once.
+    let mut s = opened(0xFFFF_FFFF, 0);
+    s.push(Step::Msg(S, 100, register(2, false, 0)));
+    s.push(Step::Msg(S, 101, register(3, false, 0)));
+    s.push(Step::Msg(C, 110, register(2, true, 77)));
+    s.push(Step::Msg(C, 111, register(3, true, 78)));
+    let f = close(s).expect("both registered");
+    assert!(f.message.contains("RegisteredServiceID 77, 78 still"), "{}", f.message);
+    // At most MAX_REGISTERED.
+    let mut s = opened(0xFFFF_FFFF, 0);
+    for i in 0..=MAX_REGISTERED as u64 {
+        s.push(Step::Msg(S, 100 + 2 * i as i64, register(2 + i, false, 0)));
+        s.push(Step::Msg(C, 101 + 2 * i as i64, register(2 + i, true, 1_000 + i)));
+    }
+    let f = close(s).expect("registered");
+    assert_eq!(f.frames.len(), MAX_REGISTERED + 1, "each kept registration's request and the close");
+    assert!(f.message.contains(&format!("{} still", 1_000 + MAX_REGISTERED as u64 - 1)), "{}", f.message);
+    assert!(!f.message.contains(&format!("{}", 1_000 + MAX_REGISTERED as u64)), "{}", f.message);
+}
+
+#[test]
+fn a_registration_the_server_sends_is_not_the_client_s() {
+    // MAX_REGISTERED requests outstanding, then a REGISTER_SERVICE_REQ from the server
+    // (which takes no room among them), then every confirm.
+    let mut s = opened(0xFFFF_FFFF, 0);
+    let n = MAX_REGISTERED as u64;
+    for i in 0..n {
+        s.push(Step::Msg(S, 100 + i as i64, register(2 + i, false, 0)));
+    }
+    s.push(Step::Msg(C, 500, register(999, false, 0)));
+    for i in 0..n {
+        s.push(Step::Msg(C, 600 + i as i64, register(2 + i, true, 1_000 + i)));
+    }
+    s.push(Step::Msg(S, 5_000, inv("CLOSE_REQ", 998)));
+    let r = run(s);
+    let f = find(&r, "unregister-missing");
+    assert!(f.message.contains("RegisteredServiceID 1000, 1001,"), "{}", f.message);
+    assert_eq!(f.frames.len(), MAX_REGISTERED + 1);
+}
+
+#[test]
+fn a_hold_event_at_its_own_device_holds_the_connection() {
+    // Call 7 retrieved at 1001, then CALL_HELD_EVENT held at 1001 with LCS_NONE: held by
+    // the event itself, so a hold is judged.
+    let mut m = call_event("CALL_HELD_EVENT", 7, "1001");
+    m.set("LocalConnectionState", 0xFFFF).unwrap();
+    m.text("HoldingDeviceID", "1001").unwrap();
+    let mut s = held();
+    s.push(Step::Msg(C, 250, hold_ev(false)));
+    s.push(Step::Msg(C, 260, m.build()));
+    s.push(Step::Msg(S, 300, hold_req(2)));
+    s.push(Step::Msg(C, 310, control_failure(2)));
+    let v = verdicts(s);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(v[0].2.contains("which is held since frame 7"), "{v:?}");
+}
+
+#[test]
+fn a_confirm_of_another_request_with_a_registration_s_invoke_registers_nothing() {
+    // REGISTER_SERVICE_REQ, then HEARTBEAT_REQ reusing its InvokeID: the confirm answers
+    // the heartbeat (the request outstanding under that id), not the registration.
+    let mut s = opened(0xFFFF_FFFF, 0);
+    s.push(Step::Msg(S, 100, register(2, false, 0)));
+    s.push(Step::Msg(S, 101, inv("HEARTBEAT_REQ", 2)));
+    s.push(Step::Msg(C, 111, register(2, true, 77)));
+    s.push(Step::Msg(S, 5_000, inv("CLOSE_REQ", 9)));
+    let r = run(s);
+    assert!(has(&r, "invoke-reused"));
+    assert!(!has(&r, "unregister-missing"));
+}
+
+#[test]
+fn answers_sent_by_the_client_answer_nothing_of_the_client_s() {
+    // A REGISTER_SERVICE_CONF from the client (answering a request the server sent with the
+    // same InvokeID) registers nothing; the server's confirm registers 77.
+    let mut s = opened(0xFFFF_FFFF, 0);
+    s.push(Step::Msg(S, 100, register(2, false, 0)));
+    s.push(Step::Msg(C, 101, register(2, false, 0)));
+    s.push(Step::Msg(S, 102, register(2, true, 55)));
+    s.push(Step::Msg(C, 110, register(2, true, 77)));
+    s.push(Step::Msg(S, 5_000, inv("CLOSE_REQ", 9)));
+    let r = run(s);
+    let f = find(&r, "unregister-missing");
+    assert!(f.message.contains("RegisteredServiceID 77 still"), "{}", f.message);
+    // A CONTROL_FAILURE_CONF from the client does not refuse the client's HOLD_CALL_REQ:
+    // call 7 stays in doubt, and the next hold is not judged.
+    let mut s = held();
+    s.push(Step::Msg(S, 300, hold_req(2)));
+    s.push(Step::Msg(C, 301, hold_req(2)));
+    s.push(Step::Msg(S, 302, control_failure(2)));
+    s.push(Step::Msg(S, 400, hold_req(3)));
+    s.push(Step::Msg(C, 410, control_failure(3)));
+    assert_eq!(verdicts(s).len(), 1, "only the first hold is judged");
+}
+
+#[test]
+fn a_call_cleared_without_its_local_connection_state_clears_the_call() {
+    // CALL_CLEARED_EVENT cut after ConnectionCallID (no LocalConnectionState, no device).
+    let mut cleared = ev("CALL_CLEARED_EVENT", 7);
+    cleared.truncate(24);
+    cleared[..4].copy_from_slice(&16u32.to_be_bytes());
+    let mut s = held();
+    s.push(Step::Msg(C, 250, cleared));
+    s.push(Step::Msg(S, 300, naming("RETRIEVE_CALL_REQ", 2, &[("Held", 7)])));
+    s.push(Step::Msg(C, 310, control_failure(2)));
+    let v = verdicts(s);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(v[0].2.contains("which is cleared since frame 6"), "{v:?}");
 }

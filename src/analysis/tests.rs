@@ -30,6 +30,11 @@ fn server() -> SocketAddr {
 
 /// Run a script on connection 0 (times in milliseconds; frame = step index + 1).
 fn run_with(start: ConnStart, steps: Vec<Step>, settings: Settings) -> Report {
+    run_from(0, start, steps, settings)
+}
+
+/// [`run_with`] on a connection seen first at `ms`.
+fn run_from(ms: i64, start: ConnStart, steps: Vec<Step>, settings: Settings) -> Report {
     let mut a = Analyzer::new(settings);
     a.event(
         &Event::Connection {
@@ -39,7 +44,7 @@ fn run_with(start: ConnStart, steps: Vec<Step>, settings: Settings) -> Report {
             start,
             detection: Detection::Port,
             frame: 1,
-            ts_ns: 0,
+            ts_ns: ms * 1_000_000,
         },
         None,
     );
