@@ -263,3 +263,26 @@ fn zeros_the_guide_sets() {
     s.push(Step::Msg(S, 100, query(0)));
     assert!(zero(s).is_empty());
 }
+
+#[test]
+fn an_all_events_client_names_the_agent_of_its_agent_requests() {
+    // QUERY_AGENT_STATISTICS_REQ on an All Events session: one of AgentExtension, AgentID
+    // or AgentInstrument, not empty.
+    let rule = |fields: &[(&str, &str)]| {
+        let mut m = b("QUERY_AGENT_STATISTICS_REQ");
+        m.set("InvokeID", 2).unwrap();
+        m.set("PeripheralID", 5000).unwrap();
+        for &(f, v) in fields {
+            m.text(f, v).unwrap();
+        }
+        let mut s = opened(0xFFFF_FFFF, BEGIN_MASK);
+        s.push(Step::Msg(S, 100, m.build()));
+        s.push(Step::Msg(C, 110, failure_conf(2, 1)));
+        has(&run(s), "agent-identity-missing")
+    };
+    assert!(rule(&[]));
+    assert!(rule(&[("AgentInstrument", "")]), "empty names no one");
+    for f in ["AgentExtension", "AgentID", "AgentInstrument"] {
+        assert!(!rule(&[(f, "1001")]), "{f}");
+    }
+}
