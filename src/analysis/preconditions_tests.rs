@@ -5,6 +5,14 @@
 use super::*;
 use crate::analysis::preconditions::{MAX_DEVICES_PER_CALL, MAX_REGISTERED, MAX_WAITING};
 
+/// CALL_HELD_EVENT of `call`, held at device 1001.
+fn held_at_1001(call: u64) -> Vec<u8> {
+    let mut m = call_event("CALL_HELD_EVENT", call, "1001");
+    m.set("LocalConnectionState", 4).unwrap();
+    m.text("HoldingDeviceID", "1001").unwrap();
+    m.build()
+}
+
 /// CALL_HELD_EVENT (`held`) or CALL_RETRIEVED_EVENT of call 7 at device 1001.
 fn hold_ev(held: bool) -> Vec<u8> {
     let (name, dev) = if held {
@@ -833,10 +841,7 @@ fn verdicts_wait_together_and_the_oldest_goes_first_past_the_limit() {
     // Two held calls, a hold of each, then a gap in the server's stream: both dropped.
     let mut s = opened_control();
     for call in [7, 8] {
-        let mut m = call_event("CALL_HELD_EVENT", call, "1001");
-        m.set("LocalConnectionState", 4).unwrap();
-        m.text("HoldingDeviceID", "1001").unwrap();
-        s.push(Step::Msg(C, 100 + call as i64, m.build()));
+        s.push(Step::Msg(C, 100 + call as i64, held_at_1001(call)));
     }
     s.push(Step::Msg(S, 300, naming("HOLD_CALL_REQ", 2, &[("", 7)])));
     s.push(Step::Msg(S, 301, naming("HOLD_CALL_REQ", 3, &[("", 8)])));
@@ -847,10 +852,7 @@ fn verdicts_wait_together_and_the_oldest_goes_first_past_the_limit() {
     let mut s = opened_control();
     let n = MAX_WAITING as u64 + 1;
     for call in 0..n {
-        let mut m = call_event("CALL_HELD_EVENT", 100 + call, "1001");
-        m.set("LocalConnectionState", 4).unwrap();
-        m.text("HoldingDeviceID", "1001").unwrap();
-        s.push(Step::Msg(C, 100 + call as i64, m.build()));
+        s.push(Step::Msg(C, 100 + call as i64, held_at_1001(100 + call)));
     }
     let settings = Settings { max_live_calls: 1_000, ..Settings::default() };
     for call in 0..n {
