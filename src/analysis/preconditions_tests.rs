@@ -347,20 +347,24 @@ fn register(invoke: u64, confirm: bool, service: u64) -> Vec<u8> {
     m.build()
 }
 
+fn unregister(invoke: u64, service: u64) -> Vec<u8> {
+    let mut m = b("UNREGISTER_SERVICE_REQ");
+    m.set("InvokeID", invoke).unwrap();
+    m.set("RegisteredServiceID", service).unwrap();
+    m.build()
+}
+
 #[test]
 fn a_server_application_unregisters_before_it_closes() {
     // Frames (after the handshake's): REGISTER_SERVICE_REQ 4 and 6, their confirms 5 and 7.
-    let steps = |unregister: Option<u64>| {
+    let steps = |unregistered: Option<u64>| {
         let mut s = opened(0xFFFF_FFFF, 0);
         s.push(Step::Msg(S, 100, register(2, false, 0)));
         s.push(Step::Msg(C, 110, register(2, true, 77)));
         s.push(Step::Msg(S, 120, register(3, false, 0)));
         s.push(Step::Msg(C, 130, register(3, true, 78)));
-        if let Some(id) = unregister {
-            let mut u = b("UNREGISTER_SERVICE_REQ");
-            u.set("InvokeID", 4).unwrap();
-            u.set("RegisteredServiceID", id).unwrap();
-            s.push(Step::Msg(S, 140, u.build()));
+        if let Some(id) = unregistered {
+            s.push(Step::Msg(S, 140, unregister(4, id)));
         }
         s.push(Step::Msg(S, 200, inv("CLOSE_REQ", 5)));
         s.push(Step::Msg(C, 210, inv("CLOSE_CONF", 5)));
@@ -677,10 +681,7 @@ fn the_lifecycle_rules_read_each_message_from_its_own_side() {
     let mut s = opened(0xFFFF_FFFF, 0);
     s.push(Step::Msg(S, 100, register(2, false, 0)));
     s.push(Step::Msg(C, 110, register(2, true, 77)));
-    let mut u = b("UNREGISTER_SERVICE_REQ");
-    u.set("InvokeID", 4).unwrap();
-    u.set("RegisteredServiceID", 77).unwrap();
-    s.push(Step::Msg(C, 140, u.build()));
+    s.push(Step::Msg(C, 140, unregister(4, 77)));
     s.push(Step::Msg(C, 150, inv("CLOSE_REQ", 6)));
     s.push(Step::Msg(S, 200, inv("CLOSE_REQ", 5)));
     let r = run(s);
