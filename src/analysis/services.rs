@@ -125,11 +125,14 @@ struct TypeServices {
     /// A configuration event: CONFIG_BEGIN_EVENT, CONFIG_END_EVENT or a record that
     /// ConfigMsgMask judges ([`config_bit`]).
     config: bool,
+    /// An event whose own fields are judged ([`event_fields`]).
+    own_fields: bool,
 }
 
 fn type_services(spec: &MessageSpec) -> TypeServices {
     static TABLE: OnceLock<Vec<TypeServices>> = OnceLock::new();
-    const NONE: TypeServices = TypeServices { request: 0, event: 0, maskable: false, config: false };
+    const NONE: TypeServices =
+        TypeServices { request: 0, event: 0, maskable: false, config: false, own_fields: false };
     let table = TABLE.get_or_init(|| {
         let mut t = vec![NONE; MAX_MESSAGE_TYPE as usize + 1];
         for s in crate::cti::spec::messages() {
@@ -140,6 +143,12 @@ fn type_services(spec: &MessageSpec) -> TypeServices {
                     maskable: s.id == MessageType::AGENT_STATE_EVENT || call_event_bit(s.id).is_some(),
                     config: matches!(s.id, MessageType::CONFIG_BEGIN_EVENT | MessageType::CONFIG_END_EVENT)
                         || config_bit(s.id).is_some(),
+                    own_fields: matches!(
+                        s.id,
+                        MessageType::CLIENT_SESSION_OPENED_EVENT
+                            | MessageType::CALL_ATTRIBUTE_CHANGE_EVENT
+                            | MessageType::CALL_AGENT_GREETING_EVENT
+                    ),
                 };
             }
         }
@@ -203,6 +212,12 @@ fn agent_state_bit(state: u64) -> Option<u32> {
 /// known: nothing is judged by it.
 fn granted(c: &Conn) -> Option<u32> {
     c.services_granted.filter(|&g| g != 0)
+}
+
+/// A session that sees its own phone's events alone: Client Events and none of
+/// [`BEYOND_OWN_PHONE`]. Only such sessions are judged by their OPEN_REQ masks.
+fn own_phone_only(granted: u32) -> bool {
+    granted & sm::CTI_SERVICE_CLIENT_EVENTS != 0 && granted & BEYOND_OWN_PHONE == 0
 }
 
 /// A floating text field present and not empty.
@@ -671,20 +686,18 @@ fn server(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>, matched: Option<&Pend
     }
 }
 
-/// A server event: its service, its mask, the configuration masks.
-#[inline(never)]
+/// A server event: its service, its mask, the configuration masks. Inlined where each
+/// message is analysed: most events are judged by none of these rules, and pass a few tests
+/// of their type's entry and of the session; the rules themselves are out of line.
+#[inline]
 fn event(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>) {
     let Some(spec) = m.d.spec else { return };
     let t = type_services(spec);
     if t.config {
         config_event(c, f, m);
     }
-    match m.id {
-        MessageType::CLIENT_SESSION_OPENED_EVENT => client_session_opened(c, f, m),
-        MessageType::CALL_ATTRIBUTE_CHANGE_EVENT | MessageType::CALL_AGENT_GREETING_EVENT => {
-            must_be_zero(c, f, m);
-        }
-        _ => {}
+    if t.own_fields {
+        event_fields(c, f, m);
     }
     let Some(granted) = granted(c) else { return };
     if t.event != 0 && granted & t.event == 0 {
@@ -692,11 +705,26 @@ fn event(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>) {
         return;
     }
     let w = &c.masks;
-    if t.maskable && (w.session.is_some() || !w.monitors.is_empty()) {
+    // A monitor's masks, or the session's where [`masked`] judges them.
+    if t.maskable && (!w.monitors.is_empty() || (w.session.is_some() && own_phone_only(granted))) {
         masked(c, f, m, granted);
     }
     if c.masks.call_vars.is_some() {
         call_variables_masked(c, f, m);
+    }
+}
+
+/// The fields an event must hold (CLIENT_SESSION_OPENED_EVENT's sentinel, the zeros of
+/// CALL_ATTRIBUTE_CHANGE_EVENT and CALL_AGENT_GREETING_EVENT).
+#[cold]
+#[inline(never)]
+fn event_fields(c: &Conn, f: &mut Findings, m: &Msg<'_, '_>) {
+    match m.id {
+        MessageType::CLIENT_SESSION_OPENED_EVENT => client_session_opened(c, f, m),
+        MessageType::CALL_ATTRIBUTE_CHANGE_EVENT | MessageType::CALL_AGENT_GREETING_EVENT => {
+            must_be_zero(c, f, m);
+        }
+        _ => {}
     }
 }
 
@@ -861,6 +889,7 @@ fn config_masked(c: &Conn, f: &mut Findings, m: &Msg<'_, '_>) {
 /// (Table 80, CallVariableMask; Table 81). Judged from the positive
 /// REGISTER_VARIABLES_CONF on, with a mask other than zero, while the client direction is
 /// complete (a later registration lost in a gap could have widened it).
+#[inline(never)]
 fn call_variables_masked(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>) {
     let Some(mask) = c.masks.call_vars.filter(|&v| v != 0) else { return };
     if c.midstream || c.lost[0] {
@@ -908,6 +937,7 @@ fn masked_event(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>, message: String
 /// OPEN_REQ masks, judged only on sessions that see their own phone's events alone (how the
 /// server filters the events of All Events, Peripheral Monitor or Client Monitor sessions by
 /// the OPEN_REQ masks the guide does not say).
+#[inline(never)]
 fn masked(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>, granted: u32) {
     let w = &c.masks;
     if w.unknown || c.midstream || c.lost[0] {
@@ -923,9 +953,7 @@ fn masked(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>, granted: u32) {
         }
     } else {
         match w.session {
-            Some(mm) if granted & sm::CTI_SERVICE_CLIENT_EVENTS != 0 && granted & BEYOND_OWN_PHONE == 0 => {
-                (mm, false)
-            }
+            Some(mm) if own_phone_only(granted) => (mm, false),
             _ => return,
         }
     };
@@ -1001,6 +1029,12 @@ mod tests {
             assert_eq!(t.maskable, maskable, "{}", m.name);
             assert_eq!(t.request, request_services(m).map_or(0, |r| r.0), "{}", m.name);
             assert_eq!(t.event, event_services(m).map_or(0, |e| e.0), "{}", m.name);
+            let own = [
+                T::CLIENT_SESSION_OPENED_EVENT,
+                T::CALL_ATTRIBUTE_CHANGE_EVENT,
+                T::CALL_AGENT_GREETING_EVENT,
+            ];
+            assert_eq!(t.own_fields, own.contains(&m.id), "{}", m.name);
         }
     }
 
