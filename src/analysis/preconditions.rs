@@ -154,6 +154,24 @@ const DEVICE_FIELDS: [FieldId; 6] = [
     field::RetrievingDeviceID,
 ];
 
+/// [`DEVICE_FIELDS`] as bits of their ids (every id below 128, checked when compiled): the
+/// test of each floating field of an event.
+const DEVICE_BITS: u128 = {
+    let mut bits = 0u128;
+    let mut i = 0;
+    while i < DEVICE_FIELDS.len() {
+        let id = DEVICE_FIELDS[i].0;
+        assert!(id < 128);
+        bits |= 1 << id;
+        i += 1;
+    }
+    bits
+};
+
+fn is_device_field(id: FieldId) -> bool {
+    id.0 < 128 && DEVICE_BITS >> id.0 & 1 == 1
+}
+
 /// Call-control requests remembered per call while their outcome is not known.
 const MAX_FLUX: usize = 4;
 
@@ -212,7 +230,7 @@ impl CallState {
                 return;
             }
             let Value::Text { start, len } = f.value else { continue };
-            if !DEVICE_FIELDS.contains(&f.meta.id) {
+            if !is_device_field(f.meta.id) {
                 continue;
             }
             let t = range_bytes(bytes, (start, len));
@@ -1003,6 +1021,16 @@ fn monitor_not_recreated(f: &mut Findings, c: &Conn, m: &Msg<'_, '_>, links: &Li
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_device_bits_are_the_device_fields() {
+        // Every field id of the dictionary, and ids past it.
+        let n = crate::cti::spec::fields::FIELDS.len() as u16 + 200;
+        let found: Vec<FieldId> = (0..n).map(FieldId).filter(|&id| is_device_field(id)).collect();
+        let mut want = DEVICE_FIELDS.to_vec();
+        want.sort_by_key(|id| id.0);
+        assert_eq!(found, want);
+    }
 
     #[test]
     fn every_local_connection_state_has_its_state() {

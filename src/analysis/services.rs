@@ -122,6 +122,8 @@ struct TypeServices {
     event: u32,
     /// The event is judged by a mask: CallMsgMask ([`call_event_bit`]) or AgentStateMask.
     maskable: bool,
+    /// Its CallMsgMask bit ([`call_event_bit`]), 0 for none.
+    call_bit: u32,
     /// A configuration event: CONFIG_BEGIN_EVENT, CONFIG_END_EVENT or a record that
     /// ConfigMsgMask judges ([`config_bit`]).
     config: bool,
@@ -132,7 +134,7 @@ struct TypeServices {
 fn type_services(spec: &MessageSpec) -> TypeServices {
     static TABLE: OnceLock<Vec<TypeServices>> = OnceLock::new();
     const NONE: TypeServices =
-        TypeServices { request: 0, event: 0, maskable: false, config: false, own_fields: false };
+        TypeServices { request: 0, event: 0, maskable: false, call_bit: 0, config: false, own_fields: false };
     let table = TABLE.get_or_init(|| {
         let mut t = vec![NONE; MAX_MESSAGE_TYPE as usize + 1];
         for s in crate::cti::spec::messages() {
@@ -141,6 +143,7 @@ fn type_services(spec: &MessageSpec) -> TypeServices {
                     request: request_services(s).map_or(0, |r| r.0),
                     event: event_services(s).map_or(0, |e| e.0),
                     maskable: s.id == MessageType::AGENT_STATE_EVENT || call_event_bit(s.id).is_some(),
+                    call_bit: call_event_bit(s.id).unwrap_or(0),
                     config: matches!(s.id, MessageType::CONFIG_BEGIN_EVENT | MessageType::CONFIG_END_EVENT)
                         || config_bit(s.id).is_some(),
                     own_fields: matches!(
@@ -707,7 +710,7 @@ fn event(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>) {
     let w = &c.masks;
     // A monitor's masks, or the session's where [`masked`] judges them.
     if t.maskable && (!w.monitors.is_empty() || (w.session.is_some() && own_phone_only(granted))) {
-        masked(c, f, m, granted);
+        masked(c, f, m, granted, t.call_bit);
     }
     if c.masks.call_vars.is_some() {
         call_variables_masked(c, f, m);
@@ -938,7 +941,9 @@ fn masked_event(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>, message: String
 /// server filters the events of All Events, Peripheral Monitor or Client Monitor sessions by
 /// the OPEN_REQ masks the guide does not say).
 #[inline(never)]
-fn masked(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>, granted: u32) {
+///
+/// `call_bit` is the event's CallMsgMask bit ([`call_event_bit`]), 0 for none.
+fn masked(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>, granted: u32, call_bit: u32) {
     let w = &c.masks;
     if w.unknown || c.midstream || c.lost[0] {
         return;
@@ -961,8 +966,10 @@ fn masked(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>, granted: u32) {
         let Some(bit) = d.number_of(field::AgentState).and_then(agent_state_bit) else { return };
         ("AgentStateMask", masks.1, bit)
     } else {
-        let Some(bit) = call_event_bit(m.id) else { return };
-        ("CallMsgMask", masks.0, bit)
+        if call_bit == 0 {
+            return;
+        }
+        ("CallMsgMask", masks.0, call_bit)
     };
     // A mask of zero is not judged: it is as likely a client that leaves the field unset
     // (and a server that then filters nothing) as one that wants no such event at all.
@@ -1027,6 +1034,7 @@ mod tests {
             assert_eq!(t.config, config.contains(&m.id), "{}", m.name);
             let maskable = m.id == T::AGENT_STATE_EVENT || call_event_bit(m.id).is_some();
             assert_eq!(t.maskable, maskable, "{}", m.name);
+            assert_eq!(t.call_bit, call_event_bit(m.id).unwrap_or(0), "{}", m.name);
             assert_eq!(t.request, request_services(m).map_or(0, |r| r.0), "{}", m.name);
             assert_eq!(t.event, event_services(m).map_or(0, |e| e.0), "{}", m.name);
             let own = [
