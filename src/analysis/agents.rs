@@ -388,9 +388,10 @@ fn agent_state(
         if let Some(sg) = fixed_num(d, field::SkillGroupNumber).filter(|&v| v != NULL_SKILL_GROUP) {
             a.skill_groups.insert(sg as u32);
         }
+        // FltSkillGroupNumber is an INT: its NULL_SKILL_GROUP is -1, read as its 32 bits.
         for fl in d.fields.iter().filter(|x| x.meta.id == field::FltSkillGroupNumber) {
-            if let Some(v) = fl.number().filter(|&v| v != NULL_SKILL_GROUP) {
-                a.skill_groups.insert(v as u32);
+            if let Some(v) = fl.number().map(|v| v as u32).filter(|&v| u64::from(v) != NULL_SKILL_GROUP) {
+                a.skill_groups.insert(v);
             }
         }
     }

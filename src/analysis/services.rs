@@ -573,8 +573,9 @@ fn presence(c: &Conn, f: &mut Findings, m: &Msg<'_, '_>) {
         MessageType::QUERY_AGENT_STATE_REQ => {
             // guide Table 96: "MRDID and one of ICMAgentID, AgentExtension, AgentID, or
             // AgentInstrument must be provided." MRDID is a fixed field, present from the
-            // version that introduced it; ICMAgentID 0 or -1 names no agent.
-            let icm = d.number_of(field::ICMAgentID).filter(|&v| v != 0 && v != u64::from(u32::MAX));
+            // version that introduced it; ICMAgentID 0 or -1 names no agent (an INT: read
+            // as its 32 bits, whichever way the decoder extended its sign).
+            let icm = d.number_of(field::ICMAgentID).map(|v| v as u32).filter(|&v| v != 0 && v != u32::MAX);
             if d.number_of(field::MRDID).is_some() && icm.is_none() && !names_agent(d, bytes) {
                 report(
                     c,

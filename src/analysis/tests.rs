@@ -728,6 +728,23 @@ fn agent_timeline_and_requests() {
     assert_eq!(a.final_state.as_deref(), Some("TALKING"));
 }
 
+#[test]
+fn an_agents_skill_groups_leave_out_the_null_skill_group() {
+    // The fixed SkillGroupNumber (UINT) and the floating FltSkillGroupNumber (INT) both use
+    // NULL_SKILL_GROUP (0xFFFFFFFF, -1 as an INT) for none.
+    let mut m = b("AGENT_STATE_EVENT");
+    m.set("PeripheralID", 5000).unwrap();
+    m.set("AgentState", 3).unwrap();
+    m.set("SkillGroupNumber", 0xFFFF_FFFF).unwrap();
+    m.text("AgentID", "1001").unwrap();
+    m.number("FltSkillGroupNumber", 13).unwrap();
+    m.number("FltSkillGroupNumber", 0xFFFF_FFFF).unwrap();
+    let mut s = opened(60, 0);
+    s.push(Step::Msg(C, 1_000, m.build()));
+    let r = run(s);
+    assert_eq!(r.agents[0].skill_groups, vec![13]);
+}
+
 /// 100 agents, each changing state 20 times.
 fn many_agents() -> Vec<Step> {
     let mut s = opened(60, 0);
@@ -996,6 +1013,9 @@ mod preconditions_tests;
 
 #[path = "presence_tests.rs"]
 mod presence_tests;
+
+#[path = "services_tests.rs"]
+mod services_tests;
 
 /// Invoke matching and session rules pinned value by value (latencies, texts, boundaries).
 mod invoke_session;
