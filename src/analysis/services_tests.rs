@@ -219,19 +219,31 @@ fn call_variables_go_by_the_bit_of_their_number() {
     assert!(masked_frames(&run(s)).is_empty());
 }
 
-fn open_with_config_mask(config_mask: u32) -> Vec<Step> {
+/// An OPEN_REQ asking for `services` with every call and agent state event, ConfigMsgMask
+/// `config_mask`, and the agent's phone `instrument` if any.
+fn open_req_with(services: u64, config_mask: u32, instrument: Option<&str>) -> Vec<u8> {
     let mut m = MessageBuilder::named("OPEN_REQ", V);
     m.set("InvokeID", 1).unwrap();
     m.set("VersionNumber", u64::from(V)).unwrap();
     m.set("IdleTimeout", 0xFFFF_FFFF).unwrap();
     m.set("PeripheralID", 5000).unwrap();
-    m.set("ServicesRequested", DESKTOP).unwrap();
+    m.set("ServicesRequested", services).unwrap();
     m.set("CallMsgMask", 0x3FF_FFFF).unwrap();
     m.set("AgentStateMask", 0x3FF).unwrap();
     m.set("ConfigMsgMask", u64::from(config_mask)).unwrap();
     m.text("ClientID", "desk-1001").unwrap();
     m.bytes("ClientPassword", b"").unwrap();
-    vec![Step::Msg(S, 0, m.build()), Step::Msg(C, 10, open_conf(1, DESKTOP, 1, 0))]
+    if let Some(i) = instrument {
+        m.text("AgentInstrument", i).unwrap();
+    }
+    m.build()
+}
+
+fn open_with_config_mask(config_mask: u32) -> Vec<Step> {
+    vec![
+        Step::Msg(S, 0, open_req_with(DESKTOP, config_mask, None)),
+        Step::Msg(C, 10, open_conf(1, DESKTOP, 1, 0)),
+    ]
 }
 
 fn unsolicited_begin() -> Vec<u8> {
@@ -277,19 +289,9 @@ fn snapshot(instrument: &str) -> Vec<u8> {
 }
 
 fn not_granted_texts(granted: u64, with_instrument: bool, req: Vec<u8>) -> Vec<String> {
-    let mut open = MessageBuilder::named("OPEN_REQ", V);
-    open.set("InvokeID", 1).unwrap();
-    open.set("VersionNumber", u64::from(V)).unwrap();
-    open.set("IdleTimeout", 0xFFFF_FFFF).unwrap();
-    open.set("PeripheralID", 5000).unwrap();
-    open.set("ServicesRequested", granted).unwrap();
-    open.text("ClientID", "desk-1001").unwrap();
-    open.bytes("ClientPassword", b"").unwrap();
-    if with_instrument {
-        open.text("AgentInstrument", "1001").unwrap();
-    }
+    let open = open_req_with(granted, 0, with_instrument.then_some("1001"));
     let s = vec![
-        Step::Msg(S, 0, open.build()),
+        Step::Msg(S, 0, open),
         Step::Msg(C, 10, open_conf(1, granted, 1, 0)),
         Step::Msg(S, 100, req),
         Step::Msg(C, 110, failure_conf(2, 1)),
@@ -329,16 +331,8 @@ fn a_finding_about_a_request_names_the_request_and_the_agent_it_names() {
     set.set("AgentConnectionCallID", 0xFFFF_FFFF).unwrap();
     set.set("SupervisorConnectionCallID", 0xFFFF_FFFF).unwrap();
     set.text("AgentID", "4711").unwrap();
-    let mut open = MessageBuilder::named("OPEN_REQ", V);
-    open.set("InvokeID", 1).unwrap();
-    open.set("VersionNumber", u64::from(V)).unwrap();
-    open.set("IdleTimeout", 0xFFFF_FFFF).unwrap();
-    open.set("PeripheralID", 5000).unwrap();
-    open.set("ServicesRequested", DESKTOP).unwrap();
-    open.text("ClientID", "bridge").unwrap();
-    open.bytes("ClientPassword", b"").unwrap();
     let s = vec![
-        Step::Msg(S, 0, open.build()),
+        Step::Msg(S, 0, open_req_with(DESKTOP, 0, None)),
         Step::Msg(C, 10, open_conf(1, DESKTOP, 1, 0)),
         Step::Msg(S, 100, set.build()),
         Step::Msg(C, 125, inv("SUPERVISE_CALL_CONF", 2)),
