@@ -59,7 +59,9 @@ fn login_and_logout_need_the_agent_and_its_password() {
     assert!(missing(set_state(ready, false, false, None)).is_empty());
 }
 
-fn monitor(conn_type: u64, dev_type: u64, conn_dev: bool, dev: bool) -> Vec<u8> {
+/// MONITOR_START_REQ with these types and, if asked, ConnectionDeviceID and MonitoredDeviceID
+/// (both 1001).
+pub(super) fn monitor(conn_type: u64, dev_type: u64, conn_dev: bool, dev: bool) -> Vec<u8> {
     let mut m = b("MONITOR_START_REQ");
     m.set("InvokeID", 2).unwrap();
     m.set("PeripheralID", 5000).unwrap();

@@ -3,6 +3,7 @@
 //! variables a registration leaves out, configuration update blocks, the snapshot of
 //! another device, and the sentinels and either-or fields of single requests.
 
+use super::presence_tests::monitor;
 use super::*;
 use crate::cti::spec::values::agent_state::{AGENT_STATE_AVAILABLE, AGENT_STATE_NOT_READY};
 use crate::cti::spec::values::call_msg_mask::{CALL_DELIVERED_MASK, CALL_HELD_MASK};
@@ -444,15 +445,7 @@ fn an_agent_state_query_names_its_agent() {
 
 #[test]
 fn a_monitor_with_both_its_call_and_its_device_is_not_judged_by_its_types() {
-    let mut m = b("MONITOR_START_REQ");
-    m.set("InvokeID", 2).unwrap();
-    m.set("PeripheralID", 5000).unwrap();
-    m.set("ConnectionCallID", 7).unwrap();
-    m.set("ConnectionDeviceIDType", 0).unwrap();
-    m.set("MonitoredDeviceType", 0).unwrap();
-    m.text("ConnectionDeviceID", "1001").unwrap();
-    m.text("MonitoredDeviceID", "1001").unwrap();
-    assert!(sentinels(m.build()).is_empty());
+    assert!(sentinels(monitor(0, 0, true, true)).is_empty());
 }
 
 fn stop_monitor(invoke: u64, monitor: u64) -> Vec<u8> {
@@ -531,16 +524,7 @@ fn supervision_without_a_supervisor_call_sets_its_sentinel() {
 
 #[test]
 fn a_device_monitor_sets_the_connection_type_sentinel() {
-    let device_monitor = |conn_type: u64| {
-        let mut m = b("MONITOR_START_REQ");
-        m.set("InvokeID", 2).unwrap();
-        m.set("PeripheralID", 5000).unwrap();
-        m.set("ConnectionCallID", 0xFFFF_FFFF).unwrap();
-        m.set("ConnectionDeviceIDType", conn_type).unwrap();
-        m.set("MonitoredDeviceType", 0).unwrap();
-        m.text("MonitoredDeviceID", "1001").unwrap();
-        m.build()
-    };
+    let device_monitor = |conn_type: u64| monitor(conn_type, 0, false, true);
     assert!(sentinels(device_monitor(0xFFFF)).is_empty());
     assert_eq!(
         sentinels(device_monitor(0)),
@@ -594,16 +578,7 @@ fn an_open_conf_that_answers_no_request_still_names_the_sessions_monitor() {
 
 #[test]
 fn a_call_monitor_sets_the_device_type_sentinel() {
-    let call_monitor = |dev_type: u64| {
-        let mut m = b("MONITOR_START_REQ");
-        m.set("InvokeID", 2).unwrap();
-        m.set("PeripheralID", 5000).unwrap();
-        m.set("ConnectionCallID", 7).unwrap();
-        m.set("ConnectionDeviceIDType", 0).unwrap();
-        m.set("MonitoredDeviceType", dev_type).unwrap();
-        m.text("ConnectionDeviceID", "1001").unwrap();
-        m.build()
-    };
+    let call_monitor = |dev_type: u64| monitor(0, dev_type, true, false);
     assert!(sentinels(call_monitor(0xFFFF)).is_empty());
     assert_eq!(
         sentinels(call_monitor(0)),
