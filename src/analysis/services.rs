@@ -941,9 +941,9 @@ fn masked_event(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>, message: String
 /// OPEN_REQ masks, judged only on sessions that see their own phone's events alone (how the
 /// server filters the events of All Events, Peripheral Monitor or Client Monitor sessions by
 /// the OPEN_REQ masks the guide does not say).
-#[inline(never)]
 ///
 /// `call_bit` is the event's CallMsgMask bit ([`call_event_bit`]), 0 for none.
+#[inline(never)]
 fn masked(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>, granted: u32, call_bit: u32) {
     let w = &c.masks;
     if w.unknown || c.midstream || c.lost[0] {
