@@ -101,21 +101,26 @@ fn a_monitor_names_its_call_or_its_device() {
     assert!(missing(monitor(stat, dev_id, false, true)).is_empty());
 }
 
+/// USER_MESSAGE_REQ with this Distribution, naming ClientID desk-2 and AgentID 4711 if asked.
+pub(super) fn user_message(distribution: u32, client: bool, agent: bool) -> Vec<u8> {
+    let mut m = b("USER_MESSAGE_REQ");
+    m.set("InvokeID", 2).unwrap();
+    m.set("PeripheralID", 5000).unwrap();
+    m.set("Distribution", u64::from(distribution)).unwrap();
+    if agent {
+        m.text("AgentID", "4711").unwrap();
+    }
+    if client {
+        m.text("ClientID", "desk-2").unwrap();
+    }
+    m.text("Text", "hello").unwrap();
+    m.build()
+}
+
 #[test]
 fn a_message_to_a_client_names_it_and_a_conference_its_other_party() {
     use crate::cti::spec::values::distribution::*;
-    let user = |dist: u32, client: bool| {
-        let mut m = b("USER_MESSAGE_REQ");
-        m.set("InvokeID", 2).unwrap();
-        m.set("PeripheralID", 5000).unwrap();
-        m.set("Distribution", u64::from(dist)).unwrap();
-        m.text("AgentID", "4711").unwrap();
-        if client {
-            m.text("ClientID", "desk-1").unwrap();
-        }
-        m.text("Text", "hello").unwrap();
-        m.build()
-    };
+    let user = |dist: u32, client: bool| user_message(dist, client, true);
     assert_eq!(
         missing(user(DISTRIBUTE_TO_CLIENT, false)),
         vec!["USER_MESSAGE_REQ has no ClientID with Distribution DISTRIBUTE_TO_CLIENT: the guide requires it then"]

@@ -3,7 +3,7 @@
 //! variables a registration leaves out, configuration update blocks, the snapshot of
 //! another device, and the sentinels and either-or fields of single requests.
 
-use super::presence_tests::monitor;
+use super::presence_tests::{monitor, user_message};
 use super::*;
 use crate::cti::spec::values::agent_state::{AGENT_STATE_AVAILABLE, AGENT_STATE_NOT_READY};
 use crate::cti::spec::values::call_msg_mask::{CALL_DELIVERED_MASK, CALL_HELD_MASK};
@@ -15,6 +15,8 @@ use crate::cti::spec::values::service_mask::{
 
 /// Every call event but CALL_HELD_EVENT.
 const NOT_HELD: u64 = 0x3FF_FFFF & !(CALL_HELD_MASK as u64);
+/// The null call id, 0xFFFFFFFF.
+const NULL: u64 = 0xFFFF_FFFF;
 /// Client Events and Client Control: a desktop that sees its own phone alone.
 const DESKTOP: u64 = (CTI_SERVICE_CLIENT_EVENTS | CTI_SERVICE_CLIENT_CONTROL) as u64;
 
@@ -326,16 +328,10 @@ fn a_finding_about_a_request_names_the_request_and_the_agent_it_names() {
     // A session with no agent of its own (no AgentID, extension or instrument in its
     // OPEN_REQ): the request's own AgentID names the agent.
     // SUPERVISE_CALL_REQ needs Supervisor, which a desktop is not granted.
-    let mut set = b("SUPERVISE_CALL_REQ");
-    set.set("InvokeID", 2).unwrap();
-    set.set("PeripheralID", 5000).unwrap();
-    set.set("AgentConnectionCallID", 0xFFFF_FFFF).unwrap();
-    set.set("SupervisorConnectionCallID", 0xFFFF_FFFF).unwrap();
-    set.text("AgentID", "4711").unwrap();
     let s = vec![
         Step::Msg(S, 0, open_req_with(DESKTOP, 0, None)),
         Step::Msg(C, 10, open_conf(1, DESKTOP, 1, 0)),
-        Step::Msg(S, 100, set.build()),
+        Step::Msg(S, 100, supervise(NULL, false, true, NULL, false)),
         Step::Msg(C, 125, inv("SUPERVISE_CALL_CONF", 2)),
     ];
     let r = run(s);
@@ -387,7 +383,7 @@ fn join(name: &str, held_call: u64, held_type: u64, held_device: bool) -> Vec<u8
 
 #[test]
 fn a_single_step_transfer_sets_the_held_call_sentinels() {
-    let (null, none) = (0xFFFF_FFFF, 0xFFFF);
+    let (null, none) = (NULL, 0xFFFF);
     assert!(sentinels(join("TRANSFER_CALL_REQ", null, none, false)).is_empty());
     assert_eq!(
         sentinels(join("TRANSFER_CALL_REQ", 7, none, false)),
@@ -402,14 +398,29 @@ fn a_single_step_transfer_sets_the_held_call_sentinels() {
     assert!(sentinels(join("CONFERENCE_CALL_REQ", 7, 0, false)).is_empty());
 }
 
-fn supervise(agent_call: u64, agent_device: bool) -> Vec<u8> {
+/// SUPERVISE_CALL_REQ for the agent's call `agent_call` (with its device if asked) and the
+/// supervisor's call `supervisor_call` (with its device if asked), naming AgentID 4711 if asked
+/// and the supervisor's instrument.
+fn supervise(
+    agent_call: u64,
+    agent_device: bool,
+    agent: bool,
+    supervisor_call: u64,
+    supervisor_device: bool,
+) -> Vec<u8> {
     let mut m = b("SUPERVISE_CALL_REQ");
     m.set("InvokeID", 2).unwrap();
     m.set("PeripheralID", 5000).unwrap();
     m.set("AgentConnectionCallID", agent_call).unwrap();
-    m.set("SupervisorConnectionCallID", 0xFFFF_FFFF).unwrap();
+    m.set("SupervisorConnectionCallID", supervisor_call).unwrap();
     if agent_device {
         m.text("AgentConnectionDeviceID", "1001").unwrap();
+    }
+    if supervisor_device {
+        m.text("SupervisorConnectionDeviceID", "5099").unwrap();
+    }
+    if agent {
+        m.text("AgentID", "4711").unwrap();
     }
     m.text("SupervisorInstrument", "5099").unwrap();
     m.build()
@@ -418,10 +429,10 @@ fn supervise(agent_call: u64, agent_device: bool) -> Vec<u8> {
 #[test]
 fn supervision_names_the_agents_call_or_the_agent() {
     let missing = |m| rules_of_request(m).contains(&"call-or-agent-missing");
-    assert!(!missing(supervise(7, true)));
+    assert!(!missing(supervise(7, true, false, NULL, false)));
     // The null call id names no call; a call id needs its device.
-    assert!(missing(supervise(0xFFFF_FFFF, true)));
-    assert!(missing(supervise(7, false)));
+    assert!(missing(supervise(NULL, true, false, NULL, false)));
+    assert!(missing(supervise(7, false, false, NULL, false)));
 }
 
 fn agent_state_query(icm: u64) -> Vec<u8> {
@@ -498,28 +509,14 @@ fn call_variables_are_not_judged_after_client_bytes_were_lost() {
     assert!(masked_frames(&run(s)).is_empty());
 }
 
-fn supervise_without_supervisor_device(supervisor_call: u64, supervisor_device: bool) -> Vec<u8> {
-    let mut m = b("SUPERVISE_CALL_REQ");
-    m.set("InvokeID", 2).unwrap();
-    m.set("PeripheralID", 5000).unwrap();
-    m.set("AgentConnectionCallID", 0xFFFF_FFFF).unwrap();
-    m.set("SupervisorConnectionCallID", supervisor_call).unwrap();
-    if supervisor_device {
-        m.text("SupervisorConnectionDeviceID", "5099").unwrap();
-    }
-    m.text("AgentID", "4711").unwrap();
-    m.text("SupervisorInstrument", "5099").unwrap();
-    m.build()
-}
-
 #[test]
 fn supervision_without_a_supervisor_call_sets_its_sentinel() {
     assert_eq!(
-        sentinels(supervise_without_supervisor_device(7, false)),
+        sentinels(supervise(NULL, false, true, 7, false)),
         vec!["SUPERVISE_CALL_REQ has no SupervisorConnectionDeviceID (no supervisor call) but SupervisorConnectionCallID 7: the guide requires 0xffffffff then"]
     );
-    assert!(sentinels(supervise_without_supervisor_device(0xFFFF_FFFF, false)).is_empty());
-    assert!(sentinels(supervise_without_supervisor_device(7, true)).is_empty());
+    assert!(sentinels(supervise(NULL, false, true, NULL, false)).is_empty());
+    assert!(sentinels(supervise(NULL, false, true, 7, true)).is_empty());
 }
 
 #[test]
@@ -591,16 +588,7 @@ fn a_user_message_to_supervisors_or_the_team_names_the_agent() {
     use crate::cti::spec::values::distribution::*;
     // On an All Events session (`opened`).
     let missing = |distribution: u32, agent: bool| {
-        let mut m = b("USER_MESSAGE_REQ");
-        m.set("InvokeID", 2).unwrap();
-        m.set("PeripheralID", 5000).unwrap();
-        m.set("Distribution", u64::from(distribution)).unwrap();
-        m.text("ClientID", "desk-2").unwrap();
-        if agent {
-            m.text("AgentID", "4711").unwrap();
-        }
-        m.text("Text", "hello").unwrap();
-        rules_of_request(m.build()).contains(&"agent-identity-missing")
+        rules_of_request(user_message(distribution, true, agent)).contains(&"agent-identity-missing")
     };
     assert!(missing(DISTRIBUTE_TO_SUPERVISOR, false));
     assert!(missing(DISTRIBUTE_TO_TEAM, false));
