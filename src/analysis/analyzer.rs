@@ -517,7 +517,7 @@ impl Analyzer {
         }
         let cx = CallCtx { settings, findings: f, calls: &mut self.calls };
         let aliases = calls::call_message(cx, c, &mut entry.calls, &m);
-        self.pre.message(settings, f, c, &mut entry.pre, &m, matched.as_ref(), &self.links);
+        self.pre.message(settings, f, c, &mut entry.pre, &mut entry.calls, &m, matched.as_ref(), &self.links);
 
         if let Some(filter) = &settings.timeline {
             for a in aliases {

@@ -2,6 +2,7 @@
 //! CALL_DATA_UPDATE_EVENT's new identifiers, per connection; the calls that ended are
 //! summarised and remembered for a while (events after END_CALL_EVENT).
 
+use super::callstate::{self, CallState};
 use super::findings::{Cause, Findings, Subject};
 use super::settings::Settings;
 use super::state::{Conn, Msg};
@@ -121,8 +122,14 @@ impl KeyRef<'_> {
 }
 
 /// The live calls of one PeripheralID and ConnectionCallID, in [`CallKey`] order (device
-/// type, then device). Nearly always one call, kept in place rather than on the heap.
-type Group = SmallVec<[Call; 1]>;
+/// type, then device): nearly always one call, kept in place rather than on the heap; and
+/// the state of their connections on a session whose call states are followed
+/// ([`callstate`]).
+#[derive(Debug, Default)]
+struct Group {
+    calls: SmallVec<[Call; 1]>,
+    state: Option<Box<CallState>>,
+}
 
 /// Live calls of one connection, and the calls it ended recently.
 #[derive(Debug, Default)]
@@ -171,16 +178,48 @@ impl ConnCalls {
 
     /// The earliest start of this connection's live calls.
     pub(crate) fn min_first_ts(&self) -> Option<TimestampNs> {
-        self.live.values().flat_map(|g| g.iter().map(|c| c.first_ts)).min()
+        self.live.values().flat_map(|g| g.calls.iter().map(|c| c.first_ts)).min()
+    }
+
+    /// The state of the connections of the call with this PeripheralID and
+    /// ConnectionCallID, if the session's events set one.
+    pub(crate) fn state(&self, peripheral: u32, call_id: u32) -> Option<&CallState> {
+        self.live.get(&(peripheral, call_id))?.state.as_deref()
+    }
+
+    /// [`ConnCalls::state`], to change.
+    pub(crate) fn state_mut(&mut self, peripheral: u32, call_id: u32) -> Option<&mut CallState> {
+        self.live.get_mut(&(peripheral, call_id))?.state.as_deref_mut()
+    }
+
+    /// Every call state of this connection.
+    pub(crate) fn states_mut(&mut self) -> impl Iterator<Item = &mut CallState> {
+        self.live.values_mut().filter_map(|g| g.state.as_deref_mut())
+    }
+
+    /// The calls of this peripheral with these call ids are no longer known.
+    fn forget(&mut self, peripheral: u32, call_ids: &[u64]) {
+        for &id in call_ids {
+            if let Some(g) = self.live.get_mut(&(peripheral, id as u32)) {
+                g.state = None;
+            }
+        }
     }
 
     /// The live call with this key, or with its peripheral and call id when the message
     /// does not carry the device (the first in key order), and its position in its group.
     #[inline(always)]
     fn find_mut(&mut self, key: &KeyRef<'_>) -> Option<(usize, &mut Call)> {
+        let (i, group) = self.find_group(key)?;
+        Some((i, &mut group.calls[i]))
+    }
+
+    /// [`ConnCalls::find_mut`]'s call as its position in its group, and the group.
+    #[inline(always)]
+    fn find_group(&mut self, key: &KeyRef<'_>) -> Option<(usize, &mut Group)> {
         let group = self.live.get_mut(&(key.peripheral, key.call_id))?;
-        let i = position(group, key)?;
-        Some((i, &mut group[i]))
+        let i = position(&group.calls, key)?;
+        Some((i, group))
     }
 
     /// Remove the live call at position `i` of the group of `key`.
@@ -188,8 +227,8 @@ impl ConnCalls {
         let Entry::Occupied(mut slot) = self.live.entry(group) else {
             panic!("live group");
         };
-        let call = slot.get_mut().remove(i);
-        if slot.get().is_empty() {
+        let call = slot.get_mut().calls.remove(i);
+        if slot.get().calls.is_empty() {
             slot.remove();
         }
         self.live_n -= 1;
@@ -209,7 +248,7 @@ impl ConnCalls {
             *self.renamed.entry(group).or_insert(0) += 1;
         }
         self.vars_bytes += call.vars_held;
-        let calls = self.live.entry(group).or_default();
+        let calls = &mut self.live.entry(group).or_default().calls;
         match calls.binary_search_by(|c| {
             (c.key.dev_type, c.key.device.as_str()).cmp(&(k.dev_type, k.device.as_str()))
         }) {
@@ -236,11 +275,11 @@ impl ConnCalls {
         let mut hits: Vec<((u32, u32), usize)> = Vec::new();
         // A call's current id is its group's; other ids are those of renamed calls.
         if let Some(calls) = self.live.get(&group) {
-            hits.extend((0..calls.len()).map(|i| (group, i)));
+            hits.extend((0..calls.calls.len()).map(|i| (group, i)));
         }
         for g in self.renamed.keys().filter(|g| g.0 == peripheral && **g != group) {
             if let Some(calls) = self.live.get(g) {
-                let had = calls.iter().enumerate().filter(|(_, c)| c.ids.contains(&call_id));
+                let had = calls.calls.iter().enumerate().filter(|(_, c)| c.ids.contains(&call_id));
                 hits.extend(had.map(|(i, _)| (*g, i)));
             }
         }
@@ -251,7 +290,7 @@ impl ConnCalls {
 
     /// Every live call, in key order.
     pub fn into_sorted(self) -> Vec<Call> {
-        let mut all: Vec<Call> = self.live.into_values().flatten().collect();
+        let mut all: Vec<Call> = self.live.into_values().flat_map(|g| g.calls).collect();
         all.sort_unstable_by(|a, b| a.key.cmp(&b.key));
         all
     }
@@ -619,6 +658,8 @@ struct CallMsg<'a, 'm, 'f> {
     summaries: bool,
     /// The call ids the message belongs to matter only to the timeline.
     keep_aliases: bool,
+    /// An event of a session whose call states are followed ([`callstate::tracks_calls`]).
+    tracking: bool,
 }
 
 /// Calls for one message. Returns the call ids of the call the message belongs to (for
@@ -642,8 +683,13 @@ pub(crate) fn call_message(cx: CallCtx<'_>, c: &Conn, calls: &mut ConnCalls, m: 
         keep_vars: summaries,
         summaries,
         keep_aliases: cx.settings.timeline.is_some(),
+        tracking: is_event && callstate::tracks_calls(c),
     };
     let (d, id, name, fr, ts) = (m.d, m.id, m.name, m.fr, m.ts);
+    if cm.tracking && callstate::may_forget(id) {
+        let periph = fixed_num(d, field::PeripheralID).unwrap_or(u64::from(NULL_PERIPHERAL_ID)) as u32;
+        calls.forget(periph, &callstate::forgets(id, d));
+    }
     // Conference and transfer name the calls by Primary/Secondary call id.
     let call_id = fixed_num(d, field::ConnectionCallID);
     if is_event && call_id.is_none() {
@@ -653,7 +699,7 @@ pub(crate) fn call_message(cx: CallCtx<'_>, c: &Conn, calls: &mut ConnCalls, m: 
             };
             let periph = fixed_num(d, field::PeripheralID).unwrap_or(u64::from(NULL_PERIPHERAL_ID)) as u32;
             for (g, i) in calls.with_id(periph, cid as u32) {
-                let call = &mut calls.live.get_mut(&g).expect("live group")[i];
+                let call = &mut calls.live.get_mut(&g).expect("live group").calls[i];
                 call.record(id, name, fr, ts, cm.cap_events);
                 if cm.keep_aliases {
                     aliases.extend(call.ids.iter().copied());
@@ -751,7 +797,7 @@ fn call_event(
     let f = cx.findings;
     let group = (key.peripheral, key.call_id);
     let live_n = calls.live_n;
-    let (i, call) = match calls.find_mut(&key) {
+    let (i, g) = match calls.find_group(&key) {
         Some(found) => found,
         None => {
             if cx.calls.ended.contains(conn, &key) {
@@ -786,11 +832,16 @@ fn call_event(
             let seq = cx.calls.next_seq;
             cx.calls.next_seq += 1;
             let i = calls.put(Call::new(seq, key, fr, ts));
-            let call = &mut calls.live.get_mut(&group).expect("live group")[i];
-            (i, call)
+            (i, calls.live.get_mut(&group).expect("live group"))
         }
     };
+    let call = &mut g.calls[i];
     call.record(id, name, fr, ts, cm.cap_events);
+    if cm.tracking && !callstate::may_forget(id) {
+        // The connection's device, if the event carries it (an empty one is a device).
+        let has_device = !key.device.is_empty() || floating(d, field::ConnectionDeviceID).is_some();
+        callstate::event(&mut g.state, m, key.dev_type, &key.device, has_device);
+    }
     let mut rekey = None;
     // The change in the call's variables (wrapping: they may shrink), added to the
     // connection's total before the call leaves the table or the borrow ends.
@@ -805,8 +856,11 @@ fn call_event(
             .map(|nk| CallKey { peripheral: call.key.peripheral, ..nk.to_key() });
     }
     if let Some(nk) = rekey {
+        // Under its new identification (replacing a live call that had it). A new device
+        // under the same call id keeps the call's state (a new call id dropped it).
+        let same_group = (nk.peripheral, nk.call_id) == group;
+        let state = if same_group { g.state.take() } else { None };
         calls.vars_bytes = calls.vars_bytes.wrapping_add(calls_grown);
-        // Under its new identification (replacing a live call that had it).
         let mut call = calls.take(group, i);
         add_id(&mut call.ids, nk.call_id);
         call.key = nk;
@@ -814,6 +868,9 @@ fn call_event(
             aliases.extend(call.ids.iter().copied());
         }
         calls.put(call);
+        if let (Some(state), Some(g)) = (state, calls.live.get_mut(&group)) {
+            g.state = Some(state);
+        }
     } else if id == MessageType::END_CALL_EVENT {
         calls.vars_bytes = calls.vars_bytes.wrapping_add(calls_grown);
         let mut call = calls.take(group, i);

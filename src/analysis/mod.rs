@@ -32,6 +32,8 @@
 //! - `session`: open and close, idle timeout, standby, one-direction captures, monitors;
 //! - `invoke`: requests matched to their confirms, timeouts;
 //! - `config`: configuration acquisition;
+//! - `callstate`: the state of each call connection a session's events establish, kept
+//!   with the call in `calls`' table;
 //! - `calls`: calls from BEGIN_CALL_EVENT to END_CALL_EVENT;
 //! - `services`: the services of requests and events, the event masks in force, the
 //!   fields required of some sessions, and sentinels;
@@ -48,6 +50,7 @@
 mod agents;
 mod analyzer;
 mod calls;
+mod callstate;
 mod config;
 pub mod coverage;
 pub mod findings;

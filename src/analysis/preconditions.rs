@@ -3,15 +3,8 @@
 //! established.
 //!
 //! - Call connections: the state of each (PeripheralID, ConnectionCallID,
-//!   ConnectionDeviceID) connection a session's call events name, with a static device
-//!   identifier (CONNECTION_ID_STATIC): alerting after CALL_DELIVERED_EVENT at the alerting
-//!   device, connected after CALL_ESTABLISHED_EVENT or CALL_RETRIEVED_EVENT, held after
-//!   CALL_HELD_EVENT at the holding device, gone after CALL_CONNECTION_CLEARED_EVENT or
-//!   CALL_CLEARED_EVENT, else the event's LocalConnectionState. A transfer, a conference,
-//!   a new call id (CALL_DATA_UPDATE_EVENT) or END_CALL_EVENT makes the calls unknown again.
-//!   The devices of a call, for TRANSFER_CALL_REQ and CONFERENCE_CALL_REQ, are those of
-//!   its live connections and every device its events named (alerting, answering, calling,
-//!   called, holding, retrieving).
+//!   ConnectionDeviceID) connection a session's call events name, as `callstate` follows
+//!   it in `calls`' table of live calls.
 //!   HOLD_CALL_REQ, CONSULTATION_CALL_REQ, RETRIEVE_CALL_REQ, RECONNECT_CALL_REQ,
 //!   ANSWER_CALL_REQ, DEFLECT_CALL_REQ, ALTERNATE_CALL_REQ ([`preconditions_of`]),
 //!   TRANSFER_CALL_REQ and CONFERENCE_CALL_REQ are judged against it only when the state
@@ -37,18 +30,19 @@
 //!   NOT_READY (idle) and LOGOUT need a reason code; SET_AGENT_STATE_REQ to those states is
 //!   checked for an EventReasonCode.
 //!
-//! Bounded: connections per session up to `max_live_calls` calls of
-//! [`MAX_DEVICES_PER_CALL`] devices, waiting verdicts up to [`MAX_WAITING`], registrations
+//! Bounded: call states as `calls` keeps its live calls (`max_live_calls` per connection,
+//! each of at most `MAX_DEVICES_PER_CALL` devices), waiting verdicts up to [`MAX_WAITING`], registrations
 //! up to [`MAX_REGISTERED`], desk settings up to `max_agents` agents (and as many
 //! AgentDeskSettingsIDs), announced pre-calls up to `max_ended_calls` (the oldest
 //! forgotten first).
 
-use super::calls::{fixed_num, lossy_utf8};
+use super::calls::{fixed_num, ConnCalls};
+use super::callstate::{tracks_calls, whole, State};
 use super::findings::{Cause, Findings, Subject};
 use super::links::Links;
 use super::settings::Settings;
 use super::state::{Conn, Msg, OpenState, Pending};
-use crate::cti::decode::{range_bytes, Decoded, Field, Value};
+use crate::cti::decode::Decoded;
 use crate::cti::spec::fields::field;
 use crate::cti::spec::values::agent_state::{AGENT_STATE_LOGOUT, AGENT_STATE_NOT_READY};
 use crate::cti::spec::values::call_id::NULL_CALL_ID;
@@ -56,21 +50,14 @@ use crate::cti::spec::values::connection_device_id_type::CONNECTION_ID_STATIC;
 use crate::cti::spec::values::desk_settings_mask::{
     DESK_IDLE_REASON_REQUIRED_MASK, DESK_LOGOUT_REASON_REQUIRED_MASK,
 };
-use crate::cti::spec::values::local_connection_state as lcs;
 use crate::cti::spec::values::peripheral_id::NULL_PERIPHERAL_ID;
-use crate::cti::spec::values::service_mask::CTI_SERVICE_CLIENT_CONTROL;
 use crate::cti::spec::{FieldId, MessageType, Role};
 use crate::pipeline::Direction;
 use crate::{FastMap, TimestampNs};
 use smallvec::SmallVec;
 use std::borrow::Cow;
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashSet, VecDeque};
 
-/// Devices remembered per call, connections and named devices each (a call that names more
-/// is not judged by `transfer-no-common-device`: a device in common may be among those
-/// left out).
-pub(crate) const MAX_DEVICES_PER_CALL: usize = 8;
 /// Verdicts waiting per connection; beyond it the oldest is decided at once.
 pub(crate) const MAX_WAITING: usize = 64;
 /// Registered services remembered per session.
@@ -84,162 +71,6 @@ pub(crate) const PRE_CALL_HORIZON_NS: i64 = 60_000_000_000;
 
 /// A call id naming no call.
 const NULL_ID: u64 = NULL_CALL_ID as u64;
-
-/// The state of one call connection at one device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    Initiated,
-    Alerting,
-    Connected,
-    Held,
-    Queued,
-    /// Cleared, failed or no relation to the device.
-    Gone,
-}
-
-impl State {
-    fn from_lcs(v: u64) -> Option<State> {
-        Some(match u32::try_from(v).ok()? {
-            lcs::LCS_NULL | lcs::LCS_FAIL => State::Gone,
-            lcs::LCS_INITIATE => State::Initiated,
-            lcs::LCS_ALERTING => State::Alerting,
-            lcs::LCS_CONNECT => State::Connected,
-            lcs::LCS_HOLD => State::Held,
-            lcs::LCS_QUEUED => State::Queued,
-            _ => return None,
-        })
-    }
-
-    fn describe(self) -> &'static str {
-        match self {
-            State::Initiated => "initiated",
-            State::Alerting => "alerting",
-            State::Connected => "connected",
-            State::Held => "held",
-            State::Queued => "queued",
-            State::Gone => "cleared",
-        }
-    }
-}
-
-/// A device name as captured: most fit inline, so following a call allocates nothing.
-type Device = SmallVec<[u8; 16]>;
-
-/// A connection of a call: its device, its state and the frame of the event that set it.
-type Connection = (Device, State, u64);
-
-/// The connections of one call known from events.
-#[derive(Debug, Default)]
-struct CallState {
-    devices: SmallVec<[Connection; 2]>,
-    /// The call-control requests (InvokeIDs) that named the call after the last event
-    /// that set a state and were not refused: the state may be changing.
-    flux: SmallVec<[u32; 2]>,
-    /// More such requests than [`MAX_FLUX`]: only an event ends the doubt.
-    flux_full: bool,
-    /// The other devices the call's events named (alerting, answering, calling, called,
-    /// holding, retrieving), up to [`MAX_DEVICES_PER_CALL`]: a device in common with
-    /// another call may be one of them.
-    named: SmallVec<[Device; 2]>,
-}
-
-/// The fields of call events that name a device of the call (a route point the call was
-/// redirected from is not one).
-const DEVICE_FIELDS: [FieldId; 6] = [
-    field::AlertingDeviceID,
-    field::AnsweringDeviceID,
-    field::CallingDeviceID,
-    field::CalledDeviceID,
-    field::HoldingDeviceID,
-    field::RetrievingDeviceID,
-];
-
-/// [`DEVICE_FIELDS`] as bits of their ids (every id below 128, checked when compiled): the
-/// test of each floating field of an event.
-const DEVICE_BITS: u128 = {
-    let mut bits = 0u128;
-    let mut i = 0;
-    while i < DEVICE_FIELDS.len() {
-        let id = DEVICE_FIELDS[i].0;
-        assert!(id < 128);
-        bits |= 1 << id;
-        i += 1;
-    }
-    bits
-};
-
-fn is_device_field(id: FieldId) -> bool {
-    id.0 < 128 && DEVICE_BITS >> id.0 & 1 == 1
-}
-
-/// Call-control requests remembered per call while their outcome is not known.
-const MAX_FLUX: usize = 4;
-
-impl CallState {
-    fn get(&self, device: &[u8]) -> Option<(State, u64)> {
-        self.devices.iter().find(|d| d.0[..] == *device).map(|d| (d.1, d.2))
-    }
-
-    fn set(&mut self, device: &[u8], s: Option<State>, frame: u64) {
-        let i = self.devices.iter().position(|d| d.0[..] == *device);
-        match (i, s) {
-            (Some(i), Some(s)) => {
-                self.devices[i].1 = s;
-                self.devices[i].2 = frame;
-            }
-            (Some(i), None) => {
-                self.devices.remove(i);
-            }
-            (None, Some(s)) if self.devices.len() < MAX_DEVICES_PER_CALL => {
-                self.devices.push((Device::from_slice(device), s, frame));
-            }
-            _ => {}
-        }
-        self.settled();
-    }
-
-    /// An event set a state: no request is in doubt any more.
-    fn settled(&mut self) {
-        self.flux.clear();
-        self.flux_full = false;
-    }
-
-    /// The state may be changing.
-    fn in_flux(&self) -> bool {
-        self.flux_full || !self.flux.is_empty()
-    }
-
-    /// A call-control request named the call.
-    fn request(&mut self, invoke: Option<u32>) {
-        match invoke {
-            Some(i) if self.flux.len() < MAX_FLUX => self.flux.push(i),
-            _ => self.flux_full = true,
-        }
-    }
-
-    /// Devices with a live connection to the call, and the devices its events named.
-    fn devices_of(&self) -> impl Iterator<Item = &[u8]> {
-        let live = self.devices.iter().filter(|d| d.1 != State::Gone).map(|d| &d.0[..]);
-        live.chain(self.named.iter().map(|n| &n[..]))
-    }
-
-    /// Remember the devices an event names (one pass over its floating fields).
-    fn learn(&mut self, d: &Decoded, bytes: &[u8]) {
-        for f in d.floating_fields() {
-            if self.named.len() >= MAX_DEVICES_PER_CALL {
-                return;
-            }
-            let Value::Text { start, len } = f.value else { continue };
-            if !is_device_field(f.meta.id) {
-                continue;
-            }
-            let t = range_bytes(bytes, (start, len));
-            if !t.is_empty() && !self.named.iter().any(|n| n[..] == *t) {
-                self.named.push(Device::from_slice(t));
-            }
-        }
-    }
-}
 
 /// A finding about a request, reported once the server's next message shows no event was
 /// lost before it.
@@ -257,7 +88,6 @@ struct Waiting {
 /// What one connection's session holds for these rules.
 #[derive(Debug, Default)]
 pub(crate) struct ConnPre {
-    calls: FastMap<(u32, u32), CallState>,
     waiting: VecDeque<Waiting>,
     /// RegisteredServiceIDs confirmed and not unregistered, with the REGISTER_SERVICE_REQ
     /// frame.
@@ -335,14 +165,10 @@ fn peripheral(d: &Decoded) -> u32 {
     fixed_num(d, field::PeripheralID).unwrap_or(u64::from(NULL_PERIPHERAL_ID)) as u32
 }
 
-/// The session's knowledge is whole: captured from its start, nothing lost either way.
-fn whole(c: &Conn) -> bool {
-    c.complete(0) && c.complete(1)
-}
-
 impl Preconditions {
-    /// One message of connection `c`. Most messages concern none of these rules: they pass
-    /// a few comparisons of their type.
+    /// One message of connection `c`, whose calls' states `calls` holds (set by the
+    /// events as `calls` handles them). Most messages concern none of these rules: they
+    /// pass a few comparisons of their type.
     #[allow(clippy::too_many_arguments)]
     #[inline]
     pub(crate) fn message(
@@ -351,6 +177,7 @@ impl Preconditions {
         f: &mut Findings,
         c: &Conn,
         p: &mut ConnPre,
+        calls: &mut ConnCalls,
         m: &Msg<'_, '_>,
         matched: Option<&Pending>,
         links: &Links,
@@ -360,14 +187,10 @@ impl Preconditions {
             settle(c, p, f);
         }
         if lifecycle(m.id) {
-            self.lifecycle(settings, f, c, p, m, matched, links, to_server);
+            self.lifecycle(settings, f, c, p, calls, m, matched, links, to_server);
         }
-        if to_server {
-            if m.role == Some(Role::Request) && changes_calls(m.id) {
-                request(f, c, p, m);
-            }
-        } else if m.role == Some(Role::Event) && tracks_calls(c) {
-            event(settings, p, m);
+        if to_server && m.role == Some(Role::Request) && changes_calls(m.id) {
+            request(f, c, p, calls, m);
         }
     }
 
@@ -380,6 +203,7 @@ impl Preconditions {
         f: &mut Findings,
         c: &Conn,
         p: &mut ConnPre,
+        calls: &mut ConnCalls,
         m: &Msg<'_, '_>,
         matched: Option<&Pending>,
         links: &Links,
@@ -426,8 +250,8 @@ impl Preconditions {
             MessageType::CONTROL_FAILURE_CONF | MessageType::FAILURE_CONF if !to_server => {
                 if let Some(q) = matched.filter(|q| changes_calls(q.req)) {
                     // Refused: the request changed nothing.
-                    for cs in p.calls.values_mut() {
-                        cs.flux.retain(|i| *i != q.invoke);
+                    for cs in calls.states_mut() {
+                        cs.refused(q.invoke);
                     }
                 }
             }
@@ -614,127 +438,33 @@ fn settle(c: &Conn, p: &mut ConnPre, f: &mut Findings) {
     }
 }
 
-/// A server event: the call connection states it sets.
-#[inline(never)]
-fn event(settings: &Settings, p: &mut ConnPre, m: &Msg<'_, '_>) {
-    let (d, bytes) = (m.d, m.frame.bytes);
-    let periph = peripheral(d);
-    match m.id {
-        MessageType::CALL_TRANSFERRED_EVENT | MessageType::CALL_CONFERENCED_EVENT => {
-            for n in [field::PrimaryCallID, field::SecondaryCallID] {
-                if let Some(id) = fixed_num(d, n) {
-                    p.calls.remove(&(periph, id as u32));
-                }
-            }
-            return;
-        }
-        MessageType::END_CALL_EVENT | MessageType::CALL_DATA_UPDATE_EVENT => {
-            let renamed = m.id == MessageType::END_CALL_EVENT
-                || fixed_num(d, field::NewConnectionCallID) != fixed_num(d, field::ConnectionCallID);
-            if let (true, Some(id)) = (renamed, fixed_num(d, field::ConnectionCallID)) {
-                p.calls.remove(&(periph, id as u32));
-            }
-            return;
-        }
-        _ => {}
-    }
-    let (change, device_field): (Option<State>, Option<FieldId>) = match m.id {
-        MessageType::CALL_DELIVERED_EVENT => (Some(State::Alerting), Some(field::AlertingDeviceID)),
-        MessageType::CALL_ESTABLISHED_EVENT => (Some(State::Connected), Some(field::AnsweringDeviceID)),
-        MessageType::CALL_HELD_EVENT => (Some(State::Held), Some(field::HoldingDeviceID)),
-        MessageType::CALL_RETRIEVED_EVENT => (Some(State::Connected), Some(field::RetrievingDeviceID)),
-        MessageType::CALL_CONNECTION_CLEARED_EVENT => (Some(State::Gone), Some(field::ReleasingDeviceID)),
-        MessageType::CALL_CLEARED_EVENT => (Some(State::Gone), None),
-        _ => (None, None),
-    };
-    let Some(call) = fixed_num(d, field::ConnectionCallID).filter(|&c| c != NULL_ID) else { return };
-    let lcs = d.number_of(field::LocalConnectionState);
-    if change.is_none() && lcs.is_none() {
-        return;
-    }
-    let key = (periph, call as u32);
-    if m.id == MessageType::CALL_CLEARED_EVENT {
-        if let Some(cs) = p.calls.get_mut(&key) {
-            for dev in cs.devices.iter_mut() {
-                dev.1 = State::Gone;
-                dev.2 = m.fr;
-            }
-            cs.settled();
-        }
-        return;
-    }
-    let static_id = fixed_num(d, field::ConnectionDeviceIDType) == Some(u64::from(CONNECTION_ID_STATIC));
-    // One pass over the floating fields for the connection's device and the event's (the
-    // first field of each id, as `Decoded::get` finds it: both are floating in every layout).
-    let (mut conn_dev, mut ev_dev) = (None, None);
-    if static_id {
-        for fl in d.floating_fields() {
-            if fl.meta.id == field::ConnectionDeviceID {
-                conn_dev.get_or_insert(fl);
-            } else if Some(fl.meta.id) == device_field {
-                ev_dev.get_or_insert(fl);
-            }
-        }
-    }
-    let text = |fl: Option<&Field>| match fl?.value {
-        Value::Text { start, len } => Some((start, len)),
-        _ => None,
-    };
-    let Some(dev) = text(conn_dev).map(|(start, len)| lossy_utf8(bytes, start, len)) else {
-        // Without the connection's device the call's state is no longer known.
-        p.calls.remove(&key);
-        return;
-    };
-    // The event's device (alerting, answering, holding...) is this connection's: the
-    // change applies; else its LocalConnectionState says, if it is a state.
-    let at_device = text(ev_dev).is_some_and(|r| range_bytes(bytes, r) == &*dev);
-    let state = if at_device { change } else { lcs.and_then(State::from_lcs) };
-    let room = p.calls.len() < settings.max_live_calls;
-    let cs = match p.calls.entry(key) {
-        Entry::Occupied(o) => o.into_mut(),
-        Entry::Vacant(v) if room && state.is_some() => v.insert(CallState::default()),
-        Entry::Vacant(_) => return,
-    };
-    cs.set(&dev, state, m.fr);
-    if matches!(
-        m.id,
-        MessageType::CALL_DELIVERED_EVENT
-            | MessageType::CALL_ESTABLISHED_EVENT
-            | MessageType::CALL_ORIGINATED_EVENT
-    ) {
-        cs.learn(d, bytes);
-    }
-    if cs.devices.is_empty() {
-        p.calls.remove(&key);
-    }
-}
-
 /// A call-control request: judged against the states known, then the calls it names are
 /// in flux until the next event.
 #[inline(never)]
-fn request(f: &mut Findings, c: &Conn, p: &mut ConnPre, m: &Msg<'_, '_>) {
+fn request(f: &mut Findings, c: &Conn, p: &mut ConnPre, calls: &mut ConnCalls, m: &Msg<'_, '_>) {
     let (d, bytes) = (m.d, m.frame.bytes);
     if whole(c) {
         // The connections the request names and the state each must not be in; the first
         // connection found breaking its precondition is the verdict.
         let verdict = preconditions_of(m.id).iter().find_map(|&((call, ty, device), bad, rule)| {
             let n = named(d, bytes, call, ty, device)?;
-            judge_one(p, n, bad).map(|v| (rule, v))
+            judge_one(calls, n, bad).map(|v| (rule, v))
         });
         if let Some((rule, (n, state, frame))) = verdict {
             wait_one(f, c, p, m, rule, n, state, frame);
         }
         if matches!(m.id, MessageType::TRANSFER_CALL_REQ | MessageType::CONFERENCE_CALL_REQ) {
-            no_common_device(f, c, p, m);
+            no_common_device(f, c, p, calls, m);
         }
     }
-    if p.calls.is_empty() {
+    if !tracks_calls(c) {
+        // No call state is followed.
         return;
     }
     let invoke = fixed_num(d, field::InvokeID).map(|v| v as u32);
     for n in REQUEST_CALL_IDS {
         if let Some(id) = fixed_num(d, n).filter(|&v| v != NULL_ID) {
-            if let Some(cs) = p.calls.get_mut(&(peripheral(d), id as u32)) {
+            if let Some(cs) = calls.state_mut(peripheral(d), id as u32) {
                 cs.request(invoke);
             }
         }
@@ -784,8 +514,8 @@ fn preconditions_of(id: MessageType) -> &'static [Precondition] {
 
 /// The connection a request names, its known state and the frame that set it, if the
 /// state is known and `bad` says it breaks the precondition.
-fn judge_one<'b>(p: &ConnPre, n: Named<'b>, bad: fn(State) -> bool) -> Option<(Named<'b>, State, u64)> {
-    let cs = p.calls.get(&(n.0, n.1)).filter(|cs| !cs.in_flux())?;
+fn judge_one<'b>(calls: &ConnCalls, n: Named<'b>, bad: fn(State) -> bool) -> Option<(Named<'b>, State, u64)> {
+    let cs = calls.state(n.0, n.1).filter(|cs| !cs.in_flux())?;
     let (state, frame) = cs.get(n.2.as_bytes())?;
     bad(state).then_some((n, state, frame))
 }
@@ -858,7 +588,7 @@ fn wait_one(
 
 /// TRANSFER_CALL_REQ or CONFERENCE_CALL_REQ: the held and the active call must have a
 /// device in common.
-fn no_common_device(f: &mut Findings, c: &Conn, p: &mut ConnPre, m: &Msg<'_, '_>) {
+fn no_common_device(f: &mut Findings, c: &Conn, p: &mut ConnPre, calls: &ConnCalls, m: &Msg<'_, '_>) {
     let (d, bytes) = (m.d, m.frame.bytes);
     let periph = peripheral(d);
     let (Some(active), Some(held)) = (
@@ -867,13 +597,10 @@ fn no_common_device(f: &mut Findings, c: &Conn, p: &mut ConnPre, m: &Msg<'_, '_>
     ) else {
         return;
     };
-    let (Some(a), Some(h)) = (p.calls.get(&(periph, active as u32)), p.calls.get(&(periph, held as u32)))
-    else {
+    let (Some(a), Some(h)) = (calls.state(periph, active as u32), calls.state(periph, held as u32)) else {
         return;
     };
-    let full =
-        |cs: &CallState| cs.devices.len() >= MAX_DEVICES_PER_CALL || cs.named.len() >= MAX_DEVICES_PER_CALL;
-    if a.in_flux() || h.in_flux() || full(a) || full(h) {
+    if a.in_flux() || h.in_flux() || a.full() || h.full() {
         return;
     }
     let adevs: BTreeSet<&[u8]> = a.devices_of().collect();
@@ -958,14 +685,6 @@ fn lifecycle(id: MessageType) -> bool {
     )
 }
 
-/// Whether the call states of this session are followed: it may send call-control
-/// requests (CTI_SERVICE_CLIENT_CONTROL granted) and its requests can be judged (captured
-/// from its start, nothing lost).
-#[inline]
-fn tracks_calls(c: &Conn) -> bool {
-    c.services_granted.is_some_and(|s| s & CTI_SERVICE_CLIENT_CONTROL != 0) && whole(c)
-}
-
 /// CLOSE_REQ with services still registered.
 fn unregister_missing(f: &mut Findings, c: &Conn, p: &mut ConnPre, m: &Msg<'_, '_>) {
     if p.registered.is_empty() || c.lost[0] {
@@ -1023,41 +742,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_device_bits_are_the_device_fields() {
-        // Every field id of the dictionary, and ids past it.
-        let n = crate::cti::spec::fields::FIELDS.len() as u16 + 200;
-        let found: Vec<FieldId> = (0..n).map(FieldId).filter(|&id| is_device_field(id)).collect();
-        let mut want = DEVICE_FIELDS.to_vec();
-        want.sort_by_key(|id| id.0);
-        assert_eq!(found, want);
-    }
-
-    #[test]
-    fn every_local_connection_state_has_its_state() {
-        let want = [
-            (lcs::LCS_NULL, Some(State::Gone)),
-            (lcs::LCS_INITIATE, Some(State::Initiated)),
-            (lcs::LCS_ALERTING, Some(State::Alerting)),
-            (lcs::LCS_CONNECT, Some(State::Connected)),
-            (lcs::LCS_HOLD, Some(State::Held)),
-            (lcs::LCS_QUEUED, Some(State::Queued)),
-            (lcs::LCS_FAIL, Some(State::Gone)),
-            (lcs::LCS_NONE, None),
-            (7, None),
-        ];
-        for (v, s) in want {
-            assert_eq!(State::from_lcs(u64::from(v)), s, "{v}");
-        }
-        assert_eq!(State::from_lcs(1 << 32), None, "a value past 32 bits is no state");
-        assert_eq!(State::from_lcs((1 << 32) | 4), None);
-        let words: Vec<_> =
-            [State::Initiated, State::Alerting, State::Connected, State::Held, State::Queued, State::Gone]
-                .map(State::describe)
-                .to_vec();
-        assert_eq!(words, ["initiated", "alerting", "connected", "held", "queued", "cleared"]);
-    }
-
-    #[test]
     fn the_call_control_requests_change_calls_and_nothing_else_does() {
         use MessageType as T;
         let control = [
@@ -1077,81 +761,5 @@ mod tests {
         for m in crate::cti::spec::messages() {
             assert_eq!(changes_calls(m.id), control.contains(&m.id), "{}", m.name);
         }
-    }
-
-    #[test]
-    fn a_call_state_keeps_one_entry_per_device_and_its_doubts() {
-        let mut cs = CallState::default();
-        assert_eq!(cs.get(b"1001"), None);
-        cs.set(b"1001", Some(State::Alerting), 3);
-        cs.set(b"2002", Some(State::Connected), 4);
-        assert_eq!(cs.get(b"1001"), Some((State::Alerting, 3)));
-        assert_eq!(cs.get(b"100"), None, "a device is named whole");
-        // A request puts the call in doubt until the next event sets a state.
-        assert!(!cs.in_flux());
-        cs.request(Some(9));
-        assert!(cs.in_flux());
-        cs.set(b"1001", Some(State::Connected), 5);
-        assert_eq!(cs.get(b"1001"), Some((State::Connected, 5)));
-        assert!(!cs.in_flux(), "an event settles the doubt");
-        // More requests than are remembered: only an event ends the doubt.
-        for i in 0..=MAX_FLUX as u32 {
-            cs.request(Some(i));
-        }
-        assert!(cs.flux_full && cs.flux.len() == MAX_FLUX);
-        cs.flux.clear();
-        assert!(cs.in_flux(), "a full list stays in doubt when emptied");
-        cs.request(None);
-        cs.settled();
-        assert!(!cs.in_flux() && cs.flux.is_empty());
-        cs.request(None);
-        assert!(cs.flux_full && cs.flux.is_empty(), "a request without InvokeID is a doubt no answer ends");
-        // No state: the device is forgotten.
-        cs.set(b"2002", None, 6);
-        assert_eq!(cs.get(b"2002"), None);
-        assert_eq!(cs.devices.len(), 1);
-        cs.set(b"3003", None, 6);
-        assert_eq!(cs.devices.len(), 1, "no state for an unknown device adds nothing");
-        // At most MAX_DEVICES_PER_CALL devices.
-        for i in 0..2 * MAX_DEVICES_PER_CALL {
-            cs.set(format!("9{i}").as_bytes(), Some(State::Held), 7);
-        }
-        assert_eq!(cs.devices.len(), MAX_DEVICES_PER_CALL);
-        assert_eq!(cs.get(b"90"), Some((State::Held, 7)));
-        // Devices of the call: live connections, then the named ones; cleared ones are not.
-        let mut cs = CallState::default();
-        cs.set(b"1001", Some(State::Connected), 1);
-        cs.set(b"2002", Some(State::Gone), 1);
-        cs.named.push(Device::from_slice(b"3003"));
-        let devs: Vec<&[u8]> = cs.devices_of().collect();
-        assert_eq!(devs, [&b"1001"[..], &b"3003"[..]]);
-    }
-
-    #[test]
-    fn a_call_learns_the_devices_its_events_name() {
-        use crate::cti::encode::MessageBuilder;
-        let mut m = MessageBuilder::named("CALL_DELIVERED_EVENT", 24);
-        m.set("ConnectionCallID", 7).unwrap();
-        m.text("ConnectionDeviceID", "1001").unwrap();
-        m.text("AlertingDeviceID", "1001").unwrap();
-        m.text("CallingDeviceID", "5551").unwrap();
-        m.text("CalledDeviceID", "1001").unwrap();
-        m.text("LastRedirectDeviceID", "7777").unwrap();
-        let frame = m.build();
-        let d = crate::cti::decode::decode(&frame, 24, crate::cti::decode::VersionSource::Forced);
-        let mut cs = CallState::default();
-        cs.learn(&d, &frame);
-        let named: Vec<&[u8]> = cs.named.iter().map(|n| &n[..]).collect();
-        // Each device once, in wire order; the connection's own device and a redirecting
-        // route point are not among them.
-        assert_eq!(named, [&b"1001"[..], &b"5551"[..]]);
-        // At most MAX_DEVICES_PER_CALL.
-        let mut cs = CallState::default();
-        for i in 0..MAX_DEVICES_PER_CALL - 1 {
-            cs.named.push(Device::from_slice(format!("8{i}").as_bytes()));
-        }
-        cs.learn(&d, &frame);
-        assert_eq!(cs.named.len(), MAX_DEVICES_PER_CALL);
-        assert_eq!(&cs.named[MAX_DEVICES_PER_CALL - 1][..], b"1001");
     }
 }

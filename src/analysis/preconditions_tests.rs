@@ -3,7 +3,8 @@
 //! while an earlier request for the call may still be changing it.
 
 use super::*;
-use crate::analysis::preconditions::{MAX_DEVICES_PER_CALL, MAX_REGISTERED, MAX_WAITING};
+use crate::analysis::callstate::MAX_DEVICES_PER_CALL;
+use crate::analysis::preconditions::{MAX_REGISTERED, MAX_WAITING};
 
 /// CALL_HELD_EVENT of `call`, held at device 1001.
 fn held_at_1001(call: u64) -> Vec<u8> {
