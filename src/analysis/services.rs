@@ -709,8 +709,12 @@ fn event(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>) {
         return;
     }
     let w = &c.masks;
-    // A monitor's masks, or the session's where [`masked`] judges them.
-    if t.maskable && (!w.monitors.is_empty() || (w.session.is_some() && own_phone_only(granted))) {
+    // A monitor's masks, or the session's where [`masked`] judges them and they may leave
+    // the event out.
+    if t.maskable
+        && (!w.monitors.is_empty()
+            || w.session.is_some_and(|mm| own_phone_only(granted) && !session_passes(mm, m, t.call_bit)))
+    {
         masked(c, f, m, granted, t.call_bit);
     }
     if c.masks.call_vars.is_some() {
@@ -748,6 +752,23 @@ fn event_not_granted(c: &Conn, f: &mut Findings, m: &Msg<'_, '_>, spec: &Message
             m.name, spec.service
         ),
     );
+}
+
+/// Whether the session's OPEN_REQ masks (CallMsgMask, AgentStateMask) pass a maskable
+/// event without [`masked`]'s help: a mask of zero, or one with the event's bit (a call
+/// event's `call_bit`, an AGENT_STATE_EVENT's state; a state without a bit is not judged).
+/// The usual desktop asks for every event, and its events then cost [`masked`] no call.
+#[inline]
+fn session_passes(masks: (u32, u32), m: &Msg<'_, '_>, call_bit: u32) -> bool {
+    let (mask, bit) = if m.id == MessageType::AGENT_STATE_EVENT {
+        match m.d.number_of(field::AgentState).and_then(agent_state_bit) {
+            Some(bit) => (masks.1, bit),
+            None => return true,
+        }
+    } else {
+        (masks.0, call_bit)
+    };
+    mask == 0 || mask & bit != 0
 }
 
 /// CONFIG_BEGIN_EVENT and CONFIG_END_EVENT delimit a block; a record in it may be masked.
