@@ -442,11 +442,17 @@ fn call_key<'b>(d: &Decoded, frame: &'b [u8], call: Option<u64>, new: bool) -> O
         return None;
     }
     Some(KeyRef {
-        peripheral: fixed_num(d, field::PeripheralID).unwrap_or(u64::from(NULL_PERIPHERAL_ID)) as u32,
+        peripheral: peripheral(d),
         call_id: call as u32,
         dev_type: fixed_num(d, dev_type).unwrap_or(u64::from(CONNECTION_ID_NONE)) as u16,
         device: text_utf8(d, frame, device).unwrap_or_default(),
     })
+}
+
+/// The message's PeripheralID, NULL_PERIPHERAL_ID when it has none.
+#[inline(always)]
+pub(crate) fn peripheral(d: &Decoded) -> u32 {
+    fixed_num(d, field::PeripheralID).unwrap_or(u64::from(NULL_PERIPHERAL_ID)) as u32
 }
 
 /// Numeric value of a fixed field (found at its place in the layout).
@@ -687,7 +693,7 @@ pub(crate) fn call_message(cx: CallCtx<'_>, c: &Conn, calls: &mut ConnCalls, m: 
     };
     let (d, id, name, fr, ts) = (m.d, m.id, m.name, m.fr, m.ts);
     if cm.tracking && callstate::may_forget(id) {
-        let periph = fixed_num(d, field::PeripheralID).unwrap_or(u64::from(NULL_PERIPHERAL_ID)) as u32;
+        let periph = peripheral(d);
         calls.forget(periph, &callstate::forgets(id, d));
     }
     // Conference and transfer name the calls by Primary/Secondary call id.
@@ -697,7 +703,7 @@ pub(crate) fn call_message(cx: CallCtx<'_>, c: &Conn, calls: &mut ConnCalls, m: 
             let Some(cid) = fixed_num(d, n).filter(|&v| v != NULL_ID) else {
                 continue;
             };
-            let periph = fixed_num(d, field::PeripheralID).unwrap_or(u64::from(NULL_PERIPHERAL_ID)) as u32;
+            let periph = peripheral(d);
             for (g, i) in calls.with_id(periph, cid as u32) {
                 let call = &mut calls.live.get_mut(&g).expect("live group").calls[i];
                 call.record(id, name, fr, ts, cm.cap_events);

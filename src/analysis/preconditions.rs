@@ -36,7 +36,7 @@
 //! AgentDeskSettingsIDs), announced pre-calls up to `max_ended_calls` (the oldest
 //! forgotten first).
 
-use super::calls::{fixed_num, ConnCalls};
+use super::calls::{fixed_num, peripheral, ConnCalls};
 use super::callstate::{tracks_calls, whole, State};
 use super::findings::{Cause, Findings, Subject};
 use super::links::Links;
@@ -50,7 +50,6 @@ use crate::cti::spec::values::connection_device_id_type::CONNECTION_ID_STATIC;
 use crate::cti::spec::values::desk_settings_mask::{
     DESK_IDLE_REASON_REQUIRED_MASK, DESK_LOGOUT_REASON_REQUIRED_MASK,
 };
-use crate::cti::spec::values::peripheral_id::NULL_PERIPHERAL_ID;
 use crate::cti::spec::{FieldId, MessageType, Role};
 use crate::pipeline::Direction;
 use crate::{FastMap, TimestampNs};
@@ -159,10 +158,6 @@ fn named<'b>(d: &Decoded, frame: &'b [u8], call: FieldId, ty: FieldId, device: F
     }
     let dev = d.text_of(frame, device).filter(|s| !s.is_empty())?;
     Some((peripheral(d), call as u32, dev))
-}
-
-fn peripheral(d: &Decoded) -> u32 {
-    fixed_num(d, field::PeripheralID).unwrap_or(u64::from(NULL_PERIPHERAL_ID)) as u32
 }
 
 impl Preconditions {
