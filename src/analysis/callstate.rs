@@ -290,13 +290,10 @@ pub(crate) fn event(
         return;
     }
     // The event's device (alerting, answering, holding...) is this connection's: the
-    // change applies; else its LocalConnectionState says, if it is a state. The first
-    // field of its id, as `Decoded::get` finds it (floating in every layout).
-    let at_device = device_field.is_some_and(|id| {
-        d.floating_fields().iter().find(|f| f.meta.id == id).is_some_and(|f| match f.value {
-            Value::Text { start, len } => range_bytes(bytes, (start, len)) == device,
-            _ => false,
-        })
+    // change applies; else its LocalConnectionState says, if it is a state.
+    let at_device = device_field.and_then(|id| d.get(id)).is_some_and(|f| match f.value {
+        Value::Text { start, len } => range_bytes(bytes, (start, len)) == device,
+        _ => false,
     });
     let state = if at_device { change } else { lcs.and_then(State::from_lcs) };
     let cs = match slot {

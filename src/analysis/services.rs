@@ -754,21 +754,32 @@ fn event_not_granted(c: &Conn, f: &mut Findings, m: &Msg<'_, '_>, spec: &Message
     );
 }
 
-/// Whether the session's OPEN_REQ masks (CallMsgMask, AgentStateMask) pass a maskable
-/// event without [`masked`]'s help: a mask of zero, or one with the event's bit (a call
-/// event's `call_bit`, an AGENT_STATE_EVENT's state; a state without a bit is not judged).
+/// The mask of `masks` (CallMsgMask, AgentStateMask) that judges event `m`, its value and
+/// the event's bit in it: a call event's `call_bit`, an AGENT_STATE_EVENT's state. None
+/// when nothing judges the event (no bit for it).
+#[inline]
+fn mask_for(masks: (u32, u32), m: &Msg<'_, '_>, call_bit: u32) -> Option<(&'static str, u32, u32)> {
+    if m.id == MessageType::AGENT_STATE_EVENT {
+        let bit = m.d.number_of(field::AgentState).and_then(agent_state_bit)?;
+        Some(("AgentStateMask", masks.1, bit))
+    } else {
+        (call_bit != 0).then_some(("CallMsgMask", masks.0, call_bit))
+    }
+}
+
+/// Whether a mask of `value` passes an event of `bit`. A mask of zero is not judged: it is
+/// as likely a client that leaves the field unset (and a server that then filters
+/// nothing) as one that wants no such event at all.
+#[inline]
+fn mask_passes(value: u32, bit: u32) -> bool {
+    value == 0 || value & bit != 0
+}
+
+/// Whether the session's OPEN_REQ masks pass a maskable event without [`masked`]'s help.
 /// The usual desktop asks for every event, and its events then cost [`masked`] no call.
 #[inline]
 fn session_passes(masks: (u32, u32), m: &Msg<'_, '_>, call_bit: u32) -> bool {
-    let (mask, bit) = if m.id == MessageType::AGENT_STATE_EVENT {
-        match m.d.number_of(field::AgentState).and_then(agent_state_bit) {
-            Some(bit) => (masks.1, bit),
-            None => return true,
-        }
-    } else {
-        (masks.0, call_bit)
-    };
-    mask == 0 || mask & bit != 0
+    mask_for(masks, m, call_bit).is_none_or(|(_, value, bit)| mask_passes(value, bit))
 }
 
 /// CONFIG_BEGIN_EVENT and CONFIG_END_EVENT delimit a block; a record in it may be masked.
@@ -984,18 +995,8 @@ fn masked(c: &mut Conn, f: &mut Findings, m: &Msg<'_, '_>, granted: u32, call_bi
             _ => return,
         }
     };
-    let (mask_name, value, bit) = if m.id == MessageType::AGENT_STATE_EVENT {
-        let Some(bit) = d.number_of(field::AgentState).and_then(agent_state_bit) else { return };
-        ("AgentStateMask", masks.1, bit)
-    } else {
-        if call_bit == 0 {
-            return;
-        }
-        ("CallMsgMask", masks.0, call_bit)
-    };
-    // A mask of zero is not judged: it is as likely a client that leaves the field unset
-    // (and a server that then filters nothing) as one that wants no such event at all.
-    if value == 0 || value & bit != 0 {
+    let Some((mask_name, value, bit)) = mask_for(masks, m, call_bit) else { return };
+    if mask_passes(value, bit) {
         return;
     }
     let what = if m.id == MessageType::AGENT_STATE_EVENT {
